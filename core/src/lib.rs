@@ -1,0 +1,39 @@
+//! portpool's core: one port registry per host, shared by every process and language.
+//!
+//! A [`Registry`] is a JSON file (format in `docs/registry-format.md`) that records which name
+//! holds which (port, protocol). Every binding — the `portpool` command line, the C ABI and
+//! Go package, the Python and Node packages — is a thin layer over this crate: it converts its
+//! language's values, calls one function here, and maps [`ErrorKind`].
+//!
+//! ```no_run
+//! use portpool_core::{LeaseOptions, Mode, Registry};
+//!
+//! let reg = Registry::open(None)?;
+//! let web = reg.register("web", 8080, Mode::Flexible, &LeaseOptions::default())?;
+//! let worker = reg.allocate("worker-1", "default", &LeaseOptions::default())?;
+//! assert_ne!(web, worker);
+//! reg.release("worker-1")?;
+//! # Ok::<(), portpool_core::Error>(())
+//! ```
+
+mod error;
+mod model;
+mod owner;
+mod probe;
+mod registry;
+mod store;
+mod validate;
+
+pub use error::{Error, ErrorKind, Result};
+pub use model::{
+    DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, Mode, Owner, Pool,
+    Protocol, leases_to_json, pools_to_json,
+};
+pub use owner::{is_alive, owner_of};
+pub use probe::{find_free, is_free};
+pub use registry::{LeaseOptions, PortState, Reclaimed, Registry};
+pub use store::{PathSource, resolve_path};
+pub use validate::{MAX_NAME_BYTES, check_name, check_port, parse_port, port_from_i64};
+
+/// The version of portpool, the same for every package built from this workspace.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,546 @@
+//! The registry's contents and its on-disk format (version 1, see docs/registry-format.md).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::validate::check_name;
+
+/// The registry format version this build reads and writes.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Name of the pool that always exists.
+pub const DEFAULT_POOL: &str = "default";
+/// First port of the default pool.
+pub const DEFAULT_POOL_START: u16 = 9000;
+/// Last port of the default pool.
+pub const DEFAULT_POOL_END: u16 = 9999;
+
+/// Transport protocol of a lease. A lease is per (port, protocol): a UDP lease never blocks a
+/// TCP lease of the same port, nor the reverse.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP (the default).
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Protocol {
+    /// `"tcp"` or `"udp"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = Error;
+    /// Accepts `tcp` or `udp`, in any case.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Protocol::Tcp),
+            "udp" => Ok(Protocol::Udp),
+            _ => Err(Error::invalid(format!(
+                "invalid protocol {s:?}: expected \"tcp\" or \"udp\""
+            ))),
+        }
+    }
+}
+
+/// How a lease was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The preferred port, or the next free one above it (the default for `register`).
+    #[default]
+    Flexible,
+    /// Exactly the requested port, or a conflict.
+    Fixed,
+    /// Taken from a pool's round-robin cursor by `allocate`.
+    Pool,
+}
+
+impl Mode {
+    /// `"flexible"`, `"fixed"` or `"pool"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Flexible => "flexible",
+            Mode::Fixed => "fixed",
+            Mode::Pool => "pool",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = Error;
+    /// Accepts the two modes a caller may ask `register` for: `fixed` or `flexible`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "flexible" => Ok(Mode::Flexible),
+            "fixed" => Ok(Mode::Fixed),
+            _ => Err(Error::invalid(format!(
+                "invalid mode {s:?}: expected \"fixed\" or \"flexible\""
+            ))),
+        }
+    }
+}
+
+/// The process a lease belongs to. The start time (clock ticks after boot, field 22 of
+/// `/proc/PID/stat`) tells a live owner from a recycled pid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Owner {
+    /// Process id.
+    pub pid: u32,
+    /// The process's start time in clock ticks after boot, as the kernel reports it.
+    pub start_time: u64,
+}
+
+/// One port held by one name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Unique name of the holder (a service, a worker, ...).
+    pub name: String,
+    /// The port, 1–65535.
+    pub port: u16,
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// How the lease was made.
+    pub mode: Mode,
+    /// The pool it came from, for `Mode::Pool` leases.
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// When the lease was made, in seconds since the Unix epoch.
+    pub created: u64,
+    /// The owning process; `None` for a permanent lease.
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    /// The time to live in seconds that `renew` restarts; `None` for no expiry.
+    #[serde(default)]
+    pub ttl: Option<u64>,
+    /// When the lease expires, in seconds since the Unix epoch; `None` for never.
+    #[serde(default)]
+    pub expires: Option<u64>,
+}
+
+/// A named port range with a round-robin cursor shared by every process on the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Pool {
+    /// The pool's name.
+    pub name: String,
+    /// First port of the range.
+    pub start: u16,
+    /// Last port of the range (inclusive).
+    pub end: u16,
+    /// The next port `allocate` will consider.
+    pub cursor: u16,
+    /// Whether `allocate` bind-probes candidate ports; off for a range reserved for portpool.
+    pub probe: bool,
+}
+
+impl Pool {
+    /// How many ports the range holds.
+    pub fn size(&self) -> u32 {
+        u32::from(self.end) - u32::from(self.start) + 1
+    }
+
+    /// Whether `port` lies in the range.
+    pub fn contains(&self, port: u16) -> bool {
+        (self.start..=self.end).contains(&port)
+    }
+
+    pub(crate) fn default_pool() -> Pool {
+        Pool {
+            name: DEFAULT_POOL.to_owned(),
+            start: DEFAULT_POOL_START,
+            end: DEFAULT_POOL_END,
+            cursor: DEFAULT_POOL_START,
+            probe: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PoolRepr {
+    start: u16,
+    end: u16,
+    #[serde(default)]
+    cursor: Option<u16>,
+    #[serde(default = "yes")]
+    probe: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The whole registry in memory, with an index by (port, protocol).
+#[derive(Clone, Debug)]
+pub(crate) struct Data {
+    pools: BTreeMap<String, Pool>,
+    leases: BTreeMap<String, Lease>,
+    by_port: HashMap<(u16, Protocol), String>,
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        let mut pools = BTreeMap::new();
+        pools.insert(DEFAULT_POOL.to_owned(), Pool::default_pool());
+        Data {
+            pools,
+            leases: BTreeMap::new(),
+            by_port: HashMap::new(),
+        }
+    }
+}
+
+impl Data {
+    pub(crate) fn lease(&self, name: &str) -> Option<&Lease> {
+        self.leases.get(name)
+    }
+
+    /// For changes that keep the name, port and protocol.
+    pub(crate) fn lease_mut(&mut self, name: &str) -> Option<&mut Lease> {
+        self.leases.get_mut(name)
+    }
+
+    pub(crate) fn leases(&self) -> impl ExactSizeIterator<Item = &Lease> {
+        self.leases.values()
+    }
+
+    /// The lease holding (port, protocol), if any.
+    pub(crate) fn holder(&self, port: u16, protocol: Protocol) -> Option<&Lease> {
+        self.by_port
+            .get(&(port, protocol))
+            .and_then(|name| self.leases.get(name))
+    }
+
+    pub(crate) fn pool(&self, name: &str) -> Option<&Pool> {
+        self.pools.get(name)
+    }
+
+    pub(crate) fn pool_mut(&mut self, name: &str) -> Option<&mut Pool> {
+        self.pools.get_mut(name)
+    }
+
+    pub(crate) fn pools(&self) -> impl ExactSizeIterator<Item = &Pool> {
+        self.pools.values()
+    }
+
+    pub(crate) fn set_pool(&mut self, pool: Pool) {
+        self.pools.insert(pool.name.clone(), pool);
+    }
+
+    /// Adds a lease. The caller has checked that neither its name nor its (port, protocol)
+    /// is taken.
+    pub(crate) fn insert(&mut self, lease: Lease) {
+        debug_assert!(!self.leases.contains_key(&lease.name));
+        debug_assert!(self.holder(lease.port, lease.protocol).is_none());
+        self.by_port
+            .insert((lease.port, lease.protocol), lease.name.clone());
+        self.leases.insert(lease.name.clone(), lease);
+    }
+
+    pub(crate) fn remove(&mut self, name: &str) -> Option<Lease> {
+        let lease = self.leases.remove(name)?;
+        self.by_port.remove(&(lease.port, lease.protocol));
+        Some(lease)
+    }
+
+    /// The registry as pretty-printed JSON, leases sorted by name, ending in a newline.
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct FileOut<'a> {
+            version: u64,
+            pools: BTreeMap<&'a str, PoolRepr>,
+            leases: Vec<&'a Lease>,
+        }
+        let out = FileOut {
+            version: FORMAT_VERSION,
+            pools: self
+                .pools
+                .values()
+                .map(|p| {
+                    (
+                        p.name.as_str(),
+                        PoolRepr {
+                            start: p.start,
+                            end: p.end,
+                            cursor: Some(p.cursor),
+                            probe: p.probe,
+                        },
+                    )
+                })
+                .collect(),
+            leases: self.leases.values().collect(),
+        };
+        let mut bytes =
+            serde_json::to_vec_pretty(&out).expect("serializing plain data cannot fail");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Reads a registry file's bytes. Every way the bytes can be wrong gives a
+    /// `Registry` error naming `path`; the caller never writes over such a file.
+    pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Data> {
+        #[derive(Deserialize)]
+        struct FileIn {
+            version: u64,
+            #[serde(default)]
+            pools: BTreeMap<String, PoolRepr>,
+            #[serde(default)]
+            leases: Vec<Lease>,
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::registry(
+                path,
+                "is empty, not a portpool registry; it was left untouched",
+            ));
+        }
+        let file: FileIn = match serde_json::from_slice(bytes) {
+            Ok(file) => file,
+            Err(err) => return Err(diagnose(path, bytes, err)),
+        };
+        if file.version != FORMAT_VERSION {
+            return Err(version_error(path, file.version));
+        }
+        let mut data = Data {
+            pools: BTreeMap::new(),
+            leases: BTreeMap::new(),
+            by_port: HashMap::new(),
+        };
+        for (name, repr) in file.pools {
+            let bad = |why: String| Error::registry(path, format!("pool {name:?}: {why}"));
+            check_name(&name).map_err(|e| bad(e.to_string()))?;
+            if repr.start == 0 || repr.start > repr.end {
+                return Err(bad(format!("invalid range {}-{}", repr.start, repr.end)));
+            }
+            let cursor = repr
+                .cursor
+                .filter(|c| (repr.start..=repr.end).contains(c))
+                .unwrap_or(repr.start);
+            data.pools.insert(
+                name.clone(),
+                Pool {
+                    name,
+                    start: repr.start,
+                    end: repr.end,
+                    cursor,
+                    probe: repr.probe,
+                },
+            );
+        }
+        data.pools
+            .entry(DEFAULT_POOL.to_owned())
+            .or_insert_with(Pool::default_pool);
+        for lease in file.leases {
+            let bad = |why: String| Error::registry(path, format!("lease {:?}: {why}", lease.name));
+            check_name(&lease.name).map_err(|e| bad(e.to_string()))?;
+            if lease.port == 0 {
+                return Err(bad("port 0 is not a port".into()));
+            }
+            if data.leases.contains_key(&lease.name) {
+                return Err(bad("appears twice".into()));
+            }
+            if let Some(other) = data.holder(lease.port, lease.protocol) {
+                return Err(bad(format!(
+                    "port {}/{} is also leased to {:?}",
+                    lease.port, lease.protocol, other.name
+                )));
+            }
+            data.insert(lease);
+        }
+        Ok(data)
+    }
+}
+
+/// Leases as a JSON array of lease objects, in the registry file's lease format; the shape
+/// `portpool list --json` prints and every binding's JSON output uses.
+pub fn leases_to_json(leases: &[Lease], pretty: bool) -> String {
+    to_json(&leases, pretty)
+}
+
+/// Pools as a JSON array of `{name, start, end, cursor, probe}` objects.
+pub fn pools_to_json(pools: &[Pool], pretty: bool) -> String {
+    to_json(&pools, pretty)
+}
+
+fn to_json<T: Serialize>(value: &T, pretty: bool) -> String {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    text.expect("serializing plain data cannot fail")
+}
+
+fn version_error(path: &Path, version: u64) -> Error {
+    if version > FORMAT_VERSION {
+        Error::registry(
+            path,
+            format!(
+                "has format version {version}, newer than this portpool reads (version {FORMAT_VERSION}); upgrade portpool. The file was left untouched"
+            ),
+        )
+    } else {
+        Error::registry(
+            path,
+            format!("has unknown format version {version}; the file was left untouched"),
+        )
+    }
+}
+
+/// Explains why bytes that failed to parse as a registry are not one.
+fn diagnose(path: &Path, bytes: &[u8], err: serde_json::Error) -> Error {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Err(syntax) if syntax.is_eof() => Error::registry(
+            path,
+            format!("is truncated ({syntax}); it was left untouched"),
+        ),
+        Err(syntax) => Error::registry(
+            path,
+            format!("is not valid JSON ({syntax}); it was left untouched"),
+        ),
+        Ok(serde_json::Value::Object(map)) => match map.get("version") {
+            None => Error::registry(
+                path,
+                "is not a portpool registry (it has no \"version\" field); it was left untouched",
+            ),
+            Some(v) => match v.as_u64() {
+                Some(n) if n != FORMAT_VERSION => version_error(path, n),
+                _ => Error::registry(
+                    path,
+                    format!("is not a valid portpool registry ({err}); it was left untouched"),
+                ),
+            },
+        },
+        Ok(_) => Error::registry(
+            path,
+            "is not a portpool registry (its top level is not a JSON object); it was left untouched",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn parse(text: &str) -> Result<Data> {
+        Data::parse(Path::new("/r.json"), text.as_bytes())
+    }
+
+    fn parse_err(text: &str) -> String {
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Registry, "{err}");
+        assert!(err.message().contains("/r.json"), "names the file: {err}");
+        err.message().to_owned()
+    }
+
+    #[test]
+    fn written_registry_reads_back_identically() {
+        let mut data = Data::default();
+        data.insert(Lease {
+            name: "evil\":1,\"keycloak".into(),
+            port: 8080,
+            protocol: Protocol::Udp,
+            mode: Mode::Fixed,
+            pool: None,
+            created: 1_700_000_000,
+            owner: Some(Owner {
+                pid: 42,
+                start_time: 7,
+            }),
+            ttl: Some(30),
+            expires: Some(1_700_000_030),
+        });
+        let bytes = data.to_json();
+        let again = Data::parse(Path::new("/r.json"), &bytes).unwrap();
+        assert_eq!(again.to_json(), bytes);
+        assert_eq!(again.lease("evil\":1,\"keycloak").unwrap().port, 8080);
+    }
+
+    #[test]
+    fn minimal_and_reformatted_files_read() {
+        let data = parse("{\"version\":1}").unwrap();
+        assert_eq!(data.leases().len(), 0);
+        assert!(data.pool(DEFAULT_POOL).is_some());
+        let compact = r#"{"leases":[{"port":80,"name":"w","protocol":"tcp","mode":"fixed","created":1}],"version":1,"pools":{}}"#;
+        assert_eq!(parse(compact).unwrap().lease("w").unwrap().port, 80);
+    }
+
+    #[test]
+    fn empty_truncated_invalid_and_foreign_files_are_refused() {
+        assert!(parse_err("").contains("empty"));
+        assert!(parse_err("  \n").contains("empty"));
+        assert!(parse_err("{\"version\": 1, \"leases\": [").contains("truncated"));
+        assert!(parse_err("{\"a\":}").contains("not valid JSON"));
+        assert!(parse_err("{\"keycloak\": 8080, \"web\": 80}").contains("no \"version\""));
+        assert!(parse_err("[1,2]").contains("not a JSON object"));
+        assert!(parse_err("{\"version\": 1, \"leases\": 5}").contains("not a valid"));
+    }
+
+    #[test]
+    fn newer_format_version_is_refused() {
+        let msg = parse_err("{\"version\": 2, \"leases\": {\"totally\": \"different\"}}");
+        assert!(msg.contains("format version 2"), "{msg}");
+        assert!(msg.contains("newer"), "{msg}");
+        assert!(parse_err("{\"version\": 7}").contains("newer"));
+    }
+
+    #[test]
+    fn inconsistent_contents_are_refused() {
+        let lease = |name: &str, port: u32| {
+            format!(
+                r#"{{"name":"{name}","port":{port},"protocol":"tcp","mode":"fixed","created":1}}"#
+            )
+        };
+        let file =
+            |leases: &[String]| format!(r#"{{"version":1,"leases":[{}]}}"#, leases.join(","));
+        assert!(parse_err(&file(&[lease("a", 1), lease("a", 2)])).contains("twice"));
+        assert!(parse_err(&file(&[lease("a", 1), lease("b", 1)])).contains("also leased"));
+        parse_err(&file(&[lease("a", 0)]));
+        parse_err(&file(&[lease("a", 70000)]));
+        parse_err(&file(&[lease("a b", 1)]));
+        parse_err(r#"{"version":1,"pools":{"p":{"start":10,"end":5}}}"#);
+    }
+
+    #[test]
+    fn tcp_and_udp_leases_of_one_port_coexist() {
+        let text = r#"{"version":1,"leases":[
+            {"name":"t","port":53,"protocol":"tcp","mode":"fixed","created":1},
+            {"name":"u","port":53,"protocol":"udp","mode":"fixed","created":1}]}"#;
+        let data = parse(text).unwrap();
+        assert_eq!(data.holder(53, Protocol::Tcp).unwrap().name, "t");
+        assert_eq!(data.holder(53, Protocol::Udp).unwrap().name, "u");
+    }
+
+    #[test]
+    fn cursor_outside_a_hand_edited_range_restarts_at_start() {
+        let data =
+            parse(r#"{"version":1,"pools":{"p":{"start":100,"end":200,"cursor":9}}}"#).unwrap();
+        assert_eq!(data.pool("p").unwrap().cursor, 100);
+    }
+}

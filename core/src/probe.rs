@@ -1,0 +1,167 @@
+//! Is a port bound by anyone? A real bind on the IPv4 and IPv6 wildcard addresses.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use socket2::{Domain, Socket, Type};
+
+use crate::error::{Error, Result};
+use crate::model::Protocol;
+
+/// Whether `port` can be bound for `protocol` on this host right now.
+///
+/// Binds the IPv4 wildcard (0.0.0.0), then the IPv6 wildcard (`[::]`, IPv6-only) where the
+/// host has IPv6, and closes both at once. A socket bound to any address of a family —
+/// 127.0.0.1, `[::1]`, `[::]` only, or a wildcard — makes the port busy. TCP and UDP are
+/// separate: a UDP socket never makes a TCP port busy. TCP connections lingering in
+/// TIME_WAIT do not count, as they do not stop a server that sets `SO_REUSEADDR`.
+///
+/// The answer is a snapshot: another process may bind the port a moment later. portpool
+/// closes that window among its own users with leases; the probe only keeps leases off ports
+/// that something outside the registry already holds. Where the bind is refused for lack of
+/// privilege (ports below 1024 for an unprivileged user), nothing can be learned and the port
+/// counts as free. Costs two to four system calls per address family.
+pub fn is_free(port: u16, protocol: Protocol) -> Result<bool> {
+    if port == 0 {
+        return Err(Error::invalid("invalid port 0: ports are 1-65535"));
+    }
+    let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
+    Ok(bindable(v4, protocol) && bindable(v6, protocol))
+}
+
+fn bindable(addr: SocketAddr, protocol: Protocol) -> bool {
+    match try_bind(addr, protocol) {
+        Ok(()) => true,
+        Err(err) => match err.raw_os_error() {
+            Some(libc::EADDRINUSE) => false,
+            // No such family or address on this host (IPv6 disabled): nothing to collide with.
+            Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL | libc::EPROTONOSUPPORT) => true,
+            // EACCES: a privileged port; the bind cannot tell us anything.
+            _ => true,
+        },
+    }
+}
+
+fn try_bind(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
+    let (ty, proto) = match protocol {
+        Protocol::Tcp => (Type::STREAM, socket2::Protocol::TCP),
+        Protocol::Udp => (Type::DGRAM, socket2::Protocol::UDP),
+    };
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if protocol == Protocol::Tcp {
+        // Ignores TIME_WAIT leftovers; a listening socket still collides.
+        // (Never for UDP, where it would let two sockets share the port.)
+        socket.set_reuse_address(true)?;
+    }
+    socket.bind(&addr.into())
+}
+
+/// A port that the kernel picked as free, outside any registry, verified by [`is_free`] for
+/// both address families.
+///
+/// Like `portpicker.pick_unused_port()` or `get-port`: for tests and tools that need a port
+/// now and keep it by binding it. Takes no lease; use `Registry::allocate` to keep other
+/// portpool users off the port.
+pub fn find_free(protocol: Protocol) -> Result<u16> {
+    for _ in 0..64 {
+        let port = kernel_pick(protocol).map_err(|e| {
+            Error::new(
+                crate::ErrorKind::Io,
+                format!("asking the kernel for a free port: {e}"),
+            )
+        })?;
+        if is_free(port, protocol)? {
+            return Ok(port);
+        }
+    }
+    Err(Error::exhausted(format!(
+        "no free {protocol} port found after 64 attempts"
+    )))
+}
+
+fn kernel_pick(protocol: Protocol) -> io::Result<u16> {
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+    let ty = match protocol {
+        Protocol::Tcp => Type::STREAM,
+        Protocol::Udp => Type::DGRAM,
+    };
+    let socket = Socket::new(Domain::IPV4, ty, None)?;
+    socket.bind(&addr.into())?;
+    let local = socket.local_addr()?;
+    local
+        .as_socket()
+        .map(|a| a.port())
+        .ok_or_else(|| io::Error::other("kernel returned a non-IP address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, UdpSocket};
+
+    fn listener_v6only(addr: &str) -> Option<TcpListener> {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let socket = Socket::new(Domain::IPV6, Type::STREAM, None).ok()?;
+        socket.set_only_v6(true).ok()?;
+        socket.bind(&addr.into()).ok()?;
+        socket.listen(8).ok()?;
+        Some(socket.into())
+    }
+
+    #[test]
+    fn loopback_only_tcp_listener_counts_as_busy() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(!is_free(port, Protocol::Tcp).unwrap());
+        drop(l);
+        assert!(is_free(port, Protocol::Tcp).unwrap());
+    }
+
+    #[test]
+    fn ipv6_only_listeners_count_as_busy() {
+        let Some(l) = listener_v6only("[::]:0") else {
+            eprintln!("host has no IPv6; skipped");
+            return;
+        };
+        let port = l.local_addr().unwrap().port();
+        assert!(!is_free(port, Protocol::Tcp).unwrap());
+        let l2 = listener_v6only("[::1]:0").unwrap();
+        assert!(!is_free(l2.local_addr().unwrap().port(), Protocol::Tcp).unwrap());
+    }
+
+    #[test]
+    fn udp_holder_never_blocks_tcp_and_tcp_never_blocks_udp() {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = u.local_addr().unwrap().port();
+        assert!(!is_free(port, Protocol::Udp).unwrap());
+        // The TCP side of the same port may itself be taken by an unrelated process; only
+        // assert when it was free before the UDP socket existed.
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            assert!(is_free(port, Protocol::Tcp).unwrap());
+        }
+        let t = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tport = t.local_addr().unwrap().port();
+        assert!(!is_free(tport, Protocol::Tcp).unwrap());
+        if UdpSocket::bind(("127.0.0.1", tport)).is_ok() {
+            assert!(is_free(tport, Protocol::Udp).unwrap());
+        }
+    }
+
+    #[test]
+    fn find_free_returns_a_port_that_binds() {
+        for protocol in [Protocol::Tcp, Protocol::Udp] {
+            let port = find_free(protocol).unwrap();
+            assert!(port > 0);
+            assert!(is_free(port, protocol).unwrap());
+        }
+    }
+
+    #[test]
+    fn probing_port_zero_is_invalid() {
+        assert!(is_free(0, Protocol::Tcp).is_err());
+    }
+}

@@ -1,0 +1,125 @@
+//! Input rules shared by every front end: ports, names, modes and protocols.
+
+use crate::error::{Error, Result};
+
+/// Longest accepted lease or pool name, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 128;
+
+/// Checks a lease or pool name: 1–128 bytes of UTF-8, no whitespace, no control characters.
+/// Every other character (quotes, slashes, dots, non-ASCII) is accepted and stored exactly.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid(
+            "invalid name \"\": a name must not be empty",
+        ));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(Error::invalid(format!(
+            "invalid name {name:?}: longer than {MAX_NAME_BYTES} bytes ({} bytes)",
+            name.len()
+        )));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid(format!(
+            "invalid name {name:?}: contains {}",
+            if c.is_control() {
+                format!("control character U+{:04X}", c as u32)
+            } else {
+                format!("whitespace U+{:04X}", c as u32)
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a port number given as an integer of any width: it must lie in 1–65535.
+pub fn port_from_i64(value: i64) -> Result<u16> {
+    match u16::try_from(value) {
+        Ok(port) if port != 0 => Ok(port),
+        _ => Err(Error::invalid(format!(
+            "invalid port {value}: ports are 1-65535"
+        ))),
+    }
+}
+
+/// Checks a port that is already a `u16`: 0 is rejected.
+pub fn check_port(port: u16) -> Result<u16> {
+    port_from_i64(i64::from(port))
+}
+
+/// Parses a port written as decimal text, as a command line or config file gives it.
+pub fn parse_port(text: &str) -> Result<u16> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return Err(Error::invalid(format!(
+            "invalid port {text:?}: not a number (ports are 1-65535)"
+        )));
+    }
+    match trimmed.parse::<i64>() {
+        Ok(value) => port_from_i64(value),
+        Err(_) => Err(Error::invalid(format!(
+            "invalid port {text:?}: ports are 1-65535"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn ports_outside_1_to_65535_are_rejected() {
+        for bad in [0, -5, 65536, 70000, i64::MIN, i64::MAX] {
+            let err = port_from_i64(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            assert!(err.message().contains(&bad.to_string()), "{err}");
+        }
+        assert_eq!(port_from_i64(1).unwrap(), 1);
+        assert_eq!(port_from_i64(65535).unwrap(), 65535);
+    }
+
+    #[test]
+    fn port_text_must_be_a_plain_decimal_number() {
+        for bad in ["", "abc", "80a", "0x50", "1e3", "-5", "70000", "0", " "] {
+            let err = parse_port(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad:?}");
+        }
+        assert_eq!(parse_port("8080").unwrap(), 8080);
+        assert_eq!(parse_port("00443").unwrap(), 443);
+    }
+
+    #[test]
+    fn names_reject_empty_long_whitespace_and_control_characters() {
+        let long = "x".repeat(MAX_NAME_BYTES + 1);
+        for bad in [
+            "",
+            "a b",
+            "a\tb",
+            "a\nb",
+            "a\u{7}b",
+            "a\u{a0}b",
+            long.as_str(),
+        ] {
+            let err = check_name(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_accept_any_other_utf8() {
+        let max = "é".repeat(MAX_NAME_BYTES / 2);
+        for good in [
+            "web",
+            "evil\":1,\"keycloak",
+            "a.c",
+            "a/b",
+            "../../etc/passwd",
+            "名前",
+            "$(rm${IFS}-rf${IFS}/)",
+            max.as_str(),
+        ] {
+            check_name(good).unwrap();
+        }
+    }
+}
