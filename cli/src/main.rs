@@ -1,1 +1,430 @@
-fn main() {}
+//! `portpool`: the command line over portpool's core. Argument parsing and printing only;
+//! every rule lives in `portpool-core`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand};
+use portpool_core::{
+    Error, ErrorKind, Lease, LeaseOptions, Mode, PortState, Protocol, Registry, leases_to_json,
+    parse_port, pools_to_json,
+};
+
+const AFTER_HELP: &str = "\
+The registry is PATH, else $PORTPOOL_REGISTRY, else /var/lib/portpool/registry.json as root,
+else $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
+
+Exit codes:
+  0  ok
+  1  not found (get, renew), or port not free (check)
+  2  usage error or invalid argument
+  3  conflict: the port is leased to another name or bound by another process
+  4  exhausted: no free port left
+  5  registry error (corrupt, newer format, permission) or I/O error";
+
+#[derive(Parser)]
+#[command(
+    name = "portpool",
+    version,
+    about = "One port registry per host, shared by every supervisor in every language.",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    /// Registry file to use.
+    #[arg(long, global = true, value_name = "PATH")]
+    registry: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct LeaseArgs {
+    /// Lease a UDP port instead of a TCP one.
+    #[arg(long)]
+    udp: bool,
+    /// Owner process: the lease is reclaimed once that process has exited.
+    #[arg(long, value_name = "PID")]
+    pid: Option<u32>,
+    /// Time to live in seconds; `portpool renew` extends it.
+    #[arg(long, value_name = "SECS")]
+    ttl: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lease PORT (fixed) or the first free port from PORT upward (flexible, the default) to
+    /// NAME, and print it. A NAME that holds a lease prints its port.
+    Register {
+        name: String,
+        port: String,
+        /// fixed or flexible
+        mode: Option<String>,
+        #[command(flatten)]
+        lease: LeaseArgs,
+        /// Fixed mode: take the port even if a process outside the registry has it bound.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print NAME's port; an unknown NAME prints DEFAULT, or fails with exit 1.
+    Get {
+        name: String,
+        default: Option<String>,
+    },
+    /// Lease the next free port of a pool (round robin) to NAME and print it.
+    Allocate {
+        name: String,
+        /// Pool to take the port from.
+        #[arg(long, default_value = portpool_core::DEFAULT_POOL)]
+        pool: String,
+        #[command(flatten)]
+        lease: LeaseArgs,
+    },
+    /// Release NAME's lease (an unknown NAME is not an error).
+    Release { name: String },
+    /// List every lease.
+    List {
+        /// An array of lease objects instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage pools (named port ranges).
+    #[command(subcommand)]
+    Pool(PoolCommand),
+    /// Exit 0 if PORT is free, 1 if it is leased or bound, saying which and by whom.
+    Check {
+        port: String,
+        /// Check the UDP port instead of the TCP one.
+        #[arg(long)]
+        udp: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release every lease whose owner has exited or whose time to live is over.
+    Gc {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restart NAME's time to live.
+    Renew {
+        name: String,
+        /// New time to live in seconds (default: the one it was given).
+        #[arg(long, value_name = "SECS")]
+        ttl: Option<u64>,
+    },
+    /// Delete every lease and pool (the default pool comes back). Requires --yes.
+    Reset {
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print the registry path in use.
+    Path,
+}
+
+#[derive(Subcommand)]
+enum PoolCommand {
+    /// Create pool NAME over START..=END, or change its range.
+    Set {
+        name: String,
+        start: String,
+        end: String,
+        /// Do not bind-probe candidates (for a range reserved for portpool).
+        #[arg(long, conflicts_with = "probe")]
+        no_probe: bool,
+        /// Bind-probe candidates (the default for a new pool).
+        #[arg(long)]
+        probe: bool,
+    },
+    /// List pools.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// How the command ended, when it did not fail.
+enum Outcome {
+    Ok,
+    /// Exit 1 without an error message (check: the port is not free).
+    NotFree,
+}
+
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::NotFound => 1,
+        ErrorKind::InvalidArgument => 2,
+        ErrorKind::Conflict => 3,
+        ErrorKind::Exhausted => 4,
+        ErrorKind::Registry | ErrorKind::Io => 5,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind as K;
+            return match err.kind() {
+                K::DisplayHelp | K::DisplayVersion => {
+                    let _ = err.print();
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    let text = err.to_string();
+                    let first = text.lines().next().unwrap_or("invalid usage");
+                    let first = first.strip_prefix("error: ").unwrap_or(first);
+                    eprintln!("portpool: {first} (see 'portpool --help')");
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    match run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::NotFree) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("portpool: {err}");
+            ExitCode::from(exit_code(err.kind()))
+        }
+    }
+}
+
+fn protocol(udp: bool) -> Protocol {
+    if udp { Protocol::Udp } else { Protocol::Tcp }
+}
+
+fn options(lease: &LeaseArgs, force: bool) -> LeaseOptions {
+    LeaseOptions {
+        protocol: protocol(lease.udp),
+        force,
+        pid: lease.pid,
+        ttl: lease.ttl,
+    }
+}
+
+fn run(cli: Cli) -> Result<Outcome, Error> {
+    let reg = Registry::open(cli.registry.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    let print = |out: &mut std::io::StdoutLock, text: &str| {
+        // A closed stdout (`| head`) is not the registry's failure.
+        let _ = writeln!(out, "{text}");
+    };
+    match cli.command {
+        Command::Register {
+            name,
+            port,
+            mode,
+            lease,
+            force,
+        } => {
+            let port = parse_port(&port)?;
+            let mode = mode.as_deref().map(str::parse::<Mode>).transpose()?;
+            let got = reg.register(
+                &name,
+                port,
+                mode.unwrap_or_default(),
+                &options(&lease, force),
+            )?;
+            print(&mut out, &got.to_string());
+        }
+        Command::Get { name, default } => {
+            let default = default.as_deref().map(parse_port).transpose()?;
+            match (reg.get(&name)?, default) {
+                (Some(lease), _) => print(&mut out, &lease.port.to_string()),
+                (None, Some(port)) => print(&mut out, &port.to_string()),
+                (None, None) => {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("no lease named {name:?}"),
+                    ));
+                }
+            }
+        }
+        Command::Allocate { name, pool, lease } => {
+            let got = reg.allocate(&name, &pool, &options(&lease, false))?;
+            print(&mut out, &got.to_string());
+        }
+        Command::Release { name } => {
+            if reg.release(&name)? {
+                print(&mut out, &format!("released {name}"));
+            } else {
+                print(&mut out, &format!("{name} held no lease"));
+            }
+        }
+        Command::List { json } => {
+            let leases = reg.list()?;
+            if json {
+                print(&mut out, &leases_to_json(&leases, true));
+            } else {
+                print(&mut out, &lease_table(&leases));
+            }
+        }
+        Command::Pool(PoolCommand::Set {
+            name,
+            start,
+            end,
+            no_probe,
+            probe,
+        }) => {
+            let probe = match (probe, no_probe) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let pool = reg.set_pool(&name, parse_port(&start)?, parse_port(&end)?, probe)?;
+            print(
+                &mut out,
+                &format!("pool {} {}-{}", pool.name, pool.start, pool.end),
+            );
+        }
+        Command::Pool(PoolCommand::List { json }) => {
+            let pools = reg.pools()?;
+            if json {
+                print(&mut out, &pools_to_json(&pools, true));
+            } else {
+                let rows = pools.iter().map(|p| {
+                    vec![
+                        p.name.clone(),
+                        p.start.to_string(),
+                        p.end.to_string(),
+                        p.cursor.to_string(),
+                        if p.probe { "yes" } else { "no" }.to_owned(),
+                    ]
+                });
+                print(
+                    &mut out,
+                    &table(&["NAME", "START", "END", "CURSOR", "PROBE"], rows),
+                );
+            }
+        }
+        Command::Check { port, udp, json } => {
+            let port = parse_port(&port)?;
+            let protocol = protocol(udp);
+            let state = reg.check(port, protocol)?;
+            let free = state == PortState::Free;
+            if json {
+                let (state_name, lease) = match &state {
+                    PortState::Free => ("free", None),
+                    PortState::Leased(l) => ("leased", Some(l)),
+                    PortState::Busy => ("busy", None),
+                };
+                let value = serde_json::json!({
+                    "port": port, "protocol": protocol, "state": state_name, "lease": lease,
+                });
+                print(&mut out, &value.to_string());
+            } else {
+                let text = match &state {
+                    PortState::Free => format!("{port}/{protocol} free"),
+                    PortState::Leased(l) => {
+                        format!("{port}/{protocol} leased to {} ({})", l.name, l.mode)
+                    }
+                    PortState::Busy => {
+                        format!("{port}/{protocol} busy: bound by a process outside the registry")
+                    }
+                };
+                print(&mut out, &text);
+            }
+            if !free {
+                return Ok(Outcome::NotFree);
+            }
+        }
+        Command::Gc { json } => {
+            let reclaimed = reg.gc()?;
+            if json {
+                let items: Vec<_> = reclaimed
+                    .iter()
+                    .map(|r| serde_json::json!({"lease": r.lease, "reason": r.reason}))
+                    .collect();
+                print(&mut out, &serde_json::Value::Array(items).to_string());
+            } else {
+                for r in &reclaimed {
+                    print(
+                        &mut out,
+                        &format!(
+                            "released {} {}/{}: {}",
+                            r.lease.name, r.lease.port, r.lease.protocol, r.reason
+                        ),
+                    );
+                }
+            }
+        }
+        Command::Renew { name, ttl } => {
+            let lease = reg.renew(&name, ttl)?;
+            print(&mut out, &timestamp(lease.expires));
+        }
+        Command::Reset { yes } => {
+            if !yes {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "reset deletes every lease in {}; run 'portpool reset --yes' to confirm",
+                        reg.path().display()
+                    ),
+                ));
+            }
+            reg.reset()?;
+        }
+        Command::Path => print(&mut out, &reg.path().display().to_string()),
+    }
+    Ok(Outcome::Ok)
+}
+
+fn timestamp(secs: Option<u64>) -> String {
+    match secs {
+        Some(s) => {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s)).to_string()
+        }
+        None => "-".to_owned(),
+    }
+}
+
+fn lease_table(leases: &[Lease]) -> String {
+    let rows = leases.iter().map(|l| {
+        vec![
+            l.name.clone(),
+            l.port.to_string(),
+            l.protocol.to_string(),
+            l.mode.to_string(),
+            l.pool.clone().unwrap_or_else(|| "-".into()),
+            l.owner.map_or_else(|| "-".into(), |o| o.pid.to_string()),
+            timestamp(l.expires),
+            timestamp(Some(l.created)),
+        ]
+    });
+    table(
+        &[
+            "NAME", "PORT", "PROTO", "MODE", "POOL", "PID", "EXPIRES", "CREATED",
+        ],
+        rows,
+    )
+}
+
+/// Left-aligned columns separated by two spaces. Names hold no whitespace or control
+/// characters (core rejects them), so a cell never breaks the layout.
+fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = rows.collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s
+    };
+    let mut lines = vec![line(header.to_vec())];
+    lines.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
+    lines.join("\n")
+}
