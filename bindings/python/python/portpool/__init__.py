@@ -1,0 +1,55 @@
+"""portpool: one port registry per host, shared by every process and language.
+
+A :class:`Registry` records which name holds which port in one file that the ``portpool``
+command line, the C, Go and Node libraries and this package all read and write::
+
+    import portpool
+
+    reg = portpool.Registry()              # $PORTPOOL_REGISTRY or the host's default file
+    web = reg.register("web", 8080)        # 8080, or the next free port above it
+    with reg.lease("worker-1") as port:    # from the "default" pool, released on exit
+        ...
+
+Every error is a :class:`PortpoolError`; :class:`NotFoundError` is also a ``KeyError``,
+:class:`InvalidArgumentError` also a ``ValueError`` and :class:`PortpoolIOError` also an
+``OSError``. Calls that touch the registry file release the GIL, and one Registry may be
+shared between threads.
+"""
+
+from portpool._native import (
+    ConflictError,
+    ExhaustedError,
+    InvalidArgumentError,
+    Lease,
+    LeaseGuard,
+    NotFoundError,
+    Pool,
+    PortpoolError,
+    PortpoolIOError,
+    PortState,
+    Reclaimed,
+    Registry,
+    RegistryError,
+    __version__,
+    find_free,
+    is_free,
+)
+
+__all__ = [
+    "ConflictError",
+    "ExhaustedError",
+    "InvalidArgumentError",
+    "Lease",
+    "LeaseGuard",
+    "NotFoundError",
+    "Pool",
+    "PortState",
+    "PortpoolError",
+    "PortpoolIOError",
+    "Reclaimed",
+    "Registry",
+    "RegistryError",
+    "__version__",
+    "find_free",
+    "is_free",
+]
