@@ -1,0 +1,52 @@
+//! Generates `portpool.h` into OUT_DIR with cbindgen. The committed `include/portpool.h` is
+//! compared against it by `tests/header.rs`; nothing here writes into the source tree.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+fn main() {
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
+    for watched in ["src", "cbindgen.toml"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            crate_dir.join(watched).display()
+        );
+    }
+
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("ffi/cbindgen.toml is readable and valid");
+    let lib_rs = fs::read_to_string(crate_dir.join("src/lib.rs")).expect("src/lib.rs is readable");
+    config.header = Some(header_comment(&lib_rs));
+    config.after_includes = Some(format!(
+        "\n/** The version of portpool this header belongs to; `portpool_version()` returns the \
+         library's. */\n#define PORTPOOL_VERSION \"{}\"",
+        env::var("CARGO_PKG_VERSION").expect("set by cargo")
+    ));
+
+    cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen can read ffi/src")
+        .write_to_file(out_dir.join("portpool.h"));
+}
+
+/// The crate documentation (the `//!` lines of lib.rs) as a C block comment, so the error
+/// protocol is written down once and read in both places.
+fn header_comment(lib_rs: &str) -> String {
+    let mut comment = String::from("/*\n");
+    for line in lib_rs.lines().map_while(|l| l.strip_prefix("//!")) {
+        let line = line.strip_prefix(' ').unwrap_or(line);
+        if line.is_empty() {
+            comment.push_str(" *\n");
+        } else {
+            comment.push_str(" * ");
+            comment.push_str(&line.replace("*/", "* /"));
+            comment.push('\n');
+        }
+    }
+    comment.push_str(" */");
+    comment
+}

@@ -1,0 +1,150 @@
+//! Turning C arguments into core values, and core values into C results. Every check here is
+//! about the C representation (NULL, UTF-8, enum values); the rules about ports live in core.
+
+use std::ffi::{CStr, CString, OsStr, c_char};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Result};
+
+use crate::types::{
+    PORTPOOL_MODE_FIXED, PORTPOOL_MODE_FLEXIBLE, PORTPOOL_MODE_POOL, PORTPOOL_PROBE_DEFAULT,
+    PORTPOOL_PROBE_OFF, PORTPOOL_PROBE_ON, PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_UDP,
+    portpool_lease_options, portpool_mode, portpool_probe, portpool_protocol, portpool_registry,
+};
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message)
+}
+
+/// A required string argument, as UTF-8.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that stays valid for `'a`.
+pub(crate) unsafe fn text<'a>(ptr: *const c_char, what: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(invalid(format!("invalid {what}: NULL pointer")));
+    }
+    // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    std::str::from_utf8(bytes).map_err(|e| {
+        invalid(format!(
+            "invalid {what}: not UTF-8 (byte 0x{:02X} at offset {})",
+            bytes[e.valid_up_to()],
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// An optional string argument: NULL gives `None`.
+///
+/// # Safety
+/// As for [`text`].
+pub(crate) unsafe fn optional_text<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe { text(ptr, what) }.map(Some)
+    }
+}
+
+/// An optional file path: NULL gives `None`. A path is bytes on Unix, so any bytes are taken.
+///
+/// # Safety
+/// As for [`text`].
+pub(crate) unsafe fn optional_path<'a>(ptr: *const c_char) -> Option<&'a Path> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    Some(Path::new(OsStr::from_bytes(bytes)))
+}
+
+/// The registry behind a handle.
+///
+/// # Safety
+/// `reg` is NULL or a live handle from `portpool_open`.
+pub(crate) unsafe fn registry<'a>(reg: *mut portpool_registry) -> Result<&'a portpool_registry> {
+    // SAFETY: the caller promises a live handle or NULL; only shared access is taken.
+    unsafe { reg.cast_const().as_ref() }
+        .ok_or_else(|| invalid("invalid registry: NULL pointer".to_owned()))
+}
+
+/// A required out-parameter.
+///
+/// # Safety
+/// `ptr` is NULL or valid for writes of a `T`.
+pub(crate) unsafe fn out<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T> {
+    // SAFETY: the caller promises NULL or a writable, aligned `T`.
+    unsafe { ptr.as_mut() }.ok_or_else(|| invalid(format!("invalid {what}: NULL pointer")))
+}
+
+/// An optional out-parameter: NULL means the caller does not want that result.
+///
+/// # Safety
+/// As for [`out`].
+pub(crate) unsafe fn optional_out<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
+    // SAFETY: the caller promises NULL or a writable, aligned `T`.
+    unsafe { ptr.as_mut() }
+}
+
+pub(crate) fn mode(value: portpool_mode) -> Result<Mode> {
+    match value {
+        PORTPOOL_MODE_FLEXIBLE => Ok(Mode::Flexible),
+        PORTPOOL_MODE_FIXED => Ok(Mode::Fixed),
+        // Core says why a pool mode makes no sense for register.
+        PORTPOOL_MODE_POOL => Ok(Mode::Pool),
+        other => Err(invalid(format!(
+            "invalid mode {other}: expected PORTPOOL_MODE_FLEXIBLE ({PORTPOOL_MODE_FLEXIBLE}) or PORTPOOL_MODE_FIXED ({PORTPOOL_MODE_FIXED})"
+        ))),
+    }
+}
+
+pub(crate) fn protocol(value: portpool_protocol) -> Result<Protocol> {
+    match value {
+        PORTPOOL_PROTOCOL_TCP => Ok(Protocol::Tcp),
+        PORTPOOL_PROTOCOL_UDP => Ok(Protocol::Udp),
+        other => Err(invalid(format!(
+            "invalid protocol {other}: expected PORTPOOL_PROTOCOL_TCP ({PORTPOOL_PROTOCOL_TCP}) or PORTPOOL_PROTOCOL_UDP ({PORTPOOL_PROTOCOL_UDP})"
+        ))),
+    }
+}
+
+pub(crate) fn probe(value: portpool_probe) -> Result<Option<bool>> {
+    match value {
+        PORTPOOL_PROBE_DEFAULT => Ok(None),
+        PORTPOOL_PROBE_OFF => Ok(Some(false)),
+        PORTPOOL_PROBE_ON => Ok(Some(true)),
+        other => Err(invalid(format!(
+            "invalid probe {other}: expected PORTPOOL_PROBE_DEFAULT ({PORTPOOL_PROBE_DEFAULT}), PORTPOOL_PROBE_OFF ({PORTPOOL_PROBE_OFF}) or PORTPOOL_PROBE_ON ({PORTPOOL_PROBE_ON})"
+        ))),
+    }
+}
+
+/// Lease options; NULL gives the defaults. Zero fields mean "none".
+///
+/// # Safety
+/// `ptr` is NULL or points to a readable `portpool_lease_options`.
+pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result<LeaseOptions> {
+    // SAFETY: the caller promises NULL or a readable struct.
+    let Some(raw) = (unsafe { ptr.as_ref() }) else {
+        return Ok(LeaseOptions::default());
+    };
+    Ok(LeaseOptions {
+        protocol: protocol(raw.protocol)?,
+        force: raw.force,
+        pid: (raw.pid != 0).then_some(raw.pid),
+        ttl: (raw.ttl != 0).then_some(raw.ttl),
+    })
+}
+
+/// A string for C, to be freed with `portpool_string_free`. NUL bytes, which a C string
+/// cannot hold, are dropped (JSON escapes them and paths cannot hold them, so none reach here
+/// in practice).
+pub(crate) fn c_string(bytes: impl Into<Vec<u8>>) -> *mut c_char {
+    let mut bytes = bytes.into();
+    bytes.retain(|b| *b != 0);
+    CString::new(bytes).unwrap_or_default().into_raw()
+}

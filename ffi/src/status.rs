@@ -1,0 +1,175 @@
+//! Status codes, the per-thread error message, and the guard every exported body runs in.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::ffi::{CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use portpool_core::{Error, ErrorKind};
+
+/// What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure whose
+/// message `portpool_last_error_message()` returns on the same thread.
+///
+/// The codes map one to one onto the kinds of error every portpool binding reports; new codes
+/// may be added at the end in a later ABI version, so a `switch` should have a `default`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum portpool_status {
+    /// Success: the out-parameters hold the results.
+    PORTPOOL_OK = 0,
+    /// A name, pool or other thing asked for does not exist.
+    PORTPOOL_NOT_FOUND = 1,
+    /// An argument was rejected before anything was read or written: a NULL pointer, text
+    /// that is not UTF-8, a port outside 1-65535, a bad name, an unknown mode or protocol, a
+    /// pool whose start is after its end.
+    PORTPOOL_INVALID_ARGUMENT = 2,
+    /// The port asked for is leased to another name or bound by a process outside the
+    /// registry, or the name already holds something else.
+    PORTPOOL_CONFLICT = 3,
+    /// No free port was left where one was asked for.
+    PORTPOOL_EXHAUSTED = 4,
+    /// The registry file cannot be used: corrupt, of a newer format version, not a portpool
+    /// registry, a symbolic link, or not accessible. The file is left untouched.
+    PORTPOOL_REGISTRY_ERROR = 5,
+    /// The operating system failed a read or write (disk full, I/O error, ...).
+    PORTPOOL_IO_ERROR = 6,
+    /// A bug in libportpool: the call was abandoned and nothing more is known. The registry
+    /// file is still whole (changes are all-or-nothing), and the handle may be used again.
+    PORTPOOL_PANIC = 7,
+}
+
+impl From<ErrorKind> for portpool_status {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::NotFound => portpool_status::PORTPOOL_NOT_FOUND,
+            ErrorKind::InvalidArgument => portpool_status::PORTPOOL_INVALID_ARGUMENT,
+            ErrorKind::Conflict => portpool_status::PORTPOOL_CONFLICT,
+            ErrorKind::Exhausted => portpool_status::PORTPOOL_EXHAUSTED,
+            ErrorKind::Registry => portpool_status::PORTPOOL_REGISTRY_ERROR,
+            ErrorKind::Io => portpool_status::PORTPOOL_IO_ERROR,
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Replaces this thread's message. NUL bytes, which a C string cannot hold, are written `\0`.
+fn set_message(text: &str) {
+    let message = CString::new(text.replace('\0', "\\0")).unwrap_or_default();
+    // During thread teardown the slot may be gone; there is no one left to read it then.
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = message);
+}
+
+/// This thread's message: empty after a success, else the last failure's.
+pub(crate) fn last_message() -> *const c_char {
+    LAST_ERROR
+        .try_with(|slot| slot.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}
+
+/// Runs one exported function's body: a panic becomes `PORTPOOL_PANIC`, an error its status,
+/// and the thread's message is set either way (emptied on success).
+pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> portpool_status {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => {
+            set_message("");
+            portpool_status::PORTPOOL_OK
+        }
+        Ok(Err(err)) => {
+            set_message(err.message());
+            err.kind().into()
+        }
+        Err(payload) => {
+            set_message(&format!(
+                "portpool panicked (a bug; please report it): {}",
+                panic_text(payload.as_ref())
+            ));
+            portpool_status::PORTPOOL_PANIC
+        }
+    }
+}
+
+/// Runs a body that returns nothing and reports nothing (frees), so that a panic in it never
+/// crosses into C.
+pub(crate) fn quietly(body: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(body));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn message() -> String {
+        // SAFETY: last_message always returns a valid NUL-terminated string.
+        unsafe { CStr::from_ptr(last_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_portpool_panic_with_its_message() {
+        let status = guard(|| panic!("boom {}", 42));
+        assert_eq!(status, portpool_status::PORTPOOL_PANIC);
+        assert!(message().contains("boom 42"), "{}", message());
+        let status = guard(|| std::panic::panic_any(7_u8));
+        assert_eq!(status, portpool_status::PORTPOOL_PANIC);
+        assert!(message().contains("no message"), "{}", message());
+    }
+
+    #[test]
+    fn success_empties_the_message_and_errors_map_their_kind() {
+        let status = guard(|| Err(Error::new(ErrorKind::Exhausted, "none left")));
+        assert_eq!(status, portpool_status::PORTPOOL_EXHAUSTED);
+        assert_eq!(message(), "none left");
+        assert_eq!(guard(|| Ok(())), portpool_status::PORTPOOL_OK);
+        assert_eq!(message(), "");
+    }
+
+    #[test]
+    fn messages_are_per_thread() {
+        guard(|| Err(Error::new(ErrorKind::NotFound, "main thread's")));
+        std::thread::spawn(|| {
+            assert_eq!(message(), "");
+            guard(|| Err(Error::new(ErrorKind::Conflict, "other thread's")));
+            assert_eq!(message(), "other thread's");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(message(), "main thread's");
+    }
+
+    #[test]
+    fn nul_bytes_in_a_message_are_escaped_not_dropped() {
+        guard(|| Err(Error::new(ErrorKind::InvalidArgument, "a\0b")));
+        assert_eq!(message(), "a\\0b");
+    }
+
+    #[test]
+    fn every_error_kind_has_its_own_status() {
+        let kinds = [
+            ErrorKind::NotFound,
+            ErrorKind::InvalidArgument,
+            ErrorKind::Conflict,
+            ErrorKind::Exhausted,
+            ErrorKind::Registry,
+            ErrorKind::Io,
+        ];
+        let codes: std::collections::HashSet<i32> = kinds
+            .iter()
+            .map(|k| portpool_status::from(*k) as i32)
+            .collect();
+        assert_eq!(codes.len(), kinds.len());
+        assert!(!codes.contains(&0));
+    }
+}

@@ -1,0 +1,85 @@
+//! The types and constants of the C ABI.
+
+use portpool_core::Registry;
+
+/// The version of this C ABI. It changes whenever a type, constant or function of
+/// `portpool.h` changes incompatibly; compare it with `portpool_abi_version()` to make sure
+/// the library loaded at run time matches the header compiled against.
+pub const PORTPOOL_ABI_VERSION: u32 = 1;
+
+/// A handle on one registry file.
+///
+/// **Owner:** the caller, from `portpool_open` until `portpool_close`.
+/// **Threads:** one handle may be used from any number of threads at once, and may be closed
+/// from a thread other than the one that opened it; it must not be used during or after
+/// `portpool_close`. Any number of handles, in any number of processes and languages, may use
+/// one registry file at once: each call locks the file for its own duration only.
+pub struct portpool_registry {
+    pub(crate) inner: Registry,
+}
+
+const _: () = {
+    const fn shared_between_threads<T: Send + Sync>() {}
+    shared_between_threads::<portpool_registry>();
+};
+
+/// How `portpool_register` picks a port: one of the `PORTPOOL_MODE_*` constants. An integer
+/// rather than an enum, so that an out-of-range value is reported, never undefined.
+pub type portpool_mode = u32;
+/// The preferred port, or the next free one above it.
+pub const PORTPOOL_MODE_FLEXIBLE: portpool_mode = 0;
+/// Exactly the requested port, or `PORTPOOL_CONFLICT`.
+pub const PORTPOOL_MODE_FIXED: portpool_mode = 1;
+/// The mode of leases made by `portpool_allocate`, as it appears in lease JSON
+/// (`"mode": "pool"`). `portpool_register` rejects it with `PORTPOOL_INVALID_ARGUMENT`.
+pub const PORTPOOL_MODE_POOL: portpool_mode = 2;
+
+/// A transport protocol: one of the `PORTPOOL_PROTOCOL_*` constants. A lease is per
+/// (port, protocol): a UDP lease never blocks a TCP lease of the same port.
+pub type portpool_protocol = u32;
+/// TCP (the default: the value of a zeroed field).
+pub const PORTPOOL_PROTOCOL_TCP: portpool_protocol = 0;
+/// UDP.
+pub const PORTPOOL_PROTOCOL_UDP: portpool_protocol = 1;
+
+/// Whether `portpool_allocate` bind-probes a pool's candidate ports: one of the
+/// `PORTPOOL_PROBE_*` constants, given to `portpool_set_pool`.
+pub type portpool_probe = u32;
+/// A new pool probes; an existing pool keeps its setting.
+pub const PORTPOOL_PROBE_DEFAULT: portpool_probe = 2;
+/// Do not probe: suits a range reserved for portpool.
+pub const PORTPOOL_PROBE_OFF: portpool_probe = 0;
+/// Probe, skipping ports bound by processes outside the registry.
+pub const PORTPOOL_PROBE_ON: portpool_probe = 1;
+
+/// Options of a new lease, for `portpool_register_ex` and `portpool_allocate_ex`.
+///
+/// A zeroed struct (`portpool_lease_options opts = {0};`) is the default: a permanent TCP
+/// lease, not forced, with no owner. Passing NULL instead of a struct means the same.
+/// **Owner:** the caller; the library only reads it during the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct portpool_lease_options {
+    /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
+    pub protocol: portpool_protocol,
+    /// `portpool_register_ex` in fixed mode only: take the port even when a process outside
+    /// the registry has it bound. A port leased to another name is never taken.
+    pub force: bool,
+    /// The process that owns the lease (0: none). Once it exits the lease is stale and is
+    /// reclaimed. A pid that names no running process is `PORTPOOL_INVALID_ARGUMENT`.
+    pub pid: u32,
+    /// Seconds the lease lives unless renewed (0: forever).
+    pub ttl: u64,
+}
+
+/// What `portpool_check` found on a port.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum portpool_port_state {
+    /// Neither leased nor bound: register or allocate could hand it out now.
+    PORTPOOL_PORT_FREE = 0,
+    /// Leased to a live holder.
+    PORTPOOL_PORT_LEASED = 1,
+    /// Not leased, but bound by a process outside the registry.
+    PORTPOOL_PORT_BUSY = 2,
+}
