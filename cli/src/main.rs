@@ -72,9 +72,11 @@ enum Command {
         name: String,
         default: Option<String>,
     },
-    /// Lease the next free port of a pool (round robin) to NAME and print it.
+    /// Lease the next free port of a pool (round robin) to each NAME and print them, one a
+    /// line. Several names are leased in one write: all or none.
     Allocate {
-        name: String,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
         /// Pool to take the port from.
         #[arg(long, default_value = portpool_core::DEFAULT_POOL)]
         pool: String,
@@ -118,6 +120,59 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Begin a zero-downtime handover of NAME: lease a new port for the next generation
+    /// and print it, while the current one stays valid. --commit releases the old port and
+    /// makes the new one current; --abort releases the new one.
+    Handover {
+        name: String,
+        #[arg(long, conflicts_with = "abort")]
+        commit: bool,
+        #[arg(long)]
+        abort: bool,
+        /// The next generation's process, which owns the lease after the commit.
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+    },
+    /// Lease a port to NAME, run CMD with it in $PORT and $PORTPOOL_PORT, forward SIGINT,
+    /// SIGTERM and SIGHUP to CMD, release the lease when CMD exits, and exit as CMD did.
+    Run {
+        name: String,
+        /// Pool to allocate from (the default pool unless --port is given).
+        #[arg(long, conflicts_with = "port")]
+        pool: Option<String>,
+        /// Register this port instead of allocating from a pool.
+        #[arg(long)]
+        port: Option<String>,
+        /// With --port: fixed or flexible.
+        mode: Option<String>,
+        #[arg(long)]
+        udp: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Show the lease holding PORT and the processes bound to it.
+    Who {
+        port: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register every port a process listens on now as a fixed lease named after its program.
+    Migrate {
+        /// Print the plan and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a flat {"name": port} file as fixed leases, all or nothing.
+    Import { file: PathBuf },
+    /// Report leases nothing listens on, foreign listeners on leased ports, stale owners,
+    /// expired leases and pools in the kernel's ephemeral range. Exit 0 if all is well, 1 if not.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the registry path in use.
     Path,
 }
@@ -144,10 +199,12 @@ enum PoolCommand {
 }
 
 /// How the command ended, when it did not fail.
-enum Outcome {
+pub(crate) enum Outcome {
     Ok,
     /// Exit 1 without an error message (check: the port is not free).
     NotFree,
+    /// Exit with this code (run: the command's).
+    Exit(u8),
 }
 
 fn exit_code(kind: ErrorKind) -> u8 {
@@ -183,6 +240,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::NotFree) => ExitCode::from(1),
+        Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Err(err) => {
             eprintln!("portpool: {err}");
             ExitCode::from(exit_code(err.kind()))
@@ -241,9 +299,18 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
                 }
             }
         }
-        Command::Allocate { name, pool, lease } => {
-            let got = reg.allocate(&name, &pool, &options(&lease, false))?;
-            print(&mut out, &got.to_string());
+        Command::Allocate { names, pool, lease } => {
+            let opts = options(&lease, false);
+            let ports = match names.as_slice() {
+                [name] => vec![reg.allocate(name, &pool, &opts)?],
+                many => {
+                    let names: Vec<&str> = many.iter().map(String::as_str).collect();
+                    reg.allocate_many(&names, &pool, &opts)?
+                }
+            };
+            for port in ports {
+                print(&mut out, &port.to_string());
+            }
         }
         Command::Release { name } => {
             if reg.release(&name)? {
@@ -366,9 +433,126 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
             reg.reset()?;
         }
         Command::Path => print(&mut out, &reg.path().display().to_string()),
+        Command::Handover {
+            name,
+            commit,
+            abort,
+            pid,
+        } => {
+            if commit {
+                print(&mut out, &reg.commit_handover(&name)?.to_string());
+            } else if abort {
+                reg.abort_handover(&name)?;
+            } else {
+                print(&mut out, &reg.begin_handover(&name, pid)?.to_string());
+            }
+        }
+        Command::Run {
+            name,
+            pool,
+            port,
+            mode,
+            udp,
+            command,
+        } => {
+            drop(out);
+            return run::run(&reg, &name, pool, port, mode, protocol(udp), &command);
+        }
+        Command::Who { port, json } => {
+            let who = reg.who(parse_port(&port)?)?;
+            if json {
+                print(&mut out, &serde_json::to_string_pretty(&who).expect("plain data"));
+            } else {
+                print(&mut out, &who_text(&who));
+            }
+        }
+        Command::Migrate { dry_run, json } => {
+            let made = reg.migrate(dry_run)?;
+            if json {
+                print(&mut out, &leases_to_json(&made, true));
+            } else {
+                let verb = if dry_run { "would register" } else { "registered" };
+                for lease in &made {
+                    print(
+                        &mut out,
+                        &format!("{verb} {} {}/{}", lease.name, lease.port, lease.protocol),
+                    );
+                }
+            }
+        }
+        Command::Import { file } => {
+            let report = reg.import(&file)?;
+            for lease in &report.imported {
+                print(&mut out, &format!("imported {} {}", lease.name, lease.port));
+            }
+            for name in &report.skipped {
+                print(&mut out, &format!("skipped {name}: already registered"));
+            }
+        }
+        Command::Doctor { json } => {
+            let report = reg.doctor()?;
+            if json {
+                print(&mut out, &serde_json::to_string_pretty(&report).expect("plain data"));
+            } else {
+                for finding in &report.findings {
+                    print(&mut out, &finding.message);
+                }
+                if let Some(why) = &report.unavailable {
+                    print(&mut out, &format!("listeners not checked: {why}"));
+                }
+                if report.findings.is_empty() {
+                    print(&mut out, "no problems found");
+                }
+            }
+            if !report.findings.is_empty() {
+                return Ok(Outcome::NotFree);
+            }
+        }
     }
     Ok(Outcome::Ok)
 }
+
+fn who_text(who: &portpool_core::Who) -> String {
+    let mut lines = Vec::new();
+    for l in &who.leases {
+        let role = if l.port == who.port { "" } else { " (next generation)" };
+        let owner = l.owner.map(|o| format!(", owner pid {}", o.pid)).unwrap_or_default();
+        lines.push(format!(
+            "lease {} {}/{} {}{role}{owner}",
+            l.name, who.port, l.protocol, l.mode
+        ));
+    }
+    if who.leases.is_empty() {
+        lines.push(format!("lease none: port {} is not in the registry", who.port));
+    }
+    match (&who.sockets, &who.unavailable) {
+        (Some(sockets), _) => {
+            for s in sockets {
+                let holders: Vec<String> = s
+                    .processes
+                    .iter()
+                    .map(|p| format!("pid {} {}", p.pid, p.program))
+                    .collect();
+                let holders = if holders.is_empty() {
+                    "process not visible to this user".to_owned()
+                } else {
+                    holders.join(", ")
+                };
+                lines.push(format!("bound {} {}: {holders}", s.protocol, s.address));
+            }
+            if sockets.is_empty() {
+                lines.push("bound nothing: no process listens on it".to_owned());
+            }
+        }
+        (None, why) => lines.push(format!(
+            "bound unknown: {}",
+            why.as_deref().unwrap_or("/proc is unavailable")
+        )),
+    }
+    lines.join("\n")
+}
+
+mod run;
 
 fn timestamp(secs: Option<u64>) -> String {
     match secs {
@@ -387,6 +571,7 @@ fn lease_table(leases: &[Lease]) -> String {
             l.protocol.to_string(),
             l.mode.to_string(),
             l.pool.clone().unwrap_or_else(|| "-".into()),
+            l.next.map_or_else(|| "-".into(), |n| n.port.to_string()),
             l.owner.map_or_else(|| "-".into(), |o| o.pid.to_string()),
             timestamp(l.expires),
             timestamp(Some(l.created)),
@@ -394,7 +579,7 @@ fn lease_table(leases: &[Lease]) -> String {
     });
     table(
         &[
-            "NAME", "PORT", "PROTO", "MODE", "POOL", "PID", "EXPIRES", "CREATED",
+            "NAME", "PORT", "PROTO", "MODE", "POOL", "NEXT", "PID", "EXPIRES", "CREATED",
         ],
         rows,
     )

@@ -143,6 +143,29 @@ pub struct Lease {
     /// When the lease expires, in seconds since the Unix epoch; `None` for never.
     #[serde(default)]
     pub expires: Option<u64>,
+    /// The port of the next generation while a handover is under way: leased too, but `get`
+    /// still returns `port` until the handover is committed.
+    #[serde(default)]
+    pub next: Option<Next>,
+}
+
+impl Lease {
+    /// Every port this lease holds: its own and, during a handover, the next one.
+    pub fn ports(&self) -> impl Iterator<Item = u16> + '_ {
+        std::iter::once(self.port).chain(self.next.as_ref().map(|n| n.port))
+    }
+}
+
+/// The next generation's port during a zero-downtime handover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Next {
+    /// The new port.
+    pub port: u16,
+    /// When the handover began, seconds since the epoch.
+    pub created: u64,
+    /// The next generation's process, which owns the lease once the handover is committed.
+    #[serde(default)]
+    pub owner: Option<Owner>,
 }
 
 /// A named port range with a round-robin cursor shared by every process on the host.
@@ -257,16 +280,27 @@ impl Data {
     /// is taken.
     pub(crate) fn insert(&mut self, lease: Lease) {
         debug_assert!(!self.leases.contains_key(&lease.name));
-        debug_assert!(self.holder(lease.port, lease.protocol).is_none());
-        self.by_port
-            .insert((lease.port, lease.protocol), lease.name.clone());
+        for port in lease.ports() {
+            debug_assert!(self.holder(port, lease.protocol).is_none());
+            self.by_port
+                .insert((port, lease.protocol), lease.name.clone());
+        }
         self.leases.insert(lease.name.clone(), lease);
     }
 
     pub(crate) fn remove(&mut self, name: &str) -> Option<Lease> {
         let lease = self.leases.remove(name)?;
-        self.by_port.remove(&(lease.port, lease.protocol));
+        for port in lease.ports() {
+            self.by_port.remove(&(port, lease.protocol));
+        }
         Some(lease)
+    }
+
+    /// Replaces `name`'s lease with `lease` (same name), keeping the port index right. The
+    /// caller has checked that the new lease's ports are its own or free.
+    pub(crate) fn replace(&mut self, lease: Lease) {
+        self.remove(&lease.name);
+        self.insert(lease);
     }
 
     /// The registry as pretty-printed JSON, leases sorted by name, ending in a newline.
@@ -364,11 +398,16 @@ impl Data {
             if data.leases.contains_key(&lease.name) {
                 return Err(bad("appears twice".into()));
             }
-            if let Some(other) = data.holder(lease.port, lease.protocol) {
-                return Err(bad(format!(
-                    "port {}/{} is also leased to {:?}",
-                    lease.port, lease.protocol, other.name
-                )));
+            if lease.next.is_some_and(|n| n.port == 0 || n.port == lease.port) {
+                return Err(bad("invalid next port".into()));
+            }
+            for port in lease.ports() {
+                if let Some(other) = data.holder(port, lease.protocol) {
+                    return Err(bad(format!(
+                        "port {}/{} is also leased to {:?}",
+                        port, lease.protocol, other.name
+                    )));
+                }
             }
             data.insert(lease);
         }
@@ -475,11 +514,17 @@ mod tests {
             }),
             ttl: Some(30),
             expires: Some(1_700_000_030),
+            next: Some(Next {
+                port: 8081,
+                created: 1_700_000_001,
+                owner: None,
+            }),
         });
         let bytes = data.to_json();
         let again = Data::parse(Path::new("/r.json"), &bytes).unwrap();
         assert_eq!(again.to_json(), bytes);
         assert_eq!(again.lease("evil\":1,\"keycloak").unwrap().port, 8080);
+        assert_eq!(again.holder(8081, Protocol::Udp).unwrap().port, 8080);
     }
 
     #[test]

@@ -35,6 +35,33 @@ pub enum PortState {
     Busy,
 }
 
+/// The port a `register_grant` or `allocate_grant` call returned, and whether that call made
+/// the lease (`created`) or the name already held it. A caller that releases on exit what it
+/// leased (a `with` block, `portpool run`) releases only what it created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The port.
+    pub port: u16,
+    /// Whether this call made the lease.
+    pub created: bool,
+}
+
+impl Grant {
+    fn made(port: u16) -> Grant {
+        Grant {
+            port,
+            created: true,
+        }
+    }
+
+    fn held(port: u16) -> Grant {
+        Grant {
+            port,
+            created: false,
+        }
+    }
+}
+
 /// A lease that [`Registry::gc`] released, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reclaimed {
@@ -53,7 +80,7 @@ pub struct Reclaimed {
 /// file, fsync, rename, directory fsync). A call that only reads costs a shared lock and a
 /// `stat` when the file is unchanged.
 pub struct Registry {
-    store: Store,
+    pub(crate) store: Store,
 }
 
 impl std::fmt::Debug for Registry {
@@ -64,14 +91,14 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
-fn check_ttl(ttl: Option<u64>) -> Result<Option<u64>> {
+pub(crate) fn check_ttl(ttl: Option<u64>) -> Result<Option<u64>> {
     match ttl {
         Some(0) => Err(Error::invalid(
             "invalid ttl 0: a time to live is at least 1 second",
@@ -81,7 +108,7 @@ fn check_ttl(ttl: Option<u64>) -> Result<Option<u64>> {
 }
 
 /// Removes `name`'s lease when it is stale; says whether it did.
-fn drop_if_stale(data: &mut Data, name: &str, now: u64) -> bool {
+pub(crate) fn drop_if_stale(data: &mut Data, name: &str, now: u64) -> bool {
     let stale = data
         .lease(name)
         .is_some_and(|l| stale_reason(l, now).is_some());
@@ -89,7 +116,7 @@ fn drop_if_stale(data: &mut Data, name: &str, now: u64) -> bool {
 }
 
 /// The port `name` already holds, checked against what is asked now.
-fn held_port(
+pub(crate) fn held_port(
     data: &Data,
     name: &str,
     protocol: Protocol,
@@ -126,17 +153,45 @@ fn claimable(data: &mut Data, port: u16, protocol: Protocol, probe: bool, now: u
     !probe || matches!(is_free(port, protocol), Ok(true))
 }
 
-struct NewLease<'a> {
-    name: &'a str,
-    mode: Mode,
-    pool: Option<&'a str>,
-    protocol: Protocol,
-    owner: Option<Owner>,
-    ttl: Option<u64>,
+/// The first claimable port from `from` up to 65535.
+pub(crate) fn take_flexible(data: &mut Data, from: u16, protocol: Protocol, now: u64) -> Result<u16> {
+    (from..=u16::MAX)
+        .find(|p| claimable(data, *p, protocol, true, now))
+        .ok_or_else(|| Error::exhausted(format!("no free {protocol} port from {from} to 65535")))
+}
+
+/// The pool's next claimable port, from its cursor round the range; moves the cursor past it.
+pub(crate) fn take_from_pool(data: &mut Data, pool: &str, protocol: Protocol, now: u64) -> Result<u16> {
+    let range = data
+        .pool(pool)
+        .ok_or_else(|| Error::not_found(format!("no pool named {pool:?}")))?
+        .clone();
+    let next = |p: u16| if p >= range.end { range.start } else { p + 1 };
+    let mut port = range.cursor;
+    for _ in 0..range.size() {
+        if claimable(data, port, protocol, range.probe, now) {
+            data.pool_mut(pool).expect("checked above").cursor = next(port);
+            return Ok(port);
+        }
+        port = next(port);
+    }
+    Err(Error::exhausted(format!(
+        "pool {pool:?} ({}-{}) has no free {protocol} port",
+        range.start, range.end
+    )))
+}
+
+pub(crate) struct NewLease<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) mode: Mode,
+    pub(crate) pool: Option<&'a str>,
+    pub(crate) protocol: Protocol,
+    pub(crate) owner: Option<Owner>,
+    pub(crate) ttl: Option<u64>,
 }
 
 impl NewLease<'_> {
-    fn at(&self, port: u16, now: u64) -> Lease {
+    pub(crate) fn at(&self, port: u16, now: u64) -> Lease {
         Lease {
             name: self.name.to_owned(),
             port,
@@ -147,6 +202,7 @@ impl NewLease<'_> {
             owner: self.owner,
             ttl: self.ttl,
             expires: self.ttl.map(|t| now.saturating_add(t)),
+            next: None,
         }
     }
 }
@@ -193,6 +249,18 @@ impl Registry {
         mode: Mode,
         options: &LeaseOptions,
     ) -> Result<u16> {
+        self.register_grant(name, port, mode, options)
+            .map(|g| g.port)
+    }
+
+    /// [`register`](Self::register), also saying whether this call made the lease.
+    pub fn register_grant(
+        &self,
+        name: &str,
+        port: u16,
+        mode: Mode,
+        options: &LeaseOptions,
+    ) -> Result<Grant> {
         check_name(name)?;
         check_port(port)?;
         if mode == Mode::Pool {
@@ -214,7 +282,7 @@ impl Registry {
             let dropped = drop_if_stale(data, name, now);
             let fixed = (mode == Mode::Fixed).then_some(port);
             if let Some(held) = held_port(data, name, protocol, fixed)? {
-                return Ok((held, dropped));
+                return Ok((Grant::held(held), dropped));
             }
             let chosen = if mode == Mode::Fixed {
                 if let Some(holder) = data.holder(port, protocol) {
@@ -232,16 +300,10 @@ impl Registry {
                 }
                 port
             } else {
-                (port..=u16::MAX)
-                    .find(|p| claimable(data, *p, protocol, true, now))
-                    .ok_or_else(|| {
-                        Error::exhausted(format!(
-                            "no free {protocol} port from {port} to 65535"
-                        ))
-                    })?
+                take_flexible(data, port, protocol, now)?
             };
             data.insert(new.at(chosen, now));
-            Ok((chosen, true))
+            Ok((Grant::made(chosen), true))
         })
     }
 
@@ -254,6 +316,11 @@ impl Registry {
     /// is `Exhausted` and changes nothing; an unknown pool is `NotFound`. `options.force` has
     /// no effect here.
     pub fn allocate(&self, name: &str, pool: &str, options: &LeaseOptions) -> Result<u16> {
+        self.allocate_grant(name, pool, options).map(|g| g.port)
+    }
+
+    /// [`allocate`](Self::allocate), also saying whether this call made the lease.
+    pub fn allocate_grant(&self, name: &str, pool: &str, options: &LeaseOptions) -> Result<Grant> {
         check_name(name)?;
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         let new = NewLease {
@@ -269,26 +336,11 @@ impl Registry {
             let now = now();
             let dropped = drop_if_stale(data, name, now);
             if let Some(held) = held_port(data, name, protocol, None)? {
-                return Ok((held, dropped));
+                return Ok((Grant::held(held), dropped));
             }
-            let range = data
-                .pool(pool)
-                .ok_or_else(|| Error::not_found(format!("no pool named {pool:?}")))?
-                .clone();
-            let next = |p: u16| if p >= range.end { range.start } else { p + 1 };
-            let mut port = range.cursor;
-            for _ in 0..range.size() {
-                if claimable(data, port, protocol, range.probe, now) {
-                    data.insert(new.at(port, now));
-                    data.pool_mut(pool).expect("checked above").cursor = next(port);
-                    return Ok((port, true));
-                }
-                port = next(port);
-            }
-            Err(Error::exhausted(format!(
-                "pool {pool:?} ({}-{}) has no free {protocol} port",
-                range.start, range.end
-            )))
+            let port = take_from_pool(data, pool, protocol, now)?;
+            data.insert(new.at(port, now));
+            Ok((Grant::made(port), true))
         })
     }
 

@@ -1,0 +1,100 @@
+//! `portpool run`: a lease that lives exactly as long as the command it was made for.
+
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+
+use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, parse_port};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::Outcome;
+
+/// Leases a port to `name` (owned by this process, then by the child once it exists), runs
+/// `command` with it in the environment, forwards SIGINT/SIGTERM/SIGHUP, releases the lease
+/// when the child exits, and returns the child's exit status (128 + N for signal N).
+pub(crate) fn run(
+    reg: &Registry,
+    name: &str,
+    pool: Option<String>,
+    port: Option<String>,
+    mode: Option<String>,
+    protocol: Protocol,
+    command: &[OsString],
+) -> Result<Outcome, Error> {
+    let options = LeaseOptions {
+        protocol,
+        pid: Some(std::process::id()),
+        ..LeaseOptions::default()
+    };
+    let grant = match (port, mode) {
+        (Some(port), mode) => {
+            let mode = mode.as_deref().map(str::parse::<Mode>).transpose()?;
+            reg.register_grant(name, parse_port(&port)?, mode.unwrap_or_default(), &options)?
+        }
+        (None, Some(mode)) => {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("mode {mode:?} needs --port"),
+            ));
+        }
+        (None, None) => reg.allocate_grant(
+            name,
+            pool.as_deref().unwrap_or(portpool_core::DEFAULT_POOL),
+            &options,
+        )?,
+    };
+    if !grant.created {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "{name:?} already holds port {}; portpool run needs a name without a lease",
+                grant.port
+            ),
+        ));
+    }
+    // Registered before the child exists, so no signal meant for it is lost.
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Error::new(ErrorKind::Io, format!("installing signal handlers: {e}")))?;
+    let child = Command::new(&command[0])
+        .args(&command[1..])
+        .env("PORT", grant.port.to_string())
+        .env("PORTPOOL_PORT", grant.port.to_string())
+        .env("PORTPOOL_NAME", name)
+        .env("PORTPOOL_REGISTRY", reg.path())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = reg.release(name);
+            eprintln!(
+                "portpool: cannot run {}: {e}",
+                command[0].to_string_lossy()
+            );
+            return Ok(Outcome::Exit(127));
+        }
+    };
+    let pid = child.id();
+    // The child owns the lease from now on: if this process dies first, the lease lives as
+    // long as the child. A child that already exited leaves the lease with us.
+    let _ = reg.set_owner(name, Some(pid));
+    let handle = signals.handle();
+    let forwarder = std::thread::spawn(move || {
+        for signal in signals.forever() {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid as libc::pid_t, signal) };
+        }
+    });
+    let status = child.wait();
+    handle.close();
+    let _ = forwarder.join();
+    let released = reg.release(name);
+    let status = status.map_err(|e| Error::new(ErrorKind::Io, format!("waiting for the command: {e}")))?;
+    released?;
+    let code = match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => 1,
+    };
+    Ok(Outcome::Exit(u8::try_from(code).unwrap_or(1)))
+}
