@@ -1,0 +1,179 @@
+"""Type stubs of portpool's native module; import `portpool` rather than this module."""
+
+import builtins
+import os
+import pathlib
+from types import TracebackType
+from typing import Final, Literal, TypeVar, final, overload
+
+__all__ = [
+    "ConflictError",
+    "ExhaustedError",
+    "InvalidArgumentError",
+    "Lease",
+    "LeaseGuard",
+    "NotFoundError",
+    "Pool",
+    "PortState",
+    "PortpoolError",
+    "PortpoolIOError",
+    "Reclaimed",
+    "Registry",
+    "RegistryError",
+    "__version__",
+    "find_free",
+    "is_free",
+]
+
+__version__: Final[str]
+
+_T = TypeVar("_T")
+_Protocol = Literal["tcp", "udp"]
+_Port = int
+
+class PortpoolError(Exception):
+    """Base class of every error portpool raises; `str(err)` is portpool's message."""
+
+class NotFoundError(PortpoolError, KeyError):
+    """A lease, pool or other named thing does not exist. Also a KeyError."""
+
+class InvalidArgumentError(PortpoolError, ValueError):
+    """An argument was rejected before anything was read or written. Also a ValueError."""
+
+class ConflictError(PortpoolError):
+    """The port is taken, or the name already holds something else."""
+
+class ExhaustedError(PortpoolError):
+    """No free port was left where one was asked for."""
+
+class RegistryError(PortpoolError):
+    """The registry file cannot be used; it is left untouched."""
+
+class PortpoolIOError(PortpoolError, OSError):
+    """The operating system failed a read or write. Also an OSError."""
+
+@final
+class Lease:
+    """One port held by one name, as the registry recorded it. Immutable."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def protocol(self) -> Literal["tcp", "udp"]: ...
+    @property
+    def mode(self) -> Literal["fixed", "flexible", "pool"]: ...
+    @property
+    def pool(self) -> str | None: ...
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def created(self) -> int: ...
+    @property
+    def ttl(self) -> int | None: ...
+    @property
+    def expires(self) -> int | None: ...
+
+@final
+class Pool:
+    """A named port range with a round-robin cursor shared by the host. Immutable."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def cursor(self) -> int: ...
+    @property
+    def probe(self) -> bool: ...
+
+@final
+class PortState:
+    """What Registry.check() found on a port. Immutable."""
+
+    @property
+    def status(self) -> Literal["free", "leased", "busy"]: ...
+    @property
+    def lease(self) -> Lease | None: ...
+
+@final
+class Reclaimed:
+    """A stale lease that Registry.gc() released, and why. Immutable."""
+
+    @property
+    def lease(self) -> Lease: ...
+    @property
+    def reason(self) -> str: ...
+
+@final
+class LeaseGuard:
+    """A port leased from a pool for the length of a `with` block."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def port(self) -> int | None: ...
+    def __enter__(self) -> int: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool: ...
+
+@final
+class Registry:
+    """A handle on one registry file, safe to share between threads."""
+
+    def __new__(cls, path: str | os.PathLike[str] | None = None) -> Registry: ...
+    @property
+    def path(self) -> pathlib.Path: ...
+    def register(
+        self,
+        name: str,
+        port: _Port,
+        mode: Literal["flexible", "fixed"] = "flexible",
+        *,
+        protocol: _Protocol = "tcp",
+        force: bool = False,
+        pid: int | None = None,
+        ttl: int | None = None,
+    ) -> int: ...
+    def allocate(
+        self,
+        name: str,
+        pool: str = "default",
+        *,
+        protocol: _Protocol = "tcp",
+        pid: int | None = None,
+        ttl: int | None = None,
+    ) -> int: ...
+    @overload
+    def get(self, name: str, default: None = None) -> int | None: ...
+    @overload
+    def get(self, name: str, default: _T) -> int | _T: ...
+    def release(self, name: str) -> bool: ...
+    def list(self) -> builtins.list[Lease]: ...
+    def pools(self) -> builtins.list[Pool]: ...
+    def set_pool(
+        self, name: str, start: _Port, end: _Port, *, probe: bool | None = None
+    ) -> Pool: ...
+    def check(self, port: _Port, protocol: _Protocol = "tcp") -> PortState: ...
+    def gc(self) -> builtins.list[Reclaimed]: ...
+    def renew(self, name: str, ttl: int | None = None) -> Lease: ...
+    def reset(self) -> None: ...
+    def lease(
+        self,
+        name: str,
+        pool: str = "default",
+        *,
+        protocol: _Protocol = "tcp",
+        pid: int | None = None,
+        ttl: int | None = None,
+    ) -> LeaseGuard: ...
+
+def is_free(port: _Port, protocol: _Protocol = "tcp") -> bool: ...
+def find_free(protocol: _Protocol = "tcp") -> int: ...
