@@ -340,6 +340,12 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
                 _ => None,
             };
             let pool = reg.set_pool(&name, parse_port(&start)?, parse_port(&end)?, probe)?;
+            if let Some((lo, hi)) = portpool_core::ephemeral_overlap(&pool) {
+                eprintln!(
+                    "portpool: warning: pool {} ({}-{}) overlaps the kernel's ephemeral ports {lo}-{hi}; outgoing connections may take its ports",
+                    pool.name, pool.start, pool.end
+                );
+            }
             print(
                 &mut out,
                 &format!("pool {} {}-{}", pool.name, pool.start, pool.end),
@@ -461,7 +467,10 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Who { port, json } => {
             let who = reg.who(parse_port(&port)?)?;
             if json {
-                print(&mut out, &serde_json::to_string_pretty(&who).expect("plain data"));
+                print(
+                    &mut out,
+                    &serde_json::to_string_pretty(&who).expect("plain data"),
+                );
             } else {
                 print(&mut out, &who_text(&who));
             }
@@ -471,7 +480,11 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
             if json {
                 print(&mut out, &leases_to_json(&made, true));
             } else {
-                let verb = if dry_run { "would register" } else { "registered" };
+                let verb = if dry_run {
+                    "would register"
+                } else {
+                    "registered"
+                };
                 for lease in &made {
                     print(
                         &mut out,
@@ -492,7 +505,10 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Doctor { json } => {
             let report = reg.doctor()?;
             if json {
-                print(&mut out, &serde_json::to_string_pretty(&report).expect("plain data"));
+                print(
+                    &mut out,
+                    &serde_json::to_string_pretty(&report).expect("plain data"),
+                );
             } else {
                 for finding in &report.findings {
                     print(&mut out, &finding.message);
@@ -515,15 +531,25 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
 fn who_text(who: &portpool_core::Who) -> String {
     let mut lines = Vec::new();
     for l in &who.leases {
-        let role = if l.port == who.port { "" } else { " (next generation)" };
-        let owner = l.owner.map(|o| format!(", owner pid {}", o.pid)).unwrap_or_default();
+        let role = if l.port == who.port {
+            ""
+        } else {
+            " (next generation)"
+        };
+        let owner = l
+            .owner
+            .map(|o| format!(", owner pid {}", o.pid))
+            .unwrap_or_default();
         lines.push(format!(
             "lease {} {}/{} {}{role}{owner}",
             l.name, who.port, l.protocol, l.mode
         ));
     }
     if who.leases.is_empty() {
-        lines.push(format!("lease none: port {} is not in the registry", who.port));
+        lines.push(format!(
+            "lease none: port {} is not in the registry",
+            who.port
+        ));
     }
     match (&who.sockets, &who.unavailable) {
         (Some(sockets), _) => {

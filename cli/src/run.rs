@@ -67,10 +67,7 @@ pub(crate) fn run(
         Ok(child) => child,
         Err(e) => {
             let _ = reg.release(name);
-            eprintln!(
-                "portpool: cannot run {}: {e}",
-                command[0].to_string_lossy()
-            );
+            eprintln!("portpool: cannot run {}: {e}", command[0].to_string_lossy());
             return Ok(Outcome::Exit(127));
         }
     };
@@ -89,7 +86,8 @@ pub(crate) fn run(
     handle.close();
     let _ = forwarder.join();
     let released = reg.release(name);
-    let status = status.map_err(|e| Error::new(ErrorKind::Io, format!("waiting for the command: {e}")))?;
+    let status =
+        status.map_err(|e| Error::new(ErrorKind::Io, format!("waiting for the command: {e}")))?;
     released?;
     let code = match (status.code(), status.signal()) {
         (Some(code), _) => code,

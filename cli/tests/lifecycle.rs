@@ -1,0 +1,343 @@
+//! `portpool run`, handover, who, migrate, import and doctor, as a user runs them.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portpool");
+
+struct Scratch {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn scratch() -> Scratch {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.json");
+    Scratch { dir, path }
+}
+
+fn pp(reg: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--registry")
+        .arg(reg)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(reg: &Path, args: &[&str]) -> String {
+    let out = pp(reg, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
+}
+
+fn leases(reg: &Path) -> Vec<serde_json::Value> {
+    serde_json::from_str(&ok(reg, &["list", "--json"])).unwrap()
+}
+
+/// A private pool of `n` ports nothing else leases, not probed.
+fn pool(reg: &Path, n: u16) -> u16 {
+    let start = 41000 + (std::process::id() as u16 % 2000) * 4;
+    ok(
+        reg,
+        &[
+            "pool",
+            "set",
+            "p",
+            &start.to_string(),
+            &(start + n - 1).to_string(),
+            "--no-probe",
+        ],
+    );
+    start
+}
+
+fn wait_for_lease(reg: &Path, name: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(l) = leases(reg).into_iter().find(|l| l["name"] == name) {
+            if !l["owner"].is_null() {
+                return l;
+            }
+        }
+        assert!(Instant::now() < deadline, "lease {name} never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn run_gives_the_command_its_port_and_releases_it_on_normal_exit() {
+    let s = scratch();
+    let start = pool(&s.path, 2);
+    let out = pp(
+        &s.path,
+        &[
+            "run",
+            "job",
+            "--pool",
+            "p",
+            "--",
+            "sh",
+            "-c",
+            "echo $PORT $PORTPOOL_PORT $PORTPOOL_NAME",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("{start} {start} job")
+    );
+    assert!(leases(&s.path).is_empty());
+}
+
+#[test]
+fn run_exits_with_the_commands_code_and_releases_on_failure() {
+    let s = scratch();
+    pool(&s.path, 2);
+    let out = pp(
+        &s.path,
+        &["run", "job", "--pool", "p", "--", "sh", "-c", "exit 7"],
+    );
+    assert_eq!(out.status.code(), Some(7));
+    assert!(leases(&s.path).is_empty());
+    let out = pp(
+        &s.path,
+        &["run", "job", "--pool", "p", "--", "/nonexistent/program"],
+    );
+    assert_eq!(out.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("portpool: cannot run"));
+    assert!(leases(&s.path).is_empty());
+}
+
+#[test]
+fn run_forwards_sigterm_and_releases_the_lease() {
+    let s = scratch();
+    pool(&s.path, 2);
+    let child = Command::new(BIN)
+        .arg("--registry")
+        .arg(&s.path)
+        .args(["run", "job", "--pool", "p", "--", "sleep", "60"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lease = wait_for_lease(&s.path, "job");
+    // The command, not portpool, owns the lease.
+    assert_ne!(lease["owner"]["pid"], child.id());
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(128 + libc::SIGTERM));
+    assert!(leases(&s.path).is_empty());
+}
+
+#[test]
+fn a_killed_run_leaves_the_lease_to_its_command_until_that_exits() {
+    let s = scratch();
+    pool(&s.path, 2);
+    let mut child = Command::new(BIN)
+        .arg("--registry")
+        .arg(&s.path)
+        .args(["run", "job", "--pool", "p", "--", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let lease = wait_for_lease(&s.path, "job");
+    let command_pid = lease["owner"]["pid"].as_i64().unwrap() as i32;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        ok(&s.path, &["gc"]),
+        "",
+        "the command still lives: nothing to collect"
+    );
+    // SAFETY: as above; the pid is the orphaned `sleep`.
+    unsafe { libc::kill(command_pid, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok(&s.path, &["gc"]).contains("released job") {
+        assert!(Instant::now() < deadline, "the lease was never collected");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(leases(&s.path).is_empty());
+}
+
+#[test]
+fn run_refuses_a_name_that_already_holds_a_lease() {
+    let s = scratch();
+    pool(&s.path, 2);
+    ok(&s.path, &["allocate", "job", "--pool", "p"]);
+    let out = pp(&s.path, &["run", "job", "--pool", "p", "--", "true"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(leases(&s.path).len(), 1, "the existing lease is kept");
+}
+
+#[test]
+fn handover_begin_commit_and_abort_from_the_command_line() {
+    let s = scratch();
+    let start = pool(&s.path, 3);
+    ok(&s.path, &["allocate", "api", "--pool", "p"]);
+    assert_eq!(ok(&s.path, &["handover", "api"]), (start + 1).to_string());
+    assert_eq!(ok(&s.path, &["get", "api"]), start.to_string());
+    let table = ok(&s.path, &["list"]);
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .any(|c| c == (start + 1).to_string())
+    );
+    assert_eq!(
+        ok(&s.path, &["handover", "api", "--commit"]),
+        (start + 1).to_string()
+    );
+    assert_eq!(ok(&s.path, &["get", "api"]), (start + 1).to_string());
+    ok(&s.path, &["handover", "api"]);
+    ok(&s.path, &["handover", "api", "--abort"]);
+    assert!(leases(&s.path)[0]["next"].is_null());
+    assert_eq!(
+        pp(&s.path, &["handover", "api", "--commit"]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn allocate_with_several_names_is_all_or_none() {
+    let s = scratch();
+    let start = pool(&s.path, 2);
+    assert_eq!(
+        pp(&s.path, &["allocate", "a", "b", "c", "--pool", "p"])
+            .status
+            .code(),
+        Some(4)
+    );
+    assert!(leases(&s.path).is_empty());
+    assert_eq!(
+        ok(&s.path, &["allocate", "a", "b", "--pool", "p"]),
+        format!("{start}\n{}", start + 1)
+    );
+}
+
+#[test]
+fn who_shows_the_lease_and_the_listening_process() {
+    let s = scratch();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    ok(&s.path, &["register", "web", &port, "fixed", "--force"]);
+    let text = ok(&s.path, &["who", &port]);
+    assert!(text.contains("lease web"), "{text}");
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&s.path, &["who", &port, "--json"])).unwrap();
+    assert_eq!(json["leases"][0]["name"], "web");
+    assert_eq!(
+        json["sockets"][0]["processes"][0]["pid"],
+        std::process::id()
+    );
+}
+
+#[test]
+fn migrate_dry_run_writes_nothing_and_a_second_run_skips_registered_ports() {
+    let s = scratch();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let plan = ok(&s.path, &["migrate", "--dry-run"]);
+    assert!(
+        plan.lines()
+            .any(|l| l.starts_with("would register") && l.contains(&format!(" {port}/tcp"))),
+        "{plan}"
+    );
+    assert!(!s.path.exists());
+    ok(&s.path, &["migrate"]);
+    assert!(
+        leases(&s.path)
+            .iter()
+            .any(|l| l["port"] == port && l["mode"] == "fixed")
+    );
+    let again = ok(&s.path, &["migrate"]);
+    assert!(!again.contains(&format!(" {port}/tcp")), "{again}");
+}
+
+#[test]
+fn import_of_the_flat_format_with_duplicates_is_refused_whole() {
+    let s = scratch();
+    let file = s.dir.path().join("port_allocation.json");
+    fs::write(
+        &file,
+        r#"{"keycloak": 48080, "grafana": 48080, "minio": 49000}"#,
+    )
+    .unwrap();
+    let out = pp(&s.path, &["import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("48080") && err.contains("grafana, keycloak"),
+        "{err}"
+    );
+    assert!(!s.path.exists());
+    fs::write(&file, r#"{"keycloak": 48080, "minio": 49000}"#).unwrap();
+    let text = ok(&s.path, &["import", file.to_str().unwrap()]);
+    assert_eq!(text, "imported keycloak 48080\nimported minio 49000");
+    assert_eq!(ok(&s.path, &["get", "minio"]), "49000");
+    assert_eq!(
+        ok(&s.path, &["import", file.to_str().unwrap()])
+            .lines()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn pool_set_warns_when_the_range_overlaps_the_ephemeral_ports() {
+    let s = scratch();
+    let (lo, _) = portpool_core_range();
+    let out = pp(&s.path, &["pool", "set", "eph", &lo.to_string(), &(lo + 5).to_string()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("portpool: warning: pool eph"));
+    let out = pp(&s.path, &["pool", "set", "low", "2000", "2005"]);
+    assert!(out.stderr.is_empty() || lo <= 2005);
+}
+
+fn portpool_core_range() -> (u16, u16) {
+    let text = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let mut it = text.split_whitespace().map(|x| x.parse().unwrap());
+    (it.next().unwrap(), it.next().unwrap())
+}
+
+#[test]
+fn doctor_exits_1_with_findings_and_0_when_all_is_well() {
+    let s = scratch();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let me = std::process::id().to_string();
+    ok(
+        &s.path,
+        &["register", "web", &port, "fixed", "--force", "--pid", &me],
+    );
+    let out = pp(&s.path, &["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let about_web: Vec<_> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["subject"] == "web")
+        .collect();
+    assert!(about_web.is_empty(), "{about_web:?}");
+    let clean = report["findings"].as_array().unwrap().is_empty();
+    assert_eq!(out.status.code(), Some(if clean { 0 } else { 1 }));
+    drop(listener);
+    let out = pp(&s.path, &["doctor"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("web"),
+        "nothing listens on web's port"
+    );
+}
