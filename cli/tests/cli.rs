@@ -582,3 +582,39 @@ fn writers_killed_mid_write_leave_a_registry_with_every_acknowledged_lease() {
     assert!(log.lines().any(|l| l.starts_with('-')), "releases happened");
     assert!(acknowledged_total > 10, "the writers made progress");
 }
+
+#[test]
+fn loopback_only_and_ipv6_only_listeners_count_as_busy() {
+    let s = scratch();
+    let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut busy = vec![v4.local_addr().unwrap().port()];
+    // A host without IPv6 has no [::1] to bind; the IPv4 case still runs.
+    let v6 = TcpListener::bind("[::1]:0").ok();
+    busy.extend(v6.as_ref().map(|l| l.local_addr().unwrap().port()));
+    for port in busy {
+        let p = port.to_string();
+        let out = pp(&s.path, &["check", &p]);
+        assert_eq!(out.status.code(), Some(1), "{p}");
+        assert!(stdout(&out).contains("busy"), "{}", stdout(&out));
+        let got: u16 = ok(&s.path, &["register", &format!("svc{p}"), &p])
+            .parse()
+            .unwrap();
+        assert!(
+            got > port,
+            "flexible register skipped the busy {port}: got {got}"
+        );
+        fails(&s.path, &["register", &format!("fixed{p}"), &p, "fixed"], 3);
+    }
+}
+
+#[test]
+fn a_udp_only_holder_never_blocks_a_tcp_registration() {
+    let s = scratch();
+    let udp = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let p = port.to_string();
+    fails(&s.path, &["register", "dns", &p, "fixed", "--udp"], 3);
+    if TcpListener::bind(("0.0.0.0", port)).is_ok() {
+        assert_eq!(ok(&s.path, &["register", "web", &p, "fixed"]), p);
+    }
+}

@@ -111,6 +111,8 @@ pub(crate) struct Store {
     file_mode: u32,
     dir_mode: u32,
     cache: Mutex<Option<Cached>>,
+    /// How many times this handle parsed the file: what the cache saves is observable.
+    parses: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -125,6 +127,7 @@ impl Store {
             file_mode,
             dir_mode,
             cache: Mutex::new(None),
+            parses: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -207,6 +210,8 @@ impl Store {
             None => (Data::default(), None),
             Some(_) => {
                 let (bytes, stamp) = self.read_file()?;
+                self.parses
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 (Data::parse(&self.path, &bytes)?, Some(stamp))
             }
         };
@@ -294,5 +299,45 @@ impl Store {
         // lock keeps other writers from replacing the file in between.
         let meta = fs::symlink_metadata(&self.path).map_err(err)?;
         Ok(Stamp::of(&meta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn parses(store: &Store) -> u64 {
+        store.parses.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn reads_reuse_the_parse_until_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(&path, "{\"version\": 1}").unwrap();
+        let store = Store::new(path.clone(), PathSource::Explicit);
+        for _ in 0..3 {
+            store.read(|d| d.leases().len()).unwrap();
+        }
+        assert_eq!(parses(&store), 1);
+        // This handle's own writes leave its cache current.
+        store.update(|_| Ok(((), true))).unwrap();
+        store.read(|_| ()).unwrap();
+        assert_eq!(parses(&store), 1);
+        // Another writer replaces the file: the next read parses it.
+        let other = Store::new(path, PathSource::Explicit);
+        other.update(|_| Ok(((), true))).unwrap();
+        store.read(|_| ()).unwrap();
+        store.read(|_| ()).unwrap();
+        assert_eq!(parses(&store), 2);
+    }
+
+    #[test]
+    fn the_lock_file_sits_beside_the_registry() {
+        assert_eq!(
+            lock_path_for(Path::new("/a/b/registry.json")),
+            Path::new("/a/b/registry.json.lock")
+        );
     }
 }
