@@ -539,7 +539,7 @@ fn writers_killed_mid_write_leave_a_registry_with_every_acknowledged_lease() {
     );
     ok(
         &s.path,
-        &["pool", "set", "crash", "40000", "49999", "--no-probe"],
+        &["pool", "set", "crash", "22000", "31999", "--no-probe"],
     );
     let mut seed: u64 = u64::from(std::process::id()) | 1;
     let mut acknowledged_total = 0;

@@ -1,0 +1,7 @@
+// ESM entry point of `portpool`: the same objects as the CommonJS entry point, index.js.
+import { createRequire } from 'node:module'
+
+const portpool = createRequire(import.meta.url)('./index.js')
+
+export const { Registry, isFree, findFree, VERSION } = portpool
+export default portpool
