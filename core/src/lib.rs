@@ -27,17 +27,15 @@ mod store;
 mod validate;
 
 pub use error::{Error, ErrorKind, Result};
+pub use lifecycle::{DoctorReport, Finding, FindingKind, ImportReport, Who, ephemeral_overlap};
 pub use model::{
-    DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, Mode, Next, Owner, Pool,
-    Protocol, leases_to_json, pools_to_json,
+    DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, Mode, Next, Owner,
+    Pool, Protocol, leases_to_json, pools_to_json,
 };
-pub use lifecycle::{
-    DoctorReport, Finding, FindingKind, ImportReport, Who, ephemeral_overlap,
-};
-pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use owner::{is_alive, owner_of};
 pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PortState, Reclaimed, Registry};
+pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use store::{PathSource, resolve_path};
 pub use validate::{MAX_NAME_BYTES, check_name, check_port, parse_port, port_from_i64};
 

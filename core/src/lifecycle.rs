@@ -86,12 +86,22 @@ pub fn ephemeral_overlap(pool: &Pool) -> Option<(u16, u16)> {
 fn name_from_program(program: &str) -> String {
     let mut name: String = program
         .chars()
-        .map(|c| if c.is_whitespace() || c.is_control() { '-' } else { c })
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                '-'
+            } else {
+                c
+            }
+        })
         .collect();
     while name.len() > 100 {
         name.pop();
     }
-    if name.is_empty() { "unknown".into() } else { name }
+    if name.is_empty() {
+        "unknown".into()
+    } else {
+        name
+    }
 }
 
 impl Registry {
@@ -163,7 +173,10 @@ impl Registry {
         check_name(name)?;
         self.store.update(|data| {
             let (lease, next) = under_way(data.lease(name), name)?;
-            data.replace(Lease { next: None, ..lease });
+            data.replace(Lease {
+                next: None,
+                ..lease
+            });
             Ok((next.port, true))
         })
     }
@@ -171,7 +184,12 @@ impl Registry {
     /// Allocates a port of `pool` to each of `names` in one locked write: all or none. Names
     /// that already hold a lease get theirs back. Returns the ports in the order of `names`.
     /// Errors as [`allocate`](Self::allocate); a name given twice is `InvalidArgument`.
-    pub fn allocate_many(&self, names: &[&str], pool: &str, options: &LeaseOptions) -> Result<Vec<u16>> {
+    pub fn allocate_many(
+        &self,
+        names: &[&str],
+        pool: &str,
+        options: &LeaseOptions,
+    ) -> Result<Vec<u16>> {
         let mut seen = HashSet::new();
         for name in names {
             check_name(name)?;
@@ -232,11 +250,18 @@ impl Registry {
     /// not probed: importing the ports of running services is the point.
     pub fn import(&self, file: &Path) -> Result<ImportReport> {
         let text = std::fs::read(file).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::not_found(format!("{}: no such file", file.display())),
+            std::io::ErrorKind::NotFound => {
+                Error::not_found(format!("{}: no such file", file.display()))
+            }
             _ => Error::from_io(file, "reading", e),
         })?;
-        let map: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&text)
-            .map_err(|e| Error::invalid(format!("{}: not a {{\"name\": port}} map: {e}", file.display())))?;
+        let map: BTreeMap<String, serde_json::Value> =
+            serde_json::from_slice(&text).map_err(|e| {
+                Error::invalid(format!(
+                    "{}: not a {{\"name\": port}} map: {e}",
+                    file.display()
+                ))
+            })?;
         let mut problems = Vec::new();
         let mut entries: Vec<(String, u16)> = Vec::new();
         for (name, value) in map {
@@ -275,7 +300,10 @@ impl Registry {
                     if held.port == *port && held.protocol == Protocol::Tcp {
                         report.skipped.push(name.clone());
                     } else {
-                        conflicts.push(format!("{name:?} already holds port {}/{}", held.port, held.protocol));
+                        conflicts.push(format!(
+                            "{name:?} already holds port {}/{}",
+                            held.port, held.protocol
+                        ));
                     }
                     continue;
                 }
@@ -322,7 +350,10 @@ impl Registry {
                 .collect::<Vec<_>>()
         })?;
         let (sockets, unavailable) = match server_sockets() {
-            Ok(all) => (Some(all.into_iter().filter(|s| s.port() == port).collect()), None),
+            Ok(all) => (
+                Some(all.into_iter().filter(|s| s.port() == port).collect()),
+                None,
+            ),
             Err(why) => (None, Some(why)),
         };
         Ok(Who {
@@ -363,7 +394,13 @@ impl Registry {
                     continue;
                 }
                 let name = (1..)
-                    .map(|i| if i == 1 { base.clone() } else { format!("{base}-{i}") })
+                    .map(|i| {
+                        if i == 1 {
+                            base.clone()
+                        } else {
+                            format!("{base}-{i}")
+                        }
+                    })
                     .find(|n| data.lease(n).is_none())
                     .expect("some suffix is free");
                 let new = NewLease {
@@ -394,9 +431,12 @@ impl Registry {
     /// ports that are not the owner (or its descendants), stale owners, expired leases, and
     /// pools overlapping the kernel's ephemeral port range. Reads only.
     pub fn doctor(&self) -> Result<DoctorReport> {
-        let (leases, pools) = self
-            .store
-            .read(|data| (data.leases().cloned().collect::<Vec<_>>(), data.pools().cloned().collect::<Vec<_>>()))?;
+        let (leases, pools) = self.store.read(|data| {
+            (
+                data.leases().cloned().collect::<Vec<_>>(),
+                data.pools().cloned().collect::<Vec<_>>(),
+            )
+        })?;
         let now = now();
         let mut report = DoctorReport::default();
         let sockets = match server_sockets() {

@@ -398,7 +398,10 @@ impl Data {
             if data.leases.contains_key(&lease.name) {
                 return Err(bad("appears twice".into()));
             }
-            if lease.next.is_some_and(|n| n.port == 0 || n.port == lease.port) {
+            if lease
+                .next
+                .is_some_and(|n| n.port == 0 || n.port == lease.port)
+            {
                 return Err(bad("invalid next port".into()));
             }
             for port in lease.ports() {

@@ -154,14 +154,24 @@ fn claimable(data: &mut Data, port: u16, protocol: Protocol, probe: bool, now: u
 }
 
 /// The first claimable port from `from` up to 65535.
-pub(crate) fn take_flexible(data: &mut Data, from: u16, protocol: Protocol, now: u64) -> Result<u16> {
+pub(crate) fn take_flexible(
+    data: &mut Data,
+    from: u16,
+    protocol: Protocol,
+    now: u64,
+) -> Result<u16> {
     (from..=u16::MAX)
         .find(|p| claimable(data, *p, protocol, true, now))
         .ok_or_else(|| Error::exhausted(format!("no free {protocol} port from {from} to 65535")))
 }
 
 /// The pool's next claimable port, from its cursor round the range; moves the cursor past it.
-pub(crate) fn take_from_pool(data: &mut Data, pool: &str, protocol: Protocol, now: u64) -> Result<u16> {
+pub(crate) fn take_from_pool(
+    data: &mut Data,
+    pool: &str,
+    protocol: Protocol,
+    now: u64,
+) -> Result<u16> {
     let range = data
         .pool(pool)
         .ok_or_else(|| Error::not_found(format!("no pool named {pool:?}")))?

@@ -39,7 +39,8 @@ impl Socket {
 /// `Err` says why /proc could not be read. Costs a walk over every process's descriptors.
 pub fn server_sockets() -> Result<Vec<Socket>, String> {
     use procfs::net::{TcpState, UdpState};
-    let unreadable = |what: &str, e: procfs::ProcError| format!("cannot read /proc/net/{what}: {e}");
+    let unreadable =
+        |what: &str, e: procfs::ProcError| format!("cannot read /proc/net/{what}: {e}");
     let mut found: Vec<(Protocol, SocketAddr, u64)> = Vec::new();
     for (what, table) in [("tcp", procfs::net::tcp()), ("tcp6", procfs::net::tcp6())] {
         match table {
@@ -75,7 +76,14 @@ pub fn server_sockets() -> Result<Vec<Socket>, String> {
             processes: owners.get(&inode).cloned().unwrap_or_default(),
         })
         .collect();
-    sockets.sort_by_key(|s| (s.port(), s.protocol, s.address.is_ipv6(), s.address.to_string()));
+    sockets.sort_by_key(|s| {
+        (
+            s.port(),
+            s.protocol,
+            s.address.is_ipv6(),
+            s.address.to_string(),
+        )
+    });
     Ok(sockets)
 }
 
