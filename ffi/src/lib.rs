@@ -622,9 +622,17 @@ pub unsafe extern "C" fn portpool_gc(
             *out_count = reclaimed.len();
         }
         if let Some(out_json) = out_json {
-            let items: Vec<serde_json::Value> = reclaimed
+            #[derive(serde::Serialize)]
+            struct Item<'a> {
+                lease: &'a portpool_core::Lease,
+                reason: &'a str,
+            }
+            let items: Vec<Item> = reclaimed
                 .iter()
-                .map(|r| serde_json::json!({ "lease": r.lease, "reason": r.reason }))
+                .map(|r| Item {
+                    lease: &r.lease,
+                    reason: &r.reason,
+                })
                 .collect();
             *out_json = c_string(json(&items));
         }

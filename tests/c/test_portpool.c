@@ -1,0 +1,859 @@
+/*
+ * Tests of libportpool through the committed include/portpool.h: every function, every error
+ * path a C caller can reach (NULL arguments, text that is not UTF-8, out-of-range values),
+ * and many threads sharing one handle. Built with -std=c99 -Wall -Wextra -Werror and run
+ * under valgrind by `make -C ffi test`.
+ *
+ * Usage: test_portpool [TEST-NAME]   (no name: every test)
+ */
+#define _XOPEN_SOURCE 700
+
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "portpool.h"
+
+static char scratch[64];           /* a fresh directory per run */
+static const char *current = "";   /* the test running now */
+
+#define CHECK(cond)                                                                           \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            fprintf(stderr, "FAIL %s (%s:%d): %s\n  last error: \"%s\"\n", current, __FILE__, \
+                    __LINE__, #cond, portpool_last_error_message());                          \
+            return 0;                                                                         \
+        }                                                                                     \
+    } while (0)
+
+#define CHECK_STATUS(call, expected) CHECK((call) == (expected))
+#define CHECK_OK(call) CHECK_STATUS(call, PORTPOOL_OK)
+#define CHECK_MESSAGE_HAS(text) CHECK(strstr(portpool_last_error_message(), (text)) != NULL)
+
+/* Not UTF-8: a lone continuation byte and an overlong encoding. */
+static const char NOT_UTF8[] = "web\x80\xc0\xaf";
+
+/* A registry file of its own for each test. */
+static void registry_path(char *buf, size_t size, const char *name) {
+    snprintf(buf, size, "%s/%s.json", scratch, name);
+}
+
+static portpool_registry *open_fresh(const char *name) {
+    char path[256];
+    portpool_registry *reg = NULL;
+    registry_path(path, sizeof path, name);
+    if (portpool_open(path, &reg) != PORTPOOL_OK) {
+        fprintf(stderr, "cannot open %s: %s\n", path, portpool_last_error_message());
+        return NULL;
+    }
+    return reg;
+}
+
+/* A TCP socket listening on a kernel-chosen port of 0.0.0.0; its port in *port. */
+static int listen_somewhere(uint16_t *port) {
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    addr.sin_port = 0;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 1) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
+static int count_occurrences(const char *haystack, const char *needle) {
+    int n = 0;
+    for (const char *p = strstr(haystack, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static int version_and_abi_match_the_header(void) {
+    CHECK(strcmp(portpool_version(), PORTPOOL_VERSION) == 0);
+    CHECK(portpool_abi_version() == PORTPOOL_ABI_VERSION);
+    return 1;
+}
+
+static int open_rejects_null_out_and_empty_path(void) {
+    portpool_registry *reg = NULL;
+    CHECK_STATUS(portpool_open("/tmp/x.json", NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("out");
+    CHECK_STATUS(portpool_open("", &reg), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("empty");
+    CHECK(reg == NULL);
+    return 1;
+}
+
+static int open_null_path_uses_portpool_registry_from_the_environment(void) {
+    char want[256];
+    char *got = NULL;
+    portpool_registry *reg = NULL;
+    uint16_t port = 0;
+    registry_path(want, sizeof want, "from-env");
+    CHECK(setenv("PORTPOOL_REGISTRY", want, 1) == 0);
+    CHECK_OK(portpool_open(NULL, &reg));
+    CHECK(unsetenv("PORTPOOL_REGISTRY") == 0);
+    CHECK_OK(portpool_registry_path(reg, &got));
+    CHECK(strcmp(got, want) == 0);
+    portpool_string_free(got);
+    CHECK_OK(portpool_register(reg, "env-web", 20000, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK(access(want, F_OK) == 0);
+    portpool_close(reg);
+    return 1;
+}
+
+static int open_takes_a_path_that_is_not_utf8(void) {
+    char path[256];
+    portpool_registry *reg = NULL;
+    char *got = NULL;
+    uint16_t port = 0;
+    snprintf(path, sizeof path, "%s/bytes-\xff\xfe.json", scratch);
+    CHECK_OK(portpool_open(path, &reg));
+    CHECK_OK(portpool_register(reg, "web", 20000, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK(access(path, F_OK) == 0);
+    CHECK_OK(portpool_registry_path(reg, &got));
+    CHECK(strcmp(got, path) == 0);
+    portpool_string_free(got);
+    portpool_close(reg);
+    return 1;
+}
+
+static int frees_accept_null(void) {
+    portpool_close(NULL);
+    portpool_string_free(NULL);
+    return 1;
+}
+
+static int registry_path_rejects_null_arguments(void) {
+    portpool_registry *reg = open_fresh("path-null");
+    char *got = NULL;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_registry_path(NULL, &got), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("registry");
+    CHECK_STATUS(portpool_registry_path(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK(got == NULL);
+    portpool_close(reg);
+    return 1;
+}
+
+static int success_empties_the_last_error_message(void) {
+    portpool_registry *reg = open_fresh("message");
+    uint16_t port = 0;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_get(reg, "nobody", &port), PORTPOOL_NOT_FOUND);
+    CHECK_MESSAGE_HAS("nobody");
+    /* Functions that cannot fail leave the message alone. */
+    portpool_string_free(NULL);
+    (void)portpool_version();
+    CHECK_MESSAGE_HAS("nobody");
+    CHECK_OK(portpool_register(reg, "web", 20000, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK(strcmp(portpool_last_error_message(), "") == 0);
+    portpool_close(reg);
+    return 1;
+}
+
+static int flexible_register_skips_ports_leased_to_others(void) {
+    portpool_registry *reg = open_fresh("flexible");
+    uint16_t a = 0, b = 0, again = 0;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "a", 21000, PORTPOOL_MODE_FLEXIBLE, &a));
+    CHECK_OK(portpool_register(reg, "b", a, PORTPOOL_MODE_FLEXIBLE, &b));
+    CHECK(b > a);
+    CHECK_OK(portpool_register(reg, "a", 30000, PORTPOOL_MODE_FLEXIBLE, &again));
+    CHECK(again == a);
+    portpool_close(reg);
+    return 1;
+}
+
+static int fixed_register_of_a_leased_port_is_a_conflict_naming_the_holder(void) {
+    portpool_registry *reg = open_fresh("fixed");
+    uint16_t port = 0, untouched = 4242;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "holder", 21100, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_STATUS(portpool_register(reg, "thief", port, PORTPOOL_MODE_FIXED, &untouched),
+                 PORTPOOL_CONFLICT);
+    CHECK_MESSAGE_HAS("holder");
+    CHECK(untouched == 4242); /* out-parameters are written only on success */
+    /* A name that holds one port cannot be given another fixed one. */
+    CHECK_STATUS(portpool_register(reg, "holder", port + 1, PORTPOOL_MODE_FIXED, &untouched),
+                 PORTPOOL_CONFLICT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int register_rejects_null_bad_text_bad_port_and_bad_mode(void) {
+    portpool_registry *reg = open_fresh("register-args");
+    uint16_t port = 0;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_register(NULL, "web", 80, PORTPOOL_MODE_FIXED, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_register(reg, NULL, 80, PORTPOOL_MODE_FIXED, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("name");
+    CHECK_STATUS(portpool_register(reg, "web", 80, PORTPOOL_MODE_FIXED, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("out_port");
+    CHECK_STATUS(portpool_register(reg, NOT_UTF8, 80, PORTPOOL_MODE_FIXED, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("UTF-8");
+    CHECK_STATUS(portpool_register(reg, "a b", 80, PORTPOOL_MODE_FIXED, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("whitespace");
+    CHECK_STATUS(portpool_register(reg, "", 80, PORTPOOL_MODE_FIXED, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_register(reg, "web", 0, PORTPOOL_MODE_FIXED, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("1-65535");
+    CHECK_STATUS(portpool_register(reg, "web", 80, 7, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid mode 7");
+    CHECK_STATUS(portpool_register(reg, "web", 80, PORTPOOL_MODE_POOL, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("pool");
+    /* Nothing was written by any of those. */
+    CHECK_STATUS(portpool_get(reg, "web", &port), PORTPOOL_NOT_FOUND);
+    portpool_close(reg);
+    return 1;
+}
+
+static int names_with_quotes_and_slashes_are_stored_exactly(void) {
+    portpool_registry *reg = open_fresh("names");
+    const char *evil = "evil\":1,\"keycloak/../x";
+    uint16_t port = 0, got = 0;
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, evil, 21200, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_get(reg, evil, &got));
+    CHECK(got == port);
+    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK(strstr(json, "evil\\\":1,\\\"keycloak/../x") != NULL);
+    CHECK(count_occurrences(json, "\"name\"") == 1);
+    portpool_string_free(json);
+    portpool_close(reg);
+    return 1;
+}
+
+static int udp_and_tcp_leases_of_one_port_coexist(void) {
+    portpool_registry *reg = open_fresh("udp");
+    portpool_lease_options udp = {0};
+    uint16_t tcp_port = 0, udp_port = 0;
+    char *json = NULL;
+    udp.protocol = PORTPOOL_PROTOCOL_UDP;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "t", 21300, PORTPOOL_MODE_FLEXIBLE, &tcp_port));
+    CHECK_OK(portpool_register_ex(reg, "u", tcp_port, PORTPOOL_MODE_FIXED, &udp, &udp_port));
+    CHECK(udp_port == tcp_port);
+    CHECK_OK(portpool_get_json(reg, "u", &json));
+    CHECK(strstr(json, "\"protocol\":\"udp\"") != NULL);
+    portpool_string_free(json);
+    /* "u" holds a UDP port; asking it for a TCP one is a conflict. */
+    CHECK_STATUS(portpool_register(reg, "u", tcp_port, PORTPOOL_MODE_FLEXIBLE, &udp_port),
+                 PORTPOOL_CONFLICT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int register_ex_null_options_are_the_defaults(void) {
+    portpool_registry *reg = open_fresh("ex-null");
+    uint16_t port = 0;
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register_ex(reg, "web", 21400, PORTPOOL_MODE_FLEXIBLE, NULL, &port));
+    CHECK_OK(portpool_get_json(reg, "web", &json));
+    CHECK(strstr(json, "\"protocol\":\"tcp\"") != NULL);
+    CHECK(strstr(json, "\"owner\":null") != NULL);
+    CHECK(strstr(json, "\"ttl\":null") != NULL);
+    portpool_string_free(json);
+    portpool_close(reg);
+    return 1;
+}
+
+static int register_ex_rejects_bad_protocol_and_dead_pid(void) {
+    portpool_registry *reg = open_fresh("ex-bad");
+    portpool_lease_options opts = {0};
+    uint16_t port = 0;
+    CHECK(reg != NULL);
+    opts.protocol = 9;
+    CHECK_STATUS(portpool_register_ex(reg, "web", 21500, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid protocol 9");
+    opts.protocol = PORTPOOL_PROTOCOL_TCP;
+    opts.pid = 2147483646u; /* above any pid_max */
+    CHECK_STATUS(portpool_register_ex(reg, "web", 21500, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("2147483646");
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int register_ex_records_owner_and_ttl(void) {
+    portpool_registry *reg = open_fresh("ex-owner");
+    portpool_lease_options opts = {0};
+    uint16_t port = 0;
+    char *json = NULL;
+    char want[64];
+    CHECK(reg != NULL);
+    opts.pid = (uint32_t)getpid();
+    opts.ttl = 60;
+    CHECK_OK(portpool_register_ex(reg, "web", 21600, PORTPOOL_MODE_FLEXIBLE, &opts, &port));
+    CHECK_OK(portpool_get_json(reg, "web", &json));
+    snprintf(want, sizeof want, "\"pid\":%ld", (long)getpid());
+    CHECK(strstr(json, want) != NULL);
+    CHECK(strstr(json, "\"ttl\":60") != NULL);
+    portpool_string_free(json);
+    portpool_close(reg);
+    return 1;
+}
+
+static int fixed_register_of_a_bound_port_needs_force(void) {
+    portpool_registry *reg = open_fresh("force");
+    portpool_lease_options force = {0};
+    uint16_t bound = 0, port = 0;
+    int fd = listen_somewhere(&bound);
+    CHECK(reg != NULL);
+    CHECK(fd >= 0);
+    CHECK_STATUS(portpool_register(reg, "web", bound, PORTPOOL_MODE_FIXED, &port),
+                 PORTPOOL_CONFLICT);
+    CHECK_MESSAGE_HAS("outside the registry");
+    force.force = true;
+    CHECK_OK(portpool_register_ex(reg, "web", bound, PORTPOOL_MODE_FIXED, &force, &port));
+    CHECK(port == bound);
+    close(fd);
+    portpool_close(reg);
+    return 1;
+}
+
+static int get_reports_not_found_and_rejects_bad_arguments(void) {
+    portpool_registry *reg = open_fresh("get");
+    uint16_t port = 0;
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_get(reg, "ghost", &port), PORTPOOL_NOT_FOUND);
+    CHECK_MESSAGE_HAS("no lease named \"ghost\"");
+    CHECK_STATUS(portpool_get(NULL, "ghost", &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, "ghost", NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, NOT_UTF8, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get_json(reg, "ghost", &json), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_get_json(NULL, "ghost", &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get_json(reg, NULL, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get_json(reg, "ghost", NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get_json(reg, NOT_UTF8, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    portpool_close(reg);
+    return 1;
+}
+
+static int allocate_hands_out_each_pool_port_once_then_is_exhausted(void) {
+    portpool_registry *reg = open_fresh("pool");
+    uint16_t a = 0, b = 0, c = 0, d = 0;
+    char *pool = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_set_pool(reg, "tiny", 22000, 22002, PORTPOOL_PROBE_OFF, &pool));
+    CHECK(strstr(pool, "\"name\":\"tiny\"") != NULL);
+    CHECK(strstr(pool, "\"probe\":false") != NULL);
+    portpool_string_free(pool);
+    CHECK_OK(portpool_allocate(reg, "w1", "tiny", &a));
+    CHECK_OK(portpool_allocate(reg, "w2", "tiny", &b));
+    CHECK_OK(portpool_allocate(reg, "w3", "tiny", &c));
+    CHECK(a == 22000 && b == 22001 && c == 22002);
+    CHECK_STATUS(portpool_allocate(reg, "w4", "tiny", &d), PORTPOOL_EXHAUSTED);
+    CHECK_MESSAGE_HAS("tiny");
+    /* A name that holds a lease gets it back. */
+    CHECK_OK(portpool_allocate(reg, "w2", "tiny", &d));
+    CHECK(d == b);
+    portpool_close(reg);
+    return 1;
+}
+
+static int allocate_null_pool_means_the_default_pool(void) {
+    portpool_registry *reg = open_fresh("default-pool");
+    portpool_lease_options udp = {0};
+    uint16_t port = 0;
+    char *json = NULL;
+    udp.protocol = PORTPOOL_PROTOCOL_UDP;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_allocate(reg, "w", NULL, &port));
+    CHECK(port >= 9000 && port <= 9999);
+    CHECK_OK(portpool_allocate_ex(reg, "u", NULL, &udp, &port));
+    CHECK(port >= 9000 && port <= 9999);
+    CHECK_OK(portpool_get_json(reg, "u", &json));
+    CHECK(strstr(json, "\"pool\":\"default\"") != NULL);
+    CHECK(strstr(json, "\"mode\":\"pool\"") != NULL);
+    CHECK(strstr(json, "\"protocol\":\"udp\"") != NULL);
+    portpool_string_free(json);
+    portpool_close(reg);
+    return 1;
+}
+
+static int allocate_rejects_unknown_pool_and_bad_arguments(void) {
+    portpool_registry *reg = open_fresh("allocate-args");
+    portpool_lease_options bad = {0};
+    uint16_t port = 0;
+    bad.protocol = 3;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_allocate(reg, "w", "nosuch", &port), PORTPOOL_NOT_FOUND);
+    CHECK_MESSAGE_HAS("nosuch");
+    CHECK_STATUS(portpool_allocate(NULL, "w", NULL, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(reg, NULL, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(reg, "w", NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(reg, NOT_UTF8, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(reg, "w", NOT_UTF8, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("pool");
+    CHECK_STATUS(portpool_allocate(reg, "w", "bad pool", &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate_ex(reg, "w", NULL, &bad, &port), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int release_says_whether_there_was_a_lease(void) {
+    portpool_registry *reg = open_fresh("release");
+    uint16_t port = 0;
+    bool released = false;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "web", 22100, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_release(reg, "web", &released));
+    CHECK(released);
+    CHECK_OK(portpool_release(reg, "web", &released));
+    CHECK(!released);
+    CHECK_STATUS(portpool_get(reg, "web", &port), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_release(NULL, "web", &released), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_release(reg, NULL, &released), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_release(reg, "web", NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_release(reg, NOT_UTF8, &released), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int list_json_holds_every_lease_sorted_by_name(void) {
+    portpool_registry *reg = open_fresh("list");
+    uint16_t port = 0;
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK(strcmp(json, "[]") == 0);
+    portpool_string_free(json);
+    CHECK_OK(portpool_register(reg, "zeta", 22200, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_register(reg, "alpha", 22300, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK(json[0] == '[');
+    CHECK(strstr(json, "\"alpha\"") != NULL && strstr(json, "\"zeta\"") != NULL);
+    CHECK(strstr(json, "\"alpha\"") < strstr(json, "\"zeta\""));
+    portpool_string_free(json);
+    CHECK_STATUS(portpool_list_json(NULL, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_list_json(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int pools_json_always_holds_the_default_pool(void) {
+    portpool_registry *reg = open_fresh("pools");
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_pools_json(reg, &json));
+    CHECK(strstr(json, "{\"name\":\"default\",\"start\":9000,\"end\":9999") != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_set_pool(reg, "web", 7000, 7099, PORTPOOL_PROBE_DEFAULT, NULL));
+    CHECK_OK(portpool_pools_json(reg, &json));
+    CHECK(strstr(json, "\"name\":\"web\",\"start\":7000,\"end\":7099") != NULL);
+    CHECK(count_occurrences(json, "\"name\"") == 2);
+    portpool_string_free(json);
+    CHECK_STATUS(portpool_pools_json(NULL, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_pools_json(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int set_pool_rejects_reversed_range_bad_probe_and_bad_text(void) {
+    portpool_registry *reg = open_fresh("set-pool");
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_set_pool(reg, "p", 7100, 7000, PORTPOOL_PROBE_ON, &json),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("start is after end");
+    CHECK_STATUS(portpool_set_pool(reg, "p", 0, 7000, PORTPOOL_PROBE_ON, &json),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_pool(reg, "p", 7000, 7100, 9, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid probe 9");
+    CHECK_STATUS(portpool_set_pool(NULL, "p", 7000, 7100, PORTPOOL_PROBE_ON, &json),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_pool(reg, NULL, 7000, 7100, PORTPOOL_PROBE_ON, &json),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_pool(reg, NOT_UTF8, 7000, 7100, PORTPOOL_PROBE_ON, &json),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK(json == NULL);
+    /* PORTPOOL_PROBE_DEFAULT keeps what an existing pool had. */
+    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7100, PORTPOOL_PROBE_OFF, NULL));
+    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7200, PORTPOOL_PROBE_DEFAULT, &json));
+    CHECK(strstr(json, "\"end\":7200") != NULL && strstr(json, "\"probe\":false") != NULL);
+    portpool_string_free(json);
+    portpool_close(reg);
+    return 1;
+}
+
+static int check_tells_free_leased_and_busy_ports_apart(void) {
+    portpool_registry *reg = open_fresh("check");
+    portpool_port_state state = PORTPOOL_PORT_BUSY;
+    char *holder = (char *)"untouched";
+    uint16_t free_port = 0, leased = 0, bound = 0;
+    int fd;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_TCP, &free_port));
+    CHECK_OK(portpool_check(reg, free_port, PORTPOOL_PROTOCOL_TCP, &state, &holder));
+    CHECK(state == PORTPOOL_PORT_FREE);
+    CHECK(holder == NULL);
+    CHECK_OK(portpool_register(reg, "web", free_port, PORTPOOL_MODE_FIXED, &leased));
+    CHECK_OK(portpool_check(reg, leased, PORTPOOL_PROTOCOL_TCP, &state, &holder));
+    CHECK(state == PORTPOOL_PORT_LEASED);
+    CHECK(holder != NULL && strstr(holder, "\"name\":\"web\"") != NULL);
+    portpool_string_free(holder);
+    /* The UDP side of the same port is not leased. */
+    CHECK_OK(portpool_check(reg, leased, PORTPOOL_PROTOCOL_UDP, &state, NULL));
+    CHECK(state != PORTPOOL_PORT_LEASED);
+    fd = listen_somewhere(&bound);
+    CHECK(fd >= 0);
+    CHECK_OK(portpool_check(reg, bound, PORTPOOL_PROTOCOL_TCP, &state, NULL));
+    CHECK(state == PORTPOOL_PORT_BUSY);
+    close(fd);
+    CHECK_STATUS(portpool_check(reg, 0, PORTPOOL_PROTOCOL_TCP, &state, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_check(reg, 80, 5, &state, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_check(NULL, 80, PORTPOOL_PROTOCOL_TCP, &state, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_check(reg, 80, PORTPOOL_PROTOCOL_TCP, NULL, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int gc_reclaims_leases_whose_owner_exited(void) {
+    portpool_registry *reg = open_fresh("gc");
+    portpool_lease_options opts = {0};
+    uint16_t port = 0;
+    size_t count = 99;
+    char *json = NULL;
+    char reason[64];
+    int ready[2];
+    char byte = 0;
+    pid_t child;
+    CHECK(reg != NULL);
+    CHECK(pipe(ready) == 0);
+    fflush(stdout); /* or the child inherits unwritten output */
+    child = fork();
+    CHECK(child >= 0);
+    if (child == 0) { /* lives until the parent closes the pipe */
+        close(ready[1]);
+        while (read(ready[0], &byte, 1) > 0) {
+        }
+        _exit(0);
+    }
+    close(ready[0]);
+    opts.pid = (uint32_t)child;
+    CHECK_OK(portpool_register_ex(reg, "worker", 22400, PORTPOOL_MODE_FLEXIBLE, &opts, &port));
+    CHECK_OK(portpool_register(reg, "permanent", 22500, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_gc(reg, &count, NULL));
+    CHECK(count == 0);
+    close(ready[1]);
+    CHECK(waitpid(child, NULL, 0) == child);
+    CHECK_OK(portpool_gc(reg, &count, &json));
+    CHECK(count == 1);
+    snprintf(reason, sizeof reason, "owner pid %ld is gone", (long)child);
+    CHECK(strstr(json, reason) != NULL);
+    CHECK(strstr(json, "\"lease\":{\"name\":\"worker\"") != NULL);
+    portpool_string_free(json);
+    CHECK_STATUS(portpool_get(reg, "worker", &port), PORTPOOL_NOT_FOUND);
+    CHECK_OK(portpool_get(reg, "permanent", &port));
+    CHECK_OK(portpool_gc(reg, NULL, NULL));
+    CHECK_STATUS(portpool_gc(NULL, &count, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int renew_restarts_the_time_to_live(void) {
+    portpool_registry *reg = open_fresh("renew");
+    portpool_lease_options opts = {0};
+    uint16_t port = 0;
+    char *json = NULL;
+    CHECK(reg != NULL);
+    opts.ttl = 60;
+    CHECK_OK(portpool_register_ex(reg, "beat", 22600, PORTPOOL_MODE_FLEXIBLE, &opts, &port));
+    CHECK_OK(portpool_renew(reg, "beat", 0, &json));
+    CHECK(strstr(json, "\"ttl\":60") != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_renew(reg, "beat", 120, NULL));
+    CHECK_OK(portpool_get_json(reg, "beat", &json));
+    CHECK(strstr(json, "\"ttl\":120") != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_register(reg, "forever", 22700, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_STATUS(portpool_renew(reg, "forever", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("no time to live");
+    CHECK_STATUS(portpool_renew(reg, "ghost", 10, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_renew(NULL, "beat", 10, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_renew(reg, NULL, 10, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_renew(reg, NOT_UTF8, 10, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int reset_empties_the_registry(void) {
+    portpool_registry *reg = open_fresh("reset");
+    uint16_t port = 0;
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "web", 22800, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_set_pool(reg, "extra", 7000, 7001, PORTPOOL_PROBE_ON, NULL));
+    CHECK_OK(portpool_reset(reg));
+    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK(strcmp(json, "[]") == 0);
+    portpool_string_free(json);
+    CHECK_OK(portpool_pools_json(reg, &json));
+    CHECK(count_occurrences(json, "\"name\"") == 1);
+    portpool_string_free(json);
+    CHECK_STATUS(portpool_reset(NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int is_free_and_find_free_see_bound_sockets(void) {
+    uint16_t port = 0, bound = 0;
+    bool is_free = false;
+    int fd;
+    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port));
+    CHECK(port != 0);
+    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_UDP, &port));
+    CHECK(port != 0);
+    fd = listen_somewhere(&bound);
+    CHECK(fd >= 0);
+    CHECK_OK(portpool_is_free(bound, PORTPOOL_PROTOCOL_TCP, &is_free));
+    CHECK(!is_free);
+    close(fd);
+    CHECK_OK(portpool_is_free(bound, PORTPOOL_PROTOCOL_TCP, &is_free));
+    CHECK(is_free);
+    CHECK_STATUS(portpool_is_free(0, PORTPOOL_PROTOCOL_TCP, &is_free), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_is_free(80, 2, &is_free), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_is_free(80, PORTPOOL_PROTOCOL_TCP, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free(2, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free(PORTPOOL_PROTOCOL_TCP, NULL), PORTPOOL_INVALID_ARGUMENT);
+    return 1;
+}
+
+static int corrupt_registry_is_a_registry_error_and_is_left_untouched(void) {
+    char path[256];
+    portpool_registry *reg = open_fresh("corrupt");
+    uint16_t port = 0;
+    char *json = NULL;
+    char buf[32] = {0};
+    FILE *f;
+    CHECK(reg != NULL);
+    registry_path(path, sizeof path, "corrupt");
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs("{\"a\":}", f);
+    fclose(f);
+    CHECK_STATUS(portpool_list_json(reg, &json), PORTPOOL_REGISTRY_ERROR);
+    CHECK_MESSAGE_HAS(path);
+    CHECK_STATUS(portpool_register(reg, "web", 22900, PORTPOOL_MODE_FLEXIBLE, &port),
+                 PORTPOOL_REGISTRY_ERROR);
+    f = fopen(path, "r");
+    CHECK(f != NULL);
+    CHECK(fgets(buf, sizeof buf, f) != NULL);
+    fclose(f);
+    CHECK(strcmp(buf, "{\"a\":}") == 0);
+    portpool_close(reg);
+    return 1;
+}
+
+static int registry_under_a_regular_file_is_an_io_error(void) {
+    char file[256], path[300];
+    portpool_registry *reg = NULL;
+    uint16_t port = 0;
+    FILE *f;
+    registry_path(file, sizeof file, "not-a-dir");
+    f = fopen(file, "w");
+    CHECK(f != NULL);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/registry.json", file);
+    CHECK_OK(portpool_open(path, &reg));
+    CHECK_STATUS(portpool_register(reg, "web", 23000, PORTPOOL_MODE_FLEXIBLE, &port),
+                 PORTPOOL_IO_ERROR);
+    CHECK_MESSAGE_HAS("not-a-dir");
+    portpool_close(reg);
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+#define THREADS 8
+#define PER_THREAD 12
+
+struct worker {
+    portpool_registry *reg;
+    int index;
+    uint16_t ports[PER_THREAD];
+    int ok;
+};
+
+static void *allocate_many(void *arg) {
+    struct worker *w = arg;
+    char name[32];
+    uint16_t port = 0;
+    w->ok = 1;
+    for (int i = 0; i < PER_THREAD; i++) {
+        snprintf(name, sizeof name, "t%d-w%d", w->index, i);
+        if (portpool_allocate(w->reg, name, "shared", &w->ports[i]) != PORTPOOL_OK ||
+            strcmp(portpool_last_error_message(), "") != 0) {
+            w->ok = 0;
+            return NULL;
+        }
+        /* An error on this thread is this thread's message only. */
+        snprintf(name, sizeof name, "ghost-%d", w->index);
+        if (portpool_get(w->reg, name, &port) != PORTPOOL_NOT_FOUND ||
+            strstr(portpool_last_error_message(), name) == NULL) {
+            w->ok = 0;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static int threads_sharing_one_handle_never_get_one_port_twice(void) {
+    portpool_registry *reg = open_fresh("threads");
+    pthread_t threads[THREADS];
+    struct worker workers[THREADS];
+    static unsigned char seen[65536];
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_set_pool(reg, "shared", 24000, 24999, PORTPOOL_PROBE_OFF, NULL));
+    for (int t = 0; t < THREADS; t++) {
+        workers[t].reg = reg;
+        workers[t].index = t;
+        CHECK(pthread_create(&threads[t], NULL, allocate_many, &workers[t]) == 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        CHECK(pthread_join(threads[t], NULL) == 0);
+    memset(seen, 0, sizeof seen);
+    for (int t = 0; t < THREADS; t++) {
+        CHECK(workers[t].ok);
+        for (int i = 0; i < PER_THREAD; i++) {
+            uint16_t port = workers[t].ports[i];
+            CHECK(port >= 24000 && port <= 24999);
+            CHECK(!seen[port]);
+            seen[port] = 1;
+        }
+    }
+    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK(count_occurrences(json, "\"name\"") == THREADS * PER_THREAD);
+    portpool_string_free(json);
+    portpool_close(reg);
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+struct test {
+    const char *name;
+    int (*run)(void);
+};
+
+#define TEST(fn) {#fn, fn}
+
+static const struct test tests[] = {
+    TEST(version_and_abi_match_the_header),
+    TEST(open_rejects_null_out_and_empty_path),
+    TEST(open_null_path_uses_portpool_registry_from_the_environment),
+    TEST(open_takes_a_path_that_is_not_utf8),
+    TEST(frees_accept_null),
+    TEST(registry_path_rejects_null_arguments),
+    TEST(success_empties_the_last_error_message),
+    TEST(flexible_register_skips_ports_leased_to_others),
+    TEST(fixed_register_of_a_leased_port_is_a_conflict_naming_the_holder),
+    TEST(register_rejects_null_bad_text_bad_port_and_bad_mode),
+    TEST(names_with_quotes_and_slashes_are_stored_exactly),
+    TEST(udp_and_tcp_leases_of_one_port_coexist),
+    TEST(register_ex_null_options_are_the_defaults),
+    TEST(register_ex_rejects_bad_protocol_and_dead_pid),
+    TEST(register_ex_records_owner_and_ttl),
+    TEST(fixed_register_of_a_bound_port_needs_force),
+    TEST(get_reports_not_found_and_rejects_bad_arguments),
+    TEST(allocate_hands_out_each_pool_port_once_then_is_exhausted),
+    TEST(allocate_null_pool_means_the_default_pool),
+    TEST(allocate_rejects_unknown_pool_and_bad_arguments),
+    TEST(release_says_whether_there_was_a_lease),
+    TEST(list_json_holds_every_lease_sorted_by_name),
+    TEST(pools_json_always_holds_the_default_pool),
+    TEST(set_pool_rejects_reversed_range_bad_probe_and_bad_text),
+    TEST(check_tells_free_leased_and_busy_ports_apart),
+    TEST(gc_reclaims_leases_whose_owner_exited),
+    TEST(renew_restarts_the_time_to_live),
+    TEST(reset_empties_the_registry),
+    TEST(is_free_and_find_free_see_bound_sockets),
+    TEST(corrupt_registry_is_a_registry_error_and_is_left_untouched),
+    TEST(registry_under_a_regular_file_is_an_io_error),
+    TEST(threads_sharing_one_handle_never_get_one_port_twice),
+};
+
+/* Removes the scratch directory and the files in it. */
+static void remove_scratch(void) {
+    DIR *dir = opendir(scratch);
+    struct dirent *entry;
+    char path[512];
+    if (dir == NULL)
+        return;
+    while ((entry = readdir(dir)) != NULL) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", scratch, entry->d_name);
+        unlink(path);
+    }
+    closedir(dir);
+    rmdir(scratch);
+}
+
+int main(int argc, char **argv) {
+    const char *only = argc > 1 ? argv[1] : NULL;
+    const char *tmp = getenv("TMPDIR");
+    int passed = 0, failed = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    snprintf(scratch, sizeof scratch, "%s/portpool-c-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(scratch) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+    /* No test may fall back to the host's registry. */
+    unsetenv("PORTPOOL_REGISTRY");
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        if (only != NULL && strcmp(only, tests[i].name) != 0)
+            continue;
+        current = tests[i].name;
+        if (tests[i].run()) {
+            printf("ok   %s\n", current);
+            passed++;
+        } else {
+            printf("FAIL %s\n", current);
+            failed++;
+        }
+    }
+    remove_scratch();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 && passed > 0 ? 0 : 1;
+}
