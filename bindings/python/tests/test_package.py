@@ -1,0 +1,118 @@
+"""The package as installed: version, stubs, py.typed, signatures and docstrings."""
+
+import ast
+import importlib
+import importlib.metadata
+import inspect
+import pathlib
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+import portpool
+import portpool._native
+
+from conftest import REPO
+
+PACKAGE = pathlib.Path(portpool.__file__).parent
+STUB = PACKAGE / "_native.pyi"
+
+
+def workspace_version() -> str:
+    with open(REPO / "Cargo.toml", "rb") as f:
+        return tomllib.load(f)["workspace"]["package"]["version"]
+
+
+def test_version_equals_the_cargo_workspace_version():
+    assert portpool.__version__ == workspace_version()
+    assert importlib.metadata.version("portpool") == workspace_version()
+
+
+def test_the_installed_package_ships_stubs_and_py_typed():
+    assert (PACKAGE / "py.typed").is_file()
+    assert STUB.is_file()
+
+
+def stubbed_names() -> dict[str, list[str]]:
+    """Top-level names of the stub, each with the public members its class declares."""
+    tree = ast.parse(STUB.read_text())
+    names: dict[str, list[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            names[node.name] = [
+                item.name
+                for item in node.body
+                if isinstance(item, ast.FunctionDef)
+                and (not item.name.startswith("_") or item.name in ("__enter__", "__exit__"))
+            ]
+        elif isinstance(node, ast.FunctionDef):
+            names[node.name] = []
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names[node.target.id] = []
+    return {name: members for name, members in names.items() if not name.startswith("_T")}
+
+
+def test_every_stubbed_name_imports_from_portpool():
+    for name, members in stubbed_names().items():
+        if name.startswith("_") and name != "__version__":
+            continue
+        exported = importlib.import_module("portpool").__dict__[name]
+        assert getattr(portpool._native, name) is exported
+        for member in members:
+            assert hasattr(exported, member), f"{name}.{member}"
+
+
+def test_every_public_name_is_stubbed_and_exported():
+    public = {name for name in dir(portpool._native) if not name.startswith("_")}
+    public.add("__version__")
+    assert public <= set(stubbed_names())
+    assert set(portpool.__all__) == public
+    assert set(portpool._native.__all__) == public
+
+
+def test_stubs_agree_with_the_runtime_signatures(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "portpool", "--concise"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+PUBLIC_CALLABLES = [
+    portpool.Registry.register,
+    portpool.Registry.allocate,
+    portpool.Registry.get,
+    portpool.Registry.release,
+    portpool.Registry.list,
+    portpool.Registry.pools,
+    portpool.Registry.set_pool,
+    portpool.Registry.check,
+    portpool.Registry.gc,
+    portpool.Registry.renew,
+    portpool.Registry.reset,
+    portpool.Registry.lease,
+    portpool.is_free,
+    portpool.find_free,
+]
+
+
+@pytest.mark.parametrize("func", PUBLIC_CALLABLES, ids=lambda f: f.__qualname__)
+def test_public_callables_have_text_signatures_and_docstrings(func):
+    assert func.__text_signature__
+    inspect.signature(func)
+    doc = func.__doc__
+    assert "Raises:" in doc
+    has_args = len(inspect.signature(func).parameters) > (1 if "." in func.__qualname__ else 0)
+    if has_args:
+        assert "Args:" in doc, func.__qualname__
+    if func not in (portpool.Registry.reset,):
+        assert "Returns:" in doc, func.__qualname__
+
+
+def test_registry_constructor_signature():
+    assert str(inspect.signature(portpool.Registry)) == "(path=None)"
+    assert "Args:" in portpool.Registry.__doc__
