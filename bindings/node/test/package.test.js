@@ -1,0 +1,98 @@
+'use strict'
+// The package as npm sees it: committed type definitions, one version number, entry points.
+
+const assert = require('node:assert/strict')
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+const { test } = require('node:test')
+
+const { PACKAGE_DIR, tempDir, tempRegistry, cargoVersion } = require('./helpers')
+const portpool = require('..')
+
+const pkg = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8'))
+const committedDts = fs.readFileSync(path.join(PACKAGE_DIR, 'index.d.ts'), 'utf8')
+
+test('committed_index_d_ts_is_what_the_build_generates', () => {
+  const fresh = process.env.PORTPOOL_NODE_FRESH_DTS
+  assert.ok(fresh, 'PORTPOOL_NODE_FRESH_DTS names the index.d.ts of a fresh build (`make test` sets it)')
+  assert.equal(
+    committedDts,
+    fs.readFileSync(fresh, 'utf8'),
+    'index.d.ts differs from what the build generated: run `make -C bindings/node dts` and commit it',
+  )
+})
+
+test('package_version_is_the_cargo_workspace_version', () => {
+  const version = cargoVersion()
+  assert.equal(pkg.version, version)
+  assert.equal(portpool.VERSION, version)
+  const lock = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR, 'package-lock.json'), 'utf8'))
+  assert.equal(lock.version, version)
+  assert.equal(lock.packages[''].version, version)
+})
+
+test('package_json_names_the_entry_points_and_pins_the_napi_cli', () => {
+  assert.equal(pkg.name, 'portpool')
+  assert.equal(pkg.main, 'index.js')
+  assert.equal(pkg.types, 'index.d.ts')
+  assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', import: './index.mjs', require: './index.js' })
+  assert.equal(pkg.devDependencies['@napi-rs/cli'], '3.10.12')
+  for (const file of pkg.files) assert.ok(fs.existsSync(path.join(PACKAGE_DIR, file)), `${file} exists`)
+})
+
+test('index_js_exports_exactly_what_index_d_ts_declares', () => {
+  const declared = [...committedDts.matchAll(/^export declare (?:class|function|const) (\w+)/gm)].map((m) => m[1])
+  assert.deepEqual(Object.keys(portpool).sort(), declared.sort())
+  const methods = [...committedDts.split('export declare class Registry {')[1].split('\n}\n')[0].matchAll(/^  (\w+)\(/gm)]
+    .map((m) => m[1])
+    .filter((name) => name !== 'constructor')
+  const proto = portpool.Registry.prototype
+  const runtime = Object.getOwnPropertyNames(proto).filter(
+    (name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, name).value === 'function',
+  )
+  assert.deepEqual(runtime.sort(), methods.sort())
+  for (const name of runtime.filter((n) => !n.endsWith('Async'))) {
+    if (['register', 'allocate', 'get', 'release', 'list', 'pools', 'setPool', 'reset', 'gc', 'renew', 'check'].includes(name)) {
+      assert.ok(runtime.includes(`${name}Async`), `${name} has a Promise twin`)
+    }
+  }
+})
+
+/** A directory whose node_modules/portpool is this package, as after `npm install`. */
+function consumerDir() {
+  const dir = tempDir()
+  fs.mkdirSync(path.join(dir, 'node_modules'))
+  fs.symlinkSync(PACKAGE_DIR, path.join(dir, 'node_modules', 'portpool'), 'dir')
+  return dir
+}
+
+test('esm_import_and_require_give_the_same_package', () => {
+  const dir = consumerDir()
+  const registry = tempRegistry()
+  const script = `
+    import portpool, { Registry, isFree, findFree, VERSION } from 'portpool'
+    import { createRequire } from 'node:module'
+    const cjs = createRequire(import.meta.url)('portpool')
+    if (Registry !== cjs.Registry || portpool.Registry !== Registry) throw new Error('two Registry classes')
+    if (isFree !== cjs.isFree || findFree !== cjs.findFree || VERSION !== cjs.VERSION) throw new Error('two packages')
+    const reg = new Registry(process.argv[1])
+    const port = await reg.allocateAsync('esm')
+    console.log(JSON.stringify({ port, got: reg.get('esm'), version: VERSION }))
+  `
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, registry], { cwd: dir, encoding: 'utf8' })
+  const { port, got, version } = JSON.parse(out)
+  assert.equal(got, port)
+  assert.equal(version, pkg.version)
+  assert.equal(new portpool.Registry(registry).get('esm'), port)
+})
+
+test('require_by_package_name_works_from_a_consumer', () => {
+  const dir = consumerDir()
+  const out = execFileSync(
+    process.execPath,
+    ['-e', "const { Registry } = require('portpool'); console.log(typeof Registry, require('portpool/package.json').name)"],
+    { cwd: dir, encoding: 'utf8' },
+  )
+  assert.equal(out.trim(), 'function portpool')
+})
