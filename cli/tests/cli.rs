@@ -1,50 +1,14 @@
 //! The `portpool` command line, run as a real process on temporary registries.
 
+mod common;
+
+use common::*;
 use std::fs;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_portpool");
-
-struct Scratch {
-    dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-fn scratch() -> Scratch {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("registry.json");
-    Scratch { dir, path }
-}
-
-fn pp(reg: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--registry")
-        .arg(reg)
-        .args(args)
-        .env_remove("PORTPOOL_REGISTRY")
-        .output()
-        .unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-/// Runs and expects success; returns stdout without the trailing newline.
-fn ok(reg: &Path, args: &[&str]) -> String {
-    let out = pp(reg, args);
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    assert!(out.stderr.is_empty(), "{args:?}: stderr {}", stderr(&out));
-    stdout(&out).trim_end_matches('\n').to_owned()
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// Runs, expects exit `code` and one error line on stderr; returns that line.
 fn fails(reg: &Path, args: &[&str], code: i32) -> String {
@@ -74,10 +38,6 @@ fn free_block(n: u16) -> u16 {
             Some(busy) => start = busy + 1,
         }
     }
-}
-
-fn leases(reg: &Path) -> Vec<serde_json::Value> {
-    serde_json::from_str::<Vec<serde_json::Value>>(&ok(reg, &["list", "--json"])).unwrap()
 }
 
 #[test]

@@ -1,46 +1,13 @@
 //! `portpool run`, handover, who, migrate, import and doctor, as a user runs them.
 
+mod common;
+
+use common::*;
 use std::fs;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_portpool");
-
-struct Scratch {
-    dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-fn scratch() -> Scratch {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("registry.json");
-    Scratch { dir, path }
-}
-
-fn pp(reg: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--registry")
-        .arg(reg)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(reg: &Path, args: &[&str]) -> String {
-    let out = pp(reg, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
-}
-
-fn leases(reg: &Path) -> Vec<serde_json::Value> {
-    serde_json::from_str(&ok(reg, &["list", "--json"])).unwrap()
-}
 
 /// A private pool of `n` ports nothing else leases, not probed.
 fn pool(reg: &Path, n: u16) -> u16 {
@@ -63,10 +30,11 @@ fn pool(reg: &Path, n: u16) -> u16 {
 fn wait_for_command_lease(reg: &Path, name: &str, runner: u32) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Some(l) = leases(reg).into_iter().find(|l| l["name"] == name) {
-            if !l["owner"].is_null() && l["owner"]["pid"] != runner {
-                return l;
-            }
+        let handed = |l: &serde_json::Value| {
+            l["name"] == name && !l["owner"].is_null() && l["owner"]["pid"] != runner
+        };
+        if let Some(l) = leases(reg).into_iter().find(handed) {
+            return l;
         }
         assert!(Instant::now() < deadline, "lease {name} never appeared");
         std::thread::sleep(Duration::from_millis(20));
@@ -299,7 +267,10 @@ fn import_of_the_flat_format_with_duplicates_is_refused_whole() {
 fn pool_set_warns_when_the_range_overlaps_the_ephemeral_ports() {
     let s = scratch();
     let (lo, _) = portpool_core_range();
-    let out = pp(&s.path, &["pool", "set", "eph", &lo.to_string(), &(lo + 5).to_string()]);
+    let out = pp(
+        &s.path,
+        &["pool", "set", "eph", &lo.to_string(), &(lo + 5).to_string()],
+    );
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("portpool: warning: pool eph"));
     let out = pp(&s.path, &["pool", "set", "low", "2000", "2005"]);

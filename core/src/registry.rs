@@ -295,13 +295,14 @@ impl Registry {
                 return Ok((Grant::held(held), dropped));
             }
             let chosen = if mode == Mode::Fixed {
-                if let Some(holder) = data.holder(port, protocol) {
-                    if stale_reason(holder, now).is_none() {
-                        return Err(Error::conflict(format!(
-                            "port {port}/{protocol} is leased to {:?}",
-                            holder.name
-                        )));
-                    }
+                if let Some(holder) = data
+                    .holder(port, protocol)
+                    .filter(|h| stale_reason(h, now).is_none())
+                {
+                    return Err(Error::conflict(format!(
+                        "port {port}/{protocol} is leased to {:?}",
+                        holder.name
+                    )));
                 }
                 if !claimable(data, port, protocol, !options.force, now) {
                     return Err(Error::conflict(format!(

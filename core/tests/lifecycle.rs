@@ -1,44 +1,13 @@
 //! Handover, batches, owners, import, who, migrate and doctor, through the core API.
 
+mod common;
+
+use common::{free_block, open, scratch, tcp};
 use std::fs;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use portpool_core::{ErrorKind, FindingKind, LeaseOptions, Mode, Protocol, Registry, is_free};
-
-struct Scratch {
-    dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-fn scratch() -> Scratch {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("registry.json");
-    Scratch { dir, path }
-}
-
-fn open(path: &Path) -> Registry {
-    Registry::open(Some(path)).unwrap()
-}
-
-fn tcp() -> LeaseOptions {
-    LeaseOptions::default()
-}
-
-fn free_block(n: u16) -> u16 {
-    let seed = (std::process::id() as u16).wrapping_mul(7919) % 9000;
-    let mut start = 21000 + seed;
-    'outer: loop {
-        for p in start..start + n {
-            if !is_free(p, Protocol::Tcp).unwrap() || !is_free(p, Protocol::Udp).unwrap() {
-                start = p + 1;
-                continue 'outer;
-            }
-        }
-        return start;
-    }
-}
+use portpool_core::{ErrorKind, FindingKind, LeaseOptions, Mode, Protocol};
 
 fn sleeper() -> Child {
     Command::new("sleep").arg("60").spawn().unwrap()

@@ -1,55 +1,16 @@
 //! The allocation rules, pinned through the public core API on temporary registries.
 
+mod common;
+
+use common::{free_block, open, scratch, tcp, udp};
 use std::fs;
 use std::net::{TcpListener, UdpSocket};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use portpool_core::{
     ErrorKind, LeaseOptions, Mode, PathSource, PortState, Protocol, Registry, is_free,
 };
-
-struct Scratch {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-fn scratch() -> Scratch {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("registry.json");
-    Scratch { _dir: dir, path }
-}
-
-fn open(path: &Path) -> Registry {
-    Registry::open(Some(path)).unwrap()
-}
-
-fn tcp() -> LeaseOptions {
-    LeaseOptions::default()
-}
-
-fn udp() -> LeaseOptions {
-    LeaseOptions {
-        protocol: Protocol::Udp,
-        ..Default::default()
-    }
-}
-
-/// The first of `n` consecutive ports, below the kernel's ephemeral range, that are free for
-/// both TCP and UDP right now.
-fn free_block(n: u16) -> u16 {
-    let seed = (std::process::id() as u16).wrapping_mul(7919) % 9000;
-    let mut start = 20000 + seed;
-    'outer: loop {
-        for p in start..start + n {
-            if !is_free(p, Protocol::Tcp).unwrap() || !is_free(p, Protocol::Udp).unwrap() {
-                start = p + 1;
-                continue 'outer;
-            }
-        }
-        return start;
-    }
-}
 
 fn bytes(path: &Path) -> Vec<u8> {
     fs::read(path).unwrap()

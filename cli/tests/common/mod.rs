@@ -1,0 +1,51 @@
+//! Helpers shared by the CLI test suites: run the real binary on temporary registries.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_portpool");
+
+/// A registry path in a directory of its own, removed with the value.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+pub fn scratch() -> Scratch {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.json");
+    Scratch { dir, path }
+}
+
+/// Runs `portpool --registry REG ARGS...` with no registry from the environment.
+pub fn pp(reg: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--registry")
+        .arg(reg)
+        .args(args)
+        .env_remove("PORTPOOL_REGISTRY")
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// Runs and expects success with nothing on stderr; returns stdout without the final newline.
+pub fn ok(reg: &Path, args: &[&str]) -> String {
+    let out = pp(reg, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    assert!(out.stderr.is_empty(), "{args:?}: stderr {}", stderr(&out));
+    stdout(&out).trim_end_matches('\n').to_owned()
+}
+
+/// Every lease, from `list --json`.
+pub fn leases(reg: &Path) -> Vec<serde_json::Value> {
+    serde_json::from_str(&ok(reg, &["list", "--json"])).unwrap()
+}
