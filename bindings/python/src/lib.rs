@@ -255,6 +255,11 @@ fn repr_str(py: Python<'_>, text: &str) -> PyResult<String> {
     Ok(PyString::new(py, text).repr()?.to_string())
 }
 
+fn repr_list<T>(items: &[T], repr: impl Fn(&T) -> PyResult<String>) -> PyResult<String> {
+    let items = items.iter().map(repr).collect::<PyResult<Vec<_>>>()?;
+    Ok(format!("[{}]", items.join(", ")))
+}
+
 fn repr_opt<T: std::fmt::Display>(value: Option<T>) -> String {
     value.map_or_else(|| "None".to_owned(), |v| v.to_string())
 }
@@ -294,6 +299,9 @@ struct Lease {
     /// When the lease expires, in seconds since the Unix epoch; None for never.
     #[pyo3(get)]
     expires: Option<u64>,
+    /// The next generation's port while a handover is under way; else None.
+    #[pyo3(get)]
+    next: Option<Next>,
 }
 
 impl From<pp::Lease> for Lease {
@@ -308,6 +316,7 @@ impl From<pp::Lease> for Lease {
             created: l.created,
             ttl: l.ttl,
             expires: l.expires,
+            next: l.next.map(Next::from),
         }
     }
 }
@@ -316,7 +325,7 @@ impl From<pp::Lease> for Lease {
 impl Lease {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "Lease(name={}, port={}, protocol={}, mode={}, pool={}, pid={}, created={}, ttl={}, expires={})",
+            "Lease(name={}, port={}, protocol={}, mode={}, pool={}, pid={}, created={}, ttl={}, expires={}, next={})",
             repr_str(py, &self.name)?,
             self.port,
             repr_str(py, &self.protocol)?,
@@ -329,7 +338,48 @@ impl Lease {
             self.created,
             repr_opt(self.ttl),
             repr_opt(self.expires),
+            match &self.next {
+                Some(next) => next.__repr__(),
+                None => "None".to_owned(),
+            },
         ))
+    }
+}
+
+/// The next generation's port during a handover (Lease.next). Immutable.
+#[pyclass(frozen, eq, hash, module = "portpool", name = "Next")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Next {
+    /// The new port, leased beside the current one until the handover is committed.
+    #[pyo3(get)]
+    port: u16,
+    /// When the handover began, in seconds since the Unix epoch.
+    #[pyo3(get)]
+    created: u64,
+    /// The next generation's process, which owns the lease after the commit; or None.
+    #[pyo3(get)]
+    pid: Option<u32>,
+}
+
+impl From<pp::Next> for Next {
+    fn from(n: pp::Next) -> Self {
+        Next {
+            port: n.port,
+            created: n.created,
+            pid: n.owner.map(|o| o.pid),
+        }
+    }
+}
+
+#[pymethods]
+impl Next {
+    fn __repr__(&self) -> String {
+        format!(
+            "Next(port={}, created={}, pid={})",
+            self.port,
+            self.created,
+            repr_opt(self.pid)
+        )
     }
 }
 
@@ -427,6 +477,199 @@ impl Reclaimed {
             self.lease.__repr__(py)?,
             repr_str(py, &self.reason)?
         ))
+    }
+}
+
+/// What Registry.import_() did. Immutable.
+#[pyclass(frozen, eq, hash, module = "portpool", name = "ImportReport")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ImportReport {
+    /// Leases made, one per new entry of the file.
+    #[pyo3(get)]
+    imported: Vec<Lease>,
+    /// Names already present with the same port, left as they were.
+    #[pyo3(get)]
+    skipped: Vec<String>,
+}
+
+#[pymethods]
+impl ImportReport {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "ImportReport(imported={}, skipped={})",
+            repr_list(&self.imported, |l| l.__repr__(py))?,
+            repr_list(&self.skipped, |n| repr_str(py, n))?,
+        ))
+    }
+}
+
+/// A process holding a socket. Immutable.
+#[pyclass(frozen, eq, hash, module = "portpool", name = "Process")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Process {
+    /// Process id.
+    #[pyo3(get)]
+    pid: u32,
+    /// Its program name (/proc/PID/comm).
+    #[pyo3(get)]
+    program: String,
+}
+
+#[pymethods]
+impl Process {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Process(pid={}, program={})",
+            self.pid,
+            repr_str(py, &self.program)?
+        ))
+    }
+}
+
+/// A server socket: a TCP listener, or a bound, unconnected UDP socket. Immutable.
+#[pyclass(frozen, eq, hash, module = "portpool", name = "Socket")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Socket {
+    /// "tcp" or "udp".
+    #[pyo3(get)]
+    protocol: String,
+    /// The local address it is bound to, e.g. "0.0.0.0:8080" or "[::1]:8080".
+    #[pyo3(get)]
+    address: String,
+    /// The port it is bound to.
+    #[pyo3(get)]
+    port: u16,
+    /// The processes holding it; empty when their descriptors cannot be seen.
+    #[pyo3(get)]
+    processes: Vec<Process>,
+}
+
+impl From<pp::Socket> for Socket {
+    fn from(s: pp::Socket) -> Self {
+        Socket {
+            protocol: s.protocol.as_str().to_owned(),
+            address: s.address.to_string(),
+            port: s.port(),
+            processes: s
+                .processes
+                .into_iter()
+                .map(|p| Process {
+                    pid: p.pid,
+                    program: p.program,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[pymethods]
+impl Socket {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Socket(protocol={}, address={}, processes={})",
+            repr_str(py, &self.protocol)?,
+            repr_str(py, &self.address)?,
+            repr_list(&self.processes, |p| p.__repr__(py))?,
+        ))
+    }
+}
+
+/// Everything known about one port: Registry.who(). Immutable.
+#[pyclass(frozen, eq, hash, module = "portpool", name = "Who")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Who {
+    /// The port asked about.
+    #[pyo3(get)]
+    port: u16,
+    /// Leases holding it, TCP and UDP (during a handover, as the current or the next port).
+    #[pyo3(get)]
+    leases: Vec<Lease>,
+    /// Server sockets bound to it, or None when /proc could not be read.
+    #[pyo3(get)]
+    sockets: Option<Vec<Socket>>,
+    /// Why `sockets` is None; else None.
+    #[pyo3(get)]
+    unavailable: Option<String>,
+}
+
+#[pymethods]
+impl Who {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Who(port={}, leases={}, sockets={}, unavailable={})",
+            self.port,
+            repr_list(&self.leases, |l| l.__repr__(py))?,
+            match &self.sockets {
+                Some(sockets) => repr_list(sockets, |s| s.__repr__(py))?,
+                None => "None".to_owned(),
+            },
+            match &self.unavailable {
+                Some(why) => repr_str(py, why)?,
+                None => "None".to_owned(),
+            },
+        ))
+    }
+}
+
+/// One problem Registry.doctor() found. Immutable.
+#[pyclass(frozen, eq, hash, module = "portpool", name = "Finding")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Finding {
+    /// "not_listening", "foreign_listener", "stale_owner", "expired" or
+    /// "ephemeral_overlap".
+    #[pyo3(get)]
+    kind: String,
+    /// The lease or pool concerned.
+    #[pyo3(get)]
+    subject: String,
+    /// A sentence for people.
+    #[pyo3(get)]
+    message: String,
+}
+
+#[pymethods]
+impl Finding {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Finding(kind={}, subject={}, message={})",
+            repr_str(py, &self.kind)?,
+            repr_str(py, &self.subject)?,
+            repr_str(py, &self.message)?
+        ))
+    }
+}
+
+/// The result of Registry.doctor(). Immutable.
+#[pyclass(frozen, eq, hash, module = "portpool", name = "DoctorReport")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct DoctorReport {
+    /// Problems found; empty when all is well.
+    #[pyo3(get)]
+    findings: Vec<Finding>,
+    /// Why listener checks were skipped (no /proc); else None.
+    #[pyo3(get)]
+    unavailable: Option<String>,
+}
+
+#[pymethods]
+impl DoctorReport {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "DoctorReport(findings={}, unavailable={})",
+            repr_list(&self.findings, |f| f.__repr__(py))?,
+            match &self.unavailable {
+                Some(why) => repr_str(py, why)?,
+                None => "None".to_owned(),
+            },
+        ))
+    }
+}
+
+/// The kind's name as core's JSON spells it, e.g. "not_listening".
+fn finding_kind(kind: pp::FindingKind) -> String {
+    match serde_json::to_value(kind) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{kind:?}"),
     }
 }
 
@@ -753,8 +996,252 @@ impl Registry {
         py.detach(|| inner.reset()).or_raise(py)
     }
 
+    /// Begins a zero-downtime handover of `name`: leases a port for the next generation
+    /// while the current one stays valid, and returns it.
+    ///
+    /// Both ports are leased and listed (the new one as Lease.next); get() returns the
+    /// current port until commit_handover(). A pool lease's new port comes from its pool,
+    /// other leases take the first free port above the current one. Begun twice, returns
+    /// the same port.
+    ///
+    /// Args:
+    ///     name: The lease's name.
+    ///     pid: The next generation's process, which owns the lease after the commit.
+    ///
+    /// Returns:
+    ///     The next generation's port.
+    ///
+    /// Raises:
+    ///     NotFoundError: `name` holds no lease.
+    ///     ExhaustedError: no port is free for the next generation.
+    ///     InvalidArgumentError: a bad name or pid.
+    ///     RegistryError: the registry file cannot be used.
+    #[pyo3(signature = (name, pid=None))]
+    fn begin_handover(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        pid: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u16> {
+        let pid = pid_arg(py, pid)?;
+        let inner = &*self.inner;
+        py.detach(|| inner.begin_handover(name, pid)).or_raise(py)
+    }
+
+    /// Completes `name`'s handover: releases the old port and makes the next one current
+    /// (owned by the next generation's process, when one was given).
+    ///
+    /// Args:
+    ///     name: The lease's name.
+    ///
+    /// Returns:
+    ///     The new current port.
+    ///
+    /// Raises:
+    ///     NotFoundError: `name` holds no lease, or no handover of it is under way.
+    ///     InvalidArgumentError: a bad name.
+    ///     RegistryError: the registry file cannot be used.
+    fn commit_handover(&self, py: Python<'_>, name: &str) -> PyResult<u16> {
+        let inner = &*self.inner;
+        py.detach(|| inner.commit_handover(name)).or_raise(py)
+    }
+
+    /// Abandons `name`'s handover: releases the next generation's port; the current lease
+    /// is untouched.
+    ///
+    /// Args:
+    ///     name: The lease's name.
+    ///
+    /// Returns:
+    ///     The port released.
+    ///
+    /// Raises:
+    ///     NotFoundError: `name` holds no lease, or no handover of it is under way.
+    ///     InvalidArgumentError: a bad name.
+    ///     RegistryError: the registry file cannot be used.
+    fn abort_handover(&self, py: Python<'_>, name: &str) -> PyResult<u16> {
+        let inner = &*self.inner;
+        py.detach(|| inner.abort_handover(name)).or_raise(py)
+    }
+
+    /// Allocates a port of `pool` to each of `names` in one locked write: all or none.
+    ///
+    /// Names that already hold a lease get theirs back.
+    ///
+    /// Args:
+    ///     names: The holders' unique names (a list or other iterable of str).
+    ///     pool: The pool's name.
+    ///     protocol: "tcp" (default) or "udp".
+    ///     pid: The owning process of every lease made.
+    ///     ttl: Seconds the leases live unless renewed.
+    ///
+    /// Returns:
+    ///     The ports, in the order of `names`.
+    ///
+    /// Raises:
+    ///     NotFoundError: no pool named `pool`.
+    ///     ExhaustedError: the pool has too few free ports; nothing is leased.
+    ///     InvalidArgumentError: a bad name (or one given twice), pool, protocol, pid or ttl.
+    ///     RegistryError: the registry file cannot be used.
+    ///     TypeError: `names` is a str, or holds something else than str.
+    #[pyo3(signature = (names, pool="default", *, protocol="tcp", pid=None, ttl=None))]
+    fn allocate_many(
+        &self,
+        py: Python<'_>,
+        names: &Bound<'_, PyAny>,
+        pool: &str,
+        protocol: &str,
+        pid: Option<&Bound<'_, PyAny>>,
+        ttl: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<u16>> {
+        if names.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(
+                "names must be an iterable of str, not a str",
+            ));
+        }
+        let names: Vec<String> = names
+            .try_iter()?
+            .map(|name| name?.extract::<String>().map_err(PyErr::from))
+            .collect::<PyResult<_>>()?;
+        let opts = options(py, protocol, false, pid, ttl)?;
+        let inner = &*self.inner;
+        py.detach(|| {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            inner.allocate_many(&names, pool, &opts)
+        })
+        .or_raise(py)
+    }
+
+    /// Makes process `pid` the owner of `name`'s lease; None makes it permanent.
+    ///
+    /// Args:
+    ///     name: The lease's name.
+    ///     pid: The new owner; once it exits, the lease is stale and reclaimed.
+    ///
+    /// Returns:
+    ///     The Lease as it now is.
+    ///
+    /// Raises:
+    ///     NotFoundError: `name` holds no lease.
+    ///     InvalidArgumentError: a bad name, or no process `pid`.
+    ///     RegistryError: the registry file cannot be used.
+    #[pyo3(signature = (name, pid=None))]
+    fn set_owner(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        pid: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Lease> {
+        let pid = pid_arg(py, pid)?;
+        let inner = &*self.inner;
+        let lease = py.detach(|| inner.set_owner(name, pid)).or_raise(py)?;
+        Ok(lease.into())
+    }
+
+    /// Reads a flat {"name": port, ...} JSON file into fixed, permanent TCP leases, in one
+    /// write (named with a trailing underscore, as `import` is a Python keyword).
+    ///
+    /// Names already present with the same port are skipped. Any problem refuses the whole
+    /// file, with every problem listed, and writes nothing. Ports are not probed.
+    ///
+    /// Args:
+    ///     file: The JSON file (str or os.PathLike).
+    ///
+    /// Returns:
+    ///     An ImportReport: the leases made and the names skipped.
+    ///
+    /// Raises:
+    ///     NotFoundError: no such file.
+    ///     InvalidArgumentError: not a {"name": port} map, or a bad name or port in it.
+    ///     ConflictError: a port leased to another name, or a name holding another port.
+    ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the file cannot be read.
+    #[pyo3(name = "import_", signature = (file))]
+    fn import(&self, py: Python<'_>, file: PathBuf) -> PyResult<ImportReport> {
+        let inner = &*self.inner;
+        let report = py.detach(|| inner.import(&file)).or_raise(py)?;
+        Ok(ImportReport {
+            imported: report.imported.into_iter().map(Lease::from).collect(),
+            skipped: report.skipped,
+        })
+    }
+
+    /// Everything known about `port`: the leases holding it (TCP and UDP, current or next)
+    /// and the server sockets bound to it with their processes, read from /proc.
+    ///
+    /// Args:
+    ///     port: The port, 1-65535.
+    ///
+    /// Returns:
+    ///     A Who.
+    ///
+    /// Raises:
+    ///     InvalidArgumentError: a bad port.
+    ///     RegistryError: the registry file cannot be used.
+    fn who(&self, py: Python<'_>, port: &Bound<'_, PyAny>) -> PyResult<Who> {
+        let port = port_arg(py, port)?;
+        let inner = &*self.inner;
+        let who = py.detach(|| inner.who(port)).or_raise(py)?;
+        Ok(Who {
+            port: who.port,
+            leases: who.leases.into_iter().map(Lease::from).collect(),
+            sockets: who
+                .sockets
+                .map(|all| all.into_iter().map(Socket::from).collect()),
+            unavailable: who.unavailable,
+        })
+    }
+
+    /// Registers every port a server socket is bound to now as a fixed, permanent lease
+    /// named after its program ("nginx", "nginx-2", ...; "port-N" when unseen).
+    ///
+    /// Ports already leased are left alone, so a second run changes nothing.
+    ///
+    /// Args:
+    ///     dry_run: Return the plan and write nothing.
+    ///
+    /// Returns:
+    ///     The leases made (or, with dry_run, that would be made).
+    ///
+    /// Raises:
+    ///     PortpoolIOError: /proc cannot be read.
+    ///     RegistryError: the registry file cannot be used.
+    #[pyo3(signature = (dry_run=false))]
+    fn migrate(&self, py: Python<'_>, dry_run: bool) -> PyResult<Vec<Lease>> {
+        let inner = &*self.inner;
+        let made = py.detach(|| inner.migrate(dry_run)).or_raise(py)?;
+        Ok(made.into_iter().map(Lease::from).collect())
+    }
+
+    /// Checks the registry against the host: leases nothing listens on, listeners on leased
+    /// ports that are not the owner (or its descendants), stale owners, expired leases, and
+    /// pools overlapping the kernel's ephemeral ports. Reads only.
+    ///
+    /// Returns:
+    ///     A DoctorReport; its findings are empty when all is well.
+    ///
+    /// Raises:
+    ///     RegistryError: the registry file cannot be used.
+    fn doctor(&self, py: Python<'_>) -> PyResult<DoctorReport> {
+        let inner = &*self.inner;
+        let report = py.detach(|| inner.doctor()).or_raise(py)?;
+        Ok(DoctorReport {
+            findings: report
+                .findings
+                .into_iter()
+                .map(|f| Finding {
+                    kind: finding_kind(f.kind),
+                    subject: f.subject,
+                    message: f.message,
+                })
+                .collect(),
+            unavailable: report.unavailable,
+        })
+    }
+
     /// A context manager that allocates a port from `pool` on entry and releases it on exit,
-    /// also when the block raises.
+    /// also when the block raises. A name that already held a lease gets its port back and
+    /// keeps its lease after the block.
     ///
     /// `with reg.lease("worker-1") as port: ...`. The lease is owned by the process that
     /// enters the block (unless `pid` says otherwise), so it is reclaimed even when that
@@ -788,7 +1275,7 @@ impl Registry {
             name: name.to_owned(),
             pool: pool.to_owned(),
             options: options(py, protocol, false, pid, ttl)?,
-            port: Mutex::new(None),
+            state: Mutex::new(None),
         })
     }
 }
@@ -800,7 +1287,14 @@ struct LeaseGuard {
     name: String,
     pool: String,
     options: pp::LeaseOptions,
-    port: Mutex<Option<u16>>,
+    /// The port while inside the block, and whether entering made the lease.
+    state: Mutex<Option<pp::Grant>>,
+}
+
+impl LeaseGuard {
+    fn state(&self) -> std::sync::MutexGuard<'_, Option<pp::Grant>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[pymethods]
@@ -814,21 +1308,25 @@ impl LeaseGuard {
     /// The port while inside the block; None before and after.
     #[getter]
     fn port(&self) -> Option<u16> {
-        *self.port.lock().unwrap_or_else(|e| e.into_inner())
+        self.state().map(|grant| grant.port)
     }
 
     /// Allocates the port (as Registry.allocate) and returns it.
     fn __enter__(&self, py: Python<'_>) -> PyResult<u16> {
         let mut options = self.options.clone();
         options.pid = options.pid.or(Some(std::process::id()));
-        let port = py
-            .detach(|| self.registry.allocate(&self.name, &self.pool, &options))
+        let grant = py
+            .detach(|| {
+                self.registry
+                    .allocate_grant(&self.name, &self.pool, &options)
+            })
             .or_raise(py)?;
-        *self.port.lock().unwrap_or_else(|e| e.into_inner()) = Some(port);
-        Ok(port)
+        *self.state() = Some(grant);
+        Ok(grant.port)
     }
 
-    /// Releases the lease; never suppresses the block's exception.
+    /// Releases the lease when entering made it (a lease the name already held is left as
+    /// it was); never suppresses the block's exception.
     #[pyo3(signature = (exc_type, exc_value, traceback))]
     fn __exit__(
         &self,
@@ -838,9 +1336,11 @@ impl LeaseGuard {
         traceback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let _ = (exc_type, exc_value, traceback);
-        *self.port.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        py.detach(|| self.registry.release(&self.name))
-            .or_raise(py)?;
+        let grant = self.state().take();
+        if grant.is_some_and(|g| g.created) {
+            py.detach(|| self.registry.release(&self.name))
+                .or_raise(py)?;
+        }
         Ok(false)
     }
 
@@ -911,6 +1411,13 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PortState>()?;
     m.add_class::<Reclaimed>()?;
     m.add_class::<LeaseGuard>()?;
+    m.add_class::<Next>()?;
+    m.add_class::<ImportReport>()?;
+    m.add_class::<Who>()?;
+    m.add_class::<Socket>()?;
+    m.add_class::<Process>()?;
+    m.add_class::<Finding>()?;
+    m.add_class::<DoctorReport>()?;
     m.add_function(wrap_pyfunction!(is_free, m)?)?;
     m.add_function(wrap_pyfunction!(find_free, m)?)?;
     for class in Exceptions::get(py)?.all() {

@@ -329,6 +329,13 @@ def test_lease_context_takes_protocol_pid_and_ttl(reg, reserved):
         assert lease.pid == os.getpid()
 
 
+def test_lease_context_keeps_a_lease_the_name_already_held(reg, reserved):
+    port = reg.allocate("service", "reserved")
+    with reg.lease("service", "reserved") as inside:
+        assert inside == port
+    assert reg.get("service") == port
+
+
 def test_lease_context_from_an_exhausted_pool_raises_on_entry(reg):
     reg.set_pool("tiny", 41900, 41900, probe=False)
     reg.allocate("holder", "tiny")

@@ -3,23 +3,31 @@
 import builtins
 import os
 import pathlib
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Final, Literal, TypeVar, final, overload
 
 __all__ = [
     "ConflictError",
+    "DoctorReport",
     "ExhaustedError",
+    "Finding",
+    "ImportReport",
     "InvalidArgumentError",
     "Lease",
     "LeaseGuard",
+    "Next",
     "NotFoundError",
     "Pool",
     "PortState",
     "PortpoolError",
     "PortpoolIOError",
+    "Process",
     "Reclaimed",
     "Registry",
     "RegistryError",
+    "Socket",
+    "Who",
     "__version__",
     "find_free",
     "is_free",
@@ -74,6 +82,19 @@ class Lease:
     def ttl(self) -> int | None: ...
     @property
     def expires(self) -> int | None: ...
+    @property
+    def next(self) -> Next | None: ...
+
+@final
+class Next:
+    """The next generation's port during a handover (Lease.next). Immutable."""
+
+    @property
+    def port(self) -> int: ...
+    @property
+    def created(self) -> int: ...
+    @property
+    def pid(self) -> int | None: ...
 
 @final
 class Pool:
@@ -107,6 +128,74 @@ class Reclaimed:
     def lease(self) -> Lease: ...
     @property
     def reason(self) -> str: ...
+
+@final
+class ImportReport:
+    """What Registry.import_() did. Immutable."""
+
+    @property
+    def imported(self) -> list[Lease]: ...
+    @property
+    def skipped(self) -> list[str]: ...
+
+@final
+class Process:
+    """A process holding a socket. Immutable."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def program(self) -> str: ...
+
+@final
+class Socket:
+    """A server socket: a TCP listener, or a bound, unconnected UDP socket. Immutable."""
+
+    @property
+    def protocol(self) -> Literal["tcp", "udp"]: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def processes(self) -> list[Process]: ...
+
+@final
+class Who:
+    """Everything known about one port: Registry.who(). Immutable."""
+
+    @property
+    def port(self) -> int: ...
+    @property
+    def leases(self) -> list[Lease]: ...
+    @property
+    def sockets(self) -> list[Socket] | None: ...
+    @property
+    def unavailable(self) -> str | None: ...
+
+@final
+class Finding:
+    """One problem Registry.doctor() found. Immutable."""
+
+    @property
+    def kind(
+        self,
+    ) -> Literal[
+        "not_listening", "foreign_listener", "stale_owner", "expired", "ephemeral_overlap"
+    ]: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+
+@final
+class DoctorReport:
+    """The result of Registry.doctor(). Immutable."""
+
+    @property
+    def findings(self) -> list[Finding]: ...
+    @property
+    def unavailable(self) -> str | None: ...
 
 @final
 class LeaseGuard:
@@ -165,6 +254,23 @@ class Registry:
     def gc(self) -> builtins.list[Reclaimed]: ...
     def renew(self, name: str, ttl: int | None = None) -> Lease: ...
     def reset(self) -> None: ...
+    def begin_handover(self, name: str, pid: int | None = None) -> int: ...
+    def commit_handover(self, name: str) -> int: ...
+    def abort_handover(self, name: str) -> int: ...
+    def allocate_many(
+        self,
+        names: Iterable[str],
+        pool: str = "default",
+        *,
+        protocol: _Protocol = "tcp",
+        pid: int | None = None,
+        ttl: int | None = None,
+    ) -> builtins.list[int]: ...
+    def set_owner(self, name: str, pid: int | None = None) -> Lease: ...
+    def import_(self, file: str | os.PathLike[str]) -> ImportReport: ...
+    def who(self, port: _Port) -> Who: ...
+    def migrate(self, dry_run: bool = False) -> builtins.list[Lease]: ...
+    def doctor(self) -> DoctorReport: ...
     def lease(
         self,
         name: str,
