@@ -1101,7 +1101,7 @@ impl Registry {
         }
         let names: Vec<String> = names
             .try_iter()?
-            .map(|name| name?.extract::<String>().map_err(PyErr::from))
+            .map(|name| name?.extract::<String>())
             .collect::<PyResult<_>>()?;
         let opts = options(py, protocol, false, pid, ttl)?;
         let inner = &*self.inner;
