@@ -1,0 +1,3 @@
+module portpool.dev/portpool
+
+go 1.22

@@ -1,0 +1,473 @@
+// Package portpool is the Go binding of portpool: one port registry per host, shared by every
+// process and language (the portpool command line, C, Python, Node and Go programs).
+//
+// It calls libportpool, the C library, through cgo. Every function returns (value, error);
+// errors wrap one of the sentinel errors (ErrNotFound, ErrInvalidArgument, ErrConflict,
+// ErrExhausted, ErrRegistry, ErrIO) and carry the library's message:
+//
+//	reg, err := portpool.Open("") // "" means the default registry path
+//	if err != nil {
+//		return err
+//	}
+//	defer reg.Close()
+//	port, err := reg.Allocate("worker-1", "") // "" means the "default" pool
+//	if errors.Is(err, portpool.ErrExhausted) {
+//		// every port of the pool is leased
+//	}
+//
+// # Linking
+//
+// The package links with -lportpool. With libportpool installed (make -C ffi install), that
+// needs nothing more, or set CGO_CFLAGS and CGO_LDFLAGS from `pkg-config --cflags --libs
+// portpool`. Inside the portpool source tree, `make -C bindings/go test` builds
+// libportpool.a and points CGO_LDFLAGS at a directory holding only it, so Go programs link it
+// statically and need no LD_LIBRARY_PATH.
+//
+// # Goroutines
+//
+// A *Registry may be used from many goroutines at once. Each call pins its goroutine to one OS
+// thread for its duration, because libportpool keeps the error message per thread.
+package portpool
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: -lportpool -lgcc_s -lutil -lrt -lpthread -lm -ldl
+#include <stdlib.h>
+#include "portpool.h"
+*/
+import "C"
+
+import (
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// ABIVersion is the version of the C ABI this package was written against.
+const ABIVersion = 1
+
+// Registry is a handle on one registry file. Opening one does not touch the disk; each call
+// locks the file for its own duration only, so any number of handles, in any number of
+// processes, may use one registry at once.
+type Registry struct {
+	mu sync.RWMutex // held shared by calls, exclusively by Close
+	h  *C.portpool_registry
+}
+
+// Open returns a handle on the registry file at path. An empty path means the default:
+// $PORTPOOL_REGISTRY, else /var/lib/portpool/registry.json for root, else
+// $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json). The file is
+// created on the first change. Close the Registry when done with it.
+func Open(path string) (*Registry, error) {
+	var cpath *C.char
+	if path != "" {
+		var err error
+		if cpath, err = cString("registry path", path); err != nil {
+			return nil, err
+		}
+		defer C.free(unsafe.Pointer(cpath))
+	}
+	var h *C.portpool_registry
+	if err := locked(func() C.enum_portpool_status { return C.portpool_open(cpath, &h) }); err != nil {
+		return nil, err
+	}
+	r := &Registry{h: h}
+	runtime.SetFinalizer(r, (*Registry).Close)
+	return r, nil
+}
+
+// Close releases the handle. Calls on a closed Registry return ErrInvalidArgument; closing
+// twice does nothing. Leases are kept: they belong to the registry, not to the handle.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h != nil {
+		C.portpool_close(r.h)
+		r.h = nil
+		runtime.SetFinalizer(r, nil)
+	}
+	return nil
+}
+
+// Path returns the registry file's path, as given to Open or as resolved from the defaults.
+func (r *Registry) Path() (string, error) {
+	var out *C.char
+	err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_registry_path(h, &out)
+	})
+	return takeString(out), err
+}
+
+// LeaseOption sets an option of a new lease, for Register and Allocate.
+type LeaseOption func(*leaseOptions)
+
+type leaseOptions struct {
+	c   C.portpool_lease_options
+	err error
+}
+
+// WithProtocol leases a port of protocol p (TCP by default).
+func WithProtocol(p Protocol) LeaseOption {
+	return func(o *leaseOptions) { o.c.protocol = C.portpool_protocol(p) }
+}
+
+// WithForce lets a fixed-mode Register take a port that a process outside the registry has
+// bound. A port leased to another name is never taken.
+func WithForce() LeaseOption {
+	return func(o *leaseOptions) { o.c.force = true }
+}
+
+// WithOwner makes process pid the lease's owner: once it exits, the lease is stale and is
+// reclaimed. A pid that names no running process is ErrInvalidArgument.
+func WithOwner(pid int) LeaseOption {
+	return func(o *leaseOptions) {
+		if pid <= 0 || pid > math.MaxUint32 {
+			o.err = invalid("invalid pid %d: no such process", pid)
+			return
+		}
+		o.c.pid = C.uint32_t(pid)
+	}
+}
+
+// WithTTL gives the lease a time to live, rounded up to whole seconds: it is stale once ttl
+// passes without a Renew.
+func WithTTL(ttl time.Duration) LeaseOption {
+	return func(o *leaseOptions) {
+		seconds, err := ttlSeconds(ttl)
+		if err == nil && seconds == 0 {
+			err = invalid("invalid ttl %v: a time to live is at least 1 second", ttl)
+		}
+		o.err = err
+		o.c.ttl = C.uint64_t(seconds)
+	}
+}
+
+func ttlSeconds(ttl time.Duration) (uint64, error) {
+	if ttl < 0 {
+		return 0, invalid("invalid ttl %v: a time to live is at least 1 second", ttl)
+	}
+	return uint64((ttl + time.Second - 1) / time.Second), nil
+}
+
+func buildOptions(opts []LeaseOption) (*C.portpool_lease_options, error) {
+	var o leaseOptions
+	for _, opt := range opts {
+		opt(&o)
+		if o.err != nil {
+			return nil, o.err
+		}
+	}
+	return &o.c, nil
+}
+
+// Register leases a port to name and returns it.
+//
+// ModeFlexible gives port when it is neither leased nor bound, else the next such port above
+// it (ErrExhausted when none is left). ModeFixed gives exactly port, or ErrConflict naming the
+// holder. A name that already holds a lease gets its port back; asking it for another fixed
+// port or the other protocol is ErrConflict. The lease is permanent TCP unless opts say
+// otherwise.
+func (r *Registry) Register(name string, port uint16, mode Mode, opts ...LeaseOption) (uint16, error) {
+	options, err := buildOptions(opts)
+	if err != nil {
+		return 0, err
+	}
+	cname, err := cString("name", name)
+	if err != nil {
+		return 0, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	var out C.uint16_t
+	err = r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_register_ex(h, cname, C.uint16_t(port), C.portpool_mode(mode), options, &out)
+	})
+	return uint16(out), err
+}
+
+// Allocate leases the next free port of pool to name and returns it. An empty pool means
+// "default" (9000-9999 unless changed). The pool's round-robin cursor is shared by every
+// process on the host. A name that already holds a lease gets its port back. An unknown pool
+// is ErrNotFound; a pool with no free port is ErrExhausted.
+func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, error) {
+	options, err := buildOptions(opts)
+	if err != nil {
+		return 0, err
+	}
+	cname, err := cString("name", name)
+	if err != nil {
+		return 0, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	var cpool *C.char
+	if pool != "" {
+		if cpool, err = cString("pool", pool); err != nil {
+			return 0, err
+		}
+		defer C.free(unsafe.Pointer(cpool))
+	}
+	var out C.uint16_t
+	err = r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_allocate_ex(h, cname, cpool, options, &out)
+	})
+	return uint16(out), err
+}
+
+// Get returns the port name holds; ErrNotFound when it holds none. A stale lease still counts
+// until something reclaims it.
+func (r *Registry) Get(name string) (uint16, error) {
+	cname, err := cString("name", name)
+	if err != nil {
+		return 0, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	var out C.uint16_t
+	err = r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_get(h, cname, &out)
+	})
+	return uint16(out), err
+}
+
+// GetLease returns the whole lease name holds; ErrNotFound when it holds none.
+func (r *Registry) GetLease(name string) (Lease, error) {
+	cname, err := cString("name", name)
+	if err != nil {
+		return Lease{}, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	var lease leaseJSON
+	err = r.callJSON(&lease, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_get_json(h, cname, out)
+	})
+	return lease.lease(), err
+}
+
+// Release releases name's lease and reports whether there was one; an unknown name is not an
+// error.
+func (r *Registry) Release(name string) (bool, error) {
+	cname, err := cString("name", name)
+	if err != nil {
+		return false, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	var out C.bool
+	err = r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_release(h, cname, &out)
+	})
+	return bool(out), err
+}
+
+// List returns every lease, sorted by name.
+func (r *Registry) List() ([]Lease, error) {
+	var raw []leaseJSON
+	err := r.callJSON(&raw, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_list_json(h, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	leases := make([]Lease, len(raw))
+	for i, l := range raw {
+		leases[i] = l.lease()
+	}
+	return leases, nil
+}
+
+// Pools returns every pool, sorted by name; the "default" pool is always there.
+func (r *Registry) Pools() ([]Pool, error) {
+	var raw []poolJSON
+	err := r.callJSON(&raw, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_pools_json(h, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	pools := make([]Pool, len(raw))
+	for i, p := range raw {
+		pools[i] = p.pool()
+	}
+	return pools, nil
+}
+
+// PoolOption sets an option of SetPool.
+type PoolOption func(*poolOptions)
+
+type poolOptions struct {
+	probe C.portpool_probe
+}
+
+// WithProbe turns bind-probing of the pool's candidate ports on or off (off suits a range
+// reserved for portpool). Without it a new pool probes and an existing one keeps its setting.
+func WithProbe(on bool) PoolOption {
+	return func(o *poolOptions) {
+		if on {
+			o.probe = C.PORTPOOL_PROBE_ON
+		} else {
+			o.probe = C.PORTPOOL_PROBE_OFF
+		}
+	}
+}
+
+// SetPool creates pool name over start..end (inclusive) or changes its range, and returns
+// it. A cursor outside the new range restarts at start; leases already made are kept.
+func (r *Registry) SetPool(name string, start, end uint16, opts ...PoolOption) (Pool, error) {
+	o := poolOptions{probe: C.PORTPOOL_PROBE_DEFAULT}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cname, err := cString("pool", name)
+	if err != nil {
+		return Pool{}, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	var pool poolJSON
+	err = r.callJSON(&pool, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_set_pool(h, cname, C.uint16_t(start), C.uint16_t(end), o.probe, out)
+	})
+	return pool.pool(), err
+}
+
+// Check tells whether port is free, leased (the holder's lease is returned) or bound by a
+// process outside the registry. Stale leases count as free. The answer is a snapshot.
+func (r *Registry) Check(port uint16, protocol Protocol) (PortState, *Lease, error) {
+	var state C.enum_portpool_port_state
+	var out *C.char
+	err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_check(h, C.uint16_t(port), C.portpool_protocol(protocol), &state, &out)
+	})
+	text := takeString(out)
+	if err != nil {
+		return PortFree, nil, err
+	}
+	if text == "" {
+		return PortState(state), nil, nil
+	}
+	var holder leaseJSON
+	if err := decode(text, &holder); err != nil {
+		return PortFree, nil, err
+	}
+	lease := holder.lease()
+	return PortState(state), &lease, nil
+}
+
+// GC releases every stale lease (owner gone or time to live over) and returns them.
+func (r *Registry) GC() ([]Reclaimed, error) {
+	var raw []reclaimedJSON
+	err := r.callJSON(&raw, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_gc(h, nil, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	reclaimed := make([]Reclaimed, len(raw))
+	for i, item := range raw {
+		reclaimed[i] = Reclaimed{Lease: item.Lease.lease(), Reason: item.Reason}
+	}
+	return reclaimed, nil
+}
+
+// Renew restarts name's time to live from now, with ttl (rounded up to whole seconds) or,
+// when ttl is 0, the time to live the lease was given; it returns the renewed lease. An
+// unknown name is ErrNotFound; a lease without a time to live renewed with 0 is
+// ErrInvalidArgument.
+func (r *Registry) Renew(name string, ttl time.Duration) (Lease, error) {
+	seconds, err := ttlSeconds(ttl)
+	if err != nil {
+		return Lease{}, err
+	}
+	cname, err := cString("name", name)
+	if err != nil {
+		return Lease{}, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	var lease leaseJSON
+	err = r.callJSON(&lease, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_renew(h, cname, C.uint64_t(seconds), out)
+	})
+	return lease.lease(), err
+}
+
+// Reset empties the registry: no leases, and only the default pool at 9000-9999.
+func (r *Registry) Reset() error {
+	return r.call(func(h *C.portpool_registry) C.enum_portpool_status { return C.portpool_reset(h) })
+}
+
+// IsFree tells whether port can be bound for protocol on this host right now, on both the
+// IPv4 and IPv6 wildcard addresses. It ignores the registry; the answer is a snapshot.
+func IsFree(port uint16, protocol Protocol) (bool, error) {
+	var out C.bool
+	err := locked(func() C.enum_portpool_status {
+		return C.portpool_is_free(C.uint16_t(port), C.portpool_protocol(protocol), &out)
+	})
+	return bool(out), err
+}
+
+// FindFree returns a port that the kernel picked as free, outside any registry: for tests and
+// tools that bind it at once. It takes no lease.
+func FindFree(protocol Protocol) (uint16, error) {
+	var out C.uint16_t
+	err := locked(func() C.enum_portpool_status {
+		return C.portpool_find_free(C.portpool_protocol(protocol), &out)
+	})
+	return uint16(out), err
+}
+
+// Version returns the version of the libportpool linked in, e.g. "0.1.0".
+func Version() string {
+	return C.GoString(C.portpool_version())
+}
+
+// LibraryABIVersion returns the C ABI version of the libportpool linked in; it equals
+// ABIVersion when the library and this package match.
+func LibraryABIVersion() int {
+	return int(C.portpool_abi_version())
+}
+
+// locked runs one libportpool call and reads its message on the same OS thread.
+func locked(call func() C.enum_portpool_status) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return statusError(call())
+}
+
+var errClosed = &Error{Kind: ErrInvalidArgument, Message: "invalid registry: it is closed"}
+
+// call runs one libportpool call on the open handle.
+func (r *Registry) call(call func(*C.portpool_registry) C.enum_portpool_status) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.h == nil {
+		return errClosed
+	}
+	return locked(func() C.enum_portpool_status { return call(r.h) })
+}
+
+// callJSON runs one libportpool call that returns JSON, and decodes it into into.
+func (r *Registry) callJSON(into any, call func(*C.portpool_registry, **C.char) C.enum_portpool_status) error {
+	var out *C.char
+	err := r.call(func(h *C.portpool_registry) C.enum_portpool_status { return call(h, &out) })
+	text := takeString(out)
+	if err != nil {
+		return err
+	}
+	return decode(text, into)
+}
+
+// cString copies s for C, which cannot hold a NUL byte. Free the result with C.free.
+func cString(what, s string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, invalid("invalid %s %q: contains a NUL byte", what, s)
+	}
+	return C.CString(s), nil
+}
+
+// takeString copies a string libportpool returned and frees it; NULL gives "".
+func takeString(s *C.char) string {
+	if s == nil {
+		return ""
+	}
+	defer C.portpool_string_free(s)
+	return C.GoString(s)
+}
