@@ -109,6 +109,62 @@ export declare class Registry {
   check(port: number, protocol?: 'tcp' | 'udp'): PortCheck
   /** `check` off the main thread. */
   checkAsync(port: number, protocol?: 'tcp' | 'udp'): Promise<PortCheck>
+  /**
+   * Begins a zero-downtime handover of `name`: leases a port for the next generation while
+   * the current one stays valid, and returns it. Both ports are leased and listed (the new
+   * one as the lease's `next`); `get` returns the current port until `commitHandover`. A
+   * pool lease's new port comes from its pool, other leases take the first free port above
+   * the current one. `options.pid` is the next generation's process. Begun twice, returns
+   * the same port. An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
+   * `PORTPOOL_EXHAUSTED`.
+   */
+  beginHandover(name: string, options?: HandoverOptions | undefined | null): number
+  /** `beginHandover` off the main thread: resolves to the next generation's port. */
+  beginHandoverAsync(name: string, options?: HandoverOptions | undefined | null): Promise<number>
+  /**
+   * Completes `name`'s handover: releases the old port and makes the next one current
+   * (owned by the next generation's process, when one was given); returns the new port.
+   * An unknown name, or no handover under way, is `PORTPOOL_NOT_FOUND`.
+   */
+  commitHandover(name: string): number
+  /** `commitHandover` off the main thread: resolves to the new port. */
+  commitHandoverAsync(name: string): Promise<number>
+  /**
+   * Abandons `name`'s handover: releases the next generation's port and returns it; the
+   * current lease is untouched. An unknown name, or no handover under way, is
+   * `PORTPOOL_NOT_FOUND`.
+   */
+  abortHandover(name: string): number
+  /** `abortHandover` off the main thread: resolves to the released port. */
+  abortHandoverAsync(name: string): Promise<number>
+  /**
+   * The leases holding `port` (TCP and UDP) and the server sockets bound to it with their
+   * processes. Where the host's socket tables cannot be read, the leases only, and
+   * `unavailable` says why. Costs a walk over every process's file descriptors.
+   */
+  who(port: number): Who
+  /** `who` off the main thread. */
+  whoAsync(port: number): Promise<Who>
+  /**
+   * Registers every port a server socket is bound to now as a fixed, permanent lease named
+   * after its program (`nginx`, `nginx-2`, ...; `port-N` when the program cannot be seen),
+   * and returns the leases made. Ports already leased are left alone, so a second run makes
+   * none. With `options.dryRun`, returns the plan and writes nothing. Unreadable socket
+   * tables are `PORTPOOL_IO`.
+   */
+  migrate(options?: MigrateOptions | undefined | null): Array<Lease>
+  /** `migrate` off the main thread. */
+  migrateAsync(options?: MigrateOptions | undefined | null): Promise<Array<Lease>>
+  /**
+   * Reads a flat `{"name": port, ...}` JSON file (a hand-kept port map) into fixed,
+   * permanent TCP leases, in one write; names already present with the same port are
+   * skipped. Any problem (invalid JSON, a bad name or port, one port given to two names, a
+   * port leased to another name) refuses the whole file with every problem listed, and
+   * writes nothing. Ports are not probed.
+   */
+  importFile(path: string): ImportReport
+  /** `importFile` off the main thread. */
+  importFileAsync(path: string): Promise<ImportReport>
 }
 
 /** Options of `Registry.allocate`. */
@@ -128,6 +184,20 @@ export interface AllocateOptions {
  * both address families. Takes no lease: for tests and tools that bind it at once.
  */
 export declare function findFree(protocol?: 'tcp' | 'udp'): number
+
+/** Options of `Registry.beginHandover`. */
+export interface HandoverOptions {
+  /** The next generation's process, which owns the lease once the handover is committed. */
+  pid?: number
+}
+
+/** What `Registry.importFile` did. */
+export interface ImportReport {
+  /** The leases made, one per new entry of the file. */
+  imported: Array<Lease>
+  /** Names already present with the same port, left as they were. */
+  skipped: Array<string>
+}
 
 /**
  * Whether `port` can be bound for `protocol` (`'tcp'` by default) on this host right now,
@@ -156,6 +226,27 @@ export interface Lease {
   ttl: number | null
   /** When the lease expires, in seconds since the Unix epoch; `null` for never. */
   expires: number | null
+  /**
+   * During a handover (`beginHandover`), the next generation's port, leased too; `get`
+   * returns `port` until the handover is committed. `null` otherwise.
+   */
+  next: NextPort | null
+}
+
+/** Options of `Registry.migrate`. */
+export interface MigrateOptions {
+  /** Return the leases `migrate` would make, and write nothing. */
+  dryRun?: boolean
+}
+
+/** The next generation's port during a zero-downtime handover. */
+export interface NextPort {
+  /** The new port. */
+  port: number
+  /** When the handover began, in seconds since the Unix epoch. */
+  created: number
+  /** The next generation's process, which owns the lease once the handover is committed. */
+  pid: number | null
 }
 
 /** A named port range with a round-robin cursor shared by every process on the host. */
@@ -221,5 +312,43 @@ export interface RegisterOptions {
   ttl?: number
 }
 
+/** A server socket: a TCP listener, or a UDP socket that is bound and not connected. */
+export interface ServerSocket {
+  /** `'tcp'` or `'udp'`. */
+  protocol: 'tcp' | 'udp'
+  /** The local address it is bound to, e.g. `0.0.0.0:8080` or `[::1]:8080`. */
+  address: string
+  /** The port it is bound to. */
+  port: number
+  /**
+   * The processes holding it; empty when their descriptors cannot be seen (another user's
+   * process, for an unprivileged caller).
+   */
+  processes: Array<SocketProcess>
+}
+
+/** A process holding a socket. */
+export interface SocketProcess {
+  /** Process id. */
+  pid: number
+  /** Its program name. */
+  program: string
+}
+
 /** The version of portpool, the same for every package built from this workspace. */
 export declare const VERSION: string
+
+/** Everything known about one port: what `Registry.who` returns. */
+export interface Who {
+  /** The port asked about. */
+  port: number
+  /** The leases holding it, TCP and UDP (during a handover, as the current or next port). */
+  leases: Array<Lease>
+  /**
+   * The server sockets bound to it with their processes, or `null` when the host's socket
+   * tables could not be read.
+   */
+  sockets: Array<ServerSocket> | null
+  /** Why `sockets` is `null`. */
+  unavailable: string | null
+}

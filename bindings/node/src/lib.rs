@@ -221,6 +221,21 @@ pub struct Lease {
     pub ttl: Option<i64>,
     /// When the lease expires, in seconds since the Unix epoch; `null` for never.
     pub expires: Option<i64>,
+    /// During a handover (`beginHandover`), the next generation's port, leased too; `get`
+    /// returns `port` until the handover is committed. `null` otherwise.
+    pub next: Option<NextPort>,
+}
+
+/// The next generation's port during a zero-downtime handover.
+#[napi(object, use_nullable = true)]
+#[derive(Clone, Debug, PartialEq)]
+pub struct NextPort {
+    /// The new port.
+    pub port: u32,
+    /// When the handover began, in seconds since the Unix epoch.
+    pub created: i64,
+    /// The next generation's process, which owns the lease once the handover is committed.
+    pub pid: Option<u32>,
 }
 
 impl From<pp::Lease> for Lease {
@@ -235,6 +250,11 @@ impl From<pp::Lease> for Lease {
             created: secs(lease.created),
             ttl: lease.ttl.map(secs),
             expires: lease.expires.map(secs),
+            next: lease.next.map(|next| NextPort {
+                port: u32::from(next.port),
+                created: secs(next.created),
+                pid: next.owner.map(|owner| owner.pid),
+            }),
         }
     }
 }
@@ -306,6 +326,101 @@ impl From<pp::PortState> for PortCheck {
             lease,
         }
     }
+}
+
+/// Options of `Registry.beginHandover`.
+#[napi(object)]
+#[derive(Clone, Debug, Default)]
+pub struct HandoverOptions {
+    /// The next generation's process, which owns the lease once the handover is committed.
+    pub pid: Option<f64>,
+}
+
+/// Options of `Registry.migrate`.
+#[napi(object)]
+#[derive(Clone, Debug, Default)]
+pub struct MigrateOptions {
+    /// Return the leases `migrate` would make, and write nothing.
+    pub dry_run: Option<bool>,
+}
+
+/// A process holding a socket.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq)]
+pub struct SocketProcess {
+    /// Process id.
+    pub pid: u32,
+    /// Its program name.
+    pub program: String,
+}
+
+/// A server socket: a TCP listener, or a UDP socket that is bound and not connected.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerSocket {
+    /// `'tcp'` or `'udp'`.
+    #[napi(ts_type = "'tcp' | 'udp'")]
+    pub protocol: String,
+    /// The local address it is bound to, e.g. `0.0.0.0:8080` or `[::1]:8080`.
+    pub address: String,
+    /// The port it is bound to.
+    pub port: u32,
+    /// The processes holding it; empty when their descriptors cannot be seen (another user's
+    /// process, for an unprivileged caller).
+    pub processes: Vec<SocketProcess>,
+}
+
+/// Everything known about one port: what `Registry.who` returns.
+#[napi(object, use_nullable = true)]
+#[derive(Clone, Debug, PartialEq)]
+pub struct Who {
+    /// The port asked about.
+    pub port: u32,
+    /// The leases holding it, TCP and UDP (during a handover, as the current or next port).
+    pub leases: Vec<Lease>,
+    /// The server sockets bound to it with their processes, or `null` when the host's socket
+    /// tables could not be read.
+    pub sockets: Option<Vec<ServerSocket>>,
+    /// Why `sockets` is `null`.
+    pub unavailable: Option<String>,
+}
+
+impl From<pp::Who> for Who {
+    fn from(who: pp::Who) -> Self {
+        Who {
+            port: u32::from(who.port),
+            leases: leases(who.leases),
+            sockets: who.sockets.map(|sockets| {
+                sockets
+                    .into_iter()
+                    .map(|socket| ServerSocket {
+                        protocol: socket.protocol.as_str().to_owned(),
+                        address: socket.address.to_string(),
+                        port: u32::from(socket.port()),
+                        processes: socket
+                            .processes
+                            .into_iter()
+                            .map(|p| SocketProcess {
+                                pid: p.pid,
+                                program: p.program,
+                            })
+                            .collect(),
+                    })
+                    .collect()
+            }),
+            unavailable: who.unavailable,
+        }
+    }
+}
+
+/// What `Registry.importFile` did.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportReport {
+    /// The leases made, one per new entry of the file.
+    pub imported: Vec<Lease>,
+    /// Names already present with the same port, left as they were.
+    pub skipped: Vec<String>,
 }
 
 /// The version of portpool, the same for every package built from this workspace.
@@ -467,6 +582,58 @@ fn check_op(
     move || {
         reg.check(port_arg(port)?, protocol_arg(protocol.as_deref())?)
             .map(PortCheck::from)
+    }
+}
+
+fn begin_handover_op(
+    reg: Arc<pp::Registry>,
+    name: String,
+    options: Option<HandoverOptions>,
+) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
+    move || {
+        let pid = pid_arg(options.and_then(|o| o.pid))?;
+        reg.begin_handover(&name, pid).map(u32::from)
+    }
+}
+
+fn commit_handover_op(
+    reg: Arc<pp::Registry>,
+    name: String,
+) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
+    move || reg.commit_handover(&name).map(u32::from)
+}
+
+fn abort_handover_op(
+    reg: Arc<pp::Registry>,
+    name: String,
+) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
+    move || reg.abort_handover(&name).map(u32::from)
+}
+
+fn who_op(reg: Arc<pp::Registry>, port: f64) -> impl FnOnce() -> pp::Result<Who> + Send + 'static {
+    move || reg.who(port_arg(port)?).map(Who::from)
+}
+
+fn migrate_op(
+    reg: Arc<pp::Registry>,
+    options: Option<MigrateOptions>,
+) -> impl FnOnce() -> pp::Result<Vec<Lease>> + Send + 'static {
+    move || {
+        let dry_run = options.and_then(|o| o.dry_run).unwrap_or(false);
+        reg.migrate(dry_run).map(leases)
+    }
+}
+
+fn import_file_op(
+    reg: Arc<pp::Registry>,
+    path: String,
+) -> impl FnOnce() -> pp::Result<ImportReport> + Send + 'static {
+    move || {
+        let report = reg.import(Path::new(&path))?;
+        Ok(ImportReport {
+            imported: leases(report.imported),
+            skipped: report.skipped,
+        })
     }
 }
 
@@ -687,5 +854,106 @@ impl Registry {
         #[napi(ts_arg_type = "'tcp' | 'udp'")] protocol: Option<String>,
     ) -> AsyncTask<Job<PortCheck>> {
         Job::spawn(check_op(self.inner.clone(), port, protocol))
+    }
+
+    /// Begins a zero-downtime handover of `name`: leases a port for the next generation while
+    /// the current one stays valid, and returns it. Both ports are leased and listed (the new
+    /// one as the lease's `next`); `get` returns the current port until `commitHandover`. A
+    /// pool lease's new port comes from its pool, other leases take the first free port above
+    /// the current one. `options.pid` is the next generation's process. Begun twice, returns
+    /// the same port. An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
+    /// `PORTPOOL_EXHAUSTED`.
+    #[napi(strict)]
+    pub fn begin_handover(
+        &self,
+        env: Env,
+        name: String,
+        options: Option<HandoverOptions>,
+    ) -> napi::Result<u32> {
+        run_now(&env, begin_handover_op(self.inner.clone(), name, options))
+    }
+
+    /// `beginHandover` off the main thread: resolves to the next generation's port.
+    #[napi(strict, ts_return_type = "Promise<number>")]
+    pub fn begin_handover_async(
+        &self,
+        name: String,
+        options: Option<HandoverOptions>,
+    ) -> AsyncTask<Job<u32>> {
+        Job::spawn(begin_handover_op(self.inner.clone(), name, options))
+    }
+
+    /// Completes `name`'s handover: releases the old port and makes the next one current
+    /// (owned by the next generation's process, when one was given); returns the new port.
+    /// An unknown name, or no handover under way, is `PORTPOOL_NOT_FOUND`.
+    #[napi(strict)]
+    pub fn commit_handover(&self, env: Env, name: String) -> napi::Result<u32> {
+        run_now(&env, commit_handover_op(self.inner.clone(), name))
+    }
+
+    /// `commitHandover` off the main thread: resolves to the new port.
+    #[napi(strict, ts_return_type = "Promise<number>")]
+    pub fn commit_handover_async(&self, name: String) -> AsyncTask<Job<u32>> {
+        Job::spawn(commit_handover_op(self.inner.clone(), name))
+    }
+
+    /// Abandons `name`'s handover: releases the next generation's port and returns it; the
+    /// current lease is untouched. An unknown name, or no handover under way, is
+    /// `PORTPOOL_NOT_FOUND`.
+    #[napi(strict)]
+    pub fn abort_handover(&self, env: Env, name: String) -> napi::Result<u32> {
+        run_now(&env, abort_handover_op(self.inner.clone(), name))
+    }
+
+    /// `abortHandover` off the main thread: resolves to the released port.
+    #[napi(strict, ts_return_type = "Promise<number>")]
+    pub fn abort_handover_async(&self, name: String) -> AsyncTask<Job<u32>> {
+        Job::spawn(abort_handover_op(self.inner.clone(), name))
+    }
+
+    /// The leases holding `port` (TCP and UDP) and the server sockets bound to it with their
+    /// processes. Where the host's socket tables cannot be read, the leases only, and
+    /// `unavailable` says why. Costs a walk over every process's file descriptors.
+    #[napi(strict)]
+    pub fn who(&self, env: Env, port: f64) -> napi::Result<Who> {
+        run_now(&env, who_op(self.inner.clone(), port))
+    }
+
+    /// `who` off the main thread.
+    #[napi(strict, ts_return_type = "Promise<Who>")]
+    pub fn who_async(&self, port: f64) -> AsyncTask<Job<Who>> {
+        Job::spawn(who_op(self.inner.clone(), port))
+    }
+
+    /// Registers every port a server socket is bound to now as a fixed, permanent lease named
+    /// after its program (`nginx`, `nginx-2`, ...; `port-N` when the program cannot be seen),
+    /// and returns the leases made. Ports already leased are left alone, so a second run makes
+    /// none. With `options.dryRun`, returns the plan and writes nothing. Unreadable socket
+    /// tables are `PORTPOOL_IO`.
+    #[napi(strict)]
+    pub fn migrate(&self, env: Env, options: Option<MigrateOptions>) -> napi::Result<Vec<Lease>> {
+        run_now(&env, migrate_op(self.inner.clone(), options))
+    }
+
+    /// `migrate` off the main thread.
+    #[napi(strict, ts_return_type = "Promise<Array<Lease>>")]
+    pub fn migrate_async(&self, options: Option<MigrateOptions>) -> AsyncTask<Job<Vec<Lease>>> {
+        Job::spawn(migrate_op(self.inner.clone(), options))
+    }
+
+    /// Reads a flat `{"name": port, ...}` JSON file (a hand-kept port map) into fixed,
+    /// permanent TCP leases, in one write; names already present with the same port are
+    /// skipped. Any problem (invalid JSON, a bad name or port, one port given to two names, a
+    /// port leased to another name) refuses the whole file with every problem listed, and
+    /// writes nothing. Ports are not probed.
+    #[napi(strict)]
+    pub fn import_file(&self, env: Env, path: String) -> napi::Result<ImportReport> {
+        run_now(&env, import_file_op(self.inner.clone(), path))
+    }
+
+    /// `importFile` off the main thread.
+    #[napi(strict, ts_return_type = "Promise<ImportReport>")]
+    pub fn import_file_async(&self, path: String) -> AsyncTask<Job<ImportReport>> {
+        Job::spawn(import_file_op(self.inner.clone(), path))
     }
 }

@@ -97,6 +97,7 @@ test('list_returns_every_lease_with_every_field', () => {
       created: 0,
       ttl: 60,
       expires: 60,
+      next: null,
     },
   )
   assert.deepEqual(
@@ -111,6 +112,7 @@ test('list_returns_every_lease_with_every_field', () => {
       created: 0,
       ttl: null,
       expires: null,
+      next: null,
     },
   )
   assert.equal(pooled.mode, 'pool')
