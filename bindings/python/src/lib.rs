@@ -170,16 +170,21 @@ enum Int {
     Big(String),
 }
 
-/// Reads an int argument; anything else (including `bool`) is a `TypeError`.
+/// Reads an int argument, as `operator.index` does (an int, or an object with
+/// `__index__`); anything else, `bool` included, is a `TypeError`.
 fn int_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Int> {
+    static INDEX: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = value.py();
     let int = if value.is_instance_of::<PyBool>() {
         None
     } else if value.is_instance_of::<PyInt>() {
         Some(value.clone())
-    } else if value.hasattr("__index__")? {
-        Some(value.call_method0("__index__")?)
     } else {
-        None
+        match INDEX.import(py, "operator", "index")?.call1((value,)) {
+            Ok(int) => Some(int),
+            Err(err) if err.is_instance_of::<PyTypeError>(py) => None,
+            Err(err) => return Err(err),
+        }
     };
     let Some(int) = int else {
         let type_name = value.get_type().name()?;

@@ -80,3 +80,13 @@ def test_cli_and_python_report_the_same_leases(reg, cli):
             lease.ttl,
             lease.expires,
         )
+
+
+def test_a_handover_begun_by_the_cli_is_committed_from_python(reg, cli):
+    reg.set_pool("svc", 41330, 41339, probe=False)
+    old = reg.allocate("api", "svc")
+    new = int(cli("handover", "api").stdout)
+    assert reg.list()[0].next.port == new
+    assert reg.commit_handover("api") == new
+    assert cli("get", "api").stdout.strip() == str(new)
+    assert reg.check(old).status != "leased"
