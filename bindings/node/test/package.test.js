@@ -2,7 +2,7 @@
 // The package as npm sees it: committed type definitions, one version number, entry points.
 
 const assert = require('node:assert/strict')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { test } = require('node:test')
@@ -38,6 +38,7 @@ test('package_json_names_the_entry_points_and_pins_the_napi_cli', () => {
   assert.equal(pkg.types, 'index.d.ts')
   assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', import: './index.mjs', require: './index.js' })
   assert.equal(pkg.devDependencies['@napi-rs/cli'], '3.10.12')
+  assert.equal(pkg.devDependencies.typescript, '6.0.3')
   for (const file of pkg.files) assert.ok(fs.existsSync(path.join(PACKAGE_DIR, file)), `${file} exists`)
 })
 
@@ -95,4 +96,21 @@ test('require_by_package_name_works_from_a_consumer', () => {
     { cwd: dir, encoding: 'utf8' },
   )
   assert.equal(out.trim(), 'function portpool')
+})
+
+test('typescript_accepts_code_written_against_index_d_ts_and_rejects_misuse', () => {
+  // One compiler run over two files: consumer.mts must compile cleanly, and each of lines 5-9
+  // of misuse.mts (wrong argument types, modes, protocols, result types) must be an error.
+  const dir = consumerDir()
+  for (const file of ['consumer.mts', 'misuse.mts']) {
+    fs.copyFileSync(path.join(__dirname, 'fixtures', file), path.join(dir, file))
+  }
+  const tsc = path.join(PACKAGE_DIR, 'node_modules', 'typescript', 'bin', 'tsc')
+  const options = ['--noEmit', '--strict', '--skipDefaultLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext']
+  const result = spawnSync(process.execPath, [tsc, ...options, '--target', 'es2022', 'consumer.mts', 'misuse.mts'], {
+    cwd: dir,
+    encoding: 'utf8',
+  })
+  const errors = [...result.stdout.matchAll(/^(\S+)\((\d+),\d+\): error TS/gm)].map((m) => `${m[1]}:${m[2]}`)
+  assert.deepEqual(errors, ['misuse.mts:5', 'misuse.mts:6', 'misuse.mts:7', 'misuse.mts:8', 'misuse.mts:9'], result.stdout + result.stderr)
 })

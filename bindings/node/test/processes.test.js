@@ -83,3 +83,35 @@ test('node_sees_what_the_cli_leases', async () => {
   cliOk(file, 'release', 'from-cli')
   assert.equal(reg.get('from-cli'), null)
 })
+
+test('worker_threads_load_the_addon_and_allocate_distinct_ports', async () => {
+  const { Worker } = require('node:worker_threads')
+  const file = tempRegistry()
+  new Registry(file).setPool('threads', 47500, 47599, { probe: false })
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads')
+    const { Registry } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const reg = new Registry(workerData.file)
+    ;(async () => {
+      const ports = []
+      for (let i = 0; i < 8; i++) {
+        const name = workerData.prefix + '-' + i
+        ports.push(i % 2 ? await reg.allocateAsync(name, { pool: 'threads' }) : reg.allocate(name, { pool: 'threads' }))
+      }
+      parentPort.postMessage(ports)
+    })().catch((err) => parentPort.postMessage({ code: err.code, message: err.message }))
+  `
+  const results = await Promise.all(
+    Array.from({ length: 4 }, (_, t) => {
+      const worker = new Worker(source, { eval: true, workerData: { file, prefix: `t${t}` } })
+      return new Promise((resolve, reject) => {
+        worker.once('message', resolve)
+        worker.once('error', reject)
+      }).finally(() => worker.terminate())
+    }),
+  )
+  const ports = results.flat()
+  assert.equal(ports.length, 32, JSON.stringify(results))
+  assert.equal(new Set(ports).size, 32)
+  assert.equal(new Registry(file).list().length, 32)
+})
