@@ -21,9 +21,9 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple, PyType};
 
 /// The exception classes, one per [`pp::ErrorKind`] under one base.
 ///
-/// They are made with `type(name, bases, dict)` because two of them have two bases
-/// (`NotFoundError` is also a `KeyError`, `InvalidArgumentError` also a `ValueError`), which
-/// `create_exception!` cannot express.
+/// They are made with `type(name, bases, dict)` because three of them have two bases
+/// (`NotFoundError` is also a `KeyError`, `InvalidArgumentError` a `ValueError`,
+/// `PortpoolIOError` an `OSError`), which `create_exception!` cannot express.
 struct Exceptions {
     base: Py<PyType>,
     not_found: Py<PyType>,

@@ -125,3 +125,26 @@ def test_public_callables_have_text_signatures_and_docstrings(func):
 def test_registry_constructor_signature():
     assert str(inspect.signature(portpool.Registry)) == "(path=None)"
     assert "Args:" in portpool.Registry.__doc__
+
+
+def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
+    readme = (REPO / "bindings" / "python" / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    served = []
+    monkeypatch.setenv("PORTPOOL_REGISTRY", str(tmp_path / "readme.json"))
+    exec(compile(code, "README.md", "exec"), {"serve": served.append, "print": lambda *a: None})
+    assert len(served) == 1
+    assert [lease.name for lease in portpool.Registry().list()] == ["api"]
+
+
+def test_values_have_readable_reprs(reg, reserved):
+    reg.allocate("svc", "reserved")
+    reg.begin_handover("svc")
+    (lease,) = reg.list()
+    assert repr(lease).startswith("Lease(name='svc', port=41000,")
+    assert repr(lease.next).startswith("Next(port=41001, created=")
+    assert repr(reg.who(41000)).startswith("Who(port=41000, leases=[Lease(name='svc'")
+    assert repr(reg.check(41000)).startswith("PortState(status='leased', lease=Lease(")
+    assert repr(reg.lease("x", "reserved")) == "LeaseGuard(name='x', pool='reserved', port=None)"
+    report = reg.doctor()
+    assert repr(report).startswith("DoctorReport(findings=[Finding(kind='not_listening'")
