@@ -110,14 +110,14 @@ fn port_arg(value: f64) -> pp::Result<u16> {
     }
 }
 
-/// A count of seconds or a pid given as a JavaScript number: a whole number, at least 0.
+/// A count of seconds or a pid given as a JavaScript number: an integer, 0 or more.
 fn whole_arg(value: f64, what: &str) -> pp::Result<u64> {
     if value.fract() == 0.0 && value >= 0.0 && value <= u64::MAX as f64 {
         Ok(value as u64)
     } else {
         Err(pp::Error::new(
             pp::ErrorKind::InvalidArgument,
-            format!("invalid {what} {value}: expected a whole number"),
+            format!("invalid {what} {value}: expected an integer, 0 or more"),
         ))
     }
 }
