@@ -1,9 +1,10 @@
 'use strict'
 // The npm package `portpool`: the native addon (built from src/lib.rs by `make build`) with
-// one addition made here: when napi-rs refuses an argument's type (a number where a name is
+// two additions made here. When napi-rs refuses an argument's type (a number where a name is
 // expected, a string where a port is, an options argument that is not an object), the call
 // throws a `TypeError` — and an `…Async` call returns a Promise rejected with it — instead of
-// a plain `Error`. Every other behaviour, and every rule about values, is the addon's.
+// a plain `Error`; and `Registry` called without `new` is a `TypeError`, as for any class.
+// Every other behaviour, and every rule about values, is the addon's.
 
 const native = require('./portpool.node')
 
@@ -54,6 +55,11 @@ for (const key of Object.getOwnPropertyNames(proto)) {
 }
 
 const Registry = new Proxy(native.Registry, {
+  // Like a JavaScript class: calling it without `new` is a TypeError (the bare napi-rs
+  // constructor would wrap whatever `this` is, the global object included).
+  apply() {
+    throw new TypeError("Class constructor Registry cannot be invoked without 'new'")
+  },
   construct(target, args, newTarget) {
     try {
       return Reflect.construct(target, args, newTarget === Registry ? target : newTarget)

@@ -144,6 +144,7 @@ function throwsType(fn) {
 test('arguments_of_the_wrong_type_are_type_errors', () => {
   const reg = open()
   throwsType(() => new Registry(5))
+  throwsType(() => Registry(tempRegistry()))
   throwsType(() => reg.register(5, 8080))
   throwsType(() => reg.register('web', '8080'))
   throwsType(() => reg.register('web'))
