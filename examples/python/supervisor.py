@@ -59,7 +59,7 @@ def main(once: bool) -> None:
     reg = portpool.Registry()
     pool = os.environ.get("PORTPOOL_POOL", "default")
     with contextlib.ExitStack() as stack:
-        children = []
+        children: list[tuple[str, int]] = []
         for name in WORKERS:
             port = stack.enter_context(reg.lease(name, pool))
             child = subprocess.Popen(
@@ -69,6 +69,7 @@ def main(once: bool) -> None:
             )
             stack.callback(child.wait)
             stack.callback(child.terminate)
+            assert child.stdout is not None
             if child.stdout.readline().strip() != "ready":
                 raise SystemExit(f"supervisor: {name} did not start")
             children.append((name, port))

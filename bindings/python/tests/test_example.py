@@ -1,4 +1,4 @@
-"""examples/python/supervisor.py runs, serves on leased ports and releases them."""
+"""examples/python/supervisor.py: it runs, serves on leased ports, releases them, and type-checks."""
 
 import os
 import subprocess
@@ -22,3 +22,21 @@ def test_supervisor_example_leases_serves_and_releases(reg, path):
     assert "GET worker-2: worker-2 on port 4198" in done.stdout
     assert "leases left: 0" in done.stdout
     assert reg.list() == []
+
+
+def test_the_example_type_checks_against_the_stubs(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(tmp_path / "mypy-cache"),
+            str(REPO / "examples" / "python" / "supervisor.py"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
