@@ -7,7 +7,8 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 CARGO ?= cargo
 PORTPOOL := $(CARGO_TARGET_DIR)/debug/portpool
 
-.PHONY: all build demo test lint test-rust test-c test-go test-python test-node test-interop install clean
+
+.PHONY: cargo-fuzz all build demo test lint test-rust test-c test-go test-python test-node test-interop fuzz-smoke fuzz install clean
 
 all: build
 
@@ -18,7 +19,7 @@ demo:
 	$(CARGO) build -p portpool-cli
 	PORTPOOL=$(PORTPOOL) ./scripts/demo.sh
 
-test: lint test-rust test-c test-go test-python test-node
+test: lint test-rust test-c test-go test-python test-node fuzz-smoke
 	@echo "make test: every suite passed"
 
 lint:
@@ -39,6 +40,27 @@ test-python:
 
 test-node:
 	$(MAKE) -C bindings/node test
+
+# Fuzzing runs on the stable toolchain: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
+CARGO_FUZZ_VERSION := 0.13.1
+FUZZ_TARGETS := registry_reader arguments
+FUZZ_SECONDS ?= 5
+FUZZ := cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz
+
+cargo-fuzz:
+	@cargo fuzz --version 2>/dev/null | grep -q '$(CARGO_FUZZ_VERSION)' || \
+	    $(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+
+# A few seconds per target, in make test: finds regressions, not deep bugs.
+fuzz-smoke: cargo-fuzz
+	$(FUZZ) build --dev -s none
+	for t in $(FUZZ_TARGETS); do \
+	    ( $(FUZZ) run --dev -s none $$t -- -max_total_time=$(FUZZ_SECONDS) ) || exit 1; \
+	done
+
+# A long run of one target: make fuzz TARGET=registry_reader FUZZ_SECONDS=600
+fuzz: cargo-fuzz
+	$(FUZZ) run -s none $(or $(TARGET),registry_reader) -- -max_total_time=$(FUZZ_SECONDS)
 
 install:
 	$(MAKE) -C ffi install PREFIX=$(or $(PREFIX),/usr/local)

@@ -30,7 +30,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use lifecycle::{DoctorReport, Finding, FindingKind, ImportReport, Who, ephemeral_overlap};
 pub use model::{
     DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, Mode, Next, Owner,
-    Pool, Protocol, leases_to_json, pools_to_json,
+    Pool, Protocol, leases_to_json, parse_registry, pools_to_json,
 };
 pub use owner::{is_alive, owner_of};
 pub use probe::{find_free, is_free};

@@ -418,6 +418,14 @@ impl Data {
     }
 }
 
+/// Parses the contents of a registry file without touching the disk, with the same checks and
+/// messages as opening it (`path` only names the file in errors). Returns its leases and pools,
+/// sorted by name. For tools that validate or inspect a registry someone handed them.
+pub fn parse_registry(path: &Path, bytes: &[u8]) -> Result<(Vec<Lease>, Vec<Pool>)> {
+    let data = Data::parse(path, bytes)?;
+    Ok((data.leases().cloned().collect(), data.pools().cloned().collect()))
+}
+
 /// Leases as a JSON array of lease objects, in the registry file's lease format; the shape
 /// `portpool list --json` prints and every binding's JSON output uses.
 pub fn leases_to_json(leases: &[Lease], pretty: bool) -> String {
