@@ -174,6 +174,7 @@ impl Store {
             }
         };
         if changed {
+            self.remove_abandoned_temp_files();
             let bytes = cached.data.to_json();
             match self.replace(&bytes, existed) {
                 Ok(stamp) => cached.stamp = Some(stamp),
@@ -276,6 +277,33 @@ impl Store {
             .mode(self.dir_mode)
             .create(dir)
             .map_err(|e| Error::from_io(dir, "creating directory", e))
+    }
+
+    /// Removes temporary files of writers that were killed mid-write. A temporary file exists
+    /// only while its writer holds the exclusive lock, which the caller holds now: any one
+    /// found is abandoned. Names are `.<registry name>.` and six letters or digits; nothing
+    /// else is touched, and a failure here is not the write's failure.
+    fn remove_abandoned_temp_files(&self) {
+        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(name);
+        prefix.push(".");
+        let prefix = prefix.as_encoded_bytes();
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let bytes = file_name.as_encoded_bytes();
+            let abandoned = bytes.len() == prefix.len() + 6
+                && bytes.starts_with(prefix)
+                && bytes[prefix.len()..].iter().all(u8::is_ascii_alphanumeric)
+                && entry.file_type().is_ok_and(|t| t.is_file());
+            if abandoned {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Atomically replaces the registry with `bytes` and returns the new file's stamp.
