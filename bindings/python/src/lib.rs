@@ -751,6 +751,7 @@ impl Registry {
     ///     ExhaustedError: "flexible" and no free port from `port` to 65535.
     ///     InvalidArgumentError: a bad name, port, mode, protocol, pid or ttl.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
     #[pyo3(signature = (name, port, mode="flexible", *, protocol="tcp", force=false, pid=None, ttl=None))]
     #[allow(clippy::too_many_arguments)]
@@ -794,6 +795,7 @@ impl Registry {
     ///     ConflictError: `name` holds a port of the other protocol.
     ///     InvalidArgumentError: a bad name, pool, protocol, pid or ttl.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
     #[pyo3(signature = (name, pool="default", *, protocol="tcp", pid=None, ttl=None))]
     fn allocate(
@@ -824,6 +826,7 @@ impl Registry {
     /// Raises:
     ///     InvalidArgumentError: a bad name.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     #[pyo3(signature = (name, default=None))]
     fn get(&self, py: Python<'_>, name: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         let inner = &*self.inner;
@@ -844,6 +847,7 @@ impl Registry {
     /// Raises:
     ///     InvalidArgumentError: a bad name.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     fn release(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
         let inner = &*self.inner;
         py.detach(|| inner.release(name)).or_raise(py)
@@ -856,6 +860,7 @@ impl Registry {
     ///
     /// Raises:
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     fn list(&self, py: Python<'_>) -> PyResult<Vec<Lease>> {
         let inner = &*self.inner;
         let leases = py.detach(|| inner.list()).or_raise(py)?;
@@ -869,6 +874,7 @@ impl Registry {
     ///
     /// Raises:
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     fn pools(&self, py: Python<'_>) -> PyResult<Vec<Pool>> {
         let inner = &*self.inner;
         let pools = py.detach(|| inner.pools()).or_raise(py)?;
@@ -892,6 +898,7 @@ impl Registry {
     /// Raises:
     ///     InvalidArgumentError: a bad name or range.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
     #[pyo3(signature = (name, start, end, *, probe=None))]
     fn set_pool(
@@ -925,6 +932,7 @@ impl Registry {
     /// Raises:
     ///     InvalidArgumentError: a bad port or protocol.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     #[pyo3(signature = (port, protocol="tcp"))]
     fn check(
         &self,
@@ -959,6 +967,7 @@ impl Registry {
     ///
     /// Raises:
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     fn gc(&self, py: Python<'_>) -> PyResult<Vec<Reclaimed>> {
         let inner = &*self.inner;
         let reclaimed = py.detach(|| inner.gc()).or_raise(py)?;
@@ -984,6 +993,7 @@ impl Registry {
     ///     NotFoundError: `name` holds no lease.
     ///     InvalidArgumentError: a bad name or ttl, or no ttl given for a lease without one.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     #[pyo3(signature = (name, ttl=None))]
     fn renew(&self, py: Python<'_>, name: &str, ttl: Option<&Bound<'_, PyAny>>) -> PyResult<Lease> {
         let ttl = ttl_arg(py, ttl)?;
@@ -996,6 +1006,7 @@ impl Registry {
     ///
     /// Raises:
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     fn reset(&self, py: Python<'_>) -> PyResult<()> {
         let inner = &*self.inner;
         py.detach(|| inner.reset()).or_raise(py)
@@ -1021,6 +1032,7 @@ impl Registry {
     ///     ExhaustedError: no port is free for the next generation.
     ///     InvalidArgumentError: a bad name or pid.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     #[pyo3(signature = (name, pid=None))]
     fn begin_handover(
         &self,
@@ -1046,6 +1058,7 @@ impl Registry {
     ///     NotFoundError: `name` holds no lease, or no handover of it is under way.
     ///     InvalidArgumentError: a bad name.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     fn commit_handover(&self, py: Python<'_>, name: &str) -> PyResult<u16> {
         let inner = &*self.inner;
         py.detach(|| inner.commit_handover(name)).or_raise(py)
@@ -1064,6 +1077,7 @@ impl Registry {
     ///     NotFoundError: `name` holds no lease, or no handover of it is under way.
     ///     InvalidArgumentError: a bad name.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     fn abort_handover(&self, py: Python<'_>, name: &str) -> PyResult<u16> {
         let inner = &*self.inner;
         py.detach(|| inner.abort_handover(name)).or_raise(py)
@@ -1088,6 +1102,7 @@ impl Registry {
     ///     ExhaustedError: the pool has too few free ports; nothing is leased.
     ///     InvalidArgumentError: a bad name (or one given twice), pool, protocol, pid or ttl.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: `names` is a str, or holds something else than str.
     #[pyo3(signature = (names, pool="default", *, protocol="tcp", pid=None, ttl=None))]
     fn allocate_many(
@@ -1130,6 +1145,7 @@ impl Registry {
     ///     NotFoundError: `name` holds no lease.
     ///     InvalidArgumentError: a bad name, or no process `pid`.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     #[pyo3(signature = (name, pid=None))]
     fn set_owner(
         &self,
@@ -1183,6 +1199,7 @@ impl Registry {
     /// Raises:
     ///     InvalidArgumentError: a bad port.
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     fn who(&self, py: Python<'_>, port: &Bound<'_, PyAny>) -> PyResult<Who> {
         let port = port_arg(py, port)?;
         let inner = &*self.inner;
@@ -1227,6 +1244,7 @@ impl Registry {
     ///
     /// Raises:
     ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
     fn doctor(&self, py: Python<'_>) -> PyResult<DoctorReport> {
         let inner = &*self.inner;
         let report = py.detach(|| inner.doctor()).or_raise(py)?;
