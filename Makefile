@@ -8,7 +8,7 @@ CARGO ?= cargo
 PORTPOOL := $(CARGO_TARGET_DIR)/debug/portpool
 
 
-.PHONY: cargo-fuzz all build demo test lint test-rust test-c test-go test-python test-node test-interop fuzz-smoke fuzz install clean
+.PHONY: cargo-fuzz all build demo test lint test-rust test-c test-go test-python test-node test-interop fuzz-smoke fuzz bench install clean
 
 all: build
 
@@ -61,6 +61,10 @@ fuzz-smoke: cargo-fuzz
 # A long run of one target: make fuzz TARGET=registry_reader FUZZ_SECONDS=600
 fuzz: cargo-fuzz
 	$(FUZZ) run -s none $(or $(TARGET),registry_reader) -- -max_total_time=$(FUZZ_SECONDS)
+
+# Benchmarks, never part of make test: results and ratios go to docs/benchmarks.md.
+bench:
+	$(MAKE) -C bench all
 
 install:
 	$(MAKE) -C ffi install PREFIX=$(or $(PREFIX),/usr/local)
