@@ -37,7 +37,9 @@ pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PortState, Reclaimed, Registry};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use store::{PathSource, resolve_path};
-pub use validate::{MAX_NAME_BYTES, check_name, check_port, parse_port, port_from_i64};
+pub use validate::{
+    MAX_NAME_BYTES, check_name, check_port, parse_port, pid_from_i64, port_from_i64, ttl_from_i64,
+};
 
 /// The version of portpool, the same for every package built from this workspace.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

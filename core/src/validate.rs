@@ -42,6 +42,28 @@ pub fn port_from_i64(value: i64) -> Result<u16> {
     }
 }
 
+/// Checks a process id given as an integer of any width: 1 up to the largest `pid_t`.
+/// Whether such a process exists is checked where an owner is recorded.
+pub fn pid_from_i64(value: i64) -> Result<u32> {
+    match i32::try_from(value) {
+        Ok(pid) if pid > 0 => Ok(pid as u32),
+        _ => Err(Error::invalid(format!(
+            "invalid pid {value}: process ids are 1-{}",
+            i32::MAX
+        ))),
+    }
+}
+
+/// Checks a time to live in seconds given as an integer of any width: at least 1.
+pub fn ttl_from_i64(value: i64) -> Result<u64> {
+    match u64::try_from(value) {
+        Ok(ttl) if ttl > 0 => Ok(ttl),
+        _ => Err(Error::invalid(format!(
+            "invalid ttl {value}: a time to live is at least 1 second"
+        ))),
+    }
+}
+
 /// Checks a port that is already a `u16`: 0 is rejected.
 pub fn check_port(port: u16) -> Result<u16> {
     port_from_i64(i64::from(port))
@@ -77,6 +99,19 @@ mod tests {
         }
         assert_eq!(port_from_i64(1).unwrap(), 1);
         assert_eq!(port_from_i64(65535).unwrap(), 65535);
+    }
+
+    #[test]
+    fn pids_and_ttls_must_be_positive_and_in_range() {
+        for bad in [0, -1, i64::from(i32::MAX) + 1] {
+            assert_eq!(pid_from_i64(bad).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        }
+        assert_eq!(pid_from_i64(1).unwrap(), 1);
+        for bad in [0, -30] {
+            let err = ttl_from_i64(bad).unwrap_err();
+            assert!(err.message().contains(&bad.to_string()), "{err}");
+        }
+        assert_eq!(ttl_from_i64(30).unwrap(), 30);
     }
 
     #[test]
