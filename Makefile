@@ -19,7 +19,7 @@ demo:
 	$(CARGO) build -p portpool-cli
 	PORTPOOL=$(PORTPOOL) ./scripts/demo.sh
 
-test: lint test-rust test-c test-go test-python test-node fuzz-smoke
+test: lint test-rust test-c test-go test-python test-node test-interop fuzz-smoke
 	@echo "make test: every suite passed"
 
 lint:
@@ -65,6 +65,9 @@ fuzz: cargo-fuzz
 # Benchmarks, never part of make test: results and ratios go to docs/benchmarks.md.
 bench:
 	$(MAKE) -C bench all
+
+test-interop:
+	$(MAKE) -C tests/interop test
 
 install:
 	$(MAKE) -C ffi install PREFIX=$(or $(PREFIX),/usr/local)
