@@ -1428,6 +1428,11 @@ fn find_free(py: Python<'_>, protocol: &str) -> PyResult<u16> {
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", pp::VERSION)?;
+    m.add("DEFAULT_POOL", pp::DEFAULT_POOL)?;
+    m.add("DEFAULT_POOL_START", pp::DEFAULT_POOL_START)?;
+    m.add("DEFAULT_POOL_END", pp::DEFAULT_POOL_END)?;
+    m.add("MAX_NAME_BYTES", pp::MAX_NAME_BYTES)?;
+    m.add("FORMAT_VERSION", pp::FORMAT_VERSION)?;
     m.add_class::<Registry>()?;
     m.add_class::<Lease>()?;
     m.add_class::<Pool>()?;

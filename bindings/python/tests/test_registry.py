@@ -1,5 +1,6 @@
 """Every Registry method and module function, on a temporary registry."""
 
+import json
 import os
 import pathlib
 import socket
@@ -183,11 +184,23 @@ def test_allocate_from_an_unknown_pool_raises_not_found(reg):
 def test_pools_always_include_the_default_pool(reg):
     (default,) = reg.pools()
     assert (default.name, default.start, default.end, default.probe) == (
-        "default",
-        9000,
-        9999,
+        portpool.DEFAULT_POOL,
+        portpool.DEFAULT_POOL_START,
+        portpool.DEFAULT_POOL_END,
         True,
     )
+    assert (default.name, default.start, default.end) == ("default", 9000, 9999)
+
+
+def test_the_longest_name_is_max_name_bytes(reg):
+    reg.allocate("x" * portpool.MAX_NAME_BYTES)
+    with pytest.raises(portpool.InvalidArgumentError):
+        reg.allocate("y" * (portpool.MAX_NAME_BYTES + 1))
+
+
+def test_written_registry_carries_the_format_version(reg, path):
+    reg.reset()
+    assert json.loads(path.read_text())["version"] == portpool.FORMAT_VERSION == 1
 
 
 def test_set_pool_creates_and_changes_a_range_and_keeps_leases(reg):

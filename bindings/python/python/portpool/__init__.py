@@ -17,6 +17,11 @@ shared between threads.
 """
 
 from portpool._native import (
+    DEFAULT_POOL,
+    DEFAULT_POOL_END,
+    DEFAULT_POOL_START,
+    FORMAT_VERSION,
+    MAX_NAME_BYTES,
     ConflictError,
     DoctorReport,
     ExhaustedError,
@@ -43,6 +48,11 @@ from portpool._native import (
 )
 
 __all__ = [
+    "DEFAULT_POOL",
+    "DEFAULT_POOL_END",
+    "DEFAULT_POOL_START",
+    "FORMAT_VERSION",
+    "MAX_NAME_BYTES",
     "ConflictError",
     "DoctorReport",
     "ExhaustedError",

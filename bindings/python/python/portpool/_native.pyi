@@ -8,6 +8,11 @@ from types import TracebackType
 from typing import Final, Literal, TypeVar, final, overload
 
 __all__ = [
+    "DEFAULT_POOL",
+    "DEFAULT_POOL_END",
+    "DEFAULT_POOL_START",
+    "FORMAT_VERSION",
+    "MAX_NAME_BYTES",
     "ConflictError",
     "DoctorReport",
     "ExhaustedError",
@@ -34,6 +39,16 @@ __all__ = [
 ]
 
 __version__: Final[str]
+DEFAULT_POOL: Final[str]
+"""The pool that always exists, "default"."""
+DEFAULT_POOL_START: Final[int]
+"""First port of the default pool unless changed (9000)."""
+DEFAULT_POOL_END: Final[int]
+"""Last port of the default pool unless changed (9999)."""
+MAX_NAME_BYTES: Final[int]
+"""Longest lease or pool name, in bytes of UTF-8 (128)."""
+FORMAT_VERSION: Final[int]
+"""The registry file format version this build reads and writes."""
 
 _T = TypeVar("_T")
 _Protocol = Literal["tcp", "udp"]
