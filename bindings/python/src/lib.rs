@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use portpool_core as pp;
 use pyo3::exceptions::{
-    PyBaseException, PyException, PyKeyError, PyOSError, PyTypeError, PyValueError,
+    PyBaseException, PyException, PyKeyError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -1334,8 +1334,15 @@ impl LeaseGuard {
         self.state().map(|grant| grant.port)
     }
 
-    /// Allocates the port (as Registry.allocate) and returns it.
+    /// Allocates the port (as Registry.allocate) and returns it. A guard is entered once at
+    /// a time: entering it again inside its block is a RuntimeError.
     fn __enter__(&self, py: Python<'_>) -> PyResult<u16> {
+        if self.state().is_some() {
+            return Err(PyRuntimeError::new_err(format!(
+                "the lease guard of {} is already entered",
+                repr_str(py, &self.name)?
+            )));
+        }
         let mut options = self.options.clone();
         options.pid = options.pid.or(Some(std::process::id()));
         let grant = py

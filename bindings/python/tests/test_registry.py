@@ -349,6 +349,18 @@ def test_lease_context_keeps_a_lease_the_name_already_held(reg, reserved):
     assert reg.get("service") == port
 
 
+def test_a_lease_guard_cannot_be_entered_twice_at_once(reg, reserved):
+    guard = reg.lease("worker", "reserved")
+    with guard as port:
+        with pytest.raises(RuntimeError, match="already entered"):
+            with guard:
+                pytest.fail("the inner block must not run")
+        assert reg.get("worker") == port
+    assert reg.get("worker") is None
+    with guard as again:
+        assert reg.get("worker") == again
+
+
 def test_lease_context_from_an_exhausted_pool_raises_on_entry(reg):
     reg.set_pool("tiny", 41900, 41900, probe=False)
     reg.allocate("holder", "tiny")
