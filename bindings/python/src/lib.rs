@@ -170,6 +170,18 @@ enum Int {
     Big(String),
 }
 
+impl Int {
+    /// The value, or for one beyond 64 bits the nearest i64, which lies outside every range
+    /// core accepts just as the value does.
+    fn saturated(&self) -> i64 {
+        match self {
+            Int::Small(n) => *n,
+            Int::Big(text) if text.starts_with('-') => i64::MIN,
+            Int::Big(_) => i64::MAX,
+        }
+    }
+}
+
 /// Reads an int argument, as `operator.index` does (an int, or an object with
 /// `__index__`); anything else, `bool` included, is a `TypeError`.
 fn int_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Int> {
@@ -206,35 +218,16 @@ fn port_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<u16> {
     .or_raise(py)
 }
 
-fn invalid(py: Python<'_>, message: String) -> PyErr {
-    error(py, pp::Error::new(pp::ErrorKind::InvalidArgument, message))
-}
-
 fn pid_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
     let Some(value) = value else { return Ok(None) };
-    let shown = match int_arg(value, "pid")? {
-        Int::Small(n) => match u32::try_from(n) {
-            Ok(pid) => return Ok(Some(pid)),
-            Err(_) => n.to_string(),
-        },
-        Int::Big(text) => text,
-    };
-    Err(invalid(py, format!("invalid pid {shown}: no such process")))
+    let pid = int_arg(value, "pid")?.saturated();
+    pp::pid_from_i64(pid).map(Some).or_raise(py)
 }
 
 fn ttl_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
     let Some(value) = value else { return Ok(None) };
-    let shown = match int_arg(value, "ttl")? {
-        Int::Small(n) => match u64::try_from(n) {
-            Ok(ttl) => return Ok(Some(ttl)),
-            Err(_) => n.to_string(),
-        },
-        Int::Big(text) => text,
-    };
-    Err(invalid(
-        py,
-        format!("invalid ttl {shown}: a time to live is at least 1 second"),
-    ))
+    let ttl = int_arg(value, "ttl")?.saturated();
+    pp::ttl_from_i64(ttl).map(Some).or_raise(py)
 }
 
 fn protocol_arg(py: Python<'_>, protocol: &str) -> PyResult<pp::Protocol> {
