@@ -38,7 +38,8 @@
  * `portpool pool list --json` print: a lease is
  * `{"name", "port", "protocol" ("tcp"|"udp"), "mode" ("flexible"|"fixed"|"pool"), "pool"
  * (string or null), "created" (Unix seconds), "owner" ({"pid", "start_time"} or null), "ttl"
- * (seconds or null), "expires" (Unix seconds or null)}`; a pool is
+ * (seconds or null), "expires" (Unix seconds or null), "next" (during a handover
+ * `{"port", "created", "owner"}`, else null)}`; a pool is
  * `{"name", "start", "end", "cursor", "probe"}`.
  */
 
@@ -755,6 +756,248 @@ const char *portpool_version(void);
  * ```
  */
 uint32_t portpool_abi_version(void);
+
+/**
+ * Begins a zero-downtime handover of `name`: leases a port for the next generation while the
+ * current one stays valid, and returns it in `*out_port`. `portpool_get` keeps returning the
+ * current port until `portpool_commit_handover`; both ports are leased meanwhile, and the
+ * lease's JSON shows the new one under `"next"`. A pool lease's new port comes from its pool;
+ * other leases take the first free port above the current one. `pid` (0: none) is the next
+ * generation's process, which owns the lease after the commit. Begun twice, returns the same
+ * port.
+ *
+ * - **Ownership:** `name` is only read during the call.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** `PORTPOOL_NOT_FOUND` (no lease named `name`), `PORTPOOL_EXHAUSTED` (no free
+ *   port), `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`, `name` or `out_port`; invalid name; a
+ *   `pid` that names no running process), `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * uint16_t next;
+ * if (portpool_begin_handover(reg, "web", 0, &next) == PORTPOOL_OK) {
+ *     start_generation(next);          // the new process listens on `next`
+ *     portpool_commit_handover(reg, "web", &next);
+ *     stop_old_generation();           // its port is free for others now
+ * }
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_begin_handover(struct portpool_registry *reg,
+                                             const char *name,
+                                             uint32_t pid,
+                                             uint16_t *out_port);
+
+/**
+ * Completes `name`'s handover: releases the old port and makes the next one current (owned
+ * by the next generation's process, when one was given). The new port is in `*out_port`.
+ *
+ * - **Ownership:** `name` is only read during the call.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** `PORTPOOL_NOT_FOUND` (no lease named `name`, or no handover under way),
+ *   `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`, `name` or `out_port`; invalid name),
+ *   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * uint16_t now_current;
+ * portpool_commit_handover(reg, "web", &now_current);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_commit_handover(struct portpool_registry *reg,
+                                              const char *name,
+                                              uint16_t *out_port);
+
+/**
+ * Abandons `name`'s handover: releases the next generation's port, which is returned in
+ * `*out_port`; the current lease is untouched.
+ *
+ * - **Ownership:** `name` is only read during the call.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_commit_handover`.
+ *
+ * ```c
+ * uint16_t dropped;
+ * if (new_generation_failed)
+ *     portpool_abort_handover(reg, "web", &dropped);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_abort_handover(struct portpool_registry *reg,
+                                             const char *name,
+                                             uint16_t *out_port);
+
+/**
+ * Allocates a port of `pool` (NULL: `"default"`) to each of the `count` names in `names`, in
+ * one locked write: all or none. Names that already hold a lease get theirs back.
+ * `out_ports[i]` is the port of `names[i]`. `options` NULL means the defaults.
+ *
+ * - **Ownership:** `names`, the strings in it, `pool` and `options` are only read during the
+ *   call; `out_ports` is the caller's array of at least `count` elements.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_allocate_ex` (nothing is leased then), and
+ *   `PORTPOOL_INVALID_ARGUMENT` for a name given twice, or `names` or `out_ports` NULL while
+ *   `count` is not 0.
+ *
+ * ```c
+ * const char *names[] = {"worker-1", "worker-2", "worker-3"};
+ * uint16_t ports[3];
+ * if (portpool_allocate_many(reg, names, 3, "workers", NULL, ports) == PORTPOOL_OK)
+ *     printf("%u %u %u\n", (unsigned)ports[0], (unsigned)ports[1], (unsigned)ports[2]);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
+ * a NUL-terminated string; `pool` is NULL or a NUL-terminated string; `options` is NULL or
+ * readable; `out_ports` is NULL or writable for `count` elements.
+ */
+enum portpool_status portpool_allocate_many(struct portpool_registry *reg,
+                                            const char *const *names,
+                                            size_t count,
+                                            const char *pool,
+                                            const struct portpool_lease_options *options,
+                                            uint16_t *out_ports);
+
+/**
+ * Makes process `pid` the owner of `name`'s lease (0: no owner, a permanent lease). Once the
+ * owner exits, the lease is stale and is reclaimed. `*out_json`, when not NULL, is the lease
+ * as a JSON object.
+ *
+ * - **Ownership:** `name` is only read during the call; a string in `*out_json` is owned by
+ *   the caller: free it with `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** `PORTPOOL_NOT_FOUND` (no lease named `name`), `PORTPOOL_INVALID_ARGUMENT`
+ *   (NULL `reg` or `name`; invalid name; a `pid` that names no running process),
+ *   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * pid_t child = fork();
+ * if (child > 0)  // the lease now lives as long as the child
+ *     portpool_set_owner(reg, "worker-1", (uint32_t)child, NULL);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_set_owner(struct portpool_registry *reg,
+                                        const char *name,
+                                        uint32_t pid,
+                                        char **out_json);
+
+/**
+ * Everything known about `port`, as a JSON object: `{"port", "leases": [lease objects, TCP
+ * and UDP], "sockets": [{"protocol", "address", "processes": [{"pid", "program"}]}] or null,
+ * "unavailable": null or why the sockets could not be read}`.
+ *
+ * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
+ *   `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle. Costs a walk over every process's
+ *   descriptors.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`; port 0),
+ *   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * char *who = NULL;
+ * if (portpool_who_json(reg, 8080, &who) == PORTPOOL_OK) {
+ *     puts(who);
+ *     portpool_string_free(who);
+ * }
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+enum portpool_status portpool_who_json(struct portpool_registry *reg,
+                                       uint16_t port,
+                                       char **out_json);
+
+/**
+ * Registers every port a server socket is bound to now as a fixed, permanent lease named
+ * after its program, and returns the leases made as a JSON array. Ports already leased are
+ * left alone. With `dry_run`, returns the plan and writes nothing.
+ *
+ * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
+ *   `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`), `PORTPOOL_IO_ERROR`
+ *   (/proc cannot be read), `PORTPOOL_REGISTRY_ERROR`.
+ *
+ * ```c
+ * char *plan = NULL;
+ * if (portpool_migrate_json(reg, true, &plan) == PORTPOOL_OK) {
+ *     puts(plan);
+ *     portpool_string_free(plan);
+ * }
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+enum portpool_status portpool_migrate_json(struct portpool_registry *reg,
+                                           bool dry_run,
+                                           char **out_json);
+
+/**
+ * Reads a flat `{"name": port, ...}` file into fixed, permanent TCP leases, in one write.
+ * Names already present with the same port are skipped; any problem refuses the whole file,
+ * listing every problem, and writes nothing. `*out_json`, when not NULL, is
+ * `{"imported": [lease objects], "skipped": [names]}`. The path is taken as bytes.
+ *
+ * - **Ownership:** `file` is only read during the call; a string in `*out_json` is owned by
+ *   the caller: free it with `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** `PORTPOOL_NOT_FOUND` (no such file), `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`
+ *   or `file`; not a `{"name": port}` map; bad names or ports), `PORTPOOL_CONFLICT` (a port
+ *   leased to another name, a name holding another port), `PORTPOOL_REGISTRY_ERROR`,
+ *   `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL) != PORTPOOL_OK)
+ *     fprintf(stderr, "%s\n", portpool_last_error_message());
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `file` is NULL or a NUL-terminated string; `out_json` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_import(struct portpool_registry *reg,
+                                     const char *file,
+                                     char **out_json);
+
+/**
+ * Checks the registry against the host and returns the findings as a JSON object:
+ * `{"findings": [{"kind", "subject", "message"}], "unavailable": null or why sockets could
+ * not be inspected}`. `kind` is one of `"not_listening"`, `"foreign_listener"`,
+ * `"stale_owner"`, `"expired"`, `"ephemeral_overlap"`. Reads only.
+ *
+ * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
+ *   `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle. Costs a walk over every process's
+ *   descriptors.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`),
+ *   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * char *report = NULL;
+ * if (portpool_doctor_json(reg, &report) == PORTPOOL_OK) {
+ *     puts(report);
+ *     portpool_string_free(report);
+ * }
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+enum portpool_status portpool_doctor_json(struct portpool_registry *reg, char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -148,3 +148,8 @@ pub(crate) fn c_string(bytes: impl Into<Vec<u8>>) -> *mut c_char {
     bytes.retain(|b| *b != 0);
     CString::new(bytes).unwrap_or_default().into_raw()
 }
+
+/// Compact JSON for C.
+pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("serializing plain data cannot fail")
+}

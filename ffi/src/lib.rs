@@ -37,12 +37,14 @@
 //! `portpool pool list --json` print: a lease is
 //! `{"name", "port", "protocol" ("tcp"|"udp"), "mode" ("flexible"|"fixed"|"pool"), "pool"
 //! (string or null), "created" (Unix seconds), "owner" ({"pid", "start_time"} or null), "ttl"
-//! (seconds or null), "expires" (Unix seconds or null)}`; a pool is
+//! (seconds or null), "expires" (Unix seconds or null), "next" (during a handover
+//! `{"port", "created", "owner"}`, else null)}`; a pool is
 //! `{"name", "start", "end", "cursor", "probe"}`.
 
 #![allow(non_camel_case_types)]
 
 mod args;
+mod lifecycle;
 mod status;
 mod types;
 
@@ -52,8 +54,9 @@ use std::os::unix::ffi::OsStrExt;
 use portpool_core::{DEFAULT_POOL, Error, ErrorKind, PortState, Registry, find_free, is_free};
 
 use crate::args::{
-    c_string, lease_options, optional_out, optional_path, optional_text, out, registry, text,
+    c_string, json, lease_options, optional_out, optional_path, optional_text, out, registry, text,
 };
+pub use crate::lifecycle::*;
 pub use crate::status::portpool_status;
 use crate::status::{guard, last_message, quietly};
 pub use crate::types::*;
@@ -827,10 +830,6 @@ pub extern "C" fn portpool_abi_version() -> u32 {
 
 fn no_lease(name: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("no lease named {name:?}"))
-}
-
-fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).expect("serializing plain data cannot fail")
 }
 
 #[cfg(test)]

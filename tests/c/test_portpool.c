@@ -24,12 +24,12 @@
 #include "portpool.h"
 
 static char scratch[64];           /* a fresh directory per run */
-static const char *current = "";   /* the test running now */
+static const char *current_test = ""; /* the test running now */
 
 #define CHECK(cond)                                                                           \
     do {                                                                                      \
         if (!(cond)) {                                                                        \
-            fprintf(stderr, "FAIL %s (%s:%d): %s\n  last error: \"%s\"\n", current, __FILE__, \
+            fprintf(stderr, "FAIL %s (%s:%d): %s\n  last error: \"%s\"\n", current_test, __FILE__, \
                     __LINE__, #cond, portpool_last_error_message());                          \
             return 0;                                                                         \
         }                                                                                     \
@@ -701,6 +701,292 @@ static int registry_under_a_regular_file_is_an_io_error(void) {
     return 1;
 }
 
+
+/* A child process that lives until *stop is closed; its pid. */
+static pid_t spawn_sleeper(int *stop) {
+    int fds[2];
+    char byte;
+    pid_t child;
+    if (pipe(fds) != 0)
+        return -1;
+    fflush(stdout); /* or the child inherits unwritten output */
+    child = fork();
+    if (child == 0) {
+        close(fds[1]);
+        while (read(fds[0], &byte, 1) > 0) {
+        }
+        _exit(0);
+    }
+    close(fds[0]);
+    *stop = fds[1];
+    return child;
+}
+
+static int handover_leases_a_second_port_until_commit(void) {
+    portpool_registry *reg = open_fresh("handover");
+    uint16_t current = 0, next = 0, again = 0, got = 0, committed = 0;
+    portpool_port_state state;
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "web", 23100, PORTPOOL_MODE_FLEXIBLE, &current));
+    CHECK_OK(portpool_begin_handover(reg, "web", 0, &next));
+    CHECK(next > current);
+    CHECK_OK(portpool_begin_handover(reg, "web", 0, &again));
+    CHECK(again == next); /* begun twice: the same port */
+    CHECK_OK(portpool_get(reg, "web", &got));
+    CHECK(got == current); /* the old generation keeps its port until the commit */
+    CHECK_OK(portpool_check(reg, next, PORTPOOL_PROTOCOL_TCP, &state, NULL));
+    CHECK(state == PORTPOOL_PORT_LEASED);
+    CHECK_OK(portpool_get_json(reg, "web", &json));
+    {
+        char want[32];
+        snprintf(want, sizeof want, "\"next\":{\"port\":%u", (unsigned)next);
+        CHECK(strstr(json, want) != NULL);
+    }
+    portpool_string_free(json);
+    CHECK_OK(portpool_commit_handover(reg, "web", &committed));
+    CHECK(committed == next);
+    CHECK_OK(portpool_get(reg, "web", &got));
+    CHECK(got == next);
+    CHECK_OK(portpool_check(reg, current, PORTPOOL_PROTOCOL_TCP, &state, NULL));
+    CHECK(state != PORTPOOL_PORT_LEASED);
+    CHECK_STATUS(portpool_commit_handover(reg, "web", &committed), PORTPOOL_NOT_FOUND);
+    portpool_close(reg);
+    return 1;
+}
+
+static int aborted_handover_releases_only_the_next_port(void) {
+    portpool_registry *reg = open_fresh("abort");
+    uint16_t first = 0, next = 0, dropped = 0, got = 0;
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_set_pool(reg, "tiny", 23200, 23202, PORTPOOL_PROBE_OFF, NULL));
+    CHECK_OK(portpool_allocate(reg, "w", "tiny", &first));
+    CHECK_OK(portpool_begin_handover(reg, "w", (uint32_t)getpid(), &next));
+    CHECK(next >= 23200 && next <= 23202 && next != first); /* from the lease's own pool */
+    CHECK_OK(portpool_abort_handover(reg, "w", &dropped));
+    CHECK(dropped == next);
+    CHECK_OK(portpool_get(reg, "w", &got));
+    CHECK(got == first);
+    CHECK_OK(portpool_get_json(reg, "w", &json));
+    CHECK(strstr(json, "\"next\":null") != NULL);
+    portpool_string_free(json);
+    CHECK_STATUS(portpool_abort_handover(reg, "w", &dropped), PORTPOOL_NOT_FOUND);
+    portpool_close(reg);
+    return 1;
+}
+
+static int handover_rejects_unknown_names_and_bad_arguments(void) {
+    portpool_registry *reg = open_fresh("handover-args");
+    uint16_t port = 0;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_begin_handover(reg, "ghost", 0, &port), PORTPOOL_NOT_FOUND);
+    CHECK_MESSAGE_HAS("ghost");
+    CHECK_OK(portpool_register(reg, "web", 23300, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_STATUS(portpool_begin_handover(reg, "web", 2147483646u, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_begin_handover(NULL, "web", 0, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_begin_handover(reg, NULL, 0, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_begin_handover(reg, NOT_UTF8, 0, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_begin_handover(reg, "web", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(NULL, "web", &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(reg, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(reg, NOT_UTF8, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(reg, "web", NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(NULL, "web", &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(reg, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(reg, NOT_UTF8, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(reg, "web", NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int allocate_many_is_all_or_nothing(void) {
+    portpool_registry *reg = open_fresh("many");
+    const char *three[] = {"w1", "w2", "w3"};
+    const char *twice[] = {"w1", "w1"};
+    const char *with_null[] = {"w1", NULL};
+    const char *with_bad_text[] = {"w1", NOT_UTF8};
+    uint16_t ports[3] = {0, 0, 0};
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23401, PORTPOOL_PROBE_OFF, NULL));
+    CHECK_STATUS(portpool_allocate_many(reg, three, 3, "pair", NULL, ports), PORTPOOL_EXHAUSTED);
+    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK(strcmp(json, "[]") == 0); /* none of the three was leased */
+    portpool_string_free(json);
+    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23402, PORTPOOL_PROBE_OFF, NULL));
+    CHECK_OK(portpool_allocate_many(reg, three, 3, "pair", NULL, ports));
+    CHECK(ports[0] == 23400 && ports[1] == 23401 && ports[2] == 23402);
+    CHECK_STATUS(portpool_allocate_many(reg, twice, 2, "pair", NULL, ports),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("twice");
+    CHECK_STATUS(portpool_allocate_many(reg, with_null, 2, NULL, NULL, ports),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("names[1]");
+    CHECK_STATUS(portpool_allocate_many(reg, with_bad_text, 2, NULL, NULL, ports),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate_many(reg, NULL, 2, NULL, NULL, ports),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate_many(reg, three, 3, NULL, NULL, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate_many(reg, three, 3, NOT_UTF8, NULL, ports),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate_many(NULL, three, 3, NULL, NULL, ports),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_allocate_many(reg, NULL, 0, NULL, NULL, NULL));
+    portpool_close(reg);
+    return 1;
+}
+
+static int set_owner_ties_a_lease_to_a_process(void) {
+    portpool_registry *reg = open_fresh("owner");
+    uint16_t port = 0;
+    size_t reclaimed = 0;
+    char *json = NULL;
+    int stop = -1;
+    pid_t child;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "w", 23500, PORTPOOL_MODE_FLEXIBLE, &port));
+    child = spawn_sleeper(&stop);
+    CHECK(child > 0);
+    CHECK_OK(portpool_set_owner(reg, "w", (uint32_t)child, &json));
+    {
+        char want[32];
+        snprintf(want, sizeof want, "\"owner\":{\"pid\":%ld", (long)child);
+        CHECK(strstr(json, want) != NULL);
+    }
+    portpool_string_free(json);
+    close(stop);
+    CHECK(waitpid(child, NULL, 0) == child);
+    CHECK_OK(portpool_gc(reg, &reclaimed, NULL));
+    CHECK(reclaimed == 1);
+    CHECK_OK(portpool_register(reg, "w", 23500, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_set_owner(reg, "w", (uint32_t)getpid(), NULL));
+    CHECK_OK(portpool_set_owner(reg, "w", 0, &json));
+    CHECK(strstr(json, "\"owner\":null") != NULL);
+    portpool_string_free(json);
+    CHECK_STATUS(portpool_set_owner(reg, "ghost", 0, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_set_owner(reg, "w", 2147483646u, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_owner(NULL, "w", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_owner(reg, NULL, 0, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_owner(reg, NOT_UTF8, 0, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int who_names_the_lease_and_the_listening_process(void) {
+    portpool_registry *reg = open_fresh("who");
+    portpool_lease_options force = {0};
+    uint16_t bound = 0, port = 0;
+    char *json = NULL;
+    char want[64];
+    int fd = listen_somewhere(&bound);
+    CHECK(reg != NULL);
+    CHECK(fd >= 0);
+    force.force = true;
+    CHECK_OK(portpool_register_ex(reg, "web", bound, PORTPOOL_MODE_FIXED, &force, &port));
+    CHECK_OK(portpool_who_json(reg, bound, &json));
+    snprintf(want, sizeof want, "{\"port\":%u,\"leases\":[{\"name\":\"web\"", (unsigned)bound);
+    CHECK(strstr(json, want) != NULL);
+    snprintf(want, sizeof want, "{\"pid\":%ld,", (long)getpid());
+    CHECK(strstr(json, want) != NULL); /* this process holds the socket */
+    portpool_string_free(json);
+    close(fd);
+    CHECK_STATUS(portpool_who_json(reg, 0, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_who_json(NULL, bound, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_who_json(reg, bound, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int migrate_leases_ports_that_servers_hold_and_dry_run_writes_nothing(void) {
+    portpool_registry *reg = open_fresh("migrate");
+    uint16_t bound = 0;
+    char *json = NULL;
+    char want[32];
+    int fd = listen_somewhere(&bound);
+    CHECK(reg != NULL);
+    CHECK(fd >= 0);
+    snprintf(want, sizeof want, "\"port\":%u,", (unsigned)bound);
+    CHECK_OK(portpool_migrate_json(reg, true, &json));
+    CHECK(strstr(json, want) != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK(strcmp(json, "[]") == 0);
+    portpool_string_free(json);
+    CHECK_OK(portpool_migrate_json(reg, false, &json));
+    CHECK(strstr(json, want) != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK(strstr(json, want) != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_migrate_json(reg, false, &json));
+    CHECK(strcmp(json, "[]") == 0); /* a second run changes nothing */
+    portpool_string_free(json);
+    close(fd);
+    CHECK_STATUS(portpool_migrate_json(NULL, true, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_migrate_json(reg, true, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int import_reads_a_flat_name_to_port_map_all_or_nothing(void) {
+    portpool_registry *reg = open_fresh("import");
+    char good[256], bad[256], missing[256];
+    uint16_t port = 0;
+    char *json = NULL;
+    FILE *f;
+    CHECK(reg != NULL);
+    registry_path(good, sizeof good, "ports-good");
+    registry_path(bad, sizeof bad, "ports-bad");
+    registry_path(missing, sizeof missing, "ports-missing");
+    f = fopen(good, "w");
+    CHECK(f != NULL);
+    fputs("{\"keycloak\": 23600, \"web\": \"23601\"}", f);
+    fclose(f);
+    f = fopen(bad, "w");
+    CHECK(f != NULL);
+    fputs("{\"x\": 23602, \"a b\": 80, \"y\": 70000}", f);
+    fclose(f);
+    CHECK_OK(portpool_import(reg, good, &json));
+    CHECK(count_occurrences(json, "\"name\"") == 2);
+    CHECK(strstr(json, "\"skipped\":[]") != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_get(reg, "web", &port));
+    CHECK(port == 23601);
+    CHECK_OK(portpool_import(reg, good, &json));
+    CHECK(strstr(json, "\"imported\":[]") != NULL);
+    CHECK(strstr(json, "\"skipped\":[\"keycloak\",\"web\"]") != NULL);
+    portpool_string_free(json);
+    CHECK_STATUS(portpool_import(reg, bad, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("70000");
+    CHECK_STATUS(portpool_get(reg, "x", &port), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_import(reg, missing, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_import(reg, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_import(NULL, good, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+static int doctor_reports_a_lease_nothing_listens_on(void) {
+    portpool_registry *reg = open_fresh("doctor");
+    uint16_t port = 0;
+    char *json = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_doctor_json(reg, &json));
+    CHECK(strstr(json, "\"kind\":\"not_listening\"") == NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_register(reg, "idle", 23700, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_doctor_json(reg, &json));
+    CHECK(strstr(json, "{\"kind\":\"not_listening\",\"subject\":\"idle\"") != NULL);
+    portpool_string_free(json);
+    CHECK_STATUS(portpool_doctor_json(NULL, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_doctor_json(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 #define THREADS 8
@@ -809,6 +1095,15 @@ static const struct test tests[] = {
     TEST(is_free_and_find_free_see_bound_sockets),
     TEST(corrupt_registry_is_a_registry_error_and_is_left_untouched),
     TEST(registry_under_a_regular_file_is_an_io_error),
+    TEST(handover_leases_a_second_port_until_commit),
+    TEST(aborted_handover_releases_only_the_next_port),
+    TEST(handover_rejects_unknown_names_and_bad_arguments),
+    TEST(allocate_many_is_all_or_nothing),
+    TEST(set_owner_ties_a_lease_to_a_process),
+    TEST(who_names_the_lease_and_the_listening_process),
+    TEST(migrate_leases_ports_that_servers_hold_and_dry_run_writes_nothing),
+    TEST(import_reads_a_flat_name_to_port_map_all_or_nothing),
+    TEST(doctor_reports_a_lease_nothing_listens_on),
     TEST(threads_sharing_one_handle_never_get_one_port_twice),
 };
 
@@ -844,12 +1139,12 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         if (only != NULL && strcmp(only, tests[i].name) != 0)
             continue;
-        current = tests[i].name;
+        current_test = tests[i].name;
         if (tests[i].run()) {
-            printf("ok   %s\n", current);
+            printf("ok   %s\n", current_test);
             passed++;
         } else {
-            printf("FAIL %s\n", current);
+            printf("FAIL %s\n", current_test);
             failed++;
         }
     }
