@@ -171,13 +171,19 @@ enum Int {
 }
 
 impl Int {
-    /// The value, or for one beyond 64 bits the nearest i64, which lies outside every range
-    /// core accepts just as the value does.
-    fn saturated(&self) -> i64 {
+    /// The value as core's `*_from_i64` checks take it. An int beyond 64 bits is outside
+    /// every range core accepts; core has no check that takes it, so its message is worded
+    /// here.
+    fn to_i64(&self, py: Python<'_>, what: &str) -> PyResult<i64> {
         match self {
-            Int::Small(n) => *n,
-            Int::Big(text) if text.starts_with('-') => i64::MIN,
-            Int::Big(_) => i64::MAX,
+            Int::Small(n) => Ok(*n),
+            Int::Big(text) => Err(error(
+                py,
+                pp::Error::new(
+                    pp::ErrorKind::InvalidArgument,
+                    format!("invalid {what} {text}: out of range"),
+                ),
+            )),
         }
     }
 }
@@ -220,13 +226,13 @@ fn port_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<u16> {
 
 fn pid_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
     let Some(value) = value else { return Ok(None) };
-    let pid = int_arg(value, "pid")?.saturated();
+    let pid = int_arg(value, "pid")?.to_i64(py, "pid")?;
     pp::pid_from_i64(pid).map(Some).or_raise(py)
 }
 
 fn ttl_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
     let Some(value) = value else { return Ok(None) };
-    let ttl = int_arg(value, "ttl")?.saturated();
+    let ttl = int_arg(value, "ttl")?.to_i64(py, "ttl")?;
     pp::ttl_from_i64(ttl).map(Some).or_raise(py)
 }
 
