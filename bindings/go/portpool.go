@@ -218,16 +218,9 @@ func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, err
 // Get returns the port name holds; ErrNotFound when it holds none. A stale lease still counts
 // until something reclaims it.
 func (r *Registry) Get(name string) (uint16, error) {
-	cname, err := cString("name", name)
-	if err != nil {
-		return 0, err
-	}
-	defer C.free(unsafe.Pointer(cname))
-	var out C.uint16_t
-	err = r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-		return C.portpool_get(h, cname, &out)
+	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
+		return C.portpool_get(h, cname, out)
 	})
-	return uint16(out), err
 }
 
 // GetLease returns the whole lease name holds; ErrNotFound when it holds none.
@@ -268,11 +261,7 @@ func (r *Registry) List() ([]Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	leases := make([]Lease, len(raw))
-	for i, l := range raw {
-		leases[i] = l.lease()
-	}
-	return leases, nil
+	return leases(raw), nil
 }
 
 // Pools returns every pool, sorted by name; the "default" pool is always there.

@@ -95,6 +95,17 @@ type Lease struct {
 	TTL time.Duration
 	// Expires is when the lease runs out, or the zero Time for never.
 	Expires time.Time
+	// Next is the next generation's port while a handover is under way, else nil.
+	Next *Next
+}
+
+// Next is the port a handover leased for the next generation of a lease.
+type Next struct {
+	Port uint16
+	// Created is when the handover began.
+	Created time.Time
+	// Owner is the next generation's process, which owns the lease after the commit.
+	Owner *Owner
 }
 
 // Pool is a named port range with a round-robin cursor shared by every process on the host.
@@ -155,6 +166,20 @@ type leaseJSON struct {
 	Owner    *ownerJSON `json:"owner"`
 	TTL      *int64     `json:"ttl"`
 	Expires  *int64     `json:"expires"`
+	Next     *nextJSON  `json:"next"`
+}
+
+type nextJSON struct {
+	Port    uint16     `json:"port"`
+	Created int64      `json:"created"`
+	Owner   *ownerJSON `json:"owner"`
+}
+
+func (o *ownerJSON) owner() *Owner {
+	if o == nil {
+		return nil
+	}
+	return &Owner{PID: o.PID, StartTime: o.StartTime}
 }
 
 func (l leaseJSON) lease() Lease {
@@ -168,14 +193,23 @@ func (l leaseJSON) lease() Lease {
 	if l.Pool != nil {
 		out.Pool = *l.Pool
 	}
-	if l.Owner != nil {
-		out.Owner = &Owner{PID: l.Owner.PID, StartTime: l.Owner.StartTime}
-	}
+	out.Owner = l.Owner.owner()
 	if l.TTL != nil {
 		out.TTL = time.Duration(*l.TTL) * time.Second
 	}
 	if l.Expires != nil {
 		out.Expires = time.Unix(*l.Expires, 0)
+	}
+	if l.Next != nil {
+		out.Next = &Next{Port: l.Next.Port, Created: time.Unix(l.Next.Created, 0), Owner: l.Next.Owner.owner()}
+	}
+	return out
+}
+
+func leases(raw []leaseJSON) []Lease {
+	out := make([]Lease, len(raw))
+	for i, l := range raw {
+		out[i] = l.lease()
 	}
 	return out
 }
