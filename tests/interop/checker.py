@@ -1,0 +1,150 @@
+"""What the interop driver checks, as pure functions over worker logs (see README.md).
+
+A log is a list of records, one JSON object per line:
+
+- ``{"ev": "acq", "name": N, "port": P, "t": NS}``: N held P from at latest NS (logged after
+  the call that leased it returned);
+- ``{"ev": "rel", "name": N, "port": P, "t": NS}``: N held P until at least NS (logged before
+  the call that released it);
+- ``{"ev": "list" | "seen", "own": [...], "leases": [...]}``: a listing of the registry, and
+  the leases the worker held while it listed (``own``: name, port, next);
+- ``{"ev": "keep", "name": N, "port": P}``: a lease the worker leaves in the registry;
+- ``{"ev": "done", "ops": K}``: the worker made K calls and finished.
+
+Timestamps are CLOCK_REALTIME nanoseconds, so logged intervals of different processes compare,
+and each lies inside the true one: two logged intervals of one port that overlap mean two
+names really held it at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A span during which `name` (of `worker`) held `port`; `end` None: never released."""
+
+    worker: str
+    name: str
+    port: int
+    start: int
+    end: int | None
+
+    def __str__(self) -> str:
+        end = "never released" if self.end is None else f"released at {self.end}"
+        return f"{self.name} ({self.worker}) held {self.port} from {self.start}, {end}"
+
+
+class LogError(Exception):
+    """A log that cannot be read or is not consistent with itself."""
+
+
+def read_log(path: Path) -> list[Record]:
+    """The records of the log at `path`; a line that is not a JSON object is a LogError."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise LogError(f"{path}:{number}: not JSON ({e})") from None
+            if not isinstance(record, dict) or "ev" not in record:
+                raise LogError(f"{path}:{number}: not a log record")
+            records.append(record)
+    return records
+
+
+def intervals(worker: str, records: Iterable[Record]) -> list[Interval]:
+    """The intervals of one worker's log: each "acq" paired with the next "rel" of the same
+    name and port. An "acq" of a port the name already holds, or a "rel" of one it does not,
+    is a LogError."""
+    open_: dict[tuple[str, int], int] = {}
+    out = []
+    for r in records:
+        if r["ev"] not in ("acq", "rel"):
+            continue
+        key = (r["name"], r["port"])
+        if r["ev"] == "acq":
+            if key in open_:
+                raise LogError(f"{worker}: {key[0]} acquired {key[1]} twice")
+            open_[key] = r["t"]
+        else:
+            if key not in open_:
+                raise LogError(f"{worker}: {key[0]} released {key[1]}, which it did not hold")
+            out.append(Interval(worker, key[0], key[1], open_.pop(key), r["t"]))
+    out.extend(Interval(worker, name, port, start, None) for (name, port), start in open_.items())
+    return out
+
+
+def find_overlaps(spans: Iterable[Interval]) -> list[tuple[Interval, Interval]]:
+    """Every pair of intervals of one port that share a moment. Touching ends (one released
+    at the nanosecond the other acquired) do not overlap."""
+    by_port: dict[int, list[Interval]] = defaultdict(list)
+    for s in spans:
+        by_port[s.port].append(s)
+    pairs = []
+    for port_spans in by_port.values():
+        port_spans.sort(key=lambda s: s.start)
+        active: list[Interval] = []
+        for s in port_spans:
+            active = [a for a in active if a.end is None or a.end > s.start]
+            pairs.extend((a, s) for a in active)
+            active.append(s)
+    return pairs
+
+
+def _next_port(value: Any) -> int | None:
+    """A lease's handover port as listed: a number, an object with "port", or null."""
+    if isinstance(value, dict):
+        return int(value["port"])
+    return None if value is None else int(value)
+
+
+def listed(leases: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int | None, bool]]:
+    """A listing by name: (port, next port, whether the listing reports next ports at all)."""
+    return {
+        lease["name"]: (int(lease["port"]), _next_port(lease.get("next")), "next" in lease)
+        for lease in leases
+    }
+
+
+def listing_problems(record: Record) -> list[str]:
+    """What a "list" record's listing lacks of the leases its worker held: a name missing, or
+    listed with another port or handover port."""
+    leases = listed(record["leases"])
+    problems = []
+    for own in record["own"]:
+        name = own["name"]
+        if name not in leases:
+            problems.append(f"{name} is not listed")
+            continue
+        port, next_port, reports_next = leases[name]
+        if port != own["port"]:
+            problems.append(f"{name} is listed with port {port}, not {own['port']}")
+        if reports_next and next_port != own["next"]:
+            problems.append(f"{name} is listed with next port {next_port}, not {own['next']}")
+    return problems
+
+
+def registry_problems(
+    leases: Iterable[Mapping[str, Any]], expected: Mapping[str, int]
+) -> list[str]:
+    """How a listing of the final registry differs from `expected` (name: port, no handover
+    under way)."""
+    found = listed(leases)
+    problems = [f"{n} is missing" for n in sorted(expected.keys() - found.keys())]
+    problems += [f"{n} should not be there" for n in sorted(found.keys() - expected.keys())]
+    for name in sorted(expected.keys() & found.keys()):
+        port, next_port, _ = found[name]
+        if port != expected[name]:
+            problems.append(f"{name} has port {port}, expected {expected[name]}")
+        if next_port is not None:
+            problems.append(f"{name} has a handover to {next_port} under way")
+    return problems

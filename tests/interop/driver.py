@@ -1,0 +1,244 @@
+"""The interop driver: every language's workers against one registry at once, then the checks.
+
+Run by `make -C tests/interop test` with the repository's virtualenv interpreter:
+
+    driver.py --c-worker BIN --go-worker BIN --cli BIN [--copies 2] [--ops 220] [--keep]
+
+It makes a registry in a temporary directory with pool "interop" (no bind probe, so the host's
+own sockets play no part), starts `--copies` processes of each worker at once, waits, reads
+their logs and checks them (see README.md). It prints what it measured, one line per check,
+and a closing line `N passed, N failed`; it exits 1 when any check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import portpool
+
+from checker import (
+    Interval,
+    LogError,
+    Record,
+    find_overlaps,
+    intervals,
+    listing_problems,
+    read_log,
+    registry_problems,
+)
+
+HERE = Path(__file__).resolve().parent
+POOL = "interop"
+POOL_START = 41000
+# Each worker holds at most four ports at once (two keepers, a lease and its handover port);
+# the pool leaves a few more, so no allocation ever finds it full.
+PORTS_PER_WORKER = 4
+SPARE_PORTS = 8
+TIMEOUT = 300
+MIN_OPS = 2000
+
+
+def commands(args: argparse.Namespace) -> dict[str, list[str]]:
+    """How to start each language's worker; the worker's four arguments follow."""
+    return {
+        "c": [args.c_worker],
+        "go": [args.go_worker],
+        "python": [sys.executable, str(HERE / "python" / "worker.py")],
+        "node": [args.node, str(HERE / "node" / "worker.js")],
+        "cli": ["bash", str(HERE / "cli" / "worker.sh")],
+    }
+
+
+class Checks:
+    """Named checks: each prints one line; the tally closes the run."""
+
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name: str, problems: list[str]) -> None:
+        if problems:
+            self.failed += 1
+            print(f"FAIL {name}")
+            for p in problems[:10]:
+                print(f"     {p}")
+            if len(problems) > 10:
+                print(f"     ... and {len(problems) - 10} more")
+        else:
+            self.passed += 1
+            print(f"ok   {name}")
+
+
+def run_workers(
+    cmds: dict[str, list[str]], workers: list[tuple[str, str]], registry: Path, ops: int, logs: Path
+) -> dict[str, tuple[int, str]]:
+    """Starts every worker at once and waits for all; returns each one's exit code and stderr."""
+    procs = {}
+    for lang, wid in workers:
+        log = logs / f"{wid}.log"
+        procs[wid] = subprocess.Popen(
+            [*cmds[lang], str(registry), wid, str(ops), str(log)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    deadline = time.monotonic() + TIMEOUT
+    results = {}
+    for wid, proc in procs.items():
+        try:
+            _, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            results[wid] = (proc.returncode, err.strip())
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            results[wid] = (-1, f"still running after {TIMEOUT} s; killed. {err.strip()}")
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--c-worker", required=True)
+    parser.add_argument("--go-worker", required=True)
+    parser.add_argument("--cli", required=True, help="the portpool binary")
+    parser.add_argument("--node", default="node")
+    parser.add_argument("--copies", type=int, default=2, help="processes per language")
+    parser.add_argument("--ops", type=int, default=220, help="calls per worker")
+    parser.add_argument("--keep", action="store_true", help="keep the registry and logs")
+    args = parser.parse_args()
+
+    cmds = commands(args)
+    os.environ["PORTPOOL"] = args.cli
+    workers = [(lang, f"{lang}{i}") for lang in cmds for i in range(1, args.copies + 1)]
+    lang_of = dict((wid, lang) for lang, wid in workers)
+    pool_end = POOL_START + PORTS_PER_WORKER * len(workers) + SPARE_PORTS - 1
+
+    scratch = Path(tempfile.mkdtemp(prefix="portpool-interop-"))
+    failed = True
+    try:
+        registry = scratch / "registry.json"
+        logs = scratch / "logs"
+        logs.mkdir()
+        portpool.Registry(registry).set_pool(POOL, POOL_START, pool_end, probe=False)
+
+        started = time.monotonic()
+        results = run_workers(cmds, workers, registry, args.ops, logs)
+        elapsed = time.monotonic() - started
+
+        checks = Checks()
+        checks.check(
+            "every worker exits 0",
+            [f"{wid} exited {code}: {err}" for wid, (code, err) in results.items() if code != 0],
+        )
+
+        records: dict[str, list[Record]] = {}
+        log_problems = []
+        for _, wid in workers:
+            try:
+                records[wid] = read_log(logs / f"{wid}.log")
+            except (OSError, LogError) as e:
+                log_problems.append(str(e))
+        checks.check("every log parses", log_problems)
+
+        ops = Counter()
+        done_problems = []
+        for wid, recs in records.items():
+            done = [r for r in recs if r["ev"] == "done"]
+            if not done:
+                done_problems.append(f"{wid} did not finish")
+            else:
+                ops[lang_of[wid]] += done[0]["ops"]
+        total = sum(ops.values())
+        if total < MIN_OPS:
+            done_problems.append(f"{total} operations in all, fewer than {MIN_OPS}")
+        checks.check(f"every worker finishes, >= {MIN_OPS} operations in all", done_problems)
+
+        spans: list[Interval] = []
+        span_problems = []
+        for wid, recs in records.items():
+            try:
+                spans += intervals(wid, recs)
+            except LogError as e:
+                span_problems.append(str(e))
+        span_problems += [
+            f"{s} is outside pool {POOL} ({POOL_START}-{pool_end})"
+            for s in spans
+            if not POOL_START <= s.port <= pool_end
+        ]
+        checks.check("every logged lease pairs up and lies in the pool", span_problems)
+
+        overlaps = find_overlaps(spans)
+        checks.check(
+            "no two names ever hold one port at the same time",
+            [f"{a}  AND  {b}" for a, b in overlaps],
+        )
+
+        listing_errors = []
+        listings = 0
+        foreign_views = Counter()
+        for wid, recs in records.items():
+            for r in recs:
+                if r["ev"] != "list":
+                    continue
+                listings += 1
+                listing_errors += [f"{wid}: {p}" for p in listing_problems(r)]
+                others = {
+                    lang_of.get(lease["name"].split("-", 1)[0]) for lease in r["leases"]
+                } - {lang_of[wid], None}
+                foreign_views[lang_of[wid]] += bool(others)
+        checks.check("every listing holds the worker's own leases", listing_errors)
+
+        expected = {}
+        for recs in records.values():
+            expected.update({r["name"]: r["port"] for r in recs if r["ev"] == "keep"})
+        keeper_problems = [
+            f"{wid} reported {n} keepers, not 2"
+            for wid, recs in records.items()
+            if (n := sum(r["ev"] == "keep" for r in recs)) != 2
+        ]
+        checks.check("every worker reports its two keepers", keeper_problems)
+
+        # The final registry, read by each language's worker in turn (OPS 0: list once).
+        final = run_workers(cmds, [(lang, f"final-{lang}") for lang in cmds], registry, 0, logs)
+        for lang in cmds:
+            code, err = final[f"final-{lang}"]
+            problems = [f"exited {code}: {err}"] if code != 0 else []
+            if not problems:
+                try:
+                    seen = [r for r in read_log(logs / f"final-{lang}.log") if r["ev"] == "seen"]
+                    problems = registry_problems(seen[0]["leases"], expected)
+                except (OSError, LogError, IndexError, KeyError, TypeError, ValueError) as e:
+                    problems = [f"its listing cannot be read: {e!r}"]
+            checks.check(f"{lang} reads the final registry as exactly the keepers", problems)
+
+        print()
+        print(f"interop: {len(workers)} processes, {elapsed:.1f} s, pool of {pool_end - POOL_START + 1} ports")
+        print("operations: " + ", ".join(f"{lang} {ops[lang]}" for lang in cmds) + f"; total {total}")
+        holders = Counter(s.port for s in spans)
+        print(
+            f"leases logged: {len(spans)} over {len(holders)} ports "
+            f"(up to {max(holders.values(), default=0)} holders per port); listings: {listings}"
+        )
+        print(
+            "listings showing other languages' leases: "
+            + ", ".join(f"{lang} {foreign_views[lang]}" for lang in cmds)
+        )
+        if args.keep or checks.failed:
+            print(f"registry and logs kept in {scratch}")
+        print(f"{checks.passed} passed, {checks.failed} failed")
+        failed = checks.failed > 0
+        return 1 if failed else 0
+    finally:
+        if not (args.keep or failed):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+// Command worker is the interop worker in Go: `worker REGISTRY WORKER_ID OPS LOG`.
+//
+// It runs the cycle every interop worker runs (see ../README.md) against pool "interop" of
+// REGISTRY through the portpool Go package, and writes one JSON object per line to LOG. OPS 0
+// only lists the registry once and logs what it saw. Any failed call exits 1 with the call and
+// the error on stderr.
+//
+// The Go package has no handover calls yet, so its cycle is allocate, list, release: the
+// keepers are allocated and kept, never handed over.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"portpool.dev/portpool"
+)
+
+const pool = "interop"
+
+type held struct {
+	Name string  `json:"name"`
+	Port uint16  `json:"port"`
+	Next *uint16 `json:"next"`
+}
+
+// seenLease is a listed lease as logged; the Go package does not report handover ports, so
+// the record has no "next" and the driver checks name and port only.
+type seenLease struct {
+	Name     string `json:"name"`
+	Port     uint16 `json:"port"`
+	Protocol string `json:"protocol"`
+}
+
+type worker struct {
+	reg   *portpool.Registry
+	id    string
+	log   *bufio.Writer
+	count int
+}
+
+func (w *worker) die(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "worker %s: %s\n", w.id, fmt.Sprintf(format, args...))
+	os.Exit(1)
+}
+
+func (w *worker) write(record any) {
+	line, err := json.Marshal(record)
+	if err != nil {
+		w.die("encoding a log record: %v", err)
+	}
+	w.log.Write(line)
+	w.log.WriteByte('\n')
+}
+
+// check ends the worker on any error from a portpool call, and counts the call.
+func (w *worker) check(call, name string, err error) {
+	if err != nil {
+		w.die("%s(%s) failed: %v", call, name, err)
+	}
+	w.count++
+}
+
+// acquired is logged only after the call that leased the port returned.
+func (w *worker) acquired(name string, port uint16) {
+	w.write(map[string]any{"ev": "acq", "name": name, "port": port, "t": time.Now().UnixNano()})
+}
+
+// released is logged before the call that releases the port.
+func (w *worker) released(name string, port uint16) {
+	w.write(map[string]any{"ev": "rel", "name": name, "port": port, "t": time.Now().UnixNano()})
+}
+
+func (w *worker) allocate(name string) uint16 {
+	port, err := w.reg.Allocate(name, pool)
+	w.check("Allocate", name, err)
+	w.acquired(name, port)
+	return port
+}
+
+func (w *worker) release(h held) {
+	w.released(h.Name, h.Port)
+	ok, err := w.reg.Release(h.Name)
+	w.check("Release", h.Name, err)
+	if !ok {
+		w.die("Release(%s) found no lease", h.Name)
+	}
+}
+
+// listAndLog lists the registry and logs it beside what this worker holds, for the driver.
+func (w *worker) listAndLog(ev string, own []held) {
+	leases, err := w.reg.List()
+	w.check("List", "", err)
+	seen := make([]seenLease, len(leases))
+	for i, l := range leases {
+		seen[i] = seenLease{Name: l.Name, Port: l.Port, Protocol: l.Protocol.String()}
+	}
+	if own == nil {
+		own = []held{}
+	}
+	w.write(map[string]any{"ev": ev, "own": own, "leases": seen})
+}
+
+func (w *worker) run(ops int) {
+	if ops == 0 {
+		w.listAndLog("seen", nil)
+		return
+	}
+	var keepers []held
+	for _, k := range []string{"a", "b"} {
+		name := fmt.Sprintf("%s-keep-%s", w.id, k)
+		keepers = append(keepers, held{Name: name, Port: w.allocate(name)})
+	}
+	for i := 0; w.count < ops; i++ {
+		name := fmt.Sprintf("%s-t%d", w.id, i)
+		h := held{Name: name, Port: w.allocate(name)}
+		w.listAndLog("list", append(append([]held{}, keepers...), h))
+		w.release(h)
+	}
+	for _, h := range keepers {
+		w.write(map[string]any{"ev": "keep", "name": h.Name, "port": h.Port})
+	}
+}
+
+func main() {
+	if len(os.Args) != 5 {
+		fmt.Fprintf(os.Stderr, "usage: %s REGISTRY WORKER_ID OPS LOG\n", os.Args[0])
+		os.Exit(2)
+	}
+	ops, err := strconv.Atoi(os.Args[3])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bad OPS %q: %v\n", os.Args[3], err)
+		os.Exit(2)
+	}
+	file, err := os.Create(os.Args[4])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	w := &worker{id: os.Args[2], log: bufio.NewWriter(file)}
+	if w.reg, err = portpool.Open(os.Args[1]); err != nil {
+		w.die("Open(%s) failed: %v", os.Args[1], err)
+	}
+	w.run(ops)
+	w.write(map[string]any{"ev": "done", "ops": w.count})
+	if err := w.log.Flush(); err != nil {
+		w.die("writing the log: %v", err)
+	}
+	if err := file.Close(); err != nil {
+		w.die("writing the log: %v", err)
+	}
+	if err := w.reg.Close(); err != nil {
+		w.die("Close failed: %v", err)
+	}
+}
