@@ -1,0 +1,249 @@
+//! What one registry call costs at 10, 1,000 and 10,000 leases, beside the floor: the bare
+//! lock + write + fsync + rename of the same bytes, written with std only.
+//!
+//! Run with `make bench` (or `cargo bench -p portpool-core --bench registry`). Registries live
+//! in temporary directories on the file system of `$TMPDIR` (default `/tmp`). Estimates land
+//! in `$CARGO_TARGET_DIR/criterion/<group>/<size>/new/estimates.json`, which
+//! `bench/report.py` turns into docs/benchmarks.md and its plot.
+//!
+//! Groups (each parameterised by the number of leases already in the registry):
+//! - `register`: a fixed-mode `register` of a new name (bind probe included); the `release`
+//!   that undoes it is not timed.
+//! - `release`: `release` of a name just registered; the `register` is not timed.
+//! - `register_release`: both, timed together (the target compares it with two floor writes).
+//! - `allocate`: `allocate` from the probing `default` pool; the `release` is not timed.
+//! - `get`: `get` of an existing name on an unchanged file (served from the parse cache).
+//! - `get_after_write`: `get` after another handle replaced the file (a re-parse), for scale.
+//! - `floor`: open + `flock` the lock file, write the registry's bytes to a temporary file,
+//!   fsync it, rename it over the target, unlock; `floor_dirsync` adds the fsync of the
+//!   directory that portpool also does.
+//! - `paired_register_release`: register + release, each pair followed by two floor writes
+//!   (with directory fsync) timed apart; the per-sample ratios go to
+//!   `<criterion dir>/paired/<size>.json`.
+
+use std::fs::{self, File, OpenOptions};
+use std::hint::black_box;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use portpool_core::{LeaseOptions, Mode, Registry};
+use tempfile::TempDir;
+
+/// Registry sizes, in leases.
+const SIZES: [usize; 3] = [10, 1_000, 10_000];
+/// The pool the pre-populated leases come from: large, and not probed, so filling it is one
+/// write.
+const FILL_POOL: (&str, u16, u16) = ("fill", 20_000, 39_999);
+/// The port `register` benchmarks lease: outside every pool.
+const REGISTER_PORT: u16 = 50_123;
+const NEW: &str = "bench-new";
+
+/// A registry in a fresh temporary directory holding `n` leases, made through the core API.
+fn populated(n: usize) -> (TempDir, Registry) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let reg = Registry::open(Some(&dir.path().join("registry.json"))).expect("open");
+    let (pool, start, end) = FILL_POOL;
+    reg.set_pool(pool, start, end, Some(false)).expect("pool");
+    let names: Vec<String> = (0..n).map(|i| format!("service-{i:05}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    reg.allocate_many(&names, pool, &LeaseOptions::default())
+        .expect("fill");
+    assert_eq!(reg.list().expect("list").len(), n);
+    (dir, reg)
+}
+
+fn fixed(reg: &Registry) -> u16 {
+    reg.register(NEW, REGISTER_PORT, Mode::Fixed, &LeaseOptions::default())
+        .expect("register")
+}
+
+/// The floor: what any durable, locked, atomic replacement of `bytes` costs, and nothing
+/// else (no stat, no parse, no serialisation, no directory scan).
+fn floor_write(dir: &Path, bytes: &[u8], dir_fsync: bool) {
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(dir.join("floor.json.lock"))
+        .expect("lock file");
+    lock.lock().expect("flock");
+    let tmp = dir.join(".floor.json.tmp");
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&tmp)
+        .expect("temporary file");
+    file.write_all(bytes).expect("write");
+    file.sync_all().expect("fsync");
+    drop(file);
+    fs::rename(&tmp, dir.join("floor.json")).expect("rename");
+    if dir_fsync {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .expect("directory fsync");
+    }
+    lock.unlock().expect("unlock");
+}
+
+fn benches(c: &mut Criterion) {
+    for n in SIZES {
+        let (dir, reg) = populated(n);
+        let id = || BenchmarkId::from_parameter(n);
+
+        c.benchmark_group("register").bench_function(id(), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    black_box(fixed(&reg));
+                    spent += t.elapsed();
+                    reg.release(NEW).expect("release");
+                }
+                spent
+            })
+        });
+
+        c.benchmark_group("release").bench_function(id(), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    fixed(&reg);
+                    let t = Instant::now();
+                    assert!(reg.release(black_box(NEW)).expect("release"));
+                    spent += t.elapsed();
+                }
+                spent
+            })
+        });
+
+        c.benchmark_group("register_release")
+            .bench_function(id(), |b| {
+                b.iter(|| {
+                    black_box(fixed(&reg));
+                    reg.release(NEW).expect("release")
+                })
+            });
+
+        c.benchmark_group("allocate").bench_function(id(), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    black_box(
+                        reg.allocate(NEW, "default", &LeaseOptions::default())
+                            .expect("allocate"),
+                    );
+                    spent += t.elapsed();
+                    reg.release(NEW).expect("release");
+                }
+                spent
+            })
+        });
+
+        let probe = "service-00005";
+        c.benchmark_group("get").bench_function(id(), |b| {
+            b.iter(|| reg.get(black_box(probe)).expect("get").expect("present"))
+        });
+
+        // Another handle changes the file before each timed `get`, which must parse it again.
+        let other = Registry::open(Some(reg.path())).expect("open");
+        c.benchmark_group("get_after_write")
+            .bench_function(id(), |b| {
+                b.iter_custom(|iters| {
+                    let mut spent = Duration::ZERO;
+                    for i in 0..iters {
+                        if i % 2 == 0 {
+                            other
+                                .register(NEW, REGISTER_PORT, Mode::Fixed, &LeaseOptions::default())
+                                .expect("register");
+                        } else {
+                            other.release(NEW).expect("release");
+                        }
+                        let t = Instant::now();
+                        black_box(reg.get(probe).expect("get"));
+                        spent += t.elapsed();
+                    }
+                    other.release(NEW).expect("release");
+                    spent
+                })
+            });
+
+        // The same bytes as the registry holds now (n leases), in a directory of their own.
+        let bytes = fs::read(reg.path()).expect("registry bytes");
+        let floor_dir = tempfile::tempdir().expect("temporary directory");
+        for (group, dir_fsync) in [("floor", false), ("floor_dirsync", true)] {
+            c.benchmark_group(group).bench_function(id(), |b| {
+                b.iter(|| floor_write(floor_dir.path(), black_box(&bytes), dir_fsync))
+            });
+        }
+
+        // The target's ratio, measured pairwise: every register + release is followed by two
+        // floor writes of the same bytes, so that load that comes and goes (other processes'
+        // disk writes make fsync slower) weighs on both alike. Criterion times the pair; the
+        // floor's share goes to `<criterion dir>/paired/<n>.json`.
+        let mut pairs: Vec<(Duration, Duration)> = Vec::new();
+        c.benchmark_group("paired_register_release")
+            .bench_function(id(), |b| {
+                b.iter_custom(|iters| {
+                    let (mut core, mut floor) = (Duration::ZERO, Duration::ZERO);
+                    for _ in 0..iters {
+                        let t = Instant::now();
+                        black_box(fixed(&reg));
+                        reg.release(NEW).expect("release");
+                        core += t.elapsed();
+                        let t = Instant::now();
+                        floor_write(floor_dir.path(), &bytes, true);
+                        floor_write(floor_dir.path(), &bytes, true);
+                        floor += t.elapsed();
+                    }
+                    pairs.push((core, floor));
+                    core
+                })
+            });
+        write_pairs(n, &pairs);
+        drop(dir);
+    }
+}
+
+/// Writes the pairwise ratios of `pairs` (one per criterion sample, warm-up included) as JSON.
+fn write_pairs(n: usize, pairs: &[(Duration, Duration)]) {
+    let root = std::env::var_os("CRITERION_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into());
+            Path::new(&target).join("criterion")
+        });
+    let dir = root.join("paired");
+    fs::create_dir_all(&dir).expect("paired directory");
+    let ratios: Vec<String> = pairs
+        .iter()
+        .filter(|(_, floor)| !floor.is_zero())
+        .map(|(core, floor)| format!("{:.4}", core.as_secs_f64() / floor.as_secs_f64()))
+        .collect();
+    let json = format!("{{\"leases\": {n}, \"ratios\": [{}]}}\n", ratios.join(", "));
+    fs::write(dir.join(format!("{n}.json")), json).expect("paired results");
+}
+
+fn config() -> Criterion {
+    // Short runs: `make bench` is meant to finish in minutes on a shared machine. Every
+    // estimate is still the median of many timed calls (see docs/benchmarks.md).
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = registry;
+    config = config();
+    targets = benches
+}
+criterion_main!(registry);
