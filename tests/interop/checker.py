@@ -89,7 +89,7 @@ def find_overlaps(spans: Iterable[Interval]) -> list[tuple[Interval, Interval]]:
     by_port: dict[int, list[Interval]] = defaultdict(list)
     for s in spans:
         by_port[s.port].append(s)
-    pairs = []
+    pairs: list[tuple[Interval, Interval]] = []
     for port_spans in by_port.values():
         port_spans.sort(key=lambda s: s.start)
         active: list[Interval] = []

@@ -147,7 +147,7 @@ def main() -> int:
                 log_problems.append(str(e))
         checks.check("every log parses", log_problems)
 
-        ops = Counter()
+        ops: Counter[str] = Counter()
         done_problems = []
         for wid, recs in records.items():
             done = [r for r in recs if r["ev"] == "done"]
@@ -174,6 +174,24 @@ def main() -> int:
         ]
         checks.check("every logged lease pairs up and lies in the pool", span_problems)
 
+        # Each worker's run, from its first logged call to its last: every pair must share a
+        # moment, or the processes did not really run at once.
+        windows = {
+            wid: (min(ts), max(ts))
+            for wid, recs in records.items()
+            if (ts := [r["t"] for r in recs if "t" in r])
+        }
+        checks.check(
+            "every worker runs while every other one does",
+            [
+                f"{a} ({windows[a][0]}-{windows[a][1]}) and {b} ({windows[b][0]}-{windows[b][1]})"
+                for a in windows
+                for b in windows
+                if a < b and not (windows[a][0] < windows[b][1] and windows[b][0] < windows[a][1])
+            ],
+        )
+        shared = min(end for _, end in windows.values()) - max(start for start, _ in windows.values())
+
         overlaps = find_overlaps(spans)
         checks.check(
             "no two names ever hold one port at the same time",
@@ -182,16 +200,19 @@ def main() -> int:
 
         listing_errors = []
         listings = 0
-        foreign_views = Counter()
+        foreign_views: Counter[str] = Counter()
         for wid, recs in records.items():
             for r in recs:
                 if r["ev"] != "list":
                     continue
                 listings += 1
-                listing_errors += [f"{wid}: {p}" for p in listing_problems(r)]
-                others = {
-                    lang_of.get(lease["name"].split("-", 1)[0]) for lease in r["leases"]
-                } - {lang_of[wid], None}
+                try:
+                    listing_errors += [f"{wid}: {p}" for p in listing_problems(r)]
+                    names = [lease["name"] for lease in r["leases"]]
+                except (KeyError, TypeError, ValueError) as e:
+                    listing_errors.append(f"{wid}: a listing cannot be read: {e!r}")
+                    continue
+                others = {lang_of.get(n.split("-", 1)[0]) for n in names} - {lang_of[wid], None}
                 foreign_views[lang_of[wid]] += bool(others)
         checks.check("every listing holds the worker's own leases", listing_errors)
 
@@ -219,7 +240,10 @@ def main() -> int:
             checks.check(f"{lang} reads the final registry as exactly the keepers", problems)
 
         print()
-        print(f"interop: {len(workers)} processes, {elapsed:.1f} s, pool of {pool_end - POOL_START + 1} ports")
+        print(
+            f"interop: {len(workers)} processes, {elapsed:.1f} s, all running at once for "
+            f"{max(shared, 0) / 1e9:.1f} s; pool of {pool_end - POOL_START + 1} ports"
+        )
         print("operations: " + ", ".join(f"{lang} {ops[lang]}" for lang in cmds) + f"; total {total}")
         holders = Counter(s.port for s in spans)
         print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,15 +19,15 @@ from checker import (
 )
 
 
-def acq(name: str, port: int, t: int) -> dict:
+def acq(name: str, port: int, t: int) -> dict[str, Any]:
     return {"ev": "acq", "name": name, "port": port, "t": t}
 
 
-def rel(name: str, port: int, t: int) -> dict:
+def rel(name: str, port: int, t: int) -> dict[str, Any]:
     return {"ev": "rel", "name": name, "port": port, "t": t}
 
 
-def write_log(path: Path, records: list[dict]) -> Path:
+def write_log(path: Path, records: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
 

@@ -4,9 +4,6 @@
 // REGISTRY through the portpool Go package, and writes one JSON object per line to LOG. OPS 0
 // only lists the registry once and logs what it saw. Any failed call exits 1 with the call and
 // the error on stderr.
-//
-// The Go package has no handover calls yet, so its cycle is allocate, list, release: the
-// keepers are allocated and kept, never handed over.
 package main
 
 import (
@@ -28,12 +25,12 @@ type held struct {
 	Next *uint16 `json:"next"`
 }
 
-// seenLease is a listed lease as logged; the Go package does not report handover ports, so
-// the record has no "next" and the driver checks name and port only.
+// seenLease is a listed lease as logged.
 type seenLease struct {
-	Name     string `json:"name"`
-	Port     uint16 `json:"port"`
-	Protocol string `json:"protocol"`
+	Name     string  `json:"name"`
+	Port     uint16  `json:"port"`
+	Protocol string  `json:"protocol"`
+	Next     *uint16 `json:"next"`
 }
 
 type worker struct {
@@ -82,6 +79,34 @@ func (w *worker) allocate(name string) uint16 {
 	return port
 }
 
+func (w *worker) beginHandover(name string) *uint16 {
+	port, err := w.reg.BeginHandover(name, 0)
+	w.check("BeginHandover", name, err)
+	w.acquired(name, port)
+	return &port
+}
+
+// commitHandover commits h's handover; h then holds its next port.
+func (w *worker) commitHandover(h *held) {
+	w.released(h.Name, h.Port)
+	port, err := w.reg.CommitHandover(h.Name)
+	w.check("CommitHandover", h.Name, err)
+	if port != *h.Next {
+		w.die("CommitHandover(%s) returned %d, begin gave %d", h.Name, port, *h.Next)
+	}
+	h.Port, h.Next = port, nil
+}
+
+func (w *worker) abortHandover(h *held) {
+	w.released(h.Name, *h.Next)
+	port, err := w.reg.AbortHandover(h.Name)
+	w.check("AbortHandover", h.Name, err)
+	if port != *h.Next {
+		w.die("AbortHandover(%s) returned %d, begin gave %d", h.Name, port, *h.Next)
+	}
+	h.Next = nil
+}
+
 func (w *worker) release(h held) {
 	w.released(h.Name, h.Port)
 	ok, err := w.reg.Release(h.Name)
@@ -98,6 +123,10 @@ func (w *worker) listAndLog(ev string, own []held) {
 	seen := make([]seenLease, len(leases))
 	for i, l := range leases {
 		seen[i] = seenLease{Name: l.Name, Port: l.Port, Protocol: l.Protocol.String()}
+		if l.Next != nil {
+			next := l.Next.Port
+			seen[i].Next = &next
+		}
 	}
 	if own == nil {
 		own = []held{}
@@ -118,9 +147,21 @@ func (w *worker) run(ops int) {
 	for i := 0; w.count < ops; i++ {
 		name := fmt.Sprintf("%s-t%d", w.id, i)
 		h := held{Name: name, Port: w.allocate(name)}
+		kind := i % 3 // 0: hand over and commit, 1: hand over and abort, 2: neither
+		if kind != 2 {
+			h.Next = w.beginHandover(name)
+		}
 		w.listAndLog("list", append(append([]held{}, keepers...), h))
+		switch kind {
+		case 0:
+			w.commitHandover(&h)
+		case 1:
+			w.abortHandover(&h)
+		}
 		w.release(h)
 	}
+	keepers[0].Next = w.beginHandover(keepers[0].Name)
+	w.commitHandover(&keepers[0])
 	for _, h := range keepers {
 		w.write(map[string]any{"ev": "keep", "name": h.Name, "port": h.Port})
 	}

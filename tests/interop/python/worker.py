@@ -97,7 +97,7 @@ class Worker:
         if ops == 0:
             self.list_and_log("seen", [])
             return
-        keepers = []
+        keepers: list[dict[str, Any]] = []
         for k in "ab":
             name = f"{self.id}-keep-{k}"
             keepers.append({"name": name, "port": self.allocate(name), "next": None})
