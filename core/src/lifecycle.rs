@@ -56,6 +56,25 @@ pub enum FindingKind {
     EphemeralOverlap,
 }
 
+impl FindingKind {
+    /// A stable snake_case identifier, e.g. `"not_listening"` (the JSON spelling too).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::NotListening => "not_listening",
+            FindingKind::ForeignListener => "foreign_listener",
+            FindingKind::StaleOwner => "stale_owner",
+            FindingKind::Expired => "expired",
+            FindingKind::EphemeralOverlap => "ephemeral_overlap",
+        }
+    }
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One problem found by [`Registry::doctor`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -526,6 +545,20 @@ fn under_way(lease: Option<&Lease>, name: &str) -> Result<(Lease, Next)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finding_kinds_are_spelled_as_in_json() {
+        for kind in [
+            FindingKind::NotListening,
+            FindingKind::ForeignListener,
+            FindingKind::StaleOwner,
+            FindingKind::Expired,
+            FindingKind::EphemeralOverlap,
+        ] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""));
+        }
+    }
 
     #[test]
     fn program_names_become_valid_lease_names() {
