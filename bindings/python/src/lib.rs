@@ -669,14 +669,6 @@ impl DoctorReport {
     }
 }
 
-/// The kind's name as core's JSON spells it, e.g. "not_listening".
-fn finding_kind(kind: pp::FindingKind) -> String {
-    match serde_json::to_value(kind) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => format!("{kind:?}"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Registry
 
@@ -1252,7 +1244,7 @@ impl Registry {
                 .findings
                 .into_iter()
                 .map(|f| Finding {
-                    kind: finding_kind(f.kind),
+                    kind: f.kind.as_str().to_owned(),
                     subject: f.subject,
                     message: f.message,
                 })
