@@ -2,8 +2,10 @@
 //! about the C representation (NULL, UTF-8, enum values); the rules about ports live in core.
 
 use std::ffi::{CStr, CString, OsStr, c_char};
+use std::marker::PhantomData;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::ptr::NonNull;
 
 use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Result};
 
@@ -72,22 +74,39 @@ pub(crate) unsafe fn registry<'a>(reg: *mut portpool_registry) -> Result<&'a por
         .ok_or_else(|| invalid("invalid registry: NULL pointer".to_owned()))
 }
 
+/// Where a result goes: C memory that may hold anything (uninitialized, or bytes that are not
+/// a valid `T`), so it is only ever written, never read or referenced.
+pub(crate) struct Out<'a, T> {
+    ptr: NonNull<T>,
+    _borrow: PhantomData<&'a mut T>,
+}
+
+impl<T> Out<'_, T> {
+    pub(crate) fn set(self, value: T) {
+        // SAFETY: `out`/`optional_out` callers promised a writable, aligned `T`; `write` neither
+        // reads nor drops what was there.
+        unsafe { self.ptr.as_ptr().write(value) }
+    }
+}
+
 /// A required out-parameter.
 ///
 /// # Safety
-/// `ptr` is NULL or valid for writes of a `T`.
-pub(crate) unsafe fn out<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T> {
-    // SAFETY: the caller promises NULL or a writable, aligned `T`.
-    unsafe { ptr.as_mut() }.ok_or_else(|| invalid(format!("invalid {what}: NULL pointer")))
+/// `ptr` is NULL or valid for writes of a `T` for `'a`.
+pub(crate) unsafe fn out<'a, T>(ptr: *mut T, what: &str) -> Result<Out<'a, T>> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { optional_out(ptr) }.ok_or_else(|| invalid(format!("invalid {what}: NULL pointer")))
 }
 
 /// An optional out-parameter: NULL means the caller does not want that result.
 ///
 /// # Safety
 /// As for [`out`].
-pub(crate) unsafe fn optional_out<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
-    // SAFETY: the caller promises NULL or a writable, aligned `T`.
-    unsafe { ptr.as_mut() }
+pub(crate) unsafe fn optional_out<'a, T>(ptr: *mut T) -> Option<Out<'a, T>> {
+    NonNull::new(ptr).map(|ptr| Out {
+        ptr,
+        _borrow: PhantomData,
+    })
 }
 
 pub(crate) fn mode(value: portpool_mode) -> Result<Mode> {

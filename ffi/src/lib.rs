@@ -97,7 +97,7 @@ pub unsafe extern "C" fn portpool_open(
         // SAFETY: forwarded from this function's contract.
         let (path, out) = unsafe { (optional_path(path), args::out(out, "out")?) };
         let inner = Registry::open(path)?;
-        *out = Box::into_raw(Box::new(portpool_registry { inner }));
+        out.set(Box::into_raw(Box::new(portpool_registry { inner })));
         Ok(())
     })
 }
@@ -148,7 +148,7 @@ pub unsafe extern "C" fn portpool_registry_path(
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let (reg, out_path) = unsafe { (registry(reg)?, out(out_path, "out_path")?) };
-        *out_path = c_string(reg.inner.path().as_os_str().as_bytes());
+        out_path.set(c_string(reg.inner.path().as_os_str().as_bytes()));
         Ok(())
     })
 }
@@ -229,9 +229,10 @@ pub unsafe extern "C" fn portpool_register_ex(
                 out(out_port, "out_port")?,
             )
         };
-        *out_port = reg
-            .inner
-            .register(name, port, args::mode(mode)?, &options)?;
+        out_port.set(
+            reg.inner
+                .register(name, port, args::mode(mode)?, &options)?,
+        );
         Ok(())
     })
 }
@@ -272,7 +273,7 @@ pub unsafe extern "C" fn portpool_get(
                 out(out_port, "out_port")?,
             )
         };
-        *out_port = reg.inner.get(name)?.ok_or_else(|| no_lease(name))?.port;
+        out_port.set(reg.inner.get(name)?.ok_or_else(|| no_lease(name))?.port);
         Ok(())
     })
 }
@@ -311,7 +312,7 @@ pub unsafe extern "C" fn portpool_get_json(
             )
         };
         let lease = reg.inner.get(name)?.ok_or_else(|| no_lease(name))?;
-        *out_json = c_string(json(&lease));
+        out_json.set(c_string(json(&lease)));
         Ok(())
     })
 }
@@ -388,9 +389,10 @@ pub unsafe extern "C" fn portpool_allocate_ex(
                 out(out_port, "out_port")?,
             )
         };
-        *out_port = reg
-            .inner
-            .allocate(name, pool.unwrap_or(DEFAULT_POOL), &options)?;
+        out_port.set(
+            reg.inner
+                .allocate(name, pool.unwrap_or(DEFAULT_POOL), &options)?,
+        );
         Ok(())
     })
 }
@@ -426,7 +428,7 @@ pub unsafe extern "C" fn portpool_release(
                 out(out_released, "out_released")?,
             )
         };
-        *out_released = reg.inner.release(name)?;
+        out_released.set(reg.inner.release(name)?);
         Ok(())
     })
 }
@@ -458,7 +460,10 @@ pub unsafe extern "C" fn portpool_list_json(
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
-        *out_json = c_string(portpool_core::leases_to_json(&reg.inner.list()?, false));
+        out_json.set(c_string(portpool_core::leases_to_json(
+            &reg.inner.list()?,
+            false,
+        )));
         Ok(())
     })
 }
@@ -490,7 +495,10 @@ pub unsafe extern "C" fn portpool_pools_json(
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
-        *out_json = c_string(portpool_core::pools_to_json(&reg.inner.pools()?, false));
+        out_json.set(c_string(portpool_core::pools_to_json(
+            &reg.inner.pools()?,
+            false,
+        )));
         Ok(())
     })
 }
@@ -529,7 +537,7 @@ pub unsafe extern "C" fn portpool_set_pool(
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
         let pool = reg.inner.set_pool(name, start, end, args::probe(probe)?)?;
         if let Some(out_json) = out_json {
-            *out_json = c_string(json(&pool));
+            out_json.set(c_string(json(&pool)));
         }
         Ok(())
     })
@@ -579,9 +587,9 @@ pub unsafe extern "C" fn portpool_check(
             PortState::Busy => (portpool_port_state::PORTPOOL_PORT_BUSY, None),
             PortState::Leased(lease) => (portpool_port_state::PORTPOOL_PORT_LEASED, Some(lease)),
         };
-        *out_state = state;
+        out_state.set(state);
         if let Some(out_lease_json) = out_lease_json {
-            *out_lease_json = holder.map_or(std::ptr::null_mut(), |l| c_string(json(&l)));
+            out_lease_json.set(holder.map_or(std::ptr::null_mut(), |l| c_string(json(&l))));
         }
         Ok(())
     })
@@ -622,7 +630,7 @@ pub unsafe extern "C" fn portpool_gc(
         };
         let reclaimed = reg.inner.gc()?;
         if let Some(out_count) = out_count {
-            *out_count = reclaimed.len();
+            out_count.set(reclaimed.len());
         }
         if let Some(out_json) = out_json {
             #[derive(serde::Serialize)]
@@ -637,7 +645,7 @@ pub unsafe extern "C" fn portpool_gc(
                     reason: &r.reason,
                 })
                 .collect();
-            *out_json = c_string(json(&items));
+            out_json.set(c_string(json(&items)));
         }
         Ok(())
     })
@@ -676,7 +684,7 @@ pub unsafe extern "C" fn portpool_renew(
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
         let lease = reg.inner.renew(name, (ttl != 0).then_some(ttl))?;
         if let Some(out_json) = out_json {
-            *out_json = c_string(json(&lease));
+            out_json.set(c_string(json(&lease)));
         }
         Ok(())
     })
@@ -726,7 +734,7 @@ pub unsafe extern "C" fn portpool_is_free(
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let out_free = unsafe { out(out_free, "out_free")? };
-        *out_free = is_free(port, args::protocol(protocol)?)?;
+        out_free.set(is_free(port, args::protocol(protocol)?)?);
         Ok(())
     })
 }
@@ -754,7 +762,7 @@ pub unsafe extern "C" fn portpool_find_free(
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let out_port = unsafe { out(out_port, "out_port")? };
-        *out_port = find_free(args::protocol(protocol)?)?;
+        out_port.set(find_free(args::protocol(protocol)?)?);
         Ok(())
     })
 }

@@ -57,7 +57,7 @@ pub unsafe extern "C" fn portpool_begin_handover(
                 out(out_port, "out_port")?,
             )
         };
-        *out_port = reg.inner.begin_handover(name, self::pid(pid))?;
+        out_port.set(reg.inner.begin_handover(name, self::pid(pid))?);
         Ok(())
     })
 }
@@ -94,7 +94,7 @@ pub unsafe extern "C" fn portpool_commit_handover(
                 out(out_port, "out_port")?,
             )
         };
-        *out_port = reg.inner.commit_handover(name)?;
+        out_port.set(reg.inner.commit_handover(name)?);
         Ok(())
     })
 }
@@ -130,7 +130,7 @@ pub unsafe extern "C" fn portpool_abort_handover(
                 out(out_port, "out_port")?,
             )
         };
-        *out_port = reg.inner.abort_handover(name)?;
+        out_port.set(reg.inner.abort_handover(name)?);
         Ok(())
     })
 }
@@ -202,9 +202,10 @@ pub unsafe extern "C" fn portpool_allocate_many(
             .inner
             .allocate_many(&names, pool.unwrap_or(DEFAULT_POOL), &options)?;
         if count > 0 {
-            // SAFETY: non-NULL, and the caller promises room for `count` ports; core returns
-            // one port per name.
-            unsafe { std::slice::from_raw_parts_mut(out_ports, count) }.copy_from_slice(&ports);
+            assert_eq!(ports.len(), count, "core returns one port per name");
+            // SAFETY: non-NULL, and the caller promises room for `count` ports. Written, not
+            // referenced: the caller's array may be uninitialized.
+            unsafe { std::ptr::copy_nonoverlapping(ports.as_ptr(), out_ports, count) };
         }
         Ok(())
     })
@@ -243,7 +244,7 @@ pub unsafe extern "C" fn portpool_set_owner(
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
         let lease = reg.inner.set_owner(name, self::pid(pid))?;
         if let Some(out_json) = out_json {
-            *out_json = c_string(json(&lease));
+            out_json.set(c_string(json(&lease)));
         }
         Ok(())
     })
@@ -279,7 +280,7 @@ pub unsafe extern "C" fn portpool_who_json(
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
-        *out_json = c_string(json(&reg.inner.who(port)?));
+        out_json.set(c_string(json(&reg.inner.who(port)?)));
         Ok(())
     })
 }
@@ -313,7 +314,10 @@ pub unsafe extern "C" fn portpool_migrate_json(
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
-        *out_json = c_string(leases_to_json(&reg.inner.migrate(dry_run)?, false));
+        out_json.set(c_string(leases_to_json(
+            &reg.inner.migrate(dry_run)?,
+            false,
+        )));
         Ok(())
     })
 }
@@ -353,7 +357,7 @@ pub unsafe extern "C" fn portpool_import(
             .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "invalid file: NULL pointer"))?;
         let report = reg.inner.import(file)?;
         if let Some(out_json) = out_json {
-            *out_json = c_string(json(&report));
+            out_json.set(c_string(json(&report)));
         }
         Ok(())
     })
@@ -389,7 +393,7 @@ pub unsafe extern "C" fn portpool_doctor_json(
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
-        *out_json = c_string(json(&reg.inner.doctor()?));
+        out_json.set(c_string(json(&reg.inner.doctor()?)));
         Ok(())
     })
 }
