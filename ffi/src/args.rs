@@ -147,15 +147,25 @@ pub(crate) fn probe(value: portpool_probe) -> Result<Option<bool>> {
 /// # Safety
 /// `ptr` is NULL or points to a readable `portpool_lease_options`.
 pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result<LeaseOptions> {
-    // SAFETY: the caller promises NULL or a readable struct.
-    let Some(raw) = (unsafe { ptr.as_ref() }) else {
+    if ptr.is_null() {
         return Ok(LeaseOptions::default());
+    }
+    // SAFETY: the caller promises a readable struct. `force` is read as a byte, so a value
+    // other than 0 or 1 (a C `bool` filled by memset, say) means true instead of being
+    // undefined behaviour.
+    let (raw_protocol, force, pid, ttl) = unsafe {
+        (
+            (&raw const (*ptr).protocol).read(),
+            (&raw const (*ptr).force).cast::<u8>().read() != 0,
+            (&raw const (*ptr).pid).read(),
+            (&raw const (*ptr).ttl).read(),
+        )
     };
     Ok(LeaseOptions {
-        protocol: protocol(raw.protocol)?,
-        force: raw.force,
-        pid: (raw.pid != 0).then_some(raw.pid),
-        ttl: (raw.ttl != 0).then_some(raw.ttl),
+        protocol: protocol(raw_protocol)?,
+        force,
+        pid: (pid != 0).then_some(pid),
+        ttl: (ttl != 0).then_some(ttl),
     })
 }
 

@@ -335,7 +335,9 @@ static int fixed_register_of_a_bound_port_needs_force(void) {
     CHECK_STATUS(portpool_register(reg, "web", bound, PORTPOOL_MODE_FIXED, &port),
                  PORTPOOL_CONFLICT);
     CHECK_MESSAGE_HAS("outside the registry");
-    force.force = true;
+    /* A force byte that is neither 0 nor 1 (a struct filled with memset) counts as true. */
+    memset(&force, 0, sizeof force);
+    memset(&force.force, 2, 1);
     CHECK_OK(portpool_register_ex(reg, "web", bound, PORTPOOL_MODE_FIXED, &force, &port));
     CHECK(port == bound);
     close(fd);
