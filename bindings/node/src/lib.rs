@@ -110,35 +110,29 @@ fn port_arg(value: f64) -> pp::Result<u16> {
     }
 }
 
-/// A count of seconds or a pid given as a JavaScript number: an integer, 0 or more.
-fn whole_arg(value: f64, what: &str) -> pp::Result<u64> {
-    if value.fract() == 0.0 && value >= 0.0 && value <= u64::MAX as f64 {
-        Ok(value as u64)
+/// An integer given as a JavaScript number, for core to check: a number that is not a whole
+/// number within 64 bits (1.5, NaN, Infinity, 2^64) is refused here, naming `what`.
+fn integer_arg(value: f64, what: &str) -> pp::Result<i64> {
+    if value.fract() == 0.0 && value >= i64::MIN as f64 && value <= i64::MAX as f64 {
+        Ok(value as i64)
     } else {
         Err(pp::Error::new(
             pp::ErrorKind::InvalidArgument,
-            format!("invalid {what} {value}: expected an integer, 0 or more"),
+            format!("invalid {what} {value}: expected an integer"),
         ))
     }
 }
 
 fn pid_arg(value: Option<f64>) -> pp::Result<Option<u32>> {
     value
-        .map(|v| {
-            whole_arg(v, "pid").and_then(|pid| {
-                u32::try_from(pid).map_err(|_| {
-                    pp::Error::new(
-                        pp::ErrorKind::InvalidArgument,
-                        format!("invalid pid {v}: larger than any process id"),
-                    )
-                })
-            })
-        })
+        .map(|v| integer_arg(v, "pid").and_then(pp::pid_from_i64))
         .transpose()
 }
 
 fn ttl_arg(value: Option<f64>) -> pp::Result<Option<u64>> {
-    value.map(|v| whole_arg(v, "ttl")).transpose()
+    value
+        .map(|v| integer_arg(v, "ttl").and_then(pp::ttl_from_i64))
+        .transpose()
 }
 
 fn protocol_arg(value: Option<&str>) -> pp::Result<pp::Protocol> {
