@@ -2,13 +2,14 @@
 
 A log is a list of records, one JSON object per line:
 
-- ``{"ev": "acq", "name": N, "port": P, "t": NS}``: N held P from at latest NS (logged after
-  the call that leased it returned);
-- ``{"ev": "rel", "name": N, "port": P, "t": NS}``: N held P until at least NS (logged before
-  the call that released it);
+- ``{"ev": "acq", "name": N, "port": P, "proto": "tcp" | "udp", "t": NS}``: N held P from at
+  latest NS (logged after the call that leased it returned);
+- ``{"ev": "rel", "name": N, "port": P, "proto": ..., "t": NS}``: N held P until at least NS
+  (logged before the call that released it);
 - ``{"ev": "list" | "seen", "own": [...], "leases": [...]}``: a listing of the registry, and
-  the leases the worker held while it listed (``own``: name, port, next);
-- ``{"ev": "keep", "name": N, "port": P}``: a lease the worker leaves in the registry;
+  the leases the worker held while it listed (``own``: name, port, protocol, next);
+- ``{"ev": "keep", "name": N, "port": P, "protocol": ...}``: a lease the worker leaves in the
+  registry;
 - ``{"ev": "done", "ops": K}``: the worker made K calls and finished.
 
 Timestamps are CLOCK_REALTIME nanoseconds, so logged intervals of different processes compare,
@@ -29,17 +30,21 @@ Record = dict[str, Any]
 
 @dataclass(frozen=True)
 class Interval:
-    """A span during which `name` (of `worker`) held `port`; `end` None: never released."""
+    """A span during which `name` (of `worker`) held `port`/`protocol`; `end` None: never
+    released."""
 
     worker: str
     name: str
     port: int
+    protocol: str
     start: int
     end: int | None
 
     def __str__(self) -> str:
         end = "never released" if self.end is None else f"released at {self.end}"
-        return f"{self.name} ({self.worker}) held {self.port} from {self.start}, {end}"
+        return (
+            f"{self.name} ({self.worker}) held {self.port}/{self.protocol} from {self.start}, {end}"
+        )
 
 
 class LogError(Exception):
@@ -63,32 +68,34 @@ def read_log(path: Path) -> list[Record]:
 
 def intervals(worker: str, records: Iterable[Record]) -> list[Interval]:
     """The intervals of one worker's log: each "acq" paired with the next "rel" of the same
-    name and port. An "acq" of a port the name already holds, or a "rel" of one it does not,
-    is a LogError."""
-    open_: dict[tuple[str, int], int] = {}
+    name, port and protocol. An "acq" of a port the name already holds, or a "rel" of one it
+    does not, is a LogError."""
+    open_: dict[tuple[str, int, str], int] = {}
     out = []
     for r in records:
         if r["ev"] not in ("acq", "rel"):
             continue
-        key = (r["name"], r["port"])
+        key = (r["name"], r["port"], r["proto"])
         if r["ev"] == "acq":
             if key in open_:
-                raise LogError(f"{worker}: {key[0]} acquired {key[1]} twice")
+                raise LogError(f"{worker}: {key[0]} acquired {key[1]}/{key[2]} twice")
             open_[key] = r["t"]
         else:
             if key not in open_:
-                raise LogError(f"{worker}: {key[0]} released {key[1]}, which it did not hold")
-            out.append(Interval(worker, key[0], key[1], open_.pop(key), r["t"]))
-    out.extend(Interval(worker, name, port, start, None) for (name, port), start in open_.items())
+                raise LogError(
+                    f"{worker}: {key[0]} released {key[1]}/{key[2]}, which it did not hold"
+                )
+            out.append(Interval(worker, *key, open_.pop(key), r["t"]))
+    out.extend(Interval(worker, *key, start, None) for key, start in open_.items())
     return out
 
 
 def find_overlaps(spans: Iterable[Interval]) -> list[tuple[Interval, Interval]]:
-    """Every pair of intervals of one port that share a moment. Touching ends (one released
-    at the nanosecond the other acquired) do not overlap."""
-    by_port: dict[int, list[Interval]] = defaultdict(list)
+    """Every pair of intervals of one (port, protocol) that share a moment. Touching ends (one
+    released at the nanosecond the other acquired) do not overlap."""
+    by_port: dict[tuple[int, str], list[Interval]] = defaultdict(list)
     for s in spans:
-        by_port[s.port].append(s)
+        by_port[(s.port, s.protocol)].append(s)
     pairs: list[tuple[Interval, Interval]] = []
     for port_spans in by_port.values():
         port_spans.sort(key=lambda s: s.start)
@@ -107,44 +114,56 @@ def _next_port(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def listed(leases: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int | None, bool]]:
-    """A listing by name: (port, next port, whether the listing reports next ports at all)."""
+@dataclass(frozen=True)
+class Listed:
+    """One lease of a listing, as the checks compare it."""
+
+    port: int
+    protocol: str
+    next: int | None
+
+
+def listed(leases: Iterable[Mapping[str, Any]]) -> dict[str, Listed]:
+    """A listing by name."""
     return {
-        lease["name"]: (int(lease["port"]), _next_port(lease.get("next")), "next" in lease)
+        lease["name"]: Listed(int(lease["port"]), lease["protocol"], _next_port(lease["next"]))
         for lease in leases
     }
 
 
+def _differences(name: str, found: Listed, want: Listed) -> list[str]:
+    problems = []
+    if found.port != want.port:
+        problems.append(f"{name} is listed with port {found.port}, not {want.port}")
+    if found.protocol != want.protocol:
+        problems.append(f"{name} is listed as {found.protocol}, not {want.protocol}")
+    if found.next != want.next:
+        problems.append(f"{name} is listed with next port {found.next}, not {want.next}")
+    return problems
+
+
 def listing_problems(record: Record) -> list[str]:
     """What a "list" record's listing lacks of the leases its worker held: a name missing, or
-    listed with another port or handover port."""
+    listed with another port, protocol or handover port."""
     leases = listed(record["leases"])
     problems = []
-    for own in record["own"]:
-        name = own["name"]
+    for name, want in listed(record["own"]).items():
         if name not in leases:
             problems.append(f"{name} is not listed")
-            continue
-        port, next_port, reports_next = leases[name]
-        if port != own["port"]:
-            problems.append(f"{name} is listed with port {port}, not {own['port']}")
-        if reports_next and next_port != own["next"]:
-            problems.append(f"{name} is listed with next port {next_port}, not {own['next']}")
+        else:
+            problems += _differences(name, leases[name], want)
     return problems
 
 
 def registry_problems(
-    leases: Iterable[Mapping[str, Any]], expected: Mapping[str, int]
+    leases: Iterable[Mapping[str, Any]], expected: Mapping[str, tuple[int, str]]
 ) -> list[str]:
-    """How a listing of the final registry differs from `expected` (name: port, no handover
-    under way)."""
+    """How a listing of the final registry differs from `expected` (name: (port, protocol),
+    no handover under way)."""
     found = listed(leases)
     problems = [f"{n} is missing" for n in sorted(expected.keys() - found.keys())]
     problems += [f"{n} should not be there" for n in sorted(found.keys() - expected.keys())]
     for name in sorted(expected.keys() & found.keys()):
-        port, next_port, _ = found[name]
-        if port != expected[name]:
-            problems.append(f"{name} has port {port}, expected {expected[name]}")
-        if next_port is not None:
-            problems.append(f"{name} has a handover to {next_port} under way")
+        port, protocol = expected[name]
+        problems += _differences(name, found[name], Listed(port, protocol, None))
     return problems

@@ -38,9 +38,9 @@ from checker import (
 HERE = Path(__file__).resolve().parent
 POOL = "interop"
 POOL_START = 41000
-# Each worker holds at most four ports at once (two keepers, a lease and its handover port);
-# the pool leaves a few more, so no allocation ever finds it full.
-PORTS_PER_WORKER = 4
+# Each worker holds at most three ports of one protocol at once (a keeper, a lease and its
+# handover port); the pool leaves a few more, so no allocation ever finds it full.
+PORTS_PER_WORKER = 3
 SPARE_PORTS = 8
 TIMEOUT = 300
 MIN_OPS = 2000
@@ -216,9 +216,11 @@ def main() -> int:
                 foreign_views[lang_of[wid]] += bool(others)
         checks.check("every listing holds the worker's own leases", listing_errors)
 
-        expected = {}
+        expected: dict[str, tuple[int, str]] = {}
         for recs in records.values():
-            expected.update({r["name"]: r["port"] for r in recs if r["ev"] == "keep"})
+            expected.update(
+                {r["name"]: (r["port"], r["protocol"]) for r in recs if r["ev"] == "keep"}
+            )
         keeper_problems = [
             f"{wid} reported {n} keepers, not 2"
             for wid, recs in records.items()
@@ -245,11 +247,12 @@ def main() -> int:
             f"{max(shared, 0) / 1e9:.1f} s; pool of {pool_end - POOL_START + 1} ports"
         )
         print("operations: " + ", ".join(f"{lang} {ops[lang]}" for lang in cmds) + f"; total {total}")
-        holders = Counter(s.port for s in spans)
+        holders = Counter((s.port, s.protocol) for s in spans)
         print(
-            f"leases logged: {len(spans)} over {len(holders)} ports "
-            f"(up to {max(holders.values(), default=0)} holders per port); listings: {listings}"
+            f"leases logged: {len(spans)} over {len(holders)} ports and protocols "
+            f"(up to {max(holders.values(), default=0)} holders each); listings: {listings}"
         )
+        print(f"python package: {Path(portpool.__file__).parent}")
         print(
             "listings showing other languages' leases: "
             + ", ".join(f"{lang} {foreign_views[lang]}" for lang in cmds)

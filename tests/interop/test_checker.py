@@ -19,12 +19,16 @@ from checker import (
 )
 
 
-def acq(name: str, port: int, t: int) -> dict[str, Any]:
-    return {"ev": "acq", "name": name, "port": port, "t": t}
+def acq(name: str, port: int, t: int, proto: str = "tcp") -> dict[str, Any]:
+    return {"ev": "acq", "name": name, "port": port, "proto": proto, "t": t}
 
 
-def rel(name: str, port: int, t: int) -> dict[str, Any]:
-    return {"ev": "rel", "name": name, "port": port, "t": t}
+def rel(name: str, port: int, t: int, proto: str = "tcp") -> dict[str, Any]:
+    return {"ev": "rel", "name": name, "port": port, "proto": proto, "t": t}
+
+
+def lease(name: str, port: int, protocol: str = "tcp", next: Any = None) -> dict[str, Any]:
+    return {"name": name, "port": port, "protocol": protocol, "next": next}
 
 
 def write_log(path: Path, records: list[dict[str, Any]]) -> Path:
@@ -46,9 +50,15 @@ def test_a_port_released_then_leased_by_another_name_is_no_overlap() -> None:
     assert find_overlaps(first + second + third) == []
 
 
+def test_one_port_held_for_tcp_and_for_udp_at_once_is_no_overlap() -> None:
+    tcp = intervals("c1", [acq("c1-t0", 41000, 100), rel("c1-t0", 41000, 200)])
+    udp = intervals("cli1", [acq("cli1-t3", 41000, 150, "udp"), rel("cli1-t3", 41000, 300, "udp")])
+    assert find_overlaps(tcp + udp) == []
+
+
 def test_a_lease_never_released_overlaps_every_later_holder_of_its_port() -> None:
-    keeper = intervals("cli1", [acq("cli1-keep-a", 41007, 100)])
-    later = intervals("node2", [acq("node2-t9", 41007, 5_000), rel("node2-t9", 41007, 6_000)])
+    keeper = intervals("cli1", [acq("cli1-keep-b", 41007, 100, "udp")])
+    later = intervals("node2", [acq("node2-t9", 41007, 5_000, "udp"), rel("node2-t9", 41007, 6_000, "udp")])
     assert len(find_overlaps(keeper + later)) == 1
 
 
@@ -81,49 +91,55 @@ def test_a_log_line_that_is_not_json_is_a_log_error(tmp_path: Path) -> None:
 def test_a_listing_without_the_workers_lease_is_reported() -> None:
     record = {
         "ev": "list",
-        "own": [{"name": "c1-keep-a", "port": 41000, "next": None}, {"name": "c1-t2", "port": 41004, "next": 41005}],
-        "leases": [{"name": "c1-keep-a", "port": 41000, "next": None}],
+        "own": [lease("c1-keep-a", 41000), lease("c1-t2", 41004, next=41005)],
+        "leases": [lease("c1-keep-a", 41000)],
     }
     assert listing_problems(record) == ["c1-t2 is not listed"]
 
 
-def test_a_listing_with_another_handover_port_is_reported() -> None:
+def test_a_listing_with_another_handover_port_or_protocol_is_reported() -> None:
     # The raw JSON of the C library and the CLI gives "next" as an object.
     record = {
         "ev": "list",
-        "own": [{"name": "cli2-t0", "port": 41004, "next": 41005}],
-        "leases": [{"name": "cli2-t0", "port": 41004, "next": {"port": 41009, "created": 1, "owner": None}}],
+        "own": [lease("cli2-t0", 41004, "udp", next=41005)],
+        "leases": [lease("cli2-t0", 41004, "tcp", next={"port": 41009, "created": 1, "owner": None})],
     }
-    assert listing_problems(record) == ["cli2-t0 is listed with next port 41009, not 41005"]
+    assert listing_problems(record) == [
+        "cli2-t0 is listed as tcp, not udp",
+        "cli2-t0 is listed with next port 41009, not 41005",
+    ]
 
 
 def test_a_listing_that_holds_the_workers_leases_passes() -> None:
     record = {
         "ev": "list",
-        "own": [{"name": "node1-t0", "port": 41004, "next": 41005}],
+        "own": [lease("node1-t0", 41004, "udp", next=41005)],
         "leases": [
-            {"name": "go1-keep-a", "port": 41000},
-            {"name": "node1-t0", "port": 41004, "next": {"port": 41005, "created": 1, "owner": None}},
+            lease("go1-keep-a", 41000),
+            lease("node1-t0", 41004, "udp", next={"port": 41005, "created": 1, "owner": None}),
         ],
     }
     assert listing_problems(record) == []
 
 
 def test_a_final_registry_that_differs_from_the_keepers_is_reported() -> None:
-    expected = {"c1-keep-a": 41002, "c1-keep-b": 41001}
-    leases = [
-        {"name": "c1-keep-a", "port": 41003, "next": None},
-        {"name": "c1-t7", "port": 41009, "next": None},
-    ]
+    expected = {"c1-keep-a": (41002, "tcp"), "c1-keep-b": (41001, "udp")}
+    leases = [lease("c1-keep-a", 41003), lease("c1-t7", 41009)]
     assert registry_problems(leases, expected) == [
         "c1-keep-b is missing",
         "c1-t7 should not be there",
-        "c1-keep-a has port 41003, expected 41002",
+        "c1-keep-a is listed with port 41003, not 41002",
     ]
 
 
 def test_a_keeper_left_mid_handover_is_reported() -> None:
-    leases = [{"name": "go1-keep-a", "port": 41000, "next": {"port": 41011}}]
-    assert registry_problems(leases, {"go1-keep-a": 41000}) == [
-        "go1-keep-a has a handover to 41011 under way"
+    leases = [lease("go1-keep-a", 41000, next={"port": 41011})]
+    assert registry_problems(leases, {"go1-keep-a": (41000, "tcp")}) == [
+        "go1-keep-a is listed with next port 41011, not None"
     ]
+
+
+def test_the_final_registry_of_the_keepers_passes() -> None:
+    leases = [lease("go1-keep-a", 41000), lease("go1-keep-b", 41000, "udp")]
+    expected = {"go1-keep-a": (41000, "tcp"), "go1-keep-b": (41000, "udp")}
+    assert registry_problems(leases, expected) == []

@@ -52,26 +52,38 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
 }
 
-/* Logs that `name` holds `port`; called only after the call that leased it returned. */
-static void log_acquired(const char *name, uint16_t port)
+static const char *protocol_name(portpool_protocol protocol)
 {
-    fprintf(log_file, "{\"ev\":\"acq\",\"name\":\"%s\",\"port\":%u,\"t\":%" PRId64 "}\n", name,
-            (unsigned)port, now_ns());
+    return protocol == PORTPOOL_PROTOCOL_UDP ? "udp" : "tcp";
 }
 
-/* Logs that `name` gives up `port`; called before the call that releases it. */
-static void log_released(const char *name, uint16_t port)
-{
-    fprintf(log_file, "{\"ev\":\"rel\",\"name\":\"%s\",\"port\":%u,\"t\":%" PRId64 "}\n", name,
-            (unsigned)port, now_ns());
-}
-
-/* What this worker holds: the names it leased, their ports and handover ports (0: none). */
+/* What this worker holds: the names it leased, their protocols, ports and handover ports
+ * (0: none). */
 struct held {
     char name[NAME_MAX_LEN];
+    portpool_protocol protocol;
     uint16_t port;
     uint16_t next;
 };
+
+static void log_event(const char *ev, const struct held *h, uint16_t port)
+{
+    fprintf(log_file,
+            "{\"ev\":\"%s\",\"name\":\"%s\",\"port\":%u,\"proto\":\"%s\",\"t\":%" PRId64 "}\n",
+            ev, h->name, (unsigned)port, protocol_name(h->protocol), now_ns());
+}
+
+/* Logs that `h` holds `port`; called only after the call that leased it returned. */
+static void log_acquired(const struct held *h, uint16_t port)
+{
+    log_event("acq", h, port);
+}
+
+/* Logs that `h` gives up `port`; called before the call that releases it. */
+static void log_released(const struct held *h, uint16_t port)
+{
+    log_event("rel", h, port);
+}
 
 /*
  * Lists the registry and logs the list, as the library returned it, beside what this
@@ -86,8 +98,8 @@ static void list_and_log(const char *ev, const struct held *own, size_t n_own)
         fail("portpool_list_json", NULL, st);
     fprintf(log_file, "{\"ev\":\"%s\",\"own\":[", ev);
     for (size_t i = 0; i < n_own; i++) {
-        fprintf(log_file, "%s{\"name\":\"%s\",\"port\":%u,\"next\":", i ? "," : "", own[i].name,
-                (unsigned)own[i].port);
+        fprintf(log_file, "%s{\"name\":\"%s\",\"port\":%u,\"protocol\":\"%s\",\"next\":",
+                i ? "," : "", own[i].name, (unsigned)own[i].port, protocol_name(own[i].protocol));
         if (own[i].next)
             fprintf(log_file, "%u}", (unsigned)own[i].next);
         else
@@ -97,31 +109,41 @@ static void list_and_log(const char *ev, const struct held *own, size_t n_own)
     portpool_string_free(json);
 }
 
-static uint16_t allocate(const char *name)
+/* Leases a port of the pool to `h` (name and protocol set). */
+static void allocate(struct held *h)
 {
-    uint16_t port = 0;
-    portpool_status st = portpool_allocate(reg, name, POOL, &port);
+    portpool_lease_options opts = {0};
+    opts.protocol = h->protocol;
+    portpool_status st = portpool_allocate_ex(reg, h->name, POOL, &opts, &h->port);
     if (st != PORTPOOL_OK)
-        fail("portpool_allocate", name, st);
-    log_acquired(name, port);
-    return port;
+        fail("portpool_allocate_ex", h->name, st);
+    h->next = 0;
+    log_acquired(h, h->port);
 }
 
-static uint16_t begin_handover(const char *name)
+static void begin_handover(struct held *h)
 {
-    uint16_t next = 0;
-    portpool_status st = portpool_begin_handover(reg, name, 0, &next);
+    portpool_status st = portpool_begin_handover(reg, h->name, 0, &h->next);
     if (st != PORTPOOL_OK)
-        fail("portpool_begin_handover", name, st);
-    log_acquired(name, next);
-    return next;
+        fail("portpool_begin_handover", h->name, st);
+    log_acquired(h, h->next);
+}
+
+/* Commits a handover of `h` when none is under way: the one error the run expects. */
+static void commit_without_handover(const struct held *h)
+{
+    uint16_t port = 0;
+    portpool_status st = portpool_commit_handover(reg, h->name, &port);
+    if (st != PORTPOOL_NOT_FOUND)
+        failf("commit_handover(%s) without a handover gave status %d, not PORTPOOL_NOT_FOUND",
+              h->name, (int)st);
 }
 
 /* Commits the handover of `h`, which then holds its next port. */
 static void commit_handover(struct held *h)
 {
     uint16_t port = 0;
-    log_released(h->name, h->port);
+    log_released(h, h->port);
     portpool_status st = portpool_commit_handover(reg, h->name, &port);
     if (st != PORTPOOL_OK)
         fail("portpool_commit_handover", h->name, st);
@@ -135,7 +157,7 @@ static void commit_handover(struct held *h)
 static void abort_handover(struct held *h)
 {
     uint16_t port = 0;
-    log_released(h->name, h->next);
+    log_released(h, h->next);
     portpool_status st = portpool_abort_handover(reg, h->name, &port);
     if (st != PORTPOOL_OK)
         fail("portpool_abort_handover", h->name, st);
@@ -148,7 +170,7 @@ static void abort_handover(struct held *h)
 static void release(const struct held *h)
 {
     bool released = false;
-    log_released(h->name, h->port);
+    log_released(h, h->port);
     portpool_status st = portpool_release(reg, h->name, &released);
     if (st != PORTPOOL_OK)
         fail("portpool_release", h->name, st);
@@ -182,38 +204,39 @@ int main(int argc, char **argv)
         memset(own, 0, sizeof own);
         for (int k = 0; k < 2; k++) {
             snprintf(own[k].name, NAME_MAX_LEN, "%s-keep-%c", worker_id, 'a' + k);
-            own[k].port = allocate(own[k].name);
+            own[k].protocol = k ? PORTPOOL_PROTOCOL_UDP : PORTPOOL_PROTOCOL_TCP;
+            allocate(&own[k]);
             count++;
         }
         for (long i = 0; count < ops; i++) {
             struct held *t = &own[2];
             snprintf(t->name, NAME_MAX_LEN, "%s-t%ld", worker_id, i);
-            t->port = allocate(t->name);
-            t->next = 0;
+            t->protocol = (i / 3) % 2 ? PORTPOOL_PROTOCOL_UDP : PORTPOOL_PROTOCOL_TCP;
+            allocate(t);
             count++;
             long kind = i % 3; /* 0: hand over and commit, 1: hand over and abort, 2: neither */
             if (kind != 2) {
-                t->next = begin_handover(t->name);
+                begin_handover(t);
                 count++;
             }
             list_and_log("list", own, 3);
             count++;
-            if (kind == 0) {
+            if (kind == 0)
                 commit_handover(t);
-                count++;
-            } else if (kind == 1) {
+            else if (kind == 1)
                 abort_handover(t);
-                count++;
-            }
+            else
+                commit_without_handover(t);
+            count++;
             release(t);
             count++;
         }
-        own[0].next = begin_handover(own[0].name);
+        begin_handover(&own[0]);
         commit_handover(&own[0]);
         count += 2;
         for (int k = 0; k < 2; k++)
-            fprintf(log_file, "{\"ev\":\"keep\",\"name\":\"%s\",\"port\":%u}\n", own[k].name,
-                    (unsigned)own[k].port);
+            fprintf(log_file, "{\"ev\":\"keep\",\"name\":\"%s\",\"port\":%u,\"protocol\":\"%s\"}\n",
+                    own[k].name, (unsigned)own[k].port, protocol_name(own[k].protocol));
     }
     fprintf(log_file, "{\"ev\":\"done\",\"ops\":%ld}\n", count);
     portpool_close(reg);

@@ -36,13 +36,13 @@ die() {
 # CLOCK_REALTIME in nanoseconds.
 now() { date +%s%N; }
 
-# Logged only after the call that leased the port returned.
-acquired() { printf '{"ev":"acq","name":"%s","port":%s,"t":%s}\n' "$1" "$2" "$(now)" >&3; }
-# Logged before the call that releases the port.
-released() { printf '{"ev":"rel","name":"%s","port":%s,"t":%s}\n' "$1" "$2" "$(now)" >&3; }
+# acquired NAME PORT PROTO: logged only after the call that leased the port returned.
+acquired() { printf '{"ev":"acq","name":"%s","port":%s,"proto":"%s","t":%s}\n' "$1" "$2" "$3" "$(now)" >&3; }
+# released NAME PORT PROTO: logged before the call that releases the port.
+released() { printf '{"ev":"rel","name":"%s","port":%s,"proto":"%s","t":%s}\n' "$1" "$2" "$3" "$(now)" >&3; }
 
-# held NAME PORT NEXT: a JSON object for the "own" list of a listing (NEXT "null": none).
-held() { printf '{"name":"%s","port":%s,"next":%s}' "$1" "$2" "$3"; }
+# held NAME PORT PROTO NEXT: a JSON object for the "own" list of a listing (NEXT null: none).
+held() { printf '{"name":"%s","port":%s,"protocol":"%s","next":%s}' "$@"; }
 
 # list_and_log EV OWN: lists the registry and logs the listing beside OWN (a JSON array).
 list_and_log() {
@@ -50,42 +50,58 @@ list_and_log() {
     printf '{"ev":"%s","own":%s,"leases":%s}\n' "$1" "$2" "${out//$'\n'/}" >&3
 }
 
+# allocate NAME PROTO: leases a port of the pool to NAME; the port is in $out.
+allocate() {
+    if [ "$2" = udp ]; then pp allocate "$1" --pool $POOL --udp; else pp allocate "$1" --pool $POOL; fi
+    acquired "$1" "$out" "$2"
+}
+
 if [ "$ops" -eq 0 ]; then
     list_and_log seen '[]'
 else
     keep_a=$id-keep-a keep_b=$id-keep-b
-    pp allocate "$keep_a" --pool $POOL; port_a=$out; acquired "$keep_a" "$port_a"
-    pp allocate "$keep_b" --pool $POOL; port_b=$out; acquired "$keep_b" "$port_b"
+    allocate "$keep_a" tcp; port_a=$out
+    allocate "$keep_b" udp; port_b=$out
     i=0
     while [ "$count" -lt "$ops" ]; do
         name=$id-t$i
-        pp allocate "$name" --pool $POOL; port=$out; acquired "$name" "$port"
+        proto=tcp
+        if [ $(((i / 3) % 2)) -eq 1 ]; then proto=udp; fi
+        allocate "$name" $proto; port=$out
         kind=$((i % 3)) # 0: hand over and commit, 1: hand over and abort, 2: neither
         next=null
         if [ $kind -ne 2 ]; then
-            pp handover "$name"; next=$out; acquired "$name" "$next"
+            pp handover "$name"; next=$out; acquired "$name" "$next" $proto
         fi
-        list_and_log list "[$(held "$keep_a" "$port_a" null),$(held "$keep_b" "$port_b" null),$(held "$name" "$port" "$next")]"
+        list_and_log list "[$(held "$keep_a" "$port_a" tcp null),$(held "$keep_b" "$port_b" udp null),$(held "$name" "$port" $proto "$next")]"
         if [ $kind -eq 0 ]; then
-            released "$name" "$port"
+            released "$name" "$port" $proto
             pp handover "$name" --commit
             [ "$out" = "$next" ] || die "handover --commit printed $out, handover gave $next"
             port=$next
         elif [ $kind -eq 1 ]; then
-            released "$name" "$next"
+            released "$name" "$next" $proto
             pp handover "$name" --abort
+        else
+            # A commit with no handover under way: the one error the run expects (not found,
+            # exit 1).
+            status=0
+            "$PORTPOOL" --registry "$registry" handover "$name" --commit >/dev/null 2>&1 || status=$?
+            [ $status -eq 1 ] || die "handover --commit without a handover exited $status, not 1"
+            count=$((count + 1))
         fi
-        released "$name" "$port"
+        released "$name" "$port" $proto
         pp release "$name"
         [ "$out" = "released $name" ] || die "release printed: $out"
         i=$((i + 1))
     done
-    pp handover "$keep_a"; next=$out; acquired "$keep_a" "$next"
-    released "$keep_a" "$port_a"
+    pp handover "$keep_a"; next=$out; acquired "$keep_a" "$next" tcp
+    released "$keep_a" "$port_a" tcp
     pp handover "$keep_a" --commit
     [ "$out" = "$next" ] || die "handover --commit printed $out, handover gave $next"
     port_a=$next
-    printf '{"ev":"keep","name":"%s","port":%s}\n' "$keep_a" "$port_a" "$keep_b" "$port_b" >&3
+    printf '{"ev":"keep","name":"%s","port":%s,"protocol":"%s"}\n' \
+        "$keep_a" "$port_a" tcp "$keep_b" "$port_b" udp >&3
 fi
 printf '{"ev":"done","ops":%s}\n' "$count" >&3
 exec 3>&-

@@ -9,6 +9,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -19,10 +20,12 @@ import (
 
 const pool = "interop"
 
+// held is a lease this worker holds; Next is its handover port, nil when none is under way.
 type held struct {
-	Name string  `json:"name"`
-	Port uint16  `json:"port"`
-	Next *uint16 `json:"next"`
+	Name  string  `json:"name"`
+	Port  uint16  `json:"port"`
+	Proto string  `json:"protocol"`
+	Next  *uint16 `json:"next"`
 }
 
 // seenLease is a listed lease as logged.
@@ -62,33 +65,45 @@ func (w *worker) check(call, name string, err error) {
 	w.count++
 }
 
-// acquired is logged only after the call that leased the port returned.
-func (w *worker) acquired(name string, port uint16) {
-	w.write(map[string]any{"ev": "acq", "name": name, "port": port, "t": time.Now().UnixNano()})
+func (w *worker) event(ev string, h *held, port uint16) {
+	w.write(map[string]any{"ev": ev, "name": h.Name, "port": port, "proto": h.Proto, "t": time.Now().UnixNano()})
 }
+
+// acquired is logged only after the call that leased the port returned.
+func (w *worker) acquired(h *held, port uint16) { w.event("acq", h, port) }
 
 // released is logged before the call that releases the port.
-func (w *worker) released(name string, port uint16) {
-	w.write(map[string]any{"ev": "rel", "name": name, "port": port, "t": time.Now().UnixNano()})
-}
+func (w *worker) released(h *held, port uint16) { w.event("rel", h, port) }
 
-func (w *worker) allocate(name string) uint16 {
-	port, err := w.reg.Allocate(name, pool)
+// allocate leases a port of the pool to name and returns what the worker then holds.
+func (w *worker) allocate(name string, protocol portpool.Protocol) held {
+	port, err := w.reg.Allocate(name, pool, portpool.WithProtocol(protocol))
 	w.check("Allocate", name, err)
-	w.acquired(name, port)
-	return port
+	h := held{Name: name, Port: port, Proto: protocol.String()}
+	w.acquired(&h, port)
+	return h
 }
 
-func (w *worker) beginHandover(name string) *uint16 {
-	port, err := w.reg.BeginHandover(name, 0)
-	w.check("BeginHandover", name, err)
-	w.acquired(name, port)
-	return &port
+func (w *worker) beginHandover(h *held) {
+	port, err := w.reg.BeginHandover(h.Name, 0)
+	w.check("BeginHandover", h.Name, err)
+	h.Next = &port
+	w.acquired(h, port)
+}
+
+// commitWithoutHandover commits a handover when none is under way: the one error the run
+// expects.
+func (w *worker) commitWithoutHandover(h *held) {
+	port, err := w.reg.CommitHandover(h.Name)
+	if !errors.Is(err, portpool.ErrNotFound) {
+		w.die("CommitHandover(%s) without a handover gave %d, %v; want ErrNotFound", h.Name, port, err)
+	}
+	w.count++
 }
 
 // commitHandover commits h's handover; h then holds its next port.
 func (w *worker) commitHandover(h *held) {
-	w.released(h.Name, h.Port)
+	w.released(h, h.Port)
 	port, err := w.reg.CommitHandover(h.Name)
 	w.check("CommitHandover", h.Name, err)
 	if port != *h.Next {
@@ -98,7 +113,7 @@ func (w *worker) commitHandover(h *held) {
 }
 
 func (w *worker) abortHandover(h *held) {
-	w.released(h.Name, *h.Next)
+	w.released(h, *h.Next)
 	port, err := w.reg.AbortHandover(h.Name)
 	w.check("AbortHandover", h.Name, err)
 	if port != *h.Next {
@@ -107,8 +122,8 @@ func (w *worker) abortHandover(h *held) {
 	h.Next = nil
 }
 
-func (w *worker) release(h held) {
-	w.released(h.Name, h.Port)
+func (w *worker) release(h *held) {
+	w.released(h, h.Port)
 	ok, err := w.reg.Release(h.Name)
 	w.check("Release", h.Name, err)
 	if !ok {
@@ -139,17 +154,19 @@ func (w *worker) run(ops int) {
 		w.listAndLog("seen", nil)
 		return
 	}
-	var keepers []held
-	for _, k := range []string{"a", "b"} {
-		name := fmt.Sprintf("%s-keep-%s", w.id, k)
-		keepers = append(keepers, held{Name: name, Port: w.allocate(name)})
+	keepers := []held{
+		w.allocate(w.id+"-keep-a", portpool.TCP),
+		w.allocate(w.id+"-keep-b", portpool.UDP),
 	}
 	for i := 0; w.count < ops; i++ {
-		name := fmt.Sprintf("%s-t%d", w.id, i)
-		h := held{Name: name, Port: w.allocate(name)}
+		protocol := portpool.TCP
+		if (i/3)%2 == 1 {
+			protocol = portpool.UDP
+		}
+		h := w.allocate(fmt.Sprintf("%s-t%d", w.id, i), protocol)
 		kind := i % 3 // 0: hand over and commit, 1: hand over and abort, 2: neither
 		if kind != 2 {
-			h.Next = w.beginHandover(name)
+			w.beginHandover(&h)
 		}
 		w.listAndLog("list", append(append([]held{}, keepers...), h))
 		switch kind {
@@ -157,13 +174,15 @@ func (w *worker) run(ops int) {
 			w.commitHandover(&h)
 		case 1:
 			w.abortHandover(&h)
+		default:
+			w.commitWithoutHandover(&h)
 		}
-		w.release(h)
+		w.release(&h)
 	}
-	keepers[0].Next = w.beginHandover(keepers[0].Name)
+	w.beginHandover(&keepers[0])
 	w.commitHandover(&keepers[0])
 	for _, h := range keepers {
-		w.write(map[string]any{"ev": "keep", "name": h.Name, "port": h.Port})
+		w.write(map[string]any{"ev": "keep", "name": h.Name, "port": h.Port, "protocol": h.Proto})
 	}
 }
 

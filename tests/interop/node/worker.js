@@ -50,24 +50,38 @@ function die(message) {
 }
 
 // Logged only after the call that leased the port returned.
-const acquired = (name, port) => write({ ev: 'acq', name, port }, nowNs())
+const acquired = (held, port) => write({ ev: 'acq', name: held.name, port, proto: held.protocol }, nowNs())
 // Logged before the call that releases the port.
-const released = (name, port) => write({ ev: 'rel', name, port }, nowNs())
+const released = (held, port) => write({ ev: 'rel', name: held.name, port, proto: held.protocol }, nowNs())
 
-function allocate(name) {
-  const port = call('allocate', reg.allocate, name, { pool: POOL })
-  acquired(name, port)
-  return port
+// Leases a port of the pool to `name`; returns what the worker then holds.
+function allocate(name, protocol) {
+  const port = call('allocate', reg.allocate, name, { pool: POOL, protocol })
+  const held = { name, port, protocol, next: null }
+  acquired(held, port)
+  return held
 }
 
-function beginHandover(name) {
-  const port = call('beginHandover', reg.beginHandover, name)
-  acquired(name, port)
-  return port
+function beginHandover(held) {
+  held.next = call('beginHandover', reg.beginHandover, held.name)
+  acquired(held, held.next)
+}
+
+// Commits a handover when none is under way: the one error the run expects.
+function commitWithoutHandover(held) {
+  let port
+  try {
+    port = reg.commitHandover(held.name)
+  } catch (err) {
+    if (err.code !== 'PORTPOOL_NOT_FOUND') die(`commitHandover without a handover threw ${err.code}: ${err.message}`)
+    count++
+    return
+  }
+  die(`commitHandover without a handover returned ${port}`)
 }
 
 function commitHandover(held) {
-  released(held.name, held.port)
+  released(held, held.port)
   const port = call('commitHandover', reg.commitHandover, held.name)
   if (port !== held.next) die(`commitHandover returned ${port}, begin gave ${held.next}`)
   held.port = port
@@ -75,14 +89,14 @@ function commitHandover(held) {
 }
 
 function abortHandover(held) {
-  released(held.name, held.next)
+  released(held, held.next)
   const port = call('abortHandover', reg.abortHandover, held.name)
   if (port !== held.next) die(`abortHandover returned ${port}, begin gave ${held.next}`)
   held.next = null
 }
 
 function release(held) {
-  released(held.name, held.port)
+  released(held, held.port)
   if (!call('release', reg.release, held.name)) die(`release(${held.name}) found no lease`)
 }
 
@@ -101,23 +115,20 @@ const ops = Number(opsText)
 if (ops === 0) {
   listAndLog('seen', [])
 } else {
-  const keepers = ['a', 'b'].map((k) => {
-    const name = `${workerId}-keep-${k}`
-    return { name, port: allocate(name), next: null }
-  })
+  const keepers = [allocate(`${workerId}-keep-a`, 'tcp'), allocate(`${workerId}-keep-b`, 'udp')]
   for (let i = 0; count < ops; i++) {
-    const name = `${workerId}-t${i}`
-    const held = { name, port: allocate(name), next: null }
+    const held = allocate(`${workerId}-t${i}`, Math.floor(i / 3) % 2 ? 'udp' : 'tcp')
     const kind = i % 3 // 0: hand over and commit, 1: hand over and abort, 2: neither
-    if (kind !== 2) held.next = beginHandover(name)
-    listAndLog('list', [...keepers, held].map((h) => ({ ...h })))
+    if (kind !== 2) beginHandover(held)
+    listAndLog('list', [...keepers, held])
     if (kind === 0) commitHandover(held)
     else if (kind === 1) abortHandover(held)
+    else commitWithoutHandover(held)
     release(held)
   }
-  keepers[0].next = beginHandover(keepers[0].name)
+  beginHandover(keepers[0])
   commitHandover(keepers[0])
-  for (const held of keepers) write({ ev: 'keep', name: held.name, port: held.port })
+  for (const { name, port, protocol } of keepers) write({ ev: 'keep', name, port, protocol })
 }
 write({ ev: 'done', ops: count })
 fs.writeFileSync(logPath, lines.join('\n') + '\n')

@@ -28,49 +28,72 @@ class Worker:
     def write(self, record: dict[str, Any]) -> None:
         self.log.write(json.dumps(record, separators=(",", ":")) + "\n")
 
-    def call(self, what: str, fn: Any, *args: Any) -> Any:
+    def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Calls one portpool function and counts it; any error ends the worker."""
         try:
-            result = fn(*args)
+            result = fn(*args, **kwargs)
         except portpool.PortpoolError as e:
             sys.exit(f"worker {self.id}: {what}({', '.join(map(str, args))}) failed: {e!r}")
         self.count += 1
         return result
 
-    def acquired(self, name: str, port: int) -> None:
-        """Logs that `name` holds `port`; called only after the call that leased it returned."""
-        self.write({"ev": "acq", "name": name, "port": port, "t": time.time_ns()})
+    def event(self, ev: str, held: dict[str, Any], port: int) -> None:
+        self.write(
+            {
+                "ev": ev,
+                "name": held["name"],
+                "port": port,
+                "proto": held["protocol"],
+                "t": time.time_ns(),
+            }
+        )
 
-    def released(self, name: str, port: int) -> None:
-        """Logs that `name` gives up `port`; called before the call that releases it."""
-        self.write({"ev": "rel", "name": name, "port": port, "t": time.time_ns()})
+    def acquired(self, held: dict[str, Any], port: int) -> None:
+        """Logs that `held` holds `port`; called only after the call that leased it returned."""
+        self.event("acq", held, port)
 
-    def allocate(self, name: str) -> int:
-        port: int = self.call("allocate", self.reg.allocate, name, POOL)
-        self.acquired(name, port)
-        return port
+    def released(self, held: dict[str, Any], port: int) -> None:
+        """Logs that `held` gives up `port`; called before the call that releases it."""
+        self.event("rel", held, port)
 
-    def begin_handover(self, name: str) -> int:
-        port: int = self.call("begin_handover", self.reg.begin_handover, name)
-        self.acquired(name, port)
-        return port
+    def allocate(self, name: str, protocol: str) -> dict[str, Any]:
+        """Leases a port of the pool to `name`; returns what the worker then holds."""
+        port = self.call("allocate", self.reg.allocate, name, POOL, protocol=protocol)
+        held = {"name": name, "port": port, "protocol": protocol, "next": None}
+        self.acquired(held, port)
+        return held
+
+    def begin_handover(self, held: dict[str, Any]) -> None:
+        held["next"] = self.call("begin_handover", self.reg.begin_handover, held["name"])
+        self.acquired(held, held["next"])
+
+    def commit_without_handover(self, held: dict[str, Any]) -> None:
+        """Commits a handover when none is under way: the one error the run expects."""
+        try:
+            port = self.reg.commit_handover(held["name"])
+        except portpool.NotFoundError:
+            self.count += 1
+            return
+        except portpool.PortpoolError as e:
+            sys.exit(f"worker {self.id}: commit_handover without a handover raised {e!r}")
+        sys.exit(f"worker {self.id}: commit_handover without a handover returned {port}")
 
     def commit_handover(self, held: dict[str, Any]) -> None:
-        self.released(held["name"], held["port"])
+        self.released(held, held["port"])
         port = self.call("commit_handover", self.reg.commit_handover, held["name"])
         if port != held["next"]:
             sys.exit(f"worker {self.id}: commit_handover returned {port}, begin gave {held['next']}")
         held["port"], held["next"] = port, None
 
     def abort_handover(self, held: dict[str, Any]) -> None:
-        self.released(held["name"], held["next"])
+        self.released(held, held["next"])
         port = self.call("abort_handover", self.reg.abort_handover, held["name"])
         if port != held["next"]:
             sys.exit(f"worker {self.id}: abort_handover returned {port}, begin gave {held['next']}")
         held["next"] = None
 
     def release(self, held: dict[str, Any]) -> None:
-        self.released(held["name"], held["port"])
+        self.released(held, held["port"])
         if not self.call("release", self.reg.release, held["name"]):
             sys.exit(f"worker {self.id}: release({held['name']}) found no lease")
 
@@ -97,28 +120,36 @@ class Worker:
         if ops == 0:
             self.list_and_log("seen", [])
             return
-        keepers: list[dict[str, Any]] = []
-        for k in "ab":
-            name = f"{self.id}-keep-{k}"
-            keepers.append({"name": name, "port": self.allocate(name), "next": None})
+        keepers = [
+            self.allocate(f"{self.id}-keep-a", "tcp"),
+            self.allocate(f"{self.id}-keep-b", "udp"),
+        ]
         i = 0
         while self.count < ops:
-            name = f"{self.id}-t{i}"
-            held = {"name": name, "port": self.allocate(name), "next": None}
+            held = self.allocate(f"{self.id}-t{i}", "udp" if (i // 3) % 2 else "tcp")
             kind = i % 3  # 0: hand over and commit, 1: hand over and abort, 2: neither
             if kind != 2:
-                held["next"] = self.begin_handover(name)
+                self.begin_handover(held)
             self.list_and_log("list", keepers + [held])
             if kind == 0:
                 self.commit_handover(held)
             elif kind == 1:
                 self.abort_handover(held)
+            else:
+                self.commit_without_handover(held)
             self.release(held)
             i += 1
-        keepers[0]["next"] = self.begin_handover(keepers[0]["name"])
+        self.begin_handover(keepers[0])
         self.commit_handover(keepers[0])
         for held in keepers:
-            self.write({"ev": "keep", "name": held["name"], "port": held["port"]})
+            self.write(
+                {
+                    "ev": "keep",
+                    "name": held["name"],
+                    "port": held["port"],
+                    "protocol": held["protocol"],
+                }
+            )
 
 
 def main() -> None:
