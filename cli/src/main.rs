@@ -287,17 +287,11 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
             print(&mut out, &got.to_string());
         }
         Command::Get { name, default } => {
-            let default = default.as_deref().map(parse_port).transpose()?;
-            match (reg.get(&name)?, default) {
-                (Some(lease), _) => print(&mut out, &lease.port.to_string()),
-                (None, Some(port)) => print(&mut out, &port.to_string()),
-                (None, None) => {
-                    return Err(Error::new(
-                        ErrorKind::NotFound,
-                        format!("no lease named {name:?}"),
-                    ));
-                }
-            }
+            let port = match default.as_deref().map(parse_port).transpose()? {
+                Some(default) => reg.get(&name)?.map_or(default, |l| l.port),
+                None => reg.lease(&name)?.port,
+            };
+            print(&mut out, &port.to_string());
         }
         Command::Allocate { names, pool, lease } => {
             let opts = options(&lease, false);
@@ -405,11 +399,10 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Gc { json } => {
             let reclaimed = reg.gc()?;
             if json {
-                let items: Vec<_> = reclaimed
-                    .iter()
-                    .map(|r| serde_json::json!({"lease": r.lease, "reason": r.reason}))
-                    .collect();
-                print(&mut out, &serde_json::Value::Array(items).to_string());
+                print(
+                    &mut out,
+                    &serde_json::to_string(&reclaimed).expect("plain data"),
+                );
             } else {
                 for r in &reclaimed {
                     print(

@@ -10,8 +10,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Lease, Mode, Next, Pool, Protocol};
 use crate::owner::{owner_of, stale_reason};
 use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_ttl, drop_if_stale, held_port, now, take_flexible,
-    take_from_pool,
+    LeaseOptions, NewLease, Registry, check_ttl, drop_if_stale, held_port, no_lease, now,
+    take_flexible, take_from_pool,
 };
 use crate::sockets::{Socket, descends_from, ephemeral_range, server_sockets};
 use crate::validate::{check_name, port_from_i64};
@@ -136,10 +136,7 @@ impl Registry {
         let owner = pid.map(owner_of).transpose()?;
         self.store.update(|data| {
             let now = now();
-            let lease = data
-                .lease(name)
-                .ok_or_else(|| Error::not_found(format!("no lease named {name:?}")))?
-                .clone();
+            let lease = data.lease(name).ok_or_else(|| no_lease(name))?.clone();
             if let Some(next) = lease.next {
                 return Ok((next.port, false));
             }
@@ -253,9 +250,7 @@ impl Registry {
         check_name(name)?;
         let owner = pid.map(owner_of).transpose()?;
         self.store.update(|data| {
-            let lease = data
-                .lease_mut(name)
-                .ok_or_else(|| Error::not_found(format!("no lease named {name:?}")))?;
+            let lease = data.lease_mut(name).ok_or_else(|| no_lease(name))?;
             lease.owner = owner;
             Ok((lease.clone(), true))
         })
@@ -535,7 +530,7 @@ impl Registry {
 
 /// `name`'s lease and its handover, or `NotFound`.
 fn under_way(lease: Option<&Lease>, name: &str) -> Result<(Lease, Next)> {
-    let lease = lease.ok_or_else(|| Error::not_found(format!("no lease named {name:?}")))?;
+    let lease = lease.ok_or_else(|| no_lease(name))?;
     let next = lease
         .next
         .ok_or_else(|| Error::not_found(format!("no handover of {name:?} is under way")))?;

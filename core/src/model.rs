@@ -423,7 +423,10 @@ impl Data {
 /// sorted by name. For tools that validate or inspect a registry someone handed them.
 pub fn parse_registry(path: &Path, bytes: &[u8]) -> Result<(Vec<Lease>, Vec<Pool>)> {
     let data = Data::parse(path, bytes)?;
-    Ok((data.leases().cloned().collect(), data.pools().cloned().collect()))
+    Ok((
+        data.leases().cloned().collect(),
+        data.pools().cloned().collect(),
+    ))
 }
 
 /// Leases as a JSON array of lease objects, in the registry file's lease format; the shape

@@ -62,8 +62,8 @@ impl Grant {
     }
 }
 
-/// A lease that [`Registry::gc`] released, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A lease that [`Registry::gc`] released, and why. Serializes as `{"lease": {...}, "reason": "..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Reclaimed {
     /// The lease as it was.
     pub lease: Lease,
@@ -96,6 +96,11 @@ pub(crate) fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The `NotFound` error for a name without a lease.
+pub(crate) fn no_lease(name: &str) -> Error {
+    Error::not_found(format!("no lease named {name:?}"))
 }
 
 pub(crate) fn check_ttl(ttl: Option<u64>) -> Result<Option<u64>> {
@@ -362,6 +367,12 @@ impl Registry {
         self.store.read(|data| data.lease(name).cloned())
     }
 
+    /// The lease `name` holds, or `NotFound` (`no lease named "NAME"`): for callers for whom
+    /// an unknown name is an error.
+    pub fn lease(&self, name: &str) -> Result<Lease> {
+        self.get(name)?.ok_or_else(|| no_lease(name))
+    }
+
     /// Releases `name`'s lease. Returns whether there was one: an unknown name is not an
     /// error.
     pub fn release(&self, name: &str) -> Result<bool> {
@@ -459,9 +470,7 @@ impl Registry {
         check_name(name)?;
         let ttl = check_ttl(ttl)?;
         self.store.update(|data| {
-            let lease = data
-                .lease_mut(name)
-                .ok_or_else(|| Error::not_found(format!("no lease named {name:?}")))?;
+            let lease = data.lease_mut(name).ok_or_else(|| no_lease(name))?;
             let ttl = ttl.or(lease.ttl).ok_or_else(|| {
                 Error::invalid(format!(
                     "lease {name:?} has no time to live; give one to renew it"

@@ -287,12 +287,18 @@ impl Store {
         let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
             return;
         };
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         let mut prefix = std::ffi::OsString::from(".");
         prefix.push(name);
         prefix.push(".");
         let prefix = prefix.as_encoded_bytes();
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let file_name = entry.file_name();
             let bytes = file_name.as_encoded_bytes();

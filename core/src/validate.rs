@@ -104,7 +104,10 @@ mod tests {
     #[test]
     fn pids_and_ttls_must_be_positive_and_in_range() {
         for bad in [0, -1, i64::from(i32::MAX) + 1] {
-            assert_eq!(pid_from_i64(bad).unwrap_err().kind(), ErrorKind::InvalidArgument);
+            assert_eq!(
+                pid_from_i64(bad).unwrap_err().kind(),
+                ErrorKind::InvalidArgument
+            );
         }
         assert_eq!(pid_from_i64(1).unwrap(), 1);
         for bad in [0, -30] {

@@ -51,7 +51,7 @@ mod types;
 use std::ffi::c_char;
 use std::os::unix::ffi::OsStrExt;
 
-use portpool_core::{DEFAULT_POOL, Error, ErrorKind, PortState, Registry, find_free, is_free};
+use portpool_core::{DEFAULT_POOL, PortState, Registry, find_free, is_free};
 
 use crate::args::{
     c_string, json, lease_options, optional_out, optional_path, optional_text, out, registry, text,
@@ -273,7 +273,7 @@ pub unsafe extern "C" fn portpool_get(
                 out(out_port, "out_port")?,
             )
         };
-        out_port.set(reg.inner.get(name)?.ok_or_else(|| no_lease(name))?.port);
+        out_port.set(reg.inner.lease(name)?.port);
         Ok(())
     })
 }
@@ -311,7 +311,7 @@ pub unsafe extern "C" fn portpool_get_json(
                 out(out_json, "out_json")?,
             )
         };
-        let lease = reg.inner.get(name)?.ok_or_else(|| no_lease(name))?;
+        let lease = reg.inner.lease(name)?;
         out_json.set(c_string(json(&lease)));
         Ok(())
     })
@@ -633,19 +633,7 @@ pub unsafe extern "C" fn portpool_gc(
             out_count.set(reclaimed.len());
         }
         if let Some(out_json) = out_json {
-            #[derive(serde::Serialize)]
-            struct Item<'a> {
-                lease: &'a portpool_core::Lease,
-                reason: &'a str,
-            }
-            let items: Vec<Item> = reclaimed
-                .iter()
-                .map(|r| Item {
-                    lease: &r.lease,
-                    reason: &r.reason,
-                })
-                .collect();
-            out_json.set(c_string(json(&items)));
+            out_json.set(c_string(json(&reclaimed)));
         }
         Ok(())
     })
@@ -834,10 +822,6 @@ pub extern "C" fn portpool_version() -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn portpool_abi_version() -> u32 {
     PORTPOOL_ABI_VERSION
-}
-
-fn no_lease(name: &str) -> Error {
-    Error::new(ErrorKind::NotFound, format!("no lease named {name:?}"))
 }
 
 #[cfg(test)]
