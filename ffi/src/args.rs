@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
 
-use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Result};
+use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, Result};
 
 use crate::types::{
     PORTPOOL_MODE_FIXED, PORTPOOL_MODE_FLEXIBLE, PORTPOOL_MODE_POOL, PORTPOOL_PROBE_DEFAULT,
@@ -181,4 +181,28 @@ pub(crate) fn c_string(bytes: impl Into<Vec<u8>>) -> *mut c_char {
 /// Compact JSON for C.
 pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("serializing plain data cannot fail")
+}
+
+/// The body of every call that takes a handle and a name and gives back one port: checks the
+/// three pointers, runs `op` and writes its port to `*out_port`.
+///
+/// # Safety
+/// As each such call's contract: `reg` is NULL or a live handle, `name` NULL or a
+/// NUL-terminated string, `out_port` NULL or writable.
+pub(crate) unsafe fn name_to_port(
+    reg: *mut portpool_registry,
+    name: *const c_char,
+    out_port: *mut u16,
+    op: impl FnOnce(&Registry, &str) -> Result<u16>,
+) -> Result<()> {
+    // SAFETY: forwarded from this function's contract.
+    let (reg, name, out_port) = unsafe {
+        (
+            registry(reg)?,
+            text(name, "name")?,
+            out(out_port, "out_port")?,
+        )
+    };
+    out_port.set(op(&reg.inner, name)?);
+    Ok(())
 }

@@ -54,7 +54,8 @@ use std::os::unix::ffi::OsStrExt;
 use portpool_core::{DEFAULT_POOL, PortState, Registry, find_free, is_free};
 
 use crate::args::{
-    c_string, json, lease_options, optional_out, optional_path, optional_text, out, registry, text,
+    c_string, json, lease_options, name_to_port, optional_out, optional_path, optional_text, out,
+    registry, text,
 };
 pub use crate::lifecycle::*;
 pub use crate::status::portpool_status;
@@ -264,17 +265,11 @@ pub unsafe extern "C" fn portpool_get(
     name: *const c_char,
     out_port: *mut u16,
 ) -> portpool_status {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let (reg, name, out_port) = unsafe {
-            (
-                registry(reg)?,
-                text(name, "name")?,
-                out(out_port, "out_port")?,
-            )
-        };
-        out_port.set(reg.inner.lease(name)?.port);
-        Ok(())
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe {
+        name_to_port(reg, name, out_port, |reg, name| {
+            reg.lease(name).map(|l| l.port)
+        })
     })
 }
 

@@ -6,7 +6,8 @@ use std::ffi::c_char;
 use portpool_core::{DEFAULT_POOL, Error, ErrorKind, leases_to_json};
 
 use crate::args::{
-    c_string, json, lease_options, optional_out, optional_path, optional_text, out, registry, text,
+    c_string, json, lease_options, name_to_port, optional_out, optional_path, optional_text, out,
+    registry, text,
 };
 use crate::status::{guard, portpool_status};
 use crate::types::{portpool_lease_options, portpool_registry};
@@ -48,17 +49,11 @@ pub unsafe extern "C" fn portpool_begin_handover(
     pid: u32,
     out_port: *mut u16,
 ) -> portpool_status {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let (reg, name, out_port) = unsafe {
-            (
-                registry(reg)?,
-                text(name, "name")?,
-                out(out_port, "out_port")?,
-            )
-        };
-        out_port.set(reg.inner.begin_handover(name, self::pid(pid))?);
-        Ok(())
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe {
+        name_to_port(reg, name, out_port, |reg, name| {
+            reg.begin_handover(name, self::pid(pid))
+        })
     })
 }
 
@@ -85,18 +80,8 @@ pub unsafe extern "C" fn portpool_commit_handover(
     name: *const c_char,
     out_port: *mut u16,
 ) -> portpool_status {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let (reg, name, out_port) = unsafe {
-            (
-                registry(reg)?,
-                text(name, "name")?,
-                out(out_port, "out_port")?,
-            )
-        };
-        out_port.set(reg.inner.commit_handover(name)?);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe { name_to_port(reg, name, out_port, |reg, name| reg.commit_handover(name)) })
 }
 
 /// Abandons `name`'s handover: releases the next generation's port, which is returned in
@@ -121,18 +106,8 @@ pub unsafe extern "C" fn portpool_abort_handover(
     name: *const c_char,
     out_port: *mut u16,
 ) -> portpool_status {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let (reg, name, out_port) = unsafe {
-            (
-                registry(reg)?,
-                text(name, "name")?,
-                out(out_port, "out_port")?,
-            )
-        };
-        out_port.set(reg.inner.abort_handover(name)?);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe { name_to_port(reg, name, out_port, |reg, name| reg.abort_handover(name)) })
 }
 
 /// Allocates a port of `pool` (NULL: `"default"`) to each of the `count` names in `names`, in
