@@ -122,7 +122,7 @@ enum Command {
     },
     /// Begin a zero-downtime handover of NAME: lease a new port for the next generation
     /// and print it, while the current one stays valid. --commit releases the old port and
-    /// makes the new one current; --abort releases the new one.
+    /// prints the new, now current one; --abort releases the new one and prints it.
     Handover {
         name: String,
         #[arg(long, conflicts_with = "abort")]
@@ -441,7 +441,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
             if commit {
                 print(&mut out, &reg.commit_handover(&name)?.to_string());
             } else if abort {
-                reg.abort_handover(&name)?;
+                print(&mut out, &reg.abort_handover(&name)?.to_string());
             } else {
                 print(&mut out, &reg.begin_handover(&name, pid)?.to_string());
             }

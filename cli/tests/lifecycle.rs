@@ -165,8 +165,8 @@ fn handover_begin_commit_and_abort_from_the_command_line() {
         (start + 1).to_string()
     );
     assert_eq!(ok(&s.path, &["get", "api"]), (start + 1).to_string());
-    ok(&s.path, &["handover", "api"]);
-    ok(&s.path, &["handover", "api", "--abort"]);
+    let next = ok(&s.path, &["handover", "api"]);
+    assert_eq!(ok(&s.path, &["handover", "api", "--abort"]), next);
     assert!(leases(&s.path)[0]["next"].is_null());
     assert_eq!(
         pp(&s.path, &["handover", "api", "--commit"]).status.code(),

@@ -82,6 +82,7 @@ else
         elif [ $kind -eq 1 ]; then
             released "$name" "$next" $proto
             pp handover "$name" --abort
+            [ "$out" = "$next" ] || die "handover --abort printed $out, handover gave $next"
         else
             # A commit with no handover under way: the one error the run expects (not found,
             # exit 1).
