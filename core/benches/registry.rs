@@ -18,7 +18,7 @@
 //!   fsync it, rename it over the target, unlock; `floor_dirsync` adds the fsync of the
 //!   directory that portpool also does.
 //! - `paired_register_release`: register + release, each pair followed by two floor writes
-//!   (with directory fsync) timed apart; the per-sample ratios go to
+//!   (with directory fsync) timed apart; both times per sample, and their ratio, go to
 //!   `<criterion dir>/paired/<size>.json`.
 
 use std::fs::{self, File, OpenOptions};
@@ -188,7 +188,7 @@ fn benches(c: &mut Criterion) {
         // floor writes of the same bytes, so that load that comes and goes (other processes'
         // disk writes make fsync slower) weighs on both alike. Criterion times the pair; the
         // floor's share goes to `<criterion dir>/paired/<n>.json`.
-        let mut pairs: Vec<(Duration, Duration)> = Vec::new();
+        let mut pairs: Vec<(Duration, Duration, u64)> = Vec::new();
         c.benchmark_group("paired_register_release")
             .bench_function(id(), |b| {
                 b.iter_custom(|iters| {
@@ -203,7 +203,7 @@ fn benches(c: &mut Criterion) {
                         floor_write(floor_dir.path(), &bytes, true);
                         floor += t.elapsed();
                     }
-                    pairs.push((core, floor));
+                    pairs.push((core, floor, iters));
                     core
                 })
             });
@@ -212,8 +212,9 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-/// Writes the pairwise ratios of `pairs` (one per criterion sample, warm-up included) as JSON.
-fn write_pairs(n: usize, pairs: &[(Duration, Duration)]) {
+/// Writes, per criterion sample (warm-up included), the time per pair of register + release
+/// and per two floor writes, in nanoseconds, and their ratio, as JSON.
+fn write_pairs(n: usize, pairs: &[(Duration, Duration, u64)]) {
     let root = std::env::var_os("CRITERION_HOME")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
@@ -222,12 +223,22 @@ fn write_pairs(n: usize, pairs: &[(Duration, Duration)]) {
         });
     let dir = root.join("paired");
     fs::create_dir_all(&dir).expect("paired directory");
-    let ratios: Vec<String> = pairs
+    let samples: Vec<String> = pairs
         .iter()
-        .filter(|(_, floor)| !floor.is_zero())
-        .map(|(core, floor)| format!("{:.4}", core.as_secs_f64() / floor.as_secs_f64()))
+        .filter(|(_, floor, iters)| !floor.is_zero() && *iters > 0)
+        .map(|(core, floor, iters)| {
+            format!(
+                "{{\"core_ns\": {}, \"floor_ns\": {}, \"ratio\": {:.4}}}",
+                core.as_nanos() / u128::from(*iters),
+                floor.as_nanos() / u128::from(*iters),
+                core.as_secs_f64() / floor.as_secs_f64()
+            )
+        })
         .collect();
-    let json = format!("{{\"leases\": {n}, \"ratios\": [{}]}}\n", ratios.join(", "));
+    let json = format!(
+        "{{\"leases\": {n}, \"samples\": [\n{}\n]}}\n",
+        samples.join(",\n")
+    );
     fs::write(dir.join(format!("{n}.json")), json).expect("paired results");
 }
 
