@@ -254,7 +254,7 @@ def bench_concurrency(scratch: Path) -> dict[str, dict[str, list[float]]]:
         fill(reg, size)
         key = f"{op}@{size}"
         out[key] = {"1": [], "8": []}
-        for _ in range(3):
+        for _ in range(ROUNDS):
             out[key]["1"].append(run_processes(reg, 1, op, seconds))
             out[key]["8"].append(run_processes(reg, 8, op, seconds))
     return out

@@ -4,7 +4,7 @@
 //! Run with `make bench` (or `cargo bench -p portpool-core --bench registry`). Registries live
 //! in temporary directories on the file system of `$TMPDIR` (default `/tmp`). Estimates land
 //! in `$CARGO_TARGET_DIR/criterion/<group>/<size>/new/estimates.json`, which
-//! `bench/report.py` turns into docs/benchmarks.md and its plot.
+//! `bench/run.py` turns into docs/benchmarks.md and its plot.
 //!
 //! Groups (each parameterised by the number of leases already in the registry):
 //! - `register`: a fixed-mode `register` of a new name (bind probe included); the `release`
