@@ -177,7 +177,9 @@ impl Store {
             self.remove_abandoned_temp_files();
             let bytes = cached.data.to_json();
             match self.replace(&bytes, existed) {
-                Ok(stamp) => cached.stamp = Some(stamp),
+                Ok(Some(stamp)) => cached.stamp = Some(stamp),
+                // Written, but its identity is unknown: the next call reads the file again.
+                Ok(None) => *cache = None,
                 Err(err) => {
                     *cache = None;
                     return Err(err);
@@ -312,8 +314,9 @@ impl Store {
         }
     }
 
-    /// Atomically replaces the registry with `bytes` and returns the new file's stamp.
-    fn replace(&self, bytes: &[u8], existed: bool) -> Result<Stamp> {
+    /// Atomically replaces the registry with `bytes` and returns the new file's stamp, when it
+    /// can be read (an error after the rename would report a write that happened as failed).
+    fn replace(&self, bytes: &[u8], existed: bool) -> Result<Option<Stamp>> {
         let err = |e| Error::from_io(&self.path, "writing", e);
         let mut file = AtomicWriteFile::options()
             .mode(self.file_mode)
@@ -331,8 +334,7 @@ impl Store {
         file.commit().map_err(err)?;
         // Taken after the rename, which changes the ctime on some filesystems. The exclusive
         // lock keeps other writers from replacing the file in between.
-        let meta = fs::symlink_metadata(&self.path).map_err(err)?;
-        Ok(Stamp::of(&meta))
+        Ok(fs::symlink_metadata(&self.path).ok().map(|m| Stamp::of(&m)))
     }
 }
 
