@@ -6,13 +6,23 @@ use std::process::Command;
 
 use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, parse_port};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+use signal_hook::iterator::SignalsInfo;
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook::low_level::siginfo::Cause;
 
 use crate::Outcome;
 
+/// Whether a signal that reached `portpool run` is passed on to the command. The command runs
+/// in this process's group, so what the kernel sends to the group — Ctrl-C or a hang-up at the
+/// terminal — has reached it already; forwarding that too would deliver it twice.
+fn forwarded(cause: Cause) -> bool {
+    cause != Cause::Kernel
+}
+
 /// Leases a port to `name` (owned by this process, then by the child once it exists), runs
-/// `command` with it in the environment, forwards SIGINT/SIGTERM/SIGHUP, releases the lease
-/// when the child exits, and returns the child's exit status (128 + N for signal N).
+/// `command` with it in the environment, forwards SIGINT/SIGTERM/SIGHUP that a process sent,
+/// releases the lease when the child exits, and returns the child's exit status (128 + N for
+/// signal N).
 pub(crate) fn run(
     reg: &Registry,
     name: &str,
@@ -54,7 +64,7 @@ pub(crate) fn run(
         ));
     }
     // Registered before the child exists, so no signal meant for it is lost.
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| Error::new(ErrorKind::Io, format!("installing signal handlers: {e}")))?;
     let child = Command::new(&command[0])
         .args(&command[1..])
@@ -77,9 +87,11 @@ pub(crate) fn run(
     let _ = reg.set_owner(name, Some(pid));
     let handle = signals.handle();
     let forwarder = std::thread::spawn(move || {
-        for signal in signals.forever() {
-            // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(pid as libc::pid_t, signal) };
+        for origin in signals.forever() {
+            if forwarded(origin.cause) {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(pid as libc::pid_t, origin.signal) };
+            }
         }
     });
     let status = child.wait();
@@ -95,4 +107,18 @@ pub(crate) fn run(
         (None, None) => 1,
     };
     Ok(Outcome::Exit(u8::try_from(code).unwrap_or(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signal_hook::low_level::siginfo::Sent;
+
+    #[test]
+    fn signals_from_processes_are_forwarded_and_the_terminals_are_not() {
+        assert!(forwarded(Cause::Sent(Sent::User)));
+        assert!(forwarded(Cause::Sent(Sent::Queue)));
+        assert!(forwarded(Cause::Unknown));
+        assert!(!forwarded(Cause::Kernel));
+    }
 }
