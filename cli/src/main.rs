@@ -8,8 +8,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 use portpool_core::{
-    Error, ErrorKind, Lease, LeaseOptions, Mode, PortState, Protocol, Registry, leases_to_json,
-    parse_port, pools_to_json,
+    Error, ErrorKind, FindingKind, Lease, LeaseOptions, Mode, PortState, Protocol, Registry,
+    leases_to_json, parse_port, pools_to_json,
 };
 
 const AFTER_HELP: &str = "\
@@ -129,7 +129,10 @@ enum Command {
         commit: bool,
         #[arg(long)]
         abort: bool,
-        /// The next generation's process, which owns the lease after the commit.
+        /// Begin: the next generation's process, which owns the lease after the commit (its
+        /// death frees the new port; the old owner's death commits). Commit and abort: the
+        /// next generation as this supervisor knows it; refused (exit 3) when the handover
+        /// was begun for another process. Without --pid, commit and abort are not checked.
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
     },
@@ -172,6 +175,12 @@ enum Command {
     Doctor {
         #[arg(long)]
         json: bool,
+        /// Exit 1 only when a finding of this kind is present (repeatable, or comma
+        /// separated): not_listening, foreign_listener, stale_owner, stale_next_owner,
+        /// expired, taken_over, ephemeral_overlap. Default: any warning (every kind but the
+        /// informational not_listening).
+        #[arg(long, value_name = "KIND", value_delimiter = ',')]
+        fail_on: Vec<String>,
     },
     /// Print the registry path in use.
     Path,
@@ -405,10 +414,14 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
                 );
             } else {
                 for r in &reclaimed {
+                    let verb = match &r.lease.next {
+                        Some(_) => "settled",
+                        None => "released",
+                    };
                     print(
                         &mut out,
                         &format!(
-                            "released {} {}/{}: {}",
+                            "{verb} {} {}/{}: {}",
                             r.lease.name, r.lease.port, r.lease.protocol, r.reason
                         ),
                     );
@@ -439,9 +452,9 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
             pid,
         } => {
             if commit {
-                print(&mut out, &reg.commit_handover(&name)?.to_string());
+                print(&mut out, &reg.commit_handover(&name, pid)?.to_string());
             } else if abort {
-                print(&mut out, &reg.abort_handover(&name)?.to_string());
+                print(&mut out, &reg.abort_handover(&name, pid)?.to_string());
             } else {
                 print(&mut out, &reg.begin_handover(&name, pid)?.to_string());
             }
@@ -495,7 +508,11 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
                 print(&mut out, &format!("skipped {name}: already registered"));
             }
         }
-        Command::Doctor { json } => {
+        Command::Doctor { json, fail_on } => {
+            let fail_on = fail_on
+                .iter()
+                .map(|k| k.parse::<FindingKind>())
+                .collect::<Result<Vec<_>, _>>()?;
             let report = reg.doctor()?;
             if json {
                 print(
@@ -504,7 +521,15 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
                 );
             } else {
                 for finding in &report.findings {
-                    print(&mut out, &finding.message);
+                    print(
+                        &mut out,
+                        &format!(
+                            "{}: {} [{}]",
+                            finding.severity.as_str(),
+                            finding.message,
+                            finding.kind
+                        ),
+                    );
                 }
                 if let Some(why) = &report.unavailable {
                     print(&mut out, &format!("listeners not checked: {why}"));
@@ -513,7 +538,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
                     print(&mut out, "no problems found");
                 }
             }
-            if !report.findings.is_empty() {
+            if report.fails(&fail_on) {
                 return Ok(Outcome::NotFree);
             }
         }
@@ -533,8 +558,13 @@ fn who_text(who: &portpool_core::Who) -> String {
             .owner
             .map(|o| format!(", owner pid {}", o.pid))
             .unwrap_or_default();
+        let stale = l
+            .stale
+            .as_ref()
+            .map(|why| format!(" (stale: {why})"))
+            .unwrap_or_default();
         lines.push(format!(
-            "lease {} {}/{} {}{role}{owner}",
+            "lease {} {}/{} {}{role}{owner}{stale}",
             l.name, who.port, l.protocol, l.mode
         ));
     }
@@ -594,11 +624,12 @@ fn lease_table(leases: &[Lease]) -> String {
             l.owner.map_or_else(|| "-".into(), |o| o.pid.to_string()),
             timestamp(l.expires),
             timestamp(Some(l.created)),
+            l.stale.clone().unwrap_or_else(|| "-".into()),
         ]
     });
     table(
         &[
-            "NAME", "PORT", "PROTO", "MODE", "POOL", "NEXT", "PID", "EXPIRES", "CREATED",
+            "NAME", "PORT", "PROTO", "MODE", "POOL", "NEXT", "PID", "EXPIRES", "CREATED", "STALE",
         ],
         rows,
     )

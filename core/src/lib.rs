@@ -27,10 +27,12 @@ mod store;
 mod validate;
 
 pub use error::{Error, ErrorKind, Result};
-pub use lifecycle::{DoctorReport, Finding, FindingKind, ImportReport, Who, ephemeral_overlap};
+pub use lifecycle::{
+    DoctorReport, Finding, FindingKind, ImportReport, Severity, Who, ephemeral_overlap,
+};
 pub use model::{
-    DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, Mode, Next, Owner,
-    Pool, Protocol, leases_to_json, parse_registry, pools_to_json,
+    DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
+    Next, Origin, Owner, Pool, Protocol, leases_to_json, parse_registry, pools_to_json,
 };
 pub use owner::{is_alive, owner_of};
 pub use probe::{find_free, is_free};
@@ -38,7 +40,8 @@ pub use registry::{Grant, LeaseOptions, PortState, Reclaimed, Registry};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use store::{PathSource, resolve_path};
 pub use validate::{
-    MAX_NAME_BYTES, check_name, check_port, parse_port, pid_from_i64, port_from_i64, ttl_from_i64,
+    MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_port, pid_from_i64,
+    port_from_i64, shown, ttl_from_i64,
 };
 
 /// The version of portpool, the same for every package built from this workspace.

@@ -6,15 +6,17 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use std::time::Duration;
+
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Lease, Mode, Next, Pool, Protocol};
-use crate::owner::{owner_of, stale_reason};
+use crate::model::{Data, Lease, Mode, Next, Origin, Owner, Pool, Protocol};
+use crate::owner::{Standing, owner_of, standing};
 use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_ttl, drop_if_stale, held_port, no_lease, now,
-    take_flexible, take_from_pool,
+    LeaseOptions, NewLease, Registry, check_ttl_option, drop_if_stale, held_port, lease_gone,
+    live_holder, marked, no_lease, settle, take_flexible, take_from_pool,
 };
 use crate::sockets::{Socket, descends_from, ephemeral_range, server_sockets};
-use crate::validate::{check_name, port_from_i64};
+use crate::validate::{check_name, port_from_i64, shown};
 
 /// Everything known about one port: [`Registry::who`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -42,29 +44,56 @@ pub struct ImportReport {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
-    /// A live lease whose port no server socket is bound to.
+    /// A live lease whose port no server socket is bound to (informational: a service may
+    /// simply be stopped, or not started yet).
     NotListening,
     /// A socket on a leased port held by a process that is neither the lease's owner nor one
     /// of its descendants.
     ForeignListener,
-    /// A lease whose owner process has exited.
+    /// A lease whose owner process has exited (during a handover: whose next generation took
+    /// over, or whose owners have both exited).
     StaleOwner,
+    /// A handover whose next generation's process has exited: its port is free again.
+    StaleNextOwner,
     /// A lease whose time to live ran out.
     Expired,
+    /// A lease `migrate` recorded whose port another program now holds.
+    TakenOver,
     /// A pool that overlaps the kernel's ephemeral port range, where outgoing connections can
     /// take its ports at any moment.
     EphemeralOverlap,
 }
 
 impl FindingKind {
+    /// Every kind, in the order of this enum.
+    pub const ALL: [FindingKind; 7] = [
+        FindingKind::NotListening,
+        FindingKind::ForeignListener,
+        FindingKind::StaleOwner,
+        FindingKind::StaleNextOwner,
+        FindingKind::Expired,
+        FindingKind::TakenOver,
+        FindingKind::EphemeralOverlap,
+    ];
+
     /// A stable snake_case identifier, e.g. `"not_listening"` (the JSON spelling too).
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::NotListening => "not_listening",
             FindingKind::ForeignListener => "foreign_listener",
             FindingKind::StaleOwner => "stale_owner",
+            FindingKind::StaleNextOwner => "stale_next_owner",
             FindingKind::Expired => "expired",
+            FindingKind::TakenOver => "taken_over",
             FindingKind::EphemeralOverlap => "ephemeral_overlap",
+        }
+    }
+
+    /// How much it matters: only `not_listening` is informational.
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingKind::NotListening => Severity::Info,
+            _ => Severity::Warning,
         }
     }
 }
@@ -75,15 +104,73 @@ impl std::fmt::Display for FindingKind {
     }
 }
 
+impl std::str::FromStr for FindingKind {
+    type Err = Error;
+    /// Accepts the snake_case identifiers of [`as_str`](Self::as_str).
+    fn from_str(s: &str) -> Result<Self> {
+        FindingKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+                Error::invalid(format!(
+                    "invalid finding kind {}: expected one of {}",
+                    shown(s),
+                    all.join(", ")
+                ))
+            })
+    }
+}
+
+/// How much a [`Finding`] matters. `doctor` fails (exit 1 on the command line) on warnings
+/// by default; informational findings never fail it unless asked for by kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing; nothing is wrong with the registry.
+    Info,
+    /// Something a person should look at.
+    Warning,
+}
+
+impl Severity {
+    /// `"info"` or `"warning"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
 /// One problem found by [`Registry::doctor`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// What kind of problem.
     pub kind: FindingKind,
+    /// How much it matters (the kind's [`FindingKind::severity`]).
+    pub severity: Severity,
     /// The lease or pool concerned.
     pub subject: String,
+    /// The port concerned, for findings about a lease.
+    pub port: Option<u16>,
+    /// The port's protocol, for findings about a lease.
+    pub protocol: Option<Protocol>,
     /// A sentence for people.
     pub message: String,
+}
+
+impl Finding {
+    fn about(kind: FindingKind, lease: &Lease, port: u16, message: String) -> Finding {
+        Finding {
+            kind,
+            severity: kind.severity(),
+            subject: lease.name.clone(),
+            port: Some(port),
+            protocol: Some(lease.protocol),
+            message,
+        }
+    }
 }
 
 /// The result of [`Registry::doctor`].
@@ -93,6 +180,20 @@ pub struct DoctorReport {
     pub findings: Vec<Finding>,
     /// Set when sockets could not be inspected (no /proc), so listener checks were skipped.
     pub unavailable: Option<String>,
+}
+
+impl DoctorReport {
+    /// Whether the report should fail a check: with `fail_on` empty, when any finding is a
+    /// warning; else when any finding is of one of those kinds.
+    pub fn fails(&self, fail_on: &[FindingKind]) -> bool {
+        self.findings.iter().any(|f| {
+            if fail_on.is_empty() {
+                f.severity >= Severity::Warning
+            } else {
+                fail_on.contains(&f.kind)
+            }
+        })
+    }
 }
 
 /// The kernel's ephemeral range when `pool` overlaps it.
@@ -127,23 +228,47 @@ impl Registry {
     /// Begins a zero-downtime handover of `name`: leases a port for the next generation while
     /// the current one stays valid, and returns it. Both ports are leased and listed; `get`
     /// still returns the current port until [`commit_handover`](Self::commit_handover). A pool
-    /// lease's new port comes from its pool (round robin, never a port still leased); other
-    /// leases take the first free port above the current one. `pid` is the next generation's
-    /// process, which owns the lease after the commit. Begun twice, returns the same port.
-    /// Errors: `NotFound` for an unknown name, `Exhausted` when no port is free.
+    /// lease's new port comes from its pool (round robin, never a port still leased); a
+    /// flexible lease takes the first free port above the current one. `pid` is the next
+    /// generation's process: it owns the lease after the commit, and while the handover is
+    /// under way its death frees the next port and the current owner's death commits the
+    /// handover (see [`gc`](Self::gc)).
+    ///
+    /// Begun again for the same `pid` (or again without one), returns the same port.
+    /// Errors: `NotFound` for an unknown or stale name; `Conflict` when a handover for
+    /// another process is under way, and for a fixed lease (its port is the point of it: a
+    /// handover would move it); `Exhausted` when no port is free.
     pub fn begin_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
         check_name(name)?;
         let owner = pid.map(owner_of).transpose()?;
         self.store.update(|data| {
-            let now = now();
-            let lease = data.lease(name).ok_or_else(|| no_lease(name))?.clone();
+            let now = self.now();
+            let lease = current(data, name, now)?;
             if let Some(next) = lease.next {
+                if next.owner.map(|o| o.pid) != owner.map(|o| o.pid) {
+                    return Err(Error::conflict(format!(
+                        "a handover of {} to {} is already under way (port {}); commit or abort it first",
+                        shown(name),
+                        pid_text(next.owner),
+                        next.port
+                    )));
+                }
                 return Ok((next.port, false));
             }
             let port = match (&lease.mode, &lease.pool) {
-                (Mode::Pool, Some(pool)) => take_from_pool(data, pool, lease.protocol, now)?,
+                (Mode::Fixed, _) => {
+                    return Err(Error::conflict(format!(
+                        "{} is a fixed lease of port {}/{}: a handover would move it; use a flexible or pool lease for zero-downtime reloads",
+                        shown(name),
+                        lease.port,
+                        lease.protocol
+                    )));
+                }
+                (Mode::Pool, Some(pool)) => {
+                    take_from_pool(data, pool, lease.protocol, now, Some(name))?
+                }
                 _ => match lease.port.checked_add(1) {
-                    Some(from) => take_flexible(data, from, lease.protocol, now)?,
+                    Some(from) => take_flexible(data, from, lease.protocol, now, Some(name))?,
                     None => {
                         return Err(Error::exhausted(format!(
                             "no free {} port above {}",
@@ -154,45 +279,59 @@ impl Registry {
             };
             let next = Next {
                 port,
-                created: now,
+                created: now.as_secs(),
                 owner,
             };
             data.replace(Lease {
                 next: Some(next),
                 ..lease
-            });
+            })?;
             Ok((port, true))
         })
     }
 
-    /// Completes `name`'s handover: releases the old port and makes the next one current
-    /// (owned by the next generation's process, when one was given). Returns the new port.
-    /// Errors: `NotFound` for an unknown name or when no handover is under way.
-    pub fn commit_handover(&self, name: &str) -> Result<u16> {
+    /// Completes `name`'s handover: releases the old port and makes the next one current.
+    /// Returns the new port. The lease's owner becomes the next generation's process: the
+    /// `pid` given when the handover began, else `pid` given here, else none (the lease then
+    /// holds until it is released or its time to live ends; the old generation's process
+    /// never owns the new port).
+    ///
+    /// `pid` names the next generation as the caller knows it: when the handover began with
+    /// another process, the commit is a `Conflict`, so one supervisor cannot commit
+    /// another's handover. A caller that gives no `pid` is not checked.
+    /// Errors: `NotFound` for an unknown or stale name, or when no handover is under way.
+    pub fn commit_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
         check_name(name)?;
+        let caller = pid.map(owner_of).transpose()?;
         self.store.update(|data| {
-            let (lease, next) = under_way(data.lease(name), name)?;
+            let now = self.now();
+            let (lease, next) = under_way(current(data, name, now)?, name)?;
+            check_handover_caller(name, &next, caller.as_ref())?;
             data.replace(Lease {
                 port: next.port,
                 created: next.created,
-                owner: next.owner.or(lease.owner),
+                owner: next.owner.or(caller),
                 next: None,
                 ..lease
-            });
+            })?;
             Ok((next.port, true))
         })
     }
 
     /// Abandons `name`'s handover: releases the next generation's port, which is returned;
-    /// the current lease is untouched. Errors: `NotFound` as for `commit_handover`.
-    pub fn abort_handover(&self, name: &str) -> Result<u16> {
+    /// the current lease is untouched. `pid` is checked as in
+    /// [`commit_handover`](Self::commit_handover). Errors: as `commit_handover`.
+    pub fn abort_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
         check_name(name)?;
+        let caller = pid.map(owner_of).transpose()?;
         self.store.update(|data| {
-            let (lease, next) = under_way(data.lease(name), name)?;
+            let now = self.now();
+            let (lease, next) = under_way(current(data, name, now)?, name)?;
+            check_handover_caller(name, &next, caller.as_ref())?;
             data.replace(Lease {
                 next: None,
                 ..lease
-            });
+            })?;
             Ok((next.port, true))
         })
     }
@@ -215,19 +354,19 @@ impl Registry {
         }
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         let owner = options.pid.map(owner_of).transpose()?;
-        let ttl = check_ttl(options.ttl)?;
+        let ttl = check_ttl_option(options.ttl)?;
         let protocol = options.protocol;
         self.store.update(|data| {
-            let now = now();
+            let now = self.now();
             let mut changed = false;
             let mut ports = Vec::with_capacity(names.len());
             for name in names {
-                changed |= drop_if_stale(data, name, now);
+                changed |= drop_if_stale(data, name, now)?;
                 if let Some(held) = held_port(data, name, protocol, None)? {
                     ports.push(held);
                     continue;
                 }
-                let port = take_from_pool(data, pool, protocol, now)?;
+                let port = take_from_pool(data, pool, protocol, now, None)?;
                 let new = NewLease {
                     name,
                     mode: Mode::Pool,
@@ -236,7 +375,7 @@ impl Registry {
                     owner,
                     ttl,
                 };
-                data.insert(new.at(port, now));
+                data.insert(new.at(port, now))?;
                 changed = true;
                 ports.push(port);
             }
@@ -250,79 +389,56 @@ impl Registry {
         check_name(name)?;
         let owner = pid.map(owner_of).transpose()?;
         self.store.update(|data| {
+            let now = self.now();
+            current(data, name, now)?;
             let lease = data.lease_mut(name).ok_or_else(|| no_lease(name))?;
             lease.owner = owner;
             Ok((lease.clone(), true))
         })
     }
 
-    /// Reads a flat `{"name": port, ...}` file (the format of hand-kept port maps such as a
-    /// `port_allocation.json`) into fixed, permanent TCP leases, in one write. Names already
-    /// present with the same port are skipped. Any problem — invalid JSON, a bad name or port,
-    /// one port given to two names, a port leased to another name, a name holding another
-    /// port — refuses the whole file with every problem listed, and writes nothing. Ports are
-    /// not probed: importing the ports of running services is the point.
+    /// Imports leases from `file`, in one write: either a flat `{"name": port, ...}` map
+    /// (the format of hand-kept port maps such as a `port_allocation.json`), whose entries
+    /// become fixed, permanent TCP leases, or another portpool registry file (to move a
+    /// per-user registry's leases into the host registry), whose live leases are copied as
+    /// they are. Names already present with the same port and protocol are skipped, and so
+    /// are a registry file's stale leases.
+    ///
+    /// Any problem — not a regular file, invalid JSON, a key given twice, a bad name or port,
+    /// one port given to two names, a port leased to another live name, a name holding
+    /// another port — refuses the whole file with every problem listed, and writes nothing.
+    /// Ports are not probed: importing the ports of running services is the point.
     pub fn import(&self, file: &Path) -> Result<ImportReport> {
-        let text = std::fs::read(file).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::not_found(format!("{}: no such file", file.display()))
-            }
-            _ => Error::from_io(file, "reading", e),
-        })?;
-        let map: BTreeMap<String, serde_json::Value> =
-            serde_json::from_slice(&text).map_err(|e| {
-                Error::invalid(format!(
-                    "{}: not a {{\"name\": port}} map: {e}",
-                    file.display()
-                ))
-            })?;
-        let mut problems = Vec::new();
-        let mut entries: Vec<(String, u16)> = Vec::new();
-        for (name, value) in map {
-            let port = match &value {
-                serde_json::Value::Number(n) => n.as_i64().map(port_from_i64),
-                serde_json::Value::String(s) => Some(crate::validate::parse_port(s)),
-                _ => None,
-            };
-            match (check_name(&name), port) {
-                (Err(e), _) => problems.push(e.to_string()),
-                (_, Some(Ok(port))) => entries.push((name, port)),
-                (_, Some(Err(e))) => problems.push(format!("{name:?}: {e}")),
-                (_, None) => problems.push(format!("{name:?}: {value} is not a port")),
-            }
-        }
-        let mut by_port: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
-        for (name, port) in &entries {
-            by_port.entry(*port).or_default().push(name);
-        }
-        for (port, names) in by_port.iter().filter(|(_, n)| n.len() > 1) {
-            problems.push(format!("port {port} is given to {}", names.join(", ")));
-        }
-        if !problems.is_empty() {
-            return Err(Error::invalid(format!(
-                "{}: nothing imported: {}",
-                file.display(),
-                problems.join("; ")
-            )));
-        }
+        let bytes = read_import_file(file)?;
+        let now = self.now();
+        let entries = import_entries(file, &bytes, now)?;
         self.store.update(|data| {
-            let now = now();
+            let now = self.now();
             let mut report = ImportReport::default();
             let mut conflicts = Vec::new();
-            for (name, port) in &entries {
-                if let Some(held) = data.lease(name) {
-                    if held.port == *port && held.protocol == Protocol::Tcp {
-                        report.skipped.push(name.clone());
+            for lease in &entries {
+                settle(data, &lease.name, now)?;
+                if let Some(held) = data.lease(&lease.name) {
+                    if held.port == lease.port && held.protocol == lease.protocol {
+                        report.skipped.push(lease.name.clone());
                     } else {
                         conflicts.push(format!(
-                            "{name:?} already holds port {}/{}",
-                            held.port, held.protocol
+                            "{} already holds port {}/{}",
+                            shown(&lease.name),
+                            held.port,
+                            held.protocol
                         ));
                     }
                     continue;
                 }
-                if let Some(holder) = data.holder(*port, Protocol::Tcp) {
-                    conflicts.push(format!("port {port} is leased to {:?}", holder.name));
+                for port in lease.ports() {
+                    if let Some(holder) = live_holder(data, port, lease.protocol, now, None)? {
+                        conflicts.push(format!(
+                            "port {port}/{} is leased to {}",
+                            lease.protocol,
+                            shown(&holder)
+                        ));
+                    }
                 }
             }
             if !conflicts.is_empty() {
@@ -332,35 +448,27 @@ impl Registry {
                     conflicts.join("; ")
                 )));
             }
-            for (name, port) in &entries {
-                if report.skipped.contains(name) {
+            for lease in entries {
+                if report.skipped.contains(&lease.name) {
                     continue;
                 }
-                let new = NewLease {
-                    name,
-                    mode: Mode::Fixed,
-                    pool: None,
-                    protocol: Protocol::Tcp,
-                    owner: None,
-                    ttl: None,
-                };
-                let lease = new.at(*port, now);
-                report.imported.push(lease.clone());
-                data.insert(lease);
+                data.insert(lease.clone())?;
+                report.imported.push(lease);
             }
             let changed = !report.imported.is_empty();
             Ok((report, changed))
         })
     }
 
-    /// The leases holding `port` (TCP and UDP) and the server sockets bound to it with their
-    /// processes. Where /proc cannot be read, the lease part only, and `unavailable` says why.
+    /// The leases recorded on `port` (TCP and UDP; a stale one says why in
+    /// [`Lease::stale`]) and the server sockets bound to it with their processes. Where /proc cannot be read, the lease part only, and `unavailable` says why.
     pub fn who(&self, port: u16) -> Result<Who> {
         crate::validate::check_port(port)?;
+        let now = self.now();
         let leases = self.store.read(|data| {
             [Protocol::Tcp, Protocol::Udp]
                 .into_iter()
-                .filter_map(|p| data.holder(port, p).cloned())
+                .filter_map(|p| data.holder(port, p).map(|l| marked(l, now)))
                 .collect::<Vec<_>>()
         })?;
         let (sockets, unavailable) = match server_sockets() {
@@ -387,23 +495,31 @@ impl Registry {
     pub fn migrate(&self, dry_run: bool) -> Result<Vec<Lease>> {
         let sockets = server_sockets().map_err(|why| Error::new(ErrorKind::Io, why))?;
         let ephemeral_start = ephemeral_range().map_or(32768, |(lo, _)| lo);
-        let candidates: Vec<(u16, Protocol, String)> = {
+        let candidates: Vec<(u16, Protocol, String, Option<Origin>)> = {
             let mut seen = BTreeSet::new();
             sockets
                 .into_iter()
                 .filter(|s| s.protocol == Protocol::Tcp || s.port() < ephemeral_start)
                 .filter(|s| seen.insert((s.port(), s.protocol)))
                 .map(|s| {
-                    let program = s.processes.first().map(|p| name_from_program(&p.program));
+                    let process = s.processes.first();
+                    let program = process.map(|p| name_from_program(&p.program));
                     let name = program.unwrap_or_else(|| format!("port-{}", s.port()));
-                    (s.port(), s.protocol, name)
+                    let origin = process.and_then(|p| {
+                        owner_of(p.pid).ok().map(|o| Origin {
+                            pid: o.pid,
+                            start_time: o.start_time,
+                            program: p.program.clone(),
+                        })
+                    });
+                    (s.port(), s.protocol, name, origin)
                 })
                 .collect()
         };
-        let plan = |data: &mut crate::model::Data| {
-            let now = now();
+        let plan = |data: &mut crate::model::Data| -> Result<Vec<Lease>> {
+            let now = self.now();
             let mut made = Vec::new();
-            for (port, protocol, base) in &candidates {
+            for (port, protocol, base, origin) in &candidates {
                 if data.holder(*port, *protocol).is_some() {
                     continue;
                 }
@@ -425,25 +541,30 @@ impl Registry {
                     owner: None,
                     ttl: None,
                 };
-                let lease = new.at(*port, now);
-                data.insert(lease.clone());
+                let lease = Lease {
+                    origin: origin.clone(),
+                    ..new.at(*port, now)
+                };
+                data.insert(lease.clone())?;
                 made.push(lease);
             }
-            made
+            Ok(made)
         };
         if dry_run {
-            return self.store.read(|data| plan(&mut data.clone()));
+            return self.store.read(|data| plan(&mut data.clone()))?;
         }
         self.store.update(|data| {
-            let made = plan(data);
+            let made = plan(data)?;
             let changed = !made.is_empty();
             Ok((made, changed))
         })
     }
 
     /// Checks the registry against the host: leases nothing listens on, listeners on leased
-    /// ports that are not the owner (or its descendants), stale owners, expired leases, and
-    /// pools overlapping the kernel's ephemeral port range. Reads only.
+    /// ports that are not the owner (or its descendants), ports `migrate` recorded that
+    /// another program has taken over, stale owners (of a lease or of a handover's next
+    /// generation), expired leases, and pools overlapping the kernel's ephemeral port range.
+    /// Reads only; staleness is judged as by every other call.
     pub fn doctor(&self) -> Result<DoctorReport> {
         let (leases, pools) = self.store.read(|data| {
             (
@@ -451,7 +572,7 @@ impl Registry {
                 data.pools().cloned().collect::<Vec<_>>(),
             )
         })?;
-        let now = now();
+        let now = self.now();
         let mut report = DoctorReport::default();
         let sockets = match server_sockets() {
             Ok(s) => Some(s),
@@ -462,61 +583,42 @@ impl Registry {
         };
         for lease in &leases {
             let at = format!("{}/{}", lease.port, lease.protocol);
-            if let Some(expires) = lease.expires.filter(|e| *e <= now) {
-                report.findings.push(Finding {
-                    kind: FindingKind::Expired,
-                    subject: lease.name.clone(),
-                    message: format!("{} ({at}) expired {}s ago", lease.name, now - expires),
-                });
-                continue;
-            }
-            if let Some(why) = stale_reason(lease, now) {
-                report.findings.push(Finding {
-                    kind: FindingKind::StaleOwner,
-                    subject: lease.name.clone(),
-                    message: format!("{} ({at}): {why}", lease.name),
-                });
-                continue;
-            }
-            let Some(sockets) = &sockets else { continue };
-            let on_port: Vec<&Socket> = sockets
-                .iter()
-                .filter(|s| s.port() == lease.port && s.protocol == lease.protocol)
-                .collect();
-            if on_port.is_empty() {
-                report.findings.push(Finding {
-                    kind: FindingKind::NotListening,
-                    subject: lease.name.clone(),
-                    message: format!("{} ({at}): nothing is listening", lease.name),
-                });
-            }
-            let owners: Vec<u32> = lease
-                .owner
-                .iter()
-                .chain(lease.next.iter().filter_map(|n| n.owner.as_ref()))
-                .map(|o| o.pid)
-                .collect();
-            if owners.is_empty() {
-                continue;
-            }
-            for process in on_port.iter().flat_map(|s| &s.processes) {
-                if !owners.iter().any(|o| descends_from(process.pid, *o)) {
-                    report.findings.push(Finding {
-                        kind: FindingKind::ForeignListener,
-                        subject: lease.name.clone(),
-                        message: format!(
-                            "{} ({at}) is owned by pid {}, but {} (pid {}) is bound to it",
-                            lease.name, owners[0], process.program, process.pid
-                        ),
-                    });
+            let stale = |kind, port, why: &str| {
+                Finding::about(kind, lease, port, format!("{} ({at}): {why}", lease.name))
+            };
+            match standing(lease, now) {
+                Standing::Held => {}
+                Standing::Expired(why) => {
+                    report
+                        .findings
+                        .push(stale(FindingKind::Expired, lease.port, &why));
+                    continue;
                 }
+                Standing::Gone(why) | Standing::Committed(why) => {
+                    report
+                        .findings
+                        .push(stale(FindingKind::StaleOwner, lease.port, &why));
+                    continue;
+                }
+                Standing::NextGone(why) => {
+                    let next = lease.next.map_or(lease.port, |n| n.port);
+                    report
+                        .findings
+                        .push(stale(FindingKind::StaleNextOwner, next, &why));
+                }
+            }
+            if let Some(sockets) = &sockets {
+                report.findings.extend(listener_findings(lease, sockets));
             }
         }
         for pool in &pools {
             if let Some((lo, hi)) = ephemeral_overlap(pool) {
                 report.findings.push(Finding {
                     kind: FindingKind::EphemeralOverlap,
+                    severity: FindingKind::EphemeralOverlap.severity(),
                     subject: pool.name.clone(),
+                    port: None,
+                    protocol: None,
                     message: format!(
                         "pool {} ({}-{}) overlaps the kernel's ephemeral ports {lo}-{hi}",
                         pool.name, pool.start, pool.end
@@ -528,13 +630,215 @@ impl Registry {
     }
 }
 
+/// What the host's server sockets say about a live lease: nothing listening on its port, a
+/// process other than its owners (or their descendants) bound to it, or, for a lease
+/// `migrate` recorded, another program holding its port now.
+fn listener_findings(lease: &Lease, sockets: &[Socket]) -> Vec<Finding> {
+    let at = format!("{}/{}", lease.port, lease.protocol);
+    let mut findings = Vec::new();
+    let on_port: Vec<&Socket> = sockets
+        .iter()
+        .filter(|s| s.port() == lease.port && s.protocol == lease.protocol)
+        .collect();
+    if on_port.is_empty() {
+        findings.push(Finding::about(
+            FindingKind::NotListening,
+            lease,
+            lease.port,
+            format!("{} ({at}): nothing is listening", lease.name),
+        ));
+    }
+    let processes = || on_port.iter().flat_map(|s| &s.processes);
+    let owners: Vec<u32> = lease
+        .owner
+        .iter()
+        .chain(lease.next.iter().filter_map(|n| n.owner.as_ref()))
+        .map(|o| o.pid)
+        .collect();
+    if !owners.is_empty() {
+        for process in processes() {
+            if !owners.iter().any(|o| descends_from(process.pid, *o)) {
+                findings.push(Finding::about(
+                    FindingKind::ForeignListener,
+                    lease,
+                    lease.port,
+                    format!(
+                        "{} ({at}) is owned by pid {}, but {} (pid {}) is bound to it",
+                        lease.name, owners[0], process.program, process.pid
+                    ),
+                ));
+            }
+        }
+    }
+    if let (Some(origin), None) = (&lease.origin, lease.owner) {
+        for process in processes() {
+            if process.program != origin.program && !descends_from(process.pid, origin.pid) {
+                findings.push(Finding::about(
+                    FindingKind::TakenOver,
+                    lease,
+                    lease.port,
+                    format!(
+                        "{} ({at}) was recorded for {} (pid {}), but {} (pid {}) holds it now",
+                        lease.name, origin.program, origin.pid, process.program, process.pid
+                    ),
+                ));
+            }
+        }
+    }
+    findings
+}
+
+/// The largest file `import` reads: a port map or registry many times any real one.
+const MAX_IMPORT_BYTES: u64 = 64 << 20;
+
+/// Reads an import file: a regular file of at most [`MAX_IMPORT_BYTES`]. A FIFO, device,
+/// socket or directory is refused at once, never waited on.
+fn read_import_file(file: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io_err = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::not_found(format!("{}: no such file", file.display()))
+        }
+        _ => Error::from_io(file, "reading", e),
+    };
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(file)
+        .map_err(io_err)?;
+    let meta = handle.metadata().map_err(io_err)?;
+    if !meta.is_file() {
+        return Err(Error::invalid(format!(
+            "{}: not a regular file; import reads a {{\"name\": port}} map or a portpool registry",
+            file.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    handle
+        .take(MAX_IMPORT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 > MAX_IMPORT_BYTES {
+        return Err(Error::invalid(format!(
+            "{}: larger than {} MiB, not a port map",
+            file.display(),
+            MAX_IMPORT_BYTES >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Whether `bytes` hold a portpool registry rather than a flat port map: the first JSON value
+/// is an object with a `"version"` and either registry sections or more values after it.
+fn is_registry_file(bytes: &[u8]) -> bool {
+    let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>();
+    let Some(Ok(serde_json::Value::Object(first))) = values.next() else {
+        return false;
+    };
+    first.contains_key("version")
+        && (first.contains_key("leases") || first.contains_key("pools") || values.next().is_some())
+}
+
+/// The leases an import file asks for, checked: every problem listed, or the leases.
+fn import_entries(file: &Path, bytes: &[u8], now: Duration) -> Result<Vec<Lease>> {
+    if is_registry_file(bytes) {
+        let data = Data::parse(file, bytes)?;
+        return Ok(data
+            .leases()
+            .filter(|l| standing(l, now) == Standing::Held)
+            .cloned()
+            .collect());
+    }
+    let map = crate::model::entries_once(bytes).map_err(|e| {
+        Error::invalid(format!(
+            "{}: not a {{\"name\": port}} map: {e}",
+            file.display()
+        ))
+    })?;
+    let mut problems = Vec::new();
+    let mut entries: Vec<Lease> = Vec::new();
+    for (name, value) in map {
+        let port = match &value {
+            serde_json::Value::Number(n) => Some(n.as_i64().map_or_else(
+                || {
+                    Err(Error::invalid(format!(
+                        "invalid port {n}: ports are 1-65535"
+                    )))
+                },
+                port_from_i64,
+            )),
+            serde_json::Value::String(s) => Some(crate::validate::parse_port(s)),
+            _ => None,
+        };
+        match (check_name(&name), port) {
+            (Err(e), _) => problems.push(e.to_string()),
+            (_, Some(Ok(port))) => {
+                let new = NewLease {
+                    name: &name,
+                    mode: Mode::Fixed,
+                    pool: None,
+                    protocol: Protocol::Tcp,
+                    owner: None,
+                    ttl: None,
+                };
+                entries.push(new.at(port, now));
+            }
+            (_, Some(Err(e))) => problems.push(format!("{}: {e}", shown(&name))),
+            (_, None) => problems.push(format!("{}: {value} is not a port", shown(&name))),
+        }
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut by_port: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+    for lease in &entries {
+        by_port.entry(lease.port).or_default().push(&lease.name);
+    }
+    for (port, names) in by_port.iter().filter(|(_, n)| n.len() > 1) {
+        problems.push(format!("port {port} is given to {}", names.join(", ")));
+    }
+    if !problems.is_empty() {
+        return Err(Error::invalid(format!(
+            "{}: nothing imported: {}",
+            file.display(),
+            problems.join("; ")
+        )));
+    }
+    Ok(entries)
+}
+
+/// `name`'s lease as it stands now, settled in `data`; `NotFound` when there is none or it
+/// was stale.
+fn current(data: &mut Data, name: &str, now: Duration) -> Result<Lease> {
+    match settle(data, name, now)? {
+        Some(gone) if data.lease(name).is_none() => Err(lease_gone(name, &gone.reason)),
+        _ => data.lease(name).cloned().ok_or_else(|| no_lease(name)),
+    }
+}
+
 /// `name`'s lease and its handover, or `NotFound`.
-fn under_way(lease: Option<&Lease>, name: &str) -> Result<(Lease, Next)> {
-    let lease = lease.ok_or_else(|| no_lease(name))?;
+fn under_way(lease: Lease, name: &str) -> Result<(Lease, Next)> {
     let next = lease
         .next
-        .ok_or_else(|| Error::not_found(format!("no handover of {name:?} is under way")))?;
-    Ok((lease.clone(), next))
+        .ok_or_else(|| Error::not_found(format!("no handover of {} is under way", shown(name))))?;
+    Ok((lease, next))
+}
+
+/// A commit or abort by `caller` of a handover begun for `next.owner`: refused when both are
+/// known and differ.
+fn check_handover_caller(name: &str, next: &Next, caller: Option<&Owner>) -> Result<()> {
+    match (next.owner, caller) {
+        (Some(pending), Some(caller)) if pending != *caller => Err(Error::conflict(format!(
+            "the handover of {} is for {}, not pid {}; only its supervisor may commit or abort it",
+            shown(name),
+            pid_text(next.owner),
+            caller.pid
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn pid_text(owner: Option<Owner>) -> String {
+    owner.map_or_else(|| "no process".to_owned(), |o| format!("pid {}", o.pid))
 }
 
 #[cfg(test)]

@@ -147,6 +147,26 @@ pub struct Lease {
     /// still returns `port` until the handover is committed.
     #[serde(default)]
     pub next: Option<Next>,
+    /// For a lease `migrate` made: the process that was bound to the port then, so that
+    /// `doctor` can tell when another program has taken the port over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// Why the lease is stale (time to live over, owner gone, a handover's owner gone), as
+    /// `list` and `who` report it; `None` for a lease that holds its ports. Never stored:
+    /// computed when the lease is read.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
+}
+
+/// The process bound to a port when `migrate` recorded it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Origin {
+    /// Process id.
+    pub pid: u32,
+    /// The process's start time in clock ticks after boot.
+    pub start_time: u64,
+    /// The program's name, as /proc showed it.
+    pub program: String,
 }
 
 impl Lease {
@@ -276,16 +296,41 @@ impl Data {
         self.pools.insert(pool.name.clone(), pool);
     }
 
-    /// Adds a lease. The caller has checked that neither its name nor its (port, protocol)
-    /// is taken.
-    pub(crate) fn insert(&mut self, lease: Lease) {
-        debug_assert!(!self.leases.contains_key(&lease.name));
+    /// Adds a lease, after the same checks a reader makes (see [`check_lease`]) and that
+    /// neither its name nor its ports are taken: no change can produce a file that reads
+    /// back as invalid. A failure is a `Registry` error and changes nothing.
+    pub(crate) fn insert(&mut self, mut lease: Lease) -> Result<()> {
+        // Computed on reading, never recorded.
+        lease.stale = None;
+        let bad = |why: String| {
+            Error::new(
+                crate::ErrorKind::Registry,
+                format!(
+                    "refused to record lease {}: {why}; the registry was left unchanged",
+                    crate::validate::shown(&lease.name)
+                ),
+            )
+        };
+        check_lease(&lease).map_err(bad)?;
+        if self.leases.contains_key(&lease.name) {
+            return Err(bad("the name is taken".into()));
+        }
         for port in lease.ports() {
-            debug_assert!(self.holder(port, lease.protocol).is_none());
+            if let Some(other) = self.holder(port, lease.protocol) {
+                return Err(bad(format!(
+                    "port {}/{} is also leased to {}",
+                    port,
+                    lease.protocol,
+                    crate::validate::shown(&other.name)
+                )));
+            }
+        }
+        for port in lease.ports() {
             self.by_port
                 .insert((port, lease.protocol), lease.name.clone());
         }
         self.leases.insert(lease.name.clone(), lease);
+        Ok(())
     }
 
     pub(crate) fn remove(&mut self, name: &str) -> Option<Lease> {
@@ -296,11 +341,17 @@ impl Data {
         Some(lease)
     }
 
-    /// Replaces `name`'s lease with `lease` (same name), keeping the port index right. The
-    /// caller has checked that the new lease's ports are its own or free.
-    pub(crate) fn replace(&mut self, lease: Lease) {
-        self.remove(&lease.name);
-        self.insert(lease);
+    /// Replaces `name`'s lease with `lease` (same name), keeping the port index right. A
+    /// new lease that would not read back, or whose ports are another's, is refused and the
+    /// old one kept.
+    pub(crate) fn replace(&mut self, lease: Lease) -> Result<()> {
+        let Some(old) = self.remove(&lease.name) else {
+            return self.insert(lease);
+        };
+        self.insert(lease).inspect_err(|_| {
+            self.insert(old)
+                .expect("the old lease was valid where it was");
+        })
     }
 
     /// The registry as pretty-printed JSON, leases sorted by name, ending in a newline. In the
@@ -330,6 +381,8 @@ impl Data {
             expires: Option<u64>,
             #[serde(skip_serializing_if = "Option::is_none")]
             next: Option<&'a Next>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            origin: Option<&'a Origin>,
         }
         let out = FileOut {
             version: FORMAT_VERSION,
@@ -362,6 +415,7 @@ impl Data {
                     ttl: l.ttl,
                     expires: l.expires,
                     next: l.next.as_ref(),
+                    origin: l.origin.as_ref(),
                 })
                 .collect(),
         };
@@ -426,19 +480,15 @@ impl Data {
             .entry(DEFAULT_POOL.to_owned())
             .or_insert_with(Pool::default_pool);
         for lease in file.leases {
-            let bad = |why: String| Error::registry(path, format!("lease {:?}: {why}", lease.name));
-            check_name(&lease.name).map_err(|e| bad(e.to_string()))?;
-            if lease.port == 0 {
-                return Err(bad("port 0 is not a port".into()));
-            }
+            let bad = |why: String| {
+                Error::registry(
+                    path,
+                    format!("lease {}: {why}", crate::validate::shown(&lease.name)),
+                )
+            };
+            check_lease(&lease).map_err(bad)?;
             if data.leases.contains_key(&lease.name) {
                 return Err(bad("appears twice".into()));
-            }
-            if lease
-                .next
-                .is_some_and(|n| n.port == 0 || n.port == lease.port)
-            {
-                return Err(bad("invalid next port".into()));
             }
             for port in lease.ports() {
                 if let Some(other) = data.holder(port, lease.protocol) {
@@ -448,10 +498,97 @@ impl Data {
                     )));
                 }
             }
-            data.insert(lease);
+            data.insert(lease)?;
         }
         Ok(data)
     }
+}
+
+/// The entries of a JSON object in file order, refusing a key given twice (serde's maps
+/// keep the last one silently).
+pub(crate) fn entries_once(
+    bytes: &[u8],
+) -> std::result::Result<Vec<(String, serde_json::Value)>, String> {
+    struct Entries(Vec<(String, serde_json::Value)>);
+    impl<'de> Deserialize<'de> for Entries {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Entries;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<Entries, A::Error> {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut out = Vec::new();
+                    while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                        if !seen.insert(key.clone()) {
+                            return Err(serde::de::Error::custom(format!(
+                                "key {} is given twice",
+                                crate::validate::shown(&key)
+                            )));
+                        }
+                        out.push((key, value));
+                    }
+                    Ok(Entries(out))
+                }
+            }
+            d.deserialize_map(Visitor)
+        }
+    }
+    serde_json::from_slice::<Entries>(bytes)
+        .map(|e| e.0)
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `bytes` begin with a JSON object whose `"version"` is this build's format version:
+/// a portpool registry this build wrote or could have written, whatever its entries hold.
+pub(crate) fn is_current_version(bytes: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Header {
+        version: u64,
+    }
+    serde_json::Deserializer::from_slice(bytes)
+        .into_iter::<Header>()
+        .next()
+        .is_some_and(|h| h.is_ok_and(|h| h.version == FORMAT_VERSION))
+}
+
+/// The latest time a registry file may record (the end of the year 9999), in seconds since
+/// the Unix epoch: anything later is damage, not a date, and would overflow arithmetic.
+pub const MAX_TIME: u64 = 253_402_300_799;
+
+/// What every lease must satisfy, in a file that is read and in a change that is written:
+/// a valid name, ports 1–65535, a next port other than its own, times no later than
+/// [`MAX_TIME`], a time to live of at most 100 years.
+pub(crate) fn check_lease(lease: &Lease) -> std::result::Result<(), String> {
+    check_name(&lease.name).map_err(|e| e.to_string())?;
+    if lease.port == 0 {
+        return Err("port 0 is not a port".into());
+    }
+    if let Some(next) = lease.next {
+        if next.port == 0 || next.port == lease.port {
+            return Err(format!(
+                "invalid next port {} (the lease holds port {})",
+                next.port, lease.port
+            ));
+        }
+        if next.created > MAX_TIME {
+            return Err(format!("next.created {} is out of range", next.created));
+        }
+    }
+    for (field, value) in [("created", Some(lease.created)), ("expires", lease.expires)] {
+        if let Some(v) = value.filter(|v| *v > MAX_TIME) {
+            return Err(format!("{field} {v} is out of range"));
+        }
+    }
+    if let Some(ttl) = lease.ttl {
+        crate::validate::check_ttl(ttl).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Parses the contents of a registry file without touching the disk, with the same checks and
@@ -569,7 +706,14 @@ mod tests {
                 created: 1_700_000_001,
                 owner: None,
             }),
-        });
+            origin: Some(Origin {
+                pid: 9,
+                start_time: 3,
+                program: "nginx".into(),
+            }),
+            stale: None,
+        })
+        .unwrap();
         let bytes = data.to_json();
         let again = Data::parse(Path::new("/r.json"), &bytes).unwrap();
         assert_eq!(again.to_json(), bytes);
@@ -591,8 +735,12 @@ mod tests {
             ttl: None,
             expires: None,
             next: None,
-        });
+            origin: None,
+            stale: Some("never written".into()),
+        })
+        .unwrap();
         let text = String::from_utf8(data.to_json()).unwrap();
+        assert!(!text.contains("never written"), "{text}");
         assert!(text.contains("\"pool\": null"), "{text}");
         for absent in ["owner", "ttl", "expires", "next"] {
             assert!(!text.contains(absent), "{absent} in {text}");

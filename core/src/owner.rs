@@ -1,5 +1,7 @@
 //! Owning processes: recording one, and telling whether it still lives.
 
+use std::time::Duration;
+
 use crate::error::{Error, Result};
 use crate::model::{Lease, Owner};
 
@@ -25,16 +27,110 @@ pub fn is_alive(owner: &Owner) -> bool {
     start_time(owner.pid) == Some(owner.start_time)
 }
 
-/// Why a lease no longer holds its port, if it does not: its owner is gone or its time to
-/// live ran out at `now` (seconds since the epoch).
-pub fn stale_reason(lease: &Lease, now: u64) -> Option<String> {
-    if let Some(expires) = lease.expires.filter(|e| *e <= now) {
-        return Some(format!("expired {}s ago", now - expires));
+/// What a recorded lease amounts to at a given moment. The one rule for staleness: every
+/// call that reclaims, reports or reads leases (gc, reclaim on allocate, `check`, `who`,
+/// `list`, `import`, `renew`, `doctor`, `get`) goes through [`standing`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// It holds every port it records.
+    Held,
+    /// Its time to live ran out: it holds nothing any more, the next port included.
+    Expired(String),
+    /// Its owner (and the next generation's, during a handover) is gone: it holds nothing.
+    Gone(String),
+    /// Its owner is gone while a handover is under way whose next generation is not known
+    /// to be gone: the handover counts as committed, and the next port is the lease.
+    Committed(String),
+    /// The next generation's owner is gone: the next port is free again, the current one
+    /// still held.
+    NextGone(String),
+}
+
+impl Standing {
+    /// Why the lease is not simply held, if it is not.
+    pub(crate) fn reason(&self) -> Option<&str> {
+        match self {
+            Standing::Held => None,
+            Standing::Expired(why)
+            | Standing::Gone(why)
+            | Standing::Committed(why)
+            | Standing::NextGone(why) => Some(why),
+        }
     }
-    match lease.owner {
-        Some(owner) if !is_alive(&owner) => Some(format!("owner pid {} is gone", owner.pid)),
-        _ => None,
+}
+
+fn is_gone(owner: Option<&Owner>) -> bool {
+    owner.is_some_and(|o| !is_alive(o))
+}
+
+/// How `lease` stands at `now` (time since the Unix epoch). A time to live ends the whole
+/// lease, the next port included. Otherwise owners decide: no owner never dies; a dead
+/// current owner with a live next generation (or one named by no pid) commits the handover;
+/// a dead next owner frees only the next port; both dead free both.
+pub(crate) fn standing(lease: &Lease, now: Duration) -> Standing {
+    if let Some(expires) = lease.expires {
+        let expires = Duration::from_secs(expires);
+        if expires <= now {
+            return Standing::Expired(format!("expired {}s ago", (now - expires).as_secs()));
+        }
     }
+    let current_gone = is_gone(lease.owner.as_ref());
+    let Some(next) = lease.next else {
+        return match lease.owner {
+            Some(o) if current_gone => Standing::Gone(format!("owner pid {} is gone", o.pid)),
+            _ => Standing::Held,
+        };
+    };
+    let next_gone = is_gone(next.owner.as_ref());
+    let pid = |o: Option<Owner>| o.map_or(0, |o| o.pid);
+    match (current_gone, next_gone) {
+        (true, true) => Standing::Gone(format!(
+            "owner pid {} and the next generation's owner pid {} are gone",
+            pid(lease.owner),
+            pid(next.owner)
+        )),
+        (true, false) => Standing::Committed(match next.owner {
+            Some(o) => format!(
+                "owner pid {} is gone; the next generation (pid {}) on port {} took over",
+                pid(lease.owner),
+                o.pid,
+                next.port
+            ),
+            None => format!(
+                "owner pid {} is gone; the next generation on port {} took over",
+                pid(lease.owner),
+                next.port
+            ),
+        }),
+        (false, true) => Standing::NextGone(format!(
+            "the next generation's owner pid {} is gone; its port {} is free again",
+            pid(next.owner),
+            next.port
+        )),
+        (false, false) => Standing::Held,
+    }
+}
+
+/// `lease` as it stands at `now`: `None` when it holds nothing any more; a committed or
+/// abandoned handover applied. The name never changes.
+pub(crate) fn settled(lease: &Lease, now: Duration) -> (Option<Lease>, Standing) {
+    let standing = standing(lease, now);
+    let view = match &standing {
+        Standing::Held => Some(lease.clone()),
+        Standing::Expired(_) | Standing::Gone(_) => None,
+        Standing::Committed(_) => lease.next.map(|next| Lease {
+            port: next.port,
+            created: next.created,
+            owner: next.owner,
+            next: None,
+            ..lease.clone()
+        }),
+        Standing::NextGone(_) => Some(Lease {
+            next: None,
+            ..lease.clone()
+        }),
+    };
+    (view, standing)
 }
 
 #[cfg(test)]

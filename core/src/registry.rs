@@ -1,14 +1,14 @@
 //! The allocation rules, over a [`Store`].
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Owner, Pool, Protocol};
-use crate::owner::{owner_of, stale_reason};
+use crate::owner::{Standing, owner_of, settled, standing};
 use crate::probe::is_free;
 use crate::store::{PathSource, Store, resolve_path};
-use crate::validate::{check_name, check_port};
+use crate::validate::{check_name, check_port, check_ttl, shown};
 
 /// Options of a new lease. `Default` is a permanent TCP lease, not forced.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -81,6 +81,8 @@ pub struct Reclaimed {
 /// `stat` when the file is unchanged.
 pub struct Registry {
     pub(crate) store: Store,
+    /// Seconds added to this handle's clock: lets tests drive expiries without sleeping.
+    skew: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Registry {
@@ -91,33 +93,75 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-pub(crate) fn now() -> u64 {
+/// The time since the Unix epoch, to the nanosecond: staleness is decided at this precision,
+/// so a time to live of N seconds lasts at least N seconds.
+pub(crate) fn now_exact() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+        .unwrap_or(Duration::ZERO)
+}
+
+/// When a time to live of `ttl` seconds (already checked: at most 100 years) begun at `now`
+/// ends, rounded up to the next whole second so that the lease never ends early.
+pub(crate) fn expiry(now: Duration, ttl: u64) -> u64 {
+    let end = now.saturating_add(Duration::from_secs(ttl));
+    end.as_secs()
+        .saturating_add(u64::from(end.subsec_nanos() > 0))
 }
 
 /// The `NotFound` error for a name without a lease.
 pub(crate) fn no_lease(name: &str) -> Error {
-    Error::not_found(format!("no lease named {name:?}"))
+    Error::not_found(format!("no lease named {}", shown(name)))
 }
 
-pub(crate) fn check_ttl(ttl: Option<u64>) -> Result<Option<u64>> {
-    match ttl {
-        Some(0) => Err(Error::invalid(
-            "invalid ttl 0: a time to live is at least 1 second",
-        )),
-        other => Ok(other),
+/// The `NotFound` error for a name whose lease was stale.
+pub(crate) fn lease_gone(name: &str, reason: &str) -> Error {
+    Error::not_found(format!(
+        "no lease named {}: it was stale ({reason}) and holds no port any more",
+        shown(name)
+    ))
+}
+
+pub(crate) fn check_ttl_option(ttl: Option<u64>) -> Result<Option<u64>> {
+    ttl.map(check_ttl).transpose()
+}
+
+/// Brings `name`'s lease in line with how it stands at `now` (see [`standing`]): removes it
+/// when it holds nothing any more, applies a handover that its owners' deaths committed or
+/// abandoned. Returns the lease as it was and why, when anything changed.
+pub(crate) fn settle(data: &mut Data, name: &str, now: Duration) -> Result<Option<Reclaimed>> {
+    let Some(lease) = data.lease(name) else {
+        return Ok(None);
+    };
+    let (view, standing) = settled(lease, now);
+    let Some(reason) = standing.reason() else {
+        return Ok(None);
+    };
+    let reclaimed = Reclaimed {
+        lease: lease.clone(),
+        reason: reason.to_owned(),
+    };
+    match view {
+        None => {
+            data.remove(name);
+        }
+        Some(view) => data.replace(view)?,
+    }
+    Ok(Some(reclaimed))
+}
+
+/// `lease` as `list` and `who` show it: as recorded, with [`Lease::stale`] saying why it is
+/// stale, when it is.
+pub(crate) fn marked(lease: &Lease, now: Duration) -> Lease {
+    Lease {
+        stale: standing(lease, now).reason().map(str::to_owned),
+        ..lease.clone()
     }
 }
 
-/// Removes `name`'s lease when it is stale; says whether it did.
-pub(crate) fn drop_if_stale(data: &mut Data, name: &str, now: u64) -> bool {
-    let stale = data
-        .lease(name)
-        .is_some_and(|l| stale_reason(l, now).is_some());
-    stale && data.remove(name).is_some()
+/// Settles `name`'s lease and says whether anything changed.
+pub(crate) fn drop_if_stale(data: &mut Data, name: &str, now: Duration) -> Result<bool> {
+    settle(data, name, now).map(|r| r.is_some())
 }
 
 /// The port `name` already holds, checked against what is asked now.
@@ -132,30 +176,56 @@ pub(crate) fn held_port(
     };
     if held.protocol != protocol {
         return Err(Error::conflict(format!(
-            "{name:?} already holds port {}/{}, not a {protocol} port; release it first",
-            held.port, held.protocol
+            "{} already holds port {}/{}, not a {protocol} port; release it first",
+            shown(name),
+            held.port,
+            held.protocol
         )));
     }
     if let Some(port) = fixed.filter(|p| *p != held.port) {
         return Err(Error::conflict(format!(
-            "{name:?} already holds port {}/{}, not {port}; release it first",
-            held.port, held.protocol
+            "{} already holds port {}/{}, not {port}; release it first",
+            shown(name),
+            held.port,
+            held.protocol
         )));
     }
     Ok(Some(held.port))
 }
 
-/// Whether (port, protocol) can be leased now: no live lease holds it (a stale one is
-/// removed on the way) and, with `probe`, nothing outside the registry has it bound.
-fn claimable(data: &mut Data, port: u16, protocol: Protocol, probe: bool, now: u64) -> bool {
-    if let Some(holder) = data.holder(port, protocol) {
-        if stale_reason(holder, now).is_none() {
-            return false;
-        }
-        let name = holder.name.clone();
-        data.remove(&name);
+/// The live lease holding (port, protocol), after settling a stale one in the way (which may
+/// free the port, or keep it: a committed handover keeps its next port). `keep` names a
+/// lease that is never settled here: the one a handover is searching a port for.
+pub(crate) fn live_holder(
+    data: &mut Data,
+    port: u16,
+    protocol: Protocol,
+    now: Duration,
+    keep: Option<&str>,
+) -> Result<Option<String>> {
+    let Some(name) = data.holder(port, protocol).map(|h| h.name.clone()) else {
+        return Ok(None);
+    };
+    if keep != Some(name.as_str()) {
+        settle(data, &name, now)?;
     }
-    !probe || matches!(is_free(port, protocol), Ok(true))
+    Ok(data.holder(port, protocol).map(|h| h.name.clone()))
+}
+
+/// Whether (port, protocol) can be leased now: no live lease holds it (a stale one is
+/// settled on the way) and, with `probe`, nothing outside the registry has it bound.
+fn claimable(
+    data: &mut Data,
+    port: u16,
+    protocol: Protocol,
+    probe: bool,
+    now: Duration,
+    keep: Option<&str>,
+) -> Result<bool> {
+    if live_holder(data, port, protocol, now, keep)?.is_some() {
+        return Ok(false);
+    }
+    Ok(!probe || matches!(is_free(port, protocol), Ok(true)))
 }
 
 /// The first claimable port from `from` up to 65535.
@@ -163,11 +233,17 @@ pub(crate) fn take_flexible(
     data: &mut Data,
     from: u16,
     protocol: Protocol,
-    now: u64,
+    now: Duration,
+    keep: Option<&str>,
 ) -> Result<u16> {
-    (from..=u16::MAX)
-        .find(|p| claimable(data, *p, protocol, true, now))
-        .ok_or_else(|| Error::exhausted(format!("no free {protocol} port from {from} to 65535")))
+    for port in from..=u16::MAX {
+        if claimable(data, port, protocol, true, now, keep)? {
+            return Ok(port);
+        }
+    }
+    Err(Error::exhausted(format!(
+        "no free {protocol} port from {from} to 65535"
+    )))
 }
 
 /// The pool's next claimable port, from its cursor round the range; moves the cursor past it.
@@ -175,24 +251,27 @@ pub(crate) fn take_from_pool(
     data: &mut Data,
     pool: &str,
     protocol: Protocol,
-    now: u64,
+    now: Duration,
+    keep: Option<&str>,
 ) -> Result<u16> {
     let range = data
         .pool(pool)
-        .ok_or_else(|| Error::not_found(format!("no pool named {pool:?}")))?
+        .ok_or_else(|| Error::not_found(format!("no pool named {}", shown(pool))))?
         .clone();
     let next = |p: u16| if p >= range.end { range.start } else { p + 1 };
     let mut port = range.cursor;
     for _ in 0..range.size() {
-        if claimable(data, port, protocol, range.probe, now) {
+        if claimable(data, port, protocol, range.probe, now, keep)? {
             data.pool_mut(pool).expect("checked above").cursor = next(port);
             return Ok(port);
         }
         port = next(port);
     }
     Err(Error::exhausted(format!(
-        "pool {pool:?} ({}-{}) has no free {protocol} port",
-        range.start, range.end
+        "pool {} ({}-{}) has no free {protocol} port",
+        shown(pool),
+        range.start,
+        range.end
     )))
 }
 
@@ -206,18 +285,20 @@ pub(crate) struct NewLease<'a> {
 }
 
 impl NewLease<'_> {
-    pub(crate) fn at(&self, port: u16, now: u64) -> Lease {
+    pub(crate) fn at(&self, port: u16, now: Duration) -> Lease {
         Lease {
             name: self.name.to_owned(),
             port,
             protocol: self.protocol,
             mode: self.mode,
             pool: self.pool.map(str::to_owned),
-            created: now,
+            created: now.as_secs(),
             owner: self.owner,
             ttl: self.ttl,
-            expires: self.ttl.map(|t| now.saturating_add(t)),
+            expires: self.ttl.map(|t| expiry(now, t)),
             next: None,
+            origin: None,
+            stale: None,
         }
     }
 }
@@ -237,7 +318,23 @@ impl Registry {
     pub fn with_source(path: impl Into<PathBuf>, source: PathSource) -> Registry {
         Registry {
             store: Store::new(path.into(), source),
+            skew: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// The time this handle judges expiries by: the system clock, plus any test skew.
+    pub(crate) fn now(&self) -> Duration {
+        let skew = self.skew.load(std::sync::atomic::Ordering::Relaxed);
+        now_exact().saturating_add(Duration::from_secs(skew))
+    }
+
+    /// Moves this handle's clock `secs` seconds ahead, for tests that drive expiries (a
+    /// property test over random operations, say) without sleeping. Other handles and
+    /// processes are unaffected. Not for production use.
+    #[doc(hidden)]
+    pub fn advance_clock_for_tests(&self, secs: u64) {
+        self.skew
+            .fetch_add(secs, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The registry file's path.
@@ -289,36 +386,33 @@ impl Registry {
             pool: None,
             protocol: options.protocol,
             owner: options.pid.map(owner_of).transpose()?,
-            ttl: check_ttl(options.ttl)?,
+            ttl: check_ttl_option(options.ttl)?,
         };
         let protocol = options.protocol;
         self.store.update(|data| {
-            let now = now();
-            let dropped = drop_if_stale(data, name, now);
+            let now = self.now();
+            let dropped = drop_if_stale(data, name, now)?;
             let fixed = (mode == Mode::Fixed).then_some(port);
             if let Some(held) = held_port(data, name, protocol, fixed)? {
                 return Ok((Grant::held(held), dropped));
             }
             let chosen = if mode == Mode::Fixed {
-                if let Some(holder) = data
-                    .holder(port, protocol)
-                    .filter(|h| stale_reason(h, now).is_none())
-                {
+                if let Some(holder) = live_holder(data, port, protocol, now, None)? {
                     return Err(Error::conflict(format!(
-                        "port {port}/{protocol} is leased to {:?}",
-                        holder.name
+                        "port {port}/{protocol} is leased to {}",
+                        shown(&holder)
                     )));
                 }
-                if !claimable(data, port, protocol, !options.force, now) {
+                if !claimable(data, port, protocol, !options.force, now, None)? {
                     return Err(Error::conflict(format!(
                         "port {port}/{protocol} is in use by a process outside the registry (force takes it anyway)"
                     )));
                 }
                 port
             } else {
-                take_flexible(data, port, protocol, now)?
+                take_flexible(data, port, protocol, now, None)?
             };
-            data.insert(new.at(chosen, now));
+            data.insert(new.at(chosen, now))?;
             Ok((Grant::made(chosen), true))
         })
     }
@@ -345,26 +439,29 @@ impl Registry {
             pool: Some(pool),
             protocol: options.protocol,
             owner: options.pid.map(owner_of).transpose()?,
-            ttl: check_ttl(options.ttl)?,
+            ttl: check_ttl_option(options.ttl)?,
         };
         let protocol = options.protocol;
         self.store.update(|data| {
-            let now = now();
-            let dropped = drop_if_stale(data, name, now);
+            let now = self.now();
+            let dropped = drop_if_stale(data, name, now)?;
             if let Some(held) = held_port(data, name, protocol, None)? {
                 return Ok((Grant::held(held), dropped));
             }
-            let port = take_from_pool(data, pool, protocol, now)?;
-            data.insert(new.at(port, now));
+            let port = take_from_pool(data, pool, protocol, now, None)?;
+            data.insert(new.at(port, now))?;
             Ok((Grant::made(port), true))
         })
     }
 
-    /// The lease `name` holds, as recorded (a stale lease is returned until something
-    /// reclaims it), or `None`.
+    /// The lease `name` holds now, or `None`. A stale lease holds nothing and reads as
+    /// `None`; a handover that its owners' deaths committed or abandoned reads as settled
+    /// (see [`list`](Self::list) for the leases as recorded).
     pub fn get(&self, name: &str) -> Result<Option<Lease>> {
         check_name(name)?;
-        self.store.read(|data| data.lease(name).cloned())
+        let now = self.now();
+        self.store
+            .read(|data| data.lease(name).and_then(|l| settled(l, now).0))
     }
 
     /// The lease `name` holds, or `NotFound` (`no lease named "NAME"`): for callers for whom
@@ -383,9 +480,13 @@ impl Registry {
         })
     }
 
-    /// Every lease, sorted by name.
+    /// Every lease as recorded, sorted by name. A lease that is stale in any way (time to
+    /// live over, owner gone, a handover's owner gone) carries the reason in
+    /// [`Lease::stale`] until something settles it (`gc`, or a call that needs its port).
     pub fn list(&self) -> Result<Vec<Lease>> {
-        self.store.read(|data| data.leases().cloned().collect())
+        let now = self.now();
+        self.store
+            .read(|data| data.leases().map(|l| marked(l, now)).collect())
     }
 
     /// Every pool, sorted by name. The `default` pool (9000–9999 unless changed) is always
@@ -427,15 +528,16 @@ impl Registry {
         })
     }
 
-    /// Whether `port` is free, leased (to whom) or bound outside the registry. Stale leases
-    /// count as free, as `register` and `allocate` would reclaim them.
+    /// Whether `port` is free, leased (to whom) or bound outside the registry. A stale
+    /// lease's port counts as free, as `register` and `allocate` would reclaim it; the
+    /// returned lease is as it stands now (a handover its owners' deaths settled, applied).
     pub fn check(&self, port: u16, protocol: Protocol) -> Result<PortState> {
         check_port(port)?;
-        let now = now();
+        let now = self.now();
         let leased = self.store.read(|data| {
             data.holder(port, protocol)
-                .filter(|l| stale_reason(l, now).is_none())
-                .cloned()
+                .and_then(|l| settled(l, now).0)
+                .filter(|l| l.ports().any(|p| p == port))
         })?;
         Ok(match leased {
             Some(lease) => PortState::Leased(lease),
@@ -444,49 +546,62 @@ impl Registry {
         })
     }
 
-    /// Releases every stale lease (owner gone or time to live over) and returns them.
+    /// Settles every stale lease and returns each as it was, with why: leases whose time to
+    /// live is over or whose owners are gone are released; a handover whose current owner is
+    /// gone while its next generation lives is committed; one whose next generation's owner
+    /// is gone releases only the next port.
     pub fn gc(&self) -> Result<Vec<Reclaimed>> {
         self.store.update(|data| {
-            let now = now();
-            let stale: Vec<(String, String)> = data
+            let now = self.now();
+            let names: Vec<String> = data
                 .leases()
-                .filter_map(|l| stale_reason(l, now).map(|why| (l.name.clone(), why)))
+                .filter(|l| standing(l, now) != Standing::Held)
+                .map(|l| l.name.clone())
                 .collect();
-            let reclaimed: Vec<Reclaimed> = stale
-                .into_iter()
-                .filter_map(|(name, reason)| {
-                    data.remove(&name).map(|lease| Reclaimed { lease, reason })
-                })
-                .collect();
+            let mut reclaimed = Vec::with_capacity(names.len());
+            for name in names {
+                reclaimed.extend(settle(data, &name, now)?);
+            }
             let changed = !reclaimed.is_empty();
             Ok((reclaimed, changed))
         })
     }
 
     /// Restarts `name`'s time to live from now, with `ttl` seconds or, when `None`, the time
-    /// to live it was given. Returns the renewed lease. An unknown name is `NotFound`; a lease
-    /// without a time to live, renewed without one, is `InvalidArgument`.
+    /// to live it was given. Returns the renewed lease. An unknown name is `NotFound`, and so
+    /// is a stale one (its time to live already over, or its owner gone): a lease that holds
+    /// nothing is never revived. A lease without a time to live, renewed without one, is
+    /// `InvalidArgument`.
     pub fn renew(&self, name: &str, ttl: Option<u64>) -> Result<Lease> {
         check_name(name)?;
-        let ttl = check_ttl(ttl)?;
+        let ttl = check_ttl_option(ttl)?;
         self.store.update(|data| {
+            let now = self.now();
+            let recorded = data.lease(name).ok_or_else(|| no_lease(name))?;
+            match standing(recorded, now) {
+                Standing::Expired(why) | Standing::Gone(why) => {
+                    return Err(lease_gone(name, &why));
+                }
+                _ => {}
+            }
+            settle(data, name, now)?;
             let lease = data.lease_mut(name).ok_or_else(|| no_lease(name))?;
             let ttl = ttl.or(lease.ttl).ok_or_else(|| {
                 Error::invalid(format!(
-                    "lease {name:?} has no time to live; give one to renew it"
+                    "lease {} has no time to live; give one to renew it",
+                    shown(name)
                 ))
             })?;
             lease.ttl = Some(ttl);
-            lease.expires = Some(now().saturating_add(ttl));
+            lease.expires = Some(expiry(now, ttl));
             Ok((lease.clone(), true))
         })
     }
 
-    /// Empties the registry: no leases, and only the default pool at 9000–9999.
+    /// Empties the registry: no leases, and only the default pool at 9000–9999. Works on
+    /// any registry file of this format version, even one whose entries no longer read back
+    /// (a file of another format, or not a registry at all, is still refused untouched).
     pub fn reset(&self) -> Result<()> {
-        self.store.update(|data| {
-            *data = Data::default();
-            Ok(((), true))
-        })
+        self.store.reset()
     }
 }

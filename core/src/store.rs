@@ -189,6 +189,27 @@ impl Store {
         Ok(value)
     }
 
+    /// Replaces the registry with the empty one under the exclusive lock. Unlike `update`, it
+    /// does not need the file to read back: any file of this format version is emptied,
+    /// even one whose entries are invalid (written by an older portpool with a bug). A file
+    /// of another version, or not a portpool registry at all, is refused untouched.
+    pub(crate) fn reset(&self) -> Result<()> {
+        let mut cache = self.cache.lock();
+        let lock = self.open_lock(true)?.expect("created on demand");
+        lock.lock()
+            .map_err(|e| Error::from_io(&self.lock_path, "locking", e))?;
+        if let Err(err) = self.load(&mut cache) {
+            let (bytes, _) = self.read_file()?;
+            if !crate::model::is_current_version(&bytes) {
+                return Err(err);
+            }
+        }
+        *cache = None;
+        self.remove_abandoned_temp_files();
+        self.replace(&Data::default().to_json(), true)?;
+        Ok(())
+    }
+
     /// Makes sure `cache` holds the registry as it is on disk now, and returns it.
     fn load(&self, cache: &mut Option<Cached>) -> Result<Arc<Data>> {
         let stamp = match fs::symlink_metadata(&self.path) {

@@ -5,8 +5,26 @@ use crate::error::{Error, Result};
 /// Longest accepted lease or pool name, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 128;
 
+/// Longest time to live accepted, in seconds: 100 years. Anything longer is a mistake (or an
+/// attempt to overflow an expiry time), not a lease.
+pub const MAX_TTL_SECS: u64 = 100 * 365 * 24 * 60 * 60 + 25 * 24 * 60 * 60;
+
+/// A name as error messages show it: quoted and escaped like Rust's `{:?}`, and cut after
+/// [`MAX_NAME_BYTES`] bytes with `…`, so that a 100 KB name never becomes a 100 KB message.
+pub fn shown(name: &str) -> String {
+    if name.len() <= MAX_NAME_BYTES {
+        return format!("{name:?}");
+    }
+    let mut end = MAX_NAME_BYTES;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}…", &name[..end])
+}
+
 /// Checks a lease or pool name: 1–128 bytes of UTF-8, no whitespace, no control characters.
 /// Every other character (quotes, slashes, dots, non-ASCII) is accepted and stored exactly.
+/// The error echoes at most 128 bytes of the name.
 pub fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(Error::invalid(
@@ -15,13 +33,15 @@ pub fn check_name(name: &str) -> Result<()> {
     }
     if name.len() > MAX_NAME_BYTES {
         return Err(Error::invalid(format!(
-            "invalid name {name:?}: longer than {MAX_NAME_BYTES} bytes ({} bytes)",
+            "invalid name {}: longer than {MAX_NAME_BYTES} bytes ({} bytes)",
+            shown(name),
             name.len()
         )));
     }
     if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::invalid(format!(
-            "invalid name {name:?}: contains {}",
+            "invalid name {}: contains {}",
+            shown(name),
             if c.is_control() {
                 format!("control character U+{:04X}", c as u32)
             } else {
@@ -54,13 +74,26 @@ pub fn pid_from_i64(value: i64) -> Result<u32> {
     }
 }
 
-/// Checks a time to live in seconds given as an integer of any width: at least 1.
+/// Checks a time to live in seconds given as an integer of any width: 1 second to 100 years.
 pub fn ttl_from_i64(value: i64) -> Result<u64> {
     match u64::try_from(value) {
-        Ok(ttl) if ttl > 0 => Ok(ttl),
-        _ => Err(Error::invalid(format!(
+        Ok(ttl) => check_ttl(ttl),
+        Err(_) => Err(Error::invalid(format!(
             "invalid ttl {value}: a time to live is at least 1 second"
         ))),
+    }
+}
+
+/// Checks a time to live in seconds: at least 1, at most [`MAX_TTL_SECS`] (100 years).
+pub fn check_ttl(ttl: u64) -> Result<u64> {
+    match ttl {
+        0 => Err(Error::invalid(
+            "invalid ttl 0: a time to live is at least 1 second",
+        )),
+        t if t > MAX_TTL_SECS => Err(Error::invalid(format!(
+            "invalid ttl {t}: a time to live is at most {MAX_TTL_SECS} seconds (100 years)"
+        ))),
+        t => Ok(t),
     }
 }
 
@@ -115,6 +148,32 @@ mod tests {
             assert!(err.message().contains(&bad.to_string()), "{err}");
         }
         assert_eq!(ttl_from_i64(30).unwrap(), 30);
+    }
+
+    #[test]
+    fn ttls_over_100_years_are_rejected() {
+        for bad in [MAX_TTL_SECS + 1, u64::MAX, u64::MAX / 2] {
+            assert_eq!(
+                check_ttl(bad).unwrap_err().kind(),
+                ErrorKind::InvalidArgument
+            );
+        }
+        assert_eq!(check_ttl(MAX_TTL_SECS).unwrap(), MAX_TTL_SECS);
+        assert_eq!(
+            ttl_from_i64(i64::MAX).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn error_messages_echo_at_most_128_bytes_of_a_name() {
+        let huge = "é".repeat(50_000);
+        let err = check_name(&huge).unwrap_err();
+        assert!(err.message().len() < 300, "{} bytes", err.message().len());
+        assert!(err.message().contains('…'));
+        let spaced = format!("{} x", "a".repeat(100_000));
+        assert!(check_name(&spaced).unwrap_err().message().len() < 300);
+        assert_eq!(shown("web"), "\"web\"");
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn the_full_handover_sequence() {
         "begun twice: same port"
     );
     // commit: the old port is released, the new one is current.
-    assert_eq!(reg.commit_handover("api").unwrap(), p + 1);
+    assert_eq!(reg.commit_handover("api", None).unwrap(), p + 1);
     assert_eq!(reg.get("api").unwrap().unwrap().port, p + 1);
     assert!(reg.get("api").unwrap().unwrap().next.is_none());
     assert_eq!(reg.allocate("third", "w", &tcp()).unwrap(), p + 3);
@@ -59,15 +59,15 @@ fn abort_releases_the_next_generations_port_only() {
     reg.set_pool("w", p, p + 2, Some(false)).unwrap();
     reg.allocate("api", "w", &tcp()).unwrap();
     let next = reg.begin_handover("api", None).unwrap();
-    assert_eq!(reg.abort_handover("api").unwrap(), next);
+    assert_eq!(reg.abort_handover("api", None).unwrap(), next);
     assert_eq!(reg.get("api").unwrap().unwrap().port, p);
     assert!(reg.get("api").unwrap().unwrap().next.is_none());
     assert_eq!(
-        reg.commit_handover("api").unwrap_err().kind(),
+        reg.commit_handover("api", None).unwrap_err().kind(),
         ErrorKind::NotFound
     );
     assert_eq!(
-        reg.abort_handover("api").unwrap_err().kind(),
+        reg.abort_handover("api", None).unwrap_err().kind(),
         ErrorKind::NotFound
     );
     assert_eq!(
@@ -85,7 +85,7 @@ fn handover_in_a_nearly_full_pool_never_reuses_a_leased_port() {
     reg.allocate("a", "w", &tcp()).unwrap();
     // One free port left: the handover gets it, even though the cursor wraps past `a`.
     assert_eq!(reg.begin_handover("a", None).unwrap(), p + 1);
-    reg.commit_handover("a").unwrap();
+    reg.commit_handover("a", None).unwrap();
     reg.allocate("b", "w", &tcp()).unwrap();
     // Now full: the handover is exhausted and nothing changes.
     let before = fs::read(&s.path).unwrap();
@@ -110,11 +110,11 @@ fn a_single_port_pool_cannot_hand_over() {
 }
 
 #[test]
-fn handover_of_a_registered_lease_takes_a_port_above_it() {
+fn handover_of_a_flexible_lease_takes_a_port_above_it() {
     let s = scratch();
     let reg = open(&s.path);
     let p = free_block(3);
-    reg.register("web", p, Mode::Fixed, &tcp()).unwrap();
+    reg.register("web", p, Mode::Flexible, &tcp()).unwrap();
     reg.register("api", p + 1, Mode::Fixed, &tcp()).unwrap();
     assert_eq!(reg.begin_handover("web", None).unwrap(), p + 2);
 }
@@ -137,7 +137,7 @@ fn the_next_generation_owns_the_lease_after_commit() {
     .unwrap();
     let new = sleeper();
     reg.begin_handover("api", Some(new.id())).unwrap();
-    reg.commit_handover("api").unwrap();
+    reg.commit_handover("api", None).unwrap();
     assert_eq!(
         reg.get("api").unwrap().unwrap().owner.unwrap().pid,
         new.id()

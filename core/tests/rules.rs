@@ -471,7 +471,7 @@ fn a_recycled_pid_is_not_the_owner() {
 }
 
 #[test]
-fn expired_leases_are_reclaimed_and_renew_extends_them() {
+fn expired_leases_are_reclaimed_and_renew_extends_live_ones() {
     let s = scratch();
     let p = free_block(2);
     fs::write(
@@ -479,7 +479,7 @@ fn expired_leases_are_reclaimed_and_renew_extends_them() {
         format!(
             r#"{{"version":1,"leases":[
               {{"name":"old","port":{p},"protocol":"tcp","mode":"fixed","created":1,"ttl":5,"expires":6}},
-              {{"name":"kept","port":{},"protocol":"tcp","mode":"fixed","created":1,"ttl":5,"expires":6}}]}}"#,
+              {{"name":"kept","port":{},"protocol":"tcp","mode":"fixed","created":1,"ttl":5,"expires":4000000000}}]}}"#,
             p + 1
         ),
     )
@@ -487,6 +487,12 @@ fn expired_leases_are_reclaimed_and_renew_extends_them() {
     let reg = open(&s.path);
     let renewed = reg.renew("kept", Some(3600)).unwrap();
     assert!(renewed.expires.unwrap() > 1_700_000_000);
+    assert!(renewed.expires.unwrap() < 4_000_000_000);
+    assert_eq!(
+        reg.renew("old", None).unwrap_err().kind(),
+        ErrorKind::NotFound,
+        "an expired lease is never revived"
+    );
     assert_eq!(reg.check(p, Protocol::Tcp).unwrap(), PortState::Free);
     let reclaimed = reg.gc().unwrap();
     assert_eq!(
