@@ -776,7 +776,7 @@ uint32_t portpool_abi_version(void);
  * uint16_t next;
  * if (portpool_begin_handover(reg, "web", 0, &next) == PORTPOOL_OK) {
  *     start_generation(next);          // the new process listens on `next`
- *     portpool_commit_handover(reg, "web", &next);
+ *     portpool_commit_handover(reg, "web", 0, &next);
  *     stop_old_generation();           // its port is free for others now
  * }
  * ```
@@ -791,18 +791,24 @@ enum portpool_status portpool_begin_handover(struct portpool_registry *reg,
                                              uint16_t *out_port);
 
 /**
- * Completes `name`'s handover: releases the old port and makes the next one current (owned
- * by the next generation's process, when one was given). The new port is in `*out_port`.
+ * Completes `name`'s handover: releases the old port and makes the next one current. The
+ * new port is in `*out_port`. The lease's owner becomes the next generation's process: the
+ * pid given to `portpool_begin_handover`, else `pid` given here, else none (the old
+ * generation's process never owns the new port).
+ *
+ * `pid` (0: not checked) is the next generation as this caller knows it: a handover begun
+ * for another process is `PORTPOOL_CONFLICT`, so one supervisor cannot commit another's.
  *
  * - **Ownership:** `name` is only read during the call.
  * - **Threads:** safe to call concurrently on one handle.
- * - **Errors:** `PORTPOOL_NOT_FOUND` (no lease named `name`, or no handover under way),
- *   `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`, `name` or `out_port`; invalid name),
- *   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
+ * - **Errors:** `PORTPOOL_NOT_FOUND` (no lease named `name`, a stale one, or no handover
+ *   under way), `PORTPOOL_CONFLICT` (begun for another pid), `PORTPOOL_INVALID_ARGUMENT`
+ *   (NULL `reg`, `name` or `out_port`; invalid name; a `pid` that names no running
+ *   process), `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
  *
  * ```c
  * uint16_t now_current;
- * portpool_commit_handover(reg, "web", &now_current);
+ * portpool_commit_handover(reg, "web", new_worker_pid, &now_current);
  * ```
  *
  * # Safety
@@ -811,11 +817,13 @@ enum portpool_status portpool_begin_handover(struct portpool_registry *reg,
  */
 enum portpool_status portpool_commit_handover(struct portpool_registry *reg,
                                               const char *name,
+                                              uint32_t pid,
                                               uint16_t *out_port);
 
 /**
  * Abandons `name`'s handover: releases the next generation's port, which is returned in
- * `*out_port`; the current lease is untouched.
+ * `*out_port`; the current lease is untouched. `pid` (0: not checked) is checked as by
+ * `portpool_commit_handover`.
  *
  * - **Ownership:** `name` is only read during the call.
  * - **Threads:** safe to call concurrently on one handle.
@@ -824,7 +832,7 @@ enum portpool_status portpool_commit_handover(struct portpool_registry *reg,
  * ```c
  * uint16_t dropped;
  * if (new_generation_failed)
- *     portpool_abort_handover(reg, "web", &dropped);
+ *     portpool_abort_handover(reg, "web", 0, &dropped);
  * ```
  *
  * # Safety
@@ -833,6 +841,7 @@ enum portpool_status portpool_commit_handover(struct portpool_registry *reg,
  */
 enum portpool_status portpool_abort_handover(struct portpool_registry *reg,
                                              const char *name,
+                                             uint32_t pid,
                                              uint16_t *out_port);
 
 /**

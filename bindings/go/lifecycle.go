@@ -14,34 +14,52 @@ import (
 // BeginHandover begins a zero-downtime handover of name: it leases a port for the next
 // generation while the current one stays valid, and returns it. Get keeps returning the
 // current port until CommitHandover; both ports are leased meanwhile, and the lease's Next
-// shows the new one. A pool lease's new port comes from its pool; other leases take the first
-// free port above the current one. pid (0: none) is the next generation's process, which owns
-// the lease after the commit. Begun twice, it returns the same port. An unknown name is
-// ErrNotFound; no free port is ErrExhausted.
-func (r *Registry) BeginHandover(name string, pid int) (uint16, error) {
-	cpid, err := optionalPID(pid)
+// shows the new one. A pool lease's new port comes from its pool; a flexible lease takes the
+// first free port above the current one. WithOwner(pid) names the next generation's process:
+// it owns the lease after the commit, its death frees the new port, and the old owner's death
+// commits the handover. Begun again for the same process (or again without one), it returns
+// the same port. Only WithOwner is accepted.
+//
+// Errors: ErrNotFound for an unknown or stale name; ErrConflict when a handover for another
+// process is under way, and for a fixed lease (a handover would move its port); ErrExhausted
+// when no port is free.
+func (r *Registry) BeginHandover(name string, opts ...LeaseOption) (uint16, error) {
+	o, err := collectOptions(opts, setOwner, "BeginHandover")
 	if err != nil {
 		return 0, err
 	}
 	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_begin_handover(h, cname, cpid, out)
+		return C.portpool_begin_handover(h, cname, o.c.pid, out)
 	})
 }
 
-// CommitHandover completes name's handover: it releases the old port and makes the next one
-// current (owned by the next generation's process, when one was given), and returns it. An
-// unknown name, or no handover under way, is ErrNotFound.
-func (r *Registry) CommitHandover(name string) (uint16, error) {
+// CommitHandover completes name's handover: it releases the old port, makes the next one
+// current and returns it. The lease's owner becomes the next generation's process: the one
+// given to BeginHandover, else the one given here with WithOwner, else none (the old
+// generation's process never owns the new port). WithOwner also names the next generation as
+// this caller knows it: a handover begun for another process is ErrConflict, so one
+// supervisor cannot commit another's; without it nothing is checked. Only WithOwner is
+// accepted. An unknown or stale name, or no handover under way, is ErrNotFound.
+func (r *Registry) CommitHandover(name string, opts ...LeaseOption) (uint16, error) {
+	o, err := collectOptions(opts, setOwner, "CommitHandover")
+	if err != nil {
+		return 0, err
+	}
 	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_commit_handover(h, cname, out)
+		return C.portpool_commit_handover(h, cname, o.c.pid, out)
 	})
 }
 
 // AbortHandover abandons name's handover: it releases the next generation's port and returns
-// it; the current lease is untouched. Errors as CommitHandover.
-func (r *Registry) AbortHandover(name string) (uint16, error) {
+// it; the current lease is untouched. WithOwner is checked as by CommitHandover. Errors as
+// CommitHandover.
+func (r *Registry) AbortHandover(name string, opts ...LeaseOption) (uint16, error) {
+	o, err := collectOptions(opts, setOwner, "AbortHandover")
+	if err != nil {
+		return 0, err
+	}
 	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_abort_handover(h, cname, out)
+		return C.portpool_abort_handover(h, cname, o.c.pid, out)
 	})
 }
 
@@ -227,24 +245,46 @@ type FindingKind string
 
 // The kinds of problem Doctor reports.
 const (
-	// FindingNotListening: a live lease whose port no server socket is bound to.
+	// FindingNotListening: a live lease whose port no server socket is bound to
+	// (informational).
 	FindingNotListening FindingKind = "not_listening"
 	// FindingForeignListener: a socket on a leased port held by a process that is neither the
 	// lease's owner nor one of its descendants.
 	FindingForeignListener FindingKind = "foreign_listener"
 	// FindingStaleOwner: a lease whose owner process has exited.
 	FindingStaleOwner FindingKind = "stale_owner"
+	// FindingStaleNextOwner: a handover whose next generation's process has exited; its port
+	// is free again.
+	FindingStaleNextOwner FindingKind = "stale_next_owner"
 	// FindingExpired: a lease whose time to live ran out.
 	FindingExpired FindingKind = "expired"
+	// FindingTakenOver: a lease Migrate recorded whose port another program now holds.
+	FindingTakenOver FindingKind = "taken_over"
 	// FindingEphemeralOverlap: a pool overlapping the kernel's ephemeral port range.
 	FindingEphemeralOverlap FindingKind = "ephemeral_overlap"
+)
+
+// Severity is how much a Finding matters.
+type Severity string
+
+const (
+	// SeverityInfo: worth knowing; nothing is wrong with the registry.
+	SeverityInfo Severity = "info"
+	// SeverityWarning: something a person should look at.
+	SeverityWarning Severity = "warning"
 )
 
 // Finding is one problem Doctor found.
 type Finding struct {
 	Kind FindingKind `json:"kind"`
+	// Severity is SeverityInfo for FindingNotListening, SeverityWarning for every other kind.
+	Severity Severity `json:"severity"`
 	// Subject is the lease or pool concerned.
 	Subject string `json:"subject"`
+	// Port is the port concerned, for findings about a lease; else 0.
+	Port uint16 `json:"port"`
+	// Protocol is the port's protocol, for findings about a lease.
+	Protocol Protocol `json:"protocol"`
 	// Message is a sentence for people.
 	Message string `json:"message"`
 }
@@ -258,12 +298,17 @@ type DoctorReport struct {
 }
 
 // Doctor checks the registry against the host: leases nothing listens on, listeners on leased
-// ports that are not the owner's, stale owners, expired leases, and pools overlapping the
-// kernel's ephemeral port range. It only reads.
+// ports that are not the owner's, ports Migrate recorded that another program took over, stale
+// owners (of a lease or of a handover's next generation), expired leases, and pools
+// overlapping the kernel's ephemeral port range. It only reads.
 func (r *Registry) Doctor() (DoctorReport, error) {
 	var raw struct {
-		Findings    []Finding `json:"findings"`
-		Unavailable *string   `json:"unavailable"`
+		Findings []struct {
+			Finding
+			Port     *uint16   `json:"port"`
+			Protocol *Protocol `json:"protocol"`
+		} `json:"findings"`
+		Unavailable *string `json:"unavailable"`
 	}
 	err := r.callJSON(&raw, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
 		return C.portpool_doctor_json(h, out)
@@ -271,7 +316,16 @@ func (r *Registry) Doctor() (DoctorReport, error) {
 	if err != nil {
 		return DoctorReport{}, err
 	}
-	report := DoctorReport{Findings: raw.Findings}
+	report := DoctorReport{Findings: make([]Finding, len(raw.Findings))}
+	for i, f := range raw.Findings {
+		report.Findings[i] = f.Finding
+		if f.Port != nil {
+			report.Findings[i].Port = *f.Port
+		}
+		if f.Protocol != nil {
+			report.Findings[i].Protocol = *f.Protocol
+		}
+	}
 	if raw.Unavailable != nil {
 		report.Unavailable = *raw.Unavailable
 	}

@@ -1,13 +1,16 @@
 package portpool_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"portpool.dev/portpool"
 )
@@ -15,11 +18,11 @@ import (
 func TestHandoverLeasesASecondPortUntilCommit(t *testing.T) {
 	reg, _ := open(t)
 	current := must(reg.Register("web", 23100, portpool.ModeFlexible))
-	next := must(reg.BeginHandover("web", os.Getpid()))
+	next := must(reg.BeginHandover("web", portpool.WithOwner(os.Getpid())))
 	if next <= current {
 		t.Fatalf("next port %d, want one above %d", next, current)
 	}
-	if again := must(reg.BeginHandover("web", 0)); again != next {
+	if again := must(reg.BeginHandover("web", portpool.WithOwner(os.Getpid()))); again != next {
 		t.Fatalf("begun twice: %d then %d", next, again)
 	}
 	if got := must(reg.Get("web")); got != current {
@@ -49,7 +52,7 @@ func TestAbortedHandoverReleasesOnlyTheNextPort(t *testing.T) {
 	reg, _ := open(t)
 	must(reg.SetPool("tiny", 23200, 23202, portpool.WithProbe(false)))
 	first := must(reg.Allocate("w", "tiny"))
-	next := must(reg.BeginHandover("w", 0))
+	next := must(reg.BeginHandover("w"))
 	if next < 23200 || next > 23202 || next == first {
 		t.Fatalf("next port %d: want another port of the pool", next)
 	}
@@ -61,9 +64,9 @@ func TestAbortedHandoverReleasesOnlyTheNextPort(t *testing.T) {
 	}
 	_, err := reg.AbortHandover("w")
 	wantErr(t, err, portpool.ErrNotFound)
-	_, err = reg.BeginHandover("ghost", 0)
+	_, err = reg.BeginHandover("ghost")
 	wantErr(t, err, portpool.ErrNotFound, "ghost")
-	_, err = reg.BeginHandover("w", -3)
+	_, err = reg.BeginHandover("w", portpool.WithOwner(-3))
 	wantErr(t, err, portpool.ErrInvalidArgument, "-3")
 }
 
@@ -211,8 +214,134 @@ func ExampleRegistry_BeginHandover() {
 	defer reg.Close()
 	reg.SetPool("web", 7600, 7609, portpool.WithProbe(false))
 	old, _ := reg.Allocate("web-1", "web")
-	next, _ := reg.BeginHandover("web-1", 0) // start the new generation on next...
+	next, _ := reg.BeginHandover("web-1") // start the new generation on next...
 	now, _ := reg.CommitHandover("web-1")    // ...then stop the old one
 	fmt.Println(old, next, now)
 	// Output: 7600 7601 7601
+}
+
+func sleeper(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+func TestASecondSupervisorCannotBeginCommitOrAbortAnothersHandover(t *testing.T) {
+	reg, _ := open(t)
+	must(reg.SetPool("svc", 23300, 23303, portpool.WithProbe(false)))
+	must(reg.Allocate("svc", "svc"))
+	a, b := sleeper(t), sleeper(t)
+	next := must(reg.BeginHandover("svc", portpool.WithOwner(a.Process.Pid)))
+	_, err := reg.BeginHandover("svc", portpool.WithOwner(b.Process.Pid))
+	wantErr(t, err, portpool.ErrConflict, "already under way")
+	_, err = reg.AbortHandover("svc", portpool.WithOwner(b.Process.Pid))
+	wantErr(t, err, portpool.ErrConflict)
+	_, err = reg.CommitHandover("svc", portpool.WithOwner(b.Process.Pid))
+	wantErr(t, err, portpool.ErrConflict)
+	if got := must(reg.CommitHandover("svc", portpool.WithOwner(a.Process.Pid))); got != next {
+		t.Fatalf("CommitHandover = %d, want %d", got, next)
+	}
+	if lease := must(reg.GetLease("svc")); lease.Owner == nil || lease.Owner.PID != a.Process.Pid {
+		t.Fatalf("the next generation owns the lease after the commit: %+v", lease)
+	}
+}
+
+func TestHandoverTakesOnlyTheOwnerOptionAndRefusesFixedLeases(t *testing.T) {
+	reg, _ := open(t)
+	must(reg.Register("web", 23400, portpool.ModeFixed))
+	_, err := reg.BeginHandover("web")
+	wantErr(t, err, portpool.ErrConflict, "fixed")
+	must(reg.Register("api", 23410, portpool.ModeFlexible))
+	_, err = reg.BeginHandover("api", portpool.WithTTL(time.Minute))
+	wantErr(t, err, portpool.ErrInvalidArgument, "BeginHandover takes only WithOwner")
+	_, err = reg.Renew("api", portpool.WithOwner(os.Getpid()))
+	wantErr(t, err, portpool.ErrInvalidArgument, "Renew takes only WithTTL")
+}
+
+func TestNilOptionsAreIgnored(t *testing.T) {
+	reg, _ := open(t)
+	var lease portpool.LeaseOption
+	var pool portpool.PoolOption
+	must(reg.SetPool("p", 23500, 23501, pool, portpool.WithProbe(false), nil))
+	if port := must(reg.Allocate("a", "p", lease, nil)); port != 23500 {
+		t.Fatalf("Allocate = %d", port)
+	}
+	must(reg.Register("b", 23510, portpool.ModeFlexible, nil))
+	must(reg.BeginHandover("a", nil))
+}
+
+func TestALeaseSurvivesAJSONRoundTrip(t *testing.T) {
+	reg, _ := open(t)
+	must(reg.Register("web", 23600, portpool.ModeFlexible, portpool.WithProtocol(portpool.UDP), portpool.WithTTL(time.Minute)))
+	lease := must(reg.GetLease("web"))
+	text, err := json.Marshal(lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(text), `"Protocol":"udp"`) || !strings.Contains(string(text), `"Mode":"flexible"`) {
+		t.Fatalf("JSON %s", text)
+	}
+	var back portpool.Lease
+	if err := json.Unmarshal(text, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Protocol, lease.Protocol) || back.Mode != lease.Mode || back.Port != lease.Port || !back.Expires.Equal(lease.Expires) {
+		t.Fatalf("round trip: %+v, want %+v", back, lease)
+	}
+	state, _ := json.Marshal(portpool.PortLeased)
+	if string(state) != `"leased"` {
+		t.Fatalf("PortState JSON %s", state)
+	}
+}
+
+func TestCheckReturnsPortUnknownWithAnError(t *testing.T) {
+	reg, _ := open(t)
+	state, holder, err := reg.Check(0, portpool.TCP)
+	wantErr(t, err, portpool.ErrInvalidArgument)
+	if state != portpool.PortUnknown || holder != nil {
+		t.Fatalf("Check with an error = %v, %+v", state, holder)
+	}
+	var zero portpool.PortState
+	if zero != portpool.PortUnknown || zero.String() != "unknown" {
+		t.Fatalf("the zero PortState is %v", zero)
+	}
+}
+
+func TestListMarksStaleLeasesAndDoctorGivesPortAndSeverity(t *testing.T) {
+	reg, _ := open(t)
+	worker := sleeper(t)
+	port := must(reg.Register("w", 23700, portpool.ModeFlexible, portpool.WithOwner(worker.Process.Pid)))
+	worker.Process.Kill()
+	worker.Wait()
+	leases := must(reg.List())
+	if len(leases) != 1 || !strings.Contains(leases[0].Stale, "is gone") {
+		t.Fatalf("List = %+v", leases)
+	}
+	_, err := reg.Get("w")
+	wantErr(t, err, portpool.ErrNotFound)
+	report := must(reg.Doctor())
+	var found bool
+	for _, f := range report.Findings {
+		if f.Kind == portpool.FindingStaleOwner && f.Port == port && f.Protocol == portpool.TCP && f.Severity == portpool.SeverityWarning {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("Doctor = %+v", report)
+	}
+}
+
+func TestErrorsNeverEchoAHugeName(t *testing.T) {
+	reg, _ := open(t)
+	huge := strings.Repeat("n", 1<<20)
+	for _, name := range []string{huge, huge + "\x00"} {
+		_, err := reg.Get(name)
+		if err == nil || len(err.Error()) > 400 {
+			t.Fatalf("error of %d bytes", len(fmt.Sprint(err)))
+		}
+	}
 }

@@ -107,23 +107,36 @@ type LeaseOption func(*leaseOptions)
 type leaseOptions struct {
 	c   C.portpool_lease_options
 	err error
+	// set records which options were given, for calls that accept only some.
+	set optionSet
 }
+
+type optionSet uint8
+
+const (
+	setProtocol optionSet = 1 << iota
+	setForce
+	setOwner
+	setTTL
+)
 
 // WithProtocol leases a port of protocol p (TCP by default).
 func WithProtocol(p Protocol) LeaseOption {
-	return func(o *leaseOptions) { o.c.protocol = C.portpool_protocol(p) }
+	return func(o *leaseOptions) { o.c.protocol, o.set = C.portpool_protocol(p), o.set|setProtocol }
 }
 
 // WithForce lets a fixed-mode Register take a port that a process outside the registry has
 // bound. A port leased to another name is never taken.
 func WithForce() LeaseOption {
-	return func(o *leaseOptions) { o.c.force = true }
+	return func(o *leaseOptions) { o.c.force, o.set = true, o.set|setForce }
 }
 
 // WithOwner makes process pid the lease's owner: once it exits, the lease is stale and is
-// reclaimed. A pid that names no running process is ErrInvalidArgument.
+// reclaimed. For BeginHandover, CommitHandover and AbortHandover it names the next
+// generation's process. A pid that names no running process is ErrInvalidArgument.
 func WithOwner(pid int) LeaseOption {
 	return func(o *leaseOptions) {
+		o.set |= setOwner
 		if pid <= 0 || pid > math.MaxUint32 {
 			o.err = invalid("invalid pid %d: no such process", pid)
 			return
@@ -136,6 +149,7 @@ func WithOwner(pid int) LeaseOption {
 // passes without a Renew.
 func WithTTL(ttl time.Duration) LeaseOption {
 	return func(o *leaseOptions) {
+		o.set |= setTTL
 		seconds, err := ttlSeconds(ttl)
 		if err == nil && seconds == 0 {
 			err = invalid("invalid ttl %v: a time to live is at least 1 second", ttl)
@@ -153,14 +167,40 @@ func ttlSeconds(ttl time.Duration) (uint64, error) {
 }
 
 func buildOptions(opts []LeaseOption) (*C.portpool_lease_options, error) {
-	var o leaseOptions
-	for _, opt := range opts {
-		opt(&o)
-		if o.err != nil {
-			return nil, o.err
-		}
+	o, err := collectOptions(opts, setProtocol|setForce|setOwner|setTTL, "")
+	if err != nil {
+		return nil, err
 	}
 	return &o.c, nil
+}
+
+// collectOptions applies opts (a nil one is ignored) and refuses any outside allowed, which
+// call names in the error.
+func collectOptions(opts []LeaseOption, allowed optionSet, call string) (leaseOptions, error) {
+	var o leaseOptions
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		opt(&o)
+		if o.err != nil {
+			return o, o.err
+		}
+	}
+	if o.set&^allowed != 0 {
+		return o, invalid("%s takes only %s", call, allowedNames(allowed))
+	}
+	return o, nil
+}
+
+func allowedNames(allowed optionSet) string {
+	switch allowed {
+	case setOwner:
+		return "WithOwner"
+	case setTTL:
+		return "WithTTL"
+	}
+	return "lease options"
 }
 
 // Register leases a port to name and returns it.
@@ -215,15 +255,16 @@ func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, err
 	return uint16(out), err
 }
 
-// Get returns the port name holds; ErrNotFound when it holds none. A stale lease still counts
-// until something reclaims it.
+// Get returns the port name holds; ErrNotFound when it holds none, or only a stale lease (its
+// time to live over, or its owner gone).
 func (r *Registry) Get(name string) (uint16, error) {
 	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
 		return C.portpool_get(h, cname, out)
 	})
 }
 
-// GetLease returns the whole lease name holds; ErrNotFound when it holds none.
+// GetLease returns the whole lease name holds, as it stands now (a handover its owners'
+// deaths settled, applied); ErrNotFound when it holds none, or only a stale one.
 func (r *Registry) GetLease(name string) (Lease, error) {
 	cname, err := cString("name", name)
 	if err != nil {
@@ -252,7 +293,7 @@ func (r *Registry) Release(name string) (bool, error) {
 	return bool(out), err
 }
 
-// List returns every lease, sorted by name.
+// List returns every lease as recorded, sorted by name; a stale one says why in Lease.Stale.
 func (r *Registry) List() ([]Lease, error) {
 	var raw []leaseJSON
 	err := r.callJSON(&raw, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
@@ -304,7 +345,9 @@ func WithProbe(on bool) PoolOption {
 func (r *Registry) SetPool(name string, start, end uint16, opts ...PoolOption) (Pool, error) {
 	o := poolOptions{probe: C.PORTPOOL_PROBE_DEFAULT}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	cname, err := cString("pool", name)
 	if err != nil {
@@ -328,20 +371,23 @@ func (r *Registry) Check(port uint16, protocol Protocol) (PortState, *Lease, err
 	})
 	text := takeString(out)
 	if err != nil {
-		return PortFree, nil, err
+		return PortUnknown, nil, err
 	}
 	if text == "" {
-		return PortState(state), nil, nil
+		return PortState(state) + portStateOffset, nil, nil
 	}
 	var holder leaseJSON
 	if err := decode(text, &holder); err != nil {
-		return PortFree, nil, err
+		return PortUnknown, nil, err
 	}
 	lease := holder.lease()
-	return PortState(state), &lease, nil
+	return PortState(state) + portStateOffset, &lease, nil
 }
 
-// GC releases every stale lease (owner gone or time to live over) and returns them.
+// GC settles every stale lease and returns each as it was, with why: leases whose time to live
+// is over or whose owners are gone are released; a handover whose current owner is gone while
+// its next generation lives is committed; one whose next generation's owner is gone releases
+// only the next port.
 func (r *Registry) GC() ([]Reclaimed, error) {
 	var raw []reclaimedJSON
 	err := r.callJSON(&raw, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
@@ -357,15 +403,16 @@ func (r *Registry) GC() ([]Reclaimed, error) {
 	return reclaimed, nil
 }
 
-// Renew restarts name's time to live from now, with ttl (rounded up to whole seconds) or,
-// when ttl is 0, the time to live the lease was given; it returns the renewed lease. An
-// unknown name is ErrNotFound; a lease without a time to live renewed with 0 is
-// ErrInvalidArgument.
-func (r *Registry) Renew(name string, ttl time.Duration) (Lease, error) {
-	seconds, err := ttlSeconds(ttl)
+// Renew restarts name's time to live from now, with WithTTL's (rounded up to whole seconds)
+// or, without it, the time to live the lease was given; it returns the renewed lease. An
+// unknown or stale name is ErrNotFound (a stale lease is never revived); a lease without a
+// time to live renewed without WithTTL is ErrInvalidArgument. Only WithTTL is accepted.
+func (r *Registry) Renew(name string, opts ...LeaseOption) (Lease, error) {
+	o, err := collectOptions(opts, setTTL, "Renew")
 	if err != nil {
 		return Lease{}, err
 	}
+	seconds := o.c.ttl
 	cname, err := cString("name", name)
 	if err != nil {
 		return Lease{}, err
@@ -444,10 +491,11 @@ func (r *Registry) callJSON(into any, call func(*C.portpool_registry, **C.char) 
 	return decode(text, into)
 }
 
-// cString copies s for C, which cannot hold a NUL byte. Free the result with C.free.
+// cString copies s for C, which cannot hold a NUL byte. Free the result with C.free. The
+// error names the byte offset rather than echoing s, which may be huge.
 func cString(what, s string) (*C.char, error) {
-	if strings.IndexByte(s, 0) >= 0 {
-		return nil, invalid("invalid %s %q: contains a NUL byte", what, s)
+	if at := strings.IndexByte(s, 0); at >= 0 {
+		return nil, invalid("invalid %s: contains a NUL byte at byte %d", what, at)
 	}
 	return C.CString(s), nil
 }

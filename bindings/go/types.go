@@ -28,6 +28,14 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
+// MarshalText writes the name String returns, so a Lease survives encoding/json.
+func (m Mode) MarshalText() ([]byte, error) {
+	if m < 0 || int(m) >= len(modeNames) {
+		return nil, fmt.Errorf("invalid mode %d", int(m))
+	}
+	return []byte(modeNames[m]), nil
+}
+
 // UnmarshalText reads the names String returns.
 func (m *Mode) UnmarshalText(text []byte) error {
 	for i, name := range modeNames {
@@ -59,6 +67,14 @@ func (p Protocol) String() string {
 		return "udp"
 	}
 	return fmt.Sprintf("Protocol(%d)", int(p))
+}
+
+// MarshalText writes the name String returns, so a Lease survives encoding/json.
+func (p Protocol) MarshalText() ([]byte, error) {
+	if p != TCP && p != UDP {
+		return nil, fmt.Errorf("invalid protocol %d", int(p))
+	}
+	return []byte(p.String()), nil
 }
 
 // UnmarshalText reads the names String returns.
@@ -97,6 +113,18 @@ type Lease struct {
 	Expires time.Time
 	// Next is the next generation's port while a handover is under way, else nil.
 	Next *Next
+	// Origin is, for a lease Migrate made, the process bound to the port then; else nil.
+	Origin *Origin
+	// Stale says why the lease is stale (time to live over, owner gone, a handover's owner
+	// gone), in leases from List and Who; "" for a lease that holds its ports.
+	Stale string
+}
+
+// Origin is the process Migrate saw bound to a port when it recorded the lease.
+type Origin struct {
+	PID       int
+	StartTime uint64
+	Program   string
 }
 
 // Next is the port a handover leased for the next generation of a lease.
@@ -118,21 +146,29 @@ type Pool struct {
 	Probe bool
 }
 
-// PortState is what Check found on a port.
+// PortState is what Check found on a port. The zero value, PortUnknown, is what Check returns
+// with an error.
 type PortState int
 
 const (
+	// PortUnknown: nothing was found out (Check failed).
+	PortUnknown PortState = iota
 	// PortFree: neither leased nor bound; Register or Allocate could hand it out now.
-	PortFree PortState = iota
+	PortFree
 	// PortLeased: leased to a live holder.
 	PortLeased
 	// PortBusy: not leased, but bound by a process outside the registry.
 	PortBusy
 )
 
-// String returns "free", "leased" or "busy".
+// portStateOffset maps libportpool's port states (free = 0) to PortState.
+const portStateOffset = PortFree
+
+// String returns "unknown", "free", "leased" or "busy".
 func (s PortState) String() string {
 	switch s {
+	case PortUnknown:
+		return "unknown"
 	case PortFree:
 		return "free"
 	case PortLeased:
@@ -141,6 +177,14 @@ func (s PortState) String() string {
 		return "busy"
 	}
 	return fmt.Sprintf("PortState(%d)", int(s))
+}
+
+// MarshalText writes the name String returns.
+func (s PortState) MarshalText() ([]byte, error) {
+	if s < PortUnknown || s > PortBusy {
+		return nil, fmt.Errorf("invalid port state %d", int(s))
+	}
+	return []byte(s.String()), nil
 }
 
 // Reclaimed is a stale lease that GC released, and why.
@@ -167,6 +211,12 @@ type leaseJSON struct {
 	TTL      *int64     `json:"ttl"`
 	Expires  *int64     `json:"expires"`
 	Next     *nextJSON  `json:"next"`
+	Origin   *struct {
+		PID       int    `json:"pid"`
+		StartTime uint64 `json:"start_time"`
+		Program   string `json:"program"`
+	} `json:"origin"`
+	Stale *string `json:"stale"`
 }
 
 type nextJSON struct {
@@ -202,6 +252,12 @@ func (l leaseJSON) lease() Lease {
 	}
 	if l.Next != nil {
 		out.Next = &Next{Port: l.Next.Port, Created: time.Unix(l.Next.Created, 0), Owner: l.Next.Owner.owner()}
+	}
+	if l.Origin != nil {
+		out.Origin = &Origin{PID: l.Origin.PID, StartTime: l.Origin.StartTime, Program: l.Origin.Program}
+	}
+	if l.Stale != nil {
+		out.Stale = *l.Stale
 	}
 	return out
 }

@@ -122,21 +122,25 @@ export declare class Registry {
   /** `beginHandover` off the main thread: resolves to the next generation's port. */
   beginHandoverAsync(name: string, options?: HandoverOptions | undefined | null): Promise<number>
   /**
-   * Completes `name`'s handover: releases the old port and makes the next one current
-   * (owned by the next generation's process, when one was given); returns the new port.
-   * An unknown name, or no handover under way, is `PORTPOOL_NOT_FOUND`.
-   */
-  commitHandover(name: string): number
-  /** `commitHandover` off the main thread: resolves to the new port. */
-  commitHandoverAsync(name: string): Promise<number>
-  /**
-   * Abandons `name`'s handover: releases the next generation's port and returns it; the
-   * current lease is untouched. An unknown name, or no handover under way, is
+   * Completes `name`'s handover: releases the old port and makes the next one current;
+   * returns the new port. The lease's owner becomes the next generation's process (the
+   * pid given to `beginHandover`, else `options.pid`, else none: the old generation's
+   * process never owns the new port). `options.pid` is the next generation as this caller
+   * knows it: a handover begun for another process is `PORTPOOL_CONFLICT`; without it,
+   * nothing is checked. An unknown or stale name, or no handover under way, is
    * `PORTPOOL_NOT_FOUND`.
    */
-  abortHandover(name: string): number
+  commitHandover(name: string, options?: HandoverOptions | undefined | null): number
+  /** `commitHandover` off the main thread: resolves to the new port. */
+  commitHandoverAsync(name: string, options?: HandoverOptions | undefined | null): Promise<number>
+  /**
+   * Abandons `name`'s handover: releases the next generation's port and returns it; the
+   * current lease is untouched. `options.pid` is checked as by `commitHandover`. An
+   * unknown or stale name, or no handover under way, is `PORTPOOL_NOT_FOUND`.
+   */
+  abortHandover(name: string, options?: HandoverOptions | undefined | null): number
   /** `abortHandover` off the main thread: resolves to the released port. */
-  abortHandoverAsync(name: string): Promise<number>
+  abortHandoverAsync(name: string, options?: HandoverOptions | undefined | null): Promise<number>
   /**
    * The leases holding `port` (TCP and UDP) and the server sockets bound to it with their
    * processes. Where the host's socket tables cannot be read, the leases only, and
@@ -231,6 +235,11 @@ export interface Lease {
    * returns `port` until the handover is committed. `null` otherwise.
    */
   next: NextPort | null
+  /**
+   * Why the lease is stale (time to live over, owner gone, a handover's owner gone), in
+   * leases from `list` and `who`; `null` for a lease that holds its ports.
+   */
+  stale: string | null
 }
 
 /** Options of `Registry.migrate`. */

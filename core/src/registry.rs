@@ -25,6 +25,8 @@ pub struct LeaseOptions {
 }
 
 /// What [`Registry::check`] found on a port.
+// One value per call, never stored in bulk: a boxed lease would only cost callers a deref.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PortState {
     /// Neither leased nor bound: `register` or `allocate` could hand it out now.

@@ -104,11 +104,11 @@ int main(int argc, char **argv) {
         goto stop_all;
     }
     if (start(&reloaded) != 0) {
-        portpool_abort_handover(reg, "worker-1", &reloaded.port);
+        portpool_abort_handover(reg, "worker-1", 0, &reloaded.port);
         status = 1;
         goto stop_all;
     }
-    if (portpool_commit_handover(reg, "worker-1", &reloaded.port) != PORTPOOL_OK)
+    if (portpool_commit_handover(reg, "worker-1", 0, &reloaded.port) != PORTPOOL_OK)
         status = fail("commit handover");
     if (stop(&workers[0]) != 0)
         status = 1;

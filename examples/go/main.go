@@ -72,7 +72,7 @@ func run() error {
 
 	// Reload worker-1: the next generation gets a fresh port while the old one keeps
 	// serving; the commit makes the new port the name's and frees the old one.
-	next, err := reg.BeginHandover("worker-1", 0)
+	next, err := reg.BeginHandover("worker-1")
 	if err != nil {
 		return err
 	}

@@ -64,14 +64,56 @@ pub(crate) unsafe fn optional_path<'a>(ptr: *const c_char) -> Option<&'a Path> {
     Some(Path::new(OsStr::from_bytes(bytes)))
 }
 
-/// The registry behind a handle.
+/// The addresses of the handles `portpool_open` made and `portpool_close` has not closed yet.
+/// A pointer is dereferenced only when it is one of them: a closed, never-opened or foreign
+/// pointer is an error, never a read of freed or unrelated memory.
+static LIVE_HANDLES: std::sync::Mutex<std::collections::BTreeSet<usize>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn live_handles() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<usize>> {
+    // The set stays consistent even if a thread panicked holding it: each change is one
+    // insert or remove.
+    LIVE_HANDLES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Records a handle `portpool_open` made, and returns it.
+pub(crate) fn register_handle(reg: portpool_registry) -> *mut portpool_registry {
+    let ptr = Box::into_raw(Box::new(reg));
+    live_handles().insert(ptr as usize);
+    ptr
+}
+
+/// Takes a live handle back for `portpool_close`; `None` for NULL, a closed handle or a
+/// pointer that never was one.
+pub(crate) fn unregister_handle(reg: *mut portpool_registry) -> Option<Box<portpool_registry>> {
+    if !live_handles().remove(&(reg as usize)) {
+        return None;
+    }
+    // SAFETY: the address was recorded by register_handle, which made it with Box::into_raw,
+    // and it was removed from the set just now, so this is its only conversion back.
+    Some(unsafe { Box::from_raw(reg) })
+}
+
+/// The registry behind a handle: `PORTPOOL_INVALID_ARGUMENT` for NULL, and for a pointer that
+/// is not an open handle (closed already, or never returned by `portpool_open`).
 ///
 /// # Safety
-/// `reg` is NULL or a live handle from `portpool_open`.
+/// `reg` is not closed by another thread while the returned reference is in use.
 pub(crate) unsafe fn registry<'a>(reg: *mut portpool_registry) -> Result<&'a portpool_registry> {
-    // SAFETY: the caller promises a live handle or NULL; only shared access is taken.
-    unsafe { reg.cast_const().as_ref() }
-        .ok_or_else(|| invalid("invalid registry: NULL pointer".to_owned()))
+    if reg.is_null() {
+        return Err(invalid("invalid registry: NULL pointer".to_owned()));
+    }
+    if !live_handles().contains(&(reg as usize)) {
+        return Err(invalid(
+            "invalid registry: not an open handle (closed already, or not from portpool_open)"
+                .to_owned(),
+        ));
+    }
+    // SAFETY: the address is an open handle's, made by Box::into_raw; the caller promises
+    // no concurrent close. Only shared access is taken.
+    Ok(unsafe { &*reg.cast_const() })
 }
 
 /// Where a result goes: C memory that may hold anything (uninitialized, or bytes that are not

@@ -746,13 +746,13 @@ static int handover_leases_a_second_port_until_commit(void) {
         CHECK(strstr(json, want) != NULL);
     }
     portpool_string_free(json);
-    CHECK_OK(portpool_commit_handover(reg, "web", &committed));
+    CHECK_OK(portpool_commit_handover(reg, "web", 0, &committed));
     CHECK(committed == next);
     CHECK_OK(portpool_get(reg, "web", &got));
     CHECK(got == next);
     CHECK_OK(portpool_check(reg, current, PORTPOOL_PROTOCOL_TCP, &state, NULL));
     CHECK(state != PORTPOOL_PORT_LEASED);
-    CHECK_STATUS(portpool_commit_handover(reg, "web", &committed), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_commit_handover(reg, "web", 0, &committed), PORTPOOL_NOT_FOUND);
     portpool_close(reg);
     return 1;
 }
@@ -766,14 +766,14 @@ static int aborted_handover_releases_only_the_next_port(void) {
     CHECK_OK(portpool_allocate(reg, "w", "tiny", &first));
     CHECK_OK(portpool_begin_handover(reg, "w", (uint32_t)getpid(), &next));
     CHECK(next >= 23200 && next <= 23202 && next != first); /* from the lease's own pool */
-    CHECK_OK(portpool_abort_handover(reg, "w", &dropped));
+    CHECK_OK(portpool_abort_handover(reg, "w", 0, &dropped));
     CHECK(dropped == next);
     CHECK_OK(portpool_get(reg, "w", &got));
     CHECK(got == first);
     CHECK_OK(portpool_get_json(reg, "w", &json));
     CHECK(strstr(json, "\"next\":null") != NULL);
     portpool_string_free(json);
-    CHECK_STATUS(portpool_abort_handover(reg, "w", &dropped), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_abort_handover(reg, "w", 0, &dropped), PORTPOOL_NOT_FOUND);
     portpool_close(reg);
     return 1;
 }
@@ -791,14 +791,14 @@ static int handover_rejects_unknown_names_and_bad_arguments(void) {
     CHECK_STATUS(portpool_begin_handover(reg, NULL, 0, &port), PORTPOOL_INVALID_ARGUMENT);
     CHECK_STATUS(portpool_begin_handover(reg, NOT_UTF8, 0, &port), PORTPOOL_INVALID_ARGUMENT);
     CHECK_STATUS(portpool_begin_handover(reg, "web", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_commit_handover(NULL, "web", &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_commit_handover(reg, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_commit_handover(reg, NOT_UTF8, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_commit_handover(reg, "web", NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_abort_handover(NULL, "web", &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_abort_handover(reg, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_abort_handover(reg, NOT_UTF8, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_abort_handover(reg, "web", NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(NULL, "web", 0, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(reg, NULL, 0, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(reg, NOT_UTF8, 0, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(reg, "web", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(NULL, "web", 0, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(reg, NULL, 0, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(reg, NOT_UTF8, 0, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(reg, "web", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -981,7 +981,7 @@ static int doctor_reports_a_lease_nothing_listens_on(void) {
     portpool_string_free(json);
     CHECK_OK(portpool_register(reg, "idle", 23700, PORTPOOL_MODE_FLEXIBLE, &port));
     CHECK_OK(portpool_doctor_json(reg, &json));
-    CHECK(strstr(json, "{\"kind\":\"not_listening\",\"subject\":\"idle\"") != NULL);
+    CHECK(strstr(json, "{\"kind\":\"not_listening\",\"severity\":\"info\",\"subject\":\"idle\"") != NULL);
     portpool_string_free(json);
     CHECK_STATUS(portpool_doctor_json(NULL, &json), PORTPOOL_INVALID_ARGUMENT);
     CHECK_STATUS(portpool_doctor_json(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
@@ -1022,6 +1022,27 @@ static void *allocate_many(void *arg) {
         }
     }
     return NULL;
+}
+
+static int closed_or_foreign_handles_are_invalid_arguments_never_read(void) {
+    portpool_registry *reg = open_fresh("closed");
+    portpool_registry *foreign = (portpool_registry *)&scratch[0];
+    uint16_t port = 0;
+    char *path = NULL;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "web", 21400, PORTPOOL_MODE_FLEXIBLE, &port));
+    portpool_close(reg);
+    /* Under valgrind, any read of the freed handle would fail the run. */
+    CHECK_STATUS(portpool_get(reg, "web", &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("not an open handle");
+    CHECK_STATUS(portpool_registry_path(reg, &path), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_release(reg, "web", NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(foreign, "web", &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("not an open handle");
+    /* Closing twice, or closing what never was a handle, does nothing. */
+    portpool_close(reg);
+    portpool_close(foreign);
+    return 1;
 }
 
 static int threads_sharing_one_handle_never_get_one_port_twice(void) {
@@ -1106,6 +1127,7 @@ static const struct test tests[] = {
     TEST(migrate_leases_ports_that_servers_hold_and_dry_run_writes_nothing),
     TEST(import_reads_a_flat_name_to_port_map_all_or_nothing),
     TEST(doctor_reports_a_lease_nothing_listens_on),
+    TEST(closed_or_foreign_handles_are_invalid_arguments_never_read),
     TEST(threads_sharing_one_handle_never_get_one_port_twice),
 };
 

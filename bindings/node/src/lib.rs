@@ -218,6 +218,9 @@ pub struct Lease {
     /// During a handover (`beginHandover`), the next generation's port, leased too; `get`
     /// returns `port` until the handover is committed. `null` otherwise.
     pub next: Option<NextPort>,
+    /// Why the lease is stale (time to live over, owner gone, a handover's owner gone), in
+    /// leases from `list` and `who`; `null` for a lease that holds its ports.
+    pub stale: Option<String>,
 }
 
 /// The next generation's port during a zero-downtime handover.
@@ -249,6 +252,7 @@ impl From<pp::Lease> for Lease {
                 created: secs(next.created),
                 pid: next.owner.map(|owner| owner.pid),
             }),
+            stale: lease.stale,
         }
     }
 }
@@ -593,15 +597,23 @@ fn begin_handover_op(
 fn commit_handover_op(
     reg: Arc<pp::Registry>,
     name: String,
+    options: Option<HandoverOptions>,
 ) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
-    move || reg.commit_handover(&name).map(u32::from)
+    move || {
+        let pid = pid_arg(options.and_then(|o| o.pid))?;
+        reg.commit_handover(&name, pid).map(u32::from)
+    }
 }
 
 fn abort_handover_op(
     reg: Arc<pp::Registry>,
     name: String,
+    options: Option<HandoverOptions>,
 ) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
-    move || reg.abort_handover(&name).map(u32::from)
+    move || {
+        let pid = pid_arg(options.and_then(|o| o.pid))?;
+        reg.abort_handover(&name, pid).map(u32::from)
+    }
 }
 
 fn who_op(reg: Arc<pp::Registry>, port: f64) -> impl FnOnce() -> pp::Result<Who> + Send + 'static {
@@ -877,32 +889,54 @@ impl Registry {
         Job::spawn(begin_handover_op(self.inner.clone(), name, options))
     }
 
-    /// Completes `name`'s handover: releases the old port and makes the next one current
-    /// (owned by the next generation's process, when one was given); returns the new port.
-    /// An unknown name, or no handover under way, is `PORTPOOL_NOT_FOUND`.
+    /// Completes `name`'s handover: releases the old port and makes the next one current;
+    /// returns the new port. The lease's owner becomes the next generation's process (the
+    /// pid given to `beginHandover`, else `options.pid`, else none: the old generation's
+    /// process never owns the new port). `options.pid` is the next generation as this caller
+    /// knows it: a handover begun for another process is `PORTPOOL_CONFLICT`; without it,
+    /// nothing is checked. An unknown or stale name, or no handover under way, is
+    /// `PORTPOOL_NOT_FOUND`.
     #[napi(strict)]
-    pub fn commit_handover(&self, env: Env, name: String) -> napi::Result<u32> {
-        run_now(&env, commit_handover_op(self.inner.clone(), name))
+    pub fn commit_handover(
+        &self,
+        env: Env,
+        name: String,
+        options: Option<HandoverOptions>,
+    ) -> napi::Result<u32> {
+        run_now(&env, commit_handover_op(self.inner.clone(), name, options))
     }
 
     /// `commitHandover` off the main thread: resolves to the new port.
     #[napi(strict, ts_return_type = "Promise<number>")]
-    pub fn commit_handover_async(&self, name: String) -> AsyncTask<Job<u32>> {
-        Job::spawn(commit_handover_op(self.inner.clone(), name))
+    pub fn commit_handover_async(
+        &self,
+        name: String,
+        options: Option<HandoverOptions>,
+    ) -> AsyncTask<Job<u32>> {
+        Job::spawn(commit_handover_op(self.inner.clone(), name, options))
     }
 
     /// Abandons `name`'s handover: releases the next generation's port and returns it; the
-    /// current lease is untouched. An unknown name, or no handover under way, is
-    /// `PORTPOOL_NOT_FOUND`.
+    /// current lease is untouched. `options.pid` is checked as by `commitHandover`. An
+    /// unknown or stale name, or no handover under way, is `PORTPOOL_NOT_FOUND`.
     #[napi(strict)]
-    pub fn abort_handover(&self, env: Env, name: String) -> napi::Result<u32> {
-        run_now(&env, abort_handover_op(self.inner.clone(), name))
+    pub fn abort_handover(
+        &self,
+        env: Env,
+        name: String,
+        options: Option<HandoverOptions>,
+    ) -> napi::Result<u32> {
+        run_now(&env, abort_handover_op(self.inner.clone(), name, options))
     }
 
     /// `abortHandover` off the main thread: resolves to the released port.
     #[napi(strict, ts_return_type = "Promise<number>")]
-    pub fn abort_handover_async(&self, name: String) -> AsyncTask<Job<u32>> {
-        Job::spawn(abort_handover_op(self.inner.clone(), name))
+    pub fn abort_handover_async(
+        &self,
+        name: String,
+        options: Option<HandoverOptions>,
+    ) -> AsyncTask<Job<u32>> {
+        Job::spawn(abort_handover_op(self.inner.clone(), name, options))
     }
 
     /// The leases holding `port` (TCP and UDP) and the server sockets bound to it with their

@@ -18,7 +18,7 @@ test('a_committed_handover_moves_the_lease_to_the_next_port', () => {
   const old = reg.register('web', findFree())
   const next = reg.beginHandover('web', { pid: process.pid })
   assert.notEqual(next, old)
-  assert.equal(reg.beginHandover('web'), next, 'begun twice, the same port')
+  assert.equal(reg.beginHandover('web', { pid: process.pid }), next, 'begun twice, the same port')
   assert.equal(reg.get('web'), old, 'get returns the current port until the commit')
   const [lease] = reg.list()
   assert.equal(lease.port, old)
@@ -32,6 +32,36 @@ test('a_committed_handover_moves_the_lease_to_the_next_port', () => {
   assert.equal(after.next, null)
   assert.equal(after.pid, process.pid, 'the next generation owns the lease')
   assert.equal(reg.register('other', old, { mode: 'fixed', force: true }), old, 'the old port is free again')
+})
+
+test('a_second_supervisor_cannot_begin_commit_or_abort_anothers_handover', () => {
+  const { spawn } = require('node:child_process')
+  const reg = open()
+  const [a, b] = [spawn('sleep', ['60']), spawn('sleep', ['60'])]
+  try {
+    reg.register('svc', findFree())
+    const next = reg.beginHandover('svc', { pid: a.pid })
+    assert.throws(() => reg.beginHandover('svc', { pid: b.pid }), { code: 'PORTPOOL_CONFLICT' })
+    assert.throws(() => reg.commitHandover('svc', { pid: b.pid }), { code: 'PORTPOOL_CONFLICT' })
+    assert.throws(() => reg.abortHandover('svc', { pid: b.pid }), { code: 'PORTPOOL_CONFLICT' })
+    assert.equal(reg.commitHandover('svc', { pid: a.pid }), next)
+    assert.equal(reg.list()[0].pid, a.pid)
+  } finally {
+    a.kill()
+    b.kill()
+  }
+})
+
+test('a_stale_lease_is_marked_in_list_and_absent_from_get', async () => {
+  const { spawn } = require('node:child_process')
+  const reg = open()
+  const child = spawn('sleep', ['60'])
+  reg.register('w', findFree(), { pid: child.pid })
+  await new Promise((resolve) => { child.on('exit', resolve); child.kill('SIGKILL') })
+  const [lease] = reg.list()
+  assert.match(lease.stale, /is gone/)
+  assert.equal(reg.get('w'), null)
+  assert.throws(() => reg.renew('w', 60), { code: 'PORTPOOL_NOT_FOUND' })
 })
 
 test('an_aborted_handover_releases_the_next_port_and_keeps_the_current_one', () => {

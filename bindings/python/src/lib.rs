@@ -306,6 +306,10 @@ struct Lease {
     /// The next generation's port while a handover is under way; else None.
     #[pyo3(get)]
     next: Option<Next>,
+    /// Why the lease is stale (time to live over, owner gone, a handover's owner gone), in
+    /// leases from list() and who(); None for a lease that holds its ports.
+    #[pyo3(get)]
+    stale: Option<String>,
 }
 
 impl From<pp::Lease> for Lease {
@@ -321,6 +325,7 @@ impl From<pp::Lease> for Lease {
             ttl: l.ttl,
             expires: l.expires,
             next: l.next.map(Next::from),
+            stale: l.stale,
         }
     }
 }
@@ -329,7 +334,7 @@ impl From<pp::Lease> for Lease {
 impl Lease {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "Lease(name={}, port={}, protocol={}, mode={}, pool={}, pid={}, created={}, ttl={}, expires={}, next={})",
+            "Lease(name={}, port={}, protocol={}, mode={}, pool={}, pid={}, created={}, ttl={}, expires={}, next={}, stale={})",
             repr_str(py, &self.name)?,
             self.port,
             repr_str(py, &self.protocol)?,
@@ -344,6 +349,10 @@ impl Lease {
             repr_opt(self.expires),
             match &self.next {
                 Some(next) => next.__repr__(),
+                None => "None".to_owned(),
+            },
+            match &self.stale {
+                Some(why) => repr_str(py, why)?,
                 None => "None".to_owned(),
             },
         ))
@@ -619,13 +628,22 @@ impl Who {
 #[pyclass(frozen, eq, hash, module = "portpool", name = "Finding")]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Finding {
-    /// "not_listening", "foreign_listener", "stale_owner", "expired" or
-    /// "ephemeral_overlap".
+    /// "not_listening", "foreign_listener", "stale_owner", "stale_next_owner", "expired",
+    /// "taken_over" or "ephemeral_overlap".
     #[pyo3(get)]
     kind: String,
+    /// "info" for "not_listening", "warning" for every other kind.
+    #[pyo3(get)]
+    severity: String,
     /// The lease or pool concerned.
     #[pyo3(get)]
     subject: String,
+    /// The port concerned, for findings about a lease; else None.
+    #[pyo3(get)]
+    port: Option<u16>,
+    /// "tcp" or "udp", for findings about a lease; else None.
+    #[pyo3(get)]
+    protocol: Option<String>,
     /// A sentence for people.
     #[pyo3(get)]
     message: String,
@@ -635,9 +653,15 @@ struct Finding {
 impl Finding {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "Finding(kind={}, subject={}, message={})",
+            "Finding(kind={}, severity={}, subject={}, port={}, protocol={}, message={})",
             repr_str(py, &self.kind)?,
+            repr_str(py, &self.severity)?,
             repr_str(py, &self.subject)?,
+            repr_opt(self.port),
+            match &self.protocol {
+                Some(p) => repr_str(py, p)?,
+                None => "None".to_owned(),
+            },
             repr_str(py, &self.message)?
         ))
     }
@@ -1036,23 +1060,37 @@ impl Registry {
         py.detach(|| inner.begin_handover(name, pid)).or_raise(py)
     }
 
-    /// Completes `name`'s handover: releases the old port and makes the next one current
-    /// (owned by the next generation's process, when one was given).
+    /// Completes `name`'s handover: releases the old port and makes the next one current.
+    ///
+    /// The lease's owner becomes the next generation's process: the pid given to
+    /// begin_handover(), else `pid`, else none (the old generation's process never owns
+    /// the new port).
     ///
     /// Args:
     ///     name: The lease's name.
+    ///     pid: The next generation's process as this caller knows it. A handover begun
+    ///         for another process raises ConflictError; None is not checked.
     ///
     /// Returns:
     ///     The new current port.
     ///
     /// Raises:
-    ///     NotFoundError: `name` holds no lease, or no handover of it is under way.
-    ///     InvalidArgumentError: a bad name.
+    ///     NotFoundError: `name` holds no lease (or a stale one), or no handover of it is
+    ///         under way.
+    ///     ConflictError: the handover was begun for another process.
+    ///     InvalidArgumentError: a bad name or pid.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    fn commit_handover(&self, py: Python<'_>, name: &str) -> PyResult<u16> {
+    #[pyo3(signature = (name, pid=None))]
+    fn commit_handover(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        pid: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u16> {
+        let pid = pid_arg(py, pid)?;
         let inner = &*self.inner;
-        py.detach(|| inner.commit_handover(name)).or_raise(py)
+        py.detach(|| inner.commit_handover(name, pid)).or_raise(py)
     }
 
     /// Abandons `name`'s handover: releases the next generation's port; the current lease
@@ -1060,18 +1098,28 @@ impl Registry {
     ///
     /// Args:
     ///     name: The lease's name.
+    ///     pid: Checked as by commit_handover().
     ///
     /// Returns:
     ///     The port released.
     ///
     /// Raises:
-    ///     NotFoundError: `name` holds no lease, or no handover of it is under way.
-    ///     InvalidArgumentError: a bad name.
+    ///     NotFoundError: `name` holds no lease (or a stale one), or no handover of it is
+    ///         under way.
+    ///     ConflictError: the handover was begun for another process.
+    ///     InvalidArgumentError: a bad name or pid.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    fn abort_handover(&self, py: Python<'_>, name: &str) -> PyResult<u16> {
+    #[pyo3(signature = (name, pid=None))]
+    fn abort_handover(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        pid: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u16> {
+        let pid = pid_arg(py, pid)?;
         let inner = &*self.inner;
-        py.detach(|| inner.abort_handover(name)).or_raise(py)
+        py.detach(|| inner.abort_handover(name, pid)).or_raise(py)
     }
 
     /// Allocates a port of `pool` to each of `names` in one locked write: all or none.
@@ -1245,7 +1293,10 @@ impl Registry {
                 .into_iter()
                 .map(|f| Finding {
                     kind: f.kind.as_str().to_owned(),
+                    severity: f.severity.as_str().to_owned(),
                     subject: f.subject,
+                    port: f.port,
+                    protocol: f.protocol.map(|p| p.as_str().to_owned()),
                     message: f.message,
                 })
                 .collect(),

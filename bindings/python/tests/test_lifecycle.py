@@ -49,6 +49,34 @@ def test_handover_commit_makes_the_next_generation_the_owner(reg, reserved):
         child.wait()
 
 
+def test_a_second_supervisor_cannot_commit_or_abort_anothers_handover(reg, reserved):
+    a, b = subprocess.Popen(["sleep", "60"]), subprocess.Popen(["sleep", "60"])
+    try:
+        reg.allocate("svc", "reserved")
+        new = reg.begin_handover("svc", pid=a.pid)
+        for call in (reg.begin_handover, reg.commit_handover, reg.abort_handover):
+            with pytest.raises(portpool.ConflictError):
+                call("svc", pid=b.pid)
+        assert reg.commit_handover("svc", pid=a.pid) == new
+        assert reg.list()[0].pid == a.pid
+    finally:
+        for child in (a, b):
+            child.kill()
+            child.wait()
+
+
+def test_a_stale_lease_is_marked_in_list_and_absent_from_get(reg):
+    child = subprocess.Popen(["sleep", "60"])
+    reg.register("w", portpool.find_free(), pid=child.pid)
+    child.kill()
+    child.wait()
+    (lease,) = reg.list()
+    assert lease.stale is not None and "is gone" in lease.stale
+    assert reg.get("w", 1234) == 1234
+    with pytest.raises(portpool.NotFoundError):
+        reg.renew("w", 60)
+
+
 def test_aborted_handover_releases_the_next_port_and_keeps_the_lease(reg, reserved):
     old = reg.allocate("svc", "reserved")
     new = reg.begin_handover("svc")
@@ -185,3 +213,8 @@ def test_doctor_reports_stale_owners_and_silent_leases(reg):
     assert not any(subject == "serving" for subject, _ in kinds)
     assert report.unavailable is None
     assert all(f.message for f in report.findings)
+    (orphan,) = [f for f in report.findings if f.subject == "orphan"]
+    assert (orphan.severity, orphan.protocol) == ("warning", "tcp")
+    assert orphan.port == [lease.port for lease in reg.list() if lease.name == "orphan"][0]
+    (silent,) = [f for f in report.findings if f.subject == "silent"]
+    assert silent.severity == "info"

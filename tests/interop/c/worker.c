@@ -133,7 +133,7 @@ static void begin_handover(struct held *h)
 static void commit_without_handover(const struct held *h)
 {
     uint16_t port = 0;
-    portpool_status st = portpool_commit_handover(reg, h->name, &port);
+    portpool_status st = portpool_commit_handover(reg, h->name, 0, &port);
     if (st != PORTPOOL_NOT_FOUND)
         failf("commit_handover(%s) without a handover gave status %d, not PORTPOOL_NOT_FOUND",
               h->name, (int)st);
@@ -144,7 +144,7 @@ static void commit_handover(struct held *h)
 {
     uint16_t port = 0;
     log_released(h, h->port);
-    portpool_status st = portpool_commit_handover(reg, h->name, &port);
+    portpool_status st = portpool_commit_handover(reg, h->name, 0, &port);
     if (st != PORTPOOL_OK)
         fail("portpool_commit_handover", h->name, st);
     if (port != h->next)
@@ -158,7 +158,7 @@ static void abort_handover(struct held *h)
 {
     uint16_t port = 0;
     log_released(h, h->next);
-    portpool_status st = portpool_abort_handover(reg, h->name, &port);
+    portpool_status st = portpool_abort_handover(reg, h->name, 0, &port);
     if (st != PORTPOOL_OK)
         fail("portpool_abort_handover", h->name, st);
     if (port != h->next)

@@ -85,7 +85,7 @@ func (w *worker) allocate(name string, protocol portpool.Protocol) held {
 }
 
 func (w *worker) beginHandover(h *held) {
-	port, err := w.reg.BeginHandover(h.Name, 0)
+	port, err := w.reg.BeginHandover(h.Name)
 	w.check("BeginHandover", h.Name, err)
 	h.Next = &port
 	w.acquired(h, port)
