@@ -12,12 +12,15 @@ pub fn owner_of(pid: u32) -> Result<Owner> {
         .ok_or_else(|| Error::invalid(format!("invalid pid {pid}: no such process")))
 }
 
-/// The start time of `pid` in clock ticks after boot, or `None` when no such process exists.
+/// The start time of `pid` in clock ticks after boot, or `None` when no such process exists
+/// or it has exited and only its zombie is left (it holds no sockets any more, and a zombie
+/// whose parent never reaps it would otherwise keep its leases forever).
 fn start_time(pid: u32) -> Option<u64> {
     let pid = i32::try_from(pid).ok().filter(|p| *p > 0)?;
     procfs::process::Process::new(pid)
         .and_then(|p| p.stat())
         .ok()
+        .filter(|stat| !matches!(stat.state, 'Z' | 'X'))
         .map(|stat| stat.starttime)
 }
 
@@ -146,6 +149,23 @@ mod tests {
             ..me
         };
         assert!(!is_alive(&recycled));
+    }
+
+    #[test]
+    fn an_exited_process_left_as_a_zombie_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Not reaped yet: only its zombie is left once it has exited.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while procfs::process::Process::new(pid as i32)
+            .and_then(|p| p.stat())
+            .is_ok_and(|s| s.state != 'Z')
+        {
+            assert!(std::time::Instant::now() < deadline, "true never exited");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(owner_of(pid).is_err(), "a zombie is no owner");
+        child.wait().unwrap();
     }
 
     #[test]

@@ -13,6 +13,7 @@ and a closing line `N passed, N failed`; it exits 1 when any check failed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -101,6 +102,61 @@ def run_workers(
             _, err = proc.communicate()
             results[wid] = (-1, f"still running after {TIMEOUT} s; killed. {err.strip()}")
     return results
+
+
+# A worker in the old generation's place: it allocates a lease it owns, starts the next
+# generation (a child that only sleeps), begins a handover to it, prints
+# "OLD_PORT NEXT_PORT CHILD_PID" and dies there with SIGKILL, mid-handover.
+CRASHING_WORKER = """
+import os, signal, subprocess, sys
+import portpool
+reg = portpool.Registry(sys.argv[1])
+old = reg.allocate("crash-svc", sys.argv[2], pid=os.getpid())
+child = subprocess.Popen(
+    ["sleep", "120"], start_new_session=True,
+    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+)
+new = reg.begin_handover("crash-svc", pid=child.pid)
+print(old, new, child.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def crash_mid_handover(cli: str, registry: Path) -> list[str]:
+    """A worker (Python) crashes mid-handover; the CLI settles it; every rule is checked."""
+    problems: list[str] = []
+
+    def pp(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, "--registry", str(registry), *args], capture_output=True, text=True)
+
+    done = subprocess.run(
+        [sys.executable, "-c", CRASHING_WORKER, str(registry), POOL], capture_output=True, text=True
+    )
+    if done.returncode != -9 or len(done.stdout.split()) != 3:
+        return [f"the crashing worker exited {done.returncode}: {done.stdout!r} {done.stderr!r}"]
+    old, new, child = (int(x) for x in done.stdout.split())
+    try:
+        # The old generation is gone, the next one lives: the handover commits, never frees.
+        gc = pp("gc", "--json")
+        if gc.returncode != 0 or "took over" not in gc.stdout:
+            problems.append(f"gc after the old generation crashed: {gc.returncode} {gc.stdout!r}")
+        leases = {lease["name"]: lease for lease in json.loads(pp("list", "--json").stdout)}
+        lease = leases.get("crash-svc", {})
+        if (lease.get("port"), (lease.get("owner") or {}).get("pid"), lease.get("next")) != (new, child, None):
+            problems.append(f"after the crash, crash-svc is {lease}, want port {new} owned by {child}")
+        if pp("check", str(old)).returncode != 0:
+            problems.append(f"the crashed generation's port {old} is not free again")
+        taken = pp("register", "intruder", str(new), "fixed", "--force")
+        if taken.returncode != 3:
+            problems.append(f"another name took the next generation's live port {new}: {taken.stdout!r}")
+    finally:
+        os.kill(child, 9)
+    # The next generation dies too: its lease is reclaimed.
+    time.sleep(0.2)
+    gc = pp("gc", "--json")
+    if "crash-svc" not in gc.stdout or "crash-svc" in pp("list").stdout.split():
+        problems.append(f"crash-svc outlived both generations: {gc.stdout!r}")
+    return problems
 
 
 def main() -> int:
@@ -227,6 +283,11 @@ def main() -> int:
             if (n := sum(r["ev"] == "keep" for r in recs)) != 2
         ]
         checks.check("every worker reports its two keepers", keeper_problems)
+
+        checks.check(
+            "a worker that crashes mid-handover leaves its port to the next generation",
+            crash_mid_handover(args.cli, registry),
+        )
 
         # The final registry, read by each language's worker in turn (OPS 0: list once).
         final = run_workers(cmds, [(lang, f"final-{lang}") for lang in cmds], registry, 0, logs)
