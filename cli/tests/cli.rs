@@ -516,3 +516,41 @@ fn a_udp_only_holder_never_blocks_a_tcp_registration() {
         assert_eq!(ok(&s.path, &["register", "web", &p, "fixed"]), p);
     }
 }
+
+#[test]
+fn an_unprivileged_probe_sees_a_privileged_port_that_root_bound() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Needs root to bind a port below 1024 and to become another user.
+        return;
+    }
+    let s = scratch();
+    fs::set_permissions(s.dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    // A privileged port nothing uses yet, bound by root for TCP and UDP.
+    let (tcp, udp, port) = (900..1024)
+        .find_map(|p| {
+            let tcp = TcpListener::bind(("0.0.0.0", p)).ok()?;
+            let udp = std::net::UdpSocket::bind(("0.0.0.0", p)).ok()?;
+            Some((tcp, udp, p.to_string()))
+        })
+        .expect("a free privileged port");
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .arg("--registry")
+            .arg(&s.path)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [vec!["check", &port], vec!["check", &port, "--udp"]] {
+        let out = as_nobody(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        assert!(stdout(&out).contains("busy"), "{}", stdout(&out));
+    }
+    let out = as_nobody(&["register", "x", &port, "fixed"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    drop((tcp, udp));
+    let out = as_nobody(&["check", &port]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}

@@ -19,8 +19,11 @@ use crate::model::Protocol;
 /// The answer is a snapshot: another process may bind the port a moment later. portpool
 /// closes that window among its own users with leases; the probe only keeps leases off ports
 /// that something outside the registry already holds. Where the bind is refused for lack of
-/// privilege (ports below 1024 for an unprivileged user), nothing can be learned and the port
-/// counts as free. Costs two to four system calls per address family.
+/// privilege (ports below 1024 for an unprivileged user), the kernel's socket tables
+/// (`/proc/net/tcp`, `tcp6`, `udp`, `udp6`) answer instead: a TCP listener or a bound UDP
+/// socket on the port, of any user, makes it busy (where the tables cannot be read either,
+/// it counts as free). Costs two to four system calls per address family, plus a read of the
+/// tables on that fallback.
 pub fn is_free(port: u16, protocol: Protocol) -> Result<bool> {
     if port == 0 {
         return Err(Error::invalid("invalid port 0: ports are 1-65535"));
@@ -37,9 +40,45 @@ fn bindable(addr: SocketAddr, protocol: Protocol) -> bool {
             Some(libc::EADDRINUSE) => false,
             // No such family or address on this host (IPv6 disabled): nothing to collide with.
             Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL | libc::EPROTONOSUPPORT) => true,
-            // EACCES: a privileged port; the bind cannot tell us anything.
+            // A privileged port: the bind cannot tell, the kernel's tables can.
+            Some(libc::EACCES | libc::EPERM) => !in_socket_tables(addr, protocol),
             _ => true,
         },
+    }
+}
+
+/// Whether the kernel's socket table of `addr`'s family lists a server socket on its port:
+/// a TCP listener, or a UDP socket that is bound and not connected. An unreadable table
+/// lists nothing.
+fn in_socket_tables(addr: SocketAddr, protocol: Protocol) -> bool {
+    use procfs::net::{TcpState, UdpState};
+    let port = addr.port();
+    match protocol {
+        Protocol::Tcp => {
+            let table = if addr.is_ipv6() {
+                procfs::net::tcp6()
+            } else {
+                procfs::net::tcp()
+            };
+            table.is_ok_and(|t| {
+                t.iter()
+                    .any(|e| e.state == TcpState::Listen && e.local_address.port() == port)
+            })
+        }
+        Protocol::Udp => {
+            let table = if addr.is_ipv6() {
+                procfs::net::udp6()
+            } else {
+                procfs::net::udp()
+            };
+            table.is_ok_and(|t| {
+                t.iter().any(|e| {
+                    e.state == UdpState::Close
+                        && e.remote_address.port() == 0
+                        && e.local_address.port() == port
+                })
+            })
+        }
     }
 }
 
