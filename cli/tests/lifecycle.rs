@@ -413,3 +413,53 @@ fn a_second_supervisors_handover_is_a_conflict() {
         child.wait().unwrap();
     }
 }
+
+#[test]
+fn an_owner_in_another_pid_namespace_is_never_reclaimed_from_the_host() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Needs root for a private pid namespace.
+        return;
+    }
+    let s = scratch();
+    let start = pool(&s.path, 2);
+    // Inside its own pid namespace the shell is pid 1: on the host, pid 1 is another
+    // process with another start time, which a check without namespaces takes for "gone".
+    let script = format!(
+        "{BIN} --registry {} allocate box --pool p --pid $$ >/dev/null && echo ready && exec sleep 60",
+        s.path.display()
+    );
+    let mut boxed = Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(boxed.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let lease = &leases(&s.path)[0];
+    assert_eq!(lease["owner"]["pid"], 1);
+    assert!(lease["owner"]["pid_ns"].is_u64());
+    assert_eq!(ok(&s.path, &["gc", "--json"]), "[]");
+    assert_eq!(ok(&s.path, &["get", "box"]), start.to_string());
+    let out = pp(&s.path, &["allocate", "other", "--pool", "p"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        (start + 1).to_string(),
+        "box's port stays held"
+    );
+    boxed.kill().unwrap();
+    boxed.wait().unwrap();
+}

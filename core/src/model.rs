@@ -112,10 +112,16 @@ impl FromStr for Mode {
 /// `/proc/PID/stat`) tells a live owner from a recycled pid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Owner {
-    /// Process id.
+    /// Process id, in the pid namespace `pid_ns`.
     pub pid: u32,
     /// The process's start time in clock ticks after boot, as the kernel reports it.
     pub start_time: u64,
+    /// The pid namespace the pid belongs to (the inode of the recording process's
+    /// `/proc/self/ns/pid`). A process in another namespace cannot see the owner, so it never
+    /// takes the lease for stale: only the time to live, or a caller in this namespace, ends
+    /// it. `None` in records made before portpool recorded namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_ns: Option<u64>,
 }
 
 /// One port held by one name.
@@ -698,6 +704,7 @@ mod tests {
             owner: Some(Owner {
                 pid: 42,
                 start_time: 7,
+                pid_ns: Some(4026531836),
             }),
             ttl: Some(30),
             expires: Some(1_700_000_030),

@@ -5,11 +5,23 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::model::{Lease, Owner};
 
-/// The owner record for a live process `pid`: its pid and start time.
+/// The owner record for a live process `pid`: its pid, start time and the pid namespace the
+/// pid belongs to (this process's).
 pub fn owner_of(pid: u32) -> Result<Owner> {
     start_time(pid)
-        .map(|start_time| Owner { pid, start_time })
+        .map(|start_time| Owner {
+            pid,
+            start_time,
+            pid_ns: own_pid_namespace(),
+        })
         .ok_or_else(|| Error::invalid(format!("invalid pid {pid}: no such process")))
+}
+
+/// The pid namespace this process sees pids in: the inode of `/proc/self/ns/pid`. Read on
+/// every call (a stat), never cached: a process may move to another namespace.
+fn own_pid_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
 }
 
 /// The start time of `pid` in clock ticks after boot, or `None` when no such process exists
@@ -25,8 +37,15 @@ fn start_time(pid: u32) -> Option<u64> {
 }
 
 /// Whether `owner` is still the process it was: the pid exists and started at the same time
-/// (a recycled pid has another start time).
+/// (a recycled pid has another start time). An owner recorded in another pid namespace than
+/// this process's cannot be seen from here and counts as alive: its pid would name another
+/// process, or none, in this namespace.
 pub fn is_alive(owner: &Owner) -> bool {
+    if let (Some(theirs), Some(ours)) = (owner.pid_ns, own_pid_namespace())
+        && theirs != ours
+    {
+        return true;
+    }
     start_time(owner.pid) == Some(owner.start_time)
 }
 
@@ -149,6 +168,23 @@ mod tests {
             ..me
         };
         assert!(!is_alive(&recycled));
+    }
+
+    #[test]
+    fn an_owner_in_another_pid_namespace_is_never_taken_for_dead() {
+        let me = owner_of(std::process::id()).unwrap();
+        assert!(me.pid_ns.is_some());
+        let elsewhere = Owner {
+            pid: u32::MAX - 1,
+            start_time: 1,
+            pid_ns: me.pid_ns.map(|ns| ns + 1),
+        };
+        assert!(is_alive(&elsewhere));
+        let unrecorded = Owner {
+            pid_ns: None,
+            ..elsewhere
+        };
+        assert!(!is_alive(&unrecorded));
     }
 
     #[test]
