@@ -13,8 +13,9 @@ use portpool_core::{
 };
 
 const AFTER_HELP: &str = "\
-The registry is PATH, else $PORTPOOL_REGISTRY, else /var/lib/portpool/registry.json as root,
-else $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
+The registry is PATH, else $PORTPOOL_REGISTRY, else the host registry
+/var/lib/portpool/registry.json whenever it exists (for every user; as root, also when it does
+not yet), else $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
 
 Exit codes:
   0  ok
@@ -182,7 +183,18 @@ enum Command {
         #[arg(long, value_name = "KIND", value_delimiter = ',')]
         fail_on: Vec<String>,
     },
-    /// Print the registry path in use.
+    /// Set up the host registry (as root; idempotent): /var/lib/portpool, or --registry's
+    /// directory, owned by root. With --group, members of GROUP may change it (directory
+    /// root:GROUP 2775, registry 0664, lock file 0660); without, only root may. Everyone can
+    /// read it. Prints what it created or changed.
+    Init {
+        /// The group whose members may change the registry (e.g. portpool). Given again with
+        /// another group, changes the group in place and keeps the leases.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+    },
+    /// Print the registry path in use, then the rule that chose it: --registry, else
+    /// $PORTPOOL_REGISTRY, else the host registry whenever it exists, else the per-user one.
     Path,
 }
 
@@ -271,6 +283,13 @@ fn options(lease: &LeaseArgs, force: bool) -> LeaseOptions {
 }
 
 fn run(cli: Cli) -> Result<Outcome, Error> {
+    if let Command::Init { group } = &cli.command {
+        let path = cli
+            .registry
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(portpool_core::HOST_REGISTRY));
+        return init(&path, group.as_deref());
+    }
     let reg = Registry::open(cli.registry.as_deref())?;
     let mut out = std::io::stdout().lock();
     let print = |out: &mut std::io::StdoutLock, text: &str| {
@@ -444,7 +463,11 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
             }
             reg.reset()?;
         }
-        Command::Path => print(&mut out, &reg.path().display().to_string()),
+        Command::Init { .. } => unreachable!("handled before the registry is opened"),
+        Command::Path => {
+            print(&mut out, &reg.path().display().to_string());
+            print(&mut out, &format!("rule: {}", reg.source().rule()));
+        }
         Command::Handover {
             name,
             commit,
@@ -542,6 +565,29 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
                 return Ok(Outcome::NotFree);
             }
         }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn init(path: &std::path::Path, group: Option<&str>) -> Result<Outcome, Error> {
+    let report = portpool_core::init_host(path, group)?;
+    let mut out = std::io::stdout().lock();
+    for line in &report.created {
+        let _ = writeln!(out, "created {line}");
+    }
+    for line in &report.changed {
+        let _ = writeln!(out, "changed {line}");
+    }
+    if report.created.is_empty() && report.changed.is_empty() {
+        let who = match group {
+            Some(g) => format!("root and members of group {g} may change it"),
+            None => "only root may change it".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "nothing to change: {} is set up; {who}",
+            path.display()
+        );
     }
     Ok(Outcome::Ok)
 }

@@ -373,7 +373,9 @@ fn registry_comes_from_the_environment_when_not_given() {
     };
     assert!(run(&["register", "web", &p]).status.success());
     assert_eq!(ok(&s.path, &["get", "web"]), p);
-    assert_eq!(stdout(&run(&["path"])).trim(), s.path.to_str().unwrap());
+    let out = stdout(&run(&["path"]));
+    assert_eq!(out.lines().next(), s.path.to_str());
+    assert_eq!(out.lines().nth(1), Some("rule: from $PORTPOOL_REGISTRY"));
 }
 
 #[test]
@@ -393,8 +395,9 @@ fn the_per_user_default_path_is_under_xdg_state_home_with_mode_0600() {
         .status()
         .unwrap();
     assert!(chown.success());
+    // No host registry, whatever the real host has: the per-user rule applies.
     let as_nobody = |args: &[&str], env: (&str, &Path)| {
-        Command::new("setpriv")
+        with_empty_var_lib("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
             .args(args)
             .env_remove("PORTPOOL_REGISTRY")
@@ -406,11 +409,12 @@ fn the_per_user_default_path_is_under_xdg_state_home_with_mode_0600() {
     let out = as_nobody(&["path"], ("XDG_STATE_HOME", &state));
     let expected = state.join("portpool/registry.json");
     assert_eq!(
-        stdout(&out).trim(),
-        expected.to_str().unwrap(),
+        stdout(&out).lines().next(),
+        expected.to_str(),
         "{}",
         stderr(&out)
     );
+    assert!(stdout(&out).contains("rule: the per-user registry"));
     let out = as_nobody(
         &["register", "web", &free_block(1).to_string()],
         ("XDG_STATE_HOME", &state),
@@ -430,19 +434,19 @@ fn the_per_user_default_path_is_under_xdg_state_home_with_mode_0600() {
     );
     let out = as_nobody(&["path"], ("HOME", &state));
     assert_eq!(
-        stdout(&out).trim(),
-        state
-            .join(".local/state/portpool/registry.json")
-            .to_str()
-            .unwrap()
+        stdout(&out).lines().next(),
+        state.join(".local/state/portpool/registry.json").to_str()
     );
     // As root the default is the host-wide registry.
-    let root = Command::new(BIN)
+    let root = with_empty_var_lib(BIN)
         .arg("path")
         .env_remove("PORTPOOL_REGISTRY")
         .output()
         .unwrap();
-    assert_eq!(stdout(&root).trim(), "/var/lib/portpool/registry.json");
+    assert_eq!(
+        stdout(&root).lines().next(),
+        Some("/var/lib/portpool/registry.json")
+    );
 }
 
 #[test]

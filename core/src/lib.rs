@@ -17,9 +17,11 @@
 //! ```
 
 mod error;
+mod host;
 mod lifecycle;
 mod model;
 mod owner;
+mod paths;
 mod probe;
 mod registry;
 mod sockets;
@@ -27,6 +29,7 @@ mod store;
 mod validate;
 
 pub use error::{Error, ErrorKind, Result};
+pub use host::{InitReport, group_id, group_name, init_host};
 pub use lifecycle::{
     DoctorReport, Finding, FindingKind, ImportReport, Severity, Who, ephemeral_overlap,
 };
@@ -35,10 +38,10 @@ pub use model::{
     Next, Origin, Owner, Pool, Protocol, leases_to_json, parse_registry, pools_to_json,
 };
 pub use owner::{is_alive, owner_of};
+pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
 pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PortState, Reclaimed, Registry};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
-pub use store::{PathSource, resolve_path};
 pub use validate::{
     MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_port, pid_from_i64,
     port_from_i64, shown, ttl_from_i64,

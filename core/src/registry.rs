@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Owner, Pool, Protocol};
 use crate::owner::{Standing, owner_of, settled, standing};
+use crate::paths::{PathSource, resolve_path};
 use crate::probe::is_free;
-use crate::store::{PathSource, Store, resolve_path};
+use crate::store::Store;
 use crate::validate::{check_name, check_port, check_ttl, shown};
 
 /// Options of a new lease. `Default` is a permanent TCP lease, not forced.
@@ -83,6 +84,7 @@ pub struct Reclaimed {
 /// `stat` when the file is unchanged.
 pub struct Registry {
     pub(crate) store: Store,
+    source: PathSource,
     /// Seconds added to this handle's clock: lets tests drive expiries without sleeping.
     skew: std::sync::atomic::AtomicU64,
 }
@@ -307,7 +309,8 @@ impl NewLease<'_> {
 
 impl Registry {
     /// A handle on the registry at `path`, or at the default path when `None`:
-    /// `$PORTPOOL_REGISTRY`, else `/var/lib/portpool/registry.json` for root, else
+    /// `$PORTPOOL_REGISTRY`, else the host registry `/var/lib/portpool/registry.json` whenever
+    /// it exists (for every user), else that path for root, else the per-user
     /// `$XDG_STATE_HOME/portpool/registry.json` (`~/.local/state/portpool/registry.json`).
     /// Files are created on the first write: mode 0600 under the per-user default path,
     /// 0644 elsewhere.
@@ -320,6 +323,7 @@ impl Registry {
     pub fn with_source(path: impl Into<PathBuf>, source: PathSource) -> Registry {
         Registry {
             store: Store::new(path.into(), source),
+            source,
             skew: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -342,6 +346,11 @@ impl Registry {
     /// The registry file's path.
     pub fn path(&self) -> &Path {
         self.store.path()
+    }
+
+    /// Which rule chose the path (see [`resolve_path`]).
+    pub fn source(&self) -> PathSource {
+        self.source
     }
 
     /// Leases a port to `name` and returns it.

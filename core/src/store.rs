@@ -20,62 +20,13 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::model::Data;
-
-/// Where a registry path came from; decides the mode of files portpool creates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PathSource {
-    /// Given by the caller.
-    Explicit,
-    /// From `$PORTPOOL_REGISTRY`.
-    Environment,
-    /// The host-wide default, `/var/lib/portpool/registry.json` (when running as root).
-    System,
-    /// The per-user default under `$XDG_STATE_HOME` or `~/.local/state`.
-    User,
-}
+use crate::paths::PathSource;
 
 /// The file name of the registry's lock file, beside the registry.
 pub(crate) fn lock_path_for(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     path.with_file_name(name)
-}
-
-/// Resolves the registry path: `explicit`, else `$PORTPOOL_REGISTRY`, else
-/// `/var/lib/portpool/registry.json` for root, else `$XDG_STATE_HOME/portpool/registry.json`
-/// (`~/.local/state/portpool/registry.json` when unset or not absolute).
-pub fn resolve_path(explicit: Option<&Path>) -> Result<(PathBuf, PathSource)> {
-    if let Some(path) = explicit {
-        if path.as_os_str().is_empty() {
-            return Err(Error::invalid("invalid registry path \"\": empty"));
-        }
-        return Ok((path.to_owned(), PathSource::Explicit));
-    }
-    if let Some(env) = std::env::var_os("PORTPOOL_REGISTRY").filter(|v| !v.is_empty()) {
-        return Ok((PathBuf::from(env), PathSource::Environment));
-    }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return Ok((
-            PathBuf::from("/var/lib/portpool/registry.json"),
-            PathSource::System,
-        ));
-    }
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|home| home.join(".local/state"))
-        })
-        .ok_or_else(|| {
-            Error::invalid(
-                "no registry path: none given, $PORTPOOL_REGISTRY, $XDG_STATE_HOME and $HOME are unset",
-            )
-        })?;
-    Ok((state.join("portpool/registry.json"), PathSource::User))
 }
 
 /// What identifies one version of the registry file without reading it.

@@ -49,3 +49,21 @@ pub fn ok(reg: &Path, args: &[&str]) -> String {
 pub fn leases(reg: &Path) -> Vec<serde_json::Value> {
     serde_json::from_str(&ok(reg, &["list", "--json"])).unwrap()
 }
+
+/// `program args...` in a private mount namespace where /var/lib is an empty tmpfs, so the
+/// host registry neither exists nor can be created there, whatever the real host has. Root
+/// only (the caller checks).
+pub fn with_empty_var_lib(program: &str) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mount -t tmpfs -o size=1m,mode=0755 tmpfs /var/lib && exec \"$@\"",
+        "sh",
+        program,
+    ]);
+    cmd
+}

@@ -1,0 +1,132 @@
+//! Where the registry lives: the host registry every user shares, or a per-user one.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The host registry: one per host, for every user, created by `portpool init`.
+pub const HOST_REGISTRY: &str = "/var/lib/portpool/registry.json";
+
+/// Which rule chose a registry path; it also decides the mode of files portpool creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathSource {
+    /// Given by the caller.
+    Explicit,
+    /// From `$PORTPOOL_REGISTRY`.
+    Environment,
+    /// The host registry, `/var/lib/portpool/registry.json`: it exists, so every user shares
+    /// it.
+    Host,
+    /// The host registry for root on a host that has none yet: root's first write creates it.
+    System,
+    /// The per-user registry under `$XDG_STATE_HOME` or `~/.local/state`, on a host without a
+    /// host registry.
+    User,
+}
+
+impl PathSource {
+    /// A stable identifier: `explicit`, `environment`, `host`, `system` or `user`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathSource::Explicit => "explicit",
+            PathSource::Environment => "environment",
+            PathSource::Host => "host",
+            PathSource::System => "system",
+            PathSource::User => "user",
+        }
+    }
+
+    /// The rule, in a sentence for people (`portpool path` prints it).
+    pub fn rule(self) -> &'static str {
+        match self {
+            PathSource::Explicit => "given with --registry (or by the caller)",
+            PathSource::Environment => "from $PORTPOOL_REGISTRY",
+            PathSource::Host => "the host registry, shared by every user: it exists",
+            PathSource::System => {
+                "the host registry, for root on a host that has none yet (created on the first change; run 'portpool init' to share it with a group)"
+            }
+            PathSource::User => {
+                "the per-user registry: this host has no host registry (run 'sudo portpool init --group portpool' to create one)"
+            }
+        }
+    }
+}
+
+/// Resolves the registry path: `explicit`, else `$PORTPOOL_REGISTRY`, else the host registry
+/// `/var/lib/portpool/registry.json` whenever it exists, for every user, else that same path
+/// for root (created on root's first change), else the per-user registry
+/// `$XDG_STATE_HOME/portpool/registry.json` (`~/.local/state/portpool/registry.json` when
+/// unset or not absolute).
+pub fn resolve_path(explicit: Option<&Path>) -> Result<(PathBuf, PathSource)> {
+    resolve_with_host(explicit, Path::new(HOST_REGISTRY))
+}
+
+/// [`resolve_path`] with the host registry at `host`.
+pub(crate) fn resolve_with_host(
+    explicit: Option<&Path>,
+    host: &Path,
+) -> Result<(PathBuf, PathSource)> {
+    if let Some(path) = explicit {
+        if path.as_os_str().is_empty() {
+            return Err(Error::invalid("invalid registry path \"\": empty"));
+        }
+        return Ok((path.to_owned(), PathSource::Explicit));
+    }
+    if let Some(env) = std::env::var_os("PORTPOOL_REGISTRY").filter(|v| !v.is_empty()) {
+        return Ok((PathBuf::from(env), PathSource::Environment));
+    }
+    // Anything at the host path counts, a link or a file that is not a registry included: the
+    // store then refuses it with a message, rather than a user silently using another file.
+    if std::fs::symlink_metadata(host).is_ok() {
+        return Ok((host.to_owned(), PathSource::Host));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok((host.to_owned(), PathSource::System));
+    }
+    Ok((user_registry()?, PathSource::User))
+}
+
+/// The per-user registry path: `$XDG_STATE_HOME/portpool/registry.json`, else
+/// `~/.local/state/portpool/registry.json`.
+pub fn user_registry() -> Result<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(".local/state"))
+        })
+        .ok_or_else(|| {
+            Error::invalid(
+                "no registry path: none given, $PORTPOOL_REGISTRY, $XDG_STATE_HOME and $HOME are unset",
+            )
+        })?;
+    Ok(state.join("portpool/registry.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_host_registry_wins_over_the_per_user_one_for_everyone() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("registry.json");
+        std::fs::write(&host, "").unwrap();
+        let explicit = dir.path().join("mine.json");
+        assert_eq!(
+            resolve_with_host(Some(&explicit), &host).unwrap(),
+            (explicit.clone(), PathSource::Explicit)
+        );
+        if std::env::var_os("PORTPOOL_REGISTRY").is_none() {
+            assert_eq!(
+                resolve_with_host(None, &host).unwrap(),
+                (host.clone(), PathSource::Host)
+            );
+        }
+        assert!(resolve_with_host(Some(Path::new("")), &host).is_err());
+    }
+}
