@@ -262,6 +262,9 @@ const (
 	FindingTakenOver FindingKind = "taken_over"
 	// FindingEphemeralOverlap: a pool overlapping the kernel's ephemeral port range.
 	FindingEphemeralOverlap FindingKind = "ephemeral_overlap"
+	// FindingSplitRegistry: the caller's per-user registry still holds leases while the host
+	// registry exists; nobody else sees them (Subject is its path).
+	FindingSplitRegistry FindingKind = "split_registry"
 )
 
 // Severity is how much a Finding matters.

@@ -178,8 +178,8 @@ enum Command {
         json: bool,
         /// Exit 1 only when a finding of this kind is present (repeatable, or comma
         /// separated): not_listening, foreign_listener, stale_owner, stale_next_owner,
-        /// expired, taken_over, ephemeral_overlap. Default: any warning (every kind but the
-        /// informational not_listening).
+        /// expired, taken_over, ephemeral_overlap, split_registry. Default: any warning
+        /// (every kind but the informational not_listening).
         #[arg(long, value_name = "KIND", value_delimiter = ',')]
         fail_on: Vec<String>,
     },

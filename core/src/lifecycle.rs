@@ -62,11 +62,14 @@ pub enum FindingKind {
     /// A pool that overlaps the kernel's ephemeral port range, where outgoing connections can
     /// take its ports at any moment.
     EphemeralOverlap,
+    /// A per-user registry that still holds leases while the host registry exists: nobody
+    /// else sees those leases.
+    SplitRegistry,
 }
 
 impl FindingKind {
     /// Every kind, in the order of this enum.
-    pub const ALL: [FindingKind; 7] = [
+    pub const ALL: [FindingKind; 8] = [
         FindingKind::NotListening,
         FindingKind::ForeignListener,
         FindingKind::StaleOwner,
@@ -74,6 +77,7 @@ impl FindingKind {
         FindingKind::Expired,
         FindingKind::TakenOver,
         FindingKind::EphemeralOverlap,
+        FindingKind::SplitRegistry,
     ];
 
     /// A stable snake_case identifier, e.g. `"not_listening"` (the JSON spelling too).
@@ -86,6 +90,7 @@ impl FindingKind {
             FindingKind::Expired => "expired",
             FindingKind::TakenOver => "taken_over",
             FindingKind::EphemeralOverlap => "ephemeral_overlap",
+            FindingKind::SplitRegistry => "split_registry",
         }
     }
 
@@ -611,6 +616,7 @@ impl Registry {
                 report.findings.extend(listener_findings(lease, sockets));
             }
         }
+        report.findings.extend(self.split_registry(now));
         for pool in &pools {
             if let Some((lo, hi)) = ephemeral_overlap(pool) {
                 report.findings.push(Finding {
@@ -627,6 +633,40 @@ impl Registry {
             }
         }
         Ok(report)
+    }
+}
+
+impl Registry {
+    /// When this handle is on the host registry and the caller's per-user registry still
+    /// holds live leases, the finding that says so and how to move them.
+    fn split_registry(&self, now: Duration) -> Option<Finding> {
+        if self.source() != crate::paths::PathSource::Host {
+            return None;
+        }
+        let mine = crate::paths::user_registry().ok()?;
+        if mine == self.path() || !mine.exists() {
+            return None;
+        }
+        let live = Registry::open(Some(&mine))
+            .ok()?
+            .list()
+            .ok()?
+            .into_iter()
+            .filter(|l| standing(l, now) == Standing::Held)
+            .count();
+        (live > 0).then(|| Finding {
+            kind: FindingKind::SplitRegistry,
+            severity: FindingKind::SplitRegistry.severity(),
+            subject: mine.display().to_string(),
+            port: None,
+            protocol: None,
+            message: format!(
+                "{} holds {live} lease(s) that nobody else sees, while the host registry {} exists; move them with: portpool import {}",
+                mine.display(),
+                self.path().display(),
+                mine.display()
+            ),
+        })
     }
 }
 

@@ -629,7 +629,7 @@ impl Who {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Finding {
     /// "not_listening", "foreign_listener", "stale_owner", "stale_next_owner", "expired",
-    /// "taken_over" or "ephemeral_overlap".
+    /// "taken_over", "ephemeral_overlap" or "split_registry".
     #[pyo3(get)]
     kind: String,
     /// "info" for "not_listening", "warning" for every other kind.

@@ -205,6 +205,7 @@ class Finding:
         "expired",
         "taken_over",
         "ephemeral_overlap",
+        "split_registry",
     ]: ...
     @property
     def severity(self) -> Literal["info", "warning"]: ...
