@@ -9,7 +9,7 @@ import (
 	"reflect"
 	"testing"
 
-	"portpool.dev/portpool"
+	"portpool"
 )
 
 func TestHandoverLeasesASecondPortUntilCommit(t *testing.T) {
