@@ -8,7 +8,7 @@ CARGO ?= cargo
 PORTPOOL := $(CARGO_TARGET_DIR)/debug/portpool
 
 
-.PHONY: cargo-fuzz all build demo test lint test-rust test-c test-go test-python test-node test-interop fuzz-smoke fuzz bench install clean
+.PHONY: cargo-fuzz all build demo test lint test-rust test-c test-go test-python test-node test-interop test-contrib fuzz-smoke fuzz bench install clean
 
 all: build
 
@@ -19,7 +19,7 @@ demo:
 	$(CARGO) build -p portpool-cli
 	PORTPOOL=$(PORTPOOL) ./scripts/demo.sh
 
-test: lint test-rust test-c test-go test-python test-node test-interop fuzz-smoke
+test: lint test-rust test-c test-go test-python test-node test-interop test-contrib fuzz-smoke
 	@echo "make test: every suite passed"
 
 lint:
@@ -68,6 +68,11 @@ bench:
 
 test-interop:
 	$(MAKE) -C tests/interop test
+
+# The FOSS stack's port_manager.sh on portpool: sourced by 50 installers at once, and run.
+test-contrib:
+	$(CARGO) build -p portpool-cli
+	PORTPOOL=$(PORTPOOL) contrib/foss/test/test_port_manager.sh
 
 install:
 	$(MAKE) -C ffi install PREFIX=$(or $(PREFIX),/usr/local)
