@@ -308,8 +308,10 @@ fn options(lease: &LeaseArgs, force: bool) -> LeaseOptions {
 fn run(cli: Cli) -> Result<Outcome, Error> {
     match &cli.command {
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(*shell, &mut cmd, "portpool", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "portpool", &mut script);
+            // A closed stdout (`| head`) is not a failure, as for every other command.
+            let _ = std::io::stdout().write_all(&script);
             return Ok(Outcome::Ok);
         }
         Command::Man { dir } => return man(dir.as_deref()).map(|()| Outcome::Ok),
@@ -740,9 +742,14 @@ fn man(dir: Option<&std::path::Path>) -> Result<(), Error> {
     let cmd = Cli::command();
     let io_err = |e: std::io::Error| Error::new(ErrorKind::Io, format!("writing man pages: {e}"));
     match dir {
-        None => clap_mangen::Man::new(cmd)
-            .render(&mut std::io::stdout())
-            .map_err(io_err),
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut page)
+                .map_err(io_err)?;
+            let _ = std::io::stdout().write_all(&page);
+            Ok(())
+        }
         Some(dir) => clap_mangen::generate_to(cmd, dir).map_err(io_err),
     }
 }
