@@ -5,6 +5,8 @@
 # the npm tarball into a fresh project with no Rust toolchain on PATH — and has each front end
 # read one lease the CLI made, in one shared registry, and add its own.
 #
+# Also `cargo install --path cli` and `pip install ./bindings/python`, as README gives them.
+#
 # Usage: test-dist.sh REPO DIST VERSION   (with $CARGO_TARGET_DIR, $PYTHON and $VPY, the
 #        virtualenv interpreter that has auditwheel, set by the Makefile)
 set -euo pipefail
@@ -51,6 +53,10 @@ shared=$("$PREFIX/bin/portpool" register dist-smoke 24600)
 echo "dist-smoke holds $shared"
 "$PREFIX/bin/portpool" completions bash | bash -n || fail "bash completions"
 "$PREFIX/bin/portpool" man | head -n 5 | has '^\.TH portpool 1' || fail "man page (head closes the pipe early)"
+
+step "CLI: cargo install --path cli, as README says (into a scratch root)"
+cargo install --quiet --locked --path "$REPO/cli" --root "$scratch/cargo-root"
+expect "cargo-installed portpool" "$("$scratch/cargo-root/bin/portpool" get dist-smoke)" "$shared"
 
 step "libportpool: the tarball unpacked into the prefix"
 tar -xzf "$lib_tarball" -C "$PREFIX" --strip-components=1
@@ -168,6 +174,11 @@ step "Python: the sdist, built by pip (maturin from PyPI, cargo) into another vi
 "$scratch/venv-sdist/bin/pip" install --quiet --disable-pip-version-check "$sdist"
 py_smoke "$scratch/venv-sdist" sdist
 
+step "Python: pip install ./bindings/python from the clone, as README says"
+"$PYTHON" -m venv "$scratch/venv-clone"
+"$scratch/venv-clone/bin/pip" install --quiet --disable-pip-version-check "$REPO/bindings/python"
+py_smoke "$scratch/venv-clone" clone
+
 step "Node: the npm tarball, into a fresh project, with no Rust toolchain on PATH"
 tar -tzf "$npm_tarball" | has -x 'package/portpool.node' || fail "the npm tarball has no addon"
 tar -xzf "$npm_tarball" -C "$scratch" package/portpool.node
@@ -204,6 +215,6 @@ TS
 step "one registry: every front end read the CLI's lease, and the CLI sees all of theirs"
 "$PREFIX/bin/portpool" list
 names=$("$PREFIX/bin/portpool" list --json | "$VPY" -c 'import json,sys; print(" ".join(l["name"] for l in json.load(sys.stdin)))')
-expect "leases" "$names" "dist-smoke from-c from-c-static from-go-installed from-go-tarball from-node from-python-sdist from-python-wheel"
+expect "leases" "$names" "dist-smoke from-c from-c-static from-go-installed from-go-tarball from-node from-python-clone from-python-sdist from-python-wheel"
 echo
 echo "make test-dist: every artefact installed and read the same lease"
