@@ -1,13 +1,24 @@
 //! Generates `portpool.h` into OUT_DIR with cbindgen. The committed `include/portpool.h` is
 //! compared against it by `tests/header.rs`; nothing here writes into the source tree.
+//!
+//! Also gives libportpool.so its SONAME, so programs record `libportpool.so.0` and keep
+//! working when a compatible libportpool.so.0.x replaces the one they were linked with.
 
 use std::env;
 use std::fs;
 use std::path::PathBuf;
 
+/// The shared library's SONAME: the major version of the C ABI. ffi/Makefile installs
+/// libportpool.so.VERSION with the symlinks libportpool.so.0 and libportpool.so; a change that
+/// breaks the ABI bumps this number and `PORTPOOL_ABI_VERSION` together.
+const SONAME: &str = "libportpool.so.0";
+
 fn main() {
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{SONAME}");
+    }
     for watched in ["src", "cbindgen.toml"] {
         println!(
             "cargo:rerun-if-changed={}",

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"portpool.dev/portpool"
+	"portpool"
 )
 
 func TestHandoverLeasesASecondPortUntilCommit(t *testing.T) {

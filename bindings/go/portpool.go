@@ -30,8 +30,6 @@
 package portpool
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -lportpool -lgcc_s -lutil -lrt -lpthread -lm -ldl
 #include <stdlib.h>
 #include "portpool.h"
 */

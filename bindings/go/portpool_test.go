@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"portpool.dev/portpool"
+	"portpool"
 )
 
 // open returns a Registry on a fresh file of its own, closed when the test ends.

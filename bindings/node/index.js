@@ -6,7 +6,21 @@
 // a plain `Error`; and `Registry` called without `new` is a `TypeError`, as for any class.
 // Every other behaviour, and every rule about values, is the addon's.
 
-const native = require('./portpool.node')
+function loadAddon() {
+  try {
+    return require('./portpool.node')
+  } catch (err) {
+    if (err && err.code === 'MODULE_NOT_FOUND' && String(err.message).includes('portpool.node')) {
+      err.message =
+        `portpool: the native addon ${__dirname}/portpool.node is not built; ` +
+        'run `make -C bindings/node release` in the portpool clone, or install the package from ' +
+        'the tarball `npm pack` makes there'
+    }
+    throw err
+  }
+}
+
+const native = loadAddon()
 
 // The `code`s napi-rs gives a failed argument conversion.
 const TYPE_CODES = new Set([
@@ -69,8 +83,14 @@ const Registry = new Proxy(native.Registry, {
   },
 })
 
+/** Whether `err` is an error portpool raised: an `Error` whose `code` is `PORTPOOL_…`. */
+function isPortpoolError(err) {
+  return err instanceof Error && typeof err.code === 'string' && err.code.startsWith('PORTPOOL_')
+}
+
 module.exports = {
   Registry,
+  isPortpoolError,
   isFree: wrap(native.isFree, 'isFree'),
   findFree: wrap(native.findFree, 'findFree'),
   VERSION: native.VERSION,

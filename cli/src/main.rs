@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use portpool_core::{
     Error, ErrorKind, FindingKind, Lease, LeaseOptions, Mode, PortState, Protocol, Registry,
-    leases_to_json, parse_port, pools_to_json,
+    parse_port,
 };
 
 const AFTER_HELP: &str = "\
@@ -23,7 +23,10 @@ Exit codes:
   2  usage error or invalid argument
   3  conflict: the port is leased to another name or bound by another process
   4  exhausted: no free port left
-  5  registry error (corrupt, newer format, permission) or I/O error";
+  5  registry error (corrupt, newer format, permission) or I/O error
+
+--json prints pretty JSON with object keys in alphabetical order; every time (created, expires)
+is an RFC 3339 UTC string, as in the tables.";
 
 #[derive(Parser)]
 #[command(
@@ -33,7 +36,7 @@ Exit codes:
     after_help = AFTER_HELP
 )]
 struct Cli {
-    /// Registry file to use.
+    /// Registry file to use (default: $PORTPOOL_REGISTRY, else the host's registry).
     #[arg(long, global = true, value_name = "PATH")]
     registry: Option<PathBuf>,
     #[command(subcommand)]
@@ -58,9 +61,12 @@ enum Command {
     /// Lease PORT (fixed) or the first free port from PORT upward (flexible, the default) to
     /// NAME, and print it. A NAME that holds a lease prints its port.
     Register {
+        /// Name to lease the port to: 1-128 bytes, no whitespace or control characters.
         name: String,
+        /// Preferred port (flexible) or the exact port (fixed), 1-65535.
         port: String,
-        /// fixed or flexible
+        /// fixed: exactly PORT, or a conflict; flexible (default): PORT or the next free one up.
+        #[arg(value_name = "MODE")]
         mode: Option<String>,
         #[command(flatten)]
         lease: LeaseArgs,
@@ -70,12 +76,15 @@ enum Command {
     },
     /// Print NAME's port; an unknown NAME prints DEFAULT, or fails with exit 1.
     Get {
+        /// Name whose port to print.
         name: String,
+        /// Port to print when NAME holds no lease (exit 0 instead of 1).
         default: Option<String>,
     },
     /// Lease the next free port of a pool (round robin) to each NAME and print them, one a
     /// line. Several names are leased in one write: all or none.
     Allocate {
+        /// Names to lease a port to; several are leased in one write, all or none.
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
         /// Pool to take the port from.
@@ -85,10 +94,13 @@ enum Command {
         lease: LeaseArgs,
     },
     /// Release NAME's lease (an unknown NAME is not an error).
-    Release { name: String },
+    Release {
+        /// Name whose lease to release.
+        name: String,
+    },
     /// List every lease.
     List {
-        /// An array of lease objects instead of a table.
+        /// Print an array of lease objects as JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -97,20 +109,24 @@ enum Command {
     Pool(PoolCommand),
     /// Exit 0 if PORT is free, 1 if it is leased or bound, saying which and by whom.
     Check {
+        /// Port to check, 1-65535.
         port: String,
         /// Check the UDP port instead of the TCP one.
         #[arg(long)]
         udp: bool,
+        /// Print {port, protocol, state, lease} as JSON instead of a sentence.
         #[arg(long)]
         json: bool,
     },
     /// Release every lease whose owner has exited or whose time to live is over.
     Gc {
+        /// Print the released leases and why, as JSON, instead of one line each.
         #[arg(long)]
         json: bool,
     },
     /// Restart NAME's time to live.
     Renew {
+        /// Name whose lease to renew.
         name: String,
         /// New time to live in seconds (default: the one it was given).
         #[arg(long, value_name = "SECS")]
@@ -118,6 +134,7 @@ enum Command {
     },
     /// Delete every lease and pool (the default pool comes back). Requires --yes.
     Reset {
+        /// Confirm: without it, reset refuses (exit 2) and changes nothing.
         #[arg(long)]
         yes: bool,
     },
@@ -125,9 +142,12 @@ enum Command {
     /// and print it, while the current one stays valid. --commit releases the old port and
     /// prints the new, now current one; --abort releases the new one and prints it.
     Handover {
+        /// Name whose port to hand over.
         name: String,
+        /// Complete the handover: release the old port; print the new, now current one.
         #[arg(long, conflicts_with = "abort")]
         commit: bool,
+        /// Abandon the handover: release the new port and print it.
         #[arg(long)]
         abort: bool,
         /// Begin: the next generation's process, which owns the lease after the commit (its
@@ -140,6 +160,7 @@ enum Command {
     /// Lease a port to NAME, run CMD with it in $PORT and $PORTPOOL_PORT, forward SIGINT,
     /// SIGTERM and SIGHUP to CMD, release the lease when CMD exits, and exit as CMD did.
     Run {
+        /// Name to lease the port to, for as long as CMD runs.
         name: String,
         /// Pool to allocate from (the default pool unless --port is given).
         #[arg(long, conflicts_with = "port")]
@@ -147,8 +168,10 @@ enum Command {
         /// Register this port instead of allocating from a pool.
         #[arg(long)]
         port: Option<String>,
-        /// With --port: fixed or flexible.
+        /// With --port: fixed or flexible (default).
+        #[arg(value_name = "MODE")]
         mode: Option<String>,
+        /// Lease a UDP port instead of a TCP one.
         #[arg(long)]
         udp: bool,
         /// The command and its arguments, after `--`.
@@ -157,7 +180,9 @@ enum Command {
     },
     /// Show the lease holding PORT and the processes bound to it.
     Who {
+        /// Port to look up, 1-65535.
         port: String,
+        /// Print {port, leases, sockets, unavailable} as JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -166,14 +191,19 @@ enum Command {
         /// Print the plan and write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print the leases made (or planned) as JSON instead of one line each.
         #[arg(long)]
         json: bool,
     },
     /// Import a flat {"name": port} file as fixed leases, all or nothing.
-    Import { file: PathBuf },
+    Import {
+        /// JSON file of {"name": port, ...}, such as the FOSS stack's port_allocation.json.
+        file: PathBuf,
+    },
     /// Report leases nothing listens on, foreign listeners on leased ports, stale owners,
     /// expired leases and pools in the kernel's ephemeral range. Exit 0 if all is well, 1 if not.
     Doctor {
+        /// Print {findings, unavailable} as JSON instead of one line per finding.
         #[arg(long)]
         json: bool,
         /// Exit 1 only when a finding of this kind is present (repeatable, or comma
@@ -196,14 +226,31 @@ enum Command {
     /// Print the registry path in use, then the rule that chose it: --registry, else
     /// $PORTPOOL_REGISTRY, else the host registry whenever it exists, else the per-user one.
     Path,
+    /// Print a completion script for SHELL on stdout, e.g.
+    /// `portpool completions bash > /etc/bash_completion.d/portpool`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page portpool(1) in roff on stdout, or with --dir write it and one page
+    /// per subcommand (portpool-register(1), ...) into DIR.
+    #[command(hide = true)]
+    Man {
+        /// Directory to write every page into, instead of printing portpool(1).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
 enum PoolCommand {
     /// Create pool NAME over START..=END, or change its range.
     Set {
+        /// Pool name.
         name: String,
+        /// First port of the range, 1-65535.
         start: String,
+        /// Last port of the range (inclusive), START-65535.
         end: String,
         /// Do not bind-probe candidates (for a range reserved for portpool).
         #[arg(long, conflicts_with = "probe")]
@@ -214,6 +261,7 @@ enum PoolCommand {
     },
     /// List pools.
     List {
+        /// Print an array of {name, start, end, cursor, probe} objects as JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -249,10 +297,7 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 _ => {
-                    let text = err.to_string();
-                    let first = text.lines().next().unwrap_or("invalid usage");
-                    let first = first.strip_prefix("error: ").unwrap_or(first);
-                    eprintln!("portpool: {first} (see 'portpool --help')");
+                    eprintln!("portpool: {}", usage_error(&err));
                     ExitCode::from(2)
                 }
             };
@@ -283,12 +328,23 @@ fn options(lease: &LeaseArgs, force: bool) -> LeaseOptions {
 }
 
 fn run(cli: Cli) -> Result<Outcome, Error> {
-    if let Command::Init { group } = &cli.command {
-        let path = cli
-            .registry
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(portpool_core::HOST_REGISTRY));
-        return init(&path, group.as_deref());
+    match &cli.command {
+        Command::Init { group } => {
+            let path = cli
+                .registry
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(portpool_core::HOST_REGISTRY));
+            return init(&path, group.as_deref());
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "portpool", &mut script);
+            // A closed stdout (`| head`) is not a failure, as for every other command.
+            let _ = std::io::stdout().write_all(&script);
+            return Ok(Outcome::Ok);
+        }
+        Command::Man { dir } => return man(dir.as_deref()).map(|()| Outcome::Ok),
+        _ => {}
     }
     let reg = Registry::open(cli.registry.as_deref())?;
     let mut out = std::io::stdout().lock();
@@ -344,7 +400,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::List { json } => {
             let leases = reg.list()?;
             if json {
-                print(&mut out, &leases_to_json(&leases, true));
+                print(&mut out, &json_text(&leases));
             } else {
                 print(&mut out, &lease_table(&leases));
             }
@@ -376,7 +432,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Pool(PoolCommand::List { json }) => {
             let pools = reg.pools()?;
             if json {
-                print(&mut out, &pools_to_json(&pools, true));
+                print(&mut out, &json_text(&pools));
             } else {
                 let rows = pools.iter().map(|p| {
                     vec![
@@ -407,7 +463,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
                 let value = serde_json::json!({
                     "port": port, "protocol": protocol, "state": state_name, "lease": lease,
                 });
-                print(&mut out, &value.to_string());
+                print(&mut out, &json_text(&value));
             } else {
                 let text = match &state {
                     PortState::Free => format!("{port}/{protocol} free"),
@@ -427,10 +483,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Gc { json } => {
             let reclaimed = reg.gc()?;
             if json {
-                print(
-                    &mut out,
-                    &serde_json::to_string(&reclaimed).expect("plain data"),
-                );
+                print(&mut out, &json_text(&reclaimed));
             } else {
                 for r in &reclaimed {
                     let verb = match &r.lease.next {
@@ -463,10 +516,12 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
             }
             reg.reset()?;
         }
-        Command::Init { .. } => unreachable!("handled before the registry is opened"),
         Command::Path => {
             print(&mut out, &reg.path().display().to_string());
             print(&mut out, &format!("rule: {}", reg.source().rule()));
+        }
+        Command::Init { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            unreachable!("handled before the registry is opened")
         }
         Command::Handover {
             name,
@@ -496,10 +551,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Who { port, json } => {
             let who = reg.who(parse_port(&port)?)?;
             if json {
-                print(
-                    &mut out,
-                    &serde_json::to_string_pretty(&who).expect("plain data"),
-                );
+                print(&mut out, &json_text(&who));
             } else {
                 print(&mut out, &who_text(&who));
             }
@@ -507,7 +559,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Migrate { dry_run, json } => {
             let made = reg.migrate(dry_run)?;
             if json {
-                print(&mut out, &leases_to_json(&made, true));
+                print(&mut out, &json_text(&made));
             } else {
                 let verb = if dry_run {
                     "would register"
@@ -538,10 +590,7 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
                 .collect::<Result<Vec<_>, _>>()?;
             let report = reg.doctor()?;
             if json {
-                print(
-                    &mut out,
-                    &serde_json::to_string_pretty(&report).expect("plain data"),
-                );
+                print(&mut out, &json_text(&report));
             } else {
                 for finding in &report.findings {
                     print(
@@ -649,6 +698,140 @@ fn who_text(who: &portpool_core::Who) -> String {
 
 mod run;
 
+/// The fields of every `--json` output that hold a time (seconds since the epoch in core's
+/// values): printed as RFC 3339 strings, as the tables print them. A new time field of a
+/// value printed with `--json` belongs here.
+const TIMESTAMP_KEYS: [&str; 2] = ["created", "expires"];
+
+/// The one JSON style of every `--json` output: pretty-printed, the keys of every object in
+/// alphabetical order, and times (see [`TIMESTAMP_KEYS`]) as RFC 3339 UTC strings, or null.
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    fn normalise(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Array(items) => Value::Array(items.into_iter().map(normalise).collect()),
+            Value::Object(map) => {
+                let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let entries = entries.into_iter().map(|(key, v)| {
+                    let v = match v.as_u64() {
+                        Some(secs) if TIMESTAMP_KEYS.contains(&key.as_str()) => {
+                            Value::String(timestamp(Some(secs)))
+                        }
+                        _ => normalise(v),
+                    };
+                    (key, v)
+                });
+                Value::Object(entries.collect())
+            }
+            other => other,
+        }
+    }
+    let value = serde_json::to_value(value).expect("serializing plain data cannot fail");
+    serde_json::to_string_pretty(&normalise(value)).expect("a JSON value prints")
+}
+
+/// A clap usage error as one line: what is missing or wrong (each item clap lists), clap's
+/// suggestion ("did you mean ...?"), the usage of the (sub)command concerned and where its
+/// help is, e.g. `the following required arguments were not provided: <PORT>; usage:
+/// portpool register [OPTIONS] <NAME> <PORT> [MODE]; see 'portpool register --help'`.
+fn usage_error(err: &clap::Error) -> String {
+    if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap would print the whole help: name what is missing instead.
+        let (path, cmd) = subcommand_path();
+        let names: Vec<&str> = cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|s| s.get_name())
+            .filter(|n| *n != "help")
+            .collect();
+        return format!(
+            "a command is required: one of {}; see '{path} --help'",
+            names.join(", ")
+        );
+    }
+    let text = err.render().to_string();
+    let mut what = Vec::new();
+    let mut tips = Vec::new();
+    let mut usage = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(u) = line.strip_prefix("Usage: ") {
+            usage = Some(u.to_owned());
+        } else if let Some(tip) = line.strip_prefix("tip: ") {
+            tips.push(match tip.rsplit_once(" exists: ") {
+                Some((_, suggestion)) => format!("did you mean {suggestion}?"),
+                None => match tip.rsplit_once(" exist: ") {
+                    Some((_, suggestions)) => format!("did you mean one of {suggestions}?"),
+                    None => tip.to_owned(),
+                },
+            });
+        } else if line.starts_with("For more information") {
+        } else {
+            what.push(line.strip_prefix("error: ").unwrap_or(line).to_owned());
+        }
+    }
+    let mut message = what.join(" ");
+    if !tips.is_empty() {
+        message = format!("{message} ({})", tips.join("; "));
+    }
+    let command = usage
+        .as_deref()
+        .map(|u| {
+            u.split_whitespace()
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| subcommand_path().0);
+    if let Some(usage) = usage {
+        message.push_str(&format!("; usage: {usage}"));
+    }
+    format!("{message}; see '{command} --help'")
+}
+
+/// The subcommand named on the command line (`portpool pool set`) and its definition, for an
+/// error clap reported without a usage line.
+fn subcommand_path() -> (String, clap::Command) {
+    let mut cmd = Cli::command();
+    let mut path = vec!["portpool".to_owned()];
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        let Some(arg) = arg.to_str() else { break };
+        if arg == "--registry" {
+            args.next();
+            continue;
+        }
+        if arg.starts_with('-') {
+            continue;
+        }
+        match cmd.find_subcommand(arg).cloned() {
+            Some(sub) => {
+                path.push(sub.get_name().to_owned());
+                cmd = sub;
+            }
+            None => break,
+        }
+    }
+    (path.join(" "), cmd)
+}
+
+/// `portpool man`: portpool(1) on stdout, or every page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> Result<(), Error> {
+    let cmd = Cli::command();
+    let io_err = |e: std::io::Error| Error::new(ErrorKind::Io, format!("writing man pages: {e}"));
+    match dir {
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut page)
+                .map_err(io_err)?;
+            let _ = std::io::stdout().write_all(&page);
+            Ok(())
+        }
+        Some(dir) => clap_mangen::generate_to(cmd, dir).map_err(io_err),
+    }
+}
+
 fn timestamp(secs: Option<u64>) -> String {
     match secs {
         Some(s) => {
@@ -708,4 +891,50 @@ fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
             .map(|r| line(r.iter().map(String::as_str).collect())),
     );
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subcommand_flag_and_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if !arg.is_hide_set()
+                    && !["help", "version"].contains(&id)
+                    && arg.get_help().is_none()
+                {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "portpool", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
+    fn json_text_sorts_keys_and_prints_times_as_rfc_3339() {
+        let value = serde_json::json!({
+            "name": "web", "created": 0, "next": {"port": 2, "created": 86400, "owner": null},
+            "expires": null, "ttl": 60,
+        });
+        assert_eq!(
+            json_text(&value),
+            "{\n  \"created\": \"1970-01-01T00:00:00Z\",\n  \"expires\": null,\n  \"name\": \"web\",\n  \
+             \"next\": {\n    \"created\": \"1970-01-02T00:00:00Z\",\n    \"owner\": null,\n    \
+             \"port\": 2\n  },\n  \"ttl\": 60\n}"
+        );
+    }
 }

@@ -52,6 +52,7 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    os_error: Option<i32>,
 }
 
 /// Result alias used throughout portpool.
@@ -63,6 +64,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            os_error: None,
         }
     }
 
@@ -74,6 +76,12 @@ impl Error {
     /// The human-readable message, without a kind prefix.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The operating system's error number (`errno`) when the failure came from a system
+    /// call, e.g. `Some(libc::ENOSPC)`; `None` otherwise.
+    pub fn os_error(&self) -> Option<i32> {
+        self.os_error
     }
 
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
@@ -117,7 +125,10 @@ impl Error {
             }
             _ => ErrorKind::Io,
         };
-        Error::new(kind, format!("{what} {}: {err}", path.display()))
+        Error {
+            os_error: err.raw_os_error(),
+            ..Error::new(kind, format!("{what} {}: {err}", path.display()))
+        }
     }
 }
 
@@ -128,3 +139,22 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_failure_keeps_its_errno_and_other_errors_have_none() {
+        let err = Error::from_io(
+            Path::new("/x"),
+            "writing",
+            io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        assert_eq!(
+            (err.kind(), err.os_error()),
+            (ErrorKind::Io, Some(libc::ENOSPC))
+        );
+        assert_eq!(Error::invalid("bad").os_error(), None);
+    }
+}

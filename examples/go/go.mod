@@ -1,7 +1,7 @@
-module portpool.dev/examples
+module portpool-examples
 
 go 1.22
 
-require portpool.dev/portpool v0.0.0
+require portpool v0.0.0
 
-replace portpool.dev/portpool => ../../bindings/go
+replace portpool => ../../bindings/go

@@ -15,7 +15,7 @@ import (
 	"os"
 	"strconv"
 
-	"portpool.dev/portpool"
+	"portpool"
 )
 
 func main() {

@@ -6,7 +6,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { test } = require('node:test')
 
-const { Registry, isFree, findFree } = require('..')
+const { Registry, isFree, findFree, isPortpoolError } = require('..')
 const { tempDir, tempRegistry } = require('./helpers')
 
 function open() {
@@ -25,6 +25,7 @@ function throwsPortpool(fn, code, message) {
   assert.ok(caught instanceof Error, 'an Error')
   assert.ok(!(caught instanceof TypeError), `not a TypeError: ${caught.message}`)
   assert.equal(caught.code, code, caught.message)
+  assert.ok(isPortpoolError(caught), 'isPortpoolError')
   if (message instanceof RegExp) assert.match(caught.message, message)
   else if (message !== undefined) assert.equal(caught.message, message)
   return caught
@@ -165,4 +166,19 @@ test('arguments_of_the_wrong_type_are_type_errors', () => {
   throwsType(() => isFree(80, 6))
   throwsType(() => findFree(true))
   assert.deepEqual(reg.list(), [])
+})
+
+test('is_portpool_error_is_false_for_type_errors_and_foreign_values', async () => {
+  const reg = open()
+  let typeError
+  try {
+    reg.register(5, 8080)
+  } catch (err) {
+    typeError = err
+  }
+  assert.equal(isPortpoolError(typeError), false)
+  await assert.rejects(reg.allocateAsync('a', { pool: 'nope' }), (err) => isPortpoolError(err) && err.code === 'PORTPOOL_NOT_FOUND')
+  for (const value of [undefined, null, 'PORTPOOL_IO', { code: 'PORTPOOL_IO' }, new Error('plain')]) {
+    assert.equal(isPortpoolError(value), false, String(value))
+  }
 })

@@ -60,6 +60,44 @@ test('index_js_exports_exactly_what_index_d_ts_declares', () => {
   }
 })
 
+test('the_error_code_union_of_index_d_ts_lists_every_code_the_addon_gives', () => {
+  const union = committedDts.split('export type PortpoolErrorCode =')[1].split('\n\n')[0]
+  const declared = [...union.matchAll(/'(PORTPOOL_\w+)'/g)].map((m) => m[1])
+  const source = fs.readFileSync(path.join(PACKAGE_DIR, 'src', 'lib.rs'), 'utf8')
+  const body = source.split('fn code(kind: pp::ErrorKind)')[1].split('\n}\n')[0]
+  const given = [...body.matchAll(/=> "(PORTPOOL_\w+)"/g)].map((m) => m[1])
+  assert.ok(given.length >= 6, body)
+  assert.deepEqual(declared.sort(), given.sort())
+  assert.match(committedDts, /^export interface PortpoolError extends Error \{\n  code: PortpoolErrorCode\n\}/m)
+})
+
+test('installing_the_unbuilt_directory_fails_at_install_time_naming_the_build_command', () => {
+  // A copy of the package as a clone has it: everything but the built addon.
+  const unbuilt = tempDir()
+  for (const file of pkg.files.filter((f) => f !== 'portpool.node').concat('package.json')) {
+    fs.mkdirSync(path.dirname(path.join(unbuilt, file)), { recursive: true })
+    fs.copyFileSync(path.join(PACKAGE_DIR, file), path.join(unbuilt, file))
+  }
+  const project = tempDir()
+  fs.writeFileSync(path.join(project, 'package.json'), '{"name": "consumer", "version": "1.0.0", "private": true}')
+  const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--offline', unbuilt], {
+    cwd: project,
+    encoding: 'utf8',
+    env: { ...process.env, INIT_CWD: undefined, npm_config_loglevel: 'error' },
+  })
+  assert.notEqual(npm.status, 0, npm.stdout + npm.stderr)
+  assert.match(npm.stderr, /portpool\.node is not built/)
+  assert.match(npm.stderr, /make -C bindings\/node release/)
+})
+
+test('requiring_the_package_without_its_addon_names_the_build_command', () => {
+  const unbuilt = tempDir()
+  for (const file of ['index.js', 'package.json']) fs.copyFileSync(path.join(PACKAGE_DIR, file), path.join(unbuilt, file))
+  const node = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(unbuilt)})`], { encoding: 'utf8' })
+  assert.notEqual(node.status, 0)
+  assert.match(node.stderr, /portpool\.node is not built; run `make -C bindings\/node release`/)
+})
+
 /** A directory whose node_modules/portpool is this package, as after `npm install`. */
 function consumerDir() {
   const dir = tempDir()
@@ -99,7 +137,7 @@ test('require_by_package_name_works_from_a_consumer', () => {
 })
 
 test('typescript_accepts_code_written_against_index_d_ts_and_rejects_misuse', () => {
-  // One compiler run over two files: consumer.mts must compile cleanly, and each of lines 5-9
+  // One compiler run over two files: consumer.mts must compile cleanly, and each of lines 5-10
   // of misuse.mts (wrong argument types, modes, protocols, result types) must be an error.
   const dir = consumerDir()
   for (const file of ['consumer.mts', 'misuse.mts']) {
@@ -112,5 +150,9 @@ test('typescript_accepts_code_written_against_index_d_ts_and_rejects_misuse', ()
     encoding: 'utf8',
   })
   const errors = [...result.stdout.matchAll(/^(\S+)\((\d+),\d+\): error TS/gm)].map((m) => `${m[1]}:${m[2]}`)
-  assert.deepEqual(errors, ['misuse.mts:5', 'misuse.mts:6', 'misuse.mts:7', 'misuse.mts:8', 'misuse.mts:9'], result.stdout + result.stderr)
+  assert.deepEqual(
+    errors,
+    ['misuse.mts:5', 'misuse.mts:6', 'misuse.mts:7', 'misuse.mts:8', 'misuse.mts:9', 'misuse.mts:10'],
+    result.stdout + result.stderr,
+  )
 })

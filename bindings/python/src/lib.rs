@@ -85,7 +85,7 @@ impl Exceptions {
                     "PortpoolIOError",
                     Some(py.get_type::<PyOSError>()),
                     "The operating system failed a read or write (disk full, I/O error, ...). \
-                     Also an OSError.",
+                     Also an OSError; `errno` is the OS error number when there is one.",
                 )?,
                 base,
             })
@@ -140,14 +140,25 @@ fn new_exception(
     Ok(class.cast_into::<PyType>()?.unbind())
 }
 
-/// The Python exception for a core error, carrying core's message.
+/// The Python exception for a core error, carrying core's message. A `PortpoolIOError` also
+/// carries the OS error number in `errno`, as an `OSError` does (its `args` stay the message
+/// alone, so `str(err)` is still core's message).
 fn error(py: Python<'_>, err: pp::Error) -> PyErr {
-    match Exceptions::get(py) {
-        Ok(classes) => PyErr::from_type(
-            classes.of(err.kind()).bind(py).clone(),
-            err.message().to_owned(),
-        ),
-        Err(e) => e,
+    let class = match Exceptions::get(py) {
+        Ok(classes) => classes.of(err.kind()).bind(py).clone(),
+        Err(e) => return e,
+    };
+    match err.os_error() {
+        Some(errno) if err.kind() == pp::ErrorKind::Io => {
+            match class.call1((err.message(),)).and_then(|exc| {
+                exc.setattr("errno", errno)?;
+                Ok(exc)
+            }) {
+                Ok(exc) => PyErr::from_value(exc),
+                Err(e) => e,
+            }
+        }
+        _ => PyErr::from_type(class, err.message().to_owned()),
     }
 }
 

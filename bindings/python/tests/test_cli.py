@@ -1,5 +1,6 @@
 """The registry shared with the `portpool` command line: what one writes, the other reads."""
 
+import datetime
 import json
 import os
 
@@ -62,6 +63,12 @@ def test_a_release_on_either_side_is_seen_by_the_other(reg, cli):
     assert "no lease named" in missing.stderr
 
 
+def rfc3339(secs: int | None) -> str | None:
+    if secs is None:
+        return None
+    return datetime.datetime.fromtimestamp(secs, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_cli_and_python_report_the_same_leases(reg, cli):
     reg.register("udp-svc", portpool.find_free("udp"), protocol="udp", ttl=300)
     cli("register", "tcp-svc", str(portpool.find_free()), "--ttl", "60")
@@ -75,10 +82,11 @@ def test_cli_and_python_report_the_same_leases(reg, cli):
             lease.mode,
             lease.pool,
         )
+        # The CLI prints times as RFC 3339 UTC strings; Python has seconds since the epoch.
         assert (entry["created"], entry["ttl"], entry["expires"]) == (
-            lease.created,
+            rfc3339(lease.created),
             lease.ttl,
-            lease.expires,
+            rfc3339(lease.expires),
         )
 
 

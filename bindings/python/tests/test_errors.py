@@ -1,5 +1,6 @@
 """Every exception class: its place in the hierarchy, its message, and a call that raises it."""
 
+import errno
 import os
 import pickle
 
@@ -145,6 +146,13 @@ def test_an_operating_system_failure_raises_portpool_io_error(tmp_path):
         reg.register("a", 8080)
     assert isinstance(info.value, OSError)
     assert "plain-file" in str(info.value)
+    # What the system call said: the path exists and is no directory.
+    assert info.value.errno in (errno.EEXIST, errno.ENOTDIR)
+    assert os.strerror(info.value.errno) in str(info.value)
+
+
+def test_an_io_error_without_a_system_call_behind_it_has_no_errno():
+    assert portpool.PortpoolIOError("plain").errno is None
 
 
 def test_an_empty_path_is_invalid():

@@ -15,7 +15,7 @@ import (
 	"strconv"
 	"time"
 
-	"portpool.dev/portpool"
+	"portpool"
 )
 
 const pool = "interop"

@@ -73,7 +73,8 @@ class RegistryError(PortpoolError):
     """The registry file cannot be used; it is left untouched."""
 
 class PortpoolIOError(PortpoolError, OSError):
-    """The operating system failed a read or write. Also an OSError."""
+    """The operating system failed a read or write. Also an OSError; `errno` is the OS
+    error number when there is one."""
 
 @final
 class Lease:
