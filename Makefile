@@ -19,7 +19,7 @@ DIST := $(CURDIR)/dist
 PYTHON ?= python3.11
 
 
-.PHONY: cargo-fuzz all build demo test lint test-rust test-c test-go test-python test-node test-interop test-contrib fuzz-smoke fuzz bench install dist test-dist clean
+.PHONY: cargo-fuzz all build demo test lint test-rust test-c test-go test-python test-node test-interop test-contrib fuzz-smoke fuzz bench install dist test-dist deb clean
 
 all: build
 
@@ -120,6 +120,7 @@ dist:
 		| while IFS= read -r -d '' f; do if [ -e "$$f" ]; then printf '%s\0' "$$f"; fi; done \
 		| tar --null -T - -cf - | tar -xf - -C $(CLEAN_TREE)
 	cd $(CLEAN_TREE)/bindings/node && npm pack --silent --pack-destination $(DIST) > /dev/null
+	packaging/deb/build.sh $(CURDIR) $(DIST) $(VERSION)
 	cd $(DIST) && sha256sum * > SHA256SUMS
 	ls -l $(DIST)
 
@@ -127,6 +128,13 @@ test-dist: dist
 	$(MAKE) -C bindings/python dist-tools
 	$(MAKE) -C bindings/node deps
 	PYTHON=$(PYTHON) VPY=$(CURDIR)/.venv/bin/python ./scripts/test-dist.sh $(CURDIR) $(DIST) $(VERSION)
+	./scripts/test-deb.sh $(DIST)/portpool_$(VERSION)_$$(dpkg --print-architecture).deb
+
+# The Debian package alone, into dist/ (make dist builds it too): what `make install
+# PREFIX=/usr` installs, a postinst that creates the group portpool and runs
+# `portpool init --group portpool`, and a postrm that removes the registry on purge.
+deb:
+	packaging/deb/build.sh $(CURDIR) $(DIST) $(VERSION)
 
 clean:
 	$(CARGO) clean

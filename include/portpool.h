@@ -13,7 +13,10 @@
  *   another status-returning portpool function. The message is per thread, so threads
  *   sharing a handle never see each other's messages.
  * - A NULL pointer where a value is required, and text that is not UTF-8, give
- *   `PORTPOOL_INVALID_ARGUMENT`, never a crash. A panic inside the library is caught at the
+ *   `PORTPOOL_INVALID_ARGUMENT`, never a crash. So does a `portpool_registry *` that is not an
+ *   open handle (closed already, or never returned by `portpool_open`): the library keeps the
+ *   set of open handles and never reads through any other pointer. Closing a handle while
+ *   another thread uses it is still the caller's error. A panic inside the library is caught at the
  *   boundary and gives `PORTPOOL_PANIC`; no unwinding ever crosses into C.
  * - Functions that cannot fail (`portpool_close`, `portpool_string_free`, `portpool_version`,
  *   `portpool_abi_version`, `portpool_last_error_message`) leave the message alone.
@@ -37,8 +40,10 @@
  * Leases and pools come back as JSON, in the shapes `portpool list --json` and
  * `portpool pool list --json` print: a lease is
  * `{"name", "port", "protocol" ("tcp"|"udp"), "mode" ("flexible"|"fixed"|"pool"), "pool"
- * (string or null), "created" (Unix seconds), "owner" ({"pid", "start_time"} or null), "ttl"
- * (seconds or null), "expires" (Unix seconds or null), "next" (during a handover
+ * (string or null), "created" (Unix seconds), "owner" ({"pid", "start_time", and "pid_ns" when recorded} or null), "ttl"
+ * (seconds or null), "expires" (Unix seconds or null), "stale" (in `portpool_list_json` and
+ * `portpool_who_json` only, and only when the lease is stale: why), "origin" (only for leases
+ * `portpool migrate` made: `{"pid", "start_time", "program"}` seen then), "next" (during a handover
  * `{"port", "created", "owner"}`, else null)}`; a pool is
  * `{"name", "start", "end", "cursor", "probe"}`.
  */
@@ -261,10 +266,13 @@ extern "C" {
 enum portpool_status portpool_open(const char *path, struct portpool_registry **out);
 
 /**
- * Closes a handle and frees it. NULL does nothing.
+ * Closes a handle and frees it. NULL, a handle closed already and a pointer that never was a
+ * handle do nothing.
  *
- * - **Ownership:** takes `reg` back from the caller; it must not be used afterwards.
- * - **Threads:** no other thread may be using `reg` during or after this call.
+ * - **Ownership:** takes `reg` back from the caller. Passing it to a call afterwards gives
+ *   `PORTPOOL_INVALID_ARGUMENT` (until `portpool_open` happens to return a new handle at the
+ *   same address, which is then that handle).
+ * - **Threads:** no other thread may be using `reg` during this call.
  * - **Errors:** none; the thread's message is left as it was.
  *
  * ```c

@@ -39,7 +39,7 @@
 //! Leases and pools come back as JSON, in the shapes `portpool list --json` and
 //! `portpool pool list --json` print: a lease is
 //! `{"name", "port", "protocol" ("tcp"|"udp"), "mode" ("flexible"|"fixed"|"pool"), "pool"
-//! (string or null), "created" (Unix seconds), "owner" ({"pid", "start_time"} or null), "ttl"
+//! (string or null), "created" (Unix seconds), "owner" ({"pid", "start_time", and "pid_ns" when recorded} or null), "ttl"
 //! (seconds or null), "expires" (Unix seconds or null), "stale" (in `portpool_list_json` and
 //! `portpool_who_json` only, and only when the lease is stale: why), "origin" (only for leases
 //! `portpool migrate` made: `{"pid", "start_time", "program"}` seen then), "next" (during a handover

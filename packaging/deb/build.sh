@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# What `make deb` runs: stages `make install PREFIX=/usr` (Debian's multiarch library
+# directory, no rpath) and turns it into portpool_VERSION_ARCH.deb with dpkg-deb: the package
+# holds exactly what `make install` installs, plus Debian's docs and the maintainer scripts
+# beside this file.
+#
+# Usage: build.sh REPO OUT_DIR VERSION   (with $CARGO_TARGET_DIR set by the Makefile)
+#
+# The Maintainer field names who built the package: $DEBFULLNAME and $DEBEMAIL, as Debian's
+# own tools read them, else the repository's git user.name and user.email.
+set -euo pipefail
+
+REPO=$1 OUT=$2 VERSION=$3
+: "${CARGO_TARGET_DIR:?}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+ARCH=$(dpkg --print-architecture)
+MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2> /dev/null || gcc -print-multiarch)
+STAGE=$CARGO_TARGET_DIR/deb/portpool_${VERSION}_$ARCH
+DEB=$OUT/portpool_${VERSION}_$ARCH.deb
+
+name=${DEBFULLNAME:-$(git -C "$REPO" config user.name || true)}
+email=${DEBEMAIL:-$(git -C "$REPO" config user.email || true)}
+if [ -z "$name" ] || [ -z "$email" ]; then
+    echo "make deb: set DEBFULLNAME and DEBEMAIL (or git's user.name and user.email): the package's Maintainer" >&2
+    exit 2
+fi
+
+rm -rf "$STAGE"
+make -C "$REPO" --no-print-directory install PREFIX=/usr LIBSUBDIR="lib/$MULTIARCH" DESTDIR="$STAGE"
+
+# Debian's documentation conventions: compressed manual pages, a copyright file and a
+# changelog in /usr/share/doc/portpool.
+find "$STAGE/usr/share/man" -type f -name '*.1' -exec gzip -9n {} +
+doc=$STAGE/usr/share/doc/portpool
+install -d "$doc"
+install -m 0644 "$HERE/copyright" "$doc/copyright"
+{
+    echo "portpool ($VERSION) unstable; urgency=medium"
+    echo
+    echo "  * Release $VERSION: see README.md for what it does."
+    echo
+    echo " -- $name <$email>  $(date -R -d "@$(git -C "$REPO" log -1 --format=%ct)")"
+} | gzip -9n > "$doc/changelog.gz"
+# Directories 0755 and files 0644 (0755 for programs), whatever the umask of the build.
+find "$STAGE" -type d -exec chmod 0755 {} +
+find "$STAGE" -type f -exec chmod go-w {} +
+
+install -d "$STAGE/DEBIAN"
+size=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
+sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$size/" \
+    -e "s/@MAINTAINER@/$name <$email>/" "$HERE/control.in" > "$STAGE/DEBIAN/control"
+install -m 0755 "$HERE/postinst" "$HERE/postrm" "$STAGE/DEBIAN/"
+install -m 0644 "$HERE/triggers" "$STAGE/DEBIAN/"
+(cd "$STAGE" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$STAGE/DEBIAN/md5sums"
+chmod 0644 "$STAGE/DEBIAN/md5sums"
+
+mkdir -p "$OUT"
+dpkg-deb --root-owner-group -Zxz --build "$STAGE" "$DEB" > /dev/null
+echo "$DEB"
