@@ -34,7 +34,7 @@ if ! command -v lintian > /dev/null; then
     apt-get update -qq > /dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lintian > /dev/null
 fi
-report=$(lintian --no-tag-display-limit "$DEB" || true)
+report=$(lintian --tag-display-limit 0 "$DEB" || true)
 printf '%s\n' "$report"
 if printf '%s\n' "$report" | has '^E: '; then
     fail "lintian reports errors"

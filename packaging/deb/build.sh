@@ -41,9 +41,18 @@ install -m 0644 "$HERE/copyright" "$doc/copyright"
     echo
     echo " -- $name <$email>  $(date -R -d "@$(git -C "$REPO" log -1 --format=%ct)")"
 } | gzip -9n > "$doc/changelog.gz"
-# Directories 0755 and files 0644 (0755 for programs), whatever the umask of the build.
+# Directories 0755 and files 0644 (0755 for programs), whatever the umask of the build; a
+# shared library is not a program.
 find "$STAGE" -type d -exec chmod 0755 {} +
 find "$STAGE" -type f -exec chmod go-w {} +
+chmod 0644 "$STAGE"/usr/lib/"$MULTIARCH"/libportpool.so.*.*
+# Stripped as Debian's dh_strip strips: symbol tables off the programs and shared library,
+# debug sections off the static library.
+strip --remove-section=.comment --remove-section=.note "$STAGE/usr/bin/portpool"
+strip --remove-section=.comment --remove-section=.note --strip-unneeded \
+    "$STAGE"/usr/lib/"$MULTIARCH"/libportpool.so.*.*
+strip --strip-debug --remove-section=.comment --remove-section=.note \
+    --enable-deterministic-archives "$STAGE/usr/lib/$MULTIARCH/libportpool.a"
 
 install -d "$STAGE/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
@@ -51,6 +60,9 @@ sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$size/" \
     -e "s/@MAINTAINER@/$name <$email>/" "$HERE/control.in" > "$STAGE/DEBIAN/control"
 install -m 0755 "$HERE/postinst" "$HERE/postrm" "$STAGE/DEBIAN/"
 install -m 0644 "$HERE/triggers" "$STAGE/DEBIAN/"
+# What a package linking libportpool.so.0 depends on (dpkg-shlibdeps reads it).
+echo "libportpool 0 portpool (>= $VERSION)" > "$STAGE/DEBIAN/shlibs"
+chmod 0644 "$STAGE/DEBIAN/shlibs"
 (cd "$STAGE" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$STAGE/DEBIAN/md5sums"
 chmod 0644 "$STAGE/DEBIAN/md5sums"
 
