@@ -22,7 +22,9 @@ Exit codes:
   2  usage error or invalid argument
   3  conflict: the port is leased to another name or bound by another process
   4  exhausted: no free port left
-  5  registry error (corrupt, newer format, permission) or I/O error";
+  5  registry error (corrupt, newer format, permission) or I/O error
+  6  busy: another process held the registry's lock for the whole lock timeout; nothing
+     was changed";
 
 #[derive(Parser)]
 #[command(
@@ -214,6 +216,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Conflict => 3,
         ErrorKind::Exhausted => 4,
         ErrorKind::Registry | ErrorKind::Io => 5,
+        ErrorKind::Busy => 6,
     }
 }
 

@@ -25,6 +25,10 @@ pub enum ErrorKind {
     Registry,
     /// The operating system failed a read or write (disk full, I/O error, ...).
     Io,
+    /// The registry's lock was held by another process for longer than the handle's lock
+    /// timeout (10 s unless changed); nothing was written. The message names the holder's pid
+    /// when `/proc/locks` shows it.
+    Busy,
 }
 
 impl ErrorKind {
@@ -37,6 +41,7 @@ impl ErrorKind {
             ErrorKind::Exhausted => "exhausted",
             ErrorKind::Registry => "registry",
             ErrorKind::Io => "io",
+            ErrorKind::Busy => "busy",
         }
     }
 }

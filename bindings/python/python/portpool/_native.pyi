@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_POOL_START",
     "FORMAT_VERSION",
     "MAX_NAME_BYTES",
+    "BusyError",
     "ConflictError",
     "DoctorReport",
     "ExhaustedError",
@@ -74,6 +75,9 @@ class RegistryError(PortpoolError):
 
 class PortpoolIOError(PortpoolError, OSError):
     """The operating system failed a read or write. Also an OSError."""
+
+class BusyError(PortpoolError, TimeoutError):
+    """Another process held the registry's lock for the whole lock timeout. Also a TimeoutError."""
 
 @final
 class Lease:
