@@ -97,6 +97,10 @@ impl Error {
         Error::new(ErrorKind::Exhausted, message)
     }
 
+    pub(crate) fn busy(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Busy, message)
+    }
+
     pub(crate) fn registry(path: &Path, message: impl fmt::Display) -> Self {
         Error::new(
             ErrorKind::Registry,
@@ -104,9 +108,13 @@ impl Error {
         )
     }
 
-    /// Maps an OS error on `path` (doing `what`) to the right kind: permission problems and
-    /// symbolic links are registry errors, the rest are I/O errors.
+    /// Maps an OS error on `path` (doing `what`) to the right kind: permission problems,
+    /// symbolic links and what is not a regular file are registry errors, the rest are I/O
+    /// errors.
     pub(crate) fn from_io(path: &Path, what: &str, err: io::Error) -> Self {
+        if crate::sys::is_not_regular(&err) {
+            return Error::registry(path, "is not a regular file");
+        }
         let kind = match err.kind() {
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
                 ErrorKind::Registry

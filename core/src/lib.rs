@@ -1,7 +1,7 @@
 //! portpool's core: one port registry per host, shared by every process and language.
 //!
-//! A [`Registry`] is a JSON file (format in `docs/registry-format.md`) that records which name
-//! holds which (port, protocol). Every binding — the `portpool` command line, the C ABI and
+//! A [`Registry`] is a JSON Lines file (format in `docs/registry-format.md`) that records which
+//! name holds which (port, protocol). Every binding — the `portpool` command line, the C ABI and
 //! Go package, the Python and Node packages — is a thin layer over this crate: it converts its
 //! language's values, calls one function here, and maps [`ErrorKind`].
 //!
@@ -17,6 +17,8 @@
 //! ```
 
 mod error;
+mod format;
+mod journal;
 mod lifecycle;
 mod model;
 mod owner;
@@ -24,6 +26,7 @@ mod probe;
 mod registry;
 mod sockets;
 mod store;
+mod sys;
 mod validate;
 
 pub use error::{Error, ErrorKind, Result};
@@ -36,7 +39,7 @@ pub use owner::{is_alive, owner_of};
 pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PortState, Reclaimed, Registry};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
-pub use store::{PathSource, resolve_path};
+pub use store::{DEFAULT_LOCK_TIMEOUT, PathSource, parse_lock_timeout, resolve_path};
 pub use validate::{
     MAX_NAME_BYTES, check_name, check_port, parse_port, pid_from_i64, port_from_i64, ttl_from_i64,
 };
