@@ -112,6 +112,12 @@ typedef enum portpool_status {
      * file is still whole (changes are all-or-nothing), and the handle may be used again.
      */
     PORTPOOL_PANIC = 7,
+    /**
+     * Another process held the registry's lock for the whole lock timeout; nothing was changed.
+     * The message names the holder's pid when the system shows it. Trying again later is
+     * safe.
+     */
+    PORTPOOL_BUSY = 8,
 } portpool_status;
 
 /**

@@ -31,12 +31,16 @@ var (
 	ErrIO = errors.New("i/o error")
 	// ErrInternal: a bug in libportpool (a caught panic). The registry file is still whole.
 	ErrInternal = errors.New("internal error")
+	// ErrBusy: another process held the registry's lock for the whole lock timeout; nothing
+	// was changed, and trying again later is safe. The message names the holder's pid when
+	// the system shows it.
+	ErrBusy = errors.New("busy")
 )
 
 // Error is a failed portpool call: the kind (one of the sentinel errors) and the message.
 type Error struct {
-	// Kind is ErrNotFound, ErrInvalidArgument, ErrConflict, ErrExhausted, ErrRegistry, ErrIO
-	// or ErrInternal.
+	// Kind is ErrNotFound, ErrInvalidArgument, ErrConflict, ErrExhausted, ErrRegistry, ErrIO,
+	// ErrBusy or ErrInternal.
 	Kind error
 	// Message names the value or file at fault, e.g. `no lease named "web"`.
 	Message string
@@ -56,6 +60,7 @@ var kinds = map[C.enum_portpool_status]error{
 	C.PORTPOOL_REGISTRY_ERROR:   ErrRegistry,
 	C.PORTPOOL_IO_ERROR:         ErrIO,
 	C.PORTPOOL_PANIC:            ErrInternal,
+	C.PORTPOOL_BUSY:             ErrBusy,
 }
 
 // statusError turns a status into an error, reading the message of the calling thread: the

@@ -24,6 +24,12 @@ Exit codes:
   3  conflict: the port is leased to another name or bound by another process
   4  exhausted: no free port left
   5  registry error (corrupt, newer format, permission) or I/O error
+  6  busy: another process held the registry's lock for the whole --wait
+     ($PORTPOOL_LOCK_TIMEOUT seconds, else 10); nothing was changed
+
+A change returns once it is on the disk, unless it concerns only leases owned by a process
+(--pid) or a pool's cursor: those survive any crash of a process, but not a power loss, after
+which their owners are gone anyway.
 
 --json prints pretty JSON with object keys in alphabetical order; every time (created, expires)
 is an RFC 3339 UTC string, as in the tables.";
@@ -39,6 +45,10 @@ struct Cli {
     /// Registry file to use (default: $PORTPOOL_REGISTRY, else the host's registry).
     #[arg(long, global = true, value_name = "PATH")]
     registry: Option<PathBuf>,
+    /// Wait at most SECS (decimals allowed, 0: not at all) for another process's lock
+    /// before failing with exit 6; default $PORTPOOL_LOCK_TIMEOUT, else 10. Reads never wait.
+    #[arg(long, global = true, value_name = "SECS", value_parser = wait_secs)]
+    wait: Option<Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -283,7 +293,12 @@ fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::Conflict => 3,
         ErrorKind::Exhausted => 4,
         ErrorKind::Registry | ErrorKind::Io => 5,
+        ErrorKind::Busy => 6,
     }
+}
+
+fn wait_secs(text: &str) -> Result<Duration, String> {
+    portpool_core::parse_lock_timeout(text).map_err(|e| e.message().to_owned())
 }
 
 fn main() -> ExitCode {
@@ -347,6 +362,9 @@ fn run(cli: Cli) -> Result<Outcome, Error> {
         _ => {}
     }
     let reg = Registry::open(cli.registry.as_deref())?;
+    if let Some(wait) = cli.wait {
+        reg.set_lock_timeout(wait);
+    }
     let mut out = std::io::stdout().lock();
     let print = |out: &mut std::io::StdoutLock, text: &str| {
         // A closed stdout (`| head`) is not the registry's failure.

@@ -337,8 +337,19 @@ fn a_registry_reformatted_by_jq_style_tools_still_reads() {
     let s = scratch();
     let p = free_block(2);
     ok(&s.path, &["register", "web", &p.to_string()]);
-    let v: serde_json::Value = serde_json::from_slice(&fs::read(&s.path).unwrap()).unwrap();
-    fs::write(&s.path, serde_json::to_string(&v).unwrap()).unwrap(); // compact, like jq -c
+    // `jq -c . registry.json`: every line again, keys in another order.
+    let text = fs::read_to_string(&s.path).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap()
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    assert_ne!(lines.concat(), text, "the keys were reordered");
+    fs::write(&s.path, lines.concat()).unwrap();
     assert_eq!(ok(&s.path, &["get", "web"]), p.to_string());
     assert_eq!(
         ok(&s.path, &["register", "api", &p.to_string()]),

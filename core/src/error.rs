@@ -25,6 +25,10 @@ pub enum ErrorKind {
     Registry,
     /// The operating system failed a read or write (disk full, I/O error, ...).
     Io,
+    /// The registry's lock was held by another process for longer than the handle's lock
+    /// timeout (10 s unless changed); nothing was written. The message names the holder's pid
+    /// when `/proc/locks` shows it.
+    Busy,
 }
 
 impl ErrorKind {
@@ -37,6 +41,7 @@ impl ErrorKind {
             ErrorKind::Exhausted => "exhausted",
             ErrorKind::Registry => "registry",
             ErrorKind::Io => "io",
+            ErrorKind::Busy => "busy",
         }
     }
 }
@@ -100,6 +105,10 @@ impl Error {
         Error::new(ErrorKind::Exhausted, message)
     }
 
+    pub(crate) fn busy(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Busy, message)
+    }
+
     pub(crate) fn registry(path: &Path, message: impl fmt::Display) -> Self {
         Error::new(
             ErrorKind::Registry,
@@ -107,9 +116,13 @@ impl Error {
         )
     }
 
-    /// Maps an OS error on `path` (doing `what`) to the right kind: permission problems and
-    /// symbolic links are registry errors, the rest are I/O errors.
+    /// Maps an OS error on `path` (doing `what`) to the right kind: permission problems,
+    /// symbolic links and what is not a regular file are registry errors, the rest are I/O
+    /// errors.
     pub(crate) fn from_io(path: &Path, what: &str, err: io::Error) -> Self {
+        if crate::sys::is_not_regular(&err) {
+            return Error::registry(path, "is not a regular file");
+        }
         let kind = match err.kind() {
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
                 ErrorKind::Registry

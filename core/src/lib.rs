@@ -1,7 +1,7 @@
 //! portpool's core: one port registry per host, shared by every process and language.
 //!
-//! A [`Registry`] is a JSON file (format in `docs/registry-format.md`) that records which name
-//! holds which (port, protocol). Every binding — the `portpool` command line, the C ABI and
+//! A [`Registry`] is a JSON Lines file (format in `docs/registry-format.md`) that records which
+//! name holds which (port, protocol). Every binding — the `portpool` command line, the C ABI and
 //! Go package, the Python and Node packages — is a thin layer over this crate: it converts its
 //! language's values, calls one function here, and maps [`ErrorKind`].
 //!
@@ -17,7 +17,9 @@
 //! ```
 
 mod error;
+mod format;
 mod host;
+mod journal;
 mod lifecycle;
 mod model;
 mod owner;
@@ -26,6 +28,7 @@ mod probe;
 mod registry;
 mod sockets;
 mod store;
+mod sys;
 mod validate;
 
 pub use error::{Error, ErrorKind, Result};
@@ -42,6 +45,7 @@ pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
 pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PortState, Reclaimed, Registry};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
+pub use store::{DEFAULT_LOCK_TIMEOUT, parse_lock_timeout};
 pub use validate::{
     MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_port, pid_from_i64,
     port_from_i64, shown, ttl_from_i64,

@@ -783,7 +783,7 @@ fn is_registry_file(bytes: &[u8]) -> bool {
 /// The leases an import file asks for, checked: every problem listed, or the leases.
 fn import_entries(file: &Path, bytes: &[u8], now: Duration) -> Result<Vec<Lease>> {
     if is_registry_file(bytes) {
-        let data = Data::parse(file, bytes)?;
+        let data = crate::format::decode(file, bytes)?.into_data();
         return Ok(data
             .leases()
             .filter(|l| standing(l, now) == Standing::Held)

@@ -1,4 +1,5 @@
-//! The registry's contents and its on-disk format (version 1, see docs/registry-format.md).
+//! The registry's contents, the log of what one update changed, and the reader of the
+//! version-1 file format (docs/registry-format.md; version 2 is in `format.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -10,8 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::validate::check_name;
 
-/// The registry format version this build reads and writes.
-pub const FORMAT_VERSION: u64 = 1;
+/// The registry format version this build writes. It also reads version 1, and upgrades such a
+/// file to this version on its first write.
+pub const FORMAT_VERSION: u64 = 2;
+
+/// The previous format: one JSON document, replaced whole on every write.
+pub(crate) const FORMAT_VERSION_1: u64 = 1;
 
 /// Name of the pool that always exists.
 pub const DEFAULT_POOL: &str = "default";
@@ -245,33 +250,161 @@ fn yes() -> bool {
     true
 }
 
+/// A JSON object read into a map, refusing a key that appears twice (serde's maps keep the
+/// last one silently).
+pub(crate) fn unique_map<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Visitor<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!(
+                        "key {key:?} appears twice"
+                    )));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+}
+
+/// Why `lease`, read from a file, cannot be in a registry, if it cannot (see
+/// [`check_lease`], the same rules every change is checked against).
+pub(crate) fn lease_problem(lease: &Lease) -> Option<String> {
+    check_lease(lease).err()
+}
+
+/// Why a pool named `name` over `start..=end`, read from a file, cannot be in a registry.
+pub(crate) fn pool_problem(name: &str, start: u16, end: u16) -> Option<String> {
+    if let Err(e) = check_name(name) {
+        return Some(e.to_string());
+    }
+    if start == 0 || start > end {
+        return Some(format!("invalid range {start}-{end}"));
+    }
+    None
+}
+
 /// The whole registry in memory, with an index by (port, protocol).
+///
+/// While the store records an update ([`begin_log`](Data::begin_log)), every method that
+/// changes a lease or a pool notes the key and its value before the update, so that what the
+/// update changed costs what it touched to find, write down or undo. Assigning a whole new
+/// `Data` during an update (what `reset` does) drops that log: the store then writes the
+/// registry whole.
 #[derive(Clone, Debug)]
 pub(crate) struct Data {
     pools: BTreeMap<String, Pool>,
     leases: BTreeMap<String, Lease>,
     by_port: HashMap<(u16, Protocol), String>,
+    log: Option<Box<ChangeLog>>,
+}
+
+/// The keys one update touched, each with its value before the update (`None`: absent).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ChangeLog {
+    pub(crate) leases: BTreeMap<String, Option<Lease>>,
+    pub(crate) pools: BTreeMap<String, Option<Pool>>,
 }
 
 impl Default for Data {
     fn default() -> Self {
-        let mut pools = BTreeMap::new();
-        pools.insert(DEFAULT_POOL.to_owned(), Pool::default_pool());
-        Data {
-            pools,
-            leases: BTreeMap::new(),
-            by_port: HashMap::new(),
-        }
+        let mut data = Data::empty();
+        data.pools
+            .insert(DEFAULT_POOL.to_owned(), Pool::default_pool());
+        data
     }
 }
 
 impl Data {
+    /// No pools at all, not even the default one: the start of a parse.
+    pub(crate) fn empty() -> Data {
+        Data {
+            pools: BTreeMap::new(),
+            leases: BTreeMap::new(),
+            by_port: HashMap::new(),
+            log: None,
+        }
+    }
+
+    /// Starts noting every change, for [`end_log`](Data::end_log).
+    pub(crate) fn begin_log(&mut self) {
+        self.log = Some(Box::default());
+    }
+
+    /// Stops noting changes and returns what was noted since `begin_log`, or `None` when the
+    /// whole `Data` was replaced meanwhile.
+    pub(crate) fn end_log(&mut self) -> Option<ChangeLog> {
+        self.log.take().map(|log| *log)
+    }
+
+    /// Puts every key in `log` back as it was before the update that `log` noted.
+    pub(crate) fn rollback(&mut self, log: ChangeLog) {
+        debug_assert!(self.log.is_none());
+        for name in log.leases.keys() {
+            self.remove(name);
+        }
+        for lease in log.leases.into_values().flatten() {
+            self.insert(lease)
+                .expect("a lease that was in the registry before the update is valid");
+        }
+        for (name, before) in log.pools {
+            match before {
+                Some(pool) => self.pools.insert(name, pool),
+                None => self.pools.remove(&name),
+            };
+        }
+    }
+
+    fn touch_lease(&mut self, name: &str) {
+        if let Some(log) = self.log.as_deref_mut()
+            && !log.leases.contains_key(name)
+        {
+            log.leases
+                .insert(name.to_owned(), self.leases.get(name).cloned());
+        }
+    }
+
+    fn touch_pool(&mut self, name: &str) {
+        if let Some(log) = self.log.as_deref_mut()
+            && !log.pools.contains_key(name)
+        {
+            log.pools
+                .insert(name.to_owned(), self.pools.get(name).cloned());
+        }
+    }
+
+    /// Whether (port, protocol) of `lease` is free for it: held by nobody, or by itself.
+    pub(crate) fn port_conflict(&self, lease: &Lease) -> Option<(u16, &str)> {
+        lease.ports().find_map(|port| {
+            self.by_port
+                .get(&(port, lease.protocol))
+                .filter(|holder| **holder != lease.name)
+                .map(|holder| (port, holder.as_str()))
+        })
+    }
+
     pub(crate) fn lease(&self, name: &str) -> Option<&Lease> {
         self.leases.get(name)
     }
 
     /// For changes that keep the name, port and protocol.
     pub(crate) fn lease_mut(&mut self, name: &str) -> Option<&mut Lease> {
+        self.touch_lease(name);
         self.leases.get_mut(name)
     }
 
@@ -291,6 +424,7 @@ impl Data {
     }
 
     pub(crate) fn pool_mut(&mut self, name: &str) -> Option<&mut Pool> {
+        self.touch_pool(name);
         self.pools.get_mut(name)
     }
 
@@ -299,6 +433,7 @@ impl Data {
     }
 
     pub(crate) fn set_pool(&mut self, pool: Pool) {
+        self.touch_pool(&pool.name);
         self.pools.insert(pool.name.clone(), pool);
     }
 
@@ -331,6 +466,7 @@ impl Data {
                 )));
             }
         }
+        self.touch_lease(&lease.name);
         for port in lease.ports() {
             self.by_port
                 .insert((port, lease.protocol), lease.name.clone());
@@ -340,6 +476,10 @@ impl Data {
     }
 
     pub(crate) fn remove(&mut self, name: &str) -> Option<Lease> {
+        if !self.leases.contains_key(name) {
+            return None;
+        }
+        self.touch_lease(name);
         let lease = self.leases.remove(name)?;
         for port in lease.ports() {
             self.by_port.remove(&(port, lease.protocol));
@@ -360,85 +500,13 @@ impl Data {
         })
     }
 
-    /// The registry as pretty-printed JSON, leases sorted by name, ending in a newline. In the
-    /// file, a lease's optional fields (`owner`, `ttl`, `expires`, `next`) appear only when set:
-    /// every reader takes a missing one as null, and the smaller file is quicker to write and to
-    /// read for every process on the host.
-    pub(crate) fn to_json(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct FileOut<'a> {
-            version: u64,
-            pools: BTreeMap<&'a str, PoolRepr>,
-            leases: Vec<LeaseOut<'a>>,
-        }
-        #[derive(Serialize)]
-        struct LeaseOut<'a> {
-            name: &'a str,
-            port: u16,
-            protocol: Protocol,
-            mode: Mode,
-            pool: Option<&'a str>,
-            created: u64,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            owner: Option<&'a Owner>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            ttl: Option<u64>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            expires: Option<u64>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            next: Option<&'a Next>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            origin: Option<&'a Origin>,
-        }
-        let out = FileOut {
-            version: FORMAT_VERSION,
-            pools: self
-                .pools
-                .values()
-                .map(|p| {
-                    (
-                        p.name.as_str(),
-                        PoolRepr {
-                            start: p.start,
-                            end: p.end,
-                            cursor: Some(p.cursor),
-                            probe: p.probe,
-                        },
-                    )
-                })
-                .collect(),
-            leases: self
-                .leases
-                .values()
-                .map(|l| LeaseOut {
-                    name: &l.name,
-                    port: l.port,
-                    protocol: l.protocol,
-                    mode: l.mode,
-                    pool: l.pool.as_deref(),
-                    created: l.created,
-                    owner: l.owner.as_ref(),
-                    ttl: l.ttl,
-                    expires: l.expires,
-                    next: l.next.as_ref(),
-                    origin: l.origin.as_ref(),
-                })
-                .collect(),
-        };
-        // About what a lease takes pretty-printed: one allocation instead of a growing buffer.
-        let mut bytes = Vec::with_capacity(256 + 160 * self.leases.len());
-        serde_json::to_writer_pretty(&mut bytes, &out).expect("serializing plain data cannot fail");
-        bytes.push(b'\n');
-        bytes
-    }
-
-    /// Reads a registry file's bytes. Every way the bytes can be wrong gives a
+    /// Reads the bytes of a version-1 registry file. Every way the bytes can be wrong gives a
     /// `Registry` error naming `path`; the caller never writes over such a file.
-    pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Data> {
+    pub(crate) fn parse_v1(path: &Path, bytes: &[u8]) -> Result<Data> {
         #[derive(Deserialize)]
         struct FileIn {
             version: u64,
-            #[serde(default)]
+            #[serde(default, deserialize_with = "unique_map")]
             pools: BTreeMap<String, PoolRepr>,
             #[serde(default)]
             leases: Vec<Lease>,
@@ -453,19 +521,14 @@ impl Data {
             Ok(file) => file,
             Err(err) => return Err(diagnose(path, bytes, err)),
         };
-        if file.version != FORMAT_VERSION {
-            return Err(version_error(path, file.version));
+        if file.version != FORMAT_VERSION_1 {
+            return Err(diagnose(path, bytes, serde::de::Error::custom("")));
         }
-        let mut data = Data {
-            pools: BTreeMap::new(),
-            leases: BTreeMap::new(),
-            by_port: HashMap::new(),
-        };
+        let mut data = Data::empty();
         for (name, repr) in file.pools {
             let bad = |why: String| Error::registry(path, format!("pool {name:?}: {why}"));
-            check_name(&name).map_err(|e| bad(e.to_string()))?;
-            if repr.start == 0 || repr.start > repr.end {
-                return Err(bad(format!("invalid range {}-{}", repr.start, repr.end)));
+            if let Some(why) = pool_problem(&name, repr.start, repr.end) {
+                return Err(bad(why));
             }
             let cursor = repr
                 .cursor
@@ -550,8 +613,8 @@ pub(crate) fn entries_once(
         .map_err(|e| e.to_string())
 }
 
-/// Whether `bytes` begin with a JSON object whose `"version"` is this build's format version:
-/// a portpool registry this build wrote or could have written, whatever its entries hold.
+/// Whether `bytes` begin with a JSON object whose `"version"` is one this build reads (1 up to
+/// [`FORMAT_VERSION`]): a portpool registry that portpool wrote, whatever its entries hold.
 pub(crate) fn is_current_version(bytes: &[u8]) -> bool {
     #[derive(Deserialize)]
     struct Header {
@@ -560,7 +623,7 @@ pub(crate) fn is_current_version(bytes: &[u8]) -> bool {
     serde_json::Deserializer::from_slice(bytes)
         .into_iter::<Header>()
         .next()
-        .is_some_and(|h| h.is_ok_and(|h| h.version == FORMAT_VERSION))
+        .is_some_and(|h| h.is_ok_and(|h| (FORMAT_VERSION_1..=FORMAT_VERSION).contains(&h.version)))
 }
 
 /// The latest time a registry file may record (the end of the year 9999), in seconds since
@@ -601,7 +664,7 @@ pub(crate) fn check_lease(lease: &Lease) -> std::result::Result<(), String> {
 /// messages as opening it (`path` only names the file in errors). Returns its leases and pools,
 /// sorted by name. For tools that validate or inspect a registry someone handed them.
 pub fn parse_registry(path: &Path, bytes: &[u8]) -> Result<(Vec<Lease>, Vec<Pool>)> {
-    let data = Data::parse(path, bytes)?;
+    let data = crate::format::decode(path, bytes)?.into_data();
     Ok((
         data.leases().cloned().collect(),
         data.pools().cloned().collect(),
@@ -628,7 +691,7 @@ fn to_json<T: Serialize>(value: &T, pretty: bool) -> String {
     text.expect("serializing plain data cannot fail")
 }
 
-fn version_error(path: &Path, version: u64) -> Error {
+pub(crate) fn version_error(path: &Path, version: u64) -> Error {
     if version > FORMAT_VERSION {
         Error::registry(
             path,
@@ -661,7 +724,11 @@ fn diagnose(path: &Path, bytes: &[u8], err: serde_json::Error) -> Error {
                 "is not a portpool registry (it has no \"version\" field); it was left untouched",
             ),
             Some(v) => match v.as_u64() {
-                Some(n) if n != FORMAT_VERSION => version_error(path, n),
+                Some(n) if n == FORMAT_VERSION => Error::registry(
+                    path,
+                    "is not a valid portpool registry (a version-2 file holds one JSON value per line); it was left untouched",
+                ),
+                Some(n) if n != FORMAT_VERSION_1 => version_error(path, n),
                 _ => Error::registry(
                     path,
                     format!("is not a valid portpool registry ({err}); it was left untouched"),
@@ -681,7 +748,7 @@ mod tests {
     use crate::ErrorKind;
 
     fn parse(text: &str) -> Result<Data> {
-        Data::parse(Path::new("/r.json"), text.as_bytes())
+        Data::parse_v1(Path::new("/r.json"), text.as_bytes())
     }
 
     fn parse_err(text: &str) -> String {
@@ -692,46 +759,8 @@ mod tests {
     }
 
     #[test]
-    fn written_registry_reads_back_identically() {
-        let mut data = Data::default();
-        data.insert(Lease {
-            name: "evil\":1,\"keycloak".into(),
-            port: 8080,
-            protocol: Protocol::Udp,
-            mode: Mode::Fixed,
-            pool: None,
-            created: 1_700_000_000,
-            owner: Some(Owner {
-                pid: 42,
-                start_time: 7,
-                pid_ns: Some(4026531836),
-            }),
-            ttl: Some(30),
-            expires: Some(1_700_000_030),
-            next: Some(Next {
-                port: 8081,
-                created: 1_700_000_001,
-                owner: None,
-            }),
-            origin: Some(Origin {
-                pid: 9,
-                start_time: 3,
-                program: "nginx".into(),
-            }),
-            stale: None,
-        })
-        .unwrap();
-        let bytes = data.to_json();
-        let again = Data::parse(Path::new("/r.json"), &bytes).unwrap();
-        assert_eq!(again.to_json(), bytes);
-        assert_eq!(again.lease("evil\":1,\"keycloak").unwrap().port, 8080);
-        assert_eq!(again.holder(8081, Protocol::Udp).unwrap().port, 8080);
-    }
-
-    #[test]
-    fn the_file_writes_optional_fields_only_when_set() {
-        let mut data = Data::default();
-        data.insert(Lease {
+    fn the_api_json_shows_every_lease_field() {
+        let lease = Lease {
             name: "web".into(),
             port: 80,
             protocol: Protocol::Tcp,
@@ -743,19 +772,9 @@ mod tests {
             expires: None,
             next: None,
             origin: None,
-            stale: Some("never written".into()),
-        })
-        .unwrap();
-        let text = String::from_utf8(data.to_json()).unwrap();
-        assert!(!text.contains("never written"), "{text}");
-        assert!(text.contains("\"pool\": null"), "{text}");
-        for absent in ["owner", "ttl", "expires", "next"] {
-            assert!(!text.contains(absent), "{absent} in {text}");
-        }
-        let again = Data::parse(Path::new("/r.json"), text.as_bytes()).unwrap();
-        assert_eq!(again.lease("web"), data.lease("web"));
-        // The API's JSON shows every field.
-        let api = leases_to_json(&[again.lease("web").unwrap().clone()], false);
+            stale: None,
+        };
+        let api = leases_to_json(&[lease], false);
         assert!(
             api.contains("\"owner\":null") && api.contains("\"next\":null"),
             "{api}"
@@ -784,8 +803,8 @@ mod tests {
 
     #[test]
     fn newer_format_version_is_refused() {
-        let msg = parse_err("{\"version\": 2, \"leases\": {\"totally\": \"different\"}}");
-        assert!(msg.contains("format version 2"), "{msg}");
+        let msg = parse_err("{\"version\": 3, \"leases\": {\"totally\": \"different\"}}");
+        assert!(msg.contains("format version 3"), "{msg}");
         assert!(msg.contains("newer"), "{msg}");
         assert!(parse_err("{\"version\": 7}").contains("newer"));
     }

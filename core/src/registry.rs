@@ -76,12 +76,14 @@ pub struct Reclaimed {
 
 /// A handle on one registry file, safe to share between threads.
 ///
-/// Opening does not touch the disk. Each call takes the file's lock for that call only, so
+/// Opening does not touch the disk. A call that changes the registry takes the file's lock
+/// for that call only (waiting at most [`lock_timeout`](Self::lock_timeout), then `Busy`), so
 /// any number of handles, in any number of processes and languages, may use one registry at
-/// once. A call that changes the registry costs one exclusive lock, a parse when another
-/// process changed the file since this handle last saw it, and one durable write (temporary
-/// file, fsync, rename, directory fsync). A call that only reads costs a shared lock and a
-/// `stat` when the file is unchanged.
+/// once. Such a call costs the lock, a parse of what other processes appended since this
+/// handle last looked, and one appended line of about 100 bytes; unless the change concerns
+/// only leases owned by a process (and pools' cursors), it returns once that line is flushed
+/// to the disk. A call that only reads takes no lock, and costs a `stat` when the file is
+/// unchanged, or a parse of what was appended since.
 pub struct Registry {
     pub(crate) store: Store,
     source: PathSource,
@@ -313,10 +315,11 @@ impl Registry {
     /// it exists (for every user), else that path for root, else the per-user
     /// `$XDG_STATE_HOME/portpool/registry.json` (`~/.local/state/portpool/registry.json`).
     /// Files are created on the first write: mode 0600 under the per-user default path,
-    /// 0644 elsewhere.
+    /// 0644 elsewhere. Calls wait for the lock as long as `$PORTPOOL_LOCK_TIMEOUT` says
+    /// (seconds), 10 s when unset; an invalid value is `InvalidArgument`.
     pub fn open(path: Option<&Path>) -> Result<Registry> {
         let (path, source) = resolve_path(path)?;
-        Ok(Registry::with_source(path, source))
+        Registry::with_source(path, source).with_env_lock_timeout()
     }
 
     /// A handle on `path`, creating files with the mode that `source` calls for.

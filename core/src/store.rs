@@ -1,26 +1,15 @@
-//! The registry file on disk: where it lives, how it is locked, read and replaced.
-//!
-//! Every change runs under an exclusive `flock` on `<registry>.lock`, a file that is never
-//! replaced (the registry itself is, on every write, so locking it would lock a file that is
-//! about to vanish). The new contents go to a temporary file in the same directory, which is
-//! fsynced, renamed over the registry, and the directory fsynced: a crash at any instant leaves
-//! the old or the new registry, never a mix. Reads take a shared lock and reuse the parsed
-//! registry while the file's identity (device, inode, size, modification and change times) is
-//! the one this handle saw last.
+//! Where the registry lives: its path, and the narrow interface between the rules and the
+//! storage behind them ([`Storage`]), whose one implementation is the journal file
+//! ([`Journal`], in `journal.rs`).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use atomic_write_file::AtomicWriteFile;
-use atomic_write_file::unix::OpenOptionsExt as _;
-use parking_lot::Mutex;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::journal::Journal;
 use crate::model::Data;
 use crate::paths::PathSource;
+use crate::registry::Registry;
 
 /// The file name of the registry's lock file, beside the registry.
 pub(crate) fn lock_path_for(path: &Path) -> PathBuf {
@@ -29,41 +18,32 @@ pub(crate) fn lock_path_for(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// What identifies one version of the registry file without reading it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
+/// What the rules need from wherever the registry lives, and all they may assume.
+///
+/// - `read_with` runs its closure once on the registry as it is now: every change that
+///   returned before the call began is in it.
+/// - `update_with` runs its closure once, with no other update anywhere running, on the
+///   registry as it is now. When the closure returns `Ok(true)`, what it changed is stored
+///   before `update_with` returns (durably, when the change requires it); on `Ok(false)` or
+///   an error, nothing is stored and the registry stays as it was, whatever the closure did
+///   to its argument.
+///
+/// The closures are `FnMut` so that the interface is object safe; each is called once.
+pub(crate) trait Storage: Send + Sync {
+    /// The file (or other name) of this registry, for messages.
+    fn path(&self) -> &Path;
+    fn read_with(&self, f: &mut dyn FnMut(&Data)) -> Result<()>;
+    fn update_with(&self, f: &mut dyn FnMut(&mut Data) -> Result<bool>) -> Result<()>;
+    /// Replaces the registry with the empty one, durably, with no other update running. Unlike
+    /// `update_with`, it does not need the stored registry to read back: one of any version
+    /// portpool writes is emptied even when its entries are invalid. Anything else (another
+    /// format, a newer version, not a registry) is refused and left as it is.
+    fn reset(&self) -> Result<()>;
 }
 
-impl Stamp {
-    fn of(meta: &fs::Metadata) -> Stamp {
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-}
-
-struct Cached {
-    stamp: Option<Stamp>,
-    data: Arc<Data>,
-}
-
+/// The storage of one registry handle, with the closure-taking calls the rules use.
 pub(crate) struct Store {
-    path: PathBuf,
-    lock_path: PathBuf,
-    file_mode: u32,
-    dir_mode: u32,
-    cache: Mutex<Option<Cached>>,
-    /// How many times this handle parsed the file: what the cache saves is observable.
-    parses: std::sync::atomic::AtomicU64,
+    backend: Journal,
 }
 
 impl Store {
@@ -73,273 +53,113 @@ impl Store {
             _ => (0o644, 0o755),
         };
         Store {
-            lock_path: lock_path_for(&path),
-            path,
-            file_mode,
-            dir_mode,
-            cache: Mutex::new(None),
-            parses: std::sync::atomic::AtomicU64::new(0),
+            backend: Journal::new(path, file_mode, dir_mode),
         }
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.path
+        self.backend.path()
     }
 
-    /// Runs `f` on the current registry under a shared lock. Never creates a file: a missing
-    /// registry reads as the empty one.
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.backend
+    }
+
+    /// Runs `f` on the current registry. Never creates a file: a missing registry reads as
+    /// the empty one.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Data) -> T) -> Result<T> {
-        let mut cache = self.cache.lock();
-        let _lock = match self.open_lock(false)? {
-            Some(file) => {
-                file.lock_shared()
-                    .map_err(|e| Error::from_io(&self.lock_path, "locking", e))?;
-                Some(file)
-            }
-            // A registry without a lock file (written by hand, or not at all yet): every
-            // writer replaces the file atomically, so reading it unlocked is still consistent.
-            None => None,
-        };
-        let data = self.load(&mut cache)?;
-        Ok(f(&data))
+        let mut f = Some(f);
+        let mut out = None;
+        self.backend.read_with(&mut |data| {
+            out = f.take().map(|f| f(data));
+        })?;
+        Ok(out.expect("read_with calls its closure once"))
     }
 
-    /// Runs `f` on the registry under the exclusive lock and, when it reports a change,
-    /// replaces the file with the result. `f` decides before it mutates: when it returns an
-    /// error, nothing is written.
-    pub(crate) fn update<T>(&self, f: impl FnOnce(&mut Data) -> Result<(T, bool)>) -> Result<T> {
-        let mut cache = self.cache.lock();
-        let lock = self.open_lock(true)?.expect("created on demand");
-        lock.lock()
-            .map_err(|e| Error::from_io(&self.lock_path, "locking", e))?;
-        self.load(&mut cache)?;
-        let cached = cache.as_mut().expect("loaded above");
-        let existed = cached.stamp.is_some();
-        let outcome = f(Arc::make_mut(&mut cached.data));
-        let (value, changed) = match outcome {
-            Ok(v) => v,
-            Err(err) => {
-                // `f` may have begun to change the in-memory copy: forget it.
-                *cache = None;
-                return Err(err);
-            }
-        };
-        if changed {
-            self.remove_abandoned_temp_files();
-            let bytes = cached.data.to_json();
-            match self.replace(&bytes, existed) {
-                Ok(Some(stamp)) => cached.stamp = Some(stamp),
-                // Written, but its identity is unknown: the next call reads the file again.
-                Ok(None) => *cache = None,
-                Err(err) => {
-                    *cache = None;
-                    return Err(err);
-                }
-            }
-        }
-        Ok(value)
-    }
-
-    /// Replaces the registry with the empty one under the exclusive lock. Unlike `update`, it
-    /// does not need the file to read back: any file of this format version is emptied,
-    /// even one whose entries are invalid (written by an older portpool with a bug). A file
-    /// of another version, or not a portpool registry at all, is refused untouched.
+    /// Empties the registry, whatever its entries hold (see [`Storage::reset`]).
     pub(crate) fn reset(&self) -> Result<()> {
-        let mut cache = self.cache.lock();
-        let lock = self.open_lock(true)?.expect("created on demand");
-        lock.lock()
-            .map_err(|e| Error::from_io(&self.lock_path, "locking", e))?;
-        if let Err(err) = self.load(&mut cache) {
-            let (bytes, _) = self.read_file()?;
-            if !crate::model::is_current_version(&bytes) {
-                return Err(err);
+        self.backend.reset()
+    }
+
+    /// Runs `f` on the registry with no other update running and, when it reports a change,
+    /// stores the result. `f` decides before it mutates: when it returns an error, nothing
+    /// is written.
+    pub(crate) fn update<T>(&self, f: impl FnOnce(&mut Data) -> Result<(T, bool)>) -> Result<T> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.backend.update_with(&mut |data| {
+            let (value, changed) = (f.take().expect("called once"))(data)?;
+            out = Some(value);
+            Ok(changed)
+        })?;
+        Ok(out.expect("update_with calls its closure once"))
+    }
+}
+
+/// How long a call waits for another process's lock before it fails with `Busy`, unless the
+/// handle or `$PORTPOOL_LOCK_TIMEOUT` says otherwise.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest lock timeout accepted: a year.
+const MAX_LOCK_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// Reads a lock timeout given in seconds (`"10"`, `"0.5"`, `"0"` for no wait at all), as
+/// `$PORTPOOL_LOCK_TIMEOUT` and `portpool --wait` take it. Anything else, negative or over a
+/// year is `InvalidArgument`.
+pub fn parse_lock_timeout(text: &str) -> Result<Duration> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && (0.0..=MAX_LOCK_TIMEOUT_SECS).contains(s))
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid lock timeout {text:?}: expected seconds, from 0 to a year"
+            ))
+        })
+}
+
+impl Registry {
+    /// This handle, waiting at most `timeout` for another process's lock before a call that
+    /// changes the registry fails with `Busy` (zero: fail at once when the lock is held).
+    /// Reads never wait: they take no lock.
+    pub fn with_lock_timeout(self, timeout: Duration) -> Registry {
+        self.set_lock_timeout(timeout);
+        self
+    }
+
+    /// Changes how long calls on this handle wait for the lock, as
+    /// [`with_lock_timeout`](Self::with_lock_timeout), for every thread using it.
+    pub fn set_lock_timeout(&self, timeout: Duration) {
+        self.store.journal().set_lock_timeout(timeout);
+    }
+
+    /// How long calls on this handle wait for the lock: 10 s unless set by
+    /// [`set_lock_timeout`](Self::set_lock_timeout) or, for [`open`](Self::open),
+    /// `$PORTPOOL_LOCK_TIMEOUT`.
+    pub fn lock_timeout(&self) -> Duration {
+        self.store.journal().lock_timeout()
+    }
+
+    /// Applies `$PORTPOOL_LOCK_TIMEOUT` (seconds) when it is set and not empty.
+    pub(crate) fn with_env_lock_timeout(self) -> Result<Registry> {
+        match std::env::var("PORTPOOL_LOCK_TIMEOUT") {
+            Ok(text) if !text.trim().is_empty() => {
+                let timeout = parse_lock_timeout(&text).map_err(|_| {
+                    Error::invalid(format!(
+                        "invalid $PORTPOOL_LOCK_TIMEOUT {text:?}: expected seconds, from 0 to a year"
+                    ))
+                })?;
+                Ok(self.with_lock_timeout(timeout))
             }
+            _ => Ok(self),
         }
-        *cache = None;
-        self.remove_abandoned_temp_files();
-        self.replace(&Data::default().to_json(), true)?;
-        Ok(())
-    }
-
-    /// Makes sure `cache` holds the registry as it is on disk now, and returns it.
-    fn load(&self, cache: &mut Option<Cached>) -> Result<Arc<Data>> {
-        let stamp = match fs::symlink_metadata(&self.path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(Error::from_io(
-                    &self.path,
-                    "opening",
-                    io::Error::from_raw_os_error(libc::ELOOP),
-                ));
-            }
-            Ok(meta) => Some(Stamp::of(&meta)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::from_io(&self.path, "reading", e)),
-        };
-        if let Some(c) = cache
-            .as_ref()
-            .filter(|c| c.stamp == stamp && stamp.is_some())
-        {
-            return Ok(c.data.clone());
-        }
-        let (data, stamp) = match stamp {
-            None => (Data::default(), None),
-            Some(_) => {
-                let (bytes, stamp) = self.read_file()?;
-                self.parses
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                (Data::parse(&self.path, &bytes)?, Some(stamp))
-            }
-        };
-        let data = Arc::new(data);
-        *cache = Some(Cached {
-            stamp,
-            data: data.clone(),
-        });
-        Ok(data)
-    }
-
-    fn read_file(&self) -> Result<(Vec<u8>, Stamp)> {
-        let err = |e| Error::from_io(&self.path, "reading", e);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&self.path)
-            .map_err(err)?;
-        let meta = file.metadata().map_err(err)?;
-        if !meta.is_file() {
-            return Err(Error::registry(&self.path, "is not a regular file"));
-        }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.read_to_end(&mut bytes).map_err(err)?;
-        Ok((bytes, Stamp::of(&meta)))
-    }
-
-    /// Opens the lock file without following symbolic links. With `create`, makes it (and
-    /// the registry's directory) when missing; without, a missing lock file is `None`.
-    fn open_lock(&self, create: bool) -> Result<Option<File>> {
-        let mut options = OpenOptions::new();
-        options
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY);
-        if create {
-            self.create_dir()?;
-            options.write(true).create(true).mode(self.file_mode);
-        }
-        match options.open(&self.lock_path) {
-            Ok(file) => Ok(Some(file)),
-            Err(e) if !create && e.kind() == io::ErrorKind::NotFound => Ok(None),
-            // A writer that may not create or write the lock file may still lock it.
-            Err(e) if create && e.kind() == io::ErrorKind::PermissionDenied => OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&self.lock_path)
-                .map(Some)
-                .map_err(|e| Error::from_io(&self.lock_path, "opening lock file", e)),
-            Err(e) => Err(Error::from_io(&self.lock_path, "opening lock file", e)),
-        }
-    }
-
-    fn create_dir(&self) -> Result<()> {
-        let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) else {
-            return Ok(());
-        };
-        if dir.is_dir() {
-            return Ok(());
-        }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(self.dir_mode)
-            .create(dir)
-            .map_err(|e| Error::from_io(dir, "creating directory", e))
-    }
-
-    /// Removes temporary files of writers that were killed mid-write. A temporary file exists
-    /// only while its writer holds the exclusive lock, which the caller holds now: any one
-    /// found is abandoned. Names are `.<registry name>.` and six letters or digits; nothing
-    /// else is touched, and a failure here is not the write's failure.
-    fn remove_abandoned_temp_files(&self) {
-        let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
-            return;
-        };
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        let mut prefix = std::ffi::OsString::from(".");
-        prefix.push(name);
-        prefix.push(".");
-        let prefix = prefix.as_encoded_bytes();
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let file_name = entry.file_name();
-            let bytes = file_name.as_encoded_bytes();
-            let abandoned = bytes.len() == prefix.len() + 6
-                && bytes.starts_with(prefix)
-                && bytes[prefix.len()..].iter().all(u8::is_ascii_alphanumeric)
-                && entry.file_type().is_ok_and(|t| t.is_file());
-            if abandoned {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-    }
-
-    /// Atomically replaces the registry with `bytes` and returns the new file's stamp, when it
-    /// can be read (an error after the rename would report a write that happened as failed).
-    fn replace(&self, bytes: &[u8], existed: bool) -> Result<Option<Stamp>> {
-        let err = |e| Error::from_io(&self.path, "writing", e);
-        let mut file = AtomicWriteFile::options()
-            .mode(self.file_mode)
-            .custom_flags(libc::O_NOFOLLOW)
-            .preserve_mode(true)
-            .open(&self.path)
-            .map_err(err)?;
-        if !existed {
-            // Exactly the documented mode, whatever the umask.
-            file.as_file()
-                .set_permissions(fs::Permissions::from_mode(self.file_mode))
-                .map_err(err)?;
-        }
-        file.write_all(bytes).map_err(err)?;
-        file.commit().map_err(err)?;
-        // Taken after the rename, which changes the ctime on some filesystems. The exclusive
-        // lock keeps other writers from replacing the file in between.
-        Ok(fs::symlink_metadata(&self.path).ok().map(|m| Stamp::of(&m)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::Ordering;
-
-    fn parses(store: &Store) -> u64 {
-        store.parses.load(Ordering::Relaxed)
-    }
-
-    #[test]
-    fn reads_reuse_the_parse_until_the_file_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.json");
-        std::fs::write(&path, "{\"version\": 1}").unwrap();
-        let store = Store::new(path.clone(), PathSource::Explicit);
-        for _ in 0..3 {
-            store.read(|d| d.leases().len()).unwrap();
-        }
-        assert_eq!(parses(&store), 1);
-        // This handle's own writes leave its cache current.
-        store.update(|_| Ok(((), true))).unwrap();
-        store.read(|_| ()).unwrap();
-        assert_eq!(parses(&store), 1);
-        // Another writer replaces the file: the next read parses it.
-        let other = Store::new(path, PathSource::Explicit);
-        other.update(|_| Ok(((), true))).unwrap();
-        store.read(|_| ()).unwrap();
-        store.read(|_| ()).unwrap();
-        assert_eq!(parses(&store), 2);
-    }
 
     #[test]
     fn the_lock_file_sits_beside_the_registry() {
@@ -347,5 +167,22 @@ mod tests {
             lock_path_for(Path::new("/a/b/registry.json")),
             Path::new("/a/b/registry.json.lock")
         );
+    }
+
+    #[test]
+    fn lock_timeouts_are_seconds_from_zero_to_a_year() {
+        assert_eq!(parse_lock_timeout("10").unwrap(), Duration::from_secs(10));
+        assert_eq!(
+            parse_lock_timeout(" 0.25 ").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(parse_lock_timeout("0").unwrap(), Duration::ZERO);
+        for bad in ["", "-1", "abc", "inf", "NaN", "1e12", "10s"] {
+            assert_eq!(
+                parse_lock_timeout(bad).unwrap_err().kind(),
+                crate::ErrorKind::InvalidArgument,
+                "{bad}"
+            );
+        }
     }
 }

@@ -516,11 +516,12 @@ fn expired_leases_are_reclaimed_and_renew_extends_live_ones() {
 
 #[test]
 fn corrupt_registries_are_refused_and_left_byte_for_byte() {
-    let cases: [&[u8]; 6] = [
+    let cases: [&[u8]; 7] = [
         b"",
         b"{\"version\": 1, \"leases\": [",
         b"{\"a\":}",
         b"{\"keycloak\": 8080}",
+        b"{\"version\": 3, \"leases\": []}",
         b"{\"version\": 2, \"leases\": []}",
         b"\xff\xfe garbage",
     ];
@@ -544,7 +545,7 @@ fn corrupt_registries_are_refused_and_left_byte_for_byte() {
 }
 
 #[test]
-fn a_registry_reformatted_by_hand_still_reads_and_is_rewritten_whole() {
+fn a_version_1_registry_reformatted_by_hand_reads_and_is_upgraded_on_its_first_write() {
     let s = scratch();
     let p = free_block(2);
     fs::write(
@@ -556,7 +557,14 @@ fn a_registry_reformatted_by_hand_still_reads_and_is_rewritten_whole() {
     assert_eq!(reg.get("web").unwrap().unwrap().port, p);
     reg.register("api", p, Mode::Flexible, &tcp()).unwrap();
     let text = fs::read_to_string(&s.path).unwrap();
-    assert!(text.starts_with("{\n  \"version\": 1,"), "{text}");
+    assert!(text.starts_with("{\"version\":2}\n"), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("{\"lease\":"))
+            .count(),
+        2,
+        "{text}"
+    );
     assert_eq!(open(&s.path).list().unwrap().len(), 2);
 }
 

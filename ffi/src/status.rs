@@ -36,6 +36,10 @@ pub enum portpool_status {
     /// A bug in libportpool: the call was abandoned and nothing more is known. The registry
     /// file is still whole (changes are all-or-nothing), and the handle may be used again.
     PORTPOOL_PANIC = 7,
+    /// Another process held the registry's lock for the whole lock timeout; nothing was changed.
+    /// The message names the holder's pid when the system shows it. Trying again later is
+    /// safe.
+    PORTPOOL_BUSY = 8,
 }
 
 impl From<ErrorKind> for portpool_status {
@@ -47,6 +51,7 @@ impl From<ErrorKind> for portpool_status {
             ErrorKind::Exhausted => portpool_status::PORTPOOL_EXHAUSTED,
             ErrorKind::Registry => portpool_status::PORTPOOL_REGISTRY_ERROR,
             ErrorKind::Io => portpool_status::PORTPOOL_IO_ERROR,
+            ErrorKind::Busy => portpool_status::PORTPOOL_BUSY,
         }
     }
 }

@@ -28,6 +28,7 @@ fn code(kind: pp::ErrorKind) -> &'static str {
         pp::ErrorKind::Exhausted => "PORTPOOL_EXHAUSTED",
         pp::ErrorKind::Registry => "PORTPOOL_REGISTRY",
         pp::ErrorKind::Io => "PORTPOOL_IO",
+        pp::ErrorKind::Busy => "PORTPOOL_BUSY",
     }
 }
 

@@ -281,7 +281,10 @@ test('opening_does_not_touch_the_disk_and_a_write_creates_the_file', () => {
   assert.equal(fs.existsSync(path), false)
   assert.deepEqual(reg.list(), [])
   reg.register('web', findFree())
-  assert.equal(JSON.parse(fs.readFileSync(path, 'utf8')).leases[0].name, 'web')
+  // JSON Lines: a header, then one line per pool and per lease (or per change).
+  const lines = fs.readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  assert.equal(lines[0].version, 2)
+  assert.ok(lines.some((l) => (l.lease ?? l.leases?.[0])?.name === 'web'), JSON.stringify(lines))
 })
 
 test('handles_on_one_file_see_each_others_changes', () => {

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use portpool_core as pp;
 use pyo3::exceptions::{
-    PyBaseException, PyException, PyKeyError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
+    PyBaseException, PyException, PyKeyError, PyOSError, PyRuntimeError, PyTimeoutError,
+    PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -21,9 +22,10 @@ use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple, PyType};
 
 /// The exception classes, one per [`pp::ErrorKind`] under one base.
 ///
-/// They are made with `type(name, bases, dict)` because three of them have two bases
+/// They are made with `type(name, bases, dict)` because four of them have two bases
 /// (`NotFoundError` is also a `KeyError`, `InvalidArgumentError` a `ValueError`,
-/// `PortpoolIOError` an `OSError`), which `create_exception!` cannot express.
+/// `PortpoolIOError` an `OSError`, `BusyError` a `TimeoutError`), which `create_exception!`
+/// cannot express.
 struct Exceptions {
     base: Py<PyType>,
     not_found: Py<PyType>,
@@ -32,6 +34,7 @@ struct Exceptions {
     exhausted: Py<PyType>,
     registry: Py<PyType>,
     io: Py<PyType>,
+    busy: Py<PyType>,
 }
 
 static EXCEPTIONS: PyOnceLock<Exceptions> = PyOnceLock::new();
@@ -87,6 +90,12 @@ impl Exceptions {
                     "The operating system failed a read or write (disk full, I/O error, ...). \
                      Also an OSError; `errno` is the OS error number when there is one.",
                 )?,
+                busy: sub(
+                    "BusyError",
+                    Some(py.get_type::<PyTimeoutError>()),
+                    "Another process held the registry's lock for the whole lock timeout; \
+                     nothing was changed, and trying again later is safe. Also a TimeoutError.",
+                )?,
                 base,
             })
         })
@@ -100,10 +109,11 @@ impl Exceptions {
             pp::ErrorKind::Exhausted => &self.exhausted,
             pp::ErrorKind::Registry => &self.registry,
             pp::ErrorKind::Io => &self.io,
+            pp::ErrorKind::Busy => &self.busy,
         }
     }
 
-    fn all(&self) -> [&Py<PyType>; 7] {
+    fn all(&self) -> [&Py<PyType>; 8] {
         [
             &self.base,
             &self.not_found,
@@ -112,6 +122,7 @@ impl Exceptions {
             &self.exhausted,
             &self.registry,
             &self.io,
+            &self.busy,
         ]
     }
 }

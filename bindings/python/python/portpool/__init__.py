@@ -11,9 +11,10 @@ command line, the C, Go and Node libraries and this package all read and write::
         ...
 
 Every error is a :class:`PortpoolError`; :class:`NotFoundError` is also a ``KeyError``,
-:class:`InvalidArgumentError` also a ``ValueError`` and :class:`PortpoolIOError` also an
-``OSError``. Calls that touch the registry file release the GIL, and one Registry may be
-shared between threads.
+:class:`InvalidArgumentError` also a ``ValueError``, :class:`PortpoolIOError` also an
+``OSError`` and :class:`BusyError` (another process held the lock for the whole lock
+timeout) also a ``TimeoutError``. Calls that touch the registry file release the GIL, and one
+Registry may be shared between threads.
 """
 
 from portpool._native import (
@@ -22,6 +23,7 @@ from portpool._native import (
     DEFAULT_POOL_START,
     FORMAT_VERSION,
     MAX_NAME_BYTES,
+    BusyError,
     ConflictError,
     DoctorReport,
     ExhaustedError,
@@ -53,6 +55,7 @@ __all__ = [
     "DEFAULT_POOL_START",
     "FORMAT_VERSION",
     "MAX_NAME_BYTES",
+    "BusyError",
     "ConflictError",
     "DoctorReport",
     "ExhaustedError",

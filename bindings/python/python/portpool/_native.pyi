@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_POOL_START",
     "FORMAT_VERSION",
     "MAX_NAME_BYTES",
+    "BusyError",
     "ConflictError",
     "DoctorReport",
     "ExhaustedError",
@@ -75,6 +76,9 @@ class RegistryError(PortpoolError):
 class PortpoolIOError(PortpoolError, OSError):
     """The operating system failed a read or write. Also an OSError; `errno` is the OS
     error number when there is one."""
+
+class BusyError(PortpoolError, TimeoutError):
+    """Another process held the registry's lock for the whole lock timeout. Also a TimeoutError."""
 
 @final
 class Lease:
