@@ -185,3 +185,64 @@ pp list | grep -q forgotten || fail "the lease did not move"
 "#,
     );
 }
+
+#[test]
+fn an_outsider_reads_but_cannot_change_the_registry_or_hold_its_lock() {
+    if !is_root() {
+        return;
+    }
+    let users = Users::new("o");
+    on_a_host(
+        &users,
+        r#"
+pp init --group "$GROUP" >/dev/null
+port=$(pp allocate installer-svc)
+before=$(sha256sum /var/lib/portpool/*)
+as_outsider list | grep -q installer-svc || fail "the outsider cannot list"
+[ "$(as_outsider get installer-svc)" = "$port" ] || fail "the outsider cannot get"
+as_outsider check "$port" > /dev/null && fail "check says a leased port is free"
+as_outsider doctor --fail-on expired > /dev/null || fail "the outsider cannot run doctor"
+start=$(date +%s%N)
+if as_outsider allocate intruder 2>err; then fail "the outsider allocated"; else code=$?; fi
+[ "$code" = 5 ] || fail "exit $code, not 5"
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$elapsed" -lt 5000 ] || fail "the refusal took $elapsed ms"
+grep -q "members of group $GROUP" err || fail "the error names no group: $(cat err)"
+grep -q "usermod -aG $GROUP" err || fail "the error says not how to join: $(cat err)"
+if setpriv --reuid="$OUTSIDER" --regid="$OUTSIDER" --init-groups flock -n /var/lib/portpool/registry.json.lock true 2>/dev/null; then
+  fail "the outsider could take the lock"
+fi
+[ "$before" = "$(sha256sum /var/lib/portpool/*)" ] || fail "the outsider changed a file"
+"#,
+    );
+}
+
+#[test]
+fn owner_group_and_mode_survive_writes_and_compactions_by_root_and_members() {
+    if !is_root() {
+        return;
+    }
+    let users = Users::new("c");
+    on_a_host(
+        &users,
+        r#"
+pp init --group "$GROUP" >/dev/null
+reg=/var/lib/portpool/registry.json
+want="root:$GROUP 664"
+for who in as_member pp as_member; do
+  # 180 changes: without a compaction the journal would hold a line for each. (A member's
+  # compaction exchanges the registry with its spare, so the inode alone does not tell.)
+  for i in $(seq 1 90); do $who allocate "c$i" >/dev/null; $who release "c$i" >/dev/null; done
+  lines=$(wc -l < "$reg")
+  [ "$lines" -lt 120 ] || fail "$who: no compaction happened ($lines lines)"
+  [ "$(stat -c '%U:%G %a' "$reg")" = "$want" ] || fail "$who: the registry is now $(stat -c '%U:%G %a' "$reg")"
+  $who allocate "kept-by-$who" >/dev/null
+done
+[ "$(stat -c '%U:%G %a' /var/lib/portpool/.registry.json.spare)" = "$want" ] || fail "spare $(stat -c '%U:%G %a' /var/lib/portpool/.registry.json.spare)"
+[ -z "$(find /var/lib/portpool -user "$MEMBER")" ] || fail "a member owns $(find /var/lib/portpool -user "$MEMBER")"
+pp list | grep -q kept-by-as_member || fail "a lease was lost"
+pp list | grep -q kept-by-pp || fail "root's lease was lost"
+pp init --group "$GROUP" | grep -q "^nothing to change" || fail "init found something to repair"
+"#,
+    );
+}

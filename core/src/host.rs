@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorKind, Result};
 use crate::paths::PathSource;
 use crate::registry::Registry;
-use crate::store::lock_path_for;
+use crate::store::{lock_path_for, spare_path_for};
 
 /// What [`init_host`] did: one sentence per thing it created or changed. Both empty when the
 /// registry was already set up as asked.
@@ -35,8 +35,8 @@ struct Want {
 }
 
 /// Sets up the registry at `path` as a host registry, idempotently: its directory and its
-/// files (the registry, its lock file and the other files the store keeps beside it), owned by
-/// root. With `group`, members of that group may change the registry: the directory is
+/// files (the registry, its lock file and the compaction spare through which members rewrite
+/// the registry without owning it), owned by root. With `group`, members of that group may change the registry: the directory is
 /// `root:GROUP 2775`, the registry `0664` and the lock file `0660`. Without, only root may:
 /// `0755`, `0644` and `0600`. Users outside the group can read the registry but cannot open
 /// the lock file, so they cannot stall its writers. A later call with another group changes
@@ -70,9 +70,12 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
         group: group.map(str::to_owned),
         ..InitReport::default()
     };
+    let registry_mode = if shared { 0o664 } else { 0o644 };
     let files: Vec<(PathBuf, Want)> = [
-        (path.to_owned(), if shared { 0o664 } else { 0o644 }),
+        (path.to_owned(), registry_mode),
         (lock_path_for(path), if shared { 0o660 } else { 0o600 }),
+        // What a member compacts through, keeping root the registry's owner.
+        (spare_path_for(path), registry_mode),
     ]
     .into_iter()
     .map(|(p, mode)| (p, Want { gid, mode }))

@@ -31,7 +31,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, Decoded, Encoded, HEADER, Tail};
 use crate::model::Data;
-use crate::store::{DEFAULT_LOCK_TIMEOUT, Storage, lock_path_for};
+use crate::store::{DEFAULT_LOCK_TIMEOUT, Storage, lock_path_for, spare_path_for};
 use crate::sys::{self, Access};
 
 /// The journal file behind one registry handle.
@@ -242,6 +242,30 @@ impl Journal {
         Error::from_io(&self.path, what, err)
     }
 
+    /// The error for `what` on `path` failing with `err`. Permission denied on a file that its
+    /// group may write (a host registry shared with a group) names the group to join.
+    fn refused(&self, path: &Path, what: &str, err: io::Error) -> Error {
+        if err.kind() == io::ErrorKind::PermissionDenied
+            && let Ok(meta) = fs::symlink_metadata(path)
+            && meta.mode() & 0o020 != 0
+        {
+            let group = crate::host::group_name(meta.gid());
+            let user = std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| sys::geteuid().to_string());
+            return Error::new(
+                ErrorKind::Registry,
+                format!(
+                    "registry {}: permission denied {what} {}: only its owner and members of group {group} may change it; to join, ask an administrator to run: usermod -aG {group} {user}",
+                    self.path.display(),
+                    path.display()
+                ),
+            );
+        }
+        Error::from_io(path, what, err)
+    }
+
     /// Brings `st.view` up to the file as it is now and returns it. With `write` (only under
     /// the exclusive lock), the file is opened for appending and a torn last line is cut.
     fn refresh<'a>(&self, st: &'a mut State, write: bool) -> Result<&'a mut View> {
@@ -296,7 +320,7 @@ impl Journal {
     fn catch_up(&self, view: &mut View, meta: &Metadata, write: bool) -> Result<bool> {
         if write && !view.writable {
             let (file, fmeta) = sys::open(&self.path, Access::Append)
-                .map_err(|e| self.io_error("opening for writing", e))?;
+                .map_err(|e| self.refused(&self.path, "opening for writing", e))?;
             if id_of(&fmeta) != view.id {
                 return Ok(false);
             }
@@ -340,7 +364,7 @@ impl Journal {
         let (file, meta) = match sys::open(&self.path, access) {
             Ok(opened) => opened,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(View::missing()),
-            Err(e) if write => return Err(self.io_error("opening for writing", e)),
+            Err(e) if write => return Err(self.refused(&self.path, "opening for writing", e)),
             Err(e) => return Err(self.io_error("reading", e)),
         };
         let bytes = read_from(&file, 0).map_err(|e| self.io_error("reading", e))?;
@@ -456,8 +480,7 @@ impl Journal {
             }
             Err(e) => Err(e),
         };
-        let (file, meta) =
-            opened.map_err(|e| Error::from_io(&self.lock_path, "opening lock file", e))?;
+        let (file, meta) = opened.map_err(|e| self.refused(&self.lock_path, "opening", e))?;
         Ok((Arc::new(file), id_of(&meta)))
     }
 
@@ -589,6 +612,12 @@ impl Journal {
             None => None,
         };
         let (bytes, entries) = format::encode_snapshot(&view.data);
+        let euid = sys::geteuid();
+        if let Some(like) = like.as_ref().filter(|m| m.uid() != euid && euid != 0) {
+            // A new file would be this user's: write the spare, which has the registry's
+            // owner, and exchange the two.
+            return self.rewrite_through_spare(view, like, &bytes, entries);
+        }
         self.remove_abandoned_temp_files();
         let mode = like.as_ref().map_or(self.file_mode, |m| m.mode() & 0o777);
         let (temp, file) = self.create_temp(mode)?;
@@ -616,6 +645,63 @@ impl Journal {
         let meta = file.metadata().map_err(|e| self.io_error("reading", e))?;
         view.id = id_of(&meta);
         view.file = Some(Arc::new(file));
+        view.writable = true;
+        view.format = Format::V2(Tail::of_snapshot(bytes.len() as u64, entries));
+        Ok(())
+    }
+
+    /// [`rewrite`](Self::rewrite) for a writer who is not the registry's owner: writes the
+    /// registry whole into the spare `init` made (same owner, group and mode as the registry,
+    /// one link), flushes it, and exchanges the spare's and the registry's names atomically,
+    /// all under the lock. Readers see the old file or the new one, as with a rename; the old
+    /// one becomes the next spare. Without a usable spare it is a `Registry` error, and the
+    /// caller appends instead.
+    fn rewrite_through_spare(
+        &self,
+        view: &mut View,
+        like: &Metadata,
+        bytes: &[u8],
+        entries: u64,
+    ) -> Result<()> {
+        let spare = spare_path_for(&self.path);
+        let no_spare = |why: String| {
+            Error::registry(
+                &self.path,
+                format!(
+                    "cannot be compacted by uid {}: {why} (portpool init creates the spare)",
+                    sys::geteuid()
+                ),
+            )
+        };
+        let (file, meta) = sys::open(&spare, Access::Write)
+            .map_err(|e| no_spare(format!("{}: {e}", spare.display())))?;
+        let same = (meta.uid(), meta.gid(), meta.mode() & 0o7777)
+            == (like.uid(), like.gid(), like.mode() & 0o7777);
+        if !same || meta.nlink() != 1 {
+            return Err(no_spare(format!(
+                "{} does not have the registry's owner, group and mode",
+                spare.display()
+            )));
+        }
+        let written = sys::ftruncate(&file, 0)
+            .and_then(|()| file.write_all_at(bytes, 0))
+            .and_then(|()| file.sync_all())
+            .and_then(|()| sys::rename_exchange(&spare, &self.path));
+        written.map_err(|e| self.io_error("compacting through the spare", e))?;
+        sync_dir(self.dir()).map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!(
+                    "flushing directory {}: {e}; the registry was rewritten but may not survive a power loss",
+                    self.dir().display()
+                ),
+            )
+        })?;
+        // Appends need an O_APPEND descriptor of the new registry.
+        let (appendable, now) = sys::open(&self.path, Access::Append)
+            .map_err(|e| self.io_error("opening for writing", e))?;
+        view.id = id_of(&now);
+        view.file = Some(Arc::new(appendable));
         view.writable = true;
         view.format = Format::V2(Tail::of_snapshot(bytes.len() as u64, entries));
         Ok(())

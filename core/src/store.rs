@@ -11,6 +11,17 @@ use crate::model::Data;
 use crate::paths::PathSource;
 use crate::registry::Registry;
 
+/// The compaction spare beside the registry, `.<name>.spare`: a file `portpool init` creates
+/// with the registry's owner, group and mode, so that a writer who is not the registry's owner
+/// (a member of the host registry's group) can compact it by writing the spare and exchanging
+/// the two names, and both files keep their owner.
+pub(crate) fn spare_path_for(path: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(".spare");
+    path.with_file_name(name)
+}
+
 /// The file name of the registry's lock file, beside the registry.
 pub(crate) fn lock_path_for(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();

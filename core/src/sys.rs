@@ -20,6 +20,8 @@ pub(crate) enum Access {
     Read,
     /// Read and append (every write goes to the end).
     Append,
+    /// Read and write at any offset (the compaction spare), never creating.
+    Write,
     /// Read and append, creating the file with `mode` exactly (whatever the umask), failing
     /// when it exists.
     CreateNew(u32),
@@ -35,6 +37,9 @@ pub(crate) fn open(path: &Path, access: Access) -> io::Result<(File, Metadata)> 
         Access::Read => {}
         Access::Append => {
             options.append(true);
+        }
+        Access::Write => {
+            options.write(true);
         }
         Access::CreateNew(mode) => {
             options.append(true).create_new(true).mode(mode & 0o600);
@@ -205,6 +210,24 @@ pub(crate) fn in_group(gid: u32) -> bool {
     // SAFETY: getgroups writes at most `groups.len()` ids into `groups`.
     let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };
     n > 0 && groups[..n as usize].contains(&gid)
+}
+
+/// Swaps what `a` and `b` name, atomically (`renameat2` with `RENAME_EXCHANGE`): both files
+/// keep their inodes, owners and modes.
+pub(crate) fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let a = std::ffi::CString::new(a.as_os_str().as_bytes())?;
+    let b = std::ffi::CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: two valid NUL-terminated paths, relative to the working directory.
+    retry(|| unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    })
 }
 
 pub(crate) fn geteuid() -> u32 {
