@@ -65,7 +65,7 @@
  * `portpool.h` changes incompatibly; compare it with `portpool_abi_version()` to make sure
  * the library loaded at run time matches the header compiled against.
  */
-#define PORTPOOL_ABI_VERSION 1
+#define PORTPOOL_ABI_VERSION 2
 
 /**
  * What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure whose
@@ -180,13 +180,15 @@ typedef struct portpool_lease_options {
     bool force;
     /**
      * The process that owns the lease (0: none). Once it exits the lease is stale and is
-     * reclaimed. A pid that names no running process is `PORTPOOL_INVALID_ARGUMENT`.
+     * reclaimed. A pid that is negative, larger than any `pid_t` or names no running process
+     * is `PORTPOOL_INVALID_ARGUMENT`.
      */
-    uint32_t pid;
+    int64_t pid;
     /**
-     * Seconds the lease lives unless renewed (0: forever).
+     * Seconds the lease lives unless renewed (0: forever). Negative or over 100 years is
+     * `PORTPOOL_INVALID_ARGUMENT`.
      */
-    uint64_t ttl;
+    int64_t ttl;
 } portpool_lease_options;
 
 /**
@@ -357,7 +359,7 @@ enum portpool_status portpool_register(struct portpool_registry *reg,
  * ```c
  * portpool_lease_options opts = {0};
  * opts.protocol = PORTPOOL_PROTOCOL_UDP;
- * opts.pid = (uint32_t)getpid();   // reclaimed once this process exits
+ * opts.pid = getpid();             // reclaimed once this process exits
  * opts.ttl = 60;                   // or after 60 s without portpool_renew
  * uint16_t port;
  * portpool_status st = portpool_register_ex(reg, "dns", 5353, PORTPOOL_MODE_FIXED, &opts, &port);
@@ -467,7 +469,7 @@ enum portpool_status portpool_allocate(struct portpool_registry *reg,
  *
  * ```c
  * portpool_lease_options opts = {0};
- * opts.pid = (uint32_t)worker_pid;  // freed for reuse once the worker exits
+ * opts.pid = worker_pid;            // freed for reuse once the worker exits
  * uint16_t port;
  * portpool_status st = portpool_allocate_ex(reg, "worker-1", NULL, &opts, &port);
  * ```
@@ -654,7 +656,7 @@ enum portpool_status portpool_gc(struct portpool_registry *reg, size_t *out_coun
  */
 enum portpool_status portpool_renew(struct portpool_registry *reg,
                                     const char *name,
-                                    uint64_t ttl,
+                                    int64_t ttl,
                                     char **out_json);
 
 /**
@@ -801,7 +803,7 @@ uint32_t portpool_abi_version(void);
  */
 enum portpool_status portpool_begin_handover(struct portpool_registry *reg,
                                              const char *name,
-                                             uint32_t pid,
+                                             int64_t pid,
                                              uint16_t *out_port);
 
 /**
@@ -831,7 +833,7 @@ enum portpool_status portpool_begin_handover(struct portpool_registry *reg,
  */
 enum portpool_status portpool_commit_handover(struct portpool_registry *reg,
                                               const char *name,
-                                              uint32_t pid,
+                                              int64_t pid,
                                               uint16_t *out_port);
 
 /**
@@ -855,7 +857,7 @@ enum portpool_status portpool_commit_handover(struct portpool_registry *reg,
  */
 enum portpool_status portpool_abort_handover(struct portpool_registry *reg,
                                              const char *name,
-                                             uint32_t pid,
+                                             int64_t pid,
                                              uint16_t *out_port);
 
 /**
@@ -904,7 +906,7 @@ enum portpool_status portpool_allocate_many(struct portpool_registry *reg,
  * ```c
  * pid_t child = fork();
  * if (child > 0)  // the lease now lives as long as the child
- *     portpool_set_owner(reg, "worker-1", (uint32_t)child, NULL);
+ *     portpool_set_owner(reg, "worker-1", (int64_t)child, NULL);
  * ```
  *
  * # Safety
@@ -913,7 +915,7 @@ enum portpool_status portpool_allocate_many(struct portpool_registry *reg,
  */
 enum portpool_status portpool_set_owner(struct portpool_registry *reg,
                                         const char *name,
-                                        uint32_t pid,
+                                        int64_t pid,
                                         char **out_json);
 
 /**

@@ -7,7 +7,6 @@ package portpool
 import "C"
 
 import (
-	"math"
 	"unsafe"
 )
 
@@ -112,12 +111,10 @@ func (r *Registry) AllocateMany(names []string, pool string, opts ...LeaseOption
 }
 
 // SetOwner makes process pid the owner of name's lease (0: no owner, a permanent lease) and
-// returns the lease. Once the owner exits, the lease is stale and is reclaimed.
+// returns the lease. Once the owner exits, the lease is stale and is reclaimed. A negative
+// pid, or one that names no running process, is ErrInvalidArgument.
 func (r *Registry) SetOwner(name string, pid int) (Lease, error) {
-	cpid, err := optionalPID(pid)
-	if err != nil {
-		return Lease{}, err
-	}
+	cpid := C.int64_t(pid)
 	cname, err := cString("name", name)
 	if err != nil {
 		return Lease{}, err
@@ -345,12 +342,4 @@ func (r *Registry) portOf(name string, call func(*C.portpool_registry, *C.char, 
 	var out C.uint16_t
 	err = r.call(func(h *C.portpool_registry) C.enum_portpool_status { return call(h, cname, &out) })
 	return uint16(out), err
-}
-
-// optionalPID converts a pid where 0 means no process.
-func optionalPID(pid int) (C.uint32_t, error) {
-	if pid < 0 || pid > math.MaxUint32 {
-		return 0, invalid("invalid pid %d: no such process", pid)
-	}
-	return C.uint32_t(pid), nil
 }

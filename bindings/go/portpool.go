@@ -36,7 +36,6 @@ package portpool
 import "C"
 
 import (
-	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -45,7 +44,7 @@ import (
 )
 
 // ABIVersion is the version of the C ABI this package was written against.
-const ABIVersion = 1
+const ABIVersion = 2
 
 // Registry is a handle on one registry file. Opening one does not touch the disk; each call
 // locks the file for its own duration only, so any number of handles, in any number of
@@ -131,37 +130,36 @@ func WithForce() LeaseOption {
 
 // WithOwner makes process pid the lease's owner: once it exits, the lease is stale and is
 // reclaimed. For BeginHandover, CommitHandover and AbortHandover it names the next
-// generation's process. A pid that names no running process is ErrInvalidArgument.
+// generation's process. Zero means no owner, as everywhere in this package; a negative pid,
+// or one that names no running process, is ErrInvalidArgument (checked by libportpool).
 func WithOwner(pid int) LeaseOption {
 	return func(o *leaseOptions) {
 		o.set |= setOwner
-		if pid <= 0 || pid > math.MaxUint32 {
-			o.err = invalid("invalid pid %d: no such process", pid)
-			return
-		}
-		o.c.pid = C.uint32_t(pid)
+		o.c.pid = C.int64_t(pid)
 	}
 }
 
 // WithTTL gives the lease a time to live, rounded up to whole seconds: it is stale once ttl
-// passes without a Renew.
+// passes without a Renew. Zero means no time to live, as everywhere in this package; a
+// negative one, or one over 100 years, is ErrInvalidArgument (checked by libportpool).
 func WithTTL(ttl time.Duration) LeaseOption {
 	return func(o *leaseOptions) {
 		o.set |= setTTL
-		seconds, err := ttlSeconds(ttl)
-		if err == nil && seconds == 0 {
-			err = invalid("invalid ttl %v: a time to live is at least 1 second", ttl)
-		}
-		o.err = err
-		o.c.ttl = C.uint64_t(seconds)
+		o.c.ttl = C.int64_t(ttlSeconds(ttl))
 	}
 }
 
-func ttlSeconds(ttl time.Duration) (uint64, error) {
-	if ttl < 0 {
-		return 0, invalid("invalid ttl %v: a time to live is at least 1 second", ttl)
+// ttlSeconds converts a duration to whole seconds for libportpool, rounding up, so that a
+// lease never ends early: any positive duration is at least 1 s, any negative one at most
+// -1 s (which libportpool refuses, naming it).
+func ttlSeconds(ttl time.Duration) int64 {
+	seconds := int64(ttl / time.Second)
+	if rest := ttl % time.Second; rest > 0 {
+		seconds++
+	} else if rest < 0 && seconds == 0 {
+		seconds = -1
 	}
-	return uint64((ttl + time.Second - 1) / time.Second), nil
+	return seconds
 }
 
 func buildOptions(opts []LeaseOption) (*C.portpool_lease_options, error) {
@@ -418,7 +416,7 @@ func (r *Registry) Renew(name string, opts ...LeaseOption) (Lease, error) {
 	defer C.free(unsafe.Pointer(cname))
 	var lease leaseJSON
 	err = r.callJSON(&lease, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_renew(h, cname, C.uint64_t(seconds), out)
+		return C.portpool_renew(h, cname, seconds, out)
 	})
 	return lease.lease(), err
 }

@@ -153,10 +153,14 @@ func TestInvalidArgumentsAreErrInvalidArgumentAndWriteNothing(t *testing.T) {
 			_, err := reg.Allocate("web", "", portpool.WithOwner(2147483646))
 			return err
 		}, "2147483646"},
-		{"zero ttl", func() error {
-			_, err := reg.Allocate("web", "", portpool.WithTTL(0))
+		{"negative ttl", func() error {
+			_, err := reg.Allocate("web", "", portpool.WithTTL(-time.Millisecond))
 			return err
-		}, "at least 1 second"},
+		}, "invalid ttl -1"},
+		{"ttl over 100 years", func() error {
+			_, err := reg.Allocate("web", "", portpool.WithTTL(101*365*24*time.Hour))
+			return err
+		}, "100 years"},
 		{"reversed pool", func() error { _, err := reg.SetPool("p", 7100, 7000); return err }, "start is after end"},
 		{"bad pool name", func() error { _, err := reg.Allocate("web", "a pool"); return err }, "pool"},
 		{"check port 0", func() error { _, _, err := reg.Check(0, portpool.TCP); return err }, "1-65535"},
@@ -169,6 +173,15 @@ func TestInvalidArgumentsAreErrInvalidArgumentAndWriteNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a rejected call wrote the registry (stat: %v)", err)
+	}
+}
+
+func TestZeroOwnerAndZeroTTLMeanNone(t *testing.T) {
+	reg, _ := open(t)
+	must(reg.Allocate("plain", "", portpool.WithOwner(0), portpool.WithTTL(0)))
+	lease := must(reg.GetLease("plain"))
+	if lease.Owner != nil || lease.TTL != 0 || !lease.Expires.IsZero() {
+		t.Fatalf("WithOwner(0) and WithTTL(0) recorded %+v", lease)
 	}
 }
 

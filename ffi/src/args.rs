@@ -206,9 +206,23 @@ pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result
     Ok(LeaseOptions {
         protocol: protocol(raw_protocol)?,
         force,
-        pid: (pid != 0).then_some(pid),
-        ttl: (ttl != 0).then_some(ttl),
+        pid: optional_pid(pid)?,
+        ttl: optional_ttl(ttl)?,
     })
+}
+
+/// A pid from C, where 0 means none; core checks every other value.
+pub(crate) fn optional_pid(value: i64) -> Result<Option<u32>> {
+    (value != 0)
+        .then(|| portpool_core::pid_from_i64(value))
+        .transpose()
+}
+
+/// A time to live in seconds from C, where 0 means none; core checks every other value.
+pub(crate) fn optional_ttl(value: i64) -> Result<Option<u64>> {
+    (value != 0)
+        .then(|| portpool_core::ttl_from_i64(value))
+        .transpose()
 }
 
 /// A string for C, to be freed with `portpool_string_free`. NUL bytes, which a C string

@@ -207,7 +207,7 @@ pub unsafe extern "C" fn portpool_register(
 /// ```c
 /// portpool_lease_options opts = {0};
 /// opts.protocol = PORTPOOL_PROTOCOL_UDP;
-/// opts.pid = (uint32_t)getpid();   // reclaimed once this process exits
+/// opts.pid = getpid();             // reclaimed once this process exits
 /// opts.ttl = 60;                   // or after 60 s without portpool_renew
 /// uint16_t port;
 /// portpool_status st = portpool_register_ex(reg, "dns", 5353, PORTPOOL_MODE_FIXED, &opts, &port);
@@ -362,7 +362,7 @@ pub unsafe extern "C" fn portpool_allocate(
 ///
 /// ```c
 /// portpool_lease_options opts = {0};
-/// opts.pid = (uint32_t)worker_pid;  // freed for reuse once the worker exits
+/// opts.pid = worker_pid;            // freed for reuse once the worker exits
 /// uint16_t port;
 /// portpool_status st = portpool_allocate_ex(reg, "worker-1", NULL, &opts, &port);
 /// ```
@@ -663,14 +663,14 @@ pub unsafe extern "C" fn portpool_gc(
 pub unsafe extern "C" fn portpool_renew(
     reg: *mut portpool_registry,
     name: *const c_char,
-    ttl: u64,
+    ttl: i64,
     out_json: *mut *mut c_char,
 ) -> portpool_status {
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_json) =
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
-        let lease = reg.inner.renew(name, (ttl != 0).then_some(ttl))?;
+        let lease = reg.inner.renew(name, args::optional_ttl(ttl)?)?;
         if let Some(out_json) = out_json {
             out_json.set(c_string(json(&lease)));
         }

@@ -6,15 +6,11 @@ use std::ffi::c_char;
 use portpool_core::{DEFAULT_POOL, Error, ErrorKind, leases_to_json};
 
 use crate::args::{
-    c_string, json, lease_options, name_to_port, optional_out, optional_path, optional_text, out,
-    registry, text,
+    c_string, json, lease_options, name_to_port, optional_out, optional_path, optional_pid,
+    optional_text, out, registry, text,
 };
 use crate::status::{guard, portpool_status};
 use crate::types::{portpool_lease_options, portpool_registry};
-
-fn pid(value: u32) -> Option<u32> {
-    (value != 0).then_some(value)
-}
 
 /// Begins a zero-downtime handover of `name`: leases a port for the next generation while the
 /// current one stays valid, and returns it in `*out_port`. `portpool_get` keeps returning the
@@ -46,13 +42,13 @@ fn pid(value: u32) -> Option<u32> {
 pub unsafe extern "C" fn portpool_begin_handover(
     reg: *mut portpool_registry,
     name: *const c_char,
-    pid: u32,
+    pid: i64,
     out_port: *mut u16,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
     guard(|| unsafe {
         name_to_port(reg, name, out_port, |reg, name| {
-            reg.begin_handover(name, self::pid(pid))
+            reg.begin_handover(name, optional_pid(pid)?)
         })
     })
 }
@@ -84,13 +80,13 @@ pub unsafe extern "C" fn portpool_begin_handover(
 pub unsafe extern "C" fn portpool_commit_handover(
     reg: *mut portpool_registry,
     name: *const c_char,
-    pid: u32,
+    pid: i64,
     out_port: *mut u16,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
     guard(|| unsafe {
         name_to_port(reg, name, out_port, |reg, name| {
-            reg.commit_handover(name, self::pid(pid))
+            reg.commit_handover(name, optional_pid(pid)?)
         })
     })
 }
@@ -116,13 +112,13 @@ pub unsafe extern "C" fn portpool_commit_handover(
 pub unsafe extern "C" fn portpool_abort_handover(
     reg: *mut portpool_registry,
     name: *const c_char,
-    pid: u32,
+    pid: i64,
     out_port: *mut u16,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
     guard(|| unsafe {
         name_to_port(reg, name, out_port, |reg, name| {
-            reg.abort_handover(name, self::pid(pid))
+            reg.abort_handover(name, optional_pid(pid)?)
         })
     })
 }
@@ -217,7 +213,7 @@ pub unsafe extern "C" fn portpool_allocate_many(
 /// ```c
 /// pid_t child = fork();
 /// if (child > 0)  // the lease now lives as long as the child
-///     portpool_set_owner(reg, "worker-1", (uint32_t)child, NULL);
+///     portpool_set_owner(reg, "worker-1", (int64_t)child, NULL);
 /// ```
 ///
 /// # Safety
@@ -227,14 +223,14 @@ pub unsafe extern "C" fn portpool_allocate_many(
 pub unsafe extern "C" fn portpool_set_owner(
     reg: *mut portpool_registry,
     name: *const c_char,
-    pid: u32,
+    pid: i64,
     out_json: *mut *mut c_char,
 ) -> portpool_status {
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_json) =
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
-        let lease = reg.inner.set_owner(name, self::pid(pid))?;
+        let lease = reg.inner.set_owner(name, optional_pid(pid)?)?;
         if let Some(out_json) = out_json {
             out_json.set(c_string(json(&lease)));
         }

@@ -5,7 +5,7 @@ use portpool_core::Registry;
 /// The version of this C ABI. It changes whenever a type, constant or function of
 /// `portpool.h` changes incompatibly; compare it with `portpool_abi_version()` to make sure
 /// the library loaded at run time matches the header compiled against.
-pub const PORTPOOL_ABI_VERSION: u32 = 1;
+pub const PORTPOOL_ABI_VERSION: u32 = 2;
 
 /// A handle on one registry file.
 ///
@@ -66,10 +66,12 @@ pub struct portpool_lease_options {
     /// the registry has it bound. A port leased to another name is never taken.
     pub force: bool,
     /// The process that owns the lease (0: none). Once it exits the lease is stale and is
-    /// reclaimed. A pid that names no running process is `PORTPOOL_INVALID_ARGUMENT`.
-    pub pid: u32,
-    /// Seconds the lease lives unless renewed (0: forever).
-    pub ttl: u64,
+    /// reclaimed. A pid that is negative, larger than any `pid_t` or names no running process
+    /// is `PORTPOOL_INVALID_ARGUMENT`.
+    pub pid: i64,
+    /// Seconds the lease lives unless renewed (0: forever). Negative or over 100 years is
+    /// `PORTPOOL_INVALID_ARGUMENT`.
+    pub ttl: i64,
 }
 
 /// What `portpool_check` found on a port.

@@ -302,6 +302,23 @@ static int register_ex_rejects_bad_protocol_and_dead_pid(void) {
     CHECK_MESSAGE_HAS("2147483646");
     CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
                  PORTPOOL_INVALID_ARGUMENT);
+    opts.pid = -1;
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid pid -1");
+    opts.pid = (int64_t)1 << 40;
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    opts.pid = 0;
+    opts.ttl = -30;
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid ttl -30");
+    opts.ttl = INT64_MAX;
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("100 years");
+    CHECK_STATUS(portpool_begin_handover(reg, "web", -5, &port), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
