@@ -13,7 +13,7 @@ mod run;
 use portpool_core::{Error, Registry};
 
 use crate::Outcome;
-use crate::args::{Cli, Command, PoolCommand, protocol};
+use crate::args::{Cli, Command, PoolCommand};
 
 /// Runs the command `cli` names.
 pub(crate) fn run(cli: Cli) -> Result<Outcome, Error> {
@@ -52,15 +52,7 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Handover(args) => leases::handover(reg, args),
         Command::Pool(PoolCommand::Set(args)) => pools::set(reg, args),
         Command::Pool(PoolCommand::List { json }) => pools::list(reg, json),
-        Command::Run(a) => run::run(
-            reg,
-            &a.name,
-            a.pool,
-            a.port,
-            a.mode,
-            protocol(a.udp),
-            &a.command,
-        ),
+        Command::Run(args) => run::run(reg, args),
         Command::Who(args) => host::who(reg, args),
         Command::Migrate(args) => host::migrate(reg, args),
         Command::Import { file } => host::import(reg, &file),
