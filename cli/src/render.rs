@@ -14,6 +14,24 @@ pub(crate) trait Render {
     fn json(&self) -> serde_json::Value;
 }
 
+/// A value listed one per table row; a slice of them renders as the table, or as a JSON array.
+pub(crate) trait Row: serde::Serialize {
+    /// The column names.
+    const HEADER: &'static [&'static str];
+    /// The cells of this value's row, one per column.
+    fn row(&self) -> Vec<String>;
+}
+
+impl<T: Row> Render for [T] {
+    fn text(&self) -> Vec<String> {
+        table(T::HEADER, self.iter().map(Row::row))
+    }
+
+    fn json(&self) -> serde_json::Value {
+        value(self)
+    }
+}
+
 /// Prints `output` as JSON or as text.
 pub(crate) fn emit(json: bool, output: &(impl Render + ?Sized)) {
     if json {

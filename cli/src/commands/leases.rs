@@ -7,7 +7,7 @@ use crate::Outcome;
 use crate::args::{
     AllocateArgs, CheckArgs, GetArgs, HandoverArgs, RegisterArgs, RenewArgs, protocol,
 };
-use crate::render::{Render, emit, say, table, timestamp, value};
+use crate::render::{Render, Row, emit, say, timestamp, value};
 
 /// `portpool register`: prints the port leased to the name.
 pub(super) fn register(reg: &Registry, args: RegisterArgs) -> Result<Outcome, Error> {
@@ -58,33 +58,24 @@ pub(super) fn list(reg: &Registry, json: bool) -> Result<Outcome, Error> {
     Ok(Outcome::Ok)
 }
 
-impl Render for [Lease] {
-    fn text(&self) -> Vec<String> {
-        let rows = self.iter().map(|l| {
-            vec![
-                l.name.clone(),
-                l.port.to_string(),
-                l.protocol.to_string(),
-                l.mode.to_string(),
-                l.pool.clone().unwrap_or_else(|| "-".into()),
-                l.next.map_or_else(|| "-".into(), |n| n.port.to_string()),
-                l.owner.map_or_else(|| "-".into(), |o| o.pid.to_string()),
-                timestamp(l.expires),
-                timestamp(Some(l.created)),
-                l.stale.clone().unwrap_or_else(|| "-".into()),
-            ]
-        });
-        table(
-            &[
-                "NAME", "PORT", "PROTO", "MODE", "POOL", "NEXT", "PID", "EXPIRES", "CREATED",
-                "STALE",
-            ],
-            rows,
-        )
-    }
+impl Row for Lease {
+    const HEADER: &'static [&'static str] = &[
+        "NAME", "PORT", "PROTO", "MODE", "POOL", "NEXT", "PID", "EXPIRES", "CREATED", "STALE",
+    ];
 
-    fn json(&self) -> serde_json::Value {
-        value(self)
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.port.to_string(),
+            self.protocol.to_string(),
+            self.mode.to_string(),
+            self.pool.clone().unwrap_or_else(|| "-".into()),
+            self.next.map_or_else(|| "-".into(), |n| n.port.to_string()),
+            self.owner.map_or_else(|| "-".into(), |o| o.pid.to_string()),
+            timestamp(self.expires),
+            timestamp(Some(self.created)),
+            self.stale.clone().unwrap_or_else(|| "-".into()),
+        ]
     }
 }
 

@@ -4,7 +4,7 @@ use portpool_core::{Error, Pool, Registry, parse_port};
 
 use crate::Outcome;
 use crate::args::PoolSetArgs;
-use crate::render::{Render, emit, say, table, value};
+use crate::render::{Row, emit, say};
 
 /// `portpool pool set`: prints the pool's range; warns when it overlaps the ephemeral ports.
 pub(super) fn set(reg: &Registry, args: PoolSetArgs) -> Result<Outcome, Error> {
@@ -31,21 +31,16 @@ pub(super) fn list(reg: &Registry, json: bool) -> Result<Outcome, Error> {
     Ok(Outcome::Ok)
 }
 
-impl Render for [Pool] {
-    fn text(&self) -> Vec<String> {
-        let rows = self.iter().map(|p| {
-            vec![
-                p.name.clone(),
-                p.start.to_string(),
-                p.end.to_string(),
-                p.cursor.to_string(),
-                if p.probe { "yes" } else { "no" }.to_owned(),
-            ]
-        });
-        table(&["NAME", "START", "END", "CURSOR", "PROBE"], rows)
-    }
+impl Row for Pool {
+    const HEADER: &'static [&'static str] = &["NAME", "START", "END", "CURSOR", "PROBE"];
 
-    fn json(&self) -> serde_json::Value {
-        value(self)
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.start.to_string(),
+            self.end.to_string(),
+            self.cursor.to_string(),
+            if self.probe { "yes" } else { "no" }.to_owned(),
+        ]
     }
 }
