@@ -1,8 +1,7 @@
 //! `portpool run`: a lease that lives exactly as long as the command it was made for.
 
-use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
 
 use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, parse_port};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -11,6 +10,7 @@ use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::low_level::siginfo::Cause;
 
 use crate::Outcome;
+use crate::args::{RunArgs, protocol};
 
 /// Whether a signal that reached `portpool run` is passed on to the command. The command runs
 /// in this process's group, so what the kernel sends to the group — Ctrl-C or a hang-up at the
@@ -23,15 +23,60 @@ fn forwarded(cause: Cause) -> bool {
 /// `command` with it in the environment, forwards SIGINT/SIGTERM/SIGHUP that a process sent,
 /// releases the lease when the child exits, and returns the child's exit status (128 + N for
 /// signal N).
-pub(crate) fn run(
+pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
+    let RunArgs {
+        name,
+        pool,
+        port,
+        mode,
+        udp,
+        command,
+    } = args;
+    let port = lease(reg, &name, pool, port, mode, protocol(udp))?;
+    // Registered before the child exists, so no signal meant for it is lost.
+    let signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| Error::new(ErrorKind::Io, format!("installing signal handlers: {e}")))?;
+    let child = Command::new(&command[0])
+        .args(&command[1..])
+        .env("PORT", port.to_string())
+        .env("PORTPOOL_PORT", port.to_string())
+        .env("PORTPOOL_NAME", &name)
+        .env("PORTPOOL_REGISTRY", reg.path())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = reg.release(&name);
+            eprintln!("portpool: cannot run {}: {e}", command[0].to_string_lossy());
+            return Ok(Outcome::Exit(127));
+        }
+    };
+    // The child owns the lease from now on: if this process dies first, the lease lives as
+    // long as the child. A child that already exited leaves the lease with us.
+    let _ = reg.set_owner(&name, Some(child.id()));
+    let status = wait_forwarding(&mut child, signals);
+    let released = reg.release(&name);
+    let status =
+        status.map_err(|e| Error::new(ErrorKind::Io, format!("waiting for the command: {e}")))?;
+    released?;
+    let code = match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => 1,
+    };
+    Ok(Outcome::Exit(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Leases a new port to `name`, owned by this process: PORT in MODE when given, else the next
+/// one of the pool. A name that already holds a lease is a conflict.
+fn lease(
     reg: &Registry,
     name: &str,
     pool: Option<String>,
     port: Option<String>,
     mode: Option<String>,
     protocol: Protocol,
-    command: &[OsString],
-) -> Result<Outcome, Error> {
+) -> Result<u16, Error> {
     let options = LeaseOptions {
         protocol,
         pid: Some(std::process::id()),
@@ -63,28 +108,16 @@ pub(crate) fn run(
             ),
         ));
     }
-    // Registered before the child exists, so no signal meant for it is lost.
-    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|e| Error::new(ErrorKind::Io, format!("installing signal handlers: {e}")))?;
-    let child = Command::new(&command[0])
-        .args(&command[1..])
-        .env("PORT", grant.port.to_string())
-        .env("PORTPOOL_PORT", grant.port.to_string())
-        .env("PORTPOOL_NAME", name)
-        .env("PORTPOOL_REGISTRY", reg.path())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            let _ = reg.release(name);
-            eprintln!("portpool: cannot run {}: {e}", command[0].to_string_lossy());
-            return Ok(Outcome::Exit(127));
-        }
-    };
+    Ok(grant.port)
+}
+
+/// Waits for `child` to exit while passing on to it the signals in `signals` that a process
+/// sent (see [`forwarded`]).
+fn wait_forwarding(
+    child: &mut Child,
+    mut signals: SignalsInfo<WithOrigin>,
+) -> std::io::Result<ExitStatus> {
     let pid = child.id();
-    // The child owns the lease from now on: if this process dies first, the lease lives as
-    // long as the child. A child that already exited leaves the lease with us.
-    let _ = reg.set_owner(name, Some(pid));
     let handle = signals.handle();
     let forwarder = std::thread::spawn(move || {
         for origin in signals.forever() {
@@ -97,16 +130,7 @@ pub(crate) fn run(
     let status = child.wait();
     handle.close();
     let _ = forwarder.join();
-    let released = reg.release(name);
-    let status =
-        status.map_err(|e| Error::new(ErrorKind::Io, format!("waiting for the command: {e}")))?;
-    released?;
-    let code = match (status.code(), status.signal()) {
-        (Some(code), _) => code,
-        (None, Some(signal)) => 128 + signal,
-        (None, None) => 1,
-    };
-    Ok(Outcome::Exit(u8::try_from(code).unwrap_or(1)))
+    status
 }
 
 #[cfg(test)]

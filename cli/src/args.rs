@@ -1,0 +1,362 @@
+//! What the command line accepts: the clap definitions, from which the help text, the man
+//! pages and the completions are all generated, and the conversion of shared flags into
+//! core's options. Each multi-argument command's arguments are one struct, handed whole to
+//! the function that runs the command.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use portpool_core::{LeaseOptions, Protocol};
+
+const AFTER_HELP: &str = "\
+The registry is PATH, else $PORTPOOL_REGISTRY, else the host registry
+/var/lib/portpool/registry.json whenever it exists (for every user; as root, also when it does
+not yet), else $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
+
+Exit codes:
+  0  ok
+  1  not found (get, renew), or port not free (check)
+  2  usage error or invalid argument
+  3  conflict: the port is leased to another name or bound by another process
+  4  exhausted: no free port left
+  5  registry error (corrupt, newer format, permission) or I/O error
+  6  busy: another process held the registry's lock for the whole --wait
+     ($PORTPOOL_LOCK_TIMEOUT seconds, else 10); nothing was changed
+
+A change returns once it is on the disk, unless it concerns only leases owned by a process
+(--pid) or a pool's cursor: those survive any crash of a process, but not a power loss, after
+which their owners are gone anyway.
+
+--json prints pretty JSON with object keys in alphabetical order; every time (created, expires)
+is an RFC 3339 UTC string, as in the tables.";
+
+#[derive(Parser)]
+#[command(
+    name = "portpool",
+    version,
+    about = "One port registry per host, shared by every supervisor in every language.",
+    after_help = AFTER_HELP
+)]
+pub(crate) struct Cli {
+    /// Registry file to use (default: $PORTPOOL_REGISTRY, else the host's registry).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) registry: Option<PathBuf>,
+    /// Wait at most SECS (decimals allowed, 0: not at all) for another process's lock
+    /// before failing with exit 6; default $PORTPOOL_LOCK_TIMEOUT, else 10. Reads never wait.
+    #[arg(long, global = true, value_name = "SECS", value_parser = wait_secs)]
+    pub(crate) wait: Option<Duration>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Args)]
+pub(crate) struct LeaseArgs {
+    /// Lease a UDP port instead of a TCP one.
+    #[arg(long)]
+    pub(crate) udp: bool,
+    /// Owner process: the lease is reclaimed once that process has exited.
+    #[arg(long, value_name = "PID")]
+    pub(crate) pid: Option<u32>,
+    /// Time to live in seconds; `portpool renew` extends it.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) ttl: Option<u64>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Lease PORT (fixed) or the first free port from PORT upward (flexible, the default) to
+    /// NAME, and print it. A NAME that holds a lease prints its port.
+    Register(RegisterArgs),
+    /// Print NAME's port; an unknown NAME prints DEFAULT, or fails with exit 1.
+    Get(GetArgs),
+    /// Lease the next free port of a pool (round robin) to each NAME and print them, one a
+    /// line. Several names are leased in one write: all or none.
+    Allocate(AllocateArgs),
+    /// Release NAME's lease (an unknown NAME is not an error).
+    Release {
+        /// Name whose lease to release.
+        name: String,
+    },
+    /// List every lease.
+    List {
+        /// Print an array of lease objects as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage pools (named port ranges).
+    #[command(subcommand)]
+    Pool(PoolCommand),
+    /// Exit 0 if PORT is free, 1 if it is leased or bound, saying which and by whom.
+    Check(CheckArgs),
+    /// Release every lease whose owner has exited or whose time to live is over.
+    Gc {
+        /// Print the released leases and why, as JSON, instead of one line each.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restart NAME's time to live.
+    Renew(RenewArgs),
+    /// Delete every lease and pool (the default pool comes back). Requires --yes.
+    Reset {
+        /// Confirm: without it, reset refuses (exit 2) and changes nothing.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Begin a zero-downtime handover of NAME: lease a new port for the next generation
+    /// and print it, while the current one stays valid. --commit releases the old port and
+    /// prints the new, now current one; --abort releases the new one and prints it.
+    Handover(HandoverArgs),
+    /// Lease a port to NAME, run CMD with it in $PORT and $PORTPOOL_PORT, forward SIGINT,
+    /// SIGTERM and SIGHUP to CMD, release the lease when CMD exits, and exit as CMD did.
+    Run(RunArgs),
+    /// Show the lease holding PORT and the processes bound to it.
+    Who(WhoArgs),
+    /// Register every port a process listens on now as a fixed lease named after its program.
+    Migrate(MigrateArgs),
+    /// Import a flat {"name": port} file as fixed leases, all or nothing.
+    Import {
+        /// JSON file of {"name": port, ...}, such as the FOSS stack's port_allocation.json.
+        file: PathBuf,
+    },
+    /// Report leases nothing listens on, foreign listeners on leased ports, stale owners,
+    /// expired leases and pools in the kernel's ephemeral range. Exit 0 if all is well, 1 if not.
+    Doctor(DoctorArgs),
+    /// Set up the host registry (as root; idempotent): /var/lib/portpool, or --registry's
+    /// directory, owned by root. With --group, members of GROUP may change it (directory
+    /// root:GROUP 2775, registry 0664, lock file 0660); without, only root may. Everyone can
+    /// read it. Prints what it created or changed.
+    Init {
+        /// The group whose members may change the registry (e.g. portpool). Given again with
+        /// another group, changes the group in place and keeps the leases.
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+    },
+    /// Print the registry path in use, then the rule that chose it: --registry, else
+    /// $PORTPOOL_REGISTRY, else the host registry whenever it exists, else the per-user one.
+    Path,
+    /// Print a completion script for SHELL on stdout, e.g.
+    /// `portpool completions bash > /etc/bash_completion.d/portpool`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page portpool(1) in roff on stdout, or with --dir write it and one page
+    /// per subcommand (portpool-register(1), ...) into DIR.
+    #[command(hide = true)]
+    Man {
+        /// Directory to write every page into, instead of printing portpool(1).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum PoolCommand {
+    /// Create pool NAME over START..=END, or change its range.
+    Set(PoolSetArgs),
+    /// List pools.
+    List {
+        /// Print an array of {name, start, end, cursor, probe} objects as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct RegisterArgs {
+    /// Name to lease the port to: 1-128 bytes, no whitespace or control characters.
+    pub(crate) name: String,
+    /// Preferred port (flexible) or the exact port (fixed), 1-65535.
+    pub(crate) port: String,
+    /// fixed: exactly PORT, or a conflict; flexible (default): PORT or the next free one up.
+    #[arg(value_name = "MODE")]
+    pub(crate) mode: Option<String>,
+    #[command(flatten)]
+    pub(crate) lease: LeaseArgs,
+    /// Fixed mode: take the port even if a process outside the registry has it bound.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct GetArgs {
+    /// Name whose port to print.
+    pub(crate) name: String,
+    /// Port to print when NAME holds no lease (exit 0 instead of 1).
+    pub(crate) default: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct AllocateArgs {
+    /// Names to lease a port to; several are leased in one write, all or none.
+    #[arg(required = true, value_name = "NAME")]
+    pub(crate) names: Vec<String>,
+    /// Pool to take the port from.
+    #[arg(long, default_value = portpool_core::DEFAULT_POOL)]
+    pub(crate) pool: String,
+    #[command(flatten)]
+    pub(crate) lease: LeaseArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    /// Port to check, 1-65535.
+    pub(crate) port: String,
+    /// Check the UDP port instead of the TCP one.
+    #[arg(long)]
+    pub(crate) udp: bool,
+    /// Print {port, protocol, state, lease} as JSON instead of a sentence.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct RenewArgs {
+    /// Name whose lease to renew.
+    pub(crate) name: String,
+    /// New time to live in seconds (default: the one it was given).
+    #[arg(long, value_name = "SECS")]
+    pub(crate) ttl: Option<u64>,
+}
+
+#[derive(Args)]
+pub(crate) struct HandoverArgs {
+    /// Name whose port to hand over.
+    pub(crate) name: String,
+    /// Complete the handover: release the old port; print the new, now current one.
+    #[arg(long, conflicts_with = "abort")]
+    pub(crate) commit: bool,
+    /// Abandon the handover: release the new port and print it.
+    #[arg(long)]
+    pub(crate) abort: bool,
+    /// Begin: the next generation's process, which owns the lease after the commit (its
+    /// death frees the new port; the old owner's death commits). Commit and abort: the
+    /// next generation as this supervisor knows it; refused (exit 3) when the handover
+    /// was begun for another process. Without --pid, commit and abort are not checked.
+    #[arg(long, value_name = "PID")]
+    pub(crate) pid: Option<u32>,
+}
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// Name to lease the port to, for as long as CMD runs.
+    pub(crate) name: String,
+    /// Pool to allocate from (the default pool unless --port is given).
+    #[arg(long, conflicts_with = "port")]
+    pub(crate) pool: Option<String>,
+    /// Register this port instead of allocating from a pool.
+    #[arg(long)]
+    pub(crate) port: Option<String>,
+    /// With --port: fixed or flexible (default).
+    #[arg(value_name = "MODE")]
+    pub(crate) mode: Option<String>,
+    /// Lease a UDP port instead of a TCP one.
+    #[arg(long)]
+    pub(crate) udp: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args)]
+pub(crate) struct WhoArgs {
+    /// Port to look up, 1-65535.
+    pub(crate) port: String,
+    /// Print {port, leases, sockets, unavailable} as JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct MigrateArgs {
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Print the leases made (or planned) as JSON instead of one line each.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct DoctorArgs {
+    /// Print {findings, unavailable} as JSON instead of one line per finding.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Exit 1 only when a finding of this kind is present (repeatable, or comma
+    /// separated): not_listening, foreign_listener, stale_owner, stale_next_owner,
+    /// expired, taken_over, ephemeral_overlap, split_registry. Default: any warning
+    /// (every kind but the informational not_listening).
+    #[arg(long, value_name = "KIND", value_delimiter = ',')]
+    pub(crate) fail_on: Vec<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct PoolSetArgs {
+    /// Pool name.
+    pub(crate) name: String,
+    /// First port of the range, 1-65535.
+    pub(crate) start: String,
+    /// Last port of the range (inclusive), START-65535.
+    pub(crate) end: String,
+    /// Do not bind-probe candidates (for a range reserved for portpool).
+    #[arg(long, conflicts_with = "probe")]
+    pub(crate) no_probe: bool,
+    /// Bind-probe candidates (the default for a new pool).
+    #[arg(long)]
+    pub(crate) probe: bool,
+}
+
+fn wait_secs(text: &str) -> Result<Duration, String> {
+    portpool_core::parse_lock_timeout(text).map_err(|e| e.message().to_owned())
+}
+
+/// UDP when `--udp` was given, else TCP.
+pub(crate) fn protocol(udp: bool) -> Protocol {
+    if udp { Protocol::Udp } else { Protocol::Tcp }
+}
+
+impl LeaseArgs {
+    /// The lease options these flags ask for; `force` only register has.
+    pub(crate) fn options(&self, force: bool) -> LeaseOptions {
+        LeaseOptions {
+            protocol: protocol(self.udp),
+            force,
+            pid: self.pid,
+            ttl: self.ttl,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_subcommand_flag_and_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if !arg.is_hide_set()
+                    && !["help", "version"].contains(&id)
+                    && arg.get_help().is_none()
+                {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "portpool", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+}

@@ -1,0 +1,65 @@
+//! One function per command, grouped by what they act on as core's registry is: `leases`
+//! (leasing, renewing, handing over and reclaiming ports), `pools`, `host` (what the host
+//! itself holds: its registry's setup and path, listeners, imports, health), `docs` (help
+//! generated from the definitions) and `run`. A command parses its arguments into core's
+//! values, calls core, and hands the result to [`crate::render`]; it prints nothing itself.
+
+mod docs;
+mod host;
+mod leases;
+mod pools;
+mod run;
+
+use portpool_core::{Error, Registry};
+
+use crate::Outcome;
+use crate::args::{Cli, Command, PoolCommand};
+
+/// Runs the command `cli` names.
+pub(crate) fn run(cli: Cli) -> Result<Outcome, Error> {
+    let Cli {
+        registry,
+        wait,
+        command,
+    } = cli;
+    match command {
+        // These work without a registry, or on one that does not exist yet.
+        Command::Init { group } => host::init(registry, group.as_deref()),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
+        command => {
+            let reg = Registry::open(registry.as_deref())?;
+            if let Some(wait) = wait {
+                reg.set_lock_timeout(wait);
+            }
+            on_registry(&reg, command)
+        }
+    }
+}
+
+/// Runs a command that reads or changes the registry `reg`.
+fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
+    match command {
+        Command::Register(args) => leases::register(reg, args),
+        Command::Get(args) => leases::get(reg, args),
+        Command::Allocate(args) => leases::allocate(reg, args),
+        Command::Release { name } => leases::release(reg, &name),
+        Command::List { json } => leases::list(reg, json),
+        Command::Check(args) => leases::check(reg, args),
+        Command::Gc { json } => leases::gc(reg, json),
+        Command::Renew(args) => leases::renew(reg, args),
+        Command::Reset { yes } => leases::reset(reg, yes),
+        Command::Handover(args) => leases::handover(reg, args),
+        Command::Pool(PoolCommand::Set(args)) => pools::set(reg, args),
+        Command::Pool(PoolCommand::List { json }) => pools::list(reg, json),
+        Command::Run(args) => run::run(reg, args),
+        Command::Who(args) => host::who(reg, args),
+        Command::Migrate(args) => host::migrate(reg, args),
+        Command::Import { file } => host::import(reg, &file),
+        Command::Doctor(args) => host::doctor(reg, args),
+        Command::Path => host::path(reg),
+        Command::Init { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            unreachable!("handled before the registry is opened")
+        }
+    }
+}
