@@ -448,7 +448,11 @@ fn a_rewrite_keeps_the_owner_where_it_can_and_never_widens_access() {
     let ino = fs::metadata(&s.path).unwrap().ino();
     for i in 0..70 {
         let name = format!("w{i}");
-        assert!(as_nobody(&s.path, &["register", &name, &p, "--pid", "1"]).status.success());
+        assert!(
+            as_nobody(&s.path, &["register", &name, &p, "--pid", "1"])
+                .status
+                .success()
+        );
         assert!(as_nobody(&s.path, &["release", &name]).status.success());
     }
     let meta = fs::metadata(&s.path).unwrap();
@@ -459,6 +463,9 @@ fn a_rewrite_keeps_the_owner_where_it_can_and_never_widens_access() {
     );
     rewrite(&s.path, &|args| pp(&s.path, args));
     let meta = fs::metadata(&s.path).unwrap();
-    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o777), (0, 100, 0o676));
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o777),
+        (0, 100, 0o676)
+    );
     assert!(ok(&s.path, &["get", "web"]).parse::<u16>().is_ok());
 }

@@ -38,6 +38,47 @@ pub enum PortState {
     Busy,
 }
 
+impl PortState {
+    /// `"free"`, `"leased"` or `"busy"`: the one spelling of every front end (and the JSON's).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PortState::Free => "free",
+            PortState::Leased(_) => "leased",
+            PortState::Busy => "busy",
+        }
+    }
+
+    /// The lease holding the port, when it is leased.
+    pub fn lease(&self) -> Option<&Lease> {
+        match self {
+            PortState::Leased(lease) => Some(lease),
+            _ => None,
+        }
+    }
+
+    /// Whether `register` or `allocate` could hand the port out now.
+    pub fn is_free(&self) -> bool {
+        matches!(self, PortState::Free)
+    }
+}
+
+impl std::fmt::Display for PortState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Serializes as `{"state": "free" | "leased" | "busy", "lease": {...} | null}`.
+impl serde::Serialize for PortState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("PortState", 2)?;
+        out.serialize_field("state", self.as_str())?;
+        out.serialize_field("lease", &self.lease())?;
+        out.end()
+    }
+}
+
 /// The port a `register_grant` or `allocate_grant` call returned, and whether that call made
 /// the lease (`created`) or the name already held it. A caller that releases on exit what it
 /// leased (a `with` block, `portpool run`) releases only what it created.

@@ -460,3 +460,22 @@ fn error_messages_never_echo_a_whole_huge_name() {
         assert!(err.message().len() < 400, "{} bytes", err.message().len());
     }
 }
+
+#[test]
+fn a_port_state_has_one_spelling_and_one_json_shape() {
+    let s = scratch();
+    let reg = open(&s.path);
+    let p = free_block(1);
+    let free = reg.check(p, Protocol::Tcp).unwrap();
+    assert_eq!((free.as_str(), free.to_string()), ("free", "free".into()));
+    assert_eq!(
+        serde_json::to_value(&free).unwrap(),
+        serde_json::json!({"state": "free", "lease": null})
+    );
+    reg.register("web", p, Mode::Fixed, &tcp()).unwrap();
+    let leased = reg.check(p, Protocol::Tcp).unwrap();
+    assert_eq!(leased.as_str(), "leased");
+    let json = serde_json::to_value(&leased).unwrap();
+    assert_eq!(json["lease"]["name"], "web");
+    assert!(!leased.is_free());
+}

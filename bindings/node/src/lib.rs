@@ -315,14 +315,9 @@ pub struct PortCheck {
 
 impl From<pp::PortState> for PortCheck {
     fn from(state: pp::PortState) -> Self {
-        let (state, lease) = match state {
-            pp::PortState::Free => ("free", None),
-            pp::PortState::Leased(lease) => ("leased", Some(Lease::from(lease))),
-            pp::PortState::Busy => ("busy", None),
-        };
         PortCheck {
-            state: state.to_owned(),
-            lease,
+            state: state.as_str().to_owned(),
+            lease: state.lease().cloned().map(Lease::from),
         }
     }
 }

@@ -981,19 +981,9 @@ impl Registry {
         let protocol = protocol_arg(py, protocol)?;
         let inner = &*self.inner;
         let state = py.detach(|| inner.check(port, protocol)).or_raise(py)?;
-        Ok(match state {
-            pp::PortState::Free => PortState {
-                status: "free".into(),
-                lease: None,
-            },
-            pp::PortState::Busy => PortState {
-                status: "busy".into(),
-                lease: None,
-            },
-            pp::PortState::Leased(lease) => PortState {
-                status: "leased".into(),
-                lease: Some(lease.into()),
-            },
+        Ok(PortState {
+            status: state.as_str().to_owned(),
+            lease: state.lease().cloned().map(Lease::from),
         })
     }
 

@@ -84,7 +84,7 @@ pub(super) fn check(reg: &Registry, args: CheckArgs) -> Result<Outcome, Error> {
     let port = parse_port(&args.port)?;
     let protocol = protocol(args.udp);
     let state = reg.check(port, protocol)?;
-    let free = state == PortState::Free;
+    let free = state.is_free();
     emit(
         args.json,
         &Checked {
@@ -116,13 +116,9 @@ impl Render for Checked {
     }
 
     fn json(&self) -> serde_json::Value {
-        let (state, lease) = match &self.state {
-            PortState::Free => ("free", None),
-            PortState::Leased(l) => ("leased", Some(l)),
-            PortState::Busy => ("busy", None),
-        };
         serde_json::json!({
-            "port": self.port, "protocol": self.protocol, "state": state, "lease": lease,
+            "port": self.port, "protocol": self.protocol,
+            "state": self.state.as_str(), "lease": self.state.lease(),
         })
     }
 }
