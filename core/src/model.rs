@@ -613,17 +613,18 @@ pub(crate) fn entries_once(
         .map_err(|e| e.to_string())
 }
 
-/// Whether `bytes` begin with a JSON object whose `"version"` is one this build reads (1 up to
-/// [`FORMAT_VERSION`]): a portpool registry that portpool wrote, whatever its entries hold.
+/// Whether `bytes` are a registry portpool wrote, whatever its entries hold: a version-1 file
+/// (one JSON object with `"version": 1`) or a version-2 journal (a first line that is the
+/// header, `{"version": 2}`). Anything else (another version, another shape) is not.
 pub(crate) fn is_current_version(bytes: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Header {
-        version: u64,
+    type Object = serde_json::Map<String, serde_json::Value>;
+    let version = |o: &Object| o.get("version").and_then(serde_json::Value::as_u64);
+    let header = |o: &Object| o.len() == 1 && version(o) == Some(FORMAT_VERSION);
+    if let Ok(whole) = serde_json::from_slice::<Object>(bytes) {
+        return version(&whole) == Some(FORMAT_VERSION_1) || header(&whole);
     }
-    serde_json::Deserializer::from_slice(bytes)
-        .into_iter::<Header>()
-        .next()
-        .is_some_and(|h| h.is_ok_and(|h| (FORMAT_VERSION_1..=FORMAT_VERSION).contains(&h.version)))
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    serde_json::from_slice::<Object>(first).is_ok_and(|o| header(&o))
 }
 
 /// The latest time a registry file may record (the end of the year 9999), in seconds since
