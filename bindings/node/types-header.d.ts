@@ -9,6 +9,7 @@ export type PortpoolErrorCode =
   | 'PORTPOOL_EXHAUSTED'
   | 'PORTPOOL_REGISTRY'
   | 'PORTPOOL_IO'
+  | 'PORTPOOL_BUSY'
 
 /**
  * What a call throws, or an `…Async` call rejects with, when portpool refuses it: an `Error`
