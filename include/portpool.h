@@ -33,7 +33,15 @@
  *
  * A `portpool_registry` may be used from many threads at once. Calls that change the
  * registry serialize on the registry file's lock, which also orders them against other
- * processes; calls that only read take a shared lock.
+ * processes, and wait for it at most the handle's lock timeout (then `PORTPOOL_BUSY`);
+ * calls that only read take no lock and never wait.
+ *
+ * # Durability
+ *
+ * A call that changes the registry returns once the change is on the disk, unless it
+ * concerns only leases owned by a process (a `pid` was given) or a pool's cursor: those
+ * survive any crash of a process, but not a power loss, after which their owners are gone
+ * anyway.
  *
  * # JSON
  *
@@ -113,7 +121,8 @@ typedef enum portpool_status {
      */
     PORTPOOL_PANIC = 7,
     /**
-     * Another process held the registry's lock for the whole lock timeout; nothing was changed.
+     * Another process held the registry's lock for the whole lock timeout (10 s, or
+     * `$PORTPOOL_LOCK_TIMEOUT` seconds, or `portpool_set_lock_timeout`); nothing was changed.
      * The message names the holder's pid when the system shows it. Trying again later is
      * safe.
      */
@@ -292,6 +301,25 @@ enum portpool_status portpool_open(const char *path, struct portpool_registry **
  * `reg` is NULL or a handle from `portpool_open` that was not closed yet.
  */
 void portpool_close(struct portpool_registry *reg);
+
+/**
+ * Sets how long calls on `reg` that change the registry wait for another process's lock
+ * before failing with `PORTPOOL_BUSY`: `milliseconds`, 0 meaning not at all. The default is
+ * `$PORTPOOL_LOCK_TIMEOUT` seconds when `portpool_open` saw it set, else 10 s. Calls that
+ * only read never wait.
+ *
+ * - **Threads:** applies to every thread using `reg`, from their next call on.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
+ *
+ * ```c
+ * portpool_set_lock_timeout(reg, 500);  // give up after half a second
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle.
+ */
+enum portpool_status portpool_set_lock_timeout(struct portpool_registry *reg,
+                                               uint32_t milliseconds);
 
 /**
  * The path of the registry file that `reg` uses, as given or as resolved from the defaults.

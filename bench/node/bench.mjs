@@ -1,5 +1,6 @@
 // The Node part of `make bench` (run by bench/run.py): portpool's findFree against get-port,
-// and Registry.allocate, interleaved round by round. Prints, as JSON, each contender's seconds
+// and Registry.allocate + release (of a lease this process owns, and of one without an owner),
+// interleaved round by round. Prints, as JSON, each contender's seconds
 // per call in every round. PORTPOOL_NODE is the index.js of the portpool package to load,
 // BENCH_REGISTRY a scratch registry, ROUNDS the number of rounds.
 import { createRequire } from 'node:module'
@@ -23,26 +24,27 @@ async function getPortLoop(n) {
   return (now() - t) / n
 }
 
-// allocate is timed; the release that undoes it is not.
-function allocate(n) {
-  let spent = 0
+// allocate + release, timed together; `options` with a pid: a change that waits for no flush.
+function allocateRelease(n, options) {
+  const t = now()
   for (let i = 0; i < n; i++) {
-    const t = now()
-    reg.allocate('node-bench')
-    spent += now() - t
+    reg.allocate('node-bench', options)
     reg.release('node-bench')
   }
-  return spent / n
+  return (now() - t) / n
 }
+const owned = { pid: process.pid }
 
-const out = { findFree: [], getPort: [], allocate: [] }
+const out = { findFree: [], getPort: [], allocateReleaseOwned: [], allocateRelease: [] }
 // One untimed pass of each, so that nothing is measured cold.
 findFree(50)
 await getPortLoop(50)
-allocate(5)
+allocateRelease(50, owned)
+allocateRelease(5)
 for (let r = 0; r < rounds; r++) {
   out.findFree.push(findFree(500))
   out.getPort.push(await getPortLoop(500))
-  out.allocate.push(allocate(40))
+  out.allocateReleaseOwned.push(allocateRelease(500, owned))
+  out.allocateRelease.push(allocateRelease(40))
 }
 process.stdout.write(JSON.stringify(out) + '\n')

@@ -31,9 +31,9 @@ var (
 	ErrIO = errors.New("i/o error")
 	// ErrInternal: a bug in libportpool (a caught panic). The registry file is still whole.
 	ErrInternal = errors.New("internal error")
-	// ErrBusy: another process held the registry's lock for the whole lock timeout; nothing
-	// was changed, and trying again later is safe. The message names the holder's pid when
-	// the system shows it.
+	// ErrBusy: another process held the registry's lock for the whole lock timeout (10 s,
+	// $PORTPOOL_LOCK_TIMEOUT seconds, or SetLockTimeout); nothing was changed, and trying
+	// again later is safe. The message names the holder's pid when the system shows it.
 	ErrBusy = errors.New("busy")
 )
 

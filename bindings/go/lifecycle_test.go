@@ -215,7 +215,7 @@ func ExampleRegistry_BeginHandover() {
 	reg.SetPool("web", 7600, 7609, portpool.WithProbe(false))
 	old, _ := reg.Allocate("web-1", "web")
 	next, _ := reg.BeginHandover("web-1") // start the new generation on next...
-	now, _ := reg.CommitHandover("web-1")    // ...then stop the old one
+	now, _ := reg.CommitHandover("web-1") // ...then stop the old one
 	fmt.Println(old, next, now)
 	// Output: 7600 7601 7601
 }

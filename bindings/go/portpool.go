@@ -36,6 +36,7 @@ package portpool
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -47,8 +48,13 @@ import (
 const ABIVersion = 2
 
 // Registry is a handle on one registry file. Opening one does not touch the disk; each call
-// locks the file for its own duration only, so any number of handles, in any number of
-// processes, may use one registry at once.
+// that changes the registry locks the file for its own duration only (waiting at most the
+// lock timeout, then ErrBusy), so any number of handles, in any number of processes, may use
+// one registry at once. Calls that only read take no lock.
+//
+// A change returns once it is on the disk, unless it concerns only leases owned by a
+// process (WithOwner) or a pool's cursor: those survive any crash of a process, but not a
+// power loss, after which their owners are gone anyway.
 type Registry struct {
 	mu sync.RWMutex // held shared by calls, exclusively by Close
 	h  *C.portpool_registry
@@ -87,6 +93,23 @@ func (r *Registry) Close() error {
 		runtime.SetFinalizer(r, nil)
 	}
 	return nil
+}
+
+// SetLockTimeout sets how long calls on r that change the registry wait for another
+// process's lock before failing with ErrBusy (0: not at all; rounded down to milliseconds,
+// at most about 49 days). The default is $PORTPOOL_LOCK_TIMEOUT seconds when Open saw it set,
+// else 10 s.
+func (r *Registry) SetLockTimeout(d time.Duration) error {
+	if d < 0 {
+		return invalid("invalid lock timeout %v: negative", d)
+	}
+	ms := d.Milliseconds()
+	if ms > math.MaxUint32 {
+		ms = math.MaxUint32
+	}
+	return r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_set_lock_timeout(h, C.uint32_t(ms))
+	})
 }
 
 // Path returns the registry file's path, as given to Open or as resolved from the defaults.

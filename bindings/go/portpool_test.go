@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -493,4 +494,29 @@ func TestTheRegistryIsSharedWithTheCommandLine(t *testing.T) {
 	if strings.TrimSpace(string(out)) != strconv.Itoa(int(cliPort)) || cliPort == port {
 		t.Fatalf("portpool register printed %q; Go sees %d; Go's own port is %d", out, cliPort, port)
 	}
+}
+
+func TestALockHeldPastTheLockTimeoutIsErrBusyAndReadsGoOn(t *testing.T) {
+	reg, path := open(t)
+	port := must(reg.Register("web", 23010, portpool.ModeFlexible))
+	lock := must(os.Open(path + ".lock"))
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.SetLockTimeout(100 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	_, err := reg.Release("web")
+	wantErr(t, err, portpool.ErrBusy, fmt.Sprintf("pid %d", os.Getpid()))
+	if got := must(reg.Get("web")); got != port {
+		t.Fatalf("Get = %d while the lock is held, want %d: reads take no lock", got, port)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	if released := must(reg.Release("web")); !released {
+		t.Fatal("Release after the lock was freed released nothing")
+	}
+	wantErr(t, reg.SetLockTimeout(-time.Second), portpool.ErrInvalidArgument)
 }

@@ -29,16 +29,18 @@ export declare function isPortpoolError(err: unknown): err is PortpoolError
 /**
  * A handle on one registry file, shared by every process and language on the host.
  *
- * Opening does not touch the disk. Each call takes the file's lock for that call only, so
- * any number of handles, in any number of processes, may use one registry at once. A call
- * that changes the registry costs one exclusive lock and one durable write; a call that only
- * reads costs a shared lock. Every such call has an `…Async` twin that runs on the libuv
- * thread pool and returns a Promise; it settles with the same value, or rejects with the same
- * `Error`, as the synchronous call.
+ * Opening does not touch the disk. A call that changes the registry takes the file's lock
+ * for that call only (waiting at most the lock timeout, then `PORTPOOL_BUSY`), so any number
+ * of handles, in any number of processes, may use one registry at once; a call that only
+ * reads takes no lock. A change returns once it is on the disk, unless it concerns only
+ * leases owned by a process (`pid`) or a pool's cursor: those survive any crash of a
+ * process, but not a power loss, after which their owners are gone anyway. Every call has
+ * an `…Async` twin that runs on the libuv thread pool and returns a Promise; it settles with
+ * the same value, or rejects with the same `Error`, as the synchronous call.
  *
  * Errors carry `err.code`: `PORTPOOL_NOT_FOUND`, `PORTPOOL_INVALID_ARGUMENT`,
- * `PORTPOOL_CONFLICT`, `PORTPOOL_EXHAUSTED`, `PORTPOOL_REGISTRY` or `PORTPOOL_IO`. An
- * argument of the wrong type is a `TypeError`.
+ * `PORTPOOL_CONFLICT`, `PORTPOOL_EXHAUSTED`, `PORTPOOL_REGISTRY`, `PORTPOOL_IO` or
+ * `PORTPOOL_BUSY`. An argument of the wrong type is a `TypeError`.
  */
 export declare class Registry {
   /**
@@ -47,7 +49,7 @@ export declare class Registry {
    * `$XDG_STATE_HOME/portpool/registry.json` (`~/.local/state/portpool/registry.json`).
    * The file is created on the first write. Does not touch the disk.
    */
-  constructor(path?: string | undefined | null)
+  constructor(path?: string | undefined | null, options?: OpenOptions | undefined | null)
   /** The registry file's path. */
   get path(): string
   /**
@@ -281,6 +283,16 @@ export interface NextPort {
   created: number
   /** The next generation's process, which owns the lease once the handover is committed. */
   pid: number | null
+}
+
+/** Options of `new Registry`. */
+export interface OpenOptions {
+  /**
+   * Seconds (like `ttl`; decimals allowed) a change waits for another process's lock
+   * before failing with `PORTPOOL_BUSY`; 0: not at all. Default: `$PORTPOOL_LOCK_TIMEOUT`,
+   * else 10.
+   */
+  lockTimeout?: number
 }
 
 /** A named port range with a round-robin cursor shared by every process on the host. */

@@ -329,6 +329,9 @@ fn refused_registries_leave_nothing_behind_and_only_provably_own_temporary_files
     fs::create_dir(&real).unwrap();
     let link = s.dir.path().join("link");
     std::os::unix::fs::symlink(&real, &link).unwrap();
+    let reg = link.join("registry.json");
+    ok(&reg, &["register", "first", &p.to_string()]);
+    let ino = fs::metadata(&reg).unwrap().ino();
     let planted = [
         real.join(".registry.json.AbC123"),
         real.join(".registry.json.0123456789abcdef.tmp"),
@@ -339,15 +342,23 @@ fn refused_registries_leave_nothing_behind_and_only_provably_own_temporary_files
     // What a writer killed in mid-rewrite leaves: the name and the start of the header.
     let abandoned = real.join(".registry.json.fedcba9876543210.tmp");
     fs::write(&abandoned, "{\"vers").unwrap();
-    let reg = link.join("registry.json");
-    // Enough changes for a rewrite (one per 64 changes on a small registry).
-    for i in 0..40 {
+    // Changes until the next rewrite (one per 256 changes on a small registry).
+    for i in 0..300 {
+        let name = format!("w{i}");
         ok(
             &reg,
-            &["register", &format!("w{i}"), &p.to_string(), "--pid", "1"],
+            &["register", &name, &(p + 1).to_string(), "--pid", "1"],
         );
-        ok(&reg, &["release", &format!("w{i}")]);
+        ok(&reg, &["release", &name]);
+        if fs::metadata(&reg).unwrap().ino() != ino {
+            break;
+        }
     }
+    assert_ne!(
+        fs::metadata(&reg).unwrap().ino(),
+        ino,
+        "no rewrite happened"
+    );
     for f in &planted {
         assert_eq!(
             fs::read_to_string(f).unwrap(),
@@ -411,7 +422,7 @@ fn a_rewrite_keeps_the_owner_where_it_can_and_never_widens_access() {
     let p = ports(2).to_string();
     let rewrite = |reg: &Path, run: &dyn Fn(&[&str]) -> Output| {
         let ino = fs::metadata(reg).unwrap().ino();
-        for i in 0..70 {
+        for i in 0..300 {
             let name = format!("w{i}");
             assert!(run(&["register", &name, &p, "--pid", "1"]).status.success());
             assert!(run(&["release", &name]).status.success());

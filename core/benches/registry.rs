@@ -1,5 +1,6 @@
-//! What one registry call costs at 10, 1,000 and 10,000 leases, beside the floor: the bare
-//! lock + write + fsync + rename of the same bytes, written with std only.
+//! What one registry call costs at 10, 1,000 and 10,000 leases, beside the floor of a durable
+//! change: the bare flock + append of one line of about 100 bytes + fdatasync, written with
+//! std and libc only.
 //!
 //! Run with `make bench` (or `cargo bench -p portpool-core --bench registry`). Registries live
 //! in temporary directories on the file system of `$TMPDIR` (default `/tmp`). Estimates land
@@ -10,20 +11,26 @@
 //! - `register`: a fixed-mode `register` of a new name (bind probe included); the `release`
 //!   that undoes it is not timed.
 //! - `release`: `release` of a name just registered; the `register` is not timed.
-//! - `register_release`: both, timed together (the target compares it with two floor writes).
+//! - `register_release`: both, timed together (the target compares it with two floor appends).
+//!   These leases have no owner: each change waits for its flush.
 //! - `allocate`: `allocate` from the probing `default` pool; the `release` is not timed.
+//! - `allocate_release_owned`: `allocate` + `release` of a lease owned by this process, both
+//!   timed: changes that are appended and not waited for.
 //! - `get`: `get` of an existing name on an unchanged file (served from the parse cache).
-//! - `get_after_write`: `get` after another handle replaced the file (a re-parse), for scale.
-//! - `floor`: open + `flock` the lock file, write the registry's bytes to a temporary file,
-//!   fsync it, rename it over the target, unlock; `floor_dirsync` adds the fsync of the
-//!   directory that portpool also does.
-//! - `paired_register_release`: register + release, each pair followed by two floor writes
-//!   (with directory fsync) timed apart; both times per sample, and their ratio, go to
+//! - `get_after_write`: `get` after another handle appended a change (the reader parses only
+//!   that line).
+//! - `floor_append`: the floor of a durable change: `flock` the (open) lock file, append one
+//!   line of about 100 bytes to the (open) file in one `write`, unlock, `fdatasync`.
+//! - `floor_rewrite`: for scale, what every change used to cost at least: `flock`, write the
+//!   registry's bytes to a temporary file, fsync, rename, directory fsync, unlock.
+//! - `paired_register_release`: register + release, each pair followed by two floor appends
+//!   timed apart; both times per sample, and their ratio, go to
 //!   `<criterion dir>/paired/<size>.json`.
 
 use std::fs::{self, File, OpenOptions};
 use std::hint::black_box;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -60,19 +67,55 @@ fn fixed(reg: &Registry) -> u16 {
         .expect("register")
 }
 
-/// The floor: what any durable, locked, atomic replacement of `bytes` costs, and nothing
-/// else (no stat, no parse, no serialisation, no directory scan).
-fn floor_write(dir: &Path, bytes: &[u8], dir_fsync: bool) {
+/// The floor of a durable change: what any locked, flushed append of one line costs, and
+/// nothing else (no stat, no parse, no serialisation). The files stay open, as a handle's do.
+struct FloorAppend {
+    lock: File,
+    file: File,
+}
+
+/// About what a change line of portpool holds.
+const LINE: &[u8] = b"{\"leases\":[{\"name\":\"bench-new\",\"port\":50123,\"protocol\":\"tcp\",\"mode\":\"fixed\",\"pool\":null,\"created\":1795451991}]}\n";
+
+impl FloorAppend {
+    fn new(dir: &Path) -> FloorAppend {
+        let open = |name: &str| {
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .mode(0o644)
+                .open(dir.join(name))
+                .expect("floor file")
+        };
+        FloorAppend {
+            lock: open("floor.json.lock"),
+            file: open("floor.json"),
+        }
+    }
+
+    fn append(&self, line: &[u8]) {
+        self.lock.lock().expect("flock");
+        assert_eq!((&self.file).write(line).expect("write"), line.len());
+        self.lock.unlock().expect("unlock");
+        // SAFETY: fdatasync on a descriptor this process owns.
+        assert_eq!(unsafe { libc::fdatasync(self.file.as_raw_fd()) }, 0);
+    }
+}
+
+/// For scale: what every change used to cost at least, a durable, locked, atomic replacement
+/// of `bytes` (temporary file, fsync, rename, directory fsync).
+fn floor_rewrite(dir: &Path, bytes: &[u8]) {
     let lock = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o644)
-        .open(dir.join("floor.json.lock"))
+        .open(dir.join("rewrite.json.lock"))
         .expect("lock file");
     lock.lock().expect("flock");
-    let tmp = dir.join(".floor.json.tmp");
+    let tmp = dir.join(".rewrite.json.tmp");
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -83,12 +126,10 @@ fn floor_write(dir: &Path, bytes: &[u8], dir_fsync: bool) {
     file.write_all(bytes).expect("write");
     file.sync_all().expect("fsync");
     drop(file);
-    fs::rename(&tmp, dir.join("floor.json")).expect("rename");
-    if dir_fsync {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .expect("directory fsync");
-    }
+    fs::rename(&tmp, dir.join("rewrite.json")).expect("rename");
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .expect("directory fsync");
     lock.unlock().expect("unlock");
 }
 
@@ -147,12 +188,24 @@ fn benches(c: &mut Criterion) {
             })
         });
 
+        let owned = LeaseOptions {
+            pid: Some(std::process::id()),
+            ..LeaseOptions::default()
+        };
+        c.benchmark_group("allocate_release_owned")
+            .bench_function(id(), |b| {
+                b.iter(|| {
+                    black_box(reg.allocate(NEW, "default", &owned).expect("allocate"));
+                    reg.release(NEW).expect("release")
+                })
+            });
+
         let probe = "service-00005";
         c.benchmark_group("get").bench_function(id(), |b| {
             b.iter(|| reg.get(black_box(probe)).expect("get").expect("present"))
         });
 
-        // Another handle changes the file before each timed `get`, which must parse it again.
+        // Another handle appends a change before each timed `get`, which parses that line.
         let other = Registry::open(Some(reg.path())).expect("open");
         c.benchmark_group("get_after_write")
             .bench_function(id(), |b| {
@@ -175,35 +228,37 @@ fn benches(c: &mut Criterion) {
                 })
             });
 
-        // The same bytes as the registry holds now (n leases), in a directory of their own.
-        let bytes = fs::read(reg.path()).expect("registry bytes");
         let floor_dir = tempfile::tempdir().expect("temporary directory");
-        for (group, dir_fsync) in [("floor", false), ("floor_dirsync", true)] {
-            c.benchmark_group(group).bench_function(id(), |b| {
-                b.iter(|| floor_write(floor_dir.path(), black_box(&bytes), dir_fsync))
+        let floor = FloorAppend::new(floor_dir.path());
+        c.benchmark_group("floor_append")
+            .bench_function(id(), |b| b.iter(|| floor.append(black_box(LINE))));
+        // The whole registry as it is now (n leases), rewritten in a directory of its own.
+        let bytes = fs::read(reg.path()).expect("registry bytes");
+        c.benchmark_group("floor_rewrite")
+            .bench_function(id(), |b| {
+                b.iter(|| floor_rewrite(floor_dir.path(), black_box(&bytes)))
             });
-        }
 
         // The target's ratio, measured pairwise: every register + release is followed by two
-        // floor writes of the same bytes, so that load that comes and goes (other processes'
-        // disk writes make fsync slower) weighs on both alike. Criterion times the pair; the
-        // floor's share goes to `<criterion dir>/paired/<n>.json`.
+        // floor appends, so that load that comes and goes (other processes' disk writes make
+        // fdatasync slower) weighs on both alike. Criterion times the pair; the floor's share
+        // goes to `<criterion dir>/paired/<n>.json`.
         let mut pairs: Vec<(Duration, Duration, u64)> = Vec::new();
         c.benchmark_group("paired_register_release")
             .bench_function(id(), |b| {
                 b.iter_custom(|iters| {
-                    let (mut core, mut floor) = (Duration::ZERO, Duration::ZERO);
+                    let (mut core, mut spent) = (Duration::ZERO, Duration::ZERO);
                     for _ in 0..iters {
                         let t = Instant::now();
                         black_box(fixed(&reg));
                         reg.release(NEW).expect("release");
                         core += t.elapsed();
                         let t = Instant::now();
-                        floor_write(floor_dir.path(), &bytes, true);
-                        floor_write(floor_dir.path(), &bytes, true);
-                        floor += t.elapsed();
+                        floor.append(LINE);
+                        floor.append(LINE);
+                        spent += t.elapsed();
                     }
-                    pairs.push((core, floor, iters));
+                    pairs.push((core, spent, iters));
                     core
                 })
             });
@@ -213,7 +268,7 @@ fn benches(c: &mut Criterion) {
 }
 
 /// Writes, per criterion sample (warm-up included), the time per pair of register + release
-/// and per two floor writes, in nanoseconds, and their ratio, as JSON.
+/// and per two floor appends, in nanoseconds, and their ratio, as JSON.
 fn write_pairs(n: usize, pairs: &[(Duration, Duration, u64)]) {
     let root = std::env::var_os("CRITERION_HOME")
         .map(std::path::PathBuf::from)

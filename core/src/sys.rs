@@ -150,6 +150,8 @@ pub(crate) fn ftruncate(file: &File, len: u64) -> io::Result<()> {
 
 /// Bytes this process may still write on the file system of `file` (root may use the blocks
 /// reserved for it).
+// The counts are narrower than u64 on some 32-bit targets.
+#[allow(clippy::useless_conversion)]
 pub(crate) fn available_bytes(file: &File) -> io::Result<u64> {
     // SAFETY: statvfs is plain data; fstatvfs fills it for a descriptor this process owns.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };

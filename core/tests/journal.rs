@@ -18,8 +18,7 @@ fn names(reg: &Registry) -> Vec<String> {
     reg.list().unwrap().into_iter().map(|l| l.name).collect()
 }
 
-/// Lease names, ports and pool cursors: what a registry holds, for comparisons.
-/// Each lease's (name, port, next port) and each pool's (name, cursor).
+/// Leases (name, port, next port) and pools (name, cursor): what a registry holds.
 type State = (Vec<(String, u16, Option<u16>)>, Vec<(String, u16)>);
 
 fn state(reg: &Registry) -> State {
@@ -150,7 +149,7 @@ fn readers_running_during_rewrites_always_see_a_whole_registry() {
         })
         .collect();
     let mut inodes = vec![fs::metadata(&s.path).unwrap().ino()];
-    for i in 0..300 {
+    for i in 0..700 {
         reg.allocate(&format!("w{i}"), "w", &owned()).unwrap();
         reg.release(&format!("w{i}")).unwrap();
         let ino = fs::metadata(&s.path).unwrap().ino();
@@ -162,7 +161,7 @@ fn readers_running_during_rewrites_always_see_a_whole_registry() {
     for r in readers {
         assert!(r.join().unwrap() > 0);
     }
-    assert!(inodes.len() >= 5, "rewrites happened: {inodes:?}");
+    assert!(inodes.len() >= 4, "rewrites happened: {inodes:?}");
 }
 
 #[test]

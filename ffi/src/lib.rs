@@ -32,7 +32,15 @@
 //!
 //! A `portpool_registry` may be used from many threads at once. Calls that change the
 //! registry serialize on the registry file's lock, which also orders them against other
-//! processes; calls that only read take a shared lock.
+//! processes, and wait for it at most the handle's lock timeout (then `PORTPOOL_BUSY`);
+//! calls that only read take no lock and never wait.
+//!
+//! # Durability
+//!
+//! A call that changes the registry returns once the change is on the disk, unless it
+//! concerns only leases owned by a process (a `pid` was given) or a pool's cursor: those
+//! survive any crash of a process, but not a power loss, after which their owners are gone
+//! anyway.
 //!
 //! # JSON
 //!
@@ -127,6 +135,34 @@ pub unsafe extern "C" fn portpool_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_close(reg: *mut portpool_registry) {
     quietly(|| drop(args::unregister_handle(reg)));
+}
+
+/// Sets how long calls on `reg` that change the registry wait for another process's lock
+/// before failing with `PORTPOOL_BUSY`: `milliseconds`, 0 meaning not at all. The default is
+/// `$PORTPOOL_LOCK_TIMEOUT` seconds when `portpool_open` saw it set, else 10 s. Calls that
+/// only read never wait.
+///
+/// - **Threads:** applies to every thread using `reg`, from their next call on.
+/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
+///
+/// ```c
+/// portpool_set_lock_timeout(reg, 500);  // give up after half a second
+/// ```
+///
+/// # Safety
+/// `reg` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_set_lock_timeout(
+    reg: *mut portpool_registry,
+    milliseconds: u32,
+) -> portpool_status {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let reg = unsafe { registry(reg)? };
+        reg.inner
+            .set_lock_timeout(std::time::Duration::from_millis(milliseconds.into()));
+        Ok(())
+    })
 }
 
 /// The path of the registry file that `reg` uses, as given or as resolved from the defaults.

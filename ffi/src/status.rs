@@ -36,7 +36,8 @@ pub enum portpool_status {
     /// A bug in libportpool: the call was abandoned and nothing more is known. The registry
     /// file is still whole (changes are all-or-nothing), and the handle may be used again.
     PORTPOOL_PANIC = 7,
-    /// Another process held the registry's lock for the whole lock timeout; nothing was changed.
+    /// Another process held the registry's lock for the whole lock timeout (10 s, or
+    /// `$PORTPOOL_LOCK_TIMEOUT` seconds, or `portpool_set_lock_timeout`); nothing was changed.
     /// The message names the holder's pid when the system shows it. Trying again later is
     /// safe.
     PORTPOOL_BUSY = 8,
@@ -169,6 +170,7 @@ mod tests {
             ErrorKind::Exhausted,
             ErrorKind::Registry,
             ErrorKind::Io,
+            ErrorKind::Busy,
         ];
         let codes: std::collections::HashSet<i32> = kinds
             .iter()
@@ -176,5 +178,6 @@ mod tests {
             .collect();
         assert_eq!(codes.len(), kinds.len());
         assert!(!codes.contains(&0));
+        assert!(!codes.contains(&(portpool_status::PORTPOOL_PANIC as i32)));
     }
 }

@@ -7,14 +7,17 @@
  * Usage: test_portpool [TEST-NAME]   (no name: every test)
  */
 #define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE /* flock(2) */
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -720,6 +723,33 @@ static int registry_under_a_regular_file_is_an_io_error(void) {
     return 1;
 }
 
+static int a_lock_held_past_the_lock_timeout_is_busy_and_reads_go_on(void) {
+    char path[256], lock_path[300], holder[32];
+    portpool_registry *reg = NULL;
+    uint16_t port = 0, got = 0;
+    bool released = false;
+    int fd;
+    registry_path(path, sizeof path, "busy");
+    CHECK_OK(portpool_open(path, &reg));
+    CHECK_OK(portpool_register(reg, "web", 23020, PORTPOOL_MODE_FLEXIBLE, &port));
+    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
+    fd = open(lock_path, O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK(flock(fd, LOCK_EX) == 0);
+    CHECK_OK(portpool_set_lock_timeout(reg, 100));
+    CHECK_STATUS(portpool_release(reg, "web", &released), PORTPOOL_BUSY);
+    snprintf(holder, sizeof holder, "pid %d ", (int)getpid());
+    CHECK_MESSAGE_HAS(holder);
+    CHECK_OK(portpool_get(reg, "web", &got)); /* reads take no lock */
+    CHECK(got == port);
+    CHECK(flock(fd, LOCK_UN) == 0);
+    close(fd);
+    CHECK_OK(portpool_release(reg, "web", &released));
+    CHECK(released);
+    CHECK_STATUS(portpool_set_lock_timeout(NULL, 100), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
 
 /* A child process that lives until *stop is closed; its pid. */
 static pid_t spawn_sleeper(int *stop) {
@@ -1135,6 +1165,7 @@ static const struct test tests[] = {
     TEST(is_free_and_find_free_see_bound_sockets),
     TEST(corrupt_registry_is_a_registry_error_and_is_left_untouched),
     TEST(registry_under_a_regular_file_is_an_io_error),
+    TEST(a_lock_held_past_the_lock_timeout_is_busy_and_reads_go_on),
     TEST(handover_leases_a_second_port_until_commit),
     TEST(aborted_handover_releases_only_the_next_port),
     TEST(handover_rejects_unknown_names_and_bad_arguments),

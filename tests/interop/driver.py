@@ -2,7 +2,7 @@
 
 Run by `make -C tests/interop test` with the repository's virtualenv interpreter:
 
-    driver.py --c-worker BIN --go-worker BIN --cli BIN [--copies 2] [--ops 220] [--keep]
+    driver.py --c-worker BIN --go-worker BIN --cli BIN [--copies 2] [--ops 1000] [--keep]
 
 It makes a registry in a temporary directory with pool "interop" (no bind probe, so the host's
 own sockets play no part), starts `--copies` processes of each worker at once, waits, reads
@@ -44,7 +44,7 @@ POOL_START = 41000
 PORTS_PER_WORKER = 3
 SPARE_PORTS = 8
 TIMEOUT = 300
-MIN_OPS = 2000
+MIN_OPS = 10000
 
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -166,7 +166,7 @@ def main() -> int:
     parser.add_argument("--cli", required=True, help="the portpool binary")
     parser.add_argument("--node", default="node")
     parser.add_argument("--copies", type=int, default=2, help="processes per language")
-    parser.add_argument("--ops", type=int, default=220, help="calls per worker")
+    parser.add_argument("--ops", type=int, default=1000, help="calls per worker")
     parser.add_argument("--keep", action="store_true", help="keep the registry and logs")
     args = parser.parse_args()
 

@@ -330,6 +330,16 @@ pub struct HandoverOptions {
     pub pid: Option<f64>,
 }
 
+/// Options of `new Registry`.
+#[napi(object)]
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// Seconds (like `ttl`; decimals allowed) a change waits for another process's lock
+    /// before failing with `PORTPOOL_BUSY`; 0: not at all. Default: `$PORTPOOL_LOCK_TIMEOUT`,
+    /// else 10.
+    pub lock_timeout: Option<f64>,
+}
+
 /// Options of `Registry.migrate`.
 #[napi(object)]
 #[derive(Clone, Debug, Default)]
@@ -449,16 +459,18 @@ pub fn find_free(
 
 /// A handle on one registry file, shared by every process and language on the host.
 ///
-/// Opening does not touch the disk. Each call takes the file's lock for that call only, so
-/// any number of handles, in any number of processes, may use one registry at once. A call
-/// that changes the registry costs one exclusive lock and one durable write; a call that only
-/// reads costs a shared lock. Every such call has an `…Async` twin that runs on the libuv
-/// thread pool and returns a Promise; it settles with the same value, or rejects with the same
-/// `Error`, as the synchronous call.
+/// Opening does not touch the disk. A call that changes the registry takes the file's lock
+/// for that call only (waiting at most the lock timeout, then `PORTPOOL_BUSY`), so any number
+/// of handles, in any number of processes, may use one registry at once; a call that only
+/// reads takes no lock. A change returns once it is on the disk, unless it concerns only
+/// leases owned by a process (`pid`) or a pool's cursor: those survive any crash of a
+/// process, but not a power loss, after which their owners are gone anyway. Every call has
+/// an `…Async` twin that runs on the libuv thread pool and returns a Promise; it settles with
+/// the same value, or rejects with the same `Error`, as the synchronous call.
 ///
 /// Errors carry `err.code`: `PORTPOOL_NOT_FOUND`, `PORTPOOL_INVALID_ARGUMENT`,
-/// `PORTPOOL_CONFLICT`, `PORTPOOL_EXHAUSTED`, `PORTPOOL_REGISTRY` or `PORTPOOL_IO`. An
-/// argument of the wrong type is a `TypeError`.
+/// `PORTPOOL_CONFLICT`, `PORTPOOL_EXHAUSTED`, `PORTPOOL_REGISTRY`, `PORTPOOL_IO` or
+/// `PORTPOOL_BUSY`. An argument of the wrong type is a `TypeError`.
 #[napi]
 pub struct Registry {
     inner: Arc<pp::Registry>,
@@ -646,8 +658,16 @@ impl Registry {
     /// `$XDG_STATE_HOME/portpool/registry.json` (`~/.local/state/portpool/registry.json`).
     /// The file is created on the first write. Does not touch the disk.
     #[napi(constructor, strict)]
-    pub fn new(env: Env, path: Option<String>) -> napi::Result<Self> {
-        let inner = run_now(&env, || pp::Registry::open(path.as_deref().map(Path::new)))?;
+    pub fn new(env: Env, path: Option<String>, options: Option<OpenOptions>) -> napi::Result<Self> {
+        let inner = run_now(&env, || {
+            let reg = pp::Registry::open(path.as_deref().map(Path::new))?;
+            match options.and_then(|o| o.lock_timeout) {
+                Some(seconds) => {
+                    Ok(reg.with_lock_timeout(pp::parse_lock_timeout(&seconds.to_string())?))
+                }
+                None => Ok(reg),
+            }
+        })?;
         Ok(Registry {
             inner: Arc::new(inner),
         })

@@ -182,3 +182,31 @@ test('is_portpool_error_is_false_for_type_errors_and_foreign_values', async () =
     assert.equal(isPortpoolError(value), false, String(value))
   }
 })
+
+test('a_lock_held_past_the_lock_timeout_is_PORTPOOL_BUSY_and_reads_go_on', async () => {
+  const { spawn } = require('node:child_process')
+  const file = tempRegistry()
+  const reg = new Registry(file, { lockTimeout: 0.1 })
+  const port = reg.register('a', findFree())
+  // flock(1) says when it holds the lock; its group is killed at the end.
+  const holder = spawn('flock', ['-x', `${file}.lock`, 'sh', '-c', 'echo locked; exec sleep 60'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    detached: true,
+  })
+  await new Promise((resolve, reject) => {
+    holder.stdout.once('data', resolve)
+    holder.once('error', reject)
+  })
+  try {
+    throwsPortpool(() => reg.release('a'), 'PORTPOOL_BUSY', new RegExp(`busy: pid ${holder.pid} held its lock`))
+    await assert.rejects(reg.releaseAsync('a'), { code: 'PORTPOOL_BUSY' })
+    assert.equal(reg.get('a'), port, 'reads take no lock')
+  } finally {
+    process.kill(-holder.pid, 'SIGKILL')
+  }
+  await new Promise((resolve) => holder.once('exit', resolve))
+  assert.equal(new Registry(file, { lockTimeout: 10 }).release('a'), true)
+  for (const bad of [-1, Number.NaN, 1e12]) {
+    throwsPortpool(() => new Registry(file, { lockTimeout: bad }), 'PORTPOOL_INVALID_ARGUMENT', /lock timeout/)
+  }
+})

@@ -720,18 +720,26 @@ impl DoctorReport {
 
 /// A handle on one registry file: the host's record of which name holds which port.
 ///
-/// Opening touches nothing on disk; the file is created on the first change. Each call locks
-/// the file for that call only, with the GIL released, so any number of handles, threads,
-/// processes and languages may use one registry at once. One Registry may be shared between
-/// threads.
+/// Opening touches nothing on disk; the file is created on the first change. Each call that
+/// changes the registry locks the file for that call only, with the GIL released, so any
+/// number of handles, threads, processes and languages may use one registry at once; calls
+/// that only read take no lock. One Registry may be shared between threads.
+///
+/// A change returns once it is on the disk, unless it concerns only leases owned by a
+/// process (`pid=`) or a pool's cursor: those survive any crash of a process, but not a
+/// power loss, after which their owners are gone anyway.
 ///
 /// Args:
 ///     path: The registry file (str or os.PathLike). None: $PORTPOOL_REGISTRY, else
 ///         /var/lib/portpool/registry.json for root, else
 ///         $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
+///     lock_timeout: Seconds a change waits for another process's lock before raising
+///         BusyError (0: not at all). None: $PORTPOOL_LOCK_TIMEOUT, else 10.
 ///
 /// Raises:
-///     InvalidArgumentError: path is empty, or None and no default path can be found.
+///     InvalidArgumentError: path is empty, or None and no default path can be found; a
+///         lock_timeout (or $PORTPOOL_LOCK_TIMEOUT) that is negative, not a number or over
+///         a year.
 ///     TypeError: path is not a str or os.PathLike.
 #[pyclass(frozen, module = "portpool", name = "Registry")]
 struct Registry {
@@ -741,9 +749,13 @@ struct Registry {
 #[pymethods]
 impl Registry {
     #[new]
-    #[pyo3(signature = (path=None))]
-    fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
-        let inner = pp::Registry::open(path.as_deref()).or_raise(py)?;
+    #[pyo3(signature = (path=None, *, lock_timeout=None))]
+    fn new(py: Python<'_>, path: Option<PathBuf>, lock_timeout: Option<f64>) -> PyResult<Self> {
+        let mut inner = pp::Registry::open(path.as_deref()).or_raise(py)?;
+        if let Some(seconds) = lock_timeout {
+            let timeout = pp::parse_lock_timeout(&seconds.to_string()).or_raise(py)?;
+            inner = inner.with_lock_timeout(timeout);
+        }
         Ok(Registry {
             inner: Arc::new(inner),
         })

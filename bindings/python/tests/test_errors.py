@@ -15,6 +15,7 @@ SUBCLASSES = {
     portpool.ExhaustedError: None,
     portpool.RegistryError: None,
     portpool.PortpoolIOError: OSError,
+    portpool.BusyError: TimeoutError,
 }
 
 
@@ -153,6 +154,31 @@ def test_an_operating_system_failure_raises_portpool_io_error(tmp_path):
 
 def test_an_io_error_without_a_system_call_behind_it_has_no_errno():
     assert portpool.PortpoolIOError("plain").errno is None
+
+
+def test_a_lock_held_past_the_lock_timeout_raises_busy_error_and_reads_go_on(reg, path):
+    import fcntl
+
+    reg.register("a", 41900, "fixed", force=True)
+    with open(f"{path}.lock") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        impatient = portpool.Registry(path, lock_timeout=0.1)
+        with pytest.raises(portpool.BusyError, match=f"pid {os.getpid()}") as info:
+            impatient.release("a")
+        assert isinstance(info.value, TimeoutError)
+        assert impatient.get("a") == 41900
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert impatient.release("a")
+
+
+def test_a_lock_timeout_is_seconds_from_zero_to_a_year(path, monkeypatch):
+    portpool.Registry(path, lock_timeout=0)
+    for bad in (-1.0, float("nan"), 1e12):
+        with pytest.raises(portpool.InvalidArgumentError, match="lock timeout"):
+            portpool.Registry(path, lock_timeout=bad)
+    monkeypatch.setenv("PORTPOOL_LOCK_TIMEOUT", "later")
+    with pytest.raises(portpool.InvalidArgumentError, match="PORTPOOL_LOCK_TIMEOUT"):
+        portpool.Registry(path)
 
 
 def test_an_empty_path_is_invalid():

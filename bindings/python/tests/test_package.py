@@ -123,7 +123,7 @@ def test_public_callables_have_text_signatures_and_docstrings(func):
 
 
 def test_registry_constructor_signature():
-    assert str(inspect.signature(portpool.Registry)) == "(path=None)"
+    assert str(inspect.signature(portpool.Registry)) == "(path=None, *, lock_timeout=None)"
     assert "Args:" in portpool.Registry.__doc__
 
 

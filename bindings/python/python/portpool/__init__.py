@@ -15,6 +15,10 @@ Every error is a :class:`PortpoolError`; :class:`NotFoundError` is also a ``KeyE
 ``OSError`` and :class:`BusyError` (another process held the lock for the whole lock
 timeout) also a ``TimeoutError``. Calls that touch the registry file release the GIL, and one
 Registry may be shared between threads.
+
+A change returns once it is on the disk, unless it concerns only leases owned by a process
+(``pid=``) or a pool's cursor: those survive any crash of a process but not a power loss,
+after which their owners are gone anyway.
 """
 
 from portpool._native import (

@@ -49,7 +49,7 @@ DEFAULT_POOL_END: Final[int]
 MAX_NAME_BYTES: Final[int]
 """Longest lease or pool name, in bytes of UTF-8 (128)."""
 FORMAT_VERSION: Final[int]
-"""The registry file format version this build reads and writes."""
+"""The registry file format version this build writes (it also reads version 1)."""
 
 _T = TypeVar("_T")
 _Protocol = Literal["tcp", "udp"]
@@ -252,7 +252,9 @@ class LeaseGuard:
 class Registry:
     """A handle on one registry file, safe to share between threads."""
 
-    def __new__(cls, path: str | os.PathLike[str] | None = None) -> Registry: ...
+    def __new__(
+        cls, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None
+    ) -> Registry: ...
     @property
     def path(self) -> pathlib.Path: ...
     def register(
