@@ -653,6 +653,13 @@ impl Journal {
             let _ = fs::remove_file(&temp);
             return Err(self.io_error("writing", e));
         }
+        self.installed(view, file, bytes.len() as u64, entries)
+    }
+
+    /// After a rewrite put `file` (opened for appending, holding a snapshot of `len` bytes and
+    /// `entries` lines) in the registry's place: flushes the directory, and makes `file` the
+    /// one `view` appends to.
+    fn installed(&self, view: &mut View, file: File, len: u64, entries: u64) -> Result<()> {
         // Until the directory is flushed, a power loss may bring the old file back. No append
         // goes to the new file before this returns.
         sync_dir(self.dir()).map_err(|e| {
@@ -668,7 +675,7 @@ impl Journal {
         view.id = id_of(&meta);
         view.file = Some(Arc::new(file));
         view.writable = true;
-        view.format = Format::V2(Tail::of_snapshot(bytes.len() as u64, entries));
+        view.format = Format::V2(Tail::of_snapshot(len, entries));
         Ok(())
     }
 
@@ -710,23 +717,10 @@ impl Journal {
             .and_then(|()| file.sync_all())
             .and_then(|()| sys::rename_exchange(&spare, &self.path));
         written.map_err(|e| self.io_error("compacting through the spare", e))?;
-        sync_dir(self.dir()).map_err(|e| {
-            Error::new(
-                ErrorKind::Io,
-                format!(
-                    "flushing directory {}: {e}; the registry was rewritten but may not survive a power loss",
-                    self.dir().display()
-                ),
-            )
-        })?;
         // Appends need an O_APPEND descriptor of the new registry.
-        let (appendable, now) = sys::open(&self.path, Access::Append)
+        let (appendable, _) = sys::open(&self.path, Access::Append)
             .map_err(|e| self.io_error("opening for writing", e))?;
-        view.id = id_of(&now);
-        view.file = Some(Arc::new(appendable));
-        view.writable = true;
-        view.format = Format::V2(Tail::of_snapshot(bytes.len() as u64, entries));
-        Ok(())
+        self.installed(view, appendable, bytes.len() as u64, entries)
     }
 
     /// Creates `.<registry name>.<16 hex digits>.tmp` beside the registry, exclusively.
