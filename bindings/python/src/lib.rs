@@ -863,26 +863,31 @@ impl Registry {
 
     /// The port leased to `name`, or `default` when it holds none.
     ///
-    /// A stale lease is reported until something reclaims it.
+    /// A stale lease (time to live over, owner gone) holds nothing, and gives `default`.
     ///
     /// Args:
     ///     name: The holder's name.
-    ///     default: What to return when `name` holds no lease.
+    ///     default: What to return when `name` holds no lease: None, or a port (1-65535),
+    ///         checked as the command line checks `portpool get NAME DEFAULT`.
     ///
     /// Returns:
     ///     The port, or `default`.
     ///
     /// Raises:
-    ///     InvalidArgumentError: a bad name.
+    ///     InvalidArgumentError: a bad name, or a default that is not a port.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     #[pyo3(signature = (name, default=None))]
-    fn get(&self, py: Python<'_>, name: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    fn get(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        default: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<u16>> {
+        let default = default.map(|d| port_arg(py, d)).transpose()?;
         let inner = &*self.inner;
-        match py.detach(|| inner.get(name)).or_raise(py)? {
-            Some(lease) => Ok(lease.port.into_pyobject(py)?.into_any().unbind()),
-            None => Ok(default.unwrap_or_else(|| py.None())),
-        }
+        let lease = py.detach(|| inner.get(name)).or_raise(py)?;
+        Ok(lease.map(|l| l.port).or(default))
     }
 
     /// Releases `name`'s lease.

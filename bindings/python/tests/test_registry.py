@@ -126,10 +126,19 @@ def test_register_records_owner_pid_and_time_to_live(reg):
 def test_get_returns_the_port_or_the_default(reg):
     assert reg.get("nobody") is None
     assert reg.get("nobody", 1234) == 1234
-    sentinel = object()
-    assert reg.get("nobody", sentinel) is sentinel
     port = reg.register("web", free_tcp_port())
     assert reg.get("web", 1234) == port
+
+
+@pytest.mark.parametrize("bad", [-1, 0, 70000, 2**70])
+def test_get_checks_its_default_as_a_port_like_the_cli(reg, bad):
+    with pytest.raises(portpool.InvalidArgumentError, match=str(bad)):
+        reg.get("nobody", bad)
+
+
+def test_get_refuses_a_default_that_is_not_an_int(reg):
+    with pytest.raises(TypeError):
+        reg.get("nobody", "x")
 
 
 def test_release_reports_whether_a_lease_existed(reg):

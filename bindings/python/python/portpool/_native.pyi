@@ -5,7 +5,7 @@ import os
 import pathlib
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Final, Literal, TypeVar, final, overload
+from typing import Final, Literal, final, overload
 
 __all__ = [
     "DEFAULT_POOL",
@@ -51,7 +51,6 @@ MAX_NAME_BYTES: Final[int]
 FORMAT_VERSION: Final[int]
 """The registry file format version this build writes (it also reads version 1)."""
 
-_T = TypeVar("_T")
 _Protocol = Literal["tcp", "udp"]
 _Port = int
 
@@ -280,7 +279,7 @@ class Registry:
     @overload
     def get(self, name: str, default: None = None) -> int | None: ...
     @overload
-    def get(self, name: str, default: _T) -> int | _T: ...
+    def get(self, name: str, default: int) -> int: ...
     def release(self, name: str) -> bool: ...
     def list(self) -> builtins.list[Lease]: ...
     def pools(self) -> builtins.list[Pool]: ...
