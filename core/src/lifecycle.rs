@@ -343,13 +343,15 @@ impl Registry {
 
     /// Allocates a port of `pool` to each of `names` in one locked write: all or none. Names
     /// that already hold a lease get theirs back. Returns the ports in the order of `names`.
-    /// Errors as [`allocate`](Self::allocate); a name given twice is `InvalidArgument`.
-    pub fn allocate_many(
+    /// Errors as [`allocate`](Self::allocate); a name given twice is `InvalidArgument`. `pool`
+    /// `None` is the default pool, as for `allocate`.
+    pub fn allocate_many<'p>(
         &self,
         names: &[&str],
-        pool: &str,
+        pool: impl Into<Option<&'p str>>,
         options: &LeaseOptions,
     ) -> Result<Vec<u16>> {
+        let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
         let mut seen = HashSet::new();
         for name in names {
             check_name(name)?;

@@ -479,13 +479,25 @@ impl Registry {
     /// just after the port handed out, for every process on the host. A `name` that already
     /// holds a lease gets its port back and nothing is written. A full cycle with no free port
     /// is `Exhausted` and changes nothing; an unknown pool is `NotFound`. `options.force` has
-    /// no effect here.
-    pub fn allocate(&self, name: &str, pool: &str, options: &LeaseOptions) -> Result<u16> {
+    /// no effect here. `pool` is a name, or `None` for the default pool
+    /// ([`DEFAULT_POOL`](crate::DEFAULT_POOL)): this is the one place that fills it in.
+    pub fn allocate<'p>(
+        &self,
+        name: &str,
+        pool: impl Into<Option<&'p str>>,
+        options: &LeaseOptions,
+    ) -> Result<u16> {
         self.allocate_grant(name, pool, options).map(|g| g.port)
     }
 
     /// [`allocate`](Self::allocate), also saying whether this call made the lease.
-    pub fn allocate_grant(&self, name: &str, pool: &str, options: &LeaseOptions) -> Result<Grant> {
+    pub fn allocate_grant<'p>(
+        &self,
+        name: &str,
+        pool: impl Into<Option<&'p str>>,
+        options: &LeaseOptions,
+    ) -> Result<Grant> {
+        let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
         check_name(name)?;
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         let new = NewLease {

@@ -454,7 +454,7 @@ fn error_messages_never_echo_a_whole_huge_name() {
     let huge = "n".repeat(100_000);
     for err in [
         reg.get(&huge).unwrap_err(),
-        reg.allocate("a", &huge, &tcp()).unwrap_err(),
+        reg.allocate("a", huge.as_str(), &tcp()).unwrap_err(),
         reg.register(&huge, 1, Mode::Fixed, &tcp()).unwrap_err(),
     ] {
         assert!(err.message().len() < 400, "{} bytes", err.message().len());

@@ -64,7 +64,7 @@ mod types;
 use std::ffi::c_char;
 use std::os::unix::ffi::OsStrExt;
 
-use portpool_core::{DEFAULT_POOL, PortState, Registry, find_free, is_free};
+use portpool_core::{PortState, Registry, find_free, is_free};
 
 use crate::args::{
     c_string, json, lease_options, name_to_port, optional_out, optional_path, optional_text, out,
@@ -425,10 +425,7 @@ pub unsafe extern "C" fn portpool_allocate_ex(
                 out(out_port, "out_port")?,
             )
         };
-        out_port.set(
-            reg.inner
-                .allocate(name, pool.unwrap_or(DEFAULT_POOL), &options)?,
-        );
+        out_port.set(reg.inner.allocate(name, pool, &options)?);
         Ok(())
     })
 }

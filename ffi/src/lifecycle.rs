@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use portpool_core::{DEFAULT_POOL, Error, ErrorKind, leases_to_json};
+use portpool_core::{Error, ErrorKind, leases_to_json};
 
 use crate::args::{
     c_string, json, lease_options, name_to_port, optional_out, optional_path, optional_pid,
@@ -186,9 +186,7 @@ pub unsafe extern "C" fn portpool_allocate_many(
             // SAFETY: each pointer is NULL or a NUL-terminated string, per the contract.
             .map(|(i, name)| unsafe { text(*name, &format!("names[{i}]")) })
             .collect::<Result<Vec<&str>, Error>>()?;
-        let ports = reg
-            .inner
-            .allocate_many(&names, pool.unwrap_or(DEFAULT_POOL), &options)?;
+        let ports = reg.inner.allocate_many(&names, pool, &options)?;
         if count > 0 {
             assert_eq!(ports.len(), count, "core returns one port per name");
             // SAFETY: non-NULL, and the caller promises room for `count` ports. Written, not

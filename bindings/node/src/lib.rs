@@ -514,7 +514,7 @@ fn allocate_op(
             pid: pid_arg(options.pid)?,
             ttl: ttl_arg(options.ttl)?,
         };
-        let pool = options.pool.as_deref().unwrap_or(pp::DEFAULT_POOL);
+        let pool = options.pool.as_deref();
         reg.allocate(&name, pool, &lease).map(u32::from)
     }
 }

@@ -830,7 +830,8 @@ impl Registry {
     ///
     /// Args:
     ///     name: The holder's unique name.
-    ///     pool: The pool's name; "default" (9000-9999 unless changed) always exists.
+    ///     pool: The pool's name; None (the default) means the "default" pool (9000-9999
+    ///         unless changed), which always exists.
     ///     protocol: "tcp" (default) or "udp".
     ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
     ///     ttl: Seconds the lease lives unless renewed.
@@ -846,12 +847,12 @@ impl Registry {
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, pool="default", *, protocol="tcp", pid=None, ttl=None))]
+    #[pyo3(signature = (name, pool=None, *, protocol="tcp", pid=None, ttl=None))]
     fn allocate(
         &self,
         py: Python<'_>,
         name: &str,
-        pool: &str,
+        pool: Option<&str>,
         protocol: &str,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
@@ -1172,12 +1173,12 @@ impl Registry {
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: `names` is a str, or holds something else than str.
-    #[pyo3(signature = (names, pool="default", *, protocol="tcp", pid=None, ttl=None))]
+    #[pyo3(signature = (names, pool=None, *, protocol="tcp", pid=None, ttl=None))]
     fn allocate_many(
         &self,
         py: Python<'_>,
         names: &Bound<'_, PyAny>,
-        pool: &str,
+        pool: Option<&str>,
         protocol: &str,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
@@ -1354,12 +1355,12 @@ impl Registry {
     /// Raises:
     ///     InvalidArgumentError: a bad protocol, pid or ttl (on entry: a bad name or pool).
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, pool="default", *, protocol="tcp", pid=None, ttl=None))]
+    #[pyo3(signature = (name, pool=None, *, protocol="tcp", pid=None, ttl=None))]
     fn lease(
         &self,
         py: Python<'_>,
         name: &str,
-        pool: &str,
+        pool: Option<&str>,
         protocol: &str,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
@@ -1367,7 +1368,7 @@ impl Registry {
         Ok(LeaseGuard {
             registry: Arc::clone(&self.inner),
             name: name.to_owned(),
-            pool: pool.to_owned(),
+            pool: pool.map(str::to_owned),
             options: options(py, protocol, false, pid, ttl)?,
             state: Mutex::new(None),
         })
@@ -1379,7 +1380,8 @@ impl Registry {
 struct LeaseGuard {
     registry: Arc<pp::Registry>,
     name: String,
-    pool: String,
+    /// None: the default pool.
+    pool: Option<String>,
     options: pp::LeaseOptions,
     /// The port while inside the block, and whether entering made the lease.
     state: Mutex<Option<pp::Grant>>,
@@ -1419,7 +1421,7 @@ impl LeaseGuard {
         let grant = py
             .detach(|| {
                 self.registry
-                    .allocate_grant(&self.name, &self.pool, &options)
+                    .allocate_grant(&self.name, self.pool.as_deref(), &options)
             })
             .or_raise(py)?;
         *self.state() = Some(grant);
@@ -1449,7 +1451,10 @@ impl LeaseGuard {
         Ok(format!(
             "LeaseGuard(name={}, pool={}, port={})",
             repr_str(py, &self.name)?,
-            repr_str(py, &self.pool)?,
+            match &self.pool {
+                Some(pool) => repr_str(py, pool)?,
+                None => "None".to_owned(),
+            },
             repr_opt(self.port())
         ))
     }

@@ -203,7 +203,7 @@ def test_an_empty_path_is_invalid():
         lambda r: r.register("a", 8080, ttl=1.5),
         lambda r: r.register("a", 8080, "fixed", True),
         lambda r: r.allocate(["a"]),
-        lambda r: r.allocate("a", pool=None),
+        lambda r: r.allocate("a", pool=5),
         lambda r: r.get(None),
         lambda r: r.release(1),
         lambda r: r.set_pool("p", "1", 2),

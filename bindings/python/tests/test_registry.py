@@ -123,6 +123,15 @@ def test_register_records_owner_pid_and_time_to_live(reg):
 # --- get / release ------------------------------------------------------------------------
 
 
+def test_no_pool_means_the_default_pool(reg):
+    port = reg.allocate("a", pool=None)
+    assert portpool.DEFAULT_POOL_START <= port <= portpool.DEFAULT_POOL_END
+    assert reg.list()[0].pool == portpool.DEFAULT_POOL
+    with reg.lease("b") as leased:
+        assert reg.get("b") == leased
+        assert [l.pool for l in reg.list() if l.name == "b"] == [portpool.DEFAULT_POOL]
+
+
 def test_get_returns_the_port_or_the_default(reg):
     assert reg.get("nobody") is None
     assert reg.get("nobody", 1234) == 1234

@@ -32,10 +32,10 @@ pub(super) fn get(reg: &Registry, args: GetArgs) -> Result<Outcome, Error> {
 pub(super) fn allocate(reg: &Registry, args: AllocateArgs) -> Result<Outcome, Error> {
     let options = args.lease.options(false);
     let ports = match args.names.as_slice() {
-        [name] => vec![reg.allocate(name, &args.pool, &options)?],
+        [name] => vec![reg.allocate(name, args.pool.as_str(), &options)?],
         many => {
             let names: Vec<&str> = many.iter().map(String::as_str).collect();
-            reg.allocate_many(&names, &args.pool, &options)?
+            reg.allocate_many(&names, args.pool.as_str(), &options)?
         }
     };
     say(ports);

@@ -93,11 +93,7 @@ fn lease(
                 format!("mode {mode:?} needs --port"),
             ));
         }
-        (None, None) => reg.allocate_grant(
-            name,
-            pool.as_deref().unwrap_or(portpool_core::DEFAULT_POOL),
-            &options,
-        )?,
+        (None, None) => reg.allocate_grant(name, pool.as_deref(), &options)?,
     };
     if !grant.created {
         return Err(Error::new(

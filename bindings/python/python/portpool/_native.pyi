@@ -270,7 +270,7 @@ class Registry:
     def allocate(
         self,
         name: str,
-        pool: str = "default",
+        pool: str | None = None,
         *,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
@@ -296,7 +296,7 @@ class Registry:
     def allocate_many(
         self,
         names: Iterable[str],
-        pool: str = "default",
+        pool: str | None = None,
         *,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
@@ -310,7 +310,7 @@ class Registry:
     def lease(
         self,
         name: str,
-        pool: str = "default",
+        pool: str | None = None,
         *,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
