@@ -22,7 +22,7 @@ use serde_json::error::Category;
 use crate::error::{Error, Result};
 use crate::model::{
     ChangeLog, DEFAULT_POOL, Data, FORMAT_VERSION, Lease, Mode, Next, Owner, Pool, Protocol,
-    lease_problem, pool_problem, unique_map, version_error,
+    check_lease, pool_problem, unique_map, version_error,
 };
 
 /// The first line of every version-2 file this build writes.
@@ -71,12 +71,8 @@ struct PoolIn {
     end: u16,
     #[serde(default)]
     cursor: Option<u16>,
-    #[serde(default = "yes")]
+    #[serde(default = "crate::model::yes")]
     probe: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl PoolIn {
@@ -85,17 +81,13 @@ impl PoolIn {
         if let Some(why) = pool_problem(&self.name, self.start, self.end) {
             return Err(format!("pool {:?}: {why}", self.name));
         }
-        let cursor = self
-            .cursor
-            .filter(|c| (self.start..=self.end).contains(c))
-            .unwrap_or(self.start);
-        Ok(Pool {
-            name: self.name,
-            start: self.start,
-            end: self.end,
-            cursor,
-            probe: self.probe,
-        })
+        Ok(Pool::with_cursor(
+            self.name,
+            self.start,
+            self.end,
+            self.cursor,
+            self.probe,
+        ))
     }
 }
 
@@ -416,7 +408,7 @@ fn apply(data: &mut Data, tail: &mut Tail, line: LineIn) -> std::result::Result<
     match (line.lease, line.pool, is_change) {
         (Some(lease), None, false) if tail.in_snapshot => {
             let bad = |why: String| format!("lease {:?}: {why}", lease.name);
-            if let Some(why) = lease_problem(&lease) {
+            if let Err(why) = check_lease(&lease) {
                 return Err(bad(why));
             }
             if data.lease(&lease.name).is_some() {
@@ -484,7 +476,7 @@ fn apply_change(
         }
     }
     for lease in &leases {
-        if let Some(why) = lease_problem(lease) {
+        if let Err(why) = check_lease(lease) {
             return Err(format!("lease {:?}: {why}", lease.name));
         }
         data.remove(&lease.name);

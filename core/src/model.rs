@@ -225,6 +225,26 @@ impl Pool {
         (self.start..=self.end).contains(&port)
     }
 
+    /// Pool `name` over `start..=end` with its cursor at `cursor`, or at `start` when there is
+    /// none or it lies outside the range: the one place a cursor is kept inside its range.
+    pub(crate) fn with_cursor(
+        name: String,
+        start: u16,
+        end: u16,
+        cursor: Option<u16>,
+        probe: bool,
+    ) -> Pool {
+        let mut pool = Pool {
+            name,
+            start,
+            end,
+            cursor: start,
+            probe,
+        };
+        pool.cursor = cursor.filter(|c| pool.contains(*c)).unwrap_or(start);
+        pool
+    }
+
     pub(crate) fn default_pool() -> Pool {
         Pool {
             name: DEFAULT_POOL.to_owned(),
@@ -246,7 +266,8 @@ struct PoolRepr {
     probe: bool,
 }
 
-fn yes() -> bool {
+/// Serde's default for `probe`.
+pub(crate) fn yes() -> bool {
     true
 }
 
@@ -280,12 +301,6 @@ where
         }
     }
     deserializer.deserialize_map(Visitor(std::marker::PhantomData))
-}
-
-/// Why `lease`, read from a file, cannot be in a registry, if it cannot (see
-/// [`check_lease`], the same rules every change is checked against).
-pub(crate) fn lease_problem(lease: &Lease) -> Option<String> {
-    check_lease(lease).err()
 }
 
 /// Why a pool named `name` over `start..=end`, read from a file, cannot be in a registry.
@@ -530,19 +545,9 @@ impl Data {
             if let Some(why) = pool_problem(&name, repr.start, repr.end) {
                 return Err(bad(why));
             }
-            let cursor = repr
-                .cursor
-                .filter(|c| (repr.start..=repr.end).contains(c))
-                .unwrap_or(repr.start);
             data.pools.insert(
                 name.clone(),
-                Pool {
-                    name,
-                    start: repr.start,
-                    end: repr.end,
-                    cursor,
-                    probe: repr.probe,
-                },
+                Pool::with_cursor(name, repr.start, repr.end, repr.cursor, repr.probe),
             );
         }
         data.pools

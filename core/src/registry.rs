@@ -578,17 +578,13 @@ impl Registry {
         }
         self.store.update(|data| {
             let old = data.pool(name).cloned();
-            let pool = Pool {
-                name: name.to_owned(),
+            let pool = Pool::with_cursor(
+                name.to_owned(),
                 start,
                 end,
-                cursor: old
-                    .as_ref()
-                    .map(|p| p.cursor)
-                    .filter(|c| (start..=end).contains(c))
-                    .unwrap_or(start),
-                probe: probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
-            };
+                old.as_ref().map(|p| p.cursor),
+                probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
+            );
             let changed = old.as_ref() != Some(&pool);
             data.set_pool(pool.clone());
             Ok((pool, changed))
