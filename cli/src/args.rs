@@ -324,6 +324,7 @@ impl LeaseArgs {
             force,
             pid: self.pid,
             ttl: self.ttl,
+            ..LeaseOptions::default()
         }
     }
 }

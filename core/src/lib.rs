@@ -16,6 +16,7 @@
 //! # Ok::<(), portpool_core::Error>(())
 //! ```
 
+mod choose;
 mod error;
 mod format;
 mod host;
@@ -31,6 +32,7 @@ mod store;
 mod sys;
 mod validate;
 
+pub use choose::{FindOptions, Ports, find_free_ports, is_free_at};
 pub use error::{Error, ErrorKind, Result};
 pub use host::{InitReport, group_id, group_name, init_host};
 pub use lifecycle::{

@@ -12,8 +12,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Data, Lease, Mode, Next, Origin, Owner, Pool, Protocol};
 use crate::owner::{Standing, owner_of, standing};
 use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_ttl_option, drop_if_stale, held_port, lease_gone,
-    live_holder, marked, no_lease, settle, take_flexible, take_from_pool,
+    LeaseOptions, NewLease, Registry, check_pool_options, check_ttl_option, drop_if_stale,
+    held_port, lease_gone, live_holder, marked, no_lease, settle, take_flexible, take_from_pool,
+    take_probed,
 };
 use crate::sockets::{Socket, descends_from, ephemeral_range, server_sockets};
 use crate::validate::{check_name, port_from_i64, shown};
@@ -343,8 +344,8 @@ impl Registry {
 
     /// Allocates a port of `pool` to each of `names` in one locked write: all or none. Names
     /// that already hold a lease get theirs back. Returns the ports in the order of `names`.
-    /// Errors as [`allocate`](Self::allocate); a name given twice is `InvalidArgument`. `pool`
-    /// `None` is the default pool, as for `allocate`.
+    /// Errors and options as [`allocate`](Self::allocate); a name given twice is
+    /// `InvalidArgument`. `pool` `None` is the default pool, as for `allocate`.
     pub fn allocate_many<'p>(
         &self,
         names: &[&str],
@@ -360,9 +361,16 @@ impl Registry {
             }
         }
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
+        check_pool_options(options)?;
         let owner = options.pid.map(owner_of).transpose()?;
         let ttl = check_ttl_option(options.ttl)?;
         let protocol = options.protocol;
+        let request = crate::choose::Request {
+            source: crate::choose::Source::Pool(pool),
+            exclude: &options.exclude,
+            protocol,
+            keep: None,
+        };
         self.store.update(|data| {
             let now = self.now();
             let mut changed = false;
@@ -373,7 +381,7 @@ impl Registry {
                     ports.push(held);
                     continue;
                 }
-                let port = take_from_pool(data, pool, protocol, now, None)?;
+                let port = take_probed(data, &request, true, options.host, now)?;
                 let new = NewLease {
                     name,
                     mode: Mode::Pool,
