@@ -30,6 +30,7 @@ mod sockets;
 mod store;
 mod sys;
 mod validate;
+mod wait;
 
 pub use error::{Error, ErrorKind, Result};
 pub use host::{InitReport, group_id, group_name, init_host};
@@ -50,6 +51,7 @@ pub use validate::{
     MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_port, pid_from_i64,
     port_from_i64, shown, ttl_from_i64,
 };
+pub use wait::{Wait, with_wait};
 
 /// The version of portpool, the same for every package built from this workspace.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
