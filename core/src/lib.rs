@@ -26,6 +26,7 @@ mod owner;
 mod paths;
 mod probe;
 mod registry;
+mod scoped;
 mod sockets;
 mod store;
 mod sys;
@@ -44,7 +45,8 @@ pub use model::{
 pub use owner::{is_alive, owner_of};
 pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
 pub use probe::{find_free, is_free};
-pub use registry::{Grant, LeaseOptions, PortState, Reclaimed, Registry};
+pub use registry::{Grant, LeaseOptions, PoolChange, PortState, Reclaimed, Registry};
+pub use scoped::{Choice, ScopedLease};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use store::{DEFAULT_LOCK_TIMEOUT, parse_lock_timeout};
 pub use validate::{

@@ -206,6 +206,16 @@ pub fn ephemeral_overlap(pool: &Pool) -> Option<(u16, u16)> {
     ephemeral_range().filter(|(lo, hi)| pool.start <= *hi && *lo <= pool.end)
 }
 
+/// The one wording of the ephemeral-range warning: `set_pool`'s and `doctor`'s.
+pub(crate) fn ephemeral_warning(pool: &Pool) -> Option<String> {
+    ephemeral_overlap(pool).map(|(lo, hi)| {
+        format!(
+            "pool {} ({}-{}) overlaps the kernel's ephemeral ports {lo}-{hi}; outgoing connections may take its ports",
+            pool.name, pool.start, pool.end
+        )
+    })
+}
+
 /// A lease name made from a program name: whitespace and control characters become `-`, and
 /// the name is cut to fit.
 fn name_from_program(program: &str) -> String {
@@ -620,17 +630,14 @@ impl Registry {
         }
         report.findings.extend(self.split_registry(now));
         for pool in &pools {
-            if let Some((lo, hi)) = ephemeral_overlap(pool) {
+            if let Some(message) = ephemeral_warning(pool) {
                 report.findings.push(Finding {
                     kind: FindingKind::EphemeralOverlap,
                     severity: FindingKind::EphemeralOverlap.severity(),
                     subject: pool.name.clone(),
                     port: None,
                     protocol: None,
-                    message: format!(
-                        "pool {} ({}-{}) overlaps the kernel's ephemeral ports {lo}-{hi}",
-                        pool.name, pool.start, pool.end
-                    ),
+                    message,
                 });
             }
         }
