@@ -18,9 +18,11 @@
 
 mod error;
 mod format;
+mod handover;
 mod host;
+mod import;
+mod inspect;
 mod journal;
-mod lifecycle;
 mod model;
 mod owner;
 mod paths;
@@ -35,9 +37,8 @@ mod wait;
 
 pub use error::{Error, ErrorKind, Result};
 pub use host::{InitReport, group_id, group_name, init_host};
-pub use lifecycle::{
-    DoctorReport, Finding, FindingKind, ImportReport, Severity, Who, ephemeral_overlap,
-};
+pub use import::ImportReport;
+pub use inspect::{DoctorReport, Finding, FindingKind, Severity, Who, ephemeral_overlap};
 pub use model::{
     DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
     Next, Origin, Owner, Pool, Protocol, leases_to_json, parse_registry, pools_to_json,

@@ -607,7 +607,7 @@ impl Registry {
                 Ok((pool, changed))
             })
             .map(|pool| PoolChange {
-                warnings: crate::lifecycle::ephemeral_warning(&pool)
+                warnings: crate::inspect::ephemeral_warning(&pool)
                     .into_iter()
                     .collect(),
                 pool,
