@@ -119,6 +119,15 @@ impl Grant {
     }
 }
 
+/// What [`Registry::set_pool`] did: the pool as it is now, and warnings for the user.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PoolChange {
+    /// The pool as set.
+    pub pool: Pool,
+    /// One sentence each, e.g. that the range overlaps the kernel's ephemeral ports.
+    pub warnings: Vec<String>,
+}
+
 /// A lease that [`Registry::gc`] released, and why. Serializes as `{"lease": {...}, "reason": "..."}`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Reclaimed {
@@ -536,8 +545,15 @@ impl Registry {
     /// range restarts at `start`, so no port outside the range is handed out; leases already
     /// made are kept. `probe`, when given, turns bind-probing of candidates on or off (off
     /// suits a range reserved for portpool); when `None` a new pool probes and an existing
-    /// one keeps its setting.
-    pub fn set_pool(&self, name: &str, start: u16, end: u16, probe: Option<bool>) -> Result<Pool> {
+    /// one keeps its setting. Returns the pool as set, and warnings about it (today: the
+    /// range overlaps the kernel's ephemeral ports) that every front end shows its user.
+    pub fn set_pool(
+        &self,
+        name: &str,
+        start: u16,
+        end: u16,
+        probe: Option<bool>,
+    ) -> Result<PoolChange> {
         check_name(name).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_port(start)?;
         check_port(end)?;
@@ -546,19 +562,26 @@ impl Registry {
                 "invalid pool range {start}-{end}: start is after end"
             )));
         }
-        self.store.update(|data| {
-            let old = data.pool(name).cloned();
-            let pool = Pool::with_cursor(
-                name.to_owned(),
-                start,
-                end,
-                old.as_ref().map(|p| p.cursor),
-                probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
-            );
-            let changed = old.as_ref() != Some(&pool);
-            data.set_pool(pool.clone());
-            Ok((pool, changed))
-        })
+        self.store
+            .update(|data| {
+                let old = data.pool(name).cloned();
+                let pool = Pool::with_cursor(
+                    name.to_owned(),
+                    start,
+                    end,
+                    old.as_ref().map(|p| p.cursor),
+                    probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
+                );
+                let changed = old.as_ref() != Some(&pool);
+                data.set_pool(pool.clone());
+                Ok((pool, changed))
+            })
+            .map(|pool| PoolChange {
+                warnings: crate::inspect::ephemeral_warning(&pool)
+                    .into_iter()
+                    .collect(),
+                pool,
+            })
     }
 
     /// Whether `port` is free, leased (to whom) or bound outside the registry. A stale

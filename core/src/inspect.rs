@@ -1,23 +1,17 @@
-//! What makes portpool a supervisor's tool: handovers, batches, owners, and the view of the
-//! host's sockets (who, migrate, doctor), plus import of the flat `{"name": port}` format.
+//! Host inspection: what the host's sockets and processes say about the registry — who
+//! holds a port, migrate (leases for the servers already running), doctor (problems).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use serde::Serialize;
 
-use std::time::Duration;
-
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Data, Lease, Mode, Next, Origin, Owner, Pool, Protocol};
+use crate::model::{Lease, Mode, Origin, Pool, Protocol};
 use crate::owner::{Standing, owner_of, standing};
-use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_pool_options, check_ttl_option, drop_if_stale,
-    held_port, lease_gone, live_holder, marked, no_lease, settle, take_flexible, take_from_pool,
-    take_probed,
-};
+use crate::registry::{NewLease, Registry, marked};
 use crate::sockets::{Socket, descends_from, ephemeral_range, server_sockets};
-use crate::validate::{check_name, port_from_i64, shown};
+use crate::validate::shown;
 
 /// Everything known about one port: [`Registry::who`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -30,15 +24,6 @@ pub struct Who {
     pub sockets: Option<Vec<Socket>>,
     /// Why `sockets` is `None`.
     pub unavailable: Option<String>,
-}
-
-/// What [`Registry::import`] did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ImportReport {
-    /// Leases made, one per entry of the file.
-    pub imported: Vec<Lease>,
-    /// Names already present with the same port, left as they were.
-    pub skipped: Vec<String>,
 }
 
 /// A kind of problem [`Registry::doctor`] reports.
@@ -207,6 +192,16 @@ pub fn ephemeral_overlap(pool: &Pool) -> Option<(u16, u16)> {
     ephemeral_range().filter(|(lo, hi)| pool.start <= *hi && *lo <= pool.end)
 }
 
+/// The one wording of the ephemeral-range warning: `set_pool`'s and `doctor`'s.
+pub(crate) fn ephemeral_warning(pool: &Pool) -> Option<String> {
+    ephemeral_overlap(pool).map(|(lo, hi)| {
+        format!(
+            "pool {} ({}-{}) overlaps the kernel's ephemeral ports {lo}-{hi}; outgoing connections may take its ports",
+            pool.name, pool.start, pool.end
+        )
+    })
+}
+
 /// A lease name made from a program name: whitespace and control characters become `-`, and
 /// the name is cut to fit.
 fn name_from_program(program: &str) -> String {
@@ -231,250 +226,6 @@ fn name_from_program(program: &str) -> String {
 }
 
 impl Registry {
-    /// Begins a zero-downtime handover of `name`: leases a port for the next generation while
-    /// the current one stays valid, and returns it. Both ports are leased and listed; `get`
-    /// still returns the current port until [`commit_handover`](Self::commit_handover). A pool
-    /// lease's new port comes from its pool (round robin, never a port still leased); a
-    /// flexible lease takes the first free port above the current one. `pid` is the next
-    /// generation's process: it owns the lease after the commit, and while the handover is
-    /// under way its death frees the next port and the current owner's death commits the
-    /// handover (see [`gc`](Self::gc)).
-    ///
-    /// Begun again for the same `pid` (or again without one), returns the same port.
-    /// Errors: `NotFound` for an unknown or stale name; `Conflict` when a handover for
-    /// another process is under way, and for a fixed lease (its port is the point of it: a
-    /// handover would move it); `Exhausted` when no port is free.
-    pub fn begin_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
-        check_name(name)?;
-        let owner = pid.map(owner_of).transpose()?;
-        self.store.update(|data| {
-            let now = self.now();
-            let lease = current(data, name, now)?;
-            if let Some(next) = lease.next {
-                if next.owner.map(|o| o.pid) != owner.map(|o| o.pid) {
-                    return Err(Error::conflict(format!(
-                        "a handover of {} to {} is already under way (port {}); commit or abort it first",
-                        shown(name),
-                        pid_text(next.owner),
-                        next.port
-                    )));
-                }
-                return Ok((next.port, false));
-            }
-            let port = match (&lease.mode, &lease.pool) {
-                (Mode::Fixed, _) => {
-                    return Err(Error::conflict(format!(
-                        "{} is a fixed lease of port {}/{}: a handover would move it; use a flexible or pool lease for zero-downtime reloads",
-                        shown(name),
-                        lease.port,
-                        lease.protocol
-                    )));
-                }
-                (Mode::Pool, Some(pool)) => {
-                    take_from_pool(data, pool, lease.protocol, now, Some(name))?
-                }
-                _ => match lease.port.checked_add(1) {
-                    Some(from) => take_flexible(data, from, lease.protocol, now, Some(name))?,
-                    None => {
-                        return Err(Error::exhausted(format!(
-                            "no free {} port above {}",
-                            lease.protocol, lease.port
-                        )));
-                    }
-                },
-            };
-            let next = Next {
-                port,
-                created: now.as_secs(),
-                owner,
-            };
-            data.replace(Lease {
-                next: Some(next),
-                ..lease
-            })?;
-            Ok((port, true))
-        })
-    }
-
-    /// Completes `name`'s handover: releases the old port and makes the next one current.
-    /// Returns the new port. The lease's owner becomes the next generation's process: the
-    /// `pid` given when the handover began, else `pid` given here, else none (the lease then
-    /// holds until it is released or its time to live ends; the old generation's process
-    /// never owns the new port).
-    ///
-    /// `pid` names the next generation as the caller knows it: when the handover began with
-    /// another process, the commit is a `Conflict`, so one supervisor cannot commit
-    /// another's handover. A caller that gives no `pid` is not checked.
-    /// Errors: `NotFound` for an unknown or stale name, or when no handover is under way.
-    pub fn commit_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
-        check_name(name)?;
-        let caller = pid.map(owner_of).transpose()?;
-        self.store.update(|data| {
-            let now = self.now();
-            let (lease, next) = under_way(current(data, name, now)?, name)?;
-            check_handover_caller(name, &next, caller.as_ref())?;
-            data.replace(Lease {
-                port: next.port,
-                created: next.created,
-                owner: next.owner.or(caller),
-                next: None,
-                ..lease
-            })?;
-            Ok((next.port, true))
-        })
-    }
-
-    /// Abandons `name`'s handover: releases the next generation's port, which is returned;
-    /// the current lease is untouched. `pid` is checked as in
-    /// [`commit_handover`](Self::commit_handover). Errors: as `commit_handover`.
-    pub fn abort_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
-        check_name(name)?;
-        let caller = pid.map(owner_of).transpose()?;
-        self.store.update(|data| {
-            let now = self.now();
-            let (lease, next) = under_way(current(data, name, now)?, name)?;
-            check_handover_caller(name, &next, caller.as_ref())?;
-            data.replace(Lease {
-                next: None,
-                ..lease
-            })?;
-            Ok((next.port, true))
-        })
-    }
-
-    /// Allocates a port of `pool` to each of `names` in one locked write: all or none. Names
-    /// that already hold a lease get theirs back. Returns the ports in the order of `names`.
-    /// Errors and options as [`allocate`](Self::allocate); a name given twice is
-    /// `InvalidArgument`. `pool` `None` is the default pool, as for `allocate`.
-    pub fn allocate_many<'p>(
-        &self,
-        names: &[&str],
-        pool: impl Into<Option<&'p str>>,
-        options: &LeaseOptions,
-    ) -> Result<Vec<u16>> {
-        let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
-        let mut seen = HashSet::new();
-        for name in names {
-            check_name(name)?;
-            if !seen.insert(*name) {
-                return Err(Error::invalid(format!("name {name:?} is given twice")));
-            }
-        }
-        check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
-        check_pool_options(options)?;
-        let owner = options.pid.map(owner_of).transpose()?;
-        let ttl = check_ttl_option(options.ttl)?;
-        let protocol = options.protocol;
-        let request = crate::choose::Request {
-            source: crate::choose::Source::Pool(pool),
-            exclude: &options.exclude,
-            protocol,
-            keep: None,
-        };
-        self.store.update(|data| {
-            let now = self.now();
-            let mut changed = false;
-            let mut ports = Vec::with_capacity(names.len());
-            for name in names {
-                changed |= drop_if_stale(data, name, now)?;
-                if let Some(held) = held_port(data, name, protocol, None)? {
-                    ports.push(held);
-                    continue;
-                }
-                let port = take_probed(data, &request, true, options.host, now)?;
-                let new = NewLease {
-                    name,
-                    mode: Mode::Pool,
-                    pool: Some(pool),
-                    protocol,
-                    owner,
-                    ttl,
-                };
-                data.insert(new.at(port, now))?;
-                changed = true;
-                ports.push(port);
-            }
-            Ok((ports, changed))
-        })
-    }
-
-    /// Makes process `pid` the owner of `name`'s lease (`None`: permanent). Returns the lease.
-    /// `portpool run` uses it to hand its lease to the child it started.
-    pub fn set_owner(&self, name: &str, pid: Option<u32>) -> Result<Lease> {
-        check_name(name)?;
-        let owner = pid.map(owner_of).transpose()?;
-        self.store.update(|data| {
-            let now = self.now();
-            current(data, name, now)?;
-            let lease = data.lease_mut(name).ok_or_else(|| no_lease(name))?;
-            lease.owner = owner;
-            Ok((lease.clone(), true))
-        })
-    }
-
-    /// Imports leases from `file`, in one write: either a flat `{"name": port, ...}` map
-    /// (the format of hand-kept port maps such as a `port_allocation.json`), whose entries
-    /// become fixed, permanent TCP leases, or another portpool registry file (to move a
-    /// per-user registry's leases into the host registry), whose live leases are copied as
-    /// they are. Names already present with the same port and protocol are skipped, and so
-    /// are a registry file's stale leases.
-    ///
-    /// Any problem — not a regular file, invalid JSON, a key given twice, a bad name or port,
-    /// one port given to two names, a port leased to another live name, a name holding
-    /// another port — refuses the whole file with every problem listed, and writes nothing.
-    /// Ports are not probed: importing the ports of running services is the point.
-    pub fn import(&self, file: &Path) -> Result<ImportReport> {
-        let bytes = read_import_file(file)?;
-        let now = self.now();
-        let entries = import_entries(file, &bytes, now)?;
-        self.store.update(|data| {
-            let now = self.now();
-            let mut report = ImportReport::default();
-            let mut conflicts = Vec::new();
-            for lease in &entries {
-                settle(data, &lease.name, now)?;
-                if let Some(held) = data.lease(&lease.name) {
-                    if held.port == lease.port && held.protocol == lease.protocol {
-                        report.skipped.push(lease.name.clone());
-                    } else {
-                        conflicts.push(format!(
-                            "{} already holds port {}/{}",
-                            shown(&lease.name),
-                            held.port,
-                            held.protocol
-                        ));
-                    }
-                    continue;
-                }
-                for port in lease.ports() {
-                    if let Some(holder) = live_holder(data, port, lease.protocol, now, None)? {
-                        conflicts.push(format!(
-                            "port {port}/{} is leased to {}",
-                            lease.protocol,
-                            shown(&holder)
-                        ));
-                    }
-                }
-            }
-            if !conflicts.is_empty() {
-                return Err(Error::conflict(format!(
-                    "{}: nothing imported: {}",
-                    file.display(),
-                    conflicts.join("; ")
-                )));
-            }
-            for lease in entries {
-                if report.skipped.contains(&lease.name) {
-                    continue;
-                }
-                data.insert(lease.clone())?;
-                report.imported.push(lease);
-            }
-            let changed = !report.imported.is_empty();
-            Ok((report, changed))
-        })
-    }
-
     /// The leases recorded on `port` (TCP and UDP; a stale one says why in
     /// [`Lease::stale`]) and the server sockets bound to it with their processes. Where /proc cannot be read, the lease part only, and `unavailable` says why.
     pub fn who(&self, port: u16) -> Result<Who> {
@@ -628,17 +379,14 @@ impl Registry {
         }
         report.findings.extend(self.split_registry(now));
         for pool in &pools {
-            if let Some((lo, hi)) = ephemeral_overlap(pool) {
+            if let Some(message) = ephemeral_warning(pool) {
                 report.findings.push(Finding {
                     kind: FindingKind::EphemeralOverlap,
                     severity: FindingKind::EphemeralOverlap.severity(),
                     subject: pool.name.clone(),
                     port: None,
                     protocol: None,
-                    message: format!(
-                        "pool {} ({}-{}) overlaps the kernel's ephemeral ports {lo}-{hi}",
-                        pool.name, pool.start, pool.end
-                    ),
+                    message,
                 });
             }
         }
@@ -738,162 +486,10 @@ fn listener_findings(lease: &Lease, sockets: &[Socket]) -> Vec<Finding> {
     findings
 }
 
-/// The largest file `import` reads: a port map or registry many times any real one.
-const MAX_IMPORT_BYTES: u64 = 64 << 20;
-
-/// Reads an import file: a regular file of at most [`MAX_IMPORT_BYTES`]. A FIFO, device,
-/// socket or directory is refused at once, never waited on.
-fn read_import_file(file: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io_err = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            Error::not_found(format!("{}: no such file", file.display()))
-        }
-        _ => Error::from_io(file, "reading", e),
-    };
-    let handle = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(file)
-        .map_err(io_err)?;
-    let meta = handle.metadata().map_err(io_err)?;
-    if !meta.is_file() {
-        return Err(Error::invalid(format!(
-            "{}: not a regular file; import reads a {{\"name\": port}} map or a portpool registry",
-            file.display()
-        )));
-    }
-    let mut bytes = Vec::new();
-    handle
-        .take(MAX_IMPORT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_err)?;
-    if bytes.len() as u64 > MAX_IMPORT_BYTES {
-        return Err(Error::invalid(format!(
-            "{}: larger than {} MiB, not a port map",
-            file.display(),
-            MAX_IMPORT_BYTES >> 20
-        )));
-    }
-    Ok(bytes)
-}
-
-/// Whether `bytes` hold a portpool registry rather than a flat port map: the first JSON value
-/// is an object with a `"version"` and either registry sections or more values after it.
-fn is_registry_file(bytes: &[u8]) -> bool {
-    let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>();
-    let Some(Ok(serde_json::Value::Object(first))) = values.next() else {
-        return false;
-    };
-    first.contains_key("version")
-        && (first.contains_key("leases") || first.contains_key("pools") || values.next().is_some())
-}
-
-/// The leases an import file asks for, checked: every problem listed, or the leases.
-fn import_entries(file: &Path, bytes: &[u8], now: Duration) -> Result<Vec<Lease>> {
-    if is_registry_file(bytes) {
-        let data = crate::format::decode(file, bytes)?.into_data();
-        return Ok(data
-            .leases()
-            .filter(|l| standing(l, now) == Standing::Held)
-            .cloned()
-            .collect());
-    }
-    let map = crate::model::entries_once(bytes).map_err(|e| {
-        Error::invalid(format!(
-            "{}: not a {{\"name\": port}} map: {e}",
-            file.display()
-        ))
-    })?;
-    let mut problems = Vec::new();
-    let mut entries: Vec<Lease> = Vec::new();
-    for (name, value) in map {
-        let port = match &value {
-            serde_json::Value::Number(n) => Some(n.as_i64().map_or_else(
-                || {
-                    Err(Error::invalid(format!(
-                        "invalid port {n}: ports are 1-65535"
-                    )))
-                },
-                port_from_i64,
-            )),
-            serde_json::Value::String(s) => Some(crate::validate::parse_port(s)),
-            _ => None,
-        };
-        match (check_name(&name), port) {
-            (Err(e), _) => problems.push(e.to_string()),
-            (_, Some(Ok(port))) => {
-                let new = NewLease {
-                    name: &name,
-                    mode: Mode::Fixed,
-                    pool: None,
-                    protocol: Protocol::Tcp,
-                    owner: None,
-                    ttl: None,
-                };
-                entries.push(new.at(port, now));
-            }
-            (_, Some(Err(e))) => problems.push(format!("{}: {e}", shown(&name))),
-            (_, None) => problems.push(format!("{}: {value} is not a port", shown(&name))),
-        }
-    }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut by_port: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
-    for lease in &entries {
-        by_port.entry(lease.port).or_default().push(&lease.name);
-    }
-    for (port, names) in by_port.iter().filter(|(_, n)| n.len() > 1) {
-        problems.push(format!("port {port} is given to {}", names.join(", ")));
-    }
-    if !problems.is_empty() {
-        return Err(Error::invalid(format!(
-            "{}: nothing imported: {}",
-            file.display(),
-            problems.join("; ")
-        )));
-    }
-    Ok(entries)
-}
-
-/// `name`'s lease as it stands now, settled in `data`; `NotFound` when there is none or it
-/// was stale.
-fn current(data: &mut Data, name: &str, now: Duration) -> Result<Lease> {
-    match settle(data, name, now)? {
-        Some(gone) if data.lease(name).is_none() => Err(lease_gone(name, &gone.reason)),
-        _ => data.lease(name).cloned().ok_or_else(|| no_lease(name)),
-    }
-}
-
-/// `name`'s lease and its handover, or `NotFound`.
-fn under_way(lease: Lease, name: &str) -> Result<(Lease, Next)> {
-    let next = lease
-        .next
-        .ok_or_else(|| Error::not_found(format!("no handover of {} is under way", shown(name))))?;
-    Ok((lease, next))
-}
-
-/// A commit or abort by `caller` of a handover begun for `next.owner`: refused when both are
-/// known and differ.
-fn check_handover_caller(name: &str, next: &Next, caller: Option<&Owner>) -> Result<()> {
-    match (next.owner, caller) {
-        (Some(pending), Some(caller)) if pending != *caller => Err(Error::conflict(format!(
-            "the handover of {} is for {}, not pid {}; only its supervisor may commit or abort it",
-            shown(name),
-            pid_text(next.owner),
-            caller.pid
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn pid_text(owner: Option<Owner>) -> String {
-    owner.map_or_else(|| "no process".to_owned(), |o| format!("pid {}", o.pid))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::check_name;
 
     #[test]
     fn finding_kinds_are_spelled_as_in_json() {
