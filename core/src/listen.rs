@@ -16,7 +16,7 @@ use crate::probe::{address_error, bind_at};
 use crate::registry::{
     LeaseOptions, NewLease, Registry, check_pool_options, check_ttl_option, drop_if_stale,
 };
-use crate::scoped::Choice;
+use crate::scoped::{Choice, ScopedLease, held_by_scope};
 use crate::validate::{check_name, shown};
 
 /// How [`Registry::listen`] binds. `Default`: the wildcard address, a backlog of 128.
@@ -86,6 +86,34 @@ impl Registry {
         options: &LeaseOptions,
         listen: &ListenOptions,
     ) -> Result<Bound> {
+        self.bind_lease(name, choice, options, listen, false)
+    }
+
+    /// [`listen`](Self::listen) for one scope, as [`lease_scoped`](Self::lease_scoped) makes
+    /// one (`portpool run --listen`): always a new lease — a name that already holds a live
+    /// lease is a `Conflict`, and nothing is bound or written — ended by
+    /// [`ScopedLease::release`]. The socket is the caller's, as for `listen`.
+    pub fn listen_scoped(
+        &self,
+        name: &str,
+        choice: &Choice,
+        options: &LeaseOptions,
+        listen: &ListenOptions,
+    ) -> Result<(ScopedLease, OwnedFd)> {
+        let bound = self.bind_lease(name, choice, options, listen, true)?;
+        let lease = ScopedLease::made(name, bound.port, options.protocol);
+        Ok((lease, bound.fd))
+    }
+
+    /// `listen`; with `fresh`, a name that holds a lease is a `Conflict`.
+    fn bind_lease(
+        &self,
+        name: &str,
+        choice: &Choice,
+        options: &LeaseOptions,
+        listen: &ListenOptions,
+        fresh: bool,
+    ) -> Result<Bound> {
         check_name(name)?;
         let host = match (listen.host, options.host) {
             (Some(a), Some(b)) if a != b => {
@@ -142,6 +170,9 @@ impl Registry {
             let now = self.now();
             let dropped = drop_if_stale(data, name, now)?;
             if let Some(port) = held_for(data, name, &request)? {
+                if fresh {
+                    return Err(held_by_scope(name, port, protocol));
+                }
                 let socket = open(port).map_err(|err| match err.raw_os_error() {
                     Some(libc::EADDRINUSE) => Error::conflict(format!(
                         "{} holds port {port}/{protocol}, but another process has it bound",

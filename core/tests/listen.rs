@@ -495,3 +495,23 @@ fn listen_never_returns_a_lease_whose_port_it_does_not_hold() {
     eprintln!("listen under attack: {won} bound, {refused} refused");
     assert_eq!(won + refused, 200);
 }
+
+#[test]
+fn a_scoped_listen_makes_a_new_lease_and_its_release_ends_it() {
+    let s = scratch();
+    let reg = open(&s.path);
+    let p = own_block(2);
+    let choice = pool(&reg, p, p + 1);
+    let (lease, fd) = reg
+        .listen_scoped("job", &choice, &tcp(), &ListenOptions::default())
+        .unwrap();
+    assert_eq!(lease.port(), reg.lease("job").unwrap().port);
+    let err = reg
+        .listen_scoped("job", &choice, &tcp(), &ListenOptions::default())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(err.message().contains("scoped lease"), "{err}");
+    assert!(lease.release(&reg).unwrap());
+    assert!(reg.get("job").unwrap().is_none());
+    drop(fd);
+}
