@@ -343,6 +343,67 @@ enum portpool_status portpool_set_lock_timeout(struct portpool_registry *reg,
 enum portpool_status portpool_registry_path(struct portpool_registry *reg, char **out_path);
 
 /**
+ * Frees a string that libportpool returned through a `char **` out-parameter. NULL does
+ * nothing.
+ *
+ * - **Ownership:** takes `s` back; it must not be used afterwards. Never pass a string from
+ *   anywhere else, nor one from `portpool_last_error_message` or `portpool_version`.
+ * - **Threads:** may be called from any thread, not only the one that got the string.
+ * - **Errors:** none; the thread's message is left as it was.
+ *
+ * ```c
+ * portpool_string_free(json);
+ * ```
+ *
+ * # Safety
+ * `s` is NULL or a string from a libportpool out-parameter that was not freed yet.
+ */
+void portpool_string_free(char *s);
+
+/**
+ * The message of the calling thread's last failed call, or the empty string when its last
+ * call succeeded (or it made none). Never NULL.
+ *
+ * - **Ownership:** owned by the library; do not free it. It stays valid until this thread
+ *   calls another status-returning portpool function, or exits; copy it to keep it.
+ * - **Threads:** each thread has its own message.
+ *
+ * ```c
+ * if (portpool_get(reg, "web", &port) != PORTPOOL_OK)
+ *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
+ * ```
+ */
+const char *portpool_last_error_message(void);
+
+/**
+ * The version of libportpool, e.g. `"0.1.0"`: the same for every portpool package built from
+ * one source tree, and equal to `PORTPOOL_VERSION` of the header it was built with.
+ *
+ * - **Ownership:** a static string; do not free it.
+ * - **Threads:** safe to call from any thread.
+ *
+ * ```c
+ * printf("libportpool %s\n", portpool_version());
+ * ```
+ */
+const char *portpool_version(void);
+
+/**
+ * The ABI version of the loaded library, to compare with `PORTPOOL_ABI_VERSION` from the
+ * header at run time.
+ *
+ * - **Threads:** safe to call from any thread.
+ *
+ * ```c
+ * if (portpool_abi_version() != PORTPOOL_ABI_VERSION) {
+ *     fprintf(stderr, "libportpool ABI mismatch\n");
+ *     exit(1);
+ * }
+ * ```
+ */
+uint32_t portpool_abi_version(void);
+
+/**
  * Leases a port to `name` (a permanent TCP lease) and returns it in `*out_port`. The same as
  * `portpool_register_ex` with `options` NULL.
  *
@@ -704,6 +765,112 @@ enum portpool_status portpool_renew(struct portpool_registry *reg,
 enum portpool_status portpool_reset(struct portpool_registry *reg);
 
 /**
+ * Reads a flat `{"name": port, ...}` file into fixed, permanent TCP leases, in one write.
+ * Names already present with the same port are skipped; any problem refuses the whole file,
+ * listing every problem, and writes nothing. `*out_json`, when not NULL, is
+ * `{"imported": [lease objects], "skipped": [names]}`. The path is taken as bytes.
+ *
+ * - **Ownership:** `file` is only read during the call; a string in `*out_json` is owned by
+ *   the caller: free it with `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** `PORTPOOL_NOT_FOUND` (no such file), `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`
+ *   or `file`; not a `{"name": port}` map; bad names or ports), `PORTPOOL_CONFLICT` (a port
+ *   leased to another name, a name holding another port), `PORTPOOL_REGISTRY_ERROR`,
+ *   `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL) != PORTPOOL_OK)
+ *     fprintf(stderr, "%s\n", portpool_last_error_message());
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `file` is NULL or a NUL-terminated string; `out_json` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_import(struct portpool_registry *reg,
+                                     const char *file,
+                                     char **out_json);
+
+/**
+ * Everything known about `port`, as a JSON object: `{"port", "leases": [lease objects, TCP
+ * and UDP], "sockets": [{"protocol", "address", "processes": [{"pid", "program"}]}] or null,
+ * "unavailable": null or why the sockets could not be read}`.
+ *
+ * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
+ *   `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle. Costs a walk over every process's
+ *   descriptors.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`; port 0),
+ *   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * char *who = NULL;
+ * if (portpool_who_json(reg, 8080, &who) == PORTPOOL_OK) {
+ *     puts(who);
+ *     portpool_string_free(who);
+ * }
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+enum portpool_status portpool_who_json(struct portpool_registry *reg,
+                                       uint16_t port,
+                                       char **out_json);
+
+/**
+ * Registers every port a server socket is bound to now as a fixed, permanent lease named
+ * after its program, and returns the leases made as a JSON array. Ports already leased are
+ * left alone. With `dry_run`, returns the plan and writes nothing.
+ *
+ * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
+ *   `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`), `PORTPOOL_IO_ERROR`
+ *   (/proc cannot be read), `PORTPOOL_REGISTRY_ERROR`.
+ *
+ * ```c
+ * char *plan = NULL;
+ * if (portpool_migrate_json(reg, true, &plan) == PORTPOOL_OK) {
+ *     puts(plan);
+ *     portpool_string_free(plan);
+ * }
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+enum portpool_status portpool_migrate_json(struct portpool_registry *reg,
+                                           bool dry_run,
+                                           char **out_json);
+
+/**
+ * Checks the registry against the host and returns the findings as a JSON object:
+ * `{"findings": [{"kind", "subject", "message"}], "unavailable": null or why sockets could
+ * not be inspected}`. `kind` is one of `"not_listening"`, `"foreign_listener"`,
+ * `"stale_owner"`, `"expired"`, `"ephemeral_overlap"`. Reads only.
+ *
+ * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
+ *   `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle. Costs a walk over every process's
+ *   descriptors.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`),
+ *   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * char *report = NULL;
+ * if (portpool_doctor_json(reg, &report) == PORTPOOL_OK) {
+ *     puts(report);
+ *     portpool_string_free(report);
+ * }
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+enum portpool_status portpool_doctor_json(struct portpool_registry *reg, char **out_json);
+
+/**
  * Whether `port` can be bound for `protocol` on this host right now, on both the IPv4 and
  * IPv6 wildcard addresses, in `*out_free`. Ignores the registry; the answer is a snapshot.
  *
@@ -739,67 +906,6 @@ enum portpool_status portpool_is_free(uint16_t port, portpool_protocol protocol,
  * `out_port` is NULL or writable.
  */
 enum portpool_status portpool_find_free(portpool_protocol protocol, uint16_t *out_port);
-
-/**
- * Frees a string that libportpool returned through a `char **` out-parameter. NULL does
- * nothing.
- *
- * - **Ownership:** takes `s` back; it must not be used afterwards. Never pass a string from
- *   anywhere else, nor one from `portpool_last_error_message` or `portpool_version`.
- * - **Threads:** may be called from any thread, not only the one that got the string.
- * - **Errors:** none; the thread's message is left as it was.
- *
- * ```c
- * portpool_string_free(json);
- * ```
- *
- * # Safety
- * `s` is NULL or a string from a libportpool out-parameter that was not freed yet.
- */
-void portpool_string_free(char *s);
-
-/**
- * The message of the calling thread's last failed call, or the empty string when its last
- * call succeeded (or it made none). Never NULL.
- *
- * - **Ownership:** owned by the library; do not free it. It stays valid until this thread
- *   calls another status-returning portpool function, or exits; copy it to keep it.
- * - **Threads:** each thread has its own message.
- *
- * ```c
- * if (portpool_get(reg, "web", &port) != PORTPOOL_OK)
- *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
- * ```
- */
-const char *portpool_last_error_message(void);
-
-/**
- * The version of libportpool, e.g. `"0.1.0"`: the same for every portpool package built from
- * one source tree, and equal to `PORTPOOL_VERSION` of the header it was built with.
- *
- * - **Ownership:** a static string; do not free it.
- * - **Threads:** safe to call from any thread.
- *
- * ```c
- * printf("libportpool %s\n", portpool_version());
- * ```
- */
-const char *portpool_version(void);
-
-/**
- * The ABI version of the loaded library, to compare with `PORTPOOL_ABI_VERSION` from the
- * header at run time.
- *
- * - **Threads:** safe to call from any thread.
- *
- * ```c
- * if (portpool_abi_version() != PORTPOOL_ABI_VERSION) {
- *     fprintf(stderr, "libportpool ABI mismatch\n");
- *     exit(1);
- * }
- * ```
- */
-uint32_t portpool_abi_version(void);
 
 /**
  * Begins a zero-downtime handover of `name`: leases a port for the next generation while the
@@ -945,112 +1051,6 @@ enum portpool_status portpool_set_owner(struct portpool_registry *reg,
                                         const char *name,
                                         int64_t pid,
                                         char **out_json);
-
-/**
- * Everything known about `port`, as a JSON object: `{"port", "leases": [lease objects, TCP
- * and UDP], "sockets": [{"protocol", "address", "processes": [{"pid", "program"}]}] or null,
- * "unavailable": null or why the sockets could not be read}`.
- *
- * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
- *   `portpool_string_free`.
- * - **Threads:** safe to call concurrently on one handle. Costs a walk over every process's
- *   descriptors.
- * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`; port 0),
- *   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
- *
- * ```c
- * char *who = NULL;
- * if (portpool_who_json(reg, 8080, &who) == PORTPOOL_OK) {
- *     puts(who);
- *     portpool_string_free(who);
- * }
- * ```
- *
- * # Safety
- * `reg` is NULL or a live handle; `out_json` is NULL or writable.
- */
-enum portpool_status portpool_who_json(struct portpool_registry *reg,
-                                       uint16_t port,
-                                       char **out_json);
-
-/**
- * Registers every port a server socket is bound to now as a fixed, permanent lease named
- * after its program, and returns the leases made as a JSON array. Ports already leased are
- * left alone. With `dry_run`, returns the plan and writes nothing.
- *
- * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
- *   `portpool_string_free`.
- * - **Threads:** safe to call concurrently on one handle.
- * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`), `PORTPOOL_IO_ERROR`
- *   (/proc cannot be read), `PORTPOOL_REGISTRY_ERROR`.
- *
- * ```c
- * char *plan = NULL;
- * if (portpool_migrate_json(reg, true, &plan) == PORTPOOL_OK) {
- *     puts(plan);
- *     portpool_string_free(plan);
- * }
- * ```
- *
- * # Safety
- * `reg` is NULL or a live handle; `out_json` is NULL or writable.
- */
-enum portpool_status portpool_migrate_json(struct portpool_registry *reg,
-                                           bool dry_run,
-                                           char **out_json);
-
-/**
- * Reads a flat `{"name": port, ...}` file into fixed, permanent TCP leases, in one write.
- * Names already present with the same port are skipped; any problem refuses the whole file,
- * listing every problem, and writes nothing. `*out_json`, when not NULL, is
- * `{"imported": [lease objects], "skipped": [names]}`. The path is taken as bytes.
- *
- * - **Ownership:** `file` is only read during the call; a string in `*out_json` is owned by
- *   the caller: free it with `portpool_string_free`.
- * - **Threads:** safe to call concurrently on one handle.
- * - **Errors:** `PORTPOOL_NOT_FOUND` (no such file), `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`
- *   or `file`; not a `{"name": port}` map; bad names or ports), `PORTPOOL_CONFLICT` (a port
- *   leased to another name, a name holding another port), `PORTPOOL_REGISTRY_ERROR`,
- *   `PORTPOOL_IO_ERROR`.
- *
- * ```c
- * if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL) != PORTPOOL_OK)
- *     fprintf(stderr, "%s\n", portpool_last_error_message());
- * ```
- *
- * # Safety
- * `reg` is NULL or a live handle; `file` is NULL or a NUL-terminated string; `out_json` is
- * NULL or writable.
- */
-enum portpool_status portpool_import(struct portpool_registry *reg,
-                                     const char *file,
-                                     char **out_json);
-
-/**
- * Checks the registry against the host and returns the findings as a JSON object:
- * `{"findings": [{"kind", "subject", "message"}], "unavailable": null or why sockets could
- * not be inspected}`. `kind` is one of `"not_listening"`, `"foreign_listener"`,
- * `"stale_owner"`, `"expired"`, `"ephemeral_overlap"`. Reads only.
- *
- * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
- *   `portpool_string_free`.
- * - **Threads:** safe to call concurrently on one handle. Costs a walk over every process's
- *   descriptors.
- * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`),
- *   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
- *
- * ```c
- * char *report = NULL;
- * if (portpool_doctor_json(reg, &report) == PORTPOOL_OK) {
- *     puts(report);
- *     portpool_string_free(report);
- * }
- * ```
- *
- * # Safety
- * `reg` is NULL or a live handle; `out_json` is NULL or writable.
- */
-enum portpool_status portpool_doctor_json(struct portpool_registry *reg, char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -262,3 +262,26 @@ pub(crate) unsafe fn name_to_port(
     out_port.set(op(&reg.inner, name)?);
     Ok(())
 }
+
+/// Writes `value` as JSON to `*out` when the caller gave a place for it.
+pub(crate) fn set_json<T: serde::Serialize + ?Sized>(out: Option<Out<'_, *mut c_char>>, value: &T) {
+    if let Some(out) = out {
+        out.set(c_string(json(value)));
+    }
+}
+
+/// The body of every call that takes a handle and gives back JSON text through a required
+/// `out_json`: checks both pointers, runs `op` and writes its text.
+///
+/// # Safety
+/// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+pub(crate) unsafe fn json_out(
+    reg: *mut portpool_registry,
+    out_json: *mut *mut c_char,
+    op: impl FnOnce(&Registry) -> Result<String>,
+) -> Result<()> {
+    // SAFETY: forwarded from this function's contract.
+    let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
+    out_json.set(c_string(op(&reg.inner)?));
+    Ok(())
+}
