@@ -30,6 +30,7 @@ mod probe;
 mod registry;
 mod scoped;
 mod sockets;
+mod spelled;
 mod store;
 mod sys;
 mod validate;

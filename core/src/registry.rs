@@ -340,7 +340,37 @@ pub(crate) struct NewLease<'a> {
     pub(crate) ttl: Option<u64>,
 }
 
-impl NewLease<'_> {
+impl<'a> NewLease<'a> {
+    /// A lease a caller asked for: its owner (`options.pid`, checked to be a live process)
+    /// and time to live (checked) come from `options`.
+    pub(crate) fn asked(
+        name: &'a str,
+        mode: Mode,
+        pool: Option<&'a str>,
+        options: &LeaseOptions,
+    ) -> Result<NewLease<'a>> {
+        Ok(NewLease {
+            name,
+            mode,
+            pool,
+            protocol: options.protocol,
+            owner: options.pid.map(owner_of).transpose()?,
+            ttl: check_ttl_option(options.ttl)?,
+        })
+    }
+
+    /// A permanent fixed lease with no owner, as `import` and `migrate` record them.
+    pub(crate) fn recorded(name: &'a str, protocol: Protocol) -> NewLease<'a> {
+        NewLease {
+            name,
+            mode: Mode::Fixed,
+            pool: None,
+            protocol,
+            owner: None,
+            ttl: None,
+        }
+    }
+
     pub(crate) fn at(&self, port: u16, now: Duration) -> Lease {
         Lease {
             name: self.name.to_owned(),
@@ -444,14 +474,7 @@ impl Registry {
                 "invalid mode \"pool\" for register: pool leases come from allocate",
             ));
         }
-        let new = NewLease {
-            name,
-            mode,
-            pool: None,
-            protocol: options.protocol,
-            owner: options.pid.map(owner_of).transpose()?,
-            ttl: check_ttl_option(options.ttl)?,
-        };
+        let new = NewLease::asked(name, mode, None, options)?;
         let protocol = options.protocol;
         self.store.update(|data| {
             let now = self.now();
@@ -509,14 +532,7 @@ impl Registry {
         let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
         check_name(name)?;
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
-        let new = NewLease {
-            name,
-            mode: Mode::Pool,
-            pool: Some(pool),
-            protocol: options.protocol,
-            owner: options.pid.map(owner_of).transpose()?,
-            ttl: check_ttl_option(options.ttl)?,
-        };
+        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?;
         let protocol = options.protocol;
         self.store.update(|data| {
             let now = self.now();
