@@ -106,6 +106,15 @@ impl Grant {
     }
 }
 
+/// What [`Registry::set_pool`] did: the pool as it is now, and warnings for the user.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PoolChange {
+    /// The pool as set.
+    pub pool: Pool,
+    /// One sentence each, e.g. that the range overlaps the kernel's ephemeral ports.
+    pub warnings: Vec<String>,
+}
+
 /// A lease that [`Registry::gc`] released, and why. Serializes as `{"lease": {...}, "reason": "..."}`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Reclaimed {
@@ -331,7 +340,37 @@ pub(crate) struct NewLease<'a> {
     pub(crate) ttl: Option<u64>,
 }
 
-impl NewLease<'_> {
+impl<'a> NewLease<'a> {
+    /// A lease a caller asked for: its owner (`options.pid`, checked to be a live process)
+    /// and time to live (checked) come from `options`.
+    pub(crate) fn asked(
+        name: &'a str,
+        mode: Mode,
+        pool: Option<&'a str>,
+        options: &LeaseOptions,
+    ) -> Result<NewLease<'a>> {
+        Ok(NewLease {
+            name,
+            mode,
+            pool,
+            protocol: options.protocol,
+            owner: options.pid.map(owner_of).transpose()?,
+            ttl: check_ttl_option(options.ttl)?,
+        })
+    }
+
+    /// A permanent fixed lease with no owner, as `import` and `migrate` record them.
+    pub(crate) fn recorded(name: &'a str, protocol: Protocol) -> NewLease<'a> {
+        NewLease {
+            name,
+            mode: Mode::Fixed,
+            pool: None,
+            protocol,
+            owner: None,
+            ttl: None,
+        }
+    }
+
     pub(crate) fn at(&self, port: u16, now: Duration) -> Lease {
         Lease {
             name: self.name.to_owned(),
@@ -435,14 +474,7 @@ impl Registry {
                 "invalid mode \"pool\" for register: pool leases come from allocate",
             ));
         }
-        let new = NewLease {
-            name,
-            mode,
-            pool: None,
-            protocol: options.protocol,
-            owner: options.pid.map(owner_of).transpose()?,
-            ttl: check_ttl_option(options.ttl)?,
-        };
+        let new = NewLease::asked(name, mode, None, options)?;
         let protocol = options.protocol;
         self.store.update(|data| {
             let now = self.now();
@@ -500,14 +532,7 @@ impl Registry {
         let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
         check_name(name)?;
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
-        let new = NewLease {
-            name,
-            mode: Mode::Pool,
-            pool: Some(pool),
-            protocol: options.protocol,
-            owner: options.pid.map(owner_of).transpose()?,
-            ttl: check_ttl_option(options.ttl)?,
-        };
+        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?;
         let protocol = options.protocol;
         self.store.update(|data| {
             let now = self.now();
@@ -566,8 +591,15 @@ impl Registry {
     /// range restarts at `start`, so no port outside the range is handed out; leases already
     /// made are kept. `probe`, when given, turns bind-probing of candidates on or off (off
     /// suits a range reserved for portpool); when `None` a new pool probes and an existing
-    /// one keeps its setting.
-    pub fn set_pool(&self, name: &str, start: u16, end: u16, probe: Option<bool>) -> Result<Pool> {
+    /// one keeps its setting. Returns the pool as set, and warnings about it (today: the
+    /// range overlaps the kernel's ephemeral ports) that every front end shows its user.
+    pub fn set_pool(
+        &self,
+        name: &str,
+        start: u16,
+        end: u16,
+        probe: Option<bool>,
+    ) -> Result<PoolChange> {
         check_name(name).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_port(start)?;
         check_port(end)?;
@@ -576,19 +608,26 @@ impl Registry {
                 "invalid pool range {start}-{end}: start is after end"
             )));
         }
-        self.store.update(|data| {
-            let old = data.pool(name).cloned();
-            let pool = Pool::with_cursor(
-                name.to_owned(),
-                start,
-                end,
-                old.as_ref().map(|p| p.cursor),
-                probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
-            );
-            let changed = old.as_ref() != Some(&pool);
-            data.set_pool(pool.clone());
-            Ok((pool, changed))
-        })
+        self.store
+            .update(|data| {
+                let old = data.pool(name).cloned();
+                let pool = Pool::with_cursor(
+                    name.to_owned(),
+                    start,
+                    end,
+                    old.as_ref().map(|p| p.cursor),
+                    probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
+                );
+                let changed = old.as_ref() != Some(&pool);
+                data.set_pool(pool.clone());
+                Ok((pool, changed))
+            })
+            .map(|pool| PoolChange {
+                warnings: crate::inspect::ephemeral_warning(&pool)
+                    .into_iter()
+                    .collect(),
+                pool,
+            })
     }
 
     /// Whether `port` is free, leased (to whom) or bound outside the registry. A stale

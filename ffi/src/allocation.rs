@@ -381,7 +381,7 @@ pub unsafe extern "C" fn portpool_set_pool(
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_json) =
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
-        let pool = reg.inner.set_pool(name, start, end, args::probe(probe)?)?;
+        let pool = reg.inner.set_pool(name, start, end, args::probe(probe)?)?.pool;
         set_json(out_json, &pool);
         Ok(())
     })

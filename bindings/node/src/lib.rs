@@ -551,6 +551,7 @@ fn set_pool_op(
     move || {
         let probe = options.and_then(|o| o.probe);
         reg.set_pool(&name, port_arg(start)?, port_arg(end)?, probe)
+            .map(|change| change.pool)
             .map(Pool::from)
     }
 }

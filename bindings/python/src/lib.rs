@@ -968,7 +968,7 @@ impl Registry {
         let end = port_arg(py, end)?;
         let inner = &*self.inner;
         let pool = py
-            .detach(|| inner.set_pool(name, start, end, probe))
+            .detach(|| inner.set_pool(name, start, end, probe).map(|c| c.pool))
             .or_raise(py)?;
         Ok(pool.into())
     }
