@@ -16,7 +16,7 @@ import "C"
 // port or the other protocol is ErrConflict. The lease is permanent TCP unless opts say
 // otherwise (WithProtocol, WithOwner, WithTTL, WithForce).
 func (r *Registry) Register(name string, port uint16, mode Mode, opts ...LeaseOption) (uint16, error) {
-	options, err := buildOptions(opts)
+	options, err := buildOptions("Register", opts)
 	if err != nil {
 		return 0, err
 	}
@@ -30,7 +30,7 @@ func (r *Registry) Register(name string, port uint16, mode Mode, opts ...LeaseOp
 // process on the host. A name that already holds a lease gets its port back. An unknown pool
 // is ErrNotFound; a pool with no free port is ErrExhausted.
 func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, error) {
-	options, err := buildOptions(opts)
+	options, err := buildOptions("Allocate", opts)
 	if err != nil {
 		return 0, err
 	}
@@ -84,18 +84,31 @@ func (r *Registry) Pools() ([]Pool, error) {
 }
 
 // SetPool creates pool name over start..end (inclusive) or changes its range, and returns
-// it. A cursor outside the new range restarts at start; leases already made are kept.
-func (r *Registry) SetPool(name string, start, end uint16, opts ...PoolOption) (Pool, error) {
+// the pool as set with any warnings. A cursor outside the new range restarts at start; leases
+// already made are kept. A pool that works but deserves a second look (its range overlaps the
+// kernel's ephemeral ports, say) is still set, and PoolChange.Warnings says what to look at:
+// show them to the user.
+func (r *Registry) SetPool(name string, start, end uint16, opts ...PoolOption) (PoolChange, error) {
 	o := poolOptions{probe: C.PORTPOOL_PROBE_DEFAULT}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
 		}
 	}
-	return withCString("pool", name, func(cname *C.char) (Pool, error) {
-		return jsonOf[Pool](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-			return C.portpool_set_pool(h, cname, C.uint16_t(start), C.uint16_t(end), o.probe, out)
+	return withCString("pool", name, func(cname *C.char) (PoolChange, error) {
+		var pool, warnings *C.char
+		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+			return C.portpool_set_pool(h, cname, C.uint16_t(start), C.uint16_t(end), o.probe, &pool, &warnings)
 		})
+		var change PoolChange
+		poolText, warningsText := takeString(pool), takeString(warnings)
+		if err == nil {
+			err = decode(poolText, &change.Pool)
+		}
+		if err == nil {
+			err = decode(warningsText, &change.Warnings)
+		}
+		return change, err
 	})
 }
 

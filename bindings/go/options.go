@@ -8,9 +8,13 @@ package portpool
 */
 import "C"
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
-// LeaseOption sets an option of a new lease, for Register and Allocate.
+// LeaseOption sets an option of a new lease: for Register, Allocate, AllocateMany and Lease
+// (each call says which it takes, and refuses the others with ErrInvalidArgument).
 type LeaseOption func(*leaseOptions)
 
 type leaseOptions struct {
@@ -18,15 +22,31 @@ type leaseOptions struct {
 	err error
 	// set records which options were given, for calls that accept only some.
 	set optionSet
+	// How Lease chooses its port: a pool, or ports in a mode.
+	pool  string
+	ports []uint16
+	mode  Mode
 }
 
-type optionSet uint8
+type optionSet uint16
 
 const (
 	setProtocol optionSet = 1 << iota
 	setForce
 	setOwner
 	setTTL
+	setPool
+	setPorts
+	setMode
+)
+
+// The options' names, in the order of the bits above, for errors.
+var optionNames = []string{"WithProtocol", "WithForce", "WithOwner", "WithTTL", "WithPool", "WithPort", "WithMode"}
+
+// The options of every call that makes a lease, and those that say how Lease chooses its port.
+const (
+	newLease = setProtocol | setForce | setOwner | setTTL
+	choosing = setPool | setPorts | setMode
 )
 
 // WithProtocol leases a port of protocol p (TCP by default).
@@ -74,12 +94,50 @@ func ttlSeconds(ttl time.Duration) int64 {
 	return seconds
 }
 
-func buildOptions(opts []LeaseOption) (*C.portpool_lease_options, error) {
-	o, err := collectOptions(opts, setProtocol|setForce|setOwner|setTTL, "")
+// WithPool takes Lease's port from pool (by default, the "default" pool). It cannot be
+// combined with WithPort.
+func WithPool(pool string) LeaseOption {
+	return func(o *leaseOptions) { o.pool, o.set = pool, o.set|setPool }
+}
+
+// WithPort makes Lease take port as WithMode says (flexible by default: port, or the next free
+// one above it) instead of a pool's next free port. It is WithPorts with one port.
+func WithPort(port uint16) LeaseOption { return WithPorts(port) }
+
+// WithPorts makes Lease take the first of ports, in order, that WithMode allows, instead of a
+// pool's next free port.
+func WithPorts(ports ...uint16) LeaseOption {
+	ports = append([]uint16(nil), ports...)
+	return func(o *leaseOptions) { o.ports, o.set = ports, o.set|setPorts }
+}
+
+// WithMode says how Lease takes the ports of WithPort: ModeFlexible (the default) or
+// ModeFixed.
+func WithMode(mode Mode) LeaseOption {
+	return func(o *leaseOptions) { o.mode, o.set = mode, o.set|setMode }
+}
+
+// buildOptions collects the options of a call that makes a lease (call names it in errors).
+func buildOptions(call string, opts []LeaseOption) (*C.portpool_lease_options, error) {
+	o, err := collectOptions(opts, newLease, call)
 	if err != nil {
 		return nil, err
 	}
 	return &o.c, nil
+}
+
+// choice is how Lease chooses its port, for libportpool, in mem.
+func (o *leaseOptions) choice(mem *cMemory) (*C.portpool_choice, error) {
+	var choice C.portpool_choice
+	var err error
+	if o.set&setPool != 0 {
+		if choice.pool, err = mem.string("pool", o.pool); err != nil {
+			return nil, err
+		}
+	}
+	choice.ports, choice.n_ports = mem.ports(o.ports), C.size_t(len(o.ports))
+	choice.mode = C.portpool_mode(o.mode)
+	return &choice, nil
 }
 
 // collectOptions applies opts (a nil one is ignored) and refuses any outside allowed, which
@@ -101,14 +159,18 @@ func collectOptions(opts []LeaseOption, allowed optionSet, call string) (leaseOp
 	return o, nil
 }
 
+// allowedNames lists the options in allowed: "WithOwner", "WithOwner and WithTTL", ...
 func allowedNames(allowed optionSet) string {
-	switch allowed {
-	case setOwner:
-		return "WithOwner"
-	case setTTL:
-		return "WithTTL"
+	var names []string
+	for bit, name := range optionNames {
+		if allowed&(1<<bit) != 0 {
+			names = append(names, name)
+		}
 	}
-	return "lease options"
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // PoolOption sets an option of SetPool.

@@ -45,7 +45,7 @@ import (
 )
 
 // ABIVersion is the version of the C ABI this package was written against.
-const ABIVersion = 2
+const ABIVersion = 3
 
 // Registry is a handle on one registry file. Opening one does not touch the disk; each call
 // that changes the registry locks the file for its own duration only (waiting at most the
@@ -198,6 +198,38 @@ func withOptionalCString[T any](what, s string, f func(*C.char) (T, error)) (T, 
 		return f(nil)
 	}
 	return withCString(what, s, f)
+}
+
+// cMemory is C memory made for the arguments of one call, freed together after it (cgo lets C
+// keep no pointer to Go memory inside a struct it is given).
+type cMemory []unsafe.Pointer
+
+// string copies s for C (what names it in an error).
+func (m *cMemory) string(what, s string) (*C.char, error) {
+	cs, err := cString(what, s)
+	if err == nil {
+		*m = append(*m, unsafe.Pointer(cs))
+	}
+	return cs, err
+}
+
+// ports copies ports for C; NULL when there are none.
+func (m *cMemory) ports(ports []uint16) *C.uint16_t {
+	if len(ports) == 0 {
+		return nil
+	}
+	p := (*C.uint16_t)(C.malloc(C.size_t(len(ports)) * C.size_t(unsafe.Sizeof(C.uint16_t(0)))))
+	*m = append(*m, unsafe.Pointer(p))
+	copy(unsafe.Slice(p, len(ports)), unsafe.Slice((*C.uint16_t)(unsafe.Pointer(&ports[0])), len(ports)))
+	return p
+}
+
+// free frees everything m holds.
+func (m *cMemory) free() {
+	for _, p := range *m {
+		C.free(p)
+	}
+	*m = nil
 }
 
 // cString copies s for C, which cannot hold a NUL byte. Free the result with C.free. The

@@ -227,6 +227,15 @@ func (s PortState) MarshalText() ([]byte, error) {
 	return []byte(s.String()), nil
 }
 
+// PoolChange is what SetPool did: the pool as set (embedded, so change.Start and the others
+// read as the pool's), and warnings for the user.
+type PoolChange struct {
+	Pool `json:"pool"`
+	// Warnings are sentences about a pool that works but deserves a second look, e.g. one
+	// whose range overlaps the kernel's ephemeral ports; empty when there is nothing to say.
+	Warnings []string `json:"warnings"`
+}
+
 // Reclaimed is a stale lease that GC released, and why.
 type Reclaimed struct {
 	Lease Lease `json:"lease"`

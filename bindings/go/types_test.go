@@ -36,7 +36,8 @@ func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
 	bound := uint16(udp.LocalAddr().(*net.UDPAddr).Port)
 	must(reg.Register("served", bound, portpool.ModeFixed, portpool.WithProtocol(portpool.UDP), portpool.WithForce()))
 	// A pool over the kernel's ephemeral range: a finding about no port.
-	must(reg.SetPool("ephemeral", 40000, 40010, portpool.WithProbe(false)))
+	lo, _ := ephemeralRange(t)
+	seen.walk(must(reg.SetPool("ephemeral", lo, lo+10, portpool.WithProbe(false))))
 
 	seen.walk(must(reg.List()))
 	seen.walk(must(reg.Pools()))
@@ -66,7 +67,7 @@ func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
 
 	types := []any{portpool.Lease{}, portpool.Owner{}, portpool.Next{}, portpool.Origin{}, portpool.Pool{},
 		portpool.Reclaimed{}, portpool.Who{}, portpool.Socket{}, portpool.Process{}, portpool.ImportReport{},
-		portpool.DoctorReport{}, portpool.Finding{}}
+		portpool.DoctorReport{}, portpool.Finding{}, portpool.PoolChange{}}
 	// Set only when the host hides its sockets, which the test skips above.
 	unreachable := map[string]bool{"Who.Unavailable": true, "DoctorReport.Unavailable": true}
 	for _, value := range types {

@@ -353,21 +353,30 @@ pub unsafe extern "C" fn portpool_pools_json(
 /// range restarts at `start`; leases already made are kept. `probe` is one of the
 /// `PORTPOOL_PROBE_*` constants.
 ///
+/// A pool that works but deserves a second look (its range overlaps the kernel's ephemeral
+/// ports, say) is still set; `*out_warnings_json`, when not NULL, is a JSON array of
+/// sentences saying what to look at, `[]` when there is nothing. Show them to the user.
+///
 /// - **Ownership:** `name` is only read during the call. When `out_json` is not NULL,
-///   `*out_json` is the pool as a JSON object, owned by the caller: free it with
-///   `portpool_string_free`.
+///   `*out_json` is the pool as a JSON object; both strings are owned by the caller: free
+///   them with `portpool_string_free`.
 /// - **Threads:** safe to call concurrently on one handle.
 /// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `name`; invalid name; port 0;
 ///   `start` after `end`; unknown `probe`), `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
 ///
 /// ```c
-/// if (portpool_set_pool(reg, "workers", 7000, 7099, PORTPOOL_PROBE_DEFAULT, NULL) != PORTPOOL_OK)
+/// char *warnings = NULL;
+/// if (portpool_set_pool(reg, "workers", 40000, 40099, PORTPOOL_PROBE_DEFAULT, NULL, &warnings)
+///     != PORTPOOL_OK)
 ///     fprintf(stderr, "%s\n", portpool_last_error_message());
+/// else if (strcmp(warnings, "[]") != 0)
+///     fprintf(stderr, "warning: %s\n", warnings);  // ["pool \"workers\" (40000-40099) overlaps ..."]
+/// portpool_string_free(warnings);
 /// ```
 ///
 /// # Safety
-/// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` is
-/// NULL or writable.
+/// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` and
+/// `out_warnings_json` are NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_set_pool(
     reg: *mut portpool_registry,
@@ -376,13 +385,21 @@ pub unsafe extern "C" fn portpool_set_pool(
     end: u16,
     probe: portpool_probe,
     out_json: *mut *mut c_char,
+    out_warnings_json: *mut *mut c_char,
 ) -> portpool_status {
     guard(|| {
         // SAFETY: forwarded from this function's contract.
-        let (reg, name, out_json) =
-            unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
-        let pool = reg.inner.set_pool(name, start, end, args::probe(probe)?)?.pool;
-        set_json(out_json, &pool);
+        let (reg, name, out_json, out_warnings_json) = unsafe {
+            (
+                registry(reg)?,
+                text(name, "name")?,
+                optional_out(out_json),
+                optional_out(out_warnings_json),
+            )
+        };
+        let change = reg.inner.set_pool(name, start, end, args::probe(probe)?)?;
+        set_json(out_json, &change.pool);
+        set_json(out_warnings_json, &change.warnings);
         Ok(())
     })
 }

@@ -7,12 +7,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
 
-use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, Result};
+use portpool_core::{Choice, Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, Result};
 
 use crate::types::{
     PORTPOOL_MODE_FIXED, PORTPOOL_MODE_FLEXIBLE, PORTPOOL_MODE_POOL, PORTPOOL_PROBE_DEFAULT,
     PORTPOOL_PROBE_OFF, PORTPOOL_PROBE_ON, PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_UDP,
-    portpool_lease_options, portpool_mode, portpool_probe, portpool_protocol, portpool_registry,
+    portpool_choice, portpool_lease, portpool_lease_options, portpool_mode, portpool_probe,
+    portpool_protocol, portpool_registry,
 };
 
 fn invalid(message: String) -> Error {
@@ -64,36 +65,99 @@ pub(crate) unsafe fn optional_path<'a>(ptr: *const c_char) -> Option<&'a Path> {
     Some(Path::new(OsStr::from_bytes(bytes)))
 }
 
-/// The addresses of the handles `portpool_open` made and `portpool_close` has not closed yet.
-/// A pointer is dereferenced only when it is one of them: a closed, never-opened or foreign
-/// pointer is an error, never a read of freed or unrelated memory.
-static LIVE_HANDLES: std::sync::Mutex<std::collections::BTreeSet<usize>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
+/// The addresses of the live objects of one kind that the library handed out (registries from
+/// `portpool_open`, leases from `portpool_lease_open`) and that were not closed yet. A pointer
+/// is dereferenced only when it is one of them: a closed, never-opened or foreign pointer is
+/// an error, never a read of freed or unrelated memory.
+pub(crate) struct Live(std::sync::Mutex<std::collections::BTreeSet<usize>>);
 
-fn live_handles() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<usize>> {
-    // The set stays consistent even if a thread panicked holding it: each change is one
-    // insert or remove.
-    LIVE_HANDLES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+impl Live {
+    pub(crate) const fn new() -> Live {
+        Live(std::sync::Mutex::new(std::collections::BTreeSet::new()))
+    }
+
+    fn set(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<usize>> {
+        // The set stays consistent even if a thread panicked holding it: each change is one
+        // insert or remove.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
-/// Records a handle `portpool_open` made, and returns it.
-pub(crate) fn register_handle(reg: portpool_registry) -> *mut portpool_registry {
-    let ptr = Box::into_raw(Box::new(reg));
-    live_handles().insert(ptr as usize);
+/// A kind of object the library hands to C as an opaque pointer.
+pub(crate) trait Handle: Sized {
+    /// The live objects of this kind.
+    fn live() -> &'static Live;
+    /// How an error names a pointer that is not a live one, e.g. `invalid registry: ...`.
+    const NOT_LIVE: &'static str;
+    /// How an error names a NULL pointer.
+    const NULL: &'static str;
+}
+
+static REGISTRIES: Live = Live::new();
+static LEASES: Live = Live::new();
+
+impl Handle for portpool_registry {
+    fn live() -> &'static Live {
+        &REGISTRIES
+    }
+    const NOT_LIVE: &'static str =
+        "invalid registry: not an open handle (closed already, or not from portpool_open)";
+    const NULL: &'static str = "invalid registry: NULL pointer";
+}
+
+impl Handle for portpool_lease {
+    fn live() -> &'static Live {
+        &LEASES
+    }
+    const NOT_LIVE: &'static str =
+        "invalid lease: not an open lease (closed already, or not from portpool_lease_open)";
+    const NULL: &'static str = "invalid lease: NULL pointer";
+}
+
+/// Hands `value` to C: the pointer is live until [`take_handle`] takes it back.
+pub(crate) fn into_handle<T: Handle>(value: T) -> *mut T {
+    let ptr = Box::into_raw(Box::new(value));
+    T::live().set().insert(ptr as usize);
     ptr
 }
 
-/// Takes a live handle back for `portpool_close`; `None` for NULL, a closed handle or a
-/// pointer that never was one.
-pub(crate) fn unregister_handle(reg: *mut portpool_registry) -> Option<Box<portpool_registry>> {
-    if !live_handles().remove(&(reg as usize)) {
+/// Takes a live handle back from C, to be dropped; `None` for NULL, a handle taken back
+/// already, or a pointer that never was one.
+pub(crate) fn take_handle<T: Handle>(ptr: *mut T) -> Option<Box<T>> {
+    if !T::live().set().remove(&(ptr as usize)) {
         return None;
     }
-    // SAFETY: the address was recorded by register_handle, which made it with Box::into_raw,
-    // and it was removed from the set just now, so this is its only conversion back.
-    Some(unsafe { Box::from_raw(reg) })
+    // SAFETY: the address was recorded by into_handle, which made it with Box::into_raw, and
+    // it was removed from the set just now, so this is its only conversion back.
+    Some(unsafe { Box::from_raw(ptr) })
+}
+
+/// [`take_handle`] for a handle that must be live: `PORTPOOL_INVALID_ARGUMENT` otherwise.
+pub(crate) fn take_live<T: Handle>(ptr: *mut T) -> Result<Box<T>> {
+    match take_handle(ptr) {
+        Some(value) => Ok(value),
+        None if ptr.is_null() => Err(invalid(T::NULL.to_owned())),
+        None => Err(invalid(T::NOT_LIVE.to_owned())),
+    }
+}
+
+/// The object behind a handle: `PORTPOOL_INVALID_ARGUMENT` for NULL, and for a pointer that is
+/// not live (closed already, or never handed out).
+///
+/// # Safety
+/// `ptr` is not taken back by another thread while the returned reference is in use.
+pub(crate) unsafe fn handle<'a, T: Handle>(ptr: *const T) -> Result<&'a T> {
+    if ptr.is_null() {
+        return Err(invalid(T::NULL.to_owned()));
+    }
+    if !T::live().set().contains(&(ptr as usize)) {
+        return Err(invalid(T::NOT_LIVE.to_owned()));
+    }
+    // SAFETY: the address is a live handle's, made by Box::into_raw; the caller promises no
+    // concurrent close. Only shared access is taken.
+    Ok(unsafe { &*ptr })
 }
 
 /// The registry behind a handle: `PORTPOOL_INVALID_ARGUMENT` for NULL, and for a pointer that
@@ -102,18 +166,8 @@ pub(crate) fn unregister_handle(reg: *mut portpool_registry) -> Option<Box<portp
 /// # Safety
 /// `reg` is not closed by another thread while the returned reference is in use.
 pub(crate) unsafe fn registry<'a>(reg: *mut portpool_registry) -> Result<&'a portpool_registry> {
-    if reg.is_null() {
-        return Err(invalid("invalid registry: NULL pointer".to_owned()));
-    }
-    if !live_handles().contains(&(reg as usize)) {
-        return Err(invalid(
-            "invalid registry: not an open handle (closed already, or not from portpool_open)"
-                .to_owned(),
-        ));
-    }
-    // SAFETY: the address is an open handle's, made by Box::into_raw; the caller promises
-    // no concurrent close. Only shared access is taken.
-    Ok(unsafe { &*reg.cast_const() })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { handle(reg.cast_const()) }
 }
 
 /// Where a result goes: C memory that may hold anything (uninitialized, or bytes that are not
@@ -209,6 +263,52 @@ pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result
         pid: optional_pid(pid)?,
         ttl: optional_ttl(ttl)?,
     })
+}
+
+/// `count` ports from C at `ptr` (NULL when `count` is 0), `what` naming them in errors.
+///
+/// # Safety
+/// `ptr` is NULL or points to `count` readable `uint16_t`.
+pub(crate) unsafe fn ports(ptr: *const u16, count: usize, what: &str) -> Result<Vec<u16>> {
+    match (ptr.is_null(), count) {
+        (_, 0) => Ok(Vec::new()),
+        (true, _) => Err(invalid(format!(
+            "invalid {what}: NULL pointer with {count} ports"
+        ))),
+        // SAFETY: non-NULL, and the caller promises `count` readable ports.
+        (false, _) => Ok(unsafe { std::slice::from_raw_parts(ptr, count) }.to_vec()),
+    }
+}
+
+/// How a port is chosen; NULL is the default pool.
+///
+/// # Safety
+/// `ptr` is NULL or points to a readable `portpool_choice` whose pointers are as its fields
+/// say.
+pub(crate) unsafe fn choice(ptr: *const portpool_choice) -> Result<Choice> {
+    if ptr.is_null() {
+        return Ok(Choice::default());
+    }
+    // SAFETY: the caller promises a readable struct.
+    let raw = unsafe { ptr.read() };
+    // SAFETY: forwarded from this function's contract.
+    let (pool, ports) = unsafe {
+        (
+            optional_text(raw.pool, "choice.pool")?,
+            ports(raw.ports, raw.n_ports, "choice.ports")?,
+        )
+    };
+    match (pool, ports.is_empty()) {
+        (pool, true) => Ok(Choice::Pool(pool.map(str::to_owned))),
+        (None, false) => Ok(Choice::Ports {
+            ports,
+            mode: mode(raw.mode)?,
+        }),
+        (Some(pool), false) => Err(invalid(format!(
+            "invalid choice: both pool {pool:?} and {} ports given; a port comes from one or the other",
+            ports.len()
+        ))),
+    }
 }
 
 /// A pid from C, where 0 means none; core checks every other value.

@@ -13,11 +13,13 @@
 //!   sharing a handle never see each other's messages.
 //! - A NULL pointer where a value is required, and text that is not UTF-8, give
 //!   `PORTPOOL_INVALID_ARGUMENT`, never a crash. So does a `portpool_registry *` that is not an
-//!   open handle (closed already, or never returned by `portpool_open`): the library keeps the
-//!   set of open handles and never reads through any other pointer. Closing a handle while
+//!   open handle (closed already, or never returned by `portpool_open`), and a `portpool_lease *`
+//!   that is not an open lease: the library keeps the set of open handles and leases and never
+//!   reads through any other pointer. Closing a handle while
 //!   another thread uses it is still the caller's error. A panic inside the library is caught at the
 //!   boundary and gives `PORTPOOL_PANIC`; no unwinding ever crosses into C.
-//! - Functions that cannot fail (`portpool_close`, `portpool_string_free`, `portpool_version`,
+//! - Functions that cannot fail (`portpool_close`, `portpool_lease_free`,
+//!   `portpool_lease_port`, `portpool_string_free`, `portpool_version`,
 //!   `portpool_abi_version`, `portpool_last_error_message`) leave the message alone.
 //!
 //! # Ownership
@@ -56,12 +58,14 @@
 
 #![allow(non_camel_case_types)]
 
-// The C API, by concern (core's `Registry` is split the same way). This file holds the handle
-// and the library itself: open, close, lock timeout, path, strings, messages, versions.
+// The C API, by concern, as core's `Registry` is split (registry.rs: allocation, handover.rs,
+// inspect.rs, import.rs, scoped.rs). This file holds the handle and the library itself: open,
+// close, lock timeout, path, strings, messages, versions.
 mod allocation;
+mod handover;
 mod import;
-mod inspection;
-mod owners;
+mod inspect;
+mod scoped;
 
 mod args;
 mod status;
@@ -74,9 +78,10 @@ use portpool_core::Registry;
 
 pub use crate::allocation::*;
 use crate::args::{c_string, optional_path, out, registry};
+pub use crate::handover::*;
 pub use crate::import::*;
-pub use crate::inspection::*;
-pub use crate::owners::*;
+pub use crate::inspect::*;
+pub use crate::scoped::*;
 pub use crate::status::portpool_status;
 use crate::status::{guard, last_message, quietly};
 pub use crate::types::*;
@@ -117,7 +122,7 @@ pub unsafe extern "C" fn portpool_open(
         // SAFETY: forwarded from this function's contract.
         let (path, out) = unsafe { (optional_path(path), args::out(out, "out")?) };
         let inner = Registry::open(path)?;
-        out.set(args::register_handle(portpool_registry { inner }));
+        out.set(args::into_handle(portpool_registry { inner }));
         Ok(())
     })
 }
@@ -140,7 +145,7 @@ pub unsafe extern "C" fn portpool_open(
 /// `reg` is NULL or a handle from `portpool_open` that was not closed yet.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_close(reg: *mut portpool_registry) {
-    quietly(|| drop(args::unregister_handle(reg)));
+    quietly(|| drop(args::take_handle(reg)));
 }
 
 /// Sets how long calls on `reg` that change the registry wait for another process's lock

@@ -1,11 +1,13 @@
 //! The types and constants of the C ABI.
 
-use portpool_core::Registry;
+use std::ffi::c_char;
+
+use portpool_core::{Registry, ScopedLease};
 
 /// The version of this C ABI. It changes whenever a type, constant or function of
 /// `portpool.h` changes incompatibly; compare it with `portpool_abi_version()` to make sure
 /// the library loaded at run time matches the header compiled against.
-pub const PORTPOOL_ABI_VERSION: u32 = 2;
+pub const PORTPOOL_ABI_VERSION: u32 = 3;
 
 /// A handle on one registry file.
 ///
@@ -18,9 +20,26 @@ pub struct portpool_registry {
     pub(crate) inner: Registry,
 }
 
+/// A lease for one scope of the calling process, from `portpool_lease_open`: its port is the
+/// caller's until `portpool_lease_close` releases it.
+///
+/// **Owner:** the caller, from `portpool_lease_open` until `portpool_lease_close` (which
+/// releases the lease, then frees the handle) or `portpool_lease_free` (which only frees it).
+/// **Lifetime:** independent of the registry handle it came from; closing needs a registry
+/// handle on the same file. The lease itself lives in the registry: freeing the handle, or
+/// the process's exit, does not release it (the owner's exit makes it stale, so the next
+/// allocation or `portpool_gc` reclaims it).
+/// **Threads:** may be used from any thread, and read (`portpool_lease_port`) from several
+/// at once; it must not be used during or after `portpool_lease_close` or
+/// `portpool_lease_free`. After `fork`, the child's copy never releases the parent's lease.
+pub struct portpool_lease {
+    pub(crate) inner: ScopedLease,
+}
+
 const _: () = {
     const fn shared_between_threads<T: Send + Sync>() {}
     shared_between_threads::<portpool_registry>();
+    shared_between_threads::<portpool_lease>();
 };
 
 /// How `portpool_register` picks a port: one of the `PORTPOOL_MODE_*` constants. An integer
@@ -72,6 +91,26 @@ pub struct portpool_lease_options {
     /// Seconds the lease lives unless renewed (0: forever). Negative or over 100 years is
     /// `PORTPOOL_INVALID_ARGUMENT`.
     pub ttl: i64,
+}
+
+/// How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a
+/// list of ports that a mode allows. A zeroed struct (or NULL instead of one) means the next
+/// free port of the default pool.
+///
+/// **Owner:** the caller; the library only reads it (and the strings and arrays it points to)
+/// during the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct portpool_choice {
+    /// The pool to take the next free port of (NULL: the default pool). Only when `n_ports`
+    /// is 0: giving both a pool and ports is `PORTPOOL_INVALID_ARGUMENT`.
+    pub pool: *const c_char,
+    /// The preferred ports, in order: `n_ports` of them (NULL when `n_ports` is 0).
+    pub ports: *const u16,
+    /// How many ports `ports` holds; 0: take the port from `pool`.
+    pub n_ports: usize,
+    /// How `ports` are taken: `PORTPOOL_MODE_FLEXIBLE` (0) or `PORTPOOL_MODE_FIXED`.
+    pub mode: portpool_mode,
 }
 
 /// What `portpool_check` found on a port.

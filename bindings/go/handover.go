@@ -56,7 +56,7 @@ func (r *Registry) AbortHandover(name string, opts ...LeaseOption) (uint16, erro
 // write, all or none, and returns the ports in the order of names. Names that already hold a
 // lease get theirs back. Errors as Allocate; a name given twice is ErrInvalidArgument.
 func (r *Registry) AllocateMany(names []string, pool string, opts ...LeaseOption) ([]uint16, error) {
-	options, err := buildOptions(opts)
+	options, err := buildOptions("AllocateMany", opts)
 	if err != nil {
 		return nil, err
 	}
