@@ -335,6 +335,7 @@ impl LeaseArgs {
             force,
             pid: self.pid,
             ttl: self.ttl,
+            ..LeaseOptions::default()
         }
     }
 }

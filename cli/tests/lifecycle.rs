@@ -471,7 +471,10 @@ fn set_owner_ties_a_lease_to_a_process_and_without_a_pid_makes_it_permanent() {
     ok(&s.path, &["allocate", "job", "--pool", "p"]);
     let mut owner = Command::new("sleep").arg("60").spawn().unwrap();
     let pid = owner.id().to_string();
-    assert_eq!(ok(&s.path, &["set-owner", "job", &pid]).trim(), start.to_string());
+    assert_eq!(
+        ok(&s.path, &["set-owner", "job", &pid]).trim(),
+        start.to_string()
+    );
     assert_eq!(leases(&s.path)[0]["owner"]["pid"], owner.id());
     ok(&s.path, &["set-owner", "job"]);
     assert!(leases(&s.path)[0]["owner"].is_null());
@@ -482,5 +485,9 @@ fn set_owner_ties_a_lease_to_a_process_and_without_a_pid_makes_it_permanent() {
     assert!(gc.contains("job"), "{gc}");
     let out = pp(&s.path, &["set-owner", "job", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no lease named \"job\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no lease named \"job\""),
+        "{}",
+        stderr(&out)
+    );
 }
