@@ -217,6 +217,7 @@ fn lease_options(
         force: force.unwrap_or(false),
         pid: pid_arg(pid)?,
         ttl: ttl_arg(ttl)?,
+        ..pp::LeaseOptions::default()
     })
 }
 
