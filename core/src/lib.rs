@@ -30,6 +30,7 @@
 //! # Ok::<(), portpool_core::Error>(())
 //! ```
 
+mod allocation;
 mod choose;
 mod error;
 mod format;
