@@ -189,10 +189,11 @@ typedef uint32_t portpool_mode;
 typedef uint32_t portpool_protocol;
 
 /**
- * Options of a new lease, for `portpool_register_ex` and `portpool_allocate_ex`.
+ * Options of a new lease, for `portpool_register_ex`, `portpool_register_ports`,
+ * `portpool_allocate_ex`, `portpool_allocate_many`, `portpool_lease_open` and `portpool_listen`.
  *
  * A zeroed struct (`portpool_lease_options opts = {0};`) is the default: a permanent TCP
- * lease, not forced, with no owner. Passing NULL instead of a struct means the same.
+ * lease, not forced, with no owner, no excluded ports, no range, probed on the wildcards. Passing NULL instead of a struct means the same.
  * **Owner:** the caller; the library only reads it during the call.
  */
 typedef struct portpool_lease_options {
@@ -216,6 +217,31 @@ typedef struct portpool_lease_options {
      * `PORTPOOL_INVALID_ARGUMENT`.
      */
     int64_t ttl;
+    /**
+     * Ports never handed out, even when preferred or next in the pool: `n_exclude` of them
+     * (NULL when `n_exclude` is 0).
+     */
+    const uint16_t *exclude;
+    /**
+     * How many ports `exclude` holds.
+     */
+    size_t n_exclude;
+    /**
+     * Register only: after the preferred ports, the ports `range_start`..=`range_end` in
+     * order, in either mode (both 0: no range; a pool has its own range, so allocating with
+     * one is `PORTPOOL_INVALID_ARGUMENT`).
+     */
+    uint16_t range_start;
+    /**
+     * The last port of the range (inclusive).
+     */
+    uint16_t range_end;
+    /**
+     * Probe candidate ports on this one address (e.g. `"127.0.0.1"`) instead of the IPv4
+     * and IPv6 wildcards; NULL: the wildcards. A port bound on another address may then be
+     * handed out, so a server must bind this address only. `portpool_listen` binds it too.
+     */
+    const char *host;
 } portpool_lease_options;
 
 /**
@@ -223,6 +249,48 @@ typedef struct portpool_lease_options {
  * `PORTPOOL_PROBE_*` constants, given to `portpool_set_pool`.
  */
 typedef uint32_t portpool_probe;
+
+/**
+ * What `portpool_find_free_ex` looks for. A zeroed struct (or NULL instead of one) is a TCP
+ * port the kernel picks, probed on the wildcard addresses.
+ *
+ * **Owner:** the caller; the library only reads it (and what it points to) during the call.
+ */
+typedef struct portpool_find_options {
+    /**
+     * `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
+     */
+    portpool_protocol protocol;
+    /**
+     * Ports to try first, in order: `n_ports` of them (NULL when `n_ports` is 0).
+     */
+    const uint16_t *ports;
+    /**
+     * How many ports `ports` holds.
+     */
+    size_t n_ports;
+    /**
+     * Then the ports `range_start`..=`range_end`, in order (both 0: no range; then the
+     * kernel picks).
+     */
+    uint16_t range_start;
+    /**
+     * The last port of the range (inclusive).
+     */
+    uint16_t range_end;
+    /**
+     * Ports never returned: `n_exclude` of them (NULL when `n_exclude` is 0).
+     */
+    const uint16_t *exclude;
+    /**
+     * How many ports `exclude` holds.
+     */
+    size_t n_exclude;
+    /**
+     * Probe this one address instead of the wildcards; NULL: the wildcards.
+     */
+    const char *host;
+} portpool_find_options;
 
 /**
  * How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a
@@ -251,6 +319,24 @@ typedef struct portpool_choice {
      */
     portpool_mode mode;
 } portpool_choice;
+
+/**
+ * How `portpool_listen` binds. A zeroed struct (or NULL instead of one) binds the wildcard
+ * address with a backlog of 128.
+ *
+ * **Owner:** the caller; the library only reads it during the call.
+ */
+typedef struct portpool_listen_options {
+    /**
+     * The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
+     * wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
+     */
+    const char *host;
+    /**
+     * TCP only: the queue of connections not yet accepted (0: 128).
+     */
+    uint32_t backlog;
+} portpool_listen_options;
 
 /**
  * The preferred port, or the next free one above it.
@@ -510,6 +596,37 @@ enum portpool_status portpool_register_ex(struct portpool_registry *reg,
                                           portpool_mode mode,
                                           const struct portpool_lease_options *options,
                                           uint16_t *out_port);
+
+/**
+ * `portpool_register_ex` with a list of preferred ports: the first of `ports` (in order) that
+ * `mode` allows, then the range of `options` in order, and in flexible mode without a range
+ * the ports above the first one. Fixed mode without a range takes only the listed ports
+ * (none free: `PORTPOOL_CONFLICT`). Ports in `options->exclude` are never taken.
+ *
+ * - **Ownership:** `name`, `ports` and `options` are only read during the call.
+ * - **Threads:** safe to call concurrently on one handle; two callers never get one port.
+ * - **Errors:** those of `portpool_register_ex`, and `PORTPOOL_INVALID_ARGUMENT` for
+ *   `n_ports` 0, or `ports` NULL while `n_ports` is not 0.
+ *
+ * ```c
+ * const uint16_t preferred[] = {3000, 3001};
+ * portpool_lease_options opts = {0};
+ * opts.range_start = 4000;         // then 4000-4100
+ * opts.range_end = 4100;
+ * uint16_t port;
+ * portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port);
+ * ```
+ *
+ * # Safety
+ * As `portpool_register_ex`; `ports` is NULL or points to `n_ports` readable ports.
+ */
+enum portpool_status portpool_register_ports(struct portpool_registry *reg,
+                                             const char *name,
+                                             const uint16_t *ports,
+                                             size_t n_ports,
+                                             portpool_mode mode,
+                                             const struct portpool_lease_options *options,
+                                             uint16_t *out_port);
 
 /**
  * The port `name` holds, in `*out_port`. A stale lease (owner gone, time to live over)
@@ -1107,6 +1224,84 @@ enum portpool_status portpool_is_free(uint16_t port, portpool_protocol protocol,
  * `out_port` is NULL or writable.
  */
 enum portpool_status portpool_find_free(portpool_protocol protocol, uint16_t *out_port);
+
+/**
+ * `count` distinct ports that can be bound for `options->protocol` right now, outside any
+ * registry, in `out_ports[0..count]`: the free ones of `options->ports` in order, then of
+ * the range in order, or, without a range, ports the kernel picks; never one of
+ * `options->exclude`. Takes no lease. `options` NULL: TCP ports the kernel picks.
+ *
+ * - **Ownership:** `options` is only read during the call; `out_ports` is the caller's
+ *   array of at least `count` elements.
+ * - **Threads:** safe to call from any thread.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (`count` 0; `out_ports` NULL; a bad protocol,
+ *   range or host; a NULL array with a count), `PORTPOOL_EXHAUSTED` (fewer than `count`
+ *   free ports where asked), `PORTPOOL_IO_ERROR`. Nothing is written to `out_ports` then.
+ *
+ * ```c
+ * portpool_find_options opts = {0};
+ * opts.range_start = 4000;
+ * opts.range_end = 4100;
+ * uint16_t ports[3];
+ * if (portpool_find_free_ex(&opts, ports, 3) == PORTPOOL_OK)
+ *     printf("%u %u %u\n", (unsigned)ports[0], (unsigned)ports[1], (unsigned)ports[2]);
+ * ```
+ *
+ * # Safety
+ * `options` is NULL or readable, with the arrays and string it points to; `out_ports` is NULL
+ * or writable for `count` elements.
+ */
+enum portpool_status portpool_find_free_ex(const struct portpool_find_options *options,
+                                           uint16_t *out_ports,
+                                           size_t count);
+
+/**
+ * Leases a port to `name` and returns a socket bound to it, in one step: under the
+ * registry's lock the port is chosen (as `choice` says; NULL: the next free port of the
+ * default pool), bound, and only then leased, so no other process can take it in between.
+ * A TCP socket listens (`SO_REUSEADDR`, `listen->backlog`); a UDP one is bound. The fd is
+ * in `*out_fd`, the port in `*out_port`.
+ *
+ * - The address: `listen->host`, else `options->host`, else the IPv6 wildcard in
+ *   dual-stack mode where the host has IPv6, else 0.0.0.0.
+ * - The lease is owned by `options->pid`, else by the calling process, and is reclaimed once
+ *   that process has exited. A `name` that already holds a lease (that `choice` accepts)
+ *   gets a socket bound to its port.
+ * - **The lease is not released by closing the socket**: release it with
+ *   `portpool_release`, or let the owner's exit end it.
+ *
+ * - **Ownership:** `name`, `choice`, `options` and `listen` are only read during the call.
+ *   `*out_fd` is a new descriptor owned by the caller, close-on-exec (clear `FD_CLOEXEC` to
+ *   hand it to a child, as `portpool run --listen` does for fd 3); close it with `close`.
+ * - **Threads:** safe to call concurrently on one handle; two callers never get one port.
+ * - **Errors:** those of `portpool_lease_open` (but a held name is not a conflict), and
+ *   `PORTPOOL_INVALID_ARGUMENT` for NULL `out_fd` or `out_port`, a `host` that is not an IP
+ *   address, two different hosts, or a backlog over `INT_MAX`; `PORTPOOL_IO_ERROR` when the
+ *   bind fails for another reason than the port being in use. Nothing is leased then.
+ *
+ * ```c
+ * int fd;
+ * uint16_t port;
+ * if (portpool_listen(reg, "web", NULL, NULL, NULL, &fd, &port) != PORTPOOL_OK) {
+ *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
+ *     return 1;
+ * }
+ * serve(fd);        // accept() on it: nobody could take the port in between
+ * close(fd);        // the lease stays: portpool_release(reg, "web", NULL) to give it back
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `choice`,
+ * `options` and `listen` are NULL or readable (with what they point to); `out_fd` and
+ * `out_port` are NULL or writable.
+ */
+enum portpool_status portpool_listen(struct portpool_registry *reg,
+                                     const char *name,
+                                     const struct portpool_choice *choice,
+                                     const struct portpool_lease_options *options,
+                                     const struct portpool_listen_options *listen,
+                                     int *out_fd,
+                                     uint16_t *out_port);
 
 /**
  * Leases a new port to `name` for one scope of the calling process (a request, a test, a

@@ -99,6 +99,56 @@ pub unsafe extern "C" fn portpool_register_ex(
     })
 }
 
+/// `portpool_register_ex` with a list of preferred ports: the first of `ports` (in order) that
+/// `mode` allows, then the range of `options` in order, and in flexible mode without a range
+/// the ports above the first one. Fixed mode without a range takes only the listed ports
+/// (none free: `PORTPOOL_CONFLICT`). Ports in `options->exclude` are never taken.
+///
+/// - **Ownership:** `name`, `ports` and `options` are only read during the call.
+/// - **Threads:** safe to call concurrently on one handle; two callers never get one port.
+/// - **Errors:** those of `portpool_register_ex`, and `PORTPOOL_INVALID_ARGUMENT` for
+///   `n_ports` 0, or `ports` NULL while `n_ports` is not 0.
+///
+/// ```c
+/// const uint16_t preferred[] = {3000, 3001};
+/// portpool_lease_options opts = {0};
+/// opts.range_start = 4000;         // then 4000-4100
+/// opts.range_end = 4100;
+/// uint16_t port;
+/// portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port);
+/// ```
+///
+/// # Safety
+/// As `portpool_register_ex`; `ports` is NULL or points to `n_ports` readable ports.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_register_ports(
+    reg: *mut portpool_registry,
+    name: *const c_char,
+    ports: *const u16,
+    n_ports: usize,
+    mode: portpool_mode,
+    options: *const portpool_lease_options,
+    out_port: *mut u16,
+) -> portpool_status {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let (reg, name, ports, options, out_port) = unsafe {
+            (
+                registry(reg)?,
+                text(name, "name")?,
+                args::ports(ports, n_ports, "ports")?,
+                lease_options(options)?,
+                out(out_port, "out_port")?,
+            )
+        };
+        out_port.set(
+            reg.inner
+                .register(name, ports, args::mode(mode)?, &options)?,
+        );
+        Ok(())
+    })
+}
+
 /// The port `name` holds, in `*out_port`. A stale lease (owner gone, time to live over)
 /// still counts until something reclaims it.
 ///

@@ -7,13 +7,18 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
 
-use portpool_core::{Choice, Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, Result};
+use std::net::IpAddr;
+
+use portpool_core::{
+    Choice, Error, ErrorKind, FindOptions, LeaseOptions, ListenOptions, Mode, Protocol, Registry,
+    Result,
+};
 
 use crate::types::{
     PORTPOOL_MODE_FIXED, PORTPOOL_MODE_FLEXIBLE, PORTPOOL_MODE_POOL, PORTPOOL_PROBE_DEFAULT,
     PORTPOOL_PROBE_OFF, PORTPOOL_PROBE_ON, PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_UDP,
-    portpool_choice, portpool_lease, portpool_lease_options, portpool_mode, portpool_probe,
-    portpool_protocol, portpool_registry,
+    portpool_choice, portpool_find_options, portpool_lease, portpool_lease_options,
+    portpool_listen_options, portpool_mode, portpool_probe, portpool_protocol, portpool_registry,
 };
 
 fn invalid(message: String) -> Error {
@@ -241,20 +246,28 @@ pub(crate) fn probe(value: portpool_probe) -> Result<Option<bool>> {
 /// Lease options; NULL gives the defaults. Zero fields mean "none".
 ///
 /// # Safety
-/// `ptr` is NULL or points to a readable `portpool_lease_options`.
+/// `ptr` is NULL or points to a readable `portpool_lease_options` whose pointers are as its
+/// fields say.
 pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result<LeaseOptions> {
     if ptr.is_null() {
         return Ok(LeaseOptions::default());
     }
     // SAFETY: the caller promises a readable struct. `force` is read as a byte, so a value
     // other than 0 or 1 (a C `bool` filled by memset, say) means true instead of being
-    // undefined behaviour.
-    let (raw_protocol, force, pid, ttl) = unsafe {
+    // undefined behaviour; every other field is valid with any bits.
+    let (raw_protocol, force, pid, ttl, exclude, n_exclude, range, host) = unsafe {
         (
             (&raw const (*ptr).protocol).read(),
             (&raw const (*ptr).force).cast::<u8>().read() != 0,
             (&raw const (*ptr).pid).read(),
             (&raw const (*ptr).ttl).read(),
+            (&raw const (*ptr).exclude).read(),
+            (&raw const (*ptr).n_exclude).read(),
+            (
+                (&raw const (*ptr).range_start).read(),
+                (&raw const (*ptr).range_end).read(),
+            ),
+            (&raw const (*ptr).host).read(),
         )
     };
     Ok(LeaseOptions {
@@ -262,7 +275,85 @@ pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result
         force,
         pid: optional_pid(pid)?,
         ttl: optional_ttl(ttl)?,
-        ..LeaseOptions::default()
+        // SAFETY: forwarded from this function's contract.
+        exclude: unsafe { ports(exclude, n_exclude, "options.exclude")? },
+        range: optional_range(range),
+        // SAFETY: forwarded from this function's contract.
+        host: unsafe { optional_host(host, "options.host")? },
+    })
+}
+
+/// What `portpool_find_free_ex` looks for, `count` ports; NULL gives the defaults.
+///
+/// # Safety
+/// `ptr` is NULL or points to a readable `portpool_find_options` whose pointers are as its
+/// fields say.
+pub(crate) unsafe fn find_options(
+    ptr: *const portpool_find_options,
+    count: usize,
+) -> Result<FindOptions> {
+    if ptr.is_null() {
+        return Ok(FindOptions {
+            count,
+            ..FindOptions::default()
+        });
+    }
+    // SAFETY: the caller promises a readable struct; every field is valid with any bits.
+    let raw = unsafe { ptr.read() };
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        Ok(FindOptions {
+            protocol: protocol(raw.protocol)?,
+            ports: ports(raw.ports, raw.n_ports, "options.ports")?,
+            range: optional_range((raw.range_start, raw.range_end)),
+            exclude: ports(raw.exclude, raw.n_exclude, "options.exclude")?,
+            count,
+            host: optional_host(raw.host, "options.host")?,
+        })
+    }
+}
+
+/// How `portpool_listen` binds; NULL gives the defaults.
+///
+/// # Safety
+/// `ptr` is NULL or points to a readable `portpool_listen_options` whose `host` is NULL or a
+/// NUL-terminated string.
+pub(crate) unsafe fn listen_options(ptr: *const portpool_listen_options) -> Result<ListenOptions> {
+    let defaults = ListenOptions::default();
+    if ptr.is_null() {
+        return Ok(defaults);
+    }
+    // SAFETY: the caller promises a readable struct; every field is valid with any bits.
+    let raw = unsafe { ptr.read() };
+    Ok(ListenOptions {
+        // SAFETY: forwarded from this function's contract.
+        host: unsafe { optional_host(raw.host, "listen.host")? },
+        backlog: if raw.backlog == 0 {
+            defaults.backlog
+        } else {
+            raw.backlog
+        },
+    })
+}
+
+/// A range from C, where both ends 0 mean none; core checks every other value.
+fn optional_range((start, end): (u16, u16)) -> Option<(u16, u16)> {
+    (start != 0 || end != 0).then_some((start, end))
+}
+
+/// An IP address from C text; NULL gives `None`.
+///
+/// # Safety
+/// As for [`text`].
+unsafe fn optional_host(ptr: *const c_char, what: &str) -> Result<Option<IpAddr>> {
+    // SAFETY: forwarded from this function's contract.
+    let Some(host) = (unsafe { optional_text(ptr, what)? }) else {
+        return Ok(None);
+    };
+    host.parse().map(Some).map_err(|_| {
+        invalid(format!(
+            "invalid {what} {host:?}: not an IP address (e.g. 127.0.0.1 or ::1)"
+        ))
     })
 }
 

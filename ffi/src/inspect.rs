@@ -3,11 +3,11 @@
 
 use std::ffi::c_char;
 
-use portpool_core::{find_free, is_free, leases_to_json};
+use portpool_core::{Error, ErrorKind, find_free, find_free_ports, is_free, leases_to_json};
 
 use crate::args::{self, json, json_out, out};
 use crate::status::{guard, portpool_status};
-use crate::types::{portpool_protocol, portpool_registry};
+use crate::types::{portpool_find_options, portpool_protocol, portpool_registry};
 
 /// Everything known about `port`, as a JSON object: `{"port", "leases": [lease objects, TCP
 /// and UDP], "sockets": [{"protocol", "address", "processes": [{"pid", "program"}]}] or null,
@@ -157,6 +157,54 @@ pub unsafe extern "C" fn portpool_find_free(
         // SAFETY: forwarded from this function's contract.
         let out_port = unsafe { out(out_port, "out_port")? };
         out_port.set(find_free(args::protocol(protocol)?)?);
+        Ok(())
+    })
+}
+
+/// `count` distinct ports that can be bound for `options->protocol` right now, outside any
+/// registry, in `out_ports[0..count]`: the free ones of `options->ports` in order, then of
+/// the range in order, or, without a range, ports the kernel picks; never one of
+/// `options->exclude`. Takes no lease. `options` NULL: TCP ports the kernel picks.
+///
+/// - **Ownership:** `options` is only read during the call; `out_ports` is the caller's
+///   array of at least `count` elements.
+/// - **Threads:** safe to call from any thread.
+/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (`count` 0; `out_ports` NULL; a bad protocol,
+///   range or host; a NULL array with a count), `PORTPOOL_EXHAUSTED` (fewer than `count`
+///   free ports where asked), `PORTPOOL_IO_ERROR`. Nothing is written to `out_ports` then.
+///
+/// ```c
+/// portpool_find_options opts = {0};
+/// opts.range_start = 4000;
+/// opts.range_end = 4100;
+/// uint16_t ports[3];
+/// if (portpool_find_free_ex(&opts, ports, 3) == PORTPOOL_OK)
+///     printf("%u %u %u\n", (unsigned)ports[0], (unsigned)ports[1], (unsigned)ports[2]);
+/// ```
+///
+/// # Safety
+/// `options` is NULL or readable, with the arrays and string it points to; `out_ports` is NULL
+/// or writable for `count` elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_find_free_ex(
+    options: *const portpool_find_options,
+    out_ports: *mut u16,
+    count: usize,
+) -> portpool_status {
+    guard(|| {
+        if out_ports.is_null() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "invalid out_ports: NULL pointer",
+            ));
+        }
+        // SAFETY: forwarded from this function's contract.
+        let options = unsafe { args::find_options(options, count)? };
+        let ports = find_free_ports(&options)?;
+        assert_eq!(ports.len(), count, "core returns count ports");
+        // SAFETY: non-NULL, and the caller promises room for `count` ports. Written, not
+        // referenced: the caller's array may be uninitialized.
+        unsafe { std::ptr::copy_nonoverlapping(ports.as_ptr(), out_ports, count) };
         Ok(())
     })
 }

@@ -59,12 +59,13 @@
 #![allow(non_camel_case_types)]
 
 // The C API, by concern, as core's `Registry` is split (registry.rs: allocation, handover.rs,
-// inspect.rs, import.rs, scoped.rs). This file holds the handle and the library itself: open,
+// inspect.rs, import.rs, scoped.rs, listen.rs). This file holds the handle and the library itself: open,
 // close, lock timeout, path, strings, messages, versions.
 mod allocation;
 mod handover;
 mod import;
 mod inspect;
+mod listen;
 mod scoped;
 
 mod args;
@@ -81,6 +82,7 @@ use crate::args::{c_string, optional_path, out, registry};
 pub use crate::handover::*;
 pub use crate::import::*;
 pub use crate::inspect::*;
+pub use crate::listen::*;
 pub use crate::scoped::*;
 pub use crate::status::portpool_status;
 use crate::status::{guard, last_message, quietly};

@@ -71,13 +71,14 @@ pub const PORTPOOL_PROBE_OFF: portpool_probe = 0;
 /// Probe, skipping ports bound by processes outside the registry.
 pub const PORTPOOL_PROBE_ON: portpool_probe = 1;
 
-/// Options of a new lease, for `portpool_register_ex` and `portpool_allocate_ex`.
+/// Options of a new lease, for `portpool_register_ex`, `portpool_register_ports`,
+/// `portpool_allocate_ex`, `portpool_allocate_many`, `portpool_lease_open` and `portpool_listen`.
 ///
 /// A zeroed struct (`portpool_lease_options opts = {0};`) is the default: a permanent TCP
-/// lease, not forced, with no owner. Passing NULL instead of a struct means the same.
+/// lease, not forced, with no owner, no excluded ports, no range, probed on the wildcards. Passing NULL instead of a struct means the same.
 /// **Owner:** the caller; the library only reads it during the call.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct portpool_lease_options {
     /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
     pub protocol: portpool_protocol,
@@ -91,6 +92,61 @@ pub struct portpool_lease_options {
     /// Seconds the lease lives unless renewed (0: forever). Negative or over 100 years is
     /// `PORTPOOL_INVALID_ARGUMENT`.
     pub ttl: i64,
+    /// Ports never handed out, even when preferred or next in the pool: `n_exclude` of them
+    /// (NULL when `n_exclude` is 0).
+    pub exclude: *const u16,
+    /// How many ports `exclude` holds.
+    pub n_exclude: usize,
+    /// Register only: after the preferred ports, the ports `range_start`..=`range_end` in
+    /// order, in either mode (both 0: no range; a pool has its own range, so allocating with
+    /// one is `PORTPOOL_INVALID_ARGUMENT`).
+    pub range_start: u16,
+    /// The last port of the range (inclusive).
+    pub range_end: u16,
+    /// Probe candidate ports on this one address (e.g. `"127.0.0.1"`) instead of the IPv4
+    /// and IPv6 wildcards; NULL: the wildcards. A port bound on another address may then be
+    /// handed out, so a server must bind this address only. `portpool_listen` binds it too.
+    pub host: *const c_char,
+}
+
+/// What `portpool_find_free_ex` looks for. A zeroed struct (or NULL instead of one) is a TCP
+/// port the kernel picks, probed on the wildcard addresses.
+///
+/// **Owner:** the caller; the library only reads it (and what it points to) during the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct portpool_find_options {
+    /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
+    pub protocol: portpool_protocol,
+    /// Ports to try first, in order: `n_ports` of them (NULL when `n_ports` is 0).
+    pub ports: *const u16,
+    /// How many ports `ports` holds.
+    pub n_ports: usize,
+    /// Then the ports `range_start`..=`range_end`, in order (both 0: no range; then the
+    /// kernel picks).
+    pub range_start: u16,
+    /// The last port of the range (inclusive).
+    pub range_end: u16,
+    /// Ports never returned: `n_exclude` of them (NULL when `n_exclude` is 0).
+    pub exclude: *const u16,
+    /// How many ports `exclude` holds.
+    pub n_exclude: usize,
+    /// Probe this one address instead of the wildcards; NULL: the wildcards.
+    pub host: *const c_char,
+}
+
+/// How `portpool_listen` binds. A zeroed struct (or NULL instead of one) binds the wildcard
+/// address with a backlog of 128.
+///
+/// **Owner:** the caller; the library only reads it during the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct portpool_listen_options {
+    /// The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
+    /// wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
+    pub host: *const c_char,
+    /// TCP only: the queue of connections not yet accepted (0: 128).
+    pub backlog: u32,
 }
 
 /// How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a

@@ -957,6 +957,168 @@ static int a_forked_child_closing_its_copy_never_releases_the_parents_lease(void
     return 1;
 }
 
+static int register_ports_takes_the_first_free_preferred_port_then_the_range(void) {
+    portpool_registry *reg = open_fresh("register-ports");
+    portpool_lease_options opts = {0};
+    const uint16_t preferred[] = {21500, 21501};
+    const uint16_t excluded[] = {21600};
+    uint16_t port = 0, held = 0;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "first", 21500, PORTPOOL_MODE_FIXED, &held));
+    CHECK_OK(portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port));
+    CHECK(port == 21501);
+    /* Both preferred ports taken: the range, in order, skipping an excluded port. */
+    opts.range_start = 21600;
+    opts.range_end = 21610;
+    opts.exclude = excluded;
+    opts.n_exclude = 1;
+    CHECK_OK(portpool_register_ports(reg, "api", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port));
+    CHECK(port == 21601);
+    /* Fixed without a range: only the list. */
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port),
+                 PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_register_ports(reg, "db", NULL, 2, PORTPOOL_MODE_FIXED, NULL, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("ports");
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 0, PORTPOOL_MODE_FIXED, NULL, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    opts.exclude = NULL; /* with n_exclude 1 */
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("options.exclude");
+    opts.n_exclude = 0;
+    opts.range_start = 21610;
+    opts.range_end = 21600;
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    opts.range_start = opts.range_end = 0;
+    opts.host = "not-an-address";
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("not an IP address");
+    opts.host = NOT_UTF8;
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, "db", &port), PORTPOOL_NOT_FOUND);
+    /* With a probe address: candidates are probed on 127.0.0.1 only. */
+    opts.host = "127.0.0.1";
+    CHECK_OK(portpool_register_ports(reg, "local", preferred, 1, PORTPOOL_MODE_FLEXIBLE, &opts, &port));
+    CHECK(port > 21501);
+    portpool_close(reg);
+    return 1;
+}
+
+static int find_free_ex_returns_count_distinct_ports_of_the_range(void) {
+    portpool_find_options opts;
+    const uint16_t excluded[] = {21701};
+    uint16_t ports[3] = {0, 0, 0}, one = 0;
+    memset(&opts, 0, sizeof opts);
+    opts.range_start = 21700;
+    opts.range_end = 21720;
+    opts.exclude = excluded;
+    opts.n_exclude = 1;
+    CHECK_OK(portpool_find_free_ex(&opts, ports, 3));
+    CHECK(ports[0] >= 21700 && ports[0] <= 21720 && ports[1] != ports[0] && ports[2] != ports[1]);
+    CHECK(ports[0] != 21701 && ports[1] != 21701 && ports[2] != 21701);
+    CHECK(ports[0] < ports[1] && ports[1] < ports[2]); /* the range, in order */
+    CHECK_OK(portpool_find_free_ex(NULL, &one, 1)); /* the kernel picks */
+    CHECK(one != 0);
+    opts.range_start = 21700;
+    opts.range_end = 21701; /* one port left after the exclusion */
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 2), PORTPOOL_EXHAUSTED);
+    CHECK_STATUS(portpool_find_free_ex(&opts, NULL, 1), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 0), PORTPOOL_INVALID_ARGUMENT);
+    opts.protocol = 5;
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 1), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid protocol 5");
+    opts.protocol = PORTPOOL_PROTOCOL_UDP;
+    opts.host = "::x";
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 1), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("options.host");
+    return 1;
+}
+
+static int listen_hands_over_a_listening_socket_on_the_leased_port(void) {
+    portpool_registry *reg = open_fresh("listen-tcp");
+    portpool_listen_options how = {0};
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    uint16_t port = 0, held = 0;
+    int fd = -1, client, conn;
+    CHECK(reg != NULL);
+    how.host = "127.0.0.1";
+    CHECK_OK(portpool_listen(reg, "web", NULL, NULL, &how, &fd, &port));
+    CHECK(fd >= 0 && port >= 9000 && port <= 9999);
+    CHECK((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0 && ntohs(addr.sin_port) == port);
+    CHECK_OK(portpool_get(reg, "web", &held));
+    CHECK(held == port);
+    /* A client connects through the leased port and the caller accepts on the fd. */
+    client = socket(AF_INET, SOCK_STREAM, 0);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(client, (struct sockaddr *)&addr, sizeof addr) == 0);
+    conn = accept(fd, NULL, NULL);
+    CHECK(conn >= 0);
+    CHECK(write(client, "hi", 2) == 2);
+    {
+        char buf[2];
+        CHECK(read(conn, buf, 2) == 2 && memcmp(buf, "hi", 2) == 0);
+    }
+    close(conn);
+    close(client);
+    close(fd);
+    /* Closing the socket does not release the lease. */
+    CHECK_OK(portpool_get(reg, "web", &held));
+    CHECK(held == port);
+    portpool_close(reg);
+    return 1;
+}
+
+static int listen_binds_udp_and_rejects_bad_arguments(void) {
+    portpool_registry *reg = open_fresh("listen-udp");
+    portpool_lease_options opts = {0};
+    portpool_listen_options how = {0};
+    portpool_choice choice;
+    const uint16_t ports[] = {21800};
+    uint16_t port = 0;
+    int fd = -1, type = 0;
+    socklen_t len = sizeof type;
+    char *list = NULL;
+    CHECK(reg != NULL);
+    memset(&choice, 0, sizeof choice);
+    choice.ports = ports;
+    choice.n_ports = 1;
+    opts.protocol = PORTPOOL_PROTOCOL_UDP;
+    CHECK_OK(portpool_listen(reg, "dns", &choice, &opts, NULL, &fd, &port));
+    CHECK(port >= 21800);
+    CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM);
+    close(fd);
+    CHECK_STATUS(portpool_listen(NULL, "x", NULL, NULL, NULL, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, NULL, NULL, NULL, NULL, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, NULL, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("out_fd");
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, NULL, &fd, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("out_port");
+    how.host = "localhost";
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, &how, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("listen.host");
+    how.host = "127.0.0.1";
+    opts.protocol = PORTPOOL_PROTOCOL_TCP;
+    opts.host = "::1";
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("two addresses");
+    how.host = NULL;
+    opts.host = NULL;
+    how.backlog = 0x80000000u;
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("backlog");
+    CHECK_OK(portpool_list_json(reg, &list));
+    CHECK(count_occurrences(list, "\"name\"") == 1); /* only dns */
+    portpool_string_free(list);
+    portpool_close(reg);
+    return 1;
+}
+
 static pid_t spawn_sleeper(int *stop) {
     int fds[2];
     char byte;
@@ -1370,6 +1532,10 @@ static const struct test tests[] = {
     TEST(lease_open_rejects_null_bad_text_and_a_bad_choice),
     TEST(lease_close_and_free_accept_null_and_refuse_foreign_pointers),
     TEST(a_forked_child_closing_its_copy_never_releases_the_parents_lease),
+    TEST(register_ports_takes_the_first_free_preferred_port_then_the_range),
+    TEST(find_free_ex_returns_count_distinct_ports_of_the_range),
+    TEST(listen_hands_over_a_listening_socket_on_the_leased_port),
+    TEST(listen_binds_udp_and_rejects_bad_arguments),
     TEST(check_tells_free_leased_and_busy_ports_apart),
     TEST(gc_reclaims_leases_whose_owner_exited),
     TEST(renew_restarts_the_time_to_live),
