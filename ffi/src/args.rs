@@ -350,11 +350,9 @@ unsafe fn optional_host(ptr: *const c_char, what: &str) -> Result<Option<IpAddr>
     let Some(host) = (unsafe { optional_text(ptr, what)? }) else {
         return Ok(None);
     };
-    host.parse().map(Some).map_err(|_| {
-        invalid(format!(
-            "invalid {what} {host:?}: not an IP address (e.g. 127.0.0.1 or ::1)"
-        ))
-    })
+    portpool_core::parse_host(host)
+        .map(Some)
+        .map_err(|e| invalid(format!("{what}: {}", e.message())))
 }
 
 /// `count` ports from C at `ptr` (NULL when `count` is 0), `what` naming them in errors.
