@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Next, Owner};
 use crate::owner::owner_of;
 use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_ttl_option, drop_if_stale, held_port, lease_gone,
-    no_lease, settle, take_flexible, take_from_pool,
+    LeaseOptions, NewLease, Registry, check_pool_options, drop_if_stale, held_port, lease_gone,
+    no_lease, settle, take_flexible, take_from_pool, take_probed,
 };
 use crate::validate::{check_name, shown};
 
@@ -127,8 +127,8 @@ impl Registry {
 
     /// Allocates a port of `pool` to each of `names` in one locked write: all or none. Names
     /// that already hold a lease get theirs back. Returns the ports in the order of `names`.
-    /// Errors as [`allocate`](Self::allocate); a name given twice is `InvalidArgument`. `pool`
-    /// `None` is the default pool, as for `allocate`.
+    /// Errors and options as [`allocate`](Self::allocate); a name given twice is
+    /// `InvalidArgument`. `pool` `None` is the default pool, as for `allocate`.
     pub fn allocate_many<'p>(
         &self,
         names: &[&str],
@@ -144,9 +144,16 @@ impl Registry {
             }
         }
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
-        let owner = options.pid.map(owner_of).transpose()?;
-        let ttl = check_ttl_option(options.ttl)?;
+        check_pool_options(options)?;
+        // Owner and time to live are checked once, for every name.
+        let template = NewLease::asked("", Mode::Pool, Some(pool), options)?;
         let protocol = options.protocol;
+        let request = crate::choose::Request {
+            source: crate::choose::Source::Pool(pool),
+            exclude: &options.exclude,
+            protocol,
+            keep: None,
+        };
         self.store.update(|data| {
             let now = self.now();
             let mut changed = false;
@@ -157,16 +164,8 @@ impl Registry {
                     ports.push(held);
                     continue;
                 }
-                let port = take_from_pool(data, pool, protocol, now, None)?;
-                let new = NewLease {
-                    name,
-                    mode: Mode::Pool,
-                    pool: Some(pool),
-                    protocol,
-                    owner,
-                    ttl,
-                };
-                data.insert(new.at(port, now))?;
+                let port = take_probed(data, &request, true, options.host, now)?;
+                data.insert(NewLease { name, ..template }.at(port, now))?;
                 changed = true;
                 ports.push(port);
             }

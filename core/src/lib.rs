@@ -16,6 +16,7 @@
 //! # Ok::<(), portpool_core::Error>(())
 //! ```
 
+mod choose;
 mod error;
 mod format;
 mod handover;
@@ -30,11 +31,13 @@ mod probe;
 mod registry;
 mod scoped;
 mod sockets;
+mod spelled;
 mod store;
 mod sys;
 mod validate;
 mod wait;
 
+pub use choose::{FindOptions, Ports, find_free_ports, is_free_at};
 pub use error::{Error, ErrorKind, Result};
 pub use host::{InitReport, group_id, group_name, init_host};
 pub use import::ImportReport;

@@ -126,14 +126,13 @@ impl Registry {
     }
 
     /// Leases a port to `name` as `choice` says: [`allocate_grant`](Self::allocate_grant)
-    /// or [`register_grant`](Self::register_grant).
+    /// or [`register_grant`](Self::register_grant) (every preferred port, in order).
     pub fn grant(&self, name: &str, choice: &Choice, options: &LeaseOptions) -> Result<Grant> {
         match choice {
             Choice::Pool(pool) => self.allocate_grant(name, pool.as_deref(), options),
-            Choice::Ports { ports, mode } => match ports.first() {
-                Some(&port) => self.register_grant(name, port, *mode, options),
-                None => Err(Error::invalid("no port given")),
-            },
+            Choice::Ports { ports, mode } => {
+                self.register_grant(name, ports.as_slice(), *mode, options)
+            }
         }
     }
 

@@ -279,6 +279,7 @@ fn options(
         force,
         pid: pid_arg(py, pid)?,
         ttl: ttl_arg(py, ttl)?,
+        ..pp::LeaseOptions::default()
     })
 }
 
