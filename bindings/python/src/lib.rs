@@ -5,6 +5,7 @@
 //! exception class. The rules (ports, names, allocation, locking) live in core only.
 
 use std::cell::Cell;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +20,7 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple, PyType};
 use serde::Serialize;
 
 // ---------------------------------------------------------------------------------------------
@@ -283,6 +284,71 @@ fn options(
     })
 }
 
+/// Ports given as an iterable of ints (not a str or bytes), each checked as a port.
+fn port_list(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u16>> {
+    if value.is_instance_of::<PyString>() || value.is_instance_of::<PyBytes>() {
+        let type_name = value.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an iterable of int, not '{type_name}'"
+        )));
+    }
+    value.try_iter()?.map(|p| port_arg(py, &p?)).collect()
+}
+
+/// The preferred ports: one int, or a sequence of them in order.
+fn ports_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<u16>> {
+    if value.is_instance_of::<PyInt>() || value.hasattr("__index__")? {
+        return Ok(vec![port_arg(py, value)?]);
+    }
+    port_list(py, value, "port")
+}
+
+/// A `(start, end)` pair of ports, inclusive.
+fn range_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<(u16, u16)>> {
+    let Some(value) = value else { return Ok(None) };
+    match port_list(py, value, "range")?[..] {
+        [start, end] => Ok(Some((start, end))),
+        _ => Err(PyTypeError::new_err(
+            "range must be a (start, end) pair of ports",
+        )),
+    }
+}
+
+/// One IP address, as text ("127.0.0.1", "::1") or an `ipaddress` object.
+fn host_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<IpAddr>> {
+    let Some(value) = value else { return Ok(None) };
+    let text = value.str()?.to_string();
+    text.parse().map(Some).map_err(|_| {
+        error(
+            py,
+            pp::Error::new(
+                pp::ErrorKind::InvalidArgument,
+                format!("invalid host {}: not an IP address", pp::shown(&text)),
+            ),
+        )
+    })
+}
+
+fn exclude_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<u16>> {
+    value.map_or(Ok(Vec::new()), |v| port_list(py, v, "exclude"))
+}
+
+/// `options` with the port choices: `range`, `exclude`, `host`.
+fn choosing(
+    py: Python<'_>,
+    options: pp::LeaseOptions,
+    range: Option<&Bound<'_, PyAny>>,
+    exclude: Option<&Bound<'_, PyAny>>,
+    host: Option<&Bound<'_, PyAny>>,
+) -> PyResult<pp::LeaseOptions> {
+    Ok(pp::LeaseOptions {
+        range: range_arg(py, range)?,
+        exclude: exclude_arg(py, exclude)?,
+        host: host_arg(py, host)?,
+        ..options
+    })
+}
+
 fn repr_str(py: Python<'_>, text: &str) -> PyResult<String> {
     Ok(PyString::new(py, text).repr()?.to_string())
 }
@@ -372,7 +438,7 @@ fn choice_arg(
         )),
         (pool, None) => Ok(pp::Choice::Pool(pool.map(str::to_owned))),
         (None, Some(port)) => Ok(pp::Choice::Ports {
-            ports: vec![port_arg(py, port)?],
+            ports: ports_arg(py, port)?,
             mode,
         }),
     }
@@ -745,8 +811,12 @@ registry_methods! {
         /// Args:
         ///     name: The holder's unique name.
         ///     pool: The pool to allocate from; None: the default pool (unless `port`).
-        ///     port: Register this port instead of allocating from a pool.
+        ///     port: Register this port (or the first free of a sequence of ports) instead of
+        ///         allocating from a pool, as register() chooses.
         ///     mode: With `port`: "flexible" (default) or "fixed", as for register().
+        ///     range: With `port`: the range to fall back to, as for register().
+        ///     exclude: Ports never leased (iterable of int), as for register() and allocate().
+        ///     host: Probe candidate ports on this address only, as for register().
         ///     protocol: "tcp" (default) or "udp".
         ///     pid: The owning process; None: the process entering the block.
         ///     ttl: Seconds the lease lives unless renewed.
@@ -764,7 +834,7 @@ registry_methods! {
         ///     RuntimeError: on entry, the guard is already entered (by this or another
         ///         thread).
         ///     TypeError: an argument of the wrong type.
-        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", protocol="tcp", pid=None, ttl=None, timeout=None))]
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, protocol="tcp", pid=None, ttl=None, timeout=None))]
         #[allow(clippy::too_many_arguments)]
         fn lease(
             &self,
@@ -773,6 +843,9 @@ registry_methods! {
             pool: Option<&str>,
             port: Option<&Bound<'_, PyAny>>,
             mode: &str,
+            range: Option<&Bound<'_, PyAny>>,
+            exclude: Option<&Bound<'_, PyAny>>,
+            host: Option<&Bound<'_, PyAny>>,
             protocol: &str,
             pid: Option<&Bound<'_, PyAny>>,
             ttl: Option<&Bound<'_, PyAny>>,
@@ -783,7 +856,7 @@ registry_methods! {
                 registry: Arc::clone(&self.inner),
                 name: name.to_owned(),
                 choice,
-                options: options(py, protocol, false, pid, ttl)?,
+                options: choosing(py, options(py, protocol, false, pid, ttl)?, range, exclude, host)?,
                 timeout: timeout_arg(py, timeout)?,
                 state: Arc::new(Mutex::new(GuardState::Idle)),
             })
@@ -800,6 +873,9 @@ registry_methods! {
         ///     pool: As for lease().
         ///     port: As for lease().
         ///     mode: As for lease().
+        ///     range: As for lease().
+        ///     exclude: As for lease().
+        ///     host: As for lease().
         ///     protocol: As for lease().
         ///     pid: As for lease().
         ///     ttl: As for lease().
@@ -810,7 +886,7 @@ registry_methods! {
         ///
         /// Raises:
         ///     The errors of lease().
-        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", protocol="tcp", pid=None, ttl=None, timeout=None))]
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, protocol="tcp", pid=None, ttl=None, timeout=None))]
         #[allow(clippy::too_many_arguments)]
         fn lease_async(
             &self,
@@ -819,26 +895,38 @@ registry_methods! {
             pool: Option<&str>,
             port: Option<&Bound<'_, PyAny>>,
             mode: &str,
+            range: Option<&Bound<'_, PyAny>>,
+            exclude: Option<&Bound<'_, PyAny>>,
+            host: Option<&Bound<'_, PyAny>>,
             protocol: &str,
             pid: Option<&Bound<'_, PyAny>>,
             ttl: Option<&Bound<'_, PyAny>>,
             timeout: Option<f64>,
         ) -> PyResult<LeaseGuard> {
-            self.lease(py, name, pool, port, mode, protocol, pid, ttl, timeout)
+            self.lease(
+                py, name, pool, port, mode, range, exclude, host, protocol, pid, ttl, timeout,
+            )
         }
     }
 
     /// Leases a port to `name` and returns it.
     ///
-    /// A name that already holds a lease gets its port back. "flexible" gives `port` when it
-    /// is neither leased nor bound, else the next such port above it; "fixed" gives exactly
-    /// `port` or raises ConflictError. Stale leases (owner gone, ttl over) in the way are
-    /// reclaimed.
+    /// A name that already holds a lease gets its port back. Candidates, in order: the
+    /// preferred ports, then `range`; without a range, "flexible" goes on upward from the
+    /// first preferred port, and "fixed" takes only the preferred ports or raises
+    /// ConflictError. A candidate is taken when it is neither leased nor bound (nor
+    /// excluded). Stale leases (owner gone, ttl over) in the way are reclaimed.
     ///
     /// Args:
     ///     name: The holder's unique name (1-128 bytes, no whitespace or control characters).
-    ///     port: The port wanted, 1-65535.
+    ///     port: The port wanted, 1-65535, or a sequence of preferred ports in order
+    ///         (`[3000, 3001]`).
     ///     mode: "flexible" (default) or "fixed".
+    ///     range: A (start, end) pair of ports (inclusive) to try after the preferred ones.
+    ///     exclude: Ports never leased, even when preferred (an iterable of int).
+    ///     host: Probe candidates on this one address (e.g. "127.0.0.1") instead of the IPv4
+    ///         and IPv6 wildcards: a port some process has bound on another address may
+    ///         then be leased, and is only good for `host`.
     ///     protocol: "tcp" (default) or "udp".
     ///     force: "fixed" only: take the port even when a process outside the registry has
     ///         it bound. A port leased to another name is never taken.
@@ -851,29 +939,34 @@ registry_methods! {
     ///     The port leased to `name`.
     ///
     /// Raises:
-    ///     ConflictError: "fixed" and the port is taken, or `name` holds another port or
-    ///         protocol.
-    ///     ExhaustedError: "flexible" and no free port from `port` to 65535.
-    ///     InvalidArgumentError: a bad name, port, mode, protocol, pid, ttl or timeout.
+    ///     ConflictError: "fixed" and every candidate is taken, or `name` holds another port
+    ///         or protocol.
+    ///     ExhaustedError: "flexible" and no free candidate (to 65535 without a range).
+    ///     InvalidArgumentError: a bad name, port, mode, range, exclude, host (not an
+    ///         address of this machine), protocol, pid, ttl or timeout.
     ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, port, mode="flexible", *, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
+    #[pyo3(signature = (name, port, mode="flexible", *, range=None, exclude=None, host=None, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
     fn register / register_async(
         py,
         name: &str,
         port: &Bound<'_, PyAny>,
         mode: &str,
+        range: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
+        host: Option<&Bound<'_, PyAny>>,
         protocol: &str,
         force: bool,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
     ) {
-        let port = port_arg(py, port)?;
+        let ports = ports_arg(py, port)?;
         let mode = pp::Mode::from_str(mode).or_raise(py)?;
         let opts = options(py, protocol, force, pid, ttl)?;
-        leasing(name, move |reg, name| reg.register_grant(name, port, mode, &opts))
+        let opts = choosing(py, opts, range, exclude, host)?;
+        leasing(name, move |reg, name| reg.register_grant(name, ports, mode, &opts))
     }
 
     /// Leases the next free port of `pool` to `name` and returns it.
@@ -885,6 +978,7 @@ registry_methods! {
     ///     name: The holder's unique name.
     ///     pool: The pool's name; None (the default) means the "default" pool (9000-9999
     ///         unless changed), which always exists.
+    ///     exclude: Ports of the pool never leased (an iterable of int).
     ///     protocol: "tcp" (default) or "udp".
     ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
     ///     ttl: Seconds the lease lives unless renewed.
@@ -898,21 +992,23 @@ registry_methods! {
     ///     NotFoundError: no pool named `pool`.
     ///     ExhaustedError: every port of the pool is taken.
     ///     ConflictError: `name` holds a port of the other protocol.
-    ///     InvalidArgumentError: a bad name, pool, protocol, pid, ttl or timeout.
+    ///     InvalidArgumentError: a bad name, pool, exclude, protocol, pid, ttl or timeout.
     ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, pool=None, *, protocol="tcp", pid=None, ttl=None, timeout=None))]
+    #[pyo3(signature = (name, pool=None, *, exclude=None, protocol="tcp", pid=None, ttl=None, timeout=None))]
     fn allocate / allocate_async(
         py,
         name: &str,
         pool: Option<&str>,
+        exclude: Option<&Bound<'_, PyAny>>,
         protocol: &str,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
     ) {
         let opts = options(py, protocol, false, pid, ttl)?;
+        let opts = choosing(py, opts, None, exclude, None)?;
         let pool = pool.map(str::to_owned);
         leasing(name, move |reg, name| reg.allocate_grant(name, pool.as_deref(), &opts))
     }
@@ -1575,25 +1671,69 @@ fn is_free(py: Python<'_>, port: &Bound<'_, PyAny>, protocol: &str) -> PyResult<
     py.detach(|| pp::is_free(port, protocol)).or_raise(py)
 }
 
-/// A port the kernel picked as free, verified free for IPv4 and IPv6, like
-/// portpicker.pick_unused_port(). Takes no lease: use Registry.allocate() to keep other
-/// portpool users off it.
+/// Free ports, like portpicker.pick_unused_port() and get-port: `count` distinct ports that
+/// nothing has bound right now. Takes no lease: use Registry.register() or allocate() to keep
+/// other portpool users off them.
+///
+/// Candidates in order: `ports`, then `range`; without a range, ports the kernel picks.
+/// Each is probed on the IPv4 and IPv6 wildcards, or on `host` only.
 ///
 /// Args:
 ///     protocol: "tcp" (default) or "udp".
+///     ports: Ports to try first, in order (an iterable of int).
+///     range: Then this (start, end) pair of ports, inclusive.
+///     exclude: Ports never returned (an iterable of int).
+///     count: How many distinct ports to return; None: one, returned as an int.
+///     host: Probe this one address (e.g. "127.0.0.1") instead of the wildcards: a port
+///         bound on another address then reads as free.
 ///
 /// Returns:
-///     The port.
+///     A port (count None), else a list of `count` ports.
 ///
 /// Raises:
-///     InvalidArgumentError: a bad protocol.
-///     ExhaustedError: no free port found.
+///     InvalidArgumentError: a bad protocol, port, range, count or host (not an address of
+///         this machine).
+///     ExhaustedError: fewer free ports than asked for.
 ///     PortpoolIOError: the kernel refused a socket.
+///     TypeError: an argument of the wrong type.
 #[pyfunction]
-#[pyo3(signature = (protocol="tcp"))]
-fn find_free(py: Python<'_>, protocol: &str) -> PyResult<u16> {
-    let protocol = protocol_arg(py, protocol)?;
-    py.detach(|| pp::find_free(protocol)).or_raise(py)
+#[pyo3(signature = (protocol="tcp", *, ports=None, range=None, exclude=None, count=None, host=None))]
+fn find_free(
+    py: Python<'_>,
+    protocol: &str,
+    ports: Option<&Bound<'_, PyAny>>,
+    range: Option<&Bound<'_, PyAny>>,
+    exclude: Option<&Bound<'_, PyAny>>,
+    count: Option<&Bound<'_, PyAny>>,
+    host: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let asked = count
+        .map(|c| int_arg(c, "count")?.to_i64(py, "count"))
+        .transpose()?;
+    let options = pp::FindOptions {
+        protocol: protocol_arg(py, protocol)?,
+        ports: ports.map_or(Ok(Vec::new()), |p| port_list(py, p, "ports"))?,
+        range: range_arg(py, range)?,
+        exclude: exclude_arg(py, exclude)?,
+        count: match asked {
+            None => 1,
+            Some(n) => usize::try_from(n).map_err(|_| {
+                error(
+                    py,
+                    pp::Error::new(
+                        pp::ErrorKind::InvalidArgument,
+                        format!("invalid count {n}: ask for at least 1 port"),
+                    ),
+                )
+            })?,
+        },
+        host: host_arg(py, host)?,
+    };
+    let found = py.detach(|| pp::find_free_ports(&options)).or_raise(py)?;
+    match asked {
+        None => found[0].into_py_any(py),
+        Some(_) => found.into_py_any(py),
+    }
 }
 
 /// portpool's native module; import `portpool` instead.

@@ -1,6 +1,7 @@
 """Type stubs of portpool's native module; import `portpool` rather than this module."""
 
 import builtins
+import ipaddress
 import os
 import pathlib
 from collections.abc import Iterable
@@ -45,6 +46,7 @@ FORMAT_VERSION: Final[int]
 _Protocol = Literal["tcp", "udp"]
 _Port = int
 _Mode = Literal["flexible", "fixed"]
+_Host = str | ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class PortpoolError(Exception):
     """Base class of every error portpool raises; `str(err)` is portpool's message."""
@@ -111,8 +113,11 @@ class Registry:
         name: str,
         pool: str | None = None,
         *,
-        port: _Port | None = None,
+        port: _Port | Iterable[_Port] | None = None,
         mode: _Mode = "flexible",
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
@@ -123,8 +128,11 @@ class Registry:
         name: str,
         pool: str | None = None,
         *,
-        port: _Port | None = None,
+        port: _Port | Iterable[_Port] | None = None,
         mode: _Mode = "flexible",
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
@@ -133,9 +141,12 @@ class Registry:
     def register(
         self,
         name: str,
-        port: _Port,
+        port: _Port | Iterable[_Port],
         mode: _Mode = "flexible",
         *,
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
         protocol: _Protocol = "tcp",
         force: bool = False,
         pid: int | None = None,
@@ -145,9 +156,12 @@ class Registry:
     async def register_async(
         self,
         name: str,
-        port: _Port,
+        port: _Port | Iterable[_Port],
         mode: _Mode = "flexible",
         *,
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
         protocol: _Protocol = "tcp",
         force: bool = False,
         pid: int | None = None,
@@ -159,6 +173,7 @@ class Registry:
         name: str,
         pool: str | None = None,
         *,
+        exclude: Iterable[_Port] | None = None,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
@@ -169,6 +184,7 @@ class Registry:
         name: str,
         pool: str | None = None,
         *,
+        exclude: Iterable[_Port] | None = None,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
@@ -256,4 +272,23 @@ class Registry:
     async def doctor_async(self, *, timeout: float | None = None) -> DoctorReport: ...
 
 def is_free(port: _Port, protocol: _Protocol = "tcp") -> bool: ...
-def find_free(protocol: _Protocol = "tcp") -> int: ...
+@overload
+def find_free(
+    protocol: _Protocol = "tcp",
+    *,
+    ports: Iterable[_Port] | None = None,
+    range: tuple[_Port, _Port] | None = None,
+    exclude: Iterable[_Port] | None = None,
+    count: None = None,
+    host: _Host | None = None,
+) -> int: ...
+@overload
+def find_free(
+    protocol: _Protocol = "tcp",
+    *,
+    ports: Iterable[_Port] | None = None,
+    range: tuple[_Port, _Port] | None = None,
+    exclude: Iterable[_Port] | None = None,
+    count: int,
+    host: _Host | None = None,
+) -> list[int]: ...
