@@ -6,6 +6,7 @@
 
 use std::cell::Cell;
 use std::net::IpAddr;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -480,17 +481,52 @@ fn leasing(
     let name = name.to_owned();
     Ok(Box::new(move |reg| {
         let grant = f(reg, &name)?;
-        let undo = grant.created.then(|| -> Undo {
-            Box::new(move |reg| {
-                // Best effort, on a thread nobody waits for an answer on.
-                let _ = reg.release(&name);
-            })
-        });
         Ok(Done {
             value: Box::new(grant.port),
-            undo,
+            undo: release_if(grant.created, name),
         })
     }))
+}
+
+/// Releases `name` again, when the call made its lease.
+fn release_if(created: bool, name: String) -> Option<Undo> {
+    created.then(|| -> Undo {
+        Box::new(move |reg| {
+            // Best effort, on a thread nobody waits for an answer on.
+            let _ = reg.release(&name);
+        })
+    })
+}
+
+/// A socket bound to a leased port: becomes a `socket.socket` that owns the descriptor
+/// (closed, if never handed over, when dropped).
+struct Listening(OwnedFd);
+
+impl ToPython for Listening {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        static SOCKET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("fileno", self.0.as_raw_fd())?;
+        let sock = SOCKET
+            .import(py, "socket", "socket")?
+            .call((), Some(&kwargs))?;
+        // The Python socket owns the descriptor now.
+        let _ = self.0.into_raw_fd();
+        Ok(sock.unbind())
+    }
+}
+
+/// A TCP backlog: a non-negative int (core caps it).
+fn backlog_arg(py: Python<'_>, n: i64) -> PyResult<u32> {
+    u32::try_from(n).map_err(|_| {
+        error(
+            py,
+            pp::Error::new(
+                pp::ErrorKind::InvalidArgument,
+                format!("invalid backlog {n}: expected 0 or more"),
+            ),
+        )
+    })
 }
 
 /// How often a call waiting for the lock runs Python's signal handlers.
@@ -1475,6 +1511,82 @@ registry_methods! {
     #[pyo3(signature = (*, timeout=None))]
     fn doctor / doctor_async(py) {
         work(|reg| Ok(Value("DoctorReport", reg.doctor()?)))
+    }
+
+    /// Leases a port to `name` and returns a socket bound to it, in one step: no process,
+    /// in the registry or outside it, can take the port between the lease and the bind.
+    ///
+    /// Under the registry's lock, the port is chosen as allocate() (from `pool`) or
+    /// register() (from `port`) would choose it, bound, and only then leased. TCP sockets
+    /// listen (with SO_REUSEADDR, as servers set it); UDP sockets are bound. The address is
+    /// `host`, else the IPv6 wildcard in dual-stack mode (IPv4 too) where the host has IPv6,
+    /// else 0.0.0.0. A name that already holds a lease gets a socket on that lease's port.
+    ///
+    /// The caller owns the socket and closes it (`with reg.listen(...) as sock:`); it is not
+    /// inherited across exec. Closing it does not release the lease, and releasing does not
+    /// close it: release() ends the lease, or owner-pid reclaim does once the owning process
+    /// (this one, unless `pid`) has exited.
+    ///
+    /// Args:
+    ///     name: The holder's unique name.
+    ///     pool: The pool to allocate from; None: the default pool (unless `port`).
+    ///     port: A port, or a sequence of preferred ports, as for register().
+    ///     mode: With `port`: "flexible" (default) or "fixed".
+    ///     range: With `port`: a (start, end) pair of ports to fall back to.
+    ///     exclude: Ports never leased (an iterable of int).
+    ///     protocol: "tcp" (default: a listening socket) or "udp" (a bound socket).
+    ///     host: The address to bind, e.g. "127.0.0.1"; None: the wildcard.
+    ///     backlog: TCP: the queue of connections not yet accepted (default 128).
+    ///     pid: The owning process; None: this process.
+    ///     ttl: Seconds the lease lives unless renewed.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
+    /// Returns:
+    ///     A socket.socket bound to the leased port (`sock.getsockname()[1]`).
+    ///
+    /// Raises:
+    ///     NotFoundError: no pool named `pool`.
+    ///     ExhaustedError: no candidate port could be bound.
+    ///     ConflictError: "fixed" and every candidate is taken, `name` holds a port of the
+    ///         other protocol, or its port is bound by another process.
+    ///     InvalidArgumentError: a bad name, pool, port, mode, range, exclude, protocol,
+    ///         host (not an address of this machine), backlog, pid, ttl or timeout, or both
+    ///         `pool` and `port`.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
+    ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system refused the socket, or failed a read or
+    ///         write.
+    ///     TypeError: an argument of the wrong type.
+    #[pyo3(signature = (name, *, pool=None, port=None, mode="flexible", range=None, exclude=None, protocol="tcp", host=None, backlog=128, pid=None, ttl=None, timeout=None))]
+    fn listen / listen_async(
+        py,
+        name: &str,
+        pool: Option<&str>,
+        port: Option<&Bound<'_, PyAny>>,
+        mode: &str,
+        range: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
+        protocol: &str,
+        host: Option<&Bound<'_, PyAny>>,
+        backlog: i64,
+        pid: Option<&Bound<'_, PyAny>>,
+        ttl: Option<&Bound<'_, PyAny>>,
+    ) {
+        let choice = choice_arg(py, pool, port, mode)?;
+        let opts = choosing(py, options(py, protocol, false, pid, ttl)?, range, exclude, None)?;
+        let listen = pp::ListenOptions {
+            host: host_arg(py, host)?,
+            backlog: backlog_arg(py, backlog)?,
+        };
+        let name = name.to_owned();
+        Ok(Box::new(move |reg: &pp::Registry| {
+            let bound = reg.listen(&name, &choice, &opts, &listen)?;
+            Ok(Done {
+                value: Box::new(Listening(bound.fd)),
+                undo: release_if(bound.created, name),
+            })
+        }))
     }
 }
 

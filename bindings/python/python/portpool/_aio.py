@@ -12,6 +12,7 @@ Waiting for that is not itself cancellable, and takes at most one call's time.
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any, NoReturn
 
 
@@ -25,6 +26,9 @@ async def run(job: Any) -> Any:
         job.cancel()
         await _settle(call)
         if job.leased():
+            result = call.result()
+            if isinstance(result, socket.socket):  # listen_async's, never handed over
+                result.close()
             await _settle(loop.run_in_executor(None, job.abandon))
         raise
     job.keep()

@@ -4,6 +4,7 @@ import builtins
 import ipaddress
 import os
 import pathlib
+import socket
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Final, Literal, final, overload
@@ -270,6 +271,38 @@ class Registry:
     async def migrate_async(self, dry_run: bool = False, *, timeout: float | None = None) -> builtins.list[Lease]: ...
     def doctor(self, *, timeout: float | None = None) -> DoctorReport: ...
     async def doctor_async(self, *, timeout: float | None = None) -> DoctorReport: ...
+    def listen(
+        self,
+        name: str,
+        *,
+        pool: str | None = None,
+        port: _Port | Iterable[_Port] | None = None,
+        mode: _Mode = "flexible",
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        protocol: _Protocol = "tcp",
+        host: _Host | None = None,
+        backlog: int = 128,
+        pid: int | None = None,
+        ttl: int | None = None,
+        timeout: float | None = None,
+    ) -> socket.socket: ...
+    async def listen_async(
+        self,
+        name: str,
+        *,
+        pool: str | None = None,
+        port: _Port | Iterable[_Port] | None = None,
+        mode: _Mode = "flexible",
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        protocol: _Protocol = "tcp",
+        host: _Host | None = None,
+        backlog: int = 128,
+        pid: int | None = None,
+        ttl: int | None = None,
+        timeout: float | None = None,
+    ) -> socket.socket: ...
 
 def is_free(port: _Port, protocol: _Protocol = "tcp") -> bool: ...
 @overload
