@@ -298,58 +298,85 @@ _CLASSES: dict[str, type] = {
 for _cls in (*_CLASSES.values(), PortpoolWarning):
     _cls.__module__ = "portpool"
 
-# Per class: (field name, core path, converter of the value found there).
-_Plan = list[tuple[str, tuple[str, ...], Any]]
+class _Plan(typing.NamedTuple):
+    """How to build one class from core's data: the keys it may hold, and per field (in
+    order) its top-level key, the rest of its path, and its converter (None: as it is)."""
+
+    keys: frozenset[str]
+    fields: tuple[tuple[str, tuple[str, ...], Any], ...]
+
+
 _PLANS: dict[type, _Plan] = {}
 
 
 def _converter(hint: Any) -> Any:
-    """How to turn core's plain data into a value of type `hint`."""
-    origin = typing.get_origin(hint)
+    """How to turn core's plain data, not None, into a value of type `hint` (None: as is)."""
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return lambda data: _build(hint, data)
-    if origin is list:
+    if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
         convert = _converter(item)
-        return lambda data: [convert(d) for d in data]
+        return None if convert is None else (lambda data: [convert(d) for d in data])
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if origin is not Literal and len(args) == 1 and type(None) in typing.get_args(hint):
-        convert = _converter(args[0])
-        return lambda data: None if data is None else convert(data)
-    return lambda data: data
+    if typing.get_origin(hint) is not Literal and len(args) == 1:
+        return _converter(args[0])  # `X | None`: None is passed through as it is
+    return None
 
 
 def _plan(cls: type) -> _Plan:
     plan = _PLANS.get(cls)
-    if plan is None:
+    if plan is None:  # once per class
         hints = typing.get_type_hints(cls, globalns=globals())
-        plan = [
-            (f.name, f.metadata.get("core", (f.name,)), _converter(hints[f.name]))
+        fields = tuple(
+            (path[0], path[1:], _converter(hints[f.name]))
             for f in dataclasses.fields(cls)
-        ]
+            for path in [f.metadata.get("core", (f.name,))]
+        )
+        hidden: frozenset[str] = getattr(cls, "_core_hidden", frozenset())
+        plan = _Plan(frozenset(key for key, _, _ in fields) | hidden, fields)
         _PLANS[cls] = plan
     return plan
 
 
 def core_keys(cls: type) -> set[str]:
     """The top-level keys of core's serialized form that `cls` reads or hides."""
-    return {path[0] for _, path, _ in _plan(cls)} | set(getattr(cls, "_core_hidden", ()))
+    return set(_plan(cls).keys)
+
+
+def _builder(cls: type) -> Any:
+    """A function that builds `cls` from core's data, written out field by field (as
+    dataclasses writes `__init__`), since `list()` of a large registry builds thousands."""
+    plan = _plan(cls)
+    env: dict[str, Any] = {"cls": cls}
+    args = []
+    for i, (key, rest, convert) in enumerate(plan.fields):
+        value = f"data.get({key!r})"
+        for step in rest:
+            value = f"(None if (v{i} := {value}) is None else v{i}.get({step!r}))"
+        if convert is not None:
+            env[f"convert{i}"] = convert
+            value = f"(None if (w{i} := {value}) is None else convert{i}(w{i}))"
+        args.append(value)
+    source = f"def build(data):\n    return cls({', '.join(args)})\n"
+    exec(source, env)  # noqa: S102 - the text is made above from field names only
+    return env["build"]
+
+
+_BUILDERS: dict[type, Any] = {}
 
 
 def _build(cls: type[_T], data: dict[str, Any]) -> _T:
-    unknown = data.keys() - core_keys(cls)
-    if unknown:
+    if not _plan(cls).keys.issuperset(data):
+        unknown = sorted(data.keys() - _plan(cls).keys)
         raise RuntimeError(
-            f"portpool bug: core's {cls.__name__} has fields {sorted(unknown)} that "
+            f"portpool bug: core's {cls.__name__} has fields {unknown} that "
             f"portpool.{cls.__name__} does not declare (add them to portpool/_values.py)"
         )
-    values = {}
-    for name, path, convert in _plan(cls):
-        value: Any = data.get(path[0])
-        for key in path[1:]:
-            value = None if value is None else value.get(key)
-        values[name] = convert(value)
-    return cls(**values)
+    build = _BUILDERS.get(cls)
+    if build is None:
+        build = _BUILDERS[cls] = _builder(cls)
+    value: _T = build(data)
+    return value
 
 
 def from_core(kind: str, data: Any) -> Any:
