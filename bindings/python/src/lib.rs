@@ -770,8 +770,10 @@ macro_rules! registry_methods {
                     "The awaitable twin of ", stringify!($name), "(): the same arguments, result ",
                     "and errors, run on the event loop's default executor so that the loop ",
                     "never blocks.\n\nCancelled (asyncio.wait_for, asyncio.timeout, anyio's ",
-                    "cancel scopes), the call gives up its lock wait, and a lease that it made ",
-                    "anyway is released before the CancelledError reaches the caller."
+                    "cancel scopes), the call gives up its lock wait having changed nothing. ",
+                    "If its change landed anyway, the lease that register_async, ",
+                    "allocate_async or listen_async made is released (a socket closed) before ",
+                    "the CancelledError reaches the caller; any other change stays."
                 )]
                 #[pyo3(signature = ($($sig)*))]
                 #[allow(clippy::too_many_arguments)]

@@ -5,8 +5,9 @@ never blocks, with one cancellation protocol.
 A cancelled caller (``asyncio.wait_for``, ``asyncio.timeout``, ``Task.cancel``, an anyio
 cancel scope on the asyncio backend) gets its ``CancelledError`` only once the call is over
 and has left nothing behind: a call still waiting for the registry's lock gives up within a
-few milliseconds having written nothing, and a lease that landed anyway is released first.
-Waiting for that is not itself cancellable, and takes at most one call's time.
+few milliseconds having written nothing, and a lease the call made anyway (register,
+allocate, listen, a lease block's entry) is released first, its socket closed. Waiting for
+that is not itself cancellable, and takes at most one call's time.
 """
 
 from __future__ import annotations
