@@ -315,19 +315,11 @@ fn range_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Optio
     }
 }
 
-/// One IP address, as text ("127.0.0.1", "::1") or an `ipaddress` object.
+/// One IP address, as text ("127.0.0.1", "::1") or an `ipaddress` object; core parses it.
 fn host_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<IpAddr>> {
     let Some(value) = value else { return Ok(None) };
     let text = value.str()?.to_string();
-    text.parse().map(Some).map_err(|_| {
-        error(
-            py,
-            pp::Error::new(
-                pp::ErrorKind::InvalidArgument,
-                format!("invalid host {}: not an IP address", pp::shown(&text)),
-            ),
-        )
-    })
+    pp::parse_host(&text).map(Some).or_raise(py)
 }
 
 fn exclude_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<u16>> {
