@@ -99,6 +99,9 @@ pub(crate) enum Command {
     },
     /// Restart NAME's time to live.
     Renew(RenewArgs),
+    /// Make process PID the owner of NAME's lease (its exit makes the lease stale, to be
+    /// reclaimed), or, without PID, make the lease permanent. Prints the lease's port.
+    SetOwner(SetOwnerArgs),
     /// Delete every lease and pool (the default pool comes back). Requires --yes.
     Reset {
         /// Confirm: without it, reset refuses (exit 2) and changes nothing.
@@ -271,6 +274,14 @@ pub(crate) struct RenewArgs {
 }
 
 #[derive(Args)]
+pub(crate) struct SetOwnerArgs {
+    /// Name whose lease changes owner.
+    pub(crate) name: String,
+    /// The new owner's process id; omitted: no owner (a permanent lease).
+    pub(crate) pid: Option<u32>,
+}
+
+#[derive(Args)]
 pub(crate) struct HandoverArgs {
     /// Name whose port to hand over.
     pub(crate) name: String,
@@ -392,16 +403,6 @@ pub(crate) fn parse_range(text: &str) -> Result<(u16, u16), Error> {
     }
 }
 
-/// An IP address given to --host.
-pub(crate) fn parse_host(text: &str) -> Result<std::net::IpAddr, Error> {
-    text.trim().parse().map_err(|_| {
-        Error::new(
-            portpool_core::ErrorKind::InvalidArgument,
-            format!("invalid host {text:?}: expected an IP address, e.g. 127.0.0.1 or ::1"),
-        )
-    })
-}
-
 impl ProbeArgs {
     /// `options` with these flags' excluded ports and probe address.
     pub(crate) fn apply(&self, options: LeaseOptions) -> Result<LeaseOptions, Error> {
@@ -419,7 +420,10 @@ impl ProbeArgs {
 
     /// The address of --host.
     pub(crate) fn host(&self) -> Result<Option<std::net::IpAddr>, Error> {
-        self.host.as_deref().map(parse_host).transpose()
+        self.host
+            .as_deref()
+            .map(portpool_core::parse_host)
+            .transpose()
     }
 }
 

@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Next, Owner};
 use crate::owner::owner_of;
 use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_pool_options, check_ttl_option, drop_if_stale,
-    held_port, lease_gone, no_lease, settle, take_flexible, take_from_pool, take_probed,
+    LeaseOptions, NewLease, Registry, check_pool_options, drop_if_stale, held_port, lease_gone,
+    no_lease, settle, take_flexible, take_from_pool, take_probed,
 };
 use crate::validate::{check_name, shown};
 
@@ -145,8 +145,8 @@ impl Registry {
         }
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_pool_options(options)?;
-        let owner = options.pid.map(owner_of).transpose()?;
-        let ttl = check_ttl_option(options.ttl)?;
+        // Owner and time to live are checked once, for every name.
+        let template = NewLease::asked("", Mode::Pool, Some(pool), options)?;
         let protocol = options.protocol;
         let request = crate::choose::Request {
             source: crate::choose::Source::Pool(pool),
@@ -165,15 +165,7 @@ impl Registry {
                     continue;
                 }
                 let port = take_probed(data, &request, true, options.host, now)?;
-                let new = NewLease {
-                    name,
-                    mode: Mode::Pool,
-                    pool: Some(pool),
-                    protocol,
-                    owner,
-                    ttl,
-                };
-                data.insert(new.at(port, now))?;
+                data.insert(NewLease { name, ..template }.at(port, now))?;
                 changed = true;
                 ports.push(port);
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::{Lease, Mode, Protocol};
+use crate::model::{Lease, Protocol};
 use crate::owner::{Standing, standing};
 use crate::registry::{NewLease, Registry, live_holder, settle};
 use crate::validate::{check_name, port_from_i64, shown};
@@ -173,14 +173,7 @@ fn import_entries(file: &Path, bytes: &[u8], now: Duration) -> Result<Vec<Lease>
         match (check_name(&name), port) {
             (Err(e), _) => problems.push(e.to_string()),
             (_, Some(Ok(port))) => {
-                let new = NewLease {
-                    name: &name,
-                    mode: Mode::Fixed,
-                    pool: None,
-                    protocol: Protocol::Tcp,
-                    owner: None,
-                    ttl: None,
-                };
+                let new = NewLease::recorded(&name, Protocol::Tcp);
                 entries.push(new.at(port, now));
             }
             (_, Some(Err(e))) => problems.push(format!("{}: {e}", shown(&name))),

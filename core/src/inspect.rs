@@ -7,11 +7,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Lease, Mode, Origin, Pool, Protocol};
+use crate::model::{Lease, Origin, Pool, Protocol};
 use crate::owner::{Standing, owner_of, standing};
 use crate::registry::{NewLease, Registry, marked};
 use crate::sockets::{Socket, descends_from, ephemeral_range, server_sockets};
-use crate::validate::shown;
+use crate::spelled::spelled;
 
 /// Everything known about one port: [`Registry::who`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -53,63 +53,24 @@ pub enum FindingKind {
     SplitRegistry,
 }
 
+spelled!(FindingKind, "finding kind", {
+    NotListening => "not_listening",
+    ForeignListener => "foreign_listener",
+    StaleOwner => "stale_owner",
+    StaleNextOwner => "stale_next_owner",
+    Expired => "expired",
+    TakenOver => "taken_over",
+    EphemeralOverlap => "ephemeral_overlap",
+    SplitRegistry => "split_registry",
+}, parse: [NotListening, ForeignListener, StaleOwner, StaleNextOwner, Expired, TakenOver, EphemeralOverlap, SplitRegistry]);
+
 impl FindingKind {
-    /// Every kind, in the order of this enum.
-    pub const ALL: [FindingKind; 8] = [
-        FindingKind::NotListening,
-        FindingKind::ForeignListener,
-        FindingKind::StaleOwner,
-        FindingKind::StaleNextOwner,
-        FindingKind::Expired,
-        FindingKind::TakenOver,
-        FindingKind::EphemeralOverlap,
-        FindingKind::SplitRegistry,
-    ];
-
-    /// A stable snake_case identifier, e.g. `"not_listening"` (the JSON spelling too).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingKind::NotListening => "not_listening",
-            FindingKind::ForeignListener => "foreign_listener",
-            FindingKind::StaleOwner => "stale_owner",
-            FindingKind::StaleNextOwner => "stale_next_owner",
-            FindingKind::Expired => "expired",
-            FindingKind::TakenOver => "taken_over",
-            FindingKind::EphemeralOverlap => "ephemeral_overlap",
-            FindingKind::SplitRegistry => "split_registry",
-        }
-    }
-
     /// How much it matters: only `not_listening` is informational.
     pub fn severity(self) -> Severity {
         match self {
             FindingKind::NotListening => Severity::Info,
             _ => Severity::Warning,
         }
-    }
-}
-
-impl std::fmt::Display for FindingKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for FindingKind {
-    type Err = Error;
-    /// Accepts the snake_case identifiers of [`as_str`](Self::as_str).
-    fn from_str(s: &str) -> Result<Self> {
-        FindingKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
-                Error::invalid(format!(
-                    "invalid finding kind {}: expected one of {}",
-                    shown(s),
-                    all.join(", ")
-                ))
-            })
     }
 }
 
@@ -124,15 +85,7 @@ pub enum Severity {
     Warning,
 }
 
-impl Severity {
-    /// `"info"` or `"warning"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-        }
-    }
-}
+spelled!(Severity, "severity", { Info => "info", Warning => "warning" }, parse: [Info, Warning]);
 
 /// One problem found by [`Registry::doctor`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -299,14 +252,7 @@ impl Registry {
                     })
                     .find(|n| data.lease(n).is_none())
                     .expect("some suffix is free");
-                let new = NewLease {
-                    name: &name,
-                    mode: Mode::Fixed,
-                    pool: None,
-                    protocol: *protocol,
-                    owner: None,
-                    ttl: None,
-                };
+                let new = NewLease::recorded(&name, *protocol);
                 let lease = Lease {
                     origin: origin.clone(),
                     ..new.at(*port, now)
@@ -490,20 +436,6 @@ fn listener_findings(lease: &Lease, sockets: &[Socket]) -> Vec<Finding> {
 mod tests {
     use super::*;
     use crate::validate::check_name;
-
-    #[test]
-    fn finding_kinds_are_spelled_as_in_json() {
-        for kind in [
-            FindingKind::NotListening,
-            FindingKind::ForeignListener,
-            FindingKind::StaleOwner,
-            FindingKind::Expired,
-            FindingKind::EphemeralOverlap,
-        ] {
-            let json = serde_json::to_string(&kind).unwrap();
-            assert_eq!(json, format!("\"{kind}\""));
-        }
-    }
 
     #[test]
     fn program_names_become_valid_lease_names() {

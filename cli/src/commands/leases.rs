@@ -9,7 +9,7 @@ use portpool_core::{
 use crate::Outcome;
 use crate::args::{
     AllocateArgs, CheckArgs, FindFreeArgs, GetArgs, HandoverArgs, RegisterArgs, RenewArgs,
-    parse_ports, parse_range, protocol,
+    SetOwnerArgs, parse_ports, parse_range, protocol,
 };
 use crate::render::{Render, Row, emit, say, timestamp, value};
 
@@ -191,6 +191,13 @@ impl Render for [Reclaimed] {
 pub(super) fn renew(reg: &Registry, args: RenewArgs) -> Result<Outcome, Error> {
     let lease = reg.renew(&args.name, args.ttl)?;
     say([timestamp(lease.expires)]);
+    Ok(Outcome::Ok)
+}
+
+/// `portpool set-owner`: prints the lease's port.
+pub(super) fn set_owner(reg: &Registry, args: SetOwnerArgs) -> Result<Outcome, Error> {
+    let lease = reg.set_owner(&args.name, args.pid)?;
+    say([lease.port.to_string()]);
     Ok(Outcome::Ok)
 }
 

@@ -12,7 +12,7 @@ use signal_hook::low_level::siginfo::Cause;
 
 use super::activation;
 use crate::Outcome;
-use crate::args::{RunArgs, parse_host, parse_ports, protocol};
+use crate::args::{RunArgs, parse_ports, protocol};
 
 /// Whether a signal that reached `portpool run` is passed on to the command. The command runs
 /// in this process's group, so what the kernel sends to the group — Ctrl-C or a hang-up at the
@@ -39,7 +39,7 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
     let choice = choice(pool, port, mode)?;
     let options = LeaseOptions {
         protocol: protocol(udp),
-        host: host.as_deref().map(parse_host).transpose()?,
+        host: host.as_deref().map(portpool_core::parse_host).transpose()?,
         ..LeaseOptions::default()
     };
     if listen && name.contains(':') {
