@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +218,53 @@ func TestListenRefusesBadInputAndLeasesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a refused Listen wrote the registry (stat: %v)", err)
+	}
+}
+
+func TestListenNeverReturnsAPortItDoesNotHoldWhileAnotherProcessBindsThePool(t *testing.T) {
+	reg, _ := open(t)
+	const lo, hi = 24600, 24607
+	must(reg.SetPool("contested", lo, hi))
+	// The hostile side: binds every port of the pool in a tight loop, outside the registry.
+	var stop atomic.Bool
+	var hostile sync.WaitGroup
+	hostile.Add(1)
+	go func() {
+		defer hostile.Done()
+		for !stop.Load() {
+			for port := lo; port <= hi; port++ {
+				if l, err := net.Listen("tcp", fmt.Sprintf(":%d", port)); err == nil {
+					l.Close()
+				}
+			}
+		}
+	}()
+	defer func() { stop.Store(true); hostile.Wait() }()
+	served := 0
+	for i := range 200 {
+		name := fmt.Sprintf("server-%d", i)
+		l, err := reg.Listen(name, portpool.WithPool("contested"))
+		if err != nil {
+			// The only acceptable failures say why: every port leased or bound.
+			if !errors.Is(err, portpool.ErrExhausted) && !errors.Is(err, portpool.ErrConflict) {
+				t.Fatalf("Listen(%s): %v", name, err)
+			}
+			continue
+		}
+		port := uint16(l.Addr().(*net.TCPAddr).Port)
+		if held := must(reg.Get(name)); held != port {
+			t.Fatalf("%s: the listener is on %d, the lease holds %d", name, port, held)
+		}
+		// The listener really holds the port: nobody else can bind it now.
+		if other, err := net.Listen("tcp", fmt.Sprintf(":%d", port)); err == nil {
+			other.Close()
+			t.Fatalf("%s: port %d could be bound again while Listen's socket held it", name, port)
+		}
+		served++
+		l.Close()
+		must(reg.Release(name))
+	}
+	if served == 0 {
+		t.Fatal("no Listen succeeded against the hostile binder")
 	}
 }
