@@ -52,6 +52,14 @@ declare global {
 export interface ScopedLease extends Disposable, AsyncDisposable {}
 
 /**
+ * `findFree` with `count`: that many distinct free ports, in an array (even for 1). See the
+ * general declaration of `findFree` below.
+ */
+export declare function findFree(options: FindFreeOptions & { count: number }): number[]
+/** `findFree` without `count`: one free port. See the general declaration below. */
+export declare function findFree(options?: 'tcp' | 'udp' | (FindFreeOptions & { count?: undefined })): number
+
+/**
  * A handle on one registry file, shared by every process and language on the host.
  *
  * Opening does not touch the disk. A call that changes the registry takes the file's lock
@@ -382,8 +390,10 @@ export interface DoctorReport {
  * probed on both wildcard addresses, or on `host` only. With `count`, an array of that many
  * distinct free ports (fewer free than asked is `PORTPOOL_EXHAUSTED`). Takes no lease: for
  * tests and tools that bind at once; `Registry.listen` leases and binds in one step.
+ *
+ * (types-header.d.ts declares the overloads that tell a number from an array by `count`.)
  */
-export declare function findFree<C extends number | undefined = undefined>(options?: 'tcp' | 'udp' | (FindFreeOptions & { count?: C })): undefined extends C ? number : number[]
+export declare function findFree(options?: 'tcp' | 'udp' | FindFreeOptions): number | number[]
 
 /** Options of `findFree`, or its protocol alone (`findFree('udp')`). */
 export interface FindFreeOptions {

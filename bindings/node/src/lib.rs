@@ -365,11 +365,12 @@ pub fn is_free(
 /// probed on both wildcard addresses, or on `host` only. With `count`, an array of that many
 /// distinct free ports (fewer free than asked is `PORTPOOL_EXHAUSTED`). Takes no lease: for
 /// tests and tools that bind at once; `Registry.listen` leases and binds in one step.
+///
+/// (types-header.d.ts declares the overloads that tell a number from an array by `count`.)
 #[napi(
     strict,
-    ts_generic_types = "C extends number | undefined = undefined",
-    ts_args_type = "options?: 'tcp' | 'udp' | (FindFreeOptions & { count?: C })",
-    ts_return_type = "undefined extends C ? number : number[]"
+    ts_args_type = "options?: 'tcp' | 'udp' | FindFreeOptions",
+    ts_return_type = "number | number[]"
 )]
 pub fn find_free(
     env: Env,
