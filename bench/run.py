@@ -413,6 +413,7 @@ NAMES = {
     "register_release": "register + release",
     "allocate": "allocate (probing pool; no owner)",
     "allocate_release_owned": "allocate + release, pid-owned",
+    "listen_release_owned": "listen + release, pid-owned (bound and listening)",
     "get": "get, unchanged file",
     "get_after_write": "get after another writer",
     "floor_append": "floor: flock + append ~100 B + fdatasync",
@@ -525,7 +526,7 @@ def report(
     L += ["| Operation | " + " | ".join(f"{s:,}" for s in SIZES) + " |", "|---|" + "---|" * len(SIZES)]
     floor = crit.get("floor_append", {})
     for group, appends in (("register", 1), ("release", 1), ("allocate", 1), ("register_release", 2),
-                           ("allocate_release_owned", 2), ("floor_rewrite", 1)):
+                           ("allocate_release_owned", 2), ("listen_release_owned", 2), ("floor_rewrite", 1)):
         pts = crit.get(group, {})
         if pts and floor:
             L.append(
