@@ -224,18 +224,10 @@ fn range_arg(range: Option<PortRange>) -> pp::Result<Option<(u16, u16)>> {
         .transpose()
 }
 
-/// An IP address written as JavaScript's `net` module writes one (`'127.0.0.1'`, `'::1'`).
-/// Whether it is an address of this host is core's check.
+/// An IP address (`'127.0.0.1'`, `'::1'`), parsed by core; whether it is an address of this
+/// host is core's check too.
 fn host_arg(host: Option<&str>) -> pp::Result<Option<IpAddr>> {
-    host.map(|text| {
-        IpAddr::from_str(text).map_err(|_| {
-            pp::Error::new(
-                pp::ErrorKind::InvalidArgument,
-                format!("invalid host {text:?}: expected an IP address such as 127.0.0.1 or ::1"),
-            )
-        })
-    })
-    .transpose()
+    host.map(pp::parse_host).transpose()
 }
 
 /// A count of ports (`findFree`'s `count`); core says how many it takes.
