@@ -480,7 +480,8 @@ def report(
         call = median(node["syscall"])
         L.append(
             f"| Node `listen` + close + `release` ≤ pid-owned `allocate` + `release` + one system call "
-            f"| {ratio(node, 'listenRelease', 'allocateReleaseOwned'):.2f}×, {fmt_time(extra)} more "
+            f"| {ratio(node, 'listenRelease', 'allocateReleaseOwned'):.2f}×, {fmt_time(abs(extra))} "
+            f"{'more' if extra >= 0 else 'less'} "
             f"(one system call: {fmt_time(call)}) | {verdict(extra <= call)} |"
         )
     for key, v in conc.items():
