@@ -138,13 +138,11 @@ impl Registry {
         }
     }
 
-    /// Releases `name`'s lease if it holds `port` for `protocol`; whether it did.
-    pub(crate) fn release_holding(
-        &self,
-        name: &str,
-        port: u16,
-        protocol: Protocol,
-    ) -> Result<bool> {
+    /// Releases `name`'s lease only while it holds `port` for `protocol`; whether it did. A
+    /// binding undoes with it a call whose caller gave up (a cancelled task, an aborted
+    /// promise) once that call's lease has landed: a name released and leased again by
+    /// somebody else meanwhile is left alone.
+    pub fn release_holding(&self, name: &str, port: u16, protocol: Protocol) -> Result<bool> {
         check_name(name)?;
         self.store.update(|data| {
             let holds = data
