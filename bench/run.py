@@ -12,8 +12,9 @@ goes on a shared machine hits both; a ratio is the median of the per-round ratio
 - Python: `portpool.find_free` against `portpicker.pick_unused_port`, and `Registry.allocate`
   + `release` (of a lease this process owns, and of one without an owner) against
   `portpicker.pick_unused_port`;
-- Node (bench/node/bench.mjs): `findFree` against get-port, and `allocate` + `release` the
-  same two ways;
+- Node (bench/node/bench.mjs): `findFree` against get-port, `allocate` + `release` the
+  same two ways, and `listen` + close + `release` against pid-owned `allocate` + `release`
+  (the bind should cost no more than one system call, measured beside it);
 - 8 processes against 1, each running `allocate` + `release` of leases without an owner
   (every change waits for its flush) or `get` on one registry for a fixed time: aggregate
   operations per second; beside them, the same processes running the bare floor (flock,
@@ -474,6 +475,15 @@ def report(
         L.append(
             f"| Node pid-owned `allocate` + `release` ≤ 1.0× get-port | {r:.2f}× | {verdict(r <= 1.0)} |"
         )
+    if node and node.get("listenRelease"):
+        extra = median([l - a for l, a in zip(node["listenRelease"], node["allocateReleaseOwned"])])
+        call = median(node["syscall"])
+        L.append(
+            f"| Node `listen` + close + `release` ≤ pid-owned `allocate` + `release` + one system call "
+            f"| {ratio(node, 'listenRelease', 'allocateReleaseOwned'):.2f}×, {fmt_time(abs(extra))} "
+            f"{'more' if extra >= 0 else 'less'} "
+            f"(one system call: {fmt_time(call)}) | {verdict(extra <= call)} |"
+        )
     for key, v in conc.items():
         if key.startswith("write"):
             r = median([b / a for a, b in zip(v["1"], v["8"])])
@@ -585,6 +595,8 @@ def report(
             "getPort": "await getPort() (get-port)",
             "allocateReleaseOwned": "allocate() + release(), pid-owned",
             "allocateRelease": "allocate() + release(), no owner",
+            "listenRelease": "listen() + close(fd) + release() (pid-owned)",
+            "syscall": "one system call: fs.fstatSync()",
         }
         for k in node:
             L.append(f"| `{labels.get(k, k)}` | {fmt_time(t[k])} | {ratio(node, k, 'getPort'):.2f}× |")
