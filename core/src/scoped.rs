@@ -39,6 +39,33 @@ impl Default for Choice {
     }
 }
 
+impl Choice {
+    /// The choice a caller describes with a pool, ports and a mode, each optional (every
+    /// front end's `pool=`, `port=`, `mode=`): ports in `mode` (default flexible) when ports
+    /// are given, else the pool (`None`: the default pool). Both a pool and ports, or a mode
+    /// other than flexible without ports, is `InvalidArgument`: a pool has no mode.
+    pub fn new(
+        pool: Option<String>,
+        ports: Option<Vec<u16>>,
+        mode: Option<Mode>,
+    ) -> Result<Choice> {
+        match (pool, ports, mode) {
+            (Some(pool), Some(_), _) => Err(Error::invalid(format!(
+                "give a pool or ports, not both (pool {})",
+                crate::validate::shown(&pool)
+            ))),
+            (None, Some(ports), mode) => Ok(Choice::Ports {
+                ports,
+                mode: mode.unwrap_or_default(),
+            }),
+            (_, None, Some(mode)) if mode != Mode::Flexible => Err(Error::invalid(format!(
+                "mode {mode} applies to ports: give ports with it (a pool has no mode)"
+            ))),
+            (pool, None, _) => Ok(Choice::Pool(pool)),
+        }
+    }
+}
+
 /// A lease made by [`Registry::lease_scoped`]: ended by [`release`](Self::release).
 ///
 /// It holds no reference to the registry, so it can be kept anywhere (a binding's guard

@@ -293,21 +293,8 @@ fn choice(
     port: Option<PortList>,
     mode: Option<&str>,
 ) -> pp::Result<pp::Choice> {
-    match (port, pool) {
-        (None, pool) if mode.is_none() => Ok(pp::Choice::Pool(pool)),
-        (Some(port), None) => Ok(pp::Choice::Ports {
-            ports: preferred(port)?,
-            mode: mode_arg(mode)?,
-        }),
-        (None, _) => Err(pp::Error::new(
-            pp::ErrorKind::InvalidArgument,
-            "mode applies to a port: give port with mode",
-        )),
-        (Some(_), Some(_)) => Err(pp::Error::new(
-            pp::ErrorKind::InvalidArgument,
-            "give pool or port, not both",
-        )),
-    }
+    let mode = mode.map(pp::Mode::from_str).transpose()?;
+    pp::Choice::new(pool, port.map(preferred).transpose()?, mode)
 }
 
 /// Core's lease options, choice and bind options from `listen`'s options object.

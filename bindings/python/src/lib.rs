@@ -421,20 +421,8 @@ fn choice_arg(
     mode: &str,
 ) -> PyResult<pp::Choice> {
     let mode = pp::Mode::from_str(mode).or_raise(py)?;
-    match (pool, port) {
-        (Some(_), Some(_)) => Err(error(
-            py,
-            pp::Error::new(
-                pp::ErrorKind::InvalidArgument,
-                "give a pool or a port, not both",
-            ),
-        )),
-        (pool, None) => Ok(pp::Choice::Pool(pool.map(str::to_owned))),
-        (None, Some(port)) => Ok(pp::Choice::Ports {
-            ports: ports_arg(py, port)?,
-            mode,
-        }),
-    }
+    let ports = port.map(|port| ports_arg(py, port)).transpose()?;
+    pp::Choice::new(pool.map(str::to_owned), ports, Some(mode)).or_raise(py)
 }
 
 // ---------------------------------------------------------------------------------------------

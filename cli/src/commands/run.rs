@@ -124,23 +124,11 @@ fn choice(
     port: Option<String>,
     mode: Option<String>,
 ) -> Result<Choice, Error> {
-    Ok(match (port, mode) {
-        (Some(ports), mode) => Choice::Ports {
-            ports: parse_ports(&ports)?,
-            mode: mode
-                .as_deref()
-                .map(str::parse::<Mode>)
-                .transpose()?
-                .unwrap_or_default(),
-        },
-        (None, Some(mode)) => {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("mode {mode:?} needs --port"),
-            ));
-        }
-        (None, None) => Choice::Pool(pool),
-    })
+    Choice::new(
+        pool,
+        port.as_deref().map(parse_ports).transpose()?,
+        mode.as_deref().map(str::parse::<Mode>).transpose()?,
+    )
 }
 
 /// Waits for `child` to exit while passing on to it the signals in `signals` that a process
