@@ -649,6 +649,7 @@ operations! {
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
             let lease = choosing(lease, options.range, options.exclude, options.host.as_deref())?;
+            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             let mode = mode_arg(options.mode.as_deref())?;
             reg.register_grant(&name, preferred(port)?, mode, &lease).map(Granted)
         };
@@ -663,6 +664,7 @@ operations! {
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
             let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
+            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             reg.allocate_grant(&name, options.pool.as_deref(), &lease).map(Granted)
         };
 
@@ -673,6 +675,7 @@ operations! {
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
             let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
+            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
             let grants = reg.allocate_many_grants(&borrowed, options.pool.as_deref(), &lease)?;
             Ok(GrantedMany(names, grants))
