@@ -97,6 +97,9 @@ pub(crate) enum Command {
     },
     /// Restart NAME's time to live.
     Renew(RenewArgs),
+    /// Make process PID the owner of NAME's lease (its exit makes the lease stale, to be
+    /// reclaimed), or, without PID, make the lease permanent. Prints the lease's port.
+    SetOwner(SetOwnerArgs),
     /// Delete every lease and pool (the default pool comes back). Requires --yes.
     Reset {
         /// Confirm: without it, reset refuses (exit 2) and changes nothing.
@@ -226,6 +229,14 @@ pub(crate) struct RenewArgs {
 }
 
 #[derive(Args)]
+pub(crate) struct SetOwnerArgs {
+    /// Name whose lease changes owner.
+    pub(crate) name: String,
+    /// The new owner's process id; omitted: no owner (a permanent lease).
+    pub(crate) pid: Option<u32>,
+}
+
+#[derive(Args)]
 pub(crate) struct HandoverArgs {
     /// Name whose port to hand over.
     pub(crate) name: String,
@@ -341,6 +352,7 @@ impl LeaseArgs {
             force,
             pid: self.pid,
             ttl: self.ttl,
+            ..LeaseOptions::default()
         }
     }
 }

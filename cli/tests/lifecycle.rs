@@ -463,3 +463,31 @@ fn an_owner_in_another_pid_namespace_is_never_reclaimed_from_the_host() {
     boxed.kill().unwrap();
     boxed.wait().unwrap();
 }
+
+#[test]
+fn set_owner_ties_a_lease_to_a_process_and_without_a_pid_makes_it_permanent() {
+    let s = scratch();
+    let start = pool(&s.path, 2);
+    ok(&s.path, &["allocate", "job", "--pool", "p"]);
+    let mut owner = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = owner.id().to_string();
+    assert_eq!(
+        ok(&s.path, &["set-owner", "job", &pid]).trim(),
+        start.to_string()
+    );
+    assert_eq!(leases(&s.path)[0]["owner"]["pid"], owner.id());
+    ok(&s.path, &["set-owner", "job"]);
+    assert!(leases(&s.path)[0]["owner"].is_null());
+    ok(&s.path, &["set-owner", "job", &pid]);
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let gc = ok(&s.path, &["gc"]);
+    assert!(gc.contains("job"), "{gc}");
+    let out = pp(&s.path, &["set-owner", "job", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no lease named \"job\""),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -89,6 +89,14 @@ impl Error {
         self.os_error
     }
 
+    /// This error, carrying the OS error number it came from.
+    pub(crate) fn with_os_error(self, errno: Option<i32>) -> Self {
+        Error {
+            os_error: errno,
+            ..self
+        }
+    }
+
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::NotFound, message)
     }

@@ -26,13 +26,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, Decoded, Encoded, HEADER, Tail};
 use crate::model::Data;
 use crate::store::{DEFAULT_LOCK_TIMEOUT, Storage, lock_path_for, spare_path_for};
 use crate::sys::{self, Access};
+use crate::wait;
 
 /// The journal file behind one registry handle.
 pub(crate) struct Journal {
@@ -412,9 +413,40 @@ impl Journal {
             .map_err(|e| self.io_error("cutting a torn last line off", e))
     }
 
+    /// This process's state, for one call. Another thread of this process may hold it for
+    /// the length of its call (its own lock wait included): a call under
+    /// [`wait::with_wait`] waits for it as it waits for another process's lock — bounded,
+    /// and asking the caller's check — and any other call simply blocks.
+    fn state<'i>(&self, inner: &'i Inner) -> Result<MutexGuard<'i, State>> {
+        if !wait::governed() {
+            return Ok(inner.state.lock());
+        }
+        let deadline = wait::deadline(self.lock_timeout());
+        loop {
+            let slice = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => Duration::from_millis(5),
+            };
+            if let Some(st) = inner
+                .state
+                .try_lock_for(slice.min(Duration::from_millis(5)))
+            {
+                return Ok(st);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::busy(format!(
+                    "registry {}: busy: another thread of this process held it for the whole lock timeout ({:?}); nothing was changed",
+                    self.path.display(),
+                    self.lock_timeout()
+                )));
+            }
+            wait::check()?;
+        }
+    }
+
     /// Takes the exclusive lock, waiting at most the lock timeout.
     fn lock(&self, st: &mut State) -> Result<Locked> {
-        let deadline = Instant::now().checked_add(self.lock_timeout());
+        let deadline = wait::deadline(self.lock_timeout());
         loop {
             let file = match &st.lock {
                 Some(file) => file.clone(),
@@ -438,7 +470,8 @@ impl Journal {
         }
     }
 
-    /// Polls for the lock until `deadline` (`None`: never). Pauses start at 10 µs and double
+    /// Polls for the lock until `deadline` (`None`: never), asking the caller's
+    /// [`wait::check`] between polls. Pauses start at 10 µs and double
     /// up to 200 µs while the wait is young, as a contended lock is held for tens of
     /// microseconds (the flush happens after the unlock); after 50 ms they grow to 5 ms, so a
     /// wait for a stopped holder costs next to no CPU. A signal arriving meanwhile neither
@@ -461,6 +494,7 @@ impl Journal {
             if left.is_zero() {
                 return Err(self.busy(file));
             }
+            wait::check()?;
             std::thread::sleep(pause.min(left));
             let cap = if start.elapsed() < Duration::from_millis(50) {
                 Duration::from_micros(200)
@@ -823,7 +857,7 @@ impl Storage for Journal {
 
     fn read_with(&self, f: &mut dyn FnMut(&Data)) -> Result<()> {
         let inner = self.inner();
-        let mut st = inner.state.lock();
+        let mut st = self.state(inner)?;
         match self.refresh(&mut st, false) {
             Ok(view) => {
                 f(&view.data);
@@ -838,7 +872,7 @@ impl Storage for Journal {
 
     fn reset(&self) -> Result<()> {
         let inner = self.inner();
-        let mut st = inner.state.lock();
+        let mut st = self.state(inner)?;
         let portpools = self.written_by_portpool();
         if portpools && matches!(sys::lstat_regular(&self.lock_path), Ok(None)) {
             // `lock` creates a missing lock file only beside a registry that reads back; this
@@ -879,7 +913,7 @@ impl Storage for Journal {
 
     fn update_with(&self, f: &mut dyn FnMut(&mut Data) -> Result<bool>) -> Result<()> {
         let inner = self.inner();
-        let mut st = inner.state.lock();
+        let mut st = self.state(inner)?;
         let locked = self.lock(&mut st)?;
         let outcome = self.update_locked(&mut st, f);
         drop(locked);

@@ -16,26 +16,32 @@
 //! # Ok::<(), portpool_core::Error>(())
 //! ```
 
+mod choose;
 mod error;
 mod format;
+mod handover;
 mod host;
+mod import;
+mod inspect;
 mod journal;
-mod lifecycle;
 mod model;
 mod owner;
 mod paths;
 mod probe;
 mod registry;
+mod scoped;
 mod sockets;
+mod spelled;
 mod store;
 mod sys;
 mod validate;
+mod wait;
 
+pub use choose::{FindOptions, Ports, find_free_ports, is_free_at};
 pub use error::{Error, ErrorKind, Result};
 pub use host::{InitReport, group_id, group_name, init_host};
-pub use lifecycle::{
-    DoctorReport, Finding, FindingKind, ImportReport, Severity, Who, ephemeral_overlap,
-};
+pub use import::ImportReport;
+pub use inspect::{DoctorReport, Finding, FindingKind, Severity, Who, ephemeral_overlap};
 pub use model::{
     DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
     Next, Origin, Owner, Pool, Protocol, leases_to_json, parse_registry, pools_to_json,
@@ -43,13 +49,15 @@ pub use model::{
 pub use owner::{is_alive, owner_of};
 pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
 pub use probe::{find_free, is_free};
-pub use registry::{Grant, LeaseOptions, PortState, Reclaimed, Registry};
+pub use registry::{Grant, LeaseOptions, PoolChange, PortState, Reclaimed, Registry};
+pub use scoped::{Choice, ScopedLease};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use store::{DEFAULT_LOCK_TIMEOUT, parse_lock_timeout};
 pub use validate::{
     MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_port, pid_from_i64,
     port_from_i64, shown, ttl_from_i64,
 };
+pub use wait::{Wait, with_wait};
 
 /// The version of portpool, the same for every package built from this workspace.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::spelled::spelled;
 use crate::validate::check_name;
 
 /// The registry format version this build writes. It also reads version 1, and upgrades such a
@@ -39,35 +39,7 @@ pub enum Protocol {
     Udp,
 }
 
-impl Protocol {
-    /// `"tcp"` or `"udp"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        }
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Protocol {
-    type Err = Error;
-    /// Accepts `tcp` or `udp`, in any case.
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "tcp" => Ok(Protocol::Tcp),
-            "udp" => Ok(Protocol::Udp),
-            _ => Err(Error::invalid(format!(
-                "invalid protocol {s:?}: expected \"tcp\" or \"udp\""
-            ))),
-        }
-    }
-}
+spelled!(Protocol, "protocol", { Tcp => "tcp", Udp => "udp" }, parse: [Tcp, Udp]);
 
 /// How a lease was made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,36 +54,8 @@ pub enum Mode {
     Pool,
 }
 
-impl Mode {
-    /// `"flexible"`, `"fixed"` or `"pool"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Flexible => "flexible",
-            Mode::Fixed => "fixed",
-            Mode::Pool => "pool",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Mode {
-    type Err = Error;
-    /// Accepts the two modes a caller may ask `register` for: `fixed` or `flexible`.
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "flexible" => Ok(Mode::Flexible),
-            "fixed" => Ok(Mode::Fixed),
-            _ => Err(Error::invalid(format!(
-                "invalid mode {s:?}: expected \"fixed\" or \"flexible\""
-            ))),
-        }
-    }
-}
+// `pool` is how `allocate` records its leases; a caller may ask `register` for the other two.
+spelled!(Mode, "mode", { Flexible => "flexible", Fixed => "fixed", Pool => "pool" }, parse: [Fixed, Flexible]);
 
 /// The process a lease belongs to. The start time (clock ticks after boot, field 22 of
 /// `/proc/PID/stat`) tells a live owner from a recycled pid.

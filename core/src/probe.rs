@@ -1,7 +1,7 @@
 //! Is a port bound by anyone? A real bind on the IPv4 and IPv6 wildcard addresses.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use socket2::{Domain, Socket, Type};
 
@@ -83,20 +83,77 @@ fn in_socket_tables(addr: SocketAddr, protocol: Protocol) -> bool {
 }
 
 fn try_bind(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
+    server_socket(addr, protocol, true).map(drop)
+}
+
+/// A socket for `protocol` bound to `addr` the way servers bind: close-on-exec, with
+/// `SO_REUSEADDR` for TCP (so TIME_WAIT leftovers do not count, while a listening socket still
+/// collides; never for UDP, where it would let two sockets share the port). An IPv6 socket is
+/// IPv6-only when `v6only`, else dual-stack (`[::]` then covers IPv4 too).
+pub(crate) fn server_socket(
+    addr: SocketAddr,
+    protocol: Protocol,
+    v6only: bool,
+) -> io::Result<Socket> {
     let (ty, proto) = match protocol {
         Protocol::Tcp => (Type::STREAM, socket2::Protocol::TCP),
         Protocol::Udp => (Type::DGRAM, socket2::Protocol::UDP),
     };
+    // socket2 creates sockets with SOCK_CLOEXEC on Linux.
     let socket = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
+        socket.set_only_v6(v6only)?;
     }
     if protocol == Protocol::Tcp {
-        // Ignores TIME_WAIT leftovers; a listening socket still collides.
-        // (Never for UDP, where it would let two sockets share the port.)
         socket.set_reuse_address(true)?;
     }
-    socket.bind(&addr.into())
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+/// `port` bound on `ip` as a server binds it there (see [`server_socket`]; `[::]` dual-stack).
+pub(crate) fn bind_at(ip: IpAddr, port: u16, protocol: Protocol) -> io::Result<Socket> {
+    server_socket(SocketAddr::new(ip, port), protocol, false)
+}
+
+/// What a bind of `port` on `ip` says about the port: bound is free, `EADDRINUSE` is busy,
+/// a privileged port is answered by the kernel's socket tables, an address this host does not
+/// have is `InvalidArgument`, anything else an `Io` error.
+pub(crate) fn probe_result(
+    ip: IpAddr,
+    port: u16,
+    protocol: Protocol,
+    bound: io::Result<Socket>,
+) -> Result<bool> {
+    let err = match bound {
+        Ok(_) => return Ok(true),
+        Err(err) => err,
+    };
+    match err.raw_os_error() {
+        Some(libc::EADDRINUSE) => Ok(false),
+        Some(libc::EACCES | libc::EPERM) => {
+            let addr = SocketAddr::new(ip, port);
+            // `[::]` dual-stack collides with IPv4 sockets too.
+            let v4 = ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                && in_socket_tables(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)), protocol);
+            Ok(!(v4 || in_socket_tables(addr, protocol)))
+        }
+        _ => Err(address_error(ip, &err)),
+    }
+}
+
+/// The error of a bind on `ip` that failed for another reason than the port being in use:
+/// `InvalidArgument` when this host has no such address (or no such address family), else
+/// `Io`.
+pub(crate) fn address_error(ip: IpAddr, err: &io::Error) -> Error {
+    match err.raw_os_error() {
+        Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT | libc::EINVAL) => Error::invalid(format!(
+            "invalid host {ip}: not an address of this host ({err})"
+        )),
+        errno => {
+            Error::new(crate::ErrorKind::Io, format!("binding {ip}: {err}")).with_os_error(errno)
+        }
+    }
 }
 
 /// A port that the kernel picked as free, outside any registry, verified by [`is_free`] for
@@ -107,7 +164,7 @@ fn try_bind(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
 /// portpool users off the port.
 pub fn find_free(protocol: Protocol) -> Result<u16> {
     for _ in 0..64 {
-        let port = kernel_pick(protocol).map_err(|e| {
+        let port = kernel_pick(protocol, None).map_err(|e| {
             Error::new(
                 crate::ErrorKind::Io,
                 format!("asking the kernel for a free port: {e}"),
@@ -122,14 +179,10 @@ pub fn find_free(protocol: Protocol) -> Result<u16> {
     )))
 }
 
-fn kernel_pick(protocol: Protocol) -> io::Result<u16> {
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-    let ty = match protocol {
-        Protocol::Tcp => Type::STREAM,
-        Protocol::Udp => Type::DGRAM,
-    };
-    let socket = Socket::new(Domain::IPV4, ty, None)?;
-    socket.bind(&addr.into())?;
+/// A port the kernel picks as free for `protocol` on `host` (else 0.0.0.0), by binding port 0.
+pub(crate) fn kernel_pick(protocol: Protocol, host: Option<IpAddr>) -> io::Result<u16> {
+    let ip = host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let socket = bind_at(ip, 0, protocol)?;
     let local = socket.local_addr()?;
     local
         .as_socket()

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::choose::{Ports, Request, Source, check_host, check_ports, check_register, held_for};
+pub(crate) use crate::choose::{take_flexible, take_from_pool, take_probed};
 use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Owner, Pool, Protocol};
 use crate::owner::{Standing, owner_of, settled, standing};
@@ -11,7 +13,8 @@ use crate::probe::is_free;
 use crate::store::Store;
 use crate::validate::{check_name, check_port, check_ttl, shown};
 
-/// Options of a new lease. `Default` is a permanent TCP lease, not forced.
+/// Options of a new lease. `Default` is a permanent TCP lease, not forced, that may take any
+/// port its call allows, probed on the wildcard addresses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeaseOptions {
     /// TCP (default) or UDP.
@@ -23,6 +26,16 @@ pub struct LeaseOptions {
     pub pid: Option<u32>,
     /// Seconds the lease lives unless renewed.
     pub ttl: Option<u64>,
+    /// `register` and `allocate`: ports never handed out, even when preferred or next in the
+    /// pool.
+    pub exclude: Vec<u16>,
+    /// `register` only: after the preferred ports, the ports of this range in order
+    /// (inclusive), in either mode. `allocate` refuses it: a pool has its own range.
+    pub range: Option<(u16, u16)>,
+    /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
+    /// [`is_free_at`](crate::is_free_at)): a port bound on another address may then be handed
+    /// out. `Registry::listen` also binds there unless its own options name an address.
+    pub host: Option<std::net::IpAddr>,
 }
 
 /// What [`Registry::check`] found on a port.
@@ -104,6 +117,15 @@ impl Grant {
             created: false,
         }
     }
+}
+
+/// What [`Registry::set_pool`] did: the pool as it is now, and warnings for the user.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PoolChange {
+    /// The pool as set.
+    pub pool: Pool,
+    /// One sentence each, e.g. that the range overlaps the kernel's ephemeral ports.
+    pub warnings: Vec<String>,
 }
 
 /// A lease that [`Registry::gc`] released, and why. Serializes as `{"lease": {...}, "reason": "..."}`.
@@ -259,67 +281,16 @@ pub(crate) fn live_holder(
     Ok(data.holder(port, protocol).map(|h| h.name.clone()))
 }
 
-/// Whether (port, protocol) can be leased now: no live lease holds it (a stale one is
-/// settled on the way) and, with `probe`, nothing outside the registry has it bound.
-fn claimable(
-    data: &mut Data,
-    port: u16,
-    protocol: Protocol,
-    probe: bool,
-    now: Duration,
-    keep: Option<&str>,
-) -> Result<bool> {
-    if live_holder(data, port, protocol, now, keep)?.is_some() {
-        return Ok(false);
+/// The checks of the options of a lease from a pool: no range (a pool has its own), no port
+/// 0 among the excluded ones, a host of this machine.
+pub(crate) fn check_pool_options(options: &LeaseOptions) -> Result<()> {
+    if let Some((lo, hi)) = options.range {
+        return Err(Error::invalid(format!(
+            "range {lo}-{hi} applies to register, not to a pool: a pool has its own range"
+        )));
     }
-    Ok(!probe || matches!(is_free(port, protocol), Ok(true)))
-}
-
-/// The first claimable port from `from` up to 65535.
-pub(crate) fn take_flexible(
-    data: &mut Data,
-    from: u16,
-    protocol: Protocol,
-    now: Duration,
-    keep: Option<&str>,
-) -> Result<u16> {
-    for port in from..=u16::MAX {
-        if claimable(data, port, protocol, true, now, keep)? {
-            return Ok(port);
-        }
-    }
-    Err(Error::exhausted(format!(
-        "no free {protocol} port from {from} to 65535"
-    )))
-}
-
-/// The pool's next claimable port, from its cursor round the range; moves the cursor past it.
-pub(crate) fn take_from_pool(
-    data: &mut Data,
-    pool: &str,
-    protocol: Protocol,
-    now: Duration,
-    keep: Option<&str>,
-) -> Result<u16> {
-    let range = data
-        .pool(pool)
-        .ok_or_else(|| Error::not_found(format!("no pool named {}", shown(pool))))?
-        .clone();
-    let next = |p: u16| if p >= range.end { range.start } else { p + 1 };
-    let mut port = range.cursor;
-    for _ in 0..range.size() {
-        if claimable(data, port, protocol, range.probe, now, keep)? {
-            data.pool_mut(pool).expect("checked above").cursor = next(port);
-            return Ok(port);
-        }
-        port = next(port);
-    }
-    Err(Error::exhausted(format!(
-        "pool {} ({}-{}) has no free {protocol} port",
-        shown(pool),
-        range.start,
-        range.end
-    )))
+    check_ports(&[], None, &options.exclude)?;
+    check_host(options.host)
 }
 
 pub(crate) struct NewLease<'a> {
@@ -331,7 +302,37 @@ pub(crate) struct NewLease<'a> {
     pub(crate) ttl: Option<u64>,
 }
 
-impl NewLease<'_> {
+impl<'a> NewLease<'a> {
+    /// A lease a caller asked for: its owner (`options.pid`, checked to be a live process)
+    /// and time to live (checked) come from `options`.
+    pub(crate) fn asked(
+        name: &'a str,
+        mode: Mode,
+        pool: Option<&'a str>,
+        options: &LeaseOptions,
+    ) -> Result<NewLease<'a>> {
+        Ok(NewLease {
+            name,
+            mode,
+            pool,
+            protocol: options.protocol,
+            owner: options.pid.map(owner_of).transpose()?,
+            ttl: check_ttl_option(options.ttl)?,
+        })
+    }
+
+    /// A permanent fixed lease with no owner, as `import` and `migrate` record them.
+    pub(crate) fn recorded(name: &'a str, protocol: Protocol) -> NewLease<'a> {
+        NewLease {
+            name,
+            mode: Mode::Fixed,
+            pool: None,
+            protocol,
+            owner: None,
+            ttl: None,
+        }
+    }
+
     pub(crate) fn at(&self, port: u16, now: Duration) -> Lease {
         Lease {
             name: self.name.to_owned(),
@@ -397,26 +398,35 @@ impl Registry {
         self.source
     }
 
-    /// Leases a port to `name` and returns it.
+    /// Leases a port to `name` and returns it. `ports` are the preferred ports in order: one
+    /// port (`8080`) or a list (`vec![3000, 3001]`).
     ///
     /// - A `name` that already holds a lease gets its port back; nothing is written or
-    ///   probed. Asking it for another fixed port, or for the other protocol, is a
-    ///   `Conflict` and changes nothing.
-    /// - `Mode::Flexible`: `port` when it is neither leased nor bound, else the next such port
-    ///   above it (never past 65535); none left is `Exhausted`.
-    /// - `Mode::Fixed`: exactly `port`. Leased to another name is a `Conflict` naming the
-    ///   holder; bound by a process outside the registry is a `Conflict` unless
-    ///   `options.force`.
+    ///   probed. Asking it for the other protocol, or in fixed mode for ports that do not
+    ///   include the one it holds, is a `Conflict` and changes nothing.
+    /// - Candidates, in order: the preferred ports, then `options.range` (inclusive). A port
+    ///   in `options.exclude` is never chosen; a port leased to another live name is skipped.
+    /// - `Mode::Flexible` skips ports bound by a process outside the registry. Without a
+    ///   range it goes on upward from the first preferred port (never past 65535). None left
+    ///   is `Exhausted`.
+    /// - `Mode::Fixed` also skips bound ports, unless `options.force`: then the first
+    ///   preferred port no live lease holds is taken even when bound. Without a range only
+    ///   the preferred ports are tried; none free is a `Conflict` naming, for each port, the
+    ///   holder or why it was passed over. With a range, none left is `Exhausted`.
+    /// - No port and no range, port 0, a range whose start is after its end, or a `host`
+    ///   that is not an address of this machine is `InvalidArgument`.
     ///
-    /// Stale leases (dead owner, expired time to live) in the way are reclaimed.
+    /// Probes bind the wildcard addresses, or `options.host` only (see
+    /// [`is_free_at`](crate::is_free_at)). Stale leases (dead owner, expired time to live) in
+    /// the way are reclaimed.
     pub fn register(
         &self,
         name: &str,
-        port: u16,
+        ports: impl Into<Ports>,
         mode: Mode,
         options: &LeaseOptions,
     ) -> Result<u16> {
-        self.register_grant(name, port, mode, options)
+        self.register_grant(name, ports, mode, options)
             .map(|g| g.port)
     }
 
@@ -424,51 +434,34 @@ impl Registry {
     pub fn register_grant(
         &self,
         name: &str,
-        port: u16,
+        ports: impl Into<Ports>,
         mode: Mode,
         options: &LeaseOptions,
     ) -> Result<Grant> {
+        let Ports(ports) = ports.into();
         check_name(name)?;
-        check_port(port)?;
-        if mode == Mode::Pool {
-            return Err(Error::invalid(
-                "invalid mode \"pool\" for register: pool leases come from allocate",
-            ));
-        }
-        let new = NewLease {
-            name,
-            mode,
-            pool: None,
+        check_register(&ports, mode, options.range, &options.exclude, options.host)?;
+        let new = NewLease::asked(name, mode, None, options)?;
+        let request = Request {
+            source: Source::Ports {
+                ports: &ports,
+                mode,
+                range: options.range,
+            },
+            exclude: &options.exclude,
             protocol: options.protocol,
-            owner: options.pid.map(owner_of).transpose()?,
-            ttl: check_ttl_option(options.ttl)?,
+            keep: None,
         };
-        let protocol = options.protocol;
         self.store.update(|data| {
             let now = self.now();
             let dropped = drop_if_stale(data, name, now)?;
-            let fixed = (mode == Mode::Fixed).then_some(port);
-            if let Some(held) = held_port(data, name, protocol, fixed)? {
+            if let Some(held) = held_for(data, name, &request)? {
                 return Ok((Grant::held(held), dropped));
             }
-            let chosen = if mode == Mode::Fixed {
-                if let Some(holder) = live_holder(data, port, protocol, now, None)? {
-                    return Err(Error::conflict(format!(
-                        "port {port}/{protocol} is leased to {}",
-                        shown(&holder)
-                    )));
-                }
-                if !claimable(data, port, protocol, !options.force, now, None)? {
-                    return Err(Error::conflict(format!(
-                        "port {port}/{protocol} is in use by a process outside the registry (force takes it anyway)"
-                    )));
-                }
-                port
-            } else {
-                take_flexible(data, port, protocol, now, None)?
-            };
-            data.insert(new.at(chosen, now))?;
-            Ok((Grant::made(chosen), true))
+            let force = mode == Mode::Fixed && options.force;
+            let port = take_probed(data, &request, !force, options.host, now)?;
+            data.insert(new.at(port, now))?;
+            Ok((Grant::made(port), true))
         })
     }
 
@@ -478,8 +471,10 @@ impl Registry {
     /// probes, bound by other processes, wraps from the end to the start, and leaves the cursor
     /// just after the port handed out, for every process on the host. A `name` that already
     /// holds a lease gets its port back and nothing is written. A full cycle with no free port
-    /// is `Exhausted` and changes nothing; an unknown pool is `NotFound`. `options.force` has
-    /// no effect here. `pool` is a name, or `None` for the default pool
+    /// is `Exhausted` and changes nothing; an unknown pool is `NotFound`. Ports in
+    /// `options.exclude` are passed over; a probing pool probes on `options.host` when given.
+    /// `options.force` has no effect here, and `options.range` is `InvalidArgument` (a pool
+    /// has its own range). `pool` is a name, or `None` for the default pool
     /// ([`DEFAULT_POOL`](crate::DEFAULT_POOL)): this is the one place that fills it in.
     pub fn allocate<'p>(
         &self,
@@ -500,22 +495,22 @@ impl Registry {
         let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
         check_name(name)?;
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
-        let new = NewLease {
-            name,
-            mode: Mode::Pool,
-            pool: Some(pool),
-            protocol: options.protocol,
-            owner: options.pid.map(owner_of).transpose()?,
-            ttl: check_ttl_option(options.ttl)?,
-        };
+        check_pool_options(options)?;
+        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?;
         let protocol = options.protocol;
+        let request = Request {
+            source: Source::Pool(pool),
+            exclude: &options.exclude,
+            protocol,
+            keep: None,
+        };
         self.store.update(|data| {
             let now = self.now();
             let dropped = drop_if_stale(data, name, now)?;
             if let Some(held) = held_port(data, name, protocol, None)? {
                 return Ok((Grant::held(held), dropped));
             }
-            let port = take_from_pool(data, pool, protocol, now, None)?;
+            let port = take_probed(data, &request, true, options.host, now)?;
             data.insert(new.at(port, now))?;
             Ok((Grant::made(port), true))
         })
@@ -566,8 +561,15 @@ impl Registry {
     /// range restarts at `start`, so no port outside the range is handed out; leases already
     /// made are kept. `probe`, when given, turns bind-probing of candidates on or off (off
     /// suits a range reserved for portpool); when `None` a new pool probes and an existing
-    /// one keeps its setting.
-    pub fn set_pool(&self, name: &str, start: u16, end: u16, probe: Option<bool>) -> Result<Pool> {
+    /// one keeps its setting. Returns the pool as set, and warnings about it (today: the
+    /// range overlaps the kernel's ephemeral ports) that every front end shows its user.
+    pub fn set_pool(
+        &self,
+        name: &str,
+        start: u16,
+        end: u16,
+        probe: Option<bool>,
+    ) -> Result<PoolChange> {
         check_name(name).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_port(start)?;
         check_port(end)?;
@@ -576,19 +578,26 @@ impl Registry {
                 "invalid pool range {start}-{end}: start is after end"
             )));
         }
-        self.store.update(|data| {
-            let old = data.pool(name).cloned();
-            let pool = Pool::with_cursor(
-                name.to_owned(),
-                start,
-                end,
-                old.as_ref().map(|p| p.cursor),
-                probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
-            );
-            let changed = old.as_ref() != Some(&pool);
-            data.set_pool(pool.clone());
-            Ok((pool, changed))
-        })
+        self.store
+            .update(|data| {
+                let old = data.pool(name).cloned();
+                let pool = Pool::with_cursor(
+                    name.to_owned(),
+                    start,
+                    end,
+                    old.as_ref().map(|p| p.cursor),
+                    probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
+                );
+                let changed = old.as_ref() != Some(&pool);
+                data.set_pool(pool.clone());
+                Ok((pool, changed))
+            })
+            .map(|pool| PoolChange {
+                warnings: crate::inspect::ephemeral_warning(&pool)
+                    .into_iter()
+                    .collect(),
+                pool,
+            })
     }
 
     /// Whether `port` is free, leased (to whom) or bound outside the registry. A stale

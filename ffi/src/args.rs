@@ -208,6 +208,7 @@ pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result
         force,
         pid: optional_pid(pid)?,
         ttl: optional_ttl(ttl)?,
+        ..LeaseOptions::default()
     })
 }
 

@@ -568,7 +568,10 @@ pub unsafe extern "C" fn portpool_set_pool(
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_json) =
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
-        let pool = reg.inner.set_pool(name, start, end, args::probe(probe)?)?;
+        let pool = reg
+            .inner
+            .set_pool(name, start, end, args::probe(probe)?)?
+            .pool;
         if let Some(out_json) = out_json {
             out_json.set(c_string(json(&pool)));
         }

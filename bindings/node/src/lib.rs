@@ -496,6 +496,7 @@ fn register_op(
             force: options.force.unwrap_or(false),
             pid: pid_arg(options.pid)?,
             ttl: ttl_arg(options.ttl)?,
+            ..pp::LeaseOptions::default()
         };
         reg.register(&name, port, mode, &lease).map(u32::from)
     }
@@ -513,6 +514,7 @@ fn allocate_op(
             force: false,
             pid: pid_arg(options.pid)?,
             ttl: ttl_arg(options.ttl)?,
+            ..pp::LeaseOptions::default()
         };
         let pool = options.pool.as_deref();
         reg.allocate(&name, pool, &lease).map(u32::from)
@@ -551,6 +553,7 @@ fn set_pool_op(
     move || {
         let probe = options.and_then(|o| o.probe);
         reg.set_pool(&name, port_arg(start)?, port_arg(end)?, probe)
+            .map(|change| change.pool)
             .map(Pool::from)
     }
 }

@@ -274,6 +274,7 @@ fn options(
         force,
         pid: pid_arg(py, pid)?,
         ttl: ttl_arg(py, ttl)?,
+        ..pp::LeaseOptions::default()
     })
 }
 
@@ -968,7 +969,7 @@ impl Registry {
         let end = port_arg(py, end)?;
         let inner = &*self.inner;
         let pool = py
-            .detach(|| inner.set_pool(name, start, end, probe))
+            .detach(|| inner.set_pool(name, start, end, probe).map(|c| c.pool))
             .or_raise(py)?;
         Ok(pool.into())
     }

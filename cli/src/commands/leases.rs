@@ -5,7 +5,7 @@ use portpool_core::{Error, ErrorKind, Lease, Mode, PortState, Protocol, Reclaime
 
 use crate::Outcome;
 use crate::args::{
-    AllocateArgs, CheckArgs, GetArgs, HandoverArgs, RegisterArgs, RenewArgs, protocol,
+    AllocateArgs, CheckArgs, GetArgs, HandoverArgs, RegisterArgs, RenewArgs, SetOwnerArgs, protocol,
 };
 use crate::render::{Render, Row, emit, say, timestamp, value};
 
@@ -152,6 +152,13 @@ impl Render for [Reclaimed] {
 pub(super) fn renew(reg: &Registry, args: RenewArgs) -> Result<Outcome, Error> {
     let lease = reg.renew(&args.name, args.ttl)?;
     say([timestamp(lease.expires)]);
+    Ok(Outcome::Ok)
+}
+
+/// `portpool set-owner`: prints the lease's port.
+pub(super) fn set_owner(reg: &Registry, args: SetOwnerArgs) -> Result<Outcome, Error> {
+    let lease = reg.set_owner(&args.name, args.pid)?;
+    say([lease.port.to_string()]);
     Ok(Outcome::Ok)
 }
 

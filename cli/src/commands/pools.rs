@@ -6,7 +6,7 @@ use crate::Outcome;
 use crate::args::PoolSetArgs;
 use crate::render::{Row, emit, say};
 
-/// `portpool pool set`: prints the pool's range; warns when it overlaps the ephemeral ports.
+/// `portpool pool set`: prints the pool's range, and core's warnings about it on stderr.
 pub(super) fn set(reg: &Registry, args: PoolSetArgs) -> Result<Outcome, Error> {
     let probe = match (args.probe, args.no_probe) {
         (true, _) => Some(true),
@@ -14,13 +14,11 @@ pub(super) fn set(reg: &Registry, args: PoolSetArgs) -> Result<Outcome, Error> {
         _ => None,
     };
     let (start, end) = (parse_port(&args.start)?, parse_port(&args.end)?);
-    let pool = reg.set_pool(&args.name, start, end, probe)?;
-    if let Some((lo, hi)) = portpool_core::ephemeral_overlap(&pool) {
-        eprintln!(
-            "portpool: warning: pool {} ({}-{}) overlaps the kernel's ephemeral ports {lo}-{hi}; outgoing connections may take its ports",
-            pool.name, pool.start, pool.end
-        );
+    let change = reg.set_pool(&args.name, start, end, probe)?;
+    for warning in &change.warnings {
+        eprintln!("portpool: warning: {warning}");
     }
+    let pool = change.pool;
     say([format!("pool {} {}-{}", pool.name, pool.start, pool.end)]);
     Ok(Outcome::Ok)
 }

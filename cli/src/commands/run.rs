@@ -3,7 +3,9 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus};
 
-use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, parse_port};
+use portpool_core::{
+    Choice, Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, ScopedLease, parse_port,
+};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::SignalsInfo;
 use signal_hook::iterator::exfiltrator::WithOrigin;
@@ -32,7 +34,8 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
         udp,
         command,
     } = args;
-    let port = lease(reg, &name, pool, port, mode, protocol(udp))?;
+    let lease = lease(reg, &name, pool, port, mode, protocol(udp))?;
+    let port = lease.port();
     // Registered before the child exists, so no signal meant for it is lost.
     let signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| Error::new(ErrorKind::Io, format!("installing signal handlers: {e}")))?;
@@ -46,7 +49,7 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
     let mut child = match child {
         Ok(child) => child,
         Err(e) => {
-            let _ = reg.release(&name);
+            let _ = lease.release(reg);
             eprintln!("portpool: cannot run {}: {e}", command[0].to_string_lossy());
             return Ok(Outcome::Exit(127));
         }
@@ -55,7 +58,7 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
     // long as the child. A child that already exited leaves the lease with us.
     let _ = reg.set_owner(&name, Some(child.id()));
     let status = wait_forwarding(&mut child, signals);
-    let released = reg.release(&name);
+    let released = lease.release(reg);
     let status =
         status.map_err(|e| Error::new(ErrorKind::Io, format!("waiting for the command: {e}")))?;
     released?;
@@ -67,8 +70,9 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
     Ok(Outcome::Exit(u8::try_from(code).unwrap_or(1)))
 }
 
-/// Leases a new port to `name`, owned by this process: PORT in MODE when given, else the next
-/// one of the pool. A name that already holds a lease is a conflict.
+/// Leases a new port to `name` for the command's lifetime (core's scoped lease: a name that
+/// already holds a lease is a conflict): PORT in MODE when given, else the next one of the
+/// pool.
 fn lease(
     reg: &Registry,
     name: &str,
@@ -76,35 +80,29 @@ fn lease(
     port: Option<String>,
     mode: Option<String>,
     protocol: Protocol,
-) -> Result<u16, Error> {
-    let options = LeaseOptions {
-        protocol,
-        pid: Some(std::process::id()),
-        ..LeaseOptions::default()
-    };
-    let grant = match (port, mode) {
-        (Some(port), mode) => {
-            let mode = mode.as_deref().map(str::parse::<Mode>).transpose()?;
-            reg.register_grant(name, parse_port(&port)?, mode.unwrap_or_default(), &options)?
-        }
+) -> Result<ScopedLease, Error> {
+    let choice = match (port, mode) {
+        (Some(port), mode) => Choice::Ports {
+            ports: vec![parse_port(&port)?],
+            mode: mode
+                .as_deref()
+                .map(str::parse::<Mode>)
+                .transpose()?
+                .unwrap_or_default(),
+        },
         (None, Some(mode)) => {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!("mode {mode:?} needs --port"),
             ));
         }
-        (None, None) => reg.allocate_grant(name, pool.as_deref(), &options)?,
+        (None, None) => Choice::Pool(pool),
     };
-    if !grant.created {
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            format!(
-                "{name:?} already holds port {}; portpool run needs a name without a lease",
-                grant.port
-            ),
-        ));
-    }
-    Ok(grant.port)
+    let options = LeaseOptions {
+        protocol,
+        ..LeaseOptions::default()
+    };
+    reg.lease_scoped(name, &choice, &options)
 }
 
 /// Waits for `child` to exit while passing on to it the signals in `signals` that a process
