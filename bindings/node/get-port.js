@@ -167,12 +167,15 @@ async function getPort(options) {
   return port
 }
 
-/** The first free one of the preferred ports, or undefined when none is (a conflict). */
+/**
+ * The first free one of the preferred ports (then of the range), or undefined when none is:
+ * core says so with a conflict (a list) or exhaustion (a range).
+ */
 async function preferred(reg, name, list, lease) {
   try {
     return await reg.registerAsync(name, list, { ...lease, mode: 'fixed' })
   } catch (err) {
-    if (err?.code === 'PORTPOOL_CONFLICT') return undefined
+    if (err?.code === 'PORTPOOL_CONFLICT' || err?.code === 'PORTPOOL_EXHAUSTED') return undefined
     throw err
   }
 }
