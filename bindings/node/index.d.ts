@@ -27,6 +27,31 @@ export interface PortpoolError extends Error {
 export declare function isPortpoolError(err: unknown): err is PortpoolError
 
 /**
+ * The options every `…Async` call takes (after its own): `signal` aborts the call, which then
+ * rejects with an `AbortError` (a `DOMException`) and leaves no lease behind — a lease that
+ * landed after the abort is released again. `{ signal }` on a synchronous call is a
+ * `TypeError`.
+ */
+export interface AsyncOptions {
+  signal?: AbortSignal
+}
+
+/** The options `T` of an `…Async` call, plus `signal` (see `AsyncOptions`). */
+export type WithSignal<T> = T & AsyncOptions
+
+// Where the TypeScript library has explicit resource management (`lib: esnext` or
+// `esnext.disposable`, or @types/node), these merge with its declarations, so that
+// `await using l = await reg.lease(name)` and `using l = reg.leaseSync(name)` type-check;
+// elsewhere they are empty.
+declare global {
+  interface Disposable {}
+  interface AsyncDisposable {}
+}
+
+/** A scoped lease ends when its `using` or `await using` block does (see the class). */
+export interface ScopedLease extends Disposable, AsyncDisposable {}
+
+/**
  * A handle on one registry file, shared by every process and language on the host.
  *
  * Opening does not touch the disk. A call that changes the registry takes the file's lock
@@ -34,13 +59,19 @@ export declare function isPortpoolError(err: unknown): err is PortpoolError
  * of handles, in any number of processes, may use one registry at once; a call that only
  * reads takes no lock. A change returns once it is on the disk, unless it concerns only
  * leases owned by a process (`pid`) or a pool's cursor: those survive any crash of a
- * process, but not a power loss, after which their owners are gone anyway. Every call has
- * an `…Async` twin that runs on the libuv thread pool and returns a Promise; it settles with
- * the same value, or rejects with the same `Error`, as the synchronous call.
+ * process, but not a power loss, after which their owners are gone anyway.
+ *
+ * Every call has an `…Async` twin returning a Promise that settles with the same value, or
+ * rejects with the same `Error`, as the synchronous call. It waits for the lock without
+ * holding a thread (libuv's pool stays free for `fs` and `dns`), takes `{ signal }` (an
+ * `AbortSignal`: rejects with an `AbortError` and leaves no lease behind), and its errors
+ * carry the caller's stack.
  *
  * Errors carry `err.code`: `PORTPOOL_NOT_FOUND`, `PORTPOOL_INVALID_ARGUMENT`,
  * `PORTPOOL_CONFLICT`, `PORTPOOL_EXHAUSTED`, `PORTPOOL_REGISTRY`, `PORTPOOL_IO` or
- * `PORTPOOL_BUSY`. An argument of the wrong type is a `TypeError`.
+ * `PORTPOOL_BUSY`. An argument of the wrong type, or an unknown option, is a `TypeError`.
+ * A `Registry` cannot be cloned or posted to a worker (a `DataCloneError` says so): send its
+ * `path` and open it there.
  */
 export declare class Registry {
   /**
@@ -52,9 +83,11 @@ export declare class Registry {
   constructor(path?: string | undefined | null, options?: OpenOptions | undefined | null)
   /** The registry file's path. */
   get path(): string
+  /** Seconds a call waits for another process's lock before failing with `PORTPOOL_BUSY`. */
+  get lockTimeout(): number
   /**
    * Leases a port to `name` and returns it.
-   *
+   * 
    * A name that already holds a lease gets its port back (asking it for another fixed port,
    * or the other protocol, is `PORTPOOL_CONFLICT`). `'flexible'` (default): `port` when it
    * is neither leased nor bound, else the next such port above it; none left is
@@ -63,8 +96,8 @@ export declare class Registry {
    * the way are reclaimed.
    */
   register(name: string, port: number, options?: RegisterOptions | undefined | null): number
-  /** `register` off the main thread: resolves to the port. */
-  registerAsync(name: string, port: number, options?: RegisterOptions | undefined | null): Promise<number>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  registerAsync(name: string, port: number, options?: WithSignal<RegisterOptions> | undefined | null): Promise<number>
   /**
    * Leases the next free port of a pool (`'default'` unless `options.pool` names another)
    * to `name` and returns it. Starts at the pool's cursor, skips leased and (when the pool
@@ -73,52 +106,70 @@ export declare class Registry {
    * free port is `PORTPOOL_EXHAUSTED`; an unknown pool is `PORTPOOL_NOT_FOUND`.
    */
   allocate(name: string, options?: AllocateOptions | undefined | null): number
-  /** `allocate` off the main thread: resolves to the port. */
-  allocateAsync(name: string, options?: AllocateOptions | undefined | null): Promise<number>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  allocateAsync(name: string, options?: WithSignal<AllocateOptions> | undefined | null): Promise<number>
+  /**
+   * Leases a port of one pool to each of `names`, in one write, and returns the ports in
+   * the order of `names`: all of them or, on any error (a bad or repeated name, too few
+   * free ports), none. Names that already hold a lease get their port back.
+   */
+  allocateMany(names: Array<string>, options?: AllocateOptions | undefined | null): Array<number>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  allocateManyAsync(names: Array<string>, options?: WithSignal<AllocateOptions> | undefined | null): Promise<Array<number>>
+  /**
+   * A new lease for one scope, owned by this process (or `options.pid`), from a pool or,
+   * with `options.port`, as `register` chooses: use it with `using l = reg.leaseSync(…)`,
+   * or release it with `l.release()`. See `ScopedLease`.
+   */
+  leaseSync(name: string, options?: ScopeOptions | undefined | null): ScopedLease
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  lease(name: string, options?: WithSignal<ScopeOptions> | undefined | null): Promise<ScopedLease>
   /**
    * The port `name` holds, or `null`. A stale lease is reported until something reclaims
    * it.
    */
   get(name: string): number | null
-  /** `get` off the main thread: resolves to the port or `null`. */
-  getAsync(name: string): Promise<number | null>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  getAsync(name: string, options?: AsyncOptions | undefined | null): Promise<number | undefined | null>
   /**
    * Releases `name`'s lease; returns whether there was one (an unknown name is not an
    * error).
    */
   release(name: string): boolean
-  /** `release` off the main thread: resolves to whether there was a lease. */
-  releaseAsync(name: string): Promise<boolean>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  releaseAsync(name: string, options?: AsyncOptions | undefined | null): Promise<boolean>
   /** Every lease, sorted by name. */
   list(): Array<Lease>
-  /** `list` off the main thread. */
-  listAsync(): Promise<Array<Lease>>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  listAsync(options?: AsyncOptions | undefined | null): Promise<Array<Lease>>
   /**
    * Every pool, sorted by name. The `'default'` pool (9000–9999 unless changed) is always
    * there.
    */
   pools(): Array<Pool>
-  /** `pools` off the main thread. */
-  poolsAsync(): Promise<Array<Pool>>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  poolsAsync(options?: AsyncOptions | undefined | null): Promise<Array<Pool>>
   /**
    * Creates pool `name` over `start`–`end` (inclusive), or changes its range, and returns
    * it. A cursor outside the new range restarts at `start`; leases already made are kept.
-   * `start` after `end` is `PORTPOOL_INVALID_ARGUMENT`.
+   * `start` after `end` is `PORTPOOL_INVALID_ARGUMENT`. Each warning (e.g. a range that
+   * overlaps the kernel's ephemeral ports) goes to `process.emitWarning` with code
+   * `PORTPOOL_POOL_WARNING`.
    */
   setPool(name: string, start: number, end: number, options?: PoolOptions | undefined | null): Pool
-  /** `setPool` off the main thread: resolves to the pool. */
-  setPoolAsync(name: string, start: number, end: number, options?: PoolOptions | undefined | null): Promise<Pool>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  setPoolAsync(name: string, start: number, end: number, options?: WithSignal<PoolOptions> | undefined | null): Promise<Pool>
   /** Empties the registry: no leases, and only the `'default'` pool at 9000–9999. */
   reset(): void
-  /** `reset` off the main thread. */
-  resetAsync(): Promise<void>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  resetAsync(options?: AsyncOptions | undefined | null): Promise<undefined>
   /**
    * Releases every stale lease (owner process gone, or time to live over) and returns
    * them with the reason each was stale.
    */
   gc(): Array<Reclaimed>
-  /** `gc` off the main thread. */
-  gcAsync(): Promise<Array<Reclaimed>>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  gcAsync(options?: AsyncOptions | undefined | null): Promise<Array<Reclaimed>>
   /**
    * Restarts `name`'s time to live from now, with `ttl` seconds or, when omitted, the time
    * to live it was given; returns the renewed lease. An unknown name is
@@ -126,16 +177,16 @@ export declare class Registry {
    * `PORTPOOL_INVALID_ARGUMENT`.
    */
   renew(name: string, ttl?: number | undefined | null): Lease
-  /** `renew` off the main thread: resolves to the renewed lease. */
-  renewAsync(name: string, ttl?: number | undefined | null): Promise<Lease>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  renewAsync(name: string, ttl?: number | undefined | null, options?: AsyncOptions | undefined | null): Promise<Lease>
   /**
    * Whether `port` is free, leased (to whom) or bound outside the registry, for `protocol`
    * (`'tcp'` by default). Stale leases count as free, as `register` and `allocate` would
    * reclaim them.
    */
-  check(port: number, protocol?: 'tcp' | 'udp'): PortCheck
-  /** `check` off the main thread. */
-  checkAsync(port: number, protocol?: 'tcp' | 'udp'): Promise<PortCheck>
+  check(port: number, protocol?: 'tcp' | 'udp'): PortState
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  checkAsync(port: number, protocol?: 'tcp' | 'udp', options?: AsyncOptions | undefined | null): Promise<PortState>
   /**
    * Begins a zero-downtime handover of `name`: leases a port for the next generation while
    * the current one stays valid, and returns it. Both ports are leased and listed (the new
@@ -146,8 +197,8 @@ export declare class Registry {
    * `PORTPOOL_EXHAUSTED`.
    */
   beginHandover(name: string, options?: HandoverOptions | undefined | null): number
-  /** `beginHandover` off the main thread: resolves to the next generation's port. */
-  beginHandoverAsync(name: string, options?: HandoverOptions | undefined | null): Promise<number>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  beginHandoverAsync(name: string, options?: WithSignal<HandoverOptions> | undefined | null): Promise<number>
   /**
    * Completes `name`'s handover: releases the old port and makes the next one current;
    * returns the new port. The lease's owner becomes the next generation's process (the
@@ -158,24 +209,31 @@ export declare class Registry {
    * `PORTPOOL_NOT_FOUND`.
    */
   commitHandover(name: string, options?: HandoverOptions | undefined | null): number
-  /** `commitHandover` off the main thread: resolves to the new port. */
-  commitHandoverAsync(name: string, options?: HandoverOptions | undefined | null): Promise<number>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  commitHandoverAsync(name: string, options?: WithSignal<HandoverOptions> | undefined | null): Promise<number>
   /**
    * Abandons `name`'s handover: releases the next generation's port and returns it; the
    * current lease is untouched. `options.pid` is checked as by `commitHandover`. An
    * unknown or stale name, or no handover under way, is `PORTPOOL_NOT_FOUND`.
    */
   abortHandover(name: string, options?: HandoverOptions | undefined | null): number
-  /** `abortHandover` off the main thread: resolves to the released port. */
-  abortHandoverAsync(name: string, options?: HandoverOptions | undefined | null): Promise<number>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  abortHandoverAsync(name: string, options?: WithSignal<HandoverOptions> | undefined | null): Promise<number>
+  /**
+   * Makes process `pid` the owner of `name`'s lease (omitted or `null`: nobody, the lease
+   * becomes permanent) and returns the lease. An unknown name is `PORTPOOL_NOT_FOUND`.
+   */
+  setOwner(name: string, pid?: number | undefined | null): Lease
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  setOwnerAsync(name: string, pid?: number | undefined | null, options?: AsyncOptions | undefined | null): Promise<Lease>
   /**
    * The leases holding `port` (TCP and UDP) and the server sockets bound to it with their
    * processes. Where the host's socket tables cannot be read, the leases only, and
    * `unavailable` says why. Costs a walk over every process's file descriptors.
    */
   who(port: number): Who
-  /** `who` off the main thread. */
-  whoAsync(port: number): Promise<Who>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  whoAsync(port: number, options?: AsyncOptions | undefined | null): Promise<Who>
   /**
    * Registers every port a server socket is bound to now as a fixed, permanent lease named
    * after its program (`nginx`, `nginx-2`, ...; `port-N` when the program cannot be seen),
@@ -184,21 +242,62 @@ export declare class Registry {
    * tables are `PORTPOOL_IO`.
    */
   migrate(options?: MigrateOptions | undefined | null): Array<Lease>
-  /** `migrate` off the main thread. */
-  migrateAsync(options?: MigrateOptions | undefined | null): Promise<Array<Lease>>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  migrateAsync(options?: WithSignal<MigrateOptions> | undefined | null): Promise<Array<Lease>>
   /**
-   * Reads a flat `{"name": port, ...}` JSON file (a hand-kept port map) into fixed,
-   * permanent TCP leases, in one write; names already present with the same port are
-   * skipped. Any problem (invalid JSON, a bad name or port, one port given to two names, a
-   * port leased to another name) refuses the whole file with every problem listed, and
-   * writes nothing. Ports are not probed.
+   * Reads a flat `{"name": port, ...}` JSON file (a hand-kept port map), or another
+   * portpool registry file, into leases, in one write; names already present with the same
+   * port are skipped. Any problem (invalid JSON, a bad name or port, one port given to two
+   * names, a port leased to another name) refuses the whole file with every problem listed,
+   * and writes nothing. Ports are not probed.
    */
   importFile(path: string): ImportReport
-  /** `importFile` off the main thread. */
-  importFileAsync(path: string): Promise<ImportReport>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  importFileAsync(path: string, options?: AsyncOptions | undefined | null): Promise<ImportReport>
+  /**
+   * Checks the registry against the host: stale leases, leases whose port another program
+   * has taken, pools overlapping the kernel's ephemeral range, and more (see `Finding`).
+   * Changes nothing. Costs a walk over every process's file descriptors.
+   */
+  doctor(): DoctorReport
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  doctorAsync(options?: AsyncOptions | undefined | null): Promise<DoctorReport>
 }
 
-/** Options of `Registry.allocate`. */
+/**
+ * A lease for one scope, from `Registry.lease` (or `leaseSync`): ended by `release()`, by
+ * leaving an `await using` (or `using`) block, or by the owner process's exit.
+ *
+ * The lease is always new: a name that already holds a lease is `PORTPOOL_CONFLICT`. It is
+ * owned by `pid`, else by this process, so it is reclaimed if the process dies inside the
+ * scope. In a worker thread, `process.pid` is the whole process's: the lease outlives the
+ * worker unless released. Only the process that made it releases it, once, and only while
+ * the name still holds this port (a lease released or handed over meanwhile is left alone).
+ */
+export declare class ScopedLease {
+  /** The lease's name. */
+  get name(): string
+  /** The leased port. */
+  get port(): number
+  /** `'tcp'` or `'udp'`. */
+  get protocol(): 'tcp' | 'udp'
+  /** Whether `release` (or leaving the block) has ended the scope in this process. */
+  get released(): boolean
+  /**
+   * Ends the scope: releases the lease, once. `true`: this call released it; `false`: the
+   * scope had ended, or this is not the process that made it, or the name no longer holds
+   * this lease. An error (e.g. `PORTPOOL_BUSY`) leaves the scope open to try again.
+   * `[Symbol.dispose]()` calls it.
+   */
+  release(): boolean
+  /**
+   * `release` as a Promise, waiting for the lock without holding a thread.
+   * `[Symbol.asyncDispose]()` calls it.
+   */
+  releaseAsync(): Promise<boolean>
+}
+
+/** Options of `Registry.allocate` and `Registry.allocateMany`. */
 export interface AllocateOptions {
   /** The pool to take a port from; `'default'` (9000–9999 unless changed) when omitted. */
   pool?: string
@@ -210,13 +309,40 @@ export interface AllocateOptions {
   ttl?: number
 }
 
+/** What `Registry.doctor` found. */
+export interface DoctorReport {
+  /** Problems found; empty when all is well. */
+  findings: Array<Finding>
+  /** Set when sockets could not be inspected (no /proc), so listener checks were skipped. */
+  unavailable: string | null
+}
+
 /**
  * A port the kernel picked as free for `protocol` (`'tcp'` by default), verified free on
  * both address families. Takes no lease: for tests and tools that bind it at once.
  */
 export declare function findFree(protocol?: 'tcp' | 'udp'): number
 
-/** Options of `Registry.beginHandover`. */
+/** One problem `Registry.doctor` found. */
+export interface Finding {
+  /**
+   * What kind of problem, e.g. `'stale_lease'` or `'pool_overlaps_ephemeral'` (the CLI's
+   * `doctor --fail-on` names).
+   */
+  kind: string
+  /** How much it matters. */
+  severity: 'info' | 'warning' | 'error'
+  /** The lease or pool concerned. */
+  subject: string
+  /** The port concerned, for findings about a lease; else `null`. */
+  port: number | null
+  /** The port's protocol, for findings about a lease; else `null`. */
+  protocol: 'tcp' | 'udp' | null
+  /** A sentence for people. */
+  message: string
+}
+
+/** Options of `Registry.beginHandover`, `commitHandover` and `abortHandover`. */
 export interface HandoverOptions {
   /** The next generation's process, which owns the lease once the handover is committed. */
   pid?: number
@@ -263,6 +389,11 @@ export interface Lease {
    */
   next: NextPort | null
   /**
+   * For a lease `migrate` made: the process bound to the port then, so that `doctor` can
+   * tell when another program has taken the port over. `null` otherwise.
+   */
+  origin: Origin | null
+  /**
    * Why the lease is stale (time to live over, owner gone, a handover's owner gone), in
    * leases from `list` and `who`; `null` for a lease that holds its ports.
    */
@@ -290,9 +421,29 @@ export interface OpenOptions {
   /**
    * Seconds (like `ttl`; decimals allowed) a change waits for another process's lock
    * before failing with `PORTPOOL_BUSY`; 0: not at all. Default: `$PORTPOOL_LOCK_TIMEOUT`,
-   * else 10.
+   * else 10. An `…Async` call waits as long, without holding a thread meanwhile.
    */
   lockTimeout?: number
+}
+
+/** One row of `__operations()`: what `index.js` needs to wrap a method pair. */
+export interface Operation {
+  /** The synchronous method's name. */
+  sync: string
+  /** The `…Async` method's name. */
+  async: string
+  /** The positional arguments' names; the options object, if any, comes after them. */
+  args: Array<string>
+}
+
+/** The process bound to a port when `migrate` recorded it. */
+export interface Origin {
+  /** Process id. */
+  pid: number
+  /** The process's start time in clock ticks after boot. */
+  startTime: number
+  /** The program's name. */
+  program: string
 }
 
 /** A named port range with a round-robin cursor shared by every process on the host. */
@@ -319,7 +470,7 @@ export interface PoolOptions {
 }
 
 /** What `Registry.check` found on a port. */
-export interface PortCheck {
+export interface PortState {
   /**
    * `'free'`: neither leased nor bound, `register` or `allocate` could hand it out now.
    * `'leased'`: leased to a live holder (see `lease`). `'busy'`: not leased, but bound by a
@@ -341,18 +492,45 @@ export interface Reclaimed {
 /** Options of `Registry.register`. */
 export interface RegisterOptions {
   /**
-   * `'flexible'` (default): the port, or the next free one above it. `'fixed'`: exactly the
-   * port, or a `PORTPOOL_CONFLICT` error.
+   * `'flexible'` (default): the port, or the next free one above it. `'fixed'`: exactly
+   * the port, or a `PORTPOOL_CONFLICT` error.
    */
   mode?: 'flexible' | 'fixed'
   /** `'tcp'` (default) or `'udp'`. A lease is per (port, protocol). */
   protocol?: 'tcp' | 'udp'
   /**
-   * Fixed mode only: take the port even when a process outside the registry has it bound.
-   * A port leased to another name is never taken.
+   * Fixed mode only: take the port even when a process outside the registry has it
+   * bound. A port leased to another name is never taken.
    */
   force?: boolean
   /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */
+  pid?: number
+  /** Seconds the lease lives unless renewed. */
+  ttl?: number
+}
+
+/**
+ * Options of `Registry.lease` and `Registry.leaseSync`: a port from a pool (the default)
+ * or, with `port`, as `register` chooses it.
+ */
+export interface ScopeOptions {
+  /** The pool to take a port from; `'default'` when neither `pool` nor `port` is given. */
+  pool?: string
+  /** The port to lease, as `register` takes it (with `mode`), instead of a pool's. */
+  port?: number
+  /** With `port`: `'flexible'` (default) or `'fixed'`. */
+  mode?: 'flexible' | 'fixed'
+  /** `'tcp'` (default) or `'udp'`. */
+  protocol?: 'tcp' | 'udp'
+  /**
+   * With `port` in fixed mode: take the port even when a process outside the registry
+   * has it bound.
+   */
+  force?: boolean
+  /**
+   * The process that owns the lease; default: this process (`process.pid`, which in a
+   * worker thread is the whole process: the lease outlives the worker).
+   */
   pid?: number
   /** Seconds the lease lives unless renewed. */
   ttl?: number

@@ -25,3 +25,28 @@ export interface PortpoolError extends Error {
  * `PortpoolError` without a cast: `if (isPortpoolError(err) && err.code === 'PORTPOOL_EXHAUSTED')`.
  */
 export declare function isPortpoolError(err: unknown): err is PortpoolError
+
+/**
+ * The options every `…Async` call takes (after its own): `signal` aborts the call, which then
+ * rejects with an `AbortError` (a `DOMException`) and leaves no lease behind — a lease that
+ * landed after the abort is released again. `{ signal }` on a synchronous call is a
+ * `TypeError`.
+ */
+export interface AsyncOptions {
+  signal?: AbortSignal
+}
+
+/** The options `T` of an `…Async` call, plus `signal` (see `AsyncOptions`). */
+export type WithSignal<T> = T & AsyncOptions
+
+// Where the TypeScript library has explicit resource management (`lib: esnext` or
+// `esnext.disposable`, or @types/node), these merge with its declarations, so that
+// `await using l = await reg.lease(name)` and `using l = reg.leaseSync(name)` type-check;
+// elsewhere they are empty.
+declare global {
+  interface Disposable {}
+  interface AsyncDisposable {}
+}
+
+/** A scoped lease ends when its `using` or `await using` block does (see the class). */
+export interface ScopedLease extends Disposable, AsyncDisposable {}

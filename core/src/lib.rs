@@ -15,7 +15,22 @@
 //! reg.release("worker-1")?;
 //! # Ok::<(), portpool_core::Error>(())
 //! ```
+//!
+//! A server that binds its port itself leaves a gap between the lease and the bind, in which
+//! a process outside the registry may take the port. [`Registry::listen`] closes it: the
+//! port is bound under the registry's lock, then leased, and the socket is the caller's.
+//!
+//! ```no_run
+//! use portpool_core::{Choice, LeaseOptions, ListenOptions, Registry};
+//!
+//! let reg = Registry::open(None)?;
+//! let bound = reg.listen("api", &Choice::Pool(None), &LeaseOptions::default(),
+//!                        &ListenOptions::default())?;
+//! let listener = std::net::TcpListener::from(bound.fd); // listening on bound.port
+//! # Ok::<(), portpool_core::Error>(())
+//! ```
 
+mod allocation;
 mod choose;
 mod error;
 mod format;
@@ -24,6 +39,7 @@ mod host;
 mod import;
 mod inspect;
 mod journal;
+mod listen;
 mod model;
 mod owner;
 mod paths;
@@ -42,6 +58,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use host::{InitReport, group_id, group_name, init_host};
 pub use import::ImportReport;
 pub use inspect::{DoctorReport, Finding, FindingKind, Severity, Who, ephemeral_overlap};
+pub use listen::{Bound, ListenOptions};
 pub use model::{
     DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
     Next, Origin, Owner, Pool, Protocol, leases_to_json, parse_registry, pools_to_json,

@@ -1,17 +1,19 @@
-//! The allocation rules, over a [`Store`].
+//! The handle on one registry file ([`Registry`]: open, path, clock) and what every concern
+//! shares: lease options, grants, settling stale leases, building new leases. The operations
+//! are in one module per concern: allocation.rs, scoped.rs, listen.rs, handover.rs,
+//! inspect.rs, import.rs.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::choose::{Ports, Request, Source, check_host, check_ports, check_register, held_for};
+use crate::choose::{check_host, check_ports};
 pub(crate) use crate::choose::{take_flexible, take_from_pool, take_probed};
 use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Owner, Pool, Protocol};
-use crate::owner::{Standing, owner_of, settled, standing};
+use crate::owner::{owner_of, settled, standing};
 use crate::paths::{PathSource, resolve_path};
-use crate::probe::is_free;
 use crate::store::Store;
-use crate::validate::{check_name, check_port, check_ttl, shown};
+use crate::validate::{check_ttl, shown};
 
 /// Options of a new lease. `Default` is a permanent TCP lease, not forced, that may take any
 /// port its call allows, probed on the wildcard addresses.
@@ -104,14 +106,14 @@ pub struct Grant {
 }
 
 impl Grant {
-    fn made(port: u16) -> Grant {
+    pub(crate) fn made(port: u16) -> Grant {
         Grant {
             port,
             created: true,
         }
     }
 
-    fn held(port: u16) -> Grant {
+    pub(crate) fn held(port: u16) -> Grant {
         Grant {
             port,
             created: false,
@@ -396,284 +398,5 @@ impl Registry {
     /// Which rule chose the path (see [`resolve_path`]).
     pub fn source(&self) -> PathSource {
         self.source
-    }
-
-    /// Leases a port to `name` and returns it. `ports` are the preferred ports in order: one
-    /// port (`8080`) or a list (`vec![3000, 3001]`).
-    ///
-    /// - A `name` that already holds a lease gets its port back; nothing is written or
-    ///   probed. Asking it for the other protocol, or in fixed mode for ports that do not
-    ///   include the one it holds, is a `Conflict` and changes nothing.
-    /// - Candidates, in order: the preferred ports, then `options.range` (inclusive). A port
-    ///   in `options.exclude` is never chosen; a port leased to another live name is skipped.
-    /// - `Mode::Flexible` skips ports bound by a process outside the registry. Without a
-    ///   range it goes on upward from the first preferred port (never past 65535). None left
-    ///   is `Exhausted`.
-    /// - `Mode::Fixed` also skips bound ports, unless `options.force`: then the first
-    ///   preferred port no live lease holds is taken even when bound. Without a range only
-    ///   the preferred ports are tried; none free is a `Conflict` naming, for each port, the
-    ///   holder or why it was passed over. With a range, none left is `Exhausted`.
-    /// - No port and no range, port 0, a range whose start is after its end, or a `host`
-    ///   that is not an address of this machine is `InvalidArgument`.
-    ///
-    /// Probes bind the wildcard addresses, or `options.host` only (see
-    /// [`is_free_at`](crate::is_free_at)). Stale leases (dead owner, expired time to live) in
-    /// the way are reclaimed.
-    pub fn register(
-        &self,
-        name: &str,
-        ports: impl Into<Ports>,
-        mode: Mode,
-        options: &LeaseOptions,
-    ) -> Result<u16> {
-        self.register_grant(name, ports, mode, options)
-            .map(|g| g.port)
-    }
-
-    /// [`register`](Self::register), also saying whether this call made the lease.
-    pub fn register_grant(
-        &self,
-        name: &str,
-        ports: impl Into<Ports>,
-        mode: Mode,
-        options: &LeaseOptions,
-    ) -> Result<Grant> {
-        let Ports(ports) = ports.into();
-        check_name(name)?;
-        check_register(&ports, mode, options.range, &options.exclude, options.host)?;
-        let new = NewLease::asked(name, mode, None, options)?;
-        let request = Request {
-            source: Source::Ports {
-                ports: &ports,
-                mode,
-                range: options.range,
-            },
-            exclude: &options.exclude,
-            protocol: options.protocol,
-            keep: None,
-        };
-        self.store.update(|data| {
-            let now = self.now();
-            let dropped = drop_if_stale(data, name, now)?;
-            if let Some(held) = held_for(data, name, &request)? {
-                return Ok((Grant::held(held), dropped));
-            }
-            let force = mode == Mode::Fixed && options.force;
-            let port = take_probed(data, &request, !force, options.host, now)?;
-            data.insert(new.at(port, now))?;
-            Ok((Grant::made(port), true))
-        })
-    }
-
-    /// Leases the next free port of `pool` to `name` and returns it.
-    ///
-    /// Starts at the pool's cursor, skips ports leased (for this protocol) or, when the pool
-    /// probes, bound by other processes, wraps from the end to the start, and leaves the cursor
-    /// just after the port handed out, for every process on the host. A `name` that already
-    /// holds a lease gets its port back and nothing is written. A full cycle with no free port
-    /// is `Exhausted` and changes nothing; an unknown pool is `NotFound`. Ports in
-    /// `options.exclude` are passed over; a probing pool probes on `options.host` when given.
-    /// `options.force` has no effect here, and `options.range` is `InvalidArgument` (a pool
-    /// has its own range). `pool` is a name, or `None` for the default pool
-    /// ([`DEFAULT_POOL`](crate::DEFAULT_POOL)): this is the one place that fills it in.
-    pub fn allocate<'p>(
-        &self,
-        name: &str,
-        pool: impl Into<Option<&'p str>>,
-        options: &LeaseOptions,
-    ) -> Result<u16> {
-        self.allocate_grant(name, pool, options).map(|g| g.port)
-    }
-
-    /// [`allocate`](Self::allocate), also saying whether this call made the lease.
-    pub fn allocate_grant<'p>(
-        &self,
-        name: &str,
-        pool: impl Into<Option<&'p str>>,
-        options: &LeaseOptions,
-    ) -> Result<Grant> {
-        let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
-        check_name(name)?;
-        check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
-        check_pool_options(options)?;
-        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?;
-        let protocol = options.protocol;
-        let request = Request {
-            source: Source::Pool(pool),
-            exclude: &options.exclude,
-            protocol,
-            keep: None,
-        };
-        self.store.update(|data| {
-            let now = self.now();
-            let dropped = drop_if_stale(data, name, now)?;
-            if let Some(held) = held_port(data, name, protocol, None)? {
-                return Ok((Grant::held(held), dropped));
-            }
-            let port = take_probed(data, &request, true, options.host, now)?;
-            data.insert(new.at(port, now))?;
-            Ok((Grant::made(port), true))
-        })
-    }
-
-    /// The lease `name` holds now, or `None`. A stale lease holds nothing and reads as
-    /// `None`; a handover that its owners' deaths committed or abandoned reads as settled
-    /// (see [`list`](Self::list) for the leases as recorded).
-    pub fn get(&self, name: &str) -> Result<Option<Lease>> {
-        check_name(name)?;
-        let now = self.now();
-        self.store
-            .read(|data| data.lease(name).and_then(|l| settled(l, now).0))
-    }
-
-    /// The lease `name` holds, or `NotFound` (`no lease named "NAME"`): for callers for whom
-    /// an unknown name is an error.
-    pub fn lease(&self, name: &str) -> Result<Lease> {
-        self.get(name)?.ok_or_else(|| no_lease(name))
-    }
-
-    /// Releases `name`'s lease. Returns whether there was one: an unknown name is not an
-    /// error.
-    pub fn release(&self, name: &str) -> Result<bool> {
-        check_name(name)?;
-        self.store.update(|data| {
-            let released = data.remove(name).is_some();
-            Ok((released, released))
-        })
-    }
-
-    /// Every lease as recorded, sorted by name. A lease that is stale in any way (time to
-    /// live over, owner gone, a handover's owner gone) carries the reason in
-    /// [`Lease::stale`] until something settles it (`gc`, or a call that needs its port).
-    pub fn list(&self) -> Result<Vec<Lease>> {
-        let now = self.now();
-        self.store
-            .read(|data| data.leases().map(|l| marked(l, now)).collect())
-    }
-
-    /// Every pool, sorted by name. The `default` pool (9000–9999 unless changed) is always
-    /// there.
-    pub fn pools(&self) -> Result<Vec<Pool>> {
-        self.store.read(|data| data.pools().cloned().collect())
-    }
-
-    /// Creates pool `name` over `start..=end`, or changes its range. A cursor outside the new
-    /// range restarts at `start`, so no port outside the range is handed out; leases already
-    /// made are kept. `probe`, when given, turns bind-probing of candidates on or off (off
-    /// suits a range reserved for portpool); when `None` a new pool probes and an existing
-    /// one keeps its setting. Returns the pool as set, and warnings about it (today: the
-    /// range overlaps the kernel's ephemeral ports) that every front end shows its user.
-    pub fn set_pool(
-        &self,
-        name: &str,
-        start: u16,
-        end: u16,
-        probe: Option<bool>,
-    ) -> Result<PoolChange> {
-        check_name(name).map_err(|e| Error::invalid(format!("pool: {e}")))?;
-        check_port(start)?;
-        check_port(end)?;
-        if start > end {
-            return Err(Error::invalid(format!(
-                "invalid pool range {start}-{end}: start is after end"
-            )));
-        }
-        self.store
-            .update(|data| {
-                let old = data.pool(name).cloned();
-                let pool = Pool::with_cursor(
-                    name.to_owned(),
-                    start,
-                    end,
-                    old.as_ref().map(|p| p.cursor),
-                    probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
-                );
-                let changed = old.as_ref() != Some(&pool);
-                data.set_pool(pool.clone());
-                Ok((pool, changed))
-            })
-            .map(|pool| PoolChange {
-                warnings: crate::inspect::ephemeral_warning(&pool)
-                    .into_iter()
-                    .collect(),
-                pool,
-            })
-    }
-
-    /// Whether `port` is free, leased (to whom) or bound outside the registry. A stale
-    /// lease's port counts as free, as `register` and `allocate` would reclaim it; the
-    /// returned lease is as it stands now (a handover its owners' deaths settled, applied).
-    pub fn check(&self, port: u16, protocol: Protocol) -> Result<PortState> {
-        check_port(port)?;
-        let now = self.now();
-        let leased = self.store.read(|data| {
-            data.holder(port, protocol)
-                .and_then(|l| settled(l, now).0)
-                .filter(|l| l.ports().any(|p| p == port))
-        })?;
-        Ok(match leased {
-            Some(lease) => PortState::Leased(lease),
-            None if is_free(port, protocol)? => PortState::Free,
-            None => PortState::Busy,
-        })
-    }
-
-    /// Settles every stale lease and returns each as it was, with why: leases whose time to
-    /// live is over or whose owners are gone are released; a handover whose current owner is
-    /// gone while its next generation lives is committed; one whose next generation's owner
-    /// is gone releases only the next port.
-    pub fn gc(&self) -> Result<Vec<Reclaimed>> {
-        self.store.update(|data| {
-            let now = self.now();
-            let names: Vec<String> = data
-                .leases()
-                .filter(|l| standing(l, now) != Standing::Held)
-                .map(|l| l.name.clone())
-                .collect();
-            let mut reclaimed = Vec::with_capacity(names.len());
-            for name in names {
-                reclaimed.extend(settle(data, &name, now)?);
-            }
-            let changed = !reclaimed.is_empty();
-            Ok((reclaimed, changed))
-        })
-    }
-
-    /// Restarts `name`'s time to live from now, with `ttl` seconds or, when `None`, the time
-    /// to live it was given. Returns the renewed lease. An unknown name is `NotFound`, and so
-    /// is a stale one (its time to live already over, or its owner gone): a lease that holds
-    /// nothing is never revived. A lease without a time to live, renewed without one, is
-    /// `InvalidArgument`.
-    pub fn renew(&self, name: &str, ttl: Option<u64>) -> Result<Lease> {
-        check_name(name)?;
-        let ttl = check_ttl_option(ttl)?;
-        self.store.update(|data| {
-            let now = self.now();
-            let recorded = data.lease(name).ok_or_else(|| no_lease(name))?;
-            match standing(recorded, now) {
-                Standing::Expired(why) | Standing::Gone(why) => {
-                    return Err(lease_gone(name, &why));
-                }
-                _ => {}
-            }
-            settle(data, name, now)?;
-            let lease = data.lease_mut(name).ok_or_else(|| no_lease(name))?;
-            let ttl = ttl.or(lease.ttl).ok_or_else(|| {
-                Error::invalid(format!(
-                    "lease {} has no time to live; give one to renew it",
-                    shown(name)
-                ))
-            })?;
-            lease.ttl = Some(ttl);
-            lease.expires = Some(expiry(now, ttl));
-            Ok((lease.clone(), true))
-        })
-    }
-
-    /// Empties the registry: no leases, and only the default pool at 9000–9999. Works on
-    /// any registry file of this format version, even one whose entries no longer read back
-    /// (a file of another format, or not a registry at all, is still refused untouched).
-    pub fn reset(&self) -> Result<()> {
-        self.store.reset()
     }
 }

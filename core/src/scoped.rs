@@ -54,6 +54,17 @@ pub struct ScopedLease {
 }
 
 impl ScopedLease {
+    /// The scope of the lease of `port` that this process just made for `name`.
+    pub(crate) fn made(name: &str, port: u16, protocol: Protocol) -> ScopedLease {
+        ScopedLease {
+            name: name.to_owned(),
+            port,
+            protocol,
+            creator: std::process::id(),
+            ended: AtomicBool::new(false),
+        }
+    }
+
     /// The lease's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -111,18 +122,9 @@ impl Registry {
         };
         let grant = self.grant(name, choice, &options)?;
         if !grant.created {
-            return Err(Error::conflict(format!(
-                "{name:?} already holds port {}/{}; a scoped lease needs a name without a lease",
-                grant.port, options.protocol
-            )));
+            return Err(held_by_scope(name, grant.port, options.protocol));
         }
-        Ok(ScopedLease {
-            name: name.to_owned(),
-            port: grant.port,
-            protocol: options.protocol,
-            creator: std::process::id(),
-            ended: AtomicBool::new(false),
-        })
+        Ok(ScopedLease::made(name, grant.port, options.protocol))
     }
 
     /// Leases a port to `name` as `choice` says: [`allocate_grant`](Self::allocate_grant)
@@ -154,4 +156,11 @@ impl Registry {
             Ok((holds, holds))
         })
     }
+}
+
+/// The `Conflict` of a scope entered with a name that already holds a lease.
+pub(crate) fn held_by_scope(name: &str, port: u16, protocol: Protocol) -> Error {
+    Error::conflict(format!(
+        "{name:?} already holds port {port}/{protocol}; a scoped lease needs a name without a lease"
+    ))
 }

@@ -1,23 +1,35 @@
 //! The npm package `portpool`: the Node.js binding of portpool-core.
 //!
-//! Each exported call converts its JavaScript arguments, calls one `portpool_core` function and
-//! maps `portpool_core::ErrorKind` to an `Error` whose `code` is `PORTPOOL_<KIND>`. Every call
-//! that takes the registry's file lock also has an `…Async` twin that runs the same closure on
-//! the libuv thread pool and returns a Promise, so an event loop never waits on the lock.
+//! Every registry operation is one row of [`operations!`]'s table: its arguments, the one
+//! `portpool_core` call it makes, and its docs. From that row come the synchronous method
+//! (`register`), the `…Async` method (`registerAsync`) and the row of `__operations()` that
+//! `index.js` reads. Values JavaScript receives are core's own, serialized (values.rs);
+//! options objects are declared once each (options.rs). Errors map
+//! `portpool_core::ErrorKind` to an `Error` whose `code` is `PORTPOOL_<KIND>`.
 //!
-//! Argument *types* are napi-rs's business: a conversion it refuses surfaces as a `TypeError`
-//! through `index.js`. Argument *values* are core's business: ports go through
-//! `port_from_i64`/`parse_port`, modes and protocols through their `FromStr`.
+//! An `…Async` method of the addon makes one *attempt*: it runs on the libuv thread pool but
+//! waits at most [`ATTEMPT`] for the registry's lock (core's `with_wait`), then resolves to
+//! `{ value, created }` or rejects, `PORTPOOL_BUSY` when the lock stayed held. `index.js`
+//! retries a busy attempt from a timer, with back-off, until the handle's lock timeout, so no
+//! thread of libuv's pool waits for the lock, an `AbortSignal` ends the wait at once, and
+//! `process.exit()` or `worker.terminate()` never waits on another process.
+
+mod options;
+mod values;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use napi::bindgen_prelude::{AsyncTask, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{AsyncTask, Object, ToNapiValue, TypeName, sys};
 use napi::{Env, JsError, Task};
 use napi_derive::napi;
 use portpool_core as pp;
+
+pub use options::*;
+pub use values::*;
 
 /// The `err.code` of every error portpool raises, one per `portpool_core::ErrorKind`.
 fn code(kind: pp::ErrorKind) -> &'static str {
@@ -44,41 +56,61 @@ fn run_now<T>(env: &Env, op: impl FnOnce() -> pp::Result<T>) -> napi::Result<T> 
     op().map_err(|err| js_error(env, &err))
 }
 
-type Op<T> = Box<dyn FnOnce() -> pp::Result<T> + Send>;
+/// The longest one `…Async` attempt waits for the registry's lock on a libuv thread: long
+/// enough for a lock held for a write (tens of microseconds) to come free, short enough that
+/// other work queued on the pool (`fs`, `dns.lookup`) is never held up for long.
+pub const ATTEMPT: Duration = Duration::from_millis(2);
 
-/// One call run on the libuv thread pool; its Promise settles with the call's result or with
-/// the same `Error` the synchronous call throws.
+type Op<T> = Box<dyn FnOnce() -> pp::Result<(T, Option<bool>)> + Send>;
+
+/// One attempt run on the libuv thread pool; see the crate docs.
 pub struct Job<T> {
     op: Option<Op<T>>,
     failure: Option<pp::Error>,
 }
 
-impl<T> Job<T> {
-    fn spawn(op: impl FnOnce() -> pp::Result<T> + Send + 'static) -> AsyncTask<Job<T>>
-    where
-        Job<T>: Task,
-    {
-        AsyncTask::new(Job {
-            op: Some(Box::new(op)),
-            failure: None,
-        })
+/// What an attempt resolves to: `{ value, created }`, `created` being whether the call made
+/// a lease (`null` when it makes none), so that `index.js` can release a lease that landed
+/// after its caller gave up.
+pub struct Attempt<T>(T, Option<bool>);
+
+impl<T: ToNapiValue> ToNapiValue for Attempt<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let mut obj = Object::new(&Env::from(env))?;
+        obj.set("value", val.0)?;
+        obj.set("created", val.1)?;
+        // SAFETY: `env` is the live environment napi-rs handed to this conversion.
+        unsafe { Object::to_napi_value(env, obj) }
+    }
+}
+
+impl<T> TypeName for Attempt<T> {
+    fn type_name() -> &'static str {
+        "Object"
+    }
+    fn value_type() -> napi::ValueType {
+        napi::ValueType::Object
     }
 }
 
 impl<T> Task for Job<T>
 where
-    T: ToNapiValue + TypeName + Send + 'static,
+    T: ToNapiValue + Send + 'static,
 {
-    type Output = T;
-    type JsValue = T;
+    type Output = Attempt<T>;
+    type JsValue = Attempt<T>;
 
-    fn compute(&mut self) -> napi::Result<T> {
+    fn compute(&mut self) -> napi::Result<Attempt<T>> {
         let op = self
             .op
             .take()
             .ok_or_else(|| napi::Error::from_reason("portpool: a job ran twice"))?;
-        match catch_unwind(AssertUnwindSafe(op)) {
-            Ok(Ok(value)) => Ok(value),
+        let wait = pp::Wait {
+            timeout: Some(ATTEMPT),
+            check: None,
+        };
+        match catch_unwind(AssertUnwindSafe(|| pp::with_wait(&wait, op))) {
+            Ok(Ok((value, created))) => Ok(Attempt(value, created)),
             Ok(Err(err)) => {
                 let reason = err.message().to_owned();
                 self.failure = Some(err);
@@ -88,15 +120,34 @@ where
         }
     }
 
-    fn resolve(&mut self, _env: Env, output: T) -> napi::Result<T> {
+    fn resolve(&mut self, _env: Env, output: Attempt<T>) -> napi::Result<Attempt<T>> {
         Ok(output)
     }
 
-    fn reject(&mut self, env: Env, err: napi::Error) -> napi::Result<T> {
+    fn reject(&mut self, env: Env, err: napi::Error) -> napi::Result<Attempt<T>> {
         Err(match self.failure.take() {
             Some(failure) => js_error(&env, &failure),
             None => err,
         })
+    }
+}
+
+/// The Promise an `…Async` method returns (named so that `index.d.ts` says `Promise<T>`).
+pub struct Promise<T: ToNapiValue + Send + 'static>(AsyncTask<Job<T>>);
+
+impl<T: ToNapiValue + Send + 'static> Promise<T> {
+    fn attempt(op: impl FnOnce() -> pp::Result<(T, Option<bool>)> + Send + 'static) -> Self {
+        Promise(AsyncTask::new(Job {
+            op: Some(Box::new(op)),
+            failure: None,
+        }))
+    }
+}
+
+impl<T: ToNapiValue + Send + 'static> ToNapiValue for Promise<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: as above.
+        unsafe { AsyncTask::to_napi_value(env, val.0) }
     }
 }
 
@@ -143,288 +194,31 @@ fn protocol_arg(value: Option<&str>) -> pp::Result<pp::Protocol> {
         .map(Option::unwrap_or_default)
 }
 
-/// Seconds since the Unix epoch as a JavaScript number (exact up to 2^53).
-fn secs(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
+fn mode_arg(value: Option<&str>) -> pp::Result<pp::Mode> {
+    value
+        .map(pp::Mode::from_str)
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
-/// Options of `Registry.register`.
-#[napi(object)]
-#[derive(Clone, Debug, Default)]
-pub struct RegisterOptions {
-    /// `'flexible'` (default): the port, or the next free one above it. `'fixed'`: exactly the
-    /// port, or a `PORTPOOL_CONFLICT` error.
-    #[napi(ts_type = "'flexible' | 'fixed'")]
-    pub mode: Option<String>,
-    /// `'tcp'` (default) or `'udp'`. A lease is per (port, protocol).
-    #[napi(ts_type = "'tcp' | 'udp'")]
-    pub protocol: Option<String>,
-    /// Fixed mode only: take the port even when a process outside the registry has it bound.
-    /// A port leased to another name is never taken.
-    pub force: Option<bool>,
-    /// The process that owns the lease; once it exits, the lease is stale and is reclaimed.
-    pub pid: Option<f64>,
-    /// Seconds the lease lives unless renewed.
-    pub ttl: Option<f64>,
+fn ports(list: Vec<u16>) -> Vec<u32> {
+    list.into_iter().map(u32::from).collect()
 }
 
-/// Options of `Registry.allocate`.
-#[napi(object)]
-#[derive(Clone, Debug, Default)]
-pub struct AllocateOptions {
-    /// The pool to take a port from; `'default'` (9000–9999 unless changed) when omitted.
-    pub pool: Option<String>,
-    /// `'tcp'` (default) or `'udp'`.
-    #[napi(ts_type = "'tcp' | 'udp'")]
-    pub protocol: Option<String>,
-    /// The process that owns the lease; once it exits, the lease is stale and is reclaimed.
-    pub pid: Option<f64>,
-    /// Seconds the lease lives unless renewed.
-    pub ttl: Option<f64>,
-}
-
-/// Options of `Registry.setPool`.
-#[napi(object)]
-#[derive(Clone, Debug, Default)]
-pub struct PoolOptions {
-    /// Whether `allocate` bind-probes candidate ports. A new pool probes unless told not to
-    /// (off suits a range reserved for portpool); an existing pool keeps its setting.
-    pub probe: Option<bool>,
-}
-
-/// One port held by one name.
-#[napi(object, use_nullable = true)]
-#[derive(Clone, Debug, PartialEq)]
-pub struct Lease {
-    /// Unique name of the holder (a service, a worker, ...).
-    pub name: String,
-    /// The port, 1–65535.
-    pub port: u32,
-    /// `'tcp'` or `'udp'`.
-    #[napi(ts_type = "'tcp' | 'udp'")]
-    pub protocol: String,
-    /// How the lease was made: `'flexible'` or `'fixed'` by `register`, `'pool'` by `allocate`.
-    #[napi(ts_type = "'flexible' | 'fixed' | 'pool'")]
-    pub mode: String,
-    /// The pool it came from, for `'pool'` leases.
-    pub pool: Option<String>,
-    /// The owning process; `null` for a permanent lease.
-    pub pid: Option<u32>,
-    /// When the lease was made, in seconds since the Unix epoch.
-    pub created: i64,
-    /// The time to live in seconds that `renew` restarts; `null` for no expiry.
-    pub ttl: Option<i64>,
-    /// When the lease expires, in seconds since the Unix epoch; `null` for never.
-    pub expires: Option<i64>,
-    /// During a handover (`beginHandover`), the next generation's port, leased too; `get`
-    /// returns `port` until the handover is committed. `null` otherwise.
-    pub next: Option<NextPort>,
-    /// Why the lease is stale (time to live over, owner gone, a handover's owner gone), in
-    /// leases from `list` and `who`; `null` for a lease that holds its ports.
-    pub stale: Option<String>,
-}
-
-/// The next generation's port during a zero-downtime handover.
-#[napi(object, use_nullable = true)]
-#[derive(Clone, Debug, PartialEq)]
-pub struct NextPort {
-    /// The new port.
-    pub port: u32,
-    /// When the handover began, in seconds since the Unix epoch.
-    pub created: i64,
-    /// The next generation's process, which owns the lease once the handover is committed.
-    pub pid: Option<u32>,
-}
-
-impl From<pp::Lease> for Lease {
-    fn from(lease: pp::Lease) -> Self {
-        Lease {
-            name: lease.name,
-            port: u32::from(lease.port),
-            protocol: lease.protocol.as_str().to_owned(),
-            mode: lease.mode.as_str().to_owned(),
-            pool: lease.pool,
-            pid: lease.owner.map(|owner| owner.pid),
-            created: secs(lease.created),
-            ttl: lease.ttl.map(secs),
-            expires: lease.expires.map(secs),
-            next: lease.next.map(|next| NextPort {
-                port: u32::from(next.port),
-                created: secs(next.created),
-                pid: next.owner.map(|owner| owner.pid),
-            }),
-            stale: lease.stale,
-        }
-    }
-}
-
-fn leases(list: Vec<pp::Lease>) -> Vec<Lease> {
-    list.into_iter().map(Lease::from).collect()
-}
-
-/// A named port range with a round-robin cursor shared by every process on the host.
-#[napi(object)]
-#[derive(Clone, Debug, PartialEq)]
-pub struct Pool {
-    /// The pool's name.
-    pub name: String,
-    /// First port of the range.
-    pub start: u32,
-    /// Last port of the range (inclusive).
-    pub end: u32,
-    /// The next port `allocate` will consider.
-    pub cursor: u32,
-    /// Whether `allocate` bind-probes candidate ports.
-    pub probe: bool,
-}
-
-impl From<pp::Pool> for Pool {
-    fn from(pool: pp::Pool) -> Self {
-        Pool {
-            name: pool.name,
-            start: u32::from(pool.start),
-            end: u32::from(pool.end),
-            cursor: u32::from(pool.cursor),
-            probe: pool.probe,
-        }
-    }
-}
-
-/// A lease that `gc` released, and why.
-#[napi(object)]
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reclaimed {
-    /// The lease as it was.
-    pub lease: Lease,
-    /// Why it was stale, e.g. `owner pid 4242 is gone`.
-    pub reason: String,
-}
-
-/// What `Registry.check` found on a port.
-#[napi(object, use_nullable = true)]
-#[derive(Clone, Debug, PartialEq)]
-pub struct PortCheck {
-    /// `'free'`: neither leased nor bound, `register` or `allocate` could hand it out now.
-    /// `'leased'`: leased to a live holder (see `lease`). `'busy'`: not leased, but bound by a
-    /// process outside the registry.
-    #[napi(ts_type = "'free' | 'leased' | 'busy'")]
-    pub state: String,
-    /// The live lease on the port when `state` is `'leased'`, else `null`.
-    pub lease: Option<Lease>,
-}
-
-impl From<pp::PortState> for PortCheck {
-    fn from(state: pp::PortState) -> Self {
-        PortCheck {
-            state: state.as_str().to_owned(),
-            lease: state.lease().cloned().map(Lease::from),
-        }
-    }
-}
-
-/// Options of `Registry.beginHandover`.
-#[napi(object)]
-#[derive(Clone, Debug, Default)]
-pub struct HandoverOptions {
-    /// The next generation's process, which owns the lease once the handover is committed.
-    pub pid: Option<f64>,
-}
-
-/// Options of `new Registry`.
-#[napi(object)]
-#[derive(Clone, Debug, Default)]
-pub struct OpenOptions {
-    /// Seconds (like `ttl`; decimals allowed) a change waits for another process's lock
-    /// before failing with `PORTPOOL_BUSY`; 0: not at all. Default: `$PORTPOOL_LOCK_TIMEOUT`,
-    /// else 10.
-    pub lock_timeout: Option<f64>,
-}
-
-/// Options of `Registry.migrate`.
-#[napi(object)]
-#[derive(Clone, Debug, Default)]
-pub struct MigrateOptions {
-    /// Return the leases `migrate` would make, and write nothing.
-    pub dry_run: Option<bool>,
-}
-
-/// A process holding a socket.
-#[napi(object)]
-#[derive(Clone, Debug, PartialEq)]
-pub struct SocketProcess {
-    /// Process id.
-    pub pid: u32,
-    /// Its program name.
-    pub program: String,
-}
-
-/// A server socket: a TCP listener, or a UDP socket that is bound and not connected.
-#[napi(object)]
-#[derive(Clone, Debug, PartialEq)]
-pub struct ServerSocket {
-    /// `'tcp'` or `'udp'`.
-    #[napi(ts_type = "'tcp' | 'udp'")]
-    pub protocol: String,
-    /// The local address it is bound to, e.g. `0.0.0.0:8080` or `[::1]:8080`.
-    pub address: String,
-    /// The port it is bound to.
-    pub port: u32,
-    /// The processes holding it; empty when their descriptors cannot be seen (another user's
-    /// process, for an unprivileged caller).
-    pub processes: Vec<SocketProcess>,
-}
-
-/// Everything known about one port: what `Registry.who` returns.
-#[napi(object, use_nullable = true)]
-#[derive(Clone, Debug, PartialEq)]
-pub struct Who {
-    /// The port asked about.
-    pub port: u32,
-    /// The leases holding it, TCP and UDP (during a handover, as the current or next port).
-    pub leases: Vec<Lease>,
-    /// The server sockets bound to it with their processes, or `null` when the host's socket
-    /// tables could not be read.
-    pub sockets: Option<Vec<ServerSocket>>,
-    /// Why `sockets` is `null`.
-    pub unavailable: Option<String>,
-}
-
-impl From<pp::Who> for Who {
-    fn from(who: pp::Who) -> Self {
-        Who {
-            port: u32::from(who.port),
-            leases: leases(who.leases),
-            sockets: who.sockets.map(|sockets| {
-                sockets
-                    .into_iter()
-                    .map(|socket| ServerSocket {
-                        protocol: socket.protocol.as_str().to_owned(),
-                        address: socket.address.to_string(),
-                        port: u32::from(socket.port()),
-                        processes: socket
-                            .processes
-                            .into_iter()
-                            .map(|p| SocketProcess {
-                                pid: p.pid,
-                                program: p.program,
-                            })
-                            .collect(),
-                    })
-                    .collect()
-            }),
-            unavailable: who.unavailable,
-        }
-    }
-}
-
-/// What `Registry.importFile` did.
-#[napi(object)]
-#[derive(Clone, Debug, PartialEq)]
-pub struct ImportReport {
-    /// The leases made, one per new entry of the file.
-    pub imported: Vec<Lease>,
-    /// Names already present with the same port, left as they were.
-    pub skipped: Vec<String>,
+/// Core's lease options from the fields every options object spells the same way.
+fn lease_options(
+    protocol: Option<&str>,
+    force: Option<bool>,
+    pid: Option<f64>,
+    ttl: Option<f64>,
+) -> pp::Result<pp::LeaseOptions> {
+    Ok(pp::LeaseOptions {
+        protocol: protocol_arg(protocol)?,
+        force: force.unwrap_or(false),
+        pid: pid_arg(pid)?,
+        ttl: ttl_arg(ttl)?,
+        ..pp::LeaseOptions::default()
+    })
 }
 
 /// The version of portpool, the same for every package built from this workspace.
@@ -464,194 +258,22 @@ pub fn find_free(
 /// of handles, in any number of processes, may use one registry at once; a call that only
 /// reads takes no lock. A change returns once it is on the disk, unless it concerns only
 /// leases owned by a process (`pid`) or a pool's cursor: those survive any crash of a
-/// process, but not a power loss, after which their owners are gone anyway. Every call has
-/// an `…Async` twin that runs on the libuv thread pool and returns a Promise; it settles with
-/// the same value, or rejects with the same `Error`, as the synchronous call.
+/// process, but not a power loss, after which their owners are gone anyway.
+///
+/// Every call has an `…Async` twin returning a Promise that settles with the same value, or
+/// rejects with the same `Error`, as the synchronous call. It waits for the lock without
+/// holding a thread (libuv's pool stays free for `fs` and `dns`), takes `{ signal }` (an
+/// `AbortSignal`: rejects with an `AbortError` and leaves no lease behind), and its errors
+/// carry the caller's stack.
 ///
 /// Errors carry `err.code`: `PORTPOOL_NOT_FOUND`, `PORTPOOL_INVALID_ARGUMENT`,
 /// `PORTPOOL_CONFLICT`, `PORTPOOL_EXHAUSTED`, `PORTPOOL_REGISTRY`, `PORTPOOL_IO` or
-/// `PORTPOOL_BUSY`. An argument of the wrong type is a `TypeError`.
+/// `PORTPOOL_BUSY`. An argument of the wrong type, or an unknown option, is a `TypeError`.
+/// A `Registry` cannot be cloned or posted to a worker (a `DataCloneError` says so): send its
+/// `path` and open it there.
 #[napi]
 pub struct Registry {
     inner: Arc<pp::Registry>,
-}
-
-fn register_op(
-    reg: Arc<pp::Registry>,
-    name: String,
-    port: f64,
-    options: Option<RegisterOptions>,
-) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
-    move || {
-        let options = options.unwrap_or_default();
-        let port = port_arg(port)?;
-        let mode = options
-            .mode
-            .as_deref()
-            .map(pp::Mode::from_str)
-            .transpose()?
-            .unwrap_or_default();
-        let lease = pp::LeaseOptions {
-            protocol: protocol_arg(options.protocol.as_deref())?,
-            force: options.force.unwrap_or(false),
-            pid: pid_arg(options.pid)?,
-            ttl: ttl_arg(options.ttl)?,
-            ..pp::LeaseOptions::default()
-        };
-        reg.register(&name, port, mode, &lease).map(u32::from)
-    }
-}
-
-fn allocate_op(
-    reg: Arc<pp::Registry>,
-    name: String,
-    options: Option<AllocateOptions>,
-) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
-    move || {
-        let options = options.unwrap_or_default();
-        let lease = pp::LeaseOptions {
-            protocol: protocol_arg(options.protocol.as_deref())?,
-            force: false,
-            pid: pid_arg(options.pid)?,
-            ttl: ttl_arg(options.ttl)?,
-            ..pp::LeaseOptions::default()
-        };
-        let pool = options.pool.as_deref();
-        reg.allocate(&name, pool, &lease).map(u32::from)
-    }
-}
-
-fn get_op(
-    reg: Arc<pp::Registry>,
-    name: String,
-) -> impl FnOnce() -> pp::Result<Option<u32>> + Send + 'static {
-    move || Ok(reg.get(&name)?.map(|lease| u32::from(lease.port)))
-}
-
-fn release_op(
-    reg: Arc<pp::Registry>,
-    name: String,
-) -> impl FnOnce() -> pp::Result<bool> + Send + 'static {
-    move || reg.release(&name)
-}
-
-fn list_op(reg: Arc<pp::Registry>) -> impl FnOnce() -> pp::Result<Vec<Lease>> + Send + 'static {
-    move || reg.list().map(leases)
-}
-
-fn pools_op(reg: Arc<pp::Registry>) -> impl FnOnce() -> pp::Result<Vec<Pool>> + Send + 'static {
-    move || Ok(reg.pools()?.into_iter().map(Pool::from).collect())
-}
-
-fn set_pool_op(
-    reg: Arc<pp::Registry>,
-    name: String,
-    start: f64,
-    end: f64,
-    options: Option<PoolOptions>,
-) -> impl FnOnce() -> pp::Result<Pool> + Send + 'static {
-    move || {
-        let probe = options.and_then(|o| o.probe);
-        reg.set_pool(&name, port_arg(start)?, port_arg(end)?, probe)
-            .map(|change| change.pool)
-            .map(Pool::from)
-    }
-}
-
-fn reset_op(reg: Arc<pp::Registry>) -> impl FnOnce() -> pp::Result<()> + Send + 'static {
-    move || reg.reset()
-}
-
-fn gc_op(reg: Arc<pp::Registry>) -> impl FnOnce() -> pp::Result<Vec<Reclaimed>> + Send + 'static {
-    move || {
-        Ok(reg
-            .gc()?
-            .into_iter()
-            .map(|r| Reclaimed {
-                lease: Lease::from(r.lease),
-                reason: r.reason,
-            })
-            .collect())
-    }
-}
-
-fn renew_op(
-    reg: Arc<pp::Registry>,
-    name: String,
-    ttl: Option<f64>,
-) -> impl FnOnce() -> pp::Result<Lease> + Send + 'static {
-    move || reg.renew(&name, ttl_arg(ttl)?).map(Lease::from)
-}
-
-fn check_op(
-    reg: Arc<pp::Registry>,
-    port: f64,
-    protocol: Option<String>,
-) -> impl FnOnce() -> pp::Result<PortCheck> + Send + 'static {
-    move || {
-        reg.check(port_arg(port)?, protocol_arg(protocol.as_deref())?)
-            .map(PortCheck::from)
-    }
-}
-
-fn begin_handover_op(
-    reg: Arc<pp::Registry>,
-    name: String,
-    options: Option<HandoverOptions>,
-) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
-    move || {
-        let pid = pid_arg(options.and_then(|o| o.pid))?;
-        reg.begin_handover(&name, pid).map(u32::from)
-    }
-}
-
-fn commit_handover_op(
-    reg: Arc<pp::Registry>,
-    name: String,
-    options: Option<HandoverOptions>,
-) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
-    move || {
-        let pid = pid_arg(options.and_then(|o| o.pid))?;
-        reg.commit_handover(&name, pid).map(u32::from)
-    }
-}
-
-fn abort_handover_op(
-    reg: Arc<pp::Registry>,
-    name: String,
-    options: Option<HandoverOptions>,
-) -> impl FnOnce() -> pp::Result<u32> + Send + 'static {
-    move || {
-        let pid = pid_arg(options.and_then(|o| o.pid))?;
-        reg.abort_handover(&name, pid).map(u32::from)
-    }
-}
-
-fn who_op(reg: Arc<pp::Registry>, port: f64) -> impl FnOnce() -> pp::Result<Who> + Send + 'static {
-    move || reg.who(port_arg(port)?).map(Who::from)
-}
-
-fn migrate_op(
-    reg: Arc<pp::Registry>,
-    options: Option<MigrateOptions>,
-) -> impl FnOnce() -> pp::Result<Vec<Lease>> + Send + 'static {
-    move || {
-        let dry_run = options.and_then(|o| o.dry_run).unwrap_or(false);
-        reg.migrate(dry_run).map(leases)
-    }
-}
-
-fn import_file_op(
-    reg: Arc<pp::Registry>,
-    path: String,
-) -> impl FnOnce() -> pp::Result<ImportReport> + Send + 'static {
-    move || {
-        let report = reg.import(Path::new(&path))?;
-        Ok(ImportReport {
-            imported: leases(report.imported),
-            skipped: report.skipped,
-        })
-    }
 }
 
 #[napi]
@@ -682,6 +304,200 @@ impl Registry {
         self.inner.path().to_string_lossy().into_owned()
     }
 
+    /// Seconds a call waits for another process's lock before failing with `PORTPOOL_BUSY`.
+    #[napi(getter)]
+    pub fn lock_timeout(&self) -> f64 {
+        self.inner.lock_timeout().as_secs_f64()
+    }
+}
+
+/// A lease for one scope, from `Registry.lease` (or `leaseSync`): ended by `release()`, by
+/// leaving an `await using` (or `using`) block, or by the owner process's exit.
+///
+/// The lease is always new: a name that already holds a lease is `PORTPOOL_CONFLICT`. It is
+/// owned by `pid`, else by this process, so it is reclaimed if the process dies inside the
+/// scope. In a worker thread, `process.pid` is the whole process's: the lease outlives the
+/// worker unless released. Only the process that made it releases it, once, and only while
+/// the name still holds this port (a lease released or handed over meanwhile is left alone).
+#[napi]
+pub struct ScopedLease {
+    reg: Arc<pp::Registry>,
+    scope: Arc<pp::ScopedLease>,
+}
+
+/// `Registry.lease`'s result, which always made its lease.
+pub struct Scoped(ScopedLease);
+
+impl Outcome for Scoped {
+    type Value = ScopedLease;
+    fn split(self) -> (ScopedLease, Option<bool>) {
+        (self.0, Some(true))
+    }
+}
+
+#[napi]
+impl ScopedLease {
+    /// The lease's name.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.scope.name().to_owned()
+    }
+
+    /// The leased port.
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        u32::from(self.scope.port())
+    }
+
+    /// `'tcp'` or `'udp'`.
+    #[napi(getter, ts_return_type = "'tcp' | 'udp'")]
+    pub fn protocol(&self) -> &'static str {
+        self.scope.protocol().as_str()
+    }
+
+    /// Whether `release` (or leaving the block) has ended the scope in this process.
+    #[napi(getter)]
+    pub fn released(&self) -> bool {
+        self.scope.is_ended()
+    }
+
+    /// Ends the scope: releases the lease, once. `true`: this call released it; `false`: the
+    /// scope had ended, or this is not the process that made it, or the name no longer holds
+    /// this lease. An error (e.g. `PORTPOOL_BUSY`) leaves the scope open to try again.
+    /// `[Symbol.dispose]()` calls it.
+    #[napi(strict)]
+    pub fn release(&self, env: Env) -> napi::Result<bool> {
+        run_now(&env, || self.scope.release(&self.reg))
+    }
+
+    /// `release` as a Promise, waiting for the lock without holding a thread.
+    /// `[Symbol.asyncDispose]()` calls it.
+    #[napi(strict)]
+    pub fn release_async(&self) -> Promise<bool> {
+        let (reg, scope) = (self.reg.clone(), self.scope.clone());
+        Promise::attempt(move || Ok((scope.release(&reg)?, None)))
+    }
+
+    /// The lock timeout of the registry this lease came from, for `index.js`.
+    #[napi(getter, js_name = "__lockTimeout", skip_typescript)]
+    pub fn lock_timeout(&self) -> f64 {
+        self.reg.lock_timeout().as_secs_f64()
+    }
+}
+
+/// One row of `__operations()`: what `index.js` needs to wrap a method pair.
+#[napi(object)]
+pub struct Operation {
+    /// The synchronous method's name.
+    pub sync: String,
+    /// The `…Async` method's name.
+    pub r#async: String,
+    /// The positional arguments' names; the options object, if any, comes after them.
+    pub args: Vec<String>,
+}
+
+/// The result of a row's body: the value, and whether the call made a lease.
+macro_rules! outcome {
+    ($out:ty; made $result:expr) => {
+        $result.map(Outcome::split)
+    };
+    ($out:ty; $result:expr) => {{
+        let result: pp::Result<$out> = $result;
+        result.map(|value| (value, None::<bool>))
+    }};
+}
+
+/// One row of the table: a `#[napi] impl Registry` block with both methods.
+macro_rules! operation {
+    (
+        [$($doc:tt)*] $sync:ident $async:ident
+        ( $($(#[$am:meta])* $arg:ident : $ty:ty),* ; $opt:ident : $opts:ty )
+        -> $out:ty, [$($made:ident)?] |$reg:ident| $body:expr
+    ) => {
+        #[napi]
+        impl Registry {
+            $($doc)*
+            #[napi(strict)]
+            pub fn $sync(
+                &self, env: Env, $($(#[$am])* $arg: $ty,)* $opt: Option<$opts>
+            ) -> napi::Result<$out> {
+                let $reg = self.inner.clone();
+                let $opt = $opt.unwrap_or_default();
+                run_now(&env, move || outcome!($out; $($made)? $body).map(|(value, _)| value))
+            }
+
+            /// The Promise form: see the synchronous method. `signal` aborts it.
+            #[napi(strict)]
+            pub fn $async(
+                &self, $($(#[$am])* $arg: $ty,)* $opt: Option<WithSignal<$opts>>
+            ) -> Promise<$out> {
+                let $reg = self.inner.clone();
+                let $opt = $opt.map(|o| o.0).unwrap_or_default();
+                Promise::attempt(move || outcome!($out; $($made)? $body))
+            }
+        }
+    };
+    (
+        [$($doc:tt)*] $sync:ident $async:ident
+        ( $($(#[$am:meta])* $arg:ident : $ty:ty),* )
+        -> $out:ty, [$($made:ident)?] |$reg:ident| $body:expr
+    ) => {
+        #[napi]
+        impl Registry {
+            $($doc)*
+            #[napi(strict)]
+            pub fn $sync(&self, env: Env, $($(#[$am])* $arg: $ty),*) -> napi::Result<$out> {
+                let $reg = self.inner.clone();
+                run_now(&env, move || outcome!($out; $($made)? $body).map(|(value, _)| value))
+            }
+
+            /// The Promise form: see the synchronous method. `signal` aborts it.
+            #[napi(strict)]
+            pub fn $async(
+                &self, $($(#[$am])* $arg: $ty,)* options: Option<AsyncOptions>
+            ) -> Promise<$out> {
+                let _ = options;
+                let $reg = self.inner.clone();
+                Promise::attempt(move || outcome!($out; $($made)? $body))
+            }
+        }
+    };
+}
+
+/// The names of a row's positional arguments.
+macro_rules! arg_names {
+    ($($(#[$am:meta])* $arg:ident : $ty:ty),* $(; $opt:ident : $opts:ty)?) => {
+        vec![$(stringify!($arg).to_owned()),*]
+    };
+}
+
+/// The operation list: each row makes a method pair (see [`operation!`]) and a row of
+/// `__operations()`. A row: docs, `fn sync / async (positional args; options: Type)`, the
+/// JavaScript value type, `made` when the call may make a lease (its body then returns an
+/// [`Outcome`] saying whether it did), and the body, which calls core once.
+macro_rules! operations {
+    ($(
+        $(#[doc = $doc:literal])*
+        fn $sync:ident / $async:ident ( $($args:tt)* ) -> $out:ty $(, $made:ident)?
+            = |$reg:ident| $body:expr;
+    )*) => {
+        $( operation! {
+            [$(#[doc = $doc])*] $sync $async ( $($args)* ) -> $out, [$($made)?] |$reg| $body
+        } )*
+
+        /// The registry operations, for `index.js`.
+        #[napi(js_name = "__operations", skip_typescript)]
+        pub fn operations() -> Vec<Operation> {
+            vec![$(Operation {
+                sync: camel(stringify!($sync)),
+                r#async: camel(stringify!($async)),
+                args: arg_names!($($args)*),
+            }),*]
+        }
+    };
+}
+
+operations! {
     /// Leases a port to `name` and returns it.
     ///
     /// A name that already holds a lease gets its port back (asking it for another fixed port,
@@ -690,196 +506,105 @@ impl Registry {
     /// `PORTPOOL_EXHAUSTED`. `'fixed'`: exactly `port`; leased to another name, or bound by a
     /// process outside the registry without `force`, is `PORTPOOL_CONFLICT`. Stale leases in
     /// the way are reclaimed.
-    #[napi(strict)]
-    pub fn register(
-        &self,
-        env: Env,
-        name: String,
-        port: f64,
-        options: Option<RegisterOptions>,
-    ) -> napi::Result<u32> {
-        run_now(&env, register_op(self.inner.clone(), name, port, options))
-    }
-
-    /// `register` off the main thread: resolves to the port.
-    #[napi(strict, ts_return_type = "Promise<number>")]
-    pub fn register_async(
-        &self,
-        name: String,
-        port: f64,
-        options: Option<RegisterOptions>,
-    ) -> AsyncTask<Job<u32>> {
-        Job::spawn(register_op(self.inner.clone(), name, port, options))
-    }
+    fn register / register_async (name: String, port: f64; options: RegisterOptions) -> u32, made
+        = |reg| {
+            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
+            let mode = mode_arg(options.mode.as_deref())?;
+            reg.register_grant(&name, port_arg(port)?, mode, &lease).map(Granted)
+        };
 
     /// Leases the next free port of a pool (`'default'` unless `options.pool` names another)
     /// to `name` and returns it. Starts at the pool's cursor, skips leased and (when the pool
     /// probes) bound ports, wraps around, and leaves the cursor after the port handed out for
     /// every process on the host. A name that already holds a lease gets its port back. No
     /// free port is `PORTPOOL_EXHAUSTED`; an unknown pool is `PORTPOOL_NOT_FOUND`.
-    #[napi(strict)]
-    pub fn allocate(
-        &self,
-        env: Env,
-        name: String,
-        options: Option<AllocateOptions>,
-    ) -> napi::Result<u32> {
-        run_now(&env, allocate_op(self.inner.clone(), name, options))
-    }
+    fn allocate / allocate_async (name: String; options: AllocateOptions) -> u32, made
+        = |reg| {
+            let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
+            reg.allocate_grant(&name, options.pool.as_deref(), &lease).map(Granted)
+        };
 
-    /// `allocate` off the main thread: resolves to the port.
-    #[napi(strict, ts_return_type = "Promise<number>")]
-    pub fn allocate_async(
-        &self,
-        name: String,
-        options: Option<AllocateOptions>,
-    ) -> AsyncTask<Job<u32>> {
-        Job::spawn(allocate_op(self.inner.clone(), name, options))
-    }
+    /// Leases a port of one pool to each of `names`, in one write, and returns the ports in
+    /// the order of `names`: all of them or, on any error (a bad or repeated name, too few
+    /// free ports), none. Names that already hold a lease get their port back.
+    fn allocate_many / allocate_many_async (names: Vec<String>; options: AllocateOptions) -> Vec<u32>
+        = |reg| {
+            let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            reg.allocate_many(&names, options.pool.as_deref(), &lease).map(ports)
+        };
+
+    /// A new lease for one scope, owned by this process (or `options.pid`), from a pool or,
+    /// with `options.port`, as `register` chooses: use it with `using l = reg.leaseSync(…)`,
+    /// or release it with `l.release()`. See `ScopedLease`.
+    fn lease_sync / lease (name: String; options: ScopeOptions) -> ScopedLease, made
+        = |reg| {
+            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
+            let choice = match (options.port, options.pool) {
+                (None, pool) if options.mode.is_none() => pp::Choice::Pool(pool),
+                (Some(port), None) => pp::Choice::Ports {
+                    ports: vec![port_arg(port)?],
+                    mode: mode_arg(options.mode.as_deref())?,
+                },
+                (None, _) => return Err(pp::Error::new(
+                    pp::ErrorKind::InvalidArgument,
+                    "mode applies to a port: give port with mode",
+                )),
+                (Some(_), Some(_)) => return Err(pp::Error::new(
+                    pp::ErrorKind::InvalidArgument,
+                    "give pool or port, not both",
+                )),
+            };
+            let scope = reg.lease_scoped(&name, &choice, &lease)?;
+            Ok(Scoped(ScopedLease { reg: reg.clone(), scope: Arc::new(scope) }))
+        };
 
     /// The port `name` holds, or `null`. A stale lease is reported until something reclaims
     /// it.
-    #[napi(strict)]
-    pub fn get(&self, env: Env, name: String) -> napi::Result<Option<u32>> {
-        run_now(&env, get_op(self.inner.clone(), name))
-    }
-
-    /// `get` off the main thread: resolves to the port or `null`.
-    #[napi(strict, ts_return_type = "Promise<number | null>")]
-    pub fn get_async(&self, name: String) -> AsyncTask<Job<Option<u32>>> {
-        Job::spawn(get_op(self.inner.clone(), name))
-    }
+    fn get / get_async (name: String) -> Option<u32>
+        = |reg| Ok(reg.get(&name)?.map(|lease| u32::from(lease.port)));
 
     /// Releases `name`'s lease; returns whether there was one (an unknown name is not an
     /// error).
-    #[napi(strict)]
-    pub fn release(&self, env: Env, name: String) -> napi::Result<bool> {
-        run_now(&env, release_op(self.inner.clone(), name))
-    }
-
-    /// `release` off the main thread: resolves to whether there was a lease.
-    #[napi(strict, ts_return_type = "Promise<boolean>")]
-    pub fn release_async(&self, name: String) -> AsyncTask<Job<bool>> {
-        Job::spawn(release_op(self.inner.clone(), name))
-    }
+    fn release / release_async (name: String) -> bool = |reg| reg.release(&name);
 
     /// Every lease, sorted by name.
-    #[napi(strict)]
-    pub fn list(&self, env: Env) -> napi::Result<Vec<Lease>> {
-        run_now(&env, list_op(self.inner.clone()))
-    }
-
-    /// `list` off the main thread.
-    #[napi(strict, ts_return_type = "Promise<Array<Lease>>")]
-    pub fn list_async(&self) -> AsyncTask<Job<Vec<Lease>>> {
-        Job::spawn(list_op(self.inner.clone()))
-    }
+    fn list / list_async () -> Vec<Lease> = |reg| view(&reg.list()?);
 
     /// Every pool, sorted by name. The `'default'` pool (9000–9999 unless changed) is always
     /// there.
-    #[napi(strict)]
-    pub fn pools(&self, env: Env) -> napi::Result<Vec<Pool>> {
-        run_now(&env, pools_op(self.inner.clone()))
-    }
-
-    /// `pools` off the main thread.
-    #[napi(strict, ts_return_type = "Promise<Array<Pool>>")]
-    pub fn pools_async(&self) -> AsyncTask<Job<Vec<Pool>>> {
-        Job::spawn(pools_op(self.inner.clone()))
-    }
+    fn pools / pools_async () -> Vec<Pool> = |reg| view(&reg.pools()?);
 
     /// Creates pool `name` over `start`–`end` (inclusive), or changes its range, and returns
     /// it. A cursor outside the new range restarts at `start`; leases already made are kept.
-    /// `start` after `end` is `PORTPOOL_INVALID_ARGUMENT`.
-    #[napi(strict)]
-    pub fn set_pool(
-        &self,
-        env: Env,
-        name: String,
-        start: f64,
-        end: f64,
-        options: Option<PoolOptions>,
-    ) -> napi::Result<Pool> {
-        run_now(
-            &env,
-            set_pool_op(self.inner.clone(), name, start, end, options),
-        )
-    }
-
-    /// `setPool` off the main thread: resolves to the pool.
-    #[napi(strict, ts_return_type = "Promise<Pool>")]
-    pub fn set_pool_async(
-        &self,
-        name: String,
-        start: f64,
-        end: f64,
-        options: Option<PoolOptions>,
-    ) -> AsyncTask<Job<Pool>> {
-        Job::spawn(set_pool_op(self.inner.clone(), name, start, end, options))
-    }
+    /// `start` after `end` is `PORTPOOL_INVALID_ARGUMENT`. Each warning (e.g. a range that
+    /// overlaps the kernel's ephemeral ports) goes to `process.emitWarning` with code
+    /// `PORTPOOL_POOL_WARNING`.
+    fn set_pool / set_pool_async (name: String, start: f64, end: f64; options: PoolOptions) -> warned::Pool
+        = |reg| view(&reg.set_pool(&name, port_arg(start)?, port_arg(end)?, options.probe)?);
 
     /// Empties the registry: no leases, and only the `'default'` pool at 9000–9999.
-    #[napi(strict)]
-    pub fn reset(&self, env: Env) -> napi::Result<()> {
-        run_now(&env, reset_op(self.inner.clone()))
-    }
-
-    /// `reset` off the main thread.
-    #[napi(strict, ts_return_type = "Promise<void>")]
-    pub fn reset_async(&self) -> AsyncTask<Job<()>> {
-        Job::spawn(reset_op(self.inner.clone()))
-    }
+    fn reset / reset_async () -> () = |reg| reg.reset();
 
     /// Releases every stale lease (owner process gone, or time to live over) and returns
     /// them with the reason each was stale.
-    #[napi(strict)]
-    pub fn gc(&self, env: Env) -> napi::Result<Vec<Reclaimed>> {
-        run_now(&env, gc_op(self.inner.clone()))
-    }
-
-    /// `gc` off the main thread.
-    #[napi(strict, ts_return_type = "Promise<Array<Reclaimed>>")]
-    pub fn gc_async(&self) -> AsyncTask<Job<Vec<Reclaimed>>> {
-        Job::spawn(gc_op(self.inner.clone()))
-    }
+    fn gc / gc_async () -> Vec<Reclaimed> = |reg| view(&reg.gc()?);
 
     /// Restarts `name`'s time to live from now, with `ttl` seconds or, when omitted, the time
     /// to live it was given; returns the renewed lease. An unknown name is
     /// `PORTPOOL_NOT_FOUND`; a lease without a time to live, renewed without one, is
     /// `PORTPOOL_INVALID_ARGUMENT`.
-    #[napi(strict)]
-    pub fn renew(&self, env: Env, name: String, ttl: Option<f64>) -> napi::Result<Lease> {
-        run_now(&env, renew_op(self.inner.clone(), name, ttl))
-    }
-
-    /// `renew` off the main thread: resolves to the renewed lease.
-    #[napi(strict, ts_return_type = "Promise<Lease>")]
-    pub fn renew_async(&self, name: String, ttl: Option<f64>) -> AsyncTask<Job<Lease>> {
-        Job::spawn(renew_op(self.inner.clone(), name, ttl))
-    }
+    fn renew / renew_async (name: String, ttl: Option<f64>) -> Lease
+        = |reg| view(&reg.renew(&name, ttl_arg(ttl)?)?);
 
     /// Whether `port` is free, leased (to whom) or bound outside the registry, for `protocol`
     /// (`'tcp'` by default). Stale leases count as free, as `register` and `allocate` would
     /// reclaim them.
-    #[napi(strict)]
-    pub fn check(
-        &self,
-        env: Env,
+    fn check / check_async (
         port: f64,
-        #[napi(ts_arg_type = "'tcp' | 'udp'")] protocol: Option<String>,
-    ) -> napi::Result<PortCheck> {
-        run_now(&env, check_op(self.inner.clone(), port, protocol))
-    }
-
-    /// `check` off the main thread.
-    #[napi(strict, ts_return_type = "Promise<PortCheck>")]
-    pub fn check_async(
-        &self,
-        port: f64,
-        #[napi(ts_arg_type = "'tcp' | 'udp'")] protocol: Option<String>,
-    ) -> AsyncTask<Job<PortCheck>> {
-        Job::spawn(check_op(self.inner.clone(), port, protocol))
-    }
+        #[napi(ts_arg_type = "'tcp' | 'udp'")] protocol: Option<String>
+    ) -> PortState
+        = |reg| view(&reg.check(port_arg(port)?, protocol_arg(protocol.as_deref())?)?);
 
     /// Begins a zero-downtime handover of `name`: leases a port for the next generation while
     /// the current one stays valid, and returns it. Both ports are leased and listed (the new
@@ -888,25 +613,8 @@ impl Registry {
     /// the current one. `options.pid` is the next generation's process. Begun twice, returns
     /// the same port. An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
     /// `PORTPOOL_EXHAUSTED`.
-    #[napi(strict)]
-    pub fn begin_handover(
-        &self,
-        env: Env,
-        name: String,
-        options: Option<HandoverOptions>,
-    ) -> napi::Result<u32> {
-        run_now(&env, begin_handover_op(self.inner.clone(), name, options))
-    }
-
-    /// `beginHandover` off the main thread: resolves to the next generation's port.
-    #[napi(strict, ts_return_type = "Promise<number>")]
-    pub fn begin_handover_async(
-        &self,
-        name: String,
-        options: Option<HandoverOptions>,
-    ) -> AsyncTask<Job<u32>> {
-        Job::spawn(begin_handover_op(self.inner.clone(), name, options))
-    }
+    fn begin_handover / begin_handover_async (name: String; options: HandoverOptions) -> u32
+        = |reg| reg.begin_handover(&name, pid_arg(options.pid)?).map(u32::from);
 
     /// Completes `name`'s handover: releases the old port and makes the next one current;
     /// returns the new port. The lease's owner becomes the next generation's process (the
@@ -915,92 +623,43 @@ impl Registry {
     /// knows it: a handover begun for another process is `PORTPOOL_CONFLICT`; without it,
     /// nothing is checked. An unknown or stale name, or no handover under way, is
     /// `PORTPOOL_NOT_FOUND`.
-    #[napi(strict)]
-    pub fn commit_handover(
-        &self,
-        env: Env,
-        name: String,
-        options: Option<HandoverOptions>,
-    ) -> napi::Result<u32> {
-        run_now(&env, commit_handover_op(self.inner.clone(), name, options))
-    }
-
-    /// `commitHandover` off the main thread: resolves to the new port.
-    #[napi(strict, ts_return_type = "Promise<number>")]
-    pub fn commit_handover_async(
-        &self,
-        name: String,
-        options: Option<HandoverOptions>,
-    ) -> AsyncTask<Job<u32>> {
-        Job::spawn(commit_handover_op(self.inner.clone(), name, options))
-    }
+    fn commit_handover / commit_handover_async (name: String; options: HandoverOptions) -> u32
+        = |reg| reg.commit_handover(&name, pid_arg(options.pid)?).map(u32::from);
 
     /// Abandons `name`'s handover: releases the next generation's port and returns it; the
     /// current lease is untouched. `options.pid` is checked as by `commitHandover`. An
     /// unknown or stale name, or no handover under way, is `PORTPOOL_NOT_FOUND`.
-    #[napi(strict)]
-    pub fn abort_handover(
-        &self,
-        env: Env,
-        name: String,
-        options: Option<HandoverOptions>,
-    ) -> napi::Result<u32> {
-        run_now(&env, abort_handover_op(self.inner.clone(), name, options))
-    }
+    fn abort_handover / abort_handover_async (name: String; options: HandoverOptions) -> u32
+        = |reg| reg.abort_handover(&name, pid_arg(options.pid)?).map(u32::from);
 
-    /// `abortHandover` off the main thread: resolves to the released port.
-    #[napi(strict, ts_return_type = "Promise<number>")]
-    pub fn abort_handover_async(
-        &self,
-        name: String,
-        options: Option<HandoverOptions>,
-    ) -> AsyncTask<Job<u32>> {
-        Job::spawn(abort_handover_op(self.inner.clone(), name, options))
-    }
+    /// Makes process `pid` the owner of `name`'s lease (omitted or `null`: nobody, the lease
+    /// becomes permanent) and returns the lease. An unknown name is `PORTPOOL_NOT_FOUND`.
+    fn set_owner / set_owner_async (name: String, pid: Option<f64>) -> Lease
+        = |reg| view(&reg.set_owner(&name, pid_arg(pid)?)?);
 
     /// The leases holding `port` (TCP and UDP) and the server sockets bound to it with their
     /// processes. Where the host's socket tables cannot be read, the leases only, and
     /// `unavailable` says why. Costs a walk over every process's file descriptors.
-    #[napi(strict)]
-    pub fn who(&self, env: Env, port: f64) -> napi::Result<Who> {
-        run_now(&env, who_op(self.inner.clone(), port))
-    }
-
-    /// `who` off the main thread.
-    #[napi(strict, ts_return_type = "Promise<Who>")]
-    pub fn who_async(&self, port: f64) -> AsyncTask<Job<Who>> {
-        Job::spawn(who_op(self.inner.clone(), port))
-    }
+    fn who / who_async (port: f64) -> Who = |reg| view(&reg.who(port_arg(port)?)?);
 
     /// Registers every port a server socket is bound to now as a fixed, permanent lease named
     /// after its program (`nginx`, `nginx-2`, ...; `port-N` when the program cannot be seen),
     /// and returns the leases made. Ports already leased are left alone, so a second run makes
     /// none. With `options.dryRun`, returns the plan and writes nothing. Unreadable socket
     /// tables are `PORTPOOL_IO`.
-    #[napi(strict)]
-    pub fn migrate(&self, env: Env, options: Option<MigrateOptions>) -> napi::Result<Vec<Lease>> {
-        run_now(&env, migrate_op(self.inner.clone(), options))
-    }
+    fn migrate / migrate_async (; options: MigrateOptions) -> Vec<Lease>
+        = |reg| view(&reg.migrate(options.dry_run.unwrap_or(false))?);
 
-    /// `migrate` off the main thread.
-    #[napi(strict, ts_return_type = "Promise<Array<Lease>>")]
-    pub fn migrate_async(&self, options: Option<MigrateOptions>) -> AsyncTask<Job<Vec<Lease>>> {
-        Job::spawn(migrate_op(self.inner.clone(), options))
-    }
+    /// Reads a flat `{"name": port, ...}` JSON file (a hand-kept port map), or another
+    /// portpool registry file, into leases, in one write; names already present with the same
+    /// port are skipped. Any problem (invalid JSON, a bad name or port, one port given to two
+    /// names, a port leased to another name) refuses the whole file with every problem listed,
+    /// and writes nothing. Ports are not probed.
+    fn import_file / import_file_async (path: String) -> ImportReport
+        = |reg| view(&reg.import(Path::new(&path))?);
 
-    /// Reads a flat `{"name": port, ...}` JSON file (a hand-kept port map) into fixed,
-    /// permanent TCP leases, in one write; names already present with the same port are
-    /// skipped. Any problem (invalid JSON, a bad name or port, one port given to two names, a
-    /// port leased to another name) refuses the whole file with every problem listed, and
-    /// writes nothing. Ports are not probed.
-    #[napi(strict)]
-    pub fn import_file(&self, env: Env, path: String) -> napi::Result<ImportReport> {
-        run_now(&env, import_file_op(self.inner.clone(), path))
-    }
-
-    /// `importFile` off the main thread.
-    #[napi(strict, ts_return_type = "Promise<ImportReport>")]
-    pub fn import_file_async(&self, path: String) -> AsyncTask<Job<ImportReport>> {
-        Job::spawn(import_file_op(self.inner.clone(), path))
-    }
+    /// Checks the registry against the host: stale leases, leases whose port another program
+    /// has taken, pools overlapping the kernel's ephemeral range, and more (see `Finding`).
+    /// Changes nothing. Costs a walk over every process's file descriptors.
+    fn doctor / doctor_async () -> DoctorReport = |reg| view(&reg.doctor()?);
 }

@@ -156,3 +156,17 @@ test('typescript_accepts_code_written_against_index_d_ts_and_rejects_misuse', ()
     result.stdout + result.stderr,
   )
 })
+
+test('typescript_accepts_await_using_a_scoped_lease', () => {
+  // `await using` needs explicit resource management in TypeScript's library (esnext).
+  const dir = consumerDir()
+  fs.copyFileSync(path.join(__dirname, 'fixtures', 'scoped.mts'), path.join(dir, 'scoped.mts'))
+  const tsc = path.join(PACKAGE_DIR, 'node_modules', 'typescript', 'bin', 'tsc')
+  const options = ['--noEmit', '--strict', '--skipDefaultLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext']
+  const result = spawnSync(
+    process.execPath,
+    [tsc, ...options, '--target', 'es2022', '--lib', 'esnext,dom', 'scoped.mts'],
+    { cwd: dir, encoding: 'utf8' },
+  )
+  assert.equal(result.status, 0, result.stdout + result.stderr)
+})

@@ -101,6 +101,7 @@ test('list_returns_every_lease_with_every_field', () => {
       ttl: 60,
       expires: 60,
       next: null,
+      origin: null,
       stale: null,
     },
   )
@@ -117,6 +118,7 @@ test('list_returns_every_lease_with_every_field', () => {
       ttl: null,
       expires: null,
       next: null,
+      origin: null,
       stale: null,
     },
   )

@@ -1,0 +1,309 @@
+//! The values JavaScript receives, read from core's own serialization.
+//!
+//! Each type here is a `#[napi(object)]` (so `index.d.ts` declares it, with these docs) that
+//! derives `Deserialize`: [`view`] serializes core's value with core's `Serialize` and reads
+//! it into the JavaScript view. Nothing is copied field by field; the few differences from
+//! core's shape (a lease's `owner` shown as its `pid`, a socket's `port`) are serde
+//! attributes. `deny_unknown_fields` makes a field core gains and this view lacks fail every
+//! call that returns it (and so the tests) instead of vanishing: adding a field to core's
+//! `Lease` is one edit in core, its line (with its doc) here, and `make dts`.
+
+use napi_derive::napi;
+use portpool_core as pp;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+/// Core's `value` as the JavaScript view `V`. A failure means this file and core disagree
+/// on a shape, a bug that tests catch; it is reported as a `PORTPOOL_REGISTRY` error.
+pub fn view<V: DeserializeOwned>(value: &impl serde::Serialize) -> pp::Result<V> {
+    serde_json::to_value(value)
+        .and_then(V::deserialize)
+        .map_err(|e| {
+            pp::Error::new(
+                pp::ErrorKind::Registry,
+                format!("portpool: internal error: core's value does not fit the Node view: {e}"),
+            )
+        })
+}
+
+/// A core `Owner` (`{pid, start_time, pid_ns}`) shown as its pid.
+fn owner_pid<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    struct Owner {
+        pid: u32,
+    }
+    Ok(Option::<Owner>::deserialize(d)?.map(|o| o.pid))
+}
+
+/// One port held by one name.
+#[napi(object, use_nullable = true)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lease {
+    /// Unique name of the holder (a service, a worker, ...).
+    pub name: String,
+    /// The port, 1–65535.
+    pub port: u32,
+    /// `'tcp'` or `'udp'`.
+    #[napi(ts_type = "'tcp' | 'udp'")]
+    pub protocol: String,
+    /// How the lease was made: `'flexible'` or `'fixed'` by `register`, `'pool'` by `allocate`.
+    #[napi(ts_type = "'flexible' | 'fixed' | 'pool'")]
+    pub mode: String,
+    /// The pool it came from, for `'pool'` leases.
+    pub pool: Option<String>,
+    /// The owning process; `null` for a permanent lease.
+    #[serde(rename = "owner", deserialize_with = "owner_pid", default)]
+    pub pid: Option<u32>,
+    /// When the lease was made, in seconds since the Unix epoch.
+    pub created: i64,
+    /// The time to live in seconds that `renew` restarts; `null` for no expiry.
+    pub ttl: Option<i64>,
+    /// When the lease expires, in seconds since the Unix epoch; `null` for never.
+    pub expires: Option<i64>,
+    /// During a handover (`beginHandover`), the next generation's port, leased too; `get`
+    /// returns `port` until the handover is committed. `null` otherwise.
+    pub next: Option<NextPort>,
+    /// For a lease `migrate` made: the process bound to the port then, so that `doctor` can
+    /// tell when another program has taken the port over. `null` otherwise.
+    #[serde(default)]
+    pub origin: Option<Origin>,
+    /// Why the lease is stale (time to live over, owner gone, a handover's owner gone), in
+    /// leases from `list` and `who`; `null` for a lease that holds its ports.
+    #[serde(default)]
+    pub stale: Option<String>,
+}
+
+/// The next generation's port during a zero-downtime handover.
+#[napi(object, use_nullable = true)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextPort {
+    /// The new port.
+    pub port: u32,
+    /// When the handover began, in seconds since the Unix epoch.
+    pub created: i64,
+    /// The next generation's process, which owns the lease once the handover is committed.
+    #[serde(rename = "owner", deserialize_with = "owner_pid", default)]
+    pub pid: Option<u32>,
+}
+
+/// The process bound to a port when `migrate` recorded it.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// Process id.
+    pub pid: u32,
+    /// The process's start time in clock ticks after boot.
+    pub start_time: i64,
+    /// The program's name.
+    pub program: String,
+}
+
+/// A named port range with a round-robin cursor shared by every process on the host.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    /// The pool's name.
+    pub name: String,
+    /// First port of the range.
+    pub start: u32,
+    /// Last port of the range (inclusive).
+    pub end: u32,
+    /// The next port `allocate` will consider.
+    pub cursor: u32,
+    /// Whether `allocate` bind-probes candidate ports.
+    pub probe: bool,
+}
+
+/// A lease that `gc` released, and why.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reclaimed {
+    /// The lease as it was.
+    pub lease: Lease,
+    /// Why it was stale, e.g. `owner pid 4242 is gone`.
+    pub reason: String,
+}
+
+/// What `Registry.check` found on a port.
+#[napi(object, use_nullable = true)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortState {
+    /// `'free'`: neither leased nor bound, `register` or `allocate` could hand it out now.
+    /// `'leased'`: leased to a live holder (see `lease`). `'busy'`: not leased, but bound by a
+    /// process outside the registry.
+    #[napi(ts_type = "'free' | 'leased' | 'busy'")]
+    pub state: String,
+    /// The live lease on the port when `state` is `'leased'`, else `null`.
+    pub lease: Option<Lease>,
+}
+
+/// A process holding a socket.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocketProcess {
+    /// Process id.
+    pub pid: u32,
+    /// Its program name.
+    pub program: String,
+}
+
+/// A server socket: a TCP listener, or a UDP socket that is bound and not connected.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "CoreSocket")]
+pub struct ServerSocket {
+    /// `'tcp'` or `'udp'`.
+    #[napi(ts_type = "'tcp' | 'udp'")]
+    pub protocol: String,
+    /// The local address it is bound to, e.g. `0.0.0.0:8080` or `[::1]:8080`.
+    pub address: String,
+    /// The port it is bound to.
+    pub port: u32,
+    /// The processes holding it; empty when their descriptors cannot be seen (another user's
+    /// process, for an unprivileged caller).
+    pub processes: Vec<SocketProcess>,
+}
+
+/// Core's `Socket` as it serializes; `port` is read from the address.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoreSocket {
+    protocol: String,
+    address: std::net::SocketAddr,
+    processes: Vec<SocketProcess>,
+}
+
+impl From<CoreSocket> for ServerSocket {
+    fn from(s: CoreSocket) -> Self {
+        ServerSocket {
+            protocol: s.protocol,
+            address: s.address.to_string(),
+            port: u32::from(s.address.port()),
+            processes: s.processes,
+        }
+    }
+}
+
+/// Everything known about one port: what `Registry.who` returns.
+#[napi(object, use_nullable = true)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Who {
+    /// The port asked about.
+    pub port: u32,
+    /// The leases holding it, TCP and UDP (during a handover, as the current or next port).
+    pub leases: Vec<Lease>,
+    /// The server sockets bound to it with their processes, or `null` when the host's socket
+    /// tables could not be read.
+    pub sockets: Option<Vec<ServerSocket>>,
+    /// Why `sockets` is `null`.
+    pub unavailable: Option<String>,
+}
+
+/// What `Registry.importFile` did.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportReport {
+    /// The leases made, one per new entry of the file.
+    pub imported: Vec<Lease>,
+    /// Names already present with the same port, left as they were.
+    pub skipped: Vec<String>,
+}
+
+/// One problem `Registry.doctor` found.
+#[napi(object, use_nullable = true)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// What kind of problem, e.g. `'stale_lease'` or `'pool_overlaps_ephemeral'` (the CLI's
+    /// `doctor --fail-on` names).
+    pub kind: String,
+    /// How much it matters.
+    #[napi(ts_type = "'info' | 'warning' | 'error'")]
+    pub severity: String,
+    /// The lease or pool concerned.
+    pub subject: String,
+    /// The port concerned, for findings about a lease; else `null`.
+    pub port: Option<u32>,
+    /// The port's protocol, for findings about a lease; else `null`.
+    #[napi(ts_type = "'tcp' | 'udp'")]
+    pub protocol: Option<String>,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// What `Registry.doctor` found.
+#[napi(object, use_nullable = true)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorReport {
+    /// Problems found; empty when all is well.
+    pub findings: Vec<Finding>,
+    /// Set when sockets could not be inspected (no /proc), so listener checks were skipped.
+    pub unavailable: Option<String>,
+}
+
+pub mod warned {
+    //! `setPool`'s result: core's `PoolChange`, given to JavaScript as the pool after each
+    //! warning has gone to `process.emitWarning` (code `PORTPOOL_POOL_WARNING`). Named `Pool`
+    //! so that `index.d.ts` declares the value JavaScript receives.
+
+    use napi::Env;
+    use napi::bindgen_prelude::{
+        FnArgs, Function, JsObjectValue, Object, ToNapiValue, Unknown, sys,
+    };
+    use serde::Deserialize;
+
+    /// A pool and the warnings setting it raised.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Pool {
+        pool: super::Pool,
+        warnings: Vec<String>,
+    }
+
+    impl ToNapiValue for Pool {
+        unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+            let js = Env::from(env);
+            if !val.warnings.is_empty() {
+                let process: Object = js.get_global()?.get_named_property("process")?;
+                let emit: Function<'_, FnArgs<(String, Object)>, Unknown> =
+                    process.get_named_property("emitWarning")?;
+                for warning in val.warnings {
+                    let mut options = Object::new(&js)?;
+                    options.set_named_property("code", "PORTPOOL_POOL_WARNING")?;
+                    emit.apply(process, FnArgs::from((warning, options)))?;
+                }
+            }
+            // SAFETY: `env` is the live environment napi-rs handed to this conversion.
+            unsafe { super::Pool::to_napi_value(env, val.pool) }
+        }
+    }
+}
+
+/// Whether a value is a lease this very call made, for a call that is abandoned (its
+/// `AbortSignal` fired) after it landed: such a lease is released again.
+pub trait Outcome {
+    /// What JavaScript receives.
+    type Value;
+    /// The value, and `Some(true)` when the call made a lease to undo on abort.
+    fn split(self) -> (Self::Value, Option<bool>);
+}
+
+/// A port and whether this call leased it (core's `Grant`).
+pub struct Granted(pub pp::Grant);
+
+impl Outcome for Granted {
+    type Value = u32;
+    fn split(self) -> (u32, Option<bool>) {
+        (u32::from(self.0.port), Some(self.0.created))
+    }
+}
