@@ -29,7 +29,7 @@ export type Options = {
   readonly host?: string
   /** Without `host`: check the IPv6 wildcard address only. */
   readonly ipv6Only?: boolean
-  /** Aborts the call: it rejects with the signal's reason, and leases nothing. */
+  /** Aborts the call: it rejects with an `AbortError` (a `DOMException`) and leases nothing. */
   readonly signal?: AbortSignal
   /** `net.ListenOptions` that do not change which port is free: accepted and ignored. */
   readonly backlog?: number
@@ -43,8 +43,8 @@ export type Options = {
  * Resolves to a port leased to this process: the first preferred port that is neither
  * excluded, leased nor bound, else the next free port of the registry's `default` pool.
  * Rejects with portpool's error (`err.code`, e.g. `'PORTPOOL_EXHAUSTED'`) when there is none,
- * with a `TypeError` for an option of the wrong type or an unknown option, and with the
- * signal's reason when `options.signal` aborts.
+ * with a `TypeError` for an option of the wrong type or an unknown option, and with an
+ * `AbortError` when `options.signal` aborts.
  */
 export default function getPort(options?: Options): Promise<number>
 

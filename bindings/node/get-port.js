@@ -122,30 +122,22 @@ function check(options) {
   return options
 }
 
-function abortError(signal) {
-  if (signal.reason !== undefined) return signal.reason
-  const err = new Error('The operation was aborted')
-  err.name = 'AbortError'
-  err.code = 'ABORT_ERR'
-  return err
-}
-
 /**
  * Resolves to a port leased to this process: the first of `options.port` (a number, an
  * iterable, or portNumbers(from, to)) that is neither excluded, leased nor bound, else the
  * next free port of the registry's default pool. Rejects with portpool's `Error` (its `code`,
- * e.g. `PORTPOOL_EXHAUSTED`) when there is none, or a TypeError for an option of the wrong
- * type.
+ * e.g. `PORTPOOL_EXHAUSTED`) when there is none, a TypeError for an option of the wrong
+ * type, and an AbortError (leasing nothing) when `options.signal` aborts.
  */
 async function getPort(options) {
   const opts = check(options)
   if (state.pid !== process.pid) state = newState() // a forked child leases for itself
-  const signal = opts.signal
-  if (signal?.aborted) throw abortError(signal)
   const lease = {
     pid: process.pid,
     ttl: opts.reserve ? undefined : LOCK_SECONDS,
   }
+  // The binding's own abort: rejects with an AbortError and leaves no lease behind.
+  if (opts.signal !== undefined) lease.signal = opts.signal
   if (opts.exclude !== undefined) lease.exclude = ports(opts.exclude, 'exclude')
   const host = opts.host ?? (opts.ipv6Only ? '::' : undefined)
   if (host !== undefined) lease.host = host
@@ -160,10 +152,6 @@ async function getPort(options) {
   }
   if (port === undefined) port = await reg.allocateAsync(name, lease)
   state.leases.set(name, opts.reserve ? null : Date.now() + LOCK_SECONDS * 1000)
-  if (signal?.aborted) {
-    releaseQuietly(reg, name)
-    throw abortError(signal)
-  }
   return port
 }
 
