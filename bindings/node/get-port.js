@@ -66,15 +66,12 @@ function portNumbers(from, to) {
 
 // What this process leased through getPort: lease name -> when a lease without `reserve`
 // expires (ms since the epoch), or null for a reserved one.
-let state = newState()
-
-function newState() {
-  return {
-    pid: process.pid,
-    prefix: `get-port:${process.pid}:${randomBytes(4).toString('hex')}`,
-    serial: 0,
-    leases: new Map(),
-  }
+// The names are unique on the host: this process's pid, a random tag (a later process with
+// the same pid never meets a name of this one) and a counter.
+const state = {
+  prefix: `get-port:${process.pid}:${randomBytes(4).toString('hex')}`,
+  serial: 0,
+  leases: new Map(),
 }
 
 let registry = null
@@ -131,7 +128,6 @@ function check(options) {
  */
 async function getPort(options) {
   const opts = check(options)
-  if (state.pid !== process.pid) state = newState() // a forked child leases for itself
   const lease = {
     pid: process.pid,
     ttl: opts.reserve ? undefined : LOCK_SECONDS,
@@ -148,7 +144,8 @@ async function getPort(options) {
   if (opts.port instanceof PortRange) {
     port = await preferred(reg, name, [], { ...lease, range: [opts.port.from, opts.port.to] })
   } else if (opts.port !== undefined && opts.port !== 0) {
-    port = await preferred(reg, name, ports(opts.port, 'port'), lease)
+    const list = ports(opts.port, 'port')
+    if (list.length > 0) port = await preferred(reg, name, list, lease)
   }
   if (port === undefined) port = await reg.allocateAsync(name, lease)
   state.leases.set(name, opts.reserve ? null : Date.now() + LOCK_SECONDS * 1000)
@@ -189,10 +186,6 @@ function forgetExpired() {
  * be given those ports again. Use it once the ports are bound, or no longer needed.
  */
 function clearLockedPorts() {
-  if (state.pid !== process.pid) {
-    state = newState()
-    return
-  }
   const reg = defaultRegistry()
   for (const name of [...state.leases.keys()]) releaseQuietly(reg, name)
 }

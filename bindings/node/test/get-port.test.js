@@ -133,7 +133,14 @@ test('port_numbers_are_tried_in_order_and_exclude_is_never_returned', async () =
   assert.equal(await getPort({ port: portNumbers(41310, 41319) }), 41310)
   const fromPool = await getPort({ exclude: portNumbers(POOL[0], POOL[1] - 1) })
   assert.equal(fromPool, POOL[1])
-  assert.equal(await getPort({ port: 41320, exclude: [41320] }) !== 41320, true)
+  assert.notEqual(await getPort({ port: 41320, exclude: [41320] }), 41320)
+  const empty = await getPort({ port: [] })
+  assert.ok(empty >= POOL[0] && empty <= POOL[1], 'no preferred port: one of the pool')
+  // A range none of whose ports is free falls back to the pool, as a list does.
+  const inRange = [await getPort({ port: portNumbers(41340, 41341) }), await getPort({ port: portNumbers(41340, 41341) })]
+  assert.deepEqual(inRange.sort(), [41340, 41341])
+  const after = await getPort({ port: portNumbers(41340, 41341) })
+  assert.ok(after >= POOL[0] && after <= POOL[1], `${after}`)
 })
 
 test('port_numbers_is_iterable_and_refuses_what_get_port_refuses_with_the_same_error_class', async () => {
