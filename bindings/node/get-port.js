@@ -74,13 +74,19 @@ const state = {
   leases: new Map(),
 }
 
-let registry = null
+let handles = null
 
-/** The default registry, as `new Registry()` chooses it now, through one cached handle. */
+/**
+ * The default registry, as `new Registry()` chooses it now, through cached handles: `wait`,
+ * with the usual lock timeout, and `now`, on the same file with none, for a first attempt
+ * that never waits for another process's lock.
+ */
 function defaultRegistry() {
   const current = new Registry()
-  if (registry === null || registry.path !== current.path) registry = current
-  return registry
+  if (handles === null || handles.wait.path !== current.path) {
+    handles = { wait: current, now: new Registry(current.path, { lockTimeout: 0 }) }
+  }
+  return handles
 }
 
 function ports(value, what) {
@@ -147,9 +153,25 @@ async function getPort(options) {
     const list = ports(opts.port, 'port')
     if (list.length > 0) port = await preferred(reg, name, list, lease)
   }
-  if (port === undefined) port = await reg.allocateAsync(name, lease)
+  if (port === undefined) port = await call(reg, 'allocate', [name, lease])
   state.leases.set(name, opts.reserve ? null : Date.now() + LOCK_SECONDS * 1000)
   return port
+}
+
+/**
+ * `method` of the registry: first one attempt that does not wait for another process's lock
+ * (a few tens of µs when nobody holds it), then, when the lock was held, the `…Async` form,
+ * which waits for it off the event loop. A call with a signal goes straight to the latter.
+ */
+async function call(reg, method, args) {
+  if (args[args.length - 1].signal === undefined) {
+    try {
+      return reg.now[method](...args)
+    } catch (err) {
+      if (err?.code !== 'PORTPOOL_BUSY') throw err
+    }
+  }
+  return reg.wait[`${method}Async`](...args)
 }
 
 /**
@@ -158,7 +180,7 @@ async function getPort(options) {
  */
 async function preferred(reg, name, list, lease) {
   try {
-    return await reg.registerAsync(name, list, { ...lease, mode: 'fixed' })
+    return await call(reg, 'register', [name, list, { ...lease, mode: 'fixed' }])
   } catch (err) {
     if (err?.code === 'PORTPOOL_CONFLICT' || err?.code === 'PORTPOOL_EXHAUSTED') return undefined
     throw err
@@ -168,7 +190,13 @@ async function preferred(reg, name, list, lease) {
 function releaseQuietly(reg, name) {
   state.leases.delete(name)
   try {
-    reg.release(name)
+    // The handle that leased it, which has nothing to catch up on, unless the lock is held.
+    try {
+      reg.now.release(name)
+    } catch (err) {
+      if (err?.code !== 'PORTPOOL_BUSY') throw err
+      reg.wait.release(name)
+    }
   } catch {
     // It lives out its time to live, or until this process exits.
   }
