@@ -14,11 +14,13 @@
  *   sharing a handle never see each other's messages.
  * - A NULL pointer where a value is required, and text that is not UTF-8, give
  *   `PORTPOOL_INVALID_ARGUMENT`, never a crash. So does a `portpool_registry *` that is not an
- *   open handle (closed already, or never returned by `portpool_open`): the library keeps the
- *   set of open handles and never reads through any other pointer. Closing a handle while
+ *   open handle (closed already, or never returned by `portpool_open`), and a `portpool_lease *`
+ *   that is not an open lease: the library keeps the set of open handles and leases and never
+ *   reads through any other pointer. Closing a handle while
  *   another thread uses it is still the caller's error. A panic inside the library is caught at the
  *   boundary and gives `PORTPOOL_PANIC`; no unwinding ever crosses into C.
- * - Functions that cannot fail (`portpool_close`, `portpool_string_free`, `portpool_version`,
+ * - Functions that cannot fail (`portpool_close`, `portpool_lease_free`,
+ *   `portpool_lease_port`, `portpool_string_free`, `portpool_version`,
  *   `portpool_abi_version`, `portpool_last_error_message`) leave the message alone.
  *
  * # Ownership
@@ -73,7 +75,7 @@
  * `portpool.h` changes incompatibly; compare it with `portpool_abi_version()` to make sure
  * the library loaded at run time matches the header compiled against.
  */
-#define PORTPOOL_ABI_VERSION 2
+#define PORTPOOL_ABI_VERSION 3
 
 /**
  * What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure whose
@@ -148,6 +150,22 @@ typedef enum portpool_port_state {
 } portpool_port_state;
 
 /**
+ * A lease for one scope of the calling process, from `portpool_lease_open`: its port is the
+ * caller's until `portpool_lease_close` releases it.
+ *
+ * **Owner:** the caller, from `portpool_lease_open` until `portpool_lease_close` (which
+ * releases the lease, then frees the handle) or `portpool_lease_free` (which only frees it).
+ * **Lifetime:** independent of the registry handle it came from; closing needs a registry
+ * handle on the same file. The lease itself lives in the registry: freeing the handle, or
+ * the process's exit, does not release it (the owner's exit makes it stale, so the next
+ * allocation or `portpool_gc` reclaims it).
+ * **Threads:** may be used from any thread, and read (`portpool_lease_port`) from several
+ * at once; it must not be used during or after `portpool_lease_close` or
+ * `portpool_lease_free`. After `fork`, the child's copy never releases the parent's lease.
+ */
+typedef struct portpool_lease portpool_lease;
+
+/**
  * A handle on one registry file.
  *
  * **Owner:** the caller, from `portpool_open` until `portpool_close`.
@@ -171,10 +189,11 @@ typedef uint32_t portpool_mode;
 typedef uint32_t portpool_protocol;
 
 /**
- * Options of a new lease, for `portpool_register_ex` and `portpool_allocate_ex`.
+ * Options of a new lease, for `portpool_register_ex`, `portpool_register_ports`,
+ * `portpool_allocate_ex`, `portpool_allocate_many`, `portpool_lease_open` and `portpool_listen`.
  *
  * A zeroed struct (`portpool_lease_options opts = {0};`) is the default: a permanent TCP
- * lease, not forced, with no owner. Passing NULL instead of a struct means the same.
+ * lease, not forced, with no owner, no excluded ports, no range, probed on the wildcards. Passing NULL instead of a struct means the same.
  * **Owner:** the caller; the library only reads it during the call.
  */
 typedef struct portpool_lease_options {
@@ -198,6 +217,31 @@ typedef struct portpool_lease_options {
      * `PORTPOOL_INVALID_ARGUMENT`.
      */
     int64_t ttl;
+    /**
+     * Ports never handed out, even when preferred or next in the pool: `n_exclude` of them
+     * (NULL when `n_exclude` is 0).
+     */
+    const uint16_t *exclude;
+    /**
+     * How many ports `exclude` holds.
+     */
+    size_t n_exclude;
+    /**
+     * Register only: after the preferred ports, the ports `range_start`..=`range_end` in
+     * order, in either mode (both 0: no range; a pool has its own range, so allocating with
+     * one is `PORTPOOL_INVALID_ARGUMENT`).
+     */
+    uint16_t range_start;
+    /**
+     * The last port of the range (inclusive).
+     */
+    uint16_t range_end;
+    /**
+     * Probe candidate ports on this one address (e.g. `"127.0.0.1"`) instead of the IPv4
+     * and IPv6 wildcards; NULL: the wildcards. A port bound on another address may then be
+     * handed out, so a server must bind this address only. `portpool_listen` binds it too.
+     */
+    const char *host;
 } portpool_lease_options;
 
 /**
@@ -205,6 +249,94 @@ typedef struct portpool_lease_options {
  * `PORTPOOL_PROBE_*` constants, given to `portpool_set_pool`.
  */
 typedef uint32_t portpool_probe;
+
+/**
+ * What `portpool_find_free_ex` looks for. A zeroed struct (or NULL instead of one) is a TCP
+ * port the kernel picks, probed on the wildcard addresses.
+ *
+ * **Owner:** the caller; the library only reads it (and what it points to) during the call.
+ */
+typedef struct portpool_find_options {
+    /**
+     * `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
+     */
+    portpool_protocol protocol;
+    /**
+     * Ports to try first, in order: `n_ports` of them (NULL when `n_ports` is 0).
+     */
+    const uint16_t *ports;
+    /**
+     * How many ports `ports` holds.
+     */
+    size_t n_ports;
+    /**
+     * Then the ports `range_start`..=`range_end`, in order (both 0: no range; then the
+     * kernel picks).
+     */
+    uint16_t range_start;
+    /**
+     * The last port of the range (inclusive).
+     */
+    uint16_t range_end;
+    /**
+     * Ports never returned: `n_exclude` of them (NULL when `n_exclude` is 0).
+     */
+    const uint16_t *exclude;
+    /**
+     * How many ports `exclude` holds.
+     */
+    size_t n_exclude;
+    /**
+     * Probe this one address instead of the wildcards; NULL: the wildcards.
+     */
+    const char *host;
+} portpool_find_options;
+
+/**
+ * How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a
+ * list of ports that a mode allows. A zeroed struct (or NULL instead of one) means the next
+ * free port of the default pool.
+ *
+ * **Owner:** the caller; the library only reads it (and the strings and arrays it points to)
+ * during the call.
+ */
+typedef struct portpool_choice {
+    /**
+     * The pool to take the next free port of (NULL: the default pool). Only when `n_ports`
+     * is 0: giving both a pool and ports is `PORTPOOL_INVALID_ARGUMENT`.
+     */
+    const char *pool;
+    /**
+     * The preferred ports, in order: `n_ports` of them (NULL when `n_ports` is 0).
+     */
+    const uint16_t *ports;
+    /**
+     * How many ports `ports` holds; 0: take the port from `pool`.
+     */
+    size_t n_ports;
+    /**
+     * How `ports` are taken: `PORTPOOL_MODE_FLEXIBLE` (0) or `PORTPOOL_MODE_FIXED`.
+     */
+    portpool_mode mode;
+} portpool_choice;
+
+/**
+ * How `portpool_listen` binds. A zeroed struct (or NULL instead of one) binds the wildcard
+ * address with a backlog of 128.
+ *
+ * **Owner:** the caller; the library only reads it during the call.
+ */
+typedef struct portpool_listen_options {
+    /**
+     * The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
+     * wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
+     */
+    const char *host;
+    /**
+     * TCP only: the queue of connections not yet accepted (0: 128).
+     */
+    uint32_t backlog;
+} portpool_listen_options;
 
 /**
  * The preferred port, or the next free one above it.
@@ -343,6 +475,67 @@ enum portpool_status portpool_set_lock_timeout(struct portpool_registry *reg,
 enum portpool_status portpool_registry_path(struct portpool_registry *reg, char **out_path);
 
 /**
+ * Frees a string that libportpool returned through a `char **` out-parameter. NULL does
+ * nothing.
+ *
+ * - **Ownership:** takes `s` back; it must not be used afterwards. Never pass a string from
+ *   anywhere else, nor one from `portpool_last_error_message` or `portpool_version`.
+ * - **Threads:** may be called from any thread, not only the one that got the string.
+ * - **Errors:** none; the thread's message is left as it was.
+ *
+ * ```c
+ * portpool_string_free(json);
+ * ```
+ *
+ * # Safety
+ * `s` is NULL or a string from a libportpool out-parameter that was not freed yet.
+ */
+void portpool_string_free(char *s);
+
+/**
+ * The message of the calling thread's last failed call, or the empty string when its last
+ * call succeeded (or it made none). Never NULL.
+ *
+ * - **Ownership:** owned by the library; do not free it. It stays valid until this thread
+ *   calls another status-returning portpool function, or exits; copy it to keep it.
+ * - **Threads:** each thread has its own message.
+ *
+ * ```c
+ * if (portpool_get(reg, "web", &port) != PORTPOOL_OK)
+ *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
+ * ```
+ */
+const char *portpool_last_error_message(void);
+
+/**
+ * The version of libportpool, e.g. `"0.1.0"`: the same for every portpool package built from
+ * one source tree, and equal to `PORTPOOL_VERSION` of the header it was built with.
+ *
+ * - **Ownership:** a static string; do not free it.
+ * - **Threads:** safe to call from any thread.
+ *
+ * ```c
+ * printf("libportpool %s\n", portpool_version());
+ * ```
+ */
+const char *portpool_version(void);
+
+/**
+ * The ABI version of the loaded library, to compare with `PORTPOOL_ABI_VERSION` from the
+ * header at run time.
+ *
+ * - **Threads:** safe to call from any thread.
+ *
+ * ```c
+ * if (portpool_abi_version() != PORTPOOL_ABI_VERSION) {
+ *     fprintf(stderr, "libportpool ABI mismatch\n");
+ *     exit(1);
+ * }
+ * ```
+ */
+uint32_t portpool_abi_version(void);
+
+/**
  * Leases a port to `name` (a permanent TCP lease) and returns it in `*out_port`. The same as
  * `portpool_register_ex` with `options` NULL.
  *
@@ -403,6 +596,37 @@ enum portpool_status portpool_register_ex(struct portpool_registry *reg,
                                           portpool_mode mode,
                                           const struct portpool_lease_options *options,
                                           uint16_t *out_port);
+
+/**
+ * `portpool_register_ex` with a list of preferred ports: the first of `ports` (in order) that
+ * `mode` allows, then the range of `options` in order, and in flexible mode without a range
+ * the ports above the first one. Fixed mode without a range takes only the listed ports
+ * (none free: `PORTPOOL_CONFLICT`). Ports in `options->exclude` are never taken.
+ *
+ * - **Ownership:** `name`, `ports` and `options` are only read during the call.
+ * - **Threads:** safe to call concurrently on one handle; two callers never get one port.
+ * - **Errors:** those of `portpool_register_ex`, and `PORTPOOL_INVALID_ARGUMENT` for
+ *   `n_ports` 0, or `ports` NULL while `n_ports` is not 0.
+ *
+ * ```c
+ * const uint16_t preferred[] = {3000, 3001};
+ * portpool_lease_options opts = {0};
+ * opts.range_start = 4000;         // then 4000-4100
+ * opts.range_end = 4100;
+ * uint16_t port;
+ * portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port);
+ * ```
+ *
+ * # Safety
+ * As `portpool_register_ex`; `ports` is NULL or points to `n_ports` readable ports.
+ */
+enum portpool_status portpool_register_ports(struct portpool_registry *reg,
+                                             const char *name,
+                                             const uint16_t *ports,
+                                             size_t n_ports,
+                                             portpool_mode mode,
+                                             const struct portpool_lease_options *options,
+                                             uint16_t *out_port);
 
 /**
  * The port `name` holds, in `*out_port`. A stale lease (owner gone, time to live over)
@@ -585,28 +809,38 @@ enum portpool_status portpool_pools_json(struct portpool_registry *reg, char **o
  * range restarts at `start`; leases already made are kept. `probe` is one of the
  * `PORTPOOL_PROBE_*` constants.
  *
+ * A pool that works but deserves a second look (its range overlaps the kernel's ephemeral
+ * ports, say) is still set; `*out_warnings_json`, when not NULL, is a JSON array of
+ * sentences saying what to look at, `[]` when there is nothing. Show them to the user.
+ *
  * - **Ownership:** `name` is only read during the call. When `out_json` is not NULL,
- *   `*out_json` is the pool as a JSON object, owned by the caller: free it with
- *   `portpool_string_free`.
+ *   `*out_json` is the pool as a JSON object; both strings are owned by the caller: free
+ *   them with `portpool_string_free`.
  * - **Threads:** safe to call concurrently on one handle.
  * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `name`; invalid name; port 0;
  *   `start` after `end`; unknown `probe`), `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
  *
  * ```c
- * if (portpool_set_pool(reg, "workers", 7000, 7099, PORTPOOL_PROBE_DEFAULT, NULL) != PORTPOOL_OK)
+ * char *warnings = NULL;
+ * if (portpool_set_pool(reg, "workers", 40000, 40099, PORTPOOL_PROBE_DEFAULT, NULL, &warnings)
+ *     != PORTPOOL_OK)
  *     fprintf(stderr, "%s\n", portpool_last_error_message());
+ * else if (strcmp(warnings, "[]") != 0)
+ *     fprintf(stderr, "warning: %s\n", warnings);  // ["pool \"workers\" (40000-40099) overlaps ..."]
+ * portpool_string_free(warnings);
  * ```
  *
  * # Safety
- * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` is
- * NULL or writable.
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` and
+ * `out_warnings_json` are NULL or writable.
  */
 enum portpool_status portpool_set_pool(struct portpool_registry *reg,
                                        const char *name,
                                        uint16_t start,
                                        uint16_t end,
                                        portpool_probe probe,
-                                       char **out_json);
+                                       char **out_json,
+                                       char **out_warnings_json);
 
 /**
  * Whether `port` is free, leased, or bound by a process outside the registry, in
@@ -702,104 +936,6 @@ enum portpool_status portpool_renew(struct portpool_registry *reg,
  * `reg` is NULL or a live handle.
  */
 enum portpool_status portpool_reset(struct portpool_registry *reg);
-
-/**
- * Whether `port` can be bound for `protocol` on this host right now, on both the IPv4 and
- * IPv6 wildcard addresses, in `*out_free`. Ignores the registry; the answer is a snapshot.
- *
- * - **Threads:** safe to call from any thread.
- * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `out_free`; port 0; unknown protocol).
- *
- * ```c
- * bool free_now;
- * if (portpool_is_free(8080, PORTPOOL_PROTOCOL_TCP, &free_now) == PORTPOOL_OK && !free_now)
- *     printf("something is listening on 8080\n");
- * ```
- *
- * # Safety
- * `out_free` is NULL or writable.
- */
-enum portpool_status portpool_is_free(uint16_t port, portpool_protocol protocol, bool *out_free);
-
-/**
- * A port that the kernel picked as free, outside any registry, in `*out_port`: for tests and
- * tools that need a port now and bind it at once. Takes no lease.
- *
- * - **Threads:** safe to call from any thread.
- * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `out_port`; unknown protocol),
- *   `PORTPOOL_IO_ERROR` (the kernel gave none).
- *
- * ```c
- * uint16_t port;
- * if (portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port) == PORTPOOL_OK)
- *     serve_on(port);
- * ```
- *
- * # Safety
- * `out_port` is NULL or writable.
- */
-enum portpool_status portpool_find_free(portpool_protocol protocol, uint16_t *out_port);
-
-/**
- * Frees a string that libportpool returned through a `char **` out-parameter. NULL does
- * nothing.
- *
- * - **Ownership:** takes `s` back; it must not be used afterwards. Never pass a string from
- *   anywhere else, nor one from `portpool_last_error_message` or `portpool_version`.
- * - **Threads:** may be called from any thread, not only the one that got the string.
- * - **Errors:** none; the thread's message is left as it was.
- *
- * ```c
- * portpool_string_free(json);
- * ```
- *
- * # Safety
- * `s` is NULL or a string from a libportpool out-parameter that was not freed yet.
- */
-void portpool_string_free(char *s);
-
-/**
- * The message of the calling thread's last failed call, or the empty string when its last
- * call succeeded (or it made none). Never NULL.
- *
- * - **Ownership:** owned by the library; do not free it. It stays valid until this thread
- *   calls another status-returning portpool function, or exits; copy it to keep it.
- * - **Threads:** each thread has its own message.
- *
- * ```c
- * if (portpool_get(reg, "web", &port) != PORTPOOL_OK)
- *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
- * ```
- */
-const char *portpool_last_error_message(void);
-
-/**
- * The version of libportpool, e.g. `"0.1.0"`: the same for every portpool package built from
- * one source tree, and equal to `PORTPOOL_VERSION` of the header it was built with.
- *
- * - **Ownership:** a static string; do not free it.
- * - **Threads:** safe to call from any thread.
- *
- * ```c
- * printf("libportpool %s\n", portpool_version());
- * ```
- */
-const char *portpool_version(void);
-
-/**
- * The ABI version of the loaded library, to compare with `PORTPOOL_ABI_VERSION` from the
- * header at run time.
- *
- * - **Threads:** safe to call from any thread.
- *
- * ```c
- * if (portpool_abi_version() != PORTPOOL_ABI_VERSION) {
- *     fprintf(stderr, "libportpool ABI mismatch\n");
- *     exit(1);
- * }
- * ```
- */
-uint32_t portpool_abi_version(void);
 
 /**
  * Begins a zero-downtime handover of `name`: leases a port for the next generation while the
@@ -947,6 +1083,33 @@ enum portpool_status portpool_set_owner(struct portpool_registry *reg,
                                         char **out_json);
 
 /**
+ * Reads a flat `{"name": port, ...}` file into fixed, permanent TCP leases, in one write.
+ * Names already present with the same port are skipped; any problem refuses the whole file,
+ * listing every problem, and writes nothing. `*out_json`, when not NULL, is
+ * `{"imported": [lease objects], "skipped": [names]}`. The path is taken as bytes.
+ *
+ * - **Ownership:** `file` is only read during the call; a string in `*out_json` is owned by
+ *   the caller: free it with `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** `PORTPOOL_NOT_FOUND` (no such file), `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`
+ *   or `file`; not a `{"name": port}` map; bad names or ports), `PORTPOOL_CONFLICT` (a port
+ *   leased to another name, a name holding another port), `PORTPOOL_REGISTRY_ERROR`,
+ *   `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL) != PORTPOOL_OK)
+ *     fprintf(stderr, "%s\n", portpool_last_error_message());
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `file` is NULL or a NUL-terminated string; `out_json` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_import(struct portpool_registry *reg,
+                                     const char *file,
+                                     char **out_json);
+
+/**
  * Everything known about `port`, as a JSON object: `{"port", "leases": [lease objects, TCP
  * and UDP], "sockets": [{"protocol", "address", "processes": [{"pid", "program"}]}] or null,
  * "unavailable": null or why the sockets could not be read}`.
@@ -1000,33 +1163,6 @@ enum portpool_status portpool_migrate_json(struct portpool_registry *reg,
                                            char **out_json);
 
 /**
- * Reads a flat `{"name": port, ...}` file into fixed, permanent TCP leases, in one write.
- * Names already present with the same port are skipped; any problem refuses the whole file,
- * listing every problem, and writes nothing. `*out_json`, when not NULL, is
- * `{"imported": [lease objects], "skipped": [names]}`. The path is taken as bytes.
- *
- * - **Ownership:** `file` is only read during the call; a string in `*out_json` is owned by
- *   the caller: free it with `portpool_string_free`.
- * - **Threads:** safe to call concurrently on one handle.
- * - **Errors:** `PORTPOOL_NOT_FOUND` (no such file), `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`
- *   or `file`; not a `{"name": port}` map; bad names or ports), `PORTPOOL_CONFLICT` (a port
- *   leased to another name, a name holding another port), `PORTPOOL_REGISTRY_ERROR`,
- *   `PORTPOOL_IO_ERROR`.
- *
- * ```c
- * if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL) != PORTPOOL_OK)
- *     fprintf(stderr, "%s\n", portpool_last_error_message());
- * ```
- *
- * # Safety
- * `reg` is NULL or a live handle; `file` is NULL or a NUL-terminated string; `out_json` is
- * NULL or writable.
- */
-enum portpool_status portpool_import(struct portpool_registry *reg,
-                                     const char *file,
-                                     char **out_json);
-
-/**
  * Checks the registry against the host and returns the findings as a JSON object:
  * `{"findings": [{"kind", "subject", "message"}], "unavailable": null or why sockets could
  * not be inspected}`. `kind` is one of `"not_listening"`, `"foreign_listener"`,
@@ -1051,6 +1187,228 @@ enum portpool_status portpool_import(struct portpool_registry *reg,
  * `reg` is NULL or a live handle; `out_json` is NULL or writable.
  */
 enum portpool_status portpool_doctor_json(struct portpool_registry *reg, char **out_json);
+
+/**
+ * Whether `port` can be bound for `protocol` on this host right now, on both the IPv4 and
+ * IPv6 wildcard addresses, in `*out_free`. Ignores the registry; the answer is a snapshot.
+ *
+ * - **Threads:** safe to call from any thread.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `out_free`; port 0; unknown protocol).
+ *
+ * ```c
+ * bool free_now;
+ * if (portpool_is_free(8080, PORTPOOL_PROTOCOL_TCP, &free_now) == PORTPOOL_OK && !free_now)
+ *     printf("something is listening on 8080\n");
+ * ```
+ *
+ * # Safety
+ * `out_free` is NULL or writable.
+ */
+enum portpool_status portpool_is_free(uint16_t port, portpool_protocol protocol, bool *out_free);
+
+/**
+ * A port that the kernel picked as free, outside any registry, in `*out_port`: for tests and
+ * tools that need a port now and bind it at once. Takes no lease.
+ *
+ * - **Threads:** safe to call from any thread.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `out_port`; unknown protocol),
+ *   `PORTPOOL_IO_ERROR` (the kernel gave none).
+ *
+ * ```c
+ * uint16_t port;
+ * if (portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port) == PORTPOOL_OK)
+ *     serve_on(port);
+ * ```
+ *
+ * # Safety
+ * `out_port` is NULL or writable.
+ */
+enum portpool_status portpool_find_free(portpool_protocol protocol, uint16_t *out_port);
+
+/**
+ * `count` distinct ports that can be bound for `options->protocol` right now, outside any
+ * registry, in `out_ports[0..count]`: the free ones of `options->ports` in order, then of
+ * the range in order, or, without a range, ports the kernel picks; never one of
+ * `options->exclude`. Takes no lease. `options` NULL: TCP ports the kernel picks.
+ *
+ * - **Ownership:** `options` is only read during the call; `out_ports` is the caller's
+ *   array of at least `count` elements.
+ * - **Threads:** safe to call from any thread.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (`count` 0; `out_ports` NULL; a bad protocol,
+ *   range or host; a NULL array with a count), `PORTPOOL_EXHAUSTED` (fewer than `count`
+ *   free ports where asked), `PORTPOOL_IO_ERROR`. Nothing is written to `out_ports` then.
+ *
+ * ```c
+ * portpool_find_options opts = {0};
+ * opts.range_start = 4000;
+ * opts.range_end = 4100;
+ * uint16_t ports[3];
+ * if (portpool_find_free_ex(&opts, ports, 3) == PORTPOOL_OK)
+ *     printf("%u %u %u\n", (unsigned)ports[0], (unsigned)ports[1], (unsigned)ports[2]);
+ * ```
+ *
+ * # Safety
+ * `options` is NULL or readable, with the arrays and string it points to; `out_ports` is NULL
+ * or writable for `count` elements.
+ */
+enum portpool_status portpool_find_free_ex(const struct portpool_find_options *options,
+                                           uint16_t *out_ports,
+                                           size_t count);
+
+/**
+ * Leases a port to `name` and returns a socket bound to it, in one step: under the
+ * registry's lock the port is chosen (as `choice` says; NULL: the next free port of the
+ * default pool), bound, and only then leased, so no other process can take it in between.
+ * A TCP socket listens (`SO_REUSEADDR`, `listen->backlog`); a UDP one is bound. The fd is
+ * in `*out_fd`, the port in `*out_port`.
+ *
+ * - The address: `listen->host`, else `options->host`, else the IPv6 wildcard in
+ *   dual-stack mode where the host has IPv6, else 0.0.0.0.
+ * - The lease is owned by `options->pid`, else by the calling process, and is reclaimed once
+ *   that process has exited. A `name` that already holds a lease (that `choice` accepts)
+ *   gets a socket bound to its port.
+ * - **The lease is not released by closing the socket**: release it with
+ *   `portpool_release`, or let the owner's exit end it.
+ *
+ * - **Ownership:** `name`, `choice`, `options` and `listen` are only read during the call.
+ *   `*out_fd` is a new descriptor owned by the caller, close-on-exec (clear `FD_CLOEXEC` to
+ *   hand it to a child, as `portpool run --listen` does for fd 3); close it with `close`.
+ * - **Threads:** safe to call concurrently on one handle; two callers never get one port.
+ * - **Errors:** those of `portpool_lease_open` (but a held name is not a conflict), and
+ *   `PORTPOOL_INVALID_ARGUMENT` for NULL `out_fd` or `out_port`, a `host` that is not an IP
+ *   address, two different hosts, or a backlog over `INT_MAX`; `PORTPOOL_IO_ERROR` when the
+ *   bind fails for another reason than the port being in use. Nothing is leased then.
+ *
+ * ```c
+ * int fd;
+ * uint16_t port;
+ * if (portpool_listen(reg, "web", NULL, NULL, NULL, &fd, &port) != PORTPOOL_OK) {
+ *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
+ *     return 1;
+ * }
+ * serve(fd);        // accept() on it: nobody could take the port in between
+ * close(fd);        // the lease stays: portpool_release(reg, "web", NULL) to give it back
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `choice`,
+ * `options` and `listen` are NULL or readable (with what they point to); `out_fd` and
+ * `out_port` are NULL or writable.
+ */
+enum portpool_status portpool_listen(struct portpool_registry *reg,
+                                     const char *name,
+                                     const struct portpool_choice *choice,
+                                     const struct portpool_lease_options *options,
+                                     const struct portpool_listen_options *listen,
+                                     int *out_fd,
+                                     uint16_t *out_port);
+
+/**
+ * Leases a new port to `name` for one scope of the calling process (a request, a test, a
+ * child process's lifetime) and returns the lease in `*out_lease`; read its port with
+ * `portpool_lease_port`, end it with `portpool_lease_close`.
+ *
+ * - The port is chosen as `choice` says (NULL: the next free port of the default pool).
+ * - It is always a new lease: a `name` that already holds a live lease is
+ *   `PORTPOOL_CONFLICT` and nothing changes (a stale one is reclaimed).
+ * - The lease is owned by `options->pid`, else by the calling process, so it is reclaimed
+ *   if that process dies inside the scope. `options` NULL means the defaults.
+ *
+ * - **Ownership:** `name`, `choice` and `options` are only read during the call. On success
+ *   `*out_lease` is a new lease handle owned by the caller: end it with
+ *   `portpool_lease_close` (or forget it with `portpool_lease_free`).
+ * - **Threads:** safe to call concurrently on one handle; two callers never get one port.
+ * - **Errors:** `PORTPOOL_CONFLICT` (`name` holds a lease already; a fixed port held by
+ *   another name or process), `PORTPOOL_NOT_FOUND` (no such pool), `PORTPOOL_EXHAUSTED`,
+ *   `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`, `name` or `out_lease`; invalid name; a choice
+ *   with both a pool and ports, or `ports` NULL with `n_ports` not 0; a bad mode, protocol,
+ *   pid or time to live), `PORTPOOL_BUSY`, `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * portpool_lease *lease = NULL;
+ * if (portpool_lease_open(reg, "test-server", NULL, NULL, &lease) != PORTPOOL_OK) {
+ *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
+ *     return 1;
+ * }
+ * run_test_server(portpool_lease_port(lease));
+ * portpool_lease_close(reg, lease, NULL);  // the port is free for others again
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `choice` and
+ * `options` are NULL or readable (with the strings and arrays they point to); `out_lease` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_lease_open(struct portpool_registry *reg,
+                                         const char *name,
+                                         const struct portpool_choice *choice,
+                                         const struct portpool_lease_options *options,
+                                         struct portpool_lease **out_lease);
+
+/**
+ * The port `lease` holds; 0 when `lease` is NULL or not an open lease.
+ *
+ * - **Threads:** safe to call from any thread, also concurrently on one lease.
+ * - **Errors:** none; the thread's message is left as it was.
+ *
+ * ```c
+ * printf("serving on %u\n", (unsigned)portpool_lease_port(lease));
+ * ```
+ *
+ * # Safety
+ * `lease` is NULL or a lease that no other thread closes or frees during the call.
+ */
+uint16_t portpool_lease_port(const struct portpool_lease *lease);
+
+/**
+ * Ends `lease`'s scope and frees it: releases the lease if this is the process that opened
+ * it and the name still holds this port (a forked child, or a name released or handed over
+ * meanwhile, releases nothing), then frees the handle. `*out_released`, when not NULL, says
+ * whether this call released it. NULL `lease` does nothing and gives `PORTPOOL_OK`.
+ *
+ * The handle is freed whatever the outcome, as `fclose` closes its stream: after a failure
+ * (`PORTPOOL_BUSY`, say) the lease stays in the registry until its owner exits, or until
+ * `portpool_release` of its name.
+ *
+ * - **Ownership:** takes `lease` back from the caller; it must not be used afterwards.
+ * - **Threads:** no other thread may be using `lease` during this call.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL or invalid `reg`; `lease` not an open
+ *   lease, which is then left alone), `PORTPOOL_BUSY`, `PORTPOOL_REGISTRY_ERROR`,
+ *   `PORTPOOL_IO_ERROR`.
+ *
+ * ```c
+ * bool released;
+ * if (portpool_lease_close(reg, lease, &released) != PORTPOOL_OK)
+ *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
+ * lease = NULL;
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `lease` is NULL or a lease that no other thread uses
+ * during the call; `out_released` is NULL or writable.
+ */
+enum portpool_status portpool_lease_close(struct portpool_registry *reg,
+                                          struct portpool_lease *lease,
+                                          bool *out_released);
+
+/**
+ * Frees `lease` without ending its scope: the lease stays in the registry, owned as it was,
+ * until its owner exits or its name is released. NULL, and a lease closed or freed already,
+ * do nothing.
+ *
+ * - **Ownership:** takes `lease` back from the caller; it must not be used afterwards.
+ * - **Threads:** no other thread may be using `lease` during this call.
+ * - **Errors:** none; the thread's message is left as it was.
+ *
+ * ```c
+ * // the child process serves on the port and the lease ends with it
+ * portpool_lease_free(lease);
+ * ```
+ *
+ * # Safety
+ * `lease` is NULL or a lease that no other thread uses during the call.
+ */
+void portpool_lease_free(struct portpool_lease *lease);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -2,7 +2,14 @@
 
 package portpool
 
+// The values libportpool returns. Composite values cross the C ABI as core's serde JSON (the
+// shapes `portpool list --json` prints), and each type here decodes that JSON directly
+// through its field tags: there is no second, hand-copied set of types. A field core adds
+// makes TestEveryTypeReadsAndWritesCoresJSONExactly fail until the Go type has it, and
+// MarshalJSON writes core's shape back, so a value survives encoding/json both ways.
+
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -20,33 +27,21 @@ const (
 	ModePool
 )
 
-var modeNames = []string{"flexible", "fixed", "pool"}
+// The names core gives the values of Mode and Protocol, in the order of their constants.
+var (
+	modeNames     = []string{"flexible", "fixed", "pool"}
+	protocolNames = []string{"tcp", "udp"}
+)
 
 // String returns "flexible", "fixed" or "pool".
-func (m Mode) String() string {
-	if m >= 0 && int(m) < len(modeNames) {
-		return modeNames[m]
-	}
-	return fmt.Sprintf("Mode(%d)", int(m))
-}
+func (m Mode) String() string { return enumString(modeNames, "Mode", int(m)) }
 
-// MarshalText writes the name String returns, so a Lease survives encoding/json.
-func (m Mode) MarshalText() ([]byte, error) {
-	if m < 0 || int(m) >= len(modeNames) {
-		return nil, fmt.Errorf("invalid mode %d", int(m))
-	}
-	return []byte(modeNames[m]), nil
-}
+// MarshalText writes the name String returns, as core's JSON does.
+func (m Mode) MarshalText() ([]byte, error) { return enumText(modeNames, "mode", int(m)) }
 
 // UnmarshalText reads the names String returns.
 func (m *Mode) UnmarshalText(text []byte) error {
-	for i, name := range modeNames {
-		if string(text) == name {
-			*m = Mode(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown mode %q", text)
+	return enumParse(modeNames, "mode", text, (*int)(m))
 }
 
 // Protocol is a transport protocol. A lease is per (port, protocol): a UDP lease never
@@ -61,91 +56,134 @@ const (
 )
 
 // String returns "tcp" or "udp".
-func (p Protocol) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
-	}
-	return fmt.Sprintf("Protocol(%d)", int(p))
-}
+func (p Protocol) String() string { return enumString(protocolNames, "Protocol", int(p)) }
 
-// MarshalText writes the name String returns, so a Lease survives encoding/json.
-func (p Protocol) MarshalText() ([]byte, error) {
-	if p != TCP && p != UDP {
-		return nil, fmt.Errorf("invalid protocol %d", int(p))
-	}
-	return []byte(p.String()), nil
-}
+// MarshalText writes the name String returns, as core's JSON does.
+func (p Protocol) MarshalText() ([]byte, error) { return enumText(protocolNames, "protocol", int(p)) }
 
 // UnmarshalText reads the names String returns.
 func (p *Protocol) UnmarshalText(text []byte) error {
-	switch string(text) {
-	case "tcp":
-		*p = TCP
-	case "udp":
-		*p = UDP
-	default:
-		return fmt.Errorf("unknown protocol %q", text)
+	return enumParse(protocolNames, "protocol", text, (*int)(p))
+}
+
+func enumString(names []string, typeName string, i int) string {
+	if i >= 0 && i < len(names) {
+		return names[i]
 	}
-	return nil
+	return fmt.Sprintf("%s(%d)", typeName, i)
+}
+
+func enumText(names []string, what string, i int) ([]byte, error) {
+	if i < 0 || i >= len(names) {
+		return nil, fmt.Errorf("invalid %s %d", what, i)
+	}
+	return []byte(names[i]), nil
+}
+
+func enumParse(names []string, what string, text []byte, into *int) error {
+	for i, name := range names {
+		if string(text) == name {
+			*into = i
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown %s %q", what, text)
 }
 
 // Owner is the process a lease belongs to. StartTime tells a live owner from a recycled pid.
 type Owner struct {
-	PID       int
-	StartTime uint64
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"start_time"`
+	// PIDNamespace is the pid namespace PID belongs to (the inode of /proc/self/ns/pid of the
+	// process that recorded it); 0 in records made before portpool recorded namespaces. A
+	// process in another namespace never takes the lease for stale.
+	PIDNamespace uint64 `json:"pid_ns,omitempty"`
 }
 
-// Lease is one port held by one name.
+// Lease is one port held by one name. It encodes to JSON as `portpool list --json` prints a
+// lease.
 type Lease struct {
-	Name     string
-	Port     uint16
-	Protocol Protocol
-	Mode     Mode
-	// Pool is the pool a ModePool lease came from, else "".
-	Pool    string
-	Created time.Time
+	Name     string   `json:"name"`
+	Port     uint16   `json:"port"`
+	Protocol Protocol `json:"protocol"`
+	Mode     Mode     `json:"mode"`
+	// Pool is the pool a ModePool lease came from, else "" (null in JSON).
+	Pool string `json:"pool"`
+	// Created is when the lease was made (Unix seconds in JSON).
+	Created time.Time `json:"created"`
 	// Owner is nil for a lease that no process owns.
-	Owner *Owner
-	// TTL is the time to live that Renew restarts, or 0 for none.
-	TTL time.Duration
-	// Expires is when the lease runs out, or the zero Time for never.
-	Expires time.Time
+	Owner *Owner `json:"owner"`
+	// TTL is the time to live that Renew restarts, or 0 for none (seconds or null in JSON).
+	TTL time.Duration `json:"ttl"`
+	// Expires is when the lease runs out, or the zero Time for never (Unix seconds or null).
+	Expires time.Time `json:"expires"`
 	// Next is the next generation's port while a handover is under way, else nil.
-	Next *Next
+	Next *Next `json:"next"`
 	// Origin is, for a lease Migrate made, the process bound to the port then; else nil.
-	Origin *Origin
+	Origin *Origin `json:"origin,omitempty"`
 	// Stale says why the lease is stale (time to live over, owner gone, a handover's owner
 	// gone), in leases from List and Who; "" for a lease that holds its ports.
-	Stale string
+	Stale string `json:"stale,omitempty"`
 }
+
+// wire is l as core writes it: the fields whose Go type differs from their JSON point into l
+// through the conversions below, every other field is l's own.
+func (l *Lease) wire() any {
+	type plain Lease // without these methods
+	return &struct {
+		*plain
+		Pool    *nullString `json:"pool"`
+		Created *unixTime   `json:"created"`
+		TTL     *seconds    `json:"ttl"`
+		Expires *unixTime   `json:"expires"`
+	}{(*plain)(l), (*nullString)(&l.Pool), (*unixTime)(&l.Created), (*seconds)(&l.TTL), (*unixTime)(&l.Expires)}
+}
+
+// MarshalJSON writes the lease as core does.
+func (l Lease) MarshalJSON() ([]byte, error) { return json.Marshal(l.wire()) }
+
+// UnmarshalJSON reads a lease as core writes it.
+func (l *Lease) UnmarshalJSON(text []byte) error { return readWire(l, text) }
 
 // Origin is the process Migrate saw bound to a port when it recorded the lease.
 type Origin struct {
-	PID       int
-	StartTime uint64
-	Program   string
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"start_time"`
+	Program   string `json:"program"`
 }
 
 // Next is the port a handover leased for the next generation of a lease.
 type Next struct {
-	Port uint16
+	Port uint16 `json:"port"`
 	// Created is when the handover began.
-	Created time.Time
+	Created time.Time `json:"created"`
 	// Owner is the next generation's process, which owns the lease after the commit.
-	Owner *Owner
+	Owner *Owner `json:"owner"`
 }
+
+func (n *Next) wire() any {
+	type plain Next
+	return &struct {
+		*plain
+		Created *unixTime `json:"created"`
+	}{(*plain)(n), (*unixTime)(&n.Created)}
+}
+
+// MarshalJSON writes the handover's next port as core does.
+func (n Next) MarshalJSON() ([]byte, error) { return json.Marshal(n.wire()) }
+
+// UnmarshalJSON reads the handover's next port as core writes it.
+func (n *Next) UnmarshalJSON(text []byte) error { return readWire(n, text) }
 
 // Pool is a named port range with a round-robin cursor shared by every process on the host.
 type Pool struct {
-	Name       string
-	Start, End uint16
+	Name  string `json:"name"`
+	Start uint16 `json:"start"`
+	End   uint16 `json:"end"`
 	// Cursor is the next port Allocate will consider.
-	Cursor uint16
+	Cursor uint16 `json:"cursor"`
 	// Probe tells whether Allocate bind-probes candidate ports.
-	Probe bool
+	Probe bool `json:"probe"`
 }
 
 // PortState is what Check found on a port. The zero value, PortUnknown, is what Check returns
@@ -189,109 +227,253 @@ func (s PortState) MarshalText() ([]byte, error) {
 	return []byte(s.String()), nil
 }
 
+// PoolChange is what SetPool did: the pool as set (embedded, so change.Start and the others
+// read as the pool's), and warnings for the user.
+type PoolChange struct {
+	Pool `json:"pool"`
+	// Warnings are sentences about a pool that works but deserves a second look, e.g. one
+	// whose range overlaps the kernel's ephemeral ports; empty when there is nothing to say.
+	Warnings []string `json:"warnings"`
+}
+
 // Reclaimed is a stale lease that GC released, and why.
 type Reclaimed struct {
-	Lease Lease
+	Lease Lease `json:"lease"`
 	// Reason is e.g. "owner pid 4242 is gone" or "expired 3s ago".
-	Reason string
+	Reason string `json:"reason"`
 }
 
-// The JSON shapes libportpool returns (those of `portpool list --json`).
-type ownerJSON struct {
-	PID       int    `json:"pid"`
-	StartTime uint64 `json:"start_time"`
+// Who is everything known about one port.
+type Who struct {
+	Port uint16 `json:"port"`
+	// Leases holding the port, TCP and UDP (during a handover, as the current or next port).
+	Leases []Lease `json:"leases"`
+	// Sockets bound to the port, with their processes; nil when Unavailable says why they
+	// could not be read.
+	Sockets []Socket `json:"sockets"`
+	// Unavailable says why Sockets could not be read; "" (null in JSON) when they were.
+	Unavailable string `json:"unavailable"`
 }
 
-type leaseJSON struct {
-	Name     string     `json:"name"`
-	Port     uint16     `json:"port"`
-	Protocol Protocol   `json:"protocol"`
-	Mode     Mode       `json:"mode"`
-	Pool     *string    `json:"pool"`
-	Created  int64      `json:"created"`
-	Owner    *ownerJSON `json:"owner"`
-	TTL      *int64     `json:"ttl"`
-	Expires  *int64     `json:"expires"`
-	Next     *nextJSON  `json:"next"`
-	Origin   *struct {
-		PID       int    `json:"pid"`
-		StartTime uint64 `json:"start_time"`
-		Program   string `json:"program"`
-	} `json:"origin"`
-	Stale *string `json:"stale"`
+func (w *Who) wire() any {
+	type plain Who
+	return &struct {
+		*plain
+		Unavailable *nullString `json:"unavailable"`
+	}{(*plain)(w), (*nullString)(&w.Unavailable)}
 }
 
-type nextJSON struct {
-	Port    uint16     `json:"port"`
-	Created int64      `json:"created"`
-	Owner   *ownerJSON `json:"owner"`
+// MarshalJSON writes the report as core does.
+func (w Who) MarshalJSON() ([]byte, error) { return json.Marshal(w.wire()) }
+
+// UnmarshalJSON reads the report as core writes it.
+func (w *Who) UnmarshalJSON(text []byte) error { return readWire(w, text) }
+
+// Socket is a server socket: a TCP listener, or a bound, unconnected UDP socket.
+type Socket struct {
+	Protocol Protocol `json:"protocol"`
+	// Address is the local address, e.g. "0.0.0.0:8080" or "[::1]:8080".
+	Address string `json:"address"`
+	// Processes holding it; empty when their descriptors cannot be seen.
+	Processes []Process `json:"processes"`
 }
 
-func (o *ownerJSON) owner() *Owner {
-	if o == nil {
-		return nil
-	}
-	return &Owner{PID: o.PID, StartTime: o.StartTime}
+// Process is a process holding a socket.
+type Process struct {
+	PID     int    `json:"pid"`
+	Program string `json:"program"`
 }
 
-func (l leaseJSON) lease() Lease {
-	out := Lease{
-		Name:     l.Name,
-		Port:     l.Port,
-		Protocol: l.Protocol,
-		Mode:     l.Mode,
-		Created:  time.Unix(l.Created, 0),
-	}
-	if l.Pool != nil {
-		out.Pool = *l.Pool
-	}
-	out.Owner = l.Owner.owner()
-	if l.TTL != nil {
-		out.TTL = time.Duration(*l.TTL) * time.Second
-	}
-	if l.Expires != nil {
-		out.Expires = time.Unix(*l.Expires, 0)
-	}
-	if l.Next != nil {
-		out.Next = &Next{Port: l.Next.Port, Created: time.Unix(l.Next.Created, 0), Owner: l.Next.Owner.owner()}
-	}
-	if l.Origin != nil {
-		out.Origin = &Origin{PID: l.Origin.PID, StartTime: l.Origin.StartTime, Program: l.Origin.Program}
-	}
-	if l.Stale != nil {
-		out.Stale = *l.Stale
-	}
-	return out
+// ImportReport is what Import did.
+type ImportReport struct {
+	// Imported are the leases made, one per entry of the file.
+	Imported []Lease `json:"imported"`
+	// Skipped are the names already present with the same port.
+	Skipped []string `json:"skipped"`
 }
 
-func leases(raw []leaseJSON) []Lease {
-	out := make([]Lease, len(raw))
-	for i, l := range raw {
-		out[i] = l.lease()
+// FindingKind is a kind of problem Doctor reports.
+type FindingKind string
+
+// The kinds of problem Doctor reports.
+const (
+	// FindingNotListening: a live lease whose port no server socket is bound to
+	// (informational).
+	FindingNotListening FindingKind = "not_listening"
+	// FindingForeignListener: a socket on a leased port held by a process that is neither the
+	// lease's owner nor one of its descendants.
+	FindingForeignListener FindingKind = "foreign_listener"
+	// FindingStaleOwner: a lease whose owner process has exited.
+	FindingStaleOwner FindingKind = "stale_owner"
+	// FindingStaleNextOwner: a handover whose next generation's process has exited; its port
+	// is free again.
+	FindingStaleNextOwner FindingKind = "stale_next_owner"
+	// FindingExpired: a lease whose time to live ran out.
+	FindingExpired FindingKind = "expired"
+	// FindingTakenOver: a lease Migrate recorded whose port another program now holds.
+	FindingTakenOver FindingKind = "taken_over"
+	// FindingEphemeralOverlap: a pool overlapping the kernel's ephemeral port range.
+	FindingEphemeralOverlap FindingKind = "ephemeral_overlap"
+	// FindingSplitRegistry: the caller's per-user registry still holds leases while the host
+	// registry exists; nobody else sees them (Subject is its path).
+	FindingSplitRegistry FindingKind = "split_registry"
+)
+
+// Severity is how much a Finding matters.
+type Severity string
+
+const (
+	// SeverityInfo: worth knowing; nothing is wrong with the registry.
+	SeverityInfo Severity = "info"
+	// SeverityWarning: something a person should look at.
+	SeverityWarning Severity = "warning"
+)
+
+// Finding is one problem Doctor found.
+type Finding struct {
+	Kind FindingKind `json:"kind"`
+	// Severity is SeverityInfo for FindingNotListening, SeverityWarning for every other kind.
+	Severity Severity `json:"severity"`
+	// Subject is the lease or pool concerned.
+	Subject string `json:"subject"`
+	// Port is the port concerned, for findings about a lease; else 0 (null in JSON).
+	Port uint16 `json:"port"`
+	// Protocol is the port's protocol, for findings about a lease (null in JSON for others).
+	Protocol Protocol `json:"protocol"`
+	// Message is a sentence for people.
+	Message string `json:"message"`
+}
+
+// MarshalJSON writes the finding as core does: port and protocol are null for a finding
+// about no port.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	type plain Finding
+	var port, protocol any
+	if f.Port != 0 {
+		port, protocol = f.Port, f.Protocol
 	}
-	return out
+	return json.Marshal(struct {
+		plain
+		Port     any `json:"port"`
+		Protocol any `json:"protocol"`
+	}{plain(f), port, protocol})
 }
 
-type poolJSON struct {
-	Name   string `json:"name"`
-	Start  uint16 `json:"start"`
-	End    uint16 `json:"end"`
-	Cursor uint16 `json:"cursor"`
-	Probe  bool   `json:"probe"`
+// UnmarshalJSON reads a finding as core writes it.
+func (f *Finding) UnmarshalJSON(text []byte) error {
+	type plain Finding
+	*f = Finding{}
+	return unmarshal(text, (*plain)(f)) // null leaves Port and Protocol at 0 and TCP
 }
 
-func (p poolJSON) pool() Pool {
-	return Pool{Name: p.Name, Start: p.Start, End: p.End, Cursor: p.Cursor, Probe: p.Probe}
+// DoctorReport is what Doctor found.
+type DoctorReport struct {
+	// Findings is empty when all is well.
+	Findings []Finding `json:"findings"`
+	// Unavailable says why sockets could not be inspected (listener checks were skipped); ""
+	// (null in JSON) when they were.
+	Unavailable string `json:"unavailable"`
 }
 
-type reclaimedJSON struct {
-	Lease  leaseJSON `json:"lease"`
-	Reason string    `json:"reason"`
+func (d *DoctorReport) wire() any {
+	type plain DoctorReport
+	return &struct {
+		*plain
+		Unavailable *nullString `json:"unavailable"`
+	}{(*plain)(d), (*nullString)(&d.Unavailable)}
+}
+
+// MarshalJSON writes the report as core does.
+func (d DoctorReport) MarshalJSON() ([]byte, error) { return json.Marshal(d.wire()) }
+
+// UnmarshalJSON reads the report as core writes it.
+func (d *DoctorReport) UnmarshalJSON(text []byte) error { return readWire(d, text) }
+
+// readWire reads core's JSON into v, emptied first, through v's wire form: the struct that
+// puts each field whose Go type differs from its JSON behind a conversion.
+func readWire[T any, P interface {
+	*T
+	wire() any
+}](v P, text []byte) error {
+	var empty T
+	*v = empty
+	return unmarshal(text, v.wire())
+}
+
+// nullString is a string that core writes as null when there is none ("" in Go).
+type nullString string
+
+func (s nullString) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(s))
+}
+
+// unixTime is a time core writes as whole Unix seconds, or null for none (the zero Time).
+type unixTime time.Time
+
+func (t unixTime) MarshalJSON() ([]byte, error) {
+	if time.Time(t).IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(time.Time(t).Unix())
+}
+
+func (t *unixTime) UnmarshalJSON(text []byte) error {
+	var s int64
+	if err := json.Unmarshal(text, &s); err != nil {
+		return err
+	}
+	*t = unixTime(time.Unix(s, 0))
+	return nil
+}
+
+// seconds is a duration core writes as whole seconds, or null for none (0).
+type seconds time.Duration
+
+func (d seconds) MarshalJSON() ([]byte, error) {
+	if d == 0 {
+		return []byte("null"), nil
+	}
+	return json.Marshal(int64(time.Duration(d) / time.Second))
+}
+
+func (d *seconds) UnmarshalJSON(text []byte) error {
+	var s int64
+	if err := json.Unmarshal(text, &s); err != nil {
+		return err
+	}
+	*d = seconds(time.Duration(s) * time.Second)
+	return nil
+}
+
+// The package's tests set these (export_test.go), so that a field core adds, or a Go field core
+// does not write, fails them until the two agree: strictJSON makes unmarshal refuse a JSON
+// field that has no Go field, and checkDecoded checks that each value decode produced writes
+// back exactly the JSON it was read from. A program linked with a newer libportpool than its
+// copy of this package just ignores a field it does not know.
+var (
+	strictJSON   bool
+	checkDecoded func(text string, value any) error
+)
+
+// unmarshal reads JSON that core wrote into into.
+func unmarshal(text []byte, into any) error {
+	decoder := json.NewDecoder(bytes.NewReader(text))
+	if strictJSON {
+		decoder.DisallowUnknownFields()
+	}
+	return decoder.Decode(into)
 }
 
 // decode reads JSON that libportpool produced; a failure here is a bug, not the caller's.
 func decode(text string, into any) error {
-	if err := json.Unmarshal([]byte(text), into); err != nil {
+	err := unmarshal([]byte(text), into)
+	if err == nil && checkDecoded != nil {
+		err = checkDecoded(text, into)
+	}
+	if err != nil {
 		return &Error{Kind: ErrInternal, Message: fmt.Sprintf("reading libportpool's JSON: %v", err)}
 	}
 	return nil

@@ -62,6 +62,17 @@ pub fn port_from_i64(value: i64) -> Result<u16> {
     }
 }
 
+/// An IP address given as text, as every front end takes a probe or bind address
+/// (`127.0.0.1`, `::1`); host names are refused, so no lookup can stall a call.
+pub fn parse_host(text: &str) -> Result<std::net::IpAddr> {
+    text.trim().parse().map_err(|_| {
+        Error::invalid(format!(
+            "invalid host {}: not an IP address (e.g. 127.0.0.1 or ::1)",
+            shown(text)
+        ))
+    })
+}
+
 /// Checks a process id given as an integer of any width: 1 up to the largest `pid_t`.
 /// Whether such a process exists is checked where an owner is recorded.
 pub fn pid_from_i64(value: i64) -> Result<u32> {

@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
 
     /* Two ports from the "workers" pool in one step, owned by this supervisor. */
     owned.pid = (uint32_t)getpid();
-    if (portpool_set_pool(reg, "workers", 7600, 7699, PORTPOOL_PROBE_DEFAULT, NULL) != PORTPOOL_OK ||
+    if (portpool_set_pool(reg, "workers", 7600, 7699, PORTPOOL_PROBE_DEFAULT, NULL, NULL) != PORTPOOL_OK ||
         portpool_allocate_many(reg, names, 2, "workers", &owned, ports) != PORTPOOL_OK) {
         status = fail("allocate");
         goto done;

@@ -7,12 +7,18 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
 
-use portpool_core::{Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, Result};
+use std::net::IpAddr;
+
+use portpool_core::{
+    Choice, Error, ErrorKind, FindOptions, LeaseOptions, ListenOptions, Mode, Protocol, Registry,
+    Result,
+};
 
 use crate::types::{
     PORTPOOL_MODE_FIXED, PORTPOOL_MODE_FLEXIBLE, PORTPOOL_MODE_POOL, PORTPOOL_PROBE_DEFAULT,
     PORTPOOL_PROBE_OFF, PORTPOOL_PROBE_ON, PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_UDP,
-    portpool_lease_options, portpool_mode, portpool_probe, portpool_protocol, portpool_registry,
+    portpool_choice, portpool_find_options, portpool_lease, portpool_lease_options,
+    portpool_listen_options, portpool_mode, portpool_probe, portpool_protocol, portpool_registry,
 };
 
 fn invalid(message: String) -> Error {
@@ -64,36 +70,99 @@ pub(crate) unsafe fn optional_path<'a>(ptr: *const c_char) -> Option<&'a Path> {
     Some(Path::new(OsStr::from_bytes(bytes)))
 }
 
-/// The addresses of the handles `portpool_open` made and `portpool_close` has not closed yet.
-/// A pointer is dereferenced only when it is one of them: a closed, never-opened or foreign
-/// pointer is an error, never a read of freed or unrelated memory.
-static LIVE_HANDLES: std::sync::Mutex<std::collections::BTreeSet<usize>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
+/// The addresses of the live objects of one kind that the library handed out (registries from
+/// `portpool_open`, leases from `portpool_lease_open`) and that were not closed yet. A pointer
+/// is dereferenced only when it is one of them: a closed, never-opened or foreign pointer is
+/// an error, never a read of freed or unrelated memory.
+pub(crate) struct Live(std::sync::Mutex<std::collections::BTreeSet<usize>>);
 
-fn live_handles() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<usize>> {
-    // The set stays consistent even if a thread panicked holding it: each change is one
-    // insert or remove.
-    LIVE_HANDLES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+impl Live {
+    pub(crate) const fn new() -> Live {
+        Live(std::sync::Mutex::new(std::collections::BTreeSet::new()))
+    }
+
+    fn set(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<usize>> {
+        // The set stays consistent even if a thread panicked holding it: each change is one
+        // insert or remove.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
-/// Records a handle `portpool_open` made, and returns it.
-pub(crate) fn register_handle(reg: portpool_registry) -> *mut portpool_registry {
-    let ptr = Box::into_raw(Box::new(reg));
-    live_handles().insert(ptr as usize);
+/// A kind of object the library hands to C as an opaque pointer.
+pub(crate) trait Handle: Sized {
+    /// The live objects of this kind.
+    fn live() -> &'static Live;
+    /// How an error names a pointer that is not a live one, e.g. `invalid registry: ...`.
+    const NOT_LIVE: &'static str;
+    /// How an error names a NULL pointer.
+    const NULL: &'static str;
+}
+
+static REGISTRIES: Live = Live::new();
+static LEASES: Live = Live::new();
+
+impl Handle for portpool_registry {
+    fn live() -> &'static Live {
+        &REGISTRIES
+    }
+    const NOT_LIVE: &'static str =
+        "invalid registry: not an open handle (closed already, or not from portpool_open)";
+    const NULL: &'static str = "invalid registry: NULL pointer";
+}
+
+impl Handle for portpool_lease {
+    fn live() -> &'static Live {
+        &LEASES
+    }
+    const NOT_LIVE: &'static str =
+        "invalid lease: not an open lease (closed already, or not from portpool_lease_open)";
+    const NULL: &'static str = "invalid lease: NULL pointer";
+}
+
+/// Hands `value` to C: the pointer is live until [`take_handle`] takes it back.
+pub(crate) fn into_handle<T: Handle>(value: T) -> *mut T {
+    let ptr = Box::into_raw(Box::new(value));
+    T::live().set().insert(ptr as usize);
     ptr
 }
 
-/// Takes a live handle back for `portpool_close`; `None` for NULL, a closed handle or a
-/// pointer that never was one.
-pub(crate) fn unregister_handle(reg: *mut portpool_registry) -> Option<Box<portpool_registry>> {
-    if !live_handles().remove(&(reg as usize)) {
+/// Takes a live handle back from C, to be dropped; `None` for NULL, a handle taken back
+/// already, or a pointer that never was one.
+pub(crate) fn take_handle<T: Handle>(ptr: *mut T) -> Option<Box<T>> {
+    if !T::live().set().remove(&(ptr as usize)) {
         return None;
     }
-    // SAFETY: the address was recorded by register_handle, which made it with Box::into_raw,
-    // and it was removed from the set just now, so this is its only conversion back.
-    Some(unsafe { Box::from_raw(reg) })
+    // SAFETY: the address was recorded by into_handle, which made it with Box::into_raw, and
+    // it was removed from the set just now, so this is its only conversion back.
+    Some(unsafe { Box::from_raw(ptr) })
+}
+
+/// [`take_handle`] for a handle that must be live: `PORTPOOL_INVALID_ARGUMENT` otherwise.
+pub(crate) fn take_live<T: Handle>(ptr: *mut T) -> Result<Box<T>> {
+    match take_handle(ptr) {
+        Some(value) => Ok(value),
+        None if ptr.is_null() => Err(invalid(T::NULL.to_owned())),
+        None => Err(invalid(T::NOT_LIVE.to_owned())),
+    }
+}
+
+/// The object behind a handle: `PORTPOOL_INVALID_ARGUMENT` for NULL, and for a pointer that is
+/// not live (closed already, or never handed out).
+///
+/// # Safety
+/// `ptr` is not taken back by another thread while the returned reference is in use.
+pub(crate) unsafe fn handle<'a, T: Handle>(ptr: *const T) -> Result<&'a T> {
+    if ptr.is_null() {
+        return Err(invalid(T::NULL.to_owned()));
+    }
+    if !T::live().set().contains(&(ptr as usize)) {
+        return Err(invalid(T::NOT_LIVE.to_owned()));
+    }
+    // SAFETY: the address is a live handle's, made by Box::into_raw; the caller promises no
+    // concurrent close. Only shared access is taken.
+    Ok(unsafe { &*ptr })
 }
 
 /// The registry behind a handle: `PORTPOOL_INVALID_ARGUMENT` for NULL, and for a pointer that
@@ -102,18 +171,8 @@ pub(crate) fn unregister_handle(reg: *mut portpool_registry) -> Option<Box<portp
 /// # Safety
 /// `reg` is not closed by another thread while the returned reference is in use.
 pub(crate) unsafe fn registry<'a>(reg: *mut portpool_registry) -> Result<&'a portpool_registry> {
-    if reg.is_null() {
-        return Err(invalid("invalid registry: NULL pointer".to_owned()));
-    }
-    if !live_handles().contains(&(reg as usize)) {
-        return Err(invalid(
-            "invalid registry: not an open handle (closed already, or not from portpool_open)"
-                .to_owned(),
-        ));
-    }
-    // SAFETY: the address is an open handle's, made by Box::into_raw; the caller promises
-    // no concurrent close. Only shared access is taken.
-    Ok(unsafe { &*reg.cast_const() })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { handle(reg.cast_const()) }
 }
 
 /// Where a result goes: C memory that may hold anything (uninitialized, or bytes that are not
@@ -187,20 +246,28 @@ pub(crate) fn probe(value: portpool_probe) -> Result<Option<bool>> {
 /// Lease options; NULL gives the defaults. Zero fields mean "none".
 ///
 /// # Safety
-/// `ptr` is NULL or points to a readable `portpool_lease_options`.
+/// `ptr` is NULL or points to a readable `portpool_lease_options` whose pointers are as its
+/// fields say.
 pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result<LeaseOptions> {
     if ptr.is_null() {
         return Ok(LeaseOptions::default());
     }
     // SAFETY: the caller promises a readable struct. `force` is read as a byte, so a value
     // other than 0 or 1 (a C `bool` filled by memset, say) means true instead of being
-    // undefined behaviour.
-    let (raw_protocol, force, pid, ttl) = unsafe {
+    // undefined behaviour; every other field is valid with any bits.
+    let (raw_protocol, force, pid, ttl, exclude, n_exclude, range, host) = unsafe {
         (
             (&raw const (*ptr).protocol).read(),
             (&raw const (*ptr).force).cast::<u8>().read() != 0,
             (&raw const (*ptr).pid).read(),
             (&raw const (*ptr).ttl).read(),
+            (&raw const (*ptr).exclude).read(),
+            (&raw const (*ptr).n_exclude).read(),
+            (
+                (&raw const (*ptr).range_start).read(),
+                (&raw const (*ptr).range_end).read(),
+            ),
+            (&raw const (*ptr).host).read(),
         )
     };
     Ok(LeaseOptions {
@@ -208,8 +275,130 @@ pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result
         force,
         pid: optional_pid(pid)?,
         ttl: optional_ttl(ttl)?,
-        ..LeaseOptions::default()
+        // SAFETY: forwarded from this function's contract.
+        exclude: unsafe { ports(exclude, n_exclude, "options.exclude")? },
+        range: optional_range(range),
+        // SAFETY: forwarded from this function's contract.
+        host: unsafe { optional_host(host, "options.host")? },
     })
+}
+
+/// What `portpool_find_free_ex` looks for, `count` ports; NULL gives the defaults.
+///
+/// # Safety
+/// `ptr` is NULL or points to a readable `portpool_find_options` whose pointers are as its
+/// fields say.
+pub(crate) unsafe fn find_options(
+    ptr: *const portpool_find_options,
+    count: usize,
+) -> Result<FindOptions> {
+    if ptr.is_null() {
+        return Ok(FindOptions {
+            count,
+            ..FindOptions::default()
+        });
+    }
+    // SAFETY: the caller promises a readable struct; every field is valid with any bits.
+    let raw = unsafe { ptr.read() };
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        Ok(FindOptions {
+            protocol: protocol(raw.protocol)?,
+            ports: ports(raw.ports, raw.n_ports, "options.ports")?,
+            range: optional_range((raw.range_start, raw.range_end)),
+            exclude: ports(raw.exclude, raw.n_exclude, "options.exclude")?,
+            count,
+            host: optional_host(raw.host, "options.host")?,
+        })
+    }
+}
+
+/// How `portpool_listen` binds; NULL gives the defaults.
+///
+/// # Safety
+/// `ptr` is NULL or points to a readable `portpool_listen_options` whose `host` is NULL or a
+/// NUL-terminated string.
+pub(crate) unsafe fn listen_options(ptr: *const portpool_listen_options) -> Result<ListenOptions> {
+    let defaults = ListenOptions::default();
+    if ptr.is_null() {
+        return Ok(defaults);
+    }
+    // SAFETY: the caller promises a readable struct; every field is valid with any bits.
+    let raw = unsafe { ptr.read() };
+    Ok(ListenOptions {
+        // SAFETY: forwarded from this function's contract.
+        host: unsafe { optional_host(raw.host, "listen.host")? },
+        backlog: if raw.backlog == 0 {
+            defaults.backlog
+        } else {
+            raw.backlog
+        },
+    })
+}
+
+/// A range from C, where both ends 0 mean none; core checks every other value.
+fn optional_range((start, end): (u16, u16)) -> Option<(u16, u16)> {
+    (start != 0 || end != 0).then_some((start, end))
+}
+
+/// An IP address from C text; NULL gives `None`.
+///
+/// # Safety
+/// As for [`text`].
+unsafe fn optional_host(ptr: *const c_char, what: &str) -> Result<Option<IpAddr>> {
+    // SAFETY: forwarded from this function's contract.
+    let Some(host) = (unsafe { optional_text(ptr, what)? }) else {
+        return Ok(None);
+    };
+    portpool_core::parse_host(host)
+        .map(Some)
+        .map_err(|e| invalid(format!("{what}: {}", e.message())))
+}
+
+/// `count` ports from C at `ptr` (NULL when `count` is 0), `what` naming them in errors.
+///
+/// # Safety
+/// `ptr` is NULL or points to `count` readable `uint16_t`.
+pub(crate) unsafe fn ports(ptr: *const u16, count: usize, what: &str) -> Result<Vec<u16>> {
+    match (ptr.is_null(), count) {
+        (_, 0) => Ok(Vec::new()),
+        (true, _) => Err(invalid(format!(
+            "invalid {what}: NULL pointer with {count} ports"
+        ))),
+        // SAFETY: non-NULL, and the caller promises `count` readable ports.
+        (false, _) => Ok(unsafe { std::slice::from_raw_parts(ptr, count) }.to_vec()),
+    }
+}
+
+/// How a port is chosen; NULL is the default pool.
+///
+/// # Safety
+/// `ptr` is NULL or points to a readable `portpool_choice` whose pointers are as its fields
+/// say.
+pub(crate) unsafe fn choice(ptr: *const portpool_choice) -> Result<Choice> {
+    if ptr.is_null() {
+        return Ok(Choice::default());
+    }
+    // SAFETY: the caller promises a readable struct.
+    let raw = unsafe { ptr.read() };
+    // SAFETY: forwarded from this function's contract.
+    let (pool, ports) = unsafe {
+        (
+            optional_text(raw.pool, "choice.pool")?,
+            ports(raw.ports, raw.n_ports, "choice.ports")?,
+        )
+    };
+    match (pool, ports.is_empty()) {
+        (pool, true) => Ok(Choice::Pool(pool.map(str::to_owned))),
+        (None, false) => Ok(Choice::Ports {
+            ports,
+            mode: mode(raw.mode)?,
+        }),
+        (Some(pool), false) => Err(invalid(format!(
+            "invalid choice: both pool {pool:?} and {} ports given; a port comes from one or the other",
+            ports.len()
+        ))),
+    }
 }
 
 /// A pid from C, where 0 means none; core checks every other value.
@@ -261,5 +450,28 @@ pub(crate) unsafe fn name_to_port(
         )
     };
     out_port.set(op(&reg.inner, name)?);
+    Ok(())
+}
+
+/// Writes `value` as JSON to `*out` when the caller gave a place for it.
+pub(crate) fn set_json<T: serde::Serialize + ?Sized>(out: Option<Out<'_, *mut c_char>>, value: &T) {
+    if let Some(out) = out {
+        out.set(c_string(json(value)));
+    }
+}
+
+/// The body of every call that takes a handle and gives back JSON text through a required
+/// `out_json`: checks both pointers, runs `op` and writes its text.
+///
+/// # Safety
+/// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+pub(crate) unsafe fn json_out(
+    reg: *mut portpool_registry,
+    out_json: *mut *mut c_char,
+    op: impl FnOnce(&Registry) -> Result<String>,
+) -> Result<()> {
+    // SAFETY: forwarded from this function's contract.
+    let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
+    out_json.set(c_string(op(&reg.inner)?));
     Ok(())
 }

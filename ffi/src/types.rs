@@ -1,11 +1,13 @@
 //! The types and constants of the C ABI.
 
-use portpool_core::Registry;
+use std::ffi::c_char;
+
+use portpool_core::{Registry, ScopedLease};
 
 /// The version of this C ABI. It changes whenever a type, constant or function of
 /// `portpool.h` changes incompatibly; compare it with `portpool_abi_version()` to make sure
 /// the library loaded at run time matches the header compiled against.
-pub const PORTPOOL_ABI_VERSION: u32 = 2;
+pub const PORTPOOL_ABI_VERSION: u32 = 3;
 
 /// A handle on one registry file.
 ///
@@ -18,9 +20,26 @@ pub struct portpool_registry {
     pub(crate) inner: Registry,
 }
 
+/// A lease for one scope of the calling process, from `portpool_lease_open`: its port is the
+/// caller's until `portpool_lease_close` releases it.
+///
+/// **Owner:** the caller, from `portpool_lease_open` until `portpool_lease_close` (which
+/// releases the lease, then frees the handle) or `portpool_lease_free` (which only frees it).
+/// **Lifetime:** independent of the registry handle it came from; closing needs a registry
+/// handle on the same file. The lease itself lives in the registry: freeing the handle, or
+/// the process's exit, does not release it (the owner's exit makes it stale, so the next
+/// allocation or `portpool_gc` reclaims it).
+/// **Threads:** may be used from any thread, and read (`portpool_lease_port`) from several
+/// at once; it must not be used during or after `portpool_lease_close` or
+/// `portpool_lease_free`. After `fork`, the child's copy never releases the parent's lease.
+pub struct portpool_lease {
+    pub(crate) inner: ScopedLease,
+}
+
 const _: () = {
     const fn shared_between_threads<T: Send + Sync>() {}
     shared_between_threads::<portpool_registry>();
+    shared_between_threads::<portpool_lease>();
 };
 
 /// How `portpool_register` picks a port: one of the `PORTPOOL_MODE_*` constants. An integer
@@ -52,13 +71,14 @@ pub const PORTPOOL_PROBE_OFF: portpool_probe = 0;
 /// Probe, skipping ports bound by processes outside the registry.
 pub const PORTPOOL_PROBE_ON: portpool_probe = 1;
 
-/// Options of a new lease, for `portpool_register_ex` and `portpool_allocate_ex`.
+/// Options of a new lease, for `portpool_register_ex`, `portpool_register_ports`,
+/// `portpool_allocate_ex`, `portpool_allocate_many`, `portpool_lease_open` and `portpool_listen`.
 ///
 /// A zeroed struct (`portpool_lease_options opts = {0};`) is the default: a permanent TCP
-/// lease, not forced, with no owner. Passing NULL instead of a struct means the same.
+/// lease, not forced, with no owner, no excluded ports, no range, probed on the wildcards. Passing NULL instead of a struct means the same.
 /// **Owner:** the caller; the library only reads it during the call.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct portpool_lease_options {
     /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
     pub protocol: portpool_protocol,
@@ -72,6 +92,81 @@ pub struct portpool_lease_options {
     /// Seconds the lease lives unless renewed (0: forever). Negative or over 100 years is
     /// `PORTPOOL_INVALID_ARGUMENT`.
     pub ttl: i64,
+    /// Ports never handed out, even when preferred or next in the pool: `n_exclude` of them
+    /// (NULL when `n_exclude` is 0).
+    pub exclude: *const u16,
+    /// How many ports `exclude` holds.
+    pub n_exclude: usize,
+    /// Register only: after the preferred ports, the ports `range_start`..=`range_end` in
+    /// order, in either mode (both 0: no range; a pool has its own range, so allocating with
+    /// one is `PORTPOOL_INVALID_ARGUMENT`).
+    pub range_start: u16,
+    /// The last port of the range (inclusive).
+    pub range_end: u16,
+    /// Probe candidate ports on this one address (e.g. `"127.0.0.1"`) instead of the IPv4
+    /// and IPv6 wildcards; NULL: the wildcards. A port bound on another address may then be
+    /// handed out, so a server must bind this address only. `portpool_listen` binds it too.
+    pub host: *const c_char,
+}
+
+/// What `portpool_find_free_ex` looks for. A zeroed struct (or NULL instead of one) is a TCP
+/// port the kernel picks, probed on the wildcard addresses.
+///
+/// **Owner:** the caller; the library only reads it (and what it points to) during the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct portpool_find_options {
+    /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
+    pub protocol: portpool_protocol,
+    /// Ports to try first, in order: `n_ports` of them (NULL when `n_ports` is 0).
+    pub ports: *const u16,
+    /// How many ports `ports` holds.
+    pub n_ports: usize,
+    /// Then the ports `range_start`..=`range_end`, in order (both 0: no range; then the
+    /// kernel picks).
+    pub range_start: u16,
+    /// The last port of the range (inclusive).
+    pub range_end: u16,
+    /// Ports never returned: `n_exclude` of them (NULL when `n_exclude` is 0).
+    pub exclude: *const u16,
+    /// How many ports `exclude` holds.
+    pub n_exclude: usize,
+    /// Probe this one address instead of the wildcards; NULL: the wildcards.
+    pub host: *const c_char,
+}
+
+/// How `portpool_listen` binds. A zeroed struct (or NULL instead of one) binds the wildcard
+/// address with a backlog of 128.
+///
+/// **Owner:** the caller; the library only reads it during the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct portpool_listen_options {
+    /// The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
+    /// wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
+    pub host: *const c_char,
+    /// TCP only: the queue of connections not yet accepted (0: 128).
+    pub backlog: u32,
+}
+
+/// How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a
+/// list of ports that a mode allows. A zeroed struct (or NULL instead of one) means the next
+/// free port of the default pool.
+///
+/// **Owner:** the caller; the library only reads it (and the strings and arrays it points to)
+/// during the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct portpool_choice {
+    /// The pool to take the next free port of (NULL: the default pool). Only when `n_ports`
+    /// is 0: giving both a pool and ports is `PORTPOOL_INVALID_ARGUMENT`.
+    pub pool: *const c_char,
+    /// The preferred ports, in order: `n_ports` of them (NULL when `n_ports` is 0).
+    pub ports: *const u16,
+    /// How many ports `ports` holds; 0: take the port from `pool`.
+    pub n_ports: usize,
+    /// How `ports` are taken: `PORTPOOL_MODE_FLEXIBLE` (0) or `PORTPOOL_MODE_FIXED`.
+    pub mode: portpool_mode,
 }
 
 /// What `portpool_check` found on a port.

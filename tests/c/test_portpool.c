@@ -391,7 +391,7 @@ static int allocate_hands_out_each_pool_port_once_then_is_exhausted(void) {
     uint16_t a = 0, b = 0, c = 0, d = 0;
     char *pool = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_set_pool(reg, "tiny", 22000, 22002, PORTPOOL_PROBE_OFF, &pool));
+    CHECK_OK(portpool_set_pool(reg, "tiny", 22000, 22002, PORTPOOL_PROBE_OFF, &pool, NULL));
     CHECK(strstr(pool, "\"name\":\"tiny\"") != NULL);
     CHECK(strstr(pool, "\"probe\":false") != NULL);
     portpool_string_free(pool);
@@ -495,7 +495,7 @@ static int pools_json_always_holds_the_default_pool(void) {
     CHECK_OK(portpool_pools_json(reg, &json));
     CHECK(strstr(json, "{\"name\":\"default\",\"start\":9000,\"end\":9999") != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_set_pool(reg, "web", 7000, 7099, PORTPOOL_PROBE_DEFAULT, NULL));
+    CHECK_OK(portpool_set_pool(reg, "web", 7000, 7099, PORTPOOL_PROBE_DEFAULT, NULL, NULL));
     CHECK_OK(portpool_pools_json(reg, &json));
     CHECK(strstr(json, "\"name\":\"web\",\"start\":7000,\"end\":7099") != NULL);
     CHECK(count_occurrences(json, "\"name\"") == 2);
@@ -510,23 +510,23 @@ static int set_pool_rejects_reversed_range_bad_probe_and_bad_text(void) {
     portpool_registry *reg = open_fresh("set-pool");
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_STATUS(portpool_set_pool(reg, "p", 7100, 7000, PORTPOOL_PROBE_ON, &json),
+    CHECK_STATUS(portpool_set_pool(reg, "p", 7100, 7000, PORTPOOL_PROBE_ON, &json, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("start is after end");
-    CHECK_STATUS(portpool_set_pool(reg, "p", 0, 7000, PORTPOOL_PROBE_ON, &json),
+    CHECK_STATUS(portpool_set_pool(reg, "p", 0, 7000, PORTPOOL_PROBE_ON, &json, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_set_pool(reg, "p", 7000, 7100, 9, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_pool(reg, "p", 7000, 7100, 9, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("invalid probe 9");
-    CHECK_STATUS(portpool_set_pool(NULL, "p", 7000, 7100, PORTPOOL_PROBE_ON, &json),
+    CHECK_STATUS(portpool_set_pool(NULL, "p", 7000, 7100, PORTPOOL_PROBE_ON, &json, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_set_pool(reg, NULL, 7000, 7100, PORTPOOL_PROBE_ON, &json),
+    CHECK_STATUS(portpool_set_pool(reg, NULL, 7000, 7100, PORTPOOL_PROBE_ON, &json, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_set_pool(reg, NOT_UTF8, 7000, 7100, PORTPOOL_PROBE_ON, &json),
+    CHECK_STATUS(portpool_set_pool(reg, NOT_UTF8, 7000, 7100, PORTPOOL_PROBE_ON, &json, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK(json == NULL);
     /* PORTPOOL_PROBE_DEFAULT keeps what an existing pool had. */
-    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7100, PORTPOOL_PROBE_OFF, NULL));
-    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7200, PORTPOOL_PROBE_DEFAULT, &json));
+    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7100, PORTPOOL_PROBE_OFF, NULL, NULL));
+    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7200, PORTPOOL_PROBE_DEFAULT, &json, NULL));
     CHECK(strstr(json, "\"end\":7200") != NULL && strstr(json, "\"probe\":false") != NULL);
     portpool_string_free(json);
     portpool_close(reg);
@@ -643,7 +643,7 @@ static int reset_empties_the_registry(void) {
     char *json = NULL;
     CHECK(reg != NULL);
     CHECK_OK(portpool_register(reg, "web", 22800, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_OK(portpool_set_pool(reg, "extra", 7000, 7001, PORTPOOL_PROBE_ON, NULL));
+    CHECK_OK(portpool_set_pool(reg, "extra", 7000, 7001, PORTPOOL_PROBE_ON, NULL, NULL));
     CHECK_OK(portpool_reset(reg));
     CHECK_OK(portpool_list_json(reg, &json));
     CHECK(strcmp(json, "[]") == 0);
@@ -752,6 +752,373 @@ static int a_lock_held_past_the_lock_timeout_is_busy_and_reads_go_on(void) {
 }
 
 /* A child process that lives until *stop is closed; its pid. */
+static int set_pool_returns_its_warnings_beside_the_pool(void) {
+    portpool_registry *reg = open_fresh("set-pool-warnings");
+    char *pool = NULL, *warnings = NULL, want[64];
+    unsigned lo = 0, hi = 0;
+    FILE *range = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    CHECK(reg != NULL);
+    CHECK(range != NULL && fscanf(range, "%u %u", &lo, &hi) == 2 && lo > 1024 && lo < hi);
+    fclose(range);
+    /* Inside the kernel's ephemeral range: set, with a warning naming the pool's range. */
+    CHECK_OK(portpool_set_pool(reg, "eph", (uint16_t)lo, (uint16_t)(lo + 10), PORTPOOL_PROBE_OFF,
+                               &pool, &warnings));
+    CHECK(strstr(pool, "\"name\":\"eph\"") != NULL);
+    snprintf(want, sizeof want, "%u-%u", lo, lo + 10);
+    CHECK(warnings[0] == '[' && strstr(warnings, "ephemeral") != NULL);
+    CHECK(strstr(warnings, want) != NULL);
+    portpool_string_free(pool);
+    portpool_string_free(warnings);
+    /* Below it (every Linux range starts above 1024): no warning, an empty array. */
+    CHECK_OK(portpool_set_pool(reg, "low", 7000, 7010, PORTPOOL_PROBE_OFF, NULL, &warnings));
+    CHECK(strcmp(warnings, "[]") == 0);
+    portpool_string_free(warnings);
+    /* A refused pool writes neither string. */
+    warnings = NULL;
+    CHECK_STATUS(portpool_set_pool(reg, "bad", 7100, 7000, PORTPOOL_PROBE_OFF, NULL, &warnings),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK(warnings == NULL);
+    portpool_close(reg);
+    return 1;
+}
+
+static int lease_open_makes_a_new_lease_that_close_releases(void) {
+    portpool_registry *reg = open_fresh("lease-scope");
+    portpool_lease *lease = NULL;
+    uint16_t port = 0;
+    bool released = false;
+    char *json = NULL;
+    char pid[32];
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_lease_open(reg, "scoped", NULL, NULL, &lease));
+    CHECK(lease != NULL);
+    /* A port of the default pool (9000-9999), which probes: a bound one is skipped. */
+    CHECK(portpool_lease_port(lease) >= 9000 && portpool_lease_port(lease) <= 9999);
+    CHECK_OK(portpool_get(reg, "scoped", &port));
+    CHECK(port == portpool_lease_port(lease));
+    /* Owned by this process unless options say otherwise. */
+    CHECK_OK(portpool_get_json(reg, "scoped", &json));
+    snprintf(pid, sizeof pid, "\"owner\":{\"pid\":%ld,", (long)getpid());
+    CHECK(strstr(json, pid) != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_lease_close(reg, lease, &released));
+    CHECK(released);
+    CHECK_STATUS(portpool_get(reg, "scoped", &port), PORTPOOL_NOT_FOUND);
+    portpool_close(reg);
+    return 1;
+}
+
+static int lease_open_of_a_name_that_holds_a_lease_is_a_conflict(void) {
+    portpool_registry *reg = open_fresh("lease-conflict");
+    portpool_lease *lease = NULL;
+    uint16_t port = 0, held = 0;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "web", 21000, PORTPOOL_MODE_FLEXIBLE, &held));
+    CHECK_STATUS(portpool_lease_open(reg, "web", NULL, NULL, &lease), PORTPOOL_CONFLICT);
+    CHECK_MESSAGE_HAS("already holds port");
+    CHECK(lease == NULL);
+    CHECK_OK(portpool_get(reg, "web", &port));
+    CHECK(port == held);
+    portpool_close(reg);
+    return 1;
+}
+
+static int lease_open_takes_a_pool_or_ports_in_a_mode(void) {
+    portpool_registry *reg = open_fresh("lease-choice");
+    portpool_lease *pooled = NULL, *fixed = NULL, *other = NULL;
+    portpool_choice choice;
+    portpool_lease_options opts = {0};
+    const uint16_t ports[] = {21100};
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_set_pool(reg, "mine", 21200, 21201, PORTPOOL_PROBE_OFF, NULL, NULL));
+    memset(&choice, 0, sizeof choice);
+    choice.pool = "mine";
+    CHECK_OK(portpool_lease_open(reg, "pooled", &choice, NULL, &pooled));
+    CHECK(portpool_lease_port(pooled) == 21200);
+    memset(&choice, 0, sizeof choice);
+    choice.ports = ports;
+    choice.n_ports = 1;
+    choice.mode = PORTPOOL_MODE_FIXED;
+    opts.protocol = PORTPOOL_PROTOCOL_UDP;
+    CHECK_OK(portpool_lease_open(reg, "fixed", &choice, &opts, &fixed));
+    CHECK(portpool_lease_port(fixed) == 21100);
+    /* Fixed: another name asking for that port (and protocol) is refused. */
+    CHECK_STATUS(portpool_lease_open(reg, "other", &choice, &opts, &other), PORTPOOL_CONFLICT);
+    CHECK(other == NULL);
+    CHECK_OK(portpool_lease_close(reg, pooled, NULL));
+    CHECK_OK(portpool_lease_close(reg, fixed, NULL));
+    portpool_close(reg);
+    return 1;
+}
+
+static int lease_open_rejects_null_bad_text_and_a_bad_choice(void) {
+    portpool_registry *reg = open_fresh("lease-bad");
+    portpool_lease *lease = NULL;
+    portpool_choice choice;
+    portpool_lease_options opts = {0};
+    const uint16_t ports[] = {21300};
+    char *list = NULL;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_lease_open(NULL, "x", NULL, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_lease_open(reg, NULL, NULL, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("name");
+    CHECK_STATUS(portpool_lease_open(reg, NOT_UTF8, NULL, NULL, &lease),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("not UTF-8");
+    CHECK_STATUS(portpool_lease_open(reg, "x", NULL, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("out_lease");
+    memset(&choice, 0, sizeof choice);
+    choice.pool = "default";
+    choice.ports = ports;
+    choice.n_ports = 1;
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("both pool");
+    choice.pool = NULL;
+    choice.ports = NULL;
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("choice.ports");
+    choice.ports = ports;
+    choice.mode = 7;
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid mode 7");
+    choice.mode = PORTPOOL_MODE_FLEXIBLE;
+    choice.pool = NOT_UTF8;
+    choice.n_ports = 0;
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("choice.pool");
+    choice.pool = "no-such-pool";
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_NOT_FOUND);
+    opts.ttl = -1;
+    CHECK_STATUS(portpool_lease_open(reg, "x", NULL, &opts, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK(lease == NULL);
+    CHECK_OK(portpool_list_json(reg, &list));
+    CHECK(strcmp(list, "[]") == 0); /* nothing was written */
+    portpool_string_free(list);
+    portpool_close(reg);
+    return 1;
+}
+
+static int lease_close_and_free_accept_null_and_refuse_foreign_pointers(void) {
+    portpool_registry *reg = open_fresh("lease-null");
+    portpool_lease *lease = NULL;
+    bool released = true;
+    int not_a_lease = 0;
+    uint16_t port = 0;
+    CHECK(reg != NULL);
+    CHECK(portpool_lease_port(NULL) == 0);
+    CHECK(portpool_lease_port((const portpool_lease *)&not_a_lease) == 0);
+    portpool_lease_free(NULL);
+    portpool_lease_free((portpool_lease *)&not_a_lease); /* not ours: left alone */
+    CHECK_OK(portpool_lease_close(reg, NULL, &released));
+    CHECK(!released);
+    CHECK_STATUS(portpool_lease_close(reg, (portpool_lease *)&not_a_lease, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("not an open lease");
+    /* Closed with a bad registry: the handle is freed anyway, the lease stays. */
+    CHECK_OK(portpool_lease_open(reg, "kept", NULL, NULL, &lease));
+    CHECK_STATUS(portpool_lease_close(NULL, lease, &released), PORTPOOL_INVALID_ARGUMENT);
+    CHECK(portpool_lease_port(lease) == 0); /* freed: no longer an open lease */
+    CHECK_STATUS(portpool_lease_close(reg, lease, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_get(reg, "kept", &port));
+    /* Freed without closing: the lease stays in the registry. */
+    CHECK_OK(portpool_lease_open(reg, "freed", NULL, NULL, &lease));
+    portpool_lease_free(lease);
+    CHECK_OK(portpool_get(reg, "freed", &port));
+    portpool_close(reg);
+    return 1;
+}
+
+static int a_forked_child_closing_its_copy_never_releases_the_parents_lease(void) {
+    portpool_registry *reg = open_fresh("lease-fork");
+    portpool_lease *lease = NULL;
+    uint16_t port = 0;
+    bool released = false;
+    int status = 0;
+    pid_t child;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_lease_open(reg, "parent", NULL, NULL, &lease));
+    fflush(stdout);
+    child = fork();
+    if (child == 0) {
+        bool child_released = true;
+        int ok = portpool_lease_close(reg, lease, &child_released) == PORTPOOL_OK;
+        _exit(ok && !child_released ? 0 : 1);
+    }
+    CHECK(child > 0);
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_OK(portpool_get(reg, "parent", &port));
+    CHECK(port == portpool_lease_port(lease));
+    /* Released already by name: closing releases nothing and is no error. */
+    CHECK_OK(portpool_release(reg, "parent", &released));
+    CHECK_OK(portpool_lease_close(reg, lease, &released));
+    CHECK(!released);
+    portpool_close(reg);
+    return 1;
+}
+
+static int register_ports_takes_the_first_free_preferred_port_then_the_range(void) {
+    portpool_registry *reg = open_fresh("register-ports");
+    portpool_lease_options opts = {0};
+    const uint16_t preferred[] = {21500, 21501};
+    const uint16_t excluded[] = {21600};
+    uint16_t port = 0, held = 0;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_register(reg, "first", 21500, PORTPOOL_MODE_FIXED, &held));
+    CHECK_OK(portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port));
+    CHECK(port == 21501);
+    /* Both preferred ports taken: the range, in order, skipping an excluded port. */
+    opts.range_start = 21600;
+    opts.range_end = 21610;
+    opts.exclude = excluded;
+    opts.n_exclude = 1;
+    CHECK_OK(portpool_register_ports(reg, "api", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port));
+    CHECK(port == 21601);
+    /* Fixed without a range: only the list. */
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port),
+                 PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_register_ports(reg, "db", NULL, 2, PORTPOOL_MODE_FIXED, NULL, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("ports");
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 0, PORTPOOL_MODE_FIXED, NULL, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    opts.exclude = NULL; /* with n_exclude 1 */
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("options.exclude");
+    opts.n_exclude = 0;
+    opts.range_start = 21610;
+    opts.range_end = 21600;
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    opts.range_start = opts.range_end = 0;
+    opts.host = "not-an-address";
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("not an IP address");
+    opts.host = NOT_UTF8;
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, "db", &port), PORTPOOL_NOT_FOUND);
+    /* With a probe address: candidates are probed on 127.0.0.1 only. */
+    opts.host = "127.0.0.1";
+    CHECK_OK(portpool_register_ports(reg, "local", preferred, 1, PORTPOOL_MODE_FLEXIBLE, &opts, &port));
+    CHECK(port > 21501);
+    portpool_close(reg);
+    return 1;
+}
+
+static int find_free_ex_returns_count_distinct_ports_of_the_range(void) {
+    portpool_find_options opts;
+    const uint16_t excluded[] = {21701};
+    uint16_t ports[3] = {0, 0, 0}, one = 0;
+    memset(&opts, 0, sizeof opts);
+    opts.range_start = 21700;
+    opts.range_end = 21720;
+    opts.exclude = excluded;
+    opts.n_exclude = 1;
+    CHECK_OK(portpool_find_free_ex(&opts, ports, 3));
+    CHECK(ports[0] >= 21700 && ports[0] <= 21720 && ports[1] != ports[0] && ports[2] != ports[1]);
+    CHECK(ports[0] != 21701 && ports[1] != 21701 && ports[2] != 21701);
+    CHECK(ports[0] < ports[1] && ports[1] < ports[2]); /* the range, in order */
+    CHECK_OK(portpool_find_free_ex(NULL, &one, 1)); /* the kernel picks */
+    CHECK(one != 0);
+    opts.range_start = 21700;
+    opts.range_end = 21701; /* one port left after the exclusion */
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 2), PORTPOOL_EXHAUSTED);
+    CHECK_STATUS(portpool_find_free_ex(&opts, NULL, 1), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 0), PORTPOOL_INVALID_ARGUMENT);
+    opts.protocol = 5;
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 1), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid protocol 5");
+    opts.protocol = PORTPOOL_PROTOCOL_UDP;
+    opts.host = "::x";
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 1), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("options.host");
+    return 1;
+}
+
+static int listen_hands_over_a_listening_socket_on_the_leased_port(void) {
+    portpool_registry *reg = open_fresh("listen-tcp");
+    portpool_listen_options how = {0};
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    uint16_t port = 0, held = 0;
+    int fd = -1, client, conn;
+    CHECK(reg != NULL);
+    how.host = "127.0.0.1";
+    CHECK_OK(portpool_listen(reg, "web", NULL, NULL, &how, &fd, &port));
+    CHECK(fd >= 0 && port >= 9000 && port <= 9999);
+    CHECK((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0 && ntohs(addr.sin_port) == port);
+    CHECK_OK(portpool_get(reg, "web", &held));
+    CHECK(held == port);
+    /* A client connects through the leased port and the caller accepts on the fd. */
+    client = socket(AF_INET, SOCK_STREAM, 0);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(client, (struct sockaddr *)&addr, sizeof addr) == 0);
+    conn = accept(fd, NULL, NULL);
+    CHECK(conn >= 0);
+    CHECK(write(client, "hi", 2) == 2);
+    {
+        char buf[2];
+        CHECK(read(conn, buf, 2) == 2 && memcmp(buf, "hi", 2) == 0);
+    }
+    close(conn);
+    close(client);
+    close(fd);
+    /* Closing the socket does not release the lease. */
+    CHECK_OK(portpool_get(reg, "web", &held));
+    CHECK(held == port);
+    portpool_close(reg);
+    return 1;
+}
+
+static int listen_binds_udp_and_rejects_bad_arguments(void) {
+    portpool_registry *reg = open_fresh("listen-udp");
+    portpool_lease_options opts = {0};
+    portpool_listen_options how = {0};
+    portpool_choice choice;
+    const uint16_t ports[] = {21800};
+    uint16_t port = 0;
+    int fd = -1, type = 0;
+    socklen_t len = sizeof type;
+    char *list = NULL;
+    CHECK(reg != NULL);
+    memset(&choice, 0, sizeof choice);
+    choice.ports = ports;
+    choice.n_ports = 1;
+    opts.protocol = PORTPOOL_PROTOCOL_UDP;
+    CHECK_OK(portpool_listen(reg, "dns", &choice, &opts, NULL, &fd, &port));
+    CHECK(port >= 21800);
+    CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM);
+    close(fd);
+    CHECK_STATUS(portpool_listen(NULL, "x", NULL, NULL, NULL, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, NULL, NULL, NULL, NULL, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, NULL, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("out_fd");
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, NULL, &fd, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("out_port");
+    how.host = "localhost";
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, &how, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("listen.host");
+    how.host = "127.0.0.1";
+    opts.protocol = PORTPOOL_PROTOCOL_TCP;
+    opts.host = "::1";
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("two addresses");
+    how.host = NULL;
+    opts.host = NULL;
+    how.backlog = 0x80000000u;
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("backlog");
+    CHECK_OK(portpool_list_json(reg, &list));
+    CHECK(count_occurrences(list, "\"name\"") == 1); /* only dns */
+    portpool_string_free(list);
+    portpool_close(reg);
+    return 1;
+}
+
 static pid_t spawn_sleeper(int *stop) {
     int fds[2];
     char byte;
@@ -809,7 +1176,7 @@ static int aborted_handover_releases_only_the_next_port(void) {
     uint16_t first = 0, next = 0, dropped = 0, got = 0;
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_set_pool(reg, "tiny", 23200, 23202, PORTPOOL_PROBE_OFF, NULL));
+    CHECK_OK(portpool_set_pool(reg, "tiny", 23200, 23202, PORTPOOL_PROBE_OFF, NULL, NULL));
     CHECK_OK(portpool_allocate(reg, "w", "tiny", &first));
     CHECK_OK(portpool_begin_handover(reg, "w", (uint32_t)getpid(), &next));
     CHECK(next >= 23200 && next <= 23202 && next != first); /* from the lease's own pool */
@@ -859,12 +1226,12 @@ static int allocate_many_is_all_or_nothing(void) {
     uint16_t ports[3] = {0, 0, 0};
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23401, PORTPOOL_PROBE_OFF, NULL));
+    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23401, PORTPOOL_PROBE_OFF, NULL, NULL));
     CHECK_STATUS(portpool_allocate_many(reg, three, 3, "pair", NULL, ports), PORTPOOL_EXHAUSTED);
     CHECK_OK(portpool_list_json(reg, &json));
     CHECK(strcmp(json, "[]") == 0); /* none of the three was leased */
     portpool_string_free(json);
-    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23402, PORTPOOL_PROBE_OFF, NULL));
+    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23402, PORTPOOL_PROBE_OFF, NULL, NULL));
     CHECK_OK(portpool_allocate_many(reg, three, 3, "pair", NULL, ports));
     CHECK(ports[0] == 23400 && ports[1] == 23401 && ports[2] == 23402);
     CHECK_STATUS(portpool_allocate_many(reg, twice, 2, "pair", NULL, ports),
@@ -1099,7 +1466,7 @@ static int threads_sharing_one_handle_never_get_one_port_twice(void) {
     static unsigned char seen[65536];
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_set_pool(reg, "shared", 24000, 24999, PORTPOOL_PROBE_OFF, NULL));
+    CHECK_OK(portpool_set_pool(reg, "shared", 24000, 24999, PORTPOOL_PROBE_OFF, NULL, NULL));
     for (int t = 0; t < THREADS; t++) {
         workers[t].reg = reg;
         workers[t].index = t;
@@ -1158,6 +1525,17 @@ static const struct test tests[] = {
     TEST(list_json_holds_every_lease_sorted_by_name),
     TEST(pools_json_always_holds_the_default_pool),
     TEST(set_pool_rejects_reversed_range_bad_probe_and_bad_text),
+    TEST(set_pool_returns_its_warnings_beside_the_pool),
+    TEST(lease_open_makes_a_new_lease_that_close_releases),
+    TEST(lease_open_of_a_name_that_holds_a_lease_is_a_conflict),
+    TEST(lease_open_takes_a_pool_or_ports_in_a_mode),
+    TEST(lease_open_rejects_null_bad_text_and_a_bad_choice),
+    TEST(lease_close_and_free_accept_null_and_refuse_foreign_pointers),
+    TEST(a_forked_child_closing_its_copy_never_releases_the_parents_lease),
+    TEST(register_ports_takes_the_first_free_preferred_port_then_the_range),
+    TEST(find_free_ex_returns_count_distinct_ports_of_the_range),
+    TEST(listen_hands_over_a_listening_socket_on_the_leased_port),
+    TEST(listen_binds_udp_and_rejects_bad_arguments),
     TEST(check_tells_free_leased_and_busy_ports_apart),
     TEST(gc_reclaims_leases_whose_owner_exited),
     TEST(renew_restarts_the_time_to_live),

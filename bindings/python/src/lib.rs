@@ -4,18 +4,25 @@
 //! GIL released, and maps the one core error enum, [`portpool_core::ErrorKind`], to one
 //! exception class. The rules (ports, names, allocation, locking) live in core only.
 
+use std::cell::Cell;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use portpool_core as pp;
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{
     PyBaseException, PyException, PyKeyError, PyOSError, PyRuntimeError, PyTimeoutError,
     PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple, PyType};
+use serde::Serialize;
 
 // ---------------------------------------------------------------------------------------------
 // Exceptions
@@ -278,441 +285,386 @@ fn options(
     })
 }
 
+/// Ports given as an iterable of ints (not a str or bytes), each checked as a port.
+fn port_list(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u16>> {
+    if value.is_instance_of::<PyString>() || value.is_instance_of::<PyBytes>() {
+        let type_name = value.get_type().name()?;
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an iterable of int, not '{type_name}'"
+        )));
+    }
+    value.try_iter()?.map(|p| port_arg(py, &p?)).collect()
+}
+
+/// The preferred ports: one int, or a sequence of them in order.
+fn ports_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Vec<u16>> {
+    if value.is_instance_of::<PyInt>() || value.hasattr("__index__")? {
+        return Ok(vec![port_arg(py, value)?]);
+    }
+    port_list(py, value, "port")
+}
+
+/// A `(start, end)` pair of ports, inclusive.
+fn range_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<(u16, u16)>> {
+    let Some(value) = value else { return Ok(None) };
+    match port_list(py, value, "range")?[..] {
+        [start, end] => Ok(Some((start, end))),
+        _ => Err(PyTypeError::new_err(
+            "range must be a (start, end) pair of ports",
+        )),
+    }
+}
+
+/// One IP address, as text ("127.0.0.1", "::1") or an `ipaddress` object; core parses it.
+fn host_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<IpAddr>> {
+    let Some(value) = value else { return Ok(None) };
+    let text = value.str()?.to_string();
+    pp::parse_host(&text).map(Some).or_raise(py)
+}
+
+fn exclude_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<u16>> {
+    value.map_or(Ok(Vec::new()), |v| port_list(py, v, "exclude"))
+}
+
+/// `options` with the port choices: `range`, `exclude`, `host`.
+fn choosing(
+    py: Python<'_>,
+    options: pp::LeaseOptions,
+    range: Option<&Bound<'_, PyAny>>,
+    exclude: Option<&Bound<'_, PyAny>>,
+    host: Option<&Bound<'_, PyAny>>,
+) -> PyResult<pp::LeaseOptions> {
+    Ok(pp::LeaseOptions {
+        range: range_arg(py, range)?,
+        exclude: exclude_arg(py, exclude)?,
+        host: host_arg(py, host)?,
+        ..options
+    })
+}
+
 fn repr_str(py: Python<'_>, text: &str) -> PyResult<String> {
     Ok(PyString::new(py, text).repr()?.to_string())
 }
 
-fn repr_list<T>(items: &[T], repr: impl Fn(&T) -> PyResult<String>) -> PyResult<String> {
-    let items = items.iter().map(repr).collect::<PyResult<Vec<_>>>()?;
-    Ok(format!("[{}]", items.join(", ")))
+/// A per-call `timeout=` in seconds, checked as the handle's lock timeout is.
+fn timeout_arg(py: Python<'_>, seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    seconds
+        .map(|s| pp::parse_lock_timeout(&s.to_string()))
+        .transpose()
+        .or_raise(py)
 }
 
-fn repr_opt<T: std::fmt::Display>(value: Option<T>) -> String {
-    value.map_or_else(|| "None".to_owned(), |v| v.to_string())
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 // ---------------------------------------------------------------------------------------------
-// Values
+// Results: core's values become the dataclasses of `portpool._values`, from their serde form.
 
-/// One port held by one name, as the registry recorded it. Immutable; equal when every field
-/// is.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "Lease")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Lease {
-    /// Unique name of the holder.
-    #[pyo3(get)]
-    name: String,
-    /// The port, 1-65535.
-    #[pyo3(get)]
-    port: u16,
-    /// "tcp" or "udp".
-    #[pyo3(get)]
-    protocol: String,
-    /// "fixed", "flexible" or "pool": how the lease was made.
-    #[pyo3(get)]
-    mode: String,
-    /// The pool it came from, for "pool" leases; else None.
-    #[pyo3(get)]
-    pool: Option<String>,
-    /// The owning process's pid; None for a lease no process owns.
-    #[pyo3(get)]
-    pid: Option<u32>,
-    /// When the lease was made, in seconds since the Unix epoch.
-    #[pyo3(get)]
-    created: u64,
-    /// The time to live in seconds that renew() restarts; None for no expiry.
-    #[pyo3(get)]
-    ttl: Option<u64>,
-    /// When the lease expires, in seconds since the Unix epoch; None for never.
-    #[pyo3(get)]
-    expires: Option<u64>,
-    /// The next generation's port while a handover is under way; else None.
-    #[pyo3(get)]
-    next: Option<Next>,
-    /// Why the lease is stale (time to live over, owner gone, a handover's owner gone), in
-    /// leases from list() and who(); None for a lease that holds its ports.
-    #[pyo3(get)]
-    stale: Option<String>,
+/// A call's result, turned into its Python value with the GIL held.
+trait ToPython: Send {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>>;
 }
 
-impl From<pp::Lease> for Lease {
-    fn from(l: pp::Lease) -> Self {
-        Lease {
-            name: l.name,
-            port: l.port,
-            protocol: l.protocol.as_str().to_owned(),
-            mode: l.mode.as_str().to_owned(),
-            pool: l.pool,
-            pid: l.owner.map(|o| o.pid),
-            created: l.created,
-            ttl: l.ttl,
-            expires: l.expires,
-            next: l.next.map(Next::from),
-            stale: l.stale,
-        }
-    }
-}
-
-#[pymethods]
-impl Lease {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Lease(name={}, port={}, protocol={}, mode={}, pool={}, pid={}, created={}, ttl={}, expires={}, next={}, stale={})",
-            repr_str(py, &self.name)?,
-            self.port,
-            repr_str(py, &self.protocol)?,
-            repr_str(py, &self.mode)?,
-            match &self.pool {
-                Some(pool) => repr_str(py, pool)?,
-                None => "None".to_owned(),
-            },
-            repr_opt(self.pid),
-            self.created,
-            repr_opt(self.ttl),
-            repr_opt(self.expires),
-            match &self.next {
-                Some(next) => next.__repr__(),
-                None => "None".to_owned(),
-            },
-            match &self.stale {
-                Some(why) => repr_str(py, why)?,
-                None => "None".to_owned(),
-            },
-        ))
-    }
-}
-
-/// The next generation's port during a handover (Lease.next). Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "Next")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Next {
-    /// The new port, leased beside the current one until the handover is committed.
-    #[pyo3(get)]
-    port: u16,
-    /// When the handover began, in seconds since the Unix epoch.
-    #[pyo3(get)]
-    created: u64,
-    /// The next generation's process, which owns the lease after the commit; or None.
-    #[pyo3(get)]
-    pid: Option<u32>,
-}
-
-impl From<pp::Next> for Next {
-    fn from(n: pp::Next) -> Self {
-        Next {
-            port: n.port,
-            created: n.created,
-            pid: n.owner.map(|o| o.pid),
-        }
-    }
-}
-
-#[pymethods]
-impl Next {
-    fn __repr__(&self) -> String {
-        format!(
-            "Next(port={}, created={}, pid={})",
-            self.port,
-            self.created,
-            repr_opt(self.pid)
-        )
-    }
-}
-
-/// A named port range whose round-robin cursor every process on the host shares. Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "Pool")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Pool {
-    /// The pool's name.
-    #[pyo3(get)]
-    name: String,
-    /// First port of the range.
-    #[pyo3(get)]
-    start: u16,
-    /// Last port of the range (inclusive).
-    #[pyo3(get)]
-    end: u16,
-    /// The next port allocate() will consider.
-    #[pyo3(get)]
-    cursor: u16,
-    /// Whether allocate() bind-probes candidate ports.
-    #[pyo3(get)]
-    probe: bool,
-}
-
-impl From<pp::Pool> for Pool {
-    fn from(p: pp::Pool) -> Self {
-        Pool {
-            name: p.name,
-            start: p.start,
-            end: p.end,
-            cursor: p.cursor,
-            probe: p.probe,
-        }
-    }
-}
-
-#[pymethods]
-impl Pool {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Pool(name={}, start={}, end={}, cursor={}, probe={})",
-            repr_str(py, &self.name)?,
-            self.start,
-            self.end,
-            self.cursor,
-            if self.probe { "True" } else { "False" },
-        ))
-    }
-}
-
-/// What Registry.check() found on a port. Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "PortState")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct PortState {
-    /// "free" (neither leased nor bound), "leased" (to a live holder) or "busy" (bound by a
-    /// process outside the registry).
-    #[pyo3(get)]
-    status: String,
-    /// The lease holding the port when status is "leased"; else None.
-    #[pyo3(get)]
-    lease: Option<Lease>,
-}
-
-#[pymethods]
-impl PortState {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "PortState(status={}, lease={})",
-            repr_str(py, &self.status)?,
-            match &self.lease {
-                Some(lease) => lease.__repr__(py)?,
-                None => "None".to_owned(),
+macro_rules! plain_results {
+    ($($t:ty),*) => {$(
+        impl ToPython for $t {
+            fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                (*self).into_py_any(py)
             }
-        ))
+        }
+    )*};
+}
+plain_results!(bool, u16, Option<u16>, Vec<u16>);
+
+impl ToPython for () {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(py.None())
     }
 }
 
-/// A stale lease that Registry.gc() released, and why. Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "Reclaimed")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Reclaimed {
-    /// The lease as it was.
-    #[pyo3(get)]
-    lease: Lease,
-    /// Why it was stale, e.g. "owner pid 4242 is gone".
-    #[pyo3(get)]
-    reason: String,
-}
+/// A core value, shown as the `portpool` dataclass named `kind` ("Lease", "list[Lease]").
+struct Value<T>(&'static str, T);
 
-#[pymethods]
-impl Reclaimed {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Reclaimed(lease={}, reason={})",
-            self.lease.__repr__(py)?,
-            repr_str(py, &self.reason)?
-        ))
+impl<T: Serialize + Send> ToPython for Value<T> {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        static FROM_CORE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let data = pythonize::pythonize(py, &self.1)?;
+        let from_core = FROM_CORE.import(py, "portpool._values", "from_core")?;
+        Ok(from_core.call1((self.0, data))?.unbind())
     }
 }
 
-/// What Registry.import_() did. Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "ImportReport")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct ImportReport {
-    /// Leases made, one per new entry of the file.
-    #[pyo3(get)]
-    imported: Vec<Lease>,
-    /// Names already present with the same port, left as they were.
-    #[pyo3(get)]
-    skipped: Vec<String>,
-}
+/// A value, and core's warnings about the change that made it: each one a warnings.warn()
+/// with PortpoolWarning, pointing at the caller's line.
+struct Warned<T>(Value<T>, Vec<String>);
 
-#[pymethods]
-impl ImportReport {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "ImportReport(imported={}, skipped={})",
-            repr_list(&self.imported, |l| l.__repr__(py))?,
-            repr_list(&self.skipped, |n| repr_str(py, n))?,
-        ))
+impl<T: Serialize + Send> ToPython for Warned<T> {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        static WARN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static CATEGORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let Warned(value, warnings) = *self;
+        let warn = WARN.import(py, "warnings", "warn")?;
+        let category = CATEGORY.import(py, "portpool._values", "PortpoolWarning")?;
+        for message in warnings {
+            warn.call1((message, category, 1))?;
+        }
+        Box::new(value).to_python(py)
     }
 }
 
-/// A process holding a socket. Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "Process")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Process {
-    /// Process id.
-    #[pyo3(get)]
-    pid: u32,
-    /// Its program name (/proc/PID/comm).
-    #[pyo3(get)]
-    program: String,
-}
-
-#[pymethods]
-impl Process {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Process(pid={}, program={})",
-            self.pid,
-            repr_str(py, &self.program)?
-        ))
+/// How a scoped lease chooses its port: from `pool`, or `port` in `mode`.
+fn choice_arg(
+    py: Python<'_>,
+    pool: Option<&str>,
+    port: Option<&Bound<'_, PyAny>>,
+    mode: &str,
+) -> PyResult<pp::Choice> {
+    let mode = pp::Mode::from_str(mode).or_raise(py)?;
+    match (pool, port) {
+        (Some(_), Some(_)) => Err(error(
+            py,
+            pp::Error::new(
+                pp::ErrorKind::InvalidArgument,
+                "give a pool or a port, not both",
+            ),
+        )),
+        (pool, None) => Ok(pp::Choice::Pool(pool.map(str::to_owned))),
+        (None, Some(port)) => Ok(pp::Choice::Ports {
+            ports: ports_arg(py, port)?,
+            mode,
+        }),
     }
 }
 
-/// A server socket: a TCP listener, or a bound, unconnected UDP socket. Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "Socket")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Socket {
-    /// "tcp" or "udp".
-    #[pyo3(get)]
-    protocol: String,
-    /// The local address it is bound to, e.g. "0.0.0.0:8080" or "[::1]:8080".
-    #[pyo3(get)]
-    address: String,
-    /// The port it is bound to.
-    #[pyo3(get)]
-    port: u16,
-    /// The processes holding it; empty when their descriptors cannot be seen.
-    #[pyo3(get)]
-    processes: Vec<Process>,
+// ---------------------------------------------------------------------------------------------
+// Calls: every registry call runs through `wait_on`, its asyncio twin through `Job`.
+
+/// Gives back the lease a call made, for an asyncio twin cancelled after its change landed.
+type Undo = Box<dyn FnOnce(&pp::Registry) + Send>;
+
+/// A call's result, and how to give back the lease it made, if it made one.
+struct Done {
+    value: Box<dyn ToPython>,
+    undo: Option<Undo>,
 }
 
-impl From<pp::Socket> for Socket {
-    fn from(s: pp::Socket) -> Self {
-        Socket {
-            protocol: s.protocol.as_str().to_owned(),
-            address: s.address.to_string(),
-            port: s.port(),
-            processes: s
-                .processes
-                .into_iter()
-                .map(|p| Process {
-                    pid: p.pid,
-                    program: p.program,
-                })
-                .collect(),
+/// One registry call with its Python arguments converted: runs on any thread, GIL released.
+type Work = Box<dyn FnOnce(&pp::Registry) -> pp::Result<Done> + Send>;
+
+/// A call that leases nothing a cancelled caller would give back.
+fn work<T: ToPython + 'static>(
+    f: impl FnOnce(&pp::Registry) -> pp::Result<T> + Send + 'static,
+) -> PyResult<Work> {
+    Ok(Box::new(move |reg| {
+        Ok(Done {
+            value: Box::new(f(reg)?),
+            undo: None,
+        })
+    }))
+}
+
+/// A call that leases a port to `name`; the lease is given back by a cancelled asyncio twin
+/// when this call made it.
+fn leasing(
+    name: &str,
+    f: impl FnOnce(&pp::Registry, &str) -> pp::Result<pp::Grant> + Send + 'static,
+) -> PyResult<Work> {
+    let name = name.to_owned();
+    Ok(Box::new(move |reg| {
+        let grant = f(reg, &name)?;
+        Ok(Done {
+            value: Box::new(grant.port),
+            undo: release_if(grant.created, name),
+        })
+    }))
+}
+
+/// Releases `name` again, when the call made its lease.
+fn release_if(created: bool, name: String) -> Option<Undo> {
+    created.then(|| -> Undo {
+        Box::new(move |reg| {
+            // Best effort, on a thread nobody waits for an answer on.
+            let _ = reg.release(&name);
+        })
+    })
+}
+
+/// A socket bound to a leased port: becomes a `socket.socket` that owns the descriptor
+/// (closed, if never handed over, when dropped).
+struct Listening(OwnedFd);
+
+impl ToPython for Listening {
+    fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        static SOCKET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("fileno", self.0.as_raw_fd())?;
+        let sock = SOCKET
+            .import(py, "socket", "socket")?
+            .call((), Some(&kwargs))?;
+        // The Python socket owns the descriptor now.
+        let _ = self.0.into_raw_fd();
+        Ok(sock.unbind())
+    }
+}
+
+/// A TCP backlog: a non-negative int (core caps it).
+fn backlog_arg(py: Python<'_>, n: i64) -> PyResult<u32> {
+    u32::try_from(n).map_err(|_| {
+        error(
+            py,
+            pp::Error::new(
+                pp::ErrorKind::InvalidArgument,
+                format!("invalid backlog {n}: expected 0 or more"),
+            ),
+        )
+    })
+}
+
+/// How often a call waiting for the lock runs Python's signal handlers.
+const SIGNAL_POLL: Duration = Duration::from_millis(2);
+
+/// Runs `work` with the GIL released. Its lock waits end early after `timeout` (BusyError),
+/// once `cancel` is set, or when a Python signal handler raises (Ctrl-C's KeyboardInterrupt),
+/// whose exception is then raised as it is; a handler that returns lets the wait go on.
+fn wait_on(
+    py: Python<'_>,
+    registry: &pp::Registry,
+    timeout: Option<Duration>,
+    cancel: Option<&AtomicBool>,
+    work: Work,
+) -> PyResult<Done> {
+    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    let result = py.detach(|| {
+        let last = Cell::new(Instant::now());
+        let check = || {
+            if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                return Err(pp::Error::new(pp::ErrorKind::Busy, "cancelled"));
+            }
+            if last.get().elapsed() >= SIGNAL_POLL {
+                last.set(Instant::now());
+                if let Err(err) = Python::attach(|py| py.check_signals()) {
+                    *lock(&raised) = Some(err);
+                    return Err(pp::Error::new(pp::ErrorKind::Busy, "interrupted"));
+                }
+            }
+            Ok(())
+        };
+        let wait = pp::Wait {
+            timeout,
+            check: Some(&check),
+        };
+        pp::with_wait(&wait, || work(registry))
+    });
+    match lock(&raised).take() {
+        Some(err) => Err(err),
+        None => result.or_raise(py),
+    }
+}
+
+/// What a finished asyncio twin leaves for its caller.
+#[derive(Default)]
+struct JobEnd {
+    /// The caller was cancelled: a lease landing now is given back at once.
+    cancelled: bool,
+    /// The lease the finished call made, until the caller takes the result or gives it back.
+    undo: Option<Undo>,
+}
+
+/// One call of an asyncio twin, run on the event loop's executor by `portpool._aio.run`,
+/// which also drives the cancellation protocol: `cancel`, wait for `run` to end, `abandon`.
+#[pyclass(frozen, module = "portpool._native", name = "_Job")]
+struct Job {
+    registry: Arc<pp::Registry>,
+    timeout: Option<Duration>,
+    /// Whether cancelling ends the call early (a guard's exit is not: it always releases).
+    cancellable: bool,
+    /// Set by `cancel` when cancellable; read by the call's lock waits.
+    cancelled: AtomicBool,
+    work: Mutex<Option<Work>>,
+    end: Mutex<JobEnd>,
+}
+
+impl Job {
+    /// The awaitable of an asyncio twin: an error in the arguments raises when awaited.
+    fn start<'py>(
+        py: Python<'py>,
+        registry: &Arc<pp::Registry>,
+        timeout: Option<f64>,
+        work: PyResult<Work>,
+        cancellable: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        static RUN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static FAIL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let job = timeout_arg(py, timeout).and_then(|timeout| {
+            Ok(Job {
+                registry: Arc::clone(registry),
+                timeout,
+                cancellable,
+                cancelled: AtomicBool::new(false),
+                work: Mutex::new(Some(work?)),
+                end: Mutex::new(JobEnd::default()),
+            })
+        });
+        match job {
+            Ok(job) => RUN.import(py, "portpool._aio", "run")?.call1((job,)),
+            Err(err) => FAIL
+                .import(py, "portpool._aio", "fail")?
+                .call1((err.into_value(py),)),
         }
     }
 }
 
 #[pymethods]
-impl Socket {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Socket(protocol={}, address={}, processes={})",
-            repr_str(py, &self.protocol)?,
-            repr_str(py, &self.address)?,
-            repr_list(&self.processes, |p| p.__repr__(py))?,
-        ))
+impl Job {
+    /// Runs the call (blocking, GIL released); None when it was cancelled first.
+    fn run(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let Some(work) = lock(&self.work).take() else {
+            return Err(PyRuntimeError::new_err("a portpool call runs once"));
+        };
+        if self.cancelled.load(Ordering::SeqCst) {
+            return Ok(py.None());
+        }
+        let cancel = self.cancellable.then_some(&self.cancelled);
+        let done = wait_on(py, &self.registry, self.timeout, cancel, work)?;
+        let mut end = lock(&self.end);
+        if end.cancelled && self.cancellable {
+            drop(end);
+            if let Some(undo) = done.undo {
+                py.detach(|| undo(&self.registry));
+            }
+            return Ok(py.None());
+        }
+        end.undo = done.undo;
+        drop(end);
+        done.value.to_python(py)
     }
-}
 
-/// Everything known about one port: Registry.who(). Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "Who")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Who {
-    /// The port asked about.
-    #[pyo3(get)]
-    port: u16,
-    /// Leases holding it, TCP and UDP (during a handover, as the current or the next port).
-    #[pyo3(get)]
-    leases: Vec<Lease>,
-    /// Server sockets bound to it, or None when /proc could not be read.
-    #[pyo3(get)]
-    sockets: Option<Vec<Socket>>,
-    /// Why `sockets` is None; else None.
-    #[pyo3(get)]
-    unavailable: Option<String>,
-}
-
-#[pymethods]
-impl Who {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Who(port={}, leases={}, sockets={}, unavailable={})",
-            self.port,
-            repr_list(&self.leases, |l| l.__repr__(py))?,
-            match &self.sockets {
-                Some(sockets) => repr_list(sockets, |s| s.__repr__(py))?,
-                None => "None".to_owned(),
-            },
-            match &self.unavailable {
-                Some(why) => repr_str(py, why)?,
-                None => "None".to_owned(),
-            },
-        ))
+    /// The caller was cancelled: ends a lock wait, and makes a lease landing later go back.
+    fn cancel(&self) {
+        let mut end = lock(&self.end);
+        end.cancelled = true;
+        if self.cancellable {
+            self.cancelled.store(true, Ordering::SeqCst);
+        }
     }
-}
 
-/// One problem Registry.doctor() found. Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "Finding")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Finding {
-    /// "not_listening", "foreign_listener", "stale_owner", "stale_next_owner", "expired",
-    /// "taken_over", "ephemeral_overlap" or "split_registry".
-    #[pyo3(get)]
-    kind: String,
-    /// "info" for "not_listening", "warning" for every other kind.
-    #[pyo3(get)]
-    severity: String,
-    /// The lease or pool concerned.
-    #[pyo3(get)]
-    subject: String,
-    /// The port concerned, for findings about a lease; else None.
-    #[pyo3(get)]
-    port: Option<u16>,
-    /// "tcp" or "udp", for findings about a lease; else None.
-    #[pyo3(get)]
-    protocol: Option<String>,
-    /// A sentence for people.
-    #[pyo3(get)]
-    message: String,
-}
-
-#[pymethods]
-impl Finding {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Finding(kind={}, severity={}, subject={}, port={}, protocol={}, message={})",
-            repr_str(py, &self.kind)?,
-            repr_str(py, &self.severity)?,
-            repr_str(py, &self.subject)?,
-            repr_opt(self.port),
-            match &self.protocol {
-                Some(p) => repr_str(py, p)?,
-                None => "None".to_owned(),
-            },
-            repr_str(py, &self.message)?
-        ))
+    /// Whether the finished call left a lease its cancelled caller must give back.
+    fn leased(&self) -> bool {
+        self.cancellable && lock(&self.end).undo.is_some()
     }
-}
 
-/// The result of Registry.doctor(). Immutable.
-#[pyclass(frozen, eq, hash, module = "portpool", name = "DoctorReport")]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct DoctorReport {
-    /// Problems found; empty when all is well.
-    #[pyo3(get)]
-    findings: Vec<Finding>,
-    /// Why listener checks were skipped (no /proc); else None.
-    #[pyo3(get)]
-    unavailable: Option<String>,
-}
+    /// Gives back the lease the call made (blocking, GIL released).
+    fn abandon(&self, py: Python<'_>) {
+        let undo = lock(&self.end).undo.take();
+        if let Some(undo) = undo {
+            py.detach(|| undo(&self.registry));
+        }
+    }
 
-#[pymethods]
-impl DoctorReport {
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "DoctorReport(findings={}, unavailable={})",
-            repr_list(&self.findings, |f| f.__repr__(py))?,
-            match &self.unavailable {
-                Some(why) => repr_str(py, why)?,
-                None => "None".to_owned(),
-            },
-        ))
+    /// The caller took the result: the lease is its own.
+    fn keep(&self) {
+        lock(&self.end).undo = None;
     }
 }
 
@@ -725,6 +677,11 @@ impl DoctorReport {
 /// changes the registry locks the file for that call only, with the GIL released, so any
 /// number of handles, threads, processes and languages may use one registry at once; calls
 /// that only read take no lock. One Registry may be shared between threads.
+///
+/// Every call that touches the file takes `timeout=` (seconds it may wait for the lock, on
+/// top of `lock_timeout`: the shorter wins) and has an awaitable twin named `<call>_async`.
+/// While a call waits, Python's signal handlers run: Ctrl-C raises KeyboardInterrupt at once.
+/// A Registry pickles as its path and lock timeout, and is opened again when unpickled.
 ///
 /// A change returns once it is on the disk, unless it concerns only leases owned by a
 /// process (`pid=`) or a pool's cursor: those survive any crash of a process, but not a
@@ -747,81 +704,299 @@ struct Registry {
     inner: Arc<pp::Registry>,
 }
 
-#[pymethods]
 impl Registry {
-    #[new]
-    #[pyo3(signature = (path=None, *, lock_timeout=None))]
-    fn new(py: Python<'_>, path: Option<PathBuf>, lock_timeout: Option<f64>) -> PyResult<Self> {
-        let mut inner = pp::Registry::open(path.as_deref()).or_raise(py)?;
-        if let Some(seconds) = lock_timeout {
-            let timeout = pp::parse_lock_timeout(&seconds.to_string()).or_raise(py)?;
-            inner = inner.with_lock_timeout(timeout);
+    fn call(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        work: PyResult<Work>,
+    ) -> PyResult<Py<PyAny>> {
+        let timeout = timeout_arg(py, timeout)?;
+        let done = wait_on(py, &self.inner, timeout, None, work?)?;
+        done.value.to_python(py)
+    }
+
+    fn call_async<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+        work: PyResult<Work>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Job::start(py, &self.inner, timeout, work, true)
+    }
+}
+
+/// The Registry's methods. Each operation is one entry that converts its arguments and says
+/// which core call it makes; the entry becomes the method and its awaitable `_async` twin,
+/// both with `timeout=`, both through `wait_on`.
+macro_rules! registry_methods {
+    (
+        plain { $($plain:tt)* }
+        $(
+            $(#[doc = $doc:literal])*
+            #[pyo3(signature = ($($sig:tt)*))]
+            fn $name:ident / $name_async:ident ($py:ident $(, $arg:ident: $ty:ty)* $(,)?) $body:block
+        )*
+    ) => {
+        #[pymethods]
+        impl Registry {
+            $($plain)*
+            $(
+                $(#[doc = $doc])*
+                #[pyo3(signature = ($($sig)*))]
+                #[allow(clippy::too_many_arguments)]
+                fn $name(
+                    &self,
+                    $py: Python<'_>,
+                    $($arg: $ty,)*
+                    timeout: Option<f64>,
+                ) -> PyResult<Py<PyAny>> {
+                    // The body's `?` ends the closure, not the method, so that the async twin
+                    // raises argument errors when awaited (and both share the one body).
+                    #[allow(clippy::redundant_closure_call)]
+                    let work = (|| -> PyResult<Work> { $body })();
+                    self.call($py, timeout, work)
+                }
+
+                #[doc = concat!(
+                    "The awaitable twin of ", stringify!($name), "(): the same arguments, result ",
+                    "and errors, run on the event loop's default executor so that the loop ",
+                    "never blocks.\n\nCancelled (asyncio.wait_for, asyncio.timeout, anyio's ",
+                    "cancel scopes), the call gives up its lock wait having changed nothing. ",
+                    "If its change landed anyway, the lease that register_async, ",
+                    "allocate_async or listen_async made is released (a socket closed) before ",
+                    "the CancelledError reaches the caller; any other change stays."
+                )]
+                #[pyo3(signature = ($($sig)*))]
+                #[allow(clippy::too_many_arguments)]
+                fn $name_async<'py>(
+                    &self,
+                    $py: Python<'py>,
+                    $($arg: $ty,)*
+                    timeout: Option<f64>,
+                ) -> PyResult<Bound<'py, PyAny>> {
+                    #[allow(clippy::redundant_closure_call)]
+                    let work = (|| -> PyResult<Work> { $body })();
+                    self.call_async($py, timeout, work)
+                }
+            )*
         }
-        Ok(Registry {
-            inner: Arc::new(inner),
-        })
-    }
+    };
+}
 
-    /// The registry file's path (a pathlib.Path).
-    #[getter]
-    fn path(&self) -> PathBuf {
-        self.inner.path().to_owned()
-    }
+registry_methods! {
+    plain {
+        #[new]
+        #[pyo3(signature = (path=None, *, lock_timeout=None))]
+        fn new(py: Python<'_>, path: Option<PathBuf>, lock_timeout: Option<f64>) -> PyResult<Self> {
+            let mut inner = pp::Registry::open(path.as_deref()).or_raise(py)?;
+            if let Some(timeout) = timeout_arg(py, lock_timeout)? {
+                inner = inner.with_lock_timeout(timeout);
+            }
+            Ok(Registry {
+                inner: Arc::new(inner),
+            })
+        }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Registry({})",
-            repr_str(py, &self.inner.path().to_string_lossy())?
-        ))
+        /// The registry file's path (a pathlib.Path).
+        #[getter]
+        fn path(&self) -> PathBuf {
+            self.inner.path().to_owned()
+        }
+
+        /// Seconds a change waits for another process's lock before raising BusyError.
+        #[getter]
+        fn lock_timeout(&self) -> f64 {
+            self.inner.lock_timeout().as_secs_f64()
+        }
+
+        fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+            Ok(format!(
+                "Registry({})",
+                repr_str(py, &self.inner.path().to_string_lossy())?
+            ))
+        }
+
+        /// Pickles as the path and lock timeout: unpickling opens the registry again.
+        fn __getnewargs_ex__<'py>(
+            &self,
+            py: Python<'py>,
+        ) -> PyResult<((PathBuf,), Bound<'py, PyDict>)> {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("lock_timeout", self.lock_timeout())?;
+            Ok(((self.path(),), kwargs))
+        }
+
+        /// A context manager that leases a new port to `name` on entry and releases it on
+        /// exit, also when the block raises: `with reg.lease("worker-1") as port: ...`, or
+        /// `async with` (see lease_async()).
+        ///
+        /// One behaviour in every front end (the CLI's `portpool run` too): entering always
+        /// makes a new lease, and a name that already holds a live lease is a ConflictError.
+        /// The lease is owned by the process that enters the block (unless `pid` says
+        /// otherwise), so it is reclaimed even when that process is killed inside the block.
+        /// Only that process releases it: a forked child that leaves the block leaves its
+        /// parent's lease alone. A guard is entered by one thread at a time.
+        ///
+        /// Args:
+        ///     name: The holder's unique name.
+        ///     pool: The pool to allocate from; None: the default pool (unless `port`).
+        ///     port: Register this port (or the first free of a sequence of ports) instead of
+        ///         allocating from a pool, as register() chooses.
+        ///     mode: With `port`: "flexible" (default) or "fixed", as for register().
+        ///     range: With `port`: the range to fall back to, as for register().
+        ///     exclude: Ports never leased (iterable of int), as for register() and allocate().
+        ///     host: Probe candidate ports on this address only, as for register().
+        ///     protocol: "tcp" (default) or "udp".
+        ///     pid: The owning process; None: the process entering the block.
+        ///     ttl: Seconds the lease lives unless renewed.
+        ///     timeout: Seconds entering and leaving may wait for the registry's lock, on top
+        ///         of the handle's lock_timeout (the shorter wins).
+        ///
+        /// Returns:
+        ///     A LeaseGuard; entering it returns the port.
+        ///
+        /// Raises:
+        ///     InvalidArgumentError: a bad port, mode, protocol, pid or ttl, or both `pool`
+        ///         and `port` (on entry: a bad name or pool).
+        ///     ConflictError: on entry, `name` already holds a lease, or "fixed" and the port
+        ///         is taken.
+        ///     RuntimeError: on entry, the guard is already entered (by this or another
+        ///         thread).
+        ///     TypeError: an argument of the wrong type.
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, protocol="tcp", pid=None, ttl=None, timeout=None))]
+        #[allow(clippy::too_many_arguments)]
+        fn lease(
+            &self,
+            py: Python<'_>,
+            name: &str,
+            pool: Option<&str>,
+            port: Option<&Bound<'_, PyAny>>,
+            mode: &str,
+            range: Option<&Bound<'_, PyAny>>,
+            exclude: Option<&Bound<'_, PyAny>>,
+            host: Option<&Bound<'_, PyAny>>,
+            protocol: &str,
+            pid: Option<&Bound<'_, PyAny>>,
+            ttl: Option<&Bound<'_, PyAny>>,
+            timeout: Option<f64>,
+        ) -> PyResult<LeaseGuard> {
+            let choice = choice_arg(py, pool, port, mode)?;
+            Ok(LeaseGuard {
+                registry: Arc::clone(&self.inner),
+                name: name.to_owned(),
+                choice,
+                options: choosing(py, options(py, protocol, false, pid, ttl)?, range, exclude, host)?,
+                timeout: timeout_arg(py, timeout)?,
+                state: Arc::new(Mutex::new(GuardState::Idle)),
+            })
+        }
+
+        /// The same guard as lease(), for `async with reg.lease_async("worker-1") as port:`.
+        ///
+        /// Entering and leaving run on the event loop's default executor, so the loop never
+        /// blocks. A block cancelled while entering makes no lease, or releases the one that
+        /// landed; leaving always releases, also when cancelled.
+        ///
+        /// Args:
+        ///     name: As for lease().
+        ///     pool: As for lease().
+        ///     port: As for lease().
+        ///     mode: As for lease().
+        ///     range: As for lease().
+        ///     exclude: As for lease().
+        ///     host: As for lease().
+        ///     protocol: As for lease().
+        ///     pid: As for lease().
+        ///     ttl: As for lease().
+        ///     timeout: As for lease().
+        ///
+        /// Returns:
+        ///     A LeaseGuard; `async with` it gives the port.
+        ///
+        /// Raises:
+        ///     The errors of lease().
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, protocol="tcp", pid=None, ttl=None, timeout=None))]
+        #[allow(clippy::too_many_arguments)]
+        fn lease_async(
+            &self,
+            py: Python<'_>,
+            name: &str,
+            pool: Option<&str>,
+            port: Option<&Bound<'_, PyAny>>,
+            mode: &str,
+            range: Option<&Bound<'_, PyAny>>,
+            exclude: Option<&Bound<'_, PyAny>>,
+            host: Option<&Bound<'_, PyAny>>,
+            protocol: &str,
+            pid: Option<&Bound<'_, PyAny>>,
+            ttl: Option<&Bound<'_, PyAny>>,
+            timeout: Option<f64>,
+        ) -> PyResult<LeaseGuard> {
+            self.lease(
+                py, name, pool, port, mode, range, exclude, host, protocol, pid, ttl, timeout,
+            )
+        }
     }
 
     /// Leases a port to `name` and returns it.
     ///
-    /// A name that already holds a lease gets its port back. "flexible" gives `port` when it
-    /// is neither leased nor bound, else the next such port above it; "fixed" gives exactly
-    /// `port` or raises ConflictError. Stale leases (owner gone, ttl over) in the way are
-    /// reclaimed.
+    /// A name that already holds a lease gets its port back. Candidates, in order: the
+    /// preferred ports, then `range`; without a range, "flexible" goes on upward from the
+    /// first preferred port, and "fixed" takes only the preferred ports or raises
+    /// ConflictError. A candidate is taken when it is neither leased nor bound (nor
+    /// excluded). Stale leases (owner gone, ttl over) in the way are reclaimed.
     ///
     /// Args:
     ///     name: The holder's unique name (1-128 bytes, no whitespace or control characters).
-    ///     port: The port wanted, 1-65535.
+    ///     port: The port wanted, 1-65535, or a sequence of preferred ports in order
+    ///         (`[3000, 3001]`).
     ///     mode: "flexible" (default) or "fixed".
+    ///     range: A (start, end) pair of ports (inclusive) to try after the preferred ones.
+    ///     exclude: Ports never leased, even when preferred (an iterable of int).
+    ///     host: Probe candidates on this one address (e.g. "127.0.0.1") instead of the IPv4
+    ///         and IPv6 wildcards: a port some process has bound on another address may
+    ///         then be leased, and is only good for `host`.
     ///     protocol: "tcp" (default) or "udp".
     ///     force: "fixed" only: take the port even when a process outside the registry has
     ///         it bound. A port leased to another name is never taken.
     ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
     ///     ttl: Seconds the lease lives unless renewed.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The port leased to `name`.
     ///
     /// Raises:
-    ///     ConflictError: "fixed" and the port is taken, or `name` holds another port or
-    ///         protocol.
-    ///     ExhaustedError: "flexible" and no free port from `port` to 65535.
-    ///     InvalidArgumentError: a bad name, port, mode, protocol, pid or ttl.
+    ///     ConflictError: "fixed" and every candidate is taken, or `name` holds another port
+    ///         or protocol.
+    ///     ExhaustedError: "flexible" and no free candidate (to 65535 without a range).
+    ///     InvalidArgumentError: a bad name, port, mode, range, exclude, host (not an
+    ///         address of this machine), protocol, pid, ttl or timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, port, mode="flexible", *, protocol="tcp", force=false, pid=None, ttl=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn register(
-        &self,
-        py: Python<'_>,
+    #[pyo3(signature = (name, port, mode="flexible", *, range=None, exclude=None, host=None, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
+    fn register / register_async(
+        py,
         name: &str,
         port: &Bound<'_, PyAny>,
         mode: &str,
+        range: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
+        host: Option<&Bound<'_, PyAny>>,
         protocol: &str,
         force: bool,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<u16> {
-        let port = port_arg(py, port)?;
+    ) {
+        let ports = ports_arg(py, port)?;
         let mode = pp::Mode::from_str(mode).or_raise(py)?;
         let opts = options(py, protocol, force, pid, ttl)?;
-        let inner = &*self.inner;
-        py.detach(|| inner.register(name, port, mode, &opts))
-            .or_raise(py)
+        let opts = choosing(py, opts, range, exclude, host)?;
+        leasing(name, move |reg, name| reg.register_grant(name, ports, mode, &opts))
     }
 
     /// Leases the next free port of `pool` to `name` and returns it.
@@ -833,9 +1008,12 @@ impl Registry {
     ///     name: The holder's unique name.
     ///     pool: The pool's name; None (the default) means the "default" pool (9000-9999
     ///         unless changed), which always exists.
+    ///     exclude: Ports of the pool never leased (an iterable of int).
     ///     protocol: "tcp" (default) or "udp".
     ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
     ///     ttl: Seconds the lease lives unless renewed.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The port leased to `name`.
@@ -844,23 +1022,25 @@ impl Registry {
     ///     NotFoundError: no pool named `pool`.
     ///     ExhaustedError: every port of the pool is taken.
     ///     ConflictError: `name` holds a port of the other protocol.
-    ///     InvalidArgumentError: a bad name, pool, protocol, pid or ttl.
+    ///     InvalidArgumentError: a bad name, pool, exclude, protocol, pid, ttl or timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, pool=None, *, protocol="tcp", pid=None, ttl=None))]
-    fn allocate(
-        &self,
-        py: Python<'_>,
+    #[pyo3(signature = (name, pool=None, *, exclude=None, protocol="tcp", pid=None, ttl=None, timeout=None))]
+    fn allocate / allocate_async(
+        py,
         name: &str,
         pool: Option<&str>,
+        exclude: Option<&Bound<'_, PyAny>>,
         protocol: &str,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<u16> {
+    ) {
         let opts = options(py, protocol, false, pid, ttl)?;
-        let inner = &*self.inner;
-        py.detach(|| inner.allocate(name, pool, &opts)).or_raise(py)
+        let opts = choosing(py, opts, None, exclude, None)?;
+        let pool = pool.map(str::to_owned);
+        leasing(name, move |reg, name| reg.allocate_grant(name, pool.as_deref(), &opts))
     }
 
     /// The port leased to `name`, or `default` when it holds none.
@@ -871,75 +1051,87 @@ impl Registry {
     ///     name: The holder's name.
     ///     default: What to return when `name` holds no lease: None, or a port (1-65535),
     ///         checked as the command line checks `portpool get NAME DEFAULT`.
+    ///     timeout: Seconds this call may wait behind another thread's call, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The port, or `default`.
     ///
     /// Raises:
-    ///     InvalidArgumentError: a bad name, or a default that is not a port.
+    ///     InvalidArgumentError: a bad name, default or timeout.
+    ///     BusyError: another thread's call held the registry for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    #[pyo3(signature = (name, default=None))]
-    fn get(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        default: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Option<u16>> {
+    #[pyo3(signature = (name, default=None, *, timeout=None))]
+    fn get / get_async(py, name: &str, default: Option<&Bound<'_, PyAny>>) {
         let default = default.map(|d| port_arg(py, d)).transpose()?;
-        let inner = &*self.inner;
-        let lease = py.detach(|| inner.get(name)).or_raise(py)?;
-        Ok(lease.map(|l| l.port).or(default))
+        let name = name.to_owned();
+        work(move |reg| Ok(reg.get(&name)?.map(|l| l.port).or(default)))
     }
 
     /// Releases `name`'s lease.
     ///
     /// Args:
     ///     name: The holder's name.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     True when there was a lease; an unknown name is not an error.
     ///
     /// Raises:
-    ///     InvalidArgumentError: a bad name.
+    ///     InvalidArgumentError: a bad name or timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    fn release(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
-        let inner = &*self.inner;
-        py.detach(|| inner.release(name)).or_raise(py)
+    #[pyo3(signature = (name, *, timeout=None))]
+    fn release / release_async(py, name: &str) {
+        let name = name.to_owned();
+        work(move |reg| reg.release(&name))
     }
 
     /// Every lease, sorted by name.
+    ///
+    /// Args:
+    ///     timeout: Seconds this call may wait behind another thread's call, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     A list of Lease.
     ///
     /// Raises:
+    ///     BusyError: another thread's call held the registry for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    fn list(&self, py: Python<'_>) -> PyResult<Vec<Lease>> {
-        let inner = &*self.inner;
-        let leases = py.detach(|| inner.list()).or_raise(py)?;
-        Ok(leases.into_iter().map(Lease::from).collect())
+    #[pyo3(signature = (*, timeout=None))]
+    fn list / list_async(py) {
+        work(|reg| Ok(Value("list[Lease]", reg.list()?)))
     }
 
     /// Every pool, sorted by name; "default" is always there.
+    ///
+    /// Args:
+    ///     timeout: Seconds this call may wait behind another thread's call, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     A list of Pool.
     ///
     /// Raises:
+    ///     BusyError: another thread's call held the registry for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    fn pools(&self, py: Python<'_>) -> PyResult<Vec<Pool>> {
-        let inner = &*self.inner;
-        let pools = py.detach(|| inner.pools()).or_raise(py)?;
-        Ok(pools.into_iter().map(Pool::from).collect())
+    #[pyo3(signature = (*, timeout=None))]
+    fn pools / pools_async(py) {
+        work(|reg| Ok(Value("list[Pool]", reg.pools()?)))
     }
 
     /// Creates pool `name` over start..end (inclusive), or changes its range.
     ///
     /// Leases already made are kept; a cursor outside the new range restarts at `start`.
+    /// What deserves a look (a range overlapping the kernel's ephemeral ports, where
+    /// outgoing connections take ports at any moment) is a warnings.warn() with
+    /// PortpoolWarning; the pool is set all the same.
     ///
     /// Args:
     ///     name: The pool's name.
@@ -947,31 +1139,33 @@ impl Registry {
     ///     end: Last port, 1-65535, not below `start`.
     ///     probe: Whether allocate() bind-probes candidates (off suits a range reserved for
     ///         portpool). None: on for a new pool, unchanged for an existing one.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The pool as it now is.
     ///
     /// Raises:
-    ///     InvalidArgumentError: a bad name or range.
+    ///     InvalidArgumentError: a bad name, range or timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, start, end, *, probe=None))]
-    fn set_pool(
-        &self,
-        py: Python<'_>,
+    #[pyo3(signature = (name, start, end, *, probe=None, timeout=None))]
+    fn set_pool / set_pool_async(
+        py,
         name: &str,
         start: &Bound<'_, PyAny>,
         end: &Bound<'_, PyAny>,
         probe: Option<bool>,
-    ) -> PyResult<Pool> {
+    ) {
         let start = port_arg(py, start)?;
         let end = port_arg(py, end)?;
-        let inner = &*self.inner;
-        let pool = py
-            .detach(|| inner.set_pool(name, start, end, probe).map(|c| c.pool))
-            .or_raise(py)?;
-        Ok(pool.into())
+        let name = name.to_owned();
+        work(move |reg| {
+            let change = reg.set_pool(&name, start, end, probe)?;
+            Ok(Warned(Value("Pool", change.pool), change.warnings))
+        })
     }
 
     /// Whether `port` is free, leased (to whom) or bound outside the registry.
@@ -981,49 +1175,40 @@ impl Registry {
     /// Args:
     ///     port: The port, 1-65535.
     ///     protocol: "tcp" (default) or "udp".
+    ///     timeout: Seconds this call may wait behind another thread's call, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     A PortState.
     ///
     /// Raises:
-    ///     InvalidArgumentError: a bad port or protocol.
+    ///     InvalidArgumentError: a bad port, protocol or timeout.
+    ///     BusyError: another thread's call held the registry for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    #[pyo3(signature = (port, protocol="tcp"))]
-    fn check(
-        &self,
-        py: Python<'_>,
-        port: &Bound<'_, PyAny>,
-        protocol: &str,
-    ) -> PyResult<PortState> {
+    #[pyo3(signature = (port, protocol="tcp", *, timeout=None))]
+    fn check / check_async(py, port: &Bound<'_, PyAny>, protocol: &str) {
         let port = port_arg(py, port)?;
         let protocol = protocol_arg(py, protocol)?;
-        let inner = &*self.inner;
-        let state = py.detach(|| inner.check(port, protocol)).or_raise(py)?;
-        Ok(PortState {
-            status: state.as_str().to_owned(),
-            lease: state.lease().cloned().map(Lease::from),
-        })
+        work(move |reg| Ok(Value("PortState", reg.check(port, protocol)?)))
     }
 
     /// Releases every stale lease (owner gone or time to live over).
+    ///
+    /// Args:
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     A list of Reclaimed: each released lease and why it was stale.
     ///
     /// Raises:
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    fn gc(&self, py: Python<'_>) -> PyResult<Vec<Reclaimed>> {
-        let inner = &*self.inner;
-        let reclaimed = py.detach(|| inner.gc()).or_raise(py)?;
-        Ok(reclaimed
-            .into_iter()
-            .map(|r| Reclaimed {
-                lease: r.lease.into(),
-                reason: r.reason,
-            })
-            .collect())
+    #[pyo3(signature = (*, timeout=None))]
+    fn gc / gc_async(py) {
+        work(|reg| Ok(Value("list[Reclaimed]", reg.gc()?)))
     }
 
     /// Restarts `name`'s time to live from now.
@@ -1031,31 +1216,39 @@ impl Registry {
     /// Args:
     ///     name: The holder's name.
     ///     ttl: New time to live in seconds; None keeps the one the lease was given.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The renewed Lease.
     ///
     /// Raises:
     ///     NotFoundError: `name` holds no lease.
-    ///     InvalidArgumentError: a bad name or ttl, or no ttl given for a lease without one.
+    ///     InvalidArgumentError: a bad name, ttl or timeout, or no ttl given for a lease
+    ///         without one.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    #[pyo3(signature = (name, ttl=None))]
-    fn renew(&self, py: Python<'_>, name: &str, ttl: Option<&Bound<'_, PyAny>>) -> PyResult<Lease> {
+    #[pyo3(signature = (name, ttl=None, *, timeout=None))]
+    fn renew / renew_async(py, name: &str, ttl: Option<&Bound<'_, PyAny>>) {
         let ttl = ttl_arg(py, ttl)?;
-        let inner = &*self.inner;
-        let lease = py.detach(|| inner.renew(name, ttl)).or_raise(py)?;
-        Ok(lease.into())
+        let name = name.to_owned();
+        work(move |reg| Ok(Value("Lease", reg.renew(&name, ttl)?)))
     }
 
     /// Empties the registry: no leases, and only the "default" pool at 9000-9999.
     ///
+    /// Args:
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
     /// Raises:
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    fn reset(&self, py: Python<'_>) -> PyResult<()> {
-        let inner = &*self.inner;
-        py.detach(|| inner.reset()).or_raise(py)
+    #[pyo3(signature = (*, timeout=None))]
+    fn reset / reset_async(py) {
+        work(|reg| reg.reset())
     }
 
     /// Begins a zero-downtime handover of `name`: leases a port for the next generation
@@ -1069,6 +1262,8 @@ impl Registry {
     /// Args:
     ///     name: The lease's name.
     ///     pid: The next generation's process, which owns the lease after the commit.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The next generation's port.
@@ -1076,19 +1271,15 @@ impl Registry {
     /// Raises:
     ///     NotFoundError: `name` holds no lease.
     ///     ExhaustedError: no port is free for the next generation.
-    ///     InvalidArgumentError: a bad name or pid.
+    ///     InvalidArgumentError: a bad name, pid or timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    #[pyo3(signature = (name, pid=None))]
-    fn begin_handover(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        pid: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<u16> {
+    #[pyo3(signature = (name, pid=None, *, timeout=None))]
+    fn begin_handover / begin_handover_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>) {
         let pid = pid_arg(py, pid)?;
-        let inner = &*self.inner;
-        py.detach(|| inner.begin_handover(name, pid)).or_raise(py)
+        let name = name.to_owned();
+        work(move |reg| reg.begin_handover(&name, pid))
     }
 
     /// Completes `name`'s handover: releases the old port and makes the next one current.
@@ -1101,6 +1292,8 @@ impl Registry {
     ///     name: The lease's name.
     ///     pid: The next generation's process as this caller knows it. A handover begun
     ///         for another process raises ConflictError; None is not checked.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The new current port.
@@ -1109,19 +1302,15 @@ impl Registry {
     ///     NotFoundError: `name` holds no lease (or a stale one), or no handover of it is
     ///         under way.
     ///     ConflictError: the handover was begun for another process.
-    ///     InvalidArgumentError: a bad name or pid.
+    ///     InvalidArgumentError: a bad name, pid or timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    #[pyo3(signature = (name, pid=None))]
-    fn commit_handover(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        pid: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<u16> {
+    #[pyo3(signature = (name, pid=None, *, timeout=None))]
+    fn commit_handover / commit_handover_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>) {
         let pid = pid_arg(py, pid)?;
-        let inner = &*self.inner;
-        py.detach(|| inner.commit_handover(name, pid)).or_raise(py)
+        let name = name.to_owned();
+        work(move |reg| reg.commit_handover(&name, pid))
     }
 
     /// Abandons `name`'s handover: releases the next generation's port; the current lease
@@ -1130,6 +1319,8 @@ impl Registry {
     /// Args:
     ///     name: The lease's name.
     ///     pid: Checked as by commit_handover().
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The port released.
@@ -1138,19 +1329,15 @@ impl Registry {
     ///     NotFoundError: `name` holds no lease (or a stale one), or no handover of it is
     ///         under way.
     ///     ConflictError: the handover was begun for another process.
-    ///     InvalidArgumentError: a bad name or pid.
+    ///     InvalidArgumentError: a bad name, pid or timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    #[pyo3(signature = (name, pid=None))]
-    fn abort_handover(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        pid: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<u16> {
+    #[pyo3(signature = (name, pid=None, *, timeout=None))]
+    fn abort_handover / abort_handover_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>) {
         let pid = pid_arg(py, pid)?;
-        let inner = &*self.inner;
-        py.detach(|| inner.abort_handover(name, pid)).or_raise(py)
+        let name = name.to_owned();
+        work(move |reg| reg.abort_handover(&name, pid))
     }
 
     /// Allocates a port of `pool` to each of `names` in one locked write: all or none.
@@ -1163,6 +1350,8 @@ impl Registry {
     ///     protocol: "tcp" (default) or "udp".
     ///     pid: The owning process of every lease made.
     ///     ttl: Seconds the leases live unless renewed.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The ports, in the order of `names`.
@@ -1170,20 +1359,21 @@ impl Registry {
     /// Raises:
     ///     NotFoundError: no pool named `pool`.
     ///     ExhaustedError: the pool has too few free ports; nothing is leased.
-    ///     InvalidArgumentError: a bad name (or one given twice), pool, protocol, pid or ttl.
+    ///     InvalidArgumentError: a bad name (or one given twice), pool, protocol, pid, ttl
+    ///         or timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: `names` is a str, or holds something else than str.
-    #[pyo3(signature = (names, pool=None, *, protocol="tcp", pid=None, ttl=None))]
-    fn allocate_many(
-        &self,
-        py: Python<'_>,
+    #[pyo3(signature = (names, pool=None, *, protocol="tcp", pid=None, ttl=None, timeout=None))]
+    fn allocate_many / allocate_many_async(
+        py,
         names: &Bound<'_, PyAny>,
         pool: Option<&str>,
         protocol: &str,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Vec<u16>> {
+    ) {
         if names.is_instance_of::<PyString>() {
             return Err(PyTypeError::new_err(
                 "names must be an iterable of str, not a str",
@@ -1194,12 +1384,11 @@ impl Registry {
             .map(|name| name?.extract::<String>())
             .collect::<PyResult<_>>()?;
         let opts = options(py, protocol, false, pid, ttl)?;
-        let inner = &*self.inner;
-        py.detach(|| {
+        let pool = pool.map(str::to_owned);
+        work(move |reg| {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            inner.allocate_many(&names, pool, &opts)
+            reg.allocate_many(&names, pool.as_deref(), &opts)
         })
-        .or_raise(py)
     }
 
     /// Makes process `pid` the owner of `name`'s lease; None makes it permanent.
@@ -1207,26 +1396,23 @@ impl Registry {
     /// Args:
     ///     name: The lease's name.
     ///     pid: The new owner; once it exits, the lease is stale and reclaimed.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The Lease as it now is.
     ///
     /// Raises:
     ///     NotFoundError: `name` holds no lease.
-    ///     InvalidArgumentError: a bad name, or no process `pid`.
+    ///     InvalidArgumentError: a bad name or timeout, or no process `pid`.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    #[pyo3(signature = (name, pid=None))]
-    fn set_owner(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        pid: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Lease> {
+    #[pyo3(signature = (name, pid=None, *, timeout=None))]
+    fn set_owner / set_owner_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>) {
         let pid = pid_arg(py, pid)?;
-        let inner = &*self.inner;
-        let lease = py.detach(|| inner.set_owner(name, pid)).or_raise(py)?;
-        Ok(lease.into())
+        let name = name.to_owned();
+        work(move |reg| Ok(Value("Lease", reg.set_owner(&name, pid)?)))
     }
 
     /// Reads a flat {"name": port, ...} JSON file into fixed, permanent TCP leases, in one
@@ -1237,24 +1423,23 @@ impl Registry {
     ///
     /// Args:
     ///     file: The JSON file (str or os.PathLike).
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     An ImportReport: the leases made and the names skipped.
     ///
     /// Raises:
     ///     NotFoundError: no such file.
-    ///     InvalidArgumentError: not a {"name": port} map, or a bad name or port in it.
+    ///     InvalidArgumentError: not a {"name": port} map, a bad name or port in it, or a
+    ///         bad timeout.
     ///     ConflictError: a port leased to another name, or a name holding another port.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the file cannot be read.
-    #[pyo3(name = "import_", signature = (file))]
-    fn import(&self, py: Python<'_>, file: PathBuf) -> PyResult<ImportReport> {
-        let inner = &*self.inner;
-        let report = py.detach(|| inner.import(&file)).or_raise(py)?;
-        Ok(ImportReport {
-            imported: report.imported.into_iter().map(Lease::from).collect(),
-            skipped: report.skipped,
-        })
+    #[pyo3(signature = (file, *, timeout=None))]
+    fn import_ / import_async(py, file: PathBuf) {
+        work(move |reg| Ok(Value("ImportReport", reg.import(&file)?)))
     }
 
     /// Everything known about `port`: the leases holding it (TCP and UDP, current or next)
@@ -1262,26 +1447,21 @@ impl Registry {
     ///
     /// Args:
     ///     port: The port, 1-65535.
+    ///     timeout: Seconds this call may wait behind another thread's call, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     A Who.
     ///
     /// Raises:
-    ///     InvalidArgumentError: a bad port.
+    ///     InvalidArgumentError: a bad port or timeout.
+    ///     BusyError: another thread's call held the registry for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    fn who(&self, py: Python<'_>, port: &Bound<'_, PyAny>) -> PyResult<Who> {
+    #[pyo3(signature = (port, *, timeout=None))]
+    fn who / who_async(py, port: &Bound<'_, PyAny>) {
         let port = port_arg(py, port)?;
-        let inner = &*self.inner;
-        let who = py.detach(|| inner.who(port)).or_raise(py)?;
-        Ok(Who {
-            port: who.port,
-            leases: who.leases.into_iter().map(Lease::from).collect(),
-            sockets: who
-                .sockets
-                .map(|all| all.into_iter().map(Socket::from).collect()),
-            unavailable: who.unavailable,
-        })
+        work(move |reg| Ok(Value("Who", reg.who(port)?)))
     }
 
     /// Registers every port a server socket is bound to now as a fixed, permanent lease
@@ -1291,106 +1471,205 @@ impl Registry {
     ///
     /// Args:
     ///     dry_run: Return the plan and write nothing.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
     ///     The leases made (or, with dry_run, that would be made).
     ///
     /// Raises:
+    ///     InvalidArgumentError: a bad timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     PortpoolIOError: /proc cannot be read.
     ///     RegistryError: the registry file cannot be used.
-    #[pyo3(signature = (dry_run=false))]
-    fn migrate(&self, py: Python<'_>, dry_run: bool) -> PyResult<Vec<Lease>> {
-        let inner = &*self.inner;
-        let made = py.detach(|| inner.migrate(dry_run)).or_raise(py)?;
-        Ok(made.into_iter().map(Lease::from).collect())
+    #[pyo3(signature = (dry_run=false, *, timeout=None))]
+    fn migrate / migrate_async(py, dry_run: bool) {
+        work(move |reg| Ok(Value("list[Lease]", reg.migrate(dry_run)?)))
     }
 
     /// Checks the registry against the host: leases nothing listens on, listeners on leased
     /// ports that are not the owner (or its descendants), stale owners, expired leases, and
     /// pools overlapping the kernel's ephemeral ports. Reads only.
     ///
+    /// Args:
+    ///     timeout: Seconds this call may wait behind another thread's call, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
     /// Returns:
     ///     A DoctorReport; its findings are empty when all is well.
     ///
     /// Raises:
+    ///     BusyError: another thread's call held the registry for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    fn doctor(&self, py: Python<'_>) -> PyResult<DoctorReport> {
-        let inner = &*self.inner;
-        let report = py.detach(|| inner.doctor()).or_raise(py)?;
-        Ok(DoctorReport {
-            findings: report
-                .findings
-                .into_iter()
-                .map(|f| Finding {
-                    kind: f.kind.as_str().to_owned(),
-                    severity: f.severity.as_str().to_owned(),
-                    subject: f.subject,
-                    port: f.port,
-                    protocol: f.protocol.map(|p| p.as_str().to_owned()),
-                    message: f.message,
-                })
-                .collect(),
-            unavailable: report.unavailable,
-        })
+    #[pyo3(signature = (*, timeout=None))]
+    fn doctor / doctor_async(py) {
+        work(|reg| Ok(Value("DoctorReport", reg.doctor()?)))
     }
 
-    /// A context manager that allocates a port from `pool` on entry and releases it on exit,
-    /// also when the block raises. A name that already held a lease gets its port back and
-    /// keeps its lease after the block.
+    /// Leases a port to `name` and returns a socket bound to it, in one step: no process,
+    /// in the registry or outside it, can take the port between the lease and the bind.
     ///
-    /// `with reg.lease("worker-1") as port: ...`. The lease is owned by the process that
-    /// enters the block (unless `pid` says otherwise), so it is reclaimed even when that
-    /// process is killed inside the block.
+    /// Under the registry's lock, the port is chosen as allocate() (from `pool`) or
+    /// register() (from `port`) would choose it, bound, and only then leased. TCP sockets
+    /// listen (with SO_REUSEADDR, as servers set it); UDP sockets are bound. The address is
+    /// `host`, else the IPv6 wildcard in dual-stack mode (IPv4 too) where the host has IPv6,
+    /// else 0.0.0.0. A name that already holds a lease gets a socket on that lease's port.
+    ///
+    /// The caller owns the socket and closes it (`with reg.listen(...) as sock:`); it is not
+    /// inherited across exec. Closing it does not release the lease, and releasing does not
+    /// close it: release() ends the lease, or owner-pid reclaim does once the owning process
+    /// (this one, unless `pid`) has exited.
     ///
     /// Args:
     ///     name: The holder's unique name.
-    ///     pool: The pool's name.
-    ///     protocol: "tcp" (default) or "udp".
-    ///     pid: The owning process; None: the process entering the block.
+    ///     pool: The pool to allocate from; None: the default pool (unless `port`).
+    ///     port: A port, or a sequence of preferred ports, as for register().
+    ///     mode: With `port`: "flexible" (default) or "fixed".
+    ///     range: With `port`: a (start, end) pair of ports to fall back to.
+    ///     exclude: Ports never leased (an iterable of int).
+    ///     protocol: "tcp" (default: a listening socket) or "udp" (a bound socket).
+    ///     host: The address to bind, e.g. "127.0.0.1"; None: the wildcard.
+    ///     backlog: TCP: the queue of connections not yet accepted (default 128).
+    ///     pid: The owning process; None: this process.
     ///     ttl: Seconds the lease lives unless renewed.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
     ///
     /// Returns:
-    ///     A LeaseGuard; entering it returns the port, as allocate() does.
+    ///     A socket.socket bound to the leased port (`sock.getsockname()[1]`).
     ///
     /// Raises:
-    ///     InvalidArgumentError: a bad protocol, pid or ttl (on entry: a bad name or pool).
+    ///     NotFoundError: no pool named `pool`.
+    ///     ExhaustedError: no candidate port could be bound.
+    ///     ConflictError: "fixed" and every candidate is taken, `name` holds a port of the
+    ///         other protocol, or its port is bound by another process.
+    ///     InvalidArgumentError: a bad name, pool, port, mode, range, exclude, protocol,
+    ///         host (not an address of this machine), backlog, pid, ttl or timeout, or both
+    ///         `pool` and `port`.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
+    ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system refused the socket, or failed a read or
+    ///         write.
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, pool=None, *, protocol="tcp", pid=None, ttl=None))]
-    fn lease(
-        &self,
-        py: Python<'_>,
+    #[pyo3(signature = (name, *, pool=None, port=None, mode="flexible", range=None, exclude=None, protocol="tcp", host=None, backlog=128, pid=None, ttl=None, timeout=None))]
+    fn listen / listen_async(
+        py,
         name: &str,
         pool: Option<&str>,
+        port: Option<&Bound<'_, PyAny>>,
+        mode: &str,
+        range: Option<&Bound<'_, PyAny>>,
+        exclude: Option<&Bound<'_, PyAny>>,
         protocol: &str,
+        host: Option<&Bound<'_, PyAny>>,
+        backlog: i64,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<LeaseGuard> {
-        Ok(LeaseGuard {
-            registry: Arc::clone(&self.inner),
-            name: name.to_owned(),
-            pool: pool.map(str::to_owned),
-            options: options(py, protocol, false, pid, ttl)?,
-            state: Mutex::new(None),
-        })
+    ) {
+        let choice = choice_arg(py, pool, port, mode)?;
+        let opts = choosing(py, options(py, protocol, false, pid, ttl)?, range, exclude, None)?;
+        let listen = pp::ListenOptions {
+            host: host_arg(py, host)?,
+            backlog: backlog_arg(py, backlog)?,
+        };
+        let name = name.to_owned();
+        Ok(Box::new(move |reg: &pp::Registry| {
+            let bound = reg.listen(&name, &choice, &opts, &listen)?;
+            Ok(Done {
+                value: Box::new(Listening(bound.fd)),
+                undo: release_if(bound.created, name),
+            })
+        }))
     }
 }
 
-/// A port leased from a pool for the length of a `with` block; made by Registry.lease().
+/// Where a guard is: one thread at a time moves it from Idle through Entering to Entered.
+enum GuardState {
+    Idle,
+    Entering,
+    Entered(Arc<pp::ScopedLease>),
+}
+
+/// The right to enter a guard, taken atomically; dropped unused, it leaves the guard Idle.
+struct Entry(Arc<Mutex<GuardState>>);
+
+impl Entry {
+    fn entered(self, scoped: Arc<pp::ScopedLease>) {
+        *lock(&self.0) = GuardState::Entered(scoped);
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let mut state = lock(&self.0);
+        if matches!(*state, GuardState::Entering) {
+            *state = GuardState::Idle;
+        }
+    }
+}
+
+/// A scoped lease for one `with` or `async with` block; made by Registry.lease() and
+/// Registry.lease_async(). See Registry.lease() for what entering and leaving do.
 #[pyclass(frozen, module = "portpool", name = "LeaseGuard")]
 struct LeaseGuard {
     registry: Arc<pp::Registry>,
     name: String,
-    /// None: the default pool.
-    pool: Option<String>,
+    choice: pp::Choice,
     options: pp::LeaseOptions,
-    /// The port while inside the block, and whether entering made the lease.
-    state: Mutex<Option<pp::Grant>>,
+    timeout: Option<Duration>,
+    state: Arc<Mutex<GuardState>>,
 }
 
 impl LeaseGuard {
-    fn state(&self) -> std::sync::MutexGuard<'_, Option<pp::Grant>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// Entering's work: the scoped lease, kept in the guard; given back when cancelled.
+    fn enter(&self, py: Python<'_>) -> PyResult<Work> {
+        let entry = {
+            let mut state = lock(&self.state);
+            if !matches!(*state, GuardState::Idle) {
+                return Err(PyRuntimeError::new_err(format!(
+                    "the lease guard of {} is already entered",
+                    repr_str(py, &self.name)?
+                )));
+            }
+            *state = GuardState::Entering;
+            Entry(Arc::clone(&self.state))
+        };
+        let name = self.name.clone();
+        let (choice, options) = (self.choice.clone(), self.options.clone());
+        let state = Arc::clone(&self.state);
+        Ok(Box::new(move |reg| {
+            let scoped = Arc::new(reg.lease_scoped(&name, &choice, &options)?);
+            entry.entered(Arc::clone(&scoped));
+            let port = scoped.port();
+            let undo: Undo = Box::new(move |reg| {
+                *lock(&state) = GuardState::Idle;
+                let _ = scoped.release(reg);
+            });
+            Ok(Done {
+                value: Box::new(port),
+                undo: Some(undo),
+            })
+        }))
+    }
+
+    /// Leaving's work: releases the scoped lease (see ScopedLease::release); an error puts
+    /// it back, so that leaving can be tried again.
+    fn exit(&self) -> Work {
+        let taken = std::mem::replace(&mut *lock(&self.state), GuardState::Idle);
+        let state = Arc::clone(&self.state);
+        Box::new(move |reg| {
+            if let GuardState::Entered(scoped) = taken
+                && let Err(err) = scoped.release(reg)
+            {
+                *lock(&state) = GuardState::Entered(scoped);
+                return Err(err);
+            }
+            Ok(Done {
+                value: Box::new(false),
+                undo: None,
+            })
+        })
     }
 }
 
@@ -1405,32 +1684,23 @@ impl LeaseGuard {
     /// The port while inside the block; None before and after.
     #[getter]
     fn port(&self) -> Option<u16> {
-        self.state().map(|grant| grant.port)
-    }
-
-    /// Allocates the port (as Registry.allocate) and returns it. A guard is entered once at
-    /// a time: entering it again inside its block is a RuntimeError.
-    fn __enter__(&self, py: Python<'_>) -> PyResult<u16> {
-        if self.state().is_some() {
-            return Err(PyRuntimeError::new_err(format!(
-                "the lease guard of {} is already entered",
-                repr_str(py, &self.name)?
-            )));
+        match &*lock(&self.state) {
+            GuardState::Entered(scoped) => Some(scoped.port()),
+            _ => None,
         }
-        let mut options = self.options.clone();
-        options.pid = options.pid.or(Some(std::process::id()));
-        let grant = py
-            .detach(|| {
-                self.registry
-                    .allocate_grant(&self.name, self.pool.as_deref(), &options)
-            })
-            .or_raise(py)?;
-        *self.state() = Some(grant);
-        Ok(grant.port)
     }
 
-    /// Releases the lease when entering made it (a lease the name already held is left as
-    /// it was); never suppresses the block's exception.
+    /// Leases the port and returns it. Entering a guard that is already entered, by this
+    /// or another thread, is a RuntimeError.
+    fn __enter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let work = self.enter(py)?;
+        wait_on(py, &self.registry, self.timeout, None, work)?
+            .value
+            .to_python(py)
+    }
+
+    /// Releases the lease (only in the process that entered); never suppresses the
+    /// block's exception.
     #[pyo3(signature = (exc_type, exc_value, traceback))]
     fn __exit__(
         &self,
@@ -1438,25 +1708,47 @@ impl LeaseGuard {
         exc_type: Option<&Bound<'_, PyAny>>,
         exc_value: Option<&Bound<'_, PyAny>>,
         traceback: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
+    ) -> PyResult<Py<PyAny>> {
         let _ = (exc_type, exc_value, traceback);
-        let grant = self.state().take();
-        if grant.is_some_and(|g| g.created) {
-            py.detach(|| self.registry.release(&self.name))
-                .or_raise(py)?;
-        }
-        Ok(false)
+        wait_on(py, &self.registry, self.timeout, None, self.exit())?
+            .value
+            .to_python(py)
+    }
+
+    /// As __enter__, awaitable: a cancelled entry leaves no lease.
+    fn __aenter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = self.timeout.map(|t| t.as_secs_f64());
+        Job::start(py, &self.registry, timeout, self.enter(py), true)
+    }
+
+    /// As __exit__, awaitable: it releases also when cancelled.
+    #[pyo3(signature = (exc_type, exc_value, traceback))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        exc_value: Option<&Bound<'_, PyAny>>,
+        traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let _ = (exc_type, exc_value, traceback);
+        let timeout = self.timeout.map(|t| t.as_secs_f64());
+        Job::start(py, &self.registry, timeout, Ok(self.exit()), false)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let choice = match &self.choice {
+            pp::Choice::Pool(Some(pool)) => format!("pool={}", repr_str(py, pool)?),
+            pp::Choice::Pool(None) => "pool=None".to_owned(),
+            pp::Choice::Ports { ports, mode } => {
+                format!("ports={ports:?}, mode={}", repr_str(py, mode.as_str())?)
+            }
+        };
+        let port = self
+            .port()
+            .map_or_else(|| "None".to_owned(), |p| p.to_string());
         Ok(format!(
-            "LeaseGuard(name={}, pool={}, port={})",
-            repr_str(py, &self.name)?,
-            match &self.pool {
-                Some(pool) => repr_str(py, pool)?,
-                None => "None".to_owned(),
-            },
-            repr_opt(self.port())
+            "LeaseGuard(name={}, {choice}, port={port})",
+            repr_str(py, &self.name)?
         ))
     }
 }
@@ -1485,25 +1777,69 @@ fn is_free(py: Python<'_>, port: &Bound<'_, PyAny>, protocol: &str) -> PyResult<
     py.detach(|| pp::is_free(port, protocol)).or_raise(py)
 }
 
-/// A port the kernel picked as free, verified free for IPv4 and IPv6, like
-/// portpicker.pick_unused_port(). Takes no lease: use Registry.allocate() to keep other
-/// portpool users off it.
+/// Free ports, like portpicker.pick_unused_port() and get-port: `count` distinct ports that
+/// nothing has bound right now. Takes no lease: use Registry.register() or allocate() to keep
+/// other portpool users off them.
+///
+/// Candidates in order: `ports`, then `range`; without a range, ports the kernel picks.
+/// Each is probed on the IPv4 and IPv6 wildcards, or on `host` only.
 ///
 /// Args:
 ///     protocol: "tcp" (default) or "udp".
+///     ports: Ports to try first, in order (an iterable of int).
+///     range: Then this (start, end) pair of ports, inclusive.
+///     exclude: Ports never returned (an iterable of int).
+///     count: How many distinct ports to return; None: one, returned as an int.
+///     host: Probe this one address (e.g. "127.0.0.1") instead of the wildcards: a port
+///         bound on another address then reads as free.
 ///
 /// Returns:
-///     The port.
+///     A port (count None), else a list of `count` ports.
 ///
 /// Raises:
-///     InvalidArgumentError: a bad protocol.
-///     ExhaustedError: no free port found.
+///     InvalidArgumentError: a bad protocol, port, range, count or host (not an address of
+///         this machine).
+///     ExhaustedError: fewer free ports than asked for.
 ///     PortpoolIOError: the kernel refused a socket.
+///     TypeError: an argument of the wrong type.
 #[pyfunction]
-#[pyo3(signature = (protocol="tcp"))]
-fn find_free(py: Python<'_>, protocol: &str) -> PyResult<u16> {
-    let protocol = protocol_arg(py, protocol)?;
-    py.detach(|| pp::find_free(protocol)).or_raise(py)
+#[pyo3(signature = (protocol="tcp", *, ports=None, range=None, exclude=None, count=None, host=None))]
+fn find_free(
+    py: Python<'_>,
+    protocol: &str,
+    ports: Option<&Bound<'_, PyAny>>,
+    range: Option<&Bound<'_, PyAny>>,
+    exclude: Option<&Bound<'_, PyAny>>,
+    count: Option<&Bound<'_, PyAny>>,
+    host: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let asked = count
+        .map(|c| int_arg(c, "count")?.to_i64(py, "count"))
+        .transpose()?;
+    let options = pp::FindOptions {
+        protocol: protocol_arg(py, protocol)?,
+        ports: ports.map_or(Ok(Vec::new()), |p| port_list(py, p, "ports"))?,
+        range: range_arg(py, range)?,
+        exclude: exclude_arg(py, exclude)?,
+        count: match asked {
+            None => 1,
+            Some(n) => usize::try_from(n).map_err(|_| {
+                error(
+                    py,
+                    pp::Error::new(
+                        pp::ErrorKind::InvalidArgument,
+                        format!("invalid count {n}: ask for at least 1 port"),
+                    ),
+                )
+            })?,
+        },
+        host: host_arg(py, host)?,
+    };
+    let found = py.detach(|| pp::find_free_ports(&options)).or_raise(py)?;
+    match asked {
+        None => found[0].into_py_any(py),
+        Some(_) => found.into_py_any(py),
+    }
 }
 
 /// portpool's native module; import `portpool` instead.
@@ -1518,18 +1854,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_NAME_BYTES", pp::MAX_NAME_BYTES)?;
     m.add("FORMAT_VERSION", pp::FORMAT_VERSION)?;
     m.add_class::<Registry>()?;
-    m.add_class::<Lease>()?;
-    m.add_class::<Pool>()?;
-    m.add_class::<PortState>()?;
-    m.add_class::<Reclaimed>()?;
     m.add_class::<LeaseGuard>()?;
-    m.add_class::<Next>()?;
-    m.add_class::<ImportReport>()?;
-    m.add_class::<Who>()?;
-    m.add_class::<Socket>()?;
-    m.add_class::<Process>()?;
-    m.add_class::<Finding>()?;
-    m.add_class::<DoctorReport>()?;
     m.add_function(wrap_pyfunction!(is_free, m)?)?;
     m.add_function(wrap_pyfunction!(find_free, m)?)?;
     for class in Exceptions::get(py)?.all() {

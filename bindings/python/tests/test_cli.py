@@ -97,4 +97,4 @@ def test_a_handover_begun_by_the_cli_is_committed_from_python(reg, cli):
     assert reg.list()[0].next.port == new
     assert reg.commit_handover("api") == new
     assert cli("get", "api").stdout.strip() == str(new)
-    assert reg.check(old).status != "leased"
+    assert reg.check(old).state != "leased"

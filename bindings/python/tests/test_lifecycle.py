@@ -33,7 +33,7 @@ def test_handover_leases_the_next_port_beside_the_current_one_until_commit(reg, 
     assert reg.get("svc") == new
     (lease,) = reg.list()
     assert lease.next is None
-    assert reg.check(old).status != "leased"
+    assert reg.check(old).state != "leased"
 
 
 def test_handover_commit_makes_the_next_generation_the_owner(reg, reserved):
@@ -83,7 +83,7 @@ def test_aborted_handover_releases_the_next_port_and_keeps_the_lease(reg, reserv
     assert reg.abort_handover("svc") == new
     (lease,) = reg.list()
     assert (lease.port, lease.next) == (old, None)
-    assert reg.check(new).status != "leased"
+    assert reg.check(new).state != "leased"
 
 
 def test_handover_without_one_under_way_is_not_found(reg, reserved):

@@ -13,6 +13,7 @@ import pytest
 
 import portpool
 import portpool._native
+import portpool._values
 
 from conftest import REPO
 
@@ -64,12 +65,19 @@ def test_every_stubbed_name_imports_from_portpool():
             assert hasattr(exported, member), f"{name}.{member}"
 
 
+def test_every_value_type_imports_from_portpool_under_its_own_name():
+    for name in portpool._values.__all__:
+        value_type = getattr(portpool._values, name)
+        assert getattr(portpool, name) is value_type
+        assert (value_type.__module__, value_type.__qualname__) == ("portpool", name)
+
+
 def test_every_public_name_is_stubbed_and_exported():
-    public = {name for name in dir(portpool._native) if not name.startswith("_")}
-    public.add("__version__")
-    assert public <= set(stubbed_names())
-    assert set(portpool.__all__) == public
-    assert set(portpool._native.__all__) == public
+    native = {name for name in dir(portpool._native) if not name.startswith("_")}
+    native.add("__version__")
+    assert native <= set(stubbed_names())
+    assert set(portpool._native.__all__) == native
+    assert set(portpool.__all__) == native | set(portpool._values.__all__)
 
 
 def test_stubs_agree_with_the_runtime_signatures(tmp_path):
@@ -95,6 +103,7 @@ PUBLIC_CALLABLES = [
     portpool.Registry.renew,
     portpool.Registry.reset,
     portpool.Registry.lease,
+    portpool.Registry.lease_async,
     portpool.Registry.begin_handover,
     portpool.Registry.commit_handover,
     portpool.Registry.abort_handover,
@@ -104,6 +113,7 @@ PUBLIC_CALLABLES = [
     portpool.Registry.who,
     portpool.Registry.migrate,
     portpool.Registry.doctor,
+    portpool.Registry.listen,
     portpool.is_free,
     portpool.find_free,
 ]
@@ -120,6 +130,29 @@ def test_public_callables_have_text_signatures_and_docstrings(func):
         assert "Args:" in doc, func.__qualname__
     if func is not portpool.Registry.reset:
         assert "Returns:" in doc, func.__qualname__
+
+
+ASYNC_TWINS = [
+    name.removesuffix("_async")
+    for name in dir(portpool.Registry)
+    if name.endswith("_async") and name != "lease_async"
+]
+
+
+def test_every_call_that_touches_the_registry_has_an_async_twin_and_a_timeout():
+    ops = {f.__name__ for f in PUBLIC_CALLABLES if f.__qualname__.startswith("Registry.")}
+    ops -= {"lease", "lease_async"}
+    assert {name.removesuffix("_") for name in ops} == set(ASYNC_TWINS)
+    for name in ops:
+        assert "timeout" in inspect.signature(getattr(portpool.Registry, name)).parameters
+
+
+@pytest.mark.parametrize("name", ASYNC_TWINS)
+def test_an_async_twin_takes_the_arguments_of_its_call(name):
+    sync = getattr(portpool.Registry, name if name != "import" else "import_")
+    twin = getattr(portpool.Registry, f"{name}_async")
+    assert inspect.signature(twin) == inspect.signature(sync)
+    assert "awaitable twin" in twin.__doc__
 
 
 def test_registry_constructor_signature():
@@ -144,7 +177,10 @@ def test_values_have_readable_reprs(reg, reserved):
     assert repr(lease).startswith("Lease(name='svc', port=41000,")
     assert repr(lease.next).startswith("Next(port=41001, created=")
     assert repr(reg.who(41000)).startswith("Who(port=41000, leases=[Lease(name='svc'")
-    assert repr(reg.check(41000)).startswith("PortState(status='leased', lease=Lease(")
+    assert repr(reg.check(41000)).startswith("PortState(state='leased', lease=Lease(")
     assert repr(reg.lease("x", "reserved")) == "LeaseGuard(name='x', pool='reserved', port=None)"
+    assert repr(reg.lease("y", port=41005)) == (
+        "LeaseGuard(name='y', ports=[41005], mode='flexible', port=None)"
+    )
     report = reg.doctor()
     assert repr(report).startswith("DoctorReport(findings=[Finding(kind='not_listening'")

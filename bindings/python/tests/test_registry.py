@@ -256,15 +256,15 @@ def test_set_pool_with_start_after_end_is_invalid(reg):
 def test_check_reports_free_leased_and_busy_ports(reg):
     port = free_tcp_port()
     free = reg.check(port)
-    assert (free.status, free.lease) == ("free", None)
+    assert (free.state, free.lease) == ("free", None)
     reg.register("web", port, "fixed")
     leased = reg.check(port)
-    assert leased.status == "leased"
+    assert leased.state == "leased"
     assert leased.lease == reg.list()[0]
-    assert reg.check(port, "udp").status != "leased"
+    assert reg.check(port, "udp").state != "leased"
     with bound(0) as sock:
         busy = reg.check(sock.getsockname()[1])
-    assert (busy.status, busy.lease) == ("busy", None)
+    assert (busy.state, busy.lease) == ("busy", None)
 
 
 # --- gc / renew / reset ---------------------------------------------------------------------
@@ -362,11 +362,16 @@ def test_lease_context_takes_protocol_pid_and_ttl(reg, reserved):
         assert lease.pid == os.getpid()
 
 
-def test_lease_context_keeps_a_lease_the_name_already_held(reg, reserved):
+def test_lease_context_refuses_a_name_that_already_holds_a_lease_and_keeps_it(reg, reserved):
     port = reg.allocate("service", "reserved")
-    with reg.lease("service", "reserved") as inside:
-        assert inside == port
+    guard = reg.lease("service", "reserved")
+    with pytest.raises(portpool.ConflictError, match="already holds port"):
+        with guard:
+            pytest.fail("the block must not run")
+    assert guard.port is None
     assert reg.get("service") == port
+    (lease,) = reg.list()
+    assert (lease.port, lease.pid) == (port, None)
 
 
 def test_a_lease_guard_cannot_be_entered_twice_at_once(reg, reserved):

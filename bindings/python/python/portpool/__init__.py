@@ -19,6 +19,11 @@ Registry may be shared between threads.
 A change returns once it is on the disk, unless it concerns only leases owned by a process
 (``pid=``) or a pool's cursor: those survive any crash of a process but not a power loss,
 after which their owners are gone anyway.
+
+Every call that touches the registry takes ``timeout=`` and has an awaitable twin,
+``await reg.allocate_async(...)``, ``async with reg.lease_async(...) as port``; see
+:class:`Registry`. Values (:class:`Lease`, :class:`Pool`, ...) are frozen dataclasses, and a
+:class:`Registry` pickles as its path, so both travel to other processes.
 """
 
 from portpool._native import (
@@ -29,28 +34,31 @@ from portpool._native import (
     MAX_NAME_BYTES,
     BusyError,
     ConflictError,
-    DoctorReport,
     ExhaustedError,
-    Finding,
-    ImportReport,
     InvalidArgumentError,
-    Lease,
     LeaseGuard,
-    Next,
     NotFoundError,
-    Pool,
-    PortState,
     PortpoolError,
     PortpoolIOError,
-    Process,
-    Reclaimed,
     Registry,
     RegistryError,
-    Socket,
-    Who,
     find_free,
     is_free,
     __version__,
+)
+from portpool._values import (
+    DoctorReport,
+    Finding,
+    ImportReport,
+    Lease,
+    Next,
+    Pool,
+    PortpoolWarning,
+    PortState,
+    Process,
+    Reclaimed,
+    Socket,
+    Who,
 )
 
 __all__ = [
@@ -74,6 +82,7 @@ __all__ = [
     "PortState",
     "PortpoolError",
     "PortpoolIOError",
+    "PortpoolWarning",
     "Process",
     "Reclaimed",
     "Registry",

@@ -1,11 +1,15 @@
 """Type stubs of portpool's native module; import `portpool` rather than this module."""
 
 import builtins
+import ipaddress
 import os
 import pathlib
+import socket
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Final, Literal, final, overload
+
+from portpool._values import DoctorReport, ImportReport, Lease, Pool, PortState, Reclaimed, Who
 
 __all__ = [
     "DEFAULT_POOL",
@@ -15,25 +19,14 @@ __all__ = [
     "MAX_NAME_BYTES",
     "BusyError",
     "ConflictError",
-    "DoctorReport",
     "ExhaustedError",
-    "Finding",
-    "ImportReport",
     "InvalidArgumentError",
-    "Lease",
     "LeaseGuard",
-    "Next",
     "NotFoundError",
-    "Pool",
-    "PortState",
     "PortpoolError",
     "PortpoolIOError",
-    "Process",
-    "Reclaimed",
     "Registry",
     "RegistryError",
-    "Socket",
-    "Who",
     "__version__",
     "find_free",
     "is_free",
@@ -53,6 +46,8 @@ FORMAT_VERSION: Final[int]
 
 _Protocol = Literal["tcp", "udp"]
 _Port = int
+_Mode = Literal["flexible", "fixed"]
+_Host = str | ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class PortpoolError(Exception):
     """Base class of every error portpool raises; `str(err)` is portpool's message."""
@@ -80,160 +75,8 @@ class BusyError(PortpoolError, TimeoutError):
     """Another process held the registry's lock for the whole lock timeout. Also a TimeoutError."""
 
 @final
-class Lease:
-    """One port held by one name, as the registry recorded it. Immutable."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def port(self) -> int: ...
-    @property
-    def protocol(self) -> Literal["tcp", "udp"]: ...
-    @property
-    def mode(self) -> Literal["fixed", "flexible", "pool"]: ...
-    @property
-    def pool(self) -> str | None: ...
-    @property
-    def pid(self) -> int | None: ...
-    @property
-    def created(self) -> int: ...
-    @property
-    def ttl(self) -> int | None: ...
-    @property
-    def expires(self) -> int | None: ...
-    @property
-    def next(self) -> Next | None: ...
-    @property
-    def stale(self) -> str | None: ...
-
-@final
-class Next:
-    """The next generation's port during a handover (Lease.next). Immutable."""
-
-    @property
-    def port(self) -> int: ...
-    @property
-    def created(self) -> int: ...
-    @property
-    def pid(self) -> int | None: ...
-
-@final
-class Pool:
-    """A named port range with a round-robin cursor shared by the host. Immutable."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def cursor(self) -> int: ...
-    @property
-    def probe(self) -> bool: ...
-
-@final
-class PortState:
-    """What Registry.check() found on a port. Immutable."""
-
-    @property
-    def status(self) -> Literal["free", "leased", "busy"]: ...
-    @property
-    def lease(self) -> Lease | None: ...
-
-@final
-class Reclaimed:
-    """A stale lease that Registry.gc() released, and why. Immutable."""
-
-    @property
-    def lease(self) -> Lease: ...
-    @property
-    def reason(self) -> str: ...
-
-@final
-class ImportReport:
-    """What Registry.import_() did. Immutable."""
-
-    @property
-    def imported(self) -> list[Lease]: ...
-    @property
-    def skipped(self) -> list[str]: ...
-
-@final
-class Process:
-    """A process holding a socket. Immutable."""
-
-    @property
-    def pid(self) -> int: ...
-    @property
-    def program(self) -> str: ...
-
-@final
-class Socket:
-    """A server socket: a TCP listener, or a bound, unconnected UDP socket. Immutable."""
-
-    @property
-    def protocol(self) -> Literal["tcp", "udp"]: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def port(self) -> int: ...
-    @property
-    def processes(self) -> list[Process]: ...
-
-@final
-class Who:
-    """Everything known about one port: Registry.who(). Immutable."""
-
-    @property
-    def port(self) -> int: ...
-    @property
-    def leases(self) -> list[Lease]: ...
-    @property
-    def sockets(self) -> list[Socket] | None: ...
-    @property
-    def unavailable(self) -> str | None: ...
-
-@final
-class Finding:
-    """One problem Registry.doctor() found. Immutable."""
-
-    @property
-    def kind(
-        self,
-    ) -> Literal[
-        "not_listening",
-        "foreign_listener",
-        "stale_owner",
-        "stale_next_owner",
-        "expired",
-        "taken_over",
-        "ephemeral_overlap",
-        "split_registry",
-    ]: ...
-    @property
-    def severity(self) -> Literal["info", "warning"]: ...
-    @property
-    def subject(self) -> str: ...
-    @property
-    def port(self) -> int | None: ...
-    @property
-    def protocol(self) -> Literal["tcp", "udp"] | None: ...
-    @property
-    def message(self) -> str: ...
-
-@final
-class DoctorReport:
-    """The result of Registry.doctor(). Immutable."""
-
-    @property
-    def findings(self) -> list[Finding]: ...
-    @property
-    def unavailable(self) -> str | None: ...
-
-@final
 class LeaseGuard:
-    """A port leased from a pool for the length of a `with` block."""
+    """A scoped lease for one `with` or `async with` block; see Registry.lease()."""
 
     @property
     def name(self) -> str: ...
@@ -246,53 +89,158 @@ class LeaseGuard:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool: ...
+    async def __aenter__(self) -> int: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool: ...
 
 @final
 class Registry:
-    """A handle on one registry file, safe to share between threads."""
+    """A handle on one registry file, safe to share between threads; pickles as its path."""
 
     def __new__(
         cls, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None
     ) -> Registry: ...
+    def __getnewargs_ex__(self) -> tuple[tuple[pathlib.Path], dict[str, float]]: ...
     @property
     def path(self) -> pathlib.Path: ...
+    @property
+    def lock_timeout(self) -> float: ...
+    def lease(
+        self,
+        name: str,
+        pool: str | None = None,
+        *,
+        port: _Port | Iterable[_Port] | None = None,
+        mode: _Mode = "flexible",
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
+        protocol: _Protocol = "tcp",
+        pid: int | None = None,
+        ttl: int | None = None,
+        timeout: float | None = None,
+    ) -> LeaseGuard: ...
+    def lease_async(
+        self,
+        name: str,
+        pool: str | None = None,
+        *,
+        port: _Port | Iterable[_Port] | None = None,
+        mode: _Mode = "flexible",
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
+        protocol: _Protocol = "tcp",
+        pid: int | None = None,
+        ttl: int | None = None,
+        timeout: float | None = None,
+    ) -> LeaseGuard: ...
     def register(
         self,
         name: str,
-        port: _Port,
-        mode: Literal["flexible", "fixed"] = "flexible",
+        port: _Port | Iterable[_Port],
+        mode: _Mode = "flexible",
         *,
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
         protocol: _Protocol = "tcp",
         force: bool = False,
         pid: int | None = None,
         ttl: int | None = None,
+        timeout: float | None = None,
+    ) -> int: ...
+    async def register_async(
+        self,
+        name: str,
+        port: _Port | Iterable[_Port],
+        mode: _Mode = "flexible",
+        *,
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
+        protocol: _Protocol = "tcp",
+        force: bool = False,
+        pid: int | None = None,
+        ttl: int | None = None,
+        timeout: float | None = None,
     ) -> int: ...
     def allocate(
         self,
         name: str,
         pool: str | None = None,
         *,
+        exclude: Iterable[_Port] | None = None,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
+        timeout: float | None = None,
+    ) -> int: ...
+    async def allocate_async(
+        self,
+        name: str,
+        pool: str | None = None,
+        *,
+        exclude: Iterable[_Port] | None = None,
+        protocol: _Protocol = "tcp",
+        pid: int | None = None,
+        ttl: int | None = None,
+        timeout: float | None = None,
     ) -> int: ...
     @overload
-    def get(self, name: str, default: None = None) -> int | None: ...
+    def get(self, name: str, default: None = None, *, timeout: float | None = None) -> int | None: ...
     @overload
-    def get(self, name: str, default: int) -> int: ...
-    def release(self, name: str) -> bool: ...
-    def list(self) -> builtins.list[Lease]: ...
-    def pools(self) -> builtins.list[Pool]: ...
+    def get(self, name: str, default: int, *, timeout: float | None = None) -> int: ...
+    @overload
+    async def get_async(
+        self, name: str, default: None = None, *, timeout: float | None = None
+    ) -> int | None: ...
+    @overload
+    async def get_async(
+        self, name: str, default: int, *, timeout: float | None = None
+    ) -> int: ...
+    def release(self, name: str, *, timeout: float | None = None) -> bool: ...
+    async def release_async(self, name: str, *, timeout: float | None = None) -> bool: ...
+    def list(self, *, timeout: float | None = None) -> builtins.list[Lease]: ...
+    async def list_async(self, *, timeout: float | None = None) -> builtins.list[Lease]: ...
+    def pools(self, *, timeout: float | None = None) -> builtins.list[Pool]: ...
+    async def pools_async(self, *, timeout: float | None = None) -> builtins.list[Pool]: ...
     def set_pool(
-        self, name: str, start: _Port, end: _Port, *, probe: bool | None = None
+        self,
+        name: str,
+        start: _Port,
+        end: _Port,
+        *,
+        probe: bool | None = None,
+        timeout: float | None = None,
     ) -> Pool: ...
-    def check(self, port: _Port, protocol: _Protocol = "tcp") -> PortState: ...
-    def gc(self) -> builtins.list[Reclaimed]: ...
-    def renew(self, name: str, ttl: int | None = None) -> Lease: ...
-    def reset(self) -> None: ...
-    def begin_handover(self, name: str, pid: int | None = None) -> int: ...
-    def commit_handover(self, name: str, pid: int | None = None) -> int: ...
-    def abort_handover(self, name: str, pid: int | None = None) -> int: ...
+    async def set_pool_async(
+        self,
+        name: str,
+        start: _Port,
+        end: _Port,
+        *,
+        probe: bool | None = None,
+        timeout: float | None = None,
+    ) -> Pool: ...
+    def check(self, port: _Port, protocol: _Protocol = "tcp", *, timeout: float | None = None) -> PortState: ...
+    async def check_async(self, port: _Port, protocol: _Protocol = "tcp", *, timeout: float | None = None) -> PortState: ...
+    def gc(self, *, timeout: float | None = None) -> builtins.list[Reclaimed]: ...
+    async def gc_async(self, *, timeout: float | None = None) -> builtins.list[Reclaimed]: ...
+    def renew(self, name: str, ttl: int | None = None, *, timeout: float | None = None) -> Lease: ...
+    async def renew_async(self, name: str, ttl: int | None = None, *, timeout: float | None = None) -> Lease: ...
+    def reset(self, *, timeout: float | None = None) -> None: ...
+    async def reset_async(self, *, timeout: float | None = None) -> None: ...
+    def begin_handover(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> int: ...
+    async def begin_handover_async(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> int: ...
+    def commit_handover(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> int: ...
+    async def commit_handover_async(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> int: ...
+    def abort_handover(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> int: ...
+    async def abort_handover_async(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> int: ...
     def allocate_many(
         self,
         names: Iterable[str],
@@ -301,21 +249,79 @@ class Registry:
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
+        timeout: float | None = None,
     ) -> builtins.list[int]: ...
-    def set_owner(self, name: str, pid: int | None = None) -> Lease: ...
-    def import_(self, file: str | os.PathLike[str]) -> ImportReport: ...
-    def who(self, port: _Port) -> Who: ...
-    def migrate(self, dry_run: bool = False) -> builtins.list[Lease]: ...
-    def doctor(self) -> DoctorReport: ...
-    def lease(
+    async def allocate_many_async(
         self,
-        name: str,
+        names: Iterable[str],
         pool: str | None = None,
         *,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
-    ) -> LeaseGuard: ...
+        timeout: float | None = None,
+    ) -> builtins.list[int]: ...
+    def set_owner(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> Lease: ...
+    async def set_owner_async(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> Lease: ...
+    def import_(self, file: str | os.PathLike[str], *, timeout: float | None = None) -> ImportReport: ...
+    async def import_async(self, file: str | os.PathLike[str], *, timeout: float | None = None) -> ImportReport: ...
+    def who(self, port: _Port, *, timeout: float | None = None) -> Who: ...
+    async def who_async(self, port: _Port, *, timeout: float | None = None) -> Who: ...
+    def migrate(self, dry_run: bool = False, *, timeout: float | None = None) -> builtins.list[Lease]: ...
+    async def migrate_async(self, dry_run: bool = False, *, timeout: float | None = None) -> builtins.list[Lease]: ...
+    def doctor(self, *, timeout: float | None = None) -> DoctorReport: ...
+    async def doctor_async(self, *, timeout: float | None = None) -> DoctorReport: ...
+    def listen(
+        self,
+        name: str,
+        *,
+        pool: str | None = None,
+        port: _Port | Iterable[_Port] | None = None,
+        mode: _Mode = "flexible",
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        protocol: _Protocol = "tcp",
+        host: _Host | None = None,
+        backlog: int = 128,
+        pid: int | None = None,
+        ttl: int | None = None,
+        timeout: float | None = None,
+    ) -> socket.socket: ...
+    async def listen_async(
+        self,
+        name: str,
+        *,
+        pool: str | None = None,
+        port: _Port | Iterable[_Port] | None = None,
+        mode: _Mode = "flexible",
+        range: tuple[_Port, _Port] | None = None,
+        exclude: Iterable[_Port] | None = None,
+        protocol: _Protocol = "tcp",
+        host: _Host | None = None,
+        backlog: int = 128,
+        pid: int | None = None,
+        ttl: int | None = None,
+        timeout: float | None = None,
+    ) -> socket.socket: ...
 
 def is_free(port: _Port, protocol: _Protocol = "tcp") -> bool: ...
-def find_free(protocol: _Protocol = "tcp") -> int: ...
+@overload
+def find_free(
+    protocol: _Protocol = "tcp",
+    *,
+    ports: Iterable[_Port] | None = None,
+    range: tuple[_Port, _Port] | None = None,
+    exclude: Iterable[_Port] | None = None,
+    count: None = None,
+    host: _Host | None = None,
+) -> int: ...
+@overload
+def find_free(
+    protocol: _Protocol = "tcp",
+    *,
+    ports: Iterable[_Port] | None = None,
+    range: tuple[_Port, _Port] | None = None,
+    exclude: Iterable[_Port] | None = None,
+    count: int,
+    host: _Host | None = None,
+) -> list[int]: ...

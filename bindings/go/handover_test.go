@@ -274,7 +274,7 @@ func TestNilOptionsAreIgnored(t *testing.T) {
 	must(reg.BeginHandover("a", nil))
 }
 
-func TestALeaseSurvivesAJSONRoundTrip(t *testing.T) {
+func TestALeaseEncodesAsCoreDoesAndSurvivesAJSONRoundTrip(t *testing.T) {
 	reg, _ := open(t)
 	must(reg.Register("web", 23600, portpool.ModeFlexible, portpool.WithProtocol(portpool.UDP), portpool.WithTTL(time.Minute)))
 	lease := must(reg.GetLease("web"))
@@ -282,14 +282,19 @@ func TestALeaseSurvivesAJSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(text), `"Protocol":"udp"`) || !strings.Contains(string(text), `"Mode":"flexible"`) {
-		t.Fatalf("JSON %s", text)
+	for _, part := range []string{`"name":"web"`, `"protocol":"udp"`, `"mode":"flexible"`, `"pool":null`, `"owner":null`, `"ttl":60`, `"next":null`} {
+		if !strings.Contains(string(text), part) {
+			t.Fatalf("JSON %s: want %s, as `portpool list --json` writes it", text, part)
+		}
+	}
+	if strings.Contains(string(text), `"stale"`) || strings.Contains(string(text), `"origin"`) {
+		t.Fatalf("JSON %s: stale and origin are left out when there are none, as core leaves them out", text)
 	}
 	var back portpool.Lease
 	if err := json.Unmarshal(text, &back); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(back.Protocol, lease.Protocol) || back.Mode != lease.Mode || back.Port != lease.Port || !back.Expires.Equal(lease.Expires) {
+	if !reflect.DeepEqual(back, lease) {
 		t.Fatalf("round trip: %+v, want %+v", back, lease)
 	}
 	state, _ := json.Marshal(portpool.PortLeased)

@@ -1,13 +1,13 @@
-//! The supervisor's operations: handovers, batches, owners, and the view of the host's
-//! sockets (who, migrate, doctor), plus import of a flat `{"name": port}` file.
+//! Handover and owners: who owns a lease and how it passes from one process to the next
+//! (begin, commit and abort a handover, set_owner, allocate_many for a supervisor's workers).
 
 use std::ffi::c_char;
 
-use portpool_core::{Error, ErrorKind, leases_to_json};
+use portpool_core::{Error, ErrorKind, Registry, Result};
 
 use crate::args::{
-    c_string, json, lease_options, name_to_port, optional_out, optional_path, optional_pid,
-    optional_text, out, registry, text,
+    lease_options, name_to_port, optional_out, optional_pid, optional_text, registry, set_json,
+    text,
 };
 use crate::status::{guard, portpool_status};
 use crate::types::{portpool_lease_options, portpool_registry};
@@ -46,11 +46,7 @@ pub unsafe extern "C" fn portpool_begin_handover(
     out_port: *mut u16,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
-        name_to_port(reg, name, out_port, |reg, name| {
-            reg.begin_handover(name, optional_pid(pid)?)
-        })
-    })
+    guard(|| unsafe { handover_step(reg, name, pid, out_port, Registry::begin_handover) })
 }
 
 /// Completes `name`'s handover: releases the old port and makes the next one current. The
@@ -84,11 +80,7 @@ pub unsafe extern "C" fn portpool_commit_handover(
     out_port: *mut u16,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
-        name_to_port(reg, name, out_port, |reg, name| {
-            reg.commit_handover(name, optional_pid(pid)?)
-        })
-    })
+    guard(|| unsafe { handover_step(reg, name, pid, out_port, Registry::commit_handover) })
 }
 
 /// Abandons `name`'s handover: releases the next generation's port, which is returned in
@@ -116,11 +108,7 @@ pub unsafe extern "C" fn portpool_abort_handover(
     out_port: *mut u16,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
-        name_to_port(reg, name, out_port, |reg, name| {
-            reg.abort_handover(name, optional_pid(pid)?)
-        })
-    })
+    guard(|| unsafe { handover_step(reg, name, pid, out_port, Registry::abort_handover) })
 }
 
 /// Allocates a port of `pool` (NULL: `"default"`) to each of the `count` names in `names`, in
@@ -229,157 +217,28 @@ pub unsafe extern "C" fn portpool_set_owner(
         let (reg, name, out_json) =
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
         let lease = reg.inner.set_owner(name, optional_pid(pid)?)?;
-        if let Some(out_json) = out_json {
-            out_json.set(c_string(json(&lease)));
-        }
+        set_json(out_json, &lease);
         Ok(())
     })
 }
 
-/// Everything known about `port`, as a JSON object: `{"port", "leases": [lease objects, TCP
-/// and UDP], "sockets": [{"protocol", "address", "processes": [{"pid", "program"}]}] or null,
-/// "unavailable": null or why the sockets could not be read}`.
-///
-/// - **Ownership:** `*out_json` is a new string owned by the caller: free it with
-///   `portpool_string_free`.
-/// - **Threads:** safe to call concurrently on one handle. Costs a walk over every process's
-///   descriptors.
-/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`; port 0),
-///   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
-///
-/// ```c
-/// char *who = NULL;
-/// if (portpool_who_json(reg, 8080, &who) == PORTPOOL_OK) {
-///     puts(who);
-///     portpool_string_free(who);
-/// }
-/// ```
+/// The body of the three handover calls: one step of `name`'s handover for the next
+/// generation `pid` (0: none given), whose port goes to `*out_port`.
 ///
 /// # Safety
-/// `reg` is NULL or a live handle; `out_json` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn portpool_who_json(
+/// As those calls' contract: `reg` is NULL or a live handle, `name` NULL or a NUL-terminated
+/// string, `out_port` NULL or writable.
+unsafe fn handover_step(
     reg: *mut portpool_registry,
-    port: u16,
-    out_json: *mut *mut c_char,
-) -> portpool_status {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
-        out_json.set(c_string(json(&reg.inner.who(port)?)));
-        Ok(())
-    })
-}
-
-/// Registers every port a server socket is bound to now as a fixed, permanent lease named
-/// after its program, and returns the leases made as a JSON array. Ports already leased are
-/// left alone. With `dry_run`, returns the plan and writes nothing.
-///
-/// - **Ownership:** `*out_json` is a new string owned by the caller: free it with
-///   `portpool_string_free`.
-/// - **Threads:** safe to call concurrently on one handle.
-/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`), `PORTPOOL_IO_ERROR`
-///   (/proc cannot be read), `PORTPOOL_REGISTRY_ERROR`.
-///
-/// ```c
-/// char *plan = NULL;
-/// if (portpool_migrate_json(reg, true, &plan) == PORTPOOL_OK) {
-///     puts(plan);
-///     portpool_string_free(plan);
-/// }
-/// ```
-///
-/// # Safety
-/// `reg` is NULL or a live handle; `out_json` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn portpool_migrate_json(
-    reg: *mut portpool_registry,
-    dry_run: bool,
-    out_json: *mut *mut c_char,
-) -> portpool_status {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
-        out_json.set(c_string(leases_to_json(
-            &reg.inner.migrate(dry_run)?,
-            false,
-        )));
-        Ok(())
-    })
-}
-
-/// Reads a flat `{"name": port, ...}` file into fixed, permanent TCP leases, in one write.
-/// Names already present with the same port are skipped; any problem refuses the whole file,
-/// listing every problem, and writes nothing. `*out_json`, when not NULL, is
-/// `{"imported": [lease objects], "skipped": [names]}`. The path is taken as bytes.
-///
-/// - **Ownership:** `file` is only read during the call; a string in `*out_json` is owned by
-///   the caller: free it with `portpool_string_free`.
-/// - **Threads:** safe to call concurrently on one handle.
-/// - **Errors:** `PORTPOOL_NOT_FOUND` (no such file), `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`
-///   or `file`; not a `{"name": port}` map; bad names or ports), `PORTPOOL_CONFLICT` (a port
-///   leased to another name, a name holding another port), `PORTPOOL_REGISTRY_ERROR`,
-///   `PORTPOOL_IO_ERROR`.
-///
-/// ```c
-/// if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL) != PORTPOOL_OK)
-///     fprintf(stderr, "%s\n", portpool_last_error_message());
-/// ```
-///
-/// # Safety
-/// `reg` is NULL or a live handle; `file` is NULL or a NUL-terminated string; `out_json` is
-/// NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn portpool_import(
-    reg: *mut portpool_registry,
-    file: *const c_char,
-    out_json: *mut *mut c_char,
-) -> portpool_status {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let (reg, file, out_json) =
-            unsafe { (registry(reg)?, optional_path(file), optional_out(out_json)) };
-        let file = file
-            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "invalid file: NULL pointer"))?;
-        let report = reg.inner.import(file)?;
-        if let Some(out_json) = out_json {
-            out_json.set(c_string(json(&report)));
-        }
-        Ok(())
-    })
-}
-
-/// Checks the registry against the host and returns the findings as a JSON object:
-/// `{"findings": [{"kind", "subject", "message"}], "unavailable": null or why sockets could
-/// not be inspected}`. `kind` is one of `"not_listening"`, `"foreign_listener"`,
-/// `"stale_owner"`, `"expired"`, `"ephemeral_overlap"`. Reads only.
-///
-/// - **Ownership:** `*out_json` is a new string owned by the caller: free it with
-///   `portpool_string_free`.
-/// - **Threads:** safe to call concurrently on one handle. Costs a walk over every process's
-///   descriptors.
-/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`),
-///   `PORTPOOL_REGISTRY_ERROR`, `PORTPOOL_IO_ERROR`.
-///
-/// ```c
-/// char *report = NULL;
-/// if (portpool_doctor_json(reg, &report) == PORTPOOL_OK) {
-///     puts(report);
-///     portpool_string_free(report);
-/// }
-/// ```
-///
-/// # Safety
-/// `reg` is NULL or a live handle; `out_json` is NULL or writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn portpool_doctor_json(
-    reg: *mut portpool_registry,
-    out_json: *mut *mut c_char,
-) -> portpool_status {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
-        out_json.set(c_string(json(&reg.inner.doctor()?)));
-        Ok(())
-    })
+    name: *const c_char,
+    pid: i64,
+    out_port: *mut u16,
+    step: fn(&Registry, &str, Option<u32>) -> Result<u16>,
+) -> Result<()> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        name_to_port(reg, name, out_port, |reg, name| {
+            step(reg, name, optional_pid(pid)?)
+        })
+    }
 }

@@ -1,0 +1,164 @@
+package portpool
+
+// Allocation: taking, reading and giving back leases and pools (Register, Allocate, Get,
+// Release, List, Pools, SetPool, Check, GC, Renew, Reset).
+
+/*
+#include "portpool.h"
+*/
+import "C"
+
+// Register leases a port to name and returns it.
+//
+// ModeFlexible gives port when it is neither leased nor bound, else the next such port above
+// it (ErrExhausted when none is left). ModeFixed gives exactly port, or ErrConflict naming the
+// holder. A name that already holds a lease gets its port back; asking it for another fixed
+// port or the other protocol is ErrConflict. The lease is permanent TCP unless opts say
+// otherwise (WithProtocol, WithOwner, WithTTL, WithForce).
+func (r *Registry) Register(name string, port uint16, mode Mode, opts ...LeaseOption) (uint16, error) {
+	options, err := buildOptions("Register", opts)
+	if err != nil {
+		return 0, err
+	}
+	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
+		return C.portpool_register_ex(h, cname, C.uint16_t(port), C.portpool_mode(mode), options, out)
+	})
+}
+
+// Allocate leases the next free port of pool to name and returns it. An empty pool means
+// "default" (9000-9999 unless changed). The pool's round-robin cursor is shared by every
+// process on the host. A name that already holds a lease gets its port back. An unknown pool
+// is ErrNotFound; a pool with no free port is ErrExhausted.
+func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, error) {
+	options, err := buildOptions("Allocate", opts)
+	if err != nil {
+		return 0, err
+	}
+	return withOptionalCString("pool", pool, func(cpool *C.char) (uint16, error) {
+		return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
+			return C.portpool_allocate_ex(h, cname, cpool, options, out)
+		})
+	})
+}
+
+// Get returns the port name holds; ErrNotFound when it holds none, or only a stale lease (its
+// time to live over, or its owner gone).
+func (r *Registry) Get(name string) (uint16, error) {
+	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
+		return C.portpool_get(h, cname, out)
+	})
+}
+
+// GetLease returns the whole lease name holds, as it stands now (a handover its owners'
+// deaths settled, applied); ErrNotFound when it holds none, or only a stale one.
+func (r *Registry) GetLease(name string) (Lease, error) {
+	return r.leaseOf(name, func(h *C.portpool_registry, cname *C.char, out **C.char) C.enum_portpool_status {
+		return C.portpool_get_json(h, cname, out)
+	})
+}
+
+// Release releases name's lease and reports whether there was one; an unknown name is not an
+// error.
+func (r *Registry) Release(name string) (bool, error) {
+	return withCString("name", name, func(cname *C.char) (bool, error) {
+		var out C.bool
+		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+			return C.portpool_release(h, cname, &out)
+		})
+		return bool(out), err
+	})
+}
+
+// List returns every lease as recorded, sorted by name; a stale one says why in Lease.Stale.
+func (r *Registry) List() ([]Lease, error) {
+	return jsonOf[[]Lease](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_list_json(h, out)
+	})
+}
+
+// Pools returns every pool, sorted by name; the "default" pool is always there.
+func (r *Registry) Pools() ([]Pool, error) {
+	return jsonOf[[]Pool](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_pools_json(h, out)
+	})
+}
+
+// SetPool creates pool name over start..end (inclusive) or changes its range, and returns
+// the pool as set with any warnings. A cursor outside the new range restarts at start; leases
+// already made are kept. A pool that works but deserves a second look (its range overlaps the
+// kernel's ephemeral ports, say) is still set, and PoolChange.Warnings says what to look at:
+// show them to the user.
+func (r *Registry) SetPool(name string, start, end uint16, opts ...PoolOption) (PoolChange, error) {
+	o := poolOptions{probe: C.PORTPOOL_PROBE_DEFAULT}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return withCString("pool", name, func(cname *C.char) (PoolChange, error) {
+		var pool, warnings *C.char
+		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+			return C.portpool_set_pool(h, cname, C.uint16_t(start), C.uint16_t(end), o.probe, &pool, &warnings)
+		})
+		var change PoolChange
+		poolText, warningsText := takeString(pool), takeString(warnings)
+		if err == nil {
+			err = decode(poolText, &change.Pool)
+		}
+		if err == nil {
+			err = decode(warningsText, &change.Warnings)
+		}
+		return change, err
+	})
+}
+
+// Check tells whether port is free, leased (the holder's lease is returned) or bound by a
+// process outside the registry. Stale leases count as free. The answer is a snapshot.
+func (r *Registry) Check(port uint16, protocol Protocol) (PortState, *Lease, error) {
+	var state C.enum_portpool_port_state
+	var out *C.char
+	err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_check(h, C.uint16_t(port), C.portpool_protocol(protocol), &state, &out)
+	})
+	text := takeString(out)
+	if err != nil {
+		return PortUnknown, nil, err
+	}
+	if text == "" {
+		return PortState(state) + portStateOffset, nil, nil
+	}
+	holder := new(Lease)
+	if err := decode(text, holder); err != nil {
+		return PortUnknown, nil, err
+	}
+	return PortState(state) + portStateOffset, holder, nil
+}
+
+// GC settles every stale lease and returns each as it was, with why: leases whose time to live
+// is over or whose owners are gone are released; a handover whose current owner is gone while
+// its next generation lives is committed; one whose next generation's owner is gone releases
+// only the next port.
+func (r *Registry) GC() ([]Reclaimed, error) {
+	return jsonOf[[]Reclaimed](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_gc(h, nil, out)
+	})
+}
+
+// Renew restarts name's time to live from now, with WithTTL's (rounded up to whole seconds)
+// or, without it, the time to live the lease was given; it returns the renewed lease. An
+// unknown or stale name is ErrNotFound (a stale lease is never revived); a lease without a
+// time to live renewed without WithTTL is ErrInvalidArgument. Only WithTTL is accepted.
+func (r *Registry) Renew(name string, opts ...LeaseOption) (Lease, error) {
+	o, err := collectOptions(opts, setTTL, "Renew")
+	if err != nil {
+		return Lease{}, err
+	}
+	return r.leaseOf(name, func(h *C.portpool_registry, cname *C.char, out **C.char) C.enum_portpool_status {
+		return C.portpool_renew(h, cname, o.c.ttl, out)
+	})
+}
+
+// Reset empties the registry: no leases, and only the default pool at 9000-9999.
+func (r *Registry) Reset() error {
+	return r.call(func(h *C.portpool_registry) C.enum_portpool_status { return C.portpool_reset(h) })
+}

@@ -1,0 +1,110 @@
+package portpool_test
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"portpool"
+)
+
+// The package's tests decode libportpool's JSON strictly and write each value back
+// (export_test.go): a field core writes that Go lacks, or the other way round, fails the call
+// that meets it. This test makes every call that returns JSON meet every field of every type
+// with a value other than the zero one, so that no field escapes that check.
+func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
+	reg, dir := open(t)
+	seen := fieldsSeen{}
+
+	must(reg.SetPool("p", 23800, 23809, portpool.WithProbe(false)))
+	must(reg.Allocate("pooled", "p", portpool.WithOwner(os.Getpid()), portpool.WithTTL(time.Minute)))
+	next := sleeper(t)
+	must(reg.BeginHandover("pooled", portpool.WithOwner(next.Process.Pid)))
+	gone := sleeper(t)
+	must(reg.Register("gone", 23820, portpool.ModeFlexible, portpool.WithOwner(gone.Process.Pid)))
+	gone.Process.Kill()
+	gone.Wait()
+	must(reg.Register("idle-udp", 23830, portpool.ModeFlexible, portpool.WithProtocol(portpool.UDP)))
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	bound := uint16(udp.LocalAddr().(*net.UDPAddr).Port)
+	must(reg.Register("served", bound, portpool.ModeFixed, portpool.WithProtocol(portpool.UDP), portpool.WithForce()))
+	// A pool over the kernel's ephemeral range: a finding about no port.
+	lo, _ := ephemeralRange(t)
+	seen.walk(must(reg.SetPool("ephemeral", lo, lo+10, portpool.WithProbe(false))))
+
+	seen.walk(must(reg.List()))
+	seen.walk(must(reg.Pools()))
+	seen.walk(must(reg.GetLease("pooled")))
+	who := must(reg.Who(bound))
+	if who.Unavailable != "" {
+		t.Skipf("sockets cannot be read here: %s", who.Unavailable)
+	}
+	seen.walk(who)
+	seen.walk(must(reg.Doctor()))
+	listen(t) // a server Migrate leases, recording it as the lease's origin
+	seen.walk(must(reg.Migrate(true)))
+	seen.walk(must(reg.Migrate(false)))
+	_, holder, err := reg.Check(23830, portpool.UDP)
+	if err != nil || holder == nil {
+		t.Fatalf("Check = %v, %v", holder, err)
+	}
+	seen.walk(holder)
+	seen.walk(must(reg.GC()))
+	file := filepath.Join(filepath.Dir(dir), "ports.json")
+	os.WriteFile(file, []byte(`{"idle-udp": 23830, "imported": 23840}`), 0o644)
+	must(reg.Release("idle-udp"))
+	must(reg.Register("idle-udp", 23830, portpool.ModeFixed))
+	seen.walk(must(reg.Import(file)))
+	os.WriteFile(file, []byte(`{"imported": 23840}`), 0o644)
+	seen.walk(must(reg.Import(file)))
+
+	types := []any{portpool.Lease{}, portpool.Owner{}, portpool.Next{}, portpool.Origin{}, portpool.Pool{},
+		portpool.Reclaimed{}, portpool.Who{}, portpool.Socket{}, portpool.Process{}, portpool.ImportReport{},
+		portpool.DoctorReport{}, portpool.Finding{}, portpool.PoolChange{}}
+	// Set only when the host hides its sockets, which the test skips above.
+	unreachable := map[string]bool{"Who.Unavailable": true, "DoctorReport.Unavailable": true}
+	for _, value := range types {
+		typ := reflect.TypeOf(value)
+		for i := 0; i < typ.NumField(); i++ {
+			name := typ.Name() + "." + typ.Field(i).Name
+			if !seen[name] && !unreachable[name] {
+				t.Errorf("no call returned a %s: the JSON check never met it", name)
+			}
+		}
+	}
+}
+
+// fieldsSeen records which fields of the package's types held a value other than zero.
+type fieldsSeen map[string]bool
+
+func (s fieldsSeen) walk(value any) { s.value(reflect.ValueOf(value)) }
+
+func (s fieldsSeen) value(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			s.value(v.Elem())
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			s.value(v.Index(i))
+		}
+	case reflect.Struct:
+		if v.Type().PkgPath() != "portpool" {
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if !v.Field(i).IsZero() {
+				s[v.Type().Name()+"."+v.Type().Field(i).Name] = true
+			}
+			s.value(v.Field(i))
+		}
+	}
+}

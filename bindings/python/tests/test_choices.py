@@ -1,0 +1,100 @@
+"""The port choices get-port and port-for users expect: preferred lists, a range to fall
+back to, exclude lists, count, and the probe address (issue 14; the rules are core's)."""
+
+import ipaddress
+import socket
+
+import pytest
+
+import portpool
+
+
+def bound(port: int) -> socket.socket:
+    """A socket holding `port` on the wildcard, as an unrelated server would."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("0.0.0.0", port))
+    sock.listen()
+    return sock
+
+
+def test_register_takes_the_first_free_of_a_preferred_list(reg):
+    with bound(41200):
+        assert reg.register("web", [41200, 41201, 41202]) == 41201
+    assert reg.register("api", (41201, 41203), "fixed") == 41203
+
+
+def test_register_falls_back_to_its_range_after_the_preferred_ports(reg):
+    reg.register("other", 41300, "fixed")
+    assert reg.register("web", 41300, "fixed", range=(41310, 41312)) == 41310
+    assert reg.register("api", [41300, 41310], range=[41310, 41312]) == 41311
+
+
+def test_fixed_without_a_range_takes_only_its_list(reg):
+    reg.register("other", 41320, "fixed")
+    with pytest.raises(portpool.ConflictError):
+        reg.register("web", [41320], "fixed")
+    assert reg.get("web") is None
+
+
+def test_register_and_allocate_never_hand_out_excluded_ports(reg, reserved):
+    assert reg.register("web", 41400, exclude=[41400, 41401]) == 41402
+    assert reg.allocate("a", "reserved", exclude={41000, 41001}) == 41002
+    with pytest.raises(portpool.ConflictError):
+        reg.register("api", 41410, "fixed", exclude=[41410])
+
+
+def test_a_scoped_lease_takes_a_preferred_list_and_its_options(reg):
+    reg.register("other", 41500, "fixed")
+    with reg.lease("worker", port=[41500, 41501], exclude=[41501], range=(41505, 41506)) as port:
+        assert port == 41505
+    assert reg.get("worker") is None
+
+
+def test_find_free_tries_the_preferred_ports_then_the_range_and_skips_excluded_ones():
+    with bound(41600):
+        assert portpool.find_free(ports=[41600, 41601]) == 41601
+        assert portpool.find_free(ports=[41600], range=(41602, 41605), exclude=[41602]) == 41603
+
+
+def test_find_free_with_a_count_returns_that_many_distinct_ports_in_its_range():
+    ports = portpool.find_free(range=(41700, 41720), count=3)
+    assert len(set(ports)) == 3
+    assert all(41700 <= port <= 41720 for port in ports)
+    assert isinstance(portpool.find_free(count=1), list)
+    with pytest.raises(portpool.ExhaustedError):
+        portpool.find_free(range=(41730, 41731), count=3)
+
+
+def test_find_free_on_one_host_probes_that_address_only():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.2", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert portpool.find_free(ports=[port], range=(port, port), host="127.0.0.1") == port
+        assert portpool.find_free(ports=[port], host=ipaddress.ip_address("127.0.0.1")) == port
+        with pytest.raises(portpool.ExhaustedError):
+            portpool.find_free(range=(port, port))
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda reg: reg.register("w", "8080"), TypeError),
+        (lambda reg: reg.register("w", [41800, "x"]), TypeError),
+        (lambda reg: reg.register("w", 41800, range=(1, 2, 3)), TypeError),
+        (lambda reg: reg.register("w", 41800, range=(41810, 41800)), portpool.InvalidArgumentError),
+        (lambda reg: reg.register("w", 41800, exclude=[0]), portpool.InvalidArgumentError),
+        (lambda reg: reg.register("w", 41800, host="not-an-address"), portpool.InvalidArgumentError),
+        (lambda reg: reg.register("w", 41800, host="192.0.2.7"), portpool.InvalidArgumentError),
+        (lambda reg: reg.register("w", []), portpool.InvalidArgumentError),
+        (lambda reg: reg.allocate("w", exclude="41800"), TypeError),
+        (lambda reg: reg.lease("w", "default", port=41800), portpool.InvalidArgumentError),
+        (lambda reg: portpool.find_free(count=0), portpool.InvalidArgumentError),
+        (lambda reg: portpool.find_free(count=-2), portpool.InvalidArgumentError),
+        (lambda reg: portpool.find_free(count=True), TypeError),
+    ],
+)
+def test_bad_port_choices_are_clear_errors_that_change_nothing(reg, call, error):
+    with pytest.raises(error):
+        call(reg)
+    assert reg.list() == []
