@@ -204,7 +204,7 @@ def is_port_free(port: int) -> int | None:
     for protocol in ("tcp", "udp"):
         found = reg.check(port, protocol)
         lease = found.lease
-        if found.status == "busy" or (lease is not None and not state.owns(lease.name)):
+        if found.state == "busy" or (lease is not None and not state.owns(lease.name)):
             return None
     return port
 
