@@ -12,8 +12,9 @@ goes on a shared machine hits both; a ratio is the median of the per-round ratio
 - Python: `portpool.find_free` against `portpicker.pick_unused_port`, and `Registry.allocate`
   + `release` (of a lease this process owns, and of one without an owner) against
   `portpicker.pick_unused_port`;
-- Node (bench/node/bench.mjs): `findFree` against get-port, and `allocate` + `release` the
-  same two ways;
+- Node (bench/node/bench.mjs): `findFree` against get-port, `allocate` + `release` the
+  same two ways, and `listen` + close + `release` against pid-owned `allocate` + `release`
+  (the bind should cost no more than one system call, measured beside it);
 - the drop-ins against their originals, interleaved in one run: `portpool.portpicker`'s
   `pick_unused_port` + `return_port` against portpicker's, and `portpool/get-port`'s
   `getPort()` + `clearLockedPorts()` against get-port's `getPort()`; and the headline harness
@@ -463,6 +464,7 @@ NAMES = {
     "register_release": "register + release",
     "allocate": "allocate (probing pool; no owner)",
     "allocate_release_owned": "allocate + release, pid-owned",
+    "listen_release_owned": "listen + release, pid-owned (bound and listening)",
     "get": "get, unchanged file",
     "get_after_write": "get after another writer",
     "floor_append": "floor: flock + append ~100 B + fdatasync",
@@ -525,6 +527,15 @@ def report(
         L.append(
             f"| Node pid-owned `allocate` + `release` ≤ 1.0× get-port | {r:.2f}× | {verdict(r <= 1.0)} |"
         )
+    if node and node.get("listenRelease"):
+        extra = median([l - a for l, a in zip(node["listenRelease"], node["allocateReleaseOwned"])])
+        call = median(node["syscall"])
+        L.append(
+            f"| Node `listen` + close + `release` ≤ pid-owned `allocate` + `release` + one system call "
+            f"| {ratio(node, 'listenRelease', 'allocateReleaseOwned'):.2f}×, {fmt_time(abs(extra))} "
+            f"{'more' if extra >= 0 else 'less'} "
+            f"(one system call: {fmt_time(call)}) | {verdict(extra <= call)} |"
+        )
     if py and "portpool.portpicker pick_unused_port+return_port" in py:
         r = ratio(py, "portpool.portpicker pick_unused_port+return_port", "portpicker pick_unused_port+return_port")
         L.append(
@@ -586,7 +597,7 @@ def report(
     L += ["| Operation | " + " | ".join(f"{s:,}" for s in SIZES) + " |", "|---|" + "---|" * len(SIZES)]
     floor = crit.get("floor_append", {})
     for group, appends in (("register", 1), ("release", 1), ("allocate", 1), ("register_release", 2),
-                           ("allocate_release_owned", 2), ("floor_rewrite", 1)):
+                           ("allocate_release_owned", 2), ("listen_release_owned", 2), ("floor_rewrite", 1)):
         pts = crit.get(group, {})
         if pts and floor:
             L.append(
@@ -655,6 +666,8 @@ def report(
             "allocateReleaseOwned": "allocate() + release(), pid-owned",
             "allocateRelease": "allocate() + release(), no owner",
             "dropinGetPort": "await getPort() + clearLockedPorts() (portpool/get-port)",
+            "listenRelease": "listen() + close(fd) + release() (pid-owned)",
+            "syscall": "one system call: fs.fstatSync()",
         }
         for k in node:
             L.append(f"| `{labels.get(k, k)}` | {fmt_time(t[k])} | {ratio(node, k, 'getPort'):.2f}× |")

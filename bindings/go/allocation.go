@@ -12,11 +12,16 @@ import "C"
 //
 // ModeFlexible gives port when it is neither leased nor bound, else the next such port above
 // it (ErrExhausted when none is left). ModeFixed gives exactly port, or ErrConflict naming the
-// holder. A name that already holds a lease gets its port back; asking it for another fixed
+// holder. With WithRange, the range's ports follow port in order, in either mode, instead of
+// the ports above it. WithExclude's ports are never given; WithHost checks ports on one
+// address. A name that already holds a lease gets its port back; asking it for another fixed
 // port or the other protocol is ErrConflict. The lease is permanent TCP unless opts say
-// otherwise (WithProtocol, WithOwner, WithTTL, WithForce).
+// otherwise (WithProtocol, WithOwner, WithTTL, WithForce). Register takes those and
+// WithRange, WithExclude and WithHost. For a list of preferred ports, use RegisterAny.
 func (r *Registry) Register(name string, port uint16, mode Mode, opts ...LeaseOption) (uint16, error) {
-	options, err := buildOptions("Register", opts)
+	var mem cMemory
+	defer mem.free()
+	options, err := leaseOptionsOf("Register", opts, newLease|narrowing, &mem)
 	if err != nil {
 		return 0, err
 	}
@@ -25,12 +30,40 @@ func (r *Registry) Register(name string, port uint16, mode Mode, opts ...LeaseOp
 	})
 }
 
+// RegisterAny is Register with a list of preferred ports, as get-port's port: [3000, 3001]:
+// name gets the first of ports, in order, that mode allows, then (with WithRange) the first
+// the range allows:
+//
+//	port, err := reg.RegisterAny("web", []uint16{3000, 3001}, portpool.ModeFixed,
+//		portpool.WithRange(4000, 4100), portpool.WithExclude(4001))
+//
+// Without WithRange, ModeFlexible goes on upward from the first preferred port and ModeFixed
+// takes only the listed ports (none free: ErrConflict). With WithRange, ports may be empty.
+// WithExclude's ports are never given. It takes the options Register takes; the rest is as
+// Register says.
+func (r *Registry) RegisterAny(name string, ports []uint16, mode Mode, opts ...LeaseOption) (uint16, error) {
+	var mem cMemory
+	defer mem.free()
+	options, err := leaseOptionsOf("RegisterAny", opts, newLease|narrowing, &mem)
+	if err != nil {
+		return 0, err
+	}
+	cports := mem.ports(ports)
+	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
+		return C.portpool_register_ports(h, cname, cports, C.size_t(len(ports)), C.portpool_mode(mode), options, out)
+	})
+}
+
 // Allocate leases the next free port of pool to name and returns it. An empty pool means
 // "default" (9000-9999 unless changed). The pool's round-robin cursor is shared by every
-// process on the host. A name that already holds a lease gets its port back. An unknown pool
-// is ErrNotFound; a pool with no free port is ErrExhausted.
+// process on the host. WithExclude's ports are passed over; WithHost checks ports on one
+// address (for a pool that probes). A name that already holds a lease gets its port back. An
+// unknown pool is ErrNotFound; a pool with no free port is ErrExhausted. Allocate takes
+// WithProtocol, WithOwner, WithTTL, WithExclude and WithHost (WithForce has no effect here).
 func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, error) {
-	options, err := buildOptions("Allocate", opts)
+	var mem cMemory
+	defer mem.free()
+	options, err := leaseOptionsOf("Allocate", opts, newLease|setExclude|setHost, &mem)
 	if err != nil {
 		return 0, err
 	}

@@ -54,9 +54,12 @@ func (r *Registry) AbortHandover(name string, opts ...LeaseOption) (uint16, erro
 
 // AllocateMany allocates a port of pool ("" means "default") to each of names in one locked
 // write, all or none, and returns the ports in the order of names. Names that already hold a
-// lease get theirs back. Errors as Allocate; a name given twice is ErrInvalidArgument.
+// lease get theirs back. It takes the options Allocate takes. Errors as Allocate; a name
+// given twice is ErrInvalidArgument.
 func (r *Registry) AllocateMany(names []string, pool string, opts ...LeaseOption) ([]uint16, error) {
-	options, err := buildOptions("AllocateMany", opts)
+	var mem cMemory
+	defer mem.free()
+	options, err := leaseOptionsOf("AllocateMany", opts, newLease|setExclude|setHost, &mem)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,14 @@
 package portpool
 
 // Host inspection: what the host's sockets say about ports, next to the registry (Who,
-// Doctor, IsFree, FindFree), and Migrate, which turns the servers it sees into leases.
+// Doctor, IsFree, FindFree, FindFreeN), and Migrate, which turns the servers it sees into leases.
 
 /*
 #include "portpool.h"
 */
 import "C"
+
+import "math"
 
 // Who returns the leases holding port (TCP and UDP) and the server sockets bound to it with
 // their processes. It walks every process's descriptors.
@@ -45,12 +47,65 @@ func IsFree(port uint16, protocol Protocol) (bool, error) {
 	return bool(out), err
 }
 
-// FindFree returns a port that the kernel picked as free, outside any registry: for tests and
-// tools that bind it at once. It takes no lease.
-func FindFree(protocol Protocol) (uint16, error) {
-	var out C.uint16_t
-	err := locked(func() C.enum_portpool_status {
-		return C.portpool_find_free(C.portpool_protocol(protocol), &out)
+// FindFree returns a port that can be bound right now, outside any registry: for tests and
+// tools that bind it at once. It takes no lease, so any process may take the port before it
+// is bound; Registry.Listen leases and binds in one step.
+//
+// It returns the first free port of WithPorts, in order, then of WithRange; without a range,
+// one the kernel picks. WithExclude's ports are never returned; WithHost checks one address
+// instead of the wildcards. It takes WithProtocol (TCP by default), WithPorts, WithRange,
+// WithExclude and WithHost. No free port where asked is ErrExhausted.
+//
+// Before this package had options, FindFree took the protocol: FindFree(portpool.UDP) is now
+// FindFree(portpool.WithProtocol(portpool.UDP)).
+func FindFree(opts ...LeaseOption) (uint16, error) {
+	ports, err := findFree("FindFree", 1, opts)
+	if err != nil {
+		return 0, err
+	}
+	return ports[0], nil
+}
+
+// FindFreeN returns n distinct ports that can be bound right now, in one call, as FindFree
+// chooses them: the free ones of WithPorts in order, then of WithRange, or the kernel's picks.
+// Fewer than n free ports is ErrExhausted; n below 1 is ErrInvalidArgument. It takes the
+// options FindFree takes.
+func FindFreeN(n int, opts ...LeaseOption) ([]uint16, error) {
+	return findFree("FindFreeN", n, opts)
+}
+
+// findFree asks libportpool for n ports (call names the caller in errors).
+func findFree(call string, n int, opts []LeaseOption) ([]uint16, error) {
+	o, err := collectOptions(opts, setProtocol|setPorts|narrowing, call)
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 || n > math.MaxUint16 {
+		// The output array is made here, before libportpool sees the count.
+		return nil, invalid("invalid count %d: ask for 1-%d ports", n, math.MaxUint16)
+	}
+	var mem cMemory
+	defer mem.free()
+	var find C.portpool_find_options
+	find.protocol = o.c.protocol
+	find.ports, find.n_ports = mem.ports(o.ports), C.size_t(len(o.ports))
+	find.range_start, find.range_end = o.c.range_start, o.c.range_end
+	find.exclude, find.n_exclude = mem.ports(o.exclude), C.size_t(len(o.exclude))
+	if o.set&setHost != 0 {
+		if find.host, err = mem.string("host", o.host); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]C.uint16_t, max(n, 1)) // never NULL: libportpool says what a count of 0 is
+	err = locked(func() C.enum_portpool_status {
+		return C.portpool_find_free_ex(&find, &out[0], C.size_t(n))
 	})
-	return uint16(out), err
+	if err != nil {
+		return nil, err
+	}
+	ports := make([]uint16, n)
+	for i := range ports {
+		ports[i] = uint16(out[i])
+	}
+	return ports, nil
 }

@@ -1,7 +1,7 @@
 package portpool
 
-// The options of the calls that make leases and pools: each is a function applied in order,
-// so a call takes any number of them and a new option never changes a signature.
+// The options of the calls that choose ports, make leases and pools: each is a function applied
+// in order, so a call takes any number of them and a new option never changes a signature.
 
 /*
 #include "portpool.h"
@@ -9,12 +9,16 @@ package portpool
 import "C"
 
 import (
+	"math"
+	"net/netip"
 	"strings"
 	"time"
 )
 
-// LeaseOption sets an option of a new lease: for Register, Allocate, AllocateMany and Lease
-// (each call says which it takes, and refuses the others with ErrInvalidArgument).
+// LeaseOption sets an option of a call that chooses a port: Register, RegisterAny, Allocate,
+// AllocateMany, Lease, Listen, ListenPacket, FindFree and FindFreeN, and the few that Renew
+// and the handover calls take. Each call says which options it takes, and refuses the others
+// with ErrInvalidArgument, before anything is read or written.
 type LeaseOption func(*leaseOptions)
 
 type leaseOptions struct {
@@ -22,10 +26,16 @@ type leaseOptions struct {
 	err error
 	// set records which options were given, for calls that accept only some.
 	set optionSet
-	// How Lease chooses its port: a pool, or ports in a mode.
+	// How Lease and Listen choose their port: a pool, or ports in a mode.
 	pool  string
 	ports []uint16
 	mode  Mode
+	// What the C struct points to, copied into C memory by lease (cgo lets C keep no Go
+	// pointer inside a struct it is given).
+	exclude []uint16
+	host    string
+	// Listen only: the queue of connections not yet accepted (0: libportpool's 128).
+	backlog C.uint32_t
 }
 
 type optionSet uint16
@@ -38,15 +48,22 @@ const (
 	setPool
 	setPorts
 	setMode
+	setRange
+	setExclude
+	setHost
+	setBacklog
 )
 
 // The options' names, in the order of the bits above, for errors.
-var optionNames = []string{"WithProtocol", "WithForce", "WithOwner", "WithTTL", "WithPool", "WithPort", "WithMode"}
+var optionNames = []string{"WithProtocol", "WithForce", "WithOwner", "WithTTL", "WithPool", "WithPort",
+	"WithMode", "WithRange", "WithExclude", "WithHost", "WithBacklog"}
 
-// The options of every call that makes a lease, and those that say how Lease chooses its port.
+// The options of every call that makes a lease; those that say how Lease and Listen choose
+// their port; those that narrow the ports any choice may take.
 const (
-	newLease = setProtocol | setForce | setOwner | setTTL
-	choosing = setPool | setPorts | setMode
+	newLease  = setProtocol | setForce | setOwner | setTTL
+	choosing  = setPool | setPorts | setMode
+	narrowing = setRange | setExclude | setHost
 )
 
 // WithProtocol leases a port of protocol p (TCP by default).
@@ -94,36 +111,124 @@ func ttlSeconds(ttl time.Duration) int64 {
 	return seconds
 }
 
-// WithPool takes Lease's port from pool (by default, the "default" pool). It cannot be
-// combined with WithPort.
+// WithPool takes the port of Lease, Listen or ListenPacket from pool (by default, the
+// "default" pool). It cannot be combined with WithPort or WithRange (ErrInvalidArgument).
 func WithPool(pool string) LeaseOption {
 	return func(o *leaseOptions) { o.pool, o.set = pool, o.set|setPool }
 }
 
-// WithPort makes Lease take port as WithMode says (flexible by default: port, or the next free
-// one above it) instead of a pool's next free port. It is WithPorts with one port.
+// WithPort is WithPorts with one port: Lease, Listen or ListenPacket take port as WithMode
+// says (flexible by default: port, or the next free one above it) instead of a pool's next
+// free port.
 func WithPort(port uint16) LeaseOption { return WithPorts(port) }
 
-// WithPorts makes Lease take the first of ports, in order, that WithMode allows, instead of a
-// pool's next free port.
+// WithPorts gives the preferred ports, in order. Lease, Listen and ListenPacket take the first
+// of them that WithMode allows (then WithRange's, if given) instead of a pool's next free
+// port; FindFree and FindFreeN try them first. Given twice, the last one counts.
+// RegisterAny takes its preferred ports as an argument instead.
 func WithPorts(ports ...uint16) LeaseOption {
 	ports = append([]uint16(nil), ports...)
 	return func(o *leaseOptions) { o.ports, o.set = ports, o.set|setPorts }
 }
 
-// WithMode says how Lease takes the ports of WithPort: ModeFlexible (the default) or
-// ModeFixed.
+// WithMode says how Lease, Listen and ListenPacket take the ports of WithPorts and WithRange:
+// ModeFlexible (the default) or ModeFixed.
 func WithMode(mode Mode) LeaseOption {
 	return func(o *leaseOptions) { o.mode, o.set = mode, o.set|setMode }
 }
 
-// buildOptions collects the options of a call that makes a lease (call names it in errors).
-func buildOptions(call string, opts []LeaseOption) (*C.portpool_lease_options, error) {
-	o, err := collectOptions(opts, newLease, call)
+// WithRange adds the ports lo to hi (inclusive), in order, after the preferred ports, as
+// get-port's portNumbers does: for Register, RegisterAny, Lease, Listen and ListenPacket (in
+// either mode), and FindFree and FindFreeN. Without it, ModeFlexible goes on upward from the
+// first preferred port and ModeFixed takes only the preferred ports; FindFree lets the kernel
+// pick. Port 0, or lo above hi, is ErrInvalidArgument. A pool has its own range, so
+// Allocate takes no WithRange, and Lease or Listen with WithPool refuse it.
+func WithRange(lo, hi uint16) LeaseOption {
+	return func(o *leaseOptions) {
+		o.set |= setRange
+		if lo == 0 && hi == 0 {
+			// libportpool reads a range of 0-0 as none: say what core says of port 0.
+			o.err = invalid("invalid port 0: ports are 1-65535")
+			return
+		}
+		o.c.range_start, o.c.range_end = C.uint16_t(lo), C.uint16_t(hi)
+	}
+}
+
+// WithExclude names ports that are never handed out, even when preferred, in the range or
+// next in a pool: for Register, RegisterAny, Allocate, AllocateMany, Lease, Listen,
+// ListenPacket, FindFree and FindFreeN (get-port's exclude). Given more than once, the ports
+// add up. Port 0 is ErrInvalidArgument.
+func WithExclude(ports ...uint16) LeaseOption {
+	ports = append([]uint16(nil), ports...)
+	return func(o *leaseOptions) { o.exclude, o.set = append(o.exclude, ports...), o.set|setExclude }
+}
+
+// WithHost checks candidate ports on the one address ip (e.g. 127.0.0.1) instead of the IPv4
+// and IPv6 wildcards, as get-port's host does; Listen and ListenPacket also bind ip. It is
+// taken by Register, RegisterAny, Allocate, AllocateMany, Lease, Listen, ListenPacket,
+// FindFree and FindFreeN.
+//
+// What that means for the guarantee: a port another process has bound on another address
+// (127.0.0.1 when ip is 192.0.2.7, say) reads as free, so the lease is only good for a server
+// that binds ip alone. An ip that is not an address of this host is ErrInvalidArgument, and so
+// is the zero netip.Addr. A netip.Addr is taken rather than a net.IP because it is a value:
+// the option keeps no slice the caller may change, IPv4 and IPv4-mapped IPv6 stay apart, and
+// the zero value is told from an address (use netip.AddrFromSlice to convert a net.IP).
+func WithHost(ip netip.Addr) LeaseOption {
+	return func(o *leaseOptions) {
+		o.set |= setHost
+		if !ip.IsValid() {
+			o.err = invalid("invalid host: the zero netip.Addr is no address")
+			return
+		}
+		o.host = ip.String()
+	}
+}
+
+// WithBacklog sets the length of the queue of connections Listen's socket has not accepted
+// yet (default 128; 0 also means 128; the kernel caps it at net.core.somaxconn). Over
+// 2147483647, or negative, is ErrInvalidArgument. Only Listen takes it.
+func WithBacklog(n int) LeaseOption {
+	return func(o *leaseOptions) {
+		o.set |= setBacklog
+		switch {
+		case n < 0:
+			o.err = invalid("invalid backlog %d: negative", n)
+			return
+		case uint64(n) > math.MaxUint32: // what libportpool cannot be given; it refuses over MaxInt32
+			o.err = invalid("invalid backlog %d: at most %d", n, math.MaxInt32)
+			return
+		}
+		o.backlog = C.uint32_t(n)
+	}
+}
+
+// lease returns the options for libportpool, the ports and host they point to copied into mem.
+// The struct is a copy of its own: cgo checks the whole Go object a pointer points into, and
+// leaseOptions holds Go pointers.
+func (o *leaseOptions) lease(mem *cMemory) (*C.portpool_lease_options, error) {
+	c := new(C.portpool_lease_options)
+	*c = o.c
+	c.exclude, c.n_exclude = mem.ports(o.exclude), C.size_t(len(o.exclude))
+	if o.set&setHost != 0 {
+		host, err := mem.string("host", o.host)
+		if err != nil {
+			return nil, err
+		}
+		c.host = host
+	}
+	return c, nil
+}
+
+// leaseOptionsOf collects the options of a call that makes a lease, refusing any outside
+// allowed, for libportpool, in mem (call names the call in errors).
+func leaseOptionsOf(call string, opts []LeaseOption, allowed optionSet, mem *cMemory) (*C.portpool_lease_options, error) {
+	o, err := collectOptions(opts, allowed, call)
 	if err != nil {
 		return nil, err
 	}
-	return &o.c, nil
+	return o.lease(mem)
 }
 
 // choice is how Lease chooses its port, for libportpool, in mem.

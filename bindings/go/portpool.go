@@ -3,7 +3,7 @@
 //
 // It calls libportpool, the C library, through cgo. Every function returns (value, error);
 // errors wrap one of the sentinel errors (ErrNotFound, ErrInvalidArgument, ErrConflict,
-// ErrExhausted, ErrRegistry, ErrIO) and carry the library's message:
+// ErrExhausted, ErrRegistry, ErrIO, ErrBusy, ErrInternal) and carry the library's message:
 //
 //	reg, err := portpool.Open("") // "" means the default registry path
 //	if err != nil {
@@ -15,13 +15,26 @@
 //		// every port of the pool is leased
 //	}
 //
+// # Serving on a leased port
+//
+// Registry.Listen and Registry.ListenPacket lease a port and bind it in one step, under the
+// registry's lock, and return a net.Listener or net.PacketConn: no process can take the port
+// between the lease and the bind. Closing the listener does not release the lease (Release
+// does, or the owner process's exit):
+//
+//	l, err := reg.Listen("web", portpool.WithPool("web"))
+//	if err != nil {
+//		return err
+//	}
+//	defer reg.Release("web")
+//	return http.Serve(l, handler) // the port: l.Addr().(*net.TCPAddr).Port
+//
 // # Linking
 //
-// The package links with -lportpool. With libportpool installed (make -C ffi install), that
-// needs nothing more, or set CGO_CFLAGS and CGO_LDFLAGS from `pkg-config --cflags --libs
-// portpool`. Inside the portpool source tree, `make -C bindings/go test` builds
-// libportpool.a and points CGO_LDFLAGS at a directory holding only it, so Go programs link it
-// statically and need no LD_LIBRARY_PATH.
+// Inside the portpool source tree the package links target/release/libportpool.a (built by
+// `make -C ffi`) by its path, so programs need no LD_LIBRARY_PATH and no CGO_* variable. An
+// installed copy (`make install`) links the installed libportpool through pkg-config; in the
+// tree, `go build -tags portpool_pkgconfig` does the same. See README.md.
 //
 // # Goroutines
 //

@@ -281,7 +281,7 @@ func TestPoolsAlwaysHoldTheDefaultPoolAndSetPoolKeepsProbe(t *testing.T) {
 
 func TestCheckTellsFreeLeasedAndBusyPortsApart(t *testing.T) {
 	reg, _ := open(t)
-	free := must(portpool.FindFree(portpool.TCP))
+	free := must(portpool.FindFree())
 	state, holder, err := reg.Check(free, portpool.TCP)
 	if err != nil || state != portpool.PortFree || holder != nil {
 		t.Fatalf("Check(free) = %v, %v, %v", state, holder, err)
@@ -360,13 +360,13 @@ func TestIsFreeSeesABoundSocket(t *testing.T) {
 	if must(portpool.IsFree(bound, portpool.TCP)) {
 		t.Fatalf("IsFree(%d) = true while it is bound", bound)
 	}
-	free := must(portpool.FindFree(portpool.UDP))
+	free := must(portpool.FindFree(portpool.WithProtocol(portpool.UDP)))
 	if !must(portpool.IsFree(free, portpool.UDP)) {
 		t.Fatalf("IsFree(%d/udp) = false for a port FindFree just gave", free)
 	}
 	_, err := portpool.IsFree(0, portpool.TCP)
 	wantErr(t, err, portpool.ErrInvalidArgument)
-	_, err = portpool.FindFree(portpool.Protocol(7))
+	_, err = portpool.FindFree(portpool.WithProtocol(portpool.Protocol(7)))
 	wantErr(t, err, portpool.ErrInvalidArgument)
 }
 

@@ -39,13 +39,16 @@ type ScopedLease struct {
 //	serve(lease.Port())
 //
 // The port is the next free one of the default pool, or of WithPool's, or the first of
-// WithPort/WithPorts that WithMode allows. The lease is always new: a name that already holds
-// a live lease is ErrConflict and nothing changes (a stale one is reclaimed). It is owned by
-// WithOwner's process, else by this one, so it is reclaimed if this process dies first.
-// Lease takes WithPool, WithPort, WithPorts, WithMode, WithProtocol, WithForce, WithOwner and
-// WithTTL.
+// WithPort/WithPorts that WithMode allows, then of WithRange's; never one of WithExclude's.
+// The lease is always new: a name that already holds a live lease is ErrConflict and nothing
+// changes (a stale one is reclaimed). It is owned by WithOwner's process, else by this one,
+// so it is reclaimed if this process dies first. Lease takes WithPool, WithPort, WithPorts,
+// WithMode, WithRange, WithExclude, WithHost, WithProtocol, WithForce, WithOwner and WithTTL.
+//
+// Between Lease and the server's bind, a process outside the registry may still take the
+// port; Listen leases and binds in one step.
 func (r *Registry) Lease(name string, opts ...LeaseOption) (*ScopedLease, error) {
-	o, err := collectOptions(opts, newLease|choosing, "Lease")
+	o, err := collectOptions(opts, newLease|choosing|narrowing, "Lease")
 	if err != nil {
 		return nil, err
 	}
@@ -55,10 +58,14 @@ func (r *Registry) Lease(name string, opts ...LeaseOption) (*ScopedLease, error)
 	if err != nil {
 		return nil, err
 	}
+	options, err := o.lease(&mem)
+	if err != nil {
+		return nil, err
+	}
 	return withCString("name", name, func(cname *C.char) (*ScopedLease, error) {
 		var h *C.portpool_lease
 		err := r.call(func(reg *C.portpool_registry) C.enum_portpool_status {
-			return C.portpool_lease_open(reg, cname, choice, &o.c, &h)
+			return C.portpool_lease_open(reg, cname, choice, options, &h)
 		})
 		if err != nil {
 			return nil, err

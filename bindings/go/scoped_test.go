@@ -71,7 +71,7 @@ func TestLeaseTakesAPoolOrPortsInAMode(t *testing.T) {
 func TestOnlyLeaseTakesTheOptionsThatChooseAPort(t *testing.T) {
 	reg, _ := open(t)
 	_, err := reg.Register("web", 23940, portpool.ModeFlexible, portpool.WithPool("default"))
-	wantErr(t, err, portpool.ErrInvalidArgument, "Register takes only WithProtocol, WithForce, WithOwner and WithTTL")
+	wantErr(t, err, portpool.ErrInvalidArgument, "Register takes only WithProtocol, WithForce, WithOwner, WithTTL, WithRange, WithExclude and WithHost")
 	_, err = reg.Allocate("web", "", portpool.WithPort(23940))
 	wantErr(t, err, portpool.ErrInvalidArgument, "Allocate takes only")
 	_, err = reg.AllocateMany([]string{"web"}, "", portpool.WithMode(portpool.ModeFixed))

@@ -52,6 +52,14 @@ declare global {
 export interface ScopedLease extends Disposable, AsyncDisposable {}
 
 /**
+ * `findFree` with `count`: that many distinct free ports, in an array (even for 1). See the
+ * general declaration of `findFree` below.
+ */
+export declare function findFree(options: FindFreeOptions & { count: number }): number[]
+/** `findFree` without `count`: one free port. See the general declaration below. */
+export declare function findFree(options?: 'tcp' | 'udp' | (FindFreeOptions & { count?: undefined })): number
+
+/**
  * A handle on one registry file, shared by every process and language on the host.
  *
  * Opening does not touch the disk. A call that changes the registry takes the file's lock
@@ -86,24 +94,28 @@ export declare class Registry {
   /** Seconds a call waits for another process's lock before failing with `PORTPOOL_BUSY`. */
   get lockTimeout(): number
   /**
-   * Leases a port to `name` and returns it.
+   * Leases a port to `name` and returns it: the first free of the preferred `port` (a
+   * number, or an array in order of preference), then of `options.range`; never one of
+   * `options.exclude`.
    * 
-   * A name that already holds a lease gets its port back (asking it for another fixed port,
-   * or the other protocol, is `PORTPOOL_CONFLICT`). `'flexible'` (default): `port` when it
-   * is neither leased nor bound, else the next such port above it; none left is
-   * `PORTPOOL_EXHAUSTED`. `'fixed'`: exactly `port`; leased to another name, or bound by a
-   * process outside the registry without `force`, is `PORTPOOL_CONFLICT`. Stale leases in
-   * the way are reclaimed.
+   * A name that already holds a lease gets its port back (asking it for other fixed
+   * ports, or the other protocol, is `PORTPOOL_CONFLICT`). `'flexible'` (default): without
+   * a range, the next port above the first preferred one that is neither leased nor
+   * bound; none left is `PORTPOOL_EXHAUSTED`. `'fixed'`: a preferred port or one of the
+   * range; leased to another name, or bound by a process outside the registry without
+   * `force`, is passed over, and none left is `PORTPOOL_CONFLICT` (`PORTPOOL_EXHAUSTED`
+   * when a range was searched). Stale leases in the way are reclaimed.
    */
-  register(name: string, port: number, options?: RegisterOptions | undefined | null): number
+  register(name: string, port: number | number[], options?: RegisterOptions | undefined | null): number
   /** The Promise form: see the synchronous method. `signal` aborts it. */
-  registerAsync(name: string, port: number, options?: WithSignal<RegisterOptions> | undefined | null): Promise<number>
+  registerAsync(name: string, port: number | number[], options?: WithSignal<RegisterOptions> | undefined | null): Promise<number>
   /**
    * Leases the next free port of a pool (`'default'` unless `options.pool` names another)
-   * to `name` and returns it. Starts at the pool's cursor, skips leased and (when the pool
-   * probes) bound ports, wraps around, and leaves the cursor after the port handed out for
-   * every process on the host. A name that already holds a lease gets its port back. No
-   * free port is `PORTPOOL_EXHAUSTED`; an unknown pool is `PORTPOOL_NOT_FOUND`.
+   * to `name` and returns it. Starts at the pool's cursor, skips leased, excluded
+   * (`options.exclude`) and (when the pool probes) bound ports, wraps around, and leaves
+   * the cursor after the port handed out for every process on the host. A name that
+   * already holds a lease gets its port back. No free port is `PORTPOOL_EXHAUSTED`; an
+   * unknown pool is `PORTPOOL_NOT_FOUND`.
    */
   allocate(name: string, options?: AllocateOptions | undefined | null): number
   /** The Promise form: see the synchronous method. `signal` aborts it. */
@@ -124,6 +136,37 @@ export declare class Registry {
   leaseSync(name: string, options?: ScopeOptions | undefined | null): ScopedLease
   /** The Promise form: see the synchronous method. `signal` aborts it. */
   lease(name: string, options?: WithSignal<ScopeOptions> | undefined | null): Promise<ScopedLease>
+  /**
+   * Leases a port to `name` and binds it, in one step, under the registry's lock: no
+   * process, inside the registry or outside it, can take the port between the lease and
+   * the bind. Returns `{ fd, port, created }`: for TCP a listening socket (`SO_REUSEADDR`),
+   * for UDP a bound one, on `options.host`, else `::` dual-stack where the host has IPv6,
+   * else `0.0.0.0`; close-on-exec.
+   * 
+   * The port comes from a pool (`options.pool`, `'default'` when omitted), or with
+   * `options.port` as `register` chooses it (`mode`, `range`); `exclude` applies to both.
+   * A name that already holds a lease gets a socket on its port (`created: false`); when
+   * another process has that port bound, `PORTPOOL_CONFLICT`.
+   * 
+   * The fd is yours: `http.createServer(app).listen({ fd })` (or `net`), or for UDP
+   * `dgram.createSocket('udp6').bind({ fd })` (`'udp4'` with an IPv4 `host`); closing the
+   * server closes it. Closing does not release the lease: `release(name)` does, or, as
+   * the lease is owned by this process (or `options.pid`), its reclaim once that process
+   * has exited.
+   */
+  listen(name: string, options?: ListenOptions | undefined | null): Bound
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  listenAsync(name: string, options?: WithSignal<ListenOptions> | undefined | null): Promise<Bound>
+  /**
+   * `listen` for one scope, as `lease` makes one: always a new lease (a name that holds
+   * one is `PORTPOOL_CONFLICT`, and nothing is bound), whose `ScopedLease` carries the
+   * socket as `fd`. `await using l = await reg.listenScoped(name, …)` releases the lease
+   * when the block ends; the socket stays open until you close it (close the server before
+   * the block ends).
+   */
+  listenScopedSync(name: string, options?: ListenOptions | undefined | null): ScopedLease
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  listenScoped(name: string, options?: WithSignal<ListenOptions> | undefined | null): Promise<ScopedLease>
   /**
    * The port `name` holds, or `null`. A stale lease is reported until something reclaims
    * it.
@@ -281,6 +324,12 @@ export declare class ScopedLease {
   get port(): number
   /** `'tcp'` or `'udp'`. */
   get protocol(): 'tcp' | 'udp'
+  /**
+   * From `listenScoped`: the socket bound to `port` (see `Registry.listen`), yours to
+   * pass to `server.listen({ fd })` and to close. `null` from `lease`. Ending the scope
+   * releases the lease and leaves the socket open: close the server first.
+   */
+  get fd(): number | null
   /** Whether `release` (or leaving the block) has ended the scope in this process. */
   get released(): boolean
   /**
@@ -301,12 +350,30 @@ export declare class ScopedLease {
 export interface AllocateOptions {
   /** The pool to take a port from; `'default'` (9000–9999 unless changed) when omitted. */
   pool?: string
+  /** Ports of the pool never handed out. */
+  exclude?: Array<number>
+  /** Probe this one address instead of the wildcards (see `RegisterOptions.host`). */
+  host?: string
   /** `'tcp'` (default) or `'udp'`. */
   protocol?: 'tcp' | 'udp'
   /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */
   pid?: number
   /** Seconds the lease lives unless renewed. */
   ttl?: number
+}
+
+/** A socket bound to a leased port: what `Registry.listen` returns. */
+export interface Bound {
+  /**
+   * The socket's file descriptor: yours to pass to `server.listen({ fd })` (TCP) or
+   * `socket.bind({ fd })` (UDP, `dgram`), which then close it; close it yourself
+   * (`fs.closeSync(fd)`) if you use neither. Close-on-exec.
+   */
+  fd: number
+  /** The port it is bound to, which the lease holds. */
+  port: number
+  /** Whether this call made the lease (`false`: the name held it already). */
+  created: boolean
 }
 
 /** What `Registry.doctor` found. */
@@ -318,10 +385,37 @@ export interface DoctorReport {
 }
 
 /**
- * A port the kernel picked as free for `protocol` (`'tcp'` by default), verified free on
- * both address families. Takes no lease: for tests and tools that bind it at once.
+ * A port free for `protocol` (`'tcp'` by default) right now: the first free one of
+ * `ports`, then of `range`, else one the kernel picks; never one of `exclude`. Each is
+ * probed on both wildcard addresses, or on `host` only. With `count`, an array of that many
+ * distinct free ports (fewer free than asked is `PORTPOOL_EXHAUSTED`). Takes no lease: for
+ * tests and tools that bind at once; `Registry.listen` leases and binds in one step.
+ *
+ * (types-header.d.ts declares the overloads that tell a number from an array by `count`.)
  */
-export declare function findFree(protocol?: 'tcp' | 'udp'): number
+export declare function findFree(options?: 'tcp' | 'udp' | FindFreeOptions): number | number[]
+
+/** Options of `findFree`, or its protocol alone (`findFree('udp')`). */
+export interface FindFreeOptions {
+  /** `'tcp'` (default) or `'udp'`. */
+  protocol?: 'tcp' | 'udp'
+  /** Ports to try first, in order. */
+  ports?: Array<number>
+  /**
+   * `[lo, hi]` (inclusive), tried in order after `ports`. Without one, the kernel
+   * picks.
+   */
+  range?: [number, number]
+  /** Ports never returned. */
+  exclude?: Array<number>
+  /**
+   * How many distinct ports to return (at least 1). Given, `findFree` returns an
+   * array; omitted, one number.
+   */
+  count?: number
+  /** Probe this one address instead of the wildcards (see `IsFreeOptions.host`). */
+  host?: string
+}
 
 /** One problem `Registry.doctor` found. */
 export interface Finding {
@@ -357,11 +451,25 @@ export interface ImportReport {
 }
 
 /**
- * Whether `port` can be bound for `protocol` (`'tcp'` by default) on this host right now,
- * on both the IPv4 and the IPv6 wildcard address. A snapshot: use `Registry.allocate` or
- * `Registry.register` to keep other portpool users off a port. Takes no lock.
+ * Whether `port` can be bound for `protocol` (`'tcp'` by default) on this host right now:
+ * on both the IPv4 and the IPv6 wildcard address, or with `{ host }` on that one address
+ * only (a port another process has bound on another address then reads as free). A
+ * snapshot: use `Registry.allocate` or `Registry.register` to keep other portpool users off
+ * a port, or `Registry.listen` to hold it. Takes no lock. `host` not an address of this
+ * machine is `PORTPOOL_INVALID_ARGUMENT`.
  */
-export declare function isFree(port: number, protocol?: 'tcp' | 'udp'): boolean
+export declare function isFree(port: number, options?: 'tcp' | 'udp' | IsFreeOptions): boolean
+
+/** Options of `isFree`, or its protocol alone (`isFree(port, 'udp')`). */
+export interface IsFreeOptions {
+  /** `'tcp'` (default) or `'udp'`. */
+  protocol?: 'tcp' | 'udp'
+  /**
+   * Check this one address (e.g. `'127.0.0.1'`) instead of the IPv4 and IPv6
+   * wildcards: a port another process has bound on another address reads as free.
+   */
+  host?: string
+}
 
 /** One port held by one name. */
 export interface Lease {
@@ -398,6 +506,46 @@ export interface Lease {
    * leases from `list` and `who`; `null` for a lease that holds its ports.
    */
   stale: string | null
+}
+
+/**
+ * Options of `Registry.listen` and `Registry.listenScoped`: which port (a pool's, the
+ * default, or with `port` as `register` chooses it), how to bind it, and whose lease it
+ * is.
+ */
+export interface ListenOptions {
+  /** The pool to take a port from; `'default'` when neither `pool` nor `port` is given. */
+  pool?: string
+  /**
+   * The preferred port, or ports in order, as `register` takes them (with `mode` and
+   * `range`), instead of a pool's.
+   */
+  port?: number | number[]
+  /** With `port`: `'flexible'` (default) or `'fixed'`. */
+  mode?: 'flexible' | 'fixed'
+  /** With `port`: `[lo, hi]` (inclusive), tried in order after the preferred ports. */
+  range?: [number, number]
+  /** Ports never handed out. */
+  exclude?: Array<number>
+  /** `'tcp'` (default: a listening socket) or `'udp'` (a bound socket). */
+  protocol?: 'tcp' | 'udp'
+  /**
+   * The address to bind, e.g. `'127.0.0.1'`. Default: `::` in dual-stack mode (IPv4
+   * and IPv6) where the host has IPv6, else `0.0.0.0`.
+   */
+  host?: string
+  /**
+   * TCP: the length of the queue of connections not yet accepted (default 128; the
+   * kernel caps it at `net.core.somaxconn`).
+   */
+  backlog?: number
+  /**
+   * The process that owns the lease; default: this process (`process.pid`). The lease
+   * is reclaimed once it exits.
+   */
+  pid?: number
+  /** Seconds the lease lives unless renewed. */
+  ttl?: number
 }
 
 /** Options of `Registry.migrate`. */
@@ -492,10 +640,22 @@ export interface Reclaimed {
 /** Options of `Registry.register`. */
 export interface RegisterOptions {
   /**
-   * `'flexible'` (default): the port, or the next free one above it. `'fixed'`: exactly
-   * the port, or a `PORTPOOL_CONFLICT` error.
+   * `'flexible'` (default): the first free preferred port, then the first free port of
+   * `range`, or without a range the next free port above the first preferred one.
+   * `'fixed'`: one of the preferred ports or of `range`, else `PORTPOOL_CONFLICT`
+   * (`PORTPOOL_EXHAUSTED` when a range was searched).
    */
   mode?: 'flexible' | 'fixed'
+  /** `[lo, hi]` (inclusive): tried in order after the preferred ports. */
+  range?: [number, number]
+  /** Ports never handed out, even when preferred or in `range`. */
+  exclude?: Array<number>
+  /**
+   * Probe this one address (e.g. `'127.0.0.1'`) instead of the IPv4 and IPv6
+   * wildcards: a port another process has bound on another address reads as free, so
+   * the lease is only good for a server bound to `host`.
+   */
+  host?: string
   /** `'tcp'` (default) or `'udp'`. A lease is per (port, protocol). */
   protocol?: 'tcp' | 'udp'
   /**
@@ -516,10 +676,19 @@ export interface RegisterOptions {
 export interface ScopeOptions {
   /** The pool to take a port from; `'default'` when neither `pool` nor `port` is given. */
   pool?: string
-  /** The port to lease, as `register` takes it (with `mode`), instead of a pool's. */
-  port?: number
+  /**
+   * The preferred port, or ports in order, as `register` takes them (with `mode` and
+   * `range`), instead of a pool's.
+   */
+  port?: number | number[]
   /** With `port`: `'flexible'` (default) or `'fixed'`. */
   mode?: 'flexible' | 'fixed'
+  /** With `port`: `[lo, hi]` (inclusive), tried in order after the preferred ports. */
+  range?: [number, number]
+  /** Ports never handed out. */
+  exclude?: Array<number>
+  /** Probe this one address instead of the wildcards (see `RegisterOptions.host`). */
+  host?: string
   /** `'tcp'` (default) or `'udp'`. */
   protocol?: 'tcp' | 'udp'
   /**

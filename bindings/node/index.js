@@ -7,7 +7,8 @@
 //   from a timer, with back-off, until the handle's lock timeout: no libuv thread ever waits for
 //   another process, `process.exit()` and `worker.terminate()` never wait for the lock, and
 //   `{ signal }` (an AbortSignal) ends a call at once. A lease that landed after the abort is
-//   released again before the Promise rejects with an `AbortError` (a DOMException).
+//   released again, and a socket it handed out (`listen`'s `fd`) closed, before the Promise
+//   rejects with an `AbortError` (a DOMException).
 // - Async rejections carry the caller's stack, captured when the call was made.
 // - A string argument that is not well-formed UTF-16 (a lone surrogate, which the addon's
 //   conversion would turn into U+FFFD, folding different names together) is
@@ -16,6 +17,8 @@
 //   `TypeError`; `Registry` called without `new` is a `TypeError`, as for any class; and a
 //   `Registry` given to structuredClone or postMessage throws a `DataCloneError` saying what
 //   to send instead.
+
+const fs = require('node:fs')
 
 function loadAddon() {
   try {
@@ -126,7 +129,7 @@ const LONGEST_PAUSE_MS = 50
 /**
  * Runs `attempt()` (one try of an addon `…Async` method, resolving to `{ value, created }`)
  * until it is not busy, the lock timeout (`seconds`) has passed, or `signal` aborts. On an
- * abort after a lease landed (`created`), `undo(value)` releases it before the rejection.
+ * abort after the call landed, `undo(outcome)` undoes what it made before the rejection.
  */
 async function retry(attempt, seconds, signal, undo) {
   if (signal?.aborted) throw abortError(signal)
@@ -146,7 +149,7 @@ async function retry(attempt, seconds, signal, undo) {
       continue
     }
     if (signal?.aborted) {
-      if (outcome.created) await undo(outcome.value)
+      await undo(outcome)
       throw abortError(signal)
     }
     return outcome.value
@@ -181,7 +184,7 @@ function asyncForm(attempt, name, argNames, undo) {
         return Promise.reject(withStack(retype(err), site))
       }
       const seconds = this instanceof native.ScopedLease ? this.__lockTimeout : this.lockTimeout
-      const undoFor = (value) => undo.call(this, value, args)
+      const undoFor = (outcome) => undo.call(this, outcome, args)
       return retry(() => attempt.apply(this, args), seconds, signal, undoFor).catch((err) => {
         throw withStack(err, site)
       })
@@ -190,8 +193,14 @@ function asyncForm(attempt, name, argNames, undo) {
   return method
 }
 
-/** Releases what a call that was aborted after it landed had leased. */
-async function undoLease(value, args) {
+/**
+ * Undoes what a call that was aborted after it landed made: closes the socket it handed out
+ * (`listen` and `listenScoped` give it as `fd`), and releases the lease when the call made it
+ * (`created`).
+ */
+async function undoCall({ value, created }, args) {
+  if (typeof value?.fd === 'number') fs.closeSync(value.fd)
+  if (!created) return
   if (value instanceof native.ScopedLease) await value.releaseAsync()
   else await this.releaseAsync(args[0])
 }
@@ -202,12 +211,12 @@ const define = (proto, key, value) =>
 
 for (const op of native.__operations()) {
   define(registryProto, op.sync, syncForm(registryProto[op.sync], op.sync, op.args))
-  define(registryProto, op.async, asyncForm(registryProto[op.async], op.async, op.args, undoLease))
+  define(registryProto, op.async, asyncForm(registryProto[op.async], op.async, op.args, undoCall))
 }
 
 const scopedProto = native.ScopedLease.prototype
 define(scopedProto, 'release', syncForm(scopedProto.release, 'release', []))
-define(scopedProto, 'releaseAsync', asyncForm(scopedProto.releaseAsync, 'releaseAsync', [], undoLease))
+define(scopedProto, 'releaseAsync', asyncForm(scopedProto.releaseAsync, 'releaseAsync', [], undoCall))
 Object.defineProperties(scopedProto, {
   [Symbol.dispose]: {
     value: function dispose() {
@@ -267,7 +276,7 @@ module.exports = {
   Registry,
   ScopedLease: native.ScopedLease,
   isPortpoolError,
-  isFree: syncForm(native.isFree, 'isFree', ['port', 'protocol']),
-  findFree: syncForm(native.findFree, 'findFree', ['protocol']),
+  isFree: syncForm(native.isFree, 'isFree', ['port', 'options']),
+  findFree: syncForm(native.findFree, 'findFree', ['options']),
   VERSION: native.VERSION,
 }

@@ -50,3 +50,11 @@ declare global {
 
 /** A scoped lease ends when its `using` or `await using` block does (see the class). */
 export interface ScopedLease extends Disposable, AsyncDisposable {}
+
+/**
+ * `findFree` with `count`: that many distinct free ports, in an array (even for 1). See the
+ * general declaration of `findFree` below.
+ */
+export declare function findFree(options: FindFreeOptions & { count: number }): number[]
+/** `findFree` without `count`: one free port. See the general declaration below. */
+export declare function findFree(options?: 'tcp' | 'udp' | (FindFreeOptions & { count?: undefined })): number

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use portpool_core::{LeaseOptions, Protocol};
+use portpool_core::{Error, LeaseOptions, Protocol, parse_port};
 
 const AFTER_HELP: &str = "\
 The registry is PATH, else $PORTPOOL_REGISTRY, else the host registry
@@ -65,8 +65,10 @@ pub(crate) struct LeaseArgs {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Lease PORT (fixed) or the first free port from PORT upward (flexible, the default) to
-    /// NAME, and print it. A NAME that holds a lease prints its port.
+    /// Lease a port to NAME and print it: the first of PORTS (e.g. 3000,3001) that is free,
+    /// then the first free one of --range; without a range, flexible (the default) goes on
+    /// upward from the first of PORTS and fixed stops. A NAME that holds a lease prints its
+    /// port.
     Register(RegisterArgs),
     /// Print NAME's port; an unknown NAME prints DEFAULT, or fails with exit 1.
     Get(GetArgs),
@@ -112,7 +114,12 @@ pub(crate) enum Command {
     Handover(HandoverArgs),
     /// Lease a port to NAME, run CMD with it in $PORT and $PORTPOOL_PORT, forward SIGINT,
     /// SIGTERM and SIGHUP to CMD, release the lease when CMD exits, and exit as CMD did.
+    /// With --listen, bind the port as it is leased and pass the socket to CMD as fd 3 (systemd
+    /// socket activation: $LISTEN_FDS=1, $LISTEN_PID, $LISTEN_FDNAMES=NAME).
     Run(RunArgs),
+    /// Print free ports, one a line, without leasing them: the first of PORTS that are free,
+    /// then of --range, else ports the kernel picks.
+    FindFree(FindFreeArgs),
     /// Show the lease holding PORT and the processes bound to it.
     Who(WhoArgs),
     /// Register every port a process listens on now as a fixed lease named after its program.
@@ -175,16 +182,57 @@ pub(crate) enum PoolCommand {
 pub(crate) struct RegisterArgs {
     /// Name to lease the port to: 1-128 bytes, no whitespace or control characters.
     pub(crate) name: String,
-    /// Preferred port (flexible) or the exact port (fixed), 1-65535.
+    /// Preferred ports in order, comma separated (e.g. 3000,3001), each 1-65535.
+    #[arg(value_name = "PORTS")]
     pub(crate) port: String,
-    /// fixed: exactly PORT, or a conflict; flexible (default): PORT or the next free one up.
+    /// fixed: one of PORTS (or of --range), or a conflict; flexible (default): one of PORTS,
+    /// else of --range, else the next free one up from the first of PORTS.
     #[arg(value_name = "MODE")]
     pub(crate) mode: Option<String>,
+    /// After PORTS, try this range in order (inclusive), e.g. 4000-4100.
+    #[arg(long, value_name = "START-END")]
+    pub(crate) range: Option<String>,
     #[command(flatten)]
     pub(crate) lease: LeaseArgs,
+    #[command(flatten)]
+    pub(crate) probe: ProbeArgs,
     /// Fixed mode: take the port even if a process outside the registry has it bound.
     #[arg(long)]
     pub(crate) force: bool,
+}
+
+/// Which ports a new lease must avoid and where candidates are probed: register, allocate
+/// and find-free.
+#[derive(Args)]
+pub(crate) struct ProbeArgs {
+    /// Never hand out these ports: comma separated or repeated, e.g. --exclude 4001,4002.
+    #[arg(long, value_name = "PORTS", value_delimiter = ',')]
+    pub(crate) exclude: Vec<String>,
+    /// Probe this one address (e.g. 127.0.0.1) instead of the IPv4 and IPv6 wildcards; a port
+    /// another process has bound on another address may then be handed out.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) host: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct FindFreeArgs {
+    /// Ports to try first, in order, comma separated (e.g. 3000,3001).
+    #[arg(value_name = "PORTS")]
+    pub(crate) ports: Option<String>,
+    /// Then this range in order (inclusive), e.g. 4000-4100; without one, the kernel picks.
+    #[arg(long, value_name = "START-END")]
+    pub(crate) range: Option<String>,
+    /// How many distinct ports to print (default 1); fewer free ones exit 4.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) count: usize,
+    /// Look for UDP ports instead of TCP ones.
+    #[arg(long)]
+    pub(crate) udp: bool,
+    #[command(flatten)]
+    pub(crate) probe: ProbeArgs,
+    /// Print a JSON array of the ports instead of one a line.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Args)]
@@ -205,6 +253,8 @@ pub(crate) struct AllocateArgs {
     pub(crate) pool: String,
     #[command(flatten)]
     pub(crate) lease: LeaseArgs,
+    #[command(flatten)]
+    pub(crate) probe: ProbeArgs,
 }
 
 #[derive(Args)]
@@ -261,8 +311,9 @@ pub(crate) struct RunArgs {
     /// Pool to allocate from (the default pool unless --port is given).
     #[arg(long, conflicts_with = "port")]
     pub(crate) pool: Option<String>,
-    /// Register this port instead of allocating from a pool.
-    #[arg(long)]
+    /// Register this port (or the first free of a comma-separated list) instead of
+    /// allocating from a pool.
+    #[arg(long, value_name = "PORTS")]
     pub(crate) port: Option<String>,
     /// With --port: fixed or flexible (default).
     #[arg(value_name = "MODE")]
@@ -270,6 +321,15 @@ pub(crate) struct RunArgs {
     /// Lease a UDP port instead of a TCP one.
     #[arg(long)]
     pub(crate) udp: bool,
+    /// Bind the port under the registry's lock as it is leased, so nothing can take it
+    /// first, and pass the socket (TCP: listening) to CMD as fd 3, as systemd socket
+    /// activation does: $LISTEN_FDS=1, $LISTEN_PID=CMD's pid, $LISTEN_FDNAMES=NAME.
+    #[arg(long)]
+    pub(crate) listen: bool,
+    /// With --listen: bind this address (e.g. 127.0.0.1) instead of the wildcard (IPv6
+    /// dual-stack, else 0.0.0.0). Without --listen: probe only this address.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) host: Option<String>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub(crate) command: Vec<std::ffi::OsString>,
@@ -342,6 +402,46 @@ fn wait_secs(text: &str) -> Result<Duration, String> {
 /// UDP when `--udp` was given, else TCP.
 pub(crate) fn protocol(udp: bool) -> Protocol {
     if udp { Protocol::Udp } else { Protocol::Tcp }
+}
+
+/// Ports written as a comma-separated list (`3000,3001`), each 1-65535.
+pub(crate) fn parse_ports(text: &str) -> Result<Vec<u16>, Error> {
+    text.split(',').map(parse_port).collect()
+}
+
+/// A range written `START-END` (`4000-4100`); core checks that START is not after END.
+pub(crate) fn parse_range(text: &str) -> Result<(u16, u16), Error> {
+    match text.split_once('-') {
+        Some((start, end)) => Ok((parse_port(start)?, parse_port(end)?)),
+        None => Err(Error::new(
+            portpool_core::ErrorKind::InvalidArgument,
+            format!("invalid range {text:?}: expected START-END, e.g. 4000-4100"),
+        )),
+    }
+}
+
+impl ProbeArgs {
+    /// `options` with these flags' excluded ports and probe address.
+    pub(crate) fn apply(&self, options: LeaseOptions) -> Result<LeaseOptions, Error> {
+        Ok(LeaseOptions {
+            exclude: self.excluded()?,
+            host: self.host()?,
+            ..options
+        })
+    }
+
+    /// The ports of every --exclude.
+    pub(crate) fn excluded(&self) -> Result<Vec<u16>, Error> {
+        self.exclude.iter().map(|p| parse_port(p)).collect()
+    }
+
+    /// The address of --host.
+    pub(crate) fn host(&self) -> Result<Option<std::net::IpAddr>, Error> {
+        self.host
+            .as_deref()
+            .map(portpool_core::parse_host)
+            .transpose()
+    }
 }
 
 impl LeaseArgs {

@@ -6,8 +6,8 @@ use crate::args::Cli;
 
 /// A clap usage error as one line: what is missing or wrong (each item clap lists), clap's
 /// suggestion ("did you mean ...?"), the usage of the (sub)command concerned and where its
-/// help is, e.g. `the following required arguments were not provided: <PORT>; usage:
-/// portpool register [OPTIONS] <NAME> <PORT> [MODE]; see 'portpool register --help'`.
+/// help is, e.g. `the following required arguments were not provided: <PORTS>; usage:
+/// portpool register [OPTIONS] <NAME> <PORTS> [MODE]; see 'portpool register --help'`.
 pub(crate) fn usage_error(err: &clap::Error) -> String {
     if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         // clap would print the whole help: name what is missing instead.

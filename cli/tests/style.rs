@@ -27,9 +27,9 @@ fn usage_error(args: &[&str]) -> String {
 #[test]
 fn a_missing_argument_is_named_with_the_subcommands_usage_and_help() {
     let err = usage_error(&["register", "web"]);
-    assert!(err.contains("not provided: <PORT>"), "{err}");
+    assert!(err.contains("not provided: <PORTS>"), "{err}");
     assert!(
-        err.contains("usage: portpool register <NAME> <PORT> [MODE]"),
+        err.contains("usage: portpool register <NAME> <PORTS> [MODE]"),
         "{err}"
     );
     assert!(err.contains("see 'portpool register --help'"), "{err}");

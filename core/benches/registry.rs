@@ -16,6 +16,10 @@
 //! - `allocate`: `allocate` from the probing `default` pool; the `release` is not timed.
 //! - `allocate_release_owned`: `allocate` + `release` of a lease owned by this process, both
 //!   timed: changes that are appended and not waited for.
+//! - `listen_release_owned`: `listen` (lease and bind a TCP socket, listening, from the probing
+//!   `default` pool; owned by this process) + `release` + closing the socket, all timed: what
+//!   the bind adds to `allocate_release_owned`, where the probe's bind is replaced by the
+//!   socket kept.
 //! - `get`: `get` of an existing name on an unchanged file (served from the parse cache).
 //! - `get_after_write`: `get` after another handle appended a change (the reader parses only
 //!   that line).
@@ -36,7 +40,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use portpool_core::{LeaseOptions, Mode, Registry};
+use portpool_core::{Choice, LeaseOptions, ListenOptions, Mode, Registry};
 use tempfile::TempDir;
 
 /// Registry sizes, in leases.
@@ -197,6 +201,18 @@ fn benches(c: &mut Criterion) {
                 b.iter(|| {
                     black_box(reg.allocate(NEW, "default", &owned).expect("allocate"));
                     reg.release(NEW).expect("release")
+                })
+            });
+
+        let pool = Choice::Pool(None);
+        c.benchmark_group("listen_release_owned")
+            .bench_function(id(), |b| {
+                b.iter(|| {
+                    let bound = reg
+                        .listen(NEW, &pool, &owned, &ListenOptions::default())
+                        .expect("listen");
+                    reg.release(NEW).expect("release");
+                    drop(black_box(bound));
                 })
             });
 

@@ -95,11 +95,14 @@ pub fn is_free_at(port: u16, protocol: Protocol, host: Option<IpAddr>) -> Result
 /// get-port falls back to a random port). Excluded ports are never returned. Each candidate
 /// is probed with [`is_free_at`] (on `host`, else the wildcards). Takes no lease: use
 /// `Registry::register` or `allocate` to keep other portpool users off the ports. Fewer free
-/// ports than `count` is `Exhausted`; `count` 0, port 0 or a range whose start is after its
-/// end is `InvalidArgument`.
+/// ports than `count` is `Exhausted`; `count` 0 or above 65535 (there are no more ports),
+/// port 0 or a range whose start is after its end is `InvalidArgument`.
 pub fn find_free_ports(options: &FindOptions) -> Result<Vec<u16>> {
-    if options.count == 0 {
-        return Err(Error::invalid("invalid count 0: ask for at least 1 port"));
+    if options.count == 0 || options.count > usize::from(u16::MAX) {
+        return Err(Error::invalid(format!(
+            "invalid count {}: ask for 1 to 65535 ports",
+            options.count
+        )));
     }
     check_ports(&options.ports, options.range, &options.exclude)?;
     check_host(options.host)?;

@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Next, Owner};
 use crate::owner::owner_of;
 use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_pool_options, drop_if_stale, held_port, lease_gone,
-    no_lease, settle, take_flexible, take_from_pool, take_probed,
+    Grant, LeaseOptions, NewLease, Registry, check_pool_options, drop_if_stale, held_port,
+    lease_gone, no_lease, settle, take_flexible, take_from_pool, take_probed,
 };
 use crate::validate::{check_name, shown};
 
@@ -28,6 +28,13 @@ impl Registry {
     /// another process is under way, and for a fixed lease (its port is the point of it: a
     /// handover would move it); `Exhausted` when no port is free.
     pub fn begin_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
+        self.begin_handover_grant(name, pid).map(|g| g.port)
+    }
+
+    /// [`begin_handover`](Self::begin_handover), also saying whether this call began the
+    /// handover (`created`) or found it under way already, so a caller that gave up can undo
+    /// only what it did (with [`abort_handover`](Self::abort_handover)).
+    pub fn begin_handover_grant(&self, name: &str, pid: Option<u32>) -> Result<Grant> {
         check_name(name)?;
         let owner = pid.map(owner_of).transpose()?;
         self.store.update(|data| {
@@ -42,7 +49,7 @@ impl Registry {
                         next.port
                     )));
                 }
-                return Ok((next.port, false));
+                return Ok((Grant::held(next.port), false));
             }
             let port = match (&lease.mode, &lease.pool) {
                 (Mode::Fixed, _) => {
@@ -75,7 +82,7 @@ impl Registry {
                 next: Some(next),
                 ..lease
             })?;
-            Ok((port, true))
+            Ok((Grant::made(port), true))
         })
     }
 
@@ -135,6 +142,19 @@ impl Registry {
         pool: impl Into<Option<&'p str>>,
         options: &LeaseOptions,
     ) -> Result<Vec<u16>> {
+        self.allocate_many_grants(names, pool, options)
+            .map(|grants| grants.into_iter().map(|g| g.port).collect())
+    }
+
+    /// [`allocate_many`](Self::allocate_many), also saying for each name whether this call
+    /// made its lease, so a caller that gave up can release only those
+    /// ([`release_holding`](Self::release_holding)).
+    pub fn allocate_many_grants<'p>(
+        &self,
+        names: &[&str],
+        pool: impl Into<Option<&'p str>>,
+        options: &LeaseOptions,
+    ) -> Result<Vec<Grant>> {
         let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
         let mut seen = HashSet::new();
         for name in names {
@@ -161,13 +181,13 @@ impl Registry {
             for name in names {
                 changed |= drop_if_stale(data, name, now)?;
                 if let Some(held) = held_port(data, name, protocol, None)? {
-                    ports.push(held);
+                    ports.push(Grant::held(held));
                     continue;
                 }
                 let port = take_probed(data, &request, true, options.host, now)?;
                 data.insert(NewLease { name, ..template }.at(port, now))?;
                 changed = true;
-                ports.push(port);
+                ports.push(Grant::made(port));
             }
             Ok((ports, changed))
         })

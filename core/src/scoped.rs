@@ -39,6 +39,33 @@ impl Default for Choice {
     }
 }
 
+impl Choice {
+    /// The choice a caller describes with a pool, ports and a mode, each optional (every
+    /// front end's `pool=`, `port=`, `mode=`): ports in `mode` (default flexible) when ports
+    /// are given, else the pool (`None`: the default pool). Both a pool and ports, or a mode
+    /// other than flexible without ports, is `InvalidArgument`: a pool has no mode.
+    pub fn new(
+        pool: Option<String>,
+        ports: Option<Vec<u16>>,
+        mode: Option<Mode>,
+    ) -> Result<Choice> {
+        match (pool, ports, mode) {
+            (Some(pool), Some(_), _) => Err(Error::invalid(format!(
+                "give a pool or ports, not both (pool {})",
+                crate::validate::shown(&pool)
+            ))),
+            (None, Some(ports), mode) => Ok(Choice::Ports {
+                ports,
+                mode: mode.unwrap_or_default(),
+            }),
+            (_, None, Some(mode)) if mode != Mode::Flexible => Err(Error::invalid(format!(
+                "mode {mode} applies to ports: give ports with it (a pool has no mode)"
+            ))),
+            (pool, None, _) => Ok(Choice::Pool(pool)),
+        }
+    }
+}
+
 /// A lease made by [`Registry::lease_scoped`]: ended by [`release`](Self::release).
 ///
 /// It holds no reference to the registry, so it can be kept anywhere (a binding's guard
@@ -138,13 +165,11 @@ impl Registry {
         }
     }
 
-    /// Releases `name`'s lease if it holds `port` for `protocol`; whether it did.
-    pub(crate) fn release_holding(
-        &self,
-        name: &str,
-        port: u16,
-        protocol: Protocol,
-    ) -> Result<bool> {
+    /// Releases `name`'s lease only while it holds `port` for `protocol`; whether it did. A
+    /// binding undoes with it a call whose caller gave up (a cancelled task, an aborted
+    /// promise) once that call's lease has landed: a name released and leased again by
+    /// somebody else meanwhile is left alone.
+    pub fn release_holding(&self, name: &str, port: u16, protocol: Protocol) -> Result<bool> {
         check_name(name)?;
         self.store.update(|data| {
             let holds = data

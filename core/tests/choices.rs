@@ -361,10 +361,18 @@ fn find_free_ports_without_a_range_never_returns_an_excluded_port() {
 }
 
 #[test]
-fn find_free_ports_refuses_count_zero_and_bad_ranges() {
+fn find_free_ports_refuses_count_zero_absurd_counts_and_bad_ranges() {
     for options in [
         FindOptions {
             count: 0,
+            ..FindOptions::default()
+        },
+        FindOptions {
+            count: 65536,
+            ..FindOptions::default()
+        },
+        FindOptions {
+            count: usize::MAX,
             ..FindOptions::default()
         },
         FindOptions {

@@ -191,3 +191,28 @@ fn set_pool_returns_the_ephemeral_overlap_warning_and_doctor_words_it_the_same()
     let finding = doctor.findings.iter().find(|f| f.subject == "eph").unwrap();
     assert_eq!(finding.message, change.warnings[0]);
 }
+
+#[test]
+fn a_choice_is_ports_in_a_mode_or_a_pool_never_both() {
+    assert_eq!(Choice::new(None, None, None).unwrap(), Choice::Pool(None));
+    assert_eq!(
+        Choice::new(Some("w".into()), None, Some(Mode::Flexible)).unwrap(),
+        Choice::Pool(Some("w".into()))
+    );
+    assert_eq!(
+        Choice::new(None, Some(vec![3000, 3001]), None).unwrap(),
+        Choice::Ports {
+            ports: vec![3000, 3001],
+            mode: Mode::Flexible
+        }
+    );
+    let both = Choice::new(Some("w".into()), Some(vec![3000]), None).unwrap_err();
+    assert_eq!(both.kind(), ErrorKind::InvalidArgument);
+    assert!(both.message().contains("not both"), "{both}");
+    let mode = Choice::new(Some("w".into()), None, Some(Mode::Fixed)).unwrap_err();
+    assert_eq!(mode.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        mode.message().contains("mode fixed applies to ports"),
+        "{mode}"
+    );
+}

@@ -388,17 +388,9 @@ pub(crate) unsafe fn choice(ptr: *const portpool_choice) -> Result<Choice> {
             ports(raw.ports, raw.n_ports, "choice.ports")?,
         )
     };
-    match (pool, ports.is_empty()) {
-        (pool, true) => Ok(Choice::Pool(pool.map(str::to_owned))),
-        (None, false) => Ok(Choice::Ports {
-            ports,
-            mode: mode(raw.mode)?,
-        }),
-        (Some(pool), false) => Err(invalid(format!(
-            "invalid choice: both pool {pool:?} and {} ports given; a port comes from one or the other",
-            ports.len()
-        ))),
-    }
+    // No ports (n_ports 0) is the pool's choice; C always has a mode, flexible when zeroed.
+    let ports = (!ports.is_empty()).then_some(ports);
+    Choice::new(pool.map(str::to_owned), ports, Some(mode(raw.mode)?))
 }
 
 /// A pid from C, where 0 means none; core checks every other value.

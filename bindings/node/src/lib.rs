@@ -17,13 +17,15 @@
 mod options;
 mod values;
 
+use std::net::IpAddr;
+use std::os::fd::IntoRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::bindgen_prelude::{AsyncTask, Object, ToNapiValue, TypeName, sys};
+use napi::bindgen_prelude::{AsyncTask, Either, Object, ToNapiValue, TypeName, sys};
 use napi::{Env, JsError, Task};
 use napi_derive::napi;
 use portpool_core as pp;
@@ -205,6 +207,54 @@ fn ports(list: Vec<u16>) -> Vec<u32> {
     list.into_iter().map(u32::from).collect()
 }
 
+/// A list of ports (`exclude`, `ports`), each checked as [`port_arg`] checks one.
+fn port_list(list: Option<Vec<f64>>) -> pp::Result<Vec<u16>> {
+    list.unwrap_or_default().into_iter().map(port_arg).collect()
+}
+
+/// Preferred ports given as one number or an array of them.
+fn preferred(ports: PortList) -> pp::Result<Vec<u16>> {
+    port_list(Some(ports.0))
+}
+
+/// `[lo, hi]` as core's range; core checks that `lo` is not after `hi`.
+fn range_arg(range: Option<PortRange>) -> pp::Result<Option<(u16, u16)>> {
+    range
+        .map(|PortRange(lo, hi)| Ok((port_arg(lo)?, port_arg(hi)?)))
+        .transpose()
+}
+
+/// An IP address (`'127.0.0.1'`, `'::1'`), parsed by core; whether it is an address of this
+/// host is core's check too.
+fn host_arg(host: Option<&str>) -> pp::Result<Option<IpAddr>> {
+    host.map(pp::parse_host).transpose()
+}
+
+/// A count of ports (`findFree`'s `count`); core says how many it takes.
+fn count_arg(value: f64) -> pp::Result<usize> {
+    let count = integer_arg(value, "count")?;
+    usize::try_from(count).map_err(|_| {
+        pp::Error::new(
+            pp::ErrorKind::InvalidArgument,
+            format!("invalid count {count}: ask for at least 1 port"),
+        )
+    })
+}
+
+/// A backlog (`listen`'s); core says how long it may be.
+fn backlog_arg(value: Option<f64>) -> pp::Result<u32> {
+    let Some(value) = value else {
+        return Ok(pp::ListenOptions::default().backlog);
+    };
+    let backlog = integer_arg(value, "backlog")?;
+    u32::try_from(backlog).map_err(|_| {
+        pp::Error::new(
+            pp::ErrorKind::InvalidArgument,
+            format!("invalid backlog {backlog}: expected 0 or more"),
+        )
+    })
+}
+
 /// Core's lease options from the fields every options object spells the same way.
 fn lease_options(
     protocol: Option<&str>,
@@ -221,33 +271,105 @@ fn lease_options(
     })
 }
 
+/// `lease` with the port choices of an options object: `range`, `exclude`, `host`.
+fn choosing(
+    lease: pp::LeaseOptions,
+    range: Option<PortRange>,
+    exclude: Option<Vec<f64>>,
+    host: Option<&str>,
+) -> pp::Result<pp::LeaseOptions> {
+    Ok(pp::LeaseOptions {
+        range: range_arg(range)?,
+        exclude: port_list(exclude)?,
+        host: host_arg(host)?,
+        ..lease
+    })
+}
+
+/// Core's `Choice` from `{ pool, port, mode }`: a pool's port (the default), or with `port`
+/// the preferred ports in `mode`.
+fn choice(
+    pool: Option<String>,
+    port: Option<PortList>,
+    mode: Option<&str>,
+) -> pp::Result<pp::Choice> {
+    let mode = mode.map(pp::Mode::from_str).transpose()?;
+    pp::Choice::new(pool, port.map(preferred).transpose()?, mode)
+}
+
+/// Core's lease options, choice and bind options from `listen`'s options object.
+fn listening(
+    options: ListenOptions,
+) -> pp::Result<(pp::LeaseOptions, pp::Choice, pp::ListenOptions)> {
+    let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
+    let lease = choosing(lease, options.range, options.exclude, None)?;
+    let choice = choice(options.pool, options.port, options.mode.as_deref())?;
+    let bind = pp::ListenOptions {
+        host: host_arg(options.host.as_deref())?,
+        backlog: backlog_arg(options.backlog)?,
+    };
+    Ok((lease, choice, bind))
+}
+
 /// The version of portpool, the same for every package built from this workspace.
 #[napi]
 pub const VERSION: &str = pp::VERSION;
 
-/// Whether `port` can be bound for `protocol` (`'tcp'` by default) on this host right now,
-/// on both the IPv4 and the IPv6 wildcard address. A snapshot: use `Registry.allocate` or
-/// `Registry.register` to keep other portpool users off a port. Takes no lock.
+/// Whether `port` can be bound for `protocol` (`'tcp'` by default) on this host right now:
+/// on both the IPv4 and the IPv6 wildcard address, or with `{ host }` on that one address
+/// only (a port another process has bound on another address then reads as free). A
+/// snapshot: use `Registry.allocate` or `Registry.register` to keep other portpool users off
+/// a port, or `Registry.listen` to hold it. Takes no lock. `host` not an address of this
+/// machine is `PORTPOOL_INVALID_ARGUMENT`.
 #[napi(strict)]
 pub fn is_free(
     env: Env,
     port: f64,
-    #[napi(ts_arg_type = "'tcp' | 'udp'")] protocol: Option<String>,
+    #[napi(ts_arg_type = "'tcp' | 'udp' | IsFreeOptions")] options: Option<
+        ProtocolOr<IsFreeOptions>,
+    >,
 ) -> napi::Result<bool> {
     run_now(&env, || {
-        pp::is_free(port_arg(port)?, protocol_arg(protocol.as_deref())?)
+        let ProtocolOr { protocol, options } = options.unwrap_or_default();
+        pp::is_free_at(
+            port_arg(port)?,
+            protocol_arg(protocol.or(options.protocol).as_deref())?,
+            host_arg(options.host.as_deref())?,
+        )
     })
 }
 
-/// A port the kernel picked as free for `protocol` (`'tcp'` by default), verified free on
-/// both address families. Takes no lease: for tests and tools that bind it at once.
-#[napi(strict)]
+/// A port free for `protocol` (`'tcp'` by default) right now: the first free one of
+/// `ports`, then of `range`, else one the kernel picks; never one of `exclude`. Each is
+/// probed on both wildcard addresses, or on `host` only. With `count`, an array of that many
+/// distinct free ports (fewer free than asked is `PORTPOOL_EXHAUSTED`). Takes no lease: for
+/// tests and tools that bind at once; `Registry.listen` leases and binds in one step.
+///
+/// (types-header.d.ts declares the overloads that tell a number from an array by `count`.)
+#[napi(
+    strict,
+    ts_args_type = "options?: 'tcp' | 'udp' | FindFreeOptions",
+    ts_return_type = "number | number[]"
+)]
 pub fn find_free(
     env: Env,
-    #[napi(ts_arg_type = "'tcp' | 'udp'")] protocol: Option<String>,
-) -> napi::Result<u32> {
+    options: Option<ProtocolOr<FindFreeOptions>>,
+) -> napi::Result<Either<u32, Vec<u32>>> {
     run_now(&env, || {
-        pp::find_free(protocol_arg(protocol.as_deref())?).map(u32::from)
+        let ProtocolOr { protocol, options } = options.unwrap_or_default();
+        let find = pp::FindOptions {
+            protocol: protocol_arg(protocol.or(options.protocol).as_deref())?,
+            ports: port_list(options.ports)?,
+            range: range_arg(options.range)?,
+            exclude: port_list(options.exclude)?,
+            count: options.count.map(count_arg).transpose()?.unwrap_or(1),
+            host: host_arg(options.host.as_deref())?,
+        };
+        let found = pp::find_free_ports(&find)?;
+        if let (None, &[port]) = (options.count, found.as_slice()) {
+            return Ok(Either::A(u32::from(port)));
+        }
+        Ok(Either::B(ports(found)))
     })
 }
 
@@ -323,6 +445,7 @@ impl Registry {
 pub struct ScopedLease {
     reg: Arc<pp::Registry>,
     scope: Arc<pp::ScopedLease>,
+    fd: Option<i32>,
 }
 
 /// `Registry.lease`'s result, which always made its lease.
@@ -353,6 +476,14 @@ impl ScopedLease {
     #[napi(getter, ts_return_type = "'tcp' | 'udp'")]
     pub fn protocol(&self) -> &'static str {
         self.scope.protocol().as_str()
+    }
+
+    /// From `listenScoped`: the socket bound to `port` (see `Registry.listen`), yours to
+    /// pass to `server.listen({ fd })` and to close. `null` from `lease`. Ending the scope
+    /// releases the lease and leaves the socket open: close the server first.
+    #[napi(getter)]
+    pub fn fd(&self) -> Option<i32> {
+        self.fd
     }
 
     /// Whether `release` (or leaving the block) has ended the scope in this process.
@@ -498,29 +629,39 @@ macro_rules! operations {
 }
 
 operations! {
-    /// Leases a port to `name` and returns it.
+    /// Leases a port to `name` and returns it: the first free of the preferred `port` (a
+    /// number, or an array in order of preference), then of `options.range`; never one of
+    /// `options.exclude`.
     ///
-    /// A name that already holds a lease gets its port back (asking it for another fixed port,
-    /// or the other protocol, is `PORTPOOL_CONFLICT`). `'flexible'` (default): `port` when it
-    /// is neither leased nor bound, else the next such port above it; none left is
-    /// `PORTPOOL_EXHAUSTED`. `'fixed'`: exactly `port`; leased to another name, or bound by a
-    /// process outside the registry without `force`, is `PORTPOOL_CONFLICT`. Stale leases in
-    /// the way are reclaimed.
-    fn register / register_async (name: String, port: f64; options: RegisterOptions) -> u32, made
+    /// A name that already holds a lease gets its port back (asking it for other fixed
+    /// ports, or the other protocol, is `PORTPOOL_CONFLICT`). `'flexible'` (default): without
+    /// a range, the next port above the first preferred one that is neither leased nor
+    /// bound; none left is `PORTPOOL_EXHAUSTED`. `'fixed'`: a preferred port or one of the
+    /// range; leased to another name, or bound by a process outside the registry without
+    /// `force`, is passed over, and none left is `PORTPOOL_CONFLICT` (`PORTPOOL_EXHAUSTED`
+    /// when a range was searched). Stale leases in the way are reclaimed.
+    fn register / register_async (
+        name: String,
+        #[napi(ts_arg_type = "number | number[]")] port: PortList;
+        options: RegisterOptions
+    ) -> u32, made
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
+            let lease = choosing(lease, options.range, options.exclude, options.host.as_deref())?;
             let mode = mode_arg(options.mode.as_deref())?;
-            reg.register_grant(&name, port_arg(port)?, mode, &lease).map(Granted)
+            reg.register_grant(&name, preferred(port)?, mode, &lease).map(Granted)
         };
 
     /// Leases the next free port of a pool (`'default'` unless `options.pool` names another)
-    /// to `name` and returns it. Starts at the pool's cursor, skips leased and (when the pool
-    /// probes) bound ports, wraps around, and leaves the cursor after the port handed out for
-    /// every process on the host. A name that already holds a lease gets its port back. No
-    /// free port is `PORTPOOL_EXHAUSTED`; an unknown pool is `PORTPOOL_NOT_FOUND`.
+    /// to `name` and returns it. Starts at the pool's cursor, skips leased, excluded
+    /// (`options.exclude`) and (when the pool probes) bound ports, wraps around, and leaves
+    /// the cursor after the port handed out for every process on the host. A name that
+    /// already holds a lease gets its port back. No free port is `PORTPOOL_EXHAUSTED`; an
+    /// unknown pool is `PORTPOOL_NOT_FOUND`.
     fn allocate / allocate_async (name: String; options: AllocateOptions) -> u32, made
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
+            let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
             reg.allocate_grant(&name, options.pool.as_deref(), &lease).map(Granted)
         };
 
@@ -530,6 +671,7 @@ operations! {
     fn allocate_many / allocate_many_async (names: Vec<String>; options: AllocateOptions) -> Vec<u32>
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
+            let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             reg.allocate_many(&names, options.pool.as_deref(), &lease).map(ports)
         };
@@ -540,23 +682,45 @@ operations! {
     fn lease_sync / lease (name: String; options: ScopeOptions) -> ScopedLease, made
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
-            let choice = match (options.port, options.pool) {
-                (None, pool) if options.mode.is_none() => pp::Choice::Pool(pool),
-                (Some(port), None) => pp::Choice::Ports {
-                    ports: vec![port_arg(port)?],
-                    mode: mode_arg(options.mode.as_deref())?,
-                },
-                (None, _) => return Err(pp::Error::new(
-                    pp::ErrorKind::InvalidArgument,
-                    "mode applies to a port: give port with mode",
-                )),
-                (Some(_), Some(_)) => return Err(pp::Error::new(
-                    pp::ErrorKind::InvalidArgument,
-                    "give pool or port, not both",
-                )),
-            };
+            let lease = choosing(lease, options.range, options.exclude, options.host.as_deref())?;
+            let choice = choice(options.pool, options.port, options.mode.as_deref())?;
             let scope = reg.lease_scoped(&name, &choice, &lease)?;
-            Ok(Scoped(ScopedLease { reg: reg.clone(), scope: Arc::new(scope) }))
+            Ok(Scoped(ScopedLease { reg: reg.clone(), scope: Arc::new(scope), fd: None }))
+        };
+
+    /// Leases a port to `name` and binds it, in one step, under the registry's lock: no
+    /// process, inside the registry or outside it, can take the port between the lease and
+    /// the bind. Returns `{ fd, port, created }`: for TCP a listening socket (`SO_REUSEADDR`),
+    /// for UDP a bound one, on `options.host`, else `::` dual-stack where the host has IPv6,
+    /// else `0.0.0.0`; close-on-exec.
+    ///
+    /// The port comes from a pool (`options.pool`, `'default'` when omitted), or with
+    /// `options.port` as `register` chooses it (`mode`, `range`); `exclude` applies to both.
+    /// A name that already holds a lease gets a socket on its port (`created: false`); when
+    /// another process has that port bound, `PORTPOOL_CONFLICT`.
+    ///
+    /// The fd is yours: `http.createServer(app).listen({ fd })` (or `net`), or for UDP
+    /// `dgram.createSocket('udp6').bind({ fd })` (`'udp4'` with an IPv4 `host`); closing the
+    /// server closes it. Closing does not release the lease: `release(name)` does, or, as
+    /// the lease is owned by this process (or `options.pid`), its reclaim once that process
+    /// has exited.
+    fn listen / listen_async (name: String; options: ListenOptions) -> socket::Bound, made
+        = |reg| {
+            let (lease, choice, bind) = listening(options)?;
+            reg.listen(&name, &choice, &lease, &bind).map(socket::Bound)
+        };
+
+    /// `listen` for one scope, as `lease` makes one: always a new lease (a name that holds
+    /// one is `PORTPOOL_CONFLICT`, and nothing is bound), whose `ScopedLease` carries the
+    /// socket as `fd`. `await using l = await reg.listenScoped(name, …)` releases the lease
+    /// when the block ends; the socket stays open until you close it (close the server before
+    /// the block ends).
+    fn listen_scoped_sync / listen_scoped (name: String; options: ListenOptions) -> ScopedLease, made
+        = |reg| {
+            let (lease, choice, bind) = listening(options)?;
+            let (scope, fd) = reg.listen_scoped(&name, &choice, &lease, &bind)?;
+            let fd = Some(fd.into_raw_fd());
+            Ok(Scoped(ScopedLease { reg: reg.clone(), scope: Arc::new(scope), fd }))
         };
 
     /// The port `name` holds, or `null`. A stale lease is reported until something reclaims

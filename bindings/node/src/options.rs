@@ -3,7 +3,9 @@
 //! declare (`{ tll: 60 }`) is a `TypeError` naming the keys it takes, and a field of the wrong
 //! type is a `TypeError` naming the field.
 
-use napi::bindgen_prelude::{FromNapiValue, Object, TypeName, ValidateNapiValue, sys};
+use napi::bindgen_prelude::{
+    Array, FromNapiValue, Object, ToNapiValue, TypeName, Unknown, ValidateNapiValue, sys,
+};
 use napi::{Status, ValueType};
 use napi_derive::napi;
 
@@ -92,10 +94,21 @@ options! {
 
     /// Options of `Registry.register`.
     pub struct RegisterOptions {
-        /// `'flexible'` (default): the port, or the next free one above it. `'fixed'`: exactly
-        /// the port, or a `PORTPOOL_CONFLICT` error.
+        /// `'flexible'` (default): the first free preferred port, then the first free port of
+        /// `range`, or without a range the next free port above the first preferred one.
+        /// `'fixed'`: one of the preferred ports or of `range`, else `PORTPOOL_CONFLICT`
+        /// (`PORTPOOL_EXHAUSTED` when a range was searched).
         #[napi(ts_type = "'flexible' | 'fixed'")]
         pub mode: Option<String>,
+        /// `[lo, hi]` (inclusive): tried in order after the preferred ports.
+        #[napi(ts_type = "[number, number]")]
+        pub range: Option<PortRange>,
+        /// Ports never handed out, even when preferred or in `range`.
+        pub exclude: Option<Vec<f64>>,
+        /// Probe this one address (e.g. `'127.0.0.1'`) instead of the IPv4 and IPv6
+        /// wildcards: a port another process has bound on another address reads as free, so
+        /// the lease is only good for a server bound to `host`.
+        pub host: Option<String>,
         /// `'tcp'` (default) or `'udp'`. A lease is per (port, protocol).
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
@@ -112,6 +125,10 @@ options! {
     pub struct AllocateOptions {
         /// The pool to take a port from; `'default'` (9000–9999 unless changed) when omitted.
         pub pool: Option<String>,
+        /// Ports of the pool never handed out.
+        pub exclude: Option<Vec<f64>>,
+        /// Probe this one address instead of the wildcards (see `RegisterOptions.host`).
+        pub host: Option<String>,
         /// `'tcp'` (default) or `'udp'`.
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
@@ -126,11 +143,20 @@ options! {
     pub struct ScopeOptions {
         /// The pool to take a port from; `'default'` when neither `pool` nor `port` is given.
         pub pool: Option<String>,
-        /// The port to lease, as `register` takes it (with `mode`), instead of a pool's.
-        pub port: Option<f64>,
+        /// The preferred port, or ports in order, as `register` takes them (with `mode` and
+        /// `range`), instead of a pool's.
+        #[napi(ts_type = "number | number[]")]
+        pub port: Option<PortList>,
         /// With `port`: `'flexible'` (default) or `'fixed'`.
         #[napi(ts_type = "'flexible' | 'fixed'")]
         pub mode: Option<String>,
+        /// With `port`: `[lo, hi]` (inclusive), tried in order after the preferred ports.
+        #[napi(ts_type = "[number, number]")]
+        pub range: Option<PortRange>,
+        /// Ports never handed out.
+        pub exclude: Option<Vec<f64>>,
+        /// Probe this one address instead of the wildcards (see `RegisterOptions.host`).
+        pub host: Option<String>,
         /// `'tcp'` (default) or `'udp'`.
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
@@ -142,6 +168,70 @@ options! {
         pub pid: Option<f64>,
         /// Seconds the lease lives unless renewed.
         pub ttl: Option<f64>,
+    }
+
+    /// Options of `Registry.listen` and `Registry.listenScoped`: which port (a pool's, the
+    /// default, or with `port` as `register` chooses it), how to bind it, and whose lease it
+    /// is.
+    pub struct ListenOptions {
+        /// The pool to take a port from; `'default'` when neither `pool` nor `port` is given.
+        pub pool: Option<String>,
+        /// The preferred port, or ports in order, as `register` takes them (with `mode` and
+        /// `range`), instead of a pool's.
+        #[napi(ts_type = "number | number[]")]
+        pub port: Option<PortList>,
+        /// With `port`: `'flexible'` (default) or `'fixed'`.
+        #[napi(ts_type = "'flexible' | 'fixed'")]
+        pub mode: Option<String>,
+        /// With `port`: `[lo, hi]` (inclusive), tried in order after the preferred ports.
+        #[napi(ts_type = "[number, number]")]
+        pub range: Option<PortRange>,
+        /// Ports never handed out.
+        pub exclude: Option<Vec<f64>>,
+        /// `'tcp'` (default: a listening socket) or `'udp'` (a bound socket).
+        #[napi(ts_type = "'tcp' | 'udp'")]
+        pub protocol: Option<String>,
+        /// The address to bind, e.g. `'127.0.0.1'`. Default: `::` in dual-stack mode (IPv4
+        /// and IPv6) where the host has IPv6, else `0.0.0.0`.
+        pub host: Option<String>,
+        /// TCP: the length of the queue of connections not yet accepted (default 128; the
+        /// kernel caps it at `net.core.somaxconn`).
+        pub backlog: Option<f64>,
+        /// The process that owns the lease; default: this process (`process.pid`). The lease
+        /// is reclaimed once it exits.
+        pub pid: Option<f64>,
+        /// Seconds the lease lives unless renewed.
+        pub ttl: Option<f64>,
+    }
+
+    /// Options of `isFree`, or its protocol alone (`isFree(port, 'udp')`).
+    pub struct IsFreeOptions {
+        /// `'tcp'` (default) or `'udp'`.
+        #[napi(ts_type = "'tcp' | 'udp'")]
+        pub protocol: Option<String>,
+        /// Check this one address (e.g. `'127.0.0.1'`) instead of the IPv4 and IPv6
+        /// wildcards: a port another process has bound on another address reads as free.
+        pub host: Option<String>,
+    }
+
+    /// Options of `findFree`, or its protocol alone (`findFree('udp')`).
+    pub struct FindFreeOptions {
+        /// `'tcp'` (default) or `'udp'`.
+        #[napi(ts_type = "'tcp' | 'udp'")]
+        pub protocol: Option<String>,
+        /// Ports to try first, in order.
+        pub ports: Option<Vec<f64>>,
+        /// `[lo, hi]` (inclusive), tried in order after `ports`. Without one, the kernel
+        /// picks.
+        #[napi(ts_type = "[number, number]")]
+        pub range: Option<PortRange>,
+        /// Ports never returned.
+        pub exclude: Option<Vec<f64>>,
+        /// How many distinct ports to return (at least 1). Given, `findFree` returns an
+        /// array; omitted, one number.
+        pub count: Option<f64>,
+        /// Probe this one address instead of the wildcards (see `IsFreeOptions.host`).
+        pub host: Option<String>,
     }
 
     /// Options of `Registry.setPool`.
@@ -161,6 +251,151 @@ options! {
     pub struct MigrateOptions {
         /// Return the leases `migrate` would make, and write nothing.
         pub dry_run: Option<bool>,
+    }
+}
+
+/// A range of ports as JavaScript writes it: `[lo, hi]`, an array of exactly two numbers
+/// (anything else is a `TypeError`). Core checks the numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PortRange(pub f64, pub f64);
+
+impl FromNapiValue for PortRange {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        let shape = || {
+            napi::Error::new(
+                Status::InvalidArg,
+                "expected a range [lo, hi]: an array of two port numbers",
+            )
+        };
+        // SAFETY: as above.
+        let array = unsafe { Array::from_napi_value(env, value) }.map_err(|_| shape())?;
+        if array.len() != 2 {
+            return Err(shape());
+        }
+        let bound = |i: u32| -> napi::Result<f64> {
+            array.get::<f64>(i).map_err(|_| shape())?.ok_or_else(shape)
+        };
+        Ok(PortRange(bound(0)?, bound(1)?))
+    }
+}
+
+impl ToNapiValue for PortRange {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: as above.
+        unsafe { <(f64, f64)>::to_napi_value(env, (val.0, val.1)) }
+    }
+}
+
+impl TypeName for PortRange {
+    fn type_name() -> &'static str {
+        "[number, number]"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for PortRange {}
+
+/// Preferred ports as JavaScript writes them: one number, or an array of numbers in order
+/// of preference (anything else is a `TypeError`). Core checks the numbers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PortList(pub Vec<f64>);
+
+impl FromNapiValue for PortList {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        let shape = || {
+            napi::Error::new(
+                Status::InvalidArg,
+                "expected a port number or an array of port numbers",
+            )
+        };
+        // SAFETY: as above.
+        let unknown = unsafe { Unknown::from_napi_value(env, value)? };
+        if unknown.get_type()? == ValueType::Number {
+            // SAFETY: as above.
+            return Ok(PortList(vec![unsafe { f64::from_napi_value(env, value)? }]));
+        }
+        // SAFETY: as above.
+        unsafe { Vec::<f64>::from_napi_value(env, value) }
+            .map(PortList)
+            .map_err(|_| shape())
+    }
+}
+
+impl ToNapiValue for PortList {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: as above.
+        unsafe { Vec::<f64>::to_napi_value(env, val.0) }
+    }
+}
+
+impl TypeName for PortList {
+    fn type_name() -> &'static str {
+        "number | number[]"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for PortList {
+    unsafe fn validate(_: sys::napi_env, _: sys::napi_value) -> napi::Result<sys::napi_value> {
+        // A number or an array: the conversion checks which, with a clearer message.
+        Ok(std::ptr::null_mut())
+    }
+}
+
+/// `isFree`'s and `findFree`'s last argument: the protocol alone (`'udp'`), or an options
+/// object `T`, read as strictly as any (its errors name the field).
+#[derive(Clone, Debug, Default)]
+pub struct ProtocolOr<T> {
+    /// The protocol given alone.
+    pub protocol: Option<String>,
+    /// The options object (default when the protocol was given alone).
+    pub options: T,
+}
+
+impl<T: FromNapiValue + TypeName + Default> FromNapiValue for ProtocolOr<T> {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: as above.
+        let unknown = unsafe { Unknown::from_napi_value(env, value)? };
+        if unknown.get_type()? == ValueType::String {
+            // SAFETY: as above.
+            let protocol = unsafe { String::from_napi_value(env, value)? };
+            return Ok(ProtocolOr {
+                protocol: Some(protocol),
+                options: T::default(),
+            });
+        }
+        if unknown.get_type()? != ValueType::Object {
+            return Err(napi::Error::new(
+                Status::InvalidArg,
+                format!("expected 'tcp', 'udp' or {} {{ ... }}", T::type_name()),
+            ));
+        }
+        // SAFETY: as above.
+        let options = unsafe { T::from_napi_value(env, value)? };
+        Ok(ProtocolOr {
+            protocol: None,
+            options,
+        })
+    }
+}
+
+impl<T: TypeName> TypeName for ProtocolOr<T> {
+    fn type_name() -> &'static str {
+        T::type_name()
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl<T: FromNapiValue + TypeName + Default> ValidateNapiValue for ProtocolOr<T> {
+    unsafe fn validate(_: sys::napi_env, _: sys::napi_value) -> napi::Result<sys::napi_value> {
+        // A string or an object: the conversion checks which, with a clearer message.
+        Ok(std::ptr::null_mut())
     }
 }
 

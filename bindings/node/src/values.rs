@@ -289,6 +289,54 @@ pub mod warned {
     }
 }
 
+/// A socket bound to a leased port: what `Registry.listen` returns.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bound {
+    /// The socket's file descriptor: yours to pass to `server.listen({ fd })` (TCP) or
+    /// `socket.bind({ fd })` (UDP, `dgram`), which then close it; close it yourself
+    /// (`fs.closeSync(fd)`) if you use neither. Close-on-exec.
+    pub fd: i32,
+    /// The port it is bound to, which the lease holds.
+    pub port: u32,
+    /// Whether this call made the lease (`false`: the name held it already).
+    pub created: bool,
+}
+
+pub mod socket {
+    //! `listen`'s result: core's `Bound`, whose descriptor stays owned (closed if the value
+    //! never reaches JavaScript) until it is handed over as the JavaScript `Bound`.
+
+    use std::os::fd::IntoRawFd;
+
+    use napi::bindgen_prelude::{ToNapiValue, sys};
+    use portpool_core as pp;
+
+    /// A socket bound to a leased port.
+    pub struct Bound(pub pp::Bound);
+
+    impl ToNapiValue for Bound {
+        unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+            let pp::Bound { fd, port, created } = val.0;
+            let bound = super::Bound {
+                fd: fd.into_raw_fd(),
+                port: u32::from(port),
+                created,
+            };
+            // SAFETY: `env` is the live environment napi-rs handed to this conversion.
+            unsafe { super::Bound::to_napi_value(env, bound) }
+        }
+    }
+
+    impl super::Outcome for Bound {
+        type Value = Bound;
+        fn split(self) -> (Bound, Option<bool>) {
+            let created = self.0.created;
+            (self, Some(created))
+        }
+    }
+}
+
 /// Whether a value is a lease this very call made, for a call that is abandoned (its
 /// `AbortSignal` fired) after it landed: such a lease is released again.
 pub trait Outcome {

@@ -421,20 +421,8 @@ fn choice_arg(
     mode: &str,
 ) -> PyResult<pp::Choice> {
     let mode = pp::Mode::from_str(mode).or_raise(py)?;
-    match (pool, port) {
-        (Some(_), Some(_)) => Err(error(
-            py,
-            pp::Error::new(
-                pp::ErrorKind::InvalidArgument,
-                "give a pool or a port, not both",
-            ),
-        )),
-        (pool, None) => Ok(pp::Choice::Pool(pool.map(str::to_owned))),
-        (None, Some(port)) => Ok(pp::Choice::Ports {
-            ports: ports_arg(py, port)?,
-            mode,
-        }),
-    }
+    let ports = port.map(|port| ports_arg(py, port)).transpose()?;
+    pp::Choice::new(pool.map(str::to_owned), ports, Some(mode)).or_raise(py)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,6 +456,7 @@ fn work<T: ToPython + 'static>(
 /// when this call made it.
 fn leasing(
     name: &str,
+    protocol: pp::Protocol,
     f: impl FnOnce(&pp::Registry, &str) -> pp::Result<pp::Grant> + Send + 'static,
 ) -> PyResult<Work> {
     let name = name.to_owned();
@@ -475,17 +464,18 @@ fn leasing(
         let grant = f(reg, &name)?;
         Ok(Done {
             value: Box::new(grant.port),
-            undo: release_if(grant.created, name),
+            undo: release_if(grant, name, protocol),
         })
     }))
 }
 
-/// Releases `name` again, when the call made its lease.
-fn release_if(created: bool, name: String) -> Option<Undo> {
-    created.then(|| -> Undo {
+/// Releases `name` again, when the call made its lease and the name still holds that port
+/// (core's `release_holding`: a name somebody else leased again meanwhile is left alone).
+fn release_if(grant: pp::Grant, name: String, protocol: pp::Protocol) -> Option<Undo> {
+    grant.created.then(|| -> Undo {
         Box::new(move |reg| {
             // Best effort, on a thread nobody waits for an answer on.
-            let _ = reg.release(&name);
+            let _ = reg.release_holding(&name, grant.port, protocol);
         })
     })
 }
@@ -763,9 +753,11 @@ macro_rules! registry_methods {
                     "and errors, run on the event loop's default executor so that the loop ",
                     "never blocks.\n\nCancelled (asyncio.wait_for, asyncio.timeout, anyio's ",
                     "cancel scopes), the call gives up its lock wait having changed nothing. ",
-                    "If its change landed anyway, the lease that register_async, ",
-                    "allocate_async or listen_async made is released (a socket closed) before ",
-                    "the CancelledError reaches the caller; any other change stays."
+                    "If its change landed anyway, what it made is given back before the ",
+                    "CancelledError reaches the caller: the leases register_async, ",
+                    "allocate_async, allocate_many_async or listen_async made (a socket ",
+                    "closed), the handover begin_handover_async began (aborted); any other ",
+                    "change stays."
                 )]
                 #[pyo3(signature = ($($sig)*))]
                 #[allow(clippy::too_many_arguments)]
@@ -996,7 +988,10 @@ registry_methods! {
         let mode = pp::Mode::from_str(mode).or_raise(py)?;
         let opts = options(py, protocol, force, pid, ttl)?;
         let opts = choosing(py, opts, range, exclude, host)?;
-        leasing(name, move |reg, name| reg.register_grant(name, ports, mode, &opts))
+        let protocol = opts.protocol;
+        leasing(name, protocol, move |reg, name| {
+            reg.register_grant(name, ports, mode, &opts)
+        })
     }
 
     /// Leases the next free port of `pool` to `name` and returns it.
@@ -1040,7 +1035,10 @@ registry_methods! {
         let opts = options(py, protocol, false, pid, ttl)?;
         let opts = choosing(py, opts, None, exclude, None)?;
         let pool = pool.map(str::to_owned);
-        leasing(name, move |reg, name| reg.allocate_grant(name, pool.as_deref(), &opts))
+        let protocol = opts.protocol;
+        leasing(name, protocol, move |reg, name| {
+            reg.allocate_grant(name, pool.as_deref(), &opts)
+        })
     }
 
     /// The port leased to `name`, or `default` when it holds none.
@@ -1279,7 +1277,19 @@ registry_methods! {
     fn begin_handover / begin_handover_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>) {
         let pid = pid_arg(py, pid)?;
         let name = name.to_owned();
-        work(move |reg| reg.begin_handover(&name, pid))
+        Ok(Box::new(move |reg: &pp::Registry| {
+            let grant = reg.begin_handover_grant(&name, pid)?;
+            // A cancelled caller's handover is aborted again, if this call began it.
+            let undo = grant.created.then(|| -> Undo {
+                Box::new(move |reg| {
+                    let _ = reg.abort_handover(&name, pid);
+                })
+            });
+            Ok(Done {
+                value: Box::new(grant.port),
+                undo,
+            })
+        }))
     }
 
     /// Completes `name`'s handover: releases the old port and makes the next one current.
@@ -1385,10 +1395,29 @@ registry_methods! {
             .collect::<PyResult<_>>()?;
         let opts = options(py, protocol, false, pid, ttl)?;
         let pool = pool.map(str::to_owned);
-        work(move |reg| {
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            reg.allocate_many(&names, pool.as_deref(), &opts)
-        })
+        Ok(Box::new(move |reg: &pp::Registry| {
+            let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
+            let grants = reg.allocate_many_grants(&borrowed, pool.as_deref(), &opts)?;
+            let ports: Vec<u16> = grants.iter().map(|g| g.port).collect();
+            // A cancelled caller gives back exactly the leases this call made.
+            let made: Vec<(String, pp::Grant)> = names
+                .into_iter()
+                .zip(grants)
+                .filter(|(_, g)| g.created)
+                .collect();
+            let protocol = opts.protocol;
+            let undo = (!made.is_empty()).then(|| -> Undo {
+                Box::new(move |reg| {
+                    for (name, grant) in made {
+                        let _ = reg.release_holding(&name, grant.port, protocol);
+                    }
+                })
+            });
+            Ok(Done {
+                value: Box::new(ports),
+                undo,
+            })
+        }))
     }
 
     /// Makes process `pid` the owner of `name`'s lease; None makes it permanent.
@@ -1576,9 +1605,13 @@ registry_methods! {
         let name = name.to_owned();
         Ok(Box::new(move |reg: &pp::Registry| {
             let bound = reg.listen(&name, &choice, &opts, &listen)?;
+            let grant = pp::Grant {
+                port: bound.port,
+                created: bound.created,
+            };
             Ok(Done {
                 value: Box::new(Listening(bound.fd)),
-                undo: release_if(bound.created, name),
+                undo: release_if(grant, name, opts.protocol),
             })
         }))
     }

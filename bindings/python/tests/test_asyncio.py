@@ -175,3 +175,41 @@ async def test_a_lease_that_lands_after_the_cancel_is_released_before_the_caller
         assert reg.get("landed") is None
     assert reg.list() == []
     assert '"landed"' in reg.path.read_text(), "the lease never landed: nothing was tested"
+
+
+@contextlib.contextmanager
+def lock_held_keeping_leases(reg: portpool.Registry):
+    """Holds the registry's lock as another process would, leaving its leases as they are."""
+    with open(f"{reg.path}.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield held
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
+async def test_a_batch_that_lands_after_the_cancel_gives_back_only_the_leases_it_made(reg):
+    kept = reg.allocate("kept")
+    with lock_held_keeping_leases(reg) as held:
+        call = asyncio.ensure_future(reg.allocate_many_async(["kept", "batch-1", "batch-2"]))
+        await asyncio.sleep(0.1)
+        fcntl.flock(held, fcntl.LOCK_UN)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    assert [lease.name for lease in reg.list()] == ["kept"]
+    assert reg.get("kept") == kept
+    assert '"batch-2"' in reg.path.read_text(), "the batch never landed: nothing was tested"
+
+
+async def test_a_handover_begun_after_the_cancel_is_aborted_again(reg):
+    reg.allocate("svc")
+    with lock_held_keeping_leases(reg) as held:
+        call = asyncio.ensure_future(reg.begin_handover_async("svc"))
+        await asyncio.sleep(0.1)
+        fcntl.flock(held, fcntl.LOCK_UN)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    assert reg.list()[0].next is None
+    assert '"next":{' in reg.path.read_text().replace(" ", ""), "the handover never began"

@@ -1,21 +1,60 @@
 //! Commands that lease, look up, renew, hand over and reclaim ports.
 
 use portpool_core::parse_port;
-use portpool_core::{Error, ErrorKind, Lease, Mode, PortState, Protocol, Reclaimed, Registry};
+use portpool_core::{
+    Error, ErrorKind, FindOptions, Lease, LeaseOptions, Mode, PortState, Protocol, Reclaimed,
+    Registry, find_free_ports,
+};
 
 use crate::Outcome;
 use crate::args::{
-    AllocateArgs, CheckArgs, GetArgs, HandoverArgs, RegisterArgs, RenewArgs, SetOwnerArgs, protocol,
+    AllocateArgs, CheckArgs, FindFreeArgs, GetArgs, HandoverArgs, RegisterArgs, RenewArgs,
+    SetOwnerArgs, parse_ports, parse_range, protocol,
 };
 use crate::render::{Render, Row, emit, say, timestamp, value};
 
 /// `portpool register`: prints the port leased to the name.
 pub(super) fn register(reg: &Registry, args: RegisterArgs) -> Result<Outcome, Error> {
-    let port = parse_port(&args.port)?;
+    let ports = parse_ports(&args.port)?;
     let mode = args.mode.as_deref().map(str::parse::<Mode>).transpose()?;
-    let options = args.lease.options(args.force);
-    say([reg.register(&args.name, port, mode.unwrap_or_default(), &options)?]);
+    let options = LeaseOptions {
+        range: args.range.as_deref().map(parse_range).transpose()?,
+        ..args.probe.apply(args.lease.options(args.force))?
+    };
+    say([reg.register(&args.name, ports, mode.unwrap_or_default(), &options)?]);
     Ok(Outcome::Ok)
+}
+
+/// `portpool find-free`: prints free ports, one a line, leasing nothing.
+pub(super) fn find_free(args: FindFreeArgs) -> Result<Outcome, Error> {
+    let options = FindOptions {
+        protocol: protocol(args.udp),
+        ports: args
+            .ports
+            .as_deref()
+            .map(parse_ports)
+            .transpose()?
+            .unwrap_or_default(),
+        range: args.range.as_deref().map(parse_range).transpose()?,
+        exclude: args.probe.excluded()?,
+        count: args.count,
+        host: args.probe.host()?,
+    };
+    emit(args.json, &FreePorts(find_free_ports(&options)?));
+    Ok(Outcome::Ok)
+}
+
+/// The ports `find-free` found: one a line, or a JSON array of numbers.
+struct FreePorts(Vec<u16>);
+
+impl Render for FreePorts {
+    fn text(&self) -> Vec<String> {
+        self.0.iter().map(u16::to_string).collect()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        value(&self.0)
+    }
 }
 
 /// `portpool get`: prints the name's port, or the default.
@@ -30,7 +69,7 @@ pub(super) fn get(reg: &Registry, args: GetArgs) -> Result<Outcome, Error> {
 
 /// `portpool allocate`: prints one port per name, in order.
 pub(super) fn allocate(reg: &Registry, args: AllocateArgs) -> Result<Outcome, Error> {
-    let options = args.lease.options(false);
+    let options = args.probe.apply(args.lease.options(false))?;
     let ports = match args.names.as_slice() {
         [name] => vec![reg.allocate(name, args.pool.as_str(), &options)?],
         many => {

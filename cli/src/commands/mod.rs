@@ -5,6 +5,7 @@
 //! log lines go to stderr). A command parses its arguments into core's values, calls core,
 //! and hands the result to [`crate::render`]; it prints nothing on stdout itself.
 
+mod activation;
 mod docs;
 mod host;
 mod leases;
@@ -29,6 +30,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Init { group } => host::init(registry, group.as_deref()),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
+        Command::FindFree(args) => leases::find_free(args),
         command => {
             let reg = Registry::open(registry.as_deref())?;
             if let Some(wait) = wait {
@@ -62,7 +64,10 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Doctor(args) => host::doctor(reg, args),
         Command::Path => host::path(reg),
         Command::Portserver(args) => portserver::portserver(reg, args),
-        Command::Init { .. } | Command::Completions { .. } | Command::Man { .. } => {
+        Command::Init { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::FindFree(_) => {
             unreachable!("handled before the registry is opened")
         }
     }

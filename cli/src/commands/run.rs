@@ -1,18 +1,18 @@
 //! `portpool run`: a lease that lives exactly as long as the command it was made for.
 
+use std::ffi::OsStr;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Command, ExitStatus};
 
-use portpool_core::{
-    Choice, Error, ErrorKind, LeaseOptions, Mode, Protocol, Registry, ScopedLease, parse_port,
-};
+use portpool_core::{Choice, Error, ErrorKind, LeaseOptions, ListenOptions, Mode, Registry};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::SignalsInfo;
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::low_level::siginfo::Cause;
 
+use super::activation;
 use crate::Outcome;
-use crate::args::{RunArgs, protocol};
+use crate::args::{RunArgs, parse_ports, protocol};
 
 /// Whether a signal that reached `portpool run` is passed on to the command. The command runs
 /// in this process's group, so what the kernel sends to the group — Ctrl-C or a hang-up at the
@@ -22,9 +22,9 @@ fn forwarded(cause: Cause) -> bool {
 }
 
 /// Leases a port to `name` (owned by this process, then by the child once it exists), runs
-/// `command` with it in the environment, forwards SIGINT/SIGTERM/SIGHUP that a process sent,
-/// releases the lease when the child exits, and returns the child's exit status (128 + N for
-/// signal N).
+/// `command` with it in the environment (with `--listen`, and the bound socket as fd 3),
+/// forwards SIGINT/SIGTERM/SIGHUP that a process sent, releases the lease when the child
+/// exits, and returns the child's exit status (128 + N for signal N).
 pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
     let RunArgs {
         name,
@@ -32,20 +32,46 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
         port,
         mode,
         udp,
+        listen,
+        host,
         command,
     } = args;
-    let lease = lease(reg, &name, pool, port, mode, protocol(udp))?;
-    let port = lease.port();
+    let choice = choice(pool, port, mode)?;
+    let options = LeaseOptions {
+        protocol: protocol(udp),
+        host: host.as_deref().map(portpool_core::parse_host).transpose()?,
+        ..LeaseOptions::default()
+    };
+    if listen && name.contains(':') {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid name {name:?} for --listen: $LISTEN_FDNAMES separates names with ':'"),
+        ));
+    }
+    let (lease, socket) = if listen {
+        let (lease, fd) = reg.listen_scoped(&name, &choice, &options, &ListenOptions::default())?;
+        (lease, Some(fd))
+    } else {
+        (reg.lease_scoped(&name, &choice, &options)?, None)
+    };
+    let port = lease.port().to_string();
+    let env: [(&str, &OsStr); 4] = [
+        ("PORT", OsStr::new(&port)),
+        ("PORTPOOL_PORT", OsStr::new(&port)),
+        ("PORTPOOL_NAME", OsStr::new(&name)),
+        ("PORTPOOL_REGISTRY", reg.path().as_os_str()),
+    ];
     // Registered before the child exists, so no signal meant for it is lost.
     let signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|e| Error::new(ErrorKind::Io, format!("installing signal handlers: {e}")))?;
-    let child = Command::new(&command[0])
-        .args(&command[1..])
-        .env("PORT", port.to_string())
-        .env("PORTPOOL_PORT", port.to_string())
-        .env("PORTPOOL_NAME", &name)
-        .env("PORTPOOL_REGISTRY", reg.path())
-        .spawn();
+    let child = match socket {
+        Some(socket) => activation::spawn(&command, &env, socket, &name).map(Child::Activated),
+        None => Command::new(&command[0])
+            .args(&command[1..])
+            .envs(env)
+            .spawn()
+            .map(Child::Plain),
+    };
     let mut child = match child {
         Ok(child) => child,
         Err(e) => {
@@ -70,39 +96,39 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
     Ok(Outcome::Exit(u8::try_from(code).unwrap_or(1)))
 }
 
-/// Leases a new port to `name` for the command's lifetime (core's scoped lease: a name that
-/// already holds a lease is a conflict): PORT in MODE when given, else the next one of the
-/// pool.
-fn lease(
-    reg: &Registry,
-    name: &str,
+/// The command `run` started: by std, or with a socket handed over.
+enum Child {
+    Plain(std::process::Child),
+    Activated(activation::Activated),
+}
+
+impl Child {
+    fn id(&self) -> u32 {
+        match self {
+            Child::Plain(child) => child.id(),
+            Child::Activated(child) => child.id(),
+        }
+    }
+
+    fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        match self {
+            Child::Plain(child) => child.wait(),
+            Child::Activated(child) => child.wait(),
+        }
+    }
+}
+
+/// How `run` chooses the port: PORTS in MODE when given, else the next one of the pool.
+fn choice(
     pool: Option<String>,
     port: Option<String>,
     mode: Option<String>,
-    protocol: Protocol,
-) -> Result<ScopedLease, Error> {
-    let choice = match (port, mode) {
-        (Some(port), mode) => Choice::Ports {
-            ports: vec![parse_port(&port)?],
-            mode: mode
-                .as_deref()
-                .map(str::parse::<Mode>)
-                .transpose()?
-                .unwrap_or_default(),
-        },
-        (None, Some(mode)) => {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("mode {mode:?} needs --port"),
-            ));
-        }
-        (None, None) => Choice::Pool(pool),
-    };
-    let options = LeaseOptions {
-        protocol,
-        ..LeaseOptions::default()
-    };
-    reg.lease_scoped(name, &choice, &options)
+) -> Result<Choice, Error> {
+    Choice::new(
+        pool,
+        port.as_deref().map(parse_ports).transpose()?,
+        mode.as_deref().map(str::parse::<Mode>).transpose()?,
+    )
 }
 
 /// Waits for `child` to exit while passing on to it the signals in `signals` that a process

@@ -1,0 +1,3 @@
+module portpool-listen-server
+
+go 1.22
