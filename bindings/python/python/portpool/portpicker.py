@@ -67,21 +67,24 @@ class _State:
         # process with the same pid never meets a name of this one) and a counter.
         self.prefix = f"portpicker:{os.getpid()}:{secrets.token_hex(4)}"
         self.serial = itertools.count(1)
-        # Ports pick_unused_port handed out, with their lease names.
-        self.picked: dict[int, str] = {}
-        # Every port add_reserved_port took, with its lease name; and those not handed out.
-        self.reserved: dict[int, str] = {}
+        # Ports pick_unused_port handed out, with their leases' names and registries.
+        self.picked: dict[int, tuple[str, Registry]] = {}
+        # Every port add_reserved_port took, likewise; and those not handed out.
+        self.reserved: dict[int, tuple[str, Registry]] = {}
         self.spare: list[int] = []
 
     def name(self, kind: str) -> str:
         return f"{self.prefix}:{kind}{next(self.serial)}"
 
     def owns(self, lease_name: str) -> bool:
-        return lease_name in self.picked.values() or lease_name in self.reserved.values()
+        return any(name == lease_name for name, _ in self.picked.values()) or any(
+            name == lease_name for name, _ in self.reserved.values()
+        )
 
 
 _state = _State()
-_registry: Registry | None = None
+# The default registry's path when it was last asked for, and a handle on it.
+_registry: tuple[str, Registry] | None = None
 
 
 def _reg() -> Registry:
@@ -89,13 +92,15 @@ def _reg() -> Registry:
 
     A handle reads only what changed since its last call, so it is reused for as long as the
     default path stays the same (opening one costs microseconds; its first read, a parse of
-    the whole registry).
+    the whole registry). A lease is given back through the handle that made it.
     """
     global _registry
     current = Registry()
-    if _registry is None or _registry.path != current.path:
-        _registry = current
-    return _registry
+    # Its repr names its file, and costs a fraction of the pathlib.Path that .path builds.
+    key = repr(current)
+    if _registry is None or _registry[0] != key:
+        _registry = (key, current)
+    return _registry[1]
 
 
 def _forget_in_child() -> None:
@@ -136,7 +141,8 @@ def pick_unused_port(pid: int | None = None, portserver_address: str | None = No
         if state.spare:
             port = state.spare[0]
             if owner != os.getpid():
-                reg.set_owner(state.reserved[port], owner)
+                name, made_in = state.reserved[port]
+                made_in.set_owner(name, owner)
             state.spare.pop(0)
             return port
         name = state.name("p")
@@ -144,7 +150,7 @@ def pick_unused_port(pid: int | None = None, portserver_address: str | None = No
             port = reg.allocate(name, pid=owner)
         except ExhaustedError as err:
             raise NoFreePortFoundError(str(err)) from err
-        state.picked[port] = name
+        state.picked[port] = (name, reg)
         return port
 
 
@@ -159,12 +165,14 @@ def return_port(port: int) -> None:
     state = _state
     with state.lock:
         if port in state.picked:
-            _reg().release(state.picked.pop(port))
+            name, made_in = state.picked.pop(port)
+            made_in.release(name)
         elif port in state.reserved:
             if port in state.spare:
                 _log.info("port %s was returned already", port)
                 return
-            _reg().set_owner(state.reserved[port], os.getpid())
+            name, made_in = state.reserved[port]
+            made_in.set_owner(name, os.getpid())
             state.spare.append(port)
         else:
             _log.info("port %s was not given by pick_unused_port: nothing to return", port)
@@ -185,8 +193,9 @@ def add_reserved_port(port: int) -> None:
         if port in state.reserved:
             return
         name = state.name("r")
-        _reg().register(name, port, "fixed", force=True, pid=os.getpid())
-        state.reserved[port] = name
+        reg = _reg()
+        reg.register(name, port, "fixed", force=True, pid=os.getpid())
+        state.reserved[port] = (name, reg)
         state.spare.append(port)
 
 
