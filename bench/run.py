@@ -11,7 +11,8 @@ goes on a shared machine hits both; a ratio is the median of the per-round ratio
   cost of spawning `/bin/true`;
 - Python: `portpool.find_free` against `portpicker.pick_unused_port`, and `Registry.allocate`
   + `release` (of a lease this process owns, and of one without an owner) against
-  `portpicker.pick_unused_port`;
+  `portpicker.pick_unused_port`, and `Registry.listen` + close + `release` against pid-owned
+  `allocate` + `release` (with one system call, `os.fstat`, measured beside them);
 - Node (bench/node/bench.mjs): `findFree` against get-port, `allocate` + `release` the
   same two ways, and `listen` + close + `release` against pid-owned `allocate` + `release`
   (the bind should cost no more than one system call, measured beside it);
@@ -191,6 +192,15 @@ def bench_python(scratch: Path) -> dict[str, list[float]]:
         reg.allocate("py-bench")
         reg.release("py-bench")
 
+    def listened() -> None:
+        reg.listen("py-bench", pid=me).close()
+        reg.release("py-bench")
+
+    devnull = os.open(os.devnull, os.O_RDONLY)
+
+    def syscall() -> None:
+        os.fstat(devnull)
+
     # The drop-in uses the default registry: a scratch one, through $PORTPOOL_REGISTRY.
     os.environ["PORTPOOL_REGISTRY"] = str(scratch / "py-dropin.json")
     fill(Path(os.environ["PORTPOOL_REGISTRY"]), 10)
@@ -207,7 +217,9 @@ def bench_python(scratch: Path) -> dict[str, list[float]]:
             "portpool.find_free": lambda: per_op(portpool.find_free, 500),
             "portpicker.pick_unused_port": lambda: per_op(portpicker.pick_unused_port, 500),
             "Registry.allocate+release (pid-owned)": lambda: per_op(owned, 500),
+            "Registry.listen+close+release (pid-owned)": lambda: per_op(listened, 500),
             "Registry.allocate+release (no owner)": lambda: per_op(durable, 40),
+            "one system call: os.fstat": lambda: per_op(syscall, 5000),
             "portpicker pick_unused_port+return_port": lambda: per_op(original_pick_return, 500),
             "portpool.portpicker pick_unused_port+return_port": lambda: per_op(dropin_pick_return, 500),
         }
@@ -526,6 +538,16 @@ def report(
         r = ratio(node, "allocateReleaseOwned", "getPort")
         L.append(
             f"| Node pid-owned `allocate` + `release` ≤ 1.0× get-port | {r:.2f}× | {verdict(r <= 1.0)} |"
+        )
+    if py and py.get("Registry.listen+close+release (pid-owned)"):
+        listen, owned = "Registry.listen+close+release (pid-owned)", "Registry.allocate+release (pid-owned)"
+        extra = median([l - a for l, a in zip(py[listen], py[owned])])
+        call = median(py["one system call: os.fstat"])
+        L.append(
+            f"| Python `listen` + close + `release` ≤ pid-owned `allocate` + `release` + one system call "
+            f"| {ratio(py, listen, owned):.2f}×, {fmt_time(abs(extra))} "
+            f"{'more' if extra >= 0 else 'less'} "
+            f"(one system call: {fmt_time(call)}) | {verdict(extra <= call)} |"
         )
     if node and node.get("listenRelease"):
         extra = median([l - a for l, a in zip(node["listenRelease"], node["allocateReleaseOwned"])])

@@ -242,6 +242,13 @@ typedef struct portpool_lease_options {
      * handed out, so a server must bind this address only. `portpool_listen` binds it too.
      */
     const char *host;
+    /**
+     * Register and allocate: probe candidates as this process will bind them, for a lease
+     * the caller itself will serve on: a port it may not bind (a privileged port, for an
+     * unprivileged process) is unavailable. False: such a port is judged by the kernel's
+     * socket tables, as a lease may be for a privileged service.
+     */
+    bool bindable;
 } portpool_lease_options;
 
 /**

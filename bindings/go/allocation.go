@@ -63,7 +63,7 @@ func (r *Registry) RegisterAny(name string, ports []uint16, mode Mode, opts ...L
 func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, error) {
 	var mem cMemory
 	defer mem.free()
-	options, err := leaseOptionsOf("Allocate", opts, newLease|setExclude|setHost, &mem)
+	options, err := leaseOptionsOf("Allocate", opts, newLease|setExclude|setHost|setBindable, &mem)
 	if err != nil {
 		return 0, err
 	}

@@ -59,7 +59,7 @@ func (r *Registry) AbortHandover(name string, opts ...LeaseOption) (uint16, erro
 func (r *Registry) AllocateMany(names []string, pool string, opts ...LeaseOption) ([]uint16, error) {
 	var mem cMemory
 	defer mem.free()
-	options, err := leaseOptionsOf("AllocateMany", opts, newLease|setExclude|setHost, &mem)
+	options, err := leaseOptionsOf("AllocateMany", opts, newLease|setExclude|setHost|setBindable, &mem)
 	if err != nil {
 		return nil, err
 	}

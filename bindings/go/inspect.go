@@ -76,7 +76,7 @@ func FindFreeN(n int, opts ...LeaseOption) ([]uint16, error) {
 
 // findFree asks libportpool for n ports (call names the caller in errors).
 func findFree(call string, n int, opts []LeaseOption) ([]uint16, error) {
-	o, err := collectOptions(opts, setProtocol|setPorts|narrowing, call)
+	o, err := collectOptions(opts, setProtocol|setPorts|narrowing&^setBindable, call)
 	if err != nil {
 		return nil, err
 	}

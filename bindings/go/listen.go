@@ -79,7 +79,7 @@ func (r *Registry) ListenPacket(name string, opts ...LeaseOption) (net.PacketCon
 // listen runs portpool_listen for protocol (call names the caller in errors) and returns the
 // socket as a file the caller closes.
 func (r *Registry) listen(call, name string, protocol Protocol, opts []LeaseOption) (*os.File, error) {
-	allowed := choosing | narrowing | setOwner | setTTL
+	allowed := choosing | narrowing&^setBindable | setOwner | setTTL
 	if protocol == TCP {
 		allowed |= setBacklog
 	}

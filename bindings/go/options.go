@@ -52,18 +52,19 @@ const (
 	setExclude
 	setHost
 	setBacklog
+	setBindable
 )
 
 // The options' names, in the order of the bits above, for errors.
 var optionNames = []string{"WithProtocol", "WithForce", "WithOwner", "WithTTL", "WithPool", "WithPort",
-	"WithMode", "WithRange", "WithExclude", "WithHost", "WithBacklog"}
+	"WithMode", "WithRange", "WithExclude", "WithHost", "WithBacklog", "WithBindable"}
 
 // The options of every call that makes a lease; those that say how Lease and Listen choose
 // their port; those that narrow the ports any choice may take.
 const (
 	newLease  = setProtocol | setForce | setOwner | setTTL
 	choosing  = setPool | setPorts | setMode
-	narrowing = setRange | setExclude | setHost
+	narrowing = setRange | setExclude | setHost | setBindable
 )
 
 // WithProtocol leases a port of protocol p (TCP by default).
@@ -75,6 +76,14 @@ func WithProtocol(p Protocol) LeaseOption {
 // bound. A port leased to another name is never taken.
 func WithForce() LeaseOption {
 	return func(o *leaseOptions) { o.c.force, o.set = true, o.set|setForce }
+}
+
+// WithBindable probes candidate ports as this process will bind them, for a lease it serves
+// on itself: a port it may not bind (a privileged port, for an unprivileged process) is
+// unavailable. Without it, such a port is judged by the kernel's socket tables, as a lease
+// may be for a privileged service.
+func WithBindable() LeaseOption {
+	return func(o *leaseOptions) { o.c.bindable, o.set = true, o.set|setBindable }
 }
 
 // WithOwner makes process pid the lease's owner: once it exits, the lease is stale and is

@@ -61,7 +61,7 @@ func TestLeaseTakesAPoolOrPortsInAMode(t *testing.T) {
 		t.Fatalf("WithPorts flexible: port %d, want one above the held 23920", flexible.Port())
 	}
 	_, err = reg.Lease("both", portpool.WithPool("mine"), portpool.WithPort(23930))
-	wantErr(t, err, portpool.ErrInvalidArgument, "both pool")
+	wantErr(t, err, portpool.ErrInvalidArgument, "not both")
 	_, err = reg.Lease("nul", portpool.WithPool("a\x00b"))
 	wantErr(t, err, portpool.ErrInvalidArgument, "pool")
 	_, err = reg.Lease("nowhere", portpool.WithPool("no-such-pool"))
@@ -71,7 +71,7 @@ func TestLeaseTakesAPoolOrPortsInAMode(t *testing.T) {
 func TestOnlyLeaseTakesTheOptionsThatChooseAPort(t *testing.T) {
 	reg, _ := open(t)
 	_, err := reg.Register("web", 23940, portpool.ModeFlexible, portpool.WithPool("default"))
-	wantErr(t, err, portpool.ErrInvalidArgument, "Register takes only WithProtocol, WithForce, WithOwner, WithTTL, WithRange, WithExclude and WithHost")
+	wantErr(t, err, portpool.ErrInvalidArgument, "Register takes only WithProtocol, WithForce, WithOwner, WithTTL, WithRange, WithExclude, WithHost and WithBindable")
 	_, err = reg.Allocate("web", "", portpool.WithPort(23940))
 	wantErr(t, err, portpool.ErrInvalidArgument, "Allocate takes only")
 	_, err = reg.AllocateMany([]string{"web"}, "", portpool.WithMode(portpool.ModeFixed))

@@ -354,6 +354,8 @@ export interface AllocateOptions {
   exclude?: Array<number>
   /** Probe this one address instead of the wildcards (see `RegisterOptions.host`). */
   host?: string
+  /** Probe as this process will bind (see `RegisterOptions.bindable`). */
+  bindable?: boolean
   /** `'tcp'` (default) or `'udp'`. */
   protocol?: 'tcp' | 'udp'
   /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */
@@ -656,6 +658,13 @@ export interface RegisterOptions {
    * the lease is only good for a server bound to `host`.
    */
   host?: string
+  /**
+   * Probe as this process will bind: a port it may not bind (a privileged port, for an
+   * unprivileged process) is unavailable. For a lease this process serves on itself
+   * (get-port's); default false, where such a port is judged by the kernel's socket
+   * tables, as a lease may be for a privileged service.
+   */
+  bindable?: boolean
   /** `'tcp'` (default) or `'udp'`. A lease is per (port, protocol). */
   protocol?: 'tcp' | 'udp'
   /**

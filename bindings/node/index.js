@@ -198,11 +198,18 @@ function asyncForm(attempt, name, argNames, undo) {
  * (`listen` and `listenScoped` give it as `fd`), and releases the lease when the call made it
  * (`created`).
  */
-async function undoCall({ value, created }, args) {
+async function undoCall({ value, created, made }, args) {
   if (typeof value?.fd === 'number') fs.closeSync(value.fd)
+  // A batch (allocateMany): the names whose leases this call made, not those already held.
+  for (const name of made ?? []) await this.releaseAsync(name)
   if (!created) return
   if (value instanceof native.ScopedLease) await value.releaseAsync()
   else await this.releaseAsync(args[0])
+}
+
+/** Undoes a `beginHandover` aborted after it landed: aborts the handover, if it began it. */
+async function undoHandover({ created }, args) {
+  if (created) await this.abortHandoverAsync(args[0], { pid: args[1]?.pid })
 }
 
 const registryProto = native.Registry.prototype
@@ -211,7 +218,8 @@ const define = (proto, key, value) =>
 
 for (const op of native.__operations()) {
   define(registryProto, op.sync, syncForm(registryProto[op.sync], op.sync, op.args))
-  define(registryProto, op.async, asyncForm(registryProto[op.async], op.async, op.args, undoCall))
+  const undo = op.async === 'beginHandoverAsync' ? undoHandover : undoCall
+  define(registryProto, op.async, asyncForm(registryProto[op.async], op.async, op.args, undo))
 }
 
 const scopedProto = native.ScopedLease.prototype

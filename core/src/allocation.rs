@@ -6,6 +6,7 @@ use crate::choose::{Ports, Request, Source, check_register, held_for, take_probe
 use crate::error::{Error, Result};
 use crate::model::{Lease, Mode, Pool, Protocol};
 use crate::owner::{Standing, settled, standing};
+use crate::probe::Binder;
 use crate::probe::is_free;
 use crate::registry::{
     Grant, LeaseOptions, NewLease, PoolChange, PortState, Reclaimed, Registry, check_pool_options,
@@ -75,7 +76,14 @@ impl Registry {
                 return Ok((Grant::held(held), dropped));
             }
             let force = mode == Mode::Fixed && options.force;
-            let port = take_probed(data, &request, !force, options.host, now)?;
+            let port = take_probed(
+                data,
+                &request,
+                !force,
+                options.host,
+                Binder::of(options.bindable),
+                now,
+            )?;
             data.insert(new.at(port, now))?;
             Ok((Grant::made(port), true))
         })
@@ -126,7 +134,14 @@ impl Registry {
             if let Some(held) = held_port(data, name, protocol, None)? {
                 return Ok((Grant::held(held), dropped));
             }
-            let port = take_probed(data, &request, true, options.host, now)?;
+            let port = take_probed(
+                data,
+                &request,
+                true,
+                options.host,
+                Binder::of(options.bindable),
+                now,
+            )?;
             data.insert(new.at(port, now))?;
             Ok((Grant::made(port), true))
         })

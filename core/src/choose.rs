@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::model::{Data, Mode, Protocol};
-use crate::probe::{address_error, bind_at, is_free, kernel_pick, probe_result};
+use crate::probe::{Binder, address_error, bind_at, free_for, kernel_pick, probe_result};
 use crate::registry::{held_port, live_holder};
 use crate::validate::{check_port, shown};
 
@@ -82,10 +82,15 @@ impl Default for FindOptions {
 /// `host`. A `host` that is not an address of this machine is `InvalidArgument`; port 0 is
 /// `InvalidArgument`.
 pub fn is_free_at(port: u16, protocol: Protocol, host: Option<IpAddr>) -> Result<bool> {
+    free_at(port, protocol, host, Binder::Anyone)
+}
+
+/// [`is_free_at`] for `binder`.
+fn free_at(port: u16, protocol: Protocol, host: Option<IpAddr>, binder: Binder) -> Result<bool> {
     check_port(port)?;
     match host {
-        None => is_free(port, protocol),
-        Some(ip) => probe_result(ip, port, protocol, bind_at(ip, port, protocol)),
+        None => free_for(port, protocol, binder),
+        Some(ip) => probe_result(ip, port, protocol, bind_at(ip, port, protocol), binder),
     }
 }
 
@@ -93,7 +98,9 @@ pub fn is_free_at(port: u16, protocol: Protocol, host: Option<IpAddr>) -> Result
 ///
 /// Candidates in order: `ports`, then `range`; without a range, ports the kernel picks (as
 /// get-port falls back to a random port). Excluded ports are never returned. Each candidate
-/// is probed with [`is_free_at`] (on `host`, else the wildcards). Takes no lease: use
+/// is probed with [`is_free_at`] (on `host`, else the wildcards) as this process would bind
+/// it: a port it may not bind (a privileged port, for an unprivileged process) is never
+/// returned. Takes no lease: use
 /// `Registry::register` or `allocate` to keep other portpool users off the ports. Fewer free
 /// ports than `count` is `Exhausted`; `count` 0 or above 65535 (there are no more ports),
 /// port 0 or a range whose start is after its end is `InvalidArgument`.
@@ -111,7 +118,7 @@ pub fn find_free_ports(options: &FindOptions) -> Result<Vec<u16>> {
     let consider = |port: u16, found: &mut Vec<u16>| -> Result<()> {
         if !options.exclude.contains(&port)
             && !found.contains(&port)
-            && is_free_at(port, protocol, options.host)?
+            && free_at(port, protocol, options.host, Binder::Caller)?
         {
             found.push(port);
         }
@@ -401,11 +408,12 @@ pub(crate) fn take_probed(
     request: &Request<'_>,
     probe: bool,
     host: Option<IpAddr>,
+    binder: Binder,
     now: Duration,
 ) -> Result<u16> {
     let protocol = request.protocol;
     choose(data, request, now, probe, |port, probe| {
-        Ok((!probe || is_free_at(port, protocol, host)?).then_some(()))
+        Ok((!probe || free_at(port, protocol, host, binder)?).then_some(()))
     })
     .map(|(port, ())| port)
 }
@@ -429,7 +437,7 @@ pub(crate) fn take_flexible(
         protocol,
         keep,
     };
-    take_probed(data, &request, true, None, now)
+    take_probed(data, &request, true, None, Binder::Anyone, now)
 }
 
 /// The pool's next free port, from its cursor round the range; moves the cursor past it.
@@ -446,7 +454,7 @@ pub(crate) fn take_from_pool(
         protocol,
         keep,
     };
-    take_probed(data, &request, true, None, now)
+    take_probed(data, &request, true, None, Binder::Anyone, now)
 }
 
 /// The checks `register` makes on its preferred ports before anything is read: a mode a

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Next, Owner};
 use crate::owner::owner_of;
+use crate::probe::Binder;
 use crate::registry::{
     Grant, LeaseOptions, NewLease, Registry, check_pool_options, drop_if_stale, held_port,
     lease_gone, no_lease, settle, take_flexible, take_from_pool, take_probed,
@@ -184,7 +185,14 @@ impl Registry {
                     ports.push(Grant::held(held));
                     continue;
                 }
-                let port = take_probed(data, &request, true, options.host, now)?;
+                let port = take_probed(
+                    data,
+                    &request,
+                    true,
+                    options.host,
+                    Binder::of(options.bindable),
+                    now,
+                )?;
                 data.insert(NewLease { name, ..template }.at(port, now))?;
                 changed = true;
                 ports.push(Grant::made(port));

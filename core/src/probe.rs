@@ -25,23 +25,54 @@ use crate::model::Protocol;
 /// it counts as free). Costs two to four system calls per address family, plus a read of the
 /// tables on that fallback.
 pub fn is_free(port: u16, protocol: Protocol) -> Result<bool> {
+    free_for(port, protocol, Binder::Anyone)
+}
+
+/// Whose bind a probe stands for, which decides what a bind refused for lack of privilege
+/// means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Binder {
+    /// Any process on the host (a lease may be for a privileged service): a refused bind is
+    /// answered by the kernel's socket tables.
+    Anyone,
+    /// The calling process, which will bind the port itself: a port it may not bind is
+    /// unavailable, never free.
+    Caller,
+}
+
+impl Binder {
+    /// `Caller` when `caller_binds`, else `Anyone`.
+    pub(crate) fn of(caller_binds: bool) -> Binder {
+        if caller_binds {
+            Binder::Caller
+        } else {
+            Binder::Anyone
+        }
+    }
+}
+
+/// [`is_free`] for `binder`.
+pub(crate) fn free_for(port: u16, protocol: Protocol, binder: Binder) -> Result<bool> {
     if port == 0 {
         return Err(Error::invalid("invalid port 0: ports are 1-65535"));
     }
     let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
     let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
-    Ok(bindable(v4, protocol) && bindable(v6, protocol))
+    Ok(bindable(v4, protocol, binder) && bindable(v6, protocol, binder))
 }
 
-fn bindable(addr: SocketAddr, protocol: Protocol) -> bool {
+fn bindable(addr: SocketAddr, protocol: Protocol, binder: Binder) -> bool {
     match try_bind(addr, protocol) {
         Ok(()) => true,
         Err(err) => match err.raw_os_error() {
             Some(libc::EADDRINUSE) => false,
             // No such family or address on this host (IPv6 disabled): nothing to collide with.
             Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL | libc::EPROTONOSUPPORT) => true,
-            // A privileged port: the bind cannot tell, the kernel's tables can.
-            Some(libc::EACCES | libc::EPERM) => !in_socket_tables(addr, protocol),
+            // A privileged port: the caller cannot use it; for anyone else the bind cannot
+            // tell, the kernel's tables can.
+            Some(libc::EACCES | libc::EPERM) => {
+                binder == Binder::Anyone && !in_socket_tables(addr, protocol)
+            }
             _ => true,
         },
     }
@@ -124,6 +155,7 @@ pub(crate) fn probe_result(
     port: u16,
     protocol: Protocol,
     bound: io::Result<Socket>,
+    binder: Binder,
 ) -> Result<bool> {
     let err = match bound {
         Ok(_) => return Ok(true),
@@ -131,6 +163,7 @@ pub(crate) fn probe_result(
     };
     match err.raw_os_error() {
         Some(libc::EADDRINUSE) => Ok(false),
+        Some(libc::EACCES | libc::EPERM) if binder == Binder::Caller => Ok(false),
         Some(libc::EACCES | libc::EPERM) => {
             let addr = SocketAddr::new(ip, port);
             // `[::]` dual-stack collides with IPv4 sockets too.

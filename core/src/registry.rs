@@ -38,6 +38,11 @@ pub struct LeaseOptions {
     /// [`is_free_at`](crate::is_free_at)): a port bound on another address may then be handed
     /// out. `Registry::listen` also binds there unless its own options name an address.
     pub host: Option<std::net::IpAddr>,
+    /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
+    /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
+    /// port, for an unprivileged process — is unavailable. Off (the default), such a port is
+    /// judged by the kernel's socket tables, as a lease may be for a privileged service.
+    pub bindable: bool,
 }
 
 /// What [`Registry::check`] found on a port.

@@ -391,3 +391,57 @@ fn find_free_ports_refuses_count_zero_absurd_counts_and_bad_ranges() {
         );
     }
 }
+
+/// A privileged port nothing on this host has bound (the kernel's tables list no listener).
+fn unbound_privileged_port() -> u16 {
+    (600..1000)
+        .find(|&p| is_free_at(p, Protocol::Tcp, None).unwrap())
+        .expect("a free port below 1024")
+}
+
+#[test]
+fn a_caller_that_cannot_bind_a_privileged_port_never_gets_it_when_it_binds_itself() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("needs root to run a child as nobody; skipped");
+        return;
+    }
+    let s = scratch();
+    fs::set_permissions(s.dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_probes_privileged_ports_as_itself",
+            "--nocapture",
+        ])
+        .env("PORTPOOL_TEST_BINDABLE_CHILD", &s.path)
+        .uid(65534)
+        .gid(65534)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Run as nobody by the test above.
+#[test]
+fn child_probes_privileged_ports_as_itself() {
+    let Ok(path) = std::env::var("PORTPOOL_TEST_BINDABLE_CHILD") else {
+        return;
+    };
+    let reg = open(std::path::Path::new(&path));
+    let p = unbound_privileged_port();
+    // As the caller binds: unavailable, for register and for find_free_ports.
+    let bindable = with(|o| o.bindable = true);
+    let err = reg.register("mine", p, Mode::Fixed, &bindable).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(reg.get("mine").unwrap().is_none());
+    let found = find_free_ports(&FindOptions {
+        ports: vec![p],
+        ..FindOptions::default()
+    })
+    .unwrap();
+    assert_ne!(found, [p]);
+    // For anyone (a lease for a privileged service): nothing listens there, so it is free.
+    assert_eq!(reg.register("service", p, Mode::Fixed, &tcp()).unwrap(), p);
+}

@@ -252,13 +252,14 @@ pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result
     if ptr.is_null() {
         return Ok(LeaseOptions::default());
     }
-    // SAFETY: the caller promises a readable struct. `force` is read as a byte, so a value
+    // SAFETY: the caller promises a readable struct. `force` and `bindable` are read as bytes, so a value
     // other than 0 or 1 (a C `bool` filled by memset, say) means true instead of being
     // undefined behaviour; every other field is valid with any bits.
-    let (raw_protocol, force, pid, ttl, exclude, n_exclude, range, host) = unsafe {
+    let (raw_protocol, force, bindable, pid, ttl, exclude, n_exclude, range, host) = unsafe {
         (
             (&raw const (*ptr).protocol).read(),
             (&raw const (*ptr).force).cast::<u8>().read() != 0,
+            (&raw const (*ptr).bindable).cast::<u8>().read() != 0,
             (&raw const (*ptr).pid).read(),
             (&raw const (*ptr).ttl).read(),
             (&raw const (*ptr).exclude).read(),
@@ -280,6 +281,7 @@ pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result
         range: optional_range(range),
         // SAFETY: forwarded from this function's contract.
         host: unsafe { optional_host(host, "options.host")? },
+        bindable,
     })
 }
 

@@ -107,6 +107,11 @@ pub struct portpool_lease_options {
     /// and IPv6 wildcards; NULL: the wildcards. A port bound on another address may then be
     /// handed out, so a server must bind this address only. `portpool_listen` binds it too.
     pub host: *const c_char,
+    /// Register and allocate: probe candidates as this process will bind them, for a lease
+    /// the caller itself will serve on: a port it may not bind (a privileged port, for an
+    /// unprivileged process) is unavailable. False: such a port is judged by the kernel's
+    /// socket tables, as a lease may be for a privileged service.
+    pub bindable: bool,
 }
 
 /// What `portpool_find_free_ex` looks for. A zeroed struct (or NULL instead of one) is a TCP

@@ -872,7 +872,7 @@ static int lease_open_rejects_null_bad_text_and_a_bad_choice(void) {
     choice.ports = ports;
     choice.n_ports = 1;
     CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_MESSAGE_HAS("both pool");
+    CHECK_MESSAGE_HAS("not both");
     choice.pool = NULL;
     choice.ports = NULL;
     CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);

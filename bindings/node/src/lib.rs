@@ -63,7 +63,7 @@ fn run_now<T>(env: &Env, op: impl FnOnce() -> pp::Result<T>) -> napi::Result<T> 
 /// other work queued on the pool (`fs`, `dns.lookup`) is never held up for long.
 pub const ATTEMPT: Duration = Duration::from_millis(2);
 
-type Op<T> = Box<dyn FnOnce() -> pp::Result<(T, Option<bool>)> + Send>;
+type Op<T> = Box<dyn FnOnce() -> pp::Result<(T, Made)> + Send>;
 
 /// One attempt run on the libuv thread pool; see the crate docs.
 pub struct Job<T> {
@@ -71,16 +71,17 @@ pub struct Job<T> {
     failure: Option<pp::Error>,
 }
 
-/// What an attempt resolves to: `{ value, created }`, `created` being whether the call made
-/// a lease (`null` when it makes none), so that `index.js` can release a lease that landed
-/// after its caller gave up.
-pub struct Attempt<T>(T, Option<bool>);
+/// What an attempt resolves to: `{ value, created, made }`, `created` being whether the call
+/// made the lease of its name (`null` when it makes none) and `made` the names a batch
+/// leased, so that `index.js` can undo what landed after its caller gave up.
+pub struct Attempt<T>(T, Made);
 
 impl<T: ToNapiValue> ToNapiValue for Attempt<T> {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         let mut obj = Object::new(&Env::from(env))?;
         obj.set("value", val.0)?;
-        obj.set("created", val.1)?;
+        obj.set("created", val.1.created)?;
+        obj.set("made", val.1.names)?;
         // SAFETY: `env` is the live environment napi-rs handed to this conversion.
         unsafe { Object::to_napi_value(env, obj) }
     }
@@ -138,7 +139,7 @@ where
 pub struct Promise<T: ToNapiValue + Send + 'static>(AsyncTask<Job<T>>);
 
 impl<T: ToNapiValue + Send + 'static> Promise<T> {
-    fn attempt(op: impl FnOnce() -> pp::Result<(T, Option<bool>)> + Send + 'static) -> Self {
+    fn attempt(op: impl FnOnce() -> pp::Result<(T, Made)> + Send + 'static) -> Self {
         Promise(AsyncTask::new(Job {
             op: Some(Box::new(op)),
             failure: None,
@@ -453,8 +454,8 @@ pub struct Scoped(ScopedLease);
 
 impl Outcome for Scoped {
     type Value = ScopedLease;
-    fn split(self) -> (ScopedLease, Option<bool>) {
-        (self.0, Some(true))
+    fn split(self) -> (ScopedLease, Made) {
+        (self.0, Made::lease(true))
     }
 }
 
@@ -506,7 +507,7 @@ impl ScopedLease {
     #[napi(strict)]
     pub fn release_async(&self) -> Promise<bool> {
         let (reg, scope) = (self.reg.clone(), self.scope.clone());
-        Promise::attempt(move || Ok((scope.release(&reg)?, None)))
+        Promise::attempt(move || Ok((scope.release(&reg)?, Made::default())))
     }
 
     /// The lock timeout of the registry this lease came from, for `index.js`.
@@ -534,7 +535,7 @@ macro_rules! outcome {
     };
     ($out:ty; $result:expr) => {{
         let result: pp::Result<$out> = $result;
-        result.map(|value| (value, None::<bool>))
+        result.map(|value| (value, Made::default()))
     }};
 }
 
@@ -648,6 +649,7 @@ operations! {
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
             let lease = choosing(lease, options.range, options.exclude, options.host.as_deref())?;
+            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             let mode = mode_arg(options.mode.as_deref())?;
             reg.register_grant(&name, preferred(port)?, mode, &lease).map(Granted)
         };
@@ -662,18 +664,21 @@ operations! {
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
             let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
+            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             reg.allocate_grant(&name, options.pool.as_deref(), &lease).map(Granted)
         };
 
     /// Leases a port of one pool to each of `names`, in one write, and returns the ports in
     /// the order of `names`: all of them or, on any error (a bad or repeated name, too few
     /// free ports), none. Names that already hold a lease get their port back.
-    fn allocate_many / allocate_many_async (names: Vec<String>; options: AllocateOptions) -> Vec<u32>
+    fn allocate_many / allocate_many_async (names: Vec<String>; options: AllocateOptions) -> Vec<u32>, made
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
             let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            reg.allocate_many(&names, options.pool.as_deref(), &lease).map(ports)
+            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
+            let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
+            let grants = reg.allocate_many_grants(&borrowed, options.pool.as_deref(), &lease)?;
+            Ok(GrantedMany(names, grants))
         };
 
     /// A new lease for one scope, owned by this process (or `options.pid`), from a pool or,
@@ -777,8 +782,8 @@ operations! {
     /// the current one. `options.pid` is the next generation's process. Begun twice, returns
     /// the same port. An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
     /// `PORTPOOL_EXHAUSTED`.
-    fn begin_handover / begin_handover_async (name: String; options: HandoverOptions) -> u32
-        = |reg| reg.begin_handover(&name, pid_arg(options.pid)?).map(u32::from);
+    fn begin_handover / begin_handover_async (name: String; options: HandoverOptions) -> u32, made
+        = |reg| reg.begin_handover_grant(&name, pid_arg(options.pid)?).map(Granted);
 
     /// Completes `name`'s handover: releases the old port and makes the next one current;
     /// returns the new port. The lease's owner becomes the next generation's process (the

@@ -109,6 +109,11 @@ options! {
         /// wildcards: a port another process has bound on another address reads as free, so
         /// the lease is only good for a server bound to `host`.
         pub host: Option<String>,
+        /// Probe as this process will bind: a port it may not bind (a privileged port, for an
+        /// unprivileged process) is unavailable. For a lease this process serves on itself
+        /// (get-port's); default false, where such a port is judged by the kernel's socket
+        /// tables, as a lease may be for a privileged service.
+        pub bindable: Option<bool>,
         /// `'tcp'` (default) or `'udp'`. A lease is per (port, protocol).
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
@@ -129,6 +134,8 @@ options! {
         pub exclude: Option<Vec<f64>>,
         /// Probe this one address instead of the wildcards (see `RegisterOptions.host`).
         pub host: Option<String>,
+        /// Probe as this process will bind (see `RegisterOptions.bindable`).
+        pub bindable: Option<bool>,
         /// `'tcp'` (default) or `'udp'`.
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,

@@ -330,9 +330,30 @@ pub mod socket {
 
     impl super::Outcome for Bound {
         type Value = Bound;
-        fn split(self) -> (Bound, Option<bool>) {
+        fn split(self) -> (Bound, super::Made) {
             let created = self.0.created;
-            (self, Some(created))
+            (self, super::Made::lease(created))
+        }
+    }
+}
+
+/// What a call made, for a call that is abandoned (its `AbortSignal` fired) after it landed:
+/// `index.js` undoes exactly that.
+#[derive(Default)]
+pub struct Made {
+    /// Whether the call made the lease of its name (or began its handover); `None` for a
+    /// call that makes none.
+    pub created: Option<bool>,
+    /// For a batch: the names whose leases this call made (not those they held already).
+    pub names: Option<Vec<String>>,
+}
+
+impl Made {
+    /// A call on one name that did, or did not, make its lease.
+    pub fn lease(created: bool) -> Made {
+        Made {
+            created: Some(created),
+            names: None,
         }
     }
 }
@@ -342,8 +363,30 @@ pub mod socket {
 pub trait Outcome {
     /// What JavaScript receives.
     type Value;
-    /// The value, and `Some(true)` when the call made a lease to undo on abort.
-    fn split(self) -> (Self::Value, Option<bool>);
+    /// The value, and what the call made, to undo on abort.
+    fn split(self) -> (Self::Value, Made);
+}
+
+/// The ports of a batch (core's grants, in the order of its names) and which names it leased.
+pub struct GrantedMany(pub Vec<String>, pub Vec<pp::Grant>);
+
+impl Outcome for GrantedMany {
+    type Value = Vec<u32>;
+    fn split(self) -> (Vec<u32>, Made) {
+        let ports = self.1.iter().map(|g| u32::from(g.port)).collect();
+        let names = self
+            .0
+            .into_iter()
+            .zip(&self.1)
+            .filter(|(_, g)| g.created)
+            .map(|(name, _)| name)
+            .collect();
+        let made = Made {
+            created: None,
+            names: Some(names),
+        };
+        (ports, made)
+    }
 }
 
 /// A port and whether this call leased it (core's `Grant`).
@@ -351,7 +394,7 @@ pub struct Granted(pub pp::Grant);
 
 impl Outcome for Granted {
     type Value = u32;
-    fn split(self) -> (u32, Option<bool>) {
-        (u32::from(self.0.port), Some(self.0.created))
+    fn split(self) -> (u32, Made) {
+        (u32::from(self.0.port), Made::lease(self.0.created))
     }
 }

@@ -89,6 +89,30 @@ test('abort_signal_releases_a_lease_that_landed_after_the_abort_and_only_that', 
   )
 })
 
+test('abort_signal_undoes_exactly_what_a_batch_or_a_handover_made_after_it_landed', async () => {
+  const reg = new Registry(tempRegistry())
+  const held = reg.allocate('held')
+  const svc = reg.allocate('svc')
+  const controller = new AbortController()
+  const calls = [
+    reg.allocateManyAsync(['held', 'batch-1', 'batch-2'], { signal: controller.signal }),
+    reg.beginHandoverAsync('svc', { signal: controller.signal }),
+  ]
+  controller.abort()
+  for (const result of await Promise.allSettled(calls)) {
+    assert.equal(result.status, 'rejected')
+    isAbortError(result.reason)
+  }
+  assert.deepEqual(
+    reg.list().map((l) => [l.name, l.port, l.next]),
+    [
+      ['held', held, null],
+      ['svc', svc, null],
+    ],
+    'the batch gave back only its own leases and the handover was aborted',
+  )
+})
+
 test('an_already_aborted_signal_rejects_without_calling', async () => {
   const reg = new Registry(tempRegistry())
   await assert.rejects(reg.allocateAsync('x', { signal: AbortSignal.abort() }), isAbortError)

@@ -949,6 +949,10 @@ registry_methods! {
     ///     host: Probe candidates on this one address (e.g. "127.0.0.1") instead of the IPv4
     ///         and IPv6 wildcards: a port some process has bound on another address may
     ///         then be leased, and is only good for `host`.
+    ///     bindable: Probe as this process will bind: a port it may not bind (a privileged
+    ///         port, for an unprivileged process) is unavailable. For a lease this process
+    ///         serves on itself; False (default): such a port is judged by the kernel's
+    ///         socket tables, as a lease may be for a privileged service.
     ///     protocol: "tcp" (default) or "udp".
     ///     force: "fixed" only: take the port even when a process outside the registry has
     ///         it bound. A port leased to another name is never taken.
@@ -970,7 +974,7 @@ registry_methods! {
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, port, mode="flexible", *, range=None, exclude=None, host=None, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
+    #[pyo3(signature = (name, port, mode="flexible", *, range=None, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
     fn register / register_async(
         py,
         name: &str,
@@ -979,6 +983,7 @@ registry_methods! {
         range: Option<&Bound<'_, PyAny>>,
         exclude: Option<&Bound<'_, PyAny>>,
         host: Option<&Bound<'_, PyAny>>,
+        bindable: bool,
         protocol: &str,
         force: bool,
         pid: Option<&Bound<'_, PyAny>>,
@@ -987,7 +992,10 @@ registry_methods! {
         let ports = ports_arg(py, port)?;
         let mode = pp::Mode::from_str(mode).or_raise(py)?;
         let opts = options(py, protocol, force, pid, ttl)?;
-        let opts = choosing(py, opts, range, exclude, host)?;
+        let opts = pp::LeaseOptions {
+            bindable,
+            ..choosing(py, opts, range, exclude, host)?
+        };
         let protocol = opts.protocol;
         leasing(name, protocol, move |reg, name| {
             reg.register_grant(name, ports, mode, &opts)
@@ -1004,6 +1012,10 @@ registry_methods! {
     ///     pool: The pool's name; None (the default) means the "default" pool (9000-9999
     ///         unless changed), which always exists.
     ///     exclude: Ports of the pool never leased (an iterable of int).
+    ///     bindable: Probe as this process will bind: a port it may not bind (a privileged
+    ///         port, for an unprivileged process) is unavailable. For a lease this process
+    ///         serves on itself; False (default): such a port is judged by the kernel's
+    ///         socket tables, as a lease may be for a privileged service.
     ///     protocol: "tcp" (default) or "udp".
     ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
     ///     ttl: Seconds the lease lives unless renewed.
@@ -1022,18 +1034,22 @@ registry_methods! {
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
     ///     TypeError: an argument of the wrong type.
-    #[pyo3(signature = (name, pool=None, *, exclude=None, protocol="tcp", pid=None, ttl=None, timeout=None))]
+    #[pyo3(signature = (name, pool=None, *, exclude=None, bindable=false, protocol="tcp", pid=None, ttl=None, timeout=None))]
     fn allocate / allocate_async(
         py,
         name: &str,
         pool: Option<&str>,
         exclude: Option<&Bound<'_, PyAny>>,
+        bindable: bool,
         protocol: &str,
         pid: Option<&Bound<'_, PyAny>>,
         ttl: Option<&Bound<'_, PyAny>>,
     ) {
         let opts = options(py, protocol, false, pid, ttl)?;
-        let opts = choosing(py, opts, None, exclude, None)?;
+        let opts = pp::LeaseOptions {
+            bindable,
+            ..choosing(py, opts, None, exclude, None)?
+        };
         let pool = pool.map(str::to_owned);
         let protocol = opts.protocol;
         leasing(name, protocol, move |reg, name| {
