@@ -19,7 +19,7 @@ DIST := $(CURDIR)/dist
 PYTHON ?= python3.11
 
 
-.PHONY: cargo-fuzz all build demo test lint test-rust test-c test-go test-python test-node test-interop test-listen test-contrib fuzz-smoke fuzz bench install dist test-dist deb clean
+.PHONY: cargo-fuzz all build demo test lint test-rust test-c test-go test-python test-node test-interop test-listen test-dropins test-contrib fuzz-smoke fuzz bench install dist test-dist deb clean
 
 all: build
 
@@ -30,7 +30,7 @@ demo:
 	$(CARGO) build -p portpool-cli
 	PORTPOOL=$(PORTPOOL) ./scripts/demo.sh
 
-test: lint test-rust test-c test-go test-python test-node test-interop test-listen test-contrib fuzz-smoke
+test: lint test-rust test-c test-go test-python test-node test-interop test-listen test-dropins test-contrib fuzz-smoke
 	@echo "make test: every suite passed"
 
 lint:
@@ -83,6 +83,10 @@ test-interop:
 # Python, Node, Go and gunicorn servers on the socket `portpool run --listen` hands over.
 test-listen:
 	$(MAKE) -C tests/listen test
+
+# 20 processes x 50 ports through portpool.portpicker and portpool/get-port: no port given twice.
+test-dropins:
+	$(MAKE) -C tests/dropins test
 
 # The FOSS stack's port_manager.sh on portpool: sourced by 50 installers at once, and run.
 test-contrib:

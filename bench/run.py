@@ -16,6 +16,11 @@ goes on a shared machine hits both; a ratio is the median of the per-round ratio
 - Node (bench/node/bench.mjs): `findFree` against get-port, `allocate` + `release` the
   same two ways, and `listen` + close + `release` against pid-owned `allocate` + `release`
   (the bind should cost no more than one system call, measured beside it);
+- the drop-ins against their originals, interleaved in one run: `portpool.portpicker`'s
+  `pick_unused_port` + `return_port` against portpicker's, and `portpool/get-port`'s
+  `getPort()` + `clearLockedPorts()` against get-port's `getPort()`; and the headline harness
+  (tests/dropins/harness.py: 20 processes x 50 ports at once, unbound) with all four, whose
+  duplicate counts go into the report;
 - 8 processes against 1, each running `allocate` + `release` of leases without an owner
   (every change waits for its flush) or `get` on one registry for a fixed time: aggregate
   operations per second; beside them, the same processes running the bare floor (flock,
@@ -196,6 +201,17 @@ def bench_python(scratch: Path) -> dict[str, list[float]]:
     def syscall() -> None:
         os.fstat(devnull)
 
+    # The drop-in uses the default registry: a scratch one, through $PORTPOOL_REGISTRY.
+    os.environ["PORTPOOL_REGISTRY"] = str(scratch / "py-dropin.json")
+    fill(Path(os.environ["PORTPOOL_REGISTRY"]), 10)
+    from portpool import portpicker as dropin
+
+    def original_pick_return() -> None:
+        portpicker.return_port(portpicker.pick_unused_port())
+
+    def dropin_pick_return() -> None:
+        dropin.return_port(dropin.pick_unused_port())
+
     return rounds(
         {
             "portpool.find_free": lambda: per_op(portpool.find_free, 500),
@@ -204,8 +220,35 @@ def bench_python(scratch: Path) -> dict[str, list[float]]:
             "Registry.listen+close+release (pid-owned)": lambda: per_op(listened, 500),
             "Registry.allocate+release (no owner)": lambda: per_op(durable, 40),
             "one system call: os.fstat": lambda: per_op(syscall, 5000),
+            "portpicker pick_unused_port+return_port": lambda: per_op(original_pick_return, 500),
+            "portpool.portpicker pick_unused_port+return_port": lambda: per_op(dropin_pick_return, 500),
         }
     )
+
+
+# --- the drop-ins' headline harness ------------------------------------------------------------
+
+
+def bench_dropins(python: str, node: str, node_module: Path, cli: str) -> list[dict[str, object]]:
+    """tests/dropins/harness.py with the originals and the drop-ins: duplicate counts."""
+    here = Path(__file__).resolve().parent
+    with tempfile.TemporaryDirectory(prefix="portpool-bench-dropins-") as tmp:
+        out = Path(tmp) / "dropins.json"
+        subprocess.run(
+            [
+                python,
+                str(here.parent / "tests" / "dropins" / "harness.py"),
+                "--python", python,
+                "--node", node,
+                "--get-port", str(here / "node" / "node_modules" / "get-port" / "index.js"),
+                "--dropin", str(node_module.parent / "get-port.js"),
+                "--cli", cli,
+                "--json", str(out),
+            ],
+            check=True,
+        )
+        results: list[dict[str, object]] = json.loads(out.read_text())
+    return results
 
 
 # --- Node ------------------------------------------------------------------------------------
@@ -214,7 +257,15 @@ def bench_python(scratch: Path) -> dict[str, list[float]]:
 def bench_node(node: str, script: Path, module: Path, scratch: Path) -> dict[str, list[float]]:
     reg = scratch / "node.json"
     fill(reg, 10)
-    env = dict(os.environ, PORTPOOL_NODE=str(module), BENCH_REGISTRY=str(reg), ROUNDS=str(ROUNDS))
+    dropin = scratch / "node-dropin.json"
+    fill(dropin, 10)
+    env = dict(
+        os.environ,
+        PORTPOOL_NODE=str(module),
+        BENCH_REGISTRY=str(reg),
+        BENCH_DROPIN_REGISTRY=str(dropin),
+        ROUNDS=str(ROUNDS),
+    )
     out = subprocess.run([node, str(script)], check=True, capture_output=True, text=True, env=env)
     times: dict[str, list[float]] = json.loads(out.stdout)
     return times
@@ -444,6 +495,7 @@ def report(
     py: dict[str, list[float]],
     node: dict[str, list[float]],
     conc: dict[str, dict[str, list[float]]],
+    dropins: list[dict[str, object]],
     load: tuple[tuple[float, ...], tuple[float, ...]],
     plot_name: str,
 ) -> str:
@@ -506,6 +558,24 @@ def report(
             f"{'more' if extra >= 0 else 'less'} "
             f"(one system call: {fmt_time(call)}) | {verdict(extra <= call)} |"
         )
+    if py and "portpool.portpicker pick_unused_port+return_port" in py:
+        r = ratio(py, "portpool.portpicker pick_unused_port+return_port", "portpicker pick_unused_port+return_port")
+        L.append(
+            f"| drop-in `portpool.portpicker` no slower than portpicker (pick + return) "
+            f"| {r:.2f}× | {verdict(r <= 1.0)} |"
+        )
+    if node and "dropinGetPort" in node:
+        r = ratio(node, "dropinGetPort", "getPort")
+        L.append(
+            f"| drop-in `portpool/get-port` no slower than get-port | {r:.2f}× | {verdict(r <= 1.0)} |"
+        )
+    for d in dropins:
+        if d["contender"] in ("portpool.portpicker", "portpool/get-port"):
+            n = d["duplicates"]
+            L.append(
+                f"| `{d['contender']}`: no port given to two of {d['processes']} processes "
+                f"({d['ports_each']} ports each) | {n} duplicates | {verdict(n == 0)} |"
+            )
     for key, v in conc.items():
         if key.startswith("write"):
             r = median([b / a for a, b in zip(v["1"], v["8"])])
@@ -617,12 +687,43 @@ def report(
             "getPort": "await getPort() (get-port)",
             "allocateReleaseOwned": "allocate() + release(), pid-owned",
             "allocateRelease": "allocate() + release(), no owner",
+            "dropinGetPort": "await getPort() + clearLockedPorts() (portpool/get-port)",
             "listenRelease": "listen() + close(fd) + release() (pid-owned)",
             "syscall": "one system call: fs.fstatSync()",
         }
         for k in node:
             L.append(f"| `{labels.get(k, k)}` | {fmt_time(t[k])} | {ratio(node, k, 'getPort'):.2f}× |")
         L.append("")
+    if dropins:
+        L += [
+            "### Drop-ins against their originals: the headline harness",
+            "",
+            "tests/dropins/harness.py: each contender's processes start together and each asks for",
+            "its ports without binding any; every process stays alive until all have their ports.",
+            "A duplicate is one more process given a port another process was given. The drop-ins",
+            "run on a scratch registry whose default pool is 20000-29999.",
+            "",
+            "| Contender | Processes × ports | Duplicates across processes | Ports shared | Duplicates within a process | Wall time |",
+            "|---|---|---|---|---|---|",
+        ]
+        for d in dropins:
+            L.append(
+                f"| `{d['contender']}` | {d['processes']} × {d['ports_each']} | {d['duplicates']} "
+                f"| {d['shared_ports']} | {d['duplicates_within_a_process']} | {d['seconds']} s |"
+            )
+        L += [
+            "",
+            "Speed, one process, interleaved with the original in the same run (the Python and",
+            "Node tables above): `portpool.portpicker` pick + return "
+            + (
+                f"{ratio(py, 'portpool.portpicker pick_unused_port+return_port', 'portpicker pick_unused_port+return_port'):.2f}× portpicker's time"
+                if py and "portpool.portpicker pick_unused_port+return_port" in py
+                else "not measured"
+            )
+            + "; `portpool/get-port` getPort() + clearLockedPorts() "
+            + (f"{ratio(node, 'dropinGetPort', 'getPort'):.2f}× get-port's time." if node and "dropinGetPort" in node else "not measured."),
+            "",
+        ]
     if conc:
         L += [
             "### One registry, 8 processes against 1 (Python, release wheel)",
@@ -678,15 +779,22 @@ def main() -> None:
         node = bench_node(args.node, Path(__file__).parent / "node" / "bench.mjs", args.node_module, scratch)
         print("bench: 8 processes against 1", flush=True)
         conc = bench_concurrency(scratch)
+        print("bench: drop-ins, 20 processes x 50 ports", flush=True)
+        dropins = bench_dropins(sys.executable, args.node, args.node_module, args.cli)
     load_end = os.getloadavg()
 
     plot_path = args.doc.with_suffix(".png")
     pairs = paired(args.criterion)
     plot(crit, pairs, plot_path)
-    body = report(crit, pairs, cli, py, node, conc, (load_start, load_end), plot_path.name)
+    body = report(crit, pairs, cli, py, node, conc, dropins, (load_start, load_end), plot_path.name)
     write_doc(args.doc, body)
     raw = args.criterion.parent / "bench-results.json"
-    raw.write_text(json.dumps({"criterion": crit, "cli": cli, "python": py, "node": node, "concurrency": conc}, indent=1))
+    raw.write_text(
+        json.dumps(
+            {"criterion": crit, "cli": cli, "python": py, "node": node, "concurrency": conc, "dropins": dropins},
+            indent=1,
+        )
+    )
     print(body)
     print(f"bench: wrote {args.doc} and {plot_path} (raw numbers in {raw})")
 

@@ -20,7 +20,8 @@ for path in ./usr/bin/portpool ./usr/include/portpool.h \
     "./usr/lib/$multiarch/libportpool.so -> " "./usr/lib/$multiarch/pkgconfig/portpool.pc" \
     ./usr/share/man/man1/portpool.1.gz ./usr/share/bash-completion/completions/portpool \
     ./usr/share/zsh/site-functions/_portpool ./usr/share/fish/vendor_completions.d/portpool.fish \
-    ./usr/share/doc/portpool/copyright ./usr/share/doc/portpool/changelog.gz; do
+    ./usr/share/doc/portpool/copyright ./usr/share/doc/portpool/changelog.gz \
+    ./lib/systemd/system/portpool-portserver.service; do
     printf '%s\n' "$contents" | has -F -- "$path" || fail "the package lacks $path"
 done
 info=$(dpkg-deb -I "$DEB")

@@ -142,6 +142,11 @@ pub(crate) enum Command {
         #[arg(long, value_name = "GROUP")]
         group: Option<String>,
     },
+    /// Serve portpicker's portserver protocol on a Unix socket, in the foreground until
+    /// SIGTERM: each port handed out is a lease of POOL owned by the pid the client sent, so
+    /// no portpool user is given it until that process exits. A client may claim itself or a
+    /// process of its own user (root: any process), as the kernel's SO_PEERCRED tells.
+    Portserver(PortserverArgs),
     /// Print the registry path in use, then the rule that chose it: --registry, else
     /// $PORTPOOL_REGISTRY, else the host registry whenever it exists, else the per-user one.
     Path,
@@ -328,6 +333,18 @@ pub(crate) struct RunArgs {
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Args)]
+pub(crate) struct PortserverArgs {
+    /// Unix socket to listen on: @NAME in the abstract namespace (portpicker's
+    /// PORTSERVER_ADDRESS spelling), else a filesystem path, created mode 0666 and removed
+    /// on exit.
+    #[arg(long, value_name = "ADDRESS", default_value = "@unittest-portserver")]
+    pub(crate) address: String,
+    /// Pool to lease ports from (default: the default pool).
+    #[arg(long, value_name = "POOL")]
+    pub(crate) pool: Option<String>,
 }
 
 #[derive(Args)]

@@ -1,14 +1,16 @@
 //! One function per command, grouped by what they act on as core's registry is: `leases`
 //! (leasing, renewing, handing over and reclaiming ports), `pools`, `host` (what the host
 //! itself holds: its registry's setup and path, listeners, imports, health), `docs` (help
-//! generated from the definitions) and `run`. A command parses its arguments into core's
-//! values, calls core, and hands the result to [`crate::render`]; it prints nothing itself.
+//! generated from the definitions), `run` and `portserver` (a server in the foreground, whose
+//! log lines go to stderr). A command parses its arguments into core's values, calls core,
+//! and hands the result to [`crate::render`]; it prints nothing on stdout itself.
 
 mod activation;
 mod docs;
 mod host;
 mod leases;
 mod pools;
+mod portserver;
 mod run;
 
 use portpool_core::{Error, Registry};
@@ -61,6 +63,7 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Import { file } => host::import(reg, &file),
         Command::Doctor(args) => host::doctor(reg, args),
         Command::Path => host::path(reg),
+        Command::Portserver(args) => portserver::portserver(reg, args),
         Command::Init { .. }
         | Command::Completions { .. }
         | Command::Man { .. }

@@ -1,0 +1,485 @@
+//! `portpool portserver`: portpicker's portserver protocol, answered from the registry.
+//!
+//! The protocol (as portpicker's `get_port_from_port_server` speaks it): a client connects to
+//! a Unix stream socket, sends its pid in ASCII and a newline, and reads back a port and a
+//! newline; anything else (here: an empty reply) means no port. Every port handed out is a
+//! registry lease owned by the claimed pid, so it is reclaimed once that process exits, and
+//! no portpool user of any language is given it meanwhile.
+//!
+//! One thread serves every client with `poll(2)`: a request is at most [`MAX_REQUEST`] bytes
+//! and must arrive within [`CLIENT_TIMEOUT`]; at most [`MAX_PENDING`] clients wait at once,
+//! the oldest being dropped for a newcomer. So garbage, huge lines and clients that connect
+//! and hang cost a bounded amount each and never stop the others being served.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind as IoKind, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use portpool_core::{Error, ErrorKind, LeaseOptions, Registry};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::Outcome;
+use crate::args::PortserverArgs;
+
+/// Longest request accepted, newline included: a pid is at most 10 digits.
+pub(crate) const MAX_REQUEST: usize = 32;
+/// How long a client may take to send its request once connected.
+pub(crate) const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Clients waiting for their request at once; a newcomer beyond it drops the oldest.
+pub(crate) const MAX_PENDING: usize = 512;
+
+/// Where the server listens: `@NAME` in the abstract namespace, else a filesystem path.
+enum Address {
+    Abstract(String),
+    Path(PathBuf),
+}
+
+impl Address {
+    fn parse(text: &str) -> Result<Address, Error> {
+        match text.strip_prefix('@') {
+            Some("") => Err(invalid(
+                "invalid address \"@\": an abstract name must not be empty",
+            )),
+            Some(name) => Ok(Address::Abstract(name.to_owned())),
+            None if text.is_empty() => Err(invalid("invalid address \"\": give @NAME or a path")),
+            None => Ok(Address::Path(PathBuf::from(text))),
+        }
+    }
+
+    /// Binds the address. A filesystem socket left behind by a server that is gone (nothing
+    /// accepts on it) is replaced; a live one, or a file that is not a socket, is a conflict.
+    fn bind(&self) -> Result<UnixListener, Error> {
+        let listener = match self {
+            Address::Abstract(name) => SocketAddr::from_abstract_name(name.as_bytes())
+                .and_then(|addr| UnixListener::bind_addr(&addr)),
+            Address::Path(path) => {
+                if let Ok(meta) = std::fs::symlink_metadata(path) {
+                    if !meta.file_type().is_socket() {
+                        return Err(Error::new(
+                            ErrorKind::Conflict,
+                            format!("{} exists and is not a socket", path.display()),
+                        ));
+                    }
+                    if UnixStream::connect(path).is_ok() {
+                        return Err(Error::new(
+                            ErrorKind::Conflict,
+                            format!("a server already listens on {}", path.display()),
+                        ));
+                    }
+                    std::fs::remove_file(path).map_err(|e| io_error(path.display(), e))?;
+                }
+                UnixListener::bind(path).and_then(|l| {
+                    // Any local user may ask, as with an abstract socket: the pid check
+                    // decides what a client may claim.
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+                    Ok(l)
+                })
+            }
+        };
+        let listener = listener.map_err(|e| {
+            let kind = if e.kind() == IoKind::AddrInUse {
+                ErrorKind::Conflict
+            } else {
+                ErrorKind::Io
+            };
+            Error::new(kind, format!("cannot listen on {self}: {e}"))
+        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| io_error(self, e))?;
+        Ok(listener)
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Abstract(name) => write!(f, "@{name}"),
+            Address::Path(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+fn invalid(message: &str) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message)
+}
+
+fn io_error(what: impl std::fmt::Display, e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Io, format!("{what}: {e}"))
+}
+
+/// Logs one line on stderr (the journal, under systemd).
+fn log(message: std::fmt::Arguments<'_>) {
+    eprintln!("portpool portserver: {message}");
+}
+
+/// A connected client that has not yet sent a whole request.
+struct Client {
+    stream: UnixStream,
+    request: Vec<u8>,
+    deadline: Instant,
+}
+
+/// What reading from a client gave.
+enum Progress {
+    /// Not a whole line yet.
+    More,
+    /// The request line, without its newline (or all the client sent before it closed).
+    Line(Vec<u8>),
+    /// The client went away, or sent more than [`MAX_REQUEST`] bytes without a newline.
+    Drop(Option<String>),
+}
+
+impl Client {
+    fn read(&mut self) -> Progress {
+        let mut buf = [0u8; MAX_REQUEST];
+        loop {
+            let room = MAX_REQUEST - self.request.len();
+            match self.stream.read(&mut buf[..room]) {
+                Ok(0) if self.request.is_empty() => return Progress::Drop(None),
+                Ok(0) => return Progress::Line(std::mem::take(&mut self.request)),
+                Ok(n) => {
+                    self.request.extend_from_slice(&buf[..n]);
+                    if let Some(end) = self.request.iter().position(|&b| b == b'\n') {
+                        self.request.truncate(end);
+                        return Progress::Line(std::mem::take(&mut self.request));
+                    }
+                    if self.request.len() >= MAX_REQUEST {
+                        return Progress::Drop(Some(format!(
+                            "a request longer than {MAX_REQUEST} bytes"
+                        )));
+                    }
+                }
+                Err(e) if e.kind() == IoKind::WouldBlock => return Progress::More,
+                Err(e) if e.kind() == IoKind::Interrupted => continue,
+                Err(_) => return Progress::Drop(None),
+            }
+        }
+    }
+}
+
+/// The credentials the kernel recorded for the client's end when it connected.
+fn peer_credentials(stream: &UnixStream) -> std::io::Result<libc::ucred> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes of the sizes given.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &raw mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(cred)
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The real user id of process `pid`, or `None` when there is no such process.
+fn real_uid(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
+/// The pid a request claims: decimal digits only, 1 to 2^31 - 1.
+fn parse_pid(request: &[u8]) -> Result<u32, String> {
+    let text = std::str::from_utf8(request).unwrap_or("");
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    match text.parse::<u32>() {
+        Ok(pid)
+            if text.bytes().all(|b| b.is_ascii_digit()) && (1..=i32::MAX as u32).contains(&pid) =>
+        {
+            Ok(pid)
+        }
+        _ => Err(format!(
+            "not a pid: {:?}",
+            String::from_utf8_lossy(request).as_ref()
+        )),
+    }
+}
+
+/// Whether a client with credentials `peer` may have a port leased to process `pid`: root
+/// may claim any process, anyone else itself or a process whose real user id is theirs.
+fn may_claim(peer: &libc::ucred, pid: u32) -> Result<(), String> {
+    let Some(uid) = real_uid(pid) else {
+        return Err(format!("no process {pid}"));
+    };
+    if peer.uid == 0 || peer.pid as u32 == pid || uid == peer.uid {
+        Ok(())
+    } else {
+        Err(format!("process {pid} belongs to uid {uid}"))
+    }
+}
+
+/// The serving state: what every request needs.
+struct Server<'a> {
+    reg: &'a Registry,
+    pool: Option<&'a str>,
+    me: u32,
+    /// Makes every lease name of this server unique.
+    serial: u64,
+}
+
+impl Server<'_> {
+    /// Answers one request: a port leased to the claimed pid, or the reason there is none.
+    fn answer(&mut self, peer: &libc::ucred, request: &[u8]) -> Result<(String, u16), String> {
+        let pid = parse_pid(request)?;
+        may_claim(peer, pid)?;
+        let options = LeaseOptions {
+            pid: Some(pid),
+            ..LeaseOptions::default()
+        };
+        loop {
+            self.serial += 1;
+            let name = format!("portserver:{pid}:{}.{}", self.me, self.serial);
+            let grant = self
+                .reg
+                .allocate_grant(&name, self.pool, &options)
+                .map_err(|e| e.to_string())?;
+            // A name still held from an earlier server with this pid: take the next one.
+            if grant.created {
+                return Ok((name, grant.port));
+            }
+        }
+    }
+
+    /// Serves `client`'s request line and closes the connection.
+    fn serve(&mut self, mut client: Client, request: &[u8]) {
+        let peer = match peer_credentials(&client.stream) {
+            Ok(peer) => peer,
+            Err(e) => return log(format_args!("cannot read a client's credentials: {e}")),
+        };
+        match self.answer(&peer, request) {
+            Ok((name, port)) => {
+                // Written whole at once: a new socket's buffer has room for a few bytes.
+                if client
+                    .stream
+                    .write_all(format!("{port}\n").as_bytes())
+                    .is_err()
+                {
+                    let _ = self.reg.release(&name);
+                }
+            }
+            Err(why) => log(format_args!(
+                "no port for pid {} (uid {}): {why}",
+                peer.pid, peer.uid
+            )),
+        }
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT; see the module documentation.
+pub(super) fn portserver(reg: &Registry, args: PortserverArgs) -> Result<Outcome, Error> {
+    let address = Address::parse(&args.address)?;
+    if let Some(pool) = &args.pool {
+        // An unknown pool fails now rather than on every request.
+        if !reg.pools()?.iter().any(|p| &p.name == pool) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("no pool named {pool:?}"),
+            ));
+        }
+    }
+    let (wake, woken) = UnixStream::pair().map_err(|e| io_error("signal pipe", e))?;
+    woken
+        .set_nonblocking(true)
+        .map_err(|e| io_error("signal pipe", e))?;
+    let mut signals = Vec::new();
+    for signal in [SIGTERM, SIGINT] {
+        let pipe = wake.try_clone().map_err(|e| io_error("signal pipe", e))?;
+        signals.push(
+            signal_hook::low_level::pipe::register(signal, pipe)
+                .map_err(|e| io_error("installing signal handlers", e))?,
+        );
+    }
+    let listener = address.bind()?;
+    log(format_args!(
+        "serving portpicker's protocol on {address}, pool {}, registry {}",
+        args.pool.as_deref().unwrap_or(portpool_core::DEFAULT_POOL),
+        reg.path().display()
+    ));
+    let mut server = Server {
+        reg,
+        pool: args.pool.as_deref(),
+        me: std::process::id(),
+        serial: 0,
+    };
+    let served = serve_until_signal(&mut server, &listener, &OwnedFd::from(woken));
+    for id in signals {
+        signal_hook::low_level::unregister(id);
+    }
+    drop(listener);
+    if let Address::Path(path) = &address {
+        let _ = std::fs::remove_file(path);
+    }
+    served?;
+    log(format_args!("stopped"));
+    Ok(Outcome::Ok)
+}
+
+/// The event loop: accepts clients, reads their requests, answers whole ones, drops those
+/// past their deadline, until `woken` becomes readable (a signal arrived).
+fn serve_until_signal(
+    server: &mut Server<'_>,
+    listener: &UnixListener,
+    woken: &OwnedFd,
+) -> Result<(), Error> {
+    let mut clients: VecDeque<Client> = VecDeque::new();
+    loop {
+        let now = Instant::now();
+        let timeout = clients
+            .iter()
+            .map(|c| c.deadline.saturating_duration_since(now))
+            .min()
+            .map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32 + 1);
+        let mut fds: Vec<libc::pollfd> = [woken.as_raw_fd(), listener.as_raw_fd()]
+            .into_iter()
+            .chain(clients.iter().map(|c| c.stream.as_raw_fd()))
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structures.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == IoKind::Interrupted {
+                continue;
+            }
+            return Err(io_error("poll", e));
+        }
+        if fds[0].revents != 0 {
+            return Ok(());
+        }
+        // Clients first, in arrival order; those that finished or failed leave the queue.
+        let now = Instant::now();
+        let mut waiting = VecDeque::with_capacity(clients.len());
+        for (mut client, fd) in clients.drain(..).zip(&fds[2..]) {
+            if fd.revents == 0 {
+                if client.deadline > now {
+                    waiting.push_back(client);
+                }
+                continue;
+            }
+            match client.read() {
+                Progress::More if client.deadline > now => waiting.push_back(client),
+                Progress::More => {}
+                Progress::Line(request) => server.serve(client, &request),
+                Progress::Drop(Some(why)) => {
+                    let who = peer_credentials(&client.stream)
+                        .map(|p| format!("pid {} (uid {})", p.pid, p.uid))
+                        .unwrap_or_else(|_| "a client".to_owned());
+                    log(format_args!("no port for {who}: {why}"));
+                }
+                Progress::Drop(None) => {}
+            }
+        }
+        clients = waiting;
+        if fds[1].revents != 0 {
+            accept_all(listener, &mut clients)?;
+        }
+    }
+}
+
+/// Accepts every pending connection into `clients`, dropping the oldest waiting client when
+/// more than [`MAX_PENDING`] would wait.
+fn accept_all(listener: &UnixListener, clients: &mut VecDeque<Client>) -> Result<(), Error> {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if stream.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                if clients.len() >= MAX_PENDING {
+                    clients.pop_front();
+                }
+                clients.push_back(Client {
+                    stream,
+                    request: Vec::with_capacity(MAX_REQUEST),
+                    deadline: Instant::now() + CLIENT_TIMEOUT,
+                });
+            }
+            Err(e) if e.kind() == IoKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == IoKind::Interrupted => {}
+            // Out of file descriptors or memory, or the client left already: the waiting
+            // clients are served, and the next poll tries again.
+            Err(e) => {
+                log(format_args!("accept: {e}"));
+                return Ok(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_a_positive_decimal_pid_and_nothing_else() {
+        assert_eq!(parse_pid(b"4242"), Ok(4242));
+        assert_eq!(parse_pid(b"4242\r"), Ok(4242));
+        for bad in [
+            &b""[..],
+            b"0",
+            b"-1",
+            b"+12",
+            b" 12",
+            b"12 ",
+            b"2147483648",
+            b"99999999999",
+            b"abc",
+            b"\xff\xfe",
+        ] {
+            assert!(parse_pid(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn an_address_with_a_leading_at_is_abstract_and_an_empty_one_is_refused() {
+        assert!(matches!(Address::parse("@x"), Ok(Address::Abstract(n)) if n == "x"));
+        assert!(matches!(
+            Address::parse("/run/p.sock"),
+            Ok(Address::Path(_))
+        ));
+        assert!(Address::parse("@").is_err());
+        assert!(Address::parse("").is_err());
+    }
+
+    #[test]
+    fn a_client_may_claim_itself_and_root_any_process_but_not_another_users() {
+        let me = std::process::id();
+        let uid = real_uid(me).unwrap();
+        let cred = |pid: u32, uid: u32| libc::ucred {
+            pid: pid as i32,
+            uid,
+            gid: 0,
+        };
+        assert!(may_claim(&cred(me, uid), me).is_ok());
+        assert!(may_claim(&cred(me, 0), 1).is_ok());
+        // Another uid claiming this process: refused (pid 1 stands in for "some client").
+        let other = if uid == 65534 { 65533 } else { 65534 };
+        assert!(may_claim(&cred(1, other), me).is_err());
+        assert!(
+            may_claim(&cred(me, uid), u32::MAX / 2).is_err(),
+            "no such process"
+        );
+    }
+}
