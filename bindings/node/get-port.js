@@ -137,6 +137,9 @@ async function getPort(options) {
   const lease = {
     pid: process.pid,
     ttl: opts.reserve ? undefined : LOCK_SECONDS,
+    // This process binds the port itself: one it may not bind (a privileged port, when not
+    // root) is unavailable, as get-port finds it.
+    bindable: true,
   }
   // The binding's own abort: rejects with an AbortError and leaves no lease behind.
   if (opts.signal !== undefined) lease.signal = opts.signal

@@ -197,12 +197,9 @@ test('listen_options_are_accepted_and_an_aborted_signal_leases_nothing', async (
   assert.equal(reg.list().length, before)
 })
 
-// Issue 15 asks for this; core's probe answers a bind refused with EACCES from the kernel's
-// socket tables (free when nobody listens), so `portpool register t 80 fixed` as nobody leases
-// port 80. It needs a core option to probe as the caller binds (see the helper's report).
-test('a_privileged_port_the_caller_cannot_bind_is_unavailable', {
-  todo: 'core: a lease option that counts a port the caller may not bind (EACCES) as unavailable',
-}, () => {
+// getPort leases with core's `bindable`: a port this process may not bind (EACCES) is
+// unavailable, where a plain lease would judge it by the kernel's socket tables.
+test('a_privileged_port_the_caller_cannot_bind_is_unavailable', () => {
   fresh()
   // As root, the check runs as nobody; otherwise as this user.
   const asUser = process.getuid() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []
