@@ -343,7 +343,12 @@ fn migrate_registers_listening_ports_once() {
     // Named after the program, as the plan said; another listener of this test binary (a
     // test running beside this one) may take the plain name first and shift the suffixes.
     let program = ours.name.split('-').next().unwrap();
-    assert!(lease.name.starts_with(program), "{} vs {}", lease.name, ours.name);
+    assert!(
+        lease.name.starts_with(program),
+        "{} vs {}",
+        lease.name,
+        ours.name
+    );
     assert!(made.iter().any(|l| l.port == port));
     let again = reg.migrate(false).unwrap();
     let first: std::collections::BTreeSet<(u16, Protocol)> =
