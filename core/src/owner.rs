@@ -28,6 +28,33 @@ fn own_pid_namespace() -> Option<u64> {
 /// or it has exited and only its zombie is left (it holds no sockets any more, and a zombie
 /// whose parent never reaps it would otherwise keep its leases forever).
 fn start_time(pid: u32) -> Option<u64> {
+    if pid == std::process::id() {
+        return Some(own_start_time());
+    }
+    read_start_time(pid)
+}
+
+/// This process's start time: read once per process (it never changes), since a lease owned
+/// by its own caller — a scoped lease, `listen`, the drop-ins — is the common case. Kept in
+/// atomics, not a lock, so that a child forked while another thread reads it finds it usable;
+/// the child's own pid differs, so it reads its own.
+fn own_start_time() -> u64 {
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    static PID: AtomicU32 = AtomicU32::new(0);
+    static START: AtomicU64 = AtomicU64::new(0);
+    let me = std::process::id();
+    if PID.load(Ordering::Acquire) == me {
+        return START.load(Ordering::Acquire);
+    }
+    // A live process always has its stat file; 0 (never a real start time after boot) would
+    // only make this process's leases read as another process's.
+    let start = read_start_time(me).unwrap_or(0);
+    START.store(start, Ordering::Release);
+    PID.store(me, Ordering::Release);
+    start
+}
+
+fn read_start_time(pid: u32) -> Option<u64> {
     let pid = i32::try_from(pid).ok().filter(|p| *p > 0)?;
     procfs::process::Process::new(pid)
         .and_then(|p| p.stat())
@@ -158,6 +185,26 @@ pub(crate) fn settled(lease: &Lease, now: Duration) -> (Option<Lease>, Standing)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_processs_start_time_is_read_once_and_matches_proc() {
+        let me = std::process::id();
+        assert_eq!(start_time(me), read_start_time(me));
+        assert_eq!(start_time(me), start_time(me));
+        assert_ne!(own_start_time(), 0);
+        // A forked child reads its own (its pid differs), not the parent's cached one.
+        // SAFETY: the child only reads /proc through std and procfs, then `_exit`s.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0);
+        if child == 0 {
+            let ok = start_time(std::process::id()) == read_start_time(std::process::id())
+                && start_time(me) == read_start_time(me);
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
 
     #[test]
     fn the_current_process_is_alive_and_a_recycled_pid_is_not() {
