@@ -2,12 +2,13 @@
 //! reclaiming stale leases (gc) and renewing. The rules of choosing a port are in choose.rs;
 //! what several concerns share (the handle, settling stale leases) is in registry.rs.
 
+use std::time::Duration;
+
 use crate::choose::{Ports, Request, Source, check_register, held_for, take_probed};
 use crate::error::{Error, Result};
-use crate::model::{Lease, Mode, Pool, Protocol};
+use crate::model::{Data, Lease, Mode, Pool, Protocol};
 use crate::owner::{Standing, settled, standing};
-use crate::probe::Binder;
-use crate::probe::is_free;
+use crate::probe::{Binder, is_free};
 use crate::registry::{
     Grant, LeaseOptions, NewLease, PoolChange, PortState, Reclaimed, Registry, check_pool_options,
     check_ttl_option, drop_if_stale, expiry, held_port, lease_gone, marked, no_lease, settle,
@@ -128,23 +129,8 @@ impl Registry {
             protocol,
             keep: None,
         };
-        self.store.update(|data| {
-            let now = self.now();
-            let dropped = drop_if_stale(data, name, now)?;
-            if let Some(held) = held_port(data, name, protocol, None)? {
-                return Ok((Grant::held(held), dropped));
-            }
-            let port = take_probed(
-                data,
-                &request,
-                true,
-                options.host,
-                Binder::of(options.bindable),
-                now,
-            )?;
-            data.insert(new.at(port, now))?;
-            Ok((Grant::made(port), true))
-        })
+        self.store
+            .update(|data| pool_grant(data, &new, &request, options, self.now()))
     }
 
     /// The lease `name` holds now, or `None`. A stale lease holds nothing and reads as
@@ -307,4 +293,24 @@ impl Registry {
     pub fn reset(&self) -> Result<()> {
         self.store.reset()
     }
+}
+
+/// One name's lease from a pool, inside an update (`allocate`, and each name of
+/// `allocate_many`): the port the name holds, else the next free one of `request`'s pool,
+/// leased as `new` says. Also whether `data` changed.
+pub(crate) fn pool_grant(
+    data: &mut Data,
+    new: &NewLease<'_>,
+    request: &Request<'_>,
+    options: &LeaseOptions,
+    now: Duration,
+) -> Result<(Grant, bool)> {
+    let dropped = drop_if_stale(data, new.name, now)?;
+    if let Some(held) = held_port(data, new.name, request.protocol, None)? {
+        return Ok((Grant::held(held), dropped));
+    }
+    let binder = Binder::of(options.bindable);
+    let port = take_probed(data, request, true, options.host, binder, now)?;
+    data.insert(new.at(port, now))?;
+    Ok((Grant::made(port), true))
 }

@@ -4,13 +4,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::allocation::pool_grant;
 use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Next, Owner};
 use crate::owner::owner_of;
-use crate::probe::Binder;
 use crate::registry::{
-    Grant, LeaseOptions, NewLease, Registry, check_pool_options, drop_if_stale, held_port,
-    lease_gone, no_lease, settle, take_flexible, take_from_pool, take_probed,
+    Grant, LeaseOptions, NewLease, Registry, check_pool_options, lease_gone, no_lease, settle,
+    take_flexible, take_from_pool,
 };
 use crate::validate::{check_name, shown};
 
@@ -98,20 +98,12 @@ impl Registry {
     /// another's handover. A caller that gives no `pid` is not checked.
     /// Errors: `NotFound` for an unknown or stale name, or when no handover is under way.
     pub fn commit_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
-        check_name(name)?;
-        let caller = pid.map(owner_of).transpose()?;
-        self.store.update(|data| {
-            let now = self.now();
-            let (lease, next) = under_way(current(data, name, now)?, name)?;
-            check_handover_caller(name, &next, caller.as_ref())?;
-            data.replace(Lease {
-                port: next.port,
-                created: next.created,
-                owner: next.owner.or(caller),
-                next: None,
-                ..lease
-            })?;
-            Ok((next.port, true))
+        self.end_handover(name, pid, |lease, next, caller| Lease {
+            port: next.port,
+            created: next.created,
+            owner: next.owner.or(caller),
+            next: None,
+            ..lease
         })
     }
 
@@ -119,16 +111,27 @@ impl Registry {
     /// the current lease is untouched. `pid` is checked as in
     /// [`commit_handover`](Self::commit_handover). Errors: as `commit_handover`.
     pub fn abort_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
+        self.end_handover(name, pid, |lease, _, _| Lease {
+            next: None,
+            ..lease
+        })
+    }
+
+    /// Commit or abort: `name`'s handover, checked for `pid`, ends with the lease `end`
+    /// makes of the current lease, the handover and the caller. Returns the next port.
+    fn end_handover(
+        &self,
+        name: &str,
+        pid: Option<u32>,
+        end: impl Fn(Lease, Next, Option<Owner>) -> Lease,
+    ) -> Result<u16> {
         check_name(name)?;
         let caller = pid.map(owner_of).transpose()?;
         self.store.update(|data| {
             let now = self.now();
             let (lease, next) = under_way(current(data, name, now)?, name)?;
             check_handover_caller(name, &next, caller.as_ref())?;
-            data.replace(Lease {
-                next: None,
-                ..lease
-            })?;
+            data.replace(end(lease, next, caller))?;
             Ok((next.port, true))
         })
     }
@@ -180,22 +183,10 @@ impl Registry {
             let mut changed = false;
             let mut ports = Vec::with_capacity(names.len());
             for name in names {
-                changed |= drop_if_stale(data, name, now)?;
-                if let Some(held) = held_port(data, name, protocol, None)? {
-                    ports.push(Grant::held(held));
-                    continue;
-                }
-                let port = take_probed(
-                    data,
-                    &request,
-                    true,
-                    options.host,
-                    Binder::of(options.bindable),
-                    now,
-                )?;
-                data.insert(NewLease { name, ..template }.at(port, now))?;
-                changed = true;
-                ports.push(Grant::made(port));
+                let new = NewLease { name, ..template };
+                let (grant, made) = pool_grant(data, &new, &request, options, now)?;
+                changed |= made;
+                ports.push(grant);
             }
             Ok((ports, changed))
         })

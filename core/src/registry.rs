@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::choose::{check_host, check_ports};
-pub(crate) use crate::choose::{take_flexible, take_from_pool, take_probed};
+pub(crate) use crate::choose::{take_flexible, take_from_pool};
 use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Owner, Pool, Protocol};
 use crate::owner::{owner_of, settled, standing};

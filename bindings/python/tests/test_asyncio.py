@@ -22,15 +22,23 @@ def anyio_backend(request):
 
 
 @contextlib.contextmanager
-def lock_held(reg: portpool.Registry):
-    """Holds the registry's lock as another process would (flock on its lock file)."""
-    reg.reset()
+def lock_held_keeping_leases(reg: portpool.Registry):
+    """Holds the registry's lock as another process would, leaving its leases as they are."""
     with open(f"{reg.path}.lock", "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         try:
             yield held
         finally:
             fcntl.flock(held, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def lock_held(reg: portpool.Registry):
+    """Holds the registry's lock as another process would (flock on its lock file), on an
+    empty registry."""
+    reg.reset()
+    with lock_held_keeping_leases(reg) as held:
+        yield held
 
 
 async def test_async_twins_return_what_their_calls_return(reg, reserved):
@@ -175,17 +183,6 @@ async def test_a_lease_that_lands_after_the_cancel_is_released_before_the_caller
         assert reg.get("landed") is None
     assert reg.list() == []
     assert '"landed"' in reg.path.read_text(), "the lease never landed: nothing was tested"
-
-
-@contextlib.contextmanager
-def lock_held_keeping_leases(reg: portpool.Registry):
-    """Holds the registry's lock as another process would, leaving its leases as they are."""
-    with open(f"{reg.path}.lock", "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        try:
-            yield held
-        finally:
-            fcntl.flock(held, fcntl.LOCK_UN)
 
 
 async def test_a_batch_that_lands_after_the_cancel_gives_back_only_the_leases_it_made(reg):
