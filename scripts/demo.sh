@@ -38,5 +38,9 @@ run check 18080
 say "Scripts read single values"
 printf '$ PORT=$(portpool get api) && echo "api listens on $PORT"\n'
 PORT=$("$PORTPOOL" get api) && echo "api listens on $PORT"
+say "A server gets its port already bound (fd 3, systemd's protocol): nothing can slip in between"
+run run demo-server --port 18090 --listen -- python3 -c 'import os, socket; s = socket.socket(fileno=3); print("fd 3 listens on port", s.getsockname()[1], "for", os.environ["LISTEN_FDNAMES"])'
+say "Its lease ended with it"
+run get demo-server
 say "The registry file itself (format: docs/registry-format.md)"
 cat "$PORTPOOL_REGISTRY"
