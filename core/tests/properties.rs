@@ -2,17 +2,23 @@
 //!
 //! After every step: the file reads back (through a fresh handle and the plain parser), no
 //! (port, protocol) has two holders, and no port held by a live owner — current or next — was
-//! taken from its lease by an operation on another name.
+//! taken from its lease by an operation on another name. Scoped leases (entered and left) and
+//! `listen` (whose socket must be bound to the very port its lease names) are among the
+//! operations.
 
 mod common;
 
 use std::collections::{HashMap, HashSet};
+use std::os::fd::OwnedFd;
 use std::process::{Child, Command};
 
 use proptest::prelude::*;
 
 use common::{free_block, open, scratch};
-use portpool_core::{Lease, LeaseOptions, Mode, Protocol, Registry, is_alive, parse_registry};
+use portpool_core::{
+    Choice, Lease, LeaseOptions, ListenOptions, Mode, Protocol, Registry, ScopedLease, is_alive,
+    parse_registry,
+};
 
 const NAMES: [&str; 3] = ["a", "b", "c"];
 const OWNERS: usize = 3;
@@ -40,6 +46,15 @@ enum Op {
     Gc,
     Kill(usize),
     Advance(u64),
+    /// A scoped lease for this process, from the pool or as `register` chooses.
+    Scope {
+        name: usize,
+        offset: Option<u16>,
+    },
+    /// The scope of a name ends (released only if this process's scope still holds it).
+    EndScope(usize),
+    /// Lease and bind in one step, from the pool; the socket is kept open.
+    Listen(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -59,10 +74,14 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (name.clone(), owner.clone()).prop_map(|(n, o)| Op::Begin(n, o)),
         1 => (name.clone(), owner.clone()).prop_map(|(n, o)| Op::Commit(n, o)),
         1 => (name.clone(), owner).prop_map(|(n, o)| Op::Abort(n, o)),
-        1 => (name, proptest::option::of(1..4u64)).prop_map(|(n, t)| Op::Renew(n, t)),
+        1 => (name.clone(), proptest::option::of(1..4u64)).prop_map(|(n, t)| Op::Renew(n, t)),
         1 => Just(Op::Gc),
         1 => (0..OWNERS).prop_map(Op::Kill),
         1 => (1..3u64).prop_map(Op::Advance),
+        2 => (name.clone(), proptest::option::of(0..POOL_SIZE + 2))
+            .prop_map(|(name, offset)| Op::Scope { name, offset }),
+        1 => name.clone().prop_map(Op::EndScope),
+        2 => name.prop_map(Op::Listen),
     ]
 }
 
@@ -98,7 +117,9 @@ impl Drop for Owners {
 /// The name that an operation may legitimately take ports away from.
 fn target(op: &Op) -> Option<&'static str> {
     match op {
-        Op::Release(n) | Op::Commit(n, _) | Op::Abort(n, _) | Op::Begin(n, _) => Some(NAMES[*n]),
+        Op::Release(n) | Op::Commit(n, _) | Op::Abort(n, _) | Op::Begin(n, _) | Op::EndScope(n) => {
+            Some(NAMES[*n])
+        }
         _ => None,
     }
 }
@@ -132,7 +153,20 @@ fn holdings(reg: &Registry) -> Vec<Lease> {
     leases
 }
 
-fn apply(reg: &Registry, owners: &mut Owners, op: &Op, base: u16, skew: &mut u64) {
+/// What this process holds between operations: its open scopes and listening sockets.
+#[derive(Default)]
+struct Held {
+    scopes: HashMap<usize, ScopedLease>,
+    sockets: Vec<OwnedFd>,
+}
+
+/// The port a socket is bound to.
+fn bound_port(fd: &OwnedFd) -> u16 {
+    let socket = socket2::SockRef::from(fd);
+    socket.local_addr().unwrap().as_socket().unwrap().port()
+}
+
+fn apply(reg: &Registry, owners: &mut Owners, held: &mut Held, op: &Op, base: u16, skew: &mut u64) {
     let opts = |owner: &Option<usize>, ttl: &Option<u64>| LeaseOptions {
         pid: owners.pid(*owner),
         ttl: *ttl,
@@ -170,6 +204,41 @@ fn apply(reg: &Registry, owners: &mut Owners, op: &Op, base: u16, skew: &mut u64
             *skew += secs;
             Ok(())
         }
+        Op::Scope { name, offset } => {
+            let choice = match offset {
+                Some(offset) => Choice::Ports {
+                    ports: vec![base + offset],
+                    mode: Mode::Flexible,
+                },
+                None => Choice::Pool(Some("p".into())),
+            };
+            reg.lease_scoped(NAMES[*name], &choice, &LeaseOptions::default())
+                .map(|scope| {
+                    held.scopes.insert(*name, scope);
+                })
+        }
+        Op::EndScope(n) => match held.scopes.remove(n) {
+            Some(scope) => scope.release(reg).map(drop),
+            None => Ok(()),
+        },
+        Op::Listen(n) => reg
+            .listen(
+                NAMES[*n],
+                &Choice::Pool(Some("p".into())),
+                &LeaseOptions::default(),
+                &ListenOptions::default(),
+            )
+            .map(|bound| {
+                // The socket is bound to the very port the lease names, and the lease holds it.
+                assert_eq!(bound_port(&bound.fd), bound.port);
+                let lease = reg.get(NAMES[*n]).unwrap().expect("listen leased the name");
+                assert!(
+                    lease.ports().any(|p| p == bound.port),
+                    "{lease:?} vs {}",
+                    bound.port
+                );
+                held.sockets.push(bound.fd);
+            }),
     };
 }
 
@@ -191,13 +260,14 @@ proptest! {
         let base = free_block(POOL_SIZE + 2);
         reg.set_pool("p", base, base + POOL_SIZE - 1, Some(false)).unwrap();
         let mut owners = Owners::new();
+        let mut held = Held::default();
         let mut skew = 0;
         for op in &ops {
             let before: HashMap<String, Vec<u16>> = holdings(&reg)
                 .iter()
                 .map(|l| (l.name.clone(), protected(l, now(skew))))
                 .collect();
-            apply(&reg, &mut owners, op, base, &mut skew);
+            apply(&reg, &mut owners, &mut held, op, base, &mut skew);
             let after = holdings(&reg);
             // The file reads back through a fresh handle too.
             open(&s.path).list().unwrap();
