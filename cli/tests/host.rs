@@ -63,6 +63,10 @@ fn is_root() -> bool {
 fn on_a_host(users: &Users, script: &str) {
     let prelude = r#"
 set -eu
+# Files the script writes (captured stderr) go to a scratch directory, never the source tree.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cd "$scratch"
 mount -t tmpfs -o size=16m,mode=0755 tmpfs /var/lib
 pp() { "$BIN" "$@"; }
 as_member() { setpriv --reuid="$MEMBER" --regid="$MEMBER" --init-groups "$BIN" "$@"; }
