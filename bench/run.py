@@ -488,6 +488,19 @@ NAMES = {
 }
 
 
+def listen_row(lang: str, times: dict[str, list[float]], listen: str, owned: str, syscall: str) -> str:
+    """The target row: `listen` + close + `release` costs at most one system call more than a
+    pid-owned `allocate` + `release`, measured in the same rounds."""
+    extra = median([l - a for l, a in zip(times[listen], times[owned])])
+    call = median(times[syscall])
+    return (
+        f"| {lang} `listen` + close + `release` ≤ pid-owned `allocate` + `release` + one system call "
+        f"| {ratio(times, listen, owned):.2f}×, {fmt_time(abs(extra))} "
+        f"{'more' if extra >= 0 else 'less'} "
+        f"(one system call: {fmt_time(call)}) | {verdict(extra <= call)} |"
+    )
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
@@ -544,24 +557,10 @@ def report(
             f"| Node pid-owned `allocate` + `release` ≤ 1.0× get-port | {r:.2f}× | {verdict(r <= 1.0)} |"
         )
     if py and py.get("Registry.listen+close+release (pid-owned)"):
-        listen, owned = "Registry.listen+close+release (pid-owned)", "Registry.allocate+release (pid-owned)"
-        extra = median([l - a for l, a in zip(py[listen], py[owned])])
-        call = median(py["one system call: os.fstat"])
-        L.append(
-            f"| Python `listen` + close + `release` ≤ pid-owned `allocate` + `release` + one system call "
-            f"| {ratio(py, listen, owned):.2f}×, {fmt_time(abs(extra))} "
-            f"{'more' if extra >= 0 else 'less'} "
-            f"(one system call: {fmt_time(call)}) | {verdict(extra <= call)} |"
-        )
+        L.append(listen_row("Python", py, "Registry.listen+close+release (pid-owned)",
+                            "Registry.allocate+release (pid-owned)", "one system call: os.fstat"))
     if node and node.get("listenRelease"):
-        extra = median([l - a for l, a in zip(node["listenRelease"], node["allocateReleaseOwned"])])
-        call = median(node["syscall"])
-        L.append(
-            f"| Node `listen` + close + `release` ≤ pid-owned `allocate` + `release` + one system call "
-            f"| {ratio(node, 'listenRelease', 'allocateReleaseOwned'):.2f}×, {fmt_time(abs(extra))} "
-            f"{'more' if extra >= 0 else 'less'} "
-            f"(one system call: {fmt_time(call)}) | {verdict(extra <= call)} |"
-        )
+        L.append(listen_row("Node", node, "listenRelease", "allocateReleaseOwned", "syscall"))
     if py and "portpool.portpicker pick_unused_port+return_port" in py:
         r = ratio(py, "portpool.portpicker pick_unused_port+return_port", "portpicker pick_unused_port+return_port")
         L.append(

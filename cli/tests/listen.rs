@@ -10,21 +10,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 
-/// Runs, expects exit `code` and one error line on stderr; returns that line.
-fn fails(reg: &Path, args: &[&str], code: i32) -> String {
-    let out = pp(reg, args);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.starts_with("portpool: "), "{args:?}: {err:?}");
-    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(
-        out.stdout.is_empty(),
-        "no data on failure: {}",
-        stdout(&out)
-    );
-    err
-}
-
 /// The first of `n` consecutive ports free for TCP and UDP, below the ephemeral range; each
 /// call in this process starts past the blocks handed out before.
 fn free_block(n: u16) -> u16 {

@@ -67,3 +67,18 @@ pub fn with_empty_var_lib(program: &str) -> Command {
     ]);
     cmd
 }
+
+/// Runs, expects exit `code` and one error line on stderr; returns that line.
+pub fn fails(reg: &Path, args: &[&str], code: i32) -> String {
+    let out = pp(reg, args);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.starts_with("portpool: "), "{args:?}: {err:?}");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "no data on failure: {}",
+        stdout(&out)
+    );
+    err
+}
