@@ -9,31 +9,59 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use portpool_core::{Error, LeaseOptions, Protocol, parse_port};
 
-const AFTER_HELP: &str = "\
+// Each paragraph of the help's epilogue is a macro, so that the man page can put each in its own
+// section (FILES, EXIT STATUS, ...) from the same text.
+macro_rules! registry_rule {
+    () => {
+        "\
 The registry is PATH, else $PORTPOOL_REGISTRY, else the host registry
 /var/lib/portpool/registry.json whenever it exists (for every user; as root, also when it does
-not yet), else $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
+not yet), else $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json)."
+    };
+}
+pub(crate) use registry_rule;
 
-Exit codes:
-  0  ok
+macro_rules! exit_codes {
+    () => {
+        "  0  ok
   1  not found (get, renew), or port not free (check)
   2  usage error or invalid argument
   3  conflict: the port is leased to another name or bound by another process
   4  exhausted: no free port left
   5  registry error (corrupt, newer format, permission) or I/O error
   6  busy: another process held the registry's lock for the whole --wait
-     ($PORTPOOL_LOCK_TIMEOUT seconds, else 10); nothing was changed
+     ($PORTPOOL_LOCK_TIMEOUT seconds, else 10); nothing was changed"
+    };
+}
+pub(crate) use exit_codes;
 
+macro_rules! durability {
+    () => {
+        "\
 A change returns once it is on the disk, unless it concerns only leases owned by a process
 (--pid) or a pool's cursor: those survive any crash of a process, but not a power loss, after
 which their owners are gone anyway.
 
 --json prints pretty JSON with object keys in alphabetical order; every time (created, expires)
-is an RFC 3339 UTC string, as in the tables.";
+is an RFC 3339 UTC string, as in the tables."
+    };
+}
+pub(crate) use durability;
+
+const AFTER_HELP: &str = concat!(
+    registry_rule!(),
+    "\n\nExit codes:\n",
+    exit_codes!(),
+    "\n\n",
+    durability!()
+);
 
 #[derive(Parser)]
 #[command(
     name = "portpool",
+    // Usage lines say `portpool` whatever the binary's file is called (a release asset is
+    // portpool-VERSION-linux-ARCH until renamed).
+    bin_name = "portpool",
     version,
     about = "One port registry per host, shared by every supervisor in every language.",
     after_help = AFTER_HELP
@@ -156,6 +184,8 @@ pub(crate) enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Print portpool's version, as --version does.
+    Version,
     /// Print the manual page portpool(1) in roff on stdout, or with --dir write it and one page
     /// per subcommand (portpool-register(1), ...) into DIR.
     #[command(hide = true)]

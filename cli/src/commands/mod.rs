@@ -30,6 +30,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Init { group } => host::init(registry, group.as_deref()),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
+        Command::Version => docs::version(),
         Command::FindFree(args) => leases::find_free(args),
         command => {
             let reg = Registry::open(registry.as_deref())?;
@@ -67,6 +68,7 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Init { .. }
         | Command::Completions { .. }
         | Command::Man { .. }
+        | Command::Version
         | Command::FindFree(_) => {
             unreachable!("handled before the registry is opened")
         }
