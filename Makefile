@@ -30,8 +30,12 @@ demo:
 	$(CARGO) build -p portpool-cli
 	PORTPOOL=$(PORTPOOL) ./scripts/demo.sh
 
-test: lint test-rust test-c test-go test-python test-node test-interop test-listen test-dropins test-contrib fuzz-smoke
-	@echo "make test: every suite passed"
+# Every suite runs to its end whatever the others did; the failed ones are listed at the end.
+# make test also fails if a suite changed the host's users and groups files or ~/.cargo/bin
+# (scripts/host-state.sh): tools go under target/, users and groups into private namespaces.
+SUITES := lint test-rust test-c test-go test-python test-node test-interop test-listen test-dropins test-contrib fuzz-smoke
+test:
+	MAKE="$(MAKE)" ./scripts/test-all.sh $(SUITES)
 
 lint:
 	$(CARGO) fmt --all --check
@@ -53,14 +57,16 @@ test-node:
 	$(MAKE) -C bindings/node test
 
 # Fuzzing runs on the stable toolchain: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
+# cargo-fuzz is installed under target/tools (never ~/.cargo/bin) and run from there.
 CARGO_FUZZ_VERSION := 0.13.1
+TOOLS := $(CARGO_TARGET_DIR)/tools
 FUZZ_TARGETS := registry_reader arguments
 FUZZ_SECONDS ?= 5
-FUZZ := cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz
+FUZZ := cd fuzz && RUSTC_BOOTSTRAP=1 $(TOOLS)/bin/cargo-fuzz fuzz
 
 cargo-fuzz:
-	@cargo fuzz --version 2>/dev/null | grep -q '$(CARGO_FUZZ_VERSION)' || \
-	    $(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+	@$(TOOLS)/bin/cargo-fuzz fuzz --version 2>/dev/null | grep -q '$(CARGO_FUZZ_VERSION)' || \
+	    $(CARGO) install --root $(TOOLS) cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
 
 # A few seconds per target, in make test: finds regressions, not deep bugs.
 fuzz-smoke: cargo-fuzz

@@ -1337,8 +1337,10 @@ static int migrate_leases_ports_that_servers_hold_and_dry_run_writes_nothing(voi
     CHECK_OK(portpool_list_json(reg, &json));
     CHECK(strstr(json, want) != NULL);
     portpool_string_free(json);
+    /* A second run leaves what the first leased alone; on a shared host it may find listeners
+     * that other processes started meanwhile, so only this port's absence is certain. */
     CHECK_OK(portpool_migrate_json(reg, false, &json));
-    CHECK(strcmp(json, "[]") == 0); /* a second run changes nothing */
+    CHECK(strstr(json, want) == NULL);
     portpool_string_free(json);
     close(fd);
     CHECK_STATUS(portpool_migrate_json(NULL, true, &json), PORTPOOL_INVALID_ARGUMENT);
