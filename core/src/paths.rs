@@ -52,6 +52,20 @@ impl PathSource {
     }
 }
 
+impl PathSource {
+    /// What a front end tells root, once, when its change created the host registry (this
+    /// source is [`PathSource::System`] only until then): that only root may change it, and
+    /// what `portpool init --group` would add.
+    pub fn created_note(self, path: &Path) -> Option<String> {
+        (self == PathSource::System).then(|| {
+            format!(
+                "created the host registry {}: only root may change it; 'portpool init --group portpool' would let the members of group portpool change it too (directory root:portpool 2775, registry 0664, lock file 0660)",
+                path.display()
+            )
+        })
+    }
+}
+
 /// Resolves the registry path: `explicit`, else `$PORTPOOL_REGISTRY`, else the host registry
 /// `/var/lib/portpool/registry.json` whenever it exists, for every user, else that same path
 /// for root (created on root's first change), else the per-user registry
@@ -128,5 +142,21 @@ mod tests {
             );
         }
         assert!(resolve_with_host(Some(Path::new("")), &host).is_err());
+    }
+
+    #[test]
+    fn root_creating_the_host_registry_is_told_what_init_would_add() {
+        let host = Path::new(HOST_REGISTRY);
+        let note = PathSource::System.created_note(host).unwrap();
+        assert!(note.contains(HOST_REGISTRY), "{note}");
+        assert!(note.contains("portpool init --group portpool"), "{note}");
+        for source in [
+            PathSource::Explicit,
+            PathSource::Environment,
+            PathSource::Host,
+            PathSource::User,
+        ] {
+            assert_eq!(source.created_note(host), None);
+        }
     }
 }

@@ -37,7 +37,17 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, Error> {
             if let Some(wait) = wait {
                 reg.set_lock_timeout(wait);
             }
-            on_registry(&reg, command)
+            // Root's first change on a host without a host registry creates it: say so, once.
+            let note = reg.source().created_note(reg.path());
+            let existed = reg.path().parent().is_some_and(|dir| dir.exists());
+            let outcome = on_registry(&reg, command);
+            if let Some(note) = note
+                && !existed
+                && reg.path().parent().is_some_and(|dir| dir.exists())
+            {
+                eprintln!("portpool: {note}");
+            }
+            outcome
         }
     }
 }
