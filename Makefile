@@ -20,7 +20,7 @@ DIST := $(CURDIR)/dist
 PYTHON ?= python3.11
 
 
-.PHONY: cargo-fuzz all build build-release test-dist-notice demo test lint test-rust test-c test-go test-python test-node test-interop test-listen test-dropins test-contrib fuzz-smoke fuzz bench install dist test-dist deb clean
+.PHONY: cargo-fuzz all build build-release test-dist-notice readme-sizes demo test lint test-rust test-c test-go test-python test-node test-interop test-listen test-dropins test-contrib fuzz-smoke fuzz bench install dist test-dist deb clean
 
 all: build
 
@@ -170,6 +170,11 @@ test-dist: test-dist-notice dist
 	$(MAKE) -C bindings/node deps
 	PYTHON=$(PYTHON) VPY=$(CURDIR)/.venv/bin/python ./scripts/test-dist.sh $(CURDIR) $(DIST) $(VERSION)
 	./scripts/test-deb.sh $(DIST)/portpool_$(VERSION)_$$(dpkg --print-architecture).deb
+	./scripts/readme-check.sh $(CURDIR) $(DIST)
+
+# README's sizes table, rewritten from dist/ (make test-dist fails while it is stale).
+readme-sizes:
+	./scripts/readme-sizes.py README.md $(DIST)
 
 # The Debian package alone, into dist/ (make dist builds it too): what `make install
 # PREFIX=/usr` installs, a postinst that creates the group portpool and runs

@@ -264,3 +264,28 @@ fn usage_lines_say_portpool_whatever_the_binary_file_is_called() {
     let help = stdout(&Command::new(&renamed).arg("--help").output().unwrap());
     assert!(help.contains("Usage: portpool [OPTIONS]"), "{help}");
 }
+
+#[test]
+fn readmes_copy_of_the_usage_errors_is_what_the_cli_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let block = readme
+        .split("\n$ portpool register web\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("README shows the usage errors of `portpool register web`");
+    let mut shown_commands = 0;
+    for (i, part) in block.split("\n$ portpool ").enumerate() {
+        let (args, shown) = if i == 0 {
+            ("register web", part)
+        } else {
+            part.split_once('\n').expect("a command line, then what it printed")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let out = pp(&dir.path().join("registry.json"), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr(&out).trim_end(), shown, "README's copy of `portpool {args:?}`");
+        shown_commands += 1;
+    }
+    assert!(shown_commands >= 2, "{block}");
+}
