@@ -94,8 +94,19 @@ while read -r name where; do
             env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
                 CARGO_TARGET_DIR="$CARGO_TARGET_DIR" "$@"
         }
-        npm() { command npm "$@" 2> "$scratch/npm.err"; local s=$?; cat "$scratch/npm.err" >&2
-            if grep -qi "warn" "$scratch/npm.err"; then echo "npm warned" >&2; return 1; fi; return $s; }
+        # npm 11 (the one that warns about install scripts), whatever npm the host has; any
+        # warning fails the block.
+        npm() {
+            local s=0
+            if [ "$(command npm --version | cut -d. -f1)" -ge 11 ]; then
+                command npm "$@" 2> "$scratch/npm.err" || s=$?
+            else
+                command npx --yes npm@11 "$@" 2> "$scratch/npm.err" || s=$?
+            fi
+            cat "$scratch/npm.err" >&2
+            if grep -qi "warn" "$scratch/npm.err"; then echo "npm warned" >&2; return 1; fi
+            return $s
+        }
         cd "$dir"
         . "$block"
         rm -rf "$scratch/ovl"
