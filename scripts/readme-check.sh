@@ -7,7 +7,7 @@
 # and runs with bash -euo pipefail in a fresh directory, with a fresh $HOME, in a private mount
 # namespace whose /usr, /etc and /var are overlays on a scratch directory (what a block
 # installs, even as root, never reaches the host). WHERE says what the directory holds:
-#   dist   dist/ (the release artefacts), app.c and main.go (the newcomer's own program);
+#   dist   dist/ (the release artefacts) and the newcomer's own program (app.c or main.go);
 #   clone  a clean copy of the clone (tracked and new files, as `make dist` packs it);
 #   deb    as dist, with the .deb installed first (dpkg -i).
 # `sudo` is sudo as Debian configures it for root: the command, with secure_path's PATH (no
@@ -60,17 +60,20 @@ while read -r name where; do
     printf '\n== readme-check: %s (%s)\n' "$name" "$where"
     dir=$scratch/$name home=$scratch/home-$name
     mkdir -p "$home"
+    block "$name" > "$scratch/$name.sh"
+    [ -s "$scratch/$name.sh" ] || fail "$name: empty block"
     case $where in
         clone) cp -a "$tree" "$dir" ;;
         dist | deb)
             mkdir -p "$dir"
             ln -s "$DIST" "$dir/dist"
-            cp "$HERE/readme-check/app.c" "$HERE/readme-check/main.go" "$dir/"
+            # The newcomer's program: app.c for a block that compiles it, main.go for one
+            # that builds a Go module (the go command would refuse a C file beside it).
+            if grep -q 'app\.c' "$scratch/$name.sh"; then cp "$HERE/readme-check/app.c" "$dir/"; fi
+            if grep -q '^go build' "$scratch/$name.sh"; then cp "$HERE/readme-check/main.go" "$dir/"; fi
             ;;
         *) fail "$name: unknown WHERE '$where'" ;;
     esac
-    block "$name" > "$scratch/$name.sh"
-    [ -s "$scratch/$name.sh" ] || fail "$name: empty block"
     sed 's/^/    /' "$scratch/$name.sh"
     path=$PATH
     if has_pip "$scratch/$name.sh"; then
