@@ -267,7 +267,8 @@ fn usage_lines_say_portpool_whatever_the_binary_file_is_called() {
 
 #[test]
 fn readmes_copy_of_the_usage_errors_is_what_the_cli_prints() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let block = readme
         .split("\n$ portpool register web\n")
         .nth(1)
@@ -278,13 +279,18 @@ fn readmes_copy_of_the_usage_errors_is_what_the_cli_prints() {
         let (args, shown) = if i == 0 {
             ("register web", part)
         } else {
-            part.split_once('\n').expect("a command line, then what it printed")
+            part.split_once('\n')
+                .expect("a command line, then what it printed")
         };
         let dir = tempfile::tempdir().unwrap();
         let args: Vec<&str> = args.split_whitespace().collect();
         let out = pp(&dir.path().join("registry.json"), &args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert_eq!(stderr(&out).trim_end(), shown, "README's copy of `portpool {args:?}`");
+        assert_eq!(
+            stderr(&out).trim_end(),
+            shown,
+            "README's copy of `portpool {args:?}`"
+        );
         shown_commands += 1;
     }
     assert!(shown_commands >= 2, "{block}");
