@@ -68,12 +68,54 @@ fn read_start_time(pid: u32) -> Option<u64> {
 /// this process's cannot be seen from here and counts as alive: its pid would name another
 /// process, or none, in this namespace.
 pub fn is_alive(owner: &Owner) -> bool {
+    let key = (owner.pid, owner.start_time, owner.pid_ns);
+    if let Some(known) = MEMO.with(|m| m.borrow().as_ref().and_then(|m| m.get(&key).copied())) {
+        return known;
+    }
+    let alive = read_alive(owner);
+    MEMO.with(|m| {
+        if let Some(memo) = m.borrow_mut().as_mut() {
+            memo.insert(key, alive);
+        }
+    });
+    alive
+}
+
+fn read_alive(owner: &Owner) -> bool {
     if let (Some(theirs), Some(ours)) = (owner.pid_ns, own_pid_namespace())
         && theirs != ours
     {
         return true;
     }
     start_time(owner.pid) == Some(owner.start_time)
+}
+
+type Liveness = std::collections::HashMap<(u32, u64, Option<u64>), bool>;
+
+thread_local! {
+    /// While [`with_liveness_memo`] runs on this thread: what [`is_alive`] found so far.
+    static MEMO: std::cell::RefCell<Option<Liveness>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with each owner's liveness read at most once: a choice that passes over a whole
+/// pool of leases held by a few processes (a test farm's workers) reads each process once,
+/// not once per lease, so a pool with no free port refuses about as fast as one with a free
+/// port answers. Within one choice, under the registry's lock, an owner found alive is
+/// taken as alive throughout, as a scan reading it once per lease would find it a moment
+/// earlier anyway.
+pub(crate) fn with_liveness_memo<T>(f: impl FnOnce() -> T) -> T {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            MEMO.with(|m| *m.borrow_mut() = None);
+        }
+    }
+    if MEMO.with(|m| m.borrow().is_some()) {
+        return f(); // an outer call keeps its memo
+    }
+    MEMO.with(|m| *m.borrow_mut() = Some(Liveness::new()));
+    let _clear = Clear;
+    f()
 }
 
 /// What a recorded lease amounts to at a given moment. The one rule for staleness: every
@@ -184,6 +226,25 @@ pub(crate) fn settled(lease: &Lease, now: Duration) -> (Option<Lease>, Standing)
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn within_one_choice_each_owners_liveness_is_read_once() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let owner = super::owner_of(child.id()).unwrap();
+        super::with_liveness_memo(|| {
+            assert!(super::is_alive(&owner));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert!(
+                super::is_alive(&owner),
+                "the first answer stands within the choice"
+            );
+        });
+        assert!(!super::is_alive(&owner), "a new choice reads it again");
+    }
+
     use super::*;
 
     #[test]
