@@ -79,6 +79,10 @@ pub(crate) enum Command {
     Release {
         /// Name whose lease to release.
         name: String,
+        /// Release it also when another user made it (root always may): without, that is a
+        /// conflict (exit 3) naming the user.
+        #[arg(long)]
+        force: bool,
     },
     /// List every lease.
     List {
@@ -134,8 +138,11 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// Set up the host registry (as root; idempotent): /var/lib/portpool, or --registry's
     /// directory, owned by root. With --group, members of GROUP may change it (directory
-    /// root:GROUP 2775, registry 0664, lock file 0660); without, only root may. Everyone can
-    /// read it. Prints what it created or changed.
+    /// root:GROUP 3775: sticky, so no one replaces a file they do not own; registry 0664,
+    /// lock file 0660); without, only root may (1755, 0644, 0600). Everyone can read it. Once
+    /// init has set up the directory, it is the registry of every user. Refuses a planted
+    /// link, a hard-linked file, a file not root's or a damaged registry, naming
+    /// `portpool repair`. Prints what it created or changed.
     Init {
         /// The group whose members may change the registry (e.g. portpool). Given again with
         /// another group, changes the group in place and keeps the leases.
@@ -196,7 +203,9 @@ pub(crate) struct RegisterArgs {
     pub(crate) lease: LeaseArgs,
     #[command(flatten)]
     pub(crate) probe: ProbeArgs,
-    /// Fixed mode: take the port even if a process outside the registry has it bound.
+    /// Fixed mode: take the port even if a process outside the registry has it bound. Any
+    /// mode: return NAME's port also when another user's lease holds NAME (root always may);
+    /// without, that is a conflict (exit 3) naming the user.
     #[arg(long)]
     pub(crate) force: bool,
 }
@@ -251,6 +260,10 @@ pub(crate) struct AllocateArgs {
     /// Pool to take the port from.
     #[arg(long, default_value = portpool_core::DEFAULT_POOL)]
     pub(crate) pool: String,
+    /// Return a NAME's port also when another user's lease holds NAME (root always may);
+    /// without, that is a conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) lease: LeaseArgs,
     #[command(flatten)]
@@ -284,6 +297,10 @@ pub(crate) struct SetOwnerArgs {
     pub(crate) name: String,
     /// The new owner's process id; omitted: no owner (a permanent lease).
     pub(crate) pid: Option<u32>,
+    /// Change the owner also when another user made the lease (root always may): without,
+    /// that is a conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Args)]
@@ -296,6 +313,10 @@ pub(crate) struct HandoverArgs {
     /// Abandon the handover: release the new port and print it.
     #[arg(long)]
     pub(crate) abort: bool,
+    /// Hand over also a lease another user made (root always may): without, that is a
+    /// conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
     /// Begin: the next generation's process, which owns the lease after the commit (its
     /// death frees the new port; the old owner's death commits). Commit and abort: the
     /// next generation as this supervisor knows it; refused (exit 3) when the handover
@@ -393,6 +414,10 @@ pub(crate) struct PoolSetArgs {
     /// Bind-probe candidates (the default for a new pool).
     #[arg(long)]
     pub(crate) probe: bool,
+    /// Change the pool also when another user created it (root always may): without, that
+    /// is a conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 fn wait_secs(text: &str) -> Result<Duration, String> {

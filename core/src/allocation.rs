@@ -10,8 +10,9 @@ use crate::model::{Data, Lease, Mode, Pool, Protocol};
 use crate::owner::{Standing, settled, standing};
 use crate::probe::{Binder, is_free};
 use crate::registry::{
-    Grant, LeaseOptions, NewLease, PoolChange, PortState, Reclaimed, Registry, check_pool_options,
-    check_ttl_option, drop_if_stale, expiry, held_port, lease_gone, marked, no_lease, settle,
+    Grant, LeaseOptions, NewLease, PoolChange, PortState, Reclaimed, Registry, check_maker,
+    check_pool_maker, check_pool_options, check_ttl_option, drop_if_stale, expiry, held_port,
+    lease_gone, marked, no_lease, settle,
 };
 use crate::validate::{check_name, check_port, shown};
 
@@ -59,7 +60,7 @@ impl Registry {
         let Ports(ports) = ports.into();
         check_name(name)?;
         check_register(&ports, mode, options.range, &options.exclude, options.host)?;
-        let new = NewLease::asked(name, mode, None, options)?;
+        let new = NewLease::asked(name, mode, None, options)?.forced(self.force());
         let request = Request {
             source: Source::Ports {
                 ports: &ports,
@@ -73,6 +74,9 @@ impl Registry {
         self.store.update(|data| {
             let now = self.now();
             let dropped = drop_if_stale(data, name, now)?;
+            if let Some(held) = data.lease(name) {
+                check_maker(held, new.force)?;
+            }
             if let Some(held) = held_for(data, name, &request)? {
                 return Ok((Grant::held(held), dropped));
             }
@@ -121,7 +125,7 @@ impl Registry {
         check_name(name)?;
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_pool_options(options)?;
-        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?;
+        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?.forced(self.force());
         let protocol = options.protocol;
         let request = Request {
             source: Source::Pool(pool),
@@ -150,10 +154,18 @@ impl Registry {
     }
 
     /// Releases `name`'s lease. Returns whether there was one: an unknown name is not an
-    /// error.
+    /// error. A live lease another user made is a `Conflict` naming that user, unless the
+    /// caller is root or the handle forces (see [`set_force`](Self::set_force)); a stale one
+    /// is anyone's to release, as `gc` would.
     pub fn release(&self, name: &str) -> Result<bool> {
         check_name(name)?;
+        let force = self.force();
         self.store.update(|data| {
+            if let Some(lease) = data.lease(name)
+                && standing(lease, self.now()) == Standing::Held
+            {
+                check_maker(lease, force)?;
+            }
             let released = data.remove(name).is_some();
             Ok((released, released))
         })
@@ -180,6 +192,9 @@ impl Registry {
     /// suits a range reserved for portpool); when `None` a new pool probes and an existing
     /// one keeps its setting. Returns the pool as set, and warnings about it (today: the
     /// range overlaps the kernel's ephemeral ports) that every front end shows its user.
+    /// A new pool records the caller's user; changing a pool another user created is a
+    /// `Conflict` naming that user, unless the caller is root or the handle forces (see
+    /// [`set_force`](Self::set_force)).
     pub fn set_pool(
         &self,
         name: &str,
@@ -195,16 +210,22 @@ impl Registry {
                 "invalid pool range {start}-{end}: start is after end"
             )));
         }
+        let force = self.force();
         self.store
             .update(|data| {
                 let old = data.pool(name).cloned();
-                let pool = Pool::with_cursor(
+                if let Some(old) = &old {
+                    check_pool_maker(old, force)?;
+                }
+                let made = Pool::with_cursor(
                     name.to_owned(),
                     start,
                     end,
                     old.as_ref().map(|p| p.cursor),
                     probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
                 );
+                let uid = old.as_ref().map_or(Some(crate::sys::geteuid()), |p| p.uid);
+                let pool = Pool { uid, ..made };
                 let changed = old.as_ref() != Some(&pool);
                 data.set_pool(pool.clone());
                 Ok((pool, changed))
@@ -306,6 +327,9 @@ pub(crate) fn pool_grant(
     now: Duration,
 ) -> Result<(Grant, bool)> {
     let dropped = drop_if_stale(data, new.name, now)?;
+    if let Some(held) = data.lease(new.name) {
+        check_maker(held, new.force)?;
+    }
     if let Some(held) = held_port(data, new.name, request.protocol, None)? {
         return Ok((Grant::held(held), dropped));
     }

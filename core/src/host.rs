@@ -142,8 +142,7 @@ fn describe(want: Want) -> String {
 }
 
 /// What every refusal of a damaged host registry ends with: the way back.
-pub(crate) const REPAIR_HINT: &str =
-    "run 'sudo portpool repair' to set the host registry right, keeping every lease that reads back";
+pub(crate) const REPAIR_HINT: &str = "run 'sudo portpool repair' to set the host registry right, keeping every lease that reads back";
 
 /// Refuses a path that exists but is a symbolic link, of the wrong type, not root's, or (a
 /// file) linked from elsewhere.
@@ -311,6 +310,30 @@ pub fn group_name(gid: u32) -> String {
     unsafe { CStr::from_ptr(group.gr_name) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// `user NAME (uid N)`, or `uid N` when the host has no name for it: how errors name the
+/// user who made a lease or pool.
+pub(crate) fn user_text(uid: u32) -> String {
+    let mut user: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut user,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || user.pw_name.is_null() {
+        return format!("uid {uid}");
+    }
+    // SAFETY: getpwuid_r succeeded, so pw_name points to a NUL-terminated string in buf.
+    let name = unsafe { CStr::from_ptr(user.pw_name) }.to_string_lossy();
+    format!("user {name} (uid {uid})")
 }
 
 #[cfg(test)]

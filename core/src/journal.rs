@@ -1008,6 +1008,7 @@ mod tests {
             expires: None,
             next: None,
             origin: None,
+            uid: None,
             stale: None,
         }
     }

@@ -47,7 +47,10 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Register(args) => leases::register(reg, args),
         Command::Get(args) => leases::get(reg, args),
         Command::Allocate(args) => leases::allocate(reg, args),
-        Command::Release { name } => leases::release(reg, &name),
+        Command::Release { name, force } => {
+            reg.set_force(force);
+            leases::release(reg, &name)
+        }
         Command::List { json } => leases::list(reg, json),
         Command::Check(args) => leases::check(reg, args),
         Command::Gc { json } => leases::gc(reg, json),
