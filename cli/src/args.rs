@@ -366,6 +366,11 @@ pub(crate) struct PortserverArgs {
     /// Pool to lease ports from (default: the default pool).
     #[arg(long, value_name = "POOL")]
     pub(crate) pool: Option<String>,
+    /// Most live leases this server grants to the clients of one user at once (root's are
+    /// unlimited); past it, that user's requests get no port until some of its leases end.
+    /// Default: a quarter of the pool.
+    #[arg(long, value_name = "N")]
+    pub(crate) per_user_leases: Option<u32>,
 }
 
 #[derive(Args)]
