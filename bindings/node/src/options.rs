@@ -90,6 +90,12 @@ options! {
         /// before failing with `PORTPOOL_BUSY`; 0: not at all. Default: `$PORTPOOL_LOCK_TIMEOUT`,
         /// else 10. An `…Async` call waits as long, without holding a thread meanwhile.
         pub lock_timeout: Option<f64>,
+        /// Let calls change what another user made: `release`, `register`, `allocate` (of a
+        /// name another user's lease holds), the handover calls and `setOwner` act on leases
+        /// another user made, and `setPool` changes pools another user created. `false` (the
+        /// default): each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller
+        /// is root.
+        pub force: Option<bool>,
     }
 
     /// Options of `Registry.register`.
