@@ -21,7 +21,7 @@ pub struct InitReport {
     pub path: PathBuf,
     /// The group whose members may change the registry, if any.
     pub group: Option<String>,
-    /// Things created, e.g. `directory /var/lib/portpool (root:portpool 2775)`.
+    /// Things created, e.g. `directory /var/lib/portpool (root:portpool 3775)`.
     pub created: Vec<String>,
     /// Things changed, e.g. `group of /var/lib/portpool/registry.json: root -> portpool`.
     pub changed: Vec<String>,
