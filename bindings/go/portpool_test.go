@@ -197,6 +197,10 @@ func TestGetOfAnUnknownNameIsErrNotFound(t *testing.T) {
 func TestAllocateHandsOutEachPoolPortOnceThenIsExhausted(t *testing.T) {
 	reg, _ := open(t)
 	pool := must(reg.SetPool("tiny", 22000, 22002, portpool.WithProbe(false))).Pool
+	if pool.UID == nil || *pool.UID != uint32(os.Geteuid()) {
+		t.Fatalf("SetPool recorded creator %v, want uid %d", pool.UID, os.Geteuid())
+	}
+	pool.UID = nil
 	if pool != (portpool.Pool{Name: "tiny", Start: 22000, End: 22002, Cursor: 22000, Probe: false}) {
 		t.Fatalf("SetPool returned %+v", pool)
 	}
