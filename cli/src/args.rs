@@ -111,6 +111,10 @@ pub(crate) enum Command {
         /// Confirm: without it, reset refuses (exit 2) and changes nothing.
         #[arg(long)]
         yes: bool,
+        /// Reset also when other users hold live leases (root always may): without, that is
+        /// a conflict (exit 3) naming one of them.
+        #[arg(long)]
+        force: bool,
     },
     /// Begin a zero-downtime handover of NAME: lease a new port for the next generation
     /// and print it, while the current one stays valid. --commit releases the old port and

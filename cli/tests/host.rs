@@ -357,6 +357,7 @@ refused as_member allocate installer-svc
 refused as_member register installer-svc "$port" fixed
 refused as_member set-owner installer-svc
 refused as_member handover installer-svc
+refused as_member reset --yes
 [ "$(pp get installer-svc)" = "$port" ] || fail "root's lease changed"
 as_q allocate q-svc >/dev/null
 refused as_member release q-svc

@@ -311,7 +311,19 @@ impl Registry {
     /// Empties the registry: no leases, and only the default pool at 9000–9999. Works on
     /// any registry file of this format version, even one whose entries no longer read back
     /// (a file of another format, or not a registry at all, is still refused untouched).
+    /// While it reads back and holds a live lease another user made, it is a `Conflict`
+    /// naming that user, unless the caller is root or the handle forces (see
+    /// [`set_force`](Self::set_force)).
     pub fn reset(&self) -> Result<()> {
+        let force = self.force();
+        let now = self.now();
+        if let Ok(Err(e)) = self.store.read(|data| {
+            data.leases()
+                .filter(|l| standing(l, now) == Standing::Held)
+                .try_for_each(|l| check_maker(l, force))
+        }) {
+            return Err(e);
+        }
         self.store.reset()
     }
 }

@@ -181,10 +181,10 @@ pub unsafe extern "C" fn portpool_set_lock_timeout(
 /// Sets whether calls on `reg` may change what another user made: with `force` true,
 /// `portpool_release`, `portpool_register_ex` and `portpool_allocate_ex` (of a name another
 /// user's lease holds), the handover calls and `portpool_set_owner` act on leases another
-/// user made, and `portpool_set_pool` changes pools another user created; with false (the
-/// default), each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller is
-/// root. A rail against accidents, not a wall: any member of the registry's group may set
-/// it.
+/// user made, `portpool_set_pool` changes pools another user created, and `portpool_reset`
+/// empties a registry where another user holds a live lease; with false (the default),
+/// each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller is root. A rail
+/// against accidents, not a wall: any member of the registry's group may set it.
 ///
 /// - **Threads:** applies to every thread using `reg`, from their next call on.
 /// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.

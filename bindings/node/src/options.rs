@@ -92,9 +92,9 @@ options! {
         pub lock_timeout: Option<f64>,
         /// Let calls change what another user made: `release`, `register`, `allocate` (of a
         /// name another user's lease holds), the handover calls and `setOwner` act on leases
-        /// another user made, and `setPool` changes pools another user created. `false` (the
-        /// default): each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller
-        /// is root.
+        /// another user made, `setPool` changes pools another user created, and `reset`
+        /// empties a registry where another user holds a live lease. `false` (the default):
+        /// each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller is root.
         pub force: Option<bool>,
     }
 

@@ -685,9 +685,9 @@ impl Job {
 ///         BusyError (0: not at all). None: $PORTPOOL_LOCK_TIMEOUT, else 10.
 ///     force: Let calls change what another user made: release, register, allocate (of a
 ///         name another user's lease holds), the handover calls and set_owner act on leases
-///         another user made, and set_pool changes pools another user created. False (the
-///         default): each of those raises ConflictError naming that user, unless the caller
-///         is root.
+///         another user made, set_pool changes pools another user created, and reset
+///         empties a registry where another user holds a live lease. False (the default):
+///         each of those raises ConflictError naming that user, unless the caller is root.
 ///
 /// Raises:
 ///     InvalidArgumentError: path is empty, or None and no default path can be found; a

@@ -56,7 +56,10 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Gc { json } => leases::gc(reg, json),
         Command::Renew(args) => leases::renew(reg, args),
         Command::SetOwner(args) => leases::set_owner(reg, args),
-        Command::Reset { yes } => leases::reset(reg, yes),
+        Command::Reset { yes, force } => {
+            reg.set_force(force);
+            leases::reset(reg, yes)
+        }
         Command::Handover(args) => leases::handover(reg, args),
         Command::Pool(PoolCommand::Set(args)) => pools::set(reg, args),
         Command::Pool(PoolCommand::List { json }) => pools::list(reg, json),
