@@ -11,8 +11,10 @@ use portpool_core::{Error, LeaseOptions, Protocol, parse_port};
 
 const AFTER_HELP: &str = "\
 The registry is PATH, else $PORTPOOL_REGISTRY, else the host registry
-/var/lib/portpool/registry.json whenever it exists (for every user; as root, also when it does
-not yet), else $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
+/var/lib/portpool/registry.json whenever portpool init set up its directory or it exists (for
+every user: there, a missing registry is an error naming portpool repair; as root, also when
+neither is there yet), else $XDG_STATE_HOME/portpool/registry.json
+(~/.local/state/portpool/registry.json).
 
 Exit codes:
   0  ok
@@ -159,7 +161,8 @@ pub(crate) enum Command {
     /// process of its own user (root: any process), as the kernel's SO_PEERCRED tells.
     Portserver(PortserverArgs),
     /// Print the registry path in use, then the rule that chose it: --registry, else
-    /// $PORTPOOL_REGISTRY, else the host registry whenever it exists, else the per-user one.
+    /// $PORTPOOL_REGISTRY, else the host registry whenever init set up its directory or it
+    /// exists, else the per-user one.
     Path,
     /// Print a completion script for SHELL on stdout, e.g.
     /// `portpool completions bash > /etc/bash_completion.d/portpool`.

@@ -22,7 +22,9 @@ impl Registry {
     ///
     /// - A `name` that already holds a lease gets its port back; nothing is written or
     ///   probed. Asking it for the other protocol, or in fixed mode for ports that do not
-    ///   include the one it holds, is a `Conflict` and changes nothing.
+    ///   include the one it holds, is a `Conflict` and changes nothing. So is a live lease
+    ///   of `name` another user made, unless the caller is root or the handle forces (see
+    ///   [`set_force`](Self::set_force)): only its maker may register the name again.
     /// - Candidates, in order: the preferred ports, then `options.range` (inclusive). A port
     ///   in `options.exclude` is never chosen; a port leased to another live name is skipped.
     /// - `Mode::Flexible` skips ports bound by a process outside the registry. Without a
@@ -99,7 +101,8 @@ impl Registry {
     /// Starts at the pool's cursor, skips ports leased (for this protocol) or, when the pool
     /// probes, bound by other processes, wraps from the end to the start, and leaves the cursor
     /// just after the port handed out, for every process on the host. A `name` that already
-    /// holds a lease gets its port back and nothing is written. A full cycle with no free port
+    /// holds a lease gets its port back and nothing is written (a live lease another user
+    /// made is a `Conflict`, as for [`register`](Self::register)). A full cycle with no free port
     /// is `Exhausted` and changes nothing; an unknown pool is `NotFound`. Ports in
     /// `options.exclude` are passed over; a probing pool probes on `options.host` when given.
     /// `options.force` has no effect here, and `options.range` is `InvalidArgument` (a pool

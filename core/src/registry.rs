@@ -411,7 +411,8 @@ fn may_override(uid: u32, force: bool) -> bool {
 impl Registry {
     /// A handle on the registry at `path`, or at the default path when `None`:
     /// `$PORTPOOL_REGISTRY`, else the host registry `/var/lib/portpool/registry.json` whenever
-    /// it exists (for every user), else that path for root, else the per-user
+    /// `portpool init` set up its directory or it exists (for every user; there, a missing
+    /// file is a `Registry` error saying what to do), else that path for root, else the per-user
     /// `$XDG_STATE_HOME/portpool/registry.json` (`~/.local/state/portpool/registry.json`).
     /// Files are created on the first write: mode 0600 under the per-user default path,
     /// 0644 elsewhere. Calls wait for the lock as long as `$PORTPOOL_LOCK_TIMEOUT` says
