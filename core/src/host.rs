@@ -176,10 +176,15 @@ fn check_existing(path: &Path, dir: bool) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a registry that does not read back (damage, a newer version), naming `repair`.
+/// Refuses a registry that does not read back: damage names `repair`; a newer version's
+/// file (which nothing repairs) says to upgrade, as every command does.
 fn check_reads_back(path: &Path) -> Result<()> {
     match Registry::with_source(path, PathSource::System).list() {
-        Err(e) if e.kind() == ErrorKind::Registry && !e.message().contains("portpool repair") => {
+        Err(e)
+            if e.kind() == ErrorKind::Registry
+                && !e.message().contains("portpool repair")
+                && !e.message().contains("upgrade portpool") =>
+        {
             Err(Error::new(
                 ErrorKind::Registry,
                 format!("{}; {REPAIR_HINT}", e.message()),
