@@ -203,7 +203,9 @@ typedef struct portpool_lease_options {
     portpool_protocol protocol;
     /**
      * `portpool_register_ex` in fixed mode only: take the port even when a process outside
-     * the registry has it bound. A port leased to another name is never taken.
+     * the registry has it bound. A port leased to another name is never taken. Both
+     * `portpool_register_ex` and `portpool_allocate_ex`: also return the port of a name whose
+     * live lease another user made (as `portpool_set_force` does for every call).
      */
     bool force;
     /**
@@ -741,8 +743,9 @@ enum portpool_status portpool_allocate(struct portpool_registry *reg,
                                        uint16_t *out_port);
 
 /**
- * `portpool_allocate` with lease options: protocol, owner pid and time to live (`force` has
- * no effect here). `options` NULL means the defaults.
+ * `portpool_allocate` with lease options: protocol, owner pid and time to live (`force`
+ * only lets it return the port of a name another user's lease holds). `options` NULL means
+ * the defaults.
  *
  * - **Ownership:** `name`, `pool` and `options` are only read during the call.
  * - **Threads:** safe to call concurrently on one handle.

@@ -691,7 +691,8 @@ export interface RegisterOptions {
   protocol?: 'tcp' | 'udp'
   /**
    * Fixed mode only: take the port even when a process outside the registry has it
-   * bound. A port leased to another name is never taken.
+   * bound. A port leased to another name is never taken. Any mode: also return the
+   * port of a name whose live lease another user made.
    */
   force?: boolean
   /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */

@@ -359,6 +359,8 @@ refused as_member set-owner installer-svc
 refused as_member handover installer-svc
 refused as_member reset --yes
 [ "$(pp get installer-svc)" = "$port" ] || fail "root's lease changed"
+[ "$(as_member register --force installer-svc "$port" fixed)" = "$port" ] || fail "register --force"
+[ "$(as_member allocate --force installer-svc)" = "$port" ] || fail "allocate --force"
 as_q allocate q-svc >/dev/null
 refused as_member release q-svc
 grep -q "user $Q (uid $(id -u "$Q"))" err || fail "$(cat err)"

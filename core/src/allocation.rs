@@ -62,7 +62,7 @@ impl Registry {
         let Ports(ports) = ports.into();
         check_name(name)?;
         check_register(&ports, mode, options.range, &options.exclude, options.host)?;
-        let new = NewLease::asked(name, mode, None, options)?.forced(self.force());
+        let new = NewLease::asked(name, mode, None, options)?.forced(self.force() || options.force);
         let request = Request {
             source: Source::Ports {
                 ports: &ports,
@@ -105,7 +105,7 @@ impl Registry {
     /// made is a `Conflict`, as for [`register`](Self::register)). A full cycle with no free port
     /// is `Exhausted` and changes nothing; an unknown pool is `NotFound`. Ports in
     /// `options.exclude` are passed over; a probing pool probes on `options.host` when given.
-    /// `options.force` has no effect here, and `options.range` is `InvalidArgument` (a pool
+    /// `options.force` only lets the call return a name another user's lease holds, and `options.range` is `InvalidArgument` (a pool
     /// has its own range). `pool` is a name, or `None` for the default pool
     /// ([`DEFAULT_POOL`](crate::DEFAULT_POOL)): this is the one place that fills it in.
     pub fn allocate<'p>(
@@ -128,7 +128,8 @@ impl Registry {
         check_name(name)?;
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_pool_options(options)?;
-        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?.forced(self.force());
+        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?
+            .forced(self.force() || options.force);
         let protocol = options.protocol;
         let request = Request {
             source: Source::Pool(pool),

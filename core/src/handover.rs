@@ -177,7 +177,8 @@ impl Registry {
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_pool_options(options)?;
         // Owner and time to live are checked once, for every name.
-        let template = NewLease::asked("", Mode::Pool, Some(pool), options)?.forced(self.force());
+        let template = NewLease::asked("", Mode::Pool, Some(pool), options)?
+            .forced(self.force() || options.force);
         let protocol = options.protocol;
         let request = crate::choose::Request {
             source: crate::choose::Source::Pool(pool),

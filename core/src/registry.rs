@@ -22,7 +22,9 @@ pub struct LeaseOptions {
     /// TCP (default) or UDP.
     pub protocol: Protocol,
     /// `register` in fixed mode only: take the port even when a process outside the registry
-    /// has it bound. A port leased to another name is never taken.
+    /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
+    /// also return the port of a name whose live lease another user made, as a handle that
+    /// forces does (see [`Registry::set_force`]).
     pub force: bool,
     /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
     pub pid: Option<u32>,

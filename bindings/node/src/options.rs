@@ -124,7 +124,8 @@ options! {
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
         /// Fixed mode only: take the port even when a process outside the registry has it
-        /// bound. A port leased to another name is never taken.
+        /// bound. A port leased to another name is never taken. Any mode: also return the
+        /// port of a name whose live lease another user made.
         pub force: Option<bool>,
         /// The process that owns the lease; once it exits, the lease is stale and is reclaimed.
         pub pid: Option<f64>,

@@ -972,7 +972,8 @@ registry_methods! {
     ///         socket tables, as a lease may be for a privileged service.
     ///     protocol: "tcp" (default) or "udp".
     ///     force: "fixed" only: take the port even when a process outside the registry has
-    ///         it bound. A port leased to another name is never taken.
+    ///         it bound. A port leased to another name is never taken. Any mode: also return
+    ///         the port of a name whose live lease another user made.
     ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
     ///     ttl: Seconds the lease lives unless renewed.
     ///     timeout: Seconds this call may wait for the registry's lock, on top of the
