@@ -56,7 +56,7 @@ rm -rf /var/lib/portpool
 getent group portpool > /dev/null && groupdel portpool
 dpkg -i "$deb" > /dev/null
 getent group portpool > /dev/null || fail "postinst made no group portpool"
-[ "$(stat -c "%U:%G %a" /var/lib/portpool)" = "root:portpool 2775" ] || fail "/var/lib/portpool is $(stat -c "%U:%G %a" /var/lib/portpool)"
+[ "$(stat -c "%U:%G %a" /var/lib/portpool)" = "root:portpool 3775" ] || fail "/var/lib/portpool is $(stat -c "%U:%G %a" /var/lib/portpool)"
 [ "$(stat -c "%U:%G %a" /var/lib/portpool/registry.json)" = "root:portpool 664" ] || fail "registry mode"
 portpool path | grep -q "^rule: the host registry" || fail "portpool path: $(portpool path)"
 useradd -M -G portpool deb-member

@@ -15,8 +15,10 @@ macro_rules! registry_rule {
     () => {
         "\
 The registry is PATH, else $PORTPOOL_REGISTRY, else the host registry
-/var/lib/portpool/registry.json whenever it exists (for every user; as root, also when it does
-not yet), else $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json)."
+/var/lib/portpool/registry.json whenever portpool init set up its directory or it exists (for
+every user: there, a missing registry is an error naming portpool repair; as root, also when
+neither is there yet), else $XDG_STATE_HOME/portpool/registry.json
+(~/.local/state/portpool/registry.json)."
     };
 }
 pub(crate) use registry_rule;
@@ -107,6 +109,10 @@ pub(crate) enum Command {
     Release {
         /// Name whose lease to release.
         name: String,
+        /// Release it also when another user made it (root always may): without, that is a
+        /// conflict (exit 3) naming the user.
+        #[arg(long)]
+        force: bool,
     },
     /// List every lease.
     List {
@@ -135,6 +141,10 @@ pub(crate) enum Command {
         /// Confirm: without it, reset refuses (exit 2) and changes nothing.
         #[arg(long)]
         yes: bool,
+        /// Reset also when other users hold live leases (root always may): without, that is
+        /// a conflict (exit 3) naming one of them.
+        #[arg(long)]
+        force: bool,
     },
     /// Begin a zero-downtime handover of NAME: lease a new port for the next generation
     /// and print it, while the current one stays valid. --commit releases the old port and
@@ -162,8 +172,11 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// Set up the host registry (as root; idempotent): /var/lib/portpool, or --registry's
     /// directory, owned by root. With --group, members of GROUP may change it (directory
-    /// root:GROUP 2775, registry 0664, lock file 0660); without, only root may. Everyone can
-    /// read it. Prints what it created or changed.
+    /// root:GROUP 3775: sticky, so no one replaces a file they do not own; registry 0664,
+    /// lock file 0660); without, only root may (1755, 0644, 0600). Everyone can read it. Once
+    /// init has set up the directory, it is the registry of every user. Refuses a planted
+    /// link, a hard-linked file, a file not root's or a damaged registry, naming
+    /// `portpool repair`. Prints what it created or changed.
     Init {
         /// The group whose members may change the registry (e.g. portpool). Given again with
         /// another group, changes the group in place and keeps the leases.
@@ -176,7 +189,8 @@ pub(crate) enum Command {
     /// process of its own user (root: any process), as the kernel's SO_PEERCRED tells.
     Portserver(PortserverArgs),
     /// Print the registry path in use, then the rule that chose it: --registry, else
-    /// $PORTPOOL_REGISTRY, else the host registry whenever it exists, else the per-user one.
+    /// $PORTPOOL_REGISTRY, else the host registry whenever init set up its directory or it
+    /// exists, else the per-user one.
     Path,
     /// Print a completion script for SHELL on stdout, e.g.
     /// `portpool completions bash > /etc/bash_completion.d/portpool`.
@@ -226,7 +240,9 @@ pub(crate) struct RegisterArgs {
     pub(crate) lease: LeaseArgs,
     #[command(flatten)]
     pub(crate) probe: ProbeArgs,
-    /// Fixed mode: take the port even if a process outside the registry has it bound.
+    /// Fixed mode: take the port even if a process outside the registry has it bound. Any
+    /// mode: return NAME's port also when another user's lease holds NAME (root always may);
+    /// without, that is a conflict (exit 3) naming the user.
     #[arg(long)]
     pub(crate) force: bool,
 }
@@ -281,6 +297,10 @@ pub(crate) struct AllocateArgs {
     /// Pool to take the port from.
     #[arg(long, default_value = portpool_core::DEFAULT_POOL)]
     pub(crate) pool: String,
+    /// Return a NAME's port also when another user's lease holds NAME (root always may);
+    /// without, that is a conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) lease: LeaseArgs,
     #[command(flatten)]
@@ -314,6 +334,10 @@ pub(crate) struct SetOwnerArgs {
     pub(crate) name: String,
     /// The new owner's process id; omitted: no owner (a permanent lease).
     pub(crate) pid: Option<u32>,
+    /// Change the owner also when another user made the lease (root always may): without,
+    /// that is a conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Args)]
@@ -326,6 +350,10 @@ pub(crate) struct HandoverArgs {
     /// Abandon the handover: release the new port and print it.
     #[arg(long)]
     pub(crate) abort: bool,
+    /// Hand over also a lease another user made (root always may): without, that is a
+    /// conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
     /// Begin: the next generation's process, which owns the lease after the commit (its
     /// death frees the new port; the old owner's death commits). Commit and abort: the
     /// next generation as this supervisor knows it; refused (exit 3) when the handover
@@ -375,6 +403,11 @@ pub(crate) struct PortserverArgs {
     /// Pool to lease ports from (default: the default pool).
     #[arg(long, value_name = "POOL")]
     pub(crate) pool: Option<String>,
+    /// Most live leases this server grants to the clients of one user at once (root's are
+    /// unlimited); past it, that user's requests get no port until some of its leases end.
+    /// Default: a quarter of the pool.
+    #[arg(long, value_name = "N")]
+    pub(crate) per_user_leases: Option<u32>,
 }
 
 #[derive(Args)]
@@ -423,6 +456,10 @@ pub(crate) struct PoolSetArgs {
     /// Bind-probe candidates (the default for a new pool).
     #[arg(long)]
     pub(crate) probe: bool,
+    /// Change the pool also when another user created it (root always may): without, that
+    /// is a conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 fn wait_secs(text: &str) -> Result<Duration, String> {

@@ -1005,6 +1005,7 @@ mod tests {
             expires: None,
             next: None,
             origin: None,
+            uid: None,
             stale: None,
         }
     }

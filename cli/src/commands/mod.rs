@@ -58,13 +58,19 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Register(args) => leases::register(reg, args),
         Command::Get(args) => leases::get(reg, args),
         Command::Allocate(args) => leases::allocate(reg, args),
-        Command::Release { name } => leases::release(reg, &name),
+        Command::Release { name, force } => {
+            reg.set_force(force);
+            leases::release(reg, &name)
+        }
         Command::List { json } => leases::list(reg, json),
         Command::Check(args) => leases::check(reg, args),
         Command::Gc { json } => leases::gc(reg, json),
         Command::Renew(args) => leases::renew(reg, args),
         Command::SetOwner(args) => leases::set_owner(reg, args),
-        Command::Reset { yes } => leases::reset(reg, yes),
+        Command::Reset { yes, force } => {
+            reg.set_force(force);
+            leases::reset(reg, yes)
+        }
         Command::Handover(args) => leases::handover(reg, args),
         Command::Pool(PoolCommand::Set(args)) => pools::set(reg, args),
         Command::Pool(PoolCommand::List { json }) => pools::list(reg, json),
