@@ -45,6 +45,14 @@ struct LeaseOut<'a> {
     expires: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<&'a Next>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_zero")]
+    generation: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl<'a> From<&'a Lease> for LeaseOut<'a> {
@@ -60,6 +68,8 @@ impl<'a> From<&'a Lease> for LeaseOut<'a> {
             ttl: l.ttl,
             expires: l.expires,
             next: l.next.as_ref(),
+            namespace: l.namespace.as_deref(),
+            generation: l.generation,
         }
     }
 }
@@ -411,7 +421,7 @@ fn apply(data: &mut Data, tail: &mut Tail, line: LineIn) -> std::result::Result<
             if let Err(why) = check_lease(&lease) {
                 return Err(bad(why));
             }
-            if data.lease(&lease.name).is_some() {
+            if data.lease(&lease.key()).is_some() {
                 return Err(bad("appears twice".into()));
             }
             if let Some((port, other)) = data.port_conflict(&lease) {
@@ -479,10 +489,10 @@ fn apply_change(
         if let Err(why) = check_lease(lease) {
             return Err(format!("lease {:?}: {why}", lease.name));
         }
-        data.remove(&lease.name);
+        data.remove(&lease.key());
     }
     for lease in leases {
-        if data.lease(&lease.name).is_some() {
+        if data.lease(&lease.key()).is_some() {
             return Err(format!("lease {:?} appears twice", lease.name));
         }
         if let Some((port, other)) = data.port_conflict(&lease) {
@@ -531,6 +541,8 @@ mod tests {
             expires: None,
             next: None,
             origin: None,
+            namespace: None,
+            generation: 0,
             stale: None,
         }
     }
@@ -570,6 +582,7 @@ mod tests {
                 port: 8081,
                 created: 1,
                 owner: None,
+                ticket: 0,
             }),
             ttl: Some(30),
             expires: Some(1_700_000_030),

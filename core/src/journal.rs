@@ -1008,6 +1008,8 @@ mod tests {
             expires: None,
             next: None,
             origin: None,
+            namespace: None,
+            generation: 0,
             stale: None,
         }
     }

@@ -55,9 +55,12 @@ mod wait;
 
 pub use choose::{FindOptions, Ports, find_free_ports, is_free_at};
 pub use error::{Error, ErrorKind, Result};
+pub use handover::{Ending, Handover, HandoverOptions};
 pub use host::{InitReport, group_id, group_name, init_host};
 pub use import::ImportReport;
-pub use inspect::{DoctorReport, Finding, FindingKind, Severity, Who, ephemeral_overlap};
+pub use inspect::{
+    DoctorReport, Finding, FindingKind, HANDOVER_PENDING_LIMIT, Severity, Who, ephemeral_overlap,
+};
 pub use listen::{Bound, ListenOptions};
 pub use model::{
     DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
