@@ -80,7 +80,7 @@ func TestAllocateManyIsAllOrNothing(t *testing.T) {
 	}
 	must(reg.SetPool("pair", 23400, 23402))
 	ports := must(reg.AllocateMany([]string{"w1", "w2", "w3"}, "pair", portpool.WithOwner(os.Getpid())))
-	if !reflect.DeepEqual(ports, []uint16{23400, 23401, 23402}) {
+	if !reflect.DeepEqual(ports, []int{23400, 23401, 23402}) {
 		t.Fatalf("AllocateMany = %v", ports)
 	}
 	_, err = reg.AllocateMany([]string{"x", "x"}, "")

@@ -33,7 +33,7 @@ func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer udp.Close()
-	bound := uint16(udp.LocalAddr().(*net.UDPAddr).Port)
+	bound := (udp.LocalAddr().(*net.UDPAddr).Port)
 	must(reg.Register("served", bound, portpool.ModeFixed, portpool.WithProtocol(portpool.UDP), portpool.WithForce()))
 	// A pool over the kernel's ephemeral range: a finding about no port.
 	lo, _ := ephemeralRange(t)
