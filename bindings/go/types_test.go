@@ -40,6 +40,10 @@ func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
 	seen.walk(must(reg.SetPool("ephemeral", lo, lo+10, portpool.WithProbe(false))))
 
 	seen.walk(must(reg.List()))
+	blue := must(portpool.Open(must(reg.Path()), portpool.WithNamespace("blue")))
+	defer blue.Close()
+	must(blue.Allocate("w", "p"))
+	seen.walk(must(blue.ListAllNamespaces()))
 	seen.walk(must(reg.Pools()))
 	seen.walk(must(reg.GetLease("pooled")))
 	who := must(reg.Who(bound))
