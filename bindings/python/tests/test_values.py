@@ -41,7 +41,7 @@ def test_every_value_type_declares_exactly_the_fields_core_serializes(reg, tmp_p
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         reg.allocate("current", "reserved", pid=os.getpid(), ttl=60)
-        reg.begin_handover("current", pid=os.getpid())  # next, with an owner
+        reg.begin_handover_ticket("current", pid=os.getpid())  # next, with an owner
         reg.allocate("orphan", "reserved", pid=sleeper.pid)
         sleeper.kill()
         sleeper.wait()
