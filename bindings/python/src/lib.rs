@@ -682,7 +682,7 @@ impl Job {
 /// Every call that touches the file takes `timeout=` (seconds it may wait for the lock, on
 /// top of `lock_timeout`: the shorter wins) and has an awaitable twin named `<call>_async`.
 /// While a call waits, Python's signal handlers run: Ctrl-C raises KeyboardInterrupt at once.
-/// A Registry pickles as its path and lock timeout, and is opened again when unpickled.
+/// A Registry pickles as its path, lock timeout and namespace, and is opened again when unpickled.
 ///
 /// A change returns once it is on the disk, unless it concerns only leases owned by a
 /// process (`pid=`) or a pool's cursor: those survive any crash of a process, but not a
@@ -694,6 +694,9 @@ impl Job {
 ///         $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
 ///     lock_timeout: Seconds a change waits for another process's lock before raising
 ///         BusyError (0: not at all). None: $PORTPOOL_LOCK_TIMEOUT, else 10.
+///     namespace: Read and write only this namespace's names (None: the default one), so
+///         two supervisors may both name a worker "worker-1"; ports stay unique across
+///         every namespace, and list() lists this namespace only.
 ///
 /// Raises:
 ///     InvalidArgumentError: path is empty, or None and no default path can be found; a

@@ -124,7 +124,12 @@ def test_values_convert_with_dataclasses_asdict(reg):
     plain = dataclasses.asdict(lease)
     assert plain["name"] == "svc"
     assert plain["pid"] == os.getpid()
-    assert plain["next"] == {"port": 41001, "created": lease.next.created, "pid": None}
+    assert plain["next"] == {
+        "port": 41001,
+        "created": lease.next.created,
+        "pid": None,
+        "ticket": 1,
+    }
     json.dumps(dataclasses.asdict(reg.who(41000)))
 
 
