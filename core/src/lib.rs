@@ -75,7 +75,7 @@ pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use store::{DEFAULT_LOCK_TIMEOUT, parse_lock_timeout};
 pub use validate::{
     MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_host, parse_port,
-    pid_from_i64, port_from_i64, shown, ttl_from_i64,
+    pid_from_i64, port_from_i64, shown, ticket_from_i64, ttl_from_i64,
 };
 pub use wait::{Wait, with_wait};
 

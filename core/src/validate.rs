@@ -59,6 +59,14 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a handover's ticket given as an integer of any width: tickets are 1 or more.
+pub fn ticket_from_i64(value: i64) -> Result<u64> {
+    u64::try_from(value)
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| Error::invalid(format!("invalid ticket {value}: tickets are 1 or more")))
+}
+
 /// Checks a port number given as an integer of any width: it must lie in 1–65535.
 pub fn port_from_i64(value: i64) -> Result<u16> {
     match u16::try_from(value) {

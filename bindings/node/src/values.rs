@@ -72,6 +72,26 @@ pub struct Lease {
     /// leases from `list` and `who`; `null` for a lease that holds its ports.
     #[serde(default)]
     pub stale: Option<String>,
+    /// The namespace the name lives in; `null` for the default one.
+    pub namespace: Option<String>,
+    /// How many handovers were begun on the lease (a handover's ticket is the generation it
+    /// began).
+    pub generation: i64,
+}
+
+/// A handover under way, as `beginHandoverTicket` and `beginHandovers` return it.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Handover {
+    /// The lease's name.
+    pub name: String,
+    /// The next generation's port.
+    pub port: u32,
+    /// The ticket that commits or aborts this handover and no other.
+    pub ticket: i64,
+    /// Whether this call began it (`false`: a retry that named its ticket).
+    pub created: bool,
 }
 
 /// The next generation's port during a zero-downtime handover.
@@ -86,6 +106,9 @@ pub struct NextPort {
     /// The next generation's process, which owns the lease once the handover is committed.
     #[serde(rename = "owner", deserialize_with = "owner_pid", default)]
     pub pid: Option<u32>,
+    /// The handover's ticket: `commitHandover` and `abortHandover` given it end this handover
+    /// and no other.
+    pub ticket: i64,
 }
 
 /// The process bound to a port when `migrate` recorded it.
