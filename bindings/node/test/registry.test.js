@@ -103,6 +103,8 @@ test('list_returns_every_lease_with_every_field', () => {
       next: null,
       origin: null,
       stale: null,
+      namespace: null,
+      generation: 0,
     },
   )
   assert.deepEqual(
@@ -120,6 +122,8 @@ test('list_returns_every_lease_with_every_field', () => {
       next: null,
       origin: null,
       stale: null,
+      namespace: null,
+      generation: 0,
     },
   )
   assert.equal(pooled.mode, 'pool')
