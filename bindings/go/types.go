@@ -343,6 +343,9 @@ const (
 	// FindingSplitRegistry: the caller's per-user registry still holds leases while the host
 	// registry exists; nobody else sees them (Subject is its path).
 	FindingSplitRegistry FindingKind = "split_registry"
+	// FindingLongHandover: a handover under way for longer than 5 minutes (a supervisor that
+	// died between begin and commit); the message names its ticket.
+	FindingLongHandover FindingKind = "long_handover"
 )
 
 // Severity is how much a Finding matters.

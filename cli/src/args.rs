@@ -122,8 +122,10 @@ pub(crate) enum Command {
         yes: bool,
     },
     /// Begin a zero-downtime handover of NAME: lease a new port for the next generation
-    /// and print it, while the current one stays valid. --commit releases the old port and
-    /// prints the new, now current one; --abort releases the new one and prints it.
+    /// and print it (with --json, its ticket too), while the current one stays valid. A
+    /// handover under way is refused (exit 3) unless --ticket retries it or --supersede
+    /// replaces it. --commit releases the old port and prints the new, now current one;
+    /// --abort releases the new one and prints it.
     Handover(HandoverArgs),
     /// Begin (the default), commit or abort the handovers of several names in one change:
     /// all or none. Prints NAME PORT TICKET for each, one a line.
@@ -424,7 +426,8 @@ pub(crate) struct DoctorArgs {
     pub(crate) json: bool,
     /// Exit 1 only when a finding of this kind is present (repeatable, or comma
     /// separated): not_listening, foreign_listener, stale_owner, stale_next_owner,
-    /// expired, taken_over, ephemeral_overlap, split_registry. Default: any warning
+    /// expired, taken_over, ephemeral_overlap, split_registry, long_handover. Default: any
+    /// warning
     /// (every kind but the informational not_listening).
     #[arg(long, value_name = "KIND", value_delimiter = ',')]
     pub(crate) fail_on: Vec<String>,

@@ -825,8 +825,8 @@ operations! {
     /// the current one stays valid, and returns it. Both ports are leased and listed (the new
     /// one as the lease's `next`); `get` returns the current port until `commitHandover`. A
     /// pool lease's new port comes from its pool, other leases take the first free port above
-    /// the current one. `options.pid` is the next generation's process. Begun twice, returns
-    /// the same port. An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
+    /// the current one. `options.pid` is the next generation's process. Begun while a
+    /// handover is under way, `PORTPOOL_CONFLICT` naming its ticket (see `beginHandoverTicket`). An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
     /// `PORTPOOL_EXHAUSTED`.
     fn begin_handover / begin_handover_async (name: String; options: HandoverOptions) -> u32, made
         = |reg| reg.begin_handover_grant(&name, pid_arg(options.pid)?).map(Granted);

@@ -1298,8 +1298,8 @@ registry_methods! {
     ///
     /// Both ports are leased and listed (the new one as Lease.next); get() returns the
     /// current port until commit_handover(). A pool lease's new port comes from its pool,
-    /// other leases take the first free port above the current one. Begun twice, returns
-    /// the same port.
+    /// other leases take the first free port above the current one. Begun while a
+    /// handover is under way, ConflictError naming its ticket (see begin_handover_ticket()).
     ///
     /// Args:
     ///     name: The lease's name.
