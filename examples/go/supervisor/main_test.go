@@ -133,6 +133,36 @@ func TestOverlappingReloadsNeverStartTwoWorkersOnOnePort(t *testing.T) {
 
 	namespaces := []string{"project-a", "project-b"}
 	ev := &events{lives: map[int]*life{}, reloaded: map[string]int{}, ready: map[string]bool{}}
+	supervisors, readers := startSupervisors(t, ev, binary, registry, namespaces)
+	defer func() {
+		for _, cmd := range supervisors {
+			cmd.Process.Kill()
+		}
+	}()
+	ev.until(t, deadline, "both supervisors ready", func() bool { return len(ev.ready) == 2 })
+	c := startClient(t, registry, namespaces)
+	want := sendReloads(t, ev, deadline, supervisors)
+	c.stop()
+	for i, cmd := range supervisors {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-readers[i]
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("supervisor %s: %v", namespaces[i], err)
+		}
+	}
+	checkLives(t, ev, namespaces, want)
+	t.Logf("requests: %d answered by the app addressed, %d by another, %d failed", c.ok.Load(), c.wrong.Load(), c.failed.Load())
+	if c.ok.Load() == 0 {
+		t.Error("the client got no answer at all")
+	}
+	if left := must(reg.ListAllNamespaces()); len(left) != 0 {
+		t.Errorf("leases left behind: %+v", left)
+	}
+}
+
+// startSupervisors runs one supervisor per namespace on the pool "shared", its output read
+// into ev; each reader's channel closes when its supervisor's output ends.
+func startSupervisors(t *testing.T, ev *events, binary, registry string, namespaces []string) ([]*exec.Cmd, []chan struct{}) {
 	var supervisors []*exec.Cmd
 	var readers []chan struct{}
 	for _, ns := range namespaces {
@@ -147,49 +177,59 @@ func TestOverlappingReloadsNeverStartTwoWorkersOnOnePort(t *testing.T) {
 		readers = append(readers, done)
 		go ev.read(t, out, done)
 	}
-	defer func() {
-		for _, cmd := range supervisors {
-			cmd.Process.Kill()
-		}
-	}()
-	ev.until(t, deadline, "both supervisors ready", func() bool { return len(ev.ready) == 2 })
+	return supervisors, readers
+}
 
-	// The client: every worker of both namespaces, addressed by namespace and name.
-	var ok, failed, wrong atomic.Int64
-	stopClient := make(chan struct{})
-	clientDone := make(chan struct{})
+// client asks every worker of every namespace, addressed by namespace and name, until stopped.
+type client struct {
+	ok, wrong, failed atomic.Int64
+	quit, done        chan struct{}
+}
+
+func (c *client) stop() {
+	close(c.quit)
+	<-c.done
+}
+
+func startClient(t *testing.T, registry string, namespaces []string) *client {
+	c := &client{quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer close(clientDone)
+		defer close(c.done)
 		handles := map[string]*portpool.Registry{}
 		for _, ns := range namespaces {
 			handles[ns] = must(portpool.Open(registry, portpool.WithNamespace(ns)))
 			defer handles[ns].Close()
 		}
-		client := http.Client{Timeout: 2 * time.Second}
+		httpClient := http.Client{Timeout: 2 * time.Second}
 		for {
 			for _, ns := range namespaces {
 				for _, name := range []string{"web-1", "web-2"} {
 					select {
-					case <-stopClient:
+					case <-c.quit:
 						return
 					default:
 					}
-					body, err := ask(&client, handles[ns], name)
+					body, err := ask(&httpClient, handles[ns], name)
 					switch {
 					case err != nil:
-						failed.Add(1)
+						c.failed.Add(1)
 						t.Logf("request to %s %s failed: %v", ns, name, err)
 					case body != ns+" "+name+"\n":
-						wrong.Add(1)
+						c.wrong.Add(1)
 						t.Errorf("request to %s %s answered by %q", ns, name, body)
 					default:
-						ok.Add(1)
+						c.ok.Add(1)
 					}
 				}
 			}
 		}
 	}()
+	return c
+}
 
+// sendReloads sends both supervisors 5 bursts of 2 SIGHUPs 50 ms apart, then 20 single
+// SIGHUPs, each time waiting for the reloads to end; returns how many each should have run.
+func sendReloads(t *testing.T, ev *events, deadline time.Time, supervisors []*exec.Cmd) int {
 	want := 0
 	hupAll := func() {
 		for _, cmd := range supervisors {
@@ -212,16 +252,11 @@ func TestOverlappingReloadsNeverStartTwoWorkersOnOnePort(t *testing.T) {
 		want++
 		ev.until(t, deadline, fmt.Sprintf("reload %d", want), settled(want))
 	}
-	close(stopClient)
-	<-clientDone
-	for i, cmd := range supervisors {
-		cmd.Process.Signal(syscall.SIGTERM)
-		<-readers[i]
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("supervisor %s: %v", namespaces[i], err)
-		}
-	}
+	return want
+}
 
+// checkLives checks the reload counts and that no two workers' lives on one port overlap.
+func checkLives(t *testing.T, ev *events, namespaces []string, want int) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for _, ns := range namespaces {
@@ -242,13 +277,6 @@ func TestOverlappingReloadsNeverStartTwoWorkersOnOnePort(t *testing.T) {
 		}
 	}
 	t.Logf("%d workers started; %d started on a port another live worker held", len(ev.lives), overlaps)
-	t.Logf("requests: %d answered by the app addressed, %d by another, %d failed", ok.Load(), wrong.Load(), failed.Load())
-	if ok.Load() == 0 {
-		t.Error("the client got no answer at all")
-	}
-	if left := must(reg.ListAllNamespaces()); len(left) != 0 {
-		t.Errorf("leases left behind: %+v", left)
-	}
 }
 
 // ask sends one request to name's current port and returns the answer.
