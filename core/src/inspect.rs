@@ -332,18 +332,9 @@ impl Registry {
         }
         report.findings.extend(long_handovers(&leases, now));
         report.findings.extend(self.split_registry(now));
-        for pool in &pools {
-            if let Some(message) = ephemeral_warning(pool) {
-                report.findings.push(Finding {
-                    kind: FindingKind::EphemeralOverlap,
-                    severity: FindingKind::EphemeralOverlap.severity(),
-                    subject: pool.name.clone(),
-                    port: None,
-                    protocol: None,
-                    message,
-                });
-            }
-        }
+        report
+            .findings
+            .extend(pools.iter().filter_map(ephemeral_finding));
         Ok(report)
     }
 }
@@ -380,6 +371,18 @@ impl Registry {
             ),
         })
     }
+}
+
+/// The `ephemeral_overlap` finding of a pool that overlaps the kernel's ephemeral ports.
+fn ephemeral_finding(pool: &Pool) -> Option<Finding> {
+    ephemeral_warning(pool).map(|message| Finding {
+        kind: FindingKind::EphemeralOverlap,
+        severity: FindingKind::EphemeralOverlap.severity(),
+        subject: pool.name.clone(),
+        port: None,
+        protocol: None,
+        message,
+    })
 }
 
 /// A finding for each live lease whose handover has been under way longer than
