@@ -225,6 +225,8 @@ type Tickets = HashMap<usize, u64>;
 
 /// Applies `op`; returns the handovers its begins returned (name index, handover, whether it
 /// was asked to supersede or retry), for the caller to check against the state before.
+/// Errors are part of the rules (conflicts, exhaustion, a dead pid refused); what they must
+/// not do is change the invariants, which the caller checks.
 fn apply(
     regs: &Handles,
     owners: &mut Owners,
@@ -243,24 +245,24 @@ fn apply(
         ttl: *ttl,
         ..LeaseOptions::default()
     };
-    // Errors are part of the rules (conflicts, exhaustion, a dead pid refused); what they
-    // must not do is change the invariants, which the caller checks.
     let _ = match op {
         Op::Register {
-            name,
+            name: n,
             offset,
             fixed,
             owner,
             ttl,
         } => {
             let mode = if *fixed { Mode::Fixed } else { Mode::Flexible };
-            reg(*name)
-                .register(name_of(*name), base + offset, mode, &opts(owner, ttl))
+            reg(*n)
+                .register(name(*n), base + offset, mode, &opts(owner, ttl))
                 .map(drop)
         }
-        Op::Allocate { name, owner, ttl } => reg(*name)
-            .allocate(name_of(*name), "p", &opts(owner, ttl))
-            .map(drop),
+        Op::Allocate {
+            name: n,
+            owner,
+            ttl,
+        } => reg(*n).allocate(name(*n), "p", &opts(owner, ttl)).map(drop),
         Op::Release(n) => reg(*n).release(name(*n)).map(drop),
         Op::ReleaseAll(n) => reg(*n).release_all(name(*n)).map(drop),
         Op::Renew(n, t) => reg(*n).renew(name(*n), *t).map(drop),
@@ -274,48 +276,55 @@ fn apply(
             *skew += secs;
             Ok(())
         }
-        Op::Scope { name, offset } => {
-            let choice = match offset {
-                Some(offset) => Choice::Ports {
-                    ports: vec![base + offset],
-                    mode: Mode::Flexible,
-                },
-                None => Choice::Pool(Some("p".into())),
-            };
-            reg(*name)
-                .lease_scoped(name_of(*name), &choice, &LeaseOptions::default())
-                .map(|scope| {
-                    held.scopes.insert(*name, scope);
-                })
-        }
+        Op::Scope { name, offset } => scope_op(reg(*name), *name, *offset, base, held),
         Op::EndScope(n) => match held.scopes.remove(n) {
             Some(scope) => scope.release(reg(*n)).map(drop),
             None => Ok(()),
         },
-        Op::Listen(n) => reg(*n)
-            .listen(
-                name(*n),
-                &Choice::Pool(Some("p".into())),
-                &LeaseOptions::default(),
-                &ListenOptions::default(),
-            )
-            .map(|bound| {
-                // The socket is bound to the very port the lease names, and the lease holds it.
-                assert_eq!(bound_port(&bound.fd), bound.port);
-                let lease = reg(*n)
-                    .get(name(*n))
-                    .unwrap()
-                    .expect("listen leased the name");
-                assert!(
-                    lease.ports().any(|p| p == bound.port),
-                    "{lease:?} vs {}",
-                    bound.port
-                );
-                held.sockets.push(bound.fd);
-            }),
+        Op::Listen(n) => listen_op(reg(*n), *n, held),
         _ => unreachable!("handovers are applied by apply_handover"),
     };
     Vec::new()
+}
+
+/// A scoped lease for this process, from the pool or at `base + offset`, kept in `held`.
+fn scope_op(
+    reg: &Registry,
+    n: usize,
+    offset: Option<u16>,
+    base: u16,
+    held: &mut Held,
+) -> portpool_core::Result<()> {
+    let choice = match offset {
+        Some(offset) => Choice::Ports {
+            ports: vec![base + offset],
+            mode: Mode::Flexible,
+        },
+        None => Choice::Pool(Some("p".into())),
+    };
+    let scope = reg.lease_scoped(name(n), &choice, &LeaseOptions::default())?;
+    held.scopes.insert(n, scope);
+    Ok(())
+}
+
+/// `listen` from the pool, keeping the socket; checks that it is bound to the very port the
+/// lease names, and that the lease holds it.
+fn listen_op(reg: &Registry, n: usize, held: &mut Held) -> portpool_core::Result<()> {
+    let bound = reg.listen(
+        name(n),
+        &Choice::Pool(Some("p".into())),
+        &LeaseOptions::default(),
+        &ListenOptions::default(),
+    )?;
+    assert_eq!(bound_port(&bound.fd), bound.port);
+    let lease = reg.get(name(n)).unwrap().expect("listen leased the name");
+    assert!(
+        lease.ports().any(|p| p == bound.port),
+        "{lease:?} vs {}",
+        bound.port
+    );
+    held.sockets.push(bound.fd);
+    Ok(())
 }
 
 /// Applies `op` when it is a handover operation (`None` otherwise), keeping `tickets`.
@@ -377,10 +386,6 @@ fn apply_handover(
         tickets.insert(*n, h.ticket);
     }
     Some(begun)
-}
-
-fn name_of(n: usize) -> &'static str {
-    name(n)
 }
 
 fn now(skew: u64) -> u64 {
