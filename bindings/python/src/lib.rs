@@ -770,7 +770,8 @@ macro_rules! registry_methods {
                     "If its change landed anyway, what it made is given back before the ",
                     "CancelledError reaches the caller: the leases register_async, ",
                     "allocate_async, allocate_many_async or listen_async made (a socket ",
-                    "closed), the handover begin_handover_async began (aborted); any other ",
+                    "closed), the handovers begin_handover_async, begin_handover_ticket_async or ",
+                    "begin_handovers_async began (aborted, by their tickets); any other ",
                     "change stays."
                 )]
                 #[pyo3(signature = ($($sig)*))]
@@ -1431,7 +1432,21 @@ registry_methods! {
     fn begin_handover_ticket / begin_handover_ticket_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>, ticket: Option<u64>, supersede: bool) {
         let options = pp::HandoverOptions { pid: pid_arg(py, pid)?, ticket, supersede };
         let name = name.to_owned();
-        work(move |reg| Ok(Value("Handover", reg.begin_handover_with(&name, &options)?)))
+        Ok(Box::new(move |reg: &pp::Registry| {
+            let handover = reg.begin_handover_with(&name, &options)?;
+            // A cancelled caller's handover is aborted again (its ticket only), if this call
+            // began it.
+            let ticket = handover.ticket;
+            let undo = handover.created.then(|| -> Undo {
+                Box::new(move |reg| {
+                    let _ = reg.abort_handover_ticket(&name, None, Some(ticket));
+                })
+            });
+            Ok(Done {
+                value: Box::new(Value("Handover", handover)),
+                undo,
+            })
+        }))
     }
 
     /// Begins a handover of each of `names` in one change: all begin, or none does.
@@ -1455,10 +1470,20 @@ registry_methods! {
     #[pyo3(signature = (names, pid=None, *, supersede=false, timeout=None))]
     fn begin_handovers / begin_handovers_async(py, names: Vec<String>, pid: Option<&Bound<'_, PyAny>>, supersede: bool) {
         let options = pp::HandoverOptions { pid: pid_arg(py, pid)?, ticket: None, supersede };
-        work(move |reg| {
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            Ok(Value("list[Handover]", reg.begin_handovers(&names, &options)?))
-        })
+        Ok(Box::new(move |reg: &pp::Registry| {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let begun = reg.begin_handovers(&refs, &options)?;
+            // A cancelled caller's handovers are aborted again, all with their tickets.
+            let tickets: Vec<(String, Option<u64>)> =
+                begun.iter().map(|h| (h.name.clone(), Some(h.ticket))).collect();
+            let undo: Undo = Box::new(move |reg| {
+                let _ = reg.abort_handovers(&endings_of(&tickets), None);
+            });
+            Ok(Done {
+                value: Box::new(Value("list[Handover]", begun)),
+                undo: Some(undo),
+            })
+        }))
     }
 
     /// Commits the handover of each of `endings` in one change: all, or none.

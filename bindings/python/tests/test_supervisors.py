@@ -1,6 +1,7 @@
 """Supervisors in the loop: handover tickets, ending one generation, batches, namespaces."""
 
 import asyncio
+import fcntl
 
 import pytest
 
@@ -69,3 +70,29 @@ def test_names_live_in_namespaces_and_ports_stay_unique_across_them(path):
     assert portpool.Registry(path).get("worker-1") is None
     with pytest.raises(portpool.InvalidArgumentError, match="namespace"):
         portpool.Registry(path, namespace="a b")
+
+
+@pytest.mark.parametrize(
+    "begin",
+    [
+        lambda reg: reg.begin_handover_ticket_async("svc"),
+        lambda reg: reg.begin_handovers_async(["svc"]),
+    ],
+    ids=["begin_handover_ticket_async", "begin_handovers_async"],
+)
+def test_a_ticketed_handover_begun_after_the_cancel_is_aborted_again(reg, begin):
+    reg.allocate("svc")
+
+    async def main():
+        with open(f"{reg.path}.lock", "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            call = asyncio.ensure_future(begin(reg))
+            await asyncio.sleep(0.1)
+            fcntl.flock(held, fcntl.LOCK_UN)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+    asyncio.run(main())
+    assert reg.list()[0].next is None
+    assert '"ticket":1' in reg.path.read_text().replace(" ", ""), "the handover never began"
