@@ -857,16 +857,19 @@ operations! {
     /// handover already under way is `PORTPOOL_CONFLICT` naming its ticket and port, whoever
     /// asks, unless `options.ticket` is that ticket (a retry: the same handover, `created`
     /// false) or `options.supersede` (it is aborted and a new one begun, in one change).
-    fn begin_handover_ticket / begin_handover_ticket_async (name: String; options: HandoverOptions) -> Handover
-        = |reg| view(&reg.begin_handover_with(&name, &handover_arg(&options)?)?);
+    fn begin_handover_ticket / begin_handover_ticket_async (name: String; options: HandoverOptions) -> Handover, made
+        = |reg| {
+            let handover = reg.begin_handover_with(&name, &handover_arg(&options)?)?;
+            Ok(Begun(view(&handover)?, handover.created))
+        };
 
     /// Begins a handover of each of `names` in one change: all begin, or none does (the first
     /// refusal is the error). `options.pid` and `options.supersede` apply to every name; a
     /// ticket names one handover, so `options.ticket` is `PORTPOOL_INVALID_ARGUMENT`.
-    fn begin_handovers / begin_handovers_async (names: Vec<String>; options: HandoverOptions) -> Vec<Handover>
+    fn begin_handovers / begin_handovers_async (names: Vec<String>; options: HandoverOptions) -> Vec<Handover>, made
         = |reg| {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            view(&reg.begin_handovers(&names, &handover_arg(&options)?)?)
+            Ok(Begun(view(&reg.begin_handovers(&names, &handover_arg(&options)?)?)?, true))
         };
 
     /// Commits the handover of each of `endings` in one change, each checked against its

@@ -412,6 +412,17 @@ impl Outcome for GrantedMany {
     }
 }
 
+/// Handovers a call began (or, retried with a ticket, found): aborted again by their tickets
+/// when the call is abandoned after it landed, if it began them.
+pub struct Begun<T>(pub T, pub bool);
+
+impl<T> Outcome for Begun<T> {
+    type Value = T;
+    fn split(self) -> (T, Made) {
+        (self.0, Made::lease(self.1))
+    }
+}
+
 /// A port and whether this call leased it (core's `Grant`).
 pub struct Granted(pub pp::Grant);
 

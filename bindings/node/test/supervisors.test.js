@@ -65,3 +65,29 @@ test('names_live_in_namespaces_and_ports_stay_unique_across_them', () => {
   assert.equal(new Registry(path).get('worker-1'), null)
   assert.throws(() => new Registry(path, { namespace: 'a b' }), { code: 'PORTPOOL_INVALID_ARGUMENT', message: /namespace/ })
 })
+
+test('abort_signal_aborts_the_ticketed_handovers_a_begin_made_after_it_landed', async () => {
+  const reg = new Registry(tempRegistry())
+  const one = reg.allocate('one')
+  const [a, b] = reg.allocateMany(['a', 'b'])
+  const controller = new AbortController()
+  const calls = [
+    reg.beginHandoverTicketAsync('one', { signal: controller.signal }),
+    reg.beginHandoversAsync(['a', 'b'], { signal: controller.signal }),
+  ]
+  controller.abort()
+  for (const result of await Promise.allSettled(calls)) {
+    assert.equal(result.status, 'rejected')
+    assert.equal(result.reason.name, 'AbortError')
+  }
+  assert.deepEqual(
+    reg.list().map((l) => [l.name, l.port, l.next]),
+    [
+      ['a', a, null],
+      ['b', b, null],
+      ['one', one, null],
+    ],
+    'every handover the aborted calls began was aborted again',
+  )
+  assert.ok(reg.list().every((l) => l.generation === 1), 'the handovers did begin')
+})
