@@ -101,6 +101,12 @@ fn a_namespace_keeps_its_names_apart_and_list_all_namespaces_shows_every_one() {
     let all = ok(&s.path, &["list", "--all-namespaces"]);
     assert!(all.lines().next().unwrap().ends_with("NAMESPACE"), "{all}");
     assert_eq!(all.lines().count(), 3, "{all}");
+    let out = pp(&s.path, &["check", &a]);
+    assert!(
+        stdout(&out).contains("leased to worker-1 (namespace blue)"),
+        "{}",
+        stdout(&out)
+    );
     let err = fails(&s.path, &["--namespace", "a b", "list"], 2);
     assert!(err.contains("namespace"), "{err}");
 }

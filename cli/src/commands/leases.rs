@@ -171,7 +171,9 @@ impl Render for Checked {
         let Checked { port, protocol, .. } = self;
         vec![match &self.state {
             PortState::Free => format!("{port}/{protocol} free"),
-            PortState::Leased(l) => format!("{port}/{protocol} leased to {} ({})", l.name, l.mode),
+            PortState::Leased(l) => {
+                format!("{port}/{protocol} leased to {} ({})", named(l), l.mode)
+            }
             PortState::Busy => {
                 format!("{port}/{protocol} busy: bound by a process outside the registry")
             }
@@ -201,13 +203,27 @@ impl Render for [Reclaimed] {
                     None => "released",
                 };
                 let l = &r.lease;
-                format!("{verb} {} {}/{}: {}", l.name, l.port, l.protocol, r.reason)
+                format!(
+                    "{verb} {} {}/{}: {}",
+                    named(l),
+                    l.port,
+                    l.protocol,
+                    r.reason
+                )
             })
             .collect()
     }
 
     fn json(&self) -> serde_json::Value {
         value(self)
+    }
+}
+
+/// A lease's name as a person reads it: with its namespace, when it has one.
+pub(super) fn named(lease: &Lease) -> String {
+    match &lease.namespace {
+        Some(ns) => format!("{} (namespace {ns})", lease.name),
+        None => lease.name.clone(),
     }
 }
 
