@@ -424,6 +424,50 @@ extern "C" {
 enum portpool_status portpool_open(const char *path, struct portpool_registry **out);
 
 /**
+ * Opens a handle as `portpool_open` does, reading and writing only the names of `namespace`
+ * (NULL: the default namespace). Two handles in different namespaces may both name a lease
+ * `worker-1`; ports stay unique across every namespace, and `portpool_list_json` lists the
+ * handle's namespace only.
+ *
+ * - **Ownership:** `path` and `namespace` are only read during the call; the handle in
+ *   `*out` is the caller's, to close with `portpool_close`.
+ * - **Threads:** as `portpool_open`.
+ * - **Errors:** as `portpool_open`, and `PORTPOOL_INVALID_ARGUMENT` for a namespace that is
+ *   not a valid name.
+ *
+ * ```c
+ * portpool_registry *reg;
+ * if (portpool_open_namespace(NULL, "project-a", &reg) != PORTPOOL_OK)
+ *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
+ * ```
+ *
+ * # Safety
+ * `path` and `namespace` are NULL or NUL-terminated strings; `out` is NULL or writable.
+ */
+enum portpool_status portpool_open_namespace(const char *path,
+                                             const char *namespace_,
+                                             struct portpool_registry **out);
+
+/**
+ * Checks a port given as an integer of any width, as core checks every port: 1-65535 is
+ * written to `*out_port`; anything else is `PORTPOOL_INVALID_ARGUMENT` with core's message.
+ * For bindings whose language holds ports in a wider integer (Go's `int`).
+ *
+ * - **Threads:** safe to call from any thread.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (out of range, or NULL `out_port`).
+ *
+ * ```c
+ * uint16_t port;
+ * if (portpool_port_from_int(config_port, &port) != PORTPOOL_OK)
+ *     return -1;  // 0, negative or above 65535
+ * ```
+ *
+ * # Safety
+ * `out_port` is NULL or writable.
+ */
+enum portpool_status portpool_port_from_int(int64_t value, uint16_t *out_port);
+
+/**
  * Closes a handle and frees it. NULL, a handle closed already and a pointer that never was a
  * handle do nothing.
  *
@@ -971,13 +1015,55 @@ enum portpool_status portpool_renew(struct portpool_registry *reg,
 enum portpool_status portpool_reset(struct portpool_registry *reg);
 
 /**
+ * Releases `name`'s lease and, when a handover is under way, its next generation's port too
+ * (`portpool_release` refuses such a lease with `PORTPOOL_CONFLICT`). `*out_released` tells
+ * whether there was a lease.
+ *
+ * - **Ownership:** `name` is only read during the call.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_release`.
+ *
+ * ```c
+ * bool released;
+ * portpool_release_all(reg, "worker-1", &released);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_released`
+ * is NULL or writable.
+ */
+enum portpool_status portpool_release_all(struct portpool_registry *reg,
+                                          const char *name,
+                                          bool *out_released);
+
+/**
+ * Every lease of every namespace, sorted by namespace (the default one first) and name, as
+ * a JSON array of lease objects: what `portpool list --all-namespaces --json` prints.
+ *
+ * - **Ownership:** the string in `*out_json` is the caller's: free it with
+ *   `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_list_json`.
+ *
+ * ```c
+ * char *json;
+ * if (portpool_list_all_json(reg, &json) == PORTPOOL_OK) { puts(json); portpool_string_free(json); }
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+enum portpool_status portpool_list_all_json(struct portpool_registry *reg,
+                                            char **out_json);
+
+/**
  * Begins a zero-downtime handover of `name`: leases a port for the next generation while the
  * current one stays valid, and returns it in `*out_port`. `portpool_get` keeps returning the
  * current port until `portpool_commit_handover`; both ports are leased meanwhile, and the
  * lease's JSON shows the new one under `"next"`. A pool lease's new port comes from its pool;
  * other leases take the first free port above the current one. `pid` (0: none) is the next
- * generation's process, which owns the lease after the commit. Begun twice, returns the same
- * port.
+ * generation's process, which owns the lease after the commit. Begun while a handover is
+ * under way, `PORTPOOL_CONFLICT` (see `portpool_begin_handover_ticket`).
  *
  * - **Ownership:** `name` is only read during the call.
  * - **Threads:** safe to call concurrently on one handle.
@@ -1114,6 +1200,160 @@ enum portpool_status portpool_set_owner(struct portpool_registry *reg,
                                         const char *name,
                                         int64_t pid,
                                         char **out_json);
+
+/**
+ * Begins `name`'s handover as `portpool_begin_handover` does, with its ticket: the port is in
+ * `*out_port` and the ticket in `*out_ticket` (when not NULL). A handover already under way
+ * is `PORTPOOL_CONFLICT` naming its ticket and port, unless `ticket` (0: none) is that ticket
+ * (a retry: the same handover comes back) or `supersede` (it is aborted and a new one begun,
+ * in one change).
+ *
+ * - **Ownership:** `name` is only read during the call.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_begin_handover`, and `PORTPOOL_CONFLICT` for a handover under way
+ *   or a `ticket` that is not it.
+ *
+ * ```c
+ * uint16_t next; uint64_t ticket;
+ * if (portpool_begin_handover_ticket(reg, "web", 0, 0, false, &next, &ticket) == PORTPOOL_OK)
+ *     portpool_commit_handover_ticket(reg, "web", 0, ticket, &next);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
+ * NULL or writable; `out_ticket` is NULL or writable.
+ */
+enum portpool_status portpool_begin_handover_ticket(struct portpool_registry *reg,
+                                                    const char *name,
+                                                    int64_t pid,
+                                                    uint64_t ticket,
+                                                    bool supersede,
+                                                    uint16_t *out_port,
+                                                    uint64_t *out_ticket);
+
+/**
+ * Commits `name`'s handover as `portpool_commit_handover` does, only when `ticket` (0: any) is
+ * the handover under way: an ended or other ticket is `PORTPOOL_CONFLICT` and changes nothing.
+ *
+ * - **Ownership:** `name` is only read during the call.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_commit_handover`, and `PORTPOOL_CONFLICT` for another ticket.
+ *
+ * ```c
+ * portpool_commit_handover_ticket(reg, "web", 0, ticket, &now_current);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_commit_handover_ticket(struct portpool_registry *reg,
+                                                     const char *name,
+                                                     int64_t pid,
+                                                     uint64_t ticket,
+                                                     uint16_t *out_port);
+
+/**
+ * Aborts `name`'s handover as `portpool_abort_handover` does, checked against `ticket` (0:
+ * any) as by `portpool_commit_handover_ticket`.
+ *
+ * - **Ownership:** `name` is only read during the call.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_commit_handover_ticket`.
+ *
+ * ```c
+ * portpool_abort_handover_ticket(reg, "web", 0, ticket, &dropped);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
+ * NULL or writable.
+ */
+enum portpool_status portpool_abort_handover_ticket(struct portpool_registry *reg,
+                                                    const char *name,
+                                                    int64_t pid,
+                                                    uint64_t ticket,
+                                                    uint16_t *out_port);
+
+/**
+ * Begins a handover of each of the `count` names in `names` in one change: all begin, or none
+ * does and the first refusal is the error. `out_ports[i]` and `out_tickets[i]` are the next
+ * port and ticket of `names[i]`. `pid` (0: none) and `supersede` as for
+ * `portpool_begin_handover_ticket`.
+ *
+ * - **Ownership:** `names` and its strings are only read during the call; `out_ports` and
+ *   `out_tickets` are the caller's arrays of at least `count` elements.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_begin_handover_ticket` (nothing begins then), and
+ *   `PORTPOOL_INVALID_ARGUMENT` for a name given twice or a NULL array while `count` is not 0.
+ *
+ * ```c
+ * const char *names[] = {"worker-1", "worker-2"};
+ * uint16_t ports[2]; uint64_t tickets[2];
+ * portpool_begin_handovers(reg, names, 2, 0, false, ports, tickets);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
+ * a NUL-terminated string; `out_ports` and `out_tickets` are NULL or writable for `count`
+ * elements.
+ */
+enum portpool_status portpool_begin_handovers(struct portpool_registry *reg,
+                                              const char *const *names,
+                                              size_t count,
+                                              int64_t pid,
+                                              bool supersede,
+                                              uint16_t *out_ports,
+                                              uint64_t *out_tickets);
+
+/**
+ * Commits the handovers of the `count` names in `names` in one change, each checked against
+ * `tickets[i]` (0, or `tickets` NULL: any) and `pid` (0: not checked): all are committed, or
+ * none is and the first refusal is the error. `out_ports[i]` is `names[i]`'s new port.
+ *
+ * - **Ownership:** `names`, its strings and `tickets` are only read during the call;
+ *   `out_ports` is the caller's array of at least `count` elements.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_commit_handover_ticket` (nothing changes then), and
+ *   `PORTPOOL_INVALID_ARGUMENT` for a name given twice or a NULL array while `count` is not 0.
+ *
+ * ```c
+ * portpool_commit_handovers(reg, names, tickets, 2, 0, ports);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
+ * a NUL-terminated string; `tickets` is NULL or readable for `count` elements; `out_ports` is
+ * NULL or writable for `count` elements.
+ */
+enum portpool_status portpool_commit_handovers(struct portpool_registry *reg,
+                                               const char *const *names,
+                                               const uint64_t *tickets,
+                                               size_t count,
+                                               int64_t pid,
+                                               uint16_t *out_ports);
+
+/**
+ * Aborts the handovers of the `count` names in `names` in one change, checked as by
+ * `portpool_commit_handovers`; `out_ports[i]` is the released next port of `names[i]`.
+ *
+ * - **Ownership:** as `portpool_commit_handovers`.
+ * - **Threads:** safe to call concurrently on one handle.
+ * - **Errors:** as `portpool_commit_handovers`.
+ *
+ * ```c
+ * portpool_abort_handovers(reg, names, tickets, 2, 0, ports);
+ * ```
+ *
+ * # Safety
+ * As `portpool_commit_handovers`.
+ */
+enum portpool_status portpool_abort_handovers(struct portpool_registry *reg,
+                                              const char *const *names,
+                                              const uint64_t *tickets,
+                                              size_t count,
+                                              int64_t pid,
+                                              uint16_t *out_ports);
 
 /**
  * Reads a flat `{"name": port, ...}` file into fixed, permanent TCP leases, in one write.

@@ -18,15 +18,19 @@ import "C"
 // port or the other protocol is ErrConflict. The lease is permanent TCP unless opts say
 // otherwise (WithProtocol, WithOwner, WithTTL, WithForce). Register takes those and
 // WithRange, WithExclude and WithHost. For a list of preferred ports, use RegisterAny.
-func (r *Registry) Register(name string, port uint16, mode Mode, opts ...LeaseOption) (uint16, error) {
+func (r *Registry) Register(name string, port int, mode Mode, opts ...LeaseOption) (int, error) {
 	var mem cMemory
 	defer mem.free()
 	options, err := leaseOptionsOf("Register", opts, newLease|narrowing, &mem)
 	if err != nil {
 		return 0, err
 	}
+	cport, err := cPort(port)
+	if err != nil {
+		return 0, err
+	}
 	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_register_ex(h, cname, C.uint16_t(port), C.portpool_mode(mode), options, out)
+		return C.portpool_register_ex(h, cname, cport, C.portpool_mode(mode), options, out)
 	})
 }
 
@@ -34,21 +38,25 @@ func (r *Registry) Register(name string, port uint16, mode Mode, opts ...LeaseOp
 // name gets the first of ports, in order, that mode allows, then (with WithRange) the first
 // the range allows:
 //
-//	port, err := reg.RegisterAny("web", []uint16{3000, 3001}, portpool.ModeFixed,
+//	port, err := reg.RegisterAny("web", []int{3000, 3001}, portpool.ModeFixed,
 //		portpool.WithRange(4000, 4100), portpool.WithExclude(4001))
 //
 // Without WithRange, ModeFlexible goes on upward from the first preferred port and ModeFixed
 // takes only the listed ports (none free: ErrConflict). With WithRange, ports may be empty.
 // WithExclude's ports are never given. It takes the options Register takes; the rest is as
 // Register says.
-func (r *Registry) RegisterAny(name string, ports []uint16, mode Mode, opts ...LeaseOption) (uint16, error) {
+func (r *Registry) RegisterAny(name string, ports []int, mode Mode, opts ...LeaseOption) (int, error) {
 	var mem cMemory
 	defer mem.free()
 	options, err := leaseOptionsOf("RegisterAny", opts, newLease|narrowing, &mem)
 	if err != nil {
 		return 0, err
 	}
-	cports := mem.ports(ports)
+	checked, err := cPorts(ports)
+	if err != nil {
+		return 0, err
+	}
+	cports := mem.ports(checked)
 	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
 		return C.portpool_register_ports(h, cname, cports, C.size_t(len(ports)), C.portpool_mode(mode), options, out)
 	})
@@ -61,14 +69,14 @@ func (r *Registry) RegisterAny(name string, ports []uint16, mode Mode, opts ...L
 // unknown pool is ErrNotFound; a pool with no free port is ErrExhausted. Allocate takes
 // WithProtocol, WithOwner, WithTTL, WithExclude and WithHost, and WithForce (which only lets
 // it return a name whose lease another user made).
-func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, error) {
+func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (int, error) {
 	var mem cMemory
 	defer mem.free()
 	options, err := leaseOptionsOf("Allocate", opts, newLease|setExclude|setHost|setBindable, &mem)
 	if err != nil {
 		return 0, err
 	}
-	return withOptionalCString("pool", pool, func(cpool *C.char) (uint16, error) {
+	return withOptionalCString("pool", pool, func(cpool *C.char) (int, error) {
 		return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
 			return C.portpool_allocate_ex(h, cname, cpool, options, out)
 		})
@@ -77,7 +85,7 @@ func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, err
 
 // Get returns the port name holds; ErrNotFound when it holds none, or only a stale lease (its
 // time to live over, or its owner gone).
-func (r *Registry) Get(name string) (uint16, error) {
+func (r *Registry) Get(name string) (int, error) {
 	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
 		return C.portpool_get(h, cname, out)
 	})
@@ -122,8 +130,16 @@ func (r *Registry) Pools() ([]Pool, error) {
 // already made are kept. A pool that works but deserves a second look (its range overlaps the
 // kernel's ephemeral ports, say) is still set, and PoolChange.Warnings says what to look at:
 // show them to the user.
-func (r *Registry) SetPool(name string, start, end uint16, opts ...PoolOption) (PoolChange, error) {
+func (r *Registry) SetPool(name string, start, end int, opts ...PoolOption) (PoolChange, error) {
 	o := poolOptions{probe: C.PORTPOOL_PROBE_DEFAULT}
+	cstart, err := cPort(start)
+	if err != nil {
+		return PoolChange{}, err
+	}
+	cend, err := cPort(end)
+	if err != nil {
+		return PoolChange{}, err
+	}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -132,7 +148,7 @@ func (r *Registry) SetPool(name string, start, end uint16, opts ...PoolOption) (
 	return withCString("pool", name, func(cname *C.char) (PoolChange, error) {
 		var pool, warnings *C.char
 		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-			return C.portpool_set_pool(h, cname, C.uint16_t(start), C.uint16_t(end), o.probe, &pool, &warnings)
+			return C.portpool_set_pool(h, cname, cstart, cend, o.probe, &pool, &warnings)
 		})
 		var change PoolChange
 		poolText, warningsText := takeString(pool), takeString(warnings)
@@ -148,11 +164,15 @@ func (r *Registry) SetPool(name string, start, end uint16, opts ...PoolOption) (
 
 // Check tells whether port is free, leased (the holder's lease is returned) or bound by a
 // process outside the registry. Stale leases count as free. The answer is a snapshot.
-func (r *Registry) Check(port uint16, protocol Protocol) (PortState, *Lease, error) {
+func (r *Registry) Check(port int, protocol Protocol) (PortState, *Lease, error) {
 	var state C.enum_portpool_port_state
 	var out *C.char
-	err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-		return C.portpool_check(h, C.uint16_t(port), C.portpool_protocol(protocol), &state, &out)
+	cport, err := cPort(port)
+	if err != nil {
+		return PortUnknown, nil, err
+	}
+	err = r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_check(h, cport, C.portpool_protocol(protocol), &state, &out)
 	})
 	text := takeString(out)
 	if err != nil {
@@ -195,4 +215,25 @@ func (r *Registry) Renew(name string, opts ...LeaseOption) (Lease, error) {
 // Reset empties the registry: no leases, and only the default pool at 9000-9999.
 func (r *Registry) Reset() error {
 	return r.call(func(h *C.portpool_registry) C.enum_portpool_status { return C.portpool_reset(h) })
+}
+
+// ReleaseAll releases name's lease and, when a handover is under way, the next generation's
+// port too; Release refuses such a lease with ErrConflict. It reports whether there was a
+// lease.
+func (r *Registry) ReleaseAll(name string) (bool, error) {
+	return withCString("name", name, func(cname *C.char) (bool, error) {
+		var out C.bool
+		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+			return C.portpool_release_all(h, cname, &out)
+		})
+		return bool(out), err
+	})
+}
+
+// ListAllNamespaces returns the leases of every namespace, as List shows them, sorted by
+// namespace (the default one first), then name.
+func (r *Registry) ListAllNamespaces() ([]Lease, error) {
+	return jsonOf[[]Lease](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_list_all_json(h, out)
+	})
 }

@@ -13,7 +13,7 @@ import (
 
 func TestRegisterAnyTakesThePreferredPortsInOrder(t *testing.T) {
 	reg, _ := open(t)
-	preferred := []uint16{24210, 24205, 24207}
+	preferred := []int{24210, 24205, 24207}
 	for i, want := range preferred {
 		name := string(rune('a' + i))
 		if got := must(reg.RegisterAny(name, preferred, portpool.ModeFixed)); got != want {
@@ -43,7 +43,7 @@ func TestRegisterFallsBackToTheRangeInOrder(t *testing.T) {
 		t.Fatalf("no preferred port, a range: got %d, want 24222", got)
 	}
 	must(reg.RegisterAny("fill", nil, portpool.ModeFixed, portpool.WithRange(24223, 24223)))
-	_, err := reg.RegisterAny("none-left", []uint16{24220}, portpool.ModeFixed, portpool.WithRange(24221, 24223))
+	_, err := reg.RegisterAny("none-left", []int{24220}, portpool.ModeFixed, portpool.WithRange(24221, 24223))
 	wantErr(t, err, portpool.ErrExhausted, "24220 or 24221-24223")
 	if _, err := reg.Get("none-left"); !errors.Is(err, portpool.ErrNotFound) {
 		t.Fatalf("a refused RegisterAny leased something: %v", err)
@@ -58,7 +58,7 @@ func TestExcludedPortsAreNeverHandedOut(t *testing.T) {
 	}
 	_, err := reg.Register("fixed", 24300, portpool.ModeFixed, exclude)
 	wantErr(t, err, portpool.ErrConflict, "24300", "excluded")
-	if got := must(reg.RegisterAny("ranged", []uint16{24301}, portpool.ModeFixed, exclude, portpool.WithRange(24300, 24310))); got != 24303 {
+	if got := must(reg.RegisterAny("ranged", []int{24301}, portpool.ModeFixed, exclude, portpool.WithRange(24300, 24310))); got != 24303 {
 		t.Fatalf("RegisterAny past excluded and leased ports: %d, want 24303", got)
 	}
 	must(reg.SetPool("p", 24320, 24323, portpool.WithProbe(false)))
@@ -70,7 +70,7 @@ func TestExcludedPortsAreNeverHandedOut(t *testing.T) {
 	_, err = reg.Allocate("more", "p", poolExclude...)
 	wantErr(t, err, portpool.ErrExhausted)
 	// The cursor is past 24322: 24323 is excluded, then 24320 is, and 24321 is next.
-	if got := must(reg.AllocateMany([]string{"m1"}, "p", portpool.WithExclude(24323, 24320))); !slices.Equal(got, []uint16{24321}) {
+	if got := must(reg.AllocateMany([]string{"m1"}, "p", portpool.WithExclude(24323, 24320))); !slices.Equal(got, []int{24321}) {
 		t.Fatalf("AllocateMany past excluded ports: %v, want [24321]", got)
 	}
 	lease := must(reg.Lease("scoped", portpool.WithPorts(24330, 24331), portpool.WithExclude(24330)))
@@ -85,7 +85,7 @@ func TestExcludedPortsAreNeverHandedOut(t *testing.T) {
 		}
 	}
 	for _, held := range must(reg.List()) {
-		if slices.Contains([]uint16{24300, 24301, 24320, 24330}, held.Port) {
+		if slices.Contains([]int{24300, 24301, 24320, 24330}, held.Port) {
 			t.Fatalf("a port every call excluded was leased: %+v", held)
 		}
 	}
@@ -112,7 +112,7 @@ func TestFindFreeNReturnsDistinctFreePorts(t *testing.T) {
 	if len(ports) != 8 {
 		t.Fatalf("FindFreeN(8) = %v", ports)
 	}
-	seen := map[uint16]bool{}
+	seen := map[int]bool{}
 	for _, port := range ports {
 		if seen[port] {
 			t.Fatalf("FindFreeN(8) returned %d twice: %v", port, ports)
@@ -120,7 +120,7 @@ func TestFindFreeNReturnsDistinctFreePorts(t *testing.T) {
 		seen[port] = true
 	}
 	ranged := must(portpool.FindFreeN(3, portpool.WithPorts(24452, 24452), portpool.WithRange(24450, 24459)))
-	if !slices.Equal(ranged, []uint16{24452, 24450, 24451}) {
+	if !slices.Equal(ranged, []int{24452, 24450, 24451}) {
 		t.Fatalf("FindFreeN(3) with a preferred port and a range: %v, want [24452 24450 24451]", ranged)
 	}
 	_, err := portpool.FindFreeN(4, portpool.WithRange(24460, 24462))
@@ -133,7 +133,7 @@ func TestWithHostChecksOnlyThatAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	port := uint16(l.Addr().(*net.TCPAddr).Port)
+	port := (l.Addr().(*net.TCPAddr).Port)
 	if got := must(portpool.FindFree(portpool.WithPorts(port), portpool.WithRange(24500, 24509))); got == port {
 		t.Fatalf("FindFree on the wildcards gave %d, which 127.0.0.1 has bound", port)
 	}
@@ -161,7 +161,7 @@ func TestBadPortChoicesAreErrInvalidArgumentAndChangeNothing(t *testing.T) {
 		says string
 	}{
 		{"preferred port 0", func() error {
-			_, err := reg.RegisterAny("web", []uint16{3000, 0}, portpool.ModeFixed)
+			_, err := reg.RegisterAny("web", []int{3000, 0}, portpool.ModeFixed)
 			return err
 		}, "invalid port 0"},
 		{"no port and no range", func() error {

@@ -12,9 +12,13 @@ import "math"
 
 // Who returns the leases holding port (TCP and UDP) and the server sockets bound to it with
 // their processes. It walks every process's descriptors.
-func (r *Registry) Who(port uint16) (Who, error) {
+func (r *Registry) Who(port int) (Who, error) {
+	cport, err := cPort(port)
+	if err != nil {
+		return Who{}, err
+	}
 	return jsonOf[Who](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_who_json(h, C.uint16_t(port), out)
+		return C.portpool_who_json(h, cport, out)
 	})
 }
 
@@ -39,10 +43,14 @@ func (r *Registry) Doctor() (DoctorReport, error) {
 
 // IsFree tells whether port can be bound for protocol on this host right now, on both the
 // IPv4 and IPv6 wildcard addresses. It ignores the registry; the answer is a snapshot.
-func IsFree(port uint16, protocol Protocol) (bool, error) {
+func IsFree(port int, protocol Protocol) (bool, error) {
+	cport, err := cPort(port)
+	if err != nil {
+		return false, err
+	}
 	var out C.bool
-	err := locked(func() C.enum_portpool_status {
-		return C.portpool_is_free(C.uint16_t(port), C.portpool_protocol(protocol), &out)
+	err = locked(func() C.enum_portpool_status {
+		return C.portpool_is_free(cport, C.portpool_protocol(protocol), &out)
 	})
 	return bool(out), err
 }
@@ -58,7 +66,7 @@ func IsFree(port uint16, protocol Protocol) (bool, error) {
 //
 // Before this package had options, FindFree took the protocol: FindFree(portpool.UDP) is now
 // FindFree(portpool.WithProtocol(portpool.UDP)).
-func FindFree(opts ...LeaseOption) (uint16, error) {
+func FindFree(opts ...LeaseOption) (int, error) {
 	ports, err := findFree("FindFree", 1, opts)
 	if err != nil {
 		return 0, err
@@ -70,12 +78,12 @@ func FindFree(opts ...LeaseOption) (uint16, error) {
 // chooses them: the free ones of WithPorts in order, then of WithRange, or the kernel's picks.
 // Fewer than n free ports is ErrExhausted; n below 1 is ErrInvalidArgument. It takes the
 // options FindFree takes.
-func FindFreeN(n int, opts ...LeaseOption) ([]uint16, error) {
+func FindFreeN(n int, opts ...LeaseOption) ([]int, error) {
 	return findFree("FindFreeN", n, opts)
 }
 
 // findFree asks libportpool for n ports (call names the caller in errors).
-func findFree(call string, n int, opts []LeaseOption) ([]uint16, error) {
+func findFree(call string, n int, opts []LeaseOption) ([]int, error) {
 	o, err := collectOptions(opts, setProtocol|setPorts|narrowing&^setBindable, call)
 	if err != nil {
 		return nil, err
@@ -103,9 +111,9 @@ func findFree(call string, n int, opts []LeaseOption) ([]uint16, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := make([]uint16, n)
+	ports := make([]int, n)
 	for i := range ports {
-		ports[i] = uint16(out[i])
+		ports[i] = int(out[i])
 	}
 	return ports, nil
 }

@@ -21,14 +21,14 @@ import (
 var localhost = netip.MustParseAddr("127.0.0.1")
 
 // listenTCP is reg.Listen that stops the test on error and closes the listener when it ends.
-func listenTCP(t *testing.T, reg *portpool.Registry, name string, opts ...portpool.LeaseOption) (net.Listener, uint16) {
+func listenTCP(t *testing.T, reg *portpool.Registry, name string, opts ...portpool.LeaseOption) (net.Listener, int) {
 	t.Helper()
 	l, err := reg.Listen(name, opts...)
 	if err != nil {
 		t.Fatalf("Listen(%q): %v", name, err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return l, uint16(l.Addr().(*net.TCPAddr).Port)
+	return l, (l.Addr().(*net.TCPAddr).Port)
 }
 
 func TestAnHTTPServerOnListenAnswersAGetThroughTheLeasedPort(t *testing.T) {
@@ -95,7 +95,7 @@ func TestListenPacketRoundTripsADatagramThroughTheLeasedPort(t *testing.T) {
 	reg, _ := open(t)
 	conn := must(reg.ListenPacket("dns"))
 	defer conn.Close()
-	port := uint16(conn.LocalAddr().(*net.UDPAddr).Port)
+	port := (conn.LocalAddr().(*net.UDPAddr).Port)
 	if lease := must(reg.GetLease("dns")); lease.Port != port || lease.Protocol != portpool.UDP {
 		t.Fatalf("the lease is %+v: want port %d/udp", lease, port)
 	}
@@ -251,7 +251,7 @@ func TestListenNeverReturnsAPortItDoesNotHoldWhileAnotherProcessBindsThePool(t *
 			}
 			continue
 		}
-		port := uint16(l.Addr().(*net.TCPAddr).Port)
+		port := (l.Addr().(*net.TCPAddr).Port)
 		if held := must(reg.Get(name)); held != port {
 			t.Fatalf("%s: the listener is on %d, the lease holds %d", name, port, held)
 		}

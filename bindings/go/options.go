@@ -131,15 +131,21 @@ func WithPool(pool string) LeaseOption {
 // WithPort is WithPorts with one port: Lease, Listen or ListenPacket take port as WithMode
 // says (flexible by default: port, or the next free one above it) instead of a pool's next
 // free port.
-func WithPort(port uint16) LeaseOption { return WithPorts(port) }
+func WithPort(port int) LeaseOption { return WithPorts(port) }
 
 // WithPorts gives the preferred ports, in order. Lease, Listen and ListenPacket take the first
 // of them that WithMode allows (then WithRange's, if given) instead of a pool's next free
 // port; FindFree and FindFreeN try them first. Given twice, the last one counts.
 // RegisterAny takes its preferred ports as an argument instead.
-func WithPorts(ports ...uint16) LeaseOption {
-	ports = append([]uint16(nil), ports...)
-	return func(o *leaseOptions) { o.ports, o.set = ports, o.set|setPorts }
+// Each port must be 1-65535, else ErrInvalidArgument.
+func WithPorts(ports ...int) LeaseOption {
+	checked, err := cPorts(ports)
+	return func(o *leaseOptions) {
+		o.ports, o.set = checked, o.set|setPorts
+		if err != nil {
+			o.err = err
+		}
+	}
 }
 
 // WithMode says how Lease, Listen and ListenPacket take the ports of WithPorts and WithRange:
@@ -154,15 +160,15 @@ func WithMode(mode Mode) LeaseOption {
 // first preferred port and ModeFixed takes only the preferred ports; FindFree lets the kernel
 // pick. Port 0, or lo above hi, is ErrInvalidArgument. A pool has its own range, so
 // Allocate takes no WithRange, and Lease or Listen with WithPool refuse it.
-func WithRange(lo, hi uint16) LeaseOption {
+func WithRange(lo, hi int) LeaseOption {
+	checked, err := cPorts([]int{lo, hi})
 	return func(o *leaseOptions) {
 		o.set |= setRange
-		if lo == 0 && hi == 0 {
-			// libportpool reads a range of 0-0 as none: say what core says of port 0.
-			o.err = invalid("invalid port 0: ports are 1-65535")
+		if err != nil {
+			o.err = err
 			return
 		}
-		o.c.range_start, o.c.range_end = C.uint16_t(lo), C.uint16_t(hi)
+		o.c.range_start, o.c.range_end = C.uint16_t(checked[0]), C.uint16_t(checked[1])
 	}
 }
 
@@ -170,9 +176,14 @@ func WithRange(lo, hi uint16) LeaseOption {
 // next in a pool: for Register, RegisterAny, Allocate, AllocateMany, Lease, Listen,
 // ListenPacket, FindFree and FindFreeN (get-port's exclude). Given more than once, the ports
 // add up. Port 0 is ErrInvalidArgument.
-func WithExclude(ports ...uint16) LeaseOption {
-	ports = append([]uint16(nil), ports...)
-	return func(o *leaseOptions) { o.exclude, o.set = append(o.exclude, ports...), o.set|setExclude }
+func WithExclude(ports ...int) LeaseOption {
+	checked, err := cPorts(ports)
+	return func(o *leaseOptions) {
+		o.exclude, o.set = append(o.exclude, checked...), o.set|setExclude
+		if err != nil {
+			o.err = err
+		}
+	}
 }
 
 // WithHost checks candidate ports on the one address ip (e.g. 127.0.0.1) instead of the IPv4

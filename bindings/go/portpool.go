@@ -77,7 +77,15 @@ type Registry struct {
 // $PORTPOOL_REGISTRY, else /var/lib/portpool/registry.json for root, else
 // $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json). The file is
 // created on the first change. Close the Registry when done with it.
-func Open(path string) (*Registry, error) {
+//
+// WithNamespace opens the handle on one namespace's names.
+func Open(path string, opts ...OpenOption) (*Registry, error) {
+	var o openOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
 	var cpath *C.char
 	if path != "" {
 		var err error
@@ -87,7 +95,16 @@ func Open(path string) (*Registry, error) {
 		defer C.free(unsafe.Pointer(cpath))
 	}
 	var h *C.portpool_registry
-	if err := locked(func() C.enum_portpool_status { return C.portpool_open(cpath, &h) }); err != nil {
+	open := func() C.enum_portpool_status { return C.portpool_open(cpath, &h) }
+	if o.namespace != nil {
+		cns, err := cString("namespace", *o.namespace)
+		if err != nil {
+			return nil, err
+		}
+		defer C.free(unsafe.Pointer(cns))
+		open = func() C.enum_portpool_status { return C.portpool_open_namespace(cpath, cns, &h) }
+	}
+	if err := locked(open); err != nil {
 		return nil, err
 	}
 	r := &Registry{h: h}
@@ -189,12 +206,35 @@ func jsonOf[T any](r *Registry, call func(*C.portpool_registry, **C.char) C.enum
 }
 
 // portOf runs a call that takes a name and returns a port.
-func (r *Registry) portOf(name string, call func(*C.portpool_registry, *C.char, *C.uint16_t) C.enum_portpool_status) (uint16, error) {
-	return withCString("name", name, func(cname *C.char) (uint16, error) {
+func (r *Registry) portOf(name string, call func(*C.portpool_registry, *C.char, *C.uint16_t) C.enum_portpool_status) (int, error) {
+	return withCString("name", name, func(cname *C.char) (int, error) {
 		var out C.uint16_t
 		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status { return call(h, cname, &out) })
-		return uint16(out), err
+		return int(out), err
 	})
+}
+
+// cPort is port for C, checked by libportpool as core checks every port: 1-65535, else
+// ErrInvalidArgument with core's message. Ports are int in Go, as in package net.
+func cPort(port int) (C.uint16_t, error) {
+	var out C.uint16_t
+	err := locked(func() C.enum_portpool_status {
+		return C.portpool_port_from_int(C.int64_t(port), &out)
+	})
+	return out, err
+}
+
+// cPorts is cPort of each of ports.
+func cPorts(ports []int) ([]uint16, error) {
+	out := make([]uint16, len(ports))
+	for i, port := range ports {
+		p, err := cPort(port)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = uint16(p)
+	}
+	return out, nil
 }
 
 // leaseOf runs a call that takes a name and returns a lease as JSON.
@@ -273,4 +313,19 @@ func takeString(s *C.char) string {
 	}
 	defer C.portpool_string_free(s)
 	return C.GoString(s)
+}
+
+// OpenOption sets an option of Open.
+type OpenOption func(*openOptions)
+
+type openOptions struct {
+	namespace *string
+}
+
+// WithNamespace makes the handle read and write only the names of namespace ns, so two
+// supervisors may both name a worker "worker-1"; ports stay unique across every namespace,
+// and List lists ns only (ListAllNamespaces lists all). A namespace is named as a lease is
+// (1-128 bytes, no whitespace or control characters), else Open returns ErrInvalidArgument.
+func WithNamespace(ns string) OpenOption {
+	return func(o *openOptions) { o.namespace = &ns }
 }

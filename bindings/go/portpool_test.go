@@ -56,14 +56,14 @@ func wantErr(t *testing.T, err, kind error, parts ...string) {
 }
 
 // listen holds a TCP port on every IPv4 address until the test ends.
-func listen(t *testing.T) uint16 {
+func listen(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp4", "0.0.0.0:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return uint16(l.Addr().(*net.TCPAddr).Port)
+	return (l.Addr().(*net.TCPAddr).Port)
 }
 
 func TestVersionIsTheWorkspaceVersionAndTheABIMatches(t *testing.T) {
@@ -204,7 +204,7 @@ func TestAllocateHandsOutEachPoolPortOnceThenIsExhausted(t *testing.T) {
 	if pool != (portpool.Pool{Name: "tiny", Start: 22000, End: 22002, Cursor: 22000, Probe: false}) {
 		t.Fatalf("SetPool returned %+v", pool)
 	}
-	for i, want := range []uint16{22000, 22001, 22002} {
+	for i, want := range []int{22000, 22001, 22002} {
 		if got := must(reg.Allocate(fmt.Sprintf("w%d", i), "tiny")); got != want {
 			t.Fatalf("allocation %d got %d, want %d", i, got, want)
 		}
@@ -413,7 +413,7 @@ func TestGoroutinesSharingOneRegistryNeverGetOnePortTwice(t *testing.T) {
 	reg, _ := open(t)
 	must(reg.SetPool("shared", 24000, 24999, portpool.WithProbe(false)))
 	const goroutines, each = 16, 8
-	ports := make([][]uint16, goroutines)
+	ports := make([][]int, goroutines)
 	errs := make(chan error, goroutines)
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -435,7 +435,7 @@ func TestGoroutinesSharingOneRegistryNeverGetOnePortTwice(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	seen := map[uint16]bool{}
+	seen := map[int]bool{}
 	for _, list := range ports {
 		for _, port := range list {
 			if seen[port] {

@@ -23,7 +23,7 @@ import (
 // other use.
 type ScopedLease struct {
 	reg  *Registry
-	port uint16
+	port int
 	mu   sync.Mutex // held by Close
 	h    *C.portpool_lease
 }
@@ -70,14 +70,14 @@ func (r *Registry) Lease(name string, opts ...LeaseOption) (*ScopedLease, error)
 		if err != nil {
 			return nil, err
 		}
-		l := &ScopedLease{reg: r, h: h, port: uint16(C.portpool_lease_port(h))}
+		l := &ScopedLease{reg: r, h: h, port: int(C.portpool_lease_port(h))}
 		runtime.SetFinalizer(l, (*ScopedLease).free)
 		return l, nil
 	})
 }
 
 // Port returns the leased port.
-func (l *ScopedLease) Port() uint16 { return l.port }
+func (l *ScopedLease) Port() int { return l.port }
 
 // Close ends the scope: it releases the lease, once, if this is the process that made it and
 // the name still holds this port (a lease released or handed over meanwhile is left alone).

@@ -109,13 +109,13 @@ func TestSetPoolReturnsItsWarningsBesideThePool(t *testing.T) {
 }
 
 // ephemeralRange is the kernel's ephemeral port range.
-func ephemeralRange(t *testing.T) (uint16, uint16) {
+func ephemeralRange(t *testing.T) (int, int) {
 	t.Helper()
 	text, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
 		t.Skipf("no ephemeral range to read: %v", err)
 	}
-	var lo, hi uint16
+	var lo, hi int
 	if _, err := fmt.Sscan(string(text), &lo, &hi); err != nil {
 		t.Fatal(err)
 	}

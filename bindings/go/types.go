@@ -104,7 +104,7 @@ type Owner struct {
 // lease.
 type Lease struct {
 	Name     string   `json:"name"`
-	Port     uint16   `json:"port"`
+	Port     int      `json:"port"`
 	Protocol Protocol `json:"protocol"`
 	Mode     Mode     `json:"mode"`
 	// Pool is the pool a ModePool lease came from, else "" (null in JSON).
@@ -121,6 +121,11 @@ type Lease struct {
 	Next *Next `json:"next"`
 	// Origin is, for a lease Migrate made, the process bound to the port then; else nil.
 	Origin *Origin `json:"origin,omitempty"`
+	// Namespace is the namespace the name lives in; "" for the default one (null in JSON).
+	Namespace string `json:"namespace"`
+	// Generation counts the handovers begun on the lease; a handover's ticket is the
+	// generation it began.
+	Generation uint64 `json:"generation"`
 	// Stale says why the lease is stale (time to live over, owner gone, a handover's owner
 	// gone), in leases from List and Who; "" for a lease that holds its ports.
 	Stale string `json:"stale,omitempty"`
@@ -136,11 +141,12 @@ func (l *Lease) wire() any {
 	type plain Lease // without these methods
 	return &struct {
 		*plain
-		Pool    *nullString `json:"pool"`
-		Created *unixTime   `json:"created"`
-		TTL     *seconds    `json:"ttl"`
-		Expires *unixTime   `json:"expires"`
-	}{(*plain)(l), (*nullString)(&l.Pool), (*unixTime)(&l.Created), (*seconds)(&l.TTL), (*unixTime)(&l.Expires)}
+		Pool      *nullString `json:"pool"`
+		Created   *unixTime   `json:"created"`
+		TTL       *seconds    `json:"ttl"`
+		Expires   *unixTime   `json:"expires"`
+		Namespace *nullString `json:"namespace"`
+	}{(*plain)(l), (*nullString)(&l.Pool), (*unixTime)(&l.Created), (*seconds)(&l.TTL), (*unixTime)(&l.Expires), (*nullString)(&l.Namespace)}
 }
 
 // MarshalJSON writes the lease as core does.
@@ -158,11 +164,31 @@ type Origin struct {
 
 // Next is the port a handover leased for the next generation of a lease.
 type Next struct {
-	Port uint16 `json:"port"`
+	Port int `json:"port"`
 	// Created is when the handover began.
 	Created time.Time `json:"created"`
 	// Owner is the next generation's process, which owns the lease after the commit.
 	Owner *Owner `json:"owner"`
+	// Ticket commits or aborts this handover and no other (0 in records made before tickets).
+	Ticket uint64 `json:"ticket"`
+}
+
+// Handover is a handover under way, as BeginHandoverTicket and BeginHandovers return it.
+type Handover struct {
+	Name string `json:"name"`
+	// Port is the next generation's port.
+	Port int `json:"port"`
+	// Ticket commits or aborts this handover and no other.
+	Ticket uint64 `json:"ticket"`
+	// Created says whether this call began it (false: a retry that named its ticket).
+	Created bool `json:"created"`
+}
+
+// Ending names a handover that CommitHandovers or AbortHandovers ends: Ticket 0 ends
+// whatever handover of Name is under way, unchecked.
+type Ending struct {
+	Name   string
+	Ticket uint64
 }
 
 func (n *Next) wire() any {
@@ -182,10 +208,10 @@ func (n *Next) UnmarshalJSON(text []byte) error { return readWire(n, text) }
 // Pool is a named port range with a round-robin cursor shared by every process on the host.
 type Pool struct {
 	Name  string `json:"name"`
-	Start uint16 `json:"start"`
-	End   uint16 `json:"end"`
+	Start int    `json:"start"`
+	End   int    `json:"end"`
 	// Cursor is the next port Allocate will consider.
-	Cursor uint16 `json:"cursor"`
+	Cursor int `json:"cursor"`
 	// Probe tells whether Allocate bind-probes candidate ports.
 	Probe bool `json:"probe"`
 	// UID is the user id of the process that created the pool, nil for the default pool and
@@ -253,7 +279,7 @@ type Reclaimed struct {
 
 // Who is everything known about one port.
 type Who struct {
-	Port uint16 `json:"port"`
+	Port int `json:"port"`
 	// Leases holding the port, TCP and UDP (during a handover, as the current or next port).
 	Leases []Lease `json:"leases"`
 	// Sockets bound to the port, with their processes; nil when Unavailable says why they
@@ -325,6 +351,9 @@ const (
 	// FindingSplitRegistry: the caller's per-user registry still holds leases while the host
 	// registry exists; nobody else sees them (Subject is its path).
 	FindingSplitRegistry FindingKind = "split_registry"
+	// FindingLongHandover: a handover under way for longer than 5 minutes (a supervisor that
+	// died between begin and commit); the message names its ticket.
+	FindingLongHandover FindingKind = "long_handover"
 )
 
 // Severity is how much a Finding matters.
@@ -345,7 +374,7 @@ type Finding struct {
 	// Subject is the lease or pool concerned.
 	Subject string `json:"subject"`
 	// Port is the port concerned, for findings about a lease; else 0 (null in JSON).
-	Port uint16 `json:"port"`
+	Port int `json:"port"`
 	// Protocol is the port's protocol, for findings about a lease (null in JSON for others).
 	Protocol Protocol `json:"protocol"`
 	// Message is a sentence for people.

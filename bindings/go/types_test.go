@@ -33,13 +33,17 @@ func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer udp.Close()
-	bound := uint16(udp.LocalAddr().(*net.UDPAddr).Port)
+	bound := (udp.LocalAddr().(*net.UDPAddr).Port)
 	must(reg.Register("served", bound, portpool.ModeFixed, portpool.WithProtocol(portpool.UDP), portpool.WithForce()))
 	// A pool over the kernel's ephemeral range: a finding about no port.
 	lo, _ := ephemeralRange(t)
 	seen.walk(must(reg.SetPool("ephemeral", lo, lo+10, portpool.WithProbe(false))))
 
 	seen.walk(must(reg.List()))
+	blue := must(portpool.Open(must(reg.Path()), portpool.WithNamespace("blue")))
+	defer blue.Close()
+	must(blue.Allocate("w", "p"))
+	seen.walk(must(blue.ListAllNamespaces()))
 	seen.walk(must(reg.Pools()))
 	seen.walk(must(reg.GetLease("pooled")))
 	who := must(reg.Who(bound))

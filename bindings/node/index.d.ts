@@ -183,6 +183,18 @@ export declare class Registry {
   release(name: string): boolean
   /** The Promise form: see the synchronous method. `signal` aborts it. */
   releaseAsync(name: string, options?: AsyncOptions | undefined | null): Promise<boolean>
+  /**
+   * Releases `name`'s lease and, when a handover is under way, its next generation's port
+   * too (`release` refuses such a lease with `PORTPOOL_CONFLICT`); returns whether there
+   * was a lease.
+   */
+  releaseAll(name: string): boolean
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  releaseAllAsync(name: string, options?: AsyncOptions | undefined | null): Promise<boolean>
+  /** Every lease of every namespace, sorted by namespace (the default one first), then name. */
+  listAllNamespaces(): Array<Lease>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  listAllNamespacesAsync(options?: AsyncOptions | undefined | null): Promise<Array<Lease>>
   /** Every lease, sorted by name. */
   list(): Array<Lease>
   /** The Promise form: see the synchronous method. `signal` aborts it. */
@@ -237,8 +249,8 @@ export declare class Registry {
    * the current one stays valid, and returns it. Both ports are leased and listed (the new
    * one as the lease's `next`); `get` returns the current port until `commitHandover`. A
    * pool lease's new port comes from its pool, other leases take the first free port above
-   * the current one. `options.pid` is the next generation's process. Begun twice, returns
-   * the same port. An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
+   * the current one. `options.pid` is the next generation's process. Begun while a
+   * handover is under way, `PORTPOOL_CONFLICT` naming its ticket (see `beginHandoverTicket`). An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
    * `PORTPOOL_EXHAUSTED`.
    */
   beginHandover(name: string, options?: HandoverOptions | undefined | null): number
@@ -264,6 +276,38 @@ export declare class Registry {
   abortHandover(name: string, options?: HandoverOptions | undefined | null): number
   /** The Promise form: see the synchronous method. `signal` aborts it. */
   abortHandoverAsync(name: string, options?: WithSignal<HandoverOptions> | undefined | null): Promise<number>
+  /**
+   * Begins `name`'s handover as `beginHandover` does and returns it with its ticket. A
+   * handover already under way is `PORTPOOL_CONFLICT` naming its ticket and port, whoever
+   * asks, unless `options.ticket` is that ticket (a retry: the same handover, `created`
+   * false) or `options.supersede` (it is aborted and a new one begun, in one change).
+   */
+  beginHandoverTicket(name: string, options?: HandoverOptions | undefined | null): Handover
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  beginHandoverTicketAsync(name: string, options?: WithSignal<HandoverOptions> | undefined | null): Promise<Handover>
+  /**
+   * Begins a handover of each of `names` in one change: all begin, or none does (the first
+   * refusal is the error). `options.pid` and `options.supersede` apply to every name; a
+   * ticket names one handover, so `options.ticket` is `PORTPOOL_INVALID_ARGUMENT`.
+   */
+  beginHandovers(names: Array<string>, options?: HandoverOptions | undefined | null): Array<Handover>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  beginHandoversAsync(names: Array<string>, options?: WithSignal<HandoverOptions> | undefined | null): Promise<Array<Handover>>
+  /**
+   * Commits the handover of each of `endings` in one change, each checked against its
+   * ticket and `options.pid` as `commitHandover` checks them: all, or none. Returns the new
+   * ports in order.
+   */
+  commitHandovers(endings: Array<Ending>, options?: HandoverOptions | undefined | null): Array<number>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  commitHandoversAsync(endings: Array<Ending>, options?: WithSignal<HandoverOptions> | undefined | null): Promise<Array<number>>
+  /**
+   * Aborts the handover of each of `endings` in one change, all or none, checked as
+   * `commitHandovers` checks them. Returns the released next ports in order.
+   */
+  abortHandovers(endings: Array<Ending>, options?: HandoverOptions | undefined | null): Array<number>
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  abortHandoversAsync(endings: Array<Ending>, options?: WithSignal<HandoverOptions> | undefined | null): Promise<Array<number>>
   /**
    * Makes process `pid` the owner of `name`'s lease (omitted or `null`: nobody, the lease
    * becomes permanent) and returns the lease. An unknown name is `PORTPOOL_NOT_FOUND`.
@@ -388,6 +432,14 @@ export interface DoctorReport {
   unavailable: string | null
 }
 
+/** A handover that `commitHandovers` or `abortHandovers` ends. */
+export interface Ending {
+  /** The lease's name (required). */
+  name?: string
+  /** The handover's ticket; omitted: whatever handover is under way, unchecked. */
+  ticket?: number
+}
+
 /**
  * A port free for `protocol` (`'tcp'` by default) right now: the first free one of
  * `ports`, then of `range`, else one the kernel picks; never one of `exclude`. Each is
@@ -440,10 +492,36 @@ export interface Finding {
   message: string
 }
 
-/** Options of `Registry.beginHandover`, `commitHandover` and `abortHandover`. */
+/** A handover under way, as `beginHandoverTicket` and `beginHandovers` return it. */
+export interface Handover {
+  /** The lease's name. */
+  name: string
+  /** The next generation's port. */
+  port: number
+  /** The ticket that commits or aborts this handover and no other. */
+  ticket: number
+  /** Whether this call began it (`false`: a retry that named its ticket). */
+  created: boolean
+}
+
+/**
+ * Options of `Registry.beginHandover`, `commitHandover` and `abortHandover`, and of
+ * their ticket and batch forms.
+ */
 export interface HandoverOptions {
   /** The next generation's process, which owns the lease once the handover is committed. */
   pid?: number
+  /**
+   * The handover's ticket: `commitHandover` and `abortHandover` end that handover only
+   * (another, or one that has ended, is `PORTPOOL_CONFLICT`); `beginHandoverTicket`
+   * retries it. Omitted: whatever handover is under way.
+   */
+  ticket?: number
+  /**
+   * `beginHandoverTicket` and `beginHandovers`: abort the handover under way and begin
+   * a new one, in one change.
+   */
+  supersede?: boolean
 }
 
 /** What `Registry.importFile` did. */
@@ -516,6 +594,13 @@ export interface Lease {
    * over or change its owner, unless the registry was opened with `force`.
    */
   uid: number | null
+  /** The namespace the name lives in; `null` for the default one. */
+  namespace: string | null
+  /**
+   * How many handovers were begun on the lease (a handover's ticket is the generation it
+   * began).
+   */
+  generation: number
 }
 
 /**
@@ -572,6 +657,11 @@ export interface NextPort {
   created: number
   /** The next generation's process, which owns the lease once the handover is committed. */
   pid: number | null
+  /**
+   * The handover's ticket: `commitHandover` and `abortHandover` given it end this handover
+   * and no other.
+   */
+  ticket: number
 }
 
 /** Options of `new Registry`. */
@@ -590,6 +680,12 @@ export interface OpenOptions {
    * each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller is root.
    */
   force?: boolean
+  /**
+   * Read and write only this namespace's names (default: the default namespace), so
+   * two supervisors may both name a worker `'worker-1'`; ports stay unique across every
+   * namespace, and `list` lists this namespace only.
+   */
+  namespace?: string
 }
 
 /** One row of `__operations()`: what `index.js` needs to wrap a method pair. */

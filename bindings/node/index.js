@@ -212,13 +212,26 @@ async function undoHandover({ created }, args) {
   if (created) await this.abortHandoverAsync(args[0], { pid: args[1]?.pid })
 }
 
+/** Undoes a ticketed begin aborted after it landed: aborts the handovers it began, by ticket. */
+async function undoTickets({ value, created }) {
+  if (!created) return
+  const begun = Array.isArray(value) ? value : [value]
+  await this.abortHandoversAsync(begun.map(({ name, ticket }) => ({ name, ticket })))
+}
+
+const undos = {
+  beginHandoverAsync: undoHandover,
+  beginHandoverTicketAsync: undoTickets,
+  beginHandoversAsync: undoTickets,
+}
+
 const registryProto = native.Registry.prototype
 const define = (proto, key, value) =>
   Object.defineProperty(proto, key, { ...Object.getOwnPropertyDescriptor(proto, key), value })
 
 for (const op of native.__operations()) {
   define(registryProto, op.sync, syncForm(registryProto[op.sync], op.sync, op.args))
-  const undo = op.async === 'beginHandoverAsync' ? undoHandover : undoCall
+  const undo = undos[op.async] ?? undoCall
   define(registryProto, op.async, asyncForm(registryProto[op.async], op.async, op.args, undo))
 }
 

@@ -76,6 +76,11 @@ pub(crate) struct Cli {
     /// before failing with exit 6; default $PORTPOOL_LOCK_TIMEOUT, else 10. Reads never wait.
     #[arg(long, global = true, value_name = "SECS", value_parser = wait_secs)]
     pub(crate) wait: Option<Duration>,
+    /// Read and write only the names of namespace NS (default: $PORTPOOL_NAMESPACE, else
+    /// the default namespace), so two projects may both name a worker worker-1. Ports stay
+    /// unique across every namespace.
+    #[arg(long, global = true, value_name = "NS")]
+    pub(crate) namespace: Option<String>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -106,6 +111,8 @@ pub(crate) enum Command {
     /// line. Several names are leased in one write: all or none.
     Allocate(AllocateArgs),
     /// Release NAME's lease (an unknown NAME is not an error).
+    /// A lease with a handover under way is refused (exit 3): commit or abort the handover,
+    /// or give --all.
     Release {
         /// Name whose lease to release.
         name: String,
@@ -113,12 +120,18 @@ pub(crate) enum Command {
         /// conflict (exit 3) naming the user.
         #[arg(long)]
         force: bool,
+        /// Also release the port of the handover under way: end both generations.
+        #[arg(long)]
+        all: bool,
     },
-    /// List every lease.
+    /// List every lease of the namespace (see --namespace).
     List {
         /// Print an array of lease objects as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// List the leases of every namespace.
+        #[arg(long)]
+        all_namespaces: bool,
     },
     /// Manage pools (named port ranges).
     #[command(subcommand)]
@@ -147,9 +160,14 @@ pub(crate) enum Command {
         force: bool,
     },
     /// Begin a zero-downtime handover of NAME: lease a new port for the next generation
-    /// and print it, while the current one stays valid. --commit releases the old port and
-    /// prints the new, now current one; --abort releases the new one and prints it.
+    /// and print it (with --json, its ticket too), while the current one stays valid. A
+    /// handover under way is refused (exit 3) unless --ticket retries it or --supersede
+    /// replaces it. --commit releases the old port and prints the new, now current one;
+    /// --abort releases the new one and prints it.
     Handover(HandoverArgs),
+    /// Begin (the default), commit or abort the handovers of several names in one change:
+    /// all or none. Prints NAME PORT TICKET for each, one a line.
+    Handovers(HandoversArgs),
     /// Lease a port to NAME, run CMD with it in $PORT and $PORTPOOL_PORT, forward SIGINT,
     /// SIGTERM and SIGHUP to CMD, release the lease when CMD exits, and exit as CMD did.
     /// With --listen, bind the port as it is leased and pass the socket to CMD as fd 3 (systemd
@@ -360,6 +378,45 @@ pub(crate) struct HandoverArgs {
     /// was begun for another process. Without --pid, commit and abort are not checked.
     #[arg(long, value_name = "PID")]
     pub(crate) pid: Option<u32>,
+    /// The handover's ticket (begin prints it with --json): commit or abort that handover
+    /// only, or retry its begin; another is refused (exit 3). Without it, commit and abort
+    /// end whatever handover is under way.
+    #[arg(long, value_name = "TICKET")]
+    pub(crate) ticket: Option<u64>,
+    /// Begin: abort the handover under way, whichever it is, and begin a new one in one
+    /// change (without it, a handover under way is refused, exit 3).
+    #[arg(long, conflicts_with_all = ["commit", "abort"])]
+    pub(crate) supersede: bool,
+    /// Print {name, port, ticket, created} as JSON instead of the port (begin only).
+    #[arg(long, conflicts_with_all = ["commit", "abort"])]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct HandoversArgs {
+    /// Names whose ports to hand over; with --commit or --abort, NAME=TICKET checks each
+    /// handover's ticket (a bare NAME ends whatever handover is under way).
+    #[arg(value_name = "NAME[=TICKET]", required = true)]
+    pub(crate) names: Vec<String>,
+    /// Commit every handover: release the old ports.
+    #[arg(long, conflicts_with = "abort")]
+    pub(crate) commit: bool,
+    /// Abort every handover: release the new ports.
+    #[arg(long)]
+    pub(crate) abort: bool,
+    /// Begin: abort handovers under way and begin new ones, in the same change.
+    #[arg(long, conflicts_with_all = ["commit", "abort"])]
+    pub(crate) supersede: bool,
+    /// Begin: the next generation's process; commit and abort: checked as for handover.
+    #[arg(long, value_name = "PID")]
+    pub(crate) pid: Option<u32>,
+    /// Print an array of {name, port, ticket, created} objects as JSON instead (begin only).
+    #[arg(long, conflicts_with_all = ["commit", "abort"])]
+    pub(crate) json: bool,
+    /// Hand over also leases another user made (root always may): without, that is a
+    /// conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Args)]
@@ -436,7 +493,8 @@ pub(crate) struct DoctorArgs {
     pub(crate) json: bool,
     /// Exit 1 only when a finding of this kind is present (repeatable, or comma
     /// separated): not_listening, foreign_listener, stale_owner, stale_next_owner,
-    /// expired, taken_over, ephemeral_overlap, split_registry. Default: any warning
+    /// expired, taken_over, ephemeral_overlap, split_registry, long_handover. Default: any
+    /// warning
     /// (every kind but the informational not_listening).
     #[arg(long, value_name = "KIND", value_delimiter = ',')]
     pub(crate) fail_on: Vec<String>,

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// Runs `portpool ARGS` (no --registry), expecting a usage error; returns its one line.
@@ -253,15 +254,19 @@ fn version_is_a_command_too_and_prints_what_dash_dash_version_prints() {
 
 #[test]
 fn usage_lines_say_portpool_whatever_the_binary_file_is_called() {
-    let dir = tempfile::tempdir().unwrap();
-    let renamed = dir.path().join("portpool-9.9.9-linux-x86_64");
-    std::fs::copy(BIN, &renamed).unwrap();
-    let out = Command::new(&renamed).arg("register").output().unwrap();
+    // argv[0] as a renamed file would give it (a copy made here could be busy to exec while
+    // another test thread forks with its descriptor open).
+    let renamed = || {
+        let mut command = Command::new(BIN);
+        command.arg0("/opt/bin/portpool-9.9.9-linux-x86_64");
+        command
+    };
+    let out = renamed().arg("register").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("usage: portpool register"), "{err}");
     assert!(!err.contains("9.9.9"), "{err}");
-    let help = stdout(&Command::new(&renamed).arg("--help").output().unwrap());
+    let help = stdout(&renamed().arg("--help").output().unwrap());
     assert!(help.contains("Usage: portpool [OPTIONS]"), "{help}");
 }
 

@@ -60,7 +60,8 @@ impl Registry {
         options: &LeaseOptions,
     ) -> Result<Grant> {
         let Ports(ports) = ports.into();
-        check_name(name)?;
+        let key = self.named(name)?;
+        let name = key.as_str();
         check_register(&ports, mode, options.range, &options.exclude, options.host)?;
         let new = NewLease::asked(name, mode, None, options)?.forced(self.force() || options.force);
         let request = Request {
@@ -125,7 +126,8 @@ impl Registry {
         options: &LeaseOptions,
     ) -> Result<Grant> {
         let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
-        check_name(name)?;
+        let key = self.named(name)?;
+        let name = key.as_str();
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_pool_options(options)?;
         let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?
@@ -145,7 +147,8 @@ impl Registry {
     /// `None`; a handover that its owners' deaths committed or abandoned reads as settled
     /// (see [`list`](Self::list) for the leases as recorded).
     pub fn get(&self, name: &str) -> Result<Option<Lease>> {
-        check_name(name)?;
+        let key = self.named(name)?;
+        let name = key.as_str();
         let now = self.now();
         self.store
             .read(|data| data.lease(name).and_then(|l| settled(l, now).0))
@@ -154,34 +157,78 @@ impl Registry {
     /// The lease `name` holds, or `NotFound` (`no lease named "NAME"`): for callers for whom
     /// an unknown name is an error.
     pub fn lease(&self, name: &str) -> Result<Lease> {
-        self.get(name)?.ok_or_else(|| no_lease(name))
+        self.get(name)?
+            .ok_or_else(|| no_lease(&crate::model::lease_key(self.namespace(), name)))
     }
 
     /// Releases `name`'s lease. Returns whether there was one: an unknown name is not an
     /// error. A live lease another user made is a `Conflict` naming that user, unless the
     /// caller is root or the handle forces (see [`set_force`](Self::set_force)); a stale one
-    /// is anyone's to release, as `gc` would.
+    /// is anyone's to release, as `gc` would. A lease with a handover under way is a
+    /// `Conflict` naming its ticket and changes nothing: releasing it would end both
+    /// generations, so the caller says which ends (commit or abort the handover) or that both
+    /// do ([`release_all`](Self::release_all)). A handover whose old generation's owner is
+    /// gone was committed by that death (see [`gc`](Self::gc)), so the release then frees the
+    /// new generation's port.
     pub fn release(&self, name: &str) -> Result<bool> {
-        check_name(name)?;
+        self.release_generations(name, false)
+    }
+
+    /// Releases `name`'s lease and, when a handover is under way, the next generation's port
+    /// too. Returns whether there was a lease. Another user's live lease is a `Conflict` as
+    /// for [`release`](Self::release).
+    pub fn release_all(&self, name: &str) -> Result<bool> {
+        self.release_generations(name, true)
+    }
+
+    fn release_generations(&self, name: &str, all: bool) -> Result<bool> {
+        let key = self.named(name)?;
+        let name = key.as_str();
         let force = self.force();
         self.store.update(|data| {
+            let settled = drop_if_stale(data, name, self.now())?;
             if let Some(lease) = data.lease(name)
                 && standing(lease, self.now()) == Standing::Held
             {
                 check_maker(lease, force)?;
             }
+            if let Some(next) = data.lease(name).and_then(|l| l.next).filter(|_| !all) {
+                return Err(Error::conflict(format!(
+                    "{} has a handover under way (ticket {}, port {}): releasing it would drop both generations' ports; commit or abort the handover first, or release all",
+                    shown(name),
+                    next.ticket,
+                    next.port
+                )));
+            }
             let released = data.remove(name).is_some();
-            Ok((released, released))
+            Ok((released, released || settled))
         })
     }
 
     /// Every lease as recorded, sorted by name. A lease that is stale in any way (time to
     /// live over, owner gone, a handover's owner gone) carries the reason in
     /// [`Lease::stale`] until something settles it (`gc`, or a call that needs its port).
+    /// Only this handle's namespace is listed (see
+    /// [`list_all_namespaces`](Self::list_all_namespaces)).
     pub fn list(&self) -> Result<Vec<Lease>> {
         let now = self.now();
-        self.store
-            .read(|data| data.leases().map(|l| marked(l, now)).collect())
+        self.store.read(|data| {
+            data.leases()
+                .filter(|l| self.sees(l))
+                .map(|l| marked(l, now))
+                .collect()
+        })
+    }
+
+    /// Every lease of every namespace, as [`list`](Self::list) shows them, sorted by
+    /// namespace (the default one first), then name.
+    pub fn list_all_namespaces(&self) -> Result<Vec<Lease>> {
+        let now = self.now();
+        let mut leases: Vec<Lease> = self
+            .store
+            .read(|data| data.leases().map(|l| marked(l, now)).collect())?;
+        leases.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Ok(leases)
     }
 
     /// Every pool, sorted by name. The `default` pool (9000–9999 unless changed) is always
@@ -287,7 +334,8 @@ impl Registry {
     /// nothing is never revived. A lease without a time to live, renewed without one, is
     /// `InvalidArgument`.
     pub fn renew(&self, name: &str, ttl: Option<u64>) -> Result<Lease> {
-        check_name(name)?;
+        let key = self.named(name)?;
+        let name = key.as_str();
         let ttl = check_ttl_option(ttl)?;
         self.store.update(|data| {
             let now = self.now();

@@ -47,6 +47,14 @@ struct LeaseOut<'a> {
     next: Option<&'a Next>,
     #[serde(skip_serializing_if = "Option::is_none")]
     uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_zero")]
+    generation: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl<'a> From<&'a Lease> for LeaseOut<'a> {
@@ -63,6 +71,8 @@ impl<'a> From<&'a Lease> for LeaseOut<'a> {
             expires: l.expires,
             next: l.next.as_ref(),
             uid: l.uid,
+            namespace: l.namespace.as_deref(),
+            generation: l.generation,
         }
     }
 }
@@ -413,7 +423,7 @@ fn apply(data: &mut Data, tail: &mut Tail, line: LineIn) -> std::result::Result<
             if let Err(why) = check_lease(&lease) {
                 return Err(bad(why));
             }
-            if data.lease(&lease.name).is_some() {
+            if data.lease(&lease.key()).is_some() {
                 return Err(bad("appears twice".into()));
             }
             if let Some((port, other)) = data.port_conflict(&lease) {
@@ -481,10 +491,10 @@ fn apply_change(
         if let Err(why) = check_lease(lease) {
             return Err(format!("lease {:?}: {why}", lease.name));
         }
-        data.remove(&lease.name);
+        data.remove(&lease.key());
     }
     for lease in leases {
-        if data.lease(&lease.name).is_some() {
+        if data.lease(&lease.key()).is_some() {
             return Err(format!("lease {:?} appears twice", lease.name));
         }
         if let Some((port, other)) = data.port_conflict(&lease) {
@@ -534,6 +544,8 @@ mod tests {
             next: None,
             origin: None,
             uid: None,
+            namespace: None,
+            generation: 0,
             stale: None,
         }
     }
@@ -573,6 +585,7 @@ mod tests {
                 port: 8081,
                 created: 1,
                 owner: None,
+                ticket: 0,
             }),
             ttl: Some(30),
             expires: Some(1_700_000_030),

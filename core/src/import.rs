@@ -37,20 +37,26 @@ impl Registry {
     pub fn import(&self, file: &Path) -> Result<ImportReport> {
         let bytes = read_import_file(file)?;
         let now = self.now();
-        let entries = import_entries(file, &bytes, now)?;
+        let entries: Vec<Lease> = import_entries(file, &bytes, now)?
+            .into_iter()
+            .map(|lease| Lease {
+                namespace: self.namespace().map(str::to_owned),
+                ..lease
+            })
+            .collect();
         self.store.update(|data| {
             let now = self.now();
             let mut report = ImportReport::default();
             let mut conflicts = Vec::new();
             for lease in &entries {
-                settle(data, &lease.name, now)?;
-                if let Some(held) = data.lease(&lease.name) {
+                settle(data, &lease.key(), now)?;
+                if let Some(held) = data.lease(&lease.key()) {
                     if held.port == lease.port && held.protocol == lease.protocol {
                         report.skipped.push(lease.name.clone());
                     } else {
                         conflicts.push(format!(
                             "{} already holds port {}/{}",
-                            shown(&lease.name),
+                            shown(&lease.key()),
                             held.port,
                             held.protocol
                         ));

@@ -51,7 +51,13 @@ pub enum FindingKind {
     /// A per-user registry that still holds leases while the host registry exists: nobody
     /// else sees those leases.
     SplitRegistry,
+    /// A handover under way for longer than [`HANDOVER_PENDING_LIMIT`]: a supervisor that
+    /// crashed between begin and commit, whose handover nobody will end.
+    LongHandover,
 }
+
+/// How long a handover may be under way before `doctor` reports it (`long_handover`).
+pub const HANDOVER_PENDING_LIMIT: Duration = Duration::from_secs(300);
 
 spelled!(FindingKind, "finding kind", {
     NotListening => "not_listening",
@@ -62,7 +68,8 @@ spelled!(FindingKind, "finding kind", {
     TakenOver => "taken_over",
     EphemeralOverlap => "ephemeral_overlap",
     SplitRegistry => "split_registry",
-}, parse: [NotListening, ForeignListener, StaleOwner, StaleNextOwner, Expired, TakenOver, EphemeralOverlap, SplitRegistry]);
+    LongHandover => "long_handover",
+}, parse: [NotListening, ForeignListener, StaleOwner, StaleNextOwner, Expired, TakenOver, EphemeralOverlap, SplitRegistry, LongHandover]);
 
 impl FindingKind {
     /// How much it matters: only `not_listening` is informational.
@@ -323,19 +330,11 @@ impl Registry {
                 report.findings.extend(listener_findings(lease, sockets));
             }
         }
+        report.findings.extend(long_handovers(&leases, now));
         report.findings.extend(self.split_registry(now));
-        for pool in &pools {
-            if let Some(message) = ephemeral_warning(pool) {
-                report.findings.push(Finding {
-                    kind: FindingKind::EphemeralOverlap,
-                    severity: FindingKind::EphemeralOverlap.severity(),
-                    subject: pool.name.clone(),
-                    port: None,
-                    protocol: None,
-                    message,
-                });
-            }
-        }
+        report
+            .findings
+            .extend(pools.iter().filter_map(ephemeral_finding));
         Ok(report)
     }
 }
@@ -372,6 +371,42 @@ impl Registry {
             ),
         })
     }
+}
+
+/// The `ephemeral_overlap` finding of a pool that overlaps the kernel's ephemeral ports.
+fn ephemeral_finding(pool: &Pool) -> Option<Finding> {
+    ephemeral_warning(pool).map(|message| Finding {
+        kind: FindingKind::EphemeralOverlap,
+        severity: FindingKind::EphemeralOverlap.severity(),
+        subject: pool.name.clone(),
+        port: None,
+        protocol: None,
+        message,
+    })
+}
+
+/// A finding for each live lease whose handover has been under way longer than
+/// [`HANDOVER_PENDING_LIMIT`], naming its ticket so that a person can end it.
+fn long_handovers(leases: &[Lease], now: Duration) -> Vec<Finding> {
+    let limit = HANDOVER_PENDING_LIMIT.as_secs();
+    leases
+        .iter()
+        .filter(|l| standing(l, now) == Standing::Held)
+        .filter_map(|lease| {
+            let next = lease.next?;
+            let age = now.as_secs().saturating_sub(next.created);
+            (age > limit).then(|| {
+                let message = format!(
+                    "{}: a handover to port {}/{} (ticket {}) has been under way for {age} s, longer than {limit} s; commit or abort it",
+                    crate::validate::shown(&lease.key()),
+                    next.port,
+                    lease.protocol,
+                    next.ticket
+                );
+                Finding::about(FindingKind::LongHandover, lease, next.port, message)
+            })
+        })
+        .collect()
 }
 
 /// What the host's server sockets say about a live lease: nothing listening on its port, a

@@ -1006,6 +1006,8 @@ mod tests {
             next: None,
             origin: None,
             uid: None,
+            namespace: None,
+            generation: 0,
             stale: None,
         }
     }

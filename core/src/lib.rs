@@ -56,9 +56,12 @@ mod wait;
 
 pub use choose::{FindOptions, Ports, find_free_ports, is_free_at};
 pub use error::{Error, ErrorKind, Result};
+pub use handover::{Ending, Handover, HandoverOptions};
 pub use host::{InitReport, group_id, group_name, init_host};
 pub use import::ImportReport;
-pub use inspect::{DoctorReport, Finding, FindingKind, Severity, Who, ephemeral_overlap};
+pub use inspect::{
+    DoctorReport, Finding, FindingKind, HANDOVER_PENDING_LIMIT, Severity, Who, ephemeral_overlap,
+};
 pub use listen::{Bound, ListenOptions};
 pub use model::{
     DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
@@ -73,7 +76,7 @@ pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use store::{DEFAULT_LOCK_TIMEOUT, parse_lock_timeout};
 pub use validate::{
     MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_host, parse_port,
-    pid_from_i64, port_from_i64, shown, ttl_from_i64,
+    pid_from_i64, port_from_i64, shown, ticket_from_i64, ttl_from_i64,
 };
 pub use wait::{Wait, with_wait};
 

@@ -115,7 +115,8 @@ impl Registry {
         listen: &ListenOptions,
         fresh: bool,
     ) -> Result<Bound> {
-        check_name(name)?;
+        let key = self.named(name)?;
+        let name = key.as_str();
         let host = match (listen.host, options.host) {
             (Some(a), Some(b)) if a != b => {
                 return Err(Error::invalid(format!(

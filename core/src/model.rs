@@ -112,6 +112,15 @@ pub struct Lease {
     /// may write the registry may change those.
     #[serde(default)]
     pub uid: Option<u32>,
+    /// The namespace the name lives in; `None` for the default namespace (every lease made
+    /// before namespaces). Names are unique per namespace; ports across all of them.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// How many handovers were begun on this lease: a handover's ticket is the generation it
+    /// begins, so a ticket of an aborted or superseded handover never matches a later one.
+    /// 0 for a lease that never had one.
+    #[serde(default)]
+    pub generation: u64,
     /// Why the lease is stale (time to live over, owner gone, a handover's owner gone), as
     /// `list` and `who` report it; `None` for a lease that holds its ports. Never stored:
     /// computed when the lease is read.
@@ -130,7 +139,33 @@ pub struct Origin {
     pub program: String,
 }
 
+/// What separates a namespace from a name in a lease's key: a control character, which
+/// neither may contain, so a key names one (namespace, name) pair only.
+pub(crate) const NAMESPACE_SEPARATOR: char = '\u{1f}';
+
+/// The key of `name` in `namespace` (`None`: the default namespace, whose keys are the
+/// names themselves, as before namespaces).
+pub(crate) fn lease_key(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        None => name.to_owned(),
+        Some(ns) => format!("{ns}{NAMESPACE_SEPARATOR}{name}"),
+    }
+}
+
+/// A key's namespace (`None`: the default one) and name.
+pub(crate) fn split_key(key: &str) -> (Option<&str>, &str) {
+    match key.split_once(NAMESPACE_SEPARATOR) {
+        Some((ns, name)) => (Some(ns), name),
+        None => (None, key),
+    }
+}
+
 impl Lease {
+    /// The key this lease is recorded under: its name, qualified by its namespace.
+    pub(crate) fn key(&self) -> String {
+        lease_key(self.namespace.as_deref(), &self.name)
+    }
+
     /// Every port this lease holds: its own and, during a handover, the next one.
     pub fn ports(&self) -> impl Iterator<Item = u16> + '_ {
         std::iter::once(self.port).chain(self.next.as_ref().map(|n| n.port))
@@ -147,6 +182,10 @@ pub struct Next {
     /// The next generation's process, which owns the lease once the handover is committed.
     #[serde(default)]
     pub owner: Option<Owner>,
+    /// The handover's ticket: the lease's generation it began. Commit, abort and a retried
+    /// begin that name it act on this handover only. 0 in records made before tickets.
+    #[serde(default)]
+    pub ticket: u64,
 }
 
 /// A named port range with a round-robin cursor shared by every process on the host.
@@ -362,10 +401,11 @@ impl Data {
 
     /// Whether (port, protocol) of `lease` is free for it: held by nobody, or by itself.
     pub(crate) fn port_conflict(&self, lease: &Lease) -> Option<(u16, &str)> {
+        let key = lease.key();
         lease.ports().find_map(|port| {
             self.by_port
                 .get(&(port, lease.protocol))
-                .filter(|holder| **holder != lease.name)
+                .filter(|holder| **holder != key)
                 .map(|holder| (port, holder.as_str()))
         })
     }
@@ -425,7 +465,8 @@ impl Data {
             )
         };
         check_lease(&lease).map_err(bad)?;
-        if self.leases.contains_key(&lease.name) {
+        let key = lease.key();
+        if self.leases.contains_key(&key) {
             return Err(bad("the name is taken".into()));
         }
         for port in lease.ports() {
@@ -438,12 +479,11 @@ impl Data {
                 )));
             }
         }
-        self.touch_lease(&lease.name);
+        self.touch_lease(&key);
         for port in lease.ports() {
-            self.by_port
-                .insert((port, lease.protocol), lease.name.clone());
+            self.by_port.insert((port, lease.protocol), key.clone());
         }
-        self.leases.insert(lease.name.clone(), lease);
+        self.leases.insert(key, lease);
         Ok(())
     }
 
@@ -463,7 +503,7 @@ impl Data {
     /// new lease that would not read back, or whose ports are another's, is refused and the
     /// old one kept.
     pub(crate) fn replace(&mut self, lease: Lease) -> Result<()> {
-        let Some(old) = self.remove(&lease.name) else {
+        let Some(old) = self.remove(&lease.key()) else {
             return self.insert(lease);
         };
         self.insert(lease).inspect_err(|_| {
@@ -518,7 +558,7 @@ impl Data {
                 )
             };
             check_lease(&lease).map_err(bad)?;
-            if data.leases.contains_key(&lease.name) {
+            if data.leases.contains_key(&lease.key()) {
                 return Err(bad("appears twice".into()));
             }
             for port in lease.ports() {
@@ -594,10 +634,13 @@ pub(crate) fn is_current_version(bytes: &[u8]) -> bool {
 pub const MAX_TIME: u64 = 253_402_300_799;
 
 /// What every lease must satisfy, in a file that is read and in a change that is written:
-/// a valid name, ports 1–65535, a next port other than its own, times no later than
+/// a valid name (and namespace), ports 1–65535, a next port other than its own, times no later than
 /// [`MAX_TIME`], a time to live of at most 100 years.
 pub(crate) fn check_lease(lease: &Lease) -> std::result::Result<(), String> {
     check_name(&lease.name).map_err(|e| e.to_string())?;
+    if let Some(ns) = &lease.namespace {
+        check_name(ns).map_err(|e| format!("namespace: {e}"))?;
+    }
     if lease.port == 0 {
         return Err("port 0 is not a port".into());
     }
@@ -736,6 +779,8 @@ mod tests {
             next: None,
             origin: None,
             uid: None,
+            namespace: None,
+            generation: 0,
             stale: None,
         };
         let api = leases_to_json(&[lease], false);

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::choose::{check_host, check_ports};
 pub(crate) use crate::choose::{take_flexible, take_from_pool};
 use crate::error::{Error, Result};
-use crate::model::{Data, Lease, Mode, Owner, Pool, Protocol};
+use crate::model::{Data, Lease, Mode, Owner, Pool, Protocol, lease_key, split_key};
 use crate::owner::{owner_of, settled, standing};
 use crate::paths::{PathSource, resolve_path};
 use crate::store::Store;
@@ -164,6 +164,8 @@ pub struct Registry {
     /// Whether calls may change leases and pools that other users made (see
     /// [`set_force`](Registry::set_force)).
     force: std::sync::atomic::AtomicBool,
+    /// The namespace whose names this handle reads and writes; `None`: the default one.
+    namespace: Option<String>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -284,13 +286,13 @@ pub(crate) fn live_holder(
     now: Duration,
     keep: Option<&str>,
 ) -> Result<Option<String>> {
-    let Some(name) = data.holder(port, protocol).map(|h| h.name.clone()) else {
+    let Some(name) = data.holder(port, protocol).map(Lease::key) else {
         return Ok(None);
     };
     if keep != Some(name.as_str()) {
         settle(data, &name, now)?;
     }
-    Ok(data.holder(port, protocol).map(|h| h.name.clone()))
+    Ok(data.holder(port, protocol).map(Lease::key))
 }
 
 /// The checks of the options of a lease from a pool: no range (a pool has its own), no port
@@ -353,9 +355,14 @@ impl<'a> NewLease<'a> {
         }
     }
 
+    /// The lease made at `now` of `port`; `name` is a key (see [`Registry::named`]), and
+    /// the lease lives in its namespace.
     pub(crate) fn at(&self, port: u16, now: Duration) -> Lease {
+        let (namespace, name) = split_key(self.name);
         Lease {
-            name: self.name.to_owned(),
+            name: name.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            generation: 0,
             port,
             protocol: self.protocol,
             mode: self.mode,
@@ -431,6 +438,7 @@ impl Registry {
             source,
             skew: std::sync::atomic::AtomicU64::new(0),
             force: std::sync::atomic::AtomicBool::new(false),
+            namespace: None,
         }
     }
 
@@ -453,6 +461,37 @@ impl Registry {
     /// Whether this handle forces (see [`set_force`](Self::set_force)); off unless set.
     pub fn force(&self) -> bool {
         self.force.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// This handle, reading and writing only the names of `namespace` (`None`: the default
+    /// namespace, every name made before namespaces). A name lives in one namespace, so two
+    /// supervisors may both name a worker `worker-1`; ports stay unique across all
+    /// namespaces. A namespace is named like a lease (see [`check_name`](crate::check_name));
+    /// an invalid one is `InvalidArgument`.
+    pub fn with_namespace(mut self, namespace: Option<&str>) -> Result<Registry> {
+        if let Some(ns) = namespace {
+            crate::validate::check_name(ns)
+                .map_err(|e| Error::invalid(format!("namespace: {e}")))?;
+        }
+        self.namespace = namespace.map(str::to_owned);
+        Ok(self)
+    }
+
+    /// The namespace this handle works in; `None` for the default one.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// `name`, checked, as the key of this handle's namespace that every rule looks it up
+    /// by (and that error messages show as the name and its namespace).
+    pub(crate) fn named(&self, name: &str) -> Result<String> {
+        crate::validate::check_name(name)?;
+        Ok(lease_key(self.namespace.as_deref(), name))
+    }
+
+    /// Whether `lease` is one of this handle's namespace.
+    pub(crate) fn sees(&self, lease: &Lease) -> bool {
+        lease.namespace == self.namespace
     }
 
     /// The time this handle judges expiries by: the system clock, plus any test skew.

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::{Error, Result};
 use crate::model::{Mode, Protocol};
 use crate::registry::{Grant, LeaseOptions, Registry};
-use crate::validate::check_name;
 
 /// How a port is chosen: from a pool (`None`: the default pool), or from ports in a mode
 /// (as [`Registry::register`] takes them).
@@ -170,7 +169,8 @@ impl Registry {
     /// promise) once that call's lease has landed: a name released and leased again by
     /// somebody else meanwhile is left alone.
     pub fn release_holding(&self, name: &str, port: u16, protocol: Protocol) -> Result<bool> {
-        check_name(name)?;
+        let key = self.named(name)?;
+        let name = key.as_str();
         self.store.update(|data| {
             let holds = data
                 .lease(name)

@@ -12,6 +12,13 @@ pub const MAX_TTL_SECS: u64 = 100 * 365 * 24 * 60 * 60 + 25 * 24 * 60 * 60;
 /// A name as error messages show it: quoted and escaped like Rust's `{:?}`, and cut after
 /// [`MAX_NAME_BYTES`] bytes with `…`, so that a 100 KB name never becomes a 100 KB message.
 pub fn shown(name: &str) -> String {
+    // A name in a namespace is known inside core by its key: shown as the name and where.
+    if let (Some(ns), plain) = crate::model::split_key(name)
+        && check_name(ns).is_ok()
+        && check_name(plain).is_ok()
+    {
+        return format!("{} in namespace {}", shown(plain), shown(ns));
+    }
     if name.len() <= MAX_NAME_BYTES {
         return format!("{name:?}");
     }
@@ -50,6 +57,14 @@ pub fn check_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Checks a handover's ticket given as an integer of any width: tickets are 1 or more.
+pub fn ticket_from_i64(value: i64) -> Result<u64> {
+    u64::try_from(value)
+        .ok()
+        .filter(|t| *t > 0)
+        .ok_or_else(|| Error::invalid(format!("invalid ticket {value}: tickets are 1 or more")))
 }
 
 /// Checks a port number given as an integer of any width: it must lie in 1–65535.

@@ -35,9 +35,9 @@ fn the_full_handover_sequence() {
     // Both ports are leased: nobody else gets either.
     assert_eq!(reg.allocate("other", "w", &tcp()).unwrap(), p + 2);
     assert_eq!(
-        reg.begin_handover("api", None).unwrap(),
-        next,
-        "begun twice: same port"
+        reg.begin_handover("api", None).unwrap_err().kind(),
+        ErrorKind::Conflict,
+        "begun twice: the handover under way is refused, not shared"
     );
     // commit: the old port is released, the new one is current.
     assert_eq!(reg.commit_handover("api", None).unwrap(), p + 1);

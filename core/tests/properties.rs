@@ -4,7 +4,11 @@
 //! (port, protocol) has two holders, and no port held by a live owner — current or next — was
 //! taken from its lease by an operation on another name. Scoped leases (entered and left) and
 //! `listen` (whose socket must be bound to the very port its lease names) are among the
-//! operations.
+//! operations. Names live in two namespaces (the default one and `blue`), sharing one pool;
+//! handovers are begun plain, retried with their ticket or superseded, alone or in batches,
+//! and ended with their ticket, an old one or none. A begin that succeeds while another
+//! handover of the name is under way (not a retry of its ticket, not a supersede) breaks
+//! the rules: two supervisors would start workers for one lease at once.
 
 mod common;
 
@@ -16,11 +20,38 @@ use proptest::prelude::*;
 
 use common::{free_block, open, scratch};
 use portpool_core::{
-    Choice, Lease, LeaseOptions, ListenOptions, Mode, Protocol, Registry, ScopedLease, is_alive,
-    parse_registry,
+    Choice, Ending, Handover, HandoverOptions, Lease, LeaseOptions, ListenOptions, Mode, Protocol,
+    Registry, ScopedLease, is_alive, parse_registry,
 };
 
 const NAMES: [&str; 3] = ["a", "b", "c"];
+/// Names 0–2 are NAMES in the default namespace, 3–5 the same names in `blue`.
+const KEYS: usize = 2 * NAMES.len();
+const BLUE: &str = "blue";
+
+/// The two handles, one per namespace, on one file.
+struct Handles([Registry; 2]);
+
+impl Handles {
+    fn at(&self, n: usize) -> &Registry {
+        &self.0[n / NAMES.len()]
+    }
+    fn advance(&self, secs: u64) {
+        for reg in &self.0 {
+            reg.advance_clock_for_tests(secs);
+        }
+    }
+}
+
+fn name(n: usize) -> &'static str {
+    NAMES[n % NAMES.len()]
+}
+
+/// A lease's identity across namespaces: (namespace, name).
+fn key_of(n: usize) -> (Option<String>, String) {
+    let ns = (n >= NAMES.len()).then(|| BLUE.to_owned());
+    (ns, name(n).to_owned())
+}
 const OWNERS: usize = 3;
 const POOL_SIZE: u16 = 3;
 
@@ -39,9 +70,17 @@ enum Op {
         ttl: Option<u64>,
     },
     Release(usize),
-    Begin(usize, Option<usize>),
-    Commit(usize, Option<usize>),
-    Abort(usize, Option<usize>),
+    /// Release with `release_all`: both generations of a handover.
+    ReleaseAll(usize),
+    /// Begin a handover: `how` 0 plain, 1 a retry with the last ticket seen, 2 supersede.
+    Begin(usize, Option<usize>, u8),
+    /// Commit, with the last ticket seen for the name when `ticket`.
+    Commit(usize, Option<usize>, bool),
+    Abort(usize, Option<usize>, bool),
+    /// Begin a handover of two names of one namespace in one change (`supersede`).
+    BatchBegin(usize, usize, bool),
+    /// Commit (`true`) or abort two names' handovers with their last tickets, in one change.
+    BatchEnd(usize, usize, bool),
     Renew(usize, Option<u64>),
     Gc,
     Kill(usize),
@@ -58,7 +97,7 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let name = 0..NAMES.len();
+    let name = 0..KEYS;
     let owner = proptest::option::of(0..OWNERS);
     let ttl = proptest::option::weighted(0.3, 1..4u64);
     prop_oneof![
@@ -71,9 +110,14 @@ fn op() -> impl Strategy<Value = Op> {
             ttl
         }),
         1 => name.clone().prop_map(Op::Release),
-        2 => (name.clone(), owner.clone()).prop_map(|(n, o)| Op::Begin(n, o)),
-        1 => (name.clone(), owner.clone()).prop_map(|(n, o)| Op::Commit(n, o)),
-        1 => (name.clone(), owner).prop_map(|(n, o)| Op::Abort(n, o)),
+        1 => name.clone().prop_map(Op::ReleaseAll),
+        3 => (name.clone(), owner.clone(), 0..3u8).prop_map(|(n, o, h)| Op::Begin(n, o, h)),
+        1 => (name.clone(), owner.clone(), any::<bool>()).prop_map(|(n, o, t)| Op::Commit(n, o, t)),
+        1 => (name.clone(), owner, any::<bool>()).prop_map(|(n, o, t)| Op::Abort(n, o, t)),
+        1 => (name.clone(), 0..NAMES.len() - 1, any::<bool>())
+            .prop_map(|(n, d, s)| Op::BatchBegin(n, pair(n, d), s)),
+        1 => (name.clone(), 0..NAMES.len() - 1, any::<bool>())
+            .prop_map(|(n, d, c)| Op::BatchEnd(n, pair(n, d), c)),
         1 => (name.clone(), proptest::option::of(1..4u64)).prop_map(|(n, t)| Op::Renew(n, t)),
         1 => Just(Op::Gc),
         1 => (0..OWNERS).prop_map(Op::Kill),
@@ -83,6 +127,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => name.clone().prop_map(Op::EndScope),
         2 => name.prop_map(Op::Listen),
     ]
+}
+
+/// Another name of `n`'s namespace, `d` (0 or 1) choosing which.
+fn pair(n: usize, d: usize) -> usize {
+    let base = n - n % NAMES.len();
+    base + (n % NAMES.len() + 1 + d) % NAMES.len()
 }
 
 /// Owner processes the operations refer to by index; a killed one stays dead (its pid is
@@ -114,13 +164,17 @@ impl Drop for Owners {
     }
 }
 
-/// The name that an operation may legitimately take ports away from.
-fn target(op: &Op) -> Option<&'static str> {
+/// The names that an operation may legitimately take ports away from.
+fn targets(op: &Op) -> Vec<(Option<String>, String)> {
     match op {
-        Op::Release(n) | Op::Commit(n, _) | Op::Abort(n, _) | Op::Begin(n, _) | Op::EndScope(n) => {
-            Some(NAMES[*n])
-        }
-        _ => None,
+        Op::Release(n)
+        | Op::ReleaseAll(n)
+        | Op::Commit(n, _, _)
+        | Op::Abort(n, _, _)
+        | Op::Begin(n, _, _)
+        | Op::EndScope(n) => vec![key_of(*n)],
+        Op::BatchBegin(a, b, _) | Op::BatchEnd(a, b, _) => vec![key_of(*a), key_of(*b)],
+        _ => Vec::new(),
     }
 }
 
@@ -166,80 +220,172 @@ fn bound_port(fd: &OwnedFd) -> u16 {
     socket.local_addr().unwrap().as_socket().unwrap().port()
 }
 
-fn apply(reg: &Registry, owners: &mut Owners, held: &mut Held, op: &Op, base: u16, skew: &mut u64) {
+/// What this process holds between operations: the last ticket a begin returned per name.
+type Tickets = HashMap<usize, u64>;
+
+/// Applies `op`; returns the handovers its begins returned (name index, handover, whether it
+/// was asked to supersede or retry), for the caller to check against the state before.
+/// Errors are part of the rules (conflicts, exhaustion, a dead pid refused); what they must
+/// not do is change the invariants, which the caller checks.
+fn apply(
+    regs: &Handles,
+    owners: &mut Owners,
+    held: &mut Held,
+    tickets: &mut Tickets,
+    op: &Op,
+    base: u16,
+    skew: &mut u64,
+) -> Vec<(usize, Handover, bool)> {
+    if let Some(begun) = apply_handover(regs, owners, tickets, op) {
+        return begun;
+    }
+    let reg = |n: usize| regs.at(n);
     let opts = |owner: &Option<usize>, ttl: &Option<u64>| LeaseOptions {
         pid: owners.pid(*owner),
         ttl: *ttl,
         ..LeaseOptions::default()
     };
-    // Errors are part of the rules (conflicts, exhaustion, a dead pid refused); what they
-    // must not do is change the invariants, which the caller checks.
     let _ = match op {
         Op::Register {
-            name,
+            name: n,
             offset,
             fixed,
             owner,
             ttl,
         } => {
             let mode = if *fixed { Mode::Fixed } else { Mode::Flexible };
-            reg.register(NAMES[*name], base + offset, mode, &opts(owner, ttl))
+            reg(*n)
+                .register(name(*n), base + offset, mode, &opts(owner, ttl))
                 .map(drop)
         }
-        Op::Allocate { name, owner, ttl } => {
-            reg.allocate(NAMES[*name], "p", &opts(owner, ttl)).map(drop)
-        }
-        Op::Release(n) => reg.release(NAMES[*n]).map(drop),
-        Op::Begin(n, o) => reg.begin_handover(NAMES[*n], owners.pid(*o)).map(drop),
-        Op::Commit(n, o) => reg.commit_handover(NAMES[*n], owners.pid(*o)).map(drop),
-        Op::Abort(n, o) => reg.abort_handover(NAMES[*n], owners.pid(*o)).map(drop),
-        Op::Renew(n, t) => reg.renew(NAMES[*n], *t).map(drop),
-        Op::Gc => reg.gc().map(drop),
+        Op::Allocate {
+            name: n,
+            owner,
+            ttl,
+        } => reg(*n).allocate(name(*n), "p", &opts(owner, ttl)).map(drop),
+        Op::Release(n) => reg(*n).release(name(*n)).map(drop),
+        Op::ReleaseAll(n) => reg(*n).release_all(name(*n)).map(drop),
+        Op::Renew(n, t) => reg(*n).renew(name(*n), *t).map(drop),
+        Op::Gc => reg(0).gc().map(drop),
         Op::Kill(i) => {
             owners.kill(*i);
             Ok(())
         }
         Op::Advance(secs) => {
-            reg.advance_clock_for_tests(*secs);
+            regs.advance(*secs);
             *skew += secs;
             Ok(())
         }
-        Op::Scope { name, offset } => {
-            let choice = match offset {
-                Some(offset) => Choice::Ports {
-                    ports: vec![base + offset],
-                    mode: Mode::Flexible,
-                },
-                None => Choice::Pool(Some("p".into())),
-            };
-            reg.lease_scoped(NAMES[*name], &choice, &LeaseOptions::default())
-                .map(|scope| {
-                    held.scopes.insert(*name, scope);
-                })
-        }
+        Op::Scope { name, offset } => scope_op(reg(*name), *name, *offset, base, held),
         Op::EndScope(n) => match held.scopes.remove(n) {
-            Some(scope) => scope.release(reg).map(drop),
+            Some(scope) => scope.release(reg(*n)).map(drop),
             None => Ok(()),
         },
-        Op::Listen(n) => reg
-            .listen(
-                NAMES[*n],
-                &Choice::Pool(Some("p".into())),
-                &LeaseOptions::default(),
-                &ListenOptions::default(),
-            )
-            .map(|bound| {
-                // The socket is bound to the very port the lease names, and the lease holds it.
-                assert_eq!(bound_port(&bound.fd), bound.port);
-                let lease = reg.get(NAMES[*n]).unwrap().expect("listen leased the name");
-                assert!(
-                    lease.ports().any(|p| p == bound.port),
-                    "{lease:?} vs {}",
-                    bound.port
-                );
-                held.sockets.push(bound.fd);
-            }),
+        Op::Listen(n) => listen_op(reg(*n), *n, held),
+        _ => unreachable!("handovers are applied by apply_handover"),
     };
+    Vec::new()
+}
+
+/// A scoped lease for this process, from the pool or at `base + offset`, kept in `held`.
+fn scope_op(
+    reg: &Registry,
+    n: usize,
+    offset: Option<u16>,
+    base: u16,
+    held: &mut Held,
+) -> portpool_core::Result<()> {
+    let choice = match offset {
+        Some(offset) => Choice::Ports {
+            ports: vec![base + offset],
+            mode: Mode::Flexible,
+        },
+        None => Choice::Pool(Some("p".into())),
+    };
+    let scope = reg.lease_scoped(name(n), &choice, &LeaseOptions::default())?;
+    held.scopes.insert(n, scope);
+    Ok(())
+}
+
+/// `listen` from the pool, keeping the socket; checks that it is bound to the very port the
+/// lease names, and that the lease holds it.
+fn listen_op(reg: &Registry, n: usize, held: &mut Held) -> portpool_core::Result<()> {
+    let bound = reg.listen(
+        name(n),
+        &Choice::Pool(Some("p".into())),
+        &LeaseOptions::default(),
+        &ListenOptions::default(),
+    )?;
+    assert_eq!(bound_port(&bound.fd), bound.port);
+    let lease = reg.get(name(n)).unwrap().expect("listen leased the name");
+    assert!(
+        lease.ports().any(|p| p == bound.port),
+        "{lease:?} vs {}",
+        bound.port
+    );
+    held.sockets.push(bound.fd);
+    Ok(())
+}
+
+/// Applies `op` when it is a handover operation (`None` otherwise), keeping `tickets`.
+fn apply_handover(
+    regs: &Handles,
+    owners: &Owners,
+    tickets: &mut Tickets,
+    op: &Op,
+) -> Option<Vec<(usize, Handover, bool)>> {
+    let ending = |n: usize, with: bool, tickets: &Tickets| Ending {
+        name: name(n),
+        ticket: tickets.get(&n).copied().filter(|_| with),
+    };
+    let mut begun = Vec::new();
+    match op {
+        Op::Begin(n, o, how) => {
+            let options = HandoverOptions {
+                pid: owners.pid(*o),
+                ticket: tickets.get(n).copied().filter(|_| *how == 1),
+                supersede: *how == 2,
+            };
+            if let Ok(h) = regs.at(*n).begin_handover_with(name(*n), &options) {
+                begun.push((*n, h, *how != 0));
+            }
+        }
+        Op::Commit(n, o, t) | Op::Abort(n, o, t) => {
+            let reg = regs.at(*n);
+            let e = ending(*n, *t, tickets);
+            let _ = match op {
+                Op::Commit(..) => reg.commit_handover_ticket(e.name, owners.pid(*o), e.ticket),
+                _ => reg.abort_handover_ticket(e.name, owners.pid(*o), e.ticket),
+            };
+        }
+        Op::BatchBegin(a, b, supersede) => {
+            let options = HandoverOptions {
+                supersede: *supersede,
+                ..HandoverOptions::default()
+            };
+            if let Ok(hs) = regs.at(*a).begin_handovers(&[name(*a), name(*b)], &options) {
+                begun.extend(
+                    [*a, *b]
+                        .into_iter()
+                        .zip(hs)
+                        .map(|(n, h)| (n, h, *supersede)),
+                );
+            }
+        }
+        Op::BatchEnd(a, b, commit) => {
+            let endings = [ending(*a, true, tickets), ending(*b, true, tickets)];
+            let reg = regs.at(*a);
+            let _ = match commit {
+                true => reg.commit_handovers(&endings, None),
+                false => reg.abort_handovers(&endings, None),
+            };
+        }
+        _ => return None,
+    }
+    for (n, h, _) in &begun {
+        tickets.insert(*n, h.ticket);
+    }
+    Some(begun)
 }
 
 fn now(skew: u64) -> u64 {
@@ -256,21 +402,23 @@ proptest! {
     #[test]
     fn random_operations_keep_every_invariant(ops in proptest::collection::vec(op(), 1..40)) {
         let s = scratch();
-        let reg = open(&s.path);
+        let regs = Handles([open(&s.path), open(&s.path).with_namespace(Some(BLUE)).unwrap()]);
         let base = free_block(POOL_SIZE + 2);
-        reg.set_pool("p", base, base + POOL_SIZE - 1, Some(false)).unwrap();
+        regs.at(0).set_pool("p", base, base + POOL_SIZE - 1, Some(false)).unwrap();
         let mut owners = Owners::new();
         let mut held = Held::default();
+        let mut tickets = Tickets::new();
         let mut skew = 0;
         for op in &ops {
-            let before: HashMap<String, Vec<u16>> = holdings(&reg)
+            let recorded = holdings(regs.at(0));
+            let before: HashMap<(Option<String>, String), Vec<u16>> = recorded
                 .iter()
-                .map(|l| (l.name.clone(), protected(l, now(skew))))
+                .map(|l| ((l.namespace.clone(), l.name.clone()), protected(l, now(skew))))
                 .collect();
-            apply(&reg, &mut owners, &mut held, op, base, &mut skew);
-            let after = holdings(&reg);
+            let begun = apply(&regs, &mut owners, &mut held, &mut tickets, op, base, &mut skew);
+            let after = holdings(regs.at(0));
             // The file reads back through a fresh handle too.
-            open(&s.path).list().unwrap();
+            open(&s.path).list_all_namespaces().unwrap();
             let mut held = HashSet::new();
             for lease in &after {
                 for port in lease.ports() {
@@ -280,16 +428,31 @@ proptest! {
                     );
                 }
             }
+            for (n, handover, asked) in begun {
+                // A begin that was neither a retry nor a supersede found no handover under
+                // way that a live next generation (or none) still holds.
+                let pending = recorded
+                    .iter()
+                    .find(|l| (l.namespace.clone(), l.name.clone()) == key_of(n))
+                    .and_then(|l| l.next.filter(|_| protected(l, now(skew)).len() > 1));
+                prop_assert!(
+                    asked || pending.is_none(),
+                    "{op:?} began {handover:?} while {pending:?} was under way"
+                );
+                prop_assert!(handover.created || pending.is_some_and(|p| p.ticket == handover.ticket));
+            }
             prop_assert!(after.iter().all(|l| l.protocol == Protocol::Tcp));
             for (name, ports) in before {
-                if target(op) == Some(name.as_str()) {
+                if targets(op).contains(&name) {
                     continue;
                 }
-                let lease = after.iter().find(|l| l.name == name);
+                let lease = after
+                    .iter()
+                    .find(|l| (l.namespace.clone(), l.name.clone()) == name);
                 for port in ports {
                     prop_assert!(
                         lease.is_some_and(|l| l.ports().any(|p| p == port)),
-                        "{name} lost live port {port} to {op:?}: now {lease:?}"
+                        "{name:?} lost live port {port} to {op:?}: now {lease:?}"
                     );
                 }
             }

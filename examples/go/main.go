@@ -26,7 +26,7 @@ func main() {
 }
 
 // serve stands in for a worker: it listens on port.
-func serve(name string, port uint16) (net.Listener, error) {
+func serve(name string, port int) (net.Listener, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

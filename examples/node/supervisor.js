@@ -9,6 +9,12 @@
 //   PORTPOOL_REGISTRY=/tmp/dev.json node supervisor.js          # runs until Ctrl-C
 //   PORTPOOL_REGISTRY=/tmp/dev.json node supervisor.js --once   # starts, checks, stops
 //
+// Once the workers answer, dev-web is reloaded with no downtime: a handover leases its next
+// port with a ticket, a new worker starts there, and the commit names that ticket, so a second
+// reload begun meanwhile (another SIGHUP, another supervisor) is refused instead of sharing the
+// port. `PORTPOOL_NAMESPACE` names the namespace of the worker names (the default one when
+// unset), so two projects running this supervisor may both call a worker dev-web.
+//
 // The leases belong to this process (`pid`): should it die without releasing them, the next
 // `gc` (or the next allocation that needs the ports) reclaims them.
 
@@ -45,22 +51,21 @@ function fetchText(url) {
 }
 
 async function main() {
-  const reg = new Registry() // $PORTPOOL_REGISTRY, else the host's default registry
+  // $PORTPOOL_REGISTRY, else the host's default registry
+  const reg = new Registry(undefined, { namespace: process.env.PORTPOOL_NAMESPACE || undefined })
   const pool = process.env.PORTPOOL_POOL || 'default'
   const workers = []
 
   async function stop() {
     for (const { child } of workers) child.kill()
-    await Promise.all(workers.map(({ name }) => reg.releaseAsync(name)))
+    await Promise.all(workers.map(({ name }) => reg.releaseAllAsync(name)))
   }
 
   try {
     for (const name of ['dev-web', 'dev-api']) {
       // Off the main thread: the supervisor's event loop never waits on the registry lock.
       const port = await reg.allocateAsync(name, { pool, pid: process.pid })
-      const child = fork(__filename, ['worker'], { env: { ...process.env, WORKER: name, PORT: String(port) } })
-      workers.push({ name, port, child })
-      await once(child, 'message')
+      workers.push({ name, port, child: await startWorker(name, port) })
     }
 
     console.log(`registry ${reg.path}`)
@@ -68,6 +73,8 @@ async function main() {
       console.log(`  ${lease.name}\t${lease.port}/${lease.protocol}\tpool ${lease.pool ?? '-'}\tpid ${lease.pid ?? '-'}`)
     }
     for (const { port } of workers) process.stdout.write(await fetchText(`http://127.0.0.1:${port}/`))
+    await reload(reg, workers[0])
+    process.stdout.write(await fetchText(`http://127.0.0.1:${workers[0].port}/`))
   } catch (err) {
     await stop()
     throw err
@@ -80,4 +87,27 @@ async function main() {
   console.log('supervising; Ctrl-C stops the workers and releases their ports')
   process.once('SIGINT', () => stop().then(() => process.exit(0)))
   process.once('SIGTERM', () => stop().then(() => process.exit(0)))
+}
+
+async function startWorker(name, port) {
+  const child = fork(__filename, ['worker'], { env: { ...process.env, WORKER: name, PORT: String(port) } })
+  await once(child, 'message')
+  return child
+}
+
+// Hands `worker` over to a new child on the port its handover leased; the old child stops
+// after the commit. A failed start aborts exactly this handover (its ticket).
+async function reload(reg, worker) {
+  const handover = await reg.beginHandoverTicketAsync(worker.name)
+  let child
+  try {
+    child = await startWorker(worker.name, handover.port)
+  } catch (err) {
+    await reg.abortHandoverAsync(worker.name, { ticket: handover.ticket })
+    throw err
+  }
+  await reg.commitHandoverAsync(worker.name, { ticket: handover.ticket })
+  worker.child.kill()
+  Object.assign(worker, { port: handover.port, child })
+  console.log(`reloaded ${worker.name}: port ${handover.port} (ticket ${handover.ticket})`)
 }

@@ -609,3 +609,70 @@ pub unsafe extern "C" fn portpool_reset(reg: *mut portpool_registry) -> portpool
         reg.inner.reset()
     })
 }
+
+/// Releases `name`'s lease and, when a handover is under way, its next generation's port too
+/// (`portpool_release` refuses such a lease with `PORTPOOL_CONFLICT`). `*out_released` tells
+/// whether there was a lease.
+///
+/// - **Ownership:** `name` is only read during the call.
+/// - **Threads:** safe to call concurrently on one handle.
+/// - **Errors:** as `portpool_release`.
+///
+/// ```c
+/// bool released;
+/// portpool_release_all(reg, "worker-1", &released);
+/// ```
+///
+/// # Safety
+/// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_released`
+/// is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_release_all(
+    reg: *mut portpool_registry,
+    name: *const c_char,
+    out_released: *mut bool,
+) -> portpool_status {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let (reg, name, out_released) = unsafe {
+            (
+                registry(reg)?,
+                text(name, "name")?,
+                out(out_released, "out_released")?,
+            )
+        };
+        out_released.set(reg.inner.release_all(name)?);
+        Ok(())
+    })
+}
+
+/// Every lease of every namespace, sorted by namespace (the default one first) and name, as
+/// a JSON array of lease objects: what `portpool list --all-namespaces --json` prints.
+///
+/// - **Ownership:** the string in `*out_json` is the caller's: free it with
+///   `portpool_string_free`.
+/// - **Threads:** safe to call concurrently on one handle.
+/// - **Errors:** as `portpool_list_json`.
+///
+/// ```c
+/// char *json;
+/// if (portpool_list_all_json(reg, &json) == PORTPOOL_OK) { puts(json); portpool_string_free(json); }
+/// ```
+///
+/// # Safety
+/// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_list_all_json(
+    reg: *mut portpool_registry,
+    out_json: *mut *mut c_char,
+) -> portpool_status {
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe {
+        json_out(reg, out_json, |reg| {
+            Ok(portpool_core::leases_to_json(
+                &reg.list_all_namespaces()?,
+                false,
+            ))
+        })
+    })
+}

@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use portpool_core::{Error, ErrorKind, Registry, Result};
+use portpool_core::{Ending, Error, ErrorKind, HandoverOptions, Registry, Result};
 
 use crate::args::{
     lease_options, name_to_port, optional_out, optional_pid, optional_text, registry, set_json,
@@ -17,8 +17,8 @@ use crate::types::{portpool_lease_options, portpool_registry};
 /// current port until `portpool_commit_handover`; both ports are leased meanwhile, and the
 /// lease's JSON shows the new one under `"next"`. A pool lease's new port comes from its pool;
 /// other leases take the first free port above the current one. `pid` (0: none) is the next
-/// generation's process, which owns the lease after the commit. Begun twice, returns the same
-/// port.
+/// generation's process, which owns the lease after the commit. Begun while a handover is
+/// under way, `PORTPOOL_CONFLICT` (see `portpool_begin_handover_ticket`).
 ///
 /// - **Ownership:** `name` is only read during the call.
 /// - **Threads:** safe to call concurrently on one handle.
@@ -240,5 +240,309 @@ unsafe fn handover_step(
         name_to_port(reg, name, out_port, |reg, name| {
             step(reg, name, optional_pid(pid)?)
         })
+    }
+}
+
+/// Begins `name`'s handover as `portpool_begin_handover` does, with its ticket: the port is in
+/// `*out_port` and the ticket in `*out_ticket` (when not NULL). A handover already under way
+/// is `PORTPOOL_CONFLICT` naming its ticket and port, unless `ticket` (0: none) is that ticket
+/// (a retry: the same handover comes back) or `supersede` (it is aborted and a new one begun,
+/// in one change).
+///
+/// - **Ownership:** `name` is only read during the call.
+/// - **Threads:** safe to call concurrently on one handle.
+/// - **Errors:** as `portpool_begin_handover`, and `PORTPOOL_CONFLICT` for a handover under way
+///   or a `ticket` that is not it.
+///
+/// ```c
+/// uint16_t next; uint64_t ticket;
+/// if (portpool_begin_handover_ticket(reg, "web", 0, 0, false, &next, &ticket) == PORTPOOL_OK)
+///     portpool_commit_handover_ticket(reg, "web", 0, ticket, &next);
+/// ```
+///
+/// # Safety
+/// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
+/// NULL or writable; `out_ticket` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_begin_handover_ticket(
+    reg: *mut portpool_registry,
+    name: *const c_char,
+    pid: i64,
+    ticket: u64,
+    supersede: bool,
+    out_port: *mut u16,
+    out_ticket: *mut u64,
+) -> portpool_status {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let (reg, name, out_port, out_ticket) = unsafe {
+            (
+                registry(reg)?,
+                text(name, "name")?,
+                crate::args::out(out_port, "out_port")?,
+                optional_out(out_ticket),
+            )
+        };
+        let options = HandoverOptions {
+            pid: optional_pid(pid)?,
+            ticket: (ticket != 0).then_some(ticket),
+            supersede,
+        };
+        let handover = reg.inner.begin_handover_with(name, &options)?;
+        out_port.set(handover.port);
+        if let Some(out) = out_ticket {
+            out.set(handover.ticket);
+        }
+        Ok(())
+    })
+}
+
+/// Commits `name`'s handover as `portpool_commit_handover` does, only when `ticket` (0: any) is
+/// the handover under way: an ended or other ticket is `PORTPOOL_CONFLICT` and changes nothing.
+///
+/// - **Ownership:** `name` is only read during the call.
+/// - **Threads:** safe to call concurrently on one handle.
+/// - **Errors:** as `portpool_commit_handover`, and `PORTPOOL_CONFLICT` for another ticket.
+///
+/// ```c
+/// portpool_commit_handover_ticket(reg, "web", 0, ticket, &now_current);
+/// ```
+///
+/// # Safety
+/// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_commit_handover_ticket(
+    reg: *mut portpool_registry,
+    name: *const c_char,
+    pid: i64,
+    ticket: u64,
+    out_port: *mut u16,
+) -> portpool_status {
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe {
+        name_to_port(reg, name, out_port, |reg, name| {
+            reg.commit_handover_ticket(name, optional_pid(pid)?, (ticket != 0).then_some(ticket))
+        })
+    })
+}
+
+/// Aborts `name`'s handover as `portpool_abort_handover` does, checked against `ticket` (0:
+/// any) as by `portpool_commit_handover_ticket`.
+///
+/// - **Ownership:** `name` is only read during the call.
+/// - **Threads:** safe to call concurrently on one handle.
+/// - **Errors:** as `portpool_commit_handover_ticket`.
+///
+/// ```c
+/// portpool_abort_handover_ticket(reg, "web", 0, ticket, &dropped);
+/// ```
+///
+/// # Safety
+/// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_abort_handover_ticket(
+    reg: *mut portpool_registry,
+    name: *const c_char,
+    pid: i64,
+    ticket: u64,
+    out_port: *mut u16,
+) -> portpool_status {
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe {
+        name_to_port(reg, name, out_port, |reg, name| {
+            reg.abort_handover_ticket(name, optional_pid(pid)?, (ticket != 0).then_some(ticket))
+        })
+    })
+}
+
+/// Begins a handover of each of the `count` names in `names` in one change: all begin, or none
+/// does and the first refusal is the error. `out_ports[i]` and `out_tickets[i]` are the next
+/// port and ticket of `names[i]`. `pid` (0: none) and `supersede` as for
+/// `portpool_begin_handover_ticket`.
+///
+/// - **Ownership:** `names` and its strings are only read during the call; `out_ports` and
+///   `out_tickets` are the caller's arrays of at least `count` elements.
+/// - **Threads:** safe to call concurrently on one handle.
+/// - **Errors:** as `portpool_begin_handover_ticket` (nothing begins then), and
+///   `PORTPOOL_INVALID_ARGUMENT` for a name given twice or a NULL array while `count` is not 0.
+///
+/// ```c
+/// const char *names[] = {"worker-1", "worker-2"};
+/// uint16_t ports[2]; uint64_t tickets[2];
+/// portpool_begin_handovers(reg, names, 2, 0, false, ports, tickets);
+/// ```
+///
+/// # Safety
+/// `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
+/// a NUL-terminated string; `out_ports` and `out_tickets` are NULL or writable for `count`
+/// elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_begin_handovers(
+    reg: *mut portpool_registry,
+    names: *const *const c_char,
+    count: usize,
+    pid: i64,
+    supersede: bool,
+    out_ports: *mut u16,
+    out_tickets: *mut u64,
+) -> portpool_status {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let (reg, names) = unsafe { (registry(reg)?, name_array(names, count)?) };
+        nonnull_arrays(
+            count,
+            &[
+                ("out_ports", out_ports.is_null()),
+                ("out_tickets", out_tickets.is_null()),
+            ],
+        )?;
+        let options = HandoverOptions {
+            pid: optional_pid(pid)?,
+            ticket: None,
+            supersede,
+        };
+        let begun = reg.inner.begin_handovers(&names, &options)?;
+        for (i, handover) in begun.iter().enumerate() {
+            // SAFETY: non-NULL (checked above), and the caller promises room for `count`
+            // elements; core returns one per name. Written, not referenced.
+            unsafe {
+                out_ports.add(i).write(handover.port);
+                out_tickets.add(i).write(handover.ticket);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Commits the handovers of the `count` names in `names` in one change, each checked against
+/// `tickets[i]` (0, or `tickets` NULL: any) and `pid` (0: not checked): all are committed, or
+/// none is and the first refusal is the error. `out_ports[i]` is `names[i]`'s new port.
+///
+/// - **Ownership:** `names`, its strings and `tickets` are only read during the call;
+///   `out_ports` is the caller's array of at least `count` elements.
+/// - **Threads:** safe to call concurrently on one handle.
+/// - **Errors:** as `portpool_commit_handover_ticket` (nothing changes then), and
+///   `PORTPOOL_INVALID_ARGUMENT` for a name given twice or a NULL array while `count` is not 0.
+///
+/// ```c
+/// portpool_commit_handovers(reg, names, tickets, 2, 0, ports);
+/// ```
+///
+/// # Safety
+/// `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
+/// a NUL-terminated string; `tickets` is NULL or readable for `count` elements; `out_ports` is
+/// NULL or writable for `count` elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_commit_handovers(
+    reg: *mut portpool_registry,
+    names: *const *const c_char,
+    tickets: *const u64,
+    count: usize,
+    pid: i64,
+    out_ports: *mut u16,
+) -> portpool_status {
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe { end_many(reg, names, tickets, count, pid, out_ports, true) })
+}
+
+/// Aborts the handovers of the `count` names in `names` in one change, checked as by
+/// `portpool_commit_handovers`; `out_ports[i]` is the released next port of `names[i]`.
+///
+/// - **Ownership:** as `portpool_commit_handovers`.
+/// - **Threads:** safe to call concurrently on one handle.
+/// - **Errors:** as `portpool_commit_handovers`.
+///
+/// ```c
+/// portpool_abort_handovers(reg, names, tickets, 2, 0, ports);
+/// ```
+///
+/// # Safety
+/// As `portpool_commit_handovers`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_abort_handovers(
+    reg: *mut portpool_registry,
+    names: *const *const c_char,
+    tickets: *const u64,
+    count: usize,
+    pid: i64,
+    out_ports: *mut u16,
+) -> portpool_status {
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe { end_many(reg, names, tickets, count, pid, out_ports, false) })
+}
+
+/// The body of the two batch ends: commit (`commit`) or abort each handover.
+///
+/// # Safety
+/// As `portpool_commit_handovers`' contract.
+unsafe fn end_many(
+    reg: *mut portpool_registry,
+    names: *const *const c_char,
+    tickets: *const u64,
+    count: usize,
+    pid: i64,
+    out_ports: *mut u16,
+    commit: bool,
+) -> Result<()> {
+    // SAFETY: forwarded from this function's contract.
+    let (reg, names) = unsafe { (registry(reg)?, name_array(names, count)?) };
+    nonnull_arrays(count, &[("out_ports", out_ports.is_null())])?;
+    let tickets: &[u64] = if tickets.is_null() || count == 0 {
+        &[]
+    } else {
+        // SAFETY: non-NULL, and the caller promises `count` readable elements.
+        unsafe { std::slice::from_raw_parts(tickets, count) }
+    };
+    let endings: Vec<Ending> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Ending {
+            name,
+            ticket: tickets.get(i).copied().filter(|t| *t != 0),
+        })
+        .collect();
+    let pid = optional_pid(pid)?;
+    let ports = if commit {
+        reg.inner.commit_handovers(&endings, pid)?
+    } else {
+        reg.inner.abort_handovers(&endings, pid)?
+    };
+    if count > 0 {
+        // SAFETY: non-NULL (checked above), room for `count` ports; one port per name.
+        unsafe { std::ptr::copy_nonoverlapping(ports.as_ptr(), out_ports, count) };
+    }
+    Ok(())
+}
+
+/// `count` names from C: `InvalidArgument` for a NULL array while `count` is not 0, or a NULL
+/// or invalid UTF-8 entry.
+///
+/// # Safety
+/// `names` is NULL or points to `count` pointers, each NULL or a NUL-terminated string.
+unsafe fn name_array<'a>(names: *const *const c_char, count: usize) -> Result<Vec<&'a str>> {
+    nonnull_arrays(count, &[("names", names.is_null())])?;
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: non-NULL, and the caller promises `count` readable pointers.
+    let names = unsafe { std::slice::from_raw_parts(names, count) };
+    names
+        .iter()
+        .enumerate()
+        // SAFETY: each pointer is NULL or a NUL-terminated string, per the contract.
+        .map(|(i, name)| unsafe { text(*name, &format!("names[{i}]")) })
+        .collect()
+}
+
+/// `InvalidArgument` naming the first of `arrays` that is NULL while `count` is not 0.
+fn nonnull_arrays(count: usize, arrays: &[(&str, bool)]) -> Result<()> {
+    match arrays.iter().find(|(_, null)| *null) {
+        Some((what, _)) if count > 0 => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid {what}: NULL pointer with count {count}"),
+        )),
+        _ => Ok(()),
     }
 }

@@ -129,6 +129,71 @@ pub unsafe extern "C" fn portpool_open(
     })
 }
 
+/// Opens a handle as `portpool_open` does, reading and writing only the names of `namespace`
+/// (NULL: the default namespace). Two handles in different namespaces may both name a lease
+/// `worker-1`; ports stay unique across every namespace, and `portpool_list_json` lists the
+/// handle's namespace only.
+///
+/// - **Ownership:** `path` and `namespace` are only read during the call; the handle in
+///   `*out` is the caller's, to close with `portpool_close`.
+/// - **Threads:** as `portpool_open`.
+/// - **Errors:** as `portpool_open`, and `PORTPOOL_INVALID_ARGUMENT` for a namespace that is
+///   not a valid name.
+///
+/// ```c
+/// portpool_registry *reg;
+/// if (portpool_open_namespace(NULL, "project-a", &reg) != PORTPOOL_OK)
+///     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
+/// ```
+///
+/// # Safety
+/// `path` and `namespace` are NULL or NUL-terminated strings; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_open_namespace(
+    path: *const c_char,
+    namespace: *const c_char,
+    out: *mut *mut portpool_registry,
+) -> portpool_status {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let (path, namespace, out) = unsafe {
+            (
+                optional_path(path),
+                args::optional_text(namespace, "namespace")?,
+                args::out(out, "out")?,
+            )
+        };
+        let inner = Registry::open(path)?.with_namespace(namespace)?;
+        out.set(args::into_handle(portpool_registry { inner }));
+        Ok(())
+    })
+}
+
+/// Checks a port given as an integer of any width, as core checks every port: 1-65535 is
+/// written to `*out_port`; anything else is `PORTPOOL_INVALID_ARGUMENT` with core's message.
+/// For bindings whose language holds ports in a wider integer (Go's `int`).
+///
+/// - **Threads:** safe to call from any thread.
+/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (out of range, or NULL `out_port`).
+///
+/// ```c
+/// uint16_t port;
+/// if (portpool_port_from_int(config_port, &port) != PORTPOOL_OK)
+///     return -1;  // 0, negative or above 65535
+/// ```
+///
+/// # Safety
+/// `out_port` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_port_from_int(value: i64, out_port: *mut u16) -> portpool_status {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out_port = unsafe { args::out(out_port, "out_port")? };
+        out_port.set(portpool_core::port_from_i64(value)?);
+        Ok(())
+    })
+}
+
 /// Closes a handle and frees it. NULL, a handle closed already and a pointer that never was a
 /// handle do nothing.
 ///

@@ -1147,8 +1147,9 @@ static int handover_leases_a_second_port_until_commit(void) {
     CHECK_OK(portpool_register(reg, "web", 23100, PORTPOOL_MODE_FLEXIBLE, &current));
     CHECK_OK(portpool_begin_handover(reg, "web", 0, &next));
     CHECK(next > current);
-    CHECK_OK(portpool_begin_handover(reg, "web", 0, &again));
-    CHECK(again == next); /* begun twice: the same port */
+    /* begun twice: the handover under way is refused, not shared */
+    CHECK_STATUS(portpool_begin_handover(reg, "web", 0, &again), PORTPOOL_CONFLICT);
+    CHECK_MESSAGE_HAS("ticket 1");
     CHECK_OK(portpool_get(reg, "web", &got));
     CHECK(got == current); /* the old generation keeps its port until the commit */
     CHECK_OK(portpool_check(reg, next, PORTPOOL_PROTOCOL_TCP, &state, NULL));
@@ -1168,6 +1169,81 @@ static int handover_leases_a_second_port_until_commit(void) {
     CHECK(state != PORTPOOL_PORT_LEASED);
     CHECK_STATUS(portpool_commit_handover(reg, "web", 0, &committed), PORTPOOL_NOT_FOUND);
     portpool_close(reg);
+    return 1;
+}
+
+static int a_second_begin_is_a_conflict_unless_it_retries_its_ticket_or_supersedes(void) {
+    portpool_registry *reg = open_fresh("tickets");
+    uint16_t port = 0, next = 0, again = 0, newer = 0, done = 0;
+    uint64_t ticket = 0, same = 0, ticket2 = 0;
+    bool released = false;
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_allocate(reg, "api", NULL, &port));
+    CHECK_OK(portpool_begin_handover_ticket(reg, "api", 0, 0, false, &next, &ticket));
+    CHECK(ticket == 1);
+    CHECK_STATUS(portpool_begin_handover_ticket(reg, "api", 0, 0, false, &again, NULL),
+                 PORTPOOL_CONFLICT);
+    CHECK_MESSAGE_HAS("ticket 1");
+    CHECK_OK(portpool_begin_handover_ticket(reg, "api", 0, ticket, false, &again, &same));
+    CHECK(again == next && same == ticket);
+    CHECK_STATUS(portpool_release(reg, "api", &released), PORTPOOL_CONFLICT);
+    CHECK_MESSAGE_HAS("commit or abort");
+    CHECK_OK(portpool_begin_handover_ticket(reg, "api", 0, 0, true, &newer, &ticket2));
+    CHECK(ticket2 > ticket);
+    CHECK_STATUS(portpool_commit_handover_ticket(reg, "api", 0, ticket, &done), PORTPOOL_CONFLICT);
+    CHECK_OK(portpool_commit_handover_ticket(reg, "api", 0, ticket2, &done));
+    CHECK(done == newer);
+    CHECK_OK(portpool_begin_handover(reg, "api", 0, &next));
+    CHECK_OK(portpool_release_all(reg, "api", &released));
+    CHECK(released);
+    portpool_close(reg);
+    return 1;
+}
+
+static int a_batch_handover_is_all_or_none(void) {
+    portpool_registry *reg = open_fresh("batch");
+    const char *names[] = {"w-1", "w-2"};
+    uint16_t port = 0, next[2] = {0, 0}, done[2] = {0, 0};
+    uint64_t tickets[2] = {0, 0}, wrong[2] = {0, 99};
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_allocate(reg, "w-1", NULL, &port));
+    CHECK_OK(portpool_allocate(reg, "w-2", NULL, &port));
+    CHECK_OK(portpool_begin_handovers(reg, names, 2, 0, false, next, tickets));
+    CHECK(tickets[0] == 1 && tickets[1] == 1 && next[0] != next[1]);
+    CHECK_STATUS(portpool_begin_handovers(reg, names, 2, 0, false, next, tickets), PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_commit_handovers(reg, names, wrong, 2, 0, done), PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_commit_handovers(reg, NULL, tickets, 2, 0, done), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_commit_handovers(reg, names, tickets, 2, 0, done));
+    CHECK(done[0] == next[0] && done[1] == next[1]);
+    portpool_close(reg);
+    return 1;
+}
+
+static int names_live_in_namespaces_and_ports_stay_unique_across_them(void) {
+    char path[256];
+    portpool_registry *blue = NULL, *green = NULL;
+    uint16_t a = 0, b = 0, checked = 0;
+    char *json = NULL;
+    registry_path(path, sizeof path, "namespaces");
+    CHECK_OK(portpool_open_namespace(path, "blue", &blue));
+    CHECK_OK(portpool_open_namespace(path, "green", &green));
+    CHECK_STATUS(portpool_open_namespace(path, "a b", &green), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("namespace: ");
+    CHECK_OK(portpool_allocate(blue, "worker-1", NULL, &a));
+    CHECK_OK(portpool_allocate(green, "worker-1", NULL, &b));
+    CHECK(a != b);
+    CHECK_OK(portpool_list_json(blue, &json));
+    CHECK(strstr(json, "\"namespace\":\"blue\"") != NULL && strstr(json, "green") == NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_list_all_json(blue, &json));
+    CHECK(strstr(json, "\"namespace\":\"green\"") != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_port_from_int(65535, &checked));
+    CHECK(checked == 65535);
+    CHECK_STATUS(portpool_port_from_int(65536, &checked), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_port_from_int(0, &checked), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(blue);
+    portpool_close(green);
     return 1;
 }
 
@@ -1549,6 +1625,9 @@ struct test {
 #define TEST(fn) {#fn, fn}
 
 static const struct test tests[] = {
+    TEST(a_second_begin_is_a_conflict_unless_it_retries_its_ticket_or_supersedes),
+    TEST(a_batch_handover_is_all_or_none),
+    TEST(names_live_in_namespaces_and_ports_stay_unique_across_them),
     TEST(version_and_abi_match_the_header),
     TEST(open_rejects_null_out_and_empty_path),
     TEST(open_null_path_uses_portpool_registry_from_the_environment),

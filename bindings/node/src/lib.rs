@@ -184,6 +184,41 @@ fn pid_arg(value: Option<f64>) -> pp::Result<Option<u32>> {
         .transpose()
 }
 
+fn ticket_arg(value: Option<f64>) -> pp::Result<Option<u64>> {
+    value
+        .map(|v| integer_arg(v, "ticket").and_then(pp::ticket_from_i64))
+        .transpose()
+}
+
+/// Endings of handovers from JavaScript as core's.
+fn endings_arg(endings: &[Ending]) -> pp::Result<Vec<pp::Ending<'_>>> {
+    endings
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let name = e.name.as_deref().ok_or_else(|| {
+                pp::Error::new(
+                    pp::ErrorKind::InvalidArgument,
+                    format!("invalid endings[{i}]: it has no name"),
+                )
+            })?;
+            Ok(pp::Ending {
+                name,
+                ticket: ticket_arg(e.ticket)?,
+            })
+        })
+        .collect()
+}
+
+/// `options` as core's options of a begun handover.
+fn handover_arg(options: &HandoverOptions) -> pp::Result<pp::HandoverOptions> {
+    Ok(pp::HandoverOptions {
+        pid: pid_arg(options.pid)?,
+        ticket: ticket_arg(options.ticket)?,
+        supersede: options.supersede.unwrap_or(false),
+    })
+}
+
 fn ttl_arg(value: Option<f64>) -> pp::Result<Option<u64>> {
     value
         .map(|v| integer_arg(v, "ttl").and_then(pp::ttl_from_i64))
@@ -408,9 +443,11 @@ impl Registry {
     #[napi(constructor, strict)]
     pub fn new(env: Env, path: Option<String>, options: Option<OpenOptions>) -> napi::Result<Self> {
         let inner = run_now(&env, || {
-            let reg = pp::Registry::open(path.as_deref().map(Path::new))?;
+            let namespace = options.as_ref().and_then(|o| o.namespace.clone());
             let force = options.as_ref().and_then(|o| o.force).unwrap_or(false);
-            let reg = reg.with_force(force);
+            let reg = pp::Registry::open(path.as_deref().map(Path::new))?
+                .with_namespace(namespace.as_deref())?
+                .with_force(force);
             match options.and_then(|o| o.lock_timeout) {
                 Some(seconds) => {
                     Ok(reg.with_lock_timeout(pp::parse_lock_timeout(&seconds.to_string())?))
@@ -745,6 +782,15 @@ operations! {
     /// error).
     fn release / release_async (name: String) -> bool = |reg| reg.release(&name);
 
+    /// Releases `name`'s lease and, when a handover is under way, its next generation's port
+    /// too (`release` refuses such a lease with `PORTPOOL_CONFLICT`); returns whether there
+    /// was a lease.
+    fn release_all / release_all_async (name: String) -> bool = |reg| reg.release_all(&name);
+
+    /// Every lease of every namespace, sorted by namespace (the default one first), then name.
+    fn list_all_namespaces / list_all_namespaces_async () -> Vec<Lease>
+        = |reg| view(&reg.list_all_namespaces()?);
+
     /// Every lease, sorted by name.
     fn list / list_async () -> Vec<Lease> = |reg| view(&reg.list()?);
 
@@ -787,8 +833,8 @@ operations! {
     /// the current one stays valid, and returns it. Both ports are leased and listed (the new
     /// one as the lease's `next`); `get` returns the current port until `commitHandover`. A
     /// pool lease's new port comes from its pool, other leases take the first free port above
-    /// the current one. `options.pid` is the next generation's process. Begun twice, returns
-    /// the same port. An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
+    /// the current one. `options.pid` is the next generation's process. Begun while a
+    /// handover is under way, `PORTPOOL_CONFLICT` naming its ticket (see `beginHandoverTicket`). An unknown name is `PORTPOOL_NOT_FOUND`; no free port is
     /// `PORTPOOL_EXHAUSTED`.
     fn begin_handover / begin_handover_async (name: String; options: HandoverOptions) -> u32, made
         = |reg| reg.begin_handover_grant(&name, pid_arg(options.pid)?).map(Granted);
@@ -801,13 +847,49 @@ operations! {
     /// nothing is checked. An unknown or stale name, or no handover under way, is
     /// `PORTPOOL_NOT_FOUND`.
     fn commit_handover / commit_handover_async (name: String; options: HandoverOptions) -> u32
-        = |reg| reg.commit_handover(&name, pid_arg(options.pid)?).map(u32::from);
+        = |reg| {
+            let ticket = ticket_arg(options.ticket)?;
+            reg.commit_handover_ticket(&name, pid_arg(options.pid)?, ticket).map(u32::from)
+        };
 
     /// Abandons `name`'s handover: releases the next generation's port and returns it; the
     /// current lease is untouched. `options.pid` is checked as by `commitHandover`. An
     /// unknown or stale name, or no handover under way, is `PORTPOOL_NOT_FOUND`.
     fn abort_handover / abort_handover_async (name: String; options: HandoverOptions) -> u32
-        = |reg| reg.abort_handover(&name, pid_arg(options.pid)?).map(u32::from);
+        = |reg| {
+            let ticket = ticket_arg(options.ticket)?;
+            reg.abort_handover_ticket(&name, pid_arg(options.pid)?, ticket).map(u32::from)
+        };
+
+    /// Begins `name`'s handover as `beginHandover` does and returns it with its ticket. A
+    /// handover already under way is `PORTPOOL_CONFLICT` naming its ticket and port, whoever
+    /// asks, unless `options.ticket` is that ticket (a retry: the same handover, `created`
+    /// false) or `options.supersede` (it is aborted and a new one begun, in one change).
+    fn begin_handover_ticket / begin_handover_ticket_async (name: String; options: HandoverOptions) -> Handover, made
+        = |reg| {
+            let handover = reg.begin_handover_with(&name, &handover_arg(&options)?)?;
+            Ok(Begun(view(&handover)?, handover.created))
+        };
+
+    /// Begins a handover of each of `names` in one change: all begin, or none does (the first
+    /// refusal is the error). `options.pid` and `options.supersede` apply to every name; a
+    /// ticket names one handover, so `options.ticket` is `PORTPOOL_INVALID_ARGUMENT`.
+    fn begin_handovers / begin_handovers_async (names: Vec<String>; options: HandoverOptions) -> Vec<Handover>, made
+        = |reg| {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            Ok(Begun(view(&reg.begin_handovers(&names, &handover_arg(&options)?)?)?, true))
+        };
+
+    /// Commits the handover of each of `endings` in one change, each checked against its
+    /// ticket and `options.pid` as `commitHandover` checks them: all, or none. Returns the new
+    /// ports in order.
+    fn commit_handovers / commit_handovers_async (endings: Vec<Ending>; options: HandoverOptions) -> Vec<u32>
+        = |reg| Ok(ports(reg.commit_handovers(&endings_arg(&endings)?, pid_arg(options.pid)?)?));
+
+    /// Aborts the handover of each of `endings` in one change, all or none, checked as
+    /// `commitHandovers` checks them. Returns the released next ports in order.
+    fn abort_handovers / abort_handovers_async (endings: Vec<Ending>; options: HandoverOptions) -> Vec<u32>
+        = |reg| Ok(ports(reg.abort_handovers(&endings_arg(&endings)?, pid_arg(options.pid)?)?));
 
     /// Makes process `pid` the owner of `name`'s lease (omitted or `null`: nobody, the lease
     /// becomes permanent) and returns the lease. An unknown name is `PORTPOOL_NOT_FOUND`.

@@ -96,6 +96,10 @@ options! {
         /// empties a registry where another user holds a live lease. `false` (the default):
         /// each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller is root.
         pub force: Option<bool>,
+        /// Read and write only this namespace's names (default: the default namespace), so
+        /// two supervisors may both name a worker `'worker-1'`; ports stay unique across every
+        /// namespace, and `list` lists this namespace only.
+        pub namespace: Option<String>,
     }
 
     /// Options of `Registry.register`.
@@ -255,10 +259,26 @@ options! {
         pub probe: Option<bool>,
     }
 
-    /// Options of `Registry.beginHandover`, `commitHandover` and `abortHandover`.
+    /// Options of `Registry.beginHandover`, `commitHandover` and `abortHandover`, and of
+    /// their ticket and batch forms.
     pub struct HandoverOptions {
         /// The next generation's process, which owns the lease once the handover is committed.
         pub pid: Option<f64>,
+        /// The handover's ticket: `commitHandover` and `abortHandover` end that handover only
+        /// (another, or one that has ended, is `PORTPOOL_CONFLICT`); `beginHandoverTicket`
+        /// retries it. Omitted: whatever handover is under way.
+        pub ticket: Option<f64>,
+        /// `beginHandoverTicket` and `beginHandovers`: abort the handover under way and begin
+        /// a new one, in one change.
+        pub supersede: Option<bool>,
+    }
+
+    /// A handover that `commitHandovers` or `abortHandovers` ends.
+    pub struct Ending {
+        /// The lease's name (required).
+        pub name: Option<String>,
+        /// The handover's ticket; omitted: whatever handover is under way, unchecked.
+        pub ticket: Option<f64>,
     }
 
     /// Options of `Registry.migrate`.

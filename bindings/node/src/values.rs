@@ -77,6 +77,26 @@ pub struct Lease {
     /// over or change its owner, unless the registry was opened with `force`.
     #[serde(default)]
     pub uid: Option<u32>,
+    /// The namespace the name lives in; `null` for the default one.
+    pub namespace: Option<String>,
+    /// How many handovers were begun on the lease (a handover's ticket is the generation it
+    /// began).
+    pub generation: i64,
+}
+
+/// A handover under way, as `beginHandoverTicket` and `beginHandovers` return it.
+#[napi(object)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Handover {
+    /// The lease's name.
+    pub name: String,
+    /// The next generation's port.
+    pub port: u32,
+    /// The ticket that commits or aborts this handover and no other.
+    pub ticket: i64,
+    /// Whether this call began it (`false`: a retry that named its ticket).
+    pub created: bool,
 }
 
 /// The next generation's port during a zero-downtime handover.
@@ -91,6 +111,9 @@ pub struct NextPort {
     /// The next generation's process, which owns the lease once the handover is committed.
     #[serde(rename = "owner", deserialize_with = "owner_pid", default)]
     pub pid: Option<u32>,
+    /// The handover's ticket: `commitHandover` and `abortHandover` given it end this handover
+    /// and no other.
+    pub ticket: i64,
 }
 
 /// The process bound to a port when `migrate` recorded it.
@@ -396,6 +419,17 @@ impl Outcome for GrantedMany {
             names: Some(names),
         };
         (ports, made)
+    }
+}
+
+/// Handovers a call began (or, retried with a ticket, found): aborted again by their tickets
+/// when the call is abandoned after it landed, if it began them.
+pub struct Begun<T>(pub T, pub bool);
+
+impl<T> Outcome for Begun<T> {
+    type Value = T;
+    fn split(self) -> (T, Made) {
+        (self.0, Made::lease(self.1))
     }
 }
 

@@ -32,5 +32,6 @@ test('the_supervisor_example_runs_two_workers_on_leased_ports_and_releases_them'
     assert.ok(port >= 47900 && port <= 47949, String(port))
     assert.ok(out.includes(`${name} on port ${port}\n`), out)
   }
+  assert.match(out, /^reloaded dev-web: port \d+ \(ticket 1\)$/m, 'a ticketed handover')
   assert.deepEqual(reg.list(), [], 'the supervisor released its leases')
 })

@@ -104,6 +104,8 @@ test('list_returns_every_lease_with_every_field', () => {
       origin: null,
       stale: null,
       uid: process.geteuid(),
+      namespace: null,
+      generation: 0,
     },
   )
   assert.deepEqual(
@@ -122,6 +124,8 @@ test('list_returns_every_lease_with_every_field', () => {
       origin: null,
       stale: null,
       uid: process.geteuid(),
+      namespace: null,
+      generation: 0,
     },
   )
   assert.equal(pooled.mode, 'pool')

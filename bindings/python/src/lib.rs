@@ -383,6 +383,17 @@ impl ToPython for () {
     }
 }
 
+/// (name, ticket) pairs from Python as core's endings of handovers.
+fn endings_of(pairs: &[(String, Option<u64>)]) -> Vec<pp::Ending<'_>> {
+    pairs
+        .iter()
+        .map(|(name, ticket)| pp::Ending {
+            name,
+            ticket: *ticket,
+        })
+        .collect()
+}
+
 /// A core value, shown as the `portpool` dataclass named `kind` ("Lease", "list[Lease]").
 struct Value<T>(&'static str, T);
 
@@ -671,7 +682,7 @@ impl Job {
 /// Every call that touches the file takes `timeout=` (seconds it may wait for the lock, on
 /// top of `lock_timeout`: the shorter wins) and has an awaitable twin named `<call>_async`.
 /// While a call waits, Python's signal handlers run: Ctrl-C raises KeyboardInterrupt at once.
-/// A Registry pickles as its path, lock timeout and force, and is opened again when unpickled.
+/// A Registry pickles as its path, lock timeout, force and namespace, and is opened again when unpickled.
 ///
 /// A change returns once it is on the disk, unless it concerns only leases owned by a
 /// process (`pid=`) or a pool's cursor: those survive any crash of a process, but not a
@@ -688,6 +699,9 @@ impl Job {
 ///         another user made, set_pool changes pools another user created, and reset
 ///         empties a registry where another user holds a live lease. False (the default):
 ///         each of those raises ConflictError naming that user, unless the caller is root.
+///     namespace: Read and write only this namespace's names (None: the default one), so
+///         two supervisors may both name a worker "worker-1"; ports stay unique across
+///         every namespace, and list() lists this namespace only.
 ///
 /// Raises:
 ///     InvalidArgumentError: path is empty, or None and no default path can be found; a
@@ -761,7 +775,8 @@ macro_rules! registry_methods {
                     "If its change landed anyway, what it made is given back before the ",
                     "CancelledError reaches the caller: the leases register_async, ",
                     "allocate_async, allocate_many_async or listen_async made (a socket ",
-                    "closed), the handover begin_handover_async began (aborted); any other ",
+                    "closed), the handovers begin_handover_async, begin_handover_ticket_async or ",
+                    "begin_handovers_async began (aborted, by their tickets); any other ",
                     "change stays."
                 )]
                 #[pyo3(signature = ($($sig)*))]
@@ -784,14 +799,18 @@ macro_rules! registry_methods {
 registry_methods! {
     plain {
         #[new]
-        #[pyo3(signature = (path=None, *, lock_timeout=None, force=false))]
+        #[pyo3(signature = (path=None, *, lock_timeout=None, force=false, namespace=None))]
         fn new(
             py: Python<'_>,
             path: Option<PathBuf>,
             lock_timeout: Option<f64>,
             force: bool,
+            namespace: Option<&str>,
         ) -> PyResult<Self> {
-            let mut inner = pp::Registry::open(path.as_deref()).or_raise(py)?.with_force(force);
+            let mut inner = pp::Registry::open(path.as_deref())
+                .and_then(|reg| reg.with_namespace(namespace))
+                .or_raise(py)?
+                .with_force(force);
             if let Some(timeout) = timeout_arg(py, lock_timeout)? {
                 inner = inner.with_lock_timeout(timeout);
             }
@@ -804,6 +823,12 @@ registry_methods! {
         #[getter]
         fn path(&self) -> PathBuf {
             self.inner.path().to_owned()
+        }
+
+        /// The namespace whose names this handle reads and writes; None for the default one.
+        #[getter]
+        fn namespace(&self) -> Option<String> {
+            self.inner.namespace().map(str::to_owned)
         }
 
         /// Seconds a change waits for another process's lock before raising BusyError.
@@ -833,6 +858,7 @@ registry_methods! {
             let kwargs = PyDict::new(py);
             kwargs.set_item("lock_timeout", self.lock_timeout())?;
             kwargs.set_item("force", self.force())?;
+            kwargs.set_item("namespace", self.namespace())?;
             Ok(((self.path(),), kwargs))
         }
 
@@ -1288,8 +1314,8 @@ registry_methods! {
     ///
     /// Both ports are leased and listed (the new one as Lease.next); get() returns the
     /// current port until commit_handover(). A pool lease's new port comes from its pool,
-    /// other leases take the first free port above the current one. Begun twice, returns
-    /// the same port.
+    /// other leases take the first free port above the current one. Begun while a
+    /// handover is under way, ConflictError naming its ticket (see begin_handover_ticket()).
     ///
     /// Args:
     ///     name: The lease's name.
@@ -1336,6 +1362,9 @@ registry_methods! {
     ///     name: The lease's name.
     ///     pid: The next generation's process as this caller knows it. A handover begun
     ///         for another process raises ConflictError; None is not checked.
+    ///     ticket: The handover's ticket (Handover.ticket, Lease.next.ticket): a handover
+    ///         that has ended or another one raises ConflictError and changes nothing.
+    ///         None: whatever handover is under way.
     ///     timeout: Seconds this call may wait for the registry's lock, on top of the
     ///         handle's lock_timeout (the shorter wins).
     ///
@@ -1344,17 +1373,18 @@ registry_methods! {
     ///
     /// Raises:
     ///     NotFoundError: `name` holds no lease (or a stale one), or no handover of it is
-    ///         under way.
-    ///     ConflictError: the handover was begun for another process.
+    ///         under way (without a ticket).
+    ///     ConflictError: the handover was begun for another process, or `ticket` is not
+    ///         the one under way.
     ///     InvalidArgumentError: a bad name, pid or timeout.
     ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    #[pyo3(signature = (name, pid=None, *, timeout=None))]
-    fn commit_handover / commit_handover_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>) {
+    #[pyo3(signature = (name, pid=None, *, ticket=None, timeout=None))]
+    fn commit_handover / commit_handover_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>, ticket: Option<u64>) {
         let pid = pid_arg(py, pid)?;
         let name = name.to_owned();
-        work(move |reg| reg.commit_handover(&name, pid))
+        work(move |reg| reg.commit_handover_ticket(&name, pid, ticket))
     }
 
     /// Abandons `name`'s handover: releases the next generation's port; the current lease
@@ -1363,6 +1393,7 @@ registry_methods! {
     /// Args:
     ///     name: The lease's name.
     ///     pid: Checked as by commit_handover().
+    ///     ticket: Checked as by commit_handover().
     ///     timeout: Seconds this call may wait for the registry's lock, on top of the
     ///         handle's lock_timeout (the shorter wins).
     ///
@@ -1372,16 +1403,178 @@ registry_methods! {
     /// Raises:
     ///     NotFoundError: `name` holds no lease (or a stale one), or no handover of it is
     ///         under way.
-    ///     ConflictError: the handover was begun for another process.
+    ///     ConflictError: the handover was begun for another process, or `ticket` is not
+    ///         the one under way.
     ///     InvalidArgumentError: a bad name, pid or timeout.
     ///     BusyError: the registry's lock stayed held for the whole timeout.
     ///     RegistryError: the registry file cannot be used.
     ///     PortpoolIOError: the operating system failed a read or write.
-    #[pyo3(signature = (name, pid=None, *, timeout=None))]
-    fn abort_handover / abort_handover_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>) {
+    #[pyo3(signature = (name, pid=None, *, ticket=None, timeout=None))]
+    fn abort_handover / abort_handover_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>, ticket: Option<u64>) {
         let pid = pid_arg(py, pid)?;
         let name = name.to_owned();
-        work(move |reg| reg.abort_handover(&name, pid))
+        work(move |reg| reg.abort_handover_ticket(&name, pid, ticket))
+    }
+
+    /// Begins `name`'s handover as begin_handover() does, and returns it with its ticket.
+    ///
+    /// A handover already under way raises ConflictError naming its ticket and port,
+    /// whoever asks, unless `ticket` is that ticket (a retry: the same handover comes back,
+    /// with created False) or `supersede` (it is aborted and a new one begun, with a new
+    /// ticket, in one change).
+    ///
+    /// Args:
+    ///     name: The lease's name.
+    ///     pid: The next generation's process, which owns the lease after the commit.
+    ///     ticket: The ticket of the handover this caller began, for a retry.
+    ///     supersede: Abort the handover under way, whichever it is, and begin a new one.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
+    /// Returns:
+    ///     A Handover (name, port, ticket, created).
+    ///
+    /// Raises:
+    ///     NotFoundError: `name` holds no lease.
+    ///     ConflictError: a handover is under way (and neither its ticket nor supersede
+    ///         was given), or the lease is fixed.
+    ///     ExhaustedError: no port is free for the next generation.
+    ///     InvalidArgumentError: a bad name, pid or timeout.
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
+    ///     RegistryError: the registry file cannot be used.
+    ///     PortpoolIOError: the operating system failed a read or write.
+    #[pyo3(signature = (name, pid=None, *, ticket=None, supersede=false, timeout=None))]
+    fn begin_handover_ticket / begin_handover_ticket_async(py, name: &str, pid: Option<&Bound<'_, PyAny>>, ticket: Option<u64>, supersede: bool) {
+        let options = pp::HandoverOptions { pid: pid_arg(py, pid)?, ticket, supersede };
+        let name = name.to_owned();
+        Ok(Box::new(move |reg: &pp::Registry| {
+            let handover = reg.begin_handover_with(&name, &options)?;
+            // A cancelled caller's handover is aborted again (its ticket only), if this call
+            // began it.
+            let ticket = handover.ticket;
+            let undo = handover.created.then(|| -> Undo {
+                Box::new(move |reg| {
+                    let _ = reg.abort_handover_ticket(&name, None, Some(ticket));
+                })
+            });
+            Ok(Done {
+                value: Box::new(Value("Handover", handover)),
+                undo,
+            })
+        }))
+    }
+
+    /// Begins a handover of each of `names` in one change: all begin, or none does.
+    ///
+    /// A rolling restart of N instances is then one decision: a crash leaves all of them
+    /// pending or none.
+    ///
+    /// Args:
+    ///     names: The leases' names (an iterable of str), each given once.
+    ///     pid: The next generation's process for every name.
+    ///     supersede: Abort handovers under way and begin new ones, in the same change.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
+    /// Returns:
+    ///     A list of Handover, in the order of `names`.
+    ///
+    /// Raises:
+    ///     As begin_handover_ticket() (nothing begins then); InvalidArgumentError for a
+    ///     name given twice.
+    #[pyo3(signature = (names, pid=None, *, supersede=false, timeout=None))]
+    fn begin_handovers / begin_handovers_async(py, names: Vec<String>, pid: Option<&Bound<'_, PyAny>>, supersede: bool) {
+        let options = pp::HandoverOptions { pid: pid_arg(py, pid)?, ticket: None, supersede };
+        Ok(Box::new(move |reg: &pp::Registry| {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let begun = reg.begin_handovers(&refs, &options)?;
+            // A cancelled caller's handovers are aborted again, all with their tickets.
+            let tickets: Vec<(String, Option<u64>)> =
+                begun.iter().map(|h| (h.name.clone(), Some(h.ticket))).collect();
+            let undo: Undo = Box::new(move |reg| {
+                let _ = reg.abort_handovers(&endings_of(&tickets), None);
+            });
+            Ok(Done {
+                value: Box::new(Value("list[Handover]", begun)),
+                undo: Some(undo),
+            })
+        }))
+    }
+
+    /// Commits the handover of each of `endings` in one change: all, or none.
+    ///
+    /// Args:
+    ///     endings: (name, ticket) pairs; a ticket of None ends whatever handover of the
+    ///         name is under way.
+    ///     pid: Checked as by commit_handover(), for every name.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
+    /// Returns:
+    ///     The new current ports, in order.
+    ///
+    /// Raises:
+    ///     As commit_handover() (nothing changes then); InvalidArgumentError for a name
+    ///     given twice.
+    #[pyo3(signature = (endings, pid=None, *, timeout=None))]
+    fn commit_handovers / commit_handovers_async(py, endings: Vec<(String, Option<u64>)>, pid: Option<&Bound<'_, PyAny>>) {
+        let pid = pid_arg(py, pid)?;
+        work(move |reg| reg.commit_handovers(&endings_of(&endings), pid))
+    }
+
+    /// Aborts the handover of each of `endings` in one change: all, or none.
+    ///
+    /// Args:
+    ///     endings: (name, ticket) pairs, as for commit_handovers().
+    ///     pid: Checked as by commit_handover(), for every name.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
+    /// Returns:
+    ///     The released next ports, in order.
+    ///
+    /// Raises:
+    ///     As commit_handovers().
+    #[pyo3(signature = (endings, pid=None, *, timeout=None))]
+    fn abort_handovers / abort_handovers_async(py, endings: Vec<(String, Option<u64>)>, pid: Option<&Bound<'_, PyAny>>) {
+        let pid = pid_arg(py, pid)?;
+        work(move |reg| reg.abort_handovers(&endings_of(&endings), pid))
+    }
+
+    /// Releases `name`'s lease and, when a handover is under way, its next generation's
+    /// port too (release() raises ConflictError for such a lease).
+    ///
+    /// Args:
+    ///     name: The holder's name.
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
+    /// Returns:
+    ///     True when there was a lease.
+    ///
+    /// Raises:
+    ///     As release().
+    #[pyo3(signature = (name, *, timeout=None))]
+    fn release_all / release_all_async(py, name: &str) {
+        let name = name.to_owned();
+        work(move |reg| reg.release_all(&name))
+    }
+
+    /// Every lease of every namespace, sorted by namespace (the default one first), then
+    /// name.
+    ///
+    /// Args:
+    ///     timeout: Seconds this call may wait behind another thread's call, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
+    /// Returns:
+    ///     A list of Lease.
+    ///
+    /// Raises:
+    ///     As list().
+    #[pyo3(signature = (*, timeout=None))]
+    fn list_all_namespaces / list_all_namespaces_async(py) {
+        work(|reg| Ok(Value("list[Lease]", reg.list_all_namespaces()?)))
     }
 
     /// Allocates a port of `pool` to each of `names` in one locked write: all or none.

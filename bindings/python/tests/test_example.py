@@ -24,6 +24,7 @@ def test_supervisor_example_leases_serves_and_releases(reg, path):
     assert done.returncode == 0, done.stderr
     assert "GET worker-1: worker-1 on port " in done.stdout
     assert "GET worker-2: worker-2 on port " in done.stdout
+    assert "reloaded worker-1: port " in done.stdout and "(ticket 1)" in done.stdout
     assert "leases left: 0" in done.stdout
     assert reg.list() == []
 

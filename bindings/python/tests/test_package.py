@@ -107,6 +107,12 @@ PUBLIC_CALLABLES = [
     portpool.Registry.begin_handover,
     portpool.Registry.commit_handover,
     portpool.Registry.abort_handover,
+    portpool.Registry.begin_handover_ticket,
+    portpool.Registry.begin_handovers,
+    portpool.Registry.commit_handovers,
+    portpool.Registry.abort_handovers,
+    portpool.Registry.release_all,
+    portpool.Registry.list_all_namespaces,
     portpool.Registry.allocate_many,
     portpool.Registry.set_owner,
     portpool.Registry.import_,
@@ -156,7 +162,10 @@ def test_an_async_twin_takes_the_arguments_of_its_call(name):
 
 
 def test_registry_constructor_signature():
-    assert str(inspect.signature(portpool.Registry)) == "(path=None, *, lock_timeout=None, force=False)"
+    assert (
+        str(inspect.signature(portpool.Registry))
+        == "(path=None, *, lock_timeout=None, force=False, namespace=None)"
+    )
     assert "Args:" in portpool.Registry.__doc__
 
 

@@ -41,7 +41,7 @@ def test_every_value_type_declares_exactly_the_fields_core_serializes(reg, tmp_p
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         reg.allocate("current", "reserved", pid=os.getpid(), ttl=60)
-        reg.begin_handover("current", pid=os.getpid())  # next, with an owner
+        reg.begin_handover_ticket("current", pid=os.getpid())  # next, with an owner
         reg.allocate("orphan", "reserved", pid=sleeper.pid)
         sleeper.kill()
         sleeper.wait()
@@ -124,7 +124,12 @@ def test_values_convert_with_dataclasses_asdict(reg):
     plain = dataclasses.asdict(lease)
     assert plain["name"] == "svc"
     assert plain["pid"] == os.getpid()
-    assert plain["next"] == {"port": 41001, "created": lease.next.created, "pid": None}
+    assert plain["next"] == {
+        "port": 41001,
+        "created": lease.next.created,
+        "pid": None,
+        "ticket": 1,
+    }
     json.dumps(dataclasses.asdict(reg.who(41000)))
 
 

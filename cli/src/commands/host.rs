@@ -82,7 +82,10 @@ fn lease_lines(who: &Who) -> Vec<String> {
             .unwrap_or_default();
         format!(
             "lease {} {}/{} {}{role}{owner}{stale}",
-            l.name, who.port, l.protocol, l.mode
+            super::leases::named(l),
+            who.port,
+            l.protocol,
+            l.mode
         )
     };
     who.leases.iter().map(line).collect()

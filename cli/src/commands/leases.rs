@@ -2,14 +2,14 @@
 
 use portpool_core::parse_port;
 use portpool_core::{
-    Error, ErrorKind, FindOptions, Lease, LeaseOptions, Mode, PortState, Protocol, Reclaimed,
-    Registry, find_free_ports,
+    Ending, Error, ErrorKind, FindOptions, Handover, HandoverOptions, Lease, LeaseOptions, Mode,
+    PortState, Protocol, Reclaimed, Registry, find_free_ports,
 };
 
 use crate::Outcome;
 use crate::args::{
-    AllocateArgs, CheckArgs, FindFreeArgs, GetArgs, HandoverArgs, RegisterArgs, RenewArgs,
-    SetOwnerArgs, parse_ports, parse_range, protocol,
+    AllocateArgs, CheckArgs, FindFreeArgs, GetArgs, HandoverArgs, HandoversArgs, RegisterArgs,
+    RenewArgs, SetOwnerArgs, parse_ports, parse_range, protocol,
 };
 use crate::render::{Render, Row, emit, say, timestamp, value};
 
@@ -84,8 +84,13 @@ pub(super) fn allocate(reg: &Registry, args: AllocateArgs) -> Result<Outcome, Er
 }
 
 /// `portpool release`: says whether there was a lease to release.
-pub(super) fn release(reg: &Registry, name: &str) -> Result<Outcome, Error> {
-    if reg.release(name)? {
+pub(super) fn release(reg: &Registry, name: &str, all: bool) -> Result<Outcome, Error> {
+    let released = if all {
+        reg.release_all(name)?
+    } else {
+        reg.release(name)?
+    };
+    if released {
         say([format!("released {name}")]);
     } else {
         say([format!("{name} held no lease")]);
@@ -94,14 +99,30 @@ pub(super) fn release(reg: &Registry, name: &str) -> Result<Outcome, Error> {
 }
 
 /// `portpool list`: every lease, as a table.
-pub(super) fn list(reg: &Registry, json: bool) -> Result<Outcome, Error> {
-    emit(json, reg.list()?.as_slice());
+pub(super) fn list(reg: &Registry, json: bool, all_namespaces: bool) -> Result<Outcome, Error> {
+    let leases = if all_namespaces {
+        reg.list_all_namespaces()?
+    } else {
+        reg.list()?
+    };
+    emit(json, leases.as_slice());
     Ok(Outcome::Ok)
 }
 
 impl Row for Lease {
     const HEADER: &'static [&'static str] = &[
-        "NAME", "PORT", "PROTO", "MODE", "POOL", "NEXT", "PID", "EXPIRES", "CREATED", "STALE",
+        "NAME",
+        "PORT",
+        "PROTO",
+        "MODE",
+        "POOL",
+        "NEXT",
+        "PID",
+        "EXPIRES",
+        "CREATED",
+        "STALE",
+        "TICKET",
+        "NAMESPACE",
     ];
 
     fn row(&self) -> Vec<String> {
@@ -116,6 +137,9 @@ impl Row for Lease {
             timestamp(self.expires),
             timestamp(Some(self.created)),
             self.stale.clone().unwrap_or_else(|| "-".into()),
+            self.next
+                .map_or_else(|| "-".into(), |n| n.ticket.to_string()),
+            self.namespace.clone().unwrap_or_else(|| "-".into()),
         ]
     }
 }
@@ -149,7 +173,9 @@ impl Render for Checked {
         let Checked { port, protocol, .. } = self;
         vec![match &self.state {
             PortState::Free => format!("{port}/{protocol} free"),
-            PortState::Leased(l) => format!("{port}/{protocol} leased to {} ({})", l.name, l.mode),
+            PortState::Leased(l) => {
+                format!("{port}/{protocol} leased to {} ({})", named(l), l.mode)
+            }
             PortState::Busy => {
                 format!("{port}/{protocol} busy: bound by a process outside the registry")
             }
@@ -179,13 +205,27 @@ impl Render for [Reclaimed] {
                     None => "released",
                 };
                 let l = &r.lease;
-                format!("{verb} {} {}/{}: {}", l.name, l.port, l.protocol, r.reason)
+                format!(
+                    "{verb} {} {}/{}: {}",
+                    named(l),
+                    l.port,
+                    l.protocol,
+                    r.reason
+                )
             })
             .collect()
     }
 
     fn json(&self) -> serde_json::Value {
         value(self)
+    }
+}
+
+/// A lease's name as a person reads it: with its namespace, when it has one.
+pub(super) fn named(lease: &Lease) -> String {
+    match &lease.namespace {
+        Some(ns) => format!("{} (namespace {ns})", lease.name),
+        None => lease.name.clone(),
     }
 }
 
@@ -219,7 +259,8 @@ pub(super) fn reset(reg: &Registry, yes: bool) -> Result<Outcome, Error> {
     Ok(Outcome::Ok)
 }
 
-/// `portpool handover`: begins, commits or aborts, and prints the port concerned.
+/// `portpool handover`: begins, commits or aborts, and prints the port concerned (begin
+/// with --json: the handover and its ticket).
 pub(super) fn handover(reg: &Registry, args: HandoverArgs) -> Result<Outcome, Error> {
     let HandoverArgs {
         name,
@@ -227,16 +268,118 @@ pub(super) fn handover(reg: &Registry, args: HandoverArgs) -> Result<Outcome, Er
         abort,
         pid,
         force,
-        ..
+        ticket,
+        supersede,
+        json,
     } = args;
     reg.set_force(force);
     let port = if commit {
-        reg.commit_handover(&name, pid)?
+        reg.commit_handover_ticket(&name, pid, ticket)?
     } else if abort {
-        reg.abort_handover(&name, pid)?
+        reg.abort_handover_ticket(&name, pid, ticket)?
     } else {
-        reg.begin_handover(&name, pid)?
+        let options = HandoverOptions {
+            pid,
+            ticket,
+            supersede,
+        };
+        let handover = reg.begin_handover_with(&name, &options)?;
+        if json {
+            emit(true, &handover);
+            return Ok(Outcome::Ok);
+        }
+        handover.port
     };
     say([port]);
     Ok(Outcome::Ok)
+}
+
+/// `portpool handovers`: begins, commits or aborts several handovers in one change and
+/// prints NAME PORT TICKET for each (commit and abort: NAME PORT).
+pub(super) fn handovers(reg: &Registry, args: HandoversArgs) -> Result<Outcome, Error> {
+    reg.set_force(args.force);
+    let endings = args
+        .names
+        .iter()
+        .map(|arg| ending(arg))
+        .collect::<Result<Vec<_>, Error>>()?;
+    if args.commit || args.abort {
+        let ports = if args.commit {
+            reg.commit_handovers(&endings, args.pid)?
+        } else {
+            reg.abort_handovers(&endings, args.pid)?
+        };
+        say(endings
+            .iter()
+            .zip(ports)
+            .map(|(e, p)| format!("{} {p}", e.name)));
+        return Ok(Outcome::Ok);
+    }
+    if let Some(e) = endings.iter().find(|e| e.ticket.is_some()) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{}: a ticket is for --commit or --abort; a begin takes names",
+                e.name
+            ),
+        ));
+    }
+    let names: Vec<&str> = endings.iter().map(|e| e.name).collect();
+    let options = HandoverOptions {
+        pid: args.pid,
+        ticket: None,
+        supersede: args.supersede,
+    };
+    let begun = reg.begin_handovers(&names, &options)?;
+    if args.json {
+        emit(true, begun.as_slice());
+    } else {
+        say(begun
+            .iter()
+            .map(|h| format!("{} {} {}", h.name, h.port, h.ticket)));
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `NAME` or `NAME=TICKET`: the handover to end and the ticket to check.
+fn ending(arg: &str) -> Result<Ending<'_>, Error> {
+    let Some((name, ticket)) = arg.rsplit_once('=') else {
+        return Ok(Ending {
+            name: arg,
+            ticket: None,
+        });
+    };
+    let ticket = ticket.parse::<u64>().map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid ticket {ticket:?} in {arg:?}: a ticket is a whole number"),
+        )
+    })?;
+    Ok(Ending {
+        name,
+        ticket: Some(ticket),
+    })
+}
+
+impl Row for Handover {
+    const HEADER: &'static [&'static str] = &["NAME", "PORT", "TICKET", "CREATED"];
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.port.to_string(),
+            self.ticket.to_string(),
+            self.created.to_string(),
+        ]
+    }
+}
+
+impl Render for Handover {
+    fn text(&self) -> Vec<String> {
+        vec![self.port.to_string()]
+    }
+
+    fn json(&self) -> serde_json::Value {
+        value(self)
+    }
 }

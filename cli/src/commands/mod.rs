@@ -23,6 +23,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, Error> {
     let Cli {
         registry,
         wait,
+        namespace,
         command,
     } = cli;
     match command {
@@ -33,7 +34,9 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Version => docs::version(),
         Command::FindFree(args) => leases::find_free(args),
         command => {
-            let reg = Registry::open(registry.as_deref())?;
+            let namespace = namespace.or_else(|| std::env::var("PORTPOOL_NAMESPACE").ok());
+            let reg = Registry::open(registry.as_deref())?
+                .with_namespace(namespace.as_deref().filter(|ns| !ns.is_empty()))?;
             if let Some(wait) = wait {
                 reg.set_lock_timeout(wait);
             }
@@ -58,11 +61,14 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Register(args) => leases::register(reg, args),
         Command::Get(args) => leases::get(reg, args),
         Command::Allocate(args) => leases::allocate(reg, args),
-        Command::Release { name, force } => {
+        Command::Release { name, force, all } => {
             reg.set_force(force);
-            leases::release(reg, &name)
+            leases::release(reg, &name, all)
         }
-        Command::List { json } => leases::list(reg, json),
+        Command::List {
+            json,
+            all_namespaces,
+        } => leases::list(reg, json, all_namespaces),
         Command::Check(args) => leases::check(reg, args),
         Command::Gc { json } => leases::gc(reg, json),
         Command::Renew(args) => leases::renew(reg, args),
@@ -72,6 +78,7 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
             leases::reset(reg, yes)
         }
         Command::Handover(args) => leases::handover(reg, args),
+        Command::Handovers(args) => leases::handovers(reg, args),
         Command::Pool(PoolCommand::Set(args)) => pools::set(reg, args),
         Command::Pool(PoolCommand::List { json }) => pools::list(reg, json),
         Command::Run(args) => run::run(reg, args),

@@ -22,18 +22,18 @@ const pool = "interop"
 
 // held is a lease this worker holds; Next is its handover port, nil when none is under way.
 type held struct {
-	Name  string  `json:"name"`
-	Port  uint16  `json:"port"`
-	Proto string  `json:"protocol"`
-	Next  *uint16 `json:"next"`
+	Name  string `json:"name"`
+	Port  int    `json:"port"`
+	Proto string `json:"protocol"`
+	Next  *int   `json:"next"`
 }
 
 // seenLease is a listed lease as logged.
 type seenLease struct {
-	Name     string  `json:"name"`
-	Port     uint16  `json:"port"`
-	Protocol string  `json:"protocol"`
-	Next     *uint16 `json:"next"`
+	Name     string `json:"name"`
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol"`
+	Next     *int   `json:"next"`
 }
 
 type worker struct {
@@ -65,15 +65,15 @@ func (w *worker) check(call, name string, err error) {
 	w.count++
 }
 
-func (w *worker) event(ev string, h *held, port uint16) {
+func (w *worker) event(ev string, h *held, port int) {
 	w.write(map[string]any{"ev": ev, "name": h.Name, "port": port, "proto": h.Proto, "t": time.Now().UnixNano()})
 }
 
 // acquired is logged only after the call that leased the port returned.
-func (w *worker) acquired(h *held, port uint16) { w.event("acq", h, port) }
+func (w *worker) acquired(h *held, port int) { w.event("acq", h, port) }
 
 // released is logged before the call that releases the port.
-func (w *worker) released(h *held, port uint16) { w.event("rel", h, port) }
+func (w *worker) released(h *held, port int) { w.event("rel", h, port) }
 
 // allocate leases a port of the pool to name and returns what the worker then holds.
 func (w *worker) allocate(name string, protocol portpool.Protocol) held {

@@ -49,6 +49,7 @@ from portpool._native import (
 from portpool._values import (
     DoctorReport,
     Finding,
+    Handover,
     ImportReport,
     Lease,
     Next,
@@ -72,6 +73,7 @@ __all__ = [
     "DoctorReport",
     "ExhaustedError",
     "Finding",
+    "Handover",
     "ImportReport",
     "InvalidArgumentError",
     "Lease",

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 __all__ = [
     "DoctorReport",
     "Finding",
+    "Handover",
     "ImportReport",
     "Lease",
     "Next",
@@ -67,11 +68,14 @@ class Next:
         port: The new port, leased beside the current one until the handover is committed.
         created: When the handover began, in seconds since the Unix epoch.
         pid: The next generation's process, which owns the lease after the commit; or None.
+        ticket: The handover's ticket: commit_handover() and abort_handover() given it end
+            this handover and no other.
     """
 
     port: int
     created: int
     pid: int | None = dataclasses.field(metadata=_core("owner", "pid"))
+    ticket: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -95,6 +99,9 @@ class Lease:
         uid: The user id of the process that made the lease; None in leases made before
             portpool recorded it. Only that user or root may release it, register its name
             again, hand it over or change its owner, unless the Registry forces.
+        namespace: The namespace the name lives in; None for the default one.
+        generation: How many handovers were begun on the lease (a handover's ticket is the
+            generation it began).
     """
 
     _core_hidden: ClassVar[frozenset[str]] = frozenset({"origin"})
@@ -111,6 +118,8 @@ class Lease:
     next: Next | None
     stale: str | None
     uid: int | None
+    namespace: str | None
+    generation: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -246,12 +255,31 @@ class Who:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Handover:
+    """A handover under way, as begin_handover_ticket() and begin_handovers() return it.
+    Immutable.
+
+    Attributes:
+        name: The lease's name.
+        port: The next generation's port.
+        ticket: The ticket that commits or aborts this handover and no other.
+        created: Whether this call began it (False: a retry that named its ticket).
+    """
+
+    name: str
+    port: int
+    ticket: int
+    created: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Finding:
     """One problem Registry.doctor() found. Immutable.
 
     Attributes:
         kind: "not_listening", "foreign_listener", "stale_owner", "stale_next_owner",
-            "expired", "taken_over", "ephemeral_overlap" or "split_registry".
+            "expired", "taken_over", "ephemeral_overlap", "split_registry" or
+            "long_handover".
         severity: "info" for "not_listening", "warning" for every other kind.
         subject: The lease or pool concerned.
         port: The port concerned, for findings about a lease; else None.
@@ -268,6 +296,7 @@ class Finding:
         "taken_over",
         "ephemeral_overlap",
         "split_registry",
+        "long_handover",
     ]
     severity: Literal["info", "warning"]
     subject: str
@@ -298,7 +327,7 @@ _CLASSES: dict[str, type] = {
     cls.__name__: cls
     for cls in (
         Next, Lease, Pool, PortState, Reclaimed, ImportReport, Process, Socket, Who, Finding,
-        DoctorReport,
+        DoctorReport, Handover,
     )
 }
 
