@@ -19,7 +19,7 @@
 //!   (the parent's may be locked by a thread that does not exist in the child).
 
 use std::fs::{self, File, Metadata};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,11 +29,17 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{self, Decoded, Encoded, HEADER, Tail};
+use crate::format::{self, Decoded, Encoded, HeaderState, Tail};
 use crate::model::Data;
-use crate::store::{DEFAULT_LOCK_TIMEOUT, Storage, lock_path_for, spare_path_for};
+use crate::store::{DEFAULT_LOCK_TIMEOUT, Storage, lock_path_for};
 use crate::sys::{self, Access};
 use crate::wait;
+
+mod identity;
+mod inplace;
+mod repair;
+
+pub use repair::RepairReport;
 
 /// The journal file behind one registry handle.
 pub(crate) struct Journal {
@@ -65,12 +71,20 @@ struct State {
     lock: Option<Arc<File>>,
 }
 
-/// How far the registry file is known to be on the disk: everything before `upto` in the
-/// file `id`.
+/// How far the registry file is known to be on the disk: everything before `upto` of what
+/// the open descriptor of `epoch` showed. An epoch is one opening of the file, or one
+/// rewrite of it in place: never a (device, inode), which a rewrite may keep or bring back.
 #[derive(Clone, Copy, Default)]
 struct Flushed {
-    id: (u64, u64),
+    epoch: u64,
     upto: u64,
+}
+
+/// Epochs are never reused within a process; 0 is no file.
+static EPOCHS: AtomicU64 = AtomicU64::new(1);
+
+fn next_epoch() -> u64 {
+    EPOCHS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The registry as this handle last read it.
@@ -82,6 +96,8 @@ struct View {
     writable: bool,
     /// (device, inode) of `file`.
     id: (u64, u64),
+    /// This opening (or rewrite in place) of `file`: what a flush mark is kept for.
+    epoch: u64,
     format: Format,
 }
 
@@ -90,6 +106,9 @@ enum Format {
     /// A version-1 file, re-read whole whenever its stamp changes, replaced on the first write.
     V1(Stamp),
     V2(Tail),
+    /// A file a compaction in place was copying into, read from the spare: read again next
+    /// time.
+    Copying,
 }
 
 /// What identifies one version of a version-1 file without reading it.
@@ -121,6 +140,7 @@ impl View {
             file: None,
             writable: false,
             id: (0, 0),
+            epoch: 0,
             format: Format::Missing,
         }
     }
@@ -129,7 +149,7 @@ impl View {
 /// An append that its caller must see flushed before it returns.
 struct Pending {
     file: Arc<File>,
-    id: (u64, u64),
+    epoch: u64,
     upto: u64,
 }
 
@@ -150,6 +170,24 @@ impl Inner {
             flushed: Mutex::new(Flushed::default()),
         }
     }
+}
+
+/// How many times a read starts over when the file is rewritten in place under it.
+const LOAD_ATTEMPTS: u32 = 16;
+
+/// Whether `file` still starts with `header` (its first line, newline included).
+fn same_header(file: &File, header: &[u8]) -> io::Result<bool> {
+    let mut now = vec![0u8; header.len()];
+    let mut len = 0;
+    while len < now.len() {
+        match file.read_at(&mut now[len..], len as u64) {
+            Ok(0) => return Ok(false),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(now == header)
 }
 
 /// Reads `file` from `offset` to its end, which is expected near `size`.
@@ -337,19 +375,28 @@ impl Journal {
         let file = view.file.as_ref().expect("checked by the caller");
         let tail = match &mut view.format {
             Format::V1(stamp) => return Ok(*stamp == Stamp::of(meta)),
-            Format::Missing => return Ok(false),
+            Format::Missing | Format::Copying => return Ok(false),
             Format::V2(tail) => tail,
         };
         if meta.size() < tail.offset {
             return Ok(false);
         }
-        if meta.size() == tail.offset {
-            return Ok(true);
-        }
         // From the newline that ends the last line read: a file rewritten in place, not by
         // rename, has some other byte there.
-        let bytes = read_from(file, tail.offset - 1, meta.size())
-            .map_err(|e| self.io_error("reading", e))?;
+        let grown = meta.size() > tail.offset;
+        let bytes = match grown {
+            true => read_from(file, tail.offset - 1, meta.size())
+                .map_err(|e| self.io_error("reading", e))?,
+            false => Vec::new(),
+        };
+        // Checked after the read: a rewrite in place changes the first line before anything
+        // else, so bytes read before an unchanged first line are the file's, not a mix.
+        if !same_header(file, &tail.header).map_err(|e| self.io_error("reading", e))? {
+            return Ok(false);
+        }
+        if !grown {
+            return Ok(true);
+        }
         if bytes.first() != Some(&b'\n') {
             return Ok(false);
         }
@@ -366,7 +413,9 @@ impl Journal {
         Ok(true)
     }
 
-    /// Reads the whole file.
+    /// Reads the whole file. A file rewritten in place while it was read (its first line
+    /// changed meanwhile) is read again; one a compaction in place was copying into is read
+    /// from the spare, or, under the lock, has its copy finished first.
     fn load(&self, write: bool) -> Result<View> {
         let access = if write { Access::Append } else { Access::Read };
         let (file, meta) = match sys::open(&self.path, access) {
@@ -375,25 +424,59 @@ impl Journal {
             Err(e) if write => return Err(self.refused(&self.path, "opening for writing", e)),
             Err(e) => return Err(self.io_error("reading", e)),
         };
-        let bytes = read_from(&file, 0, meta.size()).map_err(|e| self.io_error("reading", e))?;
-        let decoded = format::decode(&self.path, &bytes)?;
-        self.full_reads.fetch_add(1, Ordering::Relaxed);
-        let (data, format) = match decoded {
-            Decoded::V1(data) => (data, Format::V1(Stamp::of(&meta))),
-            Decoded::V2(data, tail) => {
-                if write && tail.offset < bytes.len() as u64 {
-                    self.cut(&file, tail.offset)?;
+        if write {
+            identity::refuse_links(&self.path, &meta)?;
+        }
+        for _ in 0..LOAD_ATTEMPTS {
+            let bytes =
+                read_from(&file, 0, meta.size()).map_err(|e| self.io_error("reading", e))?;
+            let first = bytes
+                .split_inclusive(|b| *b == b'\n')
+                .next()
+                .unwrap_or_default();
+            if let Some(HeaderState::Copying(generation)) = format::header_state(&bytes) {
+                if write {
+                    self.finish_copy(&generation)?;
+                    continue;
                 }
-                (data, Format::V2(tail))
+                match self.read_spare(&file, &generation, first)? {
+                    Some(data) => return Ok(self.view_of(file, &meta, data, Format::Copying)),
+                    None => continue,
+                }
             }
-        };
-        Ok(View {
+            let decoded = format::decode(&self.path, &bytes);
+            if !same_header(&file, first).map_err(|e| self.io_error("reading", e))? {
+                continue;
+            }
+            self.full_reads.fetch_add(1, Ordering::Relaxed);
+            let (data, format) = match decoded? {
+                Decoded::V1(data) => (data, Format::V1(Stamp::of(&meta))),
+                Decoded::V2(data, tail) => {
+                    if write && tail.offset < bytes.len() as u64 {
+                        self.cut(&file, tail.offset)?;
+                    }
+                    (data, Format::V2(tail))
+                }
+            };
+            let mut view = self.view_of(file, &meta, data, format);
+            view.writable = write;
+            return Ok(view);
+        }
+        Err(Error::busy(format!(
+            "registry {}: busy: it was rewritten in place {LOAD_ATTEMPTS} times while being read; nothing was changed",
+            self.path.display()
+        )))
+    }
+
+    fn view_of(&self, file: File, meta: &Metadata, data: Data, format: Format) -> View {
+        View {
             data,
             file: Some(Arc::new(file)),
-            writable: write,
-            id: id_of(&meta),
+            writable: false,
+            id: id_of(meta),
+            epoch: next_epoch(),
             format,
-        })
+        }
     }
 
     /// Whether the registry file is a regular file whose first JSON value has a `version`
@@ -448,6 +531,9 @@ impl Journal {
     fn lock(&self, st: &mut State) -> Result<Locked> {
         let deadline = wait::deadline(self.lock_timeout());
         loop {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(self.replaced_lock());
+            }
             let file = match &st.lock {
                 Some(file) => file.clone(),
                 None => {
@@ -458,13 +544,18 @@ impl Journal {
             };
             self.wait(&file, deadline)?;
             // portpool never deletes or replaces the lock file; if something did, the lock that
-            // counts is the one on the file at the path now. The file this descriptor locks has
-            // no name left then (an fstat costs less than a look-up of the path).
-            match file.metadata() {
-                Ok(meta) if meta.nlink() > 0 => return Ok(Locked(file)),
-                _ => {
+            // counts is the one on the file the path names now: a lock on any other inode
+            // (deleted, moved aside, replaced by rename) locks out no one.
+            match identity::still_named(&self.lock_path, &file) {
+                Ok(true) => return Ok(Locked(file)),
+                Ok(false) => {
                     sys::unlock(&file);
                     st.lock = None;
+                }
+                Err(err) => {
+                    sys::unlock(&file);
+                    st.lock = None;
+                    return Err(err);
                 }
             }
         }
@@ -527,12 +618,7 @@ impl Journal {
             Ok(None) => {
                 self.refresh(st, false)?;
                 self.create_dir()?;
-                match sys::open(&self.lock_path, Access::CreateNew(self.file_mode)) {
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        sys::open(&self.lock_path, Access::Read)
-                    }
-                    other => other,
-                }
+                self.create_lock()
             }
             Err(e) => Err(e),
         };
@@ -606,13 +692,16 @@ impl Journal {
         };
         let stored = match encoded {
             Encoded::Nothing => Ok(None),
+            _ if view.file.is_some() && !identity::still_names(&self.path, view.id) => {
+                Err(identity::replaced_registry(&self.path))
+            }
             Encoded::Line { bytes, durable } if appendable && !compact => {
                 self.append(view, &bytes, durable)
             }
-            // A writer that may append to the registry but not create files beside it leaves
-            // the compaction to one who may.
+            // A writer that cannot compact (no usable spare) appends, and says so once.
             Encoded::Line { bytes, durable } if appendable => match self.rewrite(view) {
                 Err(err) if err.kind() == ErrorKind::Registry && view.writable => {
+                    crate::notice::once(crate::notice::Once::Compaction, err.message());
                     self.append(view, &bytes, durable)
                 }
                 other => other.map(|()| None),
@@ -638,7 +727,7 @@ impl Journal {
         if room < tail.offset + line.len() as u64 {
             return Err(self.io_error("writing", io::Error::from_raw_os_error(libc::ENOSPC)));
         }
-        match (&**file).write(line) {
+        match sys::write_once(file, line) {
             Ok(n) if n == line.len() => {}
             written => {
                 // Nothing, or part of the line: take the part back, or leave it as a torn
@@ -654,7 +743,7 @@ impl Journal {
         test_pause("appended");
         Ok(durable.then(|| Pending {
             file: file.clone(),
-            id: view.id,
+            epoch: view.epoch,
             upto: tail.offset,
         }))
     }
@@ -667,12 +756,13 @@ impl Journal {
             Some(file) => Some(file.metadata().map_err(|e| self.io_error("reading", e))?),
             None => None,
         };
-        let (bytes, entries) = format::encode_snapshot(&view.data);
+        let generation = format::new_generation();
+        let (bytes, entries) = format::encode_snapshot(&view.data, &generation);
         let euid = sys::geteuid();
         if let Some(like) = like.as_ref().filter(|m| m.uid() != euid && euid != 0) {
-            // A new file would be this user's: write the spare, which has the registry's
-            // owner, and exchange the two.
-            return self.rewrite_through_spare(view, like, &bytes, entries);
+            // A new file would be this user's (and in a sticky directory, no name but its
+            // own may be replaced): copy through the spare into the registry's own inode.
+            return self.rewrite_in_place(view, like, &bytes, entries);
         }
         self.remove_abandoned_temp_files();
         let mode = like.as_ref().map_or(self.file_mode, |m| m.mode() & 0o777);
@@ -680,20 +770,20 @@ impl Journal {
         let written = like
             .as_ref()
             .map_or(Ok(()), |like| keep_owner(&file, like, mode))
-            .and_then(|()| (&file).write_all(&bytes))
-            .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&temp, &self.path));
+            .and_then(|()| sys::write_all_at(&file, &bytes, 0))
+            .and_then(|()| sys::fsync(&file))
+            .and_then(|()| sys::rename(&temp, &self.path));
         if let Err(e) = written {
             let _ = fs::remove_file(&temp);
             return Err(self.io_error("writing", e));
         }
-        self.installed(view, file, bytes.len() as u64, entries)
+        self.installed(view, file, &bytes, entries)
     }
 
     /// After a rewrite put `file` (opened for appending, holding a snapshot of `len` bytes and
     /// `entries` lines) in the registry's place: flushes the directory, and makes `file` the
     /// one `view` appends to.
-    fn installed(&self, view: &mut View, file: File, len: u64, entries: u64) -> Result<()> {
+    fn installed(&self, view: &mut View, file: File, snapshot: &[u8], entries: u64) -> Result<()> {
         // Until the directory is flushed, a power loss may bring the old file back. No append
         // goes to the new file before this returns.
         sync_dir(self.dir()).map_err(|e| {
@@ -709,52 +799,9 @@ impl Journal {
         view.id = id_of(&meta);
         view.file = Some(Arc::new(file));
         view.writable = true;
-        view.format = Format::V2(Tail::of_snapshot(len, entries));
+        view.epoch = next_epoch();
+        view.format = Format::V2(snapshot_tail(snapshot, entries));
         Ok(())
-    }
-
-    /// [`rewrite`](Self::rewrite) for a writer who is not the registry's owner: writes the
-    /// registry whole into the spare `init` made (same owner, group and mode as the registry,
-    /// one link), flushes it, and exchanges the spare's and the registry's names atomically,
-    /// all under the lock. Readers see the old file or the new one, as with a rename; the old
-    /// one becomes the next spare. Without a usable spare it is a `Registry` error, and the
-    /// caller appends instead.
-    fn rewrite_through_spare(
-        &self,
-        view: &mut View,
-        like: &Metadata,
-        bytes: &[u8],
-        entries: u64,
-    ) -> Result<()> {
-        let spare = spare_path_for(&self.path);
-        let no_spare = |why: String| {
-            Error::registry(
-                &self.path,
-                format!(
-                    "cannot be compacted by uid {}: {why} (portpool init creates the spare)",
-                    sys::geteuid()
-                ),
-            )
-        };
-        let (file, meta) = sys::open(&spare, Access::Write)
-            .map_err(|e| no_spare(format!("{}: {e}", spare.display())))?;
-        let same = (meta.uid(), meta.gid(), meta.mode() & 0o7777)
-            == (like.uid(), like.gid(), like.mode() & 0o7777);
-        if !same || meta.nlink() != 1 {
-            return Err(no_spare(format!(
-                "{} does not have the registry's owner, group and mode",
-                spare.display()
-            )));
-        }
-        let written = sys::ftruncate(&file, 0)
-            .and_then(|()| file.write_all_at(bytes, 0))
-            .and_then(|()| file.sync_all())
-            .and_then(|()| sys::rename_exchange(&spare, &self.path));
-        written.map_err(|e| self.io_error("compacting through the spare", e))?;
-        // Appends need an O_APPEND descriptor of the new registry.
-        let (appendable, _) = sys::open(&self.path, Access::Append)
-            .map_err(|e| self.io_error("opening for writing", e))?;
-        self.installed(view, appendable, bytes.len() as u64, entries)
     }
 
     /// Creates `.<registry name>.<16 hex digits>.tmp` beside the registry, exclusively.
@@ -807,12 +854,13 @@ impl Journal {
             if meta.uid() != euid || meta.nlink() != 1 {
                 continue;
             }
-            let mut head = Vec::with_capacity(HEADER.len());
+            let start = format::HEADER_START;
+            let mut head = Vec::with_capacity(start.len());
             let ours = (&mut file)
-                .take(HEADER.len() as u64)
+                .take(start.len() as u64)
                 .read_to_end(&mut head)
                 .is_ok()
-                && HEADER.starts_with(&head);
+                && start.starts_with(&head);
             if ours {
                 let _ = fs::remove_file(&path);
             }
@@ -825,7 +873,7 @@ impl Journal {
     fn flush(&self, inner: &Inner, p: Pending) -> Result<()> {
         {
             let done = inner.flushed.lock();
-            if done.id == p.id && done.upto >= p.upto {
+            if done.epoch == p.epoch && done.upto >= p.upto {
                 return Ok(());
             }
         }
@@ -840,9 +888,9 @@ impl Journal {
             )
         })?;
         let mut done = inner.flushed.lock();
-        if done.id != p.id || done.upto < p.upto {
+        if done.epoch != p.epoch || done.upto < p.upto {
             *done = Flushed {
-                id: p.id,
+                epoch: p.epoch,
                 upto: p.upto,
             };
         }
@@ -877,11 +925,8 @@ impl Storage for Journal {
         if portpools && matches!(sys::lstat_regular(&self.lock_path), Ok(None)) {
             // `lock` creates a missing lock file only beside a registry that reads back; this
             // one is portpool's even if it does not.
-            match sys::open(&self.lock_path, Access::CreateNew(self.file_mode)) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::from_io(&self.lock_path, "creating lock file", e)),
-            }
+            self.create_lock()
+                .map_err(|e| Error::from_io(&self.lock_path, "creating lock file", e))?;
         }
         let locked = self.lock(&mut st)?;
         let mut empty = |data: &mut Data| {
@@ -893,9 +938,10 @@ impl Storage for Journal {
                 // Entries that no longer read back (an older portpool's bug): the file is
                 // portpool's all the same, so it is replaced whole.
                 let mut view = View::missing();
-                view.file = sys::open(&self.path, Access::Read)
-                    .ok()
-                    .map(|(f, _)| Arc::new(f));
+                if let Ok((file, meta)) = sys::open(&self.path, Access::Read) {
+                    view.id = id_of(&meta);
+                    view.file = Some(Arc::new(file));
+                }
                 view.data = Data::default();
                 let rewritten = self.rewrite(&mut view);
                 st.view = None;
@@ -933,8 +979,17 @@ impl Drop for Journal {
     }
 }
 
+/// Where a file that holds only the snapshot `bytes` (of `entries` lines) stands.
+fn snapshot_tail(bytes: &[u8], entries: u64) -> Tail {
+    let header = bytes
+        .split_inclusive(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    Tail::of_snapshot(bytes.len() as u64, entries, header.to_vec())
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    sys::fsync(&File::open(dir)?)
 }
 
 /// Gives the new `file` the owner and group of `like` where this process may, and narrows
@@ -989,6 +1044,7 @@ mod tests {
     use super::*;
     use crate::model::{Lease, Mode, Protocol};
     use crate::store::Storage;
+    use std::io::Write;
     use std::sync::Barrier;
 
     fn journal(path: &Path) -> Journal {
@@ -1102,7 +1158,10 @@ mod tests {
             "the file stays small: {longest} bytes"
         );
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("{\"version\":2}\n"), "{text}");
+        assert!(
+            text.starts_with("{\"version\":2,\"generation\":\""),
+            "{text}"
+        );
         // A reader of the old file reads the new one whole, once per rewrite it missed.
         assert_eq!(count(&reader), 1);
     }
@@ -1143,12 +1202,15 @@ mod tests {
         let j = journal(&path);
         put(&j, "a", 1);
         let inner = j.inner();
-        let id = inner.state.lock().view.as_ref().unwrap().id;
-        *inner.flushed.lock() = Flushed { id, upto: 1 << 40 };
+        let epoch = inner.state.lock().view.as_ref().unwrap().epoch;
+        *inner.flushed.lock() = Flushed {
+            epoch,
+            upto: 1 << 40,
+        };
         // Covered: returns without a flush (fdatasync of /dev/null would fail with EINVAL).
         let pending = Pending {
             file: Arc::new(File::open("/dev/null").unwrap()),
-            id,
+            epoch,
             upto: 10,
         };
         j.flush(inner, pending).unwrap();
