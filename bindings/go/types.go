@@ -317,6 +317,9 @@ const (
 	// FindingSplitRegistry: the caller's per-user registry still holds leases while the host
 	// registry exists; nobody else sees them (Subject is its path).
 	FindingSplitRegistry FindingKind = "split_registry"
+	// FindingUncompacted: the registry file is not being compacted (its writers have no
+	// usable spare and its owner has not written); Subject is its path.
+	FindingUncompacted FindingKind = "uncompacted"
 )
 
 // Severity is how much a Finding matters.

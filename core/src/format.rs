@@ -21,7 +21,7 @@ use serde_json::error::Category;
 
 mod salvage;
 
-pub(crate) use salvage::salvage;
+pub(crate) use salvage::{only_version_2_lines, salvage};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -35,6 +35,9 @@ pub(crate) const HEADER_START: &[u8] = b"{\"version\":2,\"generation\":\"";
 
 /// What the message of every refusal of a damaged file ends with: the way back.
 pub(crate) const REPAIR_HINT: &str = "run `portpool repair` to rewrite it from every line that reads back (the damaged file is kept beside it)";
+
+/// What the refusal of a file whose header names a newer version ends with.
+pub(crate) const NEWER_HINT: &str = "if no newer portpool wrote it (its header is what is damaged), `portpool repair` rewrites it from its lines, all of which must read as version 2";
 
 /// A new generation: every rewrite of the file writes one into its header, so that a reader
 /// or writer holding the file open tells a rewritten file from the one it read, even when the
@@ -333,9 +336,19 @@ impl Tail {
     /// or max([`MIN_TAIL_BYTES`], the snapshot's bytes). Rewriting costs what the snapshot
     /// holds, and happens once per that many changes: amortised O(1) per change.
     pub(crate) fn wants_compaction(&self) -> bool {
+        self.outgrown(1)
+    }
+
+    /// Whether the tail is twice what [`wants_compaction`](Self::wants_compaction) asks for:
+    /// no writer who could compact the file has written for that long.
+    pub(crate) fn overgrown(&self) -> bool {
+        self.outgrown(2)
+    }
+
+    fn outgrown(&self, factor: u64) -> bool {
         let tail_bytes = self.offset - self.snapshot_end;
-        self.records >= self.snapshot_entries.max(MIN_TAIL_LINES)
-            || tail_bytes >= self.snapshot_end.max(MIN_TAIL_BYTES)
+        self.records >= factor * self.snapshot_entries.max(MIN_TAIL_LINES)
+            || tail_bytes >= factor * self.snapshot_end.max(MIN_TAIL_BYTES)
     }
 }
 
@@ -360,7 +373,7 @@ impl Decoded {
 pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<Decoded> {
     decode_any(path, bytes).map_err(|err| {
         if err.message().contains("newer than this portpool") {
-            err
+            err.with_hint(NEWER_HINT)
         } else {
             err.with_hint(REPAIR_HINT)
         }

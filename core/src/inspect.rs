@@ -51,6 +51,9 @@ pub enum FindingKind {
     /// A per-user registry that still holds leases while the host registry exists: nobody
     /// else sees those leases.
     SplitRegistry,
+    /// A registry file whose tail has grown to twice what asks for a compaction: its writers
+    /// cannot compact it (no usable spare) and its owner has not written.
+    Uncompacted,
 }
 
 spelled!(FindingKind, "finding kind", {
@@ -62,7 +65,8 @@ spelled!(FindingKind, "finding kind", {
     TakenOver => "taken_over",
     EphemeralOverlap => "ephemeral_overlap",
     SplitRegistry => "split_registry",
-}, parse: [NotListening, ForeignListener, StaleOwner, StaleNextOwner, Expired, TakenOver, EphemeralOverlap, SplitRegistry]);
+    Uncompacted => "uncompacted",
+}, parse: [NotListening, ForeignListener, StaleOwner, StaleNextOwner, Expired, TakenOver, EphemeralOverlap, SplitRegistry, Uncompacted]);
 
 impl FindingKind {
     /// How much it matters: only `not_listening` is informational.
@@ -324,6 +328,7 @@ impl Registry {
             }
         }
         report.findings.extend(self.split_registry(now));
+        report.findings.extend(self.uncompacted()?);
         for pool in &pools {
             if let Some(message) = ephemeral_warning(pool) {
                 report.findings.push(Finding {
@@ -343,6 +348,25 @@ impl Registry {
 impl Registry {
     /// When this handle is on the host registry and the caller's per-user registry still
     /// holds live leases, the finding that says so and how to move them.
+    /// The registry file's growth, when no one who may compact it has written for twice the
+    /// changes that ask for a compaction.
+    fn uncompacted(&self) -> Result<Option<Finding>> {
+        let Some((records, entries)) = self.store.overgrown()? else {
+            return Ok(None);
+        };
+        Ok(Some(Finding {
+            kind: FindingKind::Uncompacted,
+            severity: FindingKind::Uncompacted.severity(),
+            subject: self.path().display().to_string(),
+            port: None,
+            protocol: None,
+            message: format!(
+                "{} holds {records} change lines after a snapshot of {entries} lines: it is not being compacted (its writers have no usable spare); a change by its owner compacts it, and `portpool init` makes the spare",
+                self.path().display()
+            ),
+        }))
+    }
+
     fn split_registry(&self, now: Duration) -> Option<Finding> {
         if self.source() != crate::paths::PathSource::Host {
             return None;

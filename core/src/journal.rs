@@ -284,7 +284,7 @@ impl Journal {
     }
 
     fn io_error(&self, what: &str, err: io::Error) -> Error {
-        Error::from_io(&self.path, what, err)
+        planted(Error::from_io(&self.path, what, err))
     }
 
     /// The error for `what` on `path` failing with `err`. Permission denied on a file that its
@@ -308,7 +308,7 @@ impl Journal {
                 ),
             );
         }
-        Error::from_io(path, what, err)
+        planted(Error::from_io(path, what, err))
     }
 
     /// Brings `st.view` up to the file as it is now and returns it. With `write` (only under
@@ -477,6 +477,25 @@ impl Journal {
             epoch: next_epoch(),
             format,
         }
+    }
+
+    /// (change lines, snapshot lines) of the registry as it is now, when its tail has grown
+    /// to twice what asks for a compaction (see [`Tail::overgrown`]).
+    pub(crate) fn overgrown(&self) -> Result<Option<(u64, u64)>> {
+        // A reader has no other reason to look at the lock file; what a writer would refuse
+        // there is damage all the same.
+        match sys::lstat_regular(&self.lock_path) {
+            Ok(Some(meta)) => identity::refuse_links(&self.lock_path, &meta)?,
+            Ok(None) => {}
+            Err(e) => return Err(self.refused(&self.lock_path, "opening", e)),
+        }
+        let inner = self.inner();
+        let mut st = self.state(inner)?;
+        let view = self.refresh(&mut st, false)?;
+        Ok(match &view.format {
+            Format::V2(tail) if tail.overgrown() => Some((tail.records, tail.snapshot_entries)),
+            _ => None,
+        })
     }
 
     /// Whether the registry file is a regular file whose first JSON value has a `version`
@@ -976,6 +995,17 @@ impl Drop for Journal {
         // SAFETY: the pointer came from Box::into_raw and nothing else frees it; `&mut self`
         // means no thread is using it.
         drop(unsafe { Box::from_raw(*self.inner.get_mut()) });
+    }
+}
+
+/// `error`, naming `portpool repair` when it says something other than a regular file (a
+/// FIFO, a directory, a symbolic link...) is where a file of the registry's must be.
+fn planted(error: Error) -> Error {
+    let message = error.message();
+    if message.ends_with("is not a regular file") || message.contains("is a symbolic link") {
+        error.with_hint(format::REPAIR_HINT)
+    } else {
+        error
     }
 }
 

@@ -92,6 +92,11 @@ impl Store {
         self.backend.repair()
     }
 
+    /// (change lines, snapshot lines) when the file is not being compacted.
+    pub(crate) fn overgrown(&self) -> Result<Option<(u64, u64)>> {
+        self.backend.overgrown()
+    }
+
     /// Empties the registry, whatever its entries hold (see [`Storage::reset`]).
     pub(crate) fn reset(&self) -> Result<()> {
         self.backend.reset()

@@ -46,6 +46,17 @@ pub(crate) fn salvage(bytes: &[u8]) -> Salvaged {
     kept
 }
 
+/// Whether every line of `bytes` after the first reads as a version-2 registry line: a file
+/// whose header names a newer version but which holds nothing else is a version-2 file with
+/// a damaged header, not a newer version's file.
+pub(crate) fn only_version_2_lines(bytes: &[u8]) -> bool {
+    bytes
+        .split_inclusive(|b| *b == b'\n')
+        .skip(1)
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .all(|line| line.ends_with(b"\n") && serde_json::from_slice::<LineIn>(line).is_ok())
+}
+
 fn is_header(line: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
     struct Probe {

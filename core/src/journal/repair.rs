@@ -184,7 +184,9 @@ impl Journal {
     }
 }
 
-/// A newer version's file is never repaired.
+/// A newer version's file is never repaired: one whose header names a newer version and
+/// which holds anything but version-2 lines (a header alone, or on version-2 lines, is what a
+/// damaged or planted header looks like, and is repaired).
 fn refuse_newer(path: &Path, bytes: &[u8]) -> Result<()> {
     #[derive(serde::Deserialize)]
     struct Probe {
@@ -195,7 +197,7 @@ fn refuse_newer(path: &Path, bytes: &[u8]) -> Result<()> {
         .or_else(|_| serde_json::from_slice::<Probe>(bytes))
         .map(|p| p.version);
     match version {
-        Ok(v) if v > FORMAT_VERSION => {
+        Ok(v) if v > FORMAT_VERSION && !format::only_version_2_lines(bytes) => {
             Err(version_error(path, v).with_hint("repair leaves a newer version's file alone"))
         }
         _ => Ok(()),
