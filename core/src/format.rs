@@ -491,10 +491,19 @@ fn valid_line_in(bytes: &[u8]) -> bool {
     bytes
         .split_inclusive(|b| *b == b'\n')
         .filter(|line| line.ends_with(b"\n") && !line.contains(&0))
-        .any(|line| {
-            !line.iter().all(u8::is_ascii_whitespace)
-                && serde_json::from_slice::<LineIn>(line).is_ok()
-        })
+        .any(is_registry_line)
+}
+
+/// Whether `line` reads as a registry line: JSON holding at least one of its fields.
+fn is_registry_line(line: &[u8]) -> bool {
+    serde_json::from_slice::<LineIn>(line).is_ok_and(|l| {
+        l.lease.is_some()
+            || l.pool.is_some()
+            || l.del.is_some()
+            || l.leases.is_some()
+            || l.pools.is_some()
+            || l.cursors.is_some()
+    })
 }
 
 /// One line after the header, in any of its shapes.

@@ -550,9 +550,6 @@ impl Journal {
     fn lock(&self, st: &mut State) -> Result<Locked> {
         let deadline = wait::deadline(self.lock_timeout());
         loop {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(self.replaced_lock());
-            }
             let file = match &st.lock {
                 Some(file) => file.clone(),
                 None => {
@@ -570,6 +567,9 @@ impl Journal {
                 Ok(false) => {
                     sys::unlock(&file);
                     st.lock = None;
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(self.replaced_lock());
+                    }
                 }
                 Err(err) => {
                     sys::unlock(&file);
@@ -683,6 +683,7 @@ impl Journal {
         st: &mut State,
         f: &mut dyn FnMut(&mut Data) -> Result<bool>,
     ) -> Result<Option<Pending>> {
+        let lock = st.lock.clone();
         let view = match self.refresh(st, true) {
             Ok(view) => view,
             Err(err) => {
@@ -709,10 +710,17 @@ impl Journal {
             Format::V2(tail) => (true, tail.wants_compaction()),
             _ => (false, false),
         };
+        // A lock is a lock only while its path names it: a writer stopped under the lock
+        // while its lock file was deleted or replaced may no longer hold the one that counts.
+        let locked =
+            lock.is_none_or(|l| matches!(identity::still_named(&self.lock_path, &l), Ok(true)));
         let stored = match encoded {
             Encoded::Nothing => Ok(None),
-            _ if view.file.is_some() && !identity::still_names(&self.path, view.id) => {
-                Err(identity::replaced_registry(&self.path))
+            _ if !locked => Err(identity::lost_lock(&self.lock_path)),
+            _ if view.file.is_some()
+                && let Err(err) = identity::check_registry(&self.path, view.id) =>
+            {
+                Err(err)
             }
             Encoded::Line { bytes, durable } if appendable && !compact => {
                 self.append(view, &bytes, durable)

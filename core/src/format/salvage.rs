@@ -54,7 +54,7 @@ pub(crate) fn only_version_2_lines(bytes: &[u8]) -> bool {
         .split_inclusive(|b| *b == b'\n')
         .skip(1)
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .all(|line| line.ends_with(b"\n") && serde_json::from_slice::<LineIn>(line).is_ok())
+        .all(|line| line.ends_with(b"\n") && super::is_registry_line(line))
 }
 
 fn is_header(line: &[u8]) -> bool {

@@ -28,9 +28,12 @@ pub(super) fn still_named(path: &Path, file: &File) -> Result<bool> {
     }
 }
 
-/// Whether `path` names the file of (device, inode) `id`, with one link.
-pub(super) fn still_names(path: &Path, id: (u64, u64)) -> bool {
-    matches!(sys::lstat_regular(path), Ok(Some(meta)) if id_of(&meta) == id && meta.nlink() == 1)
+/// Checks that `path` still names the file of (device, inode) `id`, with one link.
+pub(super) fn check_registry(path: &Path, id: (u64, u64)) -> Result<()> {
+    match sys::lstat_regular(path) {
+        Ok(Some(meta)) if id_of(&meta) == id => refuse_links(path, &meta),
+        _ => Err(replaced_registry(path)),
+    }
 }
 
 /// The error of a writer whose registry was replaced, moved or linked under the lock.
@@ -38,6 +41,14 @@ pub(super) fn replaced_registry(path: &Path) -> Error {
     Error::busy(format!(
         "registry {}: busy: the file was replaced, moved or linked while this change was being made; nothing was changed, try again",
         path.display()
+    ))
+}
+
+/// The error of a writer whose lock file was deleted or replaced while it held the lock.
+pub(super) fn lost_lock(lock_path: &Path) -> Error {
+    Error::busy(format!(
+        "busy: the lock file {} was deleted or replaced while this change was being made, so another writer may be running; nothing was changed, try again",
+        lock_path.display()
     ))
 }
 
