@@ -988,6 +988,7 @@ impl Storage for Journal {
         let inner = self.inner();
         let mut st = self.state(inner)?;
         let locked = self.lock(&mut st)?;
+        test_pause("locked");
         let outcome = self.update_locked(&mut st, f);
         drop(locked);
         drop(st);
@@ -1061,10 +1062,11 @@ fn keep_owner(file: &File, like: &Metadata, mode: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Test builds only: `PORTPOOL_TEST_PAUSE=<point>:<ms>` sleeps at `point` ("appended": after
-/// the append, still under the lock; "flush": after the unlock, before the flush), so that
-/// tests can stop or kill a writer exactly there.
-fn test_pause(point: &str) {
+/// Test builds only: `PORTPOOL_TEST_PAUSE=<point>:<ms>` sleeps at `point` ("locked": just
+/// after taking the lock; "appended": after the append, still under the lock; "flush": after
+/// the unlock, before the flush; "spare", "copying", "copied": after the steps of a
+/// compaction in place), so that tests can stop or kill a writer exactly there.
+pub(super) fn test_pause(point: &str) {
     #[cfg(debug_assertions)]
     if let Some(ms) = std::env::var("PORTPOOL_TEST_PAUSE").ok().and_then(|v| {
         v.strip_prefix(point)
@@ -1252,6 +1254,170 @@ mod tests {
             upto: 10,
         };
         j.flush(inner, pending).unwrap();
+    }
+
+    /// Rewrites `path` in place (same inode) as another process's compaction would: a new
+    /// generation, `leases` as its snapshot, padded with blank lines to `size` bytes.
+    fn rewrite_in_place_to(path: &Path, leases: &[(&str, u16)], size: u64) {
+        let mut data = Data::default();
+        for (name, port) in leases {
+            data.insert(lease(name, *port)).unwrap();
+        }
+        let (mut bytes, _) = format::encode_snapshot(&data, &format::new_generation());
+        assert!(bytes.len() as u64 <= size, "{} > {size}", bytes.len());
+        bytes.resize(size as usize - 1, b' ');
+        bytes.push(b'\n');
+        let file = fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.write_all_at(&bytes, 0).unwrap();
+        file.set_len(size).unwrap();
+    }
+
+    #[test]
+    fn a_handle_never_trusts_inode_and_size_a_rewrite_to_its_old_offset_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let (long_lived, other) = (journal(&path), journal(&path));
+        for i in 0..6 {
+            put(&long_lived, &format!("old{i}"), 100 + i);
+        }
+        let size = fs::metadata(&path).unwrap().len();
+        let ino = inode(&path);
+        // Others rewrote it whole, and it came back as the same inode at the same size.
+        rewrite_in_place_to(&path, &[("new", 100)], size);
+        assert_eq!(
+            (inode(&path), fs::metadata(&path).unwrap().len()),
+            (ino, size)
+        );
+        assert_eq!(count(&long_lived), 1, "the rewrite is seen");
+        // A change through it goes on from the file as it is now: port 100 is "new"'s.
+        let mut once = Some(lease("mine", 100));
+        let err = long_lived
+            .update_with(&mut |d| {
+                d.insert(once.take().unwrap())?;
+                Ok(true)
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Registry, "{err}");
+        put(&long_lived, "mine", 101);
+        assert_eq!(count(&other), 2);
+    }
+
+    #[test]
+    fn a_flush_mark_belongs_to_one_opening_of_the_file_never_to_its_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let j = journal(&path);
+        for i in 0..4 {
+            // Leases without an owner: each change waits for its flush.
+            put(&j, &format!("a{i}"), 100 + i);
+        }
+        let inner = j.inner();
+        let before = *inner.flushed.lock();
+        assert!(before.upto > 0);
+        // Rewritten in place, shorter than what was flushed; the next durable change ends
+        // below the old mark, in a file whose lines nobody flushed.
+        let size = fs::metadata(&path).unwrap().len();
+        rewrite_in_place_to(&path, &[("b", 200)], size / 2);
+        put(&j, "c", 201);
+        let after = *inner.flushed.lock();
+        assert_ne!(
+            after.epoch, before.epoch,
+            "flushed again, through this opening"
+        );
+        assert_eq!(after.upto, fs::metadata(&path).unwrap().len());
+        assert!(after.upto < before.upto);
+    }
+
+    /// The state a compaction in place leaves when it stops after writing the copying header
+    /// (step 2): the spare holds the compacted image, the registry a torn copy.
+    fn stopped_copy(path: &Path, j: &Journal) -> Vec<u8> {
+        let spare = crate::store::spare_path_for(path);
+        fs::write(&spare, b"").unwrap();
+        let inner = j.inner();
+        let mut st = inner.state.lock();
+        let view = j.refresh(&mut st, true).unwrap();
+        let generation = format::new_generation();
+        let (image, _) = format::encode_snapshot(&view.data, &generation);
+        fs::write(&spare, &image).unwrap();
+        let file = fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.write_all_at(&format::copying_header(&generation), 0)
+            .unwrap();
+        // Part of the copy, over the old lines.
+        let header_len = format::header(&generation).len();
+        file.write_all_at(&image[header_len..header_len + 30], header_len as u64)
+            .unwrap();
+        image
+    }
+
+    #[test]
+    fn a_copy_in_place_that_stopped_is_read_from_the_spare_and_finished_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let j = journal(&path);
+        for i in 0..5 {
+            put(&j, &format!("a{i}"), 100 + i);
+        }
+        let ino = inode(&path);
+        let image = stopped_copy(&path, &j);
+        // Readers, old handles and new ones, see every lease (from the spare).
+        let reader = journal(&path);
+        assert_eq!(count(&reader), 5);
+        assert_eq!(count(&j), 5);
+        // The next writer copies the spare again, then appends.
+        put(&reader, "b", 200);
+        let after = fs::read(&path).unwrap();
+        assert_eq!(&after[..image.len()], &image[..]);
+        assert_eq!(inode(&path), ino, "the registry kept its inode");
+        assert_eq!(count(&j), 6);
+        assert_eq!(count(&journal(&path)), 6);
+    }
+
+    #[test]
+    fn a_copy_in_place_whose_spare_is_gone_is_refused_naming_repair() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let j = journal(&path);
+        put(&j, "a", 100);
+        stopped_copy(&path, &j);
+        fs::write(crate::store::spare_path_for(&path), b"").unwrap();
+        let mut n = 0;
+        let err = journal(&path)
+            .read_with(&mut |d| n = d.leases().len())
+            .unwrap_err();
+        assert!(err.message().contains("portpool repair"), "{err}");
+    }
+
+    #[test]
+    fn a_compaction_in_place_keeps_the_inode_and_readers_see_a_whole_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let j = journal(&path);
+        put(&j, "keep", 1);
+        let spare = crate::store::spare_path_for(&path);
+        fs::write(&spare, b"").unwrap();
+        fs::set_permissions(&spare, fs::metadata(&path).unwrap().permissions()).unwrap();
+        let ino = inode(&path);
+        let reader = journal(&path);
+        for i in 0..40 {
+            put(&j, "w", 2);
+            del(&j, "w");
+            if i % 3 == 0 {
+                assert_eq!(count(&reader), 1);
+            }
+        }
+        let inner = j.inner();
+        let mut st = inner.state.lock();
+        let view = j.refresh(&mut st, true).unwrap();
+        let like = view.file.as_ref().unwrap().metadata().unwrap();
+        let (bytes, entries) = format::encode_snapshot(&view.data, &format::new_generation());
+        j.rewrite_in_place(view, &like, &bytes, entries).unwrap();
+        drop(st);
+        assert_eq!(inode(&path), ino);
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+        assert_eq!(fs::read(&spare).unwrap(), bytes);
+        assert_eq!(count(&reader), 1);
+        put(&j, "after", 3);
+        assert_eq!(count(&reader), 2);
     }
 
     #[test]
