@@ -117,25 +117,30 @@ impl Journal {
         Ok(())
     }
 
-    /// Writes `data` as a new registry of `owner`'s, and exchanges it with what the registry's
-    /// name held, which is then moved to its `.damaged-SECONDS` name. Readers find the old
-    /// file or the new one, never nothing.
+    /// Writes `data` as a new registry of `owner`'s at the damaged file's `.damaged-SECONDS`
+    /// name, and exchanges the two names: readers find the old file or the new one, never
+    /// nothing, and the damaged file is never under a name anything removes.
     fn replace_registry(&self, data: &Data, owner: &Owner) -> Result<PathBuf> {
         let (bytes, _) = format::encode_snapshot(data, &format::new_generation());
-        let (temp, file) = self.create_temp(owner.mode)?;
         let aside = aside_name(&self.path);
+        let (file, _) = sys::open(&aside, Access::CreateNew(owner.mode))
+            .map_err(|e| Error::from_io(&aside, "creating", e))?;
         let written = sys::fchown(&file, Some(owner.uid), Some(owner.gid))
             .and_then(|()| sys::fchmod(&file, owner.mode))
             .and_then(|()| sys::write_all_at(&file, &bytes, 0))
             .and_then(|()| sys::fsync(&file))
-            .and_then(|()| sys::rename_exchange(&temp, &self.path));
+            .and_then(|()| sys::rename_exchange(&aside, &self.path));
         if let Err(e) = written {
-            let _ = fs::remove_file(&temp);
+            // Only the new file, never exchanged: the damaged one is still in place.
+            let _ = fs::remove_file(&aside);
             return Err(self.io_error("repairing", e));
         }
-        sys::rename(&temp, &aside)
-            .and_then(|()| sync_dir(self.dir()))
-            .map_err(|e| self.io_error("repairing: moving the damaged file aside", e))?;
+        sync_dir(self.dir()).map_err(|e| {
+            self.io_error(
+                "repairing (the registry was rewritten; flushing its directory)",
+                e,
+            )
+        })?;
         Ok(aside)
     }
 
