@@ -292,6 +292,19 @@ type ImportReport struct {
 	Skipped []string `json:"skipped"`
 }
 
+// RepairReport is what Repair did.
+type RepairReport struct {
+	// Repaired is false when the registry read back and every file beside it was as it
+	// should be: nothing was touched.
+	Repaired bool `json:"repaired"`
+	// Kept is how many leases the registry holds now.
+	Kept int `json:"kept"`
+	// Lost names, one sentence each, what could not be kept: its line and its lease.
+	Lost []string `json:"lost"`
+	// MovedAside are the paths damaged or foreign files were moved to; nothing is deleted.
+	MovedAside []string `json:"moved_aside"`
+}
+
 // FindingKind is a kind of problem Doctor reports.
 type FindingKind string
 
