@@ -4,7 +4,9 @@
 //! (port, protocol) has two holders, and no port held by a live owner — current or next — was
 //! taken from its lease by an operation on another name. Scoped leases (entered and left) and
 //! `listen` (whose socket must be bound to the very port its lease names) are among the
-//! operations.
+//! operations, and so is another process rewriting the file in place to the very same size
+//! (a new generation in its header): a long-lived second handle must always read what a
+//! fresh one reads.
 
 mod common;
 
@@ -55,6 +57,8 @@ enum Op {
     EndScope(usize),
     /// Lease and bind in one step, from the pool; the socket is kept open.
     Listen(usize),
+    /// Another process rewrote the file in place (same inode, same size, a new generation).
+    Regenerate,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -82,6 +86,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(name, offset)| Op::Scope { name, offset }),
         1 => name.clone().prop_map(Op::EndScope),
         2 => name.prop_map(Op::Listen),
+        1 => Just(Op::Regenerate),
     ]
 }
 
@@ -239,7 +244,24 @@ fn apply(reg: &Registry, owners: &mut Owners, held: &mut Held, op: &Op, base: u1
                 );
                 held.sockets.push(bound.fd);
             }),
+        Op::Regenerate => Ok(()),
     };
+}
+
+/// Rewrites the file in place as another process's compaction would leave it at the same
+/// size: the same lines under a new generation.
+fn regenerate(path: &std::path::Path) {
+    use std::os::unix::fs::FileExt;
+    let bytes = std::fs::read(path).unwrap();
+    let start = b"{\"version\":2,\"generation\":\"";
+    assert!(bytes.starts_with(start));
+    let at = start.len();
+    let flipped: Vec<u8> = bytes[at..at + 16]
+        .iter()
+        .map(|b| if *b == b'0' { b'1' } else { b'0' })
+        .collect();
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all_at(&flipped, at as u64).unwrap();
 }
 
 fn now(skew: u64) -> u64 {
@@ -262,15 +284,25 @@ proptest! {
         let mut owners = Owners::new();
         let mut held = Held::default();
         let mut skew = 0;
+        let watcher = open(&s.path);
         for op in &ops {
+            if let Op::Regenerate = op {
+                regenerate(&s.path);
+            }
             let before: HashMap<String, Vec<u16>> = holdings(&reg)
                 .iter()
                 .map(|l| (l.name.clone(), protected(l, now(skew))))
                 .collect();
             apply(&reg, &mut owners, &mut held, op, base, &mut skew);
             let after = holdings(&reg);
-            // The file reads back through a fresh handle too.
-            open(&s.path).list().unwrap();
+            // The file reads back through a fresh handle too, and a long-lived one reads the
+            // same.
+            let stored = |reg: &Registry| {
+                let mut leases = reg.list().unwrap();
+                leases.iter_mut().for_each(|l| l.stale = None);
+                leases
+            };
+            prop_assert_eq!(stored(&watcher), stored(&open(&s.path)), "after {:?}", op);
             let mut held = HashSet::new();
             for lease in &after {
                 for port in lease.ports() {

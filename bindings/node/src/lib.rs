@@ -755,6 +755,14 @@ operations! {
     /// Empties the registry: no leases, and only the `'default'` pool at 9000–9999.
     fn reset / reset_async () -> () = |reg| reg.reset();
 
+    /// Brings a damaged registry back, as `portpool repair` does: keeps every line that reads
+    /// back, moves the damaged file (and FIFOs, directories or other users' files planted at
+    /// the registry's, the lock's or the spare's name) aside as `NAME.damaged-SECONDS`, never
+    /// deleting them, rewrites the registry from what was kept, and reports exactly what it
+    /// could not keep. A registry that reads back is left as it is; a newer version's file is
+    /// `PORTPOOL_REGISTRY`.
+    fn repair / repair_async () -> RepairReport = |reg| view(&reg.repair()?);
+
     /// Releases every stale lease (owner process gone, or time to live over) and returns
     /// them with the reason each was stale.
     fn gc / gc_async () -> Vec<Reclaimed> = |reg| view(&reg.gc()?);

@@ -181,3 +181,22 @@ test('handover_async_twins_resolve_like_their_synchronous_calls', async () => {
   await assert.rejects(reg.commitHandoverAsync('web'), { code: 'PORTPOOL_NOT_FOUND' })
   await assert.rejects(reg.beginHandoverAsync(5), TypeError)
 })
+
+test('repair_names_what_it_lost_and_brings_a_damaged_registry_back', async () => {
+  const file = tempRegistry()
+  const reg = new Registry(file)
+  const damaged =
+    '{"version":2}\n' +
+    '{"lease":{"name":"web","port":22950,"protocol":"tcp","mode":"fixed","created":1}}\n' +
+    '{"leases":[{"name":"api","port":22950,"protocol":"tcp","mode":"fixed","created":1}]}\n'
+  fs.writeFileSync(file, damaged)
+  assert.throws(() => reg.list(), (err) => err.code === 'PORTPOOL_REGISTRY' && /portpool repair/.test(err.message))
+  const report = reg.repair()
+  assert.equal(report.repaired, true)
+  assert.equal(report.kept, 1)
+  assert.equal(report.lost.length, 1)
+  assert.match(report.lost[0], /lease "api" \(port 22950\)/)
+  assert.equal(fs.readFileSync(report.movedAside[0], 'utf8'), damaged)
+  assert.equal(reg.get('web'), 22950)
+  assert.equal((await reg.repairAsync()).repaired, false)
+})

@@ -1265,6 +1265,30 @@ registry_methods! {
         work(|reg| reg.reset())
     }
 
+    /// Brings a damaged registry back, as `portpool repair` does: keeps every line that
+    /// reads back, moves the damaged file (and FIFOs, directories or other users' files
+    /// planted at the registry's, the lock's or the spare's name) aside as
+    /// NAME.damaged-SECONDS, never deleting them, and rewrites the registry from what was
+    /// kept. A registry that reads back is left as it is.
+    ///
+    /// Args:
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
+    /// Returns:
+    ///     A RepairReport: what was kept, exactly what could not be kept, and what was
+    ///     moved aside.
+    ///
+    /// Raises:
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
+    ///     RegistryError: a newer version's file, or a caller who is neither root nor the
+    ///         owner of the registry's directory.
+    ///     PortpoolIOError: the operating system failed a read or write.
+    #[pyo3(signature = (*, timeout=None))]
+    fn repair / repair_async(py) {
+        work(|reg| Ok(Value("RepairReport", reg.repair()?)))
+    }
+
     /// Begins a zero-downtime handover of `name`: leases a port for the next generation
     /// while the current one stays valid, and returns it.
     ///

@@ -218,3 +218,27 @@ def test_doctor_reports_stale_owners_and_silent_leases(reg):
     assert orphan.port == [lease.port for lease in reg.list() if lease.name == "orphan"][0]
     (silent,) = [f for f in report.findings if f.subject == "silent"]
     assert silent.severity == "info"
+
+
+# --- repair ----------------------------------------------------------------------------------
+
+
+def test_repair_names_what_it_lost_and_brings_a_damaged_registry_back(reg, path):
+    damaged = (
+        '{"version":2}\n'
+        '{"lease":{"name":"web","port":22950,"protocol":"tcp","mode":"fixed","created":1}}\n'
+        '{"leases":[{"name":"api","port":22950,"protocol":"tcp","mode":"fixed","created":1}]}\n'
+    )
+    with open(path, "w") as f:
+        f.write(damaged)
+    with pytest.raises(portpool.RegistryError, match="portpool repair"):
+        reg.list()
+    report = reg.repair()
+    assert isinstance(report, portpool.RepairReport)
+    assert (report.repaired, report.kept) == (True, 1)
+    assert len(report.lost) == 1 and 'lease "api" (port 22950)' in report.lost[0]
+    (aside,) = report.moved_aside
+    with open(aside) as f:
+        assert f.read() == damaged
+    assert reg.get("web") == 22950
+    assert reg.repair().repaired is False

@@ -48,6 +48,7 @@ from portpool._native import (
 )
 from portpool._values import (
     DoctorReport,
+    RepairReport,
     Finding,
     ImportReport,
     Lease,
@@ -70,6 +71,7 @@ __all__ = [
     "BusyError",
     "ConflictError",
     "DoctorReport",
+    "RepairReport",
     "ExhaustedError",
     "Finding",
     "ImportReport",

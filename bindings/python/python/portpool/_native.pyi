@@ -9,7 +9,16 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Final, Literal, final, overload
 
-from portpool._values import DoctorReport, ImportReport, Lease, Pool, PortState, Reclaimed, Who
+from portpool._values import (
+    DoctorReport,
+    ImportReport,
+    Lease,
+    Pool,
+    PortState,
+    Reclaimed,
+    RepairReport,
+    Who,
+)
 
 __all__ = [
     "DEFAULT_POOL",
@@ -239,6 +248,8 @@ class Registry:
     async def renew_async(self, name: str, ttl: int | None = None, *, timeout: float | None = None) -> Lease: ...
     def reset(self, *, timeout: float | None = None) -> None: ...
     async def reset_async(self, *, timeout: float | None = None) -> None: ...
+    def repair(self, *, timeout: float | None = None) -> RepairReport: ...
+    async def repair_async(self, *, timeout: float | None = None) -> RepairReport: ...
     def begin_handover(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> int: ...
     async def begin_handover_async(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> int: ...
     def commit_handover(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> int: ...

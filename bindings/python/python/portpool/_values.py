@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 __all__ = [
     "DoctorReport",
+    "RepairReport",
     "Finding",
     "ImportReport",
     "Lease",
@@ -285,6 +286,26 @@ class DoctorReport:
     unavailable: str | None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RepairReport:
+    """The result of Registry.repair(). Immutable.
+
+    Attributes:
+        repaired: False when the registry read back and every file beside it was as it
+            should be (nothing was touched).
+        kept: How many leases the registry holds now.
+        lost: What could not be kept, one sentence each, naming its line and its lease.
+        moved_aside: Where damaged or foreign files were moved; nothing is deleted.
+    """
+    __hash__ = _hash_fields
+
+
+    repaired: bool
+    kept: int
+    lost: list[str]
+    moved_aside: list[str]
+
+
 # ---------------------------------------------------------------------------------------------
 # From core's serialized form
 
@@ -292,7 +313,7 @@ _CLASSES: dict[str, type] = {
     cls.__name__: cls
     for cls in (
         Next, Lease, Pool, PortState, Reclaimed, ImportReport, Process, Socket, Who, Finding,
-        DoctorReport,
+        DoctorReport, RepairReport,
     )
 }
 
