@@ -3,7 +3,7 @@
 //! aside (`NAME.damaged-SECONDS`, never deleted), and rewrites the registry from what it kept
 //! with the owner, group and mode the directory gives it.
 
-use std::fs::{self, Metadata};
+use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -68,9 +68,7 @@ impl Journal {
                 report.moved_aside.push(moved);
             }
         }
-        let (lock, _) = self
-            .create_lock()
-            .map_err(|e| self.refused(&self.lock_path, "opening", e))?;
+        let lock = self.lock_of(&owner)?;
         st.lock = Some(std::sync::Arc::new(lock));
         let _locked = self.lock(&mut st)?;
         self.repair_locked(&owner, &mut report)?;
@@ -176,6 +174,26 @@ impl Journal {
         let aside = aside_name(path);
         sys::rename(path, &aside).map_err(|e| Error::from_io(path, "moving aside", e))?;
         Ok(Some(aside))
+    }
+
+    /// The lock file, made when missing with `owner`'s owner and group and its lock mode
+    /// (whatever the registry's name holds now: a FIFO there says nothing about modes).
+    fn lock_of(&self, owner: &Owner) -> Result<File> {
+        let mode = super::identity::lock_mode(owner.mode);
+        let made = sys::open(&self.lock_path, Access::CreateNew(mode)).and_then(|(file, _)| {
+            sys::fchown(&file, Some(owner.uid), Some(owner.gid))
+                .and_then(|()| sys::fchmod(&file, mode))
+                .map(|()| file)
+        });
+        match made {
+            Ok(file) => Ok(file),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                sys::open(&self.lock_path, Access::Read)
+                    .map(|(file, _)| file)
+                    .map_err(|e| self.refused(&self.lock_path, "opening", e))
+            }
+            Err(e) => Err(Error::from_io(&self.lock_path, "creating", e)),
+        }
     }
 
     /// A new spare in place of one moved aside: the registry's owner, group and mode.
