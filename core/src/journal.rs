@@ -706,6 +706,23 @@ impl Journal {
                 return outcome.map(|_| None);
             }
         };
+        let stored = self.store(view, encoded, lock.as_deref());
+        if stored.is_err() {
+            // The change is in memory but maybe not in the file: read the file again.
+            st.view = None;
+        }
+        stored
+    }
+
+    /// Under the lock `lock` (when this handle holds one): writes what `encoded` says to the
+    /// file `view` read, appending or compacting. Nothing is written when the lock path or the
+    /// registry path no longer names what was locked or read.
+    fn store(
+        &self,
+        view: &mut View,
+        encoded: Encoded,
+        lock: Option<&File>,
+    ) -> Result<Option<Pending>> {
         let (appendable, compact) = match &view.format {
             Format::V2(tail) => (true, tail.wants_compaction()),
             _ => (false, false),
@@ -713,8 +730,8 @@ impl Journal {
         // A lock is a lock only while its path names it: a writer stopped under the lock
         // while its lock file was deleted or replaced may no longer hold the one that counts.
         let locked =
-            lock.is_none_or(|l| matches!(identity::still_named(&self.lock_path, &l), Ok(true)));
-        let stored = match encoded {
+            lock.is_none_or(|l| matches!(identity::still_named(&self.lock_path, l), Ok(true)));
+        match encoded {
             Encoded::Nothing => Ok(None),
             _ if !locked => Err(identity::lost_lock(&self.lock_path)),
             _ if view.file.is_some()
@@ -734,12 +751,7 @@ impl Journal {
                 other => other.map(|()| None),
             },
             _ => self.rewrite(view).map(|()| None),
-        };
-        if stored.is_err() {
-            // The change is in memory but maybe not in the file: read the file again.
-            st.view = None;
         }
-        stored
     }
 
     /// Appends one change line in one `write(2)`.

@@ -111,12 +111,13 @@ fn only_the_tail_after_the_last_line_that_reads_back_is_torn() {
     );
 }
 
-/// Each damage of the table: refused naming `portpool repair` by readers and
-/// writers, and one repair brings every command back with every lease that reads back.
-#[test]
-fn every_damage_is_refused_naming_repair_and_one_repair_brings_every_command_back() {
-    type Damage = fn(&mut Vec<u8>);
-    let damages: [(&str, Damage, usize); 8] = [
+/// A damage done to a registry's bytes.
+type Damage = fn(&mut Vec<u8>);
+
+/// Each damage of the table, done to a registry of leases s0..s4 (line 3 holds s0,
+/// lines 4-7 the others), and how many leases read back after it.
+fn damages() -> [(&'static str, Damage, usize); 8] {
+    [
         ("zeroed header", |b| b[..20].fill(0), 5),
         (
             "misspelt header",
@@ -185,8 +186,14 @@ fn every_damage_is_refused_naming_repair_and_one_repair_brings_every_command_bac
             },
             4,
         ),
-    ];
-    for (what, damage, kept) in damages {
+    ]
+}
+
+/// Each damage of the table: refused naming `portpool repair` by readers and
+/// writers, and one repair brings every command back with every lease that reads back.
+#[test]
+fn every_damage_is_refused_naming_repair_and_one_repair_brings_every_command_back() {
+    for (what, damage, kept) in damages() {
         let s = scratch();
         let (_, p) = filled(&s.path, 5);
         let mut bytes = fs::read(&s.path).unwrap();
