@@ -194,3 +194,83 @@ fn each_failing_write_sync_rename_and_truncate_is_reported_and_loses_no_acknowle
         );
     }
 }
+
+/// `portpool ARGS` as user nobody, with `fault` planted.
+fn as_nobody(reg: &Path, args: &[&str], fault: Option<&str>) -> Output {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        BIN,
+        "--registry",
+    ])
+    .arg(reg)
+    .args(args)
+    .env_remove("PORTPOOL_REGISTRY")
+    .env_remove("PORTPOOL_TEST_PAUSE")
+    .env_remove("PORTPOOL_TEST_FAULT");
+    if let Some(fault) = fault {
+        cmd.env("PORTPOOL_TEST_FAULT", fault);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn each_failing_call_of_a_compaction_in_place_loses_nothing_and_the_next_writer_goes_on() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return; // Needs root to become another user.
+    }
+    let (p, q, r) = (port().to_string(), port().to_string(), port().to_string());
+    let mut fired = 0;
+    for call in ["write", "fdatasync", "fsync", "ftruncate"] {
+        for errno in [libc::EIO, libc::ENOSPC] {
+            for nth in 1..=4 {
+                // Root's registry in a sticky directory, others may write it, with a spare and
+                // a tail long enough that a member's next change compacts it in place.
+                let s = scratch();
+                fs::set_permissions(s.dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+                ok(&s.path, &["register", "web", &p]);
+                let mut bytes = fs::read(&s.path).unwrap();
+                for _ in 0..300 {
+                    bytes.extend_from_slice(b"{\"cursors\":{\"default\":9000}}\n");
+                }
+                fs::write(&s.path, &bytes).unwrap();
+                let spare = s.dir.path().join(".registry.json.spare");
+                fs::write(&spare, b"").unwrap();
+                for path in [&s.path, &spare, &s.dir.path().join("registry.json.lock")] {
+                    fs::set_permissions(path, fs::Permissions::from_mode(0o666)).unwrap();
+                }
+                let fault = format!("{call}:{nth}:{errno}");
+                let out = as_nobody(
+                    &s.path,
+                    &["register", "api", &q, "--pid", "1"],
+                    Some(&fault),
+                );
+                let acknowledged = out.status.success();
+                if !acknowledged {
+                    fired += 1;
+                    let err = stderr(&out);
+                    assert!(
+                        err.starts_with("portpool: ") && err.lines().count() == 1,
+                        "{fault}: {err}"
+                    );
+                }
+                // Readers see the whole registry; the next member's change goes on.
+                assert_eq!(ok(&s.path, &["get", "web"]), p, "{fault}");
+                let next = as_nobody(&s.path, &["register", "next", &r, "--pid", "1"], None);
+                assert!(next.status.success(), "{fault}: {}", stderr(&next));
+                let text = fs::read_to_string(&s.path).unwrap();
+                assert!(!text.contains("copying"), "{fault}: the copy was finished");
+                assert_eq!(ok(&s.path, &["get", "web"]), p, "{fault}");
+                assert_eq!(ok(&s.path, &["get", "next"]), r, "{fault}");
+                if acknowledged {
+                    assert_eq!(ok(&s.path, &["get", "api"]), q, "{fault}");
+                }
+            }
+        }
+    }
+    assert!(fired > 0, "no fault ever fired");
+}
