@@ -4,9 +4,9 @@
 //! (port, protocol) has two holders, and no port held by a live owner — current or next — was
 //! taken from its lease by an operation on another name. Scoped leases (entered and left) and
 //! `listen` (whose socket must be bound to the very port its lease names) are among the
-//! operations, and so is another process rewriting the file in place to the very same size
-//! (a new generation in its header): a long-lived second handle must always read what a
-//! fresh one reads.
+//! operations, and so is another process compacting the file in place while releasing a
+//! name, padded to the very size it had (same inode, same size, a new generation): a
+//! long-lived second handle must always read what a fresh one reads.
 
 mod common;
 
@@ -57,8 +57,9 @@ enum Op {
     EndScope(usize),
     /// Lease and bind in one step, from the pool; the socket is kept open.
     Listen(usize),
-    /// Another process rewrote the file in place (same inode, same size, a new generation).
-    Regenerate,
+    /// Another process compacted the file in place (same inode, same size, a new generation)
+    /// while releasing this name.
+    CompactRelease(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -85,8 +86,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (name.clone(), proptest::option::of(0..POOL_SIZE + 2))
             .prop_map(|(name, offset)| Op::Scope { name, offset }),
         1 => name.clone().prop_map(Op::EndScope),
-        2 => name.prop_map(Op::Listen),
-        1 => Just(Op::Regenerate),
+        2 => name.clone().prop_map(Op::Listen),
+        1 => name.prop_map(Op::CompactRelease),
     ]
 }
 
@@ -122,9 +123,12 @@ impl Drop for Owners {
 /// The name that an operation may legitimately take ports away from.
 fn target(op: &Op) -> Option<&'static str> {
     match op {
-        Op::Release(n) | Op::Commit(n, _) | Op::Abort(n, _) | Op::Begin(n, _) | Op::EndScope(n) => {
-            Some(NAMES[*n])
-        }
+        Op::Release(n)
+        | Op::Commit(n, _)
+        | Op::Abort(n, _)
+        | Op::Begin(n, _)
+        | Op::EndScope(n)
+        | Op::CompactRelease(n) => Some(NAMES[*n]),
         _ => None,
     }
 }
@@ -244,24 +248,45 @@ fn apply(reg: &Registry, owners: &mut Owners, held: &mut Held, op: &Op, base: u1
                 );
                 held.sockets.push(bound.fd);
             }),
-        Op::Regenerate => Ok(()),
+        Op::CompactRelease(_) => Ok(()),
     };
 }
 
-/// Rewrites the file in place as another process's compaction would leave it at the same
-/// size: the same lines under a new generation.
-fn regenerate(path: &std::path::Path) {
+/// What another process's compaction in place does while it releases `name`: the registry
+/// rewritten into the same inode as a snapshot of a new generation, padded with blank lines
+/// to the size it had (so that inode and size alone cannot tell), and cut there.
+fn compact_release(path: &std::path::Path, name: &str) {
     use std::os::unix::fs::FileExt;
-    let bytes = std::fs::read(path).unwrap();
-    let start = b"{\"version\":2,\"generation\":\"";
-    assert!(bytes.starts_with(start));
-    let at = start.len();
-    let flipped: Vec<u8> = bytes[at..at + 16]
-        .iter()
-        .map(|b| if *b == b'0' { b'1' } else { b'0' })
-        .collect();
+    let size = std::fs::metadata(path).unwrap().len() as usize;
+    let now = open(path);
+    let mut text = String::from("{\"version\":2,\"generation\":\"");
+    text.push_str(&format!("{:016x}\"}}\n", rand_u64()));
+    for pool in now.pools().unwrap() {
+        text.push_str(&format!(
+            "{{\"pool\":{}}}\n",
+            serde_json::to_string(&pool).unwrap()
+        ));
+    }
+    for lease in now.list().unwrap().into_iter().filter(|l| l.name != name) {
+        text.push_str(&format!(
+            "{{\"lease\":{}}}\n",
+            serde_json::to_string(&lease).unwrap()
+        ));
+    }
+    let mut bytes = text.into_bytes();
+    while bytes.len() < size {
+        let pad = (size - bytes.len()).min(64);
+        bytes.extend(std::iter::repeat_n(b' ', pad - 1));
+        bytes.push(b'\n');
+    }
     let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    file.write_all_at(&flipped, at as u64).unwrap();
+    file.write_all_at(&bytes, 0).unwrap();
+    file.set_len(bytes.len() as u64).unwrap();
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::Instant::now())
 }
 
 fn now(skew: u64) -> u64 {
@@ -286,8 +311,8 @@ proptest! {
         let mut skew = 0;
         let watcher = open(&s.path);
         for op in &ops {
-            if let Op::Regenerate = op {
-                regenerate(&s.path);
+            if let Op::CompactRelease(n) = op {
+                compact_release(&s.path, NAMES[*n]);
             }
             let before: HashMap<String, Vec<u16>> = holdings(&reg)
                 .iter()
