@@ -413,6 +413,21 @@ impl<T: Serialize + Send> ToPython for Warned<T> {
     }
 }
 
+/// Core's once-per-process warnings (a registry this process could not compact): each one a
+/// warnings.warn() with PortpoolWarning, as set_pool's are.
+fn warn_notices(py: Python<'_>) -> PyResult<()> {
+    let notices = pp::take_warnings();
+    if notices.is_empty() {
+        return Ok(());
+    }
+    let warn = py.import("warnings")?.getattr("warn")?;
+    let category = py.import("portpool._values")?.getattr("PortpoolWarning")?;
+    for message in notices {
+        warn.call1((message, &category, 1))?;
+    }
+    Ok(())
+}
+
 /// How a scoped lease chooses its port: from `pool`, or `port` in `mode`.
 fn choice_arg(
     py: Python<'_>,
@@ -627,6 +642,7 @@ impl Job {
         }
         end.undo = done.undo;
         drop(end);
+        warn_notices(py)?;
         done.value.to_python(py)
     }
 
@@ -703,6 +719,7 @@ impl Registry {
     ) -> PyResult<Py<PyAny>> {
         let timeout = timeout_arg(py, timeout)?;
         let done = wait_on(py, &self.inner, timeout, None, work?)?;
+        warn_notices(py)?;
         done.value.to_python(py)
     }
 
