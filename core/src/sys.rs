@@ -263,8 +263,9 @@ pub(crate) fn rename(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Test builds only: `PORTPOOL_TEST_FAULT=<call>:<n>:<errno>` makes this process's `n`th
-/// `<call>` of the store (`write`, `fdatasync`, `fsync`, `rename`, `ftruncate`) fail with
-/// `errno` instead of running, so that tests can fail each one in turn, as SQLite's do.
+/// `<call>` of the store (`write`, `fdatasync`, `fsync`, `rename`, `renameat2`,
+/// `ftruncate`) fail with `errno` instead of running, so that tests can fail each one in
+/// turn, as SQLite's do.
 pub(crate) fn fault(call: &str) -> io::Result<()> {
     #[cfg(debug_assertions)]
     {
