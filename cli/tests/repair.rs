@@ -64,6 +64,21 @@ fn repair_says_what_it_kept_lost_and_moved_and_every_command_works_again() {
 }
 
 #[test]
+fn repair_puts_an_empty_registry_where_one_was_deleted() {
+    let s = scratch();
+    ok(&s.path, &["register", "web", &port().to_string()]);
+    fs::remove_file(&s.path).unwrap();
+    let out = ok(&s.path, &["repair"]);
+    assert_eq!(out, "repaired: kept 0 lease(s)");
+    assert!(
+        fs::read_to_string(&s.path)
+            .unwrap()
+            .starts_with("{\"version\":2,")
+    );
+    assert_eq!(ok(&s.path, &["list", "--json"]), "[]");
+}
+
+#[test]
 fn repair_never_touches_a_newer_versions_file() {
     let s = scratch();
     let newer = "{\"version\":3}\n{\"v3\":{\"ranges\":[[1,2]]}}\n";

@@ -102,7 +102,12 @@ impl Journal {
                 report.kept = decoded.into_data().leases().len();
                 return Ok(());
             }
-            _ if meta.is_none() => return Ok(()),
+            _ if meta.is_none() => {
+                // Deleted or moved away: an empty registry of the right owner, group and mode
+                // takes its place, so that every command works again.
+                report.repaired = true;
+                return self.create_empty(owner);
+            }
             _ => {}
         }
         let salvaged = format::salvage(&bytes);
@@ -140,6 +145,23 @@ impl Journal {
             )
         })?;
         Ok(aside)
+    }
+
+    /// A new empty registry of `owner`'s where there is none.
+    fn create_empty(&self, owner: &Owner) -> Result<()> {
+        let (bytes, _) = format::encode_snapshot(&Data::default(), &format::new_generation());
+        let (temp, file) = self.create_temp(owner.mode)?;
+        let written = sys::fchown(&file, Some(owner.uid), Some(owner.gid))
+            .and_then(|()| sys::fchmod(&file, owner.mode))
+            .and_then(|()| sys::write_all_at(&file, &bytes, 0))
+            .and_then(|()| sys::fsync(&file))
+            .and_then(|()| sys::rename(&temp, &self.path))
+            .and_then(|()| sync_dir(self.dir()));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(self.io_error("repairing", e));
+        }
+        Ok(())
     }
 
     fn owner_for(&self, dir: &Metadata, current: Option<&Metadata>) -> Owner {
