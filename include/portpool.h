@@ -1462,6 +1462,34 @@ enum portpool_status portpool_migrate_json(struct portpool_registry *reg,
 enum portpool_status portpool_doctor_json(struct portpool_registry *reg, char **out_json);
 
 /**
+ * Brings a damaged registry back, as `portpool repair` does: keeps every line that reads
+ * back, moves the damaged file (and FIFOs, directories or other users' files planted at the
+ * registry's, the lock's or the spare's name) aside as `NAME.damaged-SECONDS`, never
+ * deleting them, and rewrites the registry from what was kept. `*out_json` receives
+ * `{"repaired", "kept", "lost", "moved_aside"}`: `lost` names, one sentence each, what
+ * could not be kept. A registry that reads back is left as it is (`"repaired": false`).
+ *
+ * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
+ *   `portpool_string_free`.
+ * - **Threads:** safe to call concurrently on one handle; takes the registry's lock.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg` or `out_json`),
+ *   `PORTPOOL_REGISTRY_ERROR` (a newer version's file, or a caller who is neither root nor
+ *   the directory's owner), `PORTPOOL_IO_ERROR`, `PORTPOOL_BUSY`.
+ *
+ * ```c
+ * char *report = NULL;
+ * if (portpool_repair_json(reg, &report) == PORTPOOL_OK) {
+ *     puts(report);
+ *     portpool_string_free(report);
+ * }
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+enum portpool_status portpool_repair_json(struct portpool_registry *reg, char **out_json);
+
+/**
  * Whether `port` can be bound for `protocol` on this host right now, on both the IPv4 and
  * IPv6 wildcard addresses, in `*out_free`. Ignores the registry; the answer is a snapshot.
  *

@@ -357,3 +357,27 @@ func TestErrorsNeverEchoAHugeName(t *testing.T) {
 		}
 	}
 }
+
+func TestRepairNamesWhatItLostAndBringsADamagedRegistryBack(t *testing.T) {
+	reg, path := open(t)
+	damaged := "{\"version\":2}\n" +
+		`{"lease":{"name":"web","port":22950,"protocol":"tcp","mode":"fixed","created":1}}` + "\n" +
+		`{"leases":[{"name":"api","port":22950,"protocol":"tcp","mode":"fixed","created":1}]}` + "\n"
+	if err := os.WriteFile(path, []byte(damaged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.List(); !errors.Is(err, portpool.ErrRegistry) || !strings.Contains(err.Error(), "portpool repair") {
+		t.Fatalf("List() on a damaged registry = %v: want a registry error naming portpool repair", err)
+	}
+	report := must(reg.Repair())
+	if !report.Repaired || report.Kept != 1 || len(report.Lost) != 1 || len(report.MovedAside) != 1 ||
+		!strings.Contains(report.Lost[0], `lease "api" (port 22950)`) {
+		t.Fatalf("Repair() = %+v", report)
+	}
+	if kept, _ := os.ReadFile(report.MovedAside[0]); string(kept) != damaged {
+		t.Fatalf("the damaged file was not kept as it was: %q", kept)
+	}
+	if port := must(reg.Get("web")); port != 22950 {
+		t.Fatalf("Get(web) = %d after Repair", port)
+	}
+}

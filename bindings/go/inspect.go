@@ -41,6 +41,17 @@ func (r *Registry) Doctor() (DoctorReport, error) {
 	})
 }
 
+// Repair brings a damaged registry back, as `portpool repair` does: it keeps every line that
+// reads back, moves the damaged file (and FIFOs, directories or other users' files planted at
+// the registry's, the lock's or the spare's name) aside as NAME.damaged-SECONDS, never
+// deleting them, rewrites the registry from what was kept, and reports what it could not
+// keep. A registry that reads back is left as it is; a newer version's file is refused.
+func (r *Registry) Repair() (RepairReport, error) {
+	return jsonOf[RepairReport](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
+		return C.portpool_repair_json(h, out)
+	})
+}
+
 // IsFree tells whether port can be bound for protocol on this host right now, on both the
 // IPv4 and IPv6 wildcard addresses. It ignores the registry; the answer is a snapshot.
 func IsFree(port int, protocol Protocol) (bool, error) {

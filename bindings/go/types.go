@@ -326,6 +326,19 @@ type ImportReport struct {
 	Skipped []string `json:"skipped"`
 }
 
+// RepairReport is what Repair did.
+type RepairReport struct {
+	// Repaired is false when the registry read back and every file beside it was as it
+	// should be: nothing was touched.
+	Repaired bool `json:"repaired"`
+	// Kept is how many leases the registry holds now.
+	Kept int `json:"kept"`
+	// Lost names, one sentence each, what could not be kept: its line and its lease.
+	Lost []string `json:"lost"`
+	// MovedAside are the paths damaged or foreign files were moved to; nothing is deleted.
+	MovedAside []string `json:"moved_aside"`
+}
+
 // FindingKind is a kind of problem Doctor reports.
 type FindingKind string
 
@@ -354,6 +367,9 @@ const (
 	// FindingLongHandover: a handover under way for longer than 5 minutes (a supervisor that
 	// died between begin and commit); the message names its ticket.
 	FindingLongHandover FindingKind = "long_handover"
+	// FindingUncompacted: the registry file is not being compacted (its writers have no
+	// usable spare and its owner has not written); Subject is its path.
+	FindingUncompacted FindingKind = "uncompacted"
 )
 
 // Severity is how much a Finding matters.

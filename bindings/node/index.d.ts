@@ -221,6 +221,17 @@ export declare class Registry {
   /** The Promise form: see the synchronous method. `signal` aborts it. */
   resetAsync(options?: AsyncOptions | undefined | null): Promise<undefined>
   /**
+   * Brings a damaged registry back, as `portpool repair` does: keeps every line that reads
+   * back, moves the damaged file (and FIFOs, directories or other users' files planted at
+   * the registry's, the lock's or the spare's name) aside as `NAME.damaged-SECONDS`, never
+   * deleting them, rewrites the registry from what was kept, and reports exactly what it
+   * could not keep. A registry that reads back is left as it is; a newer version's file is
+   * `PORTPOOL_REGISTRY`.
+   */
+  repair(): RepairReport
+  /** The Promise form: see the synchronous method. `signal` aborts it. */
+  repairAsync(options?: AsyncOptions | undefined | null): Promise<RepairReport>
+  /**
    * Releases every stale lease (owner process gone, or time to live over) and returns
    * them with the reason each was stale.
    */
@@ -795,6 +806,21 @@ export interface RegisterOptions {
   pid?: number
   /** Seconds the lease lives unless renewed. */
   ttl?: number
+}
+
+/** What `Registry.repair` did. */
+export interface RepairReport {
+  /**
+   * False when the registry read back and every file beside it was as it should be
+   * (nothing was touched).
+   */
+  repaired: boolean
+  /** How many leases the registry holds now. */
+  kept: number
+  /** What could not be kept, one sentence each, naming its line and its lease. */
+  lost: Array<string>
+  /** Where damaged or foreign files were moved; nothing is deleted. */
+  movedAside: Array<string>
 }
 
 /**

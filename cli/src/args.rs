@@ -188,6 +188,17 @@ pub(crate) enum Command {
     /// Report leases nothing listens on, foreign listeners on leased ports, stale owners,
     /// expired leases and pools in the kernel's ephemeral range. Exit 0 if all is well, 1 if not.
     Doctor(DoctorArgs),
+    /// Bring a damaged registry back: keep every line that reads back, move the damaged file
+    /// aside as REGISTRY.damaged-SECONDS (never deleted), rewrite the registry from what was
+    /// kept with the owner, group and mode its directory gives it, and move aside FIFOs,
+    /// directories and other users' files planted at the registry's, the lock's or the
+    /// spare's name. Prints what it kept and exactly what it could not keep. As root on the
+    /// host registry, as its directory's owner elsewhere. A newer version's file is refused.
+    Repair {
+        /// Print {repaired, kept, lost, moved_aside} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Set up the host registry (as root; idempotent): /var/lib/portpool, or --registry's
     /// directory, owned by root. With --group, members of GROUP may change it (directory
     /// root:GROUP 3775: sticky, so no one replaces a file they do not own; registry 0664,
@@ -493,8 +504,8 @@ pub(crate) struct DoctorArgs {
     pub(crate) json: bool,
     /// Exit 1 only when a finding of this kind is present (repeatable, or comma
     /// separated): not_listening, foreign_listener, stale_owner, stale_next_owner,
-    /// expired, taken_over, ephemeral_overlap, split_registry, long_handover. Default: any
-    /// warning
+    /// expired, taken_over, ephemeral_overlap, split_registry, long_handover, uncompacted.
+    /// Default: any warning
     /// (every kind but the informational not_listening).
     #[arg(long, value_name = "KIND", value_delimiter = ',')]
     pub(crate) fail_on: Vec<String>,

@@ -52,7 +52,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    match commands::run(cli) {
+    let outcome = commands::run(cli);
+    for warning in portpool_core::take_warnings() {
+        eprintln!("portpool: warning: {warning}");
+    }
+    match outcome {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::NotFree) => ExitCode::from(1),
         Ok(Outcome::Exit(code)) => ExitCode::from(code),

@@ -82,8 +82,20 @@ fn table() -> Table {
 /// The names of the public functions in `impl Registry` blocks of core/src.
 fn core_registry_methods() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for entry in fs::read_dir(repo().join("core/src")).unwrap() {
-        let text = fs::read_to_string(entry.unwrap().path()).unwrap();
+    let mut files = Vec::new();
+    let mut dirs = vec![repo().join("core/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for file in files {
+        let text = fs::read_to_string(file).unwrap();
         let mut inside = false;
         for line in text.lines() {
             if line.starts_with("impl Registry {") {

@@ -97,6 +97,14 @@ impl Error {
         }
     }
 
+    /// This error, its message ending with `hint` (what to do about it).
+    pub(crate) fn with_hint(self, hint: &str) -> Self {
+        Error {
+            message: format!("{}; {hint}", self.message),
+            ..self
+        }
+    }
+
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::NotFound, message)
     }

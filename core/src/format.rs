@@ -1,7 +1,7 @@
 //! Format version 2 of the registry file (docs/registry-format.md): JSON Lines.
 //!
 //! ```text
-//! {"version":2}                                    header
+//! {"version":2,"generation":"3f2a…"}             header: a new generation per rewrite
 //! {"pool":{"name":"default","start":9000,...}}     snapshot: one line per pool
 //! {"lease":{"name":"web","port":8080,...}}         ... and one per lease
 //! {"leases":[{...}],"cursors":{"default":9001}}    one line per change, appended
@@ -19,14 +19,85 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 
+mod salvage;
+
+pub(crate) use salvage::{only_version_2_lines, salvage};
+
 use crate::error::{Error, Result};
 use crate::model::{
     ChangeLog, DEFAULT_POOL, Data, FORMAT_VERSION, Lease, Mode, Next, Owner, Pool, Protocol,
     check_lease, pool_problem, unique_map, version_error,
 };
 
-/// The first line of every version-2 file this build writes.
-pub(crate) const HEADER: &[u8] = b"{\"version\":2}\n";
+/// What the first line of every version-2 file this build writes starts with; the file's
+/// generation (16 hex digits) follows.
+pub(crate) const HEADER_START: &[u8] = b"{\"version\":2,\"generation\":\"";
+
+/// What the message of every refusal of a damaged file ends with: the way back.
+pub(crate) const REPAIR_HINT: &str = "run `portpool repair` to rewrite it from every line that reads back (the damaged file is kept beside it)";
+
+/// What the refusal of a file whose header names a newer version ends with.
+pub(crate) const NEWER_HINT: &str = "if no newer portpool wrote it (its header is what is damaged), `portpool repair` rewrites it from its lines, all of which must read as version 2";
+
+/// A new generation: every rewrite of the file writes one into its header, so that a reader
+/// or writer holding the file open tells a rewritten file from the one it read, even when the
+/// rewrite kept the inode or the inode came back.
+pub(crate) fn new_generation() -> String {
+    crate::sys::random_hex()
+}
+
+/// The first line of a version-2 file of `generation`.
+pub(crate) fn header(generation: &str) -> Vec<u8> {
+    let mut line = HEADER_START.to_vec();
+    line.extend_from_slice(generation.as_bytes());
+    line.extend_from_slice(b"\"}\n");
+    line
+}
+
+/// The first line written over the registry's while a compaction in place copies the spare
+/// (of `generation`) into it: as long as [`header`], so that the final header overwrites it
+/// exactly. A file that starts with it is read from the spare.
+pub(crate) fn copying_header(generation: &str) -> Vec<u8> {
+    let mut line = format!("{{\"version\":2,\"copying\":\"{generation}\"}}").into_bytes();
+    let len = header(generation).len();
+    line.resize(len - 1, b' ');
+    line.push(b'\n');
+    line
+}
+
+/// What a version-2 file's first line says: its generation, or the generation of the spare
+/// being copied into it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HeaderState {
+    /// An ordinary header (generation absent in files of older builds).
+    Generation(Option<String>),
+    /// A compaction in place was copying the spare of this generation into the file.
+    Copying(String),
+}
+
+/// The state of `bytes`' first line when it is a version-2 header.
+pub(crate) fn header_state(bytes: &[u8]) -> Option<HeaderState> {
+    #[derive(Deserialize)]
+    struct Probe {
+        version: Option<u64>,
+        generation: Option<String>,
+        copying: Option<String>,
+    }
+    let first = bytes.split(|b| *b == b'\n').next()?;
+    match serde_json::from_slice::<Probe>(first).ok()? {
+        Probe {
+            version: Some(FORMAT_VERSION),
+            copying: Some(generation),
+            ..
+        } => Some(HeaderState::Copying(generation)),
+        Probe {
+            version: Some(FORMAT_VERSION),
+            generation,
+            ..
+        } => Some(HeaderState::Generation(generation)),
+        _ => None,
+    }
+}
 
 /// A lease as the file holds it: the optional fields only when set.
 #[derive(Serialize)]
@@ -103,9 +174,9 @@ impl PoolIn {
     }
 }
 
-/// The whole registry as a version-2 file: header, pools, leases. Returns the bytes and the
-/// number of snapshot lines (pools and leases).
-pub(crate) fn encode_snapshot(data: &Data) -> (Vec<u8>, u64) {
+/// The whole registry as a version-2 file of `generation`: header, pools, leases. Returns the
+/// bytes and the number of snapshot lines (pools and leases).
+pub(crate) fn encode_snapshot(data: &Data, generation: &str) -> (Vec<u8>, u64) {
     #[derive(Serialize)]
     struct PoolLine<'a> {
         pool: &'a Pool,
@@ -115,9 +186,10 @@ pub(crate) fn encode_snapshot(data: &Data) -> (Vec<u8>, u64) {
         lease: LeaseOut<'a>,
     }
     // About what a lease line takes: one allocation instead of a growing buffer.
+    let head = header(generation);
     let mut bytes =
-        Vec::with_capacity(HEADER.len() + 100 * data.pools().len() + 150 * data.leases().len());
-    bytes.extend_from_slice(HEADER);
+        Vec::with_capacity(head.len() + 100 * data.pools().len() + 150 * data.leases().len());
+    bytes.extend_from_slice(&head);
     for pool in data.pools() {
         serde_json::to_writer(&mut bytes, &PoolLine { pool }).expect("plain data");
         bytes.push(b'\n');
@@ -241,14 +313,18 @@ pub(crate) struct Tail {
     pub(crate) records: u64,
     /// No change line was read yet: pool and lease lines are still the snapshot's.
     in_snapshot: bool,
+    /// The file's first line, newline included: a file that no longer starts with it was
+    /// rewritten (its generation changed), whatever its inode and size say.
+    pub(crate) header: Vec<u8>,
     /// The default pool was added because the snapshot had none (yet).
     implicit_default: bool,
 }
 
 impl Tail {
     /// Where a file that holds only a snapshot of `len` bytes and `entries` lines stands.
-    pub(crate) fn of_snapshot(len: u64, entries: u64) -> Tail {
+    pub(crate) fn of_snapshot(len: u64, entries: u64, header: Vec<u8>) -> Tail {
         Tail {
+            header,
             offset: len,
             lines: entries + 1,
             snapshot_end: len,
@@ -272,9 +348,19 @@ impl Tail {
     /// or max([`MIN_TAIL_BYTES`], the snapshot's bytes). Rewriting costs what the snapshot
     /// holds, and happens once per that many changes: amortised O(1) per change.
     pub(crate) fn wants_compaction(&self) -> bool {
+        self.outgrown(1)
+    }
+
+    /// Whether the tail is twice what [`wants_compaction`](Self::wants_compaction) asks for:
+    /// no writer who could compact the file has written for that long.
+    pub(crate) fn overgrown(&self) -> bool {
+        self.outgrown(2)
+    }
+
+    fn outgrown(&self, factor: u64) -> bool {
         let tail_bytes = self.offset - self.snapshot_end;
-        self.records >= self.snapshot_entries.max(MIN_TAIL_LINES)
-            || tail_bytes >= self.snapshot_end.max(MIN_TAIL_BYTES)
+        self.records >= factor * self.snapshot_entries.max(MIN_TAIL_LINES)
+            || tail_bytes >= factor * self.snapshot_end.max(MIN_TAIL_BYTES)
     }
 }
 
@@ -297,6 +383,16 @@ impl Decoded {
 /// the valid part ends. Every other way the bytes can be wrong is a `Registry` error naming
 /// `path`.
 pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<Decoded> {
+    decode_any(path, bytes).map_err(|err| {
+        if err.message().contains("newer than this portpool") {
+            err.with_hint(NEWER_HINT)
+        } else {
+            err.with_hint(REPAIR_HINT)
+        }
+    })
+}
+
+fn decode_any(path: &Path, bytes: &[u8]) -> Result<Decoded> {
     #[derive(Deserialize)]
     struct Probe {
         version: Option<u64>,
@@ -305,6 +401,12 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<Decoded> {
         return Err(Error::registry(
             path,
             "is empty, not a portpool registry; it was left untouched",
+        ));
+    }
+    if let Some(HeaderState::Copying(_)) = header_state(bytes) {
+        return Err(Error::registry(
+            path,
+            "was being compacted in place and its copy from the spare did not finish; the next change completes it",
         ));
     }
     let first_end = bytes.iter().position(|b| *b == b'\n');
@@ -324,6 +426,7 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<Decoded> {
     };
     let mut data = Data::empty();
     let mut tail = Tail {
+        header: bytes[..=first_end].to_vec(),
         offset: first_end as u64 + 1,
         lines: 1,
         snapshot_end: first_end as u64 + 1,
@@ -354,20 +457,25 @@ pub(crate) fn read_lines(
                 format!("line {number}: {why}; the file was left untouched"),
             )
         };
-        // A NUL byte is never in a line portpool wrote (JSON escapes it): it is a block a power
-        // loss left unwritten, and nothing after it was ever flushed (a completed fdatasync
-        // writes every earlier byte of the file). The torn tail begins there.
+        // A NUL byte is never in a line portpool wrote (JSON escapes it): it is a block the
+        // disk lost. Only the real tail after the last line that reads back is torn; a hole
+        // before such a line is damage, never cut.
         if line.contains(&0) {
+            if valid_line_in(&bytes[end..]) {
+                return Err(bad(
+                    "holds NUL bytes (a block lost on the disk) before lines that read back".into(),
+                ));
+            }
             break;
         }
         if !line.iter().all(u8::is_ascii_whitespace) {
             let parsed = match serde_json::from_slice::<LineIn>(line) {
                 Ok(parsed) => parsed,
-                // A last line that is not JSON is a torn append: ignored, cut by the next
-                // writer.
+                // A line that is not JSON with no line that reads back after it is a torn
+                // append: ignored, cut by the next writer.
                 Err(e)
-                    if end == bytes.len()
-                        && matches!(e.classify(), Category::Syntax | Category::Eof) =>
+                    if matches!(e.classify(), Category::Syntax | Category::Eof)
+                        && !valid_line_in(&bytes[end..]) =>
                 {
                     break;
                 }
@@ -387,6 +495,27 @@ pub(crate) fn read_lines(
         tail.implicit_default = true;
     }
     Ok(())
+}
+
+/// Whether `bytes` holds a newline-terminated line that reads as a registry line: what tells
+/// damage (lines that read back after it) from a torn tail (nothing that does).
+fn valid_line_in(bytes: &[u8]) -> bool {
+    bytes
+        .split_inclusive(|b| *b == b'\n')
+        .filter(|line| line.ends_with(b"\n") && !line.contains(&0))
+        .any(is_registry_line)
+}
+
+/// Whether `line` reads as a registry line: JSON holding at least one of its fields.
+fn is_registry_line(line: &[u8]) -> bool {
+    serde_json::from_slice::<LineIn>(line).is_ok_and(|l| {
+        l.lease.is_some()
+            || l.pool.is_some()
+            || l.del.is_some()
+            || l.leases.is_some()
+            || l.pools.is_some()
+            || l.cursors.is_some()
+    })
 }
 
 /// One line after the header, in any of its shapes.
@@ -526,6 +655,9 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
 
+    /// A generation for the tests' files.
+    const G: &str = "0123456789abcdef";
+
     fn lease(name: &str, port: u16, owner: Option<u32>) -> Lease {
         Lease {
             name: name.into(),
@@ -597,10 +729,10 @@ mod tests {
             ..lease("evil\":1,\"keycloak", 8080, Some(42))
         })
         .unwrap();
-        let (bytes, entries) = encode_snapshot(&data);
+        let (bytes, entries) = encode_snapshot(&data, G);
         assert_eq!(entries, 2);
         let (again, tail) = decode_v2(&bytes).unwrap();
-        assert_eq!(encode_snapshot(&again).0, bytes);
+        assert_eq!(encode_snapshot(&again, G).0, bytes);
         assert_eq!(tail.offset, bytes.len() as u64);
         assert_eq!(tail.snapshot_end, bytes.len() as u64);
         assert_eq!(again.holder(8081, Protocol::Tcp).unwrap().port, 8080);
@@ -614,7 +746,7 @@ mod tests {
     fn the_file_writes_optional_lease_fields_only_when_set() {
         let mut data = Data::default();
         data.insert(lease("web", 80, None)).unwrap();
-        let text = String::from_utf8(encode_snapshot(&data).0).unwrap();
+        let text = String::from_utf8(encode_snapshot(&data, G).0).unwrap();
         assert!(text.contains("\"pool\":null"), "{text}");
         for absent in ["owner", "ttl", "expires", "next", "uid"] {
             assert!(!text.contains(absent), "{absent} in {text}");
@@ -717,7 +849,7 @@ mod tests {
     fn a_rollback_restores_every_touched_key() {
         let mut data = Data::default();
         data.insert(lease("a", 80, None)).unwrap();
-        let before = encode_snapshot(&data).0;
+        let before = encode_snapshot(&data, G).0;
         data.begin_log();
         data.remove("a");
         data.insert(lease("a", 81, None)).unwrap();
@@ -725,7 +857,7 @@ mod tests {
         data.pool_mut(DEFAULT_POOL).unwrap().cursor = 9500;
         let log = data.end_log().unwrap();
         data.rollback(log);
-        assert_eq!(encode_snapshot(&data).0, before);
+        assert_eq!(encode_snapshot(&data, G).0, before);
         assert_eq!(data.holder(80, Protocol::Tcp).unwrap().name, "a");
         assert!(data.holder(81, Protocol::Tcp).is_none());
     }
@@ -734,7 +866,7 @@ mod tests {
     fn change_lines_replay_onto_the_snapshot() {
         let mut data = Data::default();
         data.insert(lease("a", 80, None)).unwrap();
-        let (mut file, _) = encode_snapshot(&data);
+        let (mut file, _) = encode_snapshot(&data, G);
         for step in 0..3 {
             let encoded = change(&mut data, |d| match step {
                 0 => d.insert(lease("b", 81, None)).unwrap(),
@@ -762,7 +894,7 @@ mod tests {
     #[test]
     fn a_torn_last_line_is_left_out_and_any_other_damage_is_refused() {
         let mut data = Data::default();
-        let (mut file, _) = encode_snapshot(&data);
+        let (mut file, _) = encode_snapshot(&data, G);
         let valid = file.len();
         file.extend(
             line(change(&mut data, |d| {
@@ -787,12 +919,16 @@ mod tests {
         let err = decode_v2(&torn).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Registry);
         assert!(err.message().contains("line 4"), "{err}");
-        // A block a power loss left unwritten (NUL bytes) begins the torn tail, even with
-        // lines after it: none of them was ever flushed.
+        // A block of NUL bytes with nothing that reads back after it is a torn tail; before
+        // a line that reads back, it is damage, refused naming the way back.
         let mut hole = file.clone();
-        hole.extend_from_slice(b"{\"del\":[\0\0\0\0\0\0\0\0\"]}\n{\"del\":[\"a\"]}\n");
+        hole.extend_from_slice(b"{\"del\":[\0\0\0\0\0\0\0\0\"]}\n\0\0\0\n{\"del\":[");
         let (data, tail) = decode_v2(&hole).unwrap();
         assert_eq!((data.leases().len(), tail.offset), (1, whole as u64));
+        hole.extend_from_slice(b"\"a\"]}\n");
+        let err = decode_v2(&hole).unwrap_err();
+        assert!(err.message().contains("NUL bytes"), "{err}");
+        assert!(err.message().contains("portpool repair"), "{err}");
         // JSON that is not a registry line, even last, is damage.
         for bad in [
             &b"[1]\n"[..],

@@ -54,6 +54,9 @@ pub enum FindingKind {
     /// A handover under way for longer than [`HANDOVER_PENDING_LIMIT`]: a supervisor that
     /// crashed between begin and commit, whose handover nobody will end.
     LongHandover,
+    /// A registry file whose tail has grown to twice what asks for a compaction: its writers
+    /// cannot compact it (no usable spare) and its owner has not written.
+    Uncompacted,
 }
 
 /// How long a handover may be under way before `doctor` reports it (`long_handover`).
@@ -69,7 +72,8 @@ spelled!(FindingKind, "finding kind", {
     EphemeralOverlap => "ephemeral_overlap",
     SplitRegistry => "split_registry",
     LongHandover => "long_handover",
-}, parse: [NotListening, ForeignListener, StaleOwner, StaleNextOwner, Expired, TakenOver, EphemeralOverlap, SplitRegistry, LongHandover]);
+    Uncompacted => "uncompacted",
+}, parse: [NotListening, ForeignListener, StaleOwner, StaleNextOwner, Expired, TakenOver, EphemeralOverlap, SplitRegistry, LongHandover, Uncompacted]);
 
 impl FindingKind {
     /// How much it matters: only `not_listening` is informational.
@@ -332,6 +336,7 @@ impl Registry {
         }
         report.findings.extend(long_handovers(&leases, now));
         report.findings.extend(self.split_registry(now));
+        report.findings.extend(self.uncompacted()?);
         report
             .findings
             .extend(pools.iter().filter_map(ephemeral_finding));
@@ -342,6 +347,25 @@ impl Registry {
 impl Registry {
     /// When this handle is on the host registry and the caller's per-user registry still
     /// holds live leases, the finding that says so and how to move them.
+    /// The registry file's growth, when no one who may compact it has written for twice the
+    /// changes that ask for a compaction.
+    fn uncompacted(&self) -> Result<Option<Finding>> {
+        let Some((records, entries)) = self.store.overgrown()? else {
+            return Ok(None);
+        };
+        Ok(Some(Finding {
+            kind: FindingKind::Uncompacted,
+            severity: FindingKind::Uncompacted.severity(),
+            subject: self.path().display().to_string(),
+            port: None,
+            protocol: None,
+            message: format!(
+                "{} holds {records} change lines after a snapshot of {entries} lines: it is not being compacted (its writers have no usable spare); a change by its owner compacts it, and `portpool init` makes the spare",
+                self.path().display()
+            ),
+        }))
+    }
+
     fn split_registry(&self, now: Duration) -> Option<Finding> {
         if self.source() != crate::paths::PathSource::Host {
             return None;

@@ -19,7 +19,7 @@
 //!   (the parent's may be locked by a thread that does not exist in the child).
 
 use std::fs::{self, File, Metadata};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,11 +29,17 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{self, Decoded, Encoded, HEADER, Tail};
+use crate::format::{self, Decoded, Encoded, HeaderState, Tail};
 use crate::model::Data;
-use crate::store::{DEFAULT_LOCK_TIMEOUT, Storage, lock_path_for, spare_path_for};
+use crate::store::{DEFAULT_LOCK_TIMEOUT, Storage, lock_path_for};
 use crate::sys::{self, Access};
 use crate::wait;
+
+mod identity;
+mod inplace;
+mod repair;
+
+pub use repair::RepairReport;
 
 /// The journal file behind one registry handle.
 pub(crate) struct Journal {
@@ -65,12 +71,20 @@ struct State {
     lock: Option<Arc<File>>,
 }
 
-/// How far the registry file is known to be on the disk: everything before `upto` in the
-/// file `id`.
+/// How far the registry file is known to be on the disk: everything before `upto` of what
+/// the open descriptor of `epoch` showed. An epoch is one opening of the file, or one
+/// rewrite of it in place: never a (device, inode), which a rewrite may keep or bring back.
 #[derive(Clone, Copy, Default)]
 struct Flushed {
-    id: (u64, u64),
+    epoch: u64,
     upto: u64,
+}
+
+/// Epochs are never reused within a process; 0 is no file.
+static EPOCHS: AtomicU64 = AtomicU64::new(1);
+
+fn next_epoch() -> u64 {
+    EPOCHS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The registry as this handle last read it.
@@ -82,6 +96,8 @@ struct View {
     writable: bool,
     /// (device, inode) of `file`.
     id: (u64, u64),
+    /// This opening (or rewrite in place) of `file`: what a flush mark is kept for.
+    epoch: u64,
     format: Format,
 }
 
@@ -90,6 +106,9 @@ enum Format {
     /// A version-1 file, re-read whole whenever its stamp changes, replaced on the first write.
     V1(Stamp),
     V2(Tail),
+    /// A file a compaction in place was copying into, read from the spare: read again next
+    /// time.
+    Copying,
 }
 
 /// What identifies one version of a version-1 file without reading it.
@@ -121,6 +140,7 @@ impl View {
             file: None,
             writable: false,
             id: (0, 0),
+            epoch: 0,
             format: Format::Missing,
         }
     }
@@ -129,7 +149,7 @@ impl View {
 /// An append that its caller must see flushed before it returns.
 struct Pending {
     file: Arc<File>,
-    id: (u64, u64),
+    epoch: u64,
     upto: u64,
 }
 
@@ -150,6 +170,24 @@ impl Inner {
             flushed: Mutex::new(Flushed::default()),
         }
     }
+}
+
+/// How many times a read starts over when the file is rewritten in place under it.
+const LOAD_ATTEMPTS: u32 = 16;
+
+/// Whether `file` still starts with `header` (its first line, newline included).
+fn same_header(file: &File, header: &[u8]) -> io::Result<bool> {
+    let mut now = vec![0u8; header.len()];
+    let mut len = 0;
+    while len < now.len() {
+        match file.read_at(&mut now[len..], len as u64) {
+            Ok(0) => return Ok(false),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(now == header)
 }
 
 /// Reads `file` from `offset` to its end, which is expected near `size`.
@@ -246,7 +284,7 @@ impl Journal {
     }
 
     fn io_error(&self, what: &str, err: io::Error) -> Error {
-        Error::from_io(&self.path, what, err)
+        planted(Error::from_io(&self.path, what, err))
     }
 
     /// The error for `what` on `path` failing with `err`. Permission denied on a file that its
@@ -267,7 +305,7 @@ impl Journal {
                 ),
             );
         }
-        Error::from_io(path, what, err)
+        planted(Error::from_io(path, what, err))
     }
 
     /// Brings `st.view` up to the file as it is now and returns it. With `write` (only under
@@ -334,19 +372,28 @@ impl Journal {
         let file = view.file.as_ref().expect("checked by the caller");
         let tail = match &mut view.format {
             Format::V1(stamp) => return Ok(*stamp == Stamp::of(meta)),
-            Format::Missing => return Ok(false),
+            Format::Missing | Format::Copying => return Ok(false),
             Format::V2(tail) => tail,
         };
         if meta.size() < tail.offset {
             return Ok(false);
         }
-        if meta.size() == tail.offset {
-            return Ok(true);
-        }
         // From the newline that ends the last line read: a file rewritten in place, not by
         // rename, has some other byte there.
-        let bytes = read_from(file, tail.offset - 1, meta.size())
-            .map_err(|e| self.io_error("reading", e))?;
+        let grown = meta.size() > tail.offset;
+        let bytes = match grown {
+            true => read_from(file, tail.offset - 1, meta.size())
+                .map_err(|e| self.io_error("reading", e))?,
+            false => Vec::new(),
+        };
+        // Checked after the read: a rewrite in place changes the first line before anything
+        // else, so bytes read before an unchanged first line are the file's, not a mix.
+        if !same_header(file, &tail.header).map_err(|e| self.io_error("reading", e))? {
+            return Ok(false);
+        }
+        if !grown {
+            return Ok(true);
+        }
         if bytes.first() != Some(&b'\n') {
             return Ok(false);
         }
@@ -363,7 +410,9 @@ impl Journal {
         Ok(true)
     }
 
-    /// Reads the whole file.
+    /// Reads the whole file. A file rewritten in place while it was read (its first line
+    /// changed meanwhile) is read again; one a compaction in place was copying into is read
+    /// from the spare, or, under the lock, has its copy finished first.
     fn load(&self, write: bool) -> Result<View> {
         let access = if write { Access::Append } else { Access::Read };
         let (file, meta) = match sys::open(&self.path, access) {
@@ -372,24 +421,77 @@ impl Journal {
             Err(e) if write => return Err(self.refused(&self.path, "opening for writing", e)),
             Err(e) => return Err(self.io_error("reading", e)),
         };
-        let bytes = read_from(&file, 0, meta.size()).map_err(|e| self.io_error("reading", e))?;
-        let decoded = format::decode(&self.path, &bytes)?;
-        self.full_reads.fetch_add(1, Ordering::Relaxed);
-        let (data, format) = match decoded {
-            Decoded::V1(data) => (data, Format::V1(Stamp::of(&meta))),
-            Decoded::V2(data, tail) => {
-                if write && tail.offset < bytes.len() as u64 {
-                    self.cut(&file, tail.offset)?;
+        if write {
+            identity::refuse_links(&self.path, &meta)?;
+        }
+        for _ in 0..LOAD_ATTEMPTS {
+            let bytes =
+                read_from(&file, 0, meta.size()).map_err(|e| self.io_error("reading", e))?;
+            let first = bytes
+                .split_inclusive(|b| *b == b'\n')
+                .next()
+                .unwrap_or_default();
+            if let Some(HeaderState::Copying(generation)) = format::header_state(&bytes) {
+                if write {
+                    self.finish_copy(&generation)?;
+                    continue;
                 }
-                (data, Format::V2(tail))
+                match self.read_spare(&file, &generation, first)? {
+                    Some(data) => return Ok(self.view_of(file, &meta, data, Format::Copying)),
+                    None => continue,
+                }
             }
-        };
-        Ok(View {
+            let decoded = format::decode(&self.path, &bytes);
+            if !same_header(&file, first).map_err(|e| self.io_error("reading", e))? {
+                continue;
+            }
+            self.full_reads.fetch_add(1, Ordering::Relaxed);
+            let (data, format) = match decoded? {
+                Decoded::V1(data) => (data, Format::V1(Stamp::of(&meta))),
+                Decoded::V2(data, tail) => {
+                    if write && tail.offset < bytes.len() as u64 {
+                        self.cut(&file, tail.offset)?;
+                    }
+                    (data, Format::V2(tail))
+                }
+            };
+            let mut view = self.view_of(file, &meta, data, format);
+            view.writable = write;
+            return Ok(view);
+        }
+        Err(Error::busy(format!(
+            "registry {}: busy: it was rewritten in place {LOAD_ATTEMPTS} times while being read; nothing was changed",
+            self.path.display()
+        )))
+    }
+
+    fn view_of(&self, file: File, meta: &Metadata, data: Data, format: Format) -> View {
+        View {
             data,
             file: Some(Arc::new(file)),
-            writable: write,
-            id: id_of(&meta),
+            writable: false,
+            id: id_of(meta),
+            epoch: next_epoch(),
             format,
+        }
+    }
+
+    /// (change lines, snapshot lines) of the registry as it is now, when its tail has grown
+    /// to twice what asks for a compaction (see [`Tail::overgrown`]).
+    pub(crate) fn overgrown(&self) -> Result<Option<(u64, u64)>> {
+        // A reader has no other reason to look at the lock file; what a writer would refuse
+        // there is damage all the same.
+        match sys::lstat_regular(&self.lock_path) {
+            Ok(Some(meta)) => identity::refuse_links(&self.lock_path, &meta)?,
+            Ok(None) => {}
+            Err(e) => return Err(self.refused(&self.lock_path, "opening", e)),
+        }
+        let inner = self.inner();
+        let mut st = self.state(inner)?;
+        let view = self.refresh(&mut st, false)?;
+        Ok(match &view.format {
+            Format::V2(tail) if tail.overgrown() => Some((tail.records, tail.snapshot_entries)),
+            _ => None,
         })
     }
 
@@ -455,13 +557,21 @@ impl Journal {
             };
             self.wait(&file, deadline)?;
             // portpool never deletes or replaces the lock file; if something did, the lock that
-            // counts is the one on the file at the path now. The file this descriptor locks has
-            // no name left then (an fstat costs less than a look-up of the path).
-            match file.metadata() {
-                Ok(meta) if meta.nlink() > 0 => return Ok(Locked(file)),
-                _ => {
+            // counts is the one on the file the path names now: a lock on any other inode
+            // (deleted, moved aside, replaced by rename) locks out no one.
+            match identity::still_named(&self.lock_path, &file) {
+                Ok(true) => return Ok(Locked(file)),
+                Ok(false) => {
                     sys::unlock(&file);
                     st.lock = None;
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(self.replaced_lock());
+                    }
+                }
+                Err(err) => {
+                    sys::unlock(&file);
+                    st.lock = None;
+                    return Err(err);
                 }
             }
         }
@@ -524,12 +634,7 @@ impl Journal {
             Ok(None) => {
                 self.refresh(st, false)?;
                 self.create_dir()?;
-                match sys::open(&self.lock_path, Access::CreateNew(self.file_mode)) {
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        sys::open(&self.lock_path, Access::Read)
-                    }
-                    other => other,
-                }
+                self.create_lock()
             }
             Err(e) => Err(e),
         };
@@ -575,6 +680,7 @@ impl Journal {
         st: &mut State,
         f: &mut dyn FnMut(&mut Data) -> Result<bool>,
     ) -> Result<Option<Pending>> {
+        let lock = st.lock.clone();
         let view = match self.refresh(st, true) {
             Ok(view) => view,
             Err(err) => {
@@ -597,30 +703,52 @@ impl Journal {
                 return outcome.map(|_| None);
             }
         };
-        let (appendable, compact) = match &view.format {
-            Format::V2(tail) => (true, tail.wants_compaction()),
-            _ => (false, false),
-        };
-        let stored = match encoded {
-            Encoded::Nothing => Ok(None),
-            Encoded::Line { bytes, durable } if appendable && !compact => {
-                self.append(view, &bytes, durable)
-            }
-            // A writer that may append to the registry but not create files beside it leaves
-            // the compaction to one who may.
-            Encoded::Line { bytes, durable } if appendable => match self.rewrite(view) {
-                Err(err) if err.kind() == ErrorKind::Registry && view.writable => {
-                    self.append(view, &bytes, durable)
-                }
-                other => other.map(|()| None),
-            },
-            _ => self.rewrite(view).map(|()| None),
-        };
+        let stored = self.store(view, encoded, lock.as_deref());
         if stored.is_err() {
             // The change is in memory but maybe not in the file: read the file again.
             st.view = None;
         }
         stored
+    }
+
+    /// Under the lock `lock` (when this handle holds one): writes what `encoded` says to the
+    /// file `view` read, appending or compacting. Nothing is written when the lock path or the
+    /// registry path no longer names what was locked or read.
+    fn store(
+        &self,
+        view: &mut View,
+        encoded: Encoded,
+        lock: Option<&File>,
+    ) -> Result<Option<Pending>> {
+        let (appendable, compact) = match &view.format {
+            Format::V2(tail) => (true, tail.wants_compaction()),
+            _ => (false, false),
+        };
+        // A lock is a lock only while its path names it: a writer stopped under the lock
+        // while its lock file was deleted or replaced may no longer hold the one that counts.
+        let locked =
+            lock.is_none_or(|l| matches!(identity::still_named(&self.lock_path, l), Ok(true)));
+        match encoded {
+            Encoded::Nothing => Ok(None),
+            _ if !locked => Err(identity::lost_lock(&self.lock_path)),
+            _ if view.file.is_some()
+                && let Err(err) = identity::check_registry(&self.path, view.id) =>
+            {
+                Err(err)
+            }
+            Encoded::Line { bytes, durable } if appendable && !compact => {
+                self.append(view, &bytes, durable)
+            }
+            // A writer that cannot compact (no usable spare) appends, and says so once.
+            Encoded::Line { bytes, durable } if appendable => match self.rewrite(view) {
+                Err(err) if err.kind() == ErrorKind::Registry && view.writable => {
+                    crate::notice::once(crate::notice::Once::Compaction, err.message());
+                    self.append(view, &bytes, durable)
+                }
+                other => other.map(|()| None),
+            },
+            _ => self.rewrite(view).map(|()| None),
+        }
     }
 
     /// Appends one change line in one `write(2)`.
@@ -635,7 +763,7 @@ impl Journal {
         if room < tail.offset + line.len() as u64 {
             return Err(self.io_error("writing", io::Error::from_raw_os_error(libc::ENOSPC)));
         }
-        match (&**file).write(line) {
+        match sys::write_once(file, line) {
             Ok(n) if n == line.len() => {}
             written => {
                 // Nothing, or part of the line: take the part back, or leave it as a torn
@@ -651,7 +779,7 @@ impl Journal {
         test_pause("appended");
         Ok(durable.then(|| Pending {
             file: file.clone(),
-            id: view.id,
+            epoch: view.epoch,
             upto: tail.offset,
         }))
     }
@@ -664,12 +792,13 @@ impl Journal {
             Some(file) => Some(file.metadata().map_err(|e| self.io_error("reading", e))?),
             None => None,
         };
-        let (bytes, entries) = format::encode_snapshot(&view.data);
+        let generation = format::new_generation();
+        let (bytes, entries) = format::encode_snapshot(&view.data, &generation);
         let euid = sys::geteuid();
         if let Some(like) = like.as_ref().filter(|m| m.uid() != euid && euid != 0) {
-            // A new file would be this user's: write the spare, which has the registry's
-            // owner, and exchange the two.
-            return self.rewrite_through_spare(view, like, &bytes, entries);
+            // A new file would be this user's (and in a sticky directory, no name but its
+            // own may be replaced): copy through the spare into the registry's own inode.
+            return self.rewrite_in_place(view, like, &bytes, entries);
         }
         self.remove_abandoned_temp_files();
         let mode = like.as_ref().map_or(self.file_mode, |m| m.mode() & 0o777);
@@ -677,20 +806,20 @@ impl Journal {
         let written = like
             .as_ref()
             .map_or(Ok(()), |like| keep_owner(&file, like, mode))
-            .and_then(|()| (&file).write_all(&bytes))
-            .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&temp, &self.path));
+            .and_then(|()| sys::write_all_at(&file, &bytes, 0))
+            .and_then(|()| sys::fsync(&file))
+            .and_then(|()| sys::rename(&temp, &self.path));
         if let Err(e) = written {
             let _ = fs::remove_file(&temp);
             return Err(self.io_error("writing", e));
         }
-        self.installed(view, file, bytes.len() as u64, entries)
+        self.installed(view, file, &bytes, entries)
     }
 
     /// After a rewrite put `file` (opened for appending, holding a snapshot of `len` bytes and
     /// `entries` lines) in the registry's place: flushes the directory, and makes `file` the
     /// one `view` appends to.
-    fn installed(&self, view: &mut View, file: File, len: u64, entries: u64) -> Result<()> {
+    fn installed(&self, view: &mut View, file: File, snapshot: &[u8], entries: u64) -> Result<()> {
         // Until the directory is flushed, a power loss may bring the old file back. No append
         // goes to the new file before this returns.
         sync_dir(self.dir()).map_err(|e| {
@@ -706,52 +835,9 @@ impl Journal {
         view.id = id_of(&meta);
         view.file = Some(Arc::new(file));
         view.writable = true;
-        view.format = Format::V2(Tail::of_snapshot(len, entries));
+        view.epoch = next_epoch();
+        view.format = Format::V2(snapshot_tail(snapshot, entries));
         Ok(())
-    }
-
-    /// [`rewrite`](Self::rewrite) for a writer who is not the registry's owner: writes the
-    /// registry whole into the spare `init` made (same owner, group and mode as the registry,
-    /// one link), flushes it, and exchanges the spare's and the registry's names atomically,
-    /// all under the lock. Readers see the old file or the new one, as with a rename; the old
-    /// one becomes the next spare. Without a usable spare it is a `Registry` error, and the
-    /// caller appends instead.
-    fn rewrite_through_spare(
-        &self,
-        view: &mut View,
-        like: &Metadata,
-        bytes: &[u8],
-        entries: u64,
-    ) -> Result<()> {
-        let spare = spare_path_for(&self.path);
-        let no_spare = |why: String| {
-            Error::registry(
-                &self.path,
-                format!(
-                    "cannot be compacted by uid {}: {why} (portpool init creates the spare)",
-                    sys::geteuid()
-                ),
-            )
-        };
-        let (file, meta) = sys::open(&spare, Access::Write)
-            .map_err(|e| no_spare(format!("{}: {e}", spare.display())))?;
-        let same = (meta.uid(), meta.gid(), meta.mode() & 0o7777)
-            == (like.uid(), like.gid(), like.mode() & 0o7777);
-        if !same || meta.nlink() != 1 {
-            return Err(no_spare(format!(
-                "{} does not have the registry's owner, group and mode",
-                spare.display()
-            )));
-        }
-        let written = sys::ftruncate(&file, 0)
-            .and_then(|()| file.write_all_at(bytes, 0))
-            .and_then(|()| file.sync_all())
-            .and_then(|()| sys::rename_exchange(&spare, &self.path));
-        written.map_err(|e| self.io_error("compacting through the spare", e))?;
-        // Appends need an O_APPEND descriptor of the new registry.
-        let (appendable, _) = sys::open(&self.path, Access::Append)
-            .map_err(|e| self.io_error("opening for writing", e))?;
-        self.installed(view, appendable, bytes.len() as u64, entries)
     }
 
     /// Creates `.<registry name>.<16 hex digits>.tmp` beside the registry, exclusively.
@@ -804,12 +890,13 @@ impl Journal {
             if meta.uid() != euid || meta.nlink() != 1 {
                 continue;
             }
-            let mut head = Vec::with_capacity(HEADER.len());
+            let start = format::HEADER_START;
+            let mut head = Vec::with_capacity(start.len());
             let ours = (&mut file)
-                .take(HEADER.len() as u64)
+                .take(start.len() as u64)
                 .read_to_end(&mut head)
                 .is_ok()
-                && HEADER.starts_with(&head);
+                && start.starts_with(&head);
             if ours {
                 let _ = fs::remove_file(&path);
             }
@@ -822,7 +909,7 @@ impl Journal {
     fn flush(&self, inner: &Inner, p: Pending) -> Result<()> {
         {
             let done = inner.flushed.lock();
-            if done.id == p.id && done.upto >= p.upto {
+            if done.epoch == p.epoch && done.upto >= p.upto {
                 return Ok(());
             }
         }
@@ -837,9 +924,9 @@ impl Journal {
             )
         })?;
         let mut done = inner.flushed.lock();
-        if done.id != p.id || done.upto < p.upto {
+        if done.epoch != p.epoch || done.upto < p.upto {
             *done = Flushed {
-                id: p.id,
+                epoch: p.epoch,
                 upto: p.upto,
             };
         }
@@ -874,11 +961,8 @@ impl Storage for Journal {
         if portpools && matches!(sys::lstat_regular(&self.lock_path), Ok(None)) {
             // `lock` creates a missing lock file only beside a registry that reads back; this
             // one is portpool's even if it does not.
-            match sys::open(&self.lock_path, Access::CreateNew(self.file_mode)) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::from_io(&self.lock_path, "creating lock file", e)),
-            }
+            self.create_lock()
+                .map_err(|e| Error::from_io(&self.lock_path, "creating lock file", e))?;
         }
         let locked = self.lock(&mut st)?;
         let mut empty = |data: &mut Data| {
@@ -890,9 +974,10 @@ impl Storage for Journal {
                 // Entries that no longer read back (an older portpool's bug): the file is
                 // portpool's all the same, so it is replaced whole.
                 let mut view = View::missing();
-                view.file = sys::open(&self.path, Access::Read)
-                    .ok()
-                    .map(|(f, _)| Arc::new(f));
+                if let Ok((file, meta)) = sys::open(&self.path, Access::Read) {
+                    view.id = id_of(&meta);
+                    view.file = Some(Arc::new(file));
+                }
                 view.data = Data::default();
                 let rewritten = self.rewrite(&mut view);
                 st.view = None;
@@ -912,6 +997,7 @@ impl Storage for Journal {
         let inner = self.inner();
         let mut st = self.state(inner)?;
         let locked = self.lock(&mut st)?;
+        test_pause("locked");
         let outcome = self.update_locked(&mut st, f);
         drop(locked);
         drop(st);
@@ -930,8 +1016,28 @@ impl Drop for Journal {
     }
 }
 
+/// `error`, naming `portpool repair` when it says something other than a regular file (a
+/// FIFO, a directory, a symbolic link...) is where a file of the registry's must be.
+fn planted(error: Error) -> Error {
+    let message = error.message();
+    if message.ends_with("is not a regular file") || message.contains("is a symbolic link") {
+        error.with_hint(format::REPAIR_HINT)
+    } else {
+        error
+    }
+}
+
+/// Where a file that holds only the snapshot `bytes` (of `entries` lines) stands.
+fn snapshot_tail(bytes: &[u8], entries: u64) -> Tail {
+    let header = bytes
+        .split_inclusive(|b| *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    Tail::of_snapshot(bytes.len() as u64, entries, header.to_vec())
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    sys::fsync(&File::open(dir)?)
 }
 
 /// Gives the new `file` the owner and group of `like` where this process may, and narrows
@@ -965,10 +1071,11 @@ fn keep_owner(file: &File, like: &Metadata, mode: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Test builds only: `PORTPOOL_TEST_PAUSE=<point>:<ms>` sleeps at `point` ("appended": after
-/// the append, still under the lock; "flush": after the unlock, before the flush), so that
-/// tests can stop or kill a writer exactly there.
-fn test_pause(point: &str) {
+/// Test builds only: `PORTPOOL_TEST_PAUSE=<point>:<ms>` sleeps at `point` ("locked": just
+/// after taking the lock; "appended": after the append, still under the lock; "flush": after
+/// the unlock, before the flush; "spare", "copying", "copied": after the steps of a
+/// compaction in place), so that tests can stop or kill a writer exactly there.
+pub(super) fn test_pause(point: &str) {
     #[cfg(debug_assertions)]
     if let Some(ms) = std::env::var("PORTPOOL_TEST_PAUSE").ok().and_then(|v| {
         v.strip_prefix(point)
@@ -986,6 +1093,7 @@ mod tests {
     use super::*;
     use crate::model::{Lease, Mode, Protocol};
     use crate::store::Storage;
+    use std::io::Write;
     use std::sync::Barrier;
 
     fn journal(path: &Path) -> Journal {
@@ -1102,7 +1210,10 @@ mod tests {
             "the file stays small: {longest} bytes"
         );
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("{\"version\":2}\n"), "{text}");
+        assert!(
+            text.starts_with("{\"version\":2,\"generation\":\""),
+            "{text}"
+        );
         // A reader of the old file reads the new one whole, once per rewrite it missed.
         assert_eq!(count(&reader), 1);
     }
@@ -1143,15 +1254,182 @@ mod tests {
         let j = journal(&path);
         put(&j, "a", 1);
         let inner = j.inner();
-        let id = inner.state.lock().view.as_ref().unwrap().id;
-        *inner.flushed.lock() = Flushed { id, upto: 1 << 40 };
+        let epoch = inner.state.lock().view.as_ref().unwrap().epoch;
+        *inner.flushed.lock() = Flushed {
+            epoch,
+            upto: 1 << 40,
+        };
         // Covered: returns without a flush (fdatasync of /dev/null would fail with EINVAL).
         let pending = Pending {
             file: Arc::new(File::open("/dev/null").unwrap()),
-            id,
+            epoch,
             upto: 10,
         };
         j.flush(inner, pending).unwrap();
+    }
+
+    /// Rewrites `path` in place (same inode) as another process's compaction would: a new
+    /// generation, `leases` as its snapshot, padded with blank lines to `size` bytes.
+    fn rewrite_in_place_to(path: &Path, leases: &[(&str, u16)], size: u64) {
+        let mut data = Data::default();
+        for (name, port) in leases {
+            data.insert(lease(name, *port)).unwrap();
+        }
+        let (mut bytes, _) = format::encode_snapshot(&data, &format::new_generation());
+        assert!(bytes.len() as u64 <= size, "{} > {size}", bytes.len());
+        bytes.resize(size as usize - 1, b' ');
+        bytes.push(b'\n');
+        let file = fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.write_all_at(&bytes, 0).unwrap();
+        file.set_len(size).unwrap();
+    }
+
+    #[test]
+    fn a_handle_never_trusts_inode_and_size_a_rewrite_to_its_old_offset_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let (long_lived, other) = (journal(&path), journal(&path));
+        for i in 0..6 {
+            put(&long_lived, &format!("old{i}"), 100 + i);
+        }
+        let size = fs::metadata(&path).unwrap().len();
+        let ino = inode(&path);
+        // Others rewrote it whole, and it came back as the same inode at the same size.
+        rewrite_in_place_to(&path, &[("new", 100)], size);
+        assert_eq!(
+            (inode(&path), fs::metadata(&path).unwrap().len()),
+            (ino, size)
+        );
+        assert_eq!(count(&long_lived), 1, "the rewrite is seen");
+        // A change through it goes on from the file as it is now: port 100 is "new"'s.
+        let mut once = Some(lease("mine", 100));
+        let err = long_lived
+            .update_with(&mut |d| {
+                d.insert(once.take().unwrap())?;
+                Ok(true)
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Registry, "{err}");
+        put(&long_lived, "mine", 101);
+        assert_eq!(count(&other), 2);
+    }
+
+    #[test]
+    fn a_flush_mark_belongs_to_one_opening_of_the_file_never_to_its_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let j = journal(&path);
+        for i in 0..4 {
+            // Leases without an owner: each change waits for its flush.
+            put(&j, &format!("a{i}"), 100 + i);
+        }
+        let inner = j.inner();
+        let before = *inner.flushed.lock();
+        assert!(before.upto > 0);
+        // Rewritten in place, shorter than what was flushed; the next durable change ends
+        // below the old mark, in a file whose lines nobody flushed.
+        let size = fs::metadata(&path).unwrap().len();
+        rewrite_in_place_to(&path, &[("b", 200)], size / 2);
+        put(&j, "c", 201);
+        let after = *inner.flushed.lock();
+        assert_ne!(
+            after.epoch, before.epoch,
+            "flushed again, through this opening"
+        );
+        assert_eq!(after.upto, fs::metadata(&path).unwrap().len());
+        assert!(after.upto < before.upto);
+    }
+
+    /// The state a compaction in place leaves when it stops after writing the copying header
+    /// (step 2): the spare holds the compacted image, the registry a torn copy.
+    fn stopped_copy(path: &Path, j: &Journal) -> Vec<u8> {
+        let spare = crate::store::spare_path_for(path);
+        fs::write(&spare, b"").unwrap();
+        let inner = j.inner();
+        let mut st = inner.state.lock();
+        let view = j.refresh(&mut st, true).unwrap();
+        let generation = format::new_generation();
+        let (image, _) = format::encode_snapshot(&view.data, &generation);
+        fs::write(&spare, &image).unwrap();
+        let file = fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.write_all_at(&format::copying_header(&generation), 0)
+            .unwrap();
+        // Part of the copy, over the old lines.
+        let header_len = format::header(&generation).len();
+        file.write_all_at(&image[header_len..header_len + 30], header_len as u64)
+            .unwrap();
+        image
+    }
+
+    #[test]
+    fn a_copy_in_place_that_stopped_is_read_from_the_spare_and_finished_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let j = journal(&path);
+        for i in 0..5 {
+            put(&j, &format!("a{i}"), 100 + i);
+        }
+        let ino = inode(&path);
+        let image = stopped_copy(&path, &j);
+        // Readers, old handles and new ones, see every lease (from the spare).
+        let reader = journal(&path);
+        assert_eq!(count(&reader), 5);
+        assert_eq!(count(&j), 5);
+        // The next writer copies the spare again, then appends.
+        put(&reader, "b", 200);
+        let after = fs::read(&path).unwrap();
+        assert_eq!(&after[..image.len()], &image[..]);
+        assert_eq!(inode(&path), ino, "the registry kept its inode");
+        assert_eq!(count(&j), 6);
+        assert_eq!(count(&journal(&path)), 6);
+    }
+
+    #[test]
+    fn a_copy_in_place_whose_spare_is_gone_is_refused_naming_repair() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let j = journal(&path);
+        put(&j, "a", 100);
+        stopped_copy(&path, &j);
+        fs::write(crate::store::spare_path_for(&path), b"").unwrap();
+        let mut n = 0;
+        let err = journal(&path)
+            .read_with(&mut |d| n = d.leases().len())
+            .unwrap_err();
+        assert!(err.message().contains("portpool repair"), "{err}");
+    }
+
+    #[test]
+    fn a_compaction_in_place_keeps_the_inode_and_readers_see_a_whole_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let j = journal(&path);
+        put(&j, "keep", 1);
+        let spare = crate::store::spare_path_for(&path);
+        fs::write(&spare, b"").unwrap();
+        fs::set_permissions(&spare, fs::metadata(&path).unwrap().permissions()).unwrap();
+        let ino = inode(&path);
+        let reader = journal(&path);
+        for i in 0..40 {
+            put(&j, "w", 2);
+            del(&j, "w");
+            if i % 3 == 0 {
+                assert_eq!(count(&reader), 1);
+            }
+        }
+        let inner = j.inner();
+        let mut st = inner.state.lock();
+        let view = j.refresh(&mut st, true).unwrap();
+        let like = view.file.as_ref().unwrap().metadata().unwrap();
+        let (bytes, entries) = format::encode_snapshot(&view.data, &format::new_generation());
+        j.rewrite_in_place(view, &like, &bytes, entries).unwrap();
+        drop(st);
+        assert_eq!(inode(&path), ino);
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+        assert_eq!(fs::read(&spare).unwrap(), bytes);
+        assert_eq!(count(&reader), 1);
+        put(&j, "after", 3);
+        assert_eq!(count(&reader), 2);
     }
 
     #[test]

@@ -42,6 +42,7 @@ mod inspect;
 mod journal;
 mod listen;
 mod model;
+mod notice;
 mod owner;
 mod paths;
 mod probe;
@@ -62,11 +63,13 @@ pub use import::ImportReport;
 pub use inspect::{
     DoctorReport, Finding, FindingKind, HANDOVER_PENDING_LIMIT, Severity, Who, ephemeral_overlap,
 };
+pub use journal::RepairReport;
 pub use listen::{Bound, ListenOptions};
 pub use model::{
     DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
     Next, Origin, Owner, Pool, Protocol, leases_to_json, parse_registry, pools_to_json,
 };
+pub use notice::take_warnings;
 pub use owner::{is_alive, owner_of};
 pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
 pub use probe::{find_free, is_free};

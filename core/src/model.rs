@@ -621,7 +621,11 @@ pub(crate) fn entries_once(
 pub(crate) fn is_current_version(bytes: &[u8]) -> bool {
     type Object = serde_json::Map<String, serde_json::Value>;
     let version = |o: &Object| o.get("version").and_then(serde_json::Value::as_u64);
-    let header = |o: &Object| o.len() == 1 && version(o) == Some(FORMAT_VERSION);
+    let header = |o: &Object| {
+        version(o) == Some(FORMAT_VERSION)
+            && o.keys()
+                .all(|k| ["version", "generation", "copying"].contains(&k.as_str()))
+    };
     if let Ok(whole) = serde_json::from_slice::<Object>(bytes) {
         return version(&whole) == Some(FORMAT_VERSION_1) || header(&whole);
     }

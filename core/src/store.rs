@@ -112,6 +112,16 @@ impl Store {
         Ok(out.expect("read_with calls its closure once"))
     }
 
+    /// Rewrites a damaged registry from what reads back (see [`Registry::repair`]).
+    pub(crate) fn repair(&self) -> Result<crate::journal::RepairReport> {
+        self.backend.repair()
+    }
+
+    /// (change lines, snapshot lines) when the file is not being compacted.
+    pub(crate) fn overgrown(&self) -> Result<Option<(u64, u64)>> {
+        self.backend.overgrown()
+    }
+
     /// Empties the registry, whatever its entries hold (see [`Storage::reset`]).
     pub(crate) fn reset(&self) -> Result<()> {
         self.check_present()?;
@@ -177,6 +187,18 @@ impl Registry {
     /// `$PORTPOOL_LOCK_TIMEOUT`.
     pub fn lock_timeout(&self) -> Duration {
         self.store.journal().lock_timeout()
+    }
+
+    /// Brings a damaged registry back: keeps every line of it that reads back, moves the
+    /// damaged file aside as `NAME.damaged-SECONDS` (never deleting it), rewrites the registry
+    /// from what was kept with the owner, group and mode its directory gives it, and moves
+    /// aside whatever else is at the registry's, the lock's or the spare's name that is not a
+    /// plain file of the directory's owner (a FIFO, a directory, another user's file, a file
+    /// with more than one link). Reports what it kept, exactly what it could not keep, and
+    /// what it moved. A registry that reads back is left as it is. Run as root on the host
+    /// registry, as its directory's owner elsewhere; a newer version's file is refused.
+    pub fn repair(&self) -> Result<crate::journal::RepairReport> {
+        self.store.repair()
     }
 
     /// Applies `$PORTPOOL_LOCK_TIMEOUT` (seconds) when it is set and not empty.

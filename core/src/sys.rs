@@ -122,6 +122,7 @@ pub(crate) fn fchown(file: &File, uid: Option<u32>, gid: Option<u32>) -> io::Res
 /// `fdatasync(2)`: everything written to the file before the call is on the disk when it
 /// returns, whoever wrote it.
 pub(crate) fn fdatasync(file: &File) -> io::Result<()> {
+    fault("fdatasync")?;
     // SAFETY: fdatasync on a descriptor this process owns.
     retry(|| unsafe { libc::fdatasync(file.as_raw_fd()) })
 }
@@ -145,7 +146,29 @@ pub(crate) fn unlock(file: &File) {
 }
 
 pub(crate) fn ftruncate(file: &File, len: u64) -> io::Result<()> {
+    fault("ftruncate")?;
     file.set_len(len)
+}
+
+/// `fsync(2)`: the file's data and metadata are on the disk when it returns.
+pub(crate) fn fsync(file: &File) -> io::Result<()> {
+    fault("fsync")?;
+    file.sync_all()
+}
+
+/// Writes all of `bytes` at `offset` (`pwrite`).
+pub(crate) fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    fault("write")?;
+    file.write_all_at(bytes, offset)
+}
+
+/// One `write(2)` of `bytes` (on an `O_APPEND` descriptor: at the end); returns how many
+/// bytes it wrote.
+pub(crate) fn write_once(file: &File, bytes: &[u8]) -> io::Result<usize> {
+    use std::io::Write;
+    fault("write")?;
+    (&*file).write(bytes)
 }
 
 /// Bytes this process may still write on the file system of `file` (root may use the blocks
@@ -215,9 +238,10 @@ pub(crate) fn in_group(gid: u32) -> bool {
 }
 
 /// Swaps what `a` and `b` name, atomically (`renameat2` with `RENAME_EXCHANGE`): both files
-/// keep their inodes, owners and modes.
+/// keep their inodes, owners and modes, and a reader of either name finds one or the other.
 pub(crate) fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
+    fault("renameat2")?;
     let a = std::ffi::CString::new(a.as_os_str().as_bytes())?;
     let b = std::ffi::CString::new(b.as_os_str().as_bytes())?;
     // SAFETY: two valid NUL-terminated paths, relative to the working directory.
@@ -245,6 +269,49 @@ pub(crate) fn pid_exists(pid: u32) -> bool {
     // SAFETY: signal 0 sends nothing; kill only checks that the process exists.
     let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// `rename(2)`.
+pub(crate) fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    fault("rename")?;
+    std::fs::rename(from, to)
+}
+
+/// Test builds only: `PORTPOOL_TEST_FAULT=<call>:<n>:<errno>` makes this process's `n`th
+/// `<call>` of the store (`write`, `fdatasync`, `fsync`, `rename`, `renameat2`,
+/// `ftruncate`) fail with `errno` instead of running, so that tests can fail each one in
+/// turn, as SQLite's do.
+pub(crate) fn fault(call: &str) -> io::Result<()> {
+    #[cfg(debug_assertions)]
+    {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static CALLS: [AtomicU32; 6] = [const { AtomicU32::new(0) }; 6];
+        let names = [
+            "write",
+            "fdatasync",
+            "fsync",
+            "rename",
+            "renameat2",
+            "ftruncate",
+        ];
+        let Some(index) = names.iter().position(|n| *n == call) else {
+            return Ok(());
+        };
+        let n = CALLS[index].fetch_add(1, Ordering::Relaxed) + 1;
+        let planned = std::env::var("PORTPOOL_TEST_FAULT").ok().and_then(|v| {
+            let mut parts = v.split(':');
+            let (what, nth, errno) = (parts.next()?, parts.next()?, parts.next()?);
+            (what == call).then_some((nth.parse::<u32>().ok()?, errno.parse::<i32>().ok()?))
+        });
+        if let Some((nth, errno)) = planned
+            && nth == n
+        {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = call;
+    Ok(())
 }
 
 pub(crate) fn geteuid() -> u32 {

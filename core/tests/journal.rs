@@ -198,7 +198,10 @@ fn a_version_1_file_is_read_as_it_is_and_upgraded_whole_on_the_first_write() {
     let ino = fs::metadata(&s.path).unwrap().ino();
     assert_eq!(reg.allocate("api", "w", &tcp()).unwrap(), p + 1);
     let text = fs::read_to_string(&s.path).unwrap();
-    assert!(text.starts_with("{\"version\":2}\n"), "{text}");
+    assert!(
+        text.starts_with("{\"version\":2,\"generation\":\""),
+        "{text}"
+    );
     let meta = fs::metadata(&s.path).unwrap();
     assert_ne!(meta.ino(), ino, "replaced by rename, never edited in place");
     assert_eq!(meta.mode() & 0o777, 0o640, "the mode is kept");

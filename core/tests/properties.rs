@@ -9,6 +9,9 @@
 //! and ended with their ticket, an old one or none. A begin that succeeds while another
 //! handover of the name is under way (not a retry of its ticket, not a supersede) breaks
 //! the rules: two supervisors would start workers for one lease at once.
+//! Another process compacting the file in place while releasing a name, padded to the very
+//! size it had (same inode, same size, a new generation), is an operation too: a long-lived
+//! handle must always read what a fresh one reads.
 
 mod common;
 
@@ -94,6 +97,9 @@ enum Op {
     EndScope(usize),
     /// Lease and bind in one step, from the pool; the socket is kept open.
     Listen(usize),
+    /// Another process compacted the file in place (same inode, same size, a new generation)
+    /// while releasing this name.
+    CompactRelease(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -125,7 +131,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (name.clone(), proptest::option::of(0..POOL_SIZE + 2))
             .prop_map(|(name, offset)| Op::Scope { name, offset }),
         1 => name.clone().prop_map(Op::EndScope),
-        2 => name.prop_map(Op::Listen),
+        2 => name.clone().prop_map(Op::Listen),
+        1 => name.prop_map(Op::CompactRelease),
     ]
 }
 
@@ -172,7 +179,8 @@ fn targets(op: &Op) -> Vec<(Option<String>, String)> {
         | Op::Commit(n, _, _)
         | Op::Abort(n, _, _)
         | Op::Begin(n, _, _)
-        | Op::EndScope(n) => vec![key_of(*n)],
+        | Op::EndScope(n)
+        | Op::CompactRelease(n) => vec![key_of(*n)],
         Op::BatchBegin(a, b, _) | Op::BatchEnd(a, b, _) => vec![key_of(*a), key_of(*b)],
         _ => Vec::new(),
     }
@@ -282,6 +290,7 @@ fn apply(
             None => Ok(()),
         },
         Op::Listen(n) => listen_op(reg(*n), *n, held),
+        Op::CompactRelease(_) => Ok(()),
         _ => unreachable!("handovers are applied by apply_handover"),
     };
     Vec::new()
@@ -388,6 +397,48 @@ fn apply_handover(
     Some(begun)
 }
 
+/// What another process's compaction in place does while it releases the lease of `key` (namespace, name): the registry
+/// rewritten into the same inode as a snapshot of a new generation, padded with blank lines
+/// to the size it had (so that inode and size alone cannot tell), and cut there.
+fn compact_release(path: &std::path::Path, key: &(Option<String>, String)) {
+    use std::os::unix::fs::FileExt;
+    let size = std::fs::metadata(path).unwrap().len() as usize;
+    let now = open(path);
+    let mut text = String::from("{\"version\":2,\"generation\":\"");
+    text.push_str(&format!("{:016x}\"}}\n", rand_u64()));
+    for pool in now.pools().unwrap() {
+        text.push_str(&format!(
+            "{{\"pool\":{}}}\n",
+            serde_json::to_string(&pool).unwrap()
+        ));
+    }
+    for lease in now
+        .list_all_namespaces()
+        .unwrap()
+        .into_iter()
+        .filter(|l| (&l.namespace, &l.name) != (&key.0, &key.1))
+    {
+        text.push_str(&format!(
+            "{{\"lease\":{}}}\n",
+            serde_json::to_string(&lease).unwrap()
+        ));
+    }
+    let mut bytes = text.into_bytes();
+    while bytes.len() < size {
+        let pad = (size - bytes.len()).min(64);
+        bytes.extend(std::iter::repeat_n(b' ', pad - 1));
+        bytes.push(b'\n');
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all_at(&bytes, 0).unwrap();
+    file.set_len(bytes.len() as u64).unwrap();
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::Instant::now())
+}
+
 fn now(skew: u64) -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -409,7 +460,11 @@ proptest! {
         let mut held = Held::default();
         let mut tickets = Tickets::new();
         let mut skew = 0;
+        let watcher = open(&s.path);
         for op in &ops {
+            if let Op::CompactRelease(n) = op {
+                compact_release(&s.path, &key_of(*n));
+            }
             let recorded = holdings(regs.at(0));
             let before: HashMap<(Option<String>, String), Vec<u16>> = recorded
                 .iter()
@@ -417,8 +472,14 @@ proptest! {
                 .collect();
             let begun = apply(&regs, &mut owners, &mut held, &mut tickets, op, base, &mut skew);
             let after = holdings(regs.at(0));
-            // The file reads back through a fresh handle too.
-            open(&s.path).list_all_namespaces().unwrap();
+            // The file reads back through a fresh handle too, and a long-lived one reads the
+            // same.
+            let stored = |reg: &Registry| {
+                let mut leases = reg.list_all_namespaces().unwrap();
+                leases.iter_mut().for_each(|l| l.stale = None);
+                leases
+            };
+            prop_assert_eq!(stored(&watcher), stored(&open(&s.path)), "after {:?}", op);
             let mut held = HashSet::new();
             for lease in &after {
                 for port in lease.ports() {

@@ -557,7 +557,10 @@ fn a_version_1_registry_reformatted_by_hand_reads_and_is_upgraded_on_its_first_w
     assert_eq!(reg.get("web").unwrap().unwrap().port, p);
     reg.register("api", p, Mode::Flexible, &tcp()).unwrap();
     let text = fs::read_to_string(&s.path).unwrap();
-    assert!(text.starts_with("{\"version\":2}\n"), "{text}");
+    assert!(
+        text.starts_with("{\"version\":2,\"generation\":\""),
+        "{text}"
+    );
     assert_eq!(
         text.lines()
             .filter(|l| l.starts_with("{\"lease\":"))

@@ -705,6 +705,35 @@ static int corrupt_registry_is_a_registry_error_and_is_left_untouched(void) {
     return 1;
 }
 
+static int repair_names_what_it_lost_and_brings_a_damaged_registry_back(void) {
+    char path[256];
+    portpool_registry *reg = open_fresh("repair");
+    uint16_t port = 0;
+    char *json = NULL;
+    FILE *f;
+    CHECK(reg != NULL);
+    registry_path(path, sizeof path, "repair");
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs("{\"version\":2}\n{\"lease\":{\"name\":\"web\",\"port\":22950,\"protocol\":\"tcp\","
+          "\"mode\":\"fixed\",\"created\":1}}\n{\"leases\":[{\"name\":\"api\",\"port\":22950,"
+          "\"protocol\":\"tcp\",\"mode\":\"fixed\",\"created\":1}]}\n",
+          f);
+    fclose(f);
+    CHECK_STATUS(portpool_list_json(reg, &json), PORTPOOL_REGISTRY_ERROR);
+    CHECK_MESSAGE_HAS("portpool repair");
+    CHECK_OK(portpool_repair_json(reg, &json));
+    CHECK(strstr(json, "\"repaired\":true,\"kept\":1") != NULL);
+    CHECK(strstr(json, "lease \\\"api\\\" (port 22950)") != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_get(reg, "web", &port));
+    CHECK(port == 22950);
+    CHECK_STATUS(portpool_repair_json(NULL, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_repair_json(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
 static int registry_under_a_regular_file_is_an_io_error(void) {
     char file[256], path[300];
     portpool_registry *reg = NULL;
@@ -1681,6 +1710,7 @@ static const struct test tests[] = {
     TEST(migrate_leases_ports_that_servers_hold_and_dry_run_writes_nothing),
     TEST(import_reads_a_flat_name_to_port_map_all_or_nothing),
     TEST(doctor_reports_a_lease_nothing_listens_on),
+    TEST(repair_names_what_it_lost_and_brings_a_damaged_registry_back),
     TEST(closed_or_foreign_handles_are_invalid_arguments_never_read),
     TEST(threads_sharing_one_handle_never_get_one_port_twice),
 };

@@ -55,7 +55,29 @@ fn js_error(env: &Env, err: &pp::Error) -> napi::Error {
 
 /// Runs `op` now, on the calling thread.
 fn run_now<T>(env: &Env, op: impl FnOnce() -> pp::Result<T>) -> napi::Result<T> {
-    op().map_err(|err| js_error(env, &err))
+    let result = op().map_err(|err| js_error(env, &err));
+    emit_notices(env)?;
+    result
+}
+
+/// Core's once-per-process warnings (a registry this process could not compact) go to
+/// `process.emitWarning` with code `PORTPOOL_COMPACTION_WARNING`, as `setPool`'s go with
+/// theirs.
+fn emit_notices(env: &Env) -> napi::Result<()> {
+    use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Unknown};
+    let notices = pp::take_warnings();
+    if notices.is_empty() {
+        return Ok(());
+    }
+    let process: Object = env.get_global()?.get_named_property("process")?;
+    let emit: Function<'_, FnArgs<(String, Object)>, Unknown> =
+        process.get_named_property("emitWarning")?;
+    for notice in notices {
+        let mut options = Object::new(env)?;
+        options.set_named_property("code", "PORTPOOL_COMPACTION_WARNING")?;
+        emit.apply(process, FnArgs::from((notice, options)))?;
+    }
+    Ok(())
 }
 
 /// The longest one `…Async` attempt waits for the registry's lock on a libuv thread: long
@@ -123,7 +145,8 @@ where
         }
     }
 
-    fn resolve(&mut self, _env: Env, output: Attempt<T>) -> napi::Result<Attempt<T>> {
+    fn resolve(&mut self, env: Env, output: Attempt<T>) -> napi::Result<Attempt<T>> {
+        emit_notices(&env)?;
         Ok(output)
     }
 
@@ -808,6 +831,14 @@ operations! {
 
     /// Empties the registry: no leases, and only the `'default'` pool at 9000–9999.
     fn reset / reset_async () -> () = |reg| reg.reset();
+
+    /// Brings a damaged registry back, as `portpool repair` does: keeps every line that reads
+    /// back, moves the damaged file (and FIFOs, directories or other users' files planted at
+    /// the registry's, the lock's or the spare's name) aside as `NAME.damaged-SECONDS`, never
+    /// deleting them, rewrites the registry from what was kept, and reports exactly what it
+    /// could not keep. A registry that reads back is left as it is; a newer version's file is
+    /// `PORTPOOL_REGISTRY`.
+    fn repair / repair_async () -> RepairReport = |reg| view(&reg.repair()?);
 
     /// Releases every stale lease (owner process gone, or time to live over) and returns
     /// them with the reason each was stale.

@@ -284,6 +284,22 @@ pub struct DoctorReport {
     pub unavailable: Option<String>,
 }
 
+/// What `Registry.repair` did.
+#[napi(object, use_nullable = true)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepairReport {
+    /// False when the registry read back and every file beside it was as it should be
+    /// (nothing was touched).
+    pub repaired: bool,
+    /// How many leases the registry holds now.
+    pub kept: u32,
+    /// What could not be kept, one sentence each, naming its line and its lease.
+    pub lost: Vec<String>,
+    /// Where damaged or foreign files were moved; nothing is deleted.
+    pub moved_aside: Vec<String>,
+}
+
 pub mod warned {
     //! `setPool`'s result: core's `PoolChange`, given to JavaScript as the pool after each
     //! warning has gone to `process.emitWarning` (code `PORTPOOL_POOL_WARNING`). Named `Pool`

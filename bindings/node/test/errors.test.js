@@ -123,7 +123,11 @@ test('a_corrupt_or_foreign_registry_file_is_a_registry_error_and_is_left_untouch
   }
   const directory = path.join(dir, 'dir.json')
   fs.mkdirSync(directory)
-  throwsPortpool(() => new Registry(directory).list(), 'PORTPOOL_REGISTRY', `registry ${directory}: is not a regular file`)
+  throwsPortpool(
+    () => new Registry(directory).list(),
+    'PORTPOOL_REGISTRY',
+    `registry ${directory}: is not a regular file; run \`portpool repair\` to rewrite it from every line that reads back (the damaged file is kept beside it)`,
+  )
 })
 
 test('an_operating_system_failure_is_an_io_error', () => {

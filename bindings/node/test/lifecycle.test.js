@@ -181,3 +181,50 @@ test('handover_async_twins_resolve_like_their_synchronous_calls', async () => {
   await assert.rejects(reg.commitHandoverAsync('web'), { code: 'PORTPOOL_NOT_FOUND' })
   await assert.rejects(reg.beginHandoverAsync(5), TypeError)
 })
+
+test('repair_names_what_it_lost_and_brings_a_damaged_registry_back', async () => {
+  const file = tempRegistry()
+  const reg = new Registry(file)
+  const damaged =
+    '{"version":2}\n' +
+    '{"lease":{"name":"web","port":22950,"protocol":"tcp","mode":"fixed","created":1}}\n' +
+    '{"leases":[{"name":"api","port":22950,"protocol":"tcp","mode":"fixed","created":1}]}\n'
+  fs.writeFileSync(file, damaged)
+  assert.throws(() => reg.list(), (err) => err.code === 'PORTPOOL_REGISTRY' && /portpool repair/.test(err.message))
+  const report = reg.repair()
+  assert.equal(report.repaired, true)
+  assert.equal(report.kept, 1)
+  assert.equal(report.lost.length, 1)
+  assert.match(report.lost[0], /lease "api" \(port 22950\)/)
+  assert.equal(fs.readFileSync(report.movedAside[0], 'utf8'), damaged)
+  assert.equal(reg.get('web'), 22950)
+  assert.equal((await reg.repairAsync()).repaired, false)
+})
+
+test('a_registry_this_process_cannot_compact_is_one_process_warning', { skip: process.getuid() !== 0 && 'needs root to become another user' }, () => {
+  const { spawnSync } = require('node:child_process')
+  // Root's registry in a sticky directory others may write, with a long tail and no spare:
+  // another user's changes append, and say once that they cannot compact it.
+  const dir = fs.mkdtempSync('/tmp/portpool-node-warn-')
+  fs.chmodSync(dir, 0o1777)
+  const file = path.join(dir, 'registry.json')
+  new Registry(file).register('web', findFree(), { mode: 'fixed' })
+  fs.appendFileSync(file, '{"cursors":{"default":9000}}\n'.repeat(300))
+  fs.chmodSync(file, 0o666)
+  fs.chmodSync(`${file}.lock`, 0o666)
+  const script = `
+    const { Registry } = require(${JSON.stringify(path.resolve(__dirname, '..'))})
+    const seen = []
+    process.on('warning', (w) => seen.push(w))
+    const reg = new Registry(process.argv[1])
+    reg.allocate('a', { pid: 1 })
+    reg.allocate('b', { pid: 1 })
+    setImmediate(() => console.log(JSON.stringify(seen.map((w) => [w.code, w.message]))))`
+  const out = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script, file], { encoding: 'utf8' })
+  assert.equal(out.status, 0, out.stderr)
+  const seen = JSON.parse(out.stdout)
+  assert.equal(seen.length, 1, out.stdout)
+  assert.equal(seen[0][0], 'PORTPOOL_COMPACTION_WARNING')
+  assert.match(seen[0][1], /cannot be compacted/)
+  fs.rmSync(dir, { recursive: true })
+})

@@ -424,6 +424,21 @@ impl<T: Serialize + Send> ToPython for Warned<T> {
     }
 }
 
+/// Core's once-per-process warnings (a registry this process could not compact): each one a
+/// warnings.warn() with PortpoolWarning, as set_pool's are.
+fn warn_notices(py: Python<'_>) -> PyResult<()> {
+    let notices = pp::take_warnings();
+    if notices.is_empty() {
+        return Ok(());
+    }
+    let warn = py.import("warnings")?.getattr("warn")?;
+    let category = py.import("portpool._values")?.getattr("PortpoolWarning")?;
+    for message in notices {
+        warn.call1((message, &category, 1))?;
+    }
+    Ok(())
+}
+
 /// How a scoped lease chooses its port: from `pool`, or `port` in `mode`.
 fn choice_arg(
     py: Python<'_>,
@@ -638,6 +653,7 @@ impl Job {
         }
         end.undo = done.undo;
         drop(end);
+        warn_notices(py)?;
         done.value.to_python(py)
     }
 
@@ -722,6 +738,7 @@ impl Registry {
     ) -> PyResult<Py<PyAny>> {
         let timeout = timeout_arg(py, timeout)?;
         let done = wait_on(py, &self.inner, timeout, None, work?)?;
+        warn_notices(py)?;
         done.value.to_python(py)
     }
 
@@ -1307,6 +1324,30 @@ registry_methods! {
     #[pyo3(signature = (*, timeout=None))]
     fn reset / reset_async(py) {
         work(|reg| reg.reset())
+    }
+
+    /// Brings a damaged registry back, as `portpool repair` does: keeps every line that
+    /// reads back, moves the damaged file (and FIFOs, directories or other users' files
+    /// planted at the registry's, the lock's or the spare's name) aside as
+    /// NAME.damaged-SECONDS, never deleting them, and rewrites the registry from what was
+    /// kept. A registry that reads back is left as it is.
+    ///
+    /// Args:
+    ///     timeout: Seconds this call may wait for the registry's lock, on top of the
+    ///         handle's lock_timeout (the shorter wins).
+    ///
+    /// Returns:
+    ///     A RepairReport: what was kept, exactly what could not be kept, and what was
+    ///     moved aside.
+    ///
+    /// Raises:
+    ///     BusyError: the registry's lock stayed held for the whole timeout.
+    ///     RegistryError: a newer version's file, or a caller who is neither root nor the
+    ///         owner of the registry's directory.
+    ///     PortpoolIOError: the operating system failed a read or write.
+    #[pyo3(signature = (*, timeout=None))]
+    fn repair / repair_async(py) {
+        work(|reg| Ok(Value("RepairReport", reg.repair()?)))
     }
 
     /// Begins a zero-downtime handover of `name`: leases a port for the next generation

@@ -2,8 +2,11 @@
 
 import json
 import os
+import pathlib
 import socket
 import subprocess
+import sys
+import tempfile
 
 import pytest
 
@@ -219,3 +222,62 @@ def test_doctor_reports_stale_owners_and_silent_leases(reg):
     assert orphan.port == [lease.port for lease in reg.list() if lease.name == "orphan"][0]
     (silent,) = [f for f in report.findings if f.subject == "silent"]
     assert silent.severity == "info"
+
+
+# --- repair ----------------------------------------------------------------------------------
+
+
+def test_repair_names_what_it_lost_and_brings_a_damaged_registry_back(reg, path):
+    damaged = (
+        '{"version":2}\n'
+        '{"lease":{"name":"web","port":22950,"protocol":"tcp","mode":"fixed","created":1}}\n'
+        '{"leases":[{"name":"api","port":22950,"protocol":"tcp","mode":"fixed","created":1}]}\n'
+    )
+    with open(path, "w") as f:
+        f.write(damaged)
+    with pytest.raises(portpool.RegistryError, match="portpool repair"):
+        reg.list()
+    report = reg.repair()
+    assert isinstance(report, portpool.RepairReport)
+    assert (report.repaired, report.kept) == (True, 1)
+    assert len(report.lost) == 1 and 'lease "api" (port 22950)' in report.lost[0]
+    (aside,) = report.moved_aside
+    with open(aside) as f:
+        assert f.read() == damaged
+    assert reg.get("web") == 22950
+    assert reg.repair().repaired is False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_a_registry_this_process_cannot_compact_is_a_portpool_warning_once():
+    # Root's registry in a sticky directory others may write, with a long tail and no spare:
+    # another user's changes append, and say once that they cannot compact it. (pytest's
+    # tmp_path is under a directory only root may enter.)
+    with tempfile.TemporaryDirectory() as name:
+        check_the_compaction_warning(pathlib.Path(name))
+
+
+def check_the_compaction_warning(tmp_path):
+    tmp_path.chmod(0o1777)
+    path = tmp_path / "registry.json"
+    portpool.Registry(str(path)).register("web", portpool.find_free(), "fixed")
+    with open(path, "a") as f:
+        f.write('{"cursors":{"default":9000}}\n' * 300)
+    path.chmod(0o666)
+    (tmp_path / "registry.json.lock").chmod(0o666)
+    script = (
+        "import sys, warnings, portpool\n"
+        "reg = portpool.Registry(sys.argv[1])\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('always')\n"
+        "    for name in ('a', 'b'):\n"
+        "        reg.allocate(name, pid=1)\n"
+        "print(len(seen), seen[0].category.__name__, seen[0].message)\n"
+    )
+    out = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", script,
+         str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert out.startswith("1 PortpoolWarning "), out
+    assert "cannot be compacted" in out, out

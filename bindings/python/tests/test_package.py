@@ -119,6 +119,7 @@ PUBLIC_CALLABLES = [
     portpool.Registry.who,
     portpool.Registry.migrate,
     portpool.Registry.doctor,
+    portpool.Registry.repair,
     portpool.Registry.listen,
     portpool.is_free,
     portpool.find_free,

@@ -62,6 +62,7 @@ def test_every_value_type_declares_exactly_the_fields_core_serializes(reg, tmp_p
         mapping = tmp_path / "ports.json"
         mapping.write_text(json.dumps({"imported": 41500}))
         assert reg.import_(mapping).imported
+        assert reg.repair().repaired is False
     finally:
         listener.close()
         sleeper.kill()

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use portpool_core::{DoctorReport, Error, FindingKind, Lease, Registry, Who};
+use portpool_core::{DoctorReport, Error, FindingKind, Lease, Registry, RepairReport, Who};
 
 use crate::Outcome;
 use crate::args::{DoctorArgs, MigrateArgs, WhoArgs};
@@ -180,6 +180,33 @@ pub(super) fn doctor(reg: &Registry, args: DoctorArgs) -> Result<Outcome, Error>
     } else {
         Outcome::Ok
     })
+}
+
+/// `portpool repair`: what was kept, lost and moved aside.
+pub(super) fn repair(reg: &Registry, json: bool) -> Result<Outcome, Error> {
+    emit(json, &reg.repair()?);
+    Ok(Outcome::Ok)
+}
+
+impl Render for RepairReport {
+    fn text(&self) -> Vec<String> {
+        let mut lines = vec![if self.repaired {
+            format!("repaired: kept {} lease(s)", self.kept)
+        } else {
+            format!("nothing to repair: {} lease(s) read back", self.kept)
+        }];
+        lines.extend(self.lost.iter().map(|l| format!("lost: {l}")));
+        lines.extend(
+            self.moved_aside
+                .iter()
+                .map(|p| format!("moved aside: {}", p.display())),
+        );
+        lines
+    }
+
+    fn json(&self) -> serde_json::Value {
+        value(self)
+    }
 }
 
 impl Render for DoctorReport {

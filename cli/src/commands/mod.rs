@@ -86,6 +86,7 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Migrate(args) => host::migrate(reg, args),
         Command::Import { file } => host::import(reg, &file),
         Command::Doctor(args) => host::doctor(reg, args),
+        Command::Repair { json } => host::repair(reg, json),
         Command::Path => host::path(reg),
         Command::Portserver(args) => portserver::portserver(reg, args),
         Command::Init { .. }

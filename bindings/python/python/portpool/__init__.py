@@ -48,6 +48,7 @@ from portpool._native import (
 )
 from portpool._values import (
     DoctorReport,
+    RepairReport,
     Finding,
     Handover,
     ImportReport,
@@ -71,6 +72,7 @@ __all__ = [
     "BusyError",
     "ConflictError",
     "DoctorReport",
+    "RepairReport",
     "ExhaustedError",
     "Finding",
     "Handover",

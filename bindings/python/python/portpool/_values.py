@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 __all__ = [
     "DoctorReport",
+    "RepairReport",
     "Finding",
     "Handover",
     "ImportReport",
@@ -278,8 +279,8 @@ class Finding:
 
     Attributes:
         kind: "not_listening", "foreign_listener", "stale_owner", "stale_next_owner",
-            "expired", "taken_over", "ephemeral_overlap", "split_registry" or
-            "long_handover".
+            "expired", "taken_over", "ephemeral_overlap", "split_registry",
+            "long_handover" or "uncompacted".
         severity: "info" for "not_listening", "warning" for every other kind.
         subject: The lease or pool concerned.
         port: The port concerned, for findings about a lease; else None.
@@ -297,6 +298,7 @@ class Finding:
         "ephemeral_overlap",
         "split_registry",
         "long_handover",
+        "uncompacted",
     ]
     severity: Literal["info", "warning"]
     subject: str
@@ -320,6 +322,26 @@ class DoctorReport:
     unavailable: str | None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RepairReport:
+    """The result of Registry.repair(). Immutable.
+
+    Attributes:
+        repaired: False when the registry read back and every file beside it was as it
+            should be (nothing was touched).
+        kept: How many leases the registry holds now.
+        lost: What could not be kept, one sentence each, naming its line and its lease.
+        moved_aside: Where damaged or foreign files were moved; nothing is deleted.
+    """
+    __hash__ = _hash_fields
+
+
+    repaired: bool
+    kept: int
+    lost: list[str]
+    moved_aside: list[str]
+
+
 # ---------------------------------------------------------------------------------------------
 # From core's serialized form
 
@@ -327,7 +349,7 @@ _CLASSES: dict[str, type] = {
     cls.__name__: cls
     for cls in (
         Next, Lease, Pool, PortState, Reclaimed, ImportReport, Process, Socket, Who, Finding,
-        DoctorReport, Handover,
+        DoctorReport, Handover, RepairReport,
     )
 }
 
