@@ -766,7 +766,7 @@ mod tests {
             uid: Some(1002),
             ..Pool::default_pool()
         });
-        let (bytes, _) = encode_snapshot(&data);
+        let (bytes, _) = encode_snapshot(&data, G);
         let (again, _) = decode_v2(&bytes).unwrap();
         assert_eq!(again.lease("web").unwrap().uid, Some(1001));
         assert_eq!(again.pool("ci").unwrap().uid, Some(1002));
