@@ -317,6 +317,9 @@ const (
 	// FindingSplitRegistry: the caller's per-user registry still holds leases while the host
 	// registry exists; nobody else sees them (Subject is its path).
 	FindingSplitRegistry FindingKind = "split_registry"
+	// FindingUnreserved: a live lease inside the kernel's ephemeral range whose port the kernel
+	// does not reserve; `portpool reserve` (root) removes the risk.
+	FindingUnreserved FindingKind = "unreserved"
 )
 
 // Severity is how much a Finding matters.

@@ -55,6 +55,18 @@ pub(crate) trait Storage: Send + Sync {
 /// The storage of one registry handle, with the closure-taking calls the rules use.
 pub(crate) struct Store {
     backend: Journal,
+    hook: Option<Hook>,
+}
+
+/// What a handle runs inside every change, under the lock, when `enabled` says so for the
+/// registry's path: `after` once the change is decided, when it changed `digest`. The rules
+/// set it (today: root's handles keep the kernel's reserved ports in sync, `reserve.rs`); the
+/// store only calls it.
+#[derive(Clone, Copy)]
+pub(crate) struct Hook {
+    pub(crate) enabled: fn(&Path) -> bool,
+    pub(crate) digest: fn(&Data) -> std::collections::BTreeSet<u16>,
+    pub(crate) after: fn(&Path, &Data),
 }
 
 impl Store {
@@ -65,7 +77,13 @@ impl Store {
         };
         Store {
             backend: Journal::new(path, file_mode, dir_mode),
+            hook: None,
         }
+    }
+
+    /// Runs `hook` inside every later change of this handle (see [`Hook`]).
+    pub(crate) fn set_hook(&mut self, hook: Hook) {
+        self.hook = Some(hook);
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -98,9 +116,17 @@ impl Store {
     pub(crate) fn update<T>(&self, f: impl FnOnce(&mut Data) -> Result<(T, bool)>) -> Result<T> {
         let mut f = Some(f);
         let mut out = None;
+        let path = self.backend.path();
+        let hook = self.hook.filter(|h| (h.enabled)(path));
         self.backend.update_with(&mut |data| {
+            let before = hook.map(|h| (h.digest)(data));
             let (value, changed) = (f.take().expect("called once"))(data)?;
             out = Some(value);
+            if let (true, Some(h), Some(before)) = (changed, hook, before)
+                && (h.digest)(data) != before
+            {
+                (h.after)(path, data);
+            }
             Ok(changed)
         })?;
         Ok(out.expect("update_with calls its closure once"))

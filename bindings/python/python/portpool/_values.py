@@ -243,7 +243,7 @@ class Finding:
 
     Attributes:
         kind: "not_listening", "foreign_listener", "stale_owner", "stale_next_owner",
-            "expired", "taken_over", "ephemeral_overlap" or "split_registry".
+            "expired", "taken_over", "ephemeral_overlap", "split_registry" or "unreserved".
         severity: "info" for "not_listening", "warning" for every other kind.
         subject: The lease or pool concerned.
         port: The port concerned, for findings about a lease; else None.
@@ -260,6 +260,7 @@ class Finding:
         "taken_over",
         "ephemeral_overlap",
         "split_registry",
+        "unreserved",
     ]
     severity: Literal["info", "warning"]
     subject: str
