@@ -134,13 +134,18 @@ fn run(
 ) -> Result<(), Error> {
     let path = reg.path().display().to_string();
     let mut stale = true;
+    let mut pending = None;
     loop {
         if stale {
             model.update(snapshot(reg)?);
         }
         term.draw(|frame| view::draw(frame, model, &path))
             .map_err(|e| io_error("terminal", e))?;
-        stale = match rx.recv_timeout(TICK) {
+        let next = match pending.take() {
+            Some(msg) => Ok(msg),
+            None => rx.recv_timeout(TICK),
+        };
+        stale = match next {
             Ok(Msg::Changed) | Err(RecvTimeoutError::Timeout) => true,
             Ok(Msg::Key(key)) => {
                 if model.key(key) {
@@ -151,8 +156,15 @@ fn run(
             Ok(Msg::Redraw) => false,
             Ok(Msg::Quit) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
         };
-        // Several events of one change (or of a burst of changes) make one redraw.
-        while stale && rx.try_recv().is_ok_and(|m| matches!(m, Msg::Changed)) {}
+        // The events of one change (or of a burst of changes) make one redraw; a key that
+        // arrives meanwhile waits for the next turn.
+        while stale && pending.is_none() {
+            match rx.try_recv() {
+                Ok(Msg::Changed) => {}
+                Ok(other) => pending = Some(other),
+                Err(_) => break,
+            }
+        }
     }
 }
 

@@ -326,3 +326,157 @@ fn lease_change(was: &Lease, now: &Lease, at: &str) -> Option<String> {
     (was.owner != now.owner || was.expires != now.expires)
         .then(|| format!("updated {name} {at}: owner or time to live"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portpool_core::{Mode, Next, Owner};
+
+    fn lease(name: &str, port: u16, pool: Option<&str>) -> Lease {
+        Lease {
+            name: name.into(),
+            port,
+            protocol: Protocol::Tcp,
+            mode: if pool.is_some() {
+                Mode::Pool
+            } else {
+                Mode::Fixed
+            },
+            pool: pool.map(str::to_owned),
+            created: 1000,
+            owner: None,
+            ttl: None,
+            expires: None,
+            next: None,
+            origin: None,
+            stale: None,
+        }
+    }
+
+    fn pool(start: u16, end: u16) -> Pool {
+        Pool {
+            name: "p".into(),
+            start,
+            end,
+            cursor: start,
+            probe: true,
+        }
+    }
+
+    fn snap(now: u64, leases: Vec<Lease>) -> Snapshot {
+        Snapshot {
+            now,
+            pools: vec![pool(100, 104)],
+            leases,
+            bound: [(103, Protocol::Tcp)].into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn strips_show_leased_free_bound_and_stale_ports() {
+        let mut stale = lease("old", 102, Some("p"));
+        stale.stale = Some("owner pid 7 is gone".into());
+        let mut model = Model::default();
+        model.update(snap(1000, vec![lease("a", 100, Some("p")), stale]));
+        let strip = &model.strips()[0];
+        use Cell::*;
+        assert_eq!(strip.cells, vec![Leased, Free, Stale, Bound, Free]);
+        assert_eq!(strip.leased, 2);
+    }
+
+    #[test]
+    fn rows_show_owner_age_ttl_left_and_pending_handovers() {
+        let mut a = lease("a", 100, Some("p"));
+        a.owner = Some(Owner {
+            pid: 42,
+            start_time: 1,
+            pid_ns: Some(7),
+        });
+        a.expires = Some(1000 + 3600);
+        a.next = Some(Next {
+            port: 101,
+            created: 1000,
+            owner: None,
+        });
+        let mut model = Model::default();
+        model.update(snap(1090, vec![a]));
+        let row = &model.rows()[0];
+        assert_eq!(
+            (row.owner.as_str(), row.age.as_str(), row.ttl_left.as_str()),
+            ("pid 42", "90s", "58m")
+        );
+        assert_eq!(row.handover, "-> 101");
+    }
+
+    #[test]
+    fn changes_are_what_happened_since_the_last_snapshot_and_none_at_the_start() {
+        let mut model = Model::default();
+        model.update(snap(
+            1000,
+            vec![lease("a", 100, None), lease("b", 101, None)],
+        ));
+        assert!(
+            model.changes.is_empty(),
+            "what was there before is not news"
+        );
+        let mut b = lease("b", 101, None);
+        b.next = Some(Next {
+            port: 104,
+            created: 1001,
+            owner: None,
+        });
+        model.update(snap(1001, vec![b, lease("c", 102, None)]));
+        let lines: Vec<&str> = model.changes.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "released a (100/tcp)",
+                "handover of b 101/tcp -> 104",
+                "leased c 102/tcp"
+            ]
+        );
+        assert!(model.changes.iter().all(|(at, _)| *at == 1001));
+    }
+
+    #[test]
+    fn keys_filter_by_name_pool_and_namespace_esc_clears_and_q_quits() {
+        let mut model = Model::default();
+        let mut in_ns = lease("api-1", 100, Some("p"));
+        in_ns.owner = Some(Owner {
+            pid: 1,
+            start_time: 1,
+            pid_ns: Some(99),
+        });
+        model.update(snap(1000, vec![in_ns, lease("web", 101, None)]));
+        let typed = |model: &mut Model, start: char, text: &str| {
+            model.key(Key::Char(start));
+            for c in text.chars() {
+                assert!(
+                    !model.key(Key::Char(c)),
+                    "typing q into a filter must not quit"
+                );
+            }
+            model.key(Key::Enter);
+        };
+        typed(&mut model, '/', "api");
+        assert_eq!(model.rows().len(), 1);
+        model.key(Key::Esc);
+        typed(&mut model, 'n', "99");
+        assert_eq!(model.rows()[0].name, "api-1");
+        model.key(Key::Esc);
+        typed(&mut model, 'p', "nope");
+        assert!(model.rows().is_empty() && model.strips().is_empty());
+        model.key(Key::Esc);
+        assert_eq!(model.rows().len(), 2);
+        assert!(model.key(Key::Char('q')));
+    }
+
+    #[test]
+    fn a_large_pool_shows_at_most_strip_max_ports() {
+        let mut model = Model::default();
+        let mut s = snap(1, vec![]);
+        s.pools = vec![pool(1, 65535)];
+        model.update(s);
+        assert_eq!(model.strips()[0].cells.len(), STRIP_MAX);
+    }
+}
