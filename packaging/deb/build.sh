@@ -44,6 +44,11 @@ install -m 0644 "$HERE/copyright" "$doc/copyright"
 # The portserver's systemd unit, shipped disabled (no postinst enables or starts it):
 # `systemctl enable --now portpool-portserver` turns it on.
 install -D -m 0644 "$HERE/portpool-portserver.service" "$STAGE/lib/systemd/system/portpool-portserver.service"
+# The path unit that keeps the kernel's reserved ports in sync with members' changes, and the
+# service it runs: the postinst enables the path unit.
+for unit in portpool-reserve.path portpool-reserve.service; do
+    install -D -m 0644 "$HERE/$unit" "$STAGE/lib/systemd/system/$unit"
+done
 
 # Directories 0755 and files 0644 (0755 for programs), whatever the umask of the build; a
 # shared library is not a program.

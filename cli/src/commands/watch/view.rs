@@ -5,9 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Block, Borders, Cell as TableCell, Paragraph, Row as TableRow, Table, Wrap,
-};
+use ratatui::widgets::{Block, Borders, Cell as TableCell, Paragraph, Row as TableRow, Table};
 
 use super::model::{Cell, Field, Model, span};
 
@@ -22,36 +20,39 @@ fn style(cell: Cell) -> Style {
 
 /// Draws the whole view into `frame`.
 pub(crate) fn draw(frame: &mut Frame, model: &Model, path: &str) {
-    let strips = model.strips();
-    let strip_rows: u16 = strips
-        .iter()
-        .map(|s| 1 + (s.cells.len() as u16 / 64).max(1))
-        .sum();
+    let width = usize::from(frame.area().width.saturating_sub(2)).max(1);
+    let mut lines = Vec::new();
+    for strip in model.strips() {
+        // At most two rows of ports per pool, so that every pool stays on screen.
+        let shown = strip.cells.len().min(2 * width);
+        let total = strip.pool.size() as usize;
+        let more = if shown < total {
+            format!(" (first {shown} of {total} ports shown)")
+        } else {
+            String::new()
+        };
+        lines.push(Line::from(format!(
+            "{} {}-{}: {} leased{more}",
+            strip.pool.name, strip.pool.start, strip.pool.end, strip.leased
+        )));
+        for row in strip.cells[..shown].chunks(width) {
+            let spans: Vec<Span> = row
+                .iter()
+                .map(|c| Span::styled(c.glyph().to_string(), style(*c)))
+                .collect();
+            lines.push(Line::from(spans));
+        }
+    }
     let [top, middle, bottom, status] = Layout::vertical([
-        Constraint::Length(strip_rows.saturating_add(2).min(14)),
+        Constraint::Length((lines.len() as u16).saturating_add(2).min(20)),
         Constraint::Min(5),
         Constraint::Length(8),
         Constraint::Length(1),
     ])
     .areas(frame.area());
-    let mut lines = Vec::new();
-    for strip in &strips {
-        lines.push(Line::from(format!(
-            "{} {}-{}: {} leased",
-            strip.pool.name, strip.pool.start, strip.pool.end, strip.leased
-        )));
-        let spans: Vec<Span> = strip
-            .cells
-            .iter()
-            .map(|c| Span::styled(c.glyph().to_string(), style(*c)))
-            .collect();
-        lines.push(Line::from(spans));
-    }
     let legend = "pools  # leased  . free  b bound outside the registry  s stale";
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(legend)),
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(legend)),
         top,
     );
     frame.render_widget(leases(model), middle);
