@@ -38,6 +38,9 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
+	@# portpool watch's end-to-end test runs it under tmux (cli/tests/kernel.rs).
+	command -v tmux > /dev/null || { apt-get update -qq > /dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux > /dev/null; }
 	$(CARGO) test --workspace
 
 test-c:
