@@ -95,6 +95,20 @@ echo "$out" | grep -q "1 leased port(s) inside the kernel's ephemeral ports .*: 
     );
 }
 
+#[test]
+fn watch_works_for_a_user_who_may_only_read() {
+    in_private_netns(
+        "watch_works_for_a_user_who_may_only_read",
+        r#"
+pp register web "$(pp find-free)" >/dev/null
+chmod 0644 "$REG"
+out=$(as_nobody watch --count 1)
+echo "$out" | grep -q ": 1 lease(s)" || fail "watch as nobody: $out"
+echo "$out" | grep -q "^web " || fail "watch as nobody: $out"
+"#,
+    );
+}
+
 /// The text tmux shows in `session`'s pane.
 fn screen(session: &str) -> String {
     let out = tmux(session)

@@ -173,6 +173,11 @@ fn read_record(registry: &Path) -> Result<Option<BTreeSet<u16>>> {
     file.take(1 << 20)
         .read_to_string(&mut text)
         .map_err(|e| record_error(&path, e))?;
+    if text.is_empty() {
+        // A record whose write a power loss cut off: what portpool added is unknown, so every
+        // port in the kernel's list counts as reserved by hand.
+        return Ok(Some(BTreeSet::new()));
+    }
     let record: Record = serde_json::from_str(&text)
         .map_err(|e| Error::registry(&path, format!("is not a reservation record: {e}")))?;
     if record.netns != this_netns() {
@@ -188,8 +193,10 @@ fn record_error(path: &Path, e: std::io::Error) -> Error {
 }
 
 /// Replaces the record beside `registry` by a new root-owned 0644 file: written whole into a
-/// temporary file (created with `O_EXCL`, never following a link), flushed, renamed over it,
-/// and the directory flushed.
+/// temporary file (created with `O_EXCL`, never following a link) and renamed over it.
+/// Nothing is flushed: the kernel's list does not survive a reboot either, and a record that
+/// lost its last write (the one before it, or an empty file) only makes portpool take some of
+/// its own ports for reserved by hand, never the reverse (docs/registry-format.md).
 fn write_record(registry: &Path, added: &BTreeSet<u16>) -> Result<()> {
     let path = record_path(registry);
     let list: Vec<u16> = added.iter().copied().collect();
@@ -212,10 +219,7 @@ fn write_record(registry: &Path, added: &BTreeSet<u16>) -> Result<()> {
             .open(&tmp)?;
         sys::fchmod(&file, 0o644)?;
         file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        std::fs::File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
+        std::fs::rename(&tmp, &path)
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);

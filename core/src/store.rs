@@ -107,7 +107,16 @@ impl Store {
 
     /// Empties the registry, whatever its entries hold (see [`Storage::reset`]).
     pub(crate) fn reset(&self) -> Result<()> {
-        self.backend.reset()
+        self.backend.reset()?;
+        let path = self.backend.path();
+        match self.hook.filter(|h| (h.enabled)(path)) {
+            // Every lease is gone: the hook sees the empty registry, under the lock.
+            Some(hook) => self.backend.update_with(&mut |data| {
+                (hook.after)(path, data);
+                Ok(false)
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Runs `f` on the registry with no other update running and, when it reports a change,

@@ -272,3 +272,35 @@ fn a_record_root_does_not_own_alone_is_refused_and_changes_nothing() {
         assert_eq!(kernel_reserved().unwrap(), before, "case {i}");
     }
 }
+
+#[test]
+fn roots_change_syncs_only_when_it_changes_the_leased_ports() {
+    if !in_private_netns("roots_change_syncs_only_when_it_changes_the_leased_ports") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let s = scratch();
+    let reg = open(&s.path);
+    let (lo, _) = narrow_ephemeral_range();
+    lease_pool(&reg, lo, 3);
+    reserve(&reg).unwrap();
+    let record = || std::fs::metadata(record_path(&s.path)).unwrap().ino();
+    let before = record();
+    // Changes that keep the set of leased ports: no sync writes the record (nor the kernel's
+    // list, whose content is checked below).
+    reg.renew("w0", Some(600)).unwrap();
+    reg.set_owner("w1", Some(std::process::id())).unwrap();
+    reg.set_pool("other", lo + 500, lo + 510, Some(false))
+        .unwrap();
+    assert_eq!(
+        record(),
+        before,
+        "a change that kept the leased ports rewrote the record"
+    );
+    let port = reg.allocate("w3", "eph", &LeaseOptions::default()).unwrap();
+    assert_ne!(record(), before, "a new lease did not sync");
+    assert!(kernel_reserved().unwrap().contains(&port));
+    assert!(!reserve_check(&open(&s.path)).unwrap().drift());
+    reg.reset().unwrap();
+    assert!(kernel_reserved().unwrap().is_empty(), "reset did not sync");
+}
