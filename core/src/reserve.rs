@@ -158,28 +158,26 @@ fn untrusted(meta: &std::fs::Metadata) -> Option<String> {
 /// `registry` says; none when there is no record, or it is about another namespace.
 fn read_record(registry: &Path) -> Result<Option<BTreeSet<u16>>> {
     let path = record_path(registry);
-    let (file, meta) = match sys::open(&path, Access::Read) {
-        Ok(opened) => opened,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(record_error(&path, e)),
+    // A reader without the lock may meet a write in progress: it reads again.
+    let mut attempts = 0;
+    let record = loop {
+        let Some(text) = record_text(&path)? else {
+            return Ok(None);
+        };
+        if text.trim().is_empty() {
+            // A record whose write a power loss cut off: what portpool added is unknown, so
+            // every port in the kernel's list counts as reserved by hand.
+            return Ok(Some(BTreeSet::new()));
+        }
+        match serde_json::from_str::<Record>(&text) {
+            Ok(record) => break record,
+            Err(_) if attempts < 3 => attempts += 1,
+            Err(e) => {
+                let why = format!("is not a reservation record: {e}");
+                return Err(Error::registry(&path, why));
+            }
+        }
     };
-    if let Some(why) = untrusted(&meta) {
-        return Err(Error::registry(
-            &path,
-            format!("is not trusted: {why}; remove it and run portpool reserve as root"),
-        ));
-    }
-    let mut text = String::new();
-    file.take(1 << 20)
-        .read_to_string(&mut text)
-        .map_err(|e| record_error(&path, e))?;
-    if text.is_empty() {
-        // A record whose write a power loss cut off: what portpool added is unknown, so every
-        // port in the kernel's list counts as reserved by hand.
-        return Ok(Some(BTreeSet::new()));
-    }
-    let record: Record = serde_json::from_str(&text)
-        .map_err(|e| Error::registry(&path, format!("is not a reservation record: {e}")))?;
     if record.netns != this_netns() {
         return Ok(Some(BTreeSet::new()));
     }
@@ -188,15 +186,35 @@ fn read_record(registry: &Path) -> Result<Option<BTreeSet<u16>>> {
         .map_err(|e| Error::registry(&path, e.message()))
 }
 
+/// The record's text, when there is one that may be trusted.
+fn record_text(path: &Path) -> Result<Option<String>> {
+    let (file, meta) = match sys::open(path, Access::Read) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(record_error(path, e)),
+    };
+    if let Some(why) = untrusted(&meta) {
+        return Err(untrusted_error(path, &why));
+    }
+    let mut text = String::new();
+    file.take(1 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| record_error(path, e))?;
+    Ok(Some(text))
+}
+
 fn record_error(path: &Path, e: std::io::Error) -> Error {
     Error::from_io(path, "reading", e)
 }
 
-/// Replaces the record beside `registry` by a new root-owned 0644 file: written whole into a
-/// temporary file (created with `O_EXCL`, never following a link) and renamed over it.
-/// Nothing is flushed: the kernel's list does not survive a reboot either, and a record that
-/// lost its last write (the one before it, or an empty file) only makes portpool take some of
-/// its own ports for reserved by hand, never the reverse (docs/registry-format.md).
+/// Writes what portpool added into the record beside `registry`. An existing record (checked
+/// again: root's alone) is overwritten in place, in one `pwrite` at offset 0, padded with
+/// spaces to its old length: a few microseconds, where replacing the file costs the file
+/// system's flush-on-rename. A first record is created whole under a temporary name
+/// (`O_EXCL`, never following a link) and renamed into place. Nothing is flushed: the kernel's
+/// list does not survive a reboot either, and a record that lost its last write only makes
+/// portpool take some of its own ports for reserved by hand, never the reverse
+/// (docs/registry-format.md).
 fn write_record(registry: &Path, added: &BTreeSet<u16>) -> Result<()> {
     let path = record_path(registry);
     let list: Vec<u16> = added.iter().copied().collect();
@@ -207,6 +225,24 @@ fn write_record(registry: &Path, added: &BTreeSet<u16>) -> Result<()> {
     };
     let mut text = serde_json::to_string(&record).expect("a record serializes");
     text.push('\n');
+    match sys::open(&path, Access::Write) {
+        Ok((file, meta)) => {
+            if let Some(why) = untrusted(&meta) {
+                return Err(untrusted_error(&path, &why));
+            }
+            let old = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+            if text.len() < old {
+                text.insert_str(text.len() - 1, &" ".repeat(old - text.len()));
+            }
+            std::os::unix::fs::FileExt::write_all_at(&file, text.as_bytes(), 0)
+                .map_err(|e| Error::from_io(&path, "writing", e))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_record(&path, &text),
+        Err(e) => Err(Error::from_io(&path, "writing", e)),
+    }
+}
+
+fn create_record(path: &Path, text: &str) -> Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(format!(".{}.tmp", sys::random_hex()));
     let tmp = path.with_file_name(tmp_name);
@@ -219,12 +255,19 @@ fn write_record(registry: &Path, added: &BTreeSet<u16>) -> Result<()> {
             .open(&tmp)?;
         sys::fchmod(&file, 0o644)?;
         file.write_all(text.as_bytes())?;
-        std::fs::rename(&tmp, &path)
+        std::fs::rename(&tmp, path)
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::from_io(&path, "writing", e)
+        Error::from_io(path, "writing", e)
     })
+}
+
+fn untrusted_error(path: &Path, why: &str) -> Error {
+    Error::registry(
+        path,
+        format!("is not trusted: {why}; remove it and run portpool reserve as root"),
+    )
 }
 
 /// What a sync from `kernel` with `recorded` (what portpool added) for `leased` makes of the
