@@ -317,8 +317,9 @@ const (
 	// FindingSplitRegistry: the caller's per-user registry still holds leases while the host
 	// registry exists; nobody else sees them (Subject is its path).
 	FindingSplitRegistry FindingKind = "split_registry"
-	// FindingUnreserved: a live lease inside the kernel's ephemeral range whose port the kernel
-	// does not reserve; `portpool reserve` (root) removes the risk.
+	// FindingUnreserved: leased ports inside the kernel's ephemeral range that the kernel does
+	// not reserve, in one finding (Subject is net.ipv4.ip_local_reserved_ports); `portpool
+	// reserve` (root) removes the risk.
 	FindingUnreserved FindingKind = "unreserved"
 )
 
