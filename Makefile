@@ -112,14 +112,15 @@ install:
 	$(CARGO_TARGET_DIR)/release/portpool completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/portpool
 	$(CARGO_TARGET_DIR)/release/portpool completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_portpool
 	$(CARGO_TARGET_DIR)/release/portpool completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/portpool.fish
-	@# Where systemd runs: the path unit that keeps the kernel's reserved ports in sync with
-	@# members' changes (`portpool reserve`), installed and, on this host, enabled.
-	if [ -d /run/systemd/system ]; then \
+	@# On a host where systemd runs (not into a DESTDIR: a package ships its own units, as the
+	@# .deb does): the path unit that keeps the kernel's reserved ports in sync with members'
+	@# changes (`portpool reserve`), installed and enabled.
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
 		for unit in portpool-reserve.path portpool-reserve.service; do \
 			sed 's|/usr/bin/portpool|$(PREFIX)/bin/portpool|' packaging/deb/$$unit > $(CARGO_TARGET_DIR)/$$unit; \
-			install -D -m 0644 $(CARGO_TARGET_DIR)/$$unit $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$unit; \
+			install -D -m 0644 $(CARGO_TARGET_DIR)/$$unit $(SYSTEMD_UNIT_DIR)/$$unit; \
 		done; \
-		if [ -z "$(DESTDIR)" ]; then systemctl daemon-reload && systemctl enable --now portpool-reserve.path; fi; \
+		systemctl daemon-reload && systemctl enable --now portpool-reserve.path; \
 	fi
 
 # dist/: the CLI binary; libportpool-VERSION-linux-ARCH.tar.gz (a relocatable prefix: lib/ with
