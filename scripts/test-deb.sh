@@ -68,9 +68,10 @@ port=$(setpriv --reuid=deb-member --regid=deb-member --init-groups portpool allo
 # The postinst on its own, run again: it changes nothing.
 sh /var/lib/dpkg/info/portpool.postinst configure > /dev/null
 [ "$(portpool get from-a-member)" = "$port" ] || fail "a second postinst lost the lease"
-# ... but syncs the kernel's reserved ports, which now hold the member's port.
+# ... but syncs the reserved ports of the kernel, which now hold the port of the member.
 grep -qw "$port" /proc/sys/net/ipv4/ip_local_reserved_ports || fail "the postinst did not reserve $port"
 portpool reserve --check > /dev/null || fail "reserve --check reports drift after the postinst"
+[ -L /etc/systemd/system/paths.target.wants/portpool-reserve.path ] || fail "the postinst did not enable portpool-reserve.path"
 # The library links from its standard place, and the program runs without LD_LIBRARY_PATH.
 printf "#include <portpool.h>\nint main(void) { return portpool_abi_version() == PORTPOOL_ABI_VERSION ? 0 : 1; }\n" > "$scratch/abi.c"
 cc "$scratch/abi.c" $(pkg-config --cflags --libs portpool) -o "$scratch/abi"

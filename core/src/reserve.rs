@@ -118,6 +118,16 @@ pub(crate) fn leased_ports(data: &Data) -> BTreeSet<u16> {
     data.leases().flat_map(|l| l.ports()).collect()
 }
 
+/// The leased ports of `data` as a bitmap of the 65,536 ports: what a root change compares
+/// before and after itself, in one pass over the leases and no allocation per port.
+fn leased_bitmap(data: &Data) -> Vec<u64> {
+    let mut bits = vec![0u64; 1024];
+    for port in data.leases().flat_map(|l| l.ports()) {
+        bits[usize::from(port) / 64] |= 1 << (port % 64);
+    }
+    bits
+}
+
 /// The record of what portpool added, beside the registry at `registry`.
 pub fn record_path(registry: &Path) -> PathBuf {
     let mut name = std::ffi::OsString::from(".");
@@ -351,7 +361,7 @@ pub fn reserve_check(reg: &Registry) -> Result<Reservation> {
 pub(crate) fn hook() -> crate::store::Hook {
     crate::store::Hook {
         enabled: |path| std::fs::symlink_metadata(record_path(path)).is_ok(),
-        digest: leased_ports,
+        digest: leased_bitmap,
         // The change itself stands whatever happens here: a failed sync leaves drift that
         // `reserve --check`, `doctor` and the next sync see.
         after: |path, data| {

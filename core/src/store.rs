@@ -65,7 +65,7 @@ pub(crate) struct Store {
 #[derive(Clone, Copy)]
 pub(crate) struct Hook {
     pub(crate) enabled: fn(&Path) -> bool,
-    pub(crate) digest: fn(&Data) -> std::collections::BTreeSet<u16>,
+    pub(crate) digest: fn(&Data) -> Vec<u64>,
     pub(crate) after: fn(&Path, &Data),
 }
 
