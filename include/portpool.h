@@ -203,7 +203,9 @@ typedef struct portpool_lease_options {
     portpool_protocol protocol;
     /**
      * `portpool_register_ex` in fixed mode only: take the port even when a process outside
-     * the registry has it bound. A port leased to another name is never taken.
+     * the registry has it bound. A port leased to another name is never taken. Both
+     * `portpool_register_ex` and `portpool_allocate_ex`: also return the port of a name whose
+     * live lease another user made (as `portpool_set_force` does for every call).
      */
     bool force;
     /**
@@ -459,6 +461,29 @@ void portpool_close(struct portpool_registry *reg);
  */
 enum portpool_status portpool_set_lock_timeout(struct portpool_registry *reg,
                                                uint32_t milliseconds);
+
+/**
+ * Sets whether calls on `reg` may change what another user made: with `force` true,
+ * `portpool_release`, `portpool_register_ex` and `portpool_allocate_ex` (of a name another
+ * user's lease holds), the handover calls and `portpool_set_owner` act on leases another
+ * user made, `portpool_set_pool` changes pools another user created, and `portpool_reset`
+ * empties a registry where another user holds a live lease; with false (the default),
+ * each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller is root. A rail
+ * against accidents, not a wall: any member of the registry's group may set it.
+ *
+ * - **Threads:** applies to every thread using `reg`, from their next call on.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
+ *
+ * ```c
+ * portpool_set_force(reg, true);   // release another user's lease, on purpose
+ * portpool_release(reg, "stuck-service", &released);
+ * portpool_set_force(reg, false);
+ * ```
+ *
+ * # Safety
+ * `reg` is NULL or a live handle.
+ */
+enum portpool_status portpool_set_force(struct portpool_registry *reg, bool force);
 
 /**
  * The path of the registry file that `reg` uses, as given or as resolved from the defaults.
@@ -718,8 +743,9 @@ enum portpool_status portpool_allocate(struct portpool_registry *reg,
                                        uint16_t *out_port);
 
 /**
- * `portpool_allocate` with lease options: protocol, owner pid and time to live (`force` has
- * no effect here). `options` NULL means the defaults.
+ * `portpool_allocate` with lease options: protocol, owner pid and time to live (`force`
+ * only lets it return the port of a name another user's lease holds). `options` NULL means
+ * the defaults.
  *
  * - **Ownership:** `name`, `pool` and `options` are only read during the call.
  * - **Threads:** safe to call concurrently on one handle.

@@ -21,18 +21,19 @@ for path in ./usr/bin/portpool ./usr/include/portpool.h \
     ./usr/share/man/man1/portpool.1.gz ./usr/share/bash-completion/completions/portpool \
     ./usr/share/zsh/site-functions/_portpool ./usr/share/fish/vendor_completions.d/portpool.fish \
     ./usr/share/doc/portpool/copyright ./usr/share/doc/portpool/changelog.gz \
-    ./lib/systemd/system/portpool-portserver.service ./lib/systemd/system/portpool-reserve.path \
-    ./lib/systemd/system/portpool-reserve.service; do
+    ./usr/share/doc/portpool/README.md.gz ./usr/lib/systemd/system/portpool-portserver.service \
+    ./usr/lib/systemd/system/portpool-reserve.path ./usr/lib/systemd/system/portpool-reserve.service; do
     printf '%s\n' "$contents" | has -F -- "$path" || fail "the package lacks $path"
 done
 info=$(dpkg-deb -I "$DEB")
-for field in "Package: portpool" "Depends: " "Maintainer: " " postinst" " postrm" " triggers"; do
+for field in "Package: portpool" "Depends: " "Recommends: bash-completion" "Maintainer: " " postinst" " postrm" " triggers"; do
     printf '%s\n' "$info" | has -F -- "$field" || fail "control data lacks '$field'"
 done
 dpkg-deb -I "$DEB" | sed -n '/^ Package:/,$p'
 
 step "lintian: no errors"
 if ! command -v lintian > /dev/null; then
+    # make test-dist said so when it started: lintian comes from apt, as root, only if missing.
     apt-get update -qq > /dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lintian > /dev/null
 fi
@@ -59,7 +60,7 @@ rm -rf /var/lib/portpool
 getent group portpool > /dev/null && groupdel portpool
 dpkg -i "$deb" > /dev/null
 getent group portpool > /dev/null || fail "postinst made no group portpool"
-[ "$(stat -c "%U:%G %a" /var/lib/portpool)" = "root:portpool 2775" ] || fail "/var/lib/portpool is $(stat -c "%U:%G %a" /var/lib/portpool)"
+[ "$(stat -c "%U:%G %a" /var/lib/portpool)" = "root:portpool 3775" ] || fail "/var/lib/portpool is $(stat -c "%U:%G %a" /var/lib/portpool)"
 [ "$(stat -c "%U:%G %a" /var/lib/portpool/registry.json)" = "root:portpool 664" ] || fail "registry mode"
 portpool path | grep -q "^rule: the host registry" || fail "portpool path: $(portpool path)"
 useradd -M -G portpool deb-member

@@ -181,6 +181,13 @@ py_smoke "$scratch/venv-clone" clone
 
 step "Node: the npm tarball, into a fresh project, with no Rust toolchain on PATH"
 tar -tzf "$npm_tarball" | has -x 'package/portpool.node' || fail "the npm tarball has no addon"
+for license in LICENSE-MIT LICENSE-APACHE; do
+    tar -tzf "$npm_tarball" | has -x "package/$license" || fail "the npm tarball has no $license"
+    unzip -l "$wheel" | has "dist-info/licenses/$license" || fail "the wheel has no $license"
+done
+tar -xzf "$npm_tarball" -C "$scratch" package/package.json
+node -e 'const s = require(process.argv[1]).scripts || {}; for (const h of ["preinstall", "install", "postinstall"]) if (s[h]) { console.error(h); process.exit(1) }' \
+    "$scratch/package/package.json" || fail "the npm package has an install script"
 tar -xzf "$npm_tarball" -C "$scratch" package/portpool.node
 no_debug_info "$scratch/package/portpool.node"
 [ "$(size_of "$scratch/package/portpool.node")" -lt 5000000 ] || fail "the addon is not a release build"

@@ -59,7 +59,8 @@ func (r *Registry) RegisterAny(name string, ports []uint16, mode Mode, opts ...L
 // process on the host. WithExclude's ports are passed over; WithHost checks ports on one
 // address (for a pool that probes). A name that already holds a lease gets its port back. An
 // unknown pool is ErrNotFound; a pool with no free port is ErrExhausted. Allocate takes
-// WithProtocol, WithOwner, WithTTL, WithExclude and WithHost (WithForce has no effect here).
+// WithProtocol, WithOwner, WithTTL, WithExclude and WithHost, and WithForce (which only lets
+// it return a name whose lease another user made).
 func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (uint16, error) {
 	var mem cMemory
 	defer mem.free()

@@ -73,7 +73,9 @@ func WithProtocol(p Protocol) LeaseOption {
 }
 
 // WithForce lets a fixed-mode Register take a port that a process outside the registry has
-// bound. A port leased to another name is never taken.
+// bound. A port leased to another name is never taken. It also lets Register and Allocate
+// return the port of a name whose live lease another user made (as SetForce does for every
+// call).
 func WithForce() LeaseOption {
 	return func(o *leaseOptions) { o.c.force, o.set = true, o.set|setForce }
 }

@@ -125,6 +125,18 @@ func (r *Registry) SetLockTimeout(d time.Duration) error {
 	})
 }
 
+// SetForce sets whether calls on r may change what another user made: with force, Release,
+// Register and Allocate (of a name another user's lease holds), the handover calls and
+// SetOwner act on leases another user made, SetPool changes pools another user created, and
+// Reset empties a registry where another user holds a live lease; without (the default),
+// each of those is ErrConflict naming that user, unless the caller is root. A rail against
+// accidents, not a wall: any member of the registry's group may set it.
+func (r *Registry) SetForce(force bool) error {
+	return r.call(func(h *C.portpool_registry) C.enum_portpool_status {
+		return C.portpool_set_force(h, C.bool(force))
+	})
+}
+
 // Path returns the registry file's path, as given to Open or as resolved from the defaults.
 func (r *Registry) Path() (string, error) {
 	var out *C.char

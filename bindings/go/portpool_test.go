@@ -197,6 +197,10 @@ func TestGetOfAnUnknownNameIsErrNotFound(t *testing.T) {
 func TestAllocateHandsOutEachPoolPortOnceThenIsExhausted(t *testing.T) {
 	reg, _ := open(t)
 	pool := must(reg.SetPool("tiny", 22000, 22002, portpool.WithProbe(false))).Pool
+	if pool.UID == nil || *pool.UID != uint32(os.Geteuid()) {
+		t.Fatalf("SetPool recorded creator %v, want uid %d", pool.UID, os.Geteuid())
+	}
+	pool.UID = nil
 	if pool != (portpool.Pool{Name: "tiny", Start: 22000, End: 22002, Cursor: 22000, Probe: false}) {
 		t.Fatalf("SetPool returned %+v", pool)
 	}
@@ -519,4 +523,28 @@ func TestALockHeldPastTheLockTimeoutIsErrBusyAndReadsGoOn(t *testing.T) {
 		t.Fatal("Release after the lock was freed released nothing")
 	}
 	wantErr(t, reg.SetLockTimeout(-time.Second), portpool.ErrInvalidArgument)
+}
+
+// A lease another user made (uid 4242 here) is released only by root or with SetForce: for
+// anyone else, Release is ErrConflict naming that user.
+func TestReleaseOfAnotherUsersLeaseIsAConflictUnlessRootOrForced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "registry.json")
+	lease := `{"lease":{"name":"theirs","port":1,"protocol":"tcp","mode":"fixed","pool":null,"created":1,"uid":4242}}`
+	if err := os.WriteFile(path, []byte("{\"version\":2}\n"+lease+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := must(portpool.Open(path))
+	defer reg.Close()
+	if os.Geteuid() != 0 {
+		_, err := reg.Release("theirs")
+		wantErr(t, err, portpool.ErrConflict, "uid 4242")
+		if err := reg.SetForce(true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if released := must(reg.Release("theirs")); !released {
+		t.Fatal("Release by root or with SetForce released nothing")
+	}
+	reg.Close()
+	wantErr(t, reg.SetForce(true), portpool.ErrInvalidArgument)
 }

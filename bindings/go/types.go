@@ -124,6 +124,10 @@ type Lease struct {
 	// Stale says why the lease is stale (time to live over, owner gone, a handover's owner
 	// gone), in leases from List and Who; "" for a lease that holds its ports.
 	Stale string `json:"stale,omitempty"`
+	// UID is the user id of the process that made the lease, nil in leases made before
+	// portpool recorded it. Only that user or root may release it, register its name again,
+	// hand it over or change its owner, unless the Registry forces (SetForce).
+	UID *uint32 `json:"uid"`
 }
 
 // wire is l as core writes it: the fields whose Go type differs from their JSON point into l
@@ -184,6 +188,10 @@ type Pool struct {
 	Cursor uint16 `json:"cursor"`
 	// Probe tells whether Allocate bind-probes candidate ports.
 	Probe bool `json:"probe"`
+	// UID is the user id of the process that created the pool, nil for the default pool and
+	// pools created before portpool recorded it. Only that user or root may change it, unless
+	// the Registry forces (SetForce).
+	UID *uint32 `json:"uid,omitempty"`
 }
 
 // PortState is what Check found on a port. The zero value, PortUnknown, is what Check returns

@@ -93,6 +93,8 @@ export declare class Registry {
   get path(): string
   /** Seconds a call waits for another process's lock before failing with `PORTPOOL_BUSY`. */
   get lockTimeout(): number
+  /** Whether calls may change what another user made (see `OpenOptions.force`). */
+  get force(): boolean
   /**
    * Leases a port to `name` and returns it: the first free of the preferred `port` (a
    * number, or an array in order of preference), then of `options.range`; never one of
@@ -508,6 +510,12 @@ export interface Lease {
    * leases from `list` and `who`; `null` for a lease that holds its ports.
    */
   stale: string | null
+  /**
+   * The user id of the process that made the lease; `null` in leases made before portpool
+   * recorded it. Only that user or root may release it, register its name again, hand it
+   * over or change its owner, unless the registry was opened with `force`.
+   */
+  uid: number | null
 }
 
 /**
@@ -574,6 +582,14 @@ export interface OpenOptions {
    * else 10. An `…Async` call waits as long, without holding a thread meanwhile.
    */
   lockTimeout?: number
+  /**
+   * Let calls change what another user made: `release`, `register`, `allocate` (of a
+   * name another user's lease holds), the handover calls and `setOwner` act on leases
+   * another user made, `setPool` changes pools another user created, and `reset`
+   * empties a registry where another user holds a live lease. `false` (the default):
+   * each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller is root.
+   */
+  force?: boolean
 }
 
 /** One row of `__operations()`: what `index.js` needs to wrap a method pair. */
@@ -608,6 +624,12 @@ export interface Pool {
   cursor: number
   /** Whether `allocate` bind-probes candidate ports. */
   probe: boolean
+  /**
+   * The user id of the process that created the pool; `null` for the default pool and
+   * pools created before portpool recorded it. Only that user or root may change it,
+   * unless the registry was opened with `force`.
+   */
+  uid?: number
 }
 
 /** Options of `Registry.setPool`. */
@@ -669,7 +691,8 @@ export interface RegisterOptions {
   protocol?: 'tcp' | 'udp'
   /**
    * Fixed mode only: take the port even when a process outside the registry has it
-   * bound. A port leased to another name is never taken.
+   * bound. A port leased to another name is never taken. Any mode: also return the
+   * port of a name whose live lease another user made.
    */
   force?: boolean
   /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */

@@ -9,31 +9,61 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use portpool_core::{Error, LeaseOptions, Protocol, parse_port};
 
-const AFTER_HELP: &str = "\
+// Each paragraph of the help's epilogue is a macro, so that the man page can put each in its own
+// section (FILES, EXIT STATUS, ...) from the same text.
+macro_rules! registry_rule {
+    () => {
+        "\
 The registry is PATH, else $PORTPOOL_REGISTRY, else the host registry
-/var/lib/portpool/registry.json whenever it exists (for every user; as root, also when it does
-not yet), else $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
+/var/lib/portpool/registry.json whenever portpool init set up its directory or it exists (for
+every user: there, a missing registry is an error naming portpool repair; as root, also when
+neither is there yet), else $XDG_STATE_HOME/portpool/registry.json
+(~/.local/state/portpool/registry.json)."
+    };
+}
+pub(crate) use registry_rule;
 
-Exit codes:
-  0  ok
+macro_rules! exit_codes {
+    () => {
+        "  0  ok
   1  not found (get, renew), or port not free (check)
   2  usage error or invalid argument
   3  conflict: the port is leased to another name or bound by another process
   4  exhausted: no free port left
   5  registry error (corrupt, newer format, permission) or I/O error
   6  busy: another process held the registry's lock for the whole --wait
-     ($PORTPOOL_LOCK_TIMEOUT seconds, else 10); nothing was changed
+     ($PORTPOOL_LOCK_TIMEOUT seconds, else 10); nothing was changed"
+    };
+}
+pub(crate) use exit_codes;
 
+macro_rules! durability {
+    () => {
+        "\
 A change returns once it is on the disk, unless it concerns only leases owned by a process
 (--pid) or a pool's cursor: those survive any crash of a process, but not a power loss, after
 which their owners are gone anyway.
 
 --json prints pretty JSON with object keys in alphabetical order; every time (created, expires)
-is an RFC 3339 UTC string, as in the tables.";
+is an RFC 3339 UTC string, as in the tables."
+    };
+}
+pub(crate) use durability;
+
+const AFTER_HELP: &str = concat!(
+    registry_rule!(),
+    "\n\nExit codes:\n",
+    exit_codes!(),
+    "\n\n",
+    durability!()
+);
 
 #[derive(Parser)]
 #[command(
     name = "portpool",
+    // Usage lines say `portpool` whatever the binary's file is called (a release asset is
+    // portpool-VERSION-linux-ARCH until renamed).
+    bin_name = "portpool",
     version,
     about = "One port registry per host, shared by every supervisor in every language.",
     after_help = AFTER_HELP
@@ -79,6 +109,10 @@ pub(crate) enum Command {
     Release {
         /// Name whose lease to release.
         name: String,
+        /// Release it also when another user made it (root always may): without, that is a
+        /// conflict (exit 3) naming the user.
+        #[arg(long)]
+        force: bool,
     },
     /// List every lease.
     List {
@@ -107,6 +141,10 @@ pub(crate) enum Command {
         /// Confirm: without it, reset refuses (exit 2) and changes nothing.
         #[arg(long)]
         yes: bool,
+        /// Reset also when other users hold live leases (root always may): without, that is
+        /// a conflict (exit 3) naming one of them.
+        #[arg(long)]
+        force: bool,
     },
     /// Begin a zero-downtime handover of NAME: lease a new port for the next generation
     /// and print it, while the current one stays valid. --commit releases the old port and
@@ -146,8 +184,11 @@ pub(crate) enum Command {
     Watch(WatchArgs),
     /// Set up the host registry (as root; idempotent): /var/lib/portpool, or --registry's
     /// directory, owned by root. With --group, members of GROUP may change it (directory
-    /// root:GROUP 2775, registry 0664, lock file 0660); without, only root may. Everyone can
-    /// read it. Prints what it created or changed.
+    /// root:GROUP 3775: sticky, so no one replaces a file they do not own; registry 0664,
+    /// lock file 0660); without, only root may (1755, 0644, 0600). Everyone can read it. Once
+    /// init has set up the directory, it is the registry of every user. Refuses a planted
+    /// link, a hard-linked file, a file not root's or a damaged registry, naming
+    /// `portpool repair`. Prints what it created or changed.
     Init {
         /// The group whose members may change the registry (e.g. portpool). Given again with
         /// another group, changes the group in place and keeps the leases.
@@ -160,7 +201,8 @@ pub(crate) enum Command {
     /// process of its own user (root: any process), as the kernel's SO_PEERCRED tells.
     Portserver(PortserverArgs),
     /// Print the registry path in use, then the rule that chose it: --registry, else
-    /// $PORTPOOL_REGISTRY, else the host registry whenever it exists, else the per-user one.
+    /// $PORTPOOL_REGISTRY, else the host registry whenever init set up its directory or it
+    /// exists, else the per-user one.
     Path,
     /// Print a completion script for SHELL on stdout, e.g.
     /// `portpool completions bash > /etc/bash_completion.d/portpool`.
@@ -168,6 +210,8 @@ pub(crate) enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Print portpool's version, as --version does.
+    Version,
     /// Print the manual page portpool(1) in roff on stdout, or with --dir write it and one page
     /// per subcommand (portpool-register(1), ...) into DIR.
     #[command(hide = true)]
@@ -208,7 +252,9 @@ pub(crate) struct RegisterArgs {
     pub(crate) lease: LeaseArgs,
     #[command(flatten)]
     pub(crate) probe: ProbeArgs,
-    /// Fixed mode: take the port even if a process outside the registry has it bound.
+    /// Fixed mode: take the port even if a process outside the registry has it bound. Any
+    /// mode: return NAME's port also when another user's lease holds NAME (root always may);
+    /// without, that is a conflict (exit 3) naming the user.
     #[arg(long)]
     pub(crate) force: bool,
 }
@@ -263,6 +309,10 @@ pub(crate) struct AllocateArgs {
     /// Pool to take the port from.
     #[arg(long, default_value = portpool_core::DEFAULT_POOL)]
     pub(crate) pool: String,
+    /// Return a NAME's port also when another user's lease holds NAME (root always may);
+    /// without, that is a conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) lease: LeaseArgs,
     #[command(flatten)]
@@ -296,6 +346,10 @@ pub(crate) struct SetOwnerArgs {
     pub(crate) name: String,
     /// The new owner's process id; omitted: no owner (a permanent lease).
     pub(crate) pid: Option<u32>,
+    /// Change the owner also when another user made the lease (root always may): without,
+    /// that is a conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Args)]
@@ -308,6 +362,10 @@ pub(crate) struct HandoverArgs {
     /// Abandon the handover: release the new port and print it.
     #[arg(long)]
     pub(crate) abort: bool,
+    /// Hand over also a lease another user made (root always may): without, that is a
+    /// conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
     /// Begin: the next generation's process, which owns the lease after the commit (its
     /// death frees the new port; the old owner's death commits). Commit and abort: the
     /// next generation as this supervisor knows it; refused (exit 3) when the handover
@@ -357,6 +415,11 @@ pub(crate) struct PortserverArgs {
     /// Pool to lease ports from (default: the default pool).
     #[arg(long, value_name = "POOL")]
     pub(crate) pool: Option<String>,
+    /// Most live leases this server grants to the clients of one user at once (root's are
+    /// unlimited); past it, that user's requests get no port until some of its leases end.
+    /// Default: a quarter of the pool.
+    #[arg(long, value_name = "N")]
+    pub(crate) per_user_leases: Option<u32>,
 }
 
 #[derive(Args)]
@@ -436,6 +499,10 @@ pub(crate) struct PoolSetArgs {
     /// Bind-probe candidates (the default for a new pool).
     #[arg(long)]
     pub(crate) probe: bool,
+    /// Change the pool also when another user created it (root always may): without, that
+    /// is a conflict (exit 3) naming the user.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 fn wait_secs(text: &str) -> Result<Duration, String> {

@@ -554,3 +554,35 @@ fn an_unprivileged_probe_sees_a_privileged_port_that_root_bound() {
     let out = as_nobody(&["check", &port]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+#[test]
+fn roots_first_change_that_creates_the_host_registry_says_so_once_and_what_init_would_add() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return; // only root's changes create the host registry; CI runs as root
+    }
+    // A private mount namespace with an empty /var/lib: the host's own is never touched.
+    let script = r#"
+set -eu
+mount -t tmpfs -o size=16m,mode=0755 tmpfs /var/lib
+"$BIN" list > /dev/null 2> first-read || { cat first-read >&2; exit 1; }
+[ ! -e /var/lib/portpool ] || { echo "a read created /var/lib/portpool" >&2; exit 1; }
+"$BIN" allocate first
+"$BIN" allocate second
+"#;
+    let scratch = tempfile::tempdir().unwrap();
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "bash", "-c"])
+        .arg(script)
+        .current_dir(scratch.path())
+        .env("BIN", BIN)
+        .env_remove("PORTPOOL_REGISTRY")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+    assert_eq!(err.matches("created the host registry").count(), 1, "{err}");
+    assert!(err.contains("/var/lib/portpool/registry.json"), "{err}");
+    assert!(err.contains("portpool init --group portpool"), "{err}");
+}

@@ -448,3 +448,195 @@ fn an_unknown_pool_or_an_empty_address_is_refused_before_listening() {
         assert_eq!(out.status.code(), Some(2), "{address:?}: {out:?}");
     }
 }
+
+/// A uid no account on this host uses, for clients of "another user": the kernel needs no
+/// account to run a process as a uid, so nothing in /etc is touched.
+fn throwaway_uid(offset: u32) -> u32 {
+    50_000 + (std::process::id() % 5_000) * 4 + offset
+}
+
+/// `/usr/bin/python3 -c script args...` as `uid` (and gid `uid`, no supplementary groups).
+fn python_as(uid: u32, script: &str, args: &[&str]) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.args(["-c", script])
+        .args(args)
+        .current_dir("/")
+        .uid(uid)
+        .gid(uid);
+    cmd
+}
+
+/// Asks the server at argv[1] argv[2] times for a port for this process, prints each reply
+/// ("" for none) on its own line, then stays alive (its leases with it) until stdin closes.
+/// Connects as portpicker does (blocking: a full listen queue makes it wait for room, not
+/// fail), but never waits more than 20 s for anything.
+const ASK_AND_WAIT: &str = r#"
+import os, socket, struct, sys
+for _ in range(int(sys.argv[2])):
+    reply = b""
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        limit = struct.pack("ll", 20, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        s.connect("\0" + sys.argv[1][1:])
+        s.sendall(b"%d\n" % os.getpid())
+        while True:
+            chunk = s.recv(64)
+            if not chunk:
+                break
+            reply += chunk
+    except OSError as e:
+        reply = b""
+        print("client:", e, file=sys.stderr, flush=True)
+    finally:
+        s.close()
+    print(reply.decode().strip(), flush=True)
+sys.stdin.read()
+"#;
+
+/// Runs [`ASK_AND_WAIT`] as `uid` for `count` ports; returns the replies and the process,
+/// which keeps its leases until it is dropped (stdin closed).
+fn ask_as(uid: u32, server: &Server, count: usize) -> (Vec<String>, Killed) {
+    let mut child = python_as(uid, ASK_AND_WAIT, &[&server.address, &count.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let replies = (0..count)
+        .map(|_| lines.next().expect("a reply line").unwrap())
+        .collect();
+    (replies, Killed(vec![child]))
+}
+
+fn ports_in(replies: &[String]) -> usize {
+    replies.iter().filter(|r| r.parse::<u16>().is_ok()).count()
+}
+
+#[test]
+fn the_portserver_grants_one_users_clients_at_most_a_quarter_of_the_pool_and_root_more() {
+    if !is_root() {
+        return;
+    }
+    let reg = scratch();
+    let start = common::free_block(8);
+    ok(
+        &reg.path,
+        &[
+            "pool",
+            "set",
+            "ps",
+            &start.to_string(),
+            &(start + 7).to_string(),
+        ],
+    );
+    let server = Server::start_on(reg, &["--pool", "ps"]);
+    let (greedy, other) = (throwaway_uid(0), throwaway_uid(1));
+    let (replies, greedy_process) = ask_as(greedy, &server, 3);
+    assert_eq!(ports_in(&replies), 2, "a quarter of 8 ports: {replies:?}");
+    assert_eq!(replies[2], "", "the third request was served: {replies:?}");
+    let (replies, _other_process) = ask_as(other, &server, 1);
+    assert_eq!(
+        ports_in(&replies),
+        1,
+        "another user was refused: {replies:?}"
+    );
+    let me = std::process::id().to_string();
+    for _ in 0..3 {
+        let answer = server.ask(format!("{me}\n").as_bytes());
+        assert!(
+            answer.trim_end().parse::<u16>().is_ok(),
+            "root refused: {answer:?}"
+        );
+    }
+    // Leases that ended stop counting: the greedy user's process exits, and it may ask again.
+    drop(greedy_process);
+    let (replies, _again) = ask_as(greedy, &server, 1);
+    assert_eq!(
+        ports_in(&replies),
+        1,
+        "ended leases still counted: {replies:?}"
+    );
+}
+
+#[test]
+fn a_per_user_lease_limit_of_zero_is_refused_and_one_given_is_kept() {
+    let server = Server::start(&["--per-user-leases", "1"]);
+    if is_root() {
+        let (replies, _process) = ask_as(throwaway_uid(2), &server, 2);
+        assert_eq!(ports_in(&replies), 1, "{replies:?}");
+    }
+    let out = Command::new(BIN)
+        .arg("--registry")
+        .arg(&server.reg.path)
+        .args([
+            "portserver",
+            "--address",
+            "@portpool-never",
+            "--per-user-leases",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// Processes killed (and reaped) when dropped, a failing assertion included.
+struct Killed(Vec<Child>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        for process in &mut self.0 {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+/// Keeps opening connections to argv[1] and never sends a request: up to 300 open at once,
+/// the oldest closed for each new one, until killed.
+const CONNECT_STORM: &str = r#"
+import collections, socket, sys
+held = collections.deque()
+while True:
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.setblocking(False)
+        s.connect("\0" + sys.argv[1][1:])
+        held.append(s)
+    except (BlockingIOError, InterruptedError, ConnectionRefusedError, OSError):
+        s.close()
+    while len(held) > 300:
+        held.popleft().close()
+"#;
+
+#[test]
+fn one_users_connect_storm_does_not_keep_another_users_requests_from_being_served() {
+    if !is_root() {
+        return;
+    }
+    let server = Server::start(&[]);
+    let (stormer, patient) = (throwaway_uid(0), throwaway_uid(3));
+    let storm = Killed(
+        (0..3)
+            .map(|_| {
+                python_as(stormer, CONNECT_STORM, &[&server.address])
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    );
+    // Let the storm fill the server's queue before the patient user asks.
+    std::thread::sleep(Duration::from_millis(500));
+    let (replies, patient_process) = ask_as(patient, &server, 40);
+    drop(storm);
+    drop(patient_process);
+    let served = ports_in(&replies);
+    assert!(
+        served >= 38,
+        "{served} of 40 requests served during the storm"
+    );
+}

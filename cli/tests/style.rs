@@ -110,7 +110,14 @@ fn the_man_pages_come_from_the_same_definitions() {
     );
     assert!(page.contains(".TH portpool 1"));
     assert!(page.contains("register"));
-    assert!(page.contains("Exit codes"));
+    for section in ["EXAMPLES", "FILES", "ENVIRONMENT", "EXIT STATUS"] {
+        assert!(
+            page.contains(&format!(".SH \"{section}\"")),
+            "{section}: {page}"
+        );
+    }
+    assert!(page.contains("exhausted: no free port left"), "{page}");
+    assert!(!page.contains(".SH EXTRA"), "{page}");
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args(["man", "--dir"])
@@ -122,6 +129,8 @@ fn the_man_pages_come_from_the_same_definitions() {
         let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
         assert!(text.contains(".TH"), "{page}");
     }
+    let main = std::fs::read_to_string(dir.path().join("portpool.1")).unwrap();
+    assert!(main.contains(".SH \"EXIT STATUS\""), "{main}");
     let register = std::fs::read_to_string(dir.path().join("portpool-register.1")).unwrap();
     assert!(
         register.contains("Preferred port"),
@@ -231,4 +240,58 @@ fn every_json_output_has_one_style_and_times_as_in_the_tables() {
     // renew prints the new expiry the same way.
     let renewed = ok(&s.path, &["renew", "web"]);
     assert!(humantime::parse_rfc3339(&renewed).is_ok(), "{renewed}");
+}
+
+#[test]
+fn version_is_a_command_too_and_prints_what_dash_dash_version_prints() {
+    let command = Command::new(BIN).arg("version").output().unwrap();
+    let flag = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(command.status.success(), "{}", stderr(&command));
+    assert_eq!(stdout(&command), stdout(&flag));
+    assert!(stdout(&command).starts_with("portpool "));
+}
+
+#[test]
+fn usage_lines_say_portpool_whatever_the_binary_file_is_called() {
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("portpool-9.9.9-linux-x86_64");
+    std::fs::copy(BIN, &renamed).unwrap();
+    let out = Command::new(&renamed).arg("register").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("usage: portpool register"), "{err}");
+    assert!(!err.contains("9.9.9"), "{err}");
+    let help = stdout(&Command::new(&renamed).arg("--help").output().unwrap());
+    assert!(help.contains("Usage: portpool [OPTIONS]"), "{help}");
+}
+
+#[test]
+fn readmes_copy_of_the_usage_errors_is_what_the_cli_prints() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let block = readme
+        .split("\n$ portpool register web\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("README shows the usage errors of `portpool register web`");
+    let mut shown_commands = 0;
+    for (i, part) in block.split("\n$ portpool ").enumerate() {
+        let (args, shown) = if i == 0 {
+            ("register web", part)
+        } else {
+            part.split_once('\n')
+                .expect("a command line, then what it printed")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let out = pp(&dir.path().join("registry.json"), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            stderr(&out).trim_end(),
+            shown,
+            "README's copy of `portpool {args:?}`"
+        );
+        shown_commands += 1;
+    }
+    assert!(shown_commands >= 2, "{block}");
 }

@@ -10,8 +10,9 @@ use crate::model::{Data, Lease, Mode, Pool, Protocol};
 use crate::owner::{Standing, settled, standing};
 use crate::probe::{Binder, is_free};
 use crate::registry::{
-    Grant, LeaseOptions, NewLease, PoolChange, PortState, Reclaimed, Registry, check_pool_options,
-    check_ttl_option, drop_if_stale, expiry, held_port, lease_gone, marked, no_lease, settle,
+    Grant, LeaseOptions, NewLease, PoolChange, PortState, Reclaimed, Registry, check_maker,
+    check_pool_maker, check_pool_options, check_ttl_option, drop_if_stale, expiry, held_port,
+    lease_gone, marked, no_lease, settle,
 };
 use crate::validate::{check_name, check_port, shown};
 
@@ -21,7 +22,9 @@ impl Registry {
     ///
     /// - A `name` that already holds a lease gets its port back; nothing is written or
     ///   probed. Asking it for the other protocol, or in fixed mode for ports that do not
-    ///   include the one it holds, is a `Conflict` and changes nothing.
+    ///   include the one it holds, is a `Conflict` and changes nothing. So is a live lease
+    ///   of `name` another user made, unless the caller is root or the handle forces (see
+    ///   [`set_force`](Self::set_force)): only its maker may register the name again.
     /// - Candidates, in order: the preferred ports, then `options.range` (inclusive). A port
     ///   in `options.exclude` is never chosen; a port leased to another live name is skipped.
     /// - `Mode::Flexible` skips ports bound by a process outside the registry. Without a
@@ -59,7 +62,7 @@ impl Registry {
         let Ports(ports) = ports.into();
         check_name(name)?;
         check_register(&ports, mode, options.range, &options.exclude, options.host)?;
-        let new = NewLease::asked(name, mode, None, options)?;
+        let new = NewLease::asked(name, mode, None, options)?.forced(self.force() || options.force);
         let request = Request {
             source: Source::Ports {
                 ports: &ports,
@@ -73,6 +76,9 @@ impl Registry {
         self.store.update(|data| {
             let now = self.now();
             let dropped = drop_if_stale(data, name, now)?;
+            if let Some(held) = data.lease(name) {
+                check_maker(held, new.force)?;
+            }
             if let Some(held) = held_for(data, name, &request)? {
                 return Ok((Grant::held(held), dropped));
             }
@@ -95,10 +101,11 @@ impl Registry {
     /// Starts at the pool's cursor, skips ports leased (for this protocol) or, when the pool
     /// probes, bound by other processes, wraps from the end to the start, and leaves the cursor
     /// just after the port handed out, for every process on the host. A `name` that already
-    /// holds a lease gets its port back and nothing is written. A full cycle with no free port
+    /// holds a lease gets its port back and nothing is written (a live lease another user
+    /// made is a `Conflict`, as for [`register`](Self::register)). A full cycle with no free port
     /// is `Exhausted` and changes nothing; an unknown pool is `NotFound`. Ports in
     /// `options.exclude` are passed over; a probing pool probes on `options.host` when given.
-    /// `options.force` has no effect here, and `options.range` is `InvalidArgument` (a pool
+    /// `options.force` only lets the call return a name another user's lease holds, and `options.range` is `InvalidArgument` (a pool
     /// has its own range). `pool` is a name, or `None` for the default pool
     /// ([`DEFAULT_POOL`](crate::DEFAULT_POOL)): this is the one place that fills it in.
     pub fn allocate<'p>(
@@ -121,7 +128,8 @@ impl Registry {
         check_name(name)?;
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_pool_options(options)?;
-        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?;
+        let new = NewLease::asked(name, Mode::Pool, Some(pool), options)?
+            .forced(self.force() || options.force);
         let protocol = options.protocol;
         let request = Request {
             source: Source::Pool(pool),
@@ -150,10 +158,18 @@ impl Registry {
     }
 
     /// Releases `name`'s lease. Returns whether there was one: an unknown name is not an
-    /// error.
+    /// error. A live lease another user made is a `Conflict` naming that user, unless the
+    /// caller is root or the handle forces (see [`set_force`](Self::set_force)); a stale one
+    /// is anyone's to release, as `gc` would.
     pub fn release(&self, name: &str) -> Result<bool> {
         check_name(name)?;
+        let force = self.force();
         self.store.update(|data| {
+            if let Some(lease) = data.lease(name)
+                && standing(lease, self.now()) == Standing::Held
+            {
+                check_maker(lease, force)?;
+            }
             let released = data.remove(name).is_some();
             Ok((released, released))
         })
@@ -180,6 +196,9 @@ impl Registry {
     /// suits a range reserved for portpool); when `None` a new pool probes and an existing
     /// one keeps its setting. Returns the pool as set, and warnings about it (today: the
     /// range overlaps the kernel's ephemeral ports) that every front end shows its user.
+    /// A new pool records the caller's user; changing a pool another user created is a
+    /// `Conflict` naming that user, unless the caller is root or the handle forces (see
+    /// [`set_force`](Self::set_force)).
     pub fn set_pool(
         &self,
         name: &str,
@@ -195,16 +214,22 @@ impl Registry {
                 "invalid pool range {start}-{end}: start is after end"
             )));
         }
+        let force = self.force();
         self.store
             .update(|data| {
                 let old = data.pool(name).cloned();
-                let pool = Pool::with_cursor(
+                if let Some(old) = &old {
+                    check_pool_maker(old, force)?;
+                }
+                let made = Pool::with_cursor(
                     name.to_owned(),
                     start,
                     end,
                     old.as_ref().map(|p| p.cursor),
                     probe.or(old.as_ref().map(|p| p.probe)).unwrap_or(true),
                 );
+                let uid = old.as_ref().map_or(Some(crate::sys::geteuid()), |p| p.uid);
+                let pool = Pool { uid, ..made };
                 let changed = old.as_ref() != Some(&pool);
                 data.set_pool(pool.clone());
                 Ok((pool, changed))
@@ -290,7 +315,19 @@ impl Registry {
     /// Empties the registry: no leases, and only the default pool at 9000–9999. Works on
     /// any registry file of this format version, even one whose entries no longer read back
     /// (a file of another format, or not a registry at all, is still refused untouched).
+    /// While it reads back and holds a live lease another user made, it is a `Conflict`
+    /// naming that user, unless the caller is root or the handle forces (see
+    /// [`set_force`](Self::set_force)).
     pub fn reset(&self) -> Result<()> {
+        let force = self.force();
+        let now = self.now();
+        if let Ok(Err(e)) = self.store.read(|data| {
+            data.leases()
+                .filter(|l| standing(l, now) == Standing::Held)
+                .try_for_each(|l| check_maker(l, force))
+        }) {
+            return Err(e);
+        }
         self.store.reset()
     }
 }
@@ -306,6 +343,9 @@ pub(crate) fn pool_grant(
     now: Duration,
 ) -> Result<(Grant, bool)> {
     let dropped = drop_if_stale(data, new.name, now)?;
+    if let Some(held) = data.lease(new.name) {
+        check_maker(held, new.force)?;
+    }
     if let Some(held) = held_port(data, new.name, request.protocol, None)? {
         return Ok((Grant::held(held), dropped));
     }

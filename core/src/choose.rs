@@ -242,6 +242,17 @@ pub(crate) fn choose<T>(
     request: &Request<'_>,
     now: Duration,
     probe: bool,
+    take: impl FnMut(u16, bool) -> Result<Option<T>>,
+) -> Result<(u16, T)> {
+    crate::owner::with_liveness_memo(|| choose_among(data, request, now, probe, take))
+}
+
+/// [`choose`], with each owner's liveness read once.
+fn choose_among<T>(
+    data: &mut Data,
+    request: &Request<'_>,
+    now: Duration,
+    probe: bool,
     mut take: impl FnMut(u16, bool) -> Result<Option<T>>,
 ) -> Result<(u16, T)> {
     let protocol = request.protocol;

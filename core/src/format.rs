@@ -45,6 +45,8 @@ struct LeaseOut<'a> {
     expires: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<&'a Next>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<u32>,
 }
 
 impl<'a> From<&'a Lease> for LeaseOut<'a> {
@@ -60,6 +62,7 @@ impl<'a> From<&'a Lease> for LeaseOut<'a> {
             ttl: l.ttl,
             expires: l.expires,
             next: l.next.as_ref(),
+            uid: l.uid,
         }
     }
 }
@@ -73,6 +76,8 @@ struct PoolIn {
     cursor: Option<u16>,
     #[serde(default = "crate::model::yes")]
     probe: bool,
+    #[serde(default)]
+    uid: Option<u32>,
 }
 
 impl PoolIn {
@@ -81,13 +86,10 @@ impl PoolIn {
         if let Some(why) = pool_problem(&self.name, self.start, self.end) {
             return Err(format!("pool {:?}: {why}", self.name));
         }
-        Ok(Pool::with_cursor(
-            self.name,
-            self.start,
-            self.end,
-            self.cursor,
-            self.probe,
-        ))
+        Ok(Pool {
+            uid: self.uid,
+            ..Pool::with_cursor(self.name, self.start, self.end, self.cursor, self.probe)
+        })
     }
 }
 
@@ -531,6 +533,7 @@ mod tests {
             expires: None,
             next: None,
             origin: None,
+            uid: None,
             stale: None,
         }
     }
@@ -600,9 +603,31 @@ mod tests {
         data.insert(lease("web", 80, None)).unwrap();
         let text = String::from_utf8(encode_snapshot(&data).0).unwrap();
         assert!(text.contains("\"pool\":null"), "{text}");
-        for absent in ["owner", "ttl", "expires", "next"] {
+        for absent in ["owner", "ttl", "expires", "next", "uid"] {
             assert!(!text.contains(absent), "{absent} in {text}");
         }
+    }
+
+    #[test]
+    fn the_user_who_made_a_lease_or_pool_reads_back_and_older_files_have_none() {
+        let mut data = Data::default();
+        data.insert(Lease {
+            uid: Some(1001),
+            ..lease("web", 80, None)
+        })
+        .unwrap();
+        data.set_pool(Pool {
+            name: "ci".into(),
+            uid: Some(1002),
+            ..Pool::default_pool()
+        });
+        let (bytes, _) = encode_snapshot(&data);
+        let (again, _) = decode_v2(&bytes).unwrap();
+        assert_eq!(again.lease("web").unwrap().uid, Some(1001));
+        assert_eq!(again.pool("ci").unwrap().uid, Some(1002));
+        assert_eq!(again.pool("default").unwrap().uid, None);
+        let older = b"{\"version\":2}\n{\"lease\":{\"name\":\"a\",\"port\":1,\"protocol\":\"tcp\",\"mode\":\"fixed\",\"pool\":null,\"created\":1}}\n";
+        assert_eq!(decode_v2(older).unwrap().0.lease("a").unwrap().uid, None);
     }
 
     #[test]

@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::model::{Data, Lease, Mode, Next, Owner};
 use crate::owner::owner_of;
 use crate::registry::{
-    Grant, LeaseOptions, NewLease, Registry, check_pool_options, lease_gone, no_lease, settle,
-    take_flexible, take_from_pool,
+    Grant, LeaseOptions, NewLease, Registry, check_maker, check_pool_options, lease_gone, no_lease,
+    settle, take_flexible, take_from_pool,
 };
 use crate::validate::{check_name, shown};
 
@@ -26,7 +26,8 @@ impl Registry {
     ///
     /// Begun again for the same `pid` (or again without one), returns the same port.
     /// Errors: `NotFound` for an unknown or stale name; `Conflict` when a handover for
-    /// another process is under way, and for a fixed lease (its port is the point of it: a
+    /// another process is under way, for a lease another user made (unless the caller is
+    /// root or the handle forces, see [`set_force`](Self::set_force)), and for a fixed lease (its port is the point of it: a
     /// handover would move it); `Exhausted` when no port is free.
     pub fn begin_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
         self.begin_handover_grant(name, pid).map(|g| g.port)
@@ -38,9 +39,11 @@ impl Registry {
     pub fn begin_handover_grant(&self, name: &str, pid: Option<u32>) -> Result<Grant> {
         check_name(name)?;
         let owner = pid.map(owner_of).transpose()?;
+        let force = self.force();
         self.store.update(|data| {
             let now = self.now();
             let lease = current(data, name, now)?;
+            check_maker(&lease, force)?;
             if let Some(next) = lease.next {
                 if next.owner.map(|o| o.pid) != owner.map(|o| o.pid) {
                     return Err(Error::conflict(format!(
@@ -95,7 +98,8 @@ impl Registry {
     ///
     /// `pid` names the next generation as the caller knows it: when the handover began with
     /// another process, the commit is a `Conflict`, so one supervisor cannot commit
-    /// another's handover. A caller that gives no `pid` is not checked.
+    /// another's handover. A caller that gives no `pid` is not checked. A lease another
+    /// user made is a `Conflict`, as for [`begin_handover`](Self::begin_handover).
     /// Errors: `NotFound` for an unknown or stale name, or when no handover is under way.
     pub fn commit_handover(&self, name: &str, pid: Option<u32>) -> Result<u16> {
         self.end_handover(name, pid, |lease, next, caller| Lease {
@@ -127,9 +131,12 @@ impl Registry {
     ) -> Result<u16> {
         check_name(name)?;
         let caller = pid.map(owner_of).transpose()?;
+        let force = self.force();
         self.store.update(|data| {
             let now = self.now();
-            let (lease, next) = under_way(current(data, name, now)?, name)?;
+            let lease = current(data, name, now)?;
+            check_maker(&lease, force)?;
+            let (lease, next) = under_way(lease, name)?;
             check_handover_caller(name, &next, caller.as_ref())?;
             data.replace(end(lease, next, caller))?;
             Ok((next.port, true))
@@ -170,7 +177,8 @@ impl Registry {
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_pool_options(options)?;
         // Owner and time to live are checked once, for every name.
-        let template = NewLease::asked("", Mode::Pool, Some(pool), options)?;
+        let template = NewLease::asked("", Mode::Pool, Some(pool), options)?
+            .forced(self.force() || options.force);
         let protocol = options.protocol;
         let request = crate::choose::Request {
             source: crate::choose::Source::Pool(pool),
@@ -193,13 +201,16 @@ impl Registry {
     }
 
     /// Makes process `pid` the owner of `name`'s lease (`None`: permanent). Returns the lease.
-    /// `portpool run` uses it to hand its lease to the child it started.
+    /// `portpool run` uses it to hand its lease to the child it started. A lease another
+    /// user made is a `Conflict` naming that user, unless the caller is root or the handle
+    /// forces (see [`set_force`](Self::set_force)).
     pub fn set_owner(&self, name: &str, pid: Option<u32>) -> Result<Lease> {
         check_name(name)?;
         let owner = pid.map(owner_of).transpose()?;
+        let force = self.force();
         self.store.update(|data| {
             let now = self.now();
-            current(data, name, now)?;
+            check_maker(&current(data, name, now)?, force)?;
             let lease = data.lease_mut(name).ok_or_else(|| no_lease(name))?;
             lease.owner = owner;
             Ok((lease.clone(), true))

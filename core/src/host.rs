@@ -21,7 +21,7 @@ pub struct InitReport {
     pub path: PathBuf,
     /// The group whose members may change the registry, if any.
     pub group: Option<String>,
-    /// Things created, e.g. `directory /var/lib/portpool (root:portpool 2775)`.
+    /// Things created, e.g. `directory /var/lib/portpool (root:portpool 3775)`.
     pub created: Vec<String>,
     /// Things changed, e.g. `group of /var/lib/portpool/registry.json: root -> portpool`.
     pub changed: Vec<String>,
@@ -36,15 +36,21 @@ struct Want {
 
 /// Sets up the registry at `path` as a host registry, idempotently: its directory and its
 /// files (the registry, its lock file and the compaction spare through which members rewrite
-/// the registry without owning it), owned by root. With `group`, members of that group may change the registry: the directory is
-/// `root:GROUP 2775`, the registry `0664` and the lock file `0660`. Without, only root may:
-/// `0755`, `0644` and `0600`. Users outside the group can read the registry but cannot open
-/// the lock file, so they cannot stall its writers. A later call with another group changes
-/// the group in place and keeps the leases.
+/// the registry without owning it), owned by root. With `group`, members of that group may
+/// change the registry: the directory is `root:GROUP 3775` (sticky, so that no member can
+/// delete, rename or replace a file it does not own; setgid, so new files are the group's),
+/// the registry `0664` and the lock file `0660`. Without, only root may: `1755`, `0644` and
+/// `0600`. The sticky bit is also the mark of a directory `init` set up: such a directory
+/// decides the registry for every user (see [`resolve_path`](crate::resolve_path)). Users
+/// outside the group can read the registry but cannot open the lock file, so they cannot
+/// stall its writers. A later call with another group changes the group in place and keeps
+/// the leases.
 ///
-/// Must run as root. Refuses (a `Registry` error, changing nothing) a directory or file that
-/// is a symbolic link, is not a directory or regular file, or is owned by another user than
-/// root; an unknown group is `NotFound`.
+/// Must run as root. Refuses (a `Registry` error naming `portpool repair`, changing nothing)
+/// a directory or file that is a symbolic link, is not a directory or regular file, is owned
+/// by another user than root or has more than one link (a hard link to another file would
+/// have init give the group that file), and a registry that does not read back; an unknown
+/// group is `NotFound`.
 pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
@@ -87,7 +93,7 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
     }
     let dir_want = Want {
         gid,
-        mode: if shared { 0o2775 } else { 0o755 },
+        mode: if shared { 0o3775 } else { 0o1755 },
     };
     if fs::symlink_metadata(dir).is_err() {
         fs::DirBuilder::new()
@@ -110,7 +116,9 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
         .collect();
     if missing[0] {
         // An empty registry, written as every change is (the store may add the lock file).
-        Registry::with_source(path, PathSource::Host).reset()?;
+        Registry::with_source(path, PathSource::System).reset()?;
+    } else {
+        check_reads_back(path)?;
     }
     for ((file, want), missing) in files.iter().zip(missing) {
         if missing {
@@ -133,34 +141,57 @@ fn describe(want: Want) -> String {
     format!("root:{} {:04o}", group_name(want.gid), want.mode)
 }
 
-/// Refuses a path that exists but is a symbolic link, of the wrong type, or not root's.
+/// What every refusal of a damaged host registry ends with: the way back.
+pub(crate) const REPAIR_HINT: &str = "run 'sudo portpool repair' to set the host registry right, keeping every lease that reads back";
+
+/// Refuses a path that exists but is a symbolic link, of the wrong type, not root's, or (a
+/// file) linked from elsewhere.
 fn check_existing(path: &Path, dir: bool) -> Result<()> {
     let Ok(meta) = fs::symlink_metadata(path) else {
         return Ok(());
     };
     let kind = if dir { "directory" } else { "regular file" };
+    let refuse = |why: String| Err(Error::registry(path, format!("{why}; {REPAIR_HINT}")));
     if meta.file_type().is_symlink() {
-        return Err(Error::registry(
-            path,
-            "is a symbolic link; init refuses it (a link could point the host registry anywhere)",
-        ));
+        return refuse(
+            "is a symbolic link; init refuses it (a link could point the host registry anywhere)"
+                .to_owned(),
+        );
     }
     if meta.is_dir() != dir || (!dir && !meta.is_file()) {
-        return Err(Error::registry(
-            path,
-            format!("is not a {kind}; init refuses to use it"),
-        ));
+        return refuse(format!("is not a {kind}; init refuses to use it"));
     }
     if meta.uid() != 0 {
-        return Err(Error::registry(
-            path,
-            format!(
-                "is owned by uid {}, not root; init refuses to take it over (remove it, or chown it to root, first)",
-                meta.uid()
-            ),
+        return refuse(format!(
+            "is owned by uid {}, not root; init refuses to take it over",
+            meta.uid()
+        ));
+    }
+    if !dir && meta.nlink() != 1 {
+        return refuse(format!(
+            "has {} links; init refuses it (giving the group a file that is also another name would give it that file too)",
+            meta.nlink()
         ));
     }
     Ok(())
+}
+
+/// Refuses a registry that does not read back: damage names `repair`; a newer version's
+/// file (which nothing repairs) says to upgrade, as every command does.
+fn check_reads_back(path: &Path) -> Result<()> {
+    match Registry::with_source(path, PathSource::System).list() {
+        Err(e)
+            if e.kind() == ErrorKind::Registry
+                && !e.message().contains("portpool repair")
+                && !e.message().contains("upgrade portpool") =>
+        {
+            Err(Error::new(
+                ErrorKind::Registry,
+                format!("{}; {REPAIR_HINT}", e.message()),
+            ))
+        }
+        other => other.map(drop),
+    }
 }
 
 fn create_file(path: &Path, want: Want) -> Result<()> {
@@ -284,6 +315,30 @@ pub fn group_name(gid: u32) -> String {
     unsafe { CStr::from_ptr(group.gr_name) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// `user NAME (uid N)`, or `uid N` when the host has no name for it: how errors name the
+/// user who made a lease or pool.
+pub(crate) fn user_text(uid: u32) -> String {
+    let mut user: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut user,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || user.pw_name.is_null() {
+        return format!("uid {uid}");
+    }
+    // SAFETY: getpwuid_r succeeded, so pw_name points to a NUL-terminated string in buf.
+    let name = unsafe { CStr::from_ptr(user.pw_name) }.to_string_lossy();
+    format!("user {name} (uid {uid})")
 }
 
 #[cfg(test)]

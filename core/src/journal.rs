@@ -257,14 +257,11 @@ impl Journal {
             && meta.mode() & 0o020 != 0
         {
             let group = crate::host::group_name(meta.gid());
-            let user = std::env::var("USER")
-                .ok()
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| sys::geteuid().to_string());
+            let hint = crate::account::join_hint(&group, meta.gid());
             return Error::new(
                 ErrorKind::Registry,
                 format!(
-                    "registry {}: permission denied {what} {}: only its owner and members of group {group} may change it; to join, ask an administrator to run: usermod -aG {group} {user}",
+                    "registry {}: permission denied {what} {}: only its owner and members of group {group} may change it; {hint}",
                     self.path.display(),
                     path.display()
                 ),
@@ -1008,6 +1005,7 @@ mod tests {
             expires: None,
             next: None,
             origin: None,
+            uid: None,
             stale: None,
         }
     }

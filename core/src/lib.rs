@@ -30,6 +30,7 @@
 //! # Ok::<(), portpool_core::Error>(())
 //! ```
 
+mod account;
 mod allocation;
 mod choose;
 mod error;

@@ -14,7 +14,8 @@ use crate::model::{Mode, Protocol};
 use crate::owner::owner_of;
 use crate::probe::{address_error, bind_at};
 use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_pool_options, check_ttl_option, drop_if_stale,
+    LeaseOptions, NewLease, Registry, check_maker, check_pool_options, check_ttl_option,
+    drop_if_stale,
 };
 use crate::scoped::{Choice, ScopedLease, held_by_scope};
 use crate::validate::{check_name, shown};
@@ -153,6 +154,8 @@ impl Registry {
         let protocol = options.protocol;
         let new = NewLease {
             name,
+            uid: crate::sys::geteuid(),
+            force: self.force(),
             mode,
             pool,
             protocol,
@@ -169,6 +172,9 @@ impl Registry {
         self.store.update(|data| {
             let now = self.now();
             let dropped = drop_if_stale(data, name, now)?;
+            if let Some(held) = data.lease(name) {
+                check_maker(held, new.force)?;
+            }
             if let Some(port) = held_for(data, name, &request)? {
                 if fresh {
                     return Err(held_by_scope(name, port, protocol));

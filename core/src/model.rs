@@ -106,6 +106,12 @@ pub struct Lease {
     /// `doctor` can tell when another program has taken the port over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// The user id of the process that made the lease through portpool. Only that user or
+    /// root may release it, re-register its name, hand it over or change its owner, unless
+    /// the caller forces it. `None` in leases made before portpool recorded it: anyone who
+    /// may write the registry may change those.
+    #[serde(default)]
+    pub uid: Option<u32>,
     /// Why the lease is stale (time to live over, owner gone, a handover's owner gone), as
     /// `list` and `who` report it; `None` for a lease that holds its ports. Never stored:
     /// computed when the lease is read.
@@ -156,6 +162,11 @@ pub struct Pool {
     pub cursor: u16,
     /// Whether `allocate` bind-probes candidate ports; off for a range reserved for portpool.
     pub probe: bool,
+    /// The user id of the process that created the pool. Only that user or root may change
+    /// it, unless the caller forces it. `None` for the `default` pool and pools created
+    /// before portpool recorded it: anyone who may write the registry may change those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
 }
 
 impl Pool {
@@ -184,6 +195,7 @@ impl Pool {
             end,
             cursor: start,
             probe,
+            uid: None,
         };
         pool.cursor = cursor.filter(|c| pool.contains(*c)).unwrap_or(start);
         pool
@@ -196,6 +208,7 @@ impl Pool {
             end: DEFAULT_POOL_END,
             cursor: DEFAULT_POOL_START,
             probe: true,
+            uid: None,
         }
     }
 }
@@ -722,6 +735,7 @@ mod tests {
             expires: None,
             next: None,
             origin: None,
+            uid: None,
             stale: None,
         };
         let api = leases_to_json(&[lease], false);

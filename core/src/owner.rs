@@ -55,25 +55,100 @@ fn own_start_time() -> u64 {
 }
 
 fn read_start_time(pid: u32) -> Option<u64> {
-    let pid = i32::try_from(pid).ok().filter(|p| *p > 0)?;
-    procfs::process::Process::new(pid)
-        .and_then(|p| p.stat())
-        .ok()
-        .filter(|stat| !matches!(stat.state, 'Z' | 'X'))
-        .map(|stat| stat.starttime)
+    match read_stat(pid)? {
+        Seen::Running(start) => Some(start),
+        Seen::Exited => None,
+    }
 }
 
 /// Whether `owner` is still the process it was: the pid exists and started at the same time
 /// (a recycled pid has another start time). An owner recorded in another pid namespace than
 /// this process's cannot be seen from here and counts as alive: its pid would name another
 /// process, or none, in this namespace.
+///
+/// A process whose `/proc` entry this process cannot read (`/proc` mounted with
+/// `hidepid=invisible` or `hidepid=noaccess`, or a service under systemd's `ProtectProc=`)
+/// counts as alive while the kernel says the pid exists (`kill(pid, 0)` answers anything
+/// but `ESRCH`): its start time cannot be compared, and taking a hidden live owner for dead
+/// would hand its port to someone else. Only `ESRCH`, or a start time that differs, ends it.
 pub fn is_alive(owner: &Owner) -> bool {
+    let key = (owner.pid, owner.start_time, owner.pid_ns);
+    if let Some(known) = MEMO.with(|m| m.borrow().as_ref().and_then(|m| m.get(&key).copied())) {
+        return known;
+    }
+    let alive = read_alive(owner);
+    MEMO.with(|m| {
+        if let Some(memo) = m.borrow_mut().as_mut() {
+            memo.insert(key, alive);
+        }
+    });
+    alive
+}
+
+fn read_alive(owner: &Owner) -> bool {
     if let (Some(theirs), Some(ours)) = (owner.pid_ns, own_pid_namespace())
         && theirs != ours
     {
         return true;
     }
-    start_time(owner.pid) == Some(owner.start_time)
+    if owner.pid == std::process::id() {
+        return own_start_time() == owner.start_time;
+    }
+    match read_stat(owner.pid) {
+        Some(Seen::Running(start)) => start == owner.start_time,
+        Some(Seen::Exited) => false,
+        None => crate::sys::pid_exists(owner.pid),
+    }
+}
+
+/// What `/proc/PID/stat` shows of a process.
+enum Seen {
+    /// Running (or stopped), started at this many clock ticks after boot.
+    Running(u64),
+    /// Exited, and only its zombie is left.
+    Exited,
+}
+
+/// `None` when `/proc/PID/stat` cannot be read: no such process, or one hidden from this
+/// process (`hidepid=`).
+fn read_stat(pid: u32) -> Option<Seen> {
+    let pid = i32::try_from(pid).ok().filter(|p| *p > 0)?;
+    let stat = procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .ok()?;
+    Some(if matches!(stat.state, 'Z' | 'X') {
+        Seen::Exited
+    } else {
+        Seen::Running(stat.starttime)
+    })
+}
+
+type Liveness = std::collections::HashMap<(u32, u64, Option<u64>), bool>;
+
+thread_local! {
+    /// While [`with_liveness_memo`] runs on this thread: what [`is_alive`] found so far.
+    static MEMO: std::cell::RefCell<Option<Liveness>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with each owner's liveness read at most once: a choice that passes over a whole
+/// pool of leases held by a few processes (a test farm's workers) reads each process once,
+/// not once per lease, so a pool with no free port refuses about as fast as one with a free
+/// port answers. Within one choice, under the registry's lock, an owner found alive is
+/// taken as alive throughout, as a scan reading it once per lease would find it a moment
+/// earlier anyway.
+pub(crate) fn with_liveness_memo<T>(f: impl FnOnce() -> T) -> T {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            MEMO.with(|m| *m.borrow_mut() = None);
+        }
+    }
+    if MEMO.with(|m| m.borrow().is_some()) {
+        return f(); // an outer call keeps its memo
+    }
+    MEMO.with(|m| *m.borrow_mut() = Some(Liveness::new()));
+    let _clear = Clear;
+    f()
 }
 
 /// What a recorded lease amounts to at a given moment. The one rule for staleness: every
@@ -184,6 +259,25 @@ pub(crate) fn settled(lease: &Lease, now: Duration) -> (Option<Lease>, Standing)
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn within_one_choice_each_owners_liveness_is_read_once() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let owner = super::owner_of(child.id()).unwrap();
+        super::with_liveness_memo(|| {
+            assert!(super::is_alive(&owner));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            assert!(
+                super::is_alive(&owner),
+                "the first answer stands within the choice"
+            );
+        });
+        assert!(!super::is_alive(&owner), "a new choice reads it again");
+    }
+
     use super::*;
 
     #[test]

@@ -14,8 +14,9 @@ pub enum PathSource {
     Explicit,
     /// From `$PORTPOOL_REGISTRY`.
     Environment,
-    /// The host registry, `/var/lib/portpool/registry.json`: it exists, so every user shares
-    /// it.
+    /// The host registry, `/var/lib/portpool/registry.json`: `portpool init` set up its
+    /// directory (or the file exists), so every user shares it, and a missing registry there
+    /// is an error rather than an empty one.
     Host,
     /// The host registry for root on a host that has none yet: root's first write creates it.
     System,
@@ -41,7 +42,9 @@ impl PathSource {
         match self {
             PathSource::Explicit => "given with --registry (or by the caller)",
             PathSource::Environment => "from $PORTPOOL_REGISTRY",
-            PathSource::Host => "the host registry, shared by every user: it exists",
+            PathSource::Host => {
+                "the host registry, shared by every user: portpool init set up its directory (or it exists)"
+            }
             PathSource::System => {
                 "the host registry, for root on a host that has none yet (created on the first change; run 'portpool init' to share it with a group)"
             }
@@ -52,9 +55,25 @@ impl PathSource {
     }
 }
 
+impl PathSource {
+    /// What a front end tells root, once, when its change created the host registry (this
+    /// source is [`PathSource::System`] only until then): that only root may change it, and
+    /// what `portpool init --group` would add.
+    pub fn created_note(self, path: &Path) -> Option<String> {
+        (self == PathSource::System).then(|| {
+            format!(
+                "created the host registry {}: only root may change it; 'portpool init --group portpool' would let the members of group portpool change it too (directory root:portpool 3775, registry 0664, lock file 0660)",
+                path.display()
+            )
+        })
+    }
+}
+
 /// Resolves the registry path: `explicit`, else `$PORTPOOL_REGISTRY`, else the host registry
-/// `/var/lib/portpool/registry.json` whenever it exists, for every user, else that same path
-/// for root (created on root's first change), else the per-user registry
+/// `/var/lib/portpool/registry.json` whenever `portpool init` set up its directory (a
+/// directory owned by root with the sticky bit, which no one but root can make or undo) or
+/// anything is at that path, for every user, else that same path for root (created on root's
+/// first change), else the per-user registry
 /// `$XDG_STATE_HOME/portpool/registry.json` (`~/.local/state/portpool/registry.json` when
 /// unset or not absolute).
 pub fn resolve_path(explicit: Option<&Path>) -> Result<(PathBuf, PathSource)> {
@@ -77,7 +96,8 @@ pub(crate) fn resolve_with_host(
     }
     // Anything at the host path counts, a link or a file that is not a registry included: the
     // store then refuses it with a message, rather than a user silently using another file.
-    if std::fs::symlink_metadata(host).is_ok() {
+    // So does a directory init set up, with nothing in it: the store then says what to do.
+    if std::fs::symlink_metadata(host).is_ok() || host.parent().is_some_and(is_set_up) {
         return Ok((host.to_owned(), PathSource::Host));
     }
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -85,6 +105,15 @@ pub(crate) fn resolve_with_host(
         return Ok((host.to_owned(), PathSource::System));
     }
     Ok((user_registry()?, PathSource::User))
+}
+
+/// Whether `dir` is a host registry's directory as `portpool init` leaves it: a directory
+/// (not a link) owned by root with the sticky bit. Only root can make one under a directory
+/// only root may write (`/var/lib`), and a member cannot take the mark away.
+pub(crate) fn is_set_up(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == 0 && m.mode() & 0o1000 != 0)
 }
 
 /// The per-user registry path: `$XDG_STATE_HOME/portpool/registry.json`, else
@@ -128,5 +157,42 @@ mod tests {
             );
         }
         assert!(resolve_with_host(Some(Path::new("")), &host).is_err());
+    }
+
+    #[test]
+    fn root_creating_the_host_registry_is_told_what_init_would_add() {
+        let host = Path::new(HOST_REGISTRY);
+        let note = PathSource::System.created_note(host).unwrap();
+        assert!(note.contains(HOST_REGISTRY), "{note}");
+        assert!(note.contains("portpool init --group portpool"), "{note}");
+        for source in [
+            PathSource::Explicit,
+            PathSource::Environment,
+            PathSource::Host,
+            PathSource::User,
+        ] {
+            assert_eq!(source.created_note(host), None);
+        }
+    }
+
+    #[test]
+    fn a_directory_init_set_up_decides_the_registry_even_when_the_file_is_gone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("registry.json");
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if std::env::var_os("PORTPOOL_REGISTRY").is_some() || !root {
+            // Only root owns a directory init set up; others cannot make one to test with.
+            assert!(!is_set_up(dir.path()));
+            return;
+        }
+        assert!(!is_set_up(dir.path()), "no sticky bit yet");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o3775)).unwrap();
+        assert!(is_set_up(dir.path()));
+        assert_eq!(
+            resolve_with_host(None, &host).unwrap(),
+            (host.clone(), PathSource::Host)
+        );
     }
 }

@@ -22,7 +22,9 @@ pub struct LeaseOptions {
     /// TCP (default) or UDP.
     pub protocol: Protocol,
     /// `register` in fixed mode only: take the port even when a process outside the registry
-    /// has it bound. A port leased to another name is never taken.
+    /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
+    /// also return the port of a name whose live lease another user made, as a handle that
+    /// forces does (see [`Registry::set_force`]).
     pub force: bool,
     /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
     pub pid: Option<u32>,
@@ -159,6 +161,9 @@ pub struct Registry {
     source: PathSource,
     /// Seconds added to this handle's clock: lets tests drive expiries without sleeping.
     skew: std::sync::atomic::AtomicU64,
+    /// Whether calls may change leases and pools that other users made (see
+    /// [`set_force`](Registry::set_force)).
+    force: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -302,6 +307,10 @@ pub(crate) fn check_pool_options(options: &LeaseOptions) -> Result<()> {
 
 pub(crate) struct NewLease<'a> {
     pub(crate) name: &'a str,
+    /// The user making it: the caller's effective uid.
+    pub(crate) uid: u32,
+    /// Whether the caller may re-register a name another user's lease holds.
+    pub(crate) force: bool,
     pub(crate) mode: Mode,
     pub(crate) pool: Option<&'a str>,
     pub(crate) protocol: Protocol,
@@ -320,6 +329,8 @@ impl<'a> NewLease<'a> {
     ) -> Result<NewLease<'a>> {
         Ok(NewLease {
             name,
+            uid: crate::sys::geteuid(),
+            force: false,
             mode,
             pool,
             protocol: options.protocol,
@@ -332,6 +343,8 @@ impl<'a> NewLease<'a> {
     pub(crate) fn recorded(name: &'a str, protocol: Protocol) -> NewLease<'a> {
         NewLease {
             name,
+            uid: crate::sys::geteuid(),
+            force: false,
             mode: Mode::Fixed,
             pool: None,
             protocol,
@@ -353,15 +366,55 @@ impl<'a> NewLease<'a> {
             expires: self.ttl.map(|t| expiry(now, t)),
             next: None,
             origin: None,
+            uid: Some(self.uid),
             stale: None,
         }
     }
+
+    /// This lease as a handle whose [`force`](Registry::force) is `force` asks for it.
+    pub(crate) fn forced(self, force: bool) -> NewLease<'a> {
+        NewLease { force, ..self }
+    }
+}
+
+/// Refuses (a `Conflict` naming the user) a change by this caller of `lease`, made by another
+/// user: releasing it, re-registering its name, handing it over or changing its owner. Root
+/// may, and so may a caller that forces it; a lease that records no user is anyone's.
+pub(crate) fn check_maker(lease: &Lease, force: bool) -> Result<()> {
+    match lease.uid {
+        Some(uid) if !may_override(uid, force) => Err(Error::conflict(format!(
+            "lease {} was made by {}: only that user or root may release it, register its name again, hand it over or change its owner (force does it anyway)",
+            shown(&lease.name),
+            crate::host::user_text(uid)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses (a `Conflict` naming the user) a change by this caller of `pool`, created by
+/// another user; as [`check_maker`].
+pub(crate) fn check_pool_maker(pool: &Pool, force: bool) -> Result<()> {
+    match pool.uid {
+        Some(uid) if !may_override(uid, force) => Err(Error::conflict(format!(
+            "pool {} was created by {}: only that user or root may change it (force does it anyway)",
+            shown(&pool.name),
+            crate::host::user_text(uid)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether this caller may change what user `uid` made: it is that user or root, or forces.
+fn may_override(uid: u32, force: bool) -> bool {
+    let me = crate::sys::geteuid();
+    force || me == uid || me == 0
 }
 
 impl Registry {
     /// A handle on the registry at `path`, or at the default path when `None`:
     /// `$PORTPOOL_REGISTRY`, else the host registry `/var/lib/portpool/registry.json` whenever
-    /// it exists (for every user), else that path for root, else the per-user
+    /// `portpool init` set up its directory or it exists (for every user; there, a missing
+    /// file is a `Registry` error saying what to do), else that path for root, else the per-user
     /// `$XDG_STATE_HOME/portpool/registry.json` (`~/.local/state/portpool/registry.json`).
     /// Files are created on the first write: mode 0600 under the per-user default path,
     /// 0644 elsewhere. Calls wait for the lock as long as `$PORTPOOL_LOCK_TIMEOUT` says
@@ -382,7 +435,29 @@ impl Registry {
             store,
             source,
             skew: std::sync::atomic::AtomicU64::new(0),
+            force: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// This handle, forcing as [`set_force`](Self::set_force) says.
+    pub fn with_force(self, force: bool) -> Registry {
+        self.set_force(force);
+        self
+    }
+
+    /// With `force`, calls on this handle may release, re-register, hand over and change the
+    /// owner of leases another user made, and change pools another user created; without
+    /// (the default), each of those is a `Conflict` naming that user, unless the caller is
+    /// root. A rail against accidents, not a wall: any member of the registry's group may
+    /// set it (see the README's trust table).
+    pub fn set_force(&self, force: bool) {
+        self.force
+            .store(force, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this handle forces (see [`set_force`](Self::set_force)); off unless set.
+    pub fn force(&self) -> bool {
+        self.force.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The time this handle judges expiries by: the system clock, plus any test skew.

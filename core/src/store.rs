@@ -56,6 +56,9 @@ pub(crate) trait Storage: Send + Sync {
 pub(crate) struct Store {
     backend: Journal,
     hook: Option<Hook>,
+    /// The host registry: its directory decides that it is the registry for every user, so a
+    /// missing file is an error, never an empty registry (nor a new file with the wrong owner).
+    required: bool,
 }
 
 /// What a handle runs inside every change, under the lock, when `enabled` says so for the
@@ -78,12 +81,33 @@ impl Store {
         Store {
             backend: Journal::new(path, file_mode, dir_mode),
             hook: None,
+            required: source == PathSource::Host,
         }
     }
 
     /// Runs `hook` inside every later change of this handle (see [`Hook`]).
     pub(crate) fn set_hook(&mut self, hook: Hook) {
         self.hook = Some(hook);
+    }
+
+    /// For the host registry: `Registry` error when the file is missing, saying what to do.
+    fn check_present(&self) -> Result<()> {
+        let path = self.path();
+        if !self.required || std::fs::symlink_metadata(path).is_ok() {
+            return Ok(());
+        }
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let what = if unsafe { libc::geteuid() } == 0 {
+            crate::host::REPAIR_HINT
+        } else {
+            "ask root to run 'sudo portpool repair'"
+        };
+        Err(Error::registry(
+            path,
+            format!(
+                "is missing: portpool init set up its directory, so it is the registry of every user and no other is used; {what}"
+            ),
+        ))
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -97,6 +121,7 @@ impl Store {
     /// Runs `f` on the current registry. Never creates a file: a missing registry reads as
     /// the empty one.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Data) -> T) -> Result<T> {
+        self.check_present()?;
         let mut f = Some(f);
         let mut out = None;
         self.backend.read_with(&mut |data| {
@@ -107,6 +132,7 @@ impl Store {
 
     /// Empties the registry, whatever its entries hold (see [`Storage::reset`]).
     pub(crate) fn reset(&self) -> Result<()> {
+        self.check_present()?;
         self.backend.reset()?;
         let path = self.backend.path();
         match self.hook.filter(|h| (h.enabled)(path)) {
@@ -123,6 +149,7 @@ impl Store {
     /// stores the result. `f` decides before it mutates: when it returns an error, nothing
     /// is written.
     pub(crate) fn update<T>(&self, f: impl FnOnce(&mut Data) -> Result<(T, bool)>) -> Result<T> {
+        self.check_present()?;
         let mut f = Some(f);
         let mut out = None;
         let path = self.backend.path();

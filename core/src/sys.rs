@@ -232,6 +232,21 @@ pub(crate) fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
     })
 }
 
+/// Whether the kernel knows a process `pid` in this process's pid namespace, whether or not
+/// `/proc` shows it: `kill(pid, 0)` fails with `ESRCH` only when there is none (`EPERM`
+/// means there is one that this process may not signal).
+pub(crate) fn pid_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; kill only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 pub(crate) fn geteuid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }

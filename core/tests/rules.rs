@@ -672,3 +672,50 @@ fn threads_sharing_one_handle_never_get_the_same_port() {
     assert_eq!(ports.len(), 40);
     assert_eq!(reg.list().unwrap().len(), 40);
 }
+
+#[test]
+fn a_lease_and_a_new_pool_record_the_user_who_made_them_and_a_changed_pool_keeps_its_maker() {
+    let s = scratch();
+    let reg = open(&s.path);
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let port = free_block(4);
+    reg.register("web", port, Mode::Fixed, &tcp()).unwrap();
+    assert_eq!(reg.lease("web").unwrap().uid, Some(me));
+    let made = reg.set_pool("p", port + 1, port + 3, Some(false)).unwrap();
+    assert_eq!(made.pool.uid, Some(me));
+    let default = reg.set_pool("default", port + 1, port + 3, None).unwrap();
+    assert_eq!(default.pool.uid, None, "the default pool has no maker");
+    assert!(
+        fs::read_to_string(&s.path)
+            .unwrap()
+            .contains(&format!("\"uid\":{me}"))
+    );
+}
+
+#[test]
+fn another_users_lease_is_a_conflict_naming_them_unless_root_or_forced() {
+    let s = scratch();
+    let lease = r#"{"lease":{"name":"theirs","port":1,"protocol":"tcp","mode":"fixed","pool":null,"created":1,"uid":4242}}"#;
+    fs::write(&s.path, format!("{{\"version\":2}}\n{lease}\n")).unwrap();
+    let reg = open(&s.path);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        for refused in [
+            reg.release("theirs").map(drop),
+            reg.set_owner("theirs", None).map(drop),
+            reg.register("theirs", 1, Mode::Fixed, &tcp()).map(drop),
+            reg.reset(),
+        ] {
+            let err = refused.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+            assert!(err.message().contains("uid 4242"), "{err}");
+        }
+        assert_eq!(reg.lease("theirs").unwrap().port, 1);
+        reg.set_force(true);
+    }
+    assert!(
+        reg.release("theirs").unwrap(),
+        "root or a forcing handle releases it"
+    );
+}

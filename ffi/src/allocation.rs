@@ -257,8 +257,9 @@ pub unsafe extern "C" fn portpool_allocate(
     unsafe { portpool_allocate_ex(reg, name, pool, std::ptr::null(), out_port) }
 }
 
-/// `portpool_allocate` with lease options: protocol, owner pid and time to live (`force` has
-/// no effect here). `options` NULL means the defaults.
+/// `portpool_allocate` with lease options: protocol, owner pid and time to live (`force`
+/// only lets it return the port of a name another user's lease holds). `options` NULL means
+/// the defaults.
 ///
 /// - **Ownership:** `name`, `pool` and `options` are only read during the call.
 /// - **Threads:** safe to call concurrently on one handle.

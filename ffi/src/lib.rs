@@ -178,6 +178,38 @@ pub unsafe extern "C" fn portpool_set_lock_timeout(
     })
 }
 
+/// Sets whether calls on `reg` may change what another user made: with `force` true,
+/// `portpool_release`, `portpool_register_ex` and `portpool_allocate_ex` (of a name another
+/// user's lease holds), the handover calls and `portpool_set_owner` act on leases another
+/// user made, `portpool_set_pool` changes pools another user created, and `portpool_reset`
+/// empties a registry where another user holds a live lease; with false (the default),
+/// each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller is root. A rail
+/// against accidents, not a wall: any member of the registry's group may set it.
+///
+/// - **Threads:** applies to every thread using `reg`, from their next call on.
+/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
+///
+/// ```c
+/// portpool_set_force(reg, true);   // release another user's lease, on purpose
+/// portpool_release(reg, "stuck-service", &released);
+/// portpool_set_force(reg, false);
+/// ```
+///
+/// # Safety
+/// `reg` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_set_force(
+    reg: *mut portpool_registry,
+    force: bool,
+) -> portpool_status {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let reg = unsafe { registry(reg)? };
+        reg.inner.set_force(force);
+        Ok(())
+    })
+}
+
 /// The path of the registry file that `reg` uses, as given or as resolved from the defaults.
 ///
 /// - **Ownership:** `*out_path` is a new string owned by the caller: free it with

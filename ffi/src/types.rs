@@ -83,7 +83,9 @@ pub struct portpool_lease_options {
     /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
     pub protocol: portpool_protocol,
     /// `portpool_register_ex` in fixed mode only: take the port even when a process outside
-    /// the registry has it bound. A port leased to another name is never taken.
+    /// the registry has it bound. A port leased to another name is never taken. Both
+    /// `portpool_register_ex` and `portpool_allocate_ex`: also return the port of a name whose
+    /// live lease another user made (as `portpool_set_force` does for every call).
     pub force: bool,
     /// The process that owns the lease (0: none). Once it exits the lease is stale and is
     /// reclaimed. A pid that is negative, larger than any `pid_t` or names no running process

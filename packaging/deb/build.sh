@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What `make deb` runs: stages `make install PREFIX=/usr` (Debian's multiarch library
 # directory, no rpath) and turns it into portpool_VERSION_ARCH.deb with dpkg-deb: the package
-# holds exactly what `make install` installs, plus Debian's docs, the portserver's systemd unit
-# (disabled) and the maintainer scripts beside this file.
+# holds exactly what `make install` installs (the portserver's systemd unit, disabled, among
+# it), plus Debian's docs with README.md, and the maintainer scripts beside this file.
 #
 # Usage: build.sh REPO OUT_DIR VERSION   (with $CARGO_TARGET_DIR set by the Makefile)
 #
@@ -41,14 +41,12 @@ install -m 0644 "$HERE/copyright" "$doc/copyright"
     echo
     echo " -- $name <$email>  $(date -R -d "@$(git -C "$REPO" log -1 --format=%ct)")"
 } | gzip -9n > "$doc/changelog.gz"
-# The portserver's systemd unit, shipped disabled (no postinst enables or starts it):
-# `systemctl enable --now portpool-portserver` turns it on.
-install -D -m 0644 "$HERE/portpool-portserver.service" "$STAGE/lib/systemd/system/portpool-portserver.service"
-# The path unit that keeps the kernel's reserved ports in sync with members' changes, and the
-# service it runs: the postinst enables the path unit.
-for unit in portpool-reserve.path portpool-reserve.service; do
-    install -D -m 0644 "$HERE/$unit" "$STAGE/lib/systemd/system/$unit"
-done
+# README.md, compressed as Debian compresses documentation.
+gzip -9n < "$REPO/README.md" > "$doc/README.md.gz"
+# The portserver's systemd unit came with `make install` (in /usr/lib/systemd/system),
+# shipped disabled (no postinst enables or starts it): `systemctl enable --now
+# portpool-portserver` turns it on. So did the reserve path unit and its service, which the
+# postinst enables.
 
 # Directories 0755 and files 0644 (0755 for programs), whatever the umask of the build; a
 # shared library is not a program.
@@ -72,7 +70,7 @@ install -m 0644 "$HERE/triggers" "$STAGE/DEBIAN/"
 # What a package linking libportpool.so.0 depends on (dpkg-shlibdeps reads it).
 echo "libportpool 0 portpool (>= $VERSION)" > "$STAGE/DEBIAN/shlibs"
 chmod 0644 "$STAGE/DEBIAN/shlibs"
-(cd "$STAGE" && find usr lib -type f -print0 | sort -z | xargs -0 md5sum) > "$STAGE/DEBIAN/md5sums"
+(cd "$STAGE" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$STAGE/DEBIAN/md5sums"
 chmod 0644 "$STAGE/DEBIAN/md5sums"
 
 mkdir -p "$OUT"

@@ -409,6 +409,8 @@ impl Registry {
     pub fn new(env: Env, path: Option<String>, options: Option<OpenOptions>) -> napi::Result<Self> {
         let inner = run_now(&env, || {
             let reg = pp::Registry::open(path.as_deref().map(Path::new))?;
+            let force = options.as_ref().and_then(|o| o.force).unwrap_or(false);
+            let reg = reg.with_force(force);
             match options.and_then(|o| o.lock_timeout) {
                 Some(seconds) => {
                     Ok(reg.with_lock_timeout(pp::parse_lock_timeout(&seconds.to_string())?))
@@ -431,6 +433,12 @@ impl Registry {
     #[napi(getter)]
     pub fn lock_timeout(&self) -> f64 {
         self.inner.lock_timeout().as_secs_f64()
+    }
+
+    /// Whether calls may change what another user made (see `OpenOptions.force`).
+    #[napi(getter)]
+    pub fn force(&self) -> bool {
+        self.inner.force()
     }
 }
 

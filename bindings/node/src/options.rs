@@ -90,6 +90,12 @@ options! {
         /// before failing with `PORTPOOL_BUSY`; 0: not at all. Default: `$PORTPOOL_LOCK_TIMEOUT`,
         /// else 10. An `…Async` call waits as long, without holding a thread meanwhile.
         pub lock_timeout: Option<f64>,
+        /// Let calls change what another user made: `release`, `register`, `allocate` (of a
+        /// name another user's lease holds), the handover calls and `setOwner` act on leases
+        /// another user made, `setPool` changes pools another user created, and `reset`
+        /// empties a registry where another user holds a live lease. `false` (the default):
+        /// each of those is `PORTPOOL_CONFLICT` naming that user, unless the caller is root.
+        pub force: Option<bool>,
     }
 
     /// Options of `Registry.register`.
@@ -118,7 +124,8 @@ options! {
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
         /// Fixed mode only: take the port even when a process outside the registry has it
-        /// bound. A port leased to another name is never taken.
+        /// bound. A port leased to another name is never taken. Any mode: also return the
+        /// port of a name whose live lease another user made.
         pub force: Option<bool>,
         /// The process that owns the lease; once it exits, the lease is stale and is reclaimed.
         pub pid: Option<f64>,

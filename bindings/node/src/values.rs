@@ -72,6 +72,11 @@ pub struct Lease {
     /// leases from `list` and `who`; `null` for a lease that holds its ports.
     #[serde(default)]
     pub stale: Option<String>,
+    /// The user id of the process that made the lease; `null` in leases made before portpool
+    /// recorded it. Only that user or root may release it, register its name again, hand it
+    /// over or change its owner, unless the registry was opened with `force`.
+    #[serde(default)]
+    pub uid: Option<u32>,
 }
 
 /// The next generation's port during a zero-downtime handover.
@@ -116,6 +121,11 @@ pub struct Pool {
     pub cursor: u32,
     /// Whether `allocate` bind-probes candidate ports.
     pub probe: bool,
+    /// The user id of the process that created the pool; `null` for the default pool and
+    /// pools created before portpool recorded it. Only that user or root may change it,
+    /// unless the registry was opened with `force`.
+    #[serde(default)]
+    pub uid: Option<u32>,
 }
 
 /// A lease that `gc` released, and why.

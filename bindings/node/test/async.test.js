@@ -28,6 +28,7 @@ test('every_async_twin_resolves_to_what_its_synchronous_call_returns', async () 
     end: 46509,
     cursor: 46500,
     probe: false,
+    uid: process.geteuid(),
   })
   assert.equal(await reg.allocateAsync('w1', { pool: 'p' }), 46500)
   assert.deepEqual(await reg.listAsync(), reg.list())

@@ -293,7 +293,7 @@ test('set_pool_emits_each_warning_and_returns_the_pool', async () => {
   try {
     // Inside every Linux default ephemeral range (32768-60999).
     const pool = reg.setPool('eph', 40000, 40009, { probe: false })
-    assert.deepEqual(pool, { name: 'eph', start: 40000, end: 40009, cursor: 40000, probe: false })
+    assert.deepEqual(pool, { name: 'eph', start: 40000, end: 40009, cursor: 40000, probe: false, uid: process.geteuid() })
     assert.deepEqual(await reg.setPoolAsync('eph2', 40010, 40019), reg.pools().find((p) => p.name === 'eph2'))
     reg.setPool('quiet', 2000, 2009)
     await new Promise((resolve) => setImmediate(resolve))

@@ -4,6 +4,7 @@
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
+const { spawnSync } = require('node:child_process')
 const { test } = require('node:test')
 
 const { Registry, isFree, findFree, isPortpoolError } = require('..')
@@ -209,4 +210,29 @@ test('a_lock_held_past_the_lock_timeout_is_PORTPOOL_BUSY_and_reads_go_on', async
   for (const bad of [-1, Number.NaN, 1e12]) {
     throwsPortpool(() => new Registry(file, { lockTimeout: bad }), 'PORTPOOL_INVALID_ARGUMENT', /lock timeout/)
   }
+})
+
+test('releasing a lease another user made is PORTPOOL_CONFLICT naming them, unless opened with force', () => {
+  // Run as a user other than root (root may anyway): a registry of its own holding a lease
+  // uid 4242 made, released without and with force.
+  const child = `
+    const fs = require('node:fs'), os = require('node:os'), path = require('node:path')
+    const { Registry } = require(${JSON.stringify(path.resolve(__dirname, '..'))})
+    const dir = fs.mkdtempSync('/tmp/portpool-force-')
+    const file = path.join(dir, 'r.json')
+    fs.writeFileSync(file, '{"version":2}\\n{"lease":{"name":"theirs","port":1,"protocol":"tcp",' +
+      '"mode":"fixed","pool":null,"created":1,"uid":4242}}\\n')
+    let code
+    try { new Registry(file).release('theirs') } catch (err) {
+      code = err.code
+      if (!/uid 4242/.test(err.message)) throw err
+    }
+    if (code !== 'PORTPOOL_CONFLICT') throw new Error('released without force: ' + code)
+    const forced = new Registry(file, { force: true })
+    if (!forced.force || forced.release('theirs') !== true) throw new Error('force did not release')
+    fs.rmSync(dir, { recursive: true })
+  `
+  const asOther = process.geteuid() === 0 ? { uid: 65534, gid: 65534 } : {}
+  const done = spawnSync(process.execPath, ['-e', child], { cwd: '/', encoding: 'utf8', ...asOther })
+  assert.equal(done.status, 0, done.stderr)
 })

@@ -75,7 +75,7 @@ test('node_sees_what_the_cli_leases', async () => {
   cliOk(file, 'pool', 'set', 'cli-pool', '47300', '47301')
   assert.deepEqual(
     reg.pools().find((p) => p.name === 'cli-pool'),
-    { name: 'cli-pool', start: 47300, end: 47301, cursor: 47300, probe: true },
+    { name: 'cli-pool', start: 47300, end: 47301, cursor: 47300, probe: true, uid: process.geteuid() },
   )
   const udp = Number(cliOk(file, 'allocate', 'udp-worker', '--udp'))
   const lease = reg.list().find((l) => l.name === 'udp-worker')

@@ -103,6 +103,7 @@ test('list_returns_every_lease_with_every_field', () => {
       next: null,
       origin: null,
       stale: null,
+      uid: process.geteuid(),
     },
   )
   assert.deepEqual(
@@ -120,6 +121,7 @@ test('list_returns_every_lease_with_every_field', () => {
       next: null,
       origin: null,
       stale: null,
+      uid: process.geteuid(),
     },
   )
   assert.equal(pooled.mode, 'pool')
@@ -167,6 +169,7 @@ test('pools_lists_the_default_pool_and_set_pool_creates_and_changes_pools', () =
     end: 47099,
     cursor: 47000,
     probe: true,
+    uid: process.geteuid(),
   })
   assert.deepEqual(reg.setPool('web', 47100, 47199, { probe: false }), {
     name: 'web',
@@ -174,6 +177,7 @@ test('pools_lists_the_default_pool_and_set_pool_creates_and_changes_pools', () =
     end: 47199,
     cursor: 47100,
     probe: false,
+    uid: process.geteuid(),
   })
   assert.equal(reg.setPool('web', 47100, 47150).probe, false, 'an existing pool keeps its probe setting')
   assert.deepEqual(

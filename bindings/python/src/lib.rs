@@ -671,7 +671,7 @@ impl Job {
 /// Every call that touches the file takes `timeout=` (seconds it may wait for the lock, on
 /// top of `lock_timeout`: the shorter wins) and has an awaitable twin named `<call>_async`.
 /// While a call waits, Python's signal handlers run: Ctrl-C raises KeyboardInterrupt at once.
-/// A Registry pickles as its path and lock timeout, and is opened again when unpickled.
+/// A Registry pickles as its path, lock timeout and force, and is opened again when unpickled.
 ///
 /// A change returns once it is on the disk, unless it concerns only leases owned by a
 /// process (`pid=`) or a pool's cursor: those survive any crash of a process, but not a
@@ -683,6 +683,11 @@ impl Job {
 ///         $XDG_STATE_HOME/portpool/registry.json (~/.local/state/portpool/registry.json).
 ///     lock_timeout: Seconds a change waits for another process's lock before raising
 ///         BusyError (0: not at all). None: $PORTPOOL_LOCK_TIMEOUT, else 10.
+///     force: Let calls change what another user made: release, register, allocate (of a
+///         name another user's lease holds), the handover calls and set_owner act on leases
+///         another user made, set_pool changes pools another user created, and reset
+///         empties a registry where another user holds a live lease. False (the default):
+///         each of those raises ConflictError naming that user, unless the caller is root.
 ///
 /// Raises:
 ///     InvalidArgumentError: path is empty, or None and no default path can be found; a
@@ -779,9 +784,14 @@ macro_rules! registry_methods {
 registry_methods! {
     plain {
         #[new]
-        #[pyo3(signature = (path=None, *, lock_timeout=None))]
-        fn new(py: Python<'_>, path: Option<PathBuf>, lock_timeout: Option<f64>) -> PyResult<Self> {
-            let mut inner = pp::Registry::open(path.as_deref()).or_raise(py)?;
+        #[pyo3(signature = (path=None, *, lock_timeout=None, force=false))]
+        fn new(
+            py: Python<'_>,
+            path: Option<PathBuf>,
+            lock_timeout: Option<f64>,
+            force: bool,
+        ) -> PyResult<Self> {
+            let mut inner = pp::Registry::open(path.as_deref()).or_raise(py)?.with_force(force);
             if let Some(timeout) = timeout_arg(py, lock_timeout)? {
                 inner = inner.with_lock_timeout(timeout);
             }
@@ -802,6 +812,12 @@ registry_methods! {
             self.inner.lock_timeout().as_secs_f64()
         }
 
+        /// Whether calls may change what another user made (see `force=`).
+        #[getter]
+        fn force(&self) -> bool {
+            self.inner.force()
+        }
+
         fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
             Ok(format!(
                 "Registry({})",
@@ -816,6 +832,7 @@ registry_methods! {
         ) -> PyResult<((PathBuf,), Bound<'py, PyDict>)> {
             let kwargs = PyDict::new(py);
             kwargs.set_item("lock_timeout", self.lock_timeout())?;
+            kwargs.set_item("force", self.force())?;
             Ok(((self.path(),), kwargs))
         }
 
@@ -955,7 +972,8 @@ registry_methods! {
     ///         socket tables, as a lease may be for a privileged service.
     ///     protocol: "tcp" (default) or "udp".
     ///     force: "fixed" only: take the port even when a process outside the registry has
-    ///         it bound. A port leased to another name is never taken.
+    ///         it bound. A port leased to another name is never taken. Any mode: also return
+    ///         the port of a name whose live lease another user made.
     ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
     ///     ttl: Seconds the lease lives unless renewed.
     ///     timeout: Seconds this call may wait for the registry's lock, on top of the

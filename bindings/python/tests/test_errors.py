@@ -3,6 +3,8 @@
 import errno
 import os
 import pickle
+import shutil
+import tempfile
 
 import pytest
 
@@ -227,3 +229,41 @@ def test_an_int_like_object_is_accepted_as_a_port(reg):
             return 41234
 
     assert reg.set_pool("p", Index(), Index()).start == 41234
+
+
+
+def _release_theirs() -> None:
+    """On a registry of its own holding a lease uid 4242 made: releasing it is a
+    ConflictError naming that user, and force=True releases it."""
+    d = tempfile.mkdtemp(dir="/tmp")
+    path = os.path.join(d, "r.json")
+    with open(path, "w") as f:
+        f.write(
+            '{"version":2}\n{"lease":{"name":"theirs","port":1,"protocol":"tcp",'
+            '"mode":"fixed","pool":null,"created":1,"uid":4242}}\n'
+        )
+    with pytest.raises(portpool.ConflictError, match="uid 4242"):
+        portpool.Registry(path).release("theirs")
+    forced = portpool.Registry(path, force=True)
+    assert forced.force and forced.release("theirs")
+    shutil.rmtree(d)
+
+
+def test_another_users_lease_is_a_conflict_error_to_release_unless_forced():
+    if os.geteuid() != 0:
+        _release_theirs()
+        return
+    # Root may anyway: the check runs in a child that becomes nobody.
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            _release_theirs()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -156,7 +156,7 @@ def test_an_async_twin_takes_the_arguments_of_its_call(name):
 
 
 def test_registry_constructor_signature():
-    assert str(inspect.signature(portpool.Registry)) == "(path=None, *, lock_timeout=None)"
+    assert str(inspect.signature(portpool.Registry)) == "(path=None, *, lock_timeout=None, force=False)"
     assert "Args:" in portpool.Registry.__doc__
 
 

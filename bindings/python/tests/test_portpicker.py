@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 
 import portpicker as original
 import pytest
@@ -26,6 +27,8 @@ def _fresh(monkeypatch):
     bind-probe (so other software on the host cannot disturb it), in the registry that
     `portpool.Registry()` opens: the temporary one conftest points $PORTPOOL_REGISTRY at."""
     monkeypatch.setattr(portpicker, "_state", portpicker._State())
+    for ports in (portpicker._free_ports, portpicker._owned_ports, portpicker._random_ports):
+        ports.clear()
     portpool.Registry().set_pool("default", *POOL, probe=False)
 
 
@@ -43,18 +46,19 @@ def sleeper() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
 
 
-def test_the_public_api_has_portpickers_names_and_signatures():
-    for name in ("pick_unused_port", "return_port", "is_port_free", "add_reserved_port"):
-        assert inspect.signature(getattr(portpicker, name)).parameters.keys() == (
+def test_the_public_api_has_every_public_name_of_portpicker_with_its_signature():
+    public = [name for name in vars(original) if not name.startswith("_")]
+    public = [name for name in public if inspect.isfunction(getattr(original, name))]
+    public = [name for name in public if getattr(getattr(original, name), "__module__", "") == "portpicker"]
+    assert {"bind", "get_port_from_port_server", "PickUnusedPort", "IsPortFree", "Bind"} <= set(public)
+    for name in public:
+        mine = getattr(portpicker, name)
+        assert inspect.signature(mine).parameters.keys() == (
             inspect.signature(getattr(original, name)).parameters.keys()
         ), name
-    assert set(portpicker.__all__) >= {
-        "pick_unused_port",
-        "return_port",
-        "is_port_free",
-        "add_reserved_port",
-        "NoFreePortFoundError",
-    }
+    assert set(portpicker.__all__) >= set(original.__all__)
+    assert issubclass(portpicker.NoFreePortFoundError, original.NoFreePortFoundError.__base__)
+    assert portpicker.IsPortFree is portpicker.is_port_free
     assert issubclass(portpicker.NoFreePortFoundError, Exception)
 
 
@@ -83,10 +87,43 @@ def test_a_port_picked_for_another_pid_is_leased_to_it_and_reclaimed_when_it_exi
     assert [r.lease.port for r in default.gc()] == [port]
 
 
-def test_the_portserver_address_is_accepted_and_the_registry_answers(default, monkeypatch):
+def test_an_unreachable_portserver_is_said_on_stderr_and_the_registry_answers(
+    default, monkeypatch, capfd
+):
     monkeypatch.setenv("PORTSERVER_ADDRESS", "@portpool-test-no-such-server")
     port = portpicker.pick_unused_port(portserver_address="@portpool-test-no-such-server")
     assert lease_of(default, port).pid == os.getpid()
+    assert "Socket error when connecting to portserver" in capfd.readouterr().err
+
+
+def test_portserver_address_names_the_portserver_asked_first_as_portpicker_does(
+    default, monkeypatch, tmp_path
+):
+    """A portserver that answers one port per request, as `portpool portserver` or
+    portpicker's own would; the port it gives comes back to this process when returned."""
+    address = str(tmp_path / "portserver.sock")
+    served = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(address)
+        server.listen()
+
+        def answer(port: int) -> None:
+            conn, _ = server.accept()
+            with conn:
+                served.append(int(conn.recv(64).split(b"\n")[0]))
+                conn.sendall(b"%d\n" % port)
+
+        thread = threading.Thread(target=answer, args=(POOL[1] + 5,))
+        thread.start()
+        monkeypatch.setenv("PORTSERVER_ADDRESS", address)
+        assert portpicker.pick_unused_port() == POOL[1] + 5
+        thread.join()
+        assert served == [os.getpid()]
+        assert default.list() == [], "the portserver's port is no lease of this process"
+        portpicker.return_port(POOL[1] + 5)
+        assert portpicker.pick_unused_port() == POOL[1] + 5, "handed out again first"
+    monkeypatch.setenv("PORTSERVER_ADDRESS", "")
+    assert lease_of(default, portpicker.pick_unused_port()).pid == os.getpid()
 
 
 def test_return_port_releases_the_lease_for_every_process(default):
@@ -128,6 +165,31 @@ def test_a_reserved_port_leased_to_another_holder_is_a_conflict(default):
     with pytest.raises(portpool.ConflictError):
         portpicker.add_reserved_port(41901)
     assert portpicker.pick_unused_port() != 41901
+
+
+def test_is_port_free_is_none_for_a_port_another_process_binds_though_this_one_leased_it(default):
+    mine = portpicker.pick_unused_port()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import socket,sys,time; s=socket.socket(); s.bind(('', {mine})); s.listen(); print(1, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline() == b"1\n"
+        assert portpicker.is_port_free(mine) is None
+        assert portpicker.bind(mine, socket.SOCK_STREAM, socket.IPPROTO_TCP) is None
+        assert portpicker.bind(mine, socket.SOCK_DGRAM, socket.IPPROTO_UDP) == mine
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert portpicker.is_port_free(mine) == mine
+
+
+def test_bind_of_port_0_is_a_port_the_kernel_picks():
+    port = portpicker.bind(0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    assert isinstance(port, int) and 0 < port < 65536
+    with pytest.raises(portpool.InvalidArgumentError):
+        portpicker.bind(0, socket.SOCK_RAW, 0)
 
 
 def test_is_port_free_returns_the_port_or_none(default):
@@ -224,6 +286,16 @@ def test_the_command_line_leases_to_the_given_pid_and_accepts_a_bind_timeout(def
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_command_line_help_is_portpickers_usage_and_exits_non_zero(default):
+    for flag in ("-h", "--help"):
+        out = run_cli(flag)
+        assert out.returncode != 0
+        assert "usage" in out.stdout
+        assert "\nIf passed an arg" in out.stdout
+        assert "\n  #!/bin/bash" in out.stdout
+    assert default.list() == []
 
 
 def test_the_command_line_refuses_a_bad_pid_on_one_line_and_leases_nothing(default):

@@ -413,7 +413,9 @@ def test_leases_are_frozen_comparable_and_hashable(reg, reserved):
     with pytest.raises(AttributeError):
         pool.start = 1
     assert hash(pool) == hash(reg.pools()[0])
-    assert repr(pool) == "Pool(name='default', start=9000, end=9999, cursor=9000, probe=True)"
+    assert repr(pool) == (
+        "Pool(name='default', start=9000, end=9999, cursor=9000, probe=True, uid=None)"
+    )
 
 
 def test_names_are_stored_exactly(reg):

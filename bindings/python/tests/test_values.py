@@ -142,12 +142,12 @@ def test_values_match_positionally_by_their_field_order(reg):
             pytest.fail("no match")
 
 
-def test_a_registry_pickles_as_its_path_and_lock_timeout_and_reopens(path):
-    reg = portpool.Registry(path, lock_timeout=2.5)
+def test_a_registry_pickles_as_its_path_lock_timeout_and_force_and_reopens(path):
+    reg = portpool.Registry(path, lock_timeout=2.5, force=True)
     reg.register("kept", 41100)
     for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
         again = pickle.loads(pickle.dumps(reg, protocol))
-        assert (again.path, again.lock_timeout) == (path, 2.5)
+        assert (again.path, again.lock_timeout, again.force) == (path, 2.5, True)
         assert again.get("kept") == 41100
     assert copy.copy(reg).path == path
 

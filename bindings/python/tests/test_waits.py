@@ -30,6 +30,18 @@ def lock_held(reg: portpool.Registry):
             fcntl.flock(held, fcntl.LOCK_UN)
 
 
+@pytest.fixture
+def sigint_raises():
+    """Python's own SIGINT handler (KeyboardInterrupt) for the test, whatever this process
+    inherited: started in the background by a shell, it inherited SIGINT ignored, and Python
+    then installs no handler, so the interrupt a test sends itself would be lost."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def signal_later(signum: int, after: float) -> list[float]:
     """Sends `signum` to this process after `after` seconds; returns [when it was sent]."""
     sent: list[float] = []
@@ -73,7 +85,7 @@ def test_a_bad_call_timeout_is_an_invalid_argument(reg, bad):
 # --- signals during a wait ------------------------------------------------------------------
 
 
-def test_sigint_during_a_lock_wait_is_a_keyboard_interrupt_within_200_ms(reg):
+def test_sigint_during_a_lock_wait_is_a_keyboard_interrupt_within_200_ms(reg, sigint_raises):
     with lock_held(reg):
         sent = signal_later(signal.SIGINT, 0.3)
         with pytest.raises(KeyboardInterrupt) as raised:
@@ -85,7 +97,9 @@ def test_sigint_during_a_lock_wait_is_a_keyboard_interrupt_within_200_ms(reg):
     assert reg.list() == []
 
 
-def test_sigint_while_waiting_behind_another_thread_is_a_keyboard_interrupt_within_200_ms(reg):
+def test_sigint_while_waiting_behind_another_thread_is_a_keyboard_interrupt_within_200_ms(
+    reg, sigint_raises
+):
     """The main thread waits for a call of another thread of this process, which itself
     waits for another process's lock."""
     with lock_held(reg):

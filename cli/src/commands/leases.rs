@@ -21,6 +21,7 @@ pub(super) fn register(reg: &Registry, args: RegisterArgs) -> Result<Outcome, Er
         range: args.range.as_deref().map(parse_range).transpose()?,
         ..args.probe.apply(args.lease.options(args.force))?
     };
+    reg.set_force(args.force);
     say([reg.register(&args.name, ports, mode.unwrap_or_default(), &options)?]);
     Ok(Outcome::Ok)
 }
@@ -70,6 +71,7 @@ pub(super) fn get(reg: &Registry, args: GetArgs) -> Result<Outcome, Error> {
 /// `portpool allocate`: prints one port per name, in order.
 pub(super) fn allocate(reg: &Registry, args: AllocateArgs) -> Result<Outcome, Error> {
     let options = args.probe.apply(args.lease.options(false))?;
+    reg.set_force(args.force);
     let ports = match args.names.as_slice() {
         [name] => vec![reg.allocate(name, args.pool.as_str(), &options)?],
         many => {
@@ -196,6 +198,7 @@ pub(super) fn renew(reg: &Registry, args: RenewArgs) -> Result<Outcome, Error> {
 
 /// `portpool set-owner`: prints the lease's port.
 pub(super) fn set_owner(reg: &Registry, args: SetOwnerArgs) -> Result<Outcome, Error> {
+    reg.set_force(args.force);
     let lease = reg.set_owner(&args.name, args.pid)?;
     say([lease.port.to_string()]);
     Ok(Outcome::Ok)
@@ -223,8 +226,10 @@ pub(super) fn handover(reg: &Registry, args: HandoverArgs) -> Result<Outcome, Er
         commit,
         abort,
         pid,
+        force,
         ..
     } = args;
+    reg.set_force(force);
     let port = if commit {
         reg.commit_handover(&name, pid)?
     } else if abort {

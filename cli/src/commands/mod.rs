@@ -32,13 +32,24 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Init { group } => host::init(registry, group.as_deref()),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
+        Command::Version => docs::version(),
         Command::FindFree(args) => leases::find_free(args),
         command => {
             let reg = Registry::open(registry.as_deref())?;
             if let Some(wait) = wait {
                 reg.set_lock_timeout(wait);
             }
-            on_registry(&reg, command)
+            // Root's first change on a host without a host registry creates it: say so, once.
+            let note = reg.source().created_note(reg.path());
+            let existed = reg.path().parent().is_some_and(|dir| dir.exists());
+            let outcome = on_registry(&reg, command);
+            if let Some(note) = note
+                && !existed
+                && reg.path().parent().is_some_and(|dir| dir.exists())
+            {
+                eprintln!("portpool: {note}");
+            }
+            outcome
         }
     }
 }
@@ -49,13 +60,19 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Register(args) => leases::register(reg, args),
         Command::Get(args) => leases::get(reg, args),
         Command::Allocate(args) => leases::allocate(reg, args),
-        Command::Release { name } => leases::release(reg, &name),
+        Command::Release { name, force } => {
+            reg.set_force(force);
+            leases::release(reg, &name)
+        }
         Command::List { json } => leases::list(reg, json),
         Command::Check(args) => leases::check(reg, args),
         Command::Gc { json } => leases::gc(reg, json),
         Command::Renew(args) => leases::renew(reg, args),
         Command::SetOwner(args) => leases::set_owner(reg, args),
-        Command::Reset { yes } => leases::reset(reg, yes),
+        Command::Reset { yes, force } => {
+            reg.set_force(force);
+            leases::reset(reg, yes)
+        }
         Command::Handover(args) => leases::handover(reg, args),
         Command::Pool(PoolCommand::Set(args)) => pools::set(reg, args),
         Command::Pool(PoolCommand::List { json }) => pools::list(reg, json),
@@ -71,6 +88,7 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Init { .. }
         | Command::Completions { .. }
         | Command::Man { .. }
+        | Command::Version
         | Command::FindFree(_) => {
             unreachable!("handled before the registry is opened")
         }

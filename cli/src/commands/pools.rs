@@ -14,6 +14,7 @@ pub(super) fn set(reg: &Registry, args: PoolSetArgs) -> Result<Outcome, Error> {
         _ => None,
     };
     let (start, end) = (parse_port(&args.start)?, parse_port(&args.end)?);
+    reg.set_force(args.force);
     let change = reg.set_pool(&args.name, start, end, probe)?;
     for warning in &change.warnings {
         eprintln!("portpool: warning: {warning}");

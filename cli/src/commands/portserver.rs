@@ -7,11 +7,17 @@
 //! no portpool user of any language is given it meanwhile.
 //!
 //! One thread serves every client with `poll(2)`: a request is at most [`MAX_REQUEST`] bytes
-//! and must arrive within [`CLIENT_TIMEOUT`]; at most [`MAX_PENDING`] clients wait at once,
-//! the oldest being dropped for a newcomer. So garbage, huge lines and clients that connect
-//! and hang cost a bounded amount each and never stop the others being served.
+//! and must arrive within [`CLIENT_TIMEOUT`]; at most [`MAX_PENDING_PER_USER`] clients of
+//! one user wait at once, a newcomer dropping that same user's oldest, and at most
+//! [`MAX_PENDING`] in all, a newcomer then dropping the oldest client of the user with the
+//! most waiting. So garbage, huge lines, clients that connect and hang, and one user's
+//! connect storm cost a bounded amount each and never stop other users being served.
+//!
+//! The server is fair between users: the clients of one user (non-root) hold at most
+//! `--per-user-leases` live leases from it at once (default: a quarter of the pool), so no
+//! user can empty the pool for the others.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{ErrorKind as IoKind, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
@@ -30,8 +36,15 @@ use crate::args::PortserverArgs;
 pub(crate) const MAX_REQUEST: usize = 32;
 /// How long a client may take to send its request once connected.
 pub(crate) const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Clients waiting for their request at once; a newcomer beyond it drops the oldest.
+/// Clients waiting for their request at once; a newcomer beyond it drops the oldest client
+/// of the user with the most waiting.
 pub(crate) const MAX_PENDING: usize = 512;
+/// Clients of one user waiting at once; a newcomer of that user beyond it drops the user's
+/// oldest.
+pub(crate) const MAX_PENDING_PER_USER: usize = 64;
+/// Connections accepted in one turn of the event loop, so that a connect storm cannot keep
+/// the server accepting instead of serving.
+const MAX_ACCEPTS_PER_TURN: usize = MAX_PENDING;
 
 /// Where the server listens: `@NAME` in the abstract namespace, else a filesystem path.
 enum Address {
@@ -122,6 +135,8 @@ fn log(message: std::fmt::Arguments<'_>) {
 /// A connected client that has not yet sent a whole request.
 struct Client {
     stream: UnixStream,
+    /// The connecting user, as the kernel recorded it (`None`: unknown, counted as one user).
+    uid: Option<u32>,
     request: Vec<u8>,
     deadline: Instant,
 }
@@ -233,13 +248,29 @@ struct Server<'a> {
     me: u32,
     /// Makes every lease name of this server unique.
     serial: u64,
+    /// Most live leases granted to one non-root user's clients at once.
+    per_user: usize,
+    /// The leases granted to each user's clients, live or not yet found ended.
+    granted: HashMap<u32, Granted>,
 }
+
+/// The leases granted to one user's clients, and when they were last checked for ended ones.
+#[derive(Default)]
+struct Granted {
+    names: Vec<String>,
+    checked: Option<Instant>,
+}
+
+/// How often, at most, one user's leases are checked for ended ones while the user is at its
+/// limit: a client storm past the limit then costs no more than its refusals.
+const QUOTA_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Server<'_> {
     /// Answers one request: a port leased to the claimed pid, or the reason there is none.
     fn answer(&mut self, peer: &libc::ucred, request: &[u8]) -> Result<(String, u16), String> {
         let pid = parse_pid(request)?;
         may_claim(peer, pid)?;
+        self.check_quota(peer.uid)?;
         let options = LeaseOptions {
             pid: Some(pid),
             ..LeaseOptions::default()
@@ -253,9 +284,43 @@ impl Server<'_> {
                 .map_err(|e| e.to_string())?;
             // A name still held from an earlier server with this pid: take the next one.
             if grant.created {
+                if peer.uid != 0 {
+                    let granted = self.granted.entry(peer.uid).or_default();
+                    granted.names.push(name.clone());
+                }
                 return Ok((name, grant.port));
             }
         }
+    }
+
+    /// Refuses a request of user `uid` (never root's) whose clients hold `per_user` live
+    /// leases from this server. Leases found ended (released, owner gone) stop counting.
+    fn check_quota(&mut self, uid: u32) -> Result<(), String> {
+        if uid == 0 {
+            return Ok(());
+        }
+        let granted = self.granted.entry(uid).or_default();
+        if granted.names.len() < self.per_user {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if granted
+            .checked
+            .is_none_or(|at| now.duration_since(at) >= QUOTA_CHECK_INTERVAL)
+        {
+            let reg = self.reg;
+            granted
+                .names
+                .retain(|name| !matches!(reg.get(name), Ok(None)));
+            granted.checked = Some(now);
+        }
+        if granted.names.len() < self.per_user {
+            return Ok(());
+        }
+        Err(format!(
+            "uid {uid} holds {} live leases from this server, its limit (--per-user-leases)",
+            granted.names.len()
+        ))
     }
 
     /// Serves `client`'s request line and closes the connection.
@@ -273,6 +338,9 @@ impl Server<'_> {
                     .is_err()
                 {
                     let _ = self.reg.release(&name);
+                    if let Some(granted) = self.granted.get_mut(&peer.uid) {
+                        granted.names.retain(|n| *n != name);
+                    }
                 }
             }
             Err(why) => log(format_args!(
@@ -295,6 +363,11 @@ pub(super) fn portserver(reg: &Registry, args: PortserverArgs) -> Result<Outcome
             ));
         }
     }
+    if args.per_user_leases == Some(0) {
+        return Err(invalid(
+            "invalid --per-user-leases 0: a user's clients could never get a port",
+        ));
+    }
     let (wake, woken) = UnixStream::pair().map_err(|e| io_error("signal pipe", e))?;
     woken
         .set_nonblocking(true)
@@ -308,17 +381,24 @@ pub(super) fn portserver(reg: &Registry, args: PortserverArgs) -> Result<Outcome
         );
     }
     let listener = address.bind()?;
-    log(format_args!(
-        "serving portpicker's protocol on {address}, pool {}, registry {}",
-        args.pool.as_deref().unwrap_or(portpool_core::DEFAULT_POOL),
-        reg.path().display()
-    ));
+    let per_user = match args.per_user_leases {
+        Some(n) => n as usize,
+        None => default_per_user(reg, args.pool.as_deref())?,
+    };
     let mut server = Server {
         reg,
         pool: args.pool.as_deref(),
         me: std::process::id(),
         serial: 0,
+        per_user,
+        granted: HashMap::new(),
     };
+    log(format_args!(
+        "serving portpicker's protocol on {address}, pool {}, registry {}, at most {} live leases per user",
+        args.pool.as_deref().unwrap_or(portpool_core::DEFAULT_POOL),
+        reg.path().display(),
+        server.per_user
+    ));
     let served = serve_until_signal(&mut server, &listener, &OwnedFd::from(woken));
     for id in signals {
         signal_hook::low_level::unregister(id);
@@ -330,6 +410,18 @@ pub(super) fn portserver(reg: &Registry, args: PortserverArgs) -> Result<Outcome
     served?;
     log(format_args!("stopped"));
     Ok(Outcome::Ok)
+}
+
+/// A quarter of the pool's ports (at least one): how many live leases one user's clients
+/// get from the server unless `--per-user-leases` says otherwise.
+fn default_per_user(reg: &Registry, pool: Option<&str>) -> Result<usize, Error> {
+    let name = pool.unwrap_or(portpool_core::DEFAULT_POOL);
+    let size = reg
+        .pools()?
+        .iter()
+        .find(|p| p.name == name)
+        .map_or(0, |p| p.size());
+    Ok((size as usize / 4).max(1))
 }
 
 /// The event loop: accepts clients, reads their requests, answers whole ones, drops those
@@ -398,20 +490,20 @@ fn serve_until_signal(
     }
 }
 
-/// Accepts every pending connection into `clients`, dropping the oldest waiting client when
-/// more than [`MAX_PENDING`] would wait.
+/// Accepts pending connections into `clients`, at most [`MAX_ACCEPTS_PER_TURN`], making room
+/// as [`make_room`] says.
 fn accept_all(listener: &UnixListener, clients: &mut VecDeque<Client>) -> Result<(), Error> {
-    loop {
+    for _ in 0..MAX_ACCEPTS_PER_TURN {
         match listener.accept() {
             Ok((stream, _)) => {
                 if stream.set_nonblocking(true).is_err() {
                     continue;
                 }
-                if clients.len() >= MAX_PENDING {
-                    clients.pop_front();
-                }
+                let uid = peer_credentials(&stream).ok().map(|c| c.uid);
+                make_room(clients, uid);
                 clients.push_back(Client {
                     stream,
+                    uid,
                     request: Vec::with_capacity(MAX_REQUEST),
                     deadline: Instant::now() + CLIENT_TIMEOUT,
                 });
@@ -425,6 +517,30 @@ fn accept_all(listener: &UnixListener, clients: &mut VecDeque<Client>) -> Result
                 return Ok(());
             }
         }
+    }
+    Ok(())
+}
+
+/// Makes room among the waiting `clients` for a newcomer of user `uid`: when that user has
+/// [`MAX_PENDING_PER_USER`] waiting, its own oldest is dropped; when [`MAX_PENDING`] wait in
+/// all, the oldest of the user with the most waiting is. A user's newcomers never drop
+/// another user's clients while they have more waiting than that user.
+fn make_room(clients: &mut VecDeque<Client>, uid: Option<u32>) {
+    let mut counts: HashMap<Option<u32>, usize> = HashMap::new();
+    for client in clients.iter() {
+        *counts.entry(client.uid).or_default() += 1;
+    }
+    let victim = if counts.get(&uid).copied().unwrap_or(0) >= MAX_PENDING_PER_USER {
+        Some(uid)
+    } else if clients.len() >= MAX_PENDING {
+        counts.into_iter().max_by_key(|(_, n)| *n).map(|(u, _)| u)
+    } else {
+        None
+    };
+    if let Some(victim) = victim
+        && let Some(at) = clients.iter().position(|c| c.uid == victim)
+    {
+        clients.remove(at);
     }
 }
 

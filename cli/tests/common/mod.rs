@@ -82,3 +82,18 @@ pub fn fails(reg: &Path, args: &[&str], code: i32) -> String {
     );
     err
 }
+
+/// The first of `n` consecutive ports free for TCP and UDP, below the ephemeral range.
+pub fn free_block(n: u16) -> u16 {
+    let free = |p: u16| {
+        std::net::TcpListener::bind(("0.0.0.0", p)).is_ok()
+            && std::net::UdpSocket::bind(("0.0.0.0", p)).is_ok()
+    };
+    let mut start = 20000 + (std::process::id() as u16).wrapping_mul(7919) % 9000;
+    loop {
+        match (start..start + n).find(|p| !free(*p)) {
+            None => return start,
+            Some(busy) => start = busy + 1,
+        }
+    }
+}

@@ -102,13 +102,19 @@ class Registry:
     """A handle on one registry file, safe to share between threads; pickles as its path."""
 
     def __new__(
-        cls, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        lock_timeout: float | None = None,
+        force: bool = False,
     ) -> Registry: ...
-    def __getnewargs_ex__(self) -> tuple[tuple[pathlib.Path], dict[str, float]]: ...
+    def __getnewargs_ex__(self) -> tuple[tuple[pathlib.Path], dict[str, float | bool]]: ...
     @property
     def path(self) -> pathlib.Path: ...
     @property
     def lock_timeout(self) -> float: ...
+    @property
+    def force(self) -> bool: ...
     def lease(
         self,
         name: str,

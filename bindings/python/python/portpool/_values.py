@@ -92,6 +92,9 @@ class Lease:
         next: The next generation's port while a handover is under way; else None.
         stale: Why the lease is stale (time to live over, owner gone, a handover's owner
             gone), in leases from list() and who(); None for a lease that holds its ports.
+        uid: The user id of the process that made the lease; None in leases made before
+            portpool recorded it. Only that user or root may release it, register its name
+            again, hand it over or change its owner, unless the Registry forces.
     """
 
     _core_hidden: ClassVar[frozenset[str]] = frozenset({"origin"})
@@ -107,6 +110,7 @@ class Lease:
     expires: int | None
     next: Next | None
     stale: str | None
+    uid: int | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -120,6 +124,9 @@ class Pool:
         end: Last port of the range (inclusive).
         cursor: The next port allocate() will consider.
         probe: Whether allocate() bind-probes candidate ports.
+        uid: The user id of the process that created the pool; None for the default pool
+            and pools created before portpool recorded it. Only that user or root may change
+            it, unless the Registry forces.
     """
 
     name: str
@@ -127,6 +134,7 @@ class Pool:
     end: int
     cursor: int
     probe: bool
+    uid: int | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
