@@ -350,6 +350,7 @@ mod tests {
             next: None,
             origin: None,
             stale: None,
+            uid: None,
         }
     }
 
@@ -360,6 +361,7 @@ mod tests {
             end,
             cursor: start,
             probe: true,
+            uid: None,
         }
     }
 
