@@ -43,6 +43,9 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-rust:
+	@# portpool watch's end-to-end test runs it under tmux (cli/tests/kernel.rs).
+	command -v tmux > /dev/null || { apt-get update -qq > /dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux > /dev/null; }
 	$(CARGO) test --workspace
 
 test-c:
@@ -128,6 +131,17 @@ install:
 	sed 's|/usr/bin/portpool|$(PREFIX)/bin/portpool|' packaging/deb/portpool-portserver.service \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/portpool-portserver.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/portpool-portserver.service
+	for unit in portpool-reserve.path portpool-reserve.service; do \
+		sed 's|/usr/bin/portpool|$(PREFIX)/bin/portpool|' packaging/deb/$$unit \
+			> $(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit; \
+		chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit; \
+	done
+	@# The path unit that keeps the kernel's reserved ports in sync with members' changes
+	@# (`portpool reserve`), enabled on this host when systemd runs it (never into a DESTDIR:
+	@# a package enables its own, as the .deb's postinst does).
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		systemctl daemon-reload && systemctl enable --now portpool-reserve.path; \
+	fi
 
 # dist/: the CLI binary; libportpool-VERSION-linux-ARCH.tar.gz (a relocatable prefix: lib/ with
 # the .so, its symlinks, the .a and pkgconfig/portpool.pc, include/portpool.h, and the Go

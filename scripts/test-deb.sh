@@ -21,7 +21,8 @@ for path in ./usr/bin/portpool ./usr/include/portpool.h \
     ./usr/share/man/man1/portpool.1.gz ./usr/share/bash-completion/completions/portpool \
     ./usr/share/zsh/site-functions/_portpool ./usr/share/fish/vendor_completions.d/portpool.fish \
     ./usr/share/doc/portpool/copyright ./usr/share/doc/portpool/changelog.gz \
-    ./usr/share/doc/portpool/README.md.gz ./usr/lib/systemd/system/portpool-portserver.service; do
+    ./usr/share/doc/portpool/README.md.gz ./usr/lib/systemd/system/portpool-portserver.service \
+    ./usr/lib/systemd/system/portpool-reserve.path ./usr/lib/systemd/system/portpool-reserve.service; do
     printf '%s\n' "$contents" | has -F -- "$path" || fail "the package lacks $path"
 done
 info=$(dpkg-deb -I "$DEB")
@@ -42,11 +43,14 @@ if printf '%s\n' "$report" | has '^E: '; then
     fail "lintian reports errors"
 fi
 
-step "dpkg -i, -r and --purge in a private namespace over overlays"
+step "dpkg -i, -r and --purge in private mount and network namespaces over overlays"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-unshare --mount --propagation private bash -euo pipefail -c '
+# A private network namespace too: the postinst runs `portpool reserve`, which writes the
+# namespace's net.ipv4.ip_local_reserved_ports, never the host's.
+unshare --mount --net --propagation private bash -euo pipefail -c '
 scratch=$1 deb=$2
+ip link set lo up
 fail() { echo "test-deb: FAIL: $*" >&2; exit 1; }
 for d in usr etc var; do
     mkdir -p "$scratch/$d/up" "$scratch/$d/work"
@@ -65,6 +69,10 @@ port=$(setpriv --reuid=deb-member --regid=deb-member --init-groups portpool allo
 # The postinst on its own, run again: it changes nothing.
 sh /var/lib/dpkg/info/portpool.postinst configure > /dev/null
 [ "$(portpool get from-a-member)" = "$port" ] || fail "a second postinst lost the lease"
+# ... but syncs the reserved ports of the kernel, which now hold the port of the member.
+grep -qw "$port" /proc/sys/net/ipv4/ip_local_reserved_ports || fail "the postinst did not reserve $port"
+portpool reserve --check > /dev/null || fail "reserve --check reports drift after the postinst"
+[ -L /etc/systemd/system/paths.target.wants/portpool-reserve.path ] || fail "the postinst did not enable portpool-reserve.path"
 # The library links from its standard place, and the program runs without LD_LIBRARY_PATH.
 printf "#include <portpool.h>\nint main(void) { return portpool_abi_version() == PORTPOOL_ABI_VERSION ? 0 : 1; }\n" > "$scratch/abi.c"
 cc "$scratch/abi.c" $(pkg-config --cflags --libs portpool) -o "$scratch/abi"

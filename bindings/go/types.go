@@ -370,6 +370,10 @@ const (
 	// FindingUncompacted: the registry file is not being compacted (its writers have no
 	// usable spare and its owner has not written); Subject is its path.
 	FindingUncompacted FindingKind = "uncompacted"
+	// FindingUnreserved: leased ports inside the kernel's ephemeral range that the kernel does
+	// not reserve, in one finding (Subject is net.ipv4.ip_local_reserved_ports); `portpool
+	// reserve` (root) removes the risk.
+	FindingUnreserved FindingKind = "unreserved"
 )
 
 // Severity is how much a Finding matters.

@@ -186,7 +186,8 @@ pub(crate) enum Command {
         file: PathBuf,
     },
     /// Report leases nothing listens on, foreign listeners on leased ports, stale owners,
-    /// expired leases and pools in the kernel's ephemeral range. Exit 0 if all is well, 1 if not.
+    /// expired leases, pools in the kernel's ephemeral range and leased ports there that the
+    /// kernel does not reserve. Exit 0 if all is well, 1 if not.
     Doctor(DoctorArgs),
     /// Bring a damaged registry back: keep every line that reads back, move the damaged file
     /// aside as REGISTRY.damaged-SECONDS (never deleted), rewrite the registry from what was
@@ -199,6 +200,18 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make the kernel's reserved ports (net.ipv4.ip_local_reserved_ports, of this network
+    /// namespace) hold every leased port, TCP and UDP, so that no outgoing connection or
+    /// port-0 bind is given one; ports reserved by hand stay. As root; afterwards root's changes
+    /// sync at once and the systemd unit portpool-reserve.path syncs members'. --check, for
+    /// anyone, reports drift and exits 1 when there is some.
+    Reserve(ReserveArgs),
+    /// A live view of the registry, redrawn whenever it changes: per pool a strip of its
+    /// ports, the leases with owner, age, time to live left and handovers, and the last
+    /// changes. Every namespace is shown, or only --namespace's when given. Keys: / filter by
+    /// name, p by pool, n by namespace (- the default one), Esc clear, q quit. When stdout is
+    /// not a terminal, prints the leases and the changes every --interval.
+    Watch(WatchArgs),
     /// Set up the host registry (as root; idempotent): /var/lib/portpool, or --registry's
     /// directory, owned by root. With --group, members of GROUP may change it (directory
     /// root:GROUP 3775: sticky, so no one replaces a file they do not own; registry 0664,
@@ -498,14 +511,41 @@ pub(crate) struct MigrateArgs {
 }
 
 #[derive(Args)]
+pub(crate) struct ReserveArgs {
+    /// Only report what a sync would change, for any user; exit 1 when the kernel's list and
+    /// the registry disagree.
+    #[arg(long)]
+    pub(crate) check: bool,
+    /// Print the result as JSON ({leased, reserved, added, removed, by_hand, written}).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct WatchArgs {
+    /// Show only leases whose name contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) name: Option<String>,
+    /// Show only POOL and its leases.
+    #[arg(long, value_name = "POOL")]
+    pub(crate) pool: Option<String>,
+    /// When stdout is not a terminal: seconds between two printouts (decimals allowed).
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = wait_secs)]
+    pub(crate) interval: Duration,
+    /// When stdout is not a terminal: stop after N printouts (default: until interrupted).
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+}
+
+#[derive(Args)]
 pub(crate) struct DoctorArgs {
     /// Print {findings, unavailable} as JSON instead of one line per finding.
     #[arg(long)]
     pub(crate) json: bool,
     /// Exit 1 only when a finding of this kind is present (repeatable, or comma
     /// separated): not_listening, foreign_listener, stale_owner, stale_next_owner,
-    /// expired, taken_over, ephemeral_overlap, split_registry, long_handover, uncompacted.
-    /// Default: any warning
+    /// expired, taken_over, ephemeral_overlap, split_registry, long_handover, uncompacted,
+    /// unreserved. Default: any warning
     /// (every kind but the informational not_listening).
     #[arg(long, value_name = "KIND", value_delimiter = ',')]
     pub(crate) fail_on: Vec<String>,

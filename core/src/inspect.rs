@@ -57,6 +57,11 @@ pub enum FindingKind {
     /// A registry file whose tail has grown to twice what asks for a compaction: its writers
     /// cannot compact it (no usable spare) and its owner has not written.
     Uncompacted,
+    /// Live leases inside the kernel's ephemeral port range whose ports the kernel does not
+    /// reserve (`net.ipv4.ip_local_reserved_ports`): an outgoing connection or a port-0 bind
+    /// may be given them. One finding for all of them, whose subject is that setting;
+    /// `portpool reserve` removes the risk.
+    Unreserved,
 }
 
 /// How long a handover may be under way before `doctor` reports it (`long_handover`).
@@ -73,7 +78,8 @@ spelled!(FindingKind, "finding kind", {
     SplitRegistry => "split_registry",
     LongHandover => "long_handover",
     Uncompacted => "uncompacted",
-}, parse: [NotListening, ForeignListener, StaleOwner, StaleNextOwner, Expired, TakenOver, EphemeralOverlap, SplitRegistry, LongHandover, Uncompacted]);
+    Unreserved => "unreserved",
+}, parse: [NotListening, ForeignListener, StaleOwner, StaleNextOwner, Expired, TakenOver, EphemeralOverlap, SplitRegistry, LongHandover, Uncompacted, Unreserved]);
 
 impl FindingKind {
     /// How much it matters: only `not_listening` is informational.
@@ -160,7 +166,7 @@ pub fn ephemeral_overlap(pool: &Pool) -> Option<(u16, u16)> {
 pub(crate) fn ephemeral_warning(pool: &Pool) -> Option<String> {
     ephemeral_overlap(pool).map(|(lo, hi)| {
         format!(
-            "pool {} ({}-{}) overlaps the kernel's ephemeral ports {lo}-{hi}; outgoing connections may take its ports",
+            "pool {} ({}-{}) overlaps the kernel's ephemeral ports {lo}-{hi}; outgoing connections may take its ports unless the kernel reserves them: portpool reserve (as root) does",
             pool.name, pool.start, pool.end
         )
     })
@@ -286,7 +292,8 @@ impl Registry {
     /// Checks the registry against the host: leases nothing listens on, listeners on leased
     /// ports that are not the owner (or its descendants), ports `migrate` recorded that
     /// another program has taken over, stale owners (of a lease or of a handover's next
-    /// generation), expired leases, and pools overlapping the kernel's ephemeral port range.
+    /// generation), expired leases, pools overlapping the kernel's ephemeral port range, and leased ports in that range the
+    /// kernel does not reserve.
     /// Reads only; staleness is judged as by every other call.
     pub fn doctor(&self) -> Result<DoctorReport> {
         let (leases, pools) = self.store.read(|data| {
@@ -337,6 +344,7 @@ impl Registry {
         report.findings.extend(long_handovers(&leases, now));
         report.findings.extend(self.split_registry(now));
         report.findings.extend(self.uncompacted()?);
+        report.findings.extend(unreserved_finding(&leases, now));
         report
             .findings
             .extend(pools.iter().filter_map(ephemeral_finding));
@@ -345,8 +353,6 @@ impl Registry {
 }
 
 impl Registry {
-    /// When this handle is on the host registry and the caller's per-user registry still
-    /// holds live leases, the finding that says so and how to move them.
     /// The registry file's growth, when no one who may compact it has written for twice the
     /// changes that ask for a compaction.
     fn uncompacted(&self) -> Result<Option<Finding>> {
@@ -366,6 +372,8 @@ impl Registry {
         }))
     }
 
+    /// When this handle is on the host registry and the caller's per-user registry still
+    /// holds live leases, the finding that says so and how to move them.
     fn split_registry(&self, now: Duration) -> Option<Finding> {
         if self.source() != crate::paths::PathSource::Host {
             return None;
@@ -431,6 +439,38 @@ fn long_handovers(leases: &[Lease], now: Duration) -> Vec<Finding> {
             })
         })
         .collect()
+}
+
+/// One finding for the live leases whose ports (a handover's next one too) lie in the
+/// kernel's ephemeral range but not in its reserved list, naming the first few; none when
+/// there are none, or either list cannot be read. Its subject is the kernel's setting, so that
+/// what doctor says about each lease's listeners stays apart.
+fn unreserved_finding(leases: &[Lease], now: Duration) -> Option<Finding> {
+    let (lo, hi) = ephemeral_range()?;
+    let reserved = crate::reserve::kernel_reserved().ok()?;
+    let exposed: Vec<String> = leases
+        .iter()
+        .filter(|l| standing(l, now) == Standing::Held)
+        .flat_map(|l| l.ports().map(move |p| (p, l)))
+        .filter(|(p, _)| (lo..=hi).contains(p) && !reserved.contains(p))
+        .map(|(p, l)| format!("{p}/{} ({})", l.protocol, crate::validate::shown(&l.key())))
+        .collect();
+    let first = exposed.first()?;
+    let more = match exposed.len() {
+        1 => first.clone(),
+        n => format!("{first} and {} more", n - 1),
+    };
+    Some(Finding {
+        kind: FindingKind::Unreserved,
+        severity: FindingKind::Unreserved.severity(),
+        subject: "net.ipv4.ip_local_reserved_ports".to_owned(),
+        port: None,
+        protocol: None,
+        message: format!(
+            "{} leased port(s) inside the kernel's ephemeral ports {lo}-{hi} are not reserved, so an outgoing connection or a port-0 bind may be given them: {more}; portpool reserve (as root) reserves every leased port",
+            exposed.len()
+        ),
+    })
 }
 
 /// What the host's server sockets say about a live lease: nothing listening on its port, a

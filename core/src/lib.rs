@@ -47,6 +47,7 @@ mod owner;
 mod paths;
 mod probe;
 mod registry;
+mod reserve;
 mod scoped;
 mod sockets;
 mod spelled;
@@ -74,6 +75,10 @@ pub use owner::{is_alive, owner_of};
 pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
 pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PoolChange, PortState, Reclaimed, Registry};
+pub use reserve::{
+    RESERVED_PORTS, Reservation, kernel_reserved, parse_port_list, port_list, record_path, reserve,
+    reserve_check,
+};
 pub use scoped::{Choice, ScopedLease};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use store::{DEFAULT_LOCK_TIMEOUT, parse_lock_timeout};

@@ -433,8 +433,13 @@ impl Registry {
 
     /// A handle on `path`, creating files with the mode that `source` calls for.
     pub fn with_source(path: impl Into<PathBuf>, source: PathSource) -> Registry {
+        let mut store = Store::new(path.into(), source);
+        if crate::sys::geteuid() == 0 {
+            // Root's changes keep the kernel's reserved ports in sync, once `reserve` ran.
+            store.set_hook(crate::reserve::hook());
+        }
         Registry {
-            store: Store::new(path.into(), source),
+            store,
             source,
             skew: std::sync::atomic::AtomicU64::new(0),
             force: std::sync::atomic::AtomicBool::new(false),

@@ -55,9 +55,21 @@ pub(crate) trait Storage: Send + Sync {
 /// The storage of one registry handle, with the closure-taking calls the rules use.
 pub(crate) struct Store {
     backend: Journal,
+    hook: Option<Hook>,
     /// The host registry: its directory decides that it is the registry for every user, so a
     /// missing file is an error, never an empty registry (nor a new file with the wrong owner).
     required: bool,
+}
+
+/// What a handle runs inside every change, under the lock, when `enabled` says so for the
+/// registry's path: `after` once the change is decided, when it changed `digest`. The rules
+/// set it (today: root's handles keep the kernel's reserved ports in sync, `reserve.rs`); the
+/// store only calls it.
+#[derive(Clone, Copy)]
+pub(crate) struct Hook {
+    pub(crate) enabled: fn(&Path) -> bool,
+    pub(crate) digest: fn(&Data) -> Vec<u64>,
+    pub(crate) after: fn(&Path, &Data),
 }
 
 impl Store {
@@ -68,8 +80,14 @@ impl Store {
         };
         Store {
             backend: Journal::new(path, file_mode, dir_mode),
+            hook: None,
             required: source == PathSource::Host,
         }
+    }
+
+    /// Runs `hook` inside every later change of this handle (see [`Hook`]).
+    pub(crate) fn set_hook(&mut self, hook: Hook) {
+        self.hook = Some(hook);
     }
 
     /// For the host registry: `Registry` error when the file is missing, saying what to do.
@@ -125,7 +143,16 @@ impl Store {
     /// Empties the registry, whatever its entries hold (see [`Storage::reset`]).
     pub(crate) fn reset(&self) -> Result<()> {
         self.check_present()?;
-        self.backend.reset()
+        self.backend.reset()?;
+        let path = self.backend.path();
+        match self.hook.filter(|h| (h.enabled)(path)) {
+            // Every lease is gone: the hook sees the empty registry, under the lock.
+            Some(hook) => self.backend.update_with(&mut |data| {
+                (hook.after)(path, data);
+                Ok(false)
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Runs `f` on the registry with no other update running and, when it reports a change,
@@ -135,9 +162,17 @@ impl Store {
         self.check_present()?;
         let mut f = Some(f);
         let mut out = None;
+        let path = self.backend.path();
+        let hook = self.hook.filter(|h| (h.enabled)(path));
         self.backend.update_with(&mut |data| {
+            let before = hook.map(|h| (h.digest)(data));
             let (value, changed) = (f.take().expect("called once"))(data)?;
             out = Some(value);
+            if let (true, Some(h), Some(before)) = (changed, hook, before)
+                && (h.digest)(data) != before
+            {
+                (h.after)(path, data);
+            }
             Ok(changed)
         })?;
         Ok(out.expect("update_with calls its closure once"))

@@ -45,7 +45,8 @@ install -m 0644 "$HERE/copyright" "$doc/copyright"
 gzip -9n < "$REPO/README.md" > "$doc/README.md.gz"
 # The portserver's systemd unit came with `make install` (in /usr/lib/systemd/system),
 # shipped disabled (no postinst enables or starts it): `systemctl enable --now
-# portpool-portserver` turns it on.
+# portpool-portserver` turns it on. So did the reserve path unit and its service, which the
+# postinst enables.
 
 # Directories 0755 and files 0644 (0755 for programs), whatever the umask of the build; a
 # shared library is not a program.

@@ -11,7 +11,9 @@ mod host;
 mod leases;
 mod pools;
 mod portserver;
+mod reserve;
 mod run;
+mod watch;
 
 use portpool_core::{Error, Registry};
 
@@ -89,6 +91,8 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Repair { json } => host::repair(reg, json),
         Command::Path => host::path(reg),
         Command::Portserver(args) => portserver::portserver(reg, args),
+        Command::Reserve(args) => reserve::reserve(reg, args),
+        Command::Watch(args) => watch::watch(reg, args),
         Command::Init { .. }
         | Command::Completions { .. }
         | Command::Man { .. }

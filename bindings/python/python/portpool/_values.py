@@ -280,7 +280,7 @@ class Finding:
     Attributes:
         kind: "not_listening", "foreign_listener", "stale_owner", "stale_next_owner",
             "expired", "taken_over", "ephemeral_overlap", "split_registry",
-            "long_handover" or "uncompacted".
+            "long_handover", "uncompacted" or "unreserved".
         severity: "info" for "not_listening", "warning" for every other kind.
         subject: The lease or pool concerned.
         port: The port concerned, for findings about a lease; else None.
@@ -299,6 +299,7 @@ class Finding:
         "split_registry",
         "long_handover",
         "uncompacted",
+        "unreserved",
     ]
     severity: Literal["info", "warning"]
     subject: str
