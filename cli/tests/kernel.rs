@@ -90,7 +90,7 @@ out=$(pp pool set eph "$lo" "$((lo + 4))" --no-probe 2>&1)
 echo "$out" | grep -q "portpool reserve (as root)" || fail "set_pool's warning: $out"
 pp allocate a --pool eph >/dev/null
 if out=$(pp doctor --fail-on unreserved); then fail "doctor passed: $out"; fi
-echo "$out" | grep -q "1 leased port(s) inside the kernel's ephemeral ports .*: $lo/tcp (a); portpool reserve" || fail "doctor: $out"
+echo "$out" | grep -q "1 leased port(s) inside the kernel's ephemeral ports .*: $lo/tcp (\"a\"); portpool reserve" || fail "doctor: $out"
 "#,
     );
 }
