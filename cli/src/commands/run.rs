@@ -10,7 +10,7 @@ use signal_hook::iterator::SignalsInfo;
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::low_level::siginfo::Cause;
 
-use super::activation;
+use crate::activation;
 use crate::Outcome;
 use crate::args::{RunArgs, parse_ports, protocol};
 

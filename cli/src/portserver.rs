@@ -352,7 +352,7 @@ impl Server<'_> {
 }
 
 /// Runs the server until SIGTERM or SIGINT; see the module documentation.
-pub(super) fn portserver(reg: &Registry, args: PortserverArgs) -> Result<Outcome, Error> {
+pub(crate) fn portserver(reg: &Registry, args: PortserverArgs) -> Result<Outcome, Error> {
     let address = Address::parse(&args.address)?;
     if let Some(pool) = &args.pool {
         // An unknown pool fails now rather than on every request.

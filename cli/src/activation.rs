@@ -27,18 +27,18 @@ const PROTOCOL_VARS: [&str; 3] = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"];
 const PID_PREFIX: &[u8] = b"LISTEN_PID=";
 
 /// A running command started by [`spawn`].
-pub(super) struct Activated {
+pub(crate) struct Activated {
     pid: libc::pid_t,
 }
 
 impl Activated {
     /// The command's process id.
-    pub(super) fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.pid as u32
     }
 
     /// Waits for the command to exit.
-    pub(super) fn wait(&self) -> io::Result<ExitStatus> {
+    pub(crate) fn wait(&self) -> io::Result<ExitStatus> {
         let mut status = 0;
         loop {
             // SAFETY: waitpid writes the status into a valid int.
@@ -57,7 +57,7 @@ impl Activated {
 /// environment plus `env`, `socket` as fd 3 and the socket-activation variables naming it
 /// `name`. Standard input, output and error are inherited; every other descriptor is closed
 /// in the command. An argument holding a NUL byte is `InvalidInput`.
-pub(super) fn spawn(
+pub(crate) fn spawn(
     command: &[OsString],
     env: &[(&str, &OsStr)],
     socket: OwnedFd,
