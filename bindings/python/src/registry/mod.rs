@@ -95,6 +95,12 @@ impl Registry {
 /// The Registry's methods. Each operation is one entry that converts its arguments and says
 /// which core call it makes; the entry becomes the method and its awaitable `_async` twin,
 /// both with `timeout=`, both through `wait_on`.
+///
+/// pyo3 takes one `#[pymethods]` block per class, so the table is expanded here in one piece;
+/// its entries are written in parts by concern (`leases.rs`, `handovers.rs`, `reads.rs`,
+/// `upkeep.rs`). Each part is a macro that appends its entries to the table it is given and
+/// hands the result to the next macro of the list in brackets; this one comes last, with the
+/// list empty.
 macro_rules! registry_methods {
     (
         []
@@ -154,7 +160,7 @@ macro_rules! registry_methods {
     };
 }
 
-// The table, in parts by concern: each part appends its entries and passes the table on.
+// The table: the methods without a twin (`plain`), then each part's entries, in this order.
 leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_methods!]
     plain {
         #[new]
