@@ -3,10 +3,14 @@
 //!
 //! [`args`] defines what the command line accepts, [`commands`] holds one function per
 //! command, [`render`] is the only code that prints to stdout, and [`usage`] turns clap's
-//! errors into one line.
+//! errors into one line. Two subsystems have modules of their own: [`portserver`] (the
+//! portserver protocol's server, whose log lines go to stderr) and [`activation`] (starting
+//! `run --listen`'s command with its socket as systemd's socket activation hands it).
 
+mod activation;
 mod args;
 mod commands;
+mod portserver;
 mod render;
 mod usage;
 

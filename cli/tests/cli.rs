@@ -391,17 +391,6 @@ fn the_per_user_default_path_is_under_xdg_state_home_with_mode_0600() {
         .status()
         .unwrap();
     assert!(chown.success());
-    // No host registry, whatever the real host has: the per-user rule applies.
-    let as_nobody = |args: &[&str], env: (&str, &Path)| {
-        with_empty_var_lib("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-            .args(args)
-            .env_remove("PORTPOOL_REGISTRY")
-            .env_remove("XDG_STATE_HOME")
-            .env(env.0, env.1)
-            .output()
-            .unwrap()
-    };
     let out = as_nobody(&["path"], ("XDG_STATE_HOME", &state));
     let expected = state.join("portpool/registry.json");
     assert_eq!(
@@ -416,18 +405,8 @@ fn the_per_user_default_path_is_under_xdg_state_home_with_mode_0600() {
         ("XDG_STATE_HOME", &state),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        fs::metadata(&expected).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    assert_eq!(
-        fs::metadata(state.join("portpool"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o700
-    );
+    assert_eq!(mode_of(&expected), 0o600);
+    assert_eq!(mode_of(&state.join("portpool")), 0o700);
     let out = as_nobody(&["path"], ("HOME", &state));
     assert_eq!(
         stdout(&out).lines().next(),
@@ -443,6 +422,25 @@ fn the_per_user_default_path_is_under_xdg_state_home_with_mode_0600() {
         stdout(&root).lines().next(),
         Some("/var/lib/portpool/registry.json")
     );
+}
+
+/// `portpool ARGS` as nobody (uid 65534) with `env` set, without a host registry whatever
+/// the real host has (the per-user rule applies), and without $PORTPOOL_REGISTRY nor
+/// $XDG_STATE_HOME unless `env` sets it.
+fn as_nobody(args: &[&str], env: (&str, &Path)) -> std::process::Output {
+    with_empty_var_lib("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(args)
+        .env_remove("PORTPOOL_REGISTRY")
+        .env_remove("XDG_STATE_HOME")
+        .env(env.0, env.1)
+        .output()
+        .unwrap()
+}
+
+/// The permission bits of `path`.
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 #[test]

@@ -403,14 +403,21 @@ fn under_a_members_attacks_no_port_is_ever_held_by_two_acknowledged_leases() {
     if !is_root() {
         return;
     }
-    on_a_host(
-        r#"
+    on_a_host(&[SOAK_SETUP, SOAK_WORKER, SOAK_ATTACKER, SOAK_CHECK].concat());
+}
+
+/// The soak's setup: two more members, the host registry, a pool of 16 ports, root's lease.
+const SOAK_SETUP: &str = r#"
 for user in ppn ppk; do useradd -m -G "$GROUP" "$user"; done
 pp init --group "$GROUP" >/dev/null
 pp pool set soak "$FREE" $((FREE + 15)) --no-probe >/dev/null
 pp allocate installer-svc >/dev/null
 end=$(( $(date +%s) + 15 ))
 export end
+"#;
+
+/// The soak's worker, run as root and as three members.
+const SOAK_WORKER: &str = r#"
 # One worker: allocate, note the port and when it was acknowledged, check that the lease
 # still holds it, note when the release began, release. A failed call (Busy while M holds
 # the lock) acknowledged nothing.
@@ -430,6 +437,10 @@ worker() {
     fi
   done
 }
+"#;
+
+/// Every attack of the host's table that member M can still try, in a loop.
+const SOAK_ATTACKER: &str = r#"
 as_n() { as ppn "$BIN" "$@"; }
 as_k() { as ppk "$BIN" "$@"; }
 attacker() {
@@ -453,6 +464,11 @@ attacker() {
     as "$MEMBER" flock -w 1 "$REG.lock" sleep 0.1 2>/dev/null || true
   done
 }
+"#;
+
+/// Four workers and M at once, then: nothing was attacked, no port had two live leases, and
+/// the registry and its lock kept their owners and modes.
+const SOAK_CHECK: &str = r#"
 touch attacks
 worker pp root.log & worker as_q q.log & worker as_n n.log & worker as_k k.log &
 attacker &
@@ -467,6 +483,4 @@ overlap=$(sort -k1,1n -k2,2n all.log | awk '$1 == port && $2 < until { print pre
 for who in pp as_q as_outsider; do $who list >/dev/null || fail "$who cannot read the registry"; done
 [ "$(stat -c '%U:%G %a' "$REG")" = "root:$GROUP 664" ] || fail "registry is $(stat -c '%U:%G %a' "$REG")"
 [ "$(stat -c '%U:%G %a' "$REG.lock")" = "root:$GROUP 660" ] || fail "lock is $(stat -c '%U:%G %a' "$REG.lock")"
-"#,
-    );
-}
+"#;

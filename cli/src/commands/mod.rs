@@ -1,16 +1,15 @@
 //! One function per command, grouped by what they act on as core's registry is: `leases`
 //! (leasing, renewing, handing over and reclaiming ports), `pools`, `host` (what the host
 //! itself holds: its registry's setup and path, listeners, imports, health), `docs` (help
-//! generated from the definitions), `run` and `portserver` (a server in the foreground, whose
-//! log lines go to stderr). A command parses its arguments into core's values, calls core,
-//! and hands the result to [`crate::render`]; it prints nothing on stdout itself.
+//! generated from the definitions) and `run`. `portpool portserver` is a subsystem of its own,
+//! in [`crate::portserver`], and `run --listen`'s socket activation is in [`crate::activation`].
+//! A command parses its arguments into core's values, calls core, and hands the result to
+//! [`crate::render`]; it prints nothing on stdout itself.
 
-mod activation;
 mod docs;
 mod host;
 mod leases;
 mod pools;
-mod portserver;
 mod reserve;
 mod run;
 mod watch;
@@ -90,7 +89,7 @@ fn on_registry(reg: &Registry, command: Command) -> Result<Outcome, Error> {
         Command::Doctor(args) => host::doctor(reg, args),
         Command::Repair { json } => host::repair(reg, json),
         Command::Path => host::path(reg),
-        Command::Portserver(args) => portserver::portserver(reg, args),
+        Command::Portserver(args) => crate::portserver::portserver(reg, args),
         Command::Reserve(args) => reserve::reserve(reg, args),
         Command::Watch(args) => watch::watch(reg, args),
         Command::Init { .. }

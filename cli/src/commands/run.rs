@@ -1,17 +1,20 @@
 //! `portpool run`: a lease that lives exactly as long as the command it was made for.
 
 use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 
-use portpool_core::{Choice, Error, ErrorKind, LeaseOptions, ListenOptions, Mode, Registry};
+use portpool_core::{
+    Choice, Error, ErrorKind, LeaseOptions, ListenOptions, Mode, Registry, ScopedLease,
+};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::SignalsInfo;
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::low_level::siginfo::Cause;
 
-use super::activation;
 use crate::Outcome;
+use crate::activation;
 use crate::args::{RunArgs, parse_ports, protocol};
 
 /// Whether a signal that reached `portpool run` is passed on to the command. The command runs
@@ -42,18 +45,7 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
         host: host.as_deref().map(portpool_core::parse_host).transpose()?,
         ..LeaseOptions::default()
     };
-    if listen && name.contains(':') {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("invalid name {name:?} for --listen: $LISTEN_FDNAMES separates names with ':'"),
-        ));
-    }
-    let (lease, socket) = if listen {
-        let (lease, fd) = reg.listen_scoped(&name, &choice, &options, &ListenOptions::default())?;
-        (lease, Some(fd))
-    } else {
-        (reg.lease_scoped(&name, &choice, &options)?, None)
-    };
+    let (lease, socket) = take_lease(reg, &name, &choice, &options, listen)?;
     let port = lease.port().to_string();
     let env: [(&str, &OsStr); 4] = [
         ("PORT", OsStr::new(&port)),
@@ -88,12 +80,39 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
     let status =
         status.map_err(|e| Error::new(ErrorKind::Io, format!("waiting for the command: {e}")))?;
     released?;
+    Ok(exit(status))
+}
+
+/// The scoped lease `run` holds for the command, and with `listen` the socket bound to it.
+fn take_lease(
+    reg: &Registry,
+    name: &str,
+    choice: &Choice,
+    options: &LeaseOptions,
+    listen: bool,
+) -> Result<(ScopedLease, Option<OwnedFd>), Error> {
+    if listen && name.contains(':') {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid name {name:?} for --listen: $LISTEN_FDNAMES separates names with ':'"),
+        ));
+    }
+    Ok(if listen {
+        let (lease, fd) = reg.listen_scoped(name, choice, options, &ListenOptions::default())?;
+        (lease, Some(fd))
+    } else {
+        (reg.lease_scoped(name, choice, options)?, None)
+    })
+}
+
+/// `run`'s exit: the command's exit code, or 128 + N when signal N ended it.
+fn exit(status: ExitStatus) -> Outcome {
     let code = match (status.code(), status.signal()) {
         (Some(code), _) => code,
         (None, Some(signal)) => 128 + signal,
         (None, None) => 1,
     };
-    Ok(Outcome::Exit(u8::try_from(code).unwrap_or(1)))
+    Outcome::Exit(u8::try_from(code).unwrap_or(1))
 }
 
 /// The command `run` started: by std, or with a socket handed over.

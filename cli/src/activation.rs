@@ -27,18 +27,18 @@ const PROTOCOL_VARS: [&str; 3] = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"];
 const PID_PREFIX: &[u8] = b"LISTEN_PID=";
 
 /// A running command started by [`spawn`].
-pub(super) struct Activated {
+pub(crate) struct Activated {
     pid: libc::pid_t,
 }
 
 impl Activated {
     /// The command's process id.
-    pub(super) fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.pid as u32
     }
 
     /// Waits for the command to exit.
-    pub(super) fn wait(&self) -> io::Result<ExitStatus> {
+    pub(crate) fn wait(&self) -> io::Result<ExitStatus> {
         let mut status = 0;
         loop {
             // SAFETY: waitpid writes the status into a valid int.
@@ -57,20 +57,65 @@ impl Activated {
 /// environment plus `env`, `socket` as fd 3 and the socket-activation variables naming it
 /// `name`. Standard input, output and error are inherited; every other descriptor is closed
 /// in the command. An argument holding a NUL byte is `InvalidInput`.
-pub(super) fn spawn(
+pub(crate) fn spawn(
     command: &[OsString],
     env: &[(&str, &OsStr)],
     socket: OwnedFd,
     name: &str,
 ) -> io::Result<Activated> {
-    let argv: Vec<CString> = command
+    let argv = c_strings(command)?;
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let envp = environment(env, name);
+    // The pid slot: the prefix, then NULs the child overwrites with digits (one NUL is left).
+    let mut pid_slot = PID_PREFIX.to_vec();
+    pid_slot.resize(PID_PREFIX.len() + 12, 0);
+    let mut pid_slot = pid_slot.into_boxed_slice();
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+    envp_ptrs.push(pid_slot.as_ptr().cast());
+    envp_ptrs.push(std::ptr::null());
+
+    // The socket and the error pipe's write end well above 3, so that moving the socket to
+    // fd 3 overwrites neither.
+    let socket = dup_high(socket)?;
+    let (reader, writer) = pipe()?;
+    let writer = dup_high(writer)?;
+    let child = Child {
+        pid_slot: pid_slot.as_mut_ptr(),
+        socket: socket.as_raw_fd(),
+        writer: writer.as_raw_fd(),
+        limit: fd_limit(),
+        empty: empty_sigset(),
+        argv: &argv_ptrs,
+        envp: &envp_ptrs,
+    };
+
+    // SAFETY: the child runs only async-signal-safe calls on memory allocated before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: see above; the child never returns from this call.
+        unsafe { child.exec() }
+    }
+    drop(writer);
+    drop(socket);
+    exec_result(&reader, Activated { pid })
+}
+
+/// The command line as C strings; an argument holding a NUL byte is `InvalidInput`.
+fn c_strings(command: &[OsString]) -> io::Result<Vec<CString>> {
+    command
         .iter()
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "an argument holds a NUL byte"))?;
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "an argument holds a NUL byte"))
+}
 
+/// The command's environment but for `LISTEN_PID`: this process's, without the protocol's
+/// variables nor those of `env`, then `env`, `LISTEN_FDS=1` and `LISTEN_FDNAMES=name`.
+fn environment(env: &[(&str, &OsStr)], name: &str) -> Vec<CString> {
     let ours: Vec<(&str, &OsStr)> = env
         .iter()
         .copied()
@@ -79,7 +124,7 @@ pub(super) fn spawn(
             ("LISTEN_FDNAMES", OsStr::new(name)),
         ])
         .collect();
-    let mut envp: Vec<CString> = std::env::vars_os()
+    std::env::vars_os()
         .filter(|(key, _)| {
             !PROTOCOL_VARS.iter().any(|v| key == v) && !ours.iter().any(|(k, _)| key == k)
         })
@@ -93,48 +138,50 @@ pub(super) fn spawn(
             entry.extend_from_slice(value.as_bytes());
             CString::new(entry).ok()
         })
-        .collect();
-    // The pid slot: the prefix, then NULs the child overwrites with digits (one NUL is left).
-    let mut pid_slot = PID_PREFIX.to_vec();
-    pid_slot.resize(PID_PREFIX.len() + 12, 0);
-    let mut pid_slot = pid_slot.into_boxed_slice();
-    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter_mut().map(|e| e.as_ptr()).collect();
-    envp_ptrs.push(pid_slot.as_ptr().cast());
-    envp_ptrs.push(std::ptr::null());
+        .collect()
+}
 
-    // The socket and the error pipe's write end well above 3, so that moving the socket to
-    // fd 3 overwrites neither.
-    let socket = dup_high(socket)?;
-    let (reader, writer) = pipe()?;
-    let writer = dup_high(writer)?;
-    let limit = fd_limit();
-    let empty = empty_sigset();
+/// What the forked child needs, all of it allocated before the fork.
+struct Child<'a> {
+    /// Where the child writes its pid's digits, after `LISTEN_PID=`.
+    pid_slot: *mut u8,
+    socket: libc::c_int,
+    /// The close-on-exec pipe the child reports a failed exec's errno through.
+    writer: libc::c_int,
+    limit: libc::c_int,
+    empty: libc::sigset_t,
+    argv: &'a [*const libc::c_char],
+    envp: &'a [*const libc::c_char],
+}
 
-    // SAFETY: the child runs only async-signal-safe calls on memory allocated before the fork.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
-        // SAFETY: see above; the child never returns from this block.
+impl Child<'_> {
+    /// In the forked child: fills the pid slot, moves the socket to fd 3, marks every other
+    /// descriptor close-on-exec and executes the command, or reports why not and exits 127.
+    ///
+    /// # Safety
+    /// Call only in the child of a fork, where only async-signal-safe calls are allowed: this
+    /// allocates nothing and never returns.
+    unsafe fn exec(&self) -> ! {
         unsafe {
-            let slot = pid_slot.as_mut_ptr().add(PID_PREFIX.len());
+            let slot = self.pid_slot.add(PID_PREFIX.len());
             write_decimal(slot, libc::getpid() as u32);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            libc::sigprocmask(libc::SIG_SETMASK, &self.empty, std::ptr::null_mut());
             // Rust ignores SIGPIPE; the command gets the default, as std gives it.
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            let ok = libc::dup2(socket.as_raw_fd(), 3) == 3
-                && cloexec_from(4, limit)
-                && libc::execvpe(argv_ptrs[0], argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) == 0;
+            let ok = libc::dup2(self.socket, 3) == 3
+                && cloexec_from(4, self.limit)
+                && libc::execvpe(self.argv[0], self.argv.as_ptr(), self.envp.as_ptr()) == 0;
             let errno = if ok { 0 } else { *libc::__errno_location() };
             let bytes = errno.to_ne_bytes();
-            libc::write(writer.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
+            libc::write(self.writer, bytes.as_ptr().cast(), bytes.len());
             libc::_exit(127);
         }
     }
-    drop(writer);
-    drop(socket);
-    let child = Activated { pid };
+}
+
+/// The started `child`, once the error pipe (`reader`) closes empty: the exec succeeded.
+/// An errno read from it instead is the exec's failure (the child is reaped).
+fn exec_result(reader: &OwnedFd, child: Activated) -> io::Result<Activated> {
     let mut buf = [0u8; 4];
     let read = loop {
         // SAFETY: reads into a valid 4-byte buffer.

@@ -352,7 +352,7 @@ impl Server<'_> {
 }
 
 /// Runs the server until SIGTERM or SIGINT; see the module documentation.
-pub(super) fn portserver(reg: &Registry, args: PortserverArgs) -> Result<Outcome, Error> {
+pub(crate) fn portserver(reg: &Registry, args: PortserverArgs) -> Result<Outcome, Error> {
     let address = Address::parse(&args.address)?;
     if let Some(pool) = &args.pool {
         // An unknown pool fails now rather than on every request.
@@ -461,33 +461,44 @@ fn serve_until_signal(
             return Ok(());
         }
         // Clients first, in arrival order; those that finished or failed leave the queue.
-        let now = Instant::now();
-        let mut waiting = VecDeque::with_capacity(clients.len());
-        for (mut client, fd) in clients.drain(..).zip(&fds[2..]) {
-            if fd.revents == 0 {
-                if client.deadline > now {
-                    waiting.push_back(client);
-                }
-                continue;
-            }
-            match client.read() {
-                Progress::More if client.deadline > now => waiting.push_back(client),
-                Progress::More => {}
-                Progress::Line(request) => server.serve(client, &request),
-                Progress::Drop(Some(why)) => {
-                    let who = peer_credentials(&client.stream)
-                        .map(|p| format!("pid {} (uid {})", p.pid, p.uid))
-                        .unwrap_or_else(|_| "a client".to_owned());
-                    log(format_args!("no port for {who}: {why}"));
-                }
-                Progress::Drop(None) => {}
-            }
-        }
-        clients = waiting;
+        clients = serve_ready(server, clients, &fds[2..]);
         if fds[1].revents != 0 {
             accept_all(listener, &mut clients)?;
         }
     }
+}
+
+/// Reads from each of `clients` whose poll entry in `ready` (same order) has an event, and
+/// answers whole requests; returns the clients still waiting, in arrival order, without those
+/// answered, dropped or past their deadline.
+fn serve_ready(
+    server: &mut Server<'_>,
+    clients: VecDeque<Client>,
+    ready: &[libc::pollfd],
+) -> VecDeque<Client> {
+    let now = Instant::now();
+    let mut waiting = VecDeque::with_capacity(clients.len());
+    for (mut client, fd) in clients.into_iter().zip(ready) {
+        if fd.revents == 0 {
+            if client.deadline > now {
+                waiting.push_back(client);
+            }
+            continue;
+        }
+        match client.read() {
+            Progress::More if client.deadline > now => waiting.push_back(client),
+            Progress::More => {}
+            Progress::Line(request) => server.serve(client, &request),
+            Progress::Drop(Some(why)) => {
+                let who = peer_credentials(&client.stream)
+                    .map(|p| format!("pid {} (uid {})", p.pid, p.uid))
+                    .unwrap_or_else(|_| "a client".to_owned());
+                log(format_args!("no port for {who}: {why}"));
+            }
+            Progress::Drop(None) => {}
+        }
+    }
+    waiting
 }
 
 /// Accepts pending connections into `clients`, at most [`MAX_ACCEPTS_PER_TURN`], making room
