@@ -70,12 +70,24 @@
 /** The version of portpool this header belongs to; `portpool_version()` returns the library's. */
 #define PORTPOOL_VERSION "0.1.0"
 
+/** Initializers of the structs a call reads, each the struct's defaults: `struct_size` set to
+ * the size this header gives it, every other field zero.
+ * `portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;` In C++, write
+ * `portpool_lease_options opts{}; opts.struct_size = sizeof opts;` instead. */
+#define PORTPOOL_LEASE_OPTIONS_INIT { .struct_size = sizeof(portpool_lease_options) }
+#define PORTPOOL_FIND_OPTIONS_INIT { .struct_size = sizeof(portpool_find_options) }
+#define PORTPOOL_LISTEN_OPTIONS_INIT { .struct_size = sizeof(portpool_listen_options) }
+#define PORTPOOL_CHOICE_INIT { .struct_size = sizeof(portpool_choice) }
+
 /**
  * The version of this C ABI. It changes whenever a type, constant or function of
- * `portpool.h` changes incompatibly; compare it with `portpool_abi_version()` to make sure
- * the library loaded at run time matches the header compiled against.
+ * `portpool.h` changes, a struct's size included; compare it with `portpool_abi_version()`
+ * to know which library was loaded at run time. A struct passed in leads with its size
+ * (`struct_size`), so a library reads a struct of the size any header since version 4 gave
+ * it: fields a caller's older header lacks take their defaults, and fields this library
+ * does not know yet must be zero.
  */
-#define PORTPOOL_ABI_VERSION 3
+#define PORTPOOL_ABI_VERSION 4
 
 /**
  * What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure whose
@@ -192,11 +204,19 @@ typedef uint32_t portpool_protocol;
  * Options of a new lease, for `portpool_register_ex`, `portpool_register_ports`,
  * `portpool_allocate_ex`, `portpool_allocate_many`, `portpool_lease_open` and `portpool_listen`.
  *
- * A zeroed struct (`portpool_lease_options opts = {0};`) is the default: a permanent TCP
- * lease, not forced, with no owner, no excluded ports, no range, probed on the wildcards. Passing NULL instead of a struct means the same.
+ * `portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;` (its size, every other field
+ * zero) is the default: a permanent TCP lease, not forced, with no owner, no excluded ports,
+ * no range, probed on the wildcards. Passing NULL instead of a struct means the same.
  * **Owner:** the caller; the library only reads it during the call.
  */
 typedef struct portpool_lease_options {
+    /**
+     * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LEASE_OPTIONS_INIT` (or
+     * `sizeof(portpool_lease_options)`). A size smaller than any header ever gave is
+     * `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
+     * library does not know are zero.
+     */
+    size_t struct_size;
     /**
      * `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
      */
@@ -260,12 +280,20 @@ typedef struct portpool_lease_options {
 typedef uint32_t portpool_probe;
 
 /**
- * What `portpool_find_free_ex` looks for. A zeroed struct (or NULL instead of one) is a TCP
- * port the kernel picks, probed on the wildcard addresses.
+ * What `portpool_find_free_ex` looks for. `PORTPOOL_FIND_OPTIONS_INIT` (its size, every
+ * other field zero), or NULL instead of a struct, is a TCP port the kernel picks, probed on
+ * the wildcard addresses.
  *
  * **Owner:** the caller; the library only reads it (and what it points to) during the call.
  */
 typedef struct portpool_find_options {
+    /**
+     * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_FIND_OPTIONS_INIT` (or
+     * `sizeof(portpool_find_options)`). A size smaller than any header ever gave is
+     * `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
+     * library does not know are zero.
+     */
+    size_t struct_size;
     /**
      * `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
      */
@@ -303,13 +331,20 @@ typedef struct portpool_find_options {
 
 /**
  * How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a
- * list of ports that a mode allows. A zeroed struct (or NULL instead of one) means the next
- * free port of the default pool.
+ * list of ports that a mode allows. `PORTPOOL_CHOICE_INIT` (its size, every other field
+ * zero), or NULL instead of a struct, means the next free port of the default pool.
  *
  * **Owner:** the caller; the library only reads it (and the strings and arrays it points to)
  * during the call.
  */
 typedef struct portpool_choice {
+    /**
+     * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_CHOICE_INIT` (or
+     * `sizeof(portpool_choice)`). A size smaller than any header ever gave is
+     * `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
+     * library does not know are zero.
+     */
+    size_t struct_size;
     /**
      * The pool to take the next free port of (NULL: the default pool). Only when `n_ports`
      * is 0: giving both a pool and ports is `PORTPOOL_INVALID_ARGUMENT`.
@@ -330,12 +365,19 @@ typedef struct portpool_choice {
 } portpool_choice;
 
 /**
- * How `portpool_listen` binds. A zeroed struct (or NULL instead of one) binds the wildcard
- * address with a backlog of 128.
+ * How `portpool_listen` binds. `PORTPOOL_LISTEN_OPTIONS_INIT` (its size, every other field
+ * zero), or NULL instead of a struct, binds the wildcard address with a backlog of 128.
  *
  * **Owner:** the caller; the library only reads it during the call.
  */
 typedef struct portpool_listen_options {
+    /**
+     * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LISTEN_OPTIONS_INIT` (or
+     * `sizeof(portpool_listen_options)`). A size smaller than any header ever gave is
+     * `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
+     * library does not know are zero.
+     */
+    size_t struct_size;
     /**
      * The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
      * wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.

@@ -8,7 +8,10 @@ package portpool
 */
 import "C"
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // Who returns the leases holding port (TCP and UDP) and the server sockets bound to it with
 // their processes. It walks every process's descriptors.
@@ -106,6 +109,7 @@ func findFree(call string, n int, opts []LeaseOption) ([]int, error) {
 	var mem cMemory
 	defer mem.free()
 	var find C.portpool_find_options
+	find.struct_size = C.size_t(unsafe.Sizeof(find))
 	find.protocol = o.c.protocol
 	find.ports, find.n_ports = mem.ports(o.ports), C.size_t(len(o.ports))
 	find.range_start, find.range_end = o.c.range_start, o.c.range_end

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"unsafe"
 )
 
 // Listen leases a TCP port to name and returns a listener on it, in one step: under the
@@ -100,6 +101,7 @@ func (r *Registry) listen(call, name string, protocol Protocol, opts []LeaseOpti
 	}
 	// The address comes from options.host (WithHost): one option, so never two addresses.
 	listen := C.portpool_listen_options{backlog: o.backlog}
+	listen.struct_size = C.size_t(unsafe.Sizeof(listen))
 	return withCString("name", name, func(cname *C.char) (*os.File, error) {
 		var fd C.int
 		var port C.uint16_t

@@ -65,7 +65,7 @@ static int fail(const char *what) {
 
 int main(int argc, char **argv) {
     portpool_registry *reg = NULL;
-    portpool_lease_options owned = {0};
+    portpool_lease_options owned = PORTPOOL_LEASE_OPTIONS_INIT;
     const char *names[] = {"worker-1", "worker-2"};
     uint16_t ports[2];
     struct worker workers[2], reloaded;

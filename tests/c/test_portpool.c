@@ -256,7 +256,7 @@ static int names_with_quotes_and_slashes_are_stored_exactly(void) {
 
 static int udp_and_tcp_leases_of_one_port_coexist(void) {
     portpool_registry *reg = open_fresh("udp");
-    portpool_lease_options udp = {0};
+    portpool_lease_options udp = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t tcp_port = 0, udp_port = 0;
     char *json = NULL;
     udp.protocol = PORTPOOL_PROTOCOL_UDP;
@@ -291,7 +291,7 @@ static int register_ex_null_options_are_the_defaults(void) {
 
 static int register_ex_rejects_bad_protocol_and_dead_pid(void) {
     portpool_registry *reg = open_fresh("ex-bad");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     CHECK(reg != NULL);
     opts.protocol = 9;
@@ -326,9 +326,46 @@ static int register_ex_rejects_bad_protocol_and_dead_pid(void) {
     return 1;
 }
 
+/* A struct handed in leads with its size: a size below the first header's is refused, and a
+ * newer header's larger struct is read while the fields this library does not know are zero. */
+static int options_lead_with_their_size_and_unknown_fields_must_be_zero(void) {
+    portpool_registry *reg = open_fresh("struct-size");
+    portpool_lease_options opts = {0};
+    struct {
+        portpool_lease_options known;
+        uint64_t newer_field;
+    } newer = {PORTPOOL_LEASE_OPTIONS_INIT, 0};
+    portpool_find_options find = PORTPOOL_FIND_OPTIONS_INIT;
+    uint16_t port = 0;
+    char *list = NULL;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("options.struct_size 0");
+    CHECK_MESSAGE_HAS("sizeof(portpool_lease_options)");
+    find.struct_size = sizeof find - 1;
+    CHECK_STATUS(portpool_find_free_ex(&find, &port, 1), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("struct_size");
+    newer.known.struct_size = sizeof newer;
+    newer.newer_field = 1;
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &newer.known, &port),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("newer header");
+    CHECK_OK(portpool_list_json(reg, &list));
+    CHECK(strcmp(list, "[]") == 0); /* nothing was written */
+    portpool_string_free(list);
+    newer.newer_field = 0;
+    newer.known.protocol = PORTPOOL_PROTOCOL_UDP;
+    CHECK_OK(portpool_allocate_ex(reg, "web", NULL, &newer.known, &port));
+    CHECK_OK(portpool_get_json(reg, "web", &list));
+    CHECK(strstr(list, "\"protocol\":\"udp\"") != NULL);
+    portpool_string_free(list);
+    portpool_close(reg);
+    return 1;
+}
+
 static int register_ex_records_owner_and_ttl(void) {
     portpool_registry *reg = open_fresh("ex-owner");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     char *json = NULL;
     char want[64];
@@ -347,7 +384,7 @@ static int register_ex_records_owner_and_ttl(void) {
 
 static int fixed_register_of_a_bound_port_needs_force(void) {
     portpool_registry *reg = open_fresh("force");
-    portpool_lease_options force = {0};
+    portpool_lease_options force = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t bound = 0, port = 0;
     int fd = listen_somewhere(&bound);
     CHECK(reg != NULL);
@@ -356,7 +393,7 @@ static int fixed_register_of_a_bound_port_needs_force(void) {
                  PORTPOOL_CONFLICT);
     CHECK_MESSAGE_HAS("outside the registry");
     /* A force byte that is neither 0 nor 1 (a struct filled with memset) counts as true. */
-    memset(&force, 0, sizeof force);
+    force = (portpool_lease_options)PORTPOOL_LEASE_OPTIONS_INIT;
     memset(&force.force, 2, 1);
     CHECK_OK(portpool_register_ex(reg, "web", bound, PORTPOOL_MODE_FIXED, &force, &port));
     CHECK(port == bound);
@@ -410,7 +447,7 @@ static int allocate_hands_out_each_pool_port_once_then_is_exhausted(void) {
 
 static int allocate_null_pool_means_the_default_pool(void) {
     portpool_registry *reg = open_fresh("default-pool");
-    portpool_lease_options udp = {0};
+    portpool_lease_options udp = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     char *json = NULL;
     udp.protocol = PORTPOOL_PROTOCOL_UDP;
@@ -430,7 +467,7 @@ static int allocate_null_pool_means_the_default_pool(void) {
 
 static int allocate_rejects_unknown_pool_and_bad_arguments(void) {
     portpool_registry *reg = open_fresh("allocate-args");
-    portpool_lease_options bad = {0};
+    portpool_lease_options bad = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     bad.protocol = 3;
     CHECK(reg != NULL);
@@ -570,7 +607,7 @@ static int check_tells_free_leased_and_busy_ports_apart(void) {
 
 static int gc_reclaims_leases_whose_owner_exited(void) {
     portpool_registry *reg = open_fresh("gc");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     size_t count = 99;
     char *json = NULL;
@@ -613,7 +650,7 @@ static int gc_reclaims_leases_whose_owner_exited(void) {
 
 static int renew_restarts_the_time_to_live(void) {
     portpool_registry *reg = open_fresh("renew");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     char *json = NULL;
     CHECK(reg != NULL);
@@ -856,15 +893,15 @@ static int lease_open_takes_a_pool_or_ports_in_a_mode(void) {
     portpool_registry *reg = open_fresh("lease-choice");
     portpool_lease *pooled = NULL, *fixed = NULL, *other = NULL;
     portpool_choice choice;
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     const uint16_t ports[] = {21100};
     CHECK(reg != NULL);
     CHECK_OK(portpool_set_pool(reg, "mine", 21200, 21201, PORTPOOL_PROBE_OFF, NULL, NULL));
-    memset(&choice, 0, sizeof choice);
+    choice = (portpool_choice)PORTPOOL_CHOICE_INIT;
     choice.pool = "mine";
     CHECK_OK(portpool_lease_open(reg, "pooled", &choice, NULL, &pooled));
     CHECK(portpool_lease_port(pooled) == 21200);
-    memset(&choice, 0, sizeof choice);
+    choice = (portpool_choice)PORTPOOL_CHOICE_INIT;
     choice.ports = ports;
     choice.n_ports = 1;
     choice.mode = PORTPOOL_MODE_FIXED;
@@ -884,7 +921,7 @@ static int lease_open_rejects_null_bad_text_and_a_bad_choice(void) {
     portpool_registry *reg = open_fresh("lease-bad");
     portpool_lease *lease = NULL;
     portpool_choice choice;
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     const uint16_t ports[] = {21300};
     char *list = NULL;
     CHECK(reg != NULL);
@@ -896,7 +933,7 @@ static int lease_open_rejects_null_bad_text_and_a_bad_choice(void) {
     CHECK_MESSAGE_HAS("not UTF-8");
     CHECK_STATUS(portpool_lease_open(reg, "x", NULL, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("out_lease");
-    memset(&choice, 0, sizeof choice);
+    choice = (portpool_choice)PORTPOOL_CHOICE_INIT;
     choice.pool = "default";
     choice.ports = ports;
     choice.n_ports = 1;
@@ -988,7 +1025,7 @@ static int a_forked_child_closing_its_copy_never_releases_the_parents_lease(void
 
 static int register_ports_takes_the_first_free_preferred_port_then_the_range(void) {
     portpool_registry *reg = open_fresh("register-ports");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     const uint16_t preferred[] = {21500, 21501};
     const uint16_t excluded[] = {21600};
     uint16_t port = 0, held = 0;
@@ -1041,7 +1078,7 @@ static int find_free_ex_returns_count_distinct_ports_of_the_range(void) {
     portpool_find_options opts;
     const uint16_t excluded[] = {21701};
     uint16_t ports[3] = {0, 0, 0}, one = 0;
-    memset(&opts, 0, sizeof opts);
+    opts = (portpool_find_options)PORTPOOL_FIND_OPTIONS_INIT;
     opts.range_start = 21700;
     opts.range_end = 21720;
     opts.exclude = excluded;
@@ -1069,7 +1106,7 @@ static int find_free_ex_returns_count_distinct_ports_of_the_range(void) {
 
 static int listen_hands_over_a_listening_socket_on_the_leased_port(void) {
     portpool_registry *reg = open_fresh("listen-tcp");
-    portpool_listen_options how = {0};
+    portpool_listen_options how = PORTPOOL_LISTEN_OPTIONS_INIT;
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
     uint16_t port = 0, held = 0;
@@ -1105,8 +1142,8 @@ static int listen_hands_over_a_listening_socket_on_the_leased_port(void) {
 
 static int listen_binds_udp_and_rejects_bad_arguments(void) {
     portpool_registry *reg = open_fresh("listen-udp");
-    portpool_lease_options opts = {0};
-    portpool_listen_options how = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
+    portpool_listen_options how = PORTPOOL_LISTEN_OPTIONS_INIT;
     portpool_choice choice;
     const uint16_t ports[] = {21800};
     uint16_t port = 0;
@@ -1114,7 +1151,7 @@ static int listen_binds_udp_and_rejects_bad_arguments(void) {
     socklen_t len = sizeof type;
     char *list = NULL;
     CHECK(reg != NULL);
-    memset(&choice, 0, sizeof choice);
+    choice = (portpool_choice)PORTPOOL_CHOICE_INIT;
     choice.ports = ports;
     choice.n_ports = 1;
     opts.protocol = PORTPOOL_PROTOCOL_UDP;
@@ -1398,7 +1435,7 @@ static int set_owner_ties_a_lease_to_a_process(void) {
 
 static int who_names_the_lease_and_the_listening_process(void) {
     portpool_registry *reg = open_fresh("who");
-    portpool_lease_options force = {0};
+    portpool_lease_options force = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t bound = 0, port = 0;
     char *json = NULL;
     char want[64];
@@ -1671,6 +1708,7 @@ static const struct test tests[] = {
     TEST(udp_and_tcp_leases_of_one_port_coexist),
     TEST(register_ex_null_options_are_the_defaults),
     TEST(register_ex_rejects_bad_protocol_and_dead_pid),
+    TEST(options_lead_with_their_size_and_unknown_fields_must_be_zero),
     TEST(register_ex_records_owner_and_ttl),
     TEST(fixed_register_of_a_bound_port_needs_force),
     TEST(get_reports_not_found_and_rejects_bad_arguments),
