@@ -78,13 +78,13 @@ int main(int argc, char **argv) {
                 (unsigned)portpool_abi_version(), (unsigned)PORTPOOL_ABI_VERSION);
         return 1;
     }
-    if (portpool_open(argc > 1 ? argv[1] : NULL, &reg) != PORTPOOL_OK)
+    if (portpool_open(argc > 1 ? argv[1] : NULL, &reg, NULL) != PORTPOOL_OK)
         return fail("open");
 
     /* Two ports from the "workers" pool in one step, owned by this supervisor. */
     owned.pid = (uint32_t)getpid();
-    if (portpool_set_pool(reg, "workers", 7600, 7699, PORTPOOL_PROBE_DEFAULT, NULL, NULL) != PORTPOOL_OK ||
-        portpool_allocate_many(reg, names, 2, "workers", &owned, ports) != PORTPOOL_OK) {
+    if (portpool_set_pool(reg, "workers", 7600, 7699, PORTPOOL_PROBE_DEFAULT, NULL, NULL, NULL) != PORTPOOL_OK ||
+        portpool_allocate_many(reg, names, 2, "workers", &owned, ports, NULL) != PORTPOOL_OK) {
         status = fail("allocate");
         goto done;
     }
@@ -99,16 +99,16 @@ int main(int argc, char **argv) {
     /* Reload worker-1: the next generation gets a fresh port while the old one keeps
      * serving; the commit makes the new port the name's, and frees the old one. */
     reloaded = (struct worker){"worker-1 (next)", 0, 0};
-    if (portpool_begin_handover(reg, "worker-1", 0, &reloaded.port) != PORTPOOL_OK) {
+    if (portpool_begin_handover(reg, "worker-1", 0, &reloaded.port, NULL) != PORTPOOL_OK) {
         status = fail("begin handover");
         goto stop_all;
     }
     if (start(&reloaded) != 0) {
-        portpool_abort_handover(reg, "worker-1", 0, &reloaded.port);
+        portpool_abort_handover(reg, "worker-1", 0, &reloaded.port, NULL);
         status = 1;
         goto stop_all;
     }
-    if (portpool_commit_handover(reg, "worker-1", 0, &reloaded.port) != PORTPOOL_OK)
+    if (portpool_commit_handover(reg, "worker-1", 0, &reloaded.port, NULL) != PORTPOOL_OK)
         status = fail("commit handover");
     if (stop(&workers[0]) != 0)
         status = 1;
@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
     workers[0].name = "worker-1";
     printf("worker-1: handed over to port %u\n", (unsigned)reloaded.port);
 
-    if (portpool_list_json(reg, &leases) == PORTPOOL_OK)
+    if (portpool_list_json(reg, &leases, NULL) == PORTPOOL_OK)
         printf("registry: %s\n", leases);
     else
         status = fail("list");
@@ -128,7 +128,7 @@ stop_all:
             fprintf(stderr, "supervisor: %s failed\n", workers[i].name);
             status = 1;
         }
-        if (portpool_release(reg, names[i], &released) != PORTPOOL_OK)
+        if (portpool_release(reg, names[i], &released, NULL) != PORTPOOL_OK)
             status = fail(names[i]);
     }
 done:
