@@ -105,8 +105,8 @@ func (r *Registry) listen(call, name string, protocol Protocol, opts []LeaseOpti
 	return withCString("name", name, func(cname *C.char) (*os.File, error) {
 		var fd C.int
 		var port C.uint16_t
-		err := r.call(func(reg *C.portpool_registry) C.enum_portpool_status {
-			return C.portpool_listen(reg, cname, choice, options, &listen, &fd, &port)
+		err := r.call(func(reg *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+			return C.portpool_listen(reg, cname, choice, options, &listen, &fd, &port, e)
 		})
 		if err != nil {
 			return nil, err
