@@ -252,6 +252,52 @@ mod tests {
         assert_eq!(message(), "");
     }
 
+    /// Runs `body` in `guard` with an `out_error`, and returns the status and what was written.
+    fn with_out_error(
+        body: impl FnOnce() -> Result<(), Error>,
+    ) -> (portpool_status, *mut portpool_error) {
+        let mut err: *mut portpool_error = std::ptr::dangling_mut();
+        // SAFETY: `err` is a local, writable for the call.
+        let status = guard(unsafe { args::optional_out(&raw mut err) }, body);
+        (status, err)
+    }
+
+    #[test]
+    fn an_error_comes_back_with_the_call_and_outlives_the_threads_message() {
+        let (status, err) =
+            with_out_error(|| Err(Error::new(ErrorKind::Conflict, "held by another")));
+        assert_eq!(status, portpool_status::PORTPOOL_CONFLICT);
+        // SAFETY: `err` came from the call; once freed, the library finds it is not live and
+        // does not read it.
+        let read = |err| unsafe {
+            (
+                portpool_error_status(err),
+                std::ffi::CStr::from_ptr(portpool_error_message(err)).to_owned(),
+            )
+        };
+        assert_eq!(
+            read(err),
+            (
+                portpool_status::PORTPOOL_CONFLICT,
+                c"held by another".into()
+            )
+        );
+        let (status, ok) = with_out_error(|| Ok(()));
+        assert_eq!((status, ok), (portpool_status::PORTPOOL_OK, null_mut()));
+        assert_eq!(message(), "");
+        assert_eq!(read(err).1.to_str(), Ok("held by another"));
+        let (status, panicked) = with_out_error(|| panic!("inside"));
+        assert_eq!(status, portpool_status::PORTPOOL_PANIC);
+        assert!(read(panicked).1.to_string_lossy().contains("inside"));
+        // SAFETY: both are live errors; freeing twice does nothing the second time.
+        unsafe {
+            portpool_error_free(err);
+            portpool_error_free(panicked);
+            portpool_error_free(err);
+        }
+        assert_eq!(read(err).0, portpool_status::PORTPOOL_INVALID_ARGUMENT);
+    }
+
     #[test]
     fn messages_are_per_thread() {
         guard(None, || {

@@ -280,9 +280,9 @@ mod tests {
     fn latest(name: &str) -> Option<(u32, usize)> {
         SIZES
             .iter()
-            .filter(|(n, ..)| *n == name)
+            .rev()
+            .find(|(n, ..)| *n == name)
             .map(|(_, abi, size)| (*abi, *size))
-            .last()
     }
 
     /// The C names of every struct and enum the committed header defines (not the opaque
