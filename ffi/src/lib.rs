@@ -382,7 +382,9 @@ pub unsafe extern "C" fn portpool_string_free(s: *mut c_char) {
 ///
 /// - **Ownership:** owned by the library; do not free it. It stays valid until this thread
 ///   calls another status-returning portpool function, or exits; copy it to keep it.
-/// - **Threads:** each thread has its own message.
+/// - **Threads:** each thread has its own message. A caller whose code may move between
+///   threads from one call to the next (a green-thread or goroutine runtime) reads the error
+///   that came back with the call (`out_error`) instead.
 ///
 /// ```c
 /// if (portpool_get(reg, "web", &port, NULL) != PORTPOOL_OK)
