@@ -243,9 +243,9 @@ typedef uint32_t portpool_protocol;
 typedef struct portpool_lease_options {
     /**
      * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LEASE_OPTIONS_INIT` (or
-     * `sizeof(portpool_lease_options)`). A size smaller than any header ever gave is
-     * `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
-     * library does not know are zero.
+     * `sizeof(portpool_lease_options)`). A size smaller than any header ever gave, or over
+     * 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+     * is read when the fields this library does not know are zero.
      */
     size_t struct_size;
     /**
@@ -320,9 +320,9 @@ typedef uint32_t portpool_probe;
 typedef struct portpool_find_options {
     /**
      * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_FIND_OPTIONS_INIT` (or
-     * `sizeof(portpool_find_options)`). A size smaller than any header ever gave is
-     * `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
-     * library does not know are zero.
+     * `sizeof(portpool_find_options)`). A size smaller than any header ever gave, or over
+     * 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+     * is read when the fields this library does not know are zero.
      */
     size_t struct_size;
     /**
@@ -371,9 +371,9 @@ typedef struct portpool_find_options {
 typedef struct portpool_choice {
     /**
      * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_CHOICE_INIT` (or
-     * `sizeof(portpool_choice)`). A size smaller than any header ever gave is
-     * `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
-     * library does not know are zero.
+     * `sizeof(portpool_choice)`). A size smaller than any header ever gave, or over
+     * 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+     * is read when the fields this library does not know are zero.
      */
     size_t struct_size;
     /**
@@ -404,9 +404,9 @@ typedef struct portpool_choice {
 typedef struct portpool_listen_options {
     /**
      * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LISTEN_OPTIONS_INIT` (or
-     * `sizeof(portpool_listen_options)`). A size smaller than any header ever gave is
-     * `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
-     * library does not know are zero.
+     * `sizeof(portpool_listen_options)`). A size smaller than any header ever gave, or over
+     * 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+     * is read when the fields this library does not know are zero.
      */
     size_t struct_size;
     /**

@@ -244,10 +244,14 @@ pub(crate) fn probe(value: portpool_probe) -> Result<Option<bool>> {
     }
 }
 
+/// The largest `struct_size` read, as Linux's clone3 and openat2 bound theirs: no struct of the
+/// ABI will grow past it, and a size from uninitialized memory is refused rather than read.
+const MAX_STRUCT_SIZE: usize = 4096;
+
 /// A struct that leads with its size, copied out of C memory: as many bytes as both the
 /// caller's `struct_size` and this library know, the fields the caller's header lacks zero.
-/// A size below the first header's, or bytes this library does not know that are not zero,
-/// are `PORTPOOL_INVALID_ARGUMENT` (`what` names the struct in the message).
+/// A size below the first header's or above [`MAX_STRUCT_SIZE`], or bytes this library does
+/// not know that are not zero, are `PORTPOOL_INVALID_ARGUMENT` (`what` names the struct).
 ///
 /// # Safety
 /// `ptr` is non-NULL and points to a readable, aligned struct of `struct_size` bytes.
@@ -255,7 +259,7 @@ unsafe fn sized<T: Growable>(ptr: *const T, what: &str) -> Result<std::mem::Mayb
     // SAFETY: every struct of the ABI leads with a `size_t struct_size`.
     let size = unsafe { ptr.cast::<usize>().read() };
     let ours = size_of::<T>();
-    if size < T::FIRST_SIZE {
+    if !(T::FIRST_SIZE..=MAX_STRUCT_SIZE).contains(&size) {
         return Err(invalid(format!(
             "invalid {what}.struct_size {size}: set it to sizeof({}), {ours} in the header of this library (ABI {PORTPOOL_ABI_VERSION}), or use its _INIT macro",
             T::NAME

@@ -85,9 +85,9 @@ pub const PORTPOOL_PROBE_ON: portpool_probe = 1;
 #[derive(Clone, Copy, Debug)]
 pub struct portpool_lease_options {
     /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LEASE_OPTIONS_INIT` (or
-    /// `sizeof(portpool_lease_options)`). A size smaller than any header ever gave is
-    /// `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
-    /// library does not know are zero.
+    /// `sizeof(portpool_lease_options)`). A size smaller than any header ever gave, or over
+    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+    /// is read when the fields this library does not know are zero.
     pub struct_size: usize,
     /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
     pub protocol: portpool_protocol,
@@ -134,9 +134,9 @@ pub struct portpool_lease_options {
 #[derive(Clone, Copy, Debug)]
 pub struct portpool_find_options {
     /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_FIND_OPTIONS_INIT` (or
-    /// `sizeof(portpool_find_options)`). A size smaller than any header ever gave is
-    /// `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
-    /// library does not know are zero.
+    /// `sizeof(portpool_find_options)`). A size smaller than any header ever gave, or over
+    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+    /// is read when the fields this library does not know are zero.
     pub struct_size: usize,
     /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
     pub protocol: portpool_protocol,
@@ -165,9 +165,9 @@ pub struct portpool_find_options {
 #[derive(Clone, Copy, Debug)]
 pub struct portpool_listen_options {
     /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LISTEN_OPTIONS_INIT` (or
-    /// `sizeof(portpool_listen_options)`). A size smaller than any header ever gave is
-    /// `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
-    /// library does not know are zero.
+    /// `sizeof(portpool_listen_options)`). A size smaller than any header ever gave, or over
+    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+    /// is read when the fields this library does not know are zero.
     pub struct_size: usize,
     /// The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
     /// wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
@@ -186,9 +186,9 @@ pub struct portpool_listen_options {
 #[derive(Clone, Copy, Debug)]
 pub struct portpool_choice {
     /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_CHOICE_INIT` (or
-    /// `sizeof(portpool_choice)`). A size smaller than any header ever gave is
-    /// `PORTPOOL_INVALID_ARGUMENT`; a larger one (a newer header) is read when the fields this
-    /// library does not know are zero.
+    /// `sizeof(portpool_choice)`). A size smaller than any header ever gave, or over
+    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+    /// is read when the fields this library does not know are zero.
     pub struct_size: usize,
     /// The pool to take the next free port of (NULL: the default pool). Only when `n_ports`
     /// is 0: giving both a pool and ports is `PORTPOOL_INVALID_ARGUMENT`.

@@ -377,6 +377,9 @@ static int options_lead_with_their_size_and_unknown_fields_must_be_zero(void) {
     find.struct_size = sizeof find - 1;
     CHECK_STATUS(portpool_find_free_ex(&find, &port, 1, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("struct_size");
+    find.struct_size = (size_t)1 << 40; /* as from uninitialized memory: refused, never read */
+    CHECK_STATUS(portpool_find_free_ex(&find, &port, 1, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("struct_size 1099511627776");
     newer.known.struct_size = sizeof newer;
     newer.newer_field = 1;
     CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &newer.known, &port, NULL),
