@@ -32,8 +32,9 @@ fn main() {
     config.header = Some(header_comment(&lib_rs));
     config.after_includes = Some(format!(
         "\n/** The version of portpool this header belongs to; `portpool_version()` returns the \
-         library's. */\n#define PORTPOOL_VERSION \"{}\"",
-        env::var("CARGO_PKG_VERSION").expect("set by cargo")
+         library's. */\n#define PORTPOOL_VERSION \"{}\"\n{}",
+        env::var("CARGO_PKG_VERSION").expect("set by cargo"),
+        INITIALIZERS
     ));
 
     cbindgen::Builder::new()
@@ -43,6 +44,19 @@ fn main() {
         .expect("cbindgen can read ffi/src")
         .write_to_file(out_dir.join("portpool.h"));
 }
+
+/// The initializers of the structs that lead with their size: the size this header gives,
+/// every other field zero (the defaults). C99 designated initializers; in C++, value-initialize
+/// the struct and set `struct_size`.
+const INITIALIZERS: &str = "
+/** Initializers of the structs a call reads, each the struct's defaults: `struct_size` set to
+ * the size this header gives it, every other field zero.
+ * `portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;` In C++, write
+ * `portpool_lease_options opts{}; opts.struct_size = sizeof opts;` instead. */
+#define PORTPOOL_LEASE_OPTIONS_INIT { .struct_size = sizeof(portpool_lease_options) }
+#define PORTPOOL_FIND_OPTIONS_INIT { .struct_size = sizeof(portpool_find_options) }
+#define PORTPOOL_LISTEN_OPTIONS_INIT { .struct_size = sizeof(portpool_listen_options) }
+#define PORTPOOL_CHOICE_INIT { .struct_size = sizeof(portpool_choice) }";
 
 /// The crate documentation (the `//!` lines of lib.rs) as a C block comment, so the error
 /// protocol is written down once and read in both places.

@@ -7,8 +7,15 @@
  * - Every function that can fail returns a `portpool_status`: `PORTPOOL_OK` (0) on success,
  *   another code on failure. Results come back through out-parameters, which are written only
  *   on `PORTPOOL_OK`.
- * - Every such call also sets the calling thread's message: the empty string on success, a
- *   one-line description naming the value or file at fault on failure. Read it with
+ * - Every such function takes a last parameter `portpool_error **out_error`, and the error
+ *   comes back with the call: on failure `*out_error` is a new `portpool_error` holding the
+ *   status and a one-line message naming the value or file at fault (read them with
+ *   `portpool_error_status` and `portpool_error_message`, free it with
+ *   `portpool_error_free`); on success `*out_error` is NULL. Pass NULL to not want it. The
+ *   error is the caller's, whatever the thread does next, so a runtime that moves its tasks
+ *   between threads (Go's) reads it safely.
+ * - Every such call also sets the calling thread's message, for C callers that keep to one
+ *   thread: the empty string on success, the error's message on failure. Read it with
  *   `portpool_last_error_message()`; the pointer stays valid until the same thread calls
  *   another status-returning portpool function. The message is per thread, so threads
  *   sharing a handle never see each other's messages.
@@ -21,15 +28,28 @@
  *   boundary and gives `PORTPOOL_PANIC`; no unwinding ever crosses into C.
  * - Functions that cannot fail (`portpool_close`, `portpool_lease_free`,
  *   `portpool_lease_port`, `portpool_string_free`, `portpool_version`,
- *   `portpool_abi_version`, `portpool_last_error_message`) leave the message alone.
+ *   `portpool_abi_version`, `portpool_last_error_message` and the `portpool_error_*`
+ *   functions) take no `out_error` and leave the message alone.
  *
  * # Ownership
  *
  * - Strings passed in are borrowed for the duration of the call only.
  * - Strings returned through `char **` out-parameters are owned by the caller and freed with
- *   `portpool_string_free` (never `free`). Strings returned directly (`const char *`) are
+ *   `portpool_string_free` (never `free`); errors returned through `out_error` likewise with
+ *   `portpool_error_free`. Strings returned directly (`const char *`) are
  *   owned by the library and must not be freed.
  * - Every free function accepts NULL and does nothing then.
+ *
+ * # Structs that grow
+ *
+ * Each struct a call reads (`portpool_lease_options`, `portpool_find_options`,
+ * `portpool_listen_options`, `portpool_choice`) leads with `size_t struct_size`, so fields can
+ * be added at its end in a later ABI version: start from its initializer
+ * (`portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;`), which sets the size and
+ * zeroes the rest (the defaults). The library reads a struct of any size a header since ABI 4
+ * gave it: fields an older header lacks take their defaults, and a newer header's struct is
+ * read when the fields this library does not know are zero (else
+ * `PORTPOOL_INVALID_ARGUMENT`). Handles and errors are opaque, and so never change size.
  *
  * # Threads
  *
@@ -70,16 +90,29 @@
 /** The version of portpool this header belongs to; `portpool_version()` returns the library's. */
 #define PORTPOOL_VERSION "0.1.0"
 
-/**
- * The version of this C ABI. It changes whenever a type, constant or function of
- * `portpool.h` changes incompatibly; compare it with `portpool_abi_version()` to make sure
- * the library loaded at run time matches the header compiled against.
- */
-#define PORTPOOL_ABI_VERSION 3
+/** Initializers of the structs a call reads, each the struct's defaults: `struct_size` set to
+ * the size this header gives it, every other field zero.
+ * `portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;` In C++, write
+ * `portpool_lease_options opts{}; opts.struct_size = sizeof opts;` instead. */
+#define PORTPOOL_LEASE_OPTIONS_INIT { .struct_size = sizeof(portpool_lease_options) }
+#define PORTPOOL_FIND_OPTIONS_INIT { .struct_size = sizeof(portpool_find_options) }
+#define PORTPOOL_LISTEN_OPTIONS_INIT { .struct_size = sizeof(portpool_listen_options) }
+#define PORTPOOL_CHOICE_INIT { .struct_size = sizeof(portpool_choice) }
 
 /**
- * What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure whose
- * message `portpool_last_error_message()` returns on the same thread.
+ * The version of this C ABI. It changes whenever a type, constant or function of
+ * `portpool.h` changes, a struct's size included; compare it with `portpool_abi_version()`
+ * to know which library was loaded at run time. A struct passed in leads with its size
+ * (`struct_size`), so a library reads a struct of the size any header since version 4 gave
+ * it: fields a caller's older header lacks take their defaults, and fields this library
+ * does not know yet must be zero.
+ */
+#define PORTPOOL_ABI_VERSION 4
+
+/**
+ * What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure, whose
+ * message comes back in the call's `out_error` and from `portpool_last_error_message()` on
+ * the same thread.
  *
  * The codes map one to one onto the kinds of error every portpool binding reports; new codes
  * may be added at the end in a later ABI version, so a `switch` should have a `default`.
@@ -150,6 +183,16 @@ typedef enum portpool_port_state {
 } portpool_port_state;
 
 /**
+ * A failed call's error, from a call's `out_error`: its status and its message, kept until
+ * `portpool_error_free`, whatever the thread calls meanwhile.
+ *
+ * **Owner:** the caller, from the failed call until `portpool_error_free`.
+ * **Threads:** may be read from any thread, by several at once, and freed from any thread;
+ * it must not be used during or after `portpool_error_free`.
+ */
+typedef struct portpool_error portpool_error;
+
+/**
  * A lease for one scope of the calling process, from `portpool_lease_open`: its port is the
  * caller's until `portpool_lease_close` releases it.
  *
@@ -192,11 +235,19 @@ typedef uint32_t portpool_protocol;
  * Options of a new lease, for `portpool_register_ex`, `portpool_register_ports`,
  * `portpool_allocate_ex`, `portpool_allocate_many`, `portpool_lease_open` and `portpool_listen`.
  *
- * A zeroed struct (`portpool_lease_options opts = {0};`) is the default: a permanent TCP
- * lease, not forced, with no owner, no excluded ports, no range, probed on the wildcards. Passing NULL instead of a struct means the same.
+ * `portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;` (its size, every other field
+ * zero) is the default: a permanent TCP lease, not forced, with no owner, no excluded ports,
+ * no range, probed on the wildcards. Passing NULL instead of a struct means the same.
  * **Owner:** the caller; the library only reads it during the call.
  */
 typedef struct portpool_lease_options {
+    /**
+     * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LEASE_OPTIONS_INIT` (or
+     * `sizeof(portpool_lease_options)`). A size smaller than any header ever gave, or over
+     * 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+     * is read when the fields this library does not know are zero.
+     */
+    size_t struct_size;
     /**
      * `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
      */
@@ -260,12 +311,20 @@ typedef struct portpool_lease_options {
 typedef uint32_t portpool_probe;
 
 /**
- * What `portpool_find_free_ex` looks for. A zeroed struct (or NULL instead of one) is a TCP
- * port the kernel picks, probed on the wildcard addresses.
+ * What `portpool_find_free_ex` looks for. `PORTPOOL_FIND_OPTIONS_INIT` (its size, every
+ * other field zero), or NULL instead of a struct, is a TCP port the kernel picks, probed on
+ * the wildcard addresses.
  *
  * **Owner:** the caller; the library only reads it (and what it points to) during the call.
  */
 typedef struct portpool_find_options {
+    /**
+     * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_FIND_OPTIONS_INIT` (or
+     * `sizeof(portpool_find_options)`). A size smaller than any header ever gave, or over
+     * 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+     * is read when the fields this library does not know are zero.
+     */
+    size_t struct_size;
     /**
      * `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
      */
@@ -303,13 +362,20 @@ typedef struct portpool_find_options {
 
 /**
  * How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a
- * list of ports that a mode allows. A zeroed struct (or NULL instead of one) means the next
- * free port of the default pool.
+ * list of ports that a mode allows. `PORTPOOL_CHOICE_INIT` (its size, every other field
+ * zero), or NULL instead of a struct, means the next free port of the default pool.
  *
  * **Owner:** the caller; the library only reads it (and the strings and arrays it points to)
  * during the call.
  */
 typedef struct portpool_choice {
+    /**
+     * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_CHOICE_INIT` (or
+     * `sizeof(portpool_choice)`). A size smaller than any header ever gave, or over
+     * 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+     * is read when the fields this library does not know are zero.
+     */
+    size_t struct_size;
     /**
      * The pool to take the next free port of (NULL: the default pool). Only when `n_ports`
      * is 0: giving both a pool and ports is `PORTPOOL_INVALID_ARGUMENT`.
@@ -330,12 +396,19 @@ typedef struct portpool_choice {
 } portpool_choice;
 
 /**
- * How `portpool_listen` binds. A zeroed struct (or NULL instead of one) binds the wildcard
- * address with a backlog of 128.
+ * How `portpool_listen` binds. `PORTPOOL_LISTEN_OPTIONS_INIT` (its size, every other field
+ * zero), or NULL instead of a struct, binds the wildcard address with a backlog of 128.
  *
  * **Owner:** the caller; the library only reads it during the call.
  */
 typedef struct portpool_listen_options {
+    /**
+     * `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LISTEN_OPTIONS_INIT` (or
+     * `sizeof(portpool_listen_options)`). A size smaller than any header ever gave, or over
+     * 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+     * is read when the fields this library does not know are zero.
+     */
+    size_t struct_size;
     /**
      * The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
      * wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
@@ -410,7 +483,7 @@ extern "C" {
  *
  * ```c
  * portpool_registry *reg = NULL;
- * if (portpool_open("/tmp/ports.json", &reg) != PORTPOOL_OK) {
+ * if (portpool_open("/tmp/ports.json", &reg, NULL) != PORTPOOL_OK) {
  *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
  *     return 1;
  * }
@@ -420,8 +493,11 @@ extern "C" {
  *
  * # Safety
  * `path` is NULL or a NUL-terminated string; `out` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_open(const char *path, struct portpool_registry **out);
+enum portpool_status portpool_open(const char *path,
+                                   struct portpool_registry **out,
+                                   struct portpool_error **out_error);
 
 /**
  * Opens a handle as `portpool_open` does, reading and writing only the names of `namespace`
@@ -437,16 +513,18 @@ enum portpool_status portpool_open(const char *path, struct portpool_registry **
  *
  * ```c
  * portpool_registry *reg;
- * if (portpool_open_namespace(NULL, "project-a", &reg) != PORTPOOL_OK)
+ * if (portpool_open_namespace(NULL, "project-a", &reg, NULL) != PORTPOOL_OK)
  *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
  * ```
  *
  * # Safety
  * `path` and `namespace` are NULL or NUL-terminated strings; `out` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_open_namespace(const char *path,
                                              const char *namespace_,
-                                             struct portpool_registry **out);
+                                             struct portpool_registry **out,
+                                             struct portpool_error **out_error);
 
 /**
  * Checks a port given as an integer of any width, as core checks every port: 1-65535 is
@@ -458,14 +536,17 @@ enum portpool_status portpool_open_namespace(const char *path,
  *
  * ```c
  * uint16_t port;
- * if (portpool_port_from_int(config_port, &port) != PORTPOOL_OK)
+ * if (portpool_port_from_int(config_port, &port, NULL) != PORTPOOL_OK)
  *     return -1;  // 0, negative or above 65535
  * ```
  *
  * # Safety
  * `out_port` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_port_from_int(int64_t value, uint16_t *out_port);
+enum portpool_status portpool_port_from_int(int64_t value,
+                                            uint16_t *out_port,
+                                            struct portpool_error **out_error);
 
 /**
  * Closes a handle and frees it. NULL, a handle closed already and a pointer that never was a
@@ -497,14 +578,16 @@ void portpool_close(struct portpool_registry *reg);
  * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
  *
  * ```c
- * portpool_set_lock_timeout(reg, 500);  // give up after half a second
+ * portpool_set_lock_timeout(reg, 500, NULL);  // give up after half a second
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_set_lock_timeout(struct portpool_registry *reg,
-                                               uint32_t milliseconds);
+                                               uint32_t milliseconds,
+                                               struct portpool_error **out_error);
 
 /**
  * Sets whether calls on `reg` may change what another user made: with `force` true,
@@ -519,15 +602,18 @@ enum portpool_status portpool_set_lock_timeout(struct portpool_registry *reg,
  * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
  *
  * ```c
- * portpool_set_force(reg, true);   // release another user's lease, on purpose
- * portpool_release(reg, "stuck-service", &released);
- * portpool_set_force(reg, false);
+ * portpool_set_force(reg, true, NULL);   // release another user's lease, on purpose
+ * portpool_release(reg, "stuck-service", &released, NULL);
+ * portpool_set_force(reg, false, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_set_force(struct portpool_registry *reg, bool force);
+enum portpool_status portpool_set_force(struct portpool_registry *reg,
+                                        bool force,
+                                        struct portpool_error **out_error);
 
 /**
  * The path of the registry file that `reg` uses, as given or as resolved from the defaults.
@@ -539,7 +625,7 @@ enum portpool_status portpool_set_force(struct portpool_registry *reg, bool forc
  *
  * ```c
  * char *path = NULL;
- * if (portpool_registry_path(reg, &path) == PORTPOOL_OK) {
+ * if (portpool_registry_path(reg, &path, NULL) == PORTPOOL_OK) {
  *     printf("registry: %s\n", path);
  *     portpool_string_free(path);
  * }
@@ -547,8 +633,11 @@ enum portpool_status portpool_set_force(struct portpool_registry *reg, bool forc
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_path` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_registry_path(struct portpool_registry *reg, char **out_path);
+enum portpool_status portpool_registry_path(struct portpool_registry *reg,
+                                            char **out_path,
+                                            struct portpool_error **out_error);
 
 /**
  * Frees a string that libportpool returned through a `char **` out-parameter. NULL does
@@ -574,10 +663,12 @@ void portpool_string_free(char *s);
  *
  * - **Ownership:** owned by the library; do not free it. It stays valid until this thread
  *   calls another status-returning portpool function, or exits; copy it to keep it.
- * - **Threads:** each thread has its own message.
+ * - **Threads:** each thread has its own message. A caller whose code may move between
+ *   threads from one call to the next (a green-thread or goroutine runtime) reads the error
+ *   that came back with the call (`out_error`) instead.
  *
  * ```c
- * if (portpool_get(reg, "web", &port) != PORTPOOL_OK)
+ * if (portpool_get(reg, "web", &port, NULL) != PORTPOOL_OK)
  *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
  * ```
  */
@@ -630,19 +721,21 @@ uint32_t portpool_abi_version(void);
  *
  * ```c
  * uint16_t port;
- * if (portpool_register(reg, "web", 8080, PORTPOOL_MODE_FLEXIBLE, &port) == PORTPOOL_OK)
+ * if (portpool_register(reg, "web", 8080, PORTPOOL_MODE_FLEXIBLE, &port, NULL) == PORTPOOL_OK)
  *     printf("web listens on %u\n", (unsigned)port);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_register(struct portpool_registry *reg,
                                        const char *name,
                                        uint16_t port,
                                        portpool_mode mode,
-                                       uint16_t *out_port);
+                                       uint16_t *out_port,
+                                       struct portpool_error **out_error);
 
 /**
  * `portpool_register` with lease options: protocol, force, owner pid and time to live.
@@ -659,19 +752,21 @@ enum portpool_status portpool_register(struct portpool_registry *reg,
  * opts.pid = getpid();             // reclaimed once this process exits
  * opts.ttl = 60;                   // or after 60 s without portpool_renew
  * uint16_t port;
- * portpool_status st = portpool_register_ex(reg, "dns", 5353, PORTPOOL_MODE_FIXED, &opts, &port);
+ * portpool_status st = portpool_register_ex(reg, "dns", 5353, PORTPOOL_MODE_FIXED, &opts, &port, NULL);
  * ```
  *
  * # Safety
  * As `portpool_register`; `options` is NULL or points to a readable
  * `portpool_lease_options`.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_register_ex(struct portpool_registry *reg,
                                           const char *name,
                                           uint16_t port,
                                           portpool_mode mode,
                                           const struct portpool_lease_options *options,
-                                          uint16_t *out_port);
+                                          uint16_t *out_port,
+                                          struct portpool_error **out_error);
 
 /**
  * `portpool_register_ex` with a list of preferred ports: the first of `ports` (in order) that
@@ -690,11 +785,12 @@ enum portpool_status portpool_register_ex(struct portpool_registry *reg,
  * opts.range_start = 4000;         // then 4000-4100
  * opts.range_end = 4100;
  * uint16_t port;
- * portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port);
+ * portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port, NULL);
  * ```
  *
  * # Safety
  * As `portpool_register_ex`; `ports` is NULL or points to `n_ports` readable ports.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_register_ports(struct portpool_registry *reg,
                                              const char *name,
@@ -702,7 +798,8 @@ enum portpool_status portpool_register_ports(struct portpool_registry *reg,
                                              size_t n_ports,
                                              portpool_mode mode,
                                              const struct portpool_lease_options *options,
-                                             uint16_t *out_port);
+                                             uint16_t *out_port,
+                                             struct portpool_error **out_error);
 
 /**
  * The port `name` holds, in `*out_port`. A stale lease (owner gone, time to live over)
@@ -716,7 +813,7 @@ enum portpool_status portpool_register_ports(struct portpool_registry *reg,
  *
  * ```c
  * uint16_t port;
- * switch (portpool_get(reg, "web", &port)) {
+ * switch (portpool_get(reg, "web", &port, NULL)) {
  * case PORTPOOL_OK:        printf("%u\n", (unsigned)port); break;
  * case PORTPOOL_NOT_FOUND: printf("web has no port\n"); break;
  * default:                 fprintf(stderr, "%s\n", portpool_last_error_message());
@@ -726,10 +823,12 @@ enum portpool_status portpool_register_ports(struct portpool_registry *reg,
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_get(struct portpool_registry *reg,
                                   const char *name,
-                                  uint16_t *out_port);
+                                  uint16_t *out_port,
+                                  struct portpool_error **out_error);
 
 /**
  * The whole lease `name` holds, as a JSON object (see the JSON section above).
@@ -741,7 +840,7 @@ enum portpool_status portpool_get(struct portpool_registry *reg,
  *
  * ```c
  * char *lease = NULL;
- * if (portpool_get_json(reg, "web", &lease) == PORTPOOL_OK) {
+ * if (portpool_get_json(reg, "web", &lease, NULL) == PORTPOOL_OK) {
  *     puts(lease);  // {"name":"web","port":8080,"protocol":"tcp",...}
  *     portpool_string_free(lease);
  * }
@@ -750,10 +849,12 @@ enum portpool_status portpool_get(struct portpool_registry *reg,
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_get_json(struct portpool_registry *reg,
                                        const char *name,
-                                       char **out_json);
+                                       char **out_json,
+                                       struct portpool_error **out_error);
 
 /**
  * Leases the next free port of `pool` to `name` (a permanent TCP lease) and returns it in
@@ -773,18 +874,20 @@ enum portpool_status portpool_get_json(struct portpool_registry *reg,
  *
  * ```c
  * uint16_t port;
- * if (portpool_allocate(reg, "worker-1", "workers", &port) == PORTPOOL_OK)
+ * if (portpool_allocate(reg, "worker-1", "workers", &port, NULL) == PORTPOOL_OK)
  *     start_worker(port);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` and `pool` are NULL or NUL-terminated strings;
  * `out_port` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_allocate(struct portpool_registry *reg,
                                        const char *name,
                                        const char *pool,
-                                       uint16_t *out_port);
+                                       uint16_t *out_port,
+                                       struct portpool_error **out_error);
 
 /**
  * `portpool_allocate` with lease options: protocol, owner pid and time to live (`force`
@@ -800,18 +903,20 @@ enum portpool_status portpool_allocate(struct portpool_registry *reg,
  * portpool_lease_options opts = {0};
  * opts.pid = worker_pid;            // freed for reuse once the worker exits
  * uint16_t port;
- * portpool_status st = portpool_allocate_ex(reg, "worker-1", NULL, &opts, &port);
+ * portpool_status st = portpool_allocate_ex(reg, "worker-1", NULL, &opts, &port, NULL);
  * ```
  *
  * # Safety
  * As `portpool_allocate`; `options` is NULL or points to a readable
  * `portpool_lease_options`.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_allocate_ex(struct portpool_registry *reg,
                                           const char *name,
                                           const char *pool,
                                           const struct portpool_lease_options *options,
-                                          uint16_t *out_port);
+                                          uint16_t *out_port,
+                                          struct portpool_error **out_error);
 
 /**
  * Releases `name`'s lease; `*out_released` tells whether there was one (an unknown name is
@@ -824,16 +929,18 @@ enum portpool_status portpool_allocate_ex(struct portpool_registry *reg,
  *
  * ```c
  * bool released;
- * portpool_release(reg, "worker-1", &released);
+ * portpool_release(reg, "worker-1", &released, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_released`
  * is NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_release(struct portpool_registry *reg,
                                       const char *name,
-                                      bool *out_released);
+                                      bool *out_released,
+                                      struct portpool_error **out_error);
 
 /**
  * Every lease, sorted by name, as a JSON array of lease objects (see the JSON section
@@ -847,7 +954,7 @@ enum portpool_status portpool_release(struct portpool_registry *reg,
  *
  * ```c
  * char *leases = NULL;
- * if (portpool_list_json(reg, &leases) == PORTPOOL_OK) {
+ * if (portpool_list_json(reg, &leases, NULL) == PORTPOOL_OK) {
  *     puts(leases);
  *     portpool_string_free(leases);
  * }
@@ -855,8 +962,11 @@ enum portpool_status portpool_release(struct portpool_registry *reg,
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_list_json(struct portpool_registry *reg, char **out_json);
+enum portpool_status portpool_list_json(struct portpool_registry *reg,
+                                        char **out_json,
+                                        struct portpool_error **out_error);
 
 /**
  * Every pool, sorted by name, as a JSON array of pool objects (see the JSON section above).
@@ -870,7 +980,7 @@ enum portpool_status portpool_list_json(struct portpool_registry *reg, char **ou
  *
  * ```c
  * char *pools = NULL;
- * if (portpool_pools_json(reg, &pools) == PORTPOOL_OK) {
+ * if (portpool_pools_json(reg, &pools, NULL) == PORTPOOL_OK) {
  *     puts(pools);  // [{"name":"default","start":9000,"end":9999,"cursor":9000,"probe":true}]
  *     portpool_string_free(pools);
  * }
@@ -878,8 +988,11 @@ enum portpool_status portpool_list_json(struct portpool_registry *reg, char **ou
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_pools_json(struct portpool_registry *reg, char **out_json);
+enum portpool_status portpool_pools_json(struct portpool_registry *reg,
+                                         char **out_json,
+                                         struct portpool_error **out_error);
 
 /**
  * Creates pool `name` over `start`..=`end`, or changes its range. A cursor outside the new
@@ -899,7 +1012,7 @@ enum portpool_status portpool_pools_json(struct portpool_registry *reg, char **o
  *
  * ```c
  * char *warnings = NULL;
- * if (portpool_set_pool(reg, "workers", 40000, 40099, PORTPOOL_PROBE_DEFAULT, NULL, &warnings)
+ * if (portpool_set_pool(reg, "workers", 40000, 40099, PORTPOOL_PROBE_DEFAULT, NULL, &warnings, NULL)
  *     != PORTPOOL_OK)
  *     fprintf(stderr, "%s\n", portpool_last_error_message());
  * else if (strcmp(warnings, "[]") != 0)
@@ -910,6 +1023,7 @@ enum portpool_status portpool_pools_json(struct portpool_registry *reg, char **o
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` and
  * `out_warnings_json` are NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_set_pool(struct portpool_registry *reg,
                                        const char *name,
@@ -917,7 +1031,8 @@ enum portpool_status portpool_set_pool(struct portpool_registry *reg,
                                        uint16_t end,
                                        portpool_probe probe,
                                        char **out_json,
-                                       char **out_warnings_json);
+                                       char **out_warnings_json,
+                                       struct portpool_error **out_error);
 
 /**
  * Whether `port` is free, leased, or bound by a process outside the registry, in
@@ -934,7 +1049,7 @@ enum portpool_status portpool_set_pool(struct portpool_registry *reg,
  * ```c
  * portpool_port_state state;
  * char *holder = NULL;
- * if (portpool_check(reg, 8080, PORTPOOL_PROTOCOL_TCP, &state, &holder) == PORTPOOL_OK
+ * if (portpool_check(reg, 8080, PORTPOOL_PROTOCOL_TCP, &state, &holder, NULL) == PORTPOOL_OK
  *     && state == PORTPOOL_PORT_LEASED)
  *     printf("8080 is leased: %s\n", holder);
  * portpool_string_free(holder);
@@ -942,12 +1057,14 @@ enum portpool_status portpool_set_pool(struct portpool_registry *reg,
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_state` and `out_lease_json` are NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_check(struct portpool_registry *reg,
                                     uint16_t port,
                                     portpool_protocol protocol,
                                     enum portpool_port_state *out_state,
-                                    char **out_lease_json);
+                                    char **out_lease_json,
+                                    struct portpool_error **out_error);
 
 /**
  * Releases every stale lease (owner gone or time to live over). `*out_count`, when not NULL,
@@ -962,14 +1079,18 @@ enum portpool_status portpool_check(struct portpool_registry *reg,
  *
  * ```c
  * size_t reclaimed;
- * if (portpool_gc(reg, &reclaimed, NULL) == PORTPOOL_OK)
+ * if (portpool_gc(reg, &reclaimed, NULL, NULL) == PORTPOOL_OK)
  *     printf("reclaimed %zu stale leases\n", reclaimed);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_count` and `out_json` are NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_gc(struct portpool_registry *reg, size_t *out_count, char **out_json);
+enum portpool_status portpool_gc(struct portpool_registry *reg,
+                                 size_t *out_count,
+                                 char **out_json,
+                                 struct portpool_error **out_error);
 
 /**
  * Restarts `name`'s time to live from now, with `ttl` seconds or, when `ttl` is 0, the time
@@ -985,18 +1106,20 @@ enum portpool_status portpool_gc(struct portpool_registry *reg, size_t *out_coun
  *
  * ```c
  * // a heartbeat: keep "worker-1" for another 30 s
- * if (portpool_renew(reg, "worker-1", 30, NULL) != PORTPOOL_OK)
+ * if (portpool_renew(reg, "worker-1", 30, NULL, NULL) != PORTPOOL_OK)
  *     fprintf(stderr, "%s\n", portpool_last_error_message());
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_renew(struct portpool_registry *reg,
                                     const char *name,
                                     int64_t ttl,
-                                    char **out_json);
+                                    char **out_json,
+                                    struct portpool_error **out_error);
 
 /**
  * Empties the registry: no leases, and only the default pool at 9000-9999.
@@ -1006,13 +1129,15 @@ enum portpool_status portpool_renew(struct portpool_registry *reg,
  *   `PORTPOOL_IO_ERROR`.
  *
  * ```c
- * portpool_reset(reg);
+ * portpool_reset(reg, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_reset(struct portpool_registry *reg);
+enum portpool_status portpool_reset(struct portpool_registry *reg,
+                                    struct portpool_error **out_error);
 
 /**
  * Releases `name`'s lease and, when a handover is under way, its next generation's port too
@@ -1025,16 +1150,18 @@ enum portpool_status portpool_reset(struct portpool_registry *reg);
  *
  * ```c
  * bool released;
- * portpool_release_all(reg, "worker-1", &released);
+ * portpool_release_all(reg, "worker-1", &released, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_released`
  * is NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_release_all(struct portpool_registry *reg,
                                           const char *name,
-                                          bool *out_released);
+                                          bool *out_released,
+                                          struct portpool_error **out_error);
 
 /**
  * Every lease of every namespace, sorted by namespace (the default one first) and name, as
@@ -1047,14 +1174,16 @@ enum portpool_status portpool_release_all(struct portpool_registry *reg,
  *
  * ```c
  * char *json;
- * if (portpool_list_all_json(reg, &json) == PORTPOOL_OK) { puts(json); portpool_string_free(json); }
+ * if (portpool_list_all_json(reg, &json, NULL) == PORTPOOL_OK) { puts(json); portpool_string_free(json); }
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_list_all_json(struct portpool_registry *reg,
-                                            char **out_json);
+                                            char **out_json,
+                                            struct portpool_error **out_error);
 
 /**
  * Begins a zero-downtime handover of `name`: leases a port for the next generation while the
@@ -1073,9 +1202,9 @@ enum portpool_status portpool_list_all_json(struct portpool_registry *reg,
  *
  * ```c
  * uint16_t next;
- * if (portpool_begin_handover(reg, "web", 0, &next) == PORTPOOL_OK) {
+ * if (portpool_begin_handover(reg, "web", 0, &next, NULL) == PORTPOOL_OK) {
  *     start_generation(next);          // the new process listens on `next`
- *     portpool_commit_handover(reg, "web", 0, &next);
+ *     portpool_commit_handover(reg, "web", 0, &next, NULL);
  *     stop_old_generation();           // its port is free for others now
  * }
  * ```
@@ -1083,11 +1212,13 @@ enum portpool_status portpool_list_all_json(struct portpool_registry *reg,
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_begin_handover(struct portpool_registry *reg,
                                              const char *name,
                                              int64_t pid,
-                                             uint16_t *out_port);
+                                             uint16_t *out_port,
+                                             struct portpool_error **out_error);
 
 /**
  * Completes `name`'s handover: releases the old port and makes the next one current. The
@@ -1107,17 +1238,19 @@ enum portpool_status portpool_begin_handover(struct portpool_registry *reg,
  *
  * ```c
  * uint16_t now_current;
- * portpool_commit_handover(reg, "web", new_worker_pid, &now_current);
+ * portpool_commit_handover(reg, "web", new_worker_pid, &now_current, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_commit_handover(struct portpool_registry *reg,
                                               const char *name,
                                               int64_t pid,
-                                              uint16_t *out_port);
+                                              uint16_t *out_port,
+                                              struct portpool_error **out_error);
 
 /**
  * Abandons `name`'s handover: releases the next generation's port, which is returned in
@@ -1131,17 +1264,19 @@ enum portpool_status portpool_commit_handover(struct portpool_registry *reg,
  * ```c
  * uint16_t dropped;
  * if (new_generation_failed)
- *     portpool_abort_handover(reg, "web", 0, &dropped);
+ *     portpool_abort_handover(reg, "web", 0, &dropped, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_abort_handover(struct portpool_registry *reg,
                                              const char *name,
                                              int64_t pid,
-                                             uint16_t *out_port);
+                                             uint16_t *out_port,
+                                             struct portpool_error **out_error);
 
 /**
  * Allocates a port of `pool` (NULL: `"default"`) to each of the `count` names in `names`, in
@@ -1158,7 +1293,7 @@ enum portpool_status portpool_abort_handover(struct portpool_registry *reg,
  * ```c
  * const char *names[] = {"worker-1", "worker-2", "worker-3"};
  * uint16_t ports[3];
- * if (portpool_allocate_many(reg, names, 3, "workers", NULL, ports) == PORTPOOL_OK)
+ * if (portpool_allocate_many(reg, names, 3, "workers", NULL, ports, NULL) == PORTPOOL_OK)
  *     printf("%u %u %u\n", (unsigned)ports[0], (unsigned)ports[1], (unsigned)ports[2]);
  * ```
  *
@@ -1166,13 +1301,15 @@ enum portpool_status portpool_abort_handover(struct portpool_registry *reg,
  * `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
  * a NUL-terminated string; `pool` is NULL or a NUL-terminated string; `options` is NULL or
  * readable; `out_ports` is NULL or writable for `count` elements.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_allocate_many(struct portpool_registry *reg,
                                             const char *const *names,
                                             size_t count,
                                             const char *pool,
                                             const struct portpool_lease_options *options,
-                                            uint16_t *out_ports);
+                                            uint16_t *out_ports,
+                                            struct portpool_error **out_error);
 
 /**
  * Makes process `pid` the owner of `name`'s lease (0: no owner, a permanent lease). Once the
@@ -1189,17 +1326,19 @@ enum portpool_status portpool_allocate_many(struct portpool_registry *reg,
  * ```c
  * pid_t child = fork();
  * if (child > 0)  // the lease now lives as long as the child
- *     portpool_set_owner(reg, "worker-1", (int64_t)child, NULL);
+ *     portpool_set_owner(reg, "worker-1", (int64_t)child, NULL, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_set_owner(struct portpool_registry *reg,
                                         const char *name,
                                         int64_t pid,
-                                        char **out_json);
+                                        char **out_json,
+                                        struct portpool_error **out_error);
 
 /**
  * Begins `name`'s handover as `portpool_begin_handover` does, with its ticket: the port is in
@@ -1215,13 +1354,14 @@ enum portpool_status portpool_set_owner(struct portpool_registry *reg,
  *
  * ```c
  * uint16_t next; uint64_t ticket;
- * if (portpool_begin_handover_ticket(reg, "web", 0, 0, false, &next, &ticket) == PORTPOOL_OK)
- *     portpool_commit_handover_ticket(reg, "web", 0, ticket, &next);
+ * if (portpool_begin_handover_ticket(reg, "web", 0, 0, false, &next, &ticket, NULL) == PORTPOOL_OK)
+ *     portpool_commit_handover_ticket(reg, "web", 0, ticket, &next, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
  * NULL or writable; `out_ticket` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_begin_handover_ticket(struct portpool_registry *reg,
                                                     const char *name,
@@ -1229,7 +1369,8 @@ enum portpool_status portpool_begin_handover_ticket(struct portpool_registry *re
                                                     uint64_t ticket,
                                                     bool supersede,
                                                     uint16_t *out_port,
-                                                    uint64_t *out_ticket);
+                                                    uint64_t *out_ticket,
+                                                    struct portpool_error **out_error);
 
 /**
  * Commits `name`'s handover as `portpool_commit_handover` does, only when `ticket` (0: any) is
@@ -1240,18 +1381,20 @@ enum portpool_status portpool_begin_handover_ticket(struct portpool_registry *re
  * - **Errors:** as `portpool_commit_handover`, and `PORTPOOL_CONFLICT` for another ticket.
  *
  * ```c
- * portpool_commit_handover_ticket(reg, "web", 0, ticket, &now_current);
+ * portpool_commit_handover_ticket(reg, "web", 0, ticket, &now_current, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_commit_handover_ticket(struct portpool_registry *reg,
                                                      const char *name,
                                                      int64_t pid,
                                                      uint64_t ticket,
-                                                     uint16_t *out_port);
+                                                     uint16_t *out_port,
+                                                     struct portpool_error **out_error);
 
 /**
  * Aborts `name`'s handover as `portpool_abort_handover` does, checked against `ticket` (0:
@@ -1262,18 +1405,20 @@ enum portpool_status portpool_commit_handover_ticket(struct portpool_registry *r
  * - **Errors:** as `portpool_commit_handover_ticket`.
  *
  * ```c
- * portpool_abort_handover_ticket(reg, "web", 0, ticket, &dropped);
+ * portpool_abort_handover_ticket(reg, "web", 0, ticket, &dropped, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_abort_handover_ticket(struct portpool_registry *reg,
                                                     const char *name,
                                                     int64_t pid,
                                                     uint64_t ticket,
-                                                    uint16_t *out_port);
+                                                    uint16_t *out_port,
+                                                    struct portpool_error **out_error);
 
 /**
  * Begins a handover of each of the `count` names in `names` in one change: all begin, or none
@@ -1290,13 +1435,14 @@ enum portpool_status portpool_abort_handover_ticket(struct portpool_registry *re
  * ```c
  * const char *names[] = {"worker-1", "worker-2"};
  * uint16_t ports[2]; uint64_t tickets[2];
- * portpool_begin_handovers(reg, names, 2, 0, false, ports, tickets);
+ * portpool_begin_handovers(reg, names, 2, 0, false, ports, tickets, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
  * a NUL-terminated string; `out_ports` and `out_tickets` are NULL or writable for `count`
  * elements.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_begin_handovers(struct portpool_registry *reg,
                                               const char *const *names,
@@ -1304,7 +1450,8 @@ enum portpool_status portpool_begin_handovers(struct portpool_registry *reg,
                                               int64_t pid,
                                               bool supersede,
                                               uint16_t *out_ports,
-                                              uint64_t *out_tickets);
+                                              uint64_t *out_tickets,
+                                              struct portpool_error **out_error);
 
 /**
  * Commits the handovers of the `count` names in `names` in one change, each checked against
@@ -1318,20 +1465,22 @@ enum portpool_status portpool_begin_handovers(struct portpool_registry *reg,
  *   `PORTPOOL_INVALID_ARGUMENT` for a name given twice or a NULL array while `count` is not 0.
  *
  * ```c
- * portpool_commit_handovers(reg, names, tickets, 2, 0, ports);
+ * portpool_commit_handovers(reg, names, tickets, 2, 0, ports, NULL);
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
  * a NUL-terminated string; `tickets` is NULL or readable for `count` elements; `out_ports` is
  * NULL or writable for `count` elements.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_commit_handovers(struct portpool_registry *reg,
                                                const char *const *names,
                                                const uint64_t *tickets,
                                                size_t count,
                                                int64_t pid,
-                                               uint16_t *out_ports);
+                                               uint16_t *out_ports,
+                                               struct portpool_error **out_error);
 
 /**
  * Aborts the handovers of the `count` names in `names` in one change, checked as by
@@ -1342,18 +1491,20 @@ enum portpool_status portpool_commit_handovers(struct portpool_registry *reg,
  * - **Errors:** as `portpool_commit_handovers`.
  *
  * ```c
- * portpool_abort_handovers(reg, names, tickets, 2, 0, ports);
+ * portpool_abort_handovers(reg, names, tickets, 2, 0, ports, NULL);
  * ```
  *
  * # Safety
  * As `portpool_commit_handovers`.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_abort_handovers(struct portpool_registry *reg,
                                               const char *const *names,
                                               const uint64_t *tickets,
                                               size_t count,
                                               int64_t pid,
-                                              uint16_t *out_ports);
+                                              uint16_t *out_ports,
+                                              struct portpool_error **out_error);
 
 /**
  * Reads a flat `{"name": port, ...}` file into fixed, permanent TCP leases, in one write.
@@ -1370,17 +1521,19 @@ enum portpool_status portpool_abort_handovers(struct portpool_registry *reg,
  *   `PORTPOOL_IO_ERROR`.
  *
  * ```c
- * if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL) != PORTPOOL_OK)
+ * if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL, NULL) != PORTPOOL_OK)
  *     fprintf(stderr, "%s\n", portpool_last_error_message());
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `file` is NULL or a NUL-terminated string; `out_json` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_import(struct portpool_registry *reg,
                                      const char *file,
-                                     char **out_json);
+                                     char **out_json,
+                                     struct portpool_error **out_error);
 
 /**
  * Everything known about `port`, as a JSON object: `{"port", "leases": [lease objects, TCP
@@ -1396,7 +1549,7 @@ enum portpool_status portpool_import(struct portpool_registry *reg,
  *
  * ```c
  * char *who = NULL;
- * if (portpool_who_json(reg, 8080, &who) == PORTPOOL_OK) {
+ * if (portpool_who_json(reg, 8080, &who, NULL) == PORTPOOL_OK) {
  *     puts(who);
  *     portpool_string_free(who);
  * }
@@ -1404,10 +1557,12 @@ enum portpool_status portpool_import(struct portpool_registry *reg,
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_who_json(struct portpool_registry *reg,
                                        uint16_t port,
-                                       char **out_json);
+                                       char **out_json,
+                                       struct portpool_error **out_error);
 
 /**
  * Registers every port a server socket is bound to now as a fixed, permanent lease named
@@ -1422,7 +1577,7 @@ enum portpool_status portpool_who_json(struct portpool_registry *reg,
  *
  * ```c
  * char *plan = NULL;
- * if (portpool_migrate_json(reg, true, &plan) == PORTPOOL_OK) {
+ * if (portpool_migrate_json(reg, true, &plan, NULL) == PORTPOOL_OK) {
  *     puts(plan);
  *     portpool_string_free(plan);
  * }
@@ -1430,10 +1585,12 @@ enum portpool_status portpool_who_json(struct portpool_registry *reg,
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_migrate_json(struct portpool_registry *reg,
                                            bool dry_run,
-                                           char **out_json);
+                                           char **out_json,
+                                           struct portpool_error **out_error);
 
 /**
  * Checks the registry against the host and returns the findings as a JSON object:
@@ -1450,7 +1607,7 @@ enum portpool_status portpool_migrate_json(struct portpool_registry *reg,
  *
  * ```c
  * char *report = NULL;
- * if (portpool_doctor_json(reg, &report) == PORTPOOL_OK) {
+ * if (portpool_doctor_json(reg, &report, NULL) == PORTPOOL_OK) {
  *     puts(report);
  *     portpool_string_free(report);
  * }
@@ -1458,8 +1615,11 @@ enum portpool_status portpool_migrate_json(struct portpool_registry *reg,
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_doctor_json(struct portpool_registry *reg, char **out_json);
+enum portpool_status portpool_doctor_json(struct portpool_registry *reg,
+                                          char **out_json,
+                                          struct portpool_error **out_error);
 
 /**
  * Brings a damaged registry back, as `portpool repair` does: keeps every line that reads
@@ -1478,7 +1638,7 @@ enum portpool_status portpool_doctor_json(struct portpool_registry *reg, char **
  *
  * ```c
  * char *report = NULL;
- * if (portpool_repair_json(reg, &report) == PORTPOOL_OK) {
+ * if (portpool_repair_json(reg, &report, NULL) == PORTPOOL_OK) {
  *     puts(report);
  *     portpool_string_free(report);
  * }
@@ -1486,8 +1646,11 @@ enum portpool_status portpool_doctor_json(struct portpool_registry *reg, char **
  *
  * # Safety
  * `reg` is NULL or a live handle; `out_json` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_repair_json(struct portpool_registry *reg, char **out_json);
+enum portpool_status portpool_repair_json(struct portpool_registry *reg,
+                                          char **out_json,
+                                          struct portpool_error **out_error);
 
 /**
  * Whether `port` can be bound for `protocol` on this host right now, on both the IPv4 and
@@ -1498,14 +1661,18 @@ enum portpool_status portpool_repair_json(struct portpool_registry *reg, char **
  *
  * ```c
  * bool free_now;
- * if (portpool_is_free(8080, PORTPOOL_PROTOCOL_TCP, &free_now) == PORTPOOL_OK && !free_now)
+ * if (portpool_is_free(8080, PORTPOOL_PROTOCOL_TCP, &free_now, NULL) == PORTPOOL_OK && !free_now)
  *     printf("something is listening on 8080\n");
  * ```
  *
  * # Safety
  * `out_free` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_is_free(uint16_t port, portpool_protocol protocol, bool *out_free);
+enum portpool_status portpool_is_free(uint16_t port,
+                                      portpool_protocol protocol,
+                                      bool *out_free,
+                                      struct portpool_error **out_error);
 
 /**
  * A port that the kernel picked as free, outside any registry, in `*out_port`: for tests and
@@ -1517,14 +1684,17 @@ enum portpool_status portpool_is_free(uint16_t port, portpool_protocol protocol,
  *
  * ```c
  * uint16_t port;
- * if (portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port) == PORTPOOL_OK)
+ * if (portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port, NULL) == PORTPOOL_OK)
  *     serve_on(port);
  * ```
  *
  * # Safety
  * `out_port` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
-enum portpool_status portpool_find_free(portpool_protocol protocol, uint16_t *out_port);
+enum portpool_status portpool_find_free(portpool_protocol protocol,
+                                        uint16_t *out_port,
+                                        struct portpool_error **out_error);
 
 /**
  * `count` distinct ports that can be bound for `options->protocol` right now, outside any
@@ -1544,17 +1714,19 @@ enum portpool_status portpool_find_free(portpool_protocol protocol, uint16_t *ou
  * opts.range_start = 4000;
  * opts.range_end = 4100;
  * uint16_t ports[3];
- * if (portpool_find_free_ex(&opts, ports, 3) == PORTPOOL_OK)
+ * if (portpool_find_free_ex(&opts, ports, 3, NULL) == PORTPOOL_OK)
  *     printf("%u %u %u\n", (unsigned)ports[0], (unsigned)ports[1], (unsigned)ports[2]);
  * ```
  *
  * # Safety
  * `options` is NULL or readable, with the arrays and string it points to; `out_ports` is NULL
  * or writable for `count` elements.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_find_free_ex(const struct portpool_find_options *options,
                                            uint16_t *out_ports,
-                                           size_t count);
+                                           size_t count,
+                                           struct portpool_error **out_error);
 
 /**
  * Leases a port to `name` and returns a socket bound to it, in one step: under the
@@ -1583,18 +1755,19 @@ enum portpool_status portpool_find_free_ex(const struct portpool_find_options *o
  * ```c
  * int fd;
  * uint16_t port;
- * if (portpool_listen(reg, "web", NULL, NULL, NULL, &fd, &port) != PORTPOOL_OK) {
+ * if (portpool_listen(reg, "web", NULL, NULL, NULL, &fd, &port, NULL) != PORTPOOL_OK) {
  *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
  *     return 1;
  * }
  * serve(fd);        // accept() on it: nobody could take the port in between
- * close(fd);        // the lease stays: portpool_release(reg, "web", NULL) to give it back
+ * close(fd);        // the lease stays: portpool_release(reg, "web", NULL, NULL) to give it back
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `choice`,
  * `options` and `listen` are NULL or readable (with what they point to); `out_fd` and
  * `out_port` are NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_listen(struct portpool_registry *reg,
                                      const char *name,
@@ -1602,7 +1775,8 @@ enum portpool_status portpool_listen(struct portpool_registry *reg,
                                      const struct portpool_lease_options *options,
                                      const struct portpool_listen_options *listen,
                                      int *out_fd,
-                                     uint16_t *out_port);
+                                     uint16_t *out_port,
+                                     struct portpool_error **out_error);
 
 /**
  * Leases a new port to `name` for one scope of the calling process (a request, a test, a
@@ -1627,24 +1801,26 @@ enum portpool_status portpool_listen(struct portpool_registry *reg,
  *
  * ```c
  * portpool_lease *lease = NULL;
- * if (portpool_lease_open(reg, "test-server", NULL, NULL, &lease) != PORTPOOL_OK) {
+ * if (portpool_lease_open(reg, "test-server", NULL, NULL, &lease, NULL) != PORTPOOL_OK) {
  *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
  *     return 1;
  * }
  * run_test_server(portpool_lease_port(lease));
- * portpool_lease_close(reg, lease, NULL);  // the port is free for others again
+ * portpool_lease_close(reg, lease, NULL, NULL);  // the port is free for others again
  * ```
  *
  * # Safety
  * `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `choice` and
  * `options` are NULL or readable (with the strings and arrays they point to); `out_lease` is
  * NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_lease_open(struct portpool_registry *reg,
                                          const char *name,
                                          const struct portpool_choice *choice,
                                          const struct portpool_lease_options *options,
-                                         struct portpool_lease **out_lease);
+                                         struct portpool_lease **out_lease,
+                                         struct portpool_error **out_error);
 
 /**
  * The port `lease` holds; 0 when `lease` is NULL or not an open lease.
@@ -1679,7 +1855,7 @@ uint16_t portpool_lease_port(const struct portpool_lease *lease);
  *
  * ```c
  * bool released;
- * if (portpool_lease_close(reg, lease, &released) != PORTPOOL_OK)
+ * if (portpool_lease_close(reg, lease, &released, NULL) != PORTPOOL_OK)
  *     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
  * lease = NULL;
  * ```
@@ -1687,10 +1863,12 @@ uint16_t portpool_lease_port(const struct portpool_lease *lease);
  * # Safety
  * `reg` is NULL or a live handle; `lease` is NULL or a lease that no other thread uses
  * during the call; `out_released` is NULL or writable.
+ * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_lease_close(struct portpool_registry *reg,
                                           struct portpool_lease *lease,
-                                          bool *out_released);
+                                          bool *out_released,
+                                          struct portpool_error **out_error);
 
 /**
  * Frees `lease` without ending its scope: the lease stays in the registry, owned as it was,
@@ -1710,6 +1888,63 @@ enum portpool_status portpool_lease_close(struct portpool_registry *reg,
  * `lease` is NULL or a lease that no other thread uses during the call.
  */
 void portpool_lease_free(struct portpool_lease *lease);
+
+/**
+ * The status of the call that failed with `err`; `PORTPOOL_OK` for NULL (a call that
+ * succeeded leaves NULL in its `out_error`).
+ *
+ * - **Threads:** safe to call from any thread.
+ * - **Errors:** none; a pointer that is not a live error gives `PORTPOOL_INVALID_ARGUMENT`.
+ *
+ * ```c
+ * portpool_error *err = NULL;
+ * if (portpool_get(reg, "web", &port, &err) != PORTPOOL_OK) {
+ *     if (portpool_error_status(err) == PORTPOOL_NOT_FOUND)
+ *         puts("no lease named web");
+ *     portpool_error_free(err);
+ * }
+ * ```
+ *
+ * # Safety
+ * `err` is NULL or an error from an `out_error` that was not freed yet.
+ */
+enum portpool_status portpool_error_status(const struct portpool_error *err);
+
+/**
+ * The one-line message of the call that failed with `err`, naming the value or file at
+ * fault; the empty string for NULL. Never NULL.
+ *
+ * - **Ownership:** owned by `err`: valid until `portpool_error_free(err)`; do not free it.
+ * - **Threads:** safe to call from any thread.
+ *
+ * ```c
+ * portpool_error *err = NULL;
+ * if (portpool_open(path, &reg, &err) != PORTPOOL_OK) {
+ *     fprintf(stderr, "portpool: %s\n", portpool_error_message(err));
+ *     portpool_error_free(err);
+ * }
+ * ```
+ *
+ * # Safety
+ * `err` is NULL or an error from an `out_error` that was not freed yet.
+ */
+const char *portpool_error_message(const struct portpool_error *err);
+
+/**
+ * Frees an error from a call's `out_error`. NULL, an error freed already and a pointer that
+ * never was one do nothing.
+ *
+ * - **Ownership:** takes `err` back; its message must not be used afterwards.
+ * - **Threads:** may be called from any thread.
+ *
+ * ```c
+ * portpool_error_free(err);
+ * ```
+ *
+ * # Safety
+ * `err` is NULL or an error from an `out_error`; no other thread is reading it.
+ */
+void portpool_error_free(struct portpool_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

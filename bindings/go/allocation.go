@@ -29,8 +29,8 @@ func (r *Registry) Register(name string, port int, mode Mode, opts ...LeaseOptio
 	if err != nil {
 		return 0, err
 	}
-	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_register_ex(h, cname, cport, C.portpool_mode(mode), options, out)
+	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_register_ex(h, cname, cport, C.portpool_mode(mode), options, out, e)
 	})
 }
 
@@ -57,8 +57,8 @@ func (r *Registry) RegisterAny(name string, ports []int, mode Mode, opts ...Leas
 		return 0, err
 	}
 	cports := mem.ports(checked)
-	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_register_ports(h, cname, cports, C.size_t(len(ports)), C.portpool_mode(mode), options, out)
+	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_register_ports(h, cname, cports, C.size_t(len(ports)), C.portpool_mode(mode), options, out, e)
 	})
 }
 
@@ -77,8 +77,8 @@ func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (int, error)
 		return 0, err
 	}
 	return withOptionalCString("pool", pool, func(cpool *C.char) (int, error) {
-		return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-			return C.portpool_allocate_ex(h, cname, cpool, options, out)
+		return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+			return C.portpool_allocate_ex(h, cname, cpool, options, out, e)
 		})
 	})
 }
@@ -86,16 +86,16 @@ func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (int, error)
 // Get returns the port name holds; ErrNotFound when it holds none, or only a stale lease (its
 // time to live over, or its owner gone).
 func (r *Registry) Get(name string) (int, error) {
-	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_get(h, cname, out)
+	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_get(h, cname, out, e)
 	})
 }
 
 // GetLease returns the whole lease name holds, as it stands now (a handover its owners'
 // deaths settled, applied); ErrNotFound when it holds none, or only a stale one.
 func (r *Registry) GetLease(name string) (Lease, error) {
-	return r.leaseOf(name, func(h *C.portpool_registry, cname *C.char, out **C.char) C.enum_portpool_status {
-		return C.portpool_get_json(h, cname, out)
+	return r.leaseOf(name, func(h *C.portpool_registry, cname *C.char, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_get_json(h, cname, out, e)
 	})
 }
 
@@ -104,8 +104,8 @@ func (r *Registry) GetLease(name string) (Lease, error) {
 func (r *Registry) Release(name string) (bool, error) {
 	return withCString("name", name, func(cname *C.char) (bool, error) {
 		var out C.bool
-		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-			return C.portpool_release(h, cname, &out)
+		err := r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+			return C.portpool_release(h, cname, &out, e)
 		})
 		return bool(out), err
 	})
@@ -113,15 +113,15 @@ func (r *Registry) Release(name string) (bool, error) {
 
 // List returns every lease as recorded, sorted by name; a stale one says why in Lease.Stale.
 func (r *Registry) List() ([]Lease, error) {
-	return jsonOf[[]Lease](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_list_json(h, out)
+	return jsonOf[[]Lease](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_list_json(h, out, e)
 	})
 }
 
 // Pools returns every pool, sorted by name; the "default" pool is always there.
 func (r *Registry) Pools() ([]Pool, error) {
-	return jsonOf[[]Pool](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_pools_json(h, out)
+	return jsonOf[[]Pool](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_pools_json(h, out, e)
 	})
 }
 
@@ -147,8 +147,8 @@ func (r *Registry) SetPool(name string, start, end int, opts ...PoolOption) (Poo
 	}
 	return withCString("pool", name, func(cname *C.char) (PoolChange, error) {
 		var pool, warnings *C.char
-		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-			return C.portpool_set_pool(h, cname, cstart, cend, o.probe, &pool, &warnings)
+		err := r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+			return C.portpool_set_pool(h, cname, cstart, cend, o.probe, &pool, &warnings, e)
 		})
 		var change PoolChange
 		poolText, warningsText := takeString(pool), takeString(warnings)
@@ -171,8 +171,8 @@ func (r *Registry) Check(port int, protocol Protocol) (PortState, *Lease, error)
 	if err != nil {
 		return PortUnknown, nil, err
 	}
-	err = r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-		return C.portpool_check(h, cport, C.portpool_protocol(protocol), &state, &out)
+	err = r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_check(h, cport, C.portpool_protocol(protocol), &state, &out, e)
 	})
 	text := takeString(out)
 	if err != nil {
@@ -193,8 +193,8 @@ func (r *Registry) Check(port int, protocol Protocol) (PortState, *Lease, error)
 // its next generation lives is committed; one whose next generation's owner is gone releases
 // only the next port.
 func (r *Registry) GC() ([]Reclaimed, error) {
-	return jsonOf[[]Reclaimed](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_gc(h, nil, out)
+	return jsonOf[[]Reclaimed](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_gc(h, nil, out, e)
 	})
 }
 
@@ -207,14 +207,16 @@ func (r *Registry) Renew(name string, opts ...LeaseOption) (Lease, error) {
 	if err != nil {
 		return Lease{}, err
 	}
-	return r.leaseOf(name, func(h *C.portpool_registry, cname *C.char, out **C.char) C.enum_portpool_status {
-		return C.portpool_renew(h, cname, o.c.ttl, out)
+	return r.leaseOf(name, func(h *C.portpool_registry, cname *C.char, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_renew(h, cname, o.c.ttl, out, e)
 	})
 }
 
 // Reset empties the registry: no leases, and only the default pool at 9000-9999.
 func (r *Registry) Reset() error {
-	return r.call(func(h *C.portpool_registry) C.enum_portpool_status { return C.portpool_reset(h) })
+	return r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_reset(h, e)
+	})
 }
 
 // ReleaseAll releases name's lease and, when a handover is under way, the next generation's
@@ -223,8 +225,8 @@ func (r *Registry) Reset() error {
 func (r *Registry) ReleaseAll(name string) (bool, error) {
 	return withCString("name", name, func(cname *C.char) (bool, error) {
 		var out C.bool
-		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-			return C.portpool_release_all(h, cname, &out)
+		err := r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+			return C.portpool_release_all(h, cname, &out, e)
 		})
 		return bool(out), err
 	})
@@ -233,7 +235,7 @@ func (r *Registry) ReleaseAll(name string) (bool, error) {
 // ListAllNamespaces returns the leases of every namespace, as List shows them, sorted by
 // namespace (the default one first), then name.
 func (r *Registry) ListAllNamespaces() ([]Lease, error) {
-	return jsonOf[[]Lease](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_list_all_json(h, out)
+	return jsonOf[[]Lease](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_list_all_json(h, out, e)
 	})
 }

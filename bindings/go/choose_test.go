@@ -152,14 +152,16 @@ func TestWithHostChecksOnlyThatAddress(t *testing.T) {
 	}
 }
 
-func TestBadPortChoicesAreErrInvalidArgumentAndChangeNothing(t *testing.T) {
-	reg, path := open(t)
-	notHere := portpool.WithHost(netip.MustParseAddr("192.0.2.7"))
-	cases := []struct {
-		name string
-		call func() error
-		says string
-	}{
+// badChoice is a call that chooses ports badly, and what its error says.
+type badChoice struct {
+	name string
+	call func() error
+	says string
+}
+
+// badRegistryChoices are bad port choices of calls on reg.
+func badRegistryChoices(reg *portpool.Registry, notHere portpool.LeaseOption) []badChoice {
+	return []badChoice{
 		{"preferred port 0", func() error {
 			_, err := reg.RegisterAny("web", []int{3000, 0}, portpool.ModeFixed)
 			return err
@@ -205,6 +207,12 @@ func TestBadPortChoicesAreErrInvalidArgumentAndChangeNothing(t *testing.T) {
 			_, err := reg.Lease("web", portpool.WithPort(3000), portpool.WithRange(4100, 4000))
 			return err
 		}, "start is after end"},
+	}
+}
+
+// badFindFreeChoices are bad port choices of FindFree and FindFreeN.
+func badFindFreeChoices(notHere portpool.LeaseOption) []badChoice {
+	return []badChoice{
 		{"find free count 0", func() error { _, err := portpool.FindFreeN(0); return err }, "invalid count 0"},
 		{"find free negative count", func() error { _, err := portpool.FindFreeN(-1); return err }, "invalid count -1"},
 		{"find free port 0", func() error { _, err := portpool.FindFree(portpool.WithPorts(0)); return err }, "invalid port 0"},
@@ -222,6 +230,12 @@ func TestBadPortChoicesAreErrInvalidArgumentAndChangeNothing(t *testing.T) {
 			return err
 		}, "FindFreeN takes only"},
 	}
+}
+
+func TestBadPortChoicesAreErrInvalidArgumentAndChangeNothing(t *testing.T) {
+	reg, path := open(t)
+	notHere := portpool.WithHost(netip.MustParseAddr("192.0.2.7"))
+	cases := append(badRegistryChoices(reg, notHere), badFindFreeChoices(notHere)...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			wantErr(t, c.call(), portpool.ErrInvalidArgument, c.says)

@@ -63,9 +63,11 @@ var kinds = map[C.enum_portpool_status]error{
 	C.PORTPOOL_BUSY:             ErrBusy,
 }
 
-// statusError turns a status into an error, reading the message of the calling thread: the
-// caller must hold the OS thread (runtime.LockOSThread) since the call that failed.
-func statusError(status C.enum_portpool_status) error {
+// statusError turns a status and the error that came back with it into an error, and frees
+// the C error. A failure always brings its error; without one (never expected), the message
+// says so rather than reading another call's.
+func statusError(status C.enum_portpool_status, e *C.portpool_error) error {
+	defer C.portpool_error_free(e)
 	if status == C.PORTPOOL_OK {
 		return nil
 	}
@@ -73,7 +75,11 @@ func statusError(status C.enum_portpool_status) error {
 	if !ok {
 		kind = ErrInternal
 	}
-	return &Error{Kind: kind, Message: C.GoString(C.portpool_last_error_message())}
+	message := "libportpool gave no message"
+	if e != nil {
+		message = C.GoString(C.portpool_error_message(e))
+	}
+	return &Error{Kind: kind, Message: message}
 }
 
 func invalid(format string, args ...any) error {

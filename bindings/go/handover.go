@@ -25,8 +25,8 @@ import "unsafe"
 // and for a fixed lease (a handover would move its port); ErrExhausted
 // when no port is free.
 func (r *Registry) BeginHandover(name string, opts ...LeaseOption) (int, error) {
-	return r.handoverStep("BeginHandover", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_begin_handover(h, cname, pid, out)
+	return r.handoverStep("BeginHandover", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_begin_handover(h, cname, pid, out, e)
 	})
 }
 
@@ -38,8 +38,8 @@ func (r *Registry) BeginHandover(name string, opts ...LeaseOption) (int, error) 
 // supervisor cannot commit another's; without it nothing is checked. Only WithOwner is
 // accepted. An unknown or stale name, or no handover under way, is ErrNotFound.
 func (r *Registry) CommitHandover(name string, opts ...LeaseOption) (int, error) {
-	return r.handoverStep("CommitHandover", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_commit_handover(h, cname, pid, out)
+	return r.handoverStep("CommitHandover", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_commit_handover(h, cname, pid, out, e)
 	})
 }
 
@@ -47,8 +47,8 @@ func (r *Registry) CommitHandover(name string, opts ...LeaseOption) (int, error)
 // it; the current lease is untouched. WithOwner is checked as by CommitHandover. Errors as
 // CommitHandover.
 func (r *Registry) AbortHandover(name string, opts ...LeaseOption) (int, error) {
-	return r.handoverStep("AbortHandover", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_abort_handover(h, cname, pid, out)
+	return r.handoverStep("AbortHandover", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_abort_handover(h, cname, pid, out, e)
 	})
 }
 
@@ -90,8 +90,8 @@ func (r *Registry) AllocateMany(names []string, pool string, opts ...LeaseOption
 	if len(names) > 0 {
 		namesPtr, portsPtr = &cnames[0], &ports[0]
 	}
-	err = r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-		return C.portpool_allocate_many(h, namesPtr, C.size_t(len(names)), cpool, options, portsPtr)
+	err = r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_allocate_many(h, namesPtr, C.size_t(len(names)), cpool, options, portsPtr, e)
 	})
 	if err != nil {
 		return nil, err
@@ -107,20 +107,20 @@ func (r *Registry) AllocateMany(names []string, pool string, opts ...LeaseOption
 // returns the lease. Once the owner exits, the lease is stale and is reclaimed. A negative
 // pid, or one that names no running process, is ErrInvalidArgument.
 func (r *Registry) SetOwner(name string, pid int) (Lease, error) {
-	return r.leaseOf(name, func(h *C.portpool_registry, cname *C.char, out **C.char) C.enum_portpool_status {
-		return C.portpool_set_owner(h, cname, C.int64_t(pid), out)
+	return r.leaseOf(name, func(h *C.portpool_registry, cname *C.char, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_set_owner(h, cname, C.int64_t(pid), out, e)
 	})
 }
 
 // handoverStep runs one step of a handover (call names it in errors): only WithOwner is
 // accepted, and its pid goes to libportpool.
-func (r *Registry) handoverStep(call, name string, opts []LeaseOption, step func(*C.portpool_registry, *C.char, C.int64_t, *C.uint16_t) C.enum_portpool_status) (int, error) {
+func (r *Registry) handoverStep(call, name string, opts []LeaseOption, step func(*C.portpool_registry, *C.char, C.int64_t, *C.uint16_t, **C.portpool_error) C.enum_portpool_status) (int, error) {
 	o, err := collectOptions(opts, setOwner, call)
 	if err != nil {
 		return 0, err
 	}
-	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-		return step(h, cname, o.c.pid, out)
+	return r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return step(h, cname, o.c.pid, out, e)
 	})
 }
 
@@ -136,8 +136,8 @@ func (r *Registry) BeginHandoverTicket(name string, ticket uint64, supersede boo
 		return Handover{}, err
 	}
 	var next C.uint64_t
-	port, err := r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_begin_handover_ticket(h, cname, o.c.pid, C.uint64_t(ticket), C.bool(supersede), out, &next)
+	port, err := r.portOf(name, func(h *C.portpool_registry, cname *C.char, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_begin_handover_ticket(h, cname, o.c.pid, C.uint64_t(ticket), C.bool(supersede), out, &next, e)
 	})
 	if err != nil {
 		return Handover{}, err
@@ -150,16 +150,16 @@ func (r *Registry) BeginHandoverTicket(name string, ticket uint64, supersede boo
 // any) is the handover under way: a ticket of a handover that has ended (committed, aborted,
 // superseded) or another one is ErrConflict and changes nothing.
 func (r *Registry) CommitHandoverTicket(name string, ticket uint64, opts ...LeaseOption) (int, error) {
-	return r.handoverStep("CommitHandoverTicket", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_commit_handover_ticket(h, cname, pid, C.uint64_t(ticket), out)
+	return r.handoverStep("CommitHandoverTicket", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_commit_handover_ticket(h, cname, pid, C.uint64_t(ticket), out, e)
 	})
 }
 
 // AbortHandoverTicket aborts name's handover as AbortHandover does, checked against ticket (0:
 // any) as CommitHandoverTicket checks it.
 func (r *Registry) AbortHandoverTicket(name string, ticket uint64, opts ...LeaseOption) (int, error) {
-	return r.handoverStep("AbortHandoverTicket", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t) C.enum_portpool_status {
-		return C.portpool_abort_handover_ticket(h, cname, pid, C.uint64_t(ticket), out)
+	return r.handoverStep("AbortHandoverTicket", name, opts, func(h *C.portpool_registry, cname *C.char, pid C.int64_t, out *C.uint16_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_abort_handover_ticket(h, cname, pid, C.uint64_t(ticket), out, e)
 	})
 }
 
@@ -175,8 +175,8 @@ func (r *Registry) BeginHandovers(names []string, supersede bool, opts ...LeaseO
 	}
 	ports := make([]C.uint16_t, max(len(names), 1))
 	tickets := make([]C.uint64_t, max(len(names), 1))
-	err = r.withNames(names, func(h *C.portpool_registry, cnames **C.char, n C.size_t) C.enum_portpool_status {
-		return C.portpool_begin_handovers(h, cnames, n, o.c.pid, C.bool(supersede), &ports[0], &tickets[0])
+	err = r.withNames(names, func(h *C.portpool_registry, cnames **C.char, n C.size_t, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_begin_handovers(h, cnames, n, o.c.pid, C.bool(supersede), &ports[0], &tickets[0], e)
 	})
 	if err != nil {
 		return nil, err
@@ -212,11 +212,11 @@ func (r *Registry) endHandovers(call string, endings []Ending, opts []LeaseOptio
 		names[i], tickets[i] = e.Name, C.uint64_t(e.Ticket)
 	}
 	ports := make([]C.uint16_t, max(len(endings), 1))
-	err = r.withNames(names, func(h *C.portpool_registry, cnames **C.char, n C.size_t) C.enum_portpool_status {
+	err = r.withNames(names, func(h *C.portpool_registry, cnames **C.char, n C.size_t, e **C.portpool_error) C.enum_portpool_status {
 		if commit {
-			return C.portpool_commit_handovers(h, cnames, &tickets[0], n, o.c.pid, &ports[0])
+			return C.portpool_commit_handovers(h, cnames, &tickets[0], n, o.c.pid, &ports[0], e)
 		}
-		return C.portpool_abort_handovers(h, cnames, &tickets[0], n, o.c.pid, &ports[0])
+		return C.portpool_abort_handovers(h, cnames, &tickets[0], n, o.c.pid, &ports[0], e)
 	})
 	if err != nil {
 		return nil, err
@@ -230,11 +230,11 @@ func (r *Registry) endHandovers(call string, endings []Ending, opts []LeaseOptio
 
 // withNames runs call with names copied into C memory (an array of C strings, NULL when
 // there are none), freed afterwards.
-func (r *Registry) withNames(names []string, call func(*C.portpool_registry, **C.char, C.size_t) C.enum_portpool_status) error {
+func (r *Registry) withNames(names []string, call func(*C.portpool_registry, **C.char, C.size_t, **C.portpool_error) C.enum_portpool_status) error {
 	var mem cMemory
 	defer mem.free()
 	if len(names) == 0 {
-		return r.call(func(h *C.portpool_registry) C.enum_portpool_status { return call(h, nil, 0) })
+		return r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status { return call(h, nil, 0, e) })
 	}
 	size := C.size_t(len(names)) * C.size_t(unsafe.Sizeof((*C.char)(nil)))
 	array := (**C.char)(C.malloc(size))
@@ -247,7 +247,7 @@ func (r *Registry) withNames(names []string, call func(*C.portpool_registry, **C
 		}
 		slots[i] = cname
 	}
-	return r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-		return call(h, array, C.size_t(len(names)))
+	return r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+		return call(h, array, C.size_t(len(names)), e)
 	})
 }

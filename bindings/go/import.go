@@ -14,8 +14,8 @@ import "C"
 // another name is ErrConflict.
 func (r *Registry) Import(path string) (ImportReport, error) {
 	return withCString("file", path, func(cpath *C.char) (ImportReport, error) {
-		return jsonOf[ImportReport](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-			return C.portpool_import(h, cpath, out)
+		return jsonOf[ImportReport](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+			return C.portpool_import(h, cpath, out, e)
 		})
 	})
 }

@@ -8,7 +8,10 @@ package portpool
 */
 import "C"
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // Who returns the leases holding port (TCP and UDP) and the server sockets bound to it with
 // their processes. It walks every process's descriptors.
@@ -17,8 +20,8 @@ func (r *Registry) Who(port int) (Who, error) {
 	if err != nil {
 		return Who{}, err
 	}
-	return jsonOf[Who](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_who_json(h, cport, out)
+	return jsonOf[Who](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_who_json(h, cport, out, e)
 	})
 }
 
@@ -26,8 +29,8 @@ func (r *Registry) Who(port int) (Who, error) {
 // named after its program, and returns the leases made. Ports already leased are left alone.
 // With dryRun it returns the plan and writes nothing. /proc that cannot be read is ErrIO.
 func (r *Registry) Migrate(dryRun bool) ([]Lease, error) {
-	return jsonOf[[]Lease](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_migrate_json(h, C.bool(dryRun), out)
+	return jsonOf[[]Lease](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_migrate_json(h, C.bool(dryRun), out, e)
 	})
 }
 
@@ -36,8 +39,8 @@ func (r *Registry) Migrate(dryRun bool) ([]Lease, error) {
 // owners (of a lease or of a handover's next generation), expired leases, and pools
 // overlapping the kernel's ephemeral port range. It only reads.
 func (r *Registry) Doctor() (DoctorReport, error) {
-	return jsonOf[DoctorReport](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_doctor_json(h, out)
+	return jsonOf[DoctorReport](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_doctor_json(h, out, e)
 	})
 }
 
@@ -47,8 +50,8 @@ func (r *Registry) Doctor() (DoctorReport, error) {
 // deleting them, rewrites the registry from what was kept, and reports what it could not
 // keep. A registry that reads back is left as it is; a newer version's file is refused.
 func (r *Registry) Repair() (RepairReport, error) {
-	return jsonOf[RepairReport](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-		return C.portpool_repair_json(h, out)
+	return jsonOf[RepairReport](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_repair_json(h, out, e)
 	})
 }
 
@@ -60,8 +63,8 @@ func IsFree(port int, protocol Protocol) (bool, error) {
 		return false, err
 	}
 	var out C.bool
-	err = locked(func() C.enum_portpool_status {
-		return C.portpool_is_free(cport, C.portpool_protocol(protocol), &out)
+	err = withError(func(e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_is_free(cport, C.portpool_protocol(protocol), &out, e)
 	})
 	return bool(out), err
 }
@@ -106,6 +109,7 @@ func findFree(call string, n int, opts []LeaseOption) ([]int, error) {
 	var mem cMemory
 	defer mem.free()
 	var find C.portpool_find_options
+	find.struct_size = C.size_t(unsafe.Sizeof(find))
 	find.protocol = o.c.protocol
 	find.ports, find.n_ports = mem.ports(o.ports), C.size_t(len(o.ports))
 	find.range_start, find.range_end = o.c.range_start, o.c.range_end
@@ -116,8 +120,8 @@ func findFree(call string, n int, opts []LeaseOption) ([]int, error) {
 		}
 	}
 	out := make([]C.uint16_t, max(n, 1)) // never NULL: libportpool says what a count of 0 is
-	err = locked(func() C.enum_portpool_status {
-		return C.portpool_find_free_ex(&find, &out[0], C.size_t(n))
+	err = withError(func(e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_find_free_ex(&find, &out[0], C.size_t(n), e)
 	})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"unsafe"
 )
 
 // Listen leases a TCP port to name and returns a listener on it, in one step: under the
@@ -100,11 +101,12 @@ func (r *Registry) listen(call, name string, protocol Protocol, opts []LeaseOpti
 	}
 	// The address comes from options.host (WithHost): one option, so never two addresses.
 	listen := C.portpool_listen_options{backlog: o.backlog}
+	listen.struct_size = C.size_t(unsafe.Sizeof(listen))
 	return withCString("name", name, func(cname *C.char) (*os.File, error) {
 		var fd C.int
 		var port C.uint16_t
-		err := r.call(func(reg *C.portpool_registry) C.enum_portpool_status {
-			return C.portpool_listen(reg, cname, choice, options, &listen, &fd, &port)
+		err := r.call(func(reg *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+			return C.portpool_listen(reg, cname, choice, options, &listen, &fd, &port, e)
 		})
 		if err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // LeaseOption sets an option of a call that chooses a port: Register, RegisterAny, Allocate,
@@ -232,6 +233,7 @@ func WithBacklog(n int) LeaseOption {
 func (o *leaseOptions) lease(mem *cMemory) (*C.portpool_lease_options, error) {
 	c := new(C.portpool_lease_options)
 	*c = o.c
+	c.struct_size = C.size_t(unsafe.Sizeof(*c))
 	c.exclude, c.n_exclude = mem.ports(o.exclude), C.size_t(len(o.exclude))
 	if o.set&setHost != 0 {
 		host, err := mem.string("host", o.host)
@@ -257,6 +259,7 @@ func leaseOptionsOf(call string, opts []LeaseOption, allowed optionSet, mem *cMe
 func (o *leaseOptions) choice(mem *cMemory) (*C.portpool_choice, error) {
 	var choice C.portpool_choice
 	var err error
+	choice.struct_size = C.size_t(unsafe.Sizeof(choice))
 	if o.set&setPool != 0 {
 		if choice.pool, err = mem.string("pool", o.pool); err != nil {
 			return nil, err

@@ -38,8 +38,8 @@
 //
 // # Goroutines
 //
-// A *Registry may be used from many goroutines at once. Each call pins its goroutine to one OS
-// thread for its duration, because libportpool keeps the error message per thread.
+// A *Registry may be used from many goroutines at once. Each libportpool call hands back its
+// own error, so no call pins its goroutine to an OS thread.
 package portpool
 
 /*
@@ -58,7 +58,7 @@ import (
 )
 
 // ABIVersion is the version of the C ABI this package was written against.
-const ABIVersion = 3
+const ABIVersion = 4
 
 // Registry is a handle on one registry file. Opening one does not touch the disk; each call
 // that changes the registry locks the file for its own duration only (waiting at most the
@@ -95,16 +95,16 @@ func Open(path string, opts ...OpenOption) (*Registry, error) {
 		defer C.free(unsafe.Pointer(cpath))
 	}
 	var h *C.portpool_registry
-	open := func() C.enum_portpool_status { return C.portpool_open(cpath, &h) }
+	open := func(e **C.portpool_error) C.enum_portpool_status { return C.portpool_open(cpath, &h, e) }
 	if o.namespace != nil {
 		cns, err := cString("namespace", *o.namespace)
 		if err != nil {
 			return nil, err
 		}
 		defer C.free(unsafe.Pointer(cns))
-		open = func() C.enum_portpool_status { return C.portpool_open_namespace(cpath, cns, &h) }
+		open = func(e **C.portpool_error) C.enum_portpool_status { return C.portpool_open_namespace(cpath, cns, &h, e) }
 	}
-	if err := locked(open); err != nil {
+	if err := withError(open); err != nil {
 		return nil, err
 	}
 	r := &Registry{h: h}
@@ -137,8 +137,8 @@ func (r *Registry) SetLockTimeout(d time.Duration) error {
 	if ms > math.MaxUint32 {
 		ms = math.MaxUint32
 	}
-	return r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-		return C.portpool_set_lock_timeout(h, C.uint32_t(ms))
+	return r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_set_lock_timeout(h, C.uint32_t(ms), e)
 	})
 }
 
@@ -149,16 +149,16 @@ func (r *Registry) SetLockTimeout(d time.Duration) error {
 // each of those is ErrConflict naming that user, unless the caller is root. A rail against
 // accidents, not a wall: any member of the registry's group may set it.
 func (r *Registry) SetForce(force bool) error {
-	return r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-		return C.portpool_set_force(h, C.bool(force))
+	return r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_set_force(h, C.bool(force), e)
 	})
 }
 
 // Path returns the registry file's path, as given to Open or as resolved from the defaults.
 func (r *Registry) Path() (string, error) {
 	var out *C.char
-	err := r.call(func(h *C.portpool_registry) C.enum_portpool_status {
-		return C.portpool_registry_path(h, &out)
+	err := r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_registry_path(h, &out, e)
 	})
 	return takeString(out), err
 }
@@ -174,30 +174,32 @@ func LibraryABIVersion() int {
 	return int(C.portpool_abi_version())
 }
 
-// locked runs one libportpool call and reads its message on the same OS thread.
-func locked(call func() C.enum_portpool_status) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return statusError(call())
+// withError runs one libportpool call and returns the error that came back with it. The error
+// is the call's own (its out_error), not the thread's, so the goroutine may move between OS
+// threads at any time.
+func withError(call func(e **C.portpool_error) C.enum_portpool_status) error {
+	var e *C.portpool_error
+	status := call(&e)
+	return statusError(status, e)
 }
 
 var errClosed = &Error{Kind: ErrInvalidArgument, Message: "invalid registry: it is closed"}
 
 // call runs one libportpool call on the open handle.
-func (r *Registry) call(call func(*C.portpool_registry) C.enum_portpool_status) error {
+func (r *Registry) call(call func(*C.portpool_registry, **C.portpool_error) C.enum_portpool_status) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.h == nil {
 		return errClosed
 	}
-	return locked(func() C.enum_portpool_status { return call(r.h) })
+	return withError(func(e **C.portpool_error) C.enum_portpool_status { return call(r.h, e) })
 }
 
 // jsonOf runs one libportpool call that returns JSON, and decodes it into a T.
-func jsonOf[T any](r *Registry, call func(*C.portpool_registry, **C.char) C.enum_portpool_status) (T, error) {
+func jsonOf[T any](r *Registry, call func(*C.portpool_registry, **C.char, **C.portpool_error) C.enum_portpool_status) (T, error) {
 	var value T
 	var out *C.char
-	err := r.call(func(h *C.portpool_registry) C.enum_portpool_status { return call(h, &out) })
+	err := r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status { return call(h, &out, e) })
 	text := takeString(out)
 	if err == nil {
 		err = decode(text, &value)
@@ -206,10 +208,12 @@ func jsonOf[T any](r *Registry, call func(*C.portpool_registry, **C.char) C.enum
 }
 
 // portOf runs a call that takes a name and returns a port.
-func (r *Registry) portOf(name string, call func(*C.portpool_registry, *C.char, *C.uint16_t) C.enum_portpool_status) (int, error) {
+func (r *Registry) portOf(name string, call func(*C.portpool_registry, *C.char, *C.uint16_t, **C.portpool_error) C.enum_portpool_status) (int, error) {
 	return withCString("name", name, func(cname *C.char) (int, error) {
 		var out C.uint16_t
-		err := r.call(func(h *C.portpool_registry) C.enum_portpool_status { return call(h, cname, &out) })
+		err := r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+			return call(h, cname, &out, e)
+		})
 		return int(out), err
 	})
 }
@@ -218,8 +222,8 @@ func (r *Registry) portOf(name string, call func(*C.portpool_registry, *C.char, 
 // ErrInvalidArgument with core's message. Ports are int in Go, as in package net.
 func cPort(port int) (C.uint16_t, error) {
 	var out C.uint16_t
-	err := locked(func() C.enum_portpool_status {
-		return C.portpool_port_from_int(C.int64_t(port), &out)
+	err := withError(func(e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_port_from_int(C.int64_t(port), &out, e)
 	})
 	return out, err
 }
@@ -238,10 +242,10 @@ func cPorts(ports []int) ([]uint16, error) {
 }
 
 // leaseOf runs a call that takes a name and returns a lease as JSON.
-func (r *Registry) leaseOf(name string, call func(*C.portpool_registry, *C.char, **C.char) C.enum_portpool_status) (Lease, error) {
+func (r *Registry) leaseOf(name string, call func(*C.portpool_registry, *C.char, **C.char, **C.portpool_error) C.enum_portpool_status) (Lease, error) {
 	return withCString("name", name, func(cname *C.char) (Lease, error) {
-		return jsonOf[Lease](r, func(h *C.portpool_registry, out **C.char) C.enum_portpool_status {
-			return call(h, cname, out)
+		return jsonOf[Lease](r, func(h *C.portpool_registry, out **C.char, e **C.portpool_error) C.enum_portpool_status {
+			return call(h, cname, out, e)
 		})
 	})
 }

@@ -64,8 +64,8 @@ func (r *Registry) Lease(name string, opts ...LeaseOption) (*ScopedLease, error)
 	}
 	return withCString("name", name, func(cname *C.char) (*ScopedLease, error) {
 		var h *C.portpool_lease
-		err := r.call(func(reg *C.portpool_registry) C.enum_portpool_status {
-			return C.portpool_lease_open(reg, cname, choice, options, &h)
+		err := r.call(func(reg *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+			return C.portpool_lease_open(reg, cname, choice, options, &h, e)
 		})
 		if err != nil {
 			return nil, err
@@ -92,8 +92,8 @@ func (l *ScopedLease) Close() error {
 	h := l.h
 	l.h = nil
 	runtime.SetFinalizer(l, nil)
-	err := l.reg.call(func(reg *C.portpool_registry) C.enum_portpool_status {
-		return C.portpool_lease_close(reg, h, nil)
+	err := l.reg.call(func(reg *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_lease_close(reg, h, nil, e)
 	})
 	if err == errClosed { // libportpool never saw the handle
 		C.portpool_lease_free(h)

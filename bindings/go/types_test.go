@@ -18,26 +18,7 @@ import (
 func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
 	reg, dir := open(t)
 	seen := fieldsSeen{}
-
-	must(reg.SetPool("p", 23800, 23809, portpool.WithProbe(false)))
-	must(reg.Allocate("pooled", "p", portpool.WithOwner(os.Getpid()), portpool.WithTTL(time.Minute)))
-	next := sleeper(t)
-	must(reg.BeginHandover("pooled", portpool.WithOwner(next.Process.Pid)))
-	gone := sleeper(t)
-	must(reg.Register("gone", 23820, portpool.ModeFlexible, portpool.WithOwner(gone.Process.Pid)))
-	gone.Process.Kill()
-	gone.Wait()
-	must(reg.Register("idle-udp", 23830, portpool.ModeFlexible, portpool.WithProtocol(portpool.UDP)))
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer udp.Close()
-	bound := (udp.LocalAddr().(*net.UDPAddr).Port)
-	must(reg.Register("served", bound, portpool.ModeFixed, portpool.WithProtocol(portpool.UDP), portpool.WithForce()))
-	// A pool over the kernel's ephemeral range: a finding about no port.
-	lo, _ := ephemeralRange(t)
-	seen.walk(must(reg.SetPool("ephemeral", lo, lo+10, portpool.WithProbe(false))))
+	bound := holdEveryKindOfLease(t, reg, seen)
 
 	seen.walk(must(reg.List()))
 	blue := must(portpool.Open(must(reg.Path()), portpool.WithNamespace("blue")))
@@ -69,20 +50,7 @@ func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
 	os.WriteFile(file, []byte(`{"imported": 23840}`), 0o644)
 	seen.walk(must(reg.Import(file)))
 
-	types := []any{portpool.Lease{}, portpool.Owner{}, portpool.Next{}, portpool.Origin{}, portpool.Pool{},
-		portpool.Reclaimed{}, portpool.Who{}, portpool.Socket{}, portpool.Process{}, portpool.ImportReport{},
-		portpool.DoctorReport{}, portpool.Finding{}, portpool.PoolChange{}}
-	// Set only when the host hides its sockets, which the test skips above.
-	unreachable := map[string]bool{"Who.Unavailable": true, "DoctorReport.Unavailable": true}
-	for _, value := range types {
-		typ := reflect.TypeOf(value)
-		for i := 0; i < typ.NumField(); i++ {
-			name := typ.Name() + "." + typ.Field(i).Name
-			if !seen[name] && !unreachable[name] {
-				t.Errorf("no call returned a %s: the JSON check never met it", name)
-			}
-		}
-	}
+	everyFieldWasSeen(t, seen)
 }
 
 // fieldsSeen records which fields of the package's types held a value other than zero.
@@ -109,6 +77,51 @@ func (s fieldsSeen) value(v reflect.Value) {
 				s[v.Type().Name()+"."+v.Type().Field(i).Name] = true
 			}
 			s.value(v.Field(i))
+		}
+	}
+}
+
+// holdEveryKindOfLease fills reg with a lease of each kind (pooled and handed over, of a gone
+// owner, UDP, served by a bound socket) and a pool over the kernel's ephemeral range, and
+// returns the port of the bound socket.
+func holdEveryKindOfLease(t *testing.T, reg *portpool.Registry, seen fieldsSeen) int {
+	must(reg.SetPool("p", 23800, 23809, portpool.WithProbe(false)))
+	must(reg.Allocate("pooled", "p", portpool.WithOwner(os.Getpid()), portpool.WithTTL(time.Minute)))
+	next := sleeper(t)
+	must(reg.BeginHandover("pooled", portpool.WithOwner(next.Process.Pid)))
+	gone := sleeper(t)
+	must(reg.Register("gone", 23820, portpool.ModeFlexible, portpool.WithOwner(gone.Process.Pid)))
+	gone.Process.Kill()
+	gone.Wait()
+	must(reg.Register("idle-udp", 23830, portpool.ModeFlexible, portpool.WithProtocol(portpool.UDP)))
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { udp.Close() })
+	bound := (udp.LocalAddr().(*net.UDPAddr).Port)
+	must(reg.Register("served", bound, portpool.ModeFixed, portpool.WithProtocol(portpool.UDP), portpool.WithForce()))
+	// A pool over the kernel's ephemeral range: a finding about no port.
+	lo, _ := ephemeralRange(t)
+	seen.walk(must(reg.SetPool("ephemeral", lo, lo+10, portpool.WithProbe(false))))
+
+	return bound
+}
+
+// everyFieldWasSeen fails t for each field of the package's value types that no call returned.
+func everyFieldWasSeen(t *testing.T, seen fieldsSeen) {
+	types := []any{portpool.Lease{}, portpool.Owner{}, portpool.Next{}, portpool.Origin{}, portpool.Pool{},
+		portpool.Reclaimed{}, portpool.Who{}, portpool.Socket{}, portpool.Process{}, portpool.ImportReport{},
+		portpool.DoctorReport{}, portpool.Finding{}, portpool.PoolChange{}}
+	// Set only when the host hides its sockets, which the test skips above.
+	unreachable := map[string]bool{"Who.Unavailable": true, "DoctorReport.Unavailable": true}
+	for _, value := range types {
+		typ := reflect.TypeOf(value)
+		for i := 0; i < typ.NumField(); i++ {
+			name := typ.Name() + "." + typ.Field(i).Name
+			if !seen[name] && !unreachable[name] {
+				t.Errorf("no call returned a %s: the JSON check never met it", name)
+			}
 		}
 	}
 }

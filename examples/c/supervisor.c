@@ -58,14 +58,17 @@ static int stop(const struct worker *w) {
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM ? 0 : -1;
 }
 
-static int fail(const char *what) {
-    fprintf(stderr, "supervisor: %s: %s\n", what, portpool_last_error_message());
+/* Reports the error that came back with a failed call, and frees it. */
+static int fail(const char *what, portpool_error *err) {
+    fprintf(stderr, "supervisor: %s: %s\n", what, portpool_error_message(err));
+    portpool_error_free(err);
     return 1;
 }
 
 int main(int argc, char **argv) {
     portpool_registry *reg = NULL;
-    portpool_lease_options owned = {0};
+    portpool_error *err = NULL;
+    portpool_lease_options owned = PORTPOOL_LEASE_OPTIONS_INIT;
     const char *names[] = {"worker-1", "worker-2"};
     uint16_t ports[2];
     struct worker workers[2], reloaded;
@@ -78,14 +81,14 @@ int main(int argc, char **argv) {
                 (unsigned)portpool_abi_version(), (unsigned)PORTPOOL_ABI_VERSION);
         return 1;
     }
-    if (portpool_open(argc > 1 ? argv[1] : NULL, &reg) != PORTPOOL_OK)
-        return fail("open");
+    if (portpool_open(argc > 1 ? argv[1] : NULL, &reg, &err) != PORTPOOL_OK)
+        return fail("open", err);
 
     /* Two ports from the "workers" pool in one step, owned by this supervisor. */
     owned.pid = (uint32_t)getpid();
-    if (portpool_set_pool(reg, "workers", 7600, 7699, PORTPOOL_PROBE_DEFAULT, NULL, NULL) != PORTPOOL_OK ||
-        portpool_allocate_many(reg, names, 2, "workers", &owned, ports) != PORTPOOL_OK) {
-        status = fail("allocate");
+    if (portpool_set_pool(reg, "workers", 7600, 7699, PORTPOOL_PROBE_DEFAULT, NULL, NULL, &err) != PORTPOOL_OK ||
+        portpool_allocate_many(reg, names, 2, "workers", &owned, ports, &err) != PORTPOOL_OK) {
+        status = fail("allocate", err);
         goto done;
     }
     for (; started < 2; started++) {
@@ -99,27 +102,27 @@ int main(int argc, char **argv) {
     /* Reload worker-1: the next generation gets a fresh port while the old one keeps
      * serving; the commit makes the new port the name's, and frees the old one. */
     reloaded = (struct worker){"worker-1 (next)", 0, 0};
-    if (portpool_begin_handover(reg, "worker-1", 0, &reloaded.port) != PORTPOOL_OK) {
-        status = fail("begin handover");
+    if (portpool_begin_handover(reg, "worker-1", 0, &reloaded.port, &err) != PORTPOOL_OK) {
+        status = fail("begin handover", err);
         goto stop_all;
     }
     if (start(&reloaded) != 0) {
-        portpool_abort_handover(reg, "worker-1", 0, &reloaded.port);
+        portpool_abort_handover(reg, "worker-1", 0, &reloaded.port, NULL);
         status = 1;
         goto stop_all;
     }
-    if (portpool_commit_handover(reg, "worker-1", 0, &reloaded.port) != PORTPOOL_OK)
-        status = fail("commit handover");
+    if (portpool_commit_handover(reg, "worker-1", 0, &reloaded.port, &err) != PORTPOOL_OK)
+        status = fail("commit handover", err);
     if (stop(&workers[0]) != 0)
         status = 1;
     workers[0] = reloaded;
     workers[0].name = "worker-1";
     printf("worker-1: handed over to port %u\n", (unsigned)reloaded.port);
 
-    if (portpool_list_json(reg, &leases) == PORTPOOL_OK)
+    if (portpool_list_json(reg, &leases, &err) == PORTPOOL_OK)
         printf("registry: %s\n", leases);
     else
-        status = fail("list");
+        status = fail("list", err);
     portpool_string_free(leases);
 
 stop_all:
@@ -128,8 +131,8 @@ stop_all:
             fprintf(stderr, "supervisor: %s failed\n", workers[i].name);
             status = 1;
         }
-        if (portpool_release(reg, names[i], &released) != PORTPOOL_OK)
-            status = fail(names[i]);
+        if (portpool_release(reg, names[i], &released, &err) != PORTPOOL_OK)
+            status = fail(names[i], err);
     }
 done:
     portpool_close(reg);

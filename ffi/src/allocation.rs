@@ -9,7 +9,7 @@ use crate::args::{
     self, json_out, lease_options, name_to_port, optional_out, optional_text, out, registry,
     set_json, text,
 };
-use crate::status::{guard, portpool_status};
+use crate::status::{guard, portpool_error, portpool_status};
 use crate::types::{
     portpool_lease_options, portpool_mode, portpool_port_state, portpool_probe, portpool_protocol,
     portpool_registry,
@@ -33,13 +33,14 @@ use crate::types::{
 ///
 /// ```c
 /// uint16_t port;
-/// if (portpool_register(reg, "web", 8080, PORTPOOL_MODE_FLEXIBLE, &port) == PORTPOOL_OK)
+/// if (portpool_register(reg, "web", 8080, PORTPOOL_MODE_FLEXIBLE, &port, NULL) == PORTPOOL_OK)
 ///     printf("web listens on %u\n", (unsigned)port);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_register(
     reg: *mut portpool_registry,
@@ -47,9 +48,10 @@ pub unsafe extern "C" fn portpool_register(
     port: u16,
     mode: portpool_mode,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract; NULL options mean the defaults.
-    unsafe { portpool_register_ex(reg, name, port, mode, std::ptr::null(), out_port) }
+    unsafe { portpool_register_ex(reg, name, port, mode, std::ptr::null(), out_port, out_error) }
 }
 
 /// `portpool_register` with lease options: protocol, force, owner pid and time to live.
@@ -66,12 +68,13 @@ pub unsafe extern "C" fn portpool_register(
 /// opts.pid = getpid();             // reclaimed once this process exits
 /// opts.ttl = 60;                   // or after 60 s without portpool_renew
 /// uint16_t port;
-/// portpool_status st = portpool_register_ex(reg, "dns", 5353, PORTPOOL_MODE_FIXED, &opts, &port);
+/// portpool_status st = portpool_register_ex(reg, "dns", 5353, PORTPOOL_MODE_FIXED, &opts, &port, NULL);
 /// ```
 ///
 /// # Safety
 /// As `portpool_register`; `options` is NULL or points to a readable
 /// `portpool_lease_options`.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_register_ex(
     reg: *mut portpool_registry,
@@ -80,8 +83,11 @@ pub unsafe extern "C" fn portpool_register_ex(
     mode: portpool_mode,
     options: *const portpool_lease_options,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, options, out_port) = unsafe {
             (
@@ -115,11 +121,12 @@ pub unsafe extern "C" fn portpool_register_ex(
 /// opts.range_start = 4000;         // then 4000-4100
 /// opts.range_end = 4100;
 /// uint16_t port;
-/// portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port);
+/// portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port, NULL);
 /// ```
 ///
 /// # Safety
 /// As `portpool_register_ex`; `ports` is NULL or points to `n_ports` readable ports.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_register_ports(
     reg: *mut portpool_registry,
@@ -129,8 +136,11 @@ pub unsafe extern "C" fn portpool_register_ports(
     mode: portpool_mode,
     options: *const portpool_lease_options,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, ports, options, out_port) = unsafe {
             (
@@ -160,7 +170,7 @@ pub unsafe extern "C" fn portpool_register_ports(
 ///
 /// ```c
 /// uint16_t port;
-/// switch (portpool_get(reg, "web", &port)) {
+/// switch (portpool_get(reg, "web", &port, NULL)) {
 /// case PORTPOOL_OK:        printf("%u\n", (unsigned)port); break;
 /// case PORTPOOL_NOT_FOUND: printf("web has no port\n"); break;
 /// default:                 fprintf(stderr, "%s\n", portpool_last_error_message());
@@ -170,14 +180,18 @@ pub unsafe extern "C" fn portpool_register_ports(
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_get(
     reg: *mut portpool_registry,
     name: *const c_char,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
         name_to_port(reg, name, out_port, |reg, name| {
             reg.lease(name).map(|l| l.port)
         })
@@ -193,7 +207,7 @@ pub unsafe extern "C" fn portpool_get(
 ///
 /// ```c
 /// char *lease = NULL;
-/// if (portpool_get_json(reg, "web", &lease) == PORTPOOL_OK) {
+/// if (portpool_get_json(reg, "web", &lease, NULL) == PORTPOOL_OK) {
 ///     puts(lease);  // {"name":"web","port":8080,"protocol":"tcp",...}
 ///     portpool_string_free(lease);
 /// }
@@ -202,13 +216,17 @@ pub unsafe extern "C" fn portpool_get(
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_get_json(
     reg: *mut portpool_registry,
     name: *const c_char,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_json) = unsafe {
             (
@@ -239,22 +257,24 @@ pub unsafe extern "C" fn portpool_get_json(
 ///
 /// ```c
 /// uint16_t port;
-/// if (portpool_allocate(reg, "worker-1", "workers", &port) == PORTPOOL_OK)
+/// if (portpool_allocate(reg, "worker-1", "workers", &port, NULL) == PORTPOOL_OK)
 ///     start_worker(port);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` and `pool` are NULL or NUL-terminated strings;
 /// `out_port` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_allocate(
     reg: *mut portpool_registry,
     name: *const c_char,
     pool: *const c_char,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract; NULL options mean the defaults.
-    unsafe { portpool_allocate_ex(reg, name, pool, std::ptr::null(), out_port) }
+    unsafe { portpool_allocate_ex(reg, name, pool, std::ptr::null(), out_port, out_error) }
 }
 
 /// `portpool_allocate` with lease options: protocol, owner pid and time to live (`force`
@@ -270,12 +290,13 @@ pub unsafe extern "C" fn portpool_allocate(
 /// portpool_lease_options opts = {0};
 /// opts.pid = worker_pid;            // freed for reuse once the worker exits
 /// uint16_t port;
-/// portpool_status st = portpool_allocate_ex(reg, "worker-1", NULL, &opts, &port);
+/// portpool_status st = portpool_allocate_ex(reg, "worker-1", NULL, &opts, &port, NULL);
 /// ```
 ///
 /// # Safety
 /// As `portpool_allocate`; `options` is NULL or points to a readable
 /// `portpool_lease_options`.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_allocate_ex(
     reg: *mut portpool_registry,
@@ -283,8 +304,11 @@ pub unsafe extern "C" fn portpool_allocate_ex(
     pool: *const c_char,
     options: *const portpool_lease_options,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, pool, options, out_port) = unsafe {
             (
@@ -310,19 +334,23 @@ pub unsafe extern "C" fn portpool_allocate_ex(
 ///
 /// ```c
 /// bool released;
-/// portpool_release(reg, "worker-1", &released);
+/// portpool_release(reg, "worker-1", &released, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_released`
 /// is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_release(
     reg: *mut portpool_registry,
     name: *const c_char,
     out_released: *mut bool,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_released) = unsafe {
             (
@@ -347,7 +375,7 @@ pub unsafe extern "C" fn portpool_release(
 ///
 /// ```c
 /// char *leases = NULL;
-/// if (portpool_list_json(reg, &leases) == PORTPOOL_OK) {
+/// if (portpool_list_json(reg, &leases, NULL) == PORTPOOL_OK) {
 ///     puts(leases);
 ///     portpool_string_free(leases);
 /// }
@@ -355,13 +383,17 @@ pub unsafe extern "C" fn portpool_release(
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_list_json(
     reg: *mut portpool_registry,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
         json_out(reg, out_json, |reg| {
             Ok(portpool_core::leases_to_json(&reg.list()?, false))
         })
@@ -379,7 +411,7 @@ pub unsafe extern "C" fn portpool_list_json(
 ///
 /// ```c
 /// char *pools = NULL;
-/// if (portpool_pools_json(reg, &pools) == PORTPOOL_OK) {
+/// if (portpool_pools_json(reg, &pools, NULL) == PORTPOOL_OK) {
 ///     puts(pools);  // [{"name":"default","start":9000,"end":9999,"cursor":9000,"probe":true}]
 ///     portpool_string_free(pools);
 /// }
@@ -387,13 +419,17 @@ pub unsafe extern "C" fn portpool_list_json(
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_pools_json(
     reg: *mut portpool_registry,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
         json_out(reg, out_json, |reg| {
             Ok(portpool_core::pools_to_json(&reg.pools()?, false))
         })
@@ -417,7 +453,7 @@ pub unsafe extern "C" fn portpool_pools_json(
 ///
 /// ```c
 /// char *warnings = NULL;
-/// if (portpool_set_pool(reg, "workers", 40000, 40099, PORTPOOL_PROBE_DEFAULT, NULL, &warnings)
+/// if (portpool_set_pool(reg, "workers", 40000, 40099, PORTPOOL_PROBE_DEFAULT, NULL, &warnings, NULL)
 ///     != PORTPOOL_OK)
 ///     fprintf(stderr, "%s\n", portpool_last_error_message());
 /// else if (strcmp(warnings, "[]") != 0)
@@ -428,6 +464,7 @@ pub unsafe extern "C" fn portpool_pools_json(
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` and
 /// `out_warnings_json` are NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_set_pool(
     reg: *mut portpool_registry,
@@ -437,8 +474,11 @@ pub unsafe extern "C" fn portpool_set_pool(
     probe: portpool_probe,
     out_json: *mut *mut c_char,
     out_warnings_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_json, out_warnings_json) = unsafe {
             (
@@ -469,7 +509,7 @@ pub unsafe extern "C" fn portpool_set_pool(
 /// ```c
 /// portpool_port_state state;
 /// char *holder = NULL;
-/// if (portpool_check(reg, 8080, PORTPOOL_PROTOCOL_TCP, &state, &holder) == PORTPOOL_OK
+/// if (portpool_check(reg, 8080, PORTPOOL_PROTOCOL_TCP, &state, &holder, NULL) == PORTPOOL_OK
 ///     && state == PORTPOOL_PORT_LEASED)
 ///     printf("8080 is leased: %s\n", holder);
 /// portpool_string_free(holder);
@@ -477,6 +517,7 @@ pub unsafe extern "C" fn portpool_set_pool(
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_state` and `out_lease_json` are NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_check(
     reg: *mut portpool_registry,
@@ -484,8 +525,11 @@ pub unsafe extern "C" fn portpool_check(
     protocol: portpool_protocol,
     out_state: *mut portpool_port_state,
     out_lease_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, out_state, out_lease_json) = unsafe {
             (
@@ -522,19 +566,23 @@ pub unsafe extern "C" fn portpool_check(
 ///
 /// ```c
 /// size_t reclaimed;
-/// if (portpool_gc(reg, &reclaimed, NULL) == PORTPOOL_OK)
+/// if (portpool_gc(reg, &reclaimed, NULL, NULL) == PORTPOOL_OK)
 ///     printf("reclaimed %zu stale leases\n", reclaimed);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_count` and `out_json` are NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_gc(
     reg: *mut portpool_registry,
     out_count: *mut usize,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, out_count, out_json) = unsafe {
             (
@@ -565,21 +613,25 @@ pub unsafe extern "C" fn portpool_gc(
 ///
 /// ```c
 /// // a heartbeat: keep "worker-1" for another 30 s
-/// if (portpool_renew(reg, "worker-1", 30, NULL) != PORTPOOL_OK)
+/// if (portpool_renew(reg, "worker-1", 30, NULL, NULL) != PORTPOOL_OK)
 ///     fprintf(stderr, "%s\n", portpool_last_error_message());
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_renew(
     reg: *mut portpool_registry,
     name: *const c_char,
     ttl: i64,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_json) =
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
@@ -596,14 +648,20 @@ pub unsafe extern "C" fn portpool_renew(
 ///   `PORTPOOL_IO_ERROR`.
 ///
 /// ```c
-/// portpool_reset(reg);
+/// portpool_reset(reg, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portpool_reset(reg: *mut portpool_registry) -> portpool_status {
-    guard(|| {
+pub unsafe extern "C" fn portpool_reset(
+    reg: *mut portpool_registry,
+    out_error: *mut *mut portpool_error,
+) -> portpool_status {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let reg = unsafe { registry(reg)? };
         reg.inner.reset()
@@ -620,19 +678,23 @@ pub unsafe extern "C" fn portpool_reset(reg: *mut portpool_registry) -> portpool
 ///
 /// ```c
 /// bool released;
-/// portpool_release_all(reg, "worker-1", &released);
+/// portpool_release_all(reg, "worker-1", &released, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_released`
 /// is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_release_all(
     reg: *mut portpool_registry,
     name: *const c_char,
     out_released: *mut bool,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_released) = unsafe {
             (
@@ -656,18 +718,22 @@ pub unsafe extern "C" fn portpool_release_all(
 ///
 /// ```c
 /// char *json;
-/// if (portpool_list_all_json(reg, &json) == PORTPOOL_OK) { puts(json); portpool_string_free(json); }
+/// if (portpool_list_all_json(reg, &json, NULL) == PORTPOOL_OK) { puts(json); portpool_string_free(json); }
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_list_all_json(
     reg: *mut portpool_registry,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
         json_out(reg, out_json, |reg| {
             Ok(portpool_core::leases_to_json(
                 &reg.list_all_namespaces()?,

@@ -15,10 +15,11 @@ use portpool_core::{
 };
 
 use crate::types::{
-    PORTPOOL_MODE_FIXED, PORTPOOL_MODE_FLEXIBLE, PORTPOOL_MODE_POOL, PORTPOOL_PROBE_DEFAULT,
-    PORTPOOL_PROBE_OFF, PORTPOOL_PROBE_ON, PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_UDP,
-    portpool_choice, portpool_find_options, portpool_lease, portpool_lease_options,
-    portpool_listen_options, portpool_mode, portpool_probe, portpool_protocol, portpool_registry,
+    Growable, PORTPOOL_ABI_VERSION, PORTPOOL_MODE_FIXED, PORTPOOL_MODE_FLEXIBLE,
+    PORTPOOL_MODE_POOL, PORTPOOL_PROBE_DEFAULT, PORTPOOL_PROBE_OFF, PORTPOOL_PROBE_ON,
+    PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_UDP, portpool_choice, portpool_find_options,
+    portpool_lease, portpool_lease_options, portpool_listen_options, portpool_mode, portpool_probe,
+    portpool_protocol, portpool_registry,
 };
 
 fn invalid(message: String) -> Error {
@@ -243,18 +244,61 @@ pub(crate) fn probe(value: portpool_probe) -> Result<Option<bool>> {
     }
 }
 
+/// The largest `struct_size` read, as Linux's clone3 and openat2 bound theirs: no struct of the
+/// ABI will grow past it, and a size from uninitialized memory is refused rather than read.
+const MAX_STRUCT_SIZE: usize = 4096;
+
+/// A struct that leads with its size, copied out of C memory: as many bytes as both the
+/// caller's `struct_size` and this library know, the fields the caller's header lacks zero.
+/// A size below the first header's or above [`MAX_STRUCT_SIZE`], or bytes this library does
+/// not know that are not zero, are `PORTPOOL_INVALID_ARGUMENT` (`what` names the struct).
+///
+/// # Safety
+/// `ptr` is non-NULL and points to a readable, aligned struct of `struct_size` bytes.
+unsafe fn sized<T: Growable>(ptr: *const T, what: &str) -> Result<std::mem::MaybeUninit<T>> {
+    // SAFETY: every struct of the ABI leads with a `size_t struct_size`.
+    let size = unsafe { ptr.cast::<usize>().read() };
+    let ours = size_of::<T>();
+    if !(T::FIRST_SIZE..=MAX_STRUCT_SIZE).contains(&size) {
+        return Err(invalid(format!(
+            "invalid {what}.struct_size {size}: set it to sizeof({}), {ours} in the header of this library (ABI {PORTPOOL_ABI_VERSION}), or use its _INIT macro",
+            T::NAME
+        )));
+    }
+    // SAFETY: the caller promises `size` readable bytes.
+    let newer = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size) }.get(ours..);
+    if newer.is_some_and(|tail| tail.iter().any(|b| *b != 0)) {
+        return Err(invalid(format!(
+            "invalid {what}: it sets fields of a newer header ({size} bytes) that this libportpool (ABI {PORTPOOL_ABI_VERSION}, {ours} bytes) does not know"
+        )));
+    }
+    let mut copy = std::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: both sides hold at least `size.min(ours)` bytes and do not overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            ptr.cast::<u8>(),
+            copy.as_mut_ptr().cast::<u8>(),
+            size.min(ours),
+        );
+    }
+    Ok(copy)
+}
+
 /// Lease options; NULL gives the defaults. Zero fields mean "none".
 ///
 /// # Safety
-/// `ptr` is NULL or points to a readable `portpool_lease_options` whose pointers are as its
-/// fields say.
+/// `ptr` is NULL or points to a readable `portpool_lease_options` of `struct_size` bytes whose
+/// pointers are as its fields say.
 pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result<LeaseOptions> {
     if ptr.is_null() {
         return Ok(LeaseOptions::default());
     }
-    // SAFETY: the caller promises a readable struct. `force` and `bindable` are read as bytes, so a value
-    // other than 0 or 1 (a C `bool` filled by memset, say) means true instead of being
-    // undefined behaviour; every other field is valid with any bits.
+    // SAFETY: forwarded from this function's contract.
+    let copy = unsafe { sized(ptr, "options")? };
+    let ptr = copy.as_ptr();
+    // SAFETY: `copy` is a whole struct, fields the caller lacks zeroed. `force` and `bindable`
+    // are read as bytes, so a value other than 0 or 1 (a C `bool` filled by memset, say) means
+    // true instead of being undefined behaviour; every other field is valid with any bits.
     let (raw_protocol, force, bindable, pid, ttl, exclude, n_exclude, range, host) = unsafe {
         (
             (&raw const (*ptr).protocol).read(),
@@ -288,7 +332,7 @@ pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result
 /// What `portpool_find_free_ex` looks for, `count` ports; NULL gives the defaults.
 ///
 /// # Safety
-/// `ptr` is NULL or points to a readable `portpool_find_options` whose pointers are as its
+/// `ptr` is NULL or points to a readable `portpool_find_options` of `struct_size` bytes whose pointers are as its
 /// fields say.
 pub(crate) unsafe fn find_options(
     ptr: *const portpool_find_options,
@@ -300,8 +344,9 @@ pub(crate) unsafe fn find_options(
             ..FindOptions::default()
         });
     }
-    // SAFETY: the caller promises a readable struct; every field is valid with any bits.
-    let raw = unsafe { ptr.read() };
+    // SAFETY: the caller promises a readable struct of its size; every field is valid with
+    // any bits.
+    let raw = unsafe { sized(ptr, "options")?.assume_init() };
     // SAFETY: forwarded from this function's contract.
     unsafe {
         Ok(FindOptions {
@@ -318,15 +363,16 @@ pub(crate) unsafe fn find_options(
 /// How `portpool_listen` binds; NULL gives the defaults.
 ///
 /// # Safety
-/// `ptr` is NULL or points to a readable `portpool_listen_options` whose `host` is NULL or a
+/// `ptr` is NULL or points to a readable `portpool_listen_options` of `struct_size` bytes whose `host` is NULL or a
 /// NUL-terminated string.
 pub(crate) unsafe fn listen_options(ptr: *const portpool_listen_options) -> Result<ListenOptions> {
     let defaults = ListenOptions::default();
     if ptr.is_null() {
         return Ok(defaults);
     }
-    // SAFETY: the caller promises a readable struct; every field is valid with any bits.
-    let raw = unsafe { ptr.read() };
+    // SAFETY: the caller promises a readable struct of its size; every field is valid with
+    // any bits.
+    let raw = unsafe { sized(ptr, "listen")?.assume_init() };
     Ok(ListenOptions {
         // SAFETY: forwarded from this function's contract.
         host: unsafe { optional_host(raw.host, "listen.host")? },
@@ -375,14 +421,15 @@ pub(crate) unsafe fn ports(ptr: *const u16, count: usize, what: &str) -> Result<
 /// How a port is chosen; NULL is the default pool.
 ///
 /// # Safety
-/// `ptr` is NULL or points to a readable `portpool_choice` whose pointers are as its fields
+/// `ptr` is NULL or points to a readable `portpool_choice` of `struct_size` bytes whose pointers are as its fields
 /// say.
 pub(crate) unsafe fn choice(ptr: *const portpool_choice) -> Result<Choice> {
     if ptr.is_null() {
         return Ok(Choice::default());
     }
-    // SAFETY: the caller promises a readable struct.
-    let raw = unsafe { ptr.read() };
+    // SAFETY: the caller promises a readable struct of its size; every field is valid with
+    // any bits.
+    let raw = unsafe { sized(ptr, "choice")?.assume_init() };
     // SAFETY: forwarded from this function's contract.
     let (pool, ports) = unsafe {
         (

@@ -5,11 +5,12 @@ use std::ffi::c_char;
 
 use portpool_core::{Ending, Error, ErrorKind, HandoverOptions, Registry, Result};
 
+use crate::args;
 use crate::args::{
     lease_options, name_to_port, optional_out, optional_pid, optional_text, registry, set_json,
     text,
 };
-use crate::status::{guard, portpool_status};
+use crate::status::{guard, portpool_error, portpool_status};
 use crate::types::{portpool_lease_options, portpool_registry};
 
 /// Begins a zero-downtime handover of `name`: leases a port for the next generation while the
@@ -28,9 +29,9 @@ use crate::types::{portpool_lease_options, portpool_registry};
 ///
 /// ```c
 /// uint16_t next;
-/// if (portpool_begin_handover(reg, "web", 0, &next) == PORTPOOL_OK) {
+/// if (portpool_begin_handover(reg, "web", 0, &next, NULL) == PORTPOOL_OK) {
 ///     start_generation(next);          // the new process listens on `next`
-///     portpool_commit_handover(reg, "web", 0, &next);
+///     portpool_commit_handover(reg, "web", 0, &next, NULL);
 ///     stop_old_generation();           // its port is free for others now
 /// }
 /// ```
@@ -38,15 +39,21 @@ use crate::types::{portpool_lease_options, portpool_registry};
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_begin_handover(
     reg: *mut portpool_registry,
     name: *const c_char,
     pid: i64,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe { handover_step(reg, name, pid, out_port, Registry::begin_handover) })
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
+        handover_step(reg, name, pid, out_port, Registry::begin_handover)
+    })
 }
 
 /// Completes `name`'s handover: releases the old port and makes the next one current. The
@@ -66,21 +73,27 @@ pub unsafe extern "C" fn portpool_begin_handover(
 ///
 /// ```c
 /// uint16_t now_current;
-/// portpool_commit_handover(reg, "web", new_worker_pid, &now_current);
+/// portpool_commit_handover(reg, "web", new_worker_pid, &now_current, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_commit_handover(
     reg: *mut portpool_registry,
     name: *const c_char,
     pid: i64,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe { handover_step(reg, name, pid, out_port, Registry::commit_handover) })
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
+        handover_step(reg, name, pid, out_port, Registry::commit_handover)
+    })
 }
 
 /// Abandons `name`'s handover: releases the next generation's port, which is returned in
@@ -94,21 +107,27 @@ pub unsafe extern "C" fn portpool_commit_handover(
 /// ```c
 /// uint16_t dropped;
 /// if (new_generation_failed)
-///     portpool_abort_handover(reg, "web", 0, &dropped);
+///     portpool_abort_handover(reg, "web", 0, &dropped, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_abort_handover(
     reg: *mut portpool_registry,
     name: *const c_char,
     pid: i64,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe { handover_step(reg, name, pid, out_port, Registry::abort_handover) })
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
+        handover_step(reg, name, pid, out_port, Registry::abort_handover)
+    })
 }
 
 /// Allocates a port of `pool` (NULL: `"default"`) to each of the `count` names in `names`, in
@@ -125,7 +144,7 @@ pub unsafe extern "C" fn portpool_abort_handover(
 /// ```c
 /// const char *names[] = {"worker-1", "worker-2", "worker-3"};
 /// uint16_t ports[3];
-/// if (portpool_allocate_many(reg, names, 3, "workers", NULL, ports) == PORTPOOL_OK)
+/// if (portpool_allocate_many(reg, names, 3, "workers", NULL, ports, NULL) == PORTPOOL_OK)
 ///     printf("%u %u %u\n", (unsigned)ports[0], (unsigned)ports[1], (unsigned)ports[2]);
 /// ```
 ///
@@ -133,6 +152,7 @@ pub unsafe extern "C" fn portpool_abort_handover(
 /// `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
 /// a NUL-terminated string; `pool` is NULL or a NUL-terminated string; `options` is NULL or
 /// readable; `out_ports` is NULL or writable for `count` elements.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_allocate_many(
     reg: *mut portpool_registry,
@@ -141,8 +161,11 @@ pub unsafe extern "C" fn portpool_allocate_many(
     pool: *const c_char,
     options: *const portpool_lease_options,
     out_ports: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, pool, options) = unsafe {
             (
@@ -199,20 +222,24 @@ pub unsafe extern "C" fn portpool_allocate_many(
 /// ```c
 /// pid_t child = fork();
 /// if (child > 0)  // the lease now lives as long as the child
-///     portpool_set_owner(reg, "worker-1", (int64_t)child, NULL);
+///     portpool_set_owner(reg, "worker-1", (int64_t)child, NULL, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_json` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_set_owner(
     reg: *mut portpool_registry,
     name: *const c_char,
     pid: i64,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_json) =
             unsafe { (registry(reg)?, text(name, "name")?, optional_out(out_json)) };
@@ -256,13 +283,14 @@ unsafe fn handover_step(
 ///
 /// ```c
 /// uint16_t next; uint64_t ticket;
-/// if (portpool_begin_handover_ticket(reg, "web", 0, 0, false, &next, &ticket) == PORTPOOL_OK)
-///     portpool_commit_handover_ticket(reg, "web", 0, ticket, &next);
+/// if (portpool_begin_handover_ticket(reg, "web", 0, 0, false, &next, &ticket, NULL) == PORTPOOL_OK)
+///     portpool_commit_handover_ticket(reg, "web", 0, ticket, &next, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
 /// NULL or writable; `out_ticket` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_begin_handover_ticket(
     reg: *mut portpool_registry,
@@ -272,8 +300,11 @@ pub unsafe extern "C" fn portpool_begin_handover_ticket(
     supersede: bool,
     out_port: *mut u16,
     out_ticket: *mut u64,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, out_port, out_ticket) = unsafe {
             (
@@ -305,12 +336,13 @@ pub unsafe extern "C" fn portpool_begin_handover_ticket(
 /// - **Errors:** as `portpool_commit_handover`, and `PORTPOOL_CONFLICT` for another ticket.
 ///
 /// ```c
-/// portpool_commit_handover_ticket(reg, "web", 0, ticket, &now_current);
+/// portpool_commit_handover_ticket(reg, "web", 0, ticket, &now_current, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_commit_handover_ticket(
     reg: *mut portpool_registry,
@@ -318,9 +350,12 @@ pub unsafe extern "C" fn portpool_commit_handover_ticket(
     pid: i64,
     ticket: u64,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
         name_to_port(reg, name, out_port, |reg, name| {
             reg.commit_handover_ticket(name, optional_pid(pid)?, (ticket != 0).then_some(ticket))
         })
@@ -335,12 +370,13 @@ pub unsafe extern "C" fn portpool_commit_handover_ticket(
 /// - **Errors:** as `portpool_commit_handover_ticket`.
 ///
 /// ```c
-/// portpool_abort_handover_ticket(reg, "web", 0, ticket, &dropped);
+/// portpool_abort_handover_ticket(reg, "web", 0, ticket, &dropped, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `out_port` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_abort_handover_ticket(
     reg: *mut portpool_registry,
@@ -348,9 +384,12 @@ pub unsafe extern "C" fn portpool_abort_handover_ticket(
     pid: i64,
     ticket: u64,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
         name_to_port(reg, name, out_port, |reg, name| {
             reg.abort_handover_ticket(name, optional_pid(pid)?, (ticket != 0).then_some(ticket))
         })
@@ -371,13 +410,14 @@ pub unsafe extern "C" fn portpool_abort_handover_ticket(
 /// ```c
 /// const char *names[] = {"worker-1", "worker-2"};
 /// uint16_t ports[2]; uint64_t tickets[2];
-/// portpool_begin_handovers(reg, names, 2, 0, false, ports, tickets);
+/// portpool_begin_handovers(reg, names, 2, 0, false, ports, tickets, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
 /// a NUL-terminated string; `out_ports` and `out_tickets` are NULL or writable for `count`
 /// elements.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_begin_handovers(
     reg: *mut portpool_registry,
@@ -387,8 +427,11 @@ pub unsafe extern "C" fn portpool_begin_handovers(
     supersede: bool,
     out_ports: *mut u16,
     out_tickets: *mut u64,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, names) = unsafe { (registry(reg)?, name_array(names, count)?) };
         nonnull_arrays(
@@ -427,13 +470,14 @@ pub unsafe extern "C" fn portpool_begin_handovers(
 ///   `PORTPOOL_INVALID_ARGUMENT` for a name given twice or a NULL array while `count` is not 0.
 ///
 /// ```c
-/// portpool_commit_handovers(reg, names, tickets, 2, 0, ports);
+/// portpool_commit_handovers(reg, names, tickets, 2, 0, ports, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `names` is NULL or points to `count` pointers, each NULL or
 /// a NUL-terminated string; `tickets` is NULL or readable for `count` elements; `out_ports` is
 /// NULL or writable for `count` elements.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_commit_handovers(
     reg: *mut portpool_registry,
@@ -442,9 +486,14 @@ pub unsafe extern "C" fn portpool_commit_handovers(
     count: usize,
     pid: i64,
     out_ports: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe { end_many(reg, names, tickets, count, pid, out_ports, true) })
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
+        end_many(reg, names, tickets, count, pid, out_ports, true)
+    })
 }
 
 /// Aborts the handovers of the `count` names in `names` in one change, checked as by
@@ -455,11 +504,12 @@ pub unsafe extern "C" fn portpool_commit_handovers(
 /// - **Errors:** as `portpool_commit_handovers`.
 ///
 /// ```c
-/// portpool_abort_handovers(reg, names, tickets, 2, 0, ports);
+/// portpool_abort_handovers(reg, names, tickets, 2, 0, ports, NULL);
 /// ```
 ///
 /// # Safety
 /// As `portpool_commit_handovers`.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_abort_handovers(
     reg: *mut portpool_registry,
@@ -468,9 +518,14 @@ pub unsafe extern "C" fn portpool_abort_handovers(
     count: usize,
     pid: i64,
     out_ports: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe { end_many(reg, names, tickets, count, pid, out_ports, false) })
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
+        end_many(reg, names, tickets, count, pid, out_ports, false)
+    })
 }
 
 /// The body of the two batch ends: commit (`commit`) or abort each handover.

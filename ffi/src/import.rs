@@ -4,8 +4,9 @@ use std::ffi::c_char;
 
 use portpool_core::{Error, ErrorKind};
 
+use crate::args;
 use crate::args::{optional_out, optional_path, registry, set_json};
-use crate::status::{guard, portpool_status};
+use crate::status::{guard, portpool_error, portpool_status};
 use crate::types::portpool_registry;
 
 /// Reads a flat `{"name": port, ...}` file into fixed, permanent TCP leases, in one write.
@@ -22,20 +23,24 @@ use crate::types::portpool_registry;
 ///   `PORTPOOL_IO_ERROR`.
 ///
 /// ```c
-/// if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL) != PORTPOOL_OK)
+/// if (portpool_import(reg, "/etc/myapp/port_allocation.json", NULL, NULL) != PORTPOOL_OK)
 ///     fprintf(stderr, "%s\n", portpool_last_error_message());
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `file` is NULL or a NUL-terminated string; `out_json` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_import(
     reg: *mut portpool_registry,
     file: *const c_char,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, file, out_json) =
             unsafe { (registry(reg)?, optional_path(file), optional_out(out_json)) };

@@ -5,8 +5,9 @@ use std::ffi::c_char;
 
 use portpool_core::{Error, ErrorKind, find_free, find_free_ports, is_free, leases_to_json};
 
-use crate::args::{self, json, json_out, out};
-use crate::status::{guard, portpool_status};
+use crate::args;
+use crate::args::{json, json_out, out};
+use crate::status::{guard, portpool_error, portpool_status};
 use crate::types::{portpool_find_options, portpool_protocol, portpool_registry};
 
 /// Everything known about `port`, as a JSON object: `{"port", "leases": [lease objects, TCP
@@ -22,7 +23,7 @@ use crate::types::{portpool_find_options, portpool_protocol, portpool_registry};
 ///
 /// ```c
 /// char *who = NULL;
-/// if (portpool_who_json(reg, 8080, &who) == PORTPOOL_OK) {
+/// if (portpool_who_json(reg, 8080, &who, NULL) == PORTPOOL_OK) {
 ///     puts(who);
 ///     portpool_string_free(who);
 /// }
@@ -30,14 +31,20 @@ use crate::types::{portpool_find_options, portpool_protocol, portpool_registry};
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_who_json(
     reg: *mut portpool_registry,
     port: u16,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe { json_out(reg, out_json, |reg| Ok(json(&reg.who(port)?))) })
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
+        json_out(reg, out_json, |reg| Ok(json(&reg.who(port)?)))
+    })
 }
 
 /// Registers every port a server socket is bound to now as a fixed, permanent lease named
@@ -52,7 +59,7 @@ pub unsafe extern "C" fn portpool_who_json(
 ///
 /// ```c
 /// char *plan = NULL;
-/// if (portpool_migrate_json(reg, true, &plan) == PORTPOOL_OK) {
+/// if (portpool_migrate_json(reg, true, &plan, NULL) == PORTPOOL_OK) {
 ///     puts(plan);
 ///     portpool_string_free(plan);
 /// }
@@ -60,14 +67,18 @@ pub unsafe extern "C" fn portpool_who_json(
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_migrate_json(
     reg: *mut portpool_registry,
     dry_run: bool,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
         json_out(reg, out_json, |reg| {
             Ok(leases_to_json(&reg.migrate(dry_run)?, false))
         })
@@ -88,7 +99,7 @@ pub unsafe extern "C" fn portpool_migrate_json(
 ///
 /// ```c
 /// char *report = NULL;
-/// if (portpool_doctor_json(reg, &report) == PORTPOOL_OK) {
+/// if (portpool_doctor_json(reg, &report, NULL) == PORTPOOL_OK) {
 ///     puts(report);
 ///     portpool_string_free(report);
 /// }
@@ -96,13 +107,19 @@ pub unsafe extern "C" fn portpool_migrate_json(
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_doctor_json(
     reg: *mut portpool_registry,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe { json_out(reg, out_json, |reg| Ok(json(&reg.doctor()?))) })
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
+        json_out(reg, out_json, |reg| Ok(json(&reg.doctor()?)))
+    })
 }
 
 /// Brings a damaged registry back, as `portpool repair` does: keeps every line that reads
@@ -121,7 +138,7 @@ pub unsafe extern "C" fn portpool_doctor_json(
 ///
 /// ```c
 /// char *report = NULL;
-/// if (portpool_repair_json(reg, &report) == PORTPOOL_OK) {
+/// if (portpool_repair_json(reg, &report, NULL) == PORTPOOL_OK) {
 ///     puts(report);
 ///     portpool_string_free(report);
 /// }
@@ -129,13 +146,19 @@ pub unsafe extern "C" fn portpool_doctor_json(
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_json` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_repair_json(
     reg: *mut portpool_registry,
     out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: forwarded from this function's contract.
-    guard(|| unsafe { json_out(reg, out_json, |reg| Ok(json(&reg.repair()?))) })
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || unsafe {
+        json_out(reg, out_json, |reg| Ok(json(&reg.repair()?)))
+    })
 }
 
 /// Whether `port` can be bound for `protocol` on this host right now, on both the IPv4 and
@@ -146,19 +169,23 @@ pub unsafe extern "C" fn portpool_repair_json(
 ///
 /// ```c
 /// bool free_now;
-/// if (portpool_is_free(8080, PORTPOOL_PROTOCOL_TCP, &free_now) == PORTPOOL_OK && !free_now)
+/// if (portpool_is_free(8080, PORTPOOL_PROTOCOL_TCP, &free_now, NULL) == PORTPOOL_OK && !free_now)
 ///     printf("something is listening on 8080\n");
 /// ```
 ///
 /// # Safety
 /// `out_free` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_is_free(
     port: u16,
     protocol: portpool_protocol,
     out_free: *mut bool,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let out_free = unsafe { out(out_free, "out_free")? };
         out_free.set(is_free(port, args::protocol(protocol)?)?);
@@ -175,18 +202,22 @@ pub unsafe extern "C" fn portpool_is_free(
 ///
 /// ```c
 /// uint16_t port;
-/// if (portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port) == PORTPOOL_OK)
+/// if (portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port, NULL) == PORTPOOL_OK)
 ///     serve_on(port);
 /// ```
 ///
 /// # Safety
 /// `out_port` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_find_free(
     protocol: portpool_protocol,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let out_port = unsafe { out(out_port, "out_port")? };
         out_port.set(find_free(args::protocol(protocol)?)?);
@@ -211,20 +242,24 @@ pub unsafe extern "C" fn portpool_find_free(
 /// opts.range_start = 4000;
 /// opts.range_end = 4100;
 /// uint16_t ports[3];
-/// if (portpool_find_free_ex(&opts, ports, 3) == PORTPOOL_OK)
+/// if (portpool_find_free_ex(&opts, ports, 3, NULL) == PORTPOOL_OK)
 ///     printf("%u %u %u\n", (unsigned)ports[0], (unsigned)ports[1], (unsigned)ports[2]);
 /// ```
 ///
 /// # Safety
 /// `options` is NULL or readable, with the arrays and string it points to; `out_ports` is NULL
 /// or writable for `count` elements.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_find_free_ex(
     options: *const portpool_find_options,
     out_ports: *mut u16,
     count: usize,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         if out_ports.is_null() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,

@@ -6,8 +6,15 @@
 //! - Every function that can fail returns a `portpool_status`: `PORTPOOL_OK` (0) on success,
 //!   another code on failure. Results come back through out-parameters, which are written only
 //!   on `PORTPOOL_OK`.
-//! - Every such call also sets the calling thread's message: the empty string on success, a
-//!   one-line description naming the value or file at fault on failure. Read it with
+//! - Every such function takes a last parameter `portpool_error **out_error`, and the error
+//!   comes back with the call: on failure `*out_error` is a new `portpool_error` holding the
+//!   status and a one-line message naming the value or file at fault (read them with
+//!   `portpool_error_status` and `portpool_error_message`, free it with
+//!   `portpool_error_free`); on success `*out_error` is NULL. Pass NULL to not want it. The
+//!   error is the caller's, whatever the thread does next, so a runtime that moves its tasks
+//!   between threads (Go's) reads it safely.
+//! - Every such call also sets the calling thread's message, for C callers that keep to one
+//!   thread: the empty string on success, the error's message on failure. Read it with
 //!   `portpool_last_error_message()`; the pointer stays valid until the same thread calls
 //!   another status-returning portpool function. The message is per thread, so threads
 //!   sharing a handle never see each other's messages.
@@ -20,15 +27,28 @@
 //!   boundary and gives `PORTPOOL_PANIC`; no unwinding ever crosses into C.
 //! - Functions that cannot fail (`portpool_close`, `portpool_lease_free`,
 //!   `portpool_lease_port`, `portpool_string_free`, `portpool_version`,
-//!   `portpool_abi_version`, `portpool_last_error_message`) leave the message alone.
+//!   `portpool_abi_version`, `portpool_last_error_message` and the `portpool_error_*`
+//!   functions) take no `out_error` and leave the message alone.
 //!
 //! # Ownership
 //!
 //! - Strings passed in are borrowed for the duration of the call only.
 //! - Strings returned through `char **` out-parameters are owned by the caller and freed with
-//!   `portpool_string_free` (never `free`). Strings returned directly (`const char *`) are
+//!   `portpool_string_free` (never `free`); errors returned through `out_error` likewise with
+//!   `portpool_error_free`. Strings returned directly (`const char *`) are
 //!   owned by the library and must not be freed.
 //! - Every free function accepts NULL and does nothing then.
+//!
+//! # Structs that grow
+//!
+//! Each struct a call reads (`portpool_lease_options`, `portpool_find_options`,
+//! `portpool_listen_options`, `portpool_choice`) leads with `size_t struct_size`, so fields can
+//! be added at its end in a later ABI version: start from its initializer
+//! (`portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;`), which sets the size and
+//! zeroes the rest (the defaults). The library reads a struct of any size a header since ABI 4
+//! gave it: fields an older header lacks take their defaults, and a newer header's struct is
+//! read when the fields this library does not know are zero (else
+//! `PORTPOOL_INVALID_ARGUMENT`). Handles and errors are opaque, and so never change size.
 //!
 //! # Threads
 //!
@@ -84,8 +104,11 @@ pub use crate::import::*;
 pub use crate::inspect::*;
 pub use crate::listen::*;
 pub use crate::scoped::*;
-pub use crate::status::portpool_status;
 use crate::status::{guard, last_message, quietly};
+pub use crate::status::{
+    portpool_error, portpool_error_free, portpool_error_message, portpool_error_status,
+    portpool_status,
+};
 pub use crate::types::*;
 
 /// Opens a handle on the registry file at `path`.
@@ -105,7 +128,7 @@ pub use crate::types::*;
 ///
 /// ```c
 /// portpool_registry *reg = NULL;
-/// if (portpool_open("/tmp/ports.json", &reg) != PORTPOOL_OK) {
+/// if (portpool_open("/tmp/ports.json", &reg, NULL) != PORTPOOL_OK) {
 ///     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
 ///     return 1;
 /// }
@@ -115,12 +138,16 @@ pub use crate::types::*;
 ///
 /// # Safety
 /// `path` is NULL or a NUL-terminated string; `out` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_open(
     path: *const c_char,
     out: *mut *mut portpool_registry,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (path, out) = unsafe { (optional_path(path), args::out(out, "out")?) };
         let inner = Registry::open(path)?;
@@ -142,19 +169,23 @@ pub unsafe extern "C" fn portpool_open(
 ///
 /// ```c
 /// portpool_registry *reg;
-/// if (portpool_open_namespace(NULL, "project-a", &reg) != PORTPOOL_OK)
+/// if (portpool_open_namespace(NULL, "project-a", &reg, NULL) != PORTPOOL_OK)
 ///     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
 /// ```
 ///
 /// # Safety
 /// `path` and `namespace` are NULL or NUL-terminated strings; `out` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_open_namespace(
     path: *const c_char,
     namespace: *const c_char,
     out: *mut *mut portpool_registry,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (path, namespace, out) = unsafe {
             (
@@ -178,15 +209,22 @@ pub unsafe extern "C" fn portpool_open_namespace(
 ///
 /// ```c
 /// uint16_t port;
-/// if (portpool_port_from_int(config_port, &port) != PORTPOOL_OK)
+/// if (portpool_port_from_int(config_port, &port, NULL) != PORTPOOL_OK)
 ///     return -1;  // 0, negative or above 65535
 /// ```
 ///
 /// # Safety
 /// `out_port` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn portpool_port_from_int(value: i64, out_port: *mut u16) -> portpool_status {
-    guard(|| {
+pub unsafe extern "C" fn portpool_port_from_int(
+    value: i64,
+    out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
+) -> portpool_status {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let out_port = unsafe { args::out(out_port, "out_port")? };
         out_port.set(portpool_core::port_from_i64(value)?);
@@ -224,17 +262,21 @@ pub unsafe extern "C" fn portpool_close(reg: *mut portpool_registry) {
 /// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
 ///
 /// ```c
-/// portpool_set_lock_timeout(reg, 500);  // give up after half a second
+/// portpool_set_lock_timeout(reg, 500, NULL);  // give up after half a second
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_set_lock_timeout(
     reg: *mut portpool_registry,
     milliseconds: u32,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let reg = unsafe { registry(reg)? };
         reg.inner
@@ -255,19 +297,23 @@ pub unsafe extern "C" fn portpool_set_lock_timeout(
 /// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
 ///
 /// ```c
-/// portpool_set_force(reg, true);   // release another user's lease, on purpose
-/// portpool_release(reg, "stuck-service", &released);
-/// portpool_set_force(reg, false);
+/// portpool_set_force(reg, true, NULL);   // release another user's lease, on purpose
+/// portpool_release(reg, "stuck-service", &released, NULL);
+/// portpool_set_force(reg, false, NULL);
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_set_force(
     reg: *mut portpool_registry,
     force: bool,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let reg = unsafe { registry(reg)? };
         reg.inner.set_force(force);
@@ -284,7 +330,7 @@ pub unsafe extern "C" fn portpool_set_force(
 ///
 /// ```c
 /// char *path = NULL;
-/// if (portpool_registry_path(reg, &path) == PORTPOOL_OK) {
+/// if (portpool_registry_path(reg, &path, NULL) == PORTPOOL_OK) {
 ///     printf("registry: %s\n", path);
 ///     portpool_string_free(path);
 /// }
@@ -292,12 +338,16 @@ pub unsafe extern "C" fn portpool_set_force(
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `out_path` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_registry_path(
     reg: *mut portpool_registry,
     out_path: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, out_path) = unsafe { (registry(reg)?, out(out_path, "out_path")?) };
         out_path.set(c_string(reg.inner.path().as_os_str().as_bytes()));
@@ -332,10 +382,12 @@ pub unsafe extern "C" fn portpool_string_free(s: *mut c_char) {
 ///
 /// - **Ownership:** owned by the library; do not free it. It stays valid until this thread
 ///   calls another status-returning portpool function, or exits; copy it to keep it.
-/// - **Threads:** each thread has its own message.
+/// - **Threads:** each thread has its own message. A caller whose code may move between
+///   threads from one call to the next (a green-thread or goroutine runtime) reads the error
+///   that came back with the call (`out_error`) instead.
 ///
 /// ```c
-/// if (portpool_get(reg, "web", &port) != PORTPOOL_OK)
+/// if (portpool_get(reg, "web", &port, NULL) != PORTPOOL_OK)
 ///     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
 /// ```
 #[unsafe(no_mangle)]

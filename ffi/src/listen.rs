@@ -4,8 +4,9 @@
 use std::ffi::{c_char, c_int};
 use std::os::fd::IntoRawFd;
 
+use crate::args;
 use crate::args::{choice, lease_options, listen_options, out, registry, text};
-use crate::status::{guard, portpool_status};
+use crate::status::{guard, portpool_error, portpool_status};
 use crate::types::{
     portpool_choice, portpool_lease_options, portpool_listen_options, portpool_registry,
 };
@@ -36,18 +37,19 @@ use crate::types::{
 /// ```c
 /// int fd;
 /// uint16_t port;
-/// if (portpool_listen(reg, "web", NULL, NULL, NULL, &fd, &port) != PORTPOOL_OK) {
+/// if (portpool_listen(reg, "web", NULL, NULL, NULL, &fd, &port, NULL) != PORTPOOL_OK) {
 ///     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
 ///     return 1;
 /// }
 /// serve(fd);        // accept() on it: nobody could take the port in between
-/// close(fd);        // the lease stays: portpool_release(reg, "web", NULL) to give it back
+/// close(fd);        // the lease stays: portpool_release(reg, "web", NULL, NULL) to give it back
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `choice`,
 /// `options` and `listen` are NULL or readable (with what they point to); `out_fd` and
 /// `out_port` are NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_listen(
     reg: *mut portpool_registry,
@@ -57,8 +59,11 @@ pub unsafe extern "C" fn portpool_listen(
     listen: *const portpool_listen_options,
     out_fd: *mut c_int,
     out_port: *mut u16,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, choice, options, listen, out_fd, out_port) = unsafe {
             (

@@ -3,11 +3,12 @@
 
 use std::ffi::c_char;
 
+use crate::args;
 use crate::args::{
     choice, handle, into_handle, lease_options, optional_out, out, registry, take_handle,
     take_live, text,
 };
-use crate::status::{guard, portpool_status, quietly};
+use crate::status::{guard, portpool_error, portpool_status, quietly};
 use crate::types::{portpool_choice, portpool_lease, portpool_lease_options, portpool_registry};
 
 /// Leases a new port to `name` for one scope of the calling process (a request, a test, a
@@ -32,18 +33,19 @@ use crate::types::{portpool_choice, portpool_lease, portpool_lease_options, port
 ///
 /// ```c
 /// portpool_lease *lease = NULL;
-/// if (portpool_lease_open(reg, "test-server", NULL, NULL, &lease) != PORTPOOL_OK) {
+/// if (portpool_lease_open(reg, "test-server", NULL, NULL, &lease, NULL) != PORTPOOL_OK) {
 ///     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
 ///     return 1;
 /// }
 /// run_test_server(portpool_lease_port(lease));
-/// portpool_lease_close(reg, lease, NULL);  // the port is free for others again
+/// portpool_lease_close(reg, lease, NULL, NULL);  // the port is free for others again
 /// ```
 ///
 /// # Safety
 /// `reg` is NULL or a live handle; `name` is NULL or a NUL-terminated string; `choice` and
 /// `options` are NULL or readable (with the strings and arrays they point to); `out_lease` is
 /// NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_lease_open(
     reg: *mut portpool_registry,
@@ -51,8 +53,11 @@ pub unsafe extern "C" fn portpool_lease_open(
     choice: *const portpool_choice,
     options: *const portpool_lease_options,
     out_lease: *mut *mut portpool_lease,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let (reg, name, choice, options, out_lease) = unsafe {
             (
@@ -103,7 +108,7 @@ pub unsafe extern "C" fn portpool_lease_port(lease: *const portpool_lease) -> u1
 ///
 /// ```c
 /// bool released;
-/// if (portpool_lease_close(reg, lease, &released) != PORTPOOL_OK)
+/// if (portpool_lease_close(reg, lease, &released, NULL) != PORTPOOL_OK)
 ///     fprintf(stderr, "portpool: %s\n", portpool_last_error_message());
 /// lease = NULL;
 /// ```
@@ -111,13 +116,17 @@ pub unsafe extern "C" fn portpool_lease_port(lease: *const portpool_lease) -> u1
 /// # Safety
 /// `reg` is NULL or a live handle; `lease` is NULL or a lease that no other thread uses
 /// during the call; `out_released` is NULL or writable.
+/// `out_error` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_lease_close(
     reg: *mut portpool_registry,
     lease: *mut portpool_lease,
     out_released: *mut bool,
+    out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    guard(|| {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let out_released = unsafe { optional_out(out_released) };
         if lease.is_null() {

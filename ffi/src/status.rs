@@ -1,14 +1,19 @@
-//! Status codes, the per-thread error message, and the guard every exported body runs in.
+//! Status codes, the error that comes back with a call, the per-thread error message, and
+//! the guard every exported body runs in.
 
 use std::any::Any;
 use std::cell::RefCell;
 use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::null_mut;
 
 use portpool_core::{Error, ErrorKind};
 
-/// What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure whose
-/// message `portpool_last_error_message()` returns on the same thread.
+use crate::args::{self, Handle, Live, Out};
+
+/// What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure, whose
+/// message comes back in the call's `out_error` and from `portpool_last_error_message()` on
+/// the same thread.
 ///
 /// The codes map one to one onto the kinds of error every portpool binding reports; new codes
 /// may be added at the end in a later ABI version, so a `switch` should have a `default`.
@@ -57,13 +62,108 @@ impl From<ErrorKind> for portpool_status {
     }
 }
 
+/// A failed call's error, from a call's `out_error`: its status and its message, kept until
+/// `portpool_error_free`, whatever the thread calls meanwhile.
+///
+/// **Owner:** the caller, from the failed call until `portpool_error_free`.
+/// **Threads:** may be read from any thread, by several at once, and freed from any thread;
+/// it must not be used during or after `portpool_error_free`.
+pub struct portpool_error {
+    status: portpool_status,
+    message: CString,
+}
+
+static ERRORS: Live = Live::new();
+
+impl Handle for portpool_error {
+    fn live() -> &'static Live {
+        &ERRORS
+    }
+    const NOT_LIVE: &'static str = "invalid error: freed already, or not from a call's out_error";
+    const NULL: &'static str = "invalid error: NULL pointer";
+}
+
+/// The status of the call that failed with `err`; `PORTPOOL_OK` for NULL (a call that
+/// succeeded leaves NULL in its `out_error`).
+///
+/// - **Threads:** safe to call from any thread.
+/// - **Errors:** none; a pointer that is not a live error gives `PORTPOOL_INVALID_ARGUMENT`.
+///
+/// ```c
+/// portpool_error *err = NULL;
+/// if (portpool_get(reg, "web", &port, &err) != PORTPOOL_OK) {
+///     if (portpool_error_status(err) == PORTPOOL_NOT_FOUND)
+///         puts("no lease named web");
+///     portpool_error_free(err);
+/// }
+/// ```
+///
+/// # Safety
+/// `err` is NULL or an error from an `out_error` that was not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_error_status(err: *const portpool_error) -> portpool_status {
+    if err.is_null() {
+        return portpool_status::PORTPOOL_OK;
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { args::handle(err) }.map_or(portpool_status::PORTPOOL_INVALID_ARGUMENT, |e| e.status)
+}
+
+/// The one-line message of the call that failed with `err`, naming the value or file at
+/// fault; the empty string for NULL. Never NULL.
+///
+/// - **Ownership:** owned by `err`: valid until `portpool_error_free(err)`; do not free it.
+/// - **Threads:** safe to call from any thread.
+///
+/// ```c
+/// portpool_error *err = NULL;
+/// if (portpool_open(path, &reg, &err) != PORTPOOL_OK) {
+///     fprintf(stderr, "portpool: %s\n", portpool_error_message(err));
+///     portpool_error_free(err);
+/// }
+/// ```
+///
+/// # Safety
+/// `err` is NULL or an error from an `out_error` that was not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_error_message(err: *const portpool_error) -> *const c_char {
+    if err.is_null() {
+        return c"".as_ptr();
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { args::handle(err) }.map_or(c"invalid error: not a live portpool_error".as_ptr(), |e| {
+        e.message.as_ptr()
+    })
+}
+
+/// Frees an error from a call's `out_error`. NULL, an error freed already and a pointer that
+/// never was one do nothing.
+///
+/// - **Ownership:** takes `err` back; its message must not be used afterwards.
+/// - **Threads:** may be called from any thread.
+///
+/// ```c
+/// portpool_error_free(err);
+/// ```
+///
+/// # Safety
+/// `err` is NULL or an error from an `out_error`; no other thread is reading it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_error_free(err: *mut portpool_error) {
+    quietly(|| drop(args::take_handle(err)));
+}
+
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-/// Replaces this thread's message. NUL bytes, which a C string cannot hold, are written `\0`.
-fn set_message(text: &str) {
-    let message = CString::new(text.replace('\0', "\\0")).unwrap_or_default();
+/// A message for C: NUL bytes, which a C string cannot hold, are written `\0`.
+fn c_message(text: &str) -> CString {
+    CString::new(text.replace('\0', "\\0")).unwrap_or_default()
+}
+
+/// Replaces this thread's message.
+fn set_message(message: CString) {
     // During thread teardown the slot may be gone; there is no one left to read it then.
     let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = message);
 }
@@ -83,26 +183,36 @@ fn panic_text(payload: &(dyn Any + Send)) -> &str {
         .unwrap_or("no message")
 }
 
-/// Runs one exported function's body: a panic becomes `PORTPOOL_PANIC`, an error its status,
-/// and the thread's message is set either way (emptied on success).
-pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> portpool_status {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => {
-            set_message("");
-            portpool_status::PORTPOOL_OK
-        }
-        Ok(Err(err)) => {
-            set_message(err.message());
-            err.kind().into()
-        }
-        Err(payload) => {
-            set_message(&format!(
+/// Runs one exported function's body: a panic becomes `PORTPOOL_PANIC`, an error its status.
+/// The thread's message is set either way (emptied on success), and `out_error`, when the
+/// caller gave one, gets a new `portpool_error` on failure and NULL on success.
+pub(crate) fn guard(
+    out_error: Option<Out<'_, *mut portpool_error>>,
+    body: impl FnOnce() -> Result<(), Error>,
+) -> portpool_status {
+    let (status, message) = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => (portpool_status::PORTPOOL_OK, CString::default()),
+        Ok(Err(err)) => (err.kind().into(), c_message(err.message())),
+        Err(payload) => (
+            portpool_status::PORTPOOL_PANIC,
+            c_message(&format!(
                 "portpool panicked (a bug; please report it): {}",
                 panic_text(payload.as_ref())
-            ));
-            portpool_status::PORTPOOL_PANIC
-        }
+            )),
+        ),
+    };
+    if let Some(out) = out_error {
+        out.set(if status == portpool_status::PORTPOOL_OK {
+            null_mut()
+        } else {
+            args::into_handle(portpool_error {
+                status,
+                message: message.clone(),
+            })
+        });
     }
+    set_message(message);
+    status
 }
 
 /// Runs a body that returns nothing and reports nothing (frees), so that a panic in it never
@@ -125,29 +235,79 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_portpool_panic_with_its_message() {
-        let status = guard(|| panic!("boom {}", 42));
+        let status = guard(None, || panic!("boom {}", 42));
         assert_eq!(status, portpool_status::PORTPOOL_PANIC);
         assert!(message().contains("boom 42"), "{}", message());
-        let status = guard(|| std::panic::panic_any(7_u8));
+        let status = guard(None, || std::panic::panic_any(7_u8));
         assert_eq!(status, portpool_status::PORTPOOL_PANIC);
         assert!(message().contains("no message"), "{}", message());
     }
 
     #[test]
     fn success_empties_the_message_and_errors_map_their_kind() {
-        let status = guard(|| Err(Error::new(ErrorKind::Exhausted, "none left")));
+        let status = guard(None, || Err(Error::new(ErrorKind::Exhausted, "none left")));
         assert_eq!(status, portpool_status::PORTPOOL_EXHAUSTED);
         assert_eq!(message(), "none left");
-        assert_eq!(guard(|| Ok(())), portpool_status::PORTPOOL_OK);
+        assert_eq!(guard(None, || Ok(())), portpool_status::PORTPOOL_OK);
         assert_eq!(message(), "");
+    }
+
+    /// Runs `body` in `guard` with an `out_error`, and returns the status and what was written.
+    fn with_out_error(
+        body: impl FnOnce() -> Result<(), Error>,
+    ) -> (portpool_status, *mut portpool_error) {
+        let mut err: *mut portpool_error = std::ptr::dangling_mut();
+        // SAFETY: `err` is a local, writable for the call.
+        let status = guard(unsafe { args::optional_out(&raw mut err) }, body);
+        (status, err)
+    }
+
+    #[test]
+    fn an_error_comes_back_with_the_call_and_outlives_the_threads_message() {
+        let (status, err) =
+            with_out_error(|| Err(Error::new(ErrorKind::Conflict, "held by another")));
+        assert_eq!(status, portpool_status::PORTPOOL_CONFLICT);
+        // SAFETY: `err` came from the call; once freed, the library finds it is not live and
+        // does not read it.
+        let read = |err| unsafe {
+            (
+                portpool_error_status(err),
+                std::ffi::CStr::from_ptr(portpool_error_message(err)).to_owned(),
+            )
+        };
+        assert_eq!(
+            read(err),
+            (
+                portpool_status::PORTPOOL_CONFLICT,
+                c"held by another".into()
+            )
+        );
+        let (status, ok) = with_out_error(|| Ok(()));
+        assert_eq!((status, ok), (portpool_status::PORTPOOL_OK, null_mut()));
+        assert_eq!(message(), "");
+        assert_eq!(read(err).1.to_str(), Ok("held by another"));
+        let (status, panicked) = with_out_error(|| panic!("inside"));
+        assert_eq!(status, portpool_status::PORTPOOL_PANIC);
+        assert!(read(panicked).1.to_string_lossy().contains("inside"));
+        // SAFETY: both are live errors; freeing twice does nothing the second time.
+        unsafe {
+            portpool_error_free(err);
+            portpool_error_free(panicked);
+            portpool_error_free(err);
+        }
+        assert_eq!(read(err).0, portpool_status::PORTPOOL_INVALID_ARGUMENT);
     }
 
     #[test]
     fn messages_are_per_thread() {
-        guard(|| Err(Error::new(ErrorKind::NotFound, "main thread's")));
+        guard(None, || {
+            Err(Error::new(ErrorKind::NotFound, "main thread's"))
+        });
         std::thread::spawn(|| {
             assert_eq!(message(), "");
-            guard(|| Err(Error::new(ErrorKind::Conflict, "other thread's")));
+            guard(None, || {
+                Err(Error::new(ErrorKind::Conflict, "other thread's"))
+            });
             assert_eq!(message(), "other thread's");
         })
         .join()
@@ -157,7 +317,7 @@ mod tests {
 
     #[test]
     fn nul_bytes_in_a_message_are_escaped_not_dropped() {
-        guard(|| Err(Error::new(ErrorKind::InvalidArgument, "a\0b")));
+        guard(None, || Err(Error::new(ErrorKind::InvalidArgument, "a\0b")));
         assert_eq!(message(), "a\\0b");
     }
 

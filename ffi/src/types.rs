@@ -5,9 +5,12 @@ use std::ffi::c_char;
 use portpool_core::{Registry, ScopedLease};
 
 /// The version of this C ABI. It changes whenever a type, constant or function of
-/// `portpool.h` changes incompatibly; compare it with `portpool_abi_version()` to make sure
-/// the library loaded at run time matches the header compiled against.
-pub const PORTPOOL_ABI_VERSION: u32 = 3;
+/// `portpool.h` changes, a struct's size included; compare it with `portpool_abi_version()`
+/// to know which library was loaded at run time. A struct passed in leads with its size
+/// (`struct_size`), so a library reads a struct of the size any header since version 4 gave
+/// it: fields a caller's older header lacks take their defaults, and fields this library
+/// does not know yet must be zero.
+pub const PORTPOOL_ABI_VERSION: u32 = 4;
 
 /// A handle on one registry file.
 ///
@@ -74,12 +77,18 @@ pub const PORTPOOL_PROBE_ON: portpool_probe = 1;
 /// Options of a new lease, for `portpool_register_ex`, `portpool_register_ports`,
 /// `portpool_allocate_ex`, `portpool_allocate_many`, `portpool_lease_open` and `portpool_listen`.
 ///
-/// A zeroed struct (`portpool_lease_options opts = {0};`) is the default: a permanent TCP
-/// lease, not forced, with no owner, no excluded ports, no range, probed on the wildcards. Passing NULL instead of a struct means the same.
+/// `portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;` (its size, every other field
+/// zero) is the default: a permanent TCP lease, not forced, with no owner, no excluded ports,
+/// no range, probed on the wildcards. Passing NULL instead of a struct means the same.
 /// **Owner:** the caller; the library only reads it during the call.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct portpool_lease_options {
+    /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LEASE_OPTIONS_INIT` (or
+    /// `sizeof(portpool_lease_options)`). A size smaller than any header ever gave, or over
+    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+    /// is read when the fields this library does not know are zero.
+    pub struct_size: usize,
     /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
     pub protocol: portpool_protocol,
     /// `portpool_register_ex` in fixed mode only: take the port even when a process outside
@@ -116,13 +125,19 @@ pub struct portpool_lease_options {
     pub bindable: bool,
 }
 
-/// What `portpool_find_free_ex` looks for. A zeroed struct (or NULL instead of one) is a TCP
-/// port the kernel picks, probed on the wildcard addresses.
+/// What `portpool_find_free_ex` looks for. `PORTPOOL_FIND_OPTIONS_INIT` (its size, every
+/// other field zero), or NULL instead of a struct, is a TCP port the kernel picks, probed on
+/// the wildcard addresses.
 ///
 /// **Owner:** the caller; the library only reads it (and what it points to) during the call.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct portpool_find_options {
+    /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_FIND_OPTIONS_INIT` (or
+    /// `sizeof(portpool_find_options)`). A size smaller than any header ever gave, or over
+    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+    /// is read when the fields this library does not know are zero.
+    pub struct_size: usize,
     /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
     pub protocol: portpool_protocol,
     /// Ports to try first, in order: `n_ports` of them (NULL when `n_ports` is 0).
@@ -142,13 +157,18 @@ pub struct portpool_find_options {
     pub host: *const c_char,
 }
 
-/// How `portpool_listen` binds. A zeroed struct (or NULL instead of one) binds the wildcard
-/// address with a backlog of 128.
+/// How `portpool_listen` binds. `PORTPOOL_LISTEN_OPTIONS_INIT` (its size, every other field
+/// zero), or NULL instead of a struct, binds the wildcard address with a backlog of 128.
 ///
 /// **Owner:** the caller; the library only reads it during the call.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct portpool_listen_options {
+    /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LISTEN_OPTIONS_INIT` (or
+    /// `sizeof(portpool_listen_options)`). A size smaller than any header ever gave, or over
+    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+    /// is read when the fields this library does not know are zero.
+    pub struct_size: usize,
     /// The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
     /// wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
     pub host: *const c_char,
@@ -157,14 +177,19 @@ pub struct portpool_listen_options {
 }
 
 /// How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a
-/// list of ports that a mode allows. A zeroed struct (or NULL instead of one) means the next
-/// free port of the default pool.
+/// list of ports that a mode allows. `PORTPOOL_CHOICE_INIT` (its size, every other field
+/// zero), or NULL instead of a struct, means the next free port of the default pool.
 ///
 /// **Owner:** the caller; the library only reads it (and the strings and arrays it points to)
 /// during the call.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct portpool_choice {
+    /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_CHOICE_INIT` (or
+    /// `sizeof(portpool_choice)`). A size smaller than any header ever gave, or over
+    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
+    /// is read when the fields this library does not know are zero.
+    pub struct_size: usize,
     /// The pool to take the next free port of (NULL: the default pool). Only when `n_ports`
     /// is 0: giving both a pool and ports is `PORTPOOL_INVALID_ARGUMENT`.
     pub pool: *const c_char,
@@ -186,4 +211,136 @@ pub enum portpool_port_state {
     PORTPOOL_PORT_LEASED = 1,
     /// Not leased, but bound by a process outside the registry.
     PORTPOOL_PORT_BUSY = 2,
+}
+
+/// A struct the caller passes in by pointer, leading with its size (`struct_size`), so that
+/// fields can be added at its end without breaking programs built against an older header.
+pub(crate) trait Growable: Copy {
+    /// The struct's C name, for messages.
+    const NAME: &'static str;
+    /// Its size in ABI 4, the first with `struct_size`: the end of its last field then. A
+    /// library reads any size from this one up.
+    const FIRST_SIZE: usize;
+}
+
+impl Growable for portpool_lease_options {
+    const NAME: &'static str = "portpool_lease_options";
+    const FIRST_SIZE: usize =
+        std::mem::offset_of!(portpool_lease_options, bindable) + size_of::<bool>();
+}
+
+impl Growable for portpool_find_options {
+    const NAME: &'static str = "portpool_find_options";
+    const FIRST_SIZE: usize =
+        std::mem::offset_of!(portpool_find_options, host) + size_of::<*const c_char>();
+}
+
+impl Growable for portpool_listen_options {
+    const NAME: &'static str = "portpool_listen_options";
+    const FIRST_SIZE: usize =
+        std::mem::offset_of!(portpool_listen_options, backlog) + size_of::<u32>();
+}
+
+impl Growable for portpool_choice {
+    const NAME: &'static str = "portpool_choice";
+    const FIRST_SIZE: usize =
+        std::mem::offset_of!(portpool_choice, mode) + size_of::<portpool_mode>();
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod tests {
+    use super::*;
+
+    /// Each `repr(C)` type of `portpool.h`, its size at every ABI version that changed it
+    /// (64-bit targets), oldest first. A field added to a struct changes its size: bump
+    /// `PORTPOOL_ABI_VERSION` and add a row with the new version, keeping the old ones (the
+    /// library still reads structs of those sizes, from `Growable::FIRST_SIZE` up).
+    const SIZES: &[(&str, u32, usize)] = &[
+        ("portpool_lease_options", 4, 72),
+        ("portpool_find_options", 4, 64),
+        ("portpool_listen_options", 4, 24),
+        ("portpool_choice", 4, 40),
+        ("portpool_status", 1, 4),
+        ("portpool_port_state", 1, 4),
+    ];
+
+    fn size_now(name: &str) -> usize {
+        match name {
+            "portpool_lease_options" => size_of::<portpool_lease_options>(),
+            "portpool_find_options" => size_of::<portpool_find_options>(),
+            "portpool_listen_options" => size_of::<portpool_listen_options>(),
+            "portpool_choice" => size_of::<portpool_choice>(),
+            "portpool_status" => size_of::<crate::portpool_status>(),
+            "portpool_port_state" => size_of::<portpool_port_state>(),
+            other => panic!("{other} has no size in this test: add it to SIZES and size_now"),
+        }
+    }
+
+    /// The last row of `name`: its size and the ABI version that gave it.
+    fn latest(name: &str) -> Option<(u32, usize)> {
+        SIZES
+            .iter()
+            .rev()
+            .find(|(n, ..)| *n == name)
+            .map(|(_, abi, size)| (*abi, *size))
+    }
+
+    /// The C names of every struct and enum the committed header defines (not the opaque
+    /// handles, which it only declares).
+    fn repr_c_types_of_the_header() -> Vec<String> {
+        let header = include_str!("../../include/portpool.h");
+        header
+            .lines()
+            .filter_map(|l| {
+                let rest = l
+                    .strip_prefix("typedef struct ")
+                    .or_else(|| l.strip_prefix("typedef enum "))?;
+                Some(rest.strip_suffix(" {")?.to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_repr_c_size_is_pinned_to_the_abi_version_that_gave_it() {
+        let types = repr_c_types_of_the_header();
+        assert!(types.len() >= 6, "found only {types:?} in portpool.h");
+        for name in &types {
+            let Some((abi, size)) = latest(name) else {
+                panic!("{name} is in portpool.h but not in SIZES: add its size and ABI version");
+            };
+            assert_eq!(
+                size_now(name),
+                size,
+                "{name} changed size: bump PORTPOOL_ABI_VERSION and add a row for it to SIZES"
+            );
+            assert!(
+                abi <= PORTPOOL_ABI_VERSION,
+                "{name}'s size is of ABI {abi}, after PORTPOOL_ABI_VERSION {PORTPOOL_ABI_VERSION}"
+            );
+        }
+        let newest = SIZES.iter().map(|(_, abi, _)| *abi).max();
+        assert_eq!(
+            newest,
+            Some(PORTPOOL_ABI_VERSION),
+            "PORTPOOL_ABI_VERSION changed with no size that says why: add the rows of its change"
+        );
+    }
+
+    #[test]
+    fn a_growable_struct_is_read_from_its_first_size_up() {
+        fn first<T: Growable>() -> (&'static str, usize) {
+            (T::NAME, T::FIRST_SIZE)
+        }
+        for (name, first_size) in [
+            first::<portpool_lease_options>(),
+            first::<portpool_find_options>(),
+            first::<portpool_listen_options>(),
+            first::<portpool_choice>(),
+        ] {
+            let oldest = SIZES.iter().find(|(n, ..)| *n == name).map(|r| r.2);
+            // FIRST_SIZE is where the last field of ABI 4 ends; the size rounds it up.
+            let rounded = first_size.next_multiple_of(align_of::<usize>());
+            assert_eq!(Some(rounded), oldest, "{name}");
+        }
+    }
 }

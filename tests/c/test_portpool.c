@@ -54,7 +54,7 @@ static portpool_registry *open_fresh(const char *name) {
     char path[256];
     portpool_registry *reg = NULL;
     registry_path(path, sizeof path, name);
-    if (portpool_open(path, &reg) != PORTPOOL_OK) {
+    if (portpool_open(path, &reg, NULL) != PORTPOOL_OK) {
         fprintf(stderr, "cannot open %s: %s\n", path, portpool_last_error_message());
         return NULL;
     }
@@ -98,9 +98,9 @@ static int version_and_abi_match_the_header(void) {
 
 static int open_rejects_null_out_and_empty_path(void) {
     portpool_registry *reg = NULL;
-    CHECK_STATUS(portpool_open("/tmp/x.json", NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_open("/tmp/x.json", NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("out");
-    CHECK_STATUS(portpool_open("", &reg), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_open("", &reg, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("empty");
     CHECK(reg == NULL);
     return 1;
@@ -113,12 +113,12 @@ static int open_null_path_uses_portpool_registry_from_the_environment(void) {
     uint16_t port = 0;
     registry_path(want, sizeof want, "from-env");
     CHECK(setenv("PORTPOOL_REGISTRY", want, 1) == 0);
-    CHECK_OK(portpool_open(NULL, &reg));
+    CHECK_OK(portpool_open(NULL, &reg, NULL));
     CHECK(unsetenv("PORTPOOL_REGISTRY") == 0);
-    CHECK_OK(portpool_registry_path(reg, &got));
+    CHECK_OK(portpool_registry_path(reg, &got, NULL));
     CHECK(strcmp(got, want) == 0);
     portpool_string_free(got);
-    CHECK_OK(portpool_register(reg, "env-web", 20000, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_register(reg, "env-web", 20000, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
     CHECK(access(want, F_OK) == 0);
     portpool_close(reg);
     return 1;
@@ -130,10 +130,10 @@ static int open_takes_a_path_that_is_not_utf8(void) {
     char *got = NULL;
     uint16_t port = 0;
     snprintf(path, sizeof path, "%s/bytes-\xff\xfe.json", scratch);
-    CHECK_OK(portpool_open(path, &reg));
-    CHECK_OK(portpool_register(reg, "web", 20000, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_open(path, &reg, NULL));
+    CHECK_OK(portpool_register(reg, "web", 20000, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
     CHECK(access(path, F_OK) == 0);
-    CHECK_OK(portpool_registry_path(reg, &got));
+    CHECK_OK(portpool_registry_path(reg, &got, NULL));
     CHECK(strcmp(got, path) == 0);
     portpool_string_free(got);
     portpool_close(reg);
@@ -150,9 +150,9 @@ static int registry_path_rejects_null_arguments(void) {
     portpool_registry *reg = open_fresh("path-null");
     char *got = NULL;
     CHECK(reg != NULL);
-    CHECK_STATUS(portpool_registry_path(NULL, &got), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_registry_path(NULL, &got, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("registry");
-    CHECK_STATUS(portpool_registry_path(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_registry_path(reg, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK(got == NULL);
     portpool_close(reg);
     return 1;
@@ -162,14 +162,46 @@ static int success_empties_the_last_error_message(void) {
     portpool_registry *reg = open_fresh("message");
     uint16_t port = 0;
     CHECK(reg != NULL);
-    CHECK_STATUS(portpool_get(reg, "nobody", &port), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_get(reg, "nobody", &port, NULL), PORTPOOL_NOT_FOUND);
     CHECK_MESSAGE_HAS("nobody");
     /* Functions that cannot fail leave the message alone. */
     portpool_string_free(NULL);
     (void)portpool_version();
     CHECK_MESSAGE_HAS("nobody");
-    CHECK_OK(portpool_register(reg, "web", 20000, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_register(reg, "web", 20000, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
     CHECK(strcmp(portpool_last_error_message(), "") == 0);
+    portpool_close(reg);
+    return 1;
+}
+
+/* The error comes back with the call: it holds the status and message of that call, and
+ * stays the caller's while the thread makes other calls; a success leaves NULL. */
+static int errors_come_back_with_the_call_and_outlive_the_threads_message(void) {
+    portpool_registry *reg = open_fresh("out-error");
+    portpool_error *err = NULL, *second = NULL;
+    uint16_t port = 0;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_get(reg, "nothing-here", &port, &err), PORTPOOL_NOT_FOUND);
+    CHECK(err != NULL);
+    CHECK(portpool_error_status(err) == PORTPOOL_NOT_FOUND);
+    CHECK(strstr(portpool_error_message(err), "nothing-here") != NULL);
+    CHECK(strcmp(portpool_error_message(err), portpool_last_error_message()) == 0);
+    second = (portpool_error *)1; /* overwritten with NULL on success */
+    CHECK_OK(portpool_allocate(reg, "web", NULL, &port, &second));
+    CHECK(second == NULL);
+    CHECK(strcmp(portpool_last_error_message(), "") == 0);
+    CHECK(strstr(portpool_error_message(err), "nothing-here") != NULL);
+    CHECK_STATUS(portpool_open(NULL, NULL, &second), PORTPOOL_INVALID_ARGUMENT);
+    CHECK(portpool_error_status(second) == PORTPOOL_INVALID_ARGUMENT);
+    CHECK(strstr(portpool_error_message(second), "out") != NULL);
+    CHECK(portpool_error_status(NULL) == PORTPOOL_OK);
+    CHECK(strcmp(portpool_error_message(NULL), "") == 0);
+    portpool_error_free(err);
+    portpool_error_free(second);
+    portpool_error_free(NULL);
+    /* A freed error is not read: its status says the pointer is not an error. */
+    CHECK(portpool_error_status(err) == PORTPOOL_INVALID_ARGUMENT);
+    portpool_error_free(err);
     portpool_close(reg);
     return 1;
 }
@@ -178,10 +210,10 @@ static int flexible_register_skips_ports_leased_to_others(void) {
     portpool_registry *reg = open_fresh("flexible");
     uint16_t a = 0, b = 0, again = 0;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "a", 21000, PORTPOOL_MODE_FLEXIBLE, &a));
-    CHECK_OK(portpool_register(reg, "b", a, PORTPOOL_MODE_FLEXIBLE, &b));
+    CHECK_OK(portpool_register(reg, "a", 21000, PORTPOOL_MODE_FLEXIBLE, &a, NULL));
+    CHECK_OK(portpool_register(reg, "b", a, PORTPOOL_MODE_FLEXIBLE, &b, NULL));
     CHECK(b > a);
-    CHECK_OK(portpool_register(reg, "a", 30000, PORTPOOL_MODE_FLEXIBLE, &again));
+    CHECK_OK(portpool_register(reg, "a", 30000, PORTPOOL_MODE_FLEXIBLE, &again, NULL));
     CHECK(again == a);
     portpool_close(reg);
     return 1;
@@ -191,13 +223,13 @@ static int fixed_register_of_a_leased_port_is_a_conflict_naming_the_holder(void)
     portpool_registry *reg = open_fresh("fixed");
     uint16_t port = 0, untouched = 4242;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "holder", 21100, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_STATUS(portpool_register(reg, "thief", port, PORTPOOL_MODE_FIXED, &untouched),
+    CHECK_OK(portpool_register(reg, "holder", 21100, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_STATUS(portpool_register(reg, "thief", port, PORTPOOL_MODE_FIXED, &untouched, NULL),
                  PORTPOOL_CONFLICT);
     CHECK_MESSAGE_HAS("holder");
     CHECK(untouched == 4242); /* out-parameters are written only on success */
     /* A name that holds one port cannot be given another fixed one. */
-    CHECK_STATUS(portpool_register(reg, "holder", port + 1, PORTPOOL_MODE_FIXED, &untouched),
+    CHECK_STATUS(portpool_register(reg, "holder", port + 1, PORTPOOL_MODE_FIXED, &untouched, NULL),
                  PORTPOOL_CONFLICT);
     portpool_close(reg);
     return 1;
@@ -207,32 +239,32 @@ static int register_rejects_null_bad_text_bad_port_and_bad_mode(void) {
     portpool_registry *reg = open_fresh("register-args");
     uint16_t port = 0;
     CHECK(reg != NULL);
-    CHECK_STATUS(portpool_register(NULL, "web", 80, PORTPOOL_MODE_FIXED, &port),
+    CHECK_STATUS(portpool_register(NULL, "web", 80, PORTPOOL_MODE_FIXED, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_register(reg, NULL, 80, PORTPOOL_MODE_FIXED, &port),
+    CHECK_STATUS(portpool_register(reg, NULL, 80, PORTPOOL_MODE_FIXED, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("name");
-    CHECK_STATUS(portpool_register(reg, "web", 80, PORTPOOL_MODE_FIXED, NULL),
+    CHECK_STATUS(portpool_register(reg, "web", 80, PORTPOOL_MODE_FIXED, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("out_port");
-    CHECK_STATUS(portpool_register(reg, NOT_UTF8, 80, PORTPOOL_MODE_FIXED, &port),
+    CHECK_STATUS(portpool_register(reg, NOT_UTF8, 80, PORTPOOL_MODE_FIXED, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("UTF-8");
-    CHECK_STATUS(portpool_register(reg, "a b", 80, PORTPOOL_MODE_FIXED, &port),
+    CHECK_STATUS(portpool_register(reg, "a b", 80, PORTPOOL_MODE_FIXED, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("whitespace");
-    CHECK_STATUS(portpool_register(reg, "", 80, PORTPOOL_MODE_FIXED, &port),
+    CHECK_STATUS(portpool_register(reg, "", 80, PORTPOOL_MODE_FIXED, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_register(reg, "web", 0, PORTPOOL_MODE_FIXED, &port),
+    CHECK_STATUS(portpool_register(reg, "web", 0, PORTPOOL_MODE_FIXED, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("1-65535");
-    CHECK_STATUS(portpool_register(reg, "web", 80, 7, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_register(reg, "web", 80, 7, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("invalid mode 7");
-    CHECK_STATUS(portpool_register(reg, "web", 80, PORTPOOL_MODE_POOL, &port),
+    CHECK_STATUS(portpool_register(reg, "web", 80, PORTPOOL_MODE_POOL, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("pool");
     /* Nothing was written by any of those. */
-    CHECK_STATUS(portpool_get(reg, "web", &port), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_get(reg, "web", &port, NULL), PORTPOOL_NOT_FOUND);
     portpool_close(reg);
     return 1;
 }
@@ -243,10 +275,10 @@ static int names_with_quotes_and_slashes_are_stored_exactly(void) {
     uint16_t port = 0, got = 0;
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, evil, 21200, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_OK(portpool_get(reg, evil, &got));
+    CHECK_OK(portpool_register(reg, evil, 21200, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_OK(portpool_get(reg, evil, &got, NULL));
     CHECK(got == port);
-    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK_OK(portpool_list_json(reg, &json, NULL));
     CHECK(strstr(json, "evil\\\":1,\\\"keycloak/../x") != NULL);
     CHECK(count_occurrences(json, "\"name\"") == 1);
     portpool_string_free(json);
@@ -256,19 +288,19 @@ static int names_with_quotes_and_slashes_are_stored_exactly(void) {
 
 static int udp_and_tcp_leases_of_one_port_coexist(void) {
     portpool_registry *reg = open_fresh("udp");
-    portpool_lease_options udp = {0};
+    portpool_lease_options udp = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t tcp_port = 0, udp_port = 0;
     char *json = NULL;
     udp.protocol = PORTPOOL_PROTOCOL_UDP;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "t", 21300, PORTPOOL_MODE_FLEXIBLE, &tcp_port));
-    CHECK_OK(portpool_register_ex(reg, "u", tcp_port, PORTPOOL_MODE_FIXED, &udp, &udp_port));
+    CHECK_OK(portpool_register(reg, "t", 21300, PORTPOOL_MODE_FLEXIBLE, &tcp_port, NULL));
+    CHECK_OK(portpool_register_ex(reg, "u", tcp_port, PORTPOOL_MODE_FIXED, &udp, &udp_port, NULL));
     CHECK(udp_port == tcp_port);
-    CHECK_OK(portpool_get_json(reg, "u", &json));
+    CHECK_OK(portpool_get_json(reg, "u", &json, NULL));
     CHECK(strstr(json, "\"protocol\":\"udp\"") != NULL);
     portpool_string_free(json);
     /* "u" holds a UDP port; asking it for a TCP one is a conflict. */
-    CHECK_STATUS(portpool_register(reg, "u", tcp_port, PORTPOOL_MODE_FLEXIBLE, &udp_port),
+    CHECK_STATUS(portpool_register(reg, "u", tcp_port, PORTPOOL_MODE_FLEXIBLE, &udp_port, NULL),
                  PORTPOOL_CONFLICT);
     portpool_close(reg);
     return 1;
@@ -279,8 +311,8 @@ static int register_ex_null_options_are_the_defaults(void) {
     uint16_t port = 0;
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register_ex(reg, "web", 21400, PORTPOOL_MODE_FLEXIBLE, NULL, &port));
-    CHECK_OK(portpool_get_json(reg, "web", &json));
+    CHECK_OK(portpool_register_ex(reg, "web", 21400, PORTPOOL_MODE_FLEXIBLE, NULL, &port, NULL));
+    CHECK_OK(portpool_get_json(reg, "web", &json, NULL));
     CHECK(strstr(json, "\"protocol\":\"tcp\"") != NULL);
     CHECK(strstr(json, "\"owner\":null") != NULL);
     CHECK(strstr(json, "\"ttl\":null") != NULL);
@@ -291,52 +323,92 @@ static int register_ex_null_options_are_the_defaults(void) {
 
 static int register_ex_rejects_bad_protocol_and_dead_pid(void) {
     portpool_registry *reg = open_fresh("ex-bad");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     CHECK(reg != NULL);
     opts.protocol = 9;
-    CHECK_STATUS(portpool_register_ex(reg, "web", 21500, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+    CHECK_STATUS(portpool_register_ex(reg, "web", 21500, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("invalid protocol 9");
     opts.protocol = PORTPOOL_PROTOCOL_TCP;
     opts.pid = 2147483646u; /* above any pid_max */
-    CHECK_STATUS(portpool_register_ex(reg, "web", 21500, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+    CHECK_STATUS(portpool_register_ex(reg, "web", 21500, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("2147483646");
-    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     opts.pid = -1;
-    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("invalid pid -1");
     opts.pid = (int64_t)1 << 40;
-    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     opts.pid = 0;
     opts.ttl = -30;
-    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("invalid ttl -30");
     opts.ttl = INT64_MAX;
-    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port),
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("100 years");
-    CHECK_STATUS(portpool_begin_handover(reg, "web", -5, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_begin_handover(reg, "web", -5, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    portpool_close(reg);
+    return 1;
+}
+
+/* A struct handed in leads with its size: a size below the first header's is refused, and a
+ * newer header's larger struct is read while the fields this library does not know are zero. */
+static int options_lead_with_their_size_and_unknown_fields_must_be_zero(void) {
+    portpool_registry *reg = open_fresh("struct-size");
+    portpool_lease_options opts = {0};
+    struct {
+        portpool_lease_options known;
+        uint64_t newer_field;
+    } newer = {PORTPOOL_LEASE_OPTIONS_INIT, 0};
+    portpool_find_options find = PORTPOOL_FIND_OPTIONS_INIT;
+    uint16_t port = 0;
+    char *list = NULL;
+    CHECK(reg != NULL);
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &opts, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("options.struct_size 0");
+    CHECK_MESSAGE_HAS("sizeof(portpool_lease_options)");
+    find.struct_size = sizeof find - 1;
+    CHECK_STATUS(portpool_find_free_ex(&find, &port, 1, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("struct_size");
+    find.struct_size = (size_t)1 << 40; /* as from uninitialized memory: refused, never read */
+    CHECK_STATUS(portpool_find_free_ex(&find, &port, 1, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("struct_size 1099511627776");
+    newer.known.struct_size = sizeof newer;
+    newer.newer_field = 1;
+    CHECK_STATUS(portpool_allocate_ex(reg, "web", NULL, &newer.known, &port, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("newer header");
+    CHECK_OK(portpool_list_json(reg, &list, NULL));
+    CHECK(strcmp(list, "[]") == 0); /* nothing was written */
+    portpool_string_free(list);
+    newer.newer_field = 0;
+    newer.known.protocol = PORTPOOL_PROTOCOL_UDP;
+    CHECK_OK(portpool_allocate_ex(reg, "web", NULL, &newer.known, &port, NULL));
+    CHECK_OK(portpool_get_json(reg, "web", &list, NULL));
+    CHECK(strstr(list, "\"protocol\":\"udp\"") != NULL);
+    portpool_string_free(list);
     portpool_close(reg);
     return 1;
 }
 
 static int register_ex_records_owner_and_ttl(void) {
     portpool_registry *reg = open_fresh("ex-owner");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     char *json = NULL;
     char want[64];
     CHECK(reg != NULL);
     opts.pid = (uint32_t)getpid();
     opts.ttl = 60;
-    CHECK_OK(portpool_register_ex(reg, "web", 21600, PORTPOOL_MODE_FLEXIBLE, &opts, &port));
-    CHECK_OK(portpool_get_json(reg, "web", &json));
+    CHECK_OK(portpool_register_ex(reg, "web", 21600, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL));
+    CHECK_OK(portpool_get_json(reg, "web", &json, NULL));
     snprintf(want, sizeof want, "\"pid\":%ld", (long)getpid());
     CHECK(strstr(json, want) != NULL);
     CHECK(strstr(json, "\"ttl\":60") != NULL);
@@ -347,18 +419,18 @@ static int register_ex_records_owner_and_ttl(void) {
 
 static int fixed_register_of_a_bound_port_needs_force(void) {
     portpool_registry *reg = open_fresh("force");
-    portpool_lease_options force = {0};
+    portpool_lease_options force = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t bound = 0, port = 0;
     int fd = listen_somewhere(&bound);
     CHECK(reg != NULL);
     CHECK(fd >= 0);
-    CHECK_STATUS(portpool_register(reg, "web", bound, PORTPOOL_MODE_FIXED, &port),
+    CHECK_STATUS(portpool_register(reg, "web", bound, PORTPOOL_MODE_FIXED, &port, NULL),
                  PORTPOOL_CONFLICT);
     CHECK_MESSAGE_HAS("outside the registry");
     /* A force byte that is neither 0 nor 1 (a struct filled with memset) counts as true. */
-    memset(&force, 0, sizeof force);
+    force = (portpool_lease_options)PORTPOOL_LEASE_OPTIONS_INIT;
     memset(&force.force, 2, 1);
-    CHECK_OK(portpool_register_ex(reg, "web", bound, PORTPOOL_MODE_FIXED, &force, &port));
+    CHECK_OK(portpool_register_ex(reg, "web", bound, PORTPOOL_MODE_FIXED, &force, &port, NULL));
     CHECK(port == bound);
     close(fd);
     portpool_close(reg);
@@ -370,17 +442,17 @@ static int get_reports_not_found_and_rejects_bad_arguments(void) {
     uint16_t port = 0;
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_STATUS(portpool_get(reg, "ghost", &port), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_get(reg, "ghost", &port, NULL), PORTPOOL_NOT_FOUND);
     CHECK_MESSAGE_HAS("no lease named \"ghost\"");
-    CHECK_STATUS(portpool_get(NULL, "ghost", &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_get(reg, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_get(reg, "ghost", NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_get(reg, NOT_UTF8, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_get_json(reg, "ghost", &json), PORTPOOL_NOT_FOUND);
-    CHECK_STATUS(portpool_get_json(NULL, "ghost", &json), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_get_json(reg, NULL, &json), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_get_json(reg, "ghost", NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_get_json(reg, NOT_UTF8, &json), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(NULL, "ghost", &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, NULL, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, "ghost", NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, NOT_UTF8, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get_json(reg, "ghost", &json, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_get_json(NULL, "ghost", &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get_json(reg, NULL, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get_json(reg, "ghost", NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get_json(reg, NOT_UTF8, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK(json == NULL);
     portpool_close(reg);
     return 1;
@@ -391,18 +463,18 @@ static int allocate_hands_out_each_pool_port_once_then_is_exhausted(void) {
     uint16_t a = 0, b = 0, c = 0, d = 0;
     char *pool = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_set_pool(reg, "tiny", 22000, 22002, PORTPOOL_PROBE_OFF, &pool, NULL));
+    CHECK_OK(portpool_set_pool(reg, "tiny", 22000, 22002, PORTPOOL_PROBE_OFF, &pool, NULL, NULL));
     CHECK(strstr(pool, "\"name\":\"tiny\"") != NULL);
     CHECK(strstr(pool, "\"probe\":false") != NULL);
     portpool_string_free(pool);
-    CHECK_OK(portpool_allocate(reg, "w1", "tiny", &a));
-    CHECK_OK(portpool_allocate(reg, "w2", "tiny", &b));
-    CHECK_OK(portpool_allocate(reg, "w3", "tiny", &c));
+    CHECK_OK(portpool_allocate(reg, "w1", "tiny", &a, NULL));
+    CHECK_OK(portpool_allocate(reg, "w2", "tiny", &b, NULL));
+    CHECK_OK(portpool_allocate(reg, "w3", "tiny", &c, NULL));
     CHECK(a == 22000 && b == 22001 && c == 22002);
-    CHECK_STATUS(portpool_allocate(reg, "w4", "tiny", &d), PORTPOOL_EXHAUSTED);
+    CHECK_STATUS(portpool_allocate(reg, "w4", "tiny", &d, NULL), PORTPOOL_EXHAUSTED);
     CHECK_MESSAGE_HAS("tiny");
     /* A name that holds a lease gets it back. */
-    CHECK_OK(portpool_allocate(reg, "w2", "tiny", &d));
+    CHECK_OK(portpool_allocate(reg, "w2", "tiny", &d, NULL));
     CHECK(d == b);
     portpool_close(reg);
     return 1;
@@ -410,16 +482,16 @@ static int allocate_hands_out_each_pool_port_once_then_is_exhausted(void) {
 
 static int allocate_null_pool_means_the_default_pool(void) {
     portpool_registry *reg = open_fresh("default-pool");
-    portpool_lease_options udp = {0};
+    portpool_lease_options udp = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     char *json = NULL;
     udp.protocol = PORTPOOL_PROTOCOL_UDP;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_allocate(reg, "w", NULL, &port));
+    CHECK_OK(portpool_allocate(reg, "w", NULL, &port, NULL));
     CHECK(port >= 9000 && port <= 9999);
-    CHECK_OK(portpool_allocate_ex(reg, "u", NULL, &udp, &port));
+    CHECK_OK(portpool_allocate_ex(reg, "u", NULL, &udp, &port, NULL));
     CHECK(port >= 9000 && port <= 9999);
-    CHECK_OK(portpool_get_json(reg, "u", &json));
+    CHECK_OK(portpool_get_json(reg, "u", &json, NULL));
     CHECK(strstr(json, "\"pool\":\"default\"") != NULL);
     CHECK(strstr(json, "\"mode\":\"pool\"") != NULL);
     CHECK(strstr(json, "\"protocol\":\"udp\"") != NULL);
@@ -430,20 +502,20 @@ static int allocate_null_pool_means_the_default_pool(void) {
 
 static int allocate_rejects_unknown_pool_and_bad_arguments(void) {
     portpool_registry *reg = open_fresh("allocate-args");
-    portpool_lease_options bad = {0};
+    portpool_lease_options bad = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     bad.protocol = 3;
     CHECK(reg != NULL);
-    CHECK_STATUS(portpool_allocate(reg, "w", "nosuch", &port), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_allocate(reg, "w", "nosuch", &port, NULL), PORTPOOL_NOT_FOUND);
     CHECK_MESSAGE_HAS("nosuch");
-    CHECK_STATUS(portpool_allocate(NULL, "w", NULL, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_allocate(reg, NULL, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_allocate(reg, "w", NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_allocate(reg, NOT_UTF8, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_allocate(reg, "w", NOT_UTF8, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(NULL, "w", NULL, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(reg, NULL, NULL, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(reg, "w", NULL, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(reg, NOT_UTF8, NULL, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(reg, "w", NOT_UTF8, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("pool");
-    CHECK_STATUS(portpool_allocate(reg, "w", "bad pool", &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_allocate_ex(reg, "w", NULL, &bad, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate(reg, "w", "bad pool", &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_allocate_ex(reg, "w", NULL, &bad, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -453,16 +525,16 @@ static int release_says_whether_there_was_a_lease(void) {
     uint16_t port = 0;
     bool released = false;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "web", 22100, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_OK(portpool_release(reg, "web", &released));
+    CHECK_OK(portpool_register(reg, "web", 22100, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_OK(portpool_release(reg, "web", &released, NULL));
     CHECK(released);
-    CHECK_OK(portpool_release(reg, "web", &released));
+    CHECK_OK(portpool_release(reg, "web", &released, NULL));
     CHECK(!released);
-    CHECK_STATUS(portpool_get(reg, "web", &port), PORTPOOL_NOT_FOUND);
-    CHECK_STATUS(portpool_release(NULL, "web", &released), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_release(reg, NULL, &released), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_release(reg, "web", NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_release(reg, NOT_UTF8, &released), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, "web", &port, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_release(NULL, "web", &released, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_release(reg, NULL, &released, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_release(reg, "web", NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_release(reg, NOT_UTF8, &released, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -472,18 +544,18 @@ static int list_json_holds_every_lease_sorted_by_name(void) {
     uint16_t port = 0;
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK_OK(portpool_list_json(reg, &json, NULL));
     CHECK(strcmp(json, "[]") == 0);
     portpool_string_free(json);
-    CHECK_OK(portpool_register(reg, "zeta", 22200, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_OK(portpool_register(reg, "alpha", 22300, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK_OK(portpool_register(reg, "zeta", 22200, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_OK(portpool_register(reg, "alpha", 22300, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_OK(portpool_list_json(reg, &json, NULL));
     CHECK(json[0] == '[');
     CHECK(strstr(json, "\"alpha\"") != NULL && strstr(json, "\"zeta\"") != NULL);
     CHECK(strstr(json, "\"alpha\"") < strstr(json, "\"zeta\""));
     portpool_string_free(json);
-    CHECK_STATUS(portpool_list_json(NULL, &json), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_list_json(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_list_json(NULL, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_list_json(reg, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -492,16 +564,16 @@ static int pools_json_always_holds_the_default_pool(void) {
     portpool_registry *reg = open_fresh("pools");
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_pools_json(reg, &json));
+    CHECK_OK(portpool_pools_json(reg, &json, NULL));
     CHECK(strstr(json, "{\"name\":\"default\",\"start\":9000,\"end\":9999") != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_set_pool(reg, "web", 7000, 7099, PORTPOOL_PROBE_DEFAULT, NULL, NULL));
-    CHECK_OK(portpool_pools_json(reg, &json));
+    CHECK_OK(portpool_set_pool(reg, "web", 7000, 7099, PORTPOOL_PROBE_DEFAULT, NULL, NULL, NULL));
+    CHECK_OK(portpool_pools_json(reg, &json, NULL));
     CHECK(strstr(json, "\"name\":\"web\",\"start\":7000,\"end\":7099") != NULL);
     CHECK(count_occurrences(json, "\"name\"") == 2);
     portpool_string_free(json);
-    CHECK_STATUS(portpool_pools_json(NULL, &json), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_pools_json(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_pools_json(NULL, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_pools_json(reg, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -510,23 +582,23 @@ static int set_pool_rejects_reversed_range_bad_probe_and_bad_text(void) {
     portpool_registry *reg = open_fresh("set-pool");
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_STATUS(portpool_set_pool(reg, "p", 7100, 7000, PORTPOOL_PROBE_ON, &json, NULL),
+    CHECK_STATUS(portpool_set_pool(reg, "p", 7100, 7000, PORTPOOL_PROBE_ON, &json, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("start is after end");
-    CHECK_STATUS(portpool_set_pool(reg, "p", 0, 7000, PORTPOOL_PROBE_ON, &json, NULL),
+    CHECK_STATUS(portpool_set_pool(reg, "p", 0, 7000, PORTPOOL_PROBE_ON, &json, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_set_pool(reg, "p", 7000, 7100, 9, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_pool(reg, "p", 7000, 7100, 9, &json, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("invalid probe 9");
-    CHECK_STATUS(portpool_set_pool(NULL, "p", 7000, 7100, PORTPOOL_PROBE_ON, &json, NULL),
+    CHECK_STATUS(portpool_set_pool(NULL, "p", 7000, 7100, PORTPOOL_PROBE_ON, &json, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_set_pool(reg, NULL, 7000, 7100, PORTPOOL_PROBE_ON, &json, NULL),
+    CHECK_STATUS(portpool_set_pool(reg, NULL, 7000, 7100, PORTPOOL_PROBE_ON, &json, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_set_pool(reg, NOT_UTF8, 7000, 7100, PORTPOOL_PROBE_ON, &json, NULL),
+    CHECK_STATUS(portpool_set_pool(reg, NOT_UTF8, 7000, 7100, PORTPOOL_PROBE_ON, &json, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK(json == NULL);
     /* PORTPOOL_PROBE_DEFAULT keeps what an existing pool had. */
-    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7100, PORTPOOL_PROBE_OFF, NULL, NULL));
-    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7200, PORTPOOL_PROBE_DEFAULT, &json, NULL));
+    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7100, PORTPOOL_PROBE_OFF, NULL, NULL, NULL));
+    CHECK_OK(portpool_set_pool(reg, "p", 7000, 7200, PORTPOOL_PROBE_DEFAULT, &json, NULL, NULL));
     CHECK(strstr(json, "\"end\":7200") != NULL && strstr(json, "\"probe\":false") != NULL);
     portpool_string_free(json);
     portpool_close(reg);
@@ -540,29 +612,29 @@ static int check_tells_free_leased_and_busy_ports_apart(void) {
     uint16_t free_port = 0, leased = 0, bound = 0;
     int fd;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_TCP, &free_port));
-    CHECK_OK(portpool_check(reg, free_port, PORTPOOL_PROTOCOL_TCP, &state, &holder));
+    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_TCP, &free_port, NULL));
+    CHECK_OK(portpool_check(reg, free_port, PORTPOOL_PROTOCOL_TCP, &state, &holder, NULL));
     CHECK(state == PORTPOOL_PORT_FREE);
     CHECK(holder == NULL);
-    CHECK_OK(portpool_register(reg, "web", free_port, PORTPOOL_MODE_FIXED, &leased));
-    CHECK_OK(portpool_check(reg, leased, PORTPOOL_PROTOCOL_TCP, &state, &holder));
+    CHECK_OK(portpool_register(reg, "web", free_port, PORTPOOL_MODE_FIXED, &leased, NULL));
+    CHECK_OK(portpool_check(reg, leased, PORTPOOL_PROTOCOL_TCP, &state, &holder, NULL));
     CHECK(state == PORTPOOL_PORT_LEASED);
     CHECK(holder != NULL && strstr(holder, "\"name\":\"web\"") != NULL);
     portpool_string_free(holder);
     /* The UDP side of the same port is not leased. */
-    CHECK_OK(portpool_check(reg, leased, PORTPOOL_PROTOCOL_UDP, &state, NULL));
+    CHECK_OK(portpool_check(reg, leased, PORTPOOL_PROTOCOL_UDP, &state, NULL, NULL));
     CHECK(state != PORTPOOL_PORT_LEASED);
     fd = listen_somewhere(&bound);
     CHECK(fd >= 0);
-    CHECK_OK(portpool_check(reg, bound, PORTPOOL_PROTOCOL_TCP, &state, NULL));
+    CHECK_OK(portpool_check(reg, bound, PORTPOOL_PROTOCOL_TCP, &state, NULL, NULL));
     CHECK(state == PORTPOOL_PORT_BUSY);
     close(fd);
-    CHECK_STATUS(portpool_check(reg, 0, PORTPOOL_PROTOCOL_TCP, &state, NULL),
+    CHECK_STATUS(portpool_check(reg, 0, PORTPOOL_PROTOCOL_TCP, &state, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_check(reg, 80, 5, &state, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_check(NULL, 80, PORTPOOL_PROTOCOL_TCP, &state, NULL),
+    CHECK_STATUS(portpool_check(reg, 80, 5, &state, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_check(NULL, 80, PORTPOOL_PROTOCOL_TCP, &state, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_check(reg, 80, PORTPOOL_PROTOCOL_TCP, NULL, NULL),
+    CHECK_STATUS(portpool_check(reg, 80, PORTPOOL_PROTOCOL_TCP, NULL, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
@@ -570,7 +642,7 @@ static int check_tells_free_leased_and_busy_ports_apart(void) {
 
 static int gc_reclaims_leases_whose_owner_exited(void) {
     portpool_registry *reg = open_fresh("gc");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     size_t count = 99;
     char *json = NULL;
@@ -591,48 +663,48 @@ static int gc_reclaims_leases_whose_owner_exited(void) {
     }
     close(ready[0]);
     opts.pid = (uint32_t)child;
-    CHECK_OK(portpool_register_ex(reg, "worker", 22400, PORTPOOL_MODE_FLEXIBLE, &opts, &port));
-    CHECK_OK(portpool_register(reg, "permanent", 22500, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_OK(portpool_gc(reg, &count, NULL));
+    CHECK_OK(portpool_register_ex(reg, "worker", 22400, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL));
+    CHECK_OK(portpool_register(reg, "permanent", 22500, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_OK(portpool_gc(reg, &count, NULL, NULL));
     CHECK(count == 0);
     close(ready[1]);
     CHECK(waitpid(child, NULL, 0) == child);
-    CHECK_OK(portpool_gc(reg, &count, &json));
+    CHECK_OK(portpool_gc(reg, &count, &json, NULL));
     CHECK(count == 1);
     snprintf(reason, sizeof reason, "owner pid %ld is gone", (long)child);
     CHECK(strstr(json, reason) != NULL);
     CHECK(strstr(json, "\"lease\":{\"name\":\"worker\"") != NULL);
     portpool_string_free(json);
-    CHECK_STATUS(portpool_get(reg, "worker", &port), PORTPOOL_NOT_FOUND);
-    CHECK_OK(portpool_get(reg, "permanent", &port));
-    CHECK_OK(portpool_gc(reg, NULL, NULL));
-    CHECK_STATUS(portpool_gc(NULL, &count, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, "worker", &port, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_OK(portpool_get(reg, "permanent", &port, NULL));
+    CHECK_OK(portpool_gc(reg, NULL, NULL, NULL));
+    CHECK_STATUS(portpool_gc(NULL, &count, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
 
 static int renew_restarts_the_time_to_live(void) {
     portpool_registry *reg = open_fresh("renew");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t port = 0;
     char *json = NULL;
     CHECK(reg != NULL);
     opts.ttl = 60;
-    CHECK_OK(portpool_register_ex(reg, "beat", 22600, PORTPOOL_MODE_FLEXIBLE, &opts, &port));
-    CHECK_OK(portpool_renew(reg, "beat", 0, &json));
+    CHECK_OK(portpool_register_ex(reg, "beat", 22600, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL));
+    CHECK_OK(portpool_renew(reg, "beat", 0, &json, NULL));
     CHECK(strstr(json, "\"ttl\":60") != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_renew(reg, "beat", 120, NULL));
-    CHECK_OK(portpool_get_json(reg, "beat", &json));
+    CHECK_OK(portpool_renew(reg, "beat", 120, NULL, NULL));
+    CHECK_OK(portpool_get_json(reg, "beat", &json, NULL));
     CHECK(strstr(json, "\"ttl\":120") != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_register(reg, "forever", 22700, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_STATUS(portpool_renew(reg, "forever", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_register(reg, "forever", 22700, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_STATUS(portpool_renew(reg, "forever", 0, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("no time to live");
-    CHECK_STATUS(portpool_renew(reg, "ghost", 10, NULL), PORTPOOL_NOT_FOUND);
-    CHECK_STATUS(portpool_renew(NULL, "beat", 10, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_renew(reg, NULL, 10, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_renew(reg, NOT_UTF8, 10, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_renew(reg, "ghost", 10, NULL, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_renew(NULL, "beat", 10, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_renew(reg, NULL, 10, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_renew(reg, NOT_UTF8, 10, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -642,16 +714,16 @@ static int reset_empties_the_registry(void) {
     uint16_t port = 0;
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "web", 22800, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_OK(portpool_set_pool(reg, "extra", 7000, 7001, PORTPOOL_PROBE_ON, NULL, NULL));
-    CHECK_OK(portpool_reset(reg));
-    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK_OK(portpool_register(reg, "web", 22800, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_OK(portpool_set_pool(reg, "extra", 7000, 7001, PORTPOOL_PROBE_ON, NULL, NULL, NULL));
+    CHECK_OK(portpool_reset(reg, NULL));
+    CHECK_OK(portpool_list_json(reg, &json, NULL));
     CHECK(strcmp(json, "[]") == 0);
     portpool_string_free(json);
-    CHECK_OK(portpool_pools_json(reg, &json));
+    CHECK_OK(portpool_pools_json(reg, &json, NULL));
     CHECK(count_occurrences(json, "\"name\"") == 1);
     portpool_string_free(json);
-    CHECK_STATUS(portpool_reset(NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_reset(NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -660,22 +732,22 @@ static int is_free_and_find_free_see_bound_sockets(void) {
     uint16_t port = 0, bound = 0;
     bool is_free = false;
     int fd;
-    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port));
+    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port, NULL));
     CHECK(port != 0);
-    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_UDP, &port));
+    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_UDP, &port, NULL));
     CHECK(port != 0);
     fd = listen_somewhere(&bound);
     CHECK(fd >= 0);
-    CHECK_OK(portpool_is_free(bound, PORTPOOL_PROTOCOL_TCP, &is_free));
+    CHECK_OK(portpool_is_free(bound, PORTPOOL_PROTOCOL_TCP, &is_free, NULL));
     CHECK(!is_free);
     close(fd);
-    CHECK_OK(portpool_is_free(bound, PORTPOOL_PROTOCOL_TCP, &is_free));
+    CHECK_OK(portpool_is_free(bound, PORTPOOL_PROTOCOL_TCP, &is_free, NULL));
     CHECK(is_free);
-    CHECK_STATUS(portpool_is_free(0, PORTPOOL_PROTOCOL_TCP, &is_free), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_is_free(80, 2, &is_free), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_is_free(80, PORTPOOL_PROTOCOL_TCP, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_find_free(2, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_find_free(PORTPOOL_PROTOCOL_TCP, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_is_free(0, PORTPOOL_PROTOCOL_TCP, &is_free, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_is_free(80, 2, &is_free, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_is_free(80, PORTPOOL_PROTOCOL_TCP, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free(2, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free(PORTPOOL_PROTOCOL_TCP, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     return 1;
 }
 
@@ -692,9 +764,9 @@ static int corrupt_registry_is_a_registry_error_and_is_left_untouched(void) {
     CHECK(f != NULL);
     fputs("{\"a\":}", f);
     fclose(f);
-    CHECK_STATUS(portpool_list_json(reg, &json), PORTPOOL_REGISTRY_ERROR);
+    CHECK_STATUS(portpool_list_json(reg, &json, NULL), PORTPOOL_REGISTRY_ERROR);
     CHECK_MESSAGE_HAS(path);
-    CHECK_STATUS(portpool_register(reg, "web", 22900, PORTPOOL_MODE_FLEXIBLE, &port),
+    CHECK_STATUS(portpool_register(reg, "web", 22900, PORTPOOL_MODE_FLEXIBLE, &port, NULL),
                  PORTPOOL_REGISTRY_ERROR);
     f = fopen(path, "r");
     CHECK(f != NULL);
@@ -720,16 +792,16 @@ static int repair_names_what_it_lost_and_brings_a_damaged_registry_back(void) {
           "\"protocol\":\"tcp\",\"mode\":\"fixed\",\"created\":1}]}\n",
           f);
     fclose(f);
-    CHECK_STATUS(portpool_list_json(reg, &json), PORTPOOL_REGISTRY_ERROR);
+    CHECK_STATUS(portpool_list_json(reg, &json, NULL), PORTPOOL_REGISTRY_ERROR);
     CHECK_MESSAGE_HAS("portpool repair");
-    CHECK_OK(portpool_repair_json(reg, &json));
+    CHECK_OK(portpool_repair_json(reg, &json, NULL));
     CHECK(strstr(json, "\"repaired\":true,\"kept\":1") != NULL);
     CHECK(strstr(json, "lease \\\"api\\\" (port 22950)") != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_get(reg, "web", &port));
+    CHECK_OK(portpool_get(reg, "web", &port, NULL));
     CHECK(port == 22950);
-    CHECK_STATUS(portpool_repair_json(NULL, &json), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_repair_json(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_repair_json(NULL, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_repair_json(reg, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -744,8 +816,8 @@ static int registry_under_a_regular_file_is_an_io_error(void) {
     CHECK(f != NULL);
     fclose(f);
     snprintf(path, sizeof path, "%s/registry.json", file);
-    CHECK_OK(portpool_open(path, &reg));
-    CHECK_STATUS(portpool_register(reg, "web", 23000, PORTPOOL_MODE_FLEXIBLE, &port),
+    CHECK_OK(portpool_open(path, &reg, NULL));
+    CHECK_STATUS(portpool_register(reg, "web", 23000, PORTPOOL_MODE_FLEXIBLE, &port, NULL),
                  PORTPOOL_IO_ERROR);
     CHECK_MESSAGE_HAS("not-a-dir");
     portpool_close(reg);
@@ -759,23 +831,23 @@ static int a_lock_held_past_the_lock_timeout_is_busy_and_reads_go_on(void) {
     bool released = false;
     int fd;
     registry_path(path, sizeof path, "busy");
-    CHECK_OK(portpool_open(path, &reg));
-    CHECK_OK(portpool_register(reg, "web", 23020, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_open(path, &reg, NULL));
+    CHECK_OK(portpool_register(reg, "web", 23020, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
     snprintf(lock_path, sizeof lock_path, "%s.lock", path);
     fd = open(lock_path, O_RDONLY);
     CHECK(fd >= 0);
     CHECK(flock(fd, LOCK_EX) == 0);
-    CHECK_OK(portpool_set_lock_timeout(reg, 100));
-    CHECK_STATUS(portpool_release(reg, "web", &released), PORTPOOL_BUSY);
+    CHECK_OK(portpool_set_lock_timeout(reg, 100, NULL));
+    CHECK_STATUS(portpool_release(reg, "web", &released, NULL), PORTPOOL_BUSY);
     snprintf(holder, sizeof holder, "pid %d ", (int)getpid());
     CHECK_MESSAGE_HAS(holder);
-    CHECK_OK(portpool_get(reg, "web", &got)); /* reads take no lock */
+    CHECK_OK(portpool_get(reg, "web", &got, NULL)); /* reads take no lock */
     CHECK(got == port);
     CHECK(flock(fd, LOCK_UN) == 0);
     close(fd);
-    CHECK_OK(portpool_release(reg, "web", &released));
+    CHECK_OK(portpool_release(reg, "web", &released, NULL));
     CHECK(released);
-    CHECK_STATUS(portpool_set_lock_timeout(NULL, 100), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_lock_timeout(NULL, 100, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -791,7 +863,7 @@ static int set_pool_returns_its_warnings_beside_the_pool(void) {
     fclose(range);
     /* Inside the kernel's ephemeral range: set, with a warning naming the pool's range. */
     CHECK_OK(portpool_set_pool(reg, "eph", (uint16_t)lo, (uint16_t)(lo + 10), PORTPOOL_PROBE_OFF,
-                               &pool, &warnings));
+                               &pool, &warnings, NULL));
     CHECK(strstr(pool, "\"name\":\"eph\"") != NULL);
     snprintf(want, sizeof want, "%u-%u", lo, lo + 10);
     CHECK(warnings[0] == '[' && strstr(warnings, "ephemeral") != NULL);
@@ -799,12 +871,12 @@ static int set_pool_returns_its_warnings_beside_the_pool(void) {
     portpool_string_free(pool);
     portpool_string_free(warnings);
     /* Below it (every Linux range starts above 1024): no warning, an empty array. */
-    CHECK_OK(portpool_set_pool(reg, "low", 7000, 7010, PORTPOOL_PROBE_OFF, NULL, &warnings));
+    CHECK_OK(portpool_set_pool(reg, "low", 7000, 7010, PORTPOOL_PROBE_OFF, NULL, &warnings, NULL));
     CHECK(strcmp(warnings, "[]") == 0);
     portpool_string_free(warnings);
     /* A refused pool writes neither string. */
     warnings = NULL;
-    CHECK_STATUS(portpool_set_pool(reg, "bad", 7100, 7000, PORTPOOL_PROBE_OFF, NULL, &warnings),
+    CHECK_STATUS(portpool_set_pool(reg, "bad", 7100, 7000, PORTPOOL_PROBE_OFF, NULL, &warnings, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK(warnings == NULL);
     portpool_close(reg);
@@ -819,20 +891,20 @@ static int lease_open_makes_a_new_lease_that_close_releases(void) {
     char *json = NULL;
     char pid[32];
     CHECK(reg != NULL);
-    CHECK_OK(portpool_lease_open(reg, "scoped", NULL, NULL, &lease));
+    CHECK_OK(portpool_lease_open(reg, "scoped", NULL, NULL, &lease, NULL));
     CHECK(lease != NULL);
     /* A port of the default pool (9000-9999), which probes: a bound one is skipped. */
     CHECK(portpool_lease_port(lease) >= 9000 && portpool_lease_port(lease) <= 9999);
-    CHECK_OK(portpool_get(reg, "scoped", &port));
+    CHECK_OK(portpool_get(reg, "scoped", &port, NULL));
     CHECK(port == portpool_lease_port(lease));
     /* Owned by this process unless options say otherwise. */
-    CHECK_OK(portpool_get_json(reg, "scoped", &json));
+    CHECK_OK(portpool_get_json(reg, "scoped", &json, NULL));
     snprintf(pid, sizeof pid, "\"owner\":{\"pid\":%ld,", (long)getpid());
     CHECK(strstr(json, pid) != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_lease_close(reg, lease, &released));
+    CHECK_OK(portpool_lease_close(reg, lease, &released, NULL));
     CHECK(released);
-    CHECK_STATUS(portpool_get(reg, "scoped", &port), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_get(reg, "scoped", &port, NULL), PORTPOOL_NOT_FOUND);
     portpool_close(reg);
     return 1;
 }
@@ -842,11 +914,11 @@ static int lease_open_of_a_name_that_holds_a_lease_is_a_conflict(void) {
     portpool_lease *lease = NULL;
     uint16_t port = 0, held = 0;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "web", 21000, PORTPOOL_MODE_FLEXIBLE, &held));
-    CHECK_STATUS(portpool_lease_open(reg, "web", NULL, NULL, &lease), PORTPOOL_CONFLICT);
+    CHECK_OK(portpool_register(reg, "web", 21000, PORTPOOL_MODE_FLEXIBLE, &held, NULL));
+    CHECK_STATUS(portpool_lease_open(reg, "web", NULL, NULL, &lease, NULL), PORTPOOL_CONFLICT);
     CHECK_MESSAGE_HAS("already holds port");
     CHECK(lease == NULL);
-    CHECK_OK(portpool_get(reg, "web", &port));
+    CHECK_OK(portpool_get(reg, "web", &port, NULL));
     CHECK(port == held);
     portpool_close(reg);
     return 1;
@@ -856,26 +928,26 @@ static int lease_open_takes_a_pool_or_ports_in_a_mode(void) {
     portpool_registry *reg = open_fresh("lease-choice");
     portpool_lease *pooled = NULL, *fixed = NULL, *other = NULL;
     portpool_choice choice;
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     const uint16_t ports[] = {21100};
     CHECK(reg != NULL);
-    CHECK_OK(portpool_set_pool(reg, "mine", 21200, 21201, PORTPOOL_PROBE_OFF, NULL, NULL));
-    memset(&choice, 0, sizeof choice);
+    CHECK_OK(portpool_set_pool(reg, "mine", 21200, 21201, PORTPOOL_PROBE_OFF, NULL, NULL, NULL));
+    choice = (portpool_choice)PORTPOOL_CHOICE_INIT;
     choice.pool = "mine";
-    CHECK_OK(portpool_lease_open(reg, "pooled", &choice, NULL, &pooled));
+    CHECK_OK(portpool_lease_open(reg, "pooled", &choice, NULL, &pooled, NULL));
     CHECK(portpool_lease_port(pooled) == 21200);
-    memset(&choice, 0, sizeof choice);
+    choice = (portpool_choice)PORTPOOL_CHOICE_INIT;
     choice.ports = ports;
     choice.n_ports = 1;
     choice.mode = PORTPOOL_MODE_FIXED;
     opts.protocol = PORTPOOL_PROTOCOL_UDP;
-    CHECK_OK(portpool_lease_open(reg, "fixed", &choice, &opts, &fixed));
+    CHECK_OK(portpool_lease_open(reg, "fixed", &choice, &opts, &fixed, NULL));
     CHECK(portpool_lease_port(fixed) == 21100);
     /* Fixed: another name asking for that port (and protocol) is refused. */
-    CHECK_STATUS(portpool_lease_open(reg, "other", &choice, &opts, &other), PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_lease_open(reg, "other", &choice, &opts, &other, NULL), PORTPOOL_CONFLICT);
     CHECK(other == NULL);
-    CHECK_OK(portpool_lease_close(reg, pooled, NULL));
-    CHECK_OK(portpool_lease_close(reg, fixed, NULL));
+    CHECK_OK(portpool_lease_close(reg, pooled, NULL, NULL));
+    CHECK_OK(portpool_lease_close(reg, fixed, NULL, NULL));
     portpool_close(reg);
     return 1;
 }
@@ -884,43 +956,43 @@ static int lease_open_rejects_null_bad_text_and_a_bad_choice(void) {
     portpool_registry *reg = open_fresh("lease-bad");
     portpool_lease *lease = NULL;
     portpool_choice choice;
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     const uint16_t ports[] = {21300};
     char *list = NULL;
     CHECK(reg != NULL);
-    CHECK_STATUS(portpool_lease_open(NULL, "x", NULL, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_lease_open(reg, NULL, NULL, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_lease_open(NULL, "x", NULL, NULL, &lease, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_lease_open(reg, NULL, NULL, NULL, &lease, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("name");
-    CHECK_STATUS(portpool_lease_open(reg, NOT_UTF8, NULL, NULL, &lease),
+    CHECK_STATUS(portpool_lease_open(reg, NOT_UTF8, NULL, NULL, &lease, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("not UTF-8");
-    CHECK_STATUS(portpool_lease_open(reg, "x", NULL, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_lease_open(reg, "x", NULL, NULL, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("out_lease");
-    memset(&choice, 0, sizeof choice);
+    choice = (portpool_choice)PORTPOOL_CHOICE_INIT;
     choice.pool = "default";
     choice.ports = ports;
     choice.n_ports = 1;
-    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("not both");
     choice.pool = NULL;
     choice.ports = NULL;
-    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("choice.ports");
     choice.ports = ports;
     choice.mode = 7;
-    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("invalid mode 7");
     choice.mode = PORTPOOL_MODE_FLEXIBLE;
     choice.pool = NOT_UTF8;
     choice.n_ports = 0;
-    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("choice.pool");
     choice.pool = "no-such-pool";
-    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_lease_open(reg, "x", &choice, NULL, &lease, NULL), PORTPOOL_NOT_FOUND);
     opts.ttl = -1;
-    CHECK_STATUS(portpool_lease_open(reg, "x", NULL, &opts, &lease), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_lease_open(reg, "x", NULL, &opts, &lease, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK(lease == NULL);
-    CHECK_OK(portpool_list_json(reg, &list));
+    CHECK_OK(portpool_list_json(reg, &list, NULL));
     CHECK(strcmp(list, "[]") == 0); /* nothing was written */
     portpool_string_free(list);
     portpool_close(reg);
@@ -938,21 +1010,21 @@ static int lease_close_and_free_accept_null_and_refuse_foreign_pointers(void) {
     CHECK(portpool_lease_port((const portpool_lease *)&not_a_lease) == 0);
     portpool_lease_free(NULL);
     portpool_lease_free((portpool_lease *)&not_a_lease); /* not ours: left alone */
-    CHECK_OK(portpool_lease_close(reg, NULL, &released));
+    CHECK_OK(portpool_lease_close(reg, NULL, &released, NULL));
     CHECK(!released);
-    CHECK_STATUS(portpool_lease_close(reg, (portpool_lease *)&not_a_lease, NULL),
+    CHECK_STATUS(portpool_lease_close(reg, (portpool_lease *)&not_a_lease, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("not an open lease");
     /* Closed with a bad registry: the handle is freed anyway, the lease stays. */
-    CHECK_OK(portpool_lease_open(reg, "kept", NULL, NULL, &lease));
-    CHECK_STATUS(portpool_lease_close(NULL, lease, &released), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_lease_open(reg, "kept", NULL, NULL, &lease, NULL));
+    CHECK_STATUS(portpool_lease_close(NULL, lease, &released, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK(portpool_lease_port(lease) == 0); /* freed: no longer an open lease */
-    CHECK_STATUS(portpool_lease_close(reg, lease, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_OK(portpool_get(reg, "kept", &port));
+    CHECK_STATUS(portpool_lease_close(reg, lease, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_get(reg, "kept", &port, NULL));
     /* Freed without closing: the lease stays in the registry. */
-    CHECK_OK(portpool_lease_open(reg, "freed", NULL, NULL, &lease));
+    CHECK_OK(portpool_lease_open(reg, "freed", NULL, NULL, &lease, NULL));
     portpool_lease_free(lease);
-    CHECK_OK(portpool_get(reg, "freed", &port));
+    CHECK_OK(portpool_get(reg, "freed", &port, NULL));
     portpool_close(reg);
     return 1;
 }
@@ -965,22 +1037,22 @@ static int a_forked_child_closing_its_copy_never_releases_the_parents_lease(void
     int status = 0;
     pid_t child;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_lease_open(reg, "parent", NULL, NULL, &lease));
+    CHECK_OK(portpool_lease_open(reg, "parent", NULL, NULL, &lease, NULL));
     fflush(stdout);
     child = fork();
     if (child == 0) {
         bool child_released = true;
-        int ok = portpool_lease_close(reg, lease, &child_released) == PORTPOOL_OK;
+        int ok = portpool_lease_close(reg, lease, &child_released, NULL) == PORTPOOL_OK;
         _exit(ok && !child_released ? 0 : 1);
     }
     CHECK(child > 0);
     CHECK(waitpid(child, &status, 0) == child);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CHECK_OK(portpool_get(reg, "parent", &port));
+    CHECK_OK(portpool_get(reg, "parent", &port, NULL));
     CHECK(port == portpool_lease_port(lease));
     /* Released already by name: closing releases nothing and is no error. */
-    CHECK_OK(portpool_release(reg, "parent", &released));
-    CHECK_OK(portpool_lease_close(reg, lease, &released));
+    CHECK_OK(portpool_release(reg, "parent", &released, NULL));
+    CHECK_OK(portpool_lease_close(reg, lease, &released, NULL));
     CHECK(!released);
     portpool_close(reg);
     return 1;
@@ -988,50 +1060,50 @@ static int a_forked_child_closing_its_copy_never_releases_the_parents_lease(void
 
 static int register_ports_takes_the_first_free_preferred_port_then_the_range(void) {
     portpool_registry *reg = open_fresh("register-ports");
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     const uint16_t preferred[] = {21500, 21501};
     const uint16_t excluded[] = {21600};
     uint16_t port = 0, held = 0;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "first", 21500, PORTPOOL_MODE_FIXED, &held));
-    CHECK_OK(portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port));
+    CHECK_OK(portpool_register(reg, "first", 21500, PORTPOOL_MODE_FIXED, &held, NULL));
+    CHECK_OK(portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port, NULL));
     CHECK(port == 21501);
     /* Both preferred ports taken: the range, in order, skipping an excluded port. */
     opts.range_start = 21600;
     opts.range_end = 21610;
     opts.exclude = excluded;
     opts.n_exclude = 1;
-    CHECK_OK(portpool_register_ports(reg, "api", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port));
+    CHECK_OK(portpool_register_ports(reg, "api", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port, NULL));
     CHECK(port == 21601);
     /* Fixed without a range: only the list. */
-    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port),
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port, NULL),
                  PORTPOOL_CONFLICT);
-    CHECK_STATUS(portpool_register_ports(reg, "db", NULL, 2, PORTPOOL_MODE_FIXED, NULL, &port),
+    CHECK_STATUS(portpool_register_ports(reg, "db", NULL, 2, PORTPOOL_MODE_FIXED, NULL, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("ports");
-    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 0, PORTPOOL_MODE_FIXED, NULL, &port),
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 0, PORTPOOL_MODE_FIXED, NULL, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     opts.exclude = NULL; /* with n_exclude 1 */
-    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("options.exclude");
     opts.n_exclude = 0;
     opts.range_start = 21610;
     opts.range_end = 21600;
-    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     opts.range_start = opts.range_end = 0;
     opts.host = "not-an-address";
-    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("not an IP address");
     opts.host = NOT_UTF8;
-    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port),
+    CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_get(reg, "db", &port), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_get(reg, "db", &port, NULL), PORTPOOL_NOT_FOUND);
     /* With a probe address: candidates are probed on 127.0.0.1 only. */
     opts.host = "127.0.0.1";
-    CHECK_OK(portpool_register_ports(reg, "local", preferred, 1, PORTPOOL_MODE_FLEXIBLE, &opts, &port));
+    CHECK_OK(portpool_register_ports(reg, "local", preferred, 1, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL));
     CHECK(port > 21501);
     portpool_close(reg);
     return 1;
@@ -1041,46 +1113,46 @@ static int find_free_ex_returns_count_distinct_ports_of_the_range(void) {
     portpool_find_options opts;
     const uint16_t excluded[] = {21701};
     uint16_t ports[3] = {0, 0, 0}, one = 0;
-    memset(&opts, 0, sizeof opts);
+    opts = (portpool_find_options)PORTPOOL_FIND_OPTIONS_INIT;
     opts.range_start = 21700;
     opts.range_end = 21720;
     opts.exclude = excluded;
     opts.n_exclude = 1;
-    CHECK_OK(portpool_find_free_ex(&opts, ports, 3));
+    CHECK_OK(portpool_find_free_ex(&opts, ports, 3, NULL));
     CHECK(ports[0] >= 21700 && ports[0] <= 21720 && ports[1] != ports[0] && ports[2] != ports[1]);
     CHECK(ports[0] != 21701 && ports[1] != 21701 && ports[2] != 21701);
     CHECK(ports[0] < ports[1] && ports[1] < ports[2]); /* the range, in order */
-    CHECK_OK(portpool_find_free_ex(NULL, &one, 1)); /* the kernel picks */
+    CHECK_OK(portpool_find_free_ex(NULL, &one, 1, NULL)); /* the kernel picks */
     CHECK(one != 0);
     opts.range_start = 21700;
     opts.range_end = 21701; /* one port left after the exclusion */
-    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 2), PORTPOOL_EXHAUSTED);
-    CHECK_STATUS(portpool_find_free_ex(&opts, NULL, 1), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 0), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 2, NULL), PORTPOOL_EXHAUSTED);
+    CHECK_STATUS(portpool_find_free_ex(&opts, NULL, 1, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 0, NULL), PORTPOOL_INVALID_ARGUMENT);
     opts.protocol = 5;
-    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 1), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 1, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("invalid protocol 5");
     opts.protocol = PORTPOOL_PROTOCOL_UDP;
     opts.host = "::x";
-    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 1), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free_ex(&opts, ports, 1, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("options.host");
     return 1;
 }
 
 static int listen_hands_over_a_listening_socket_on_the_leased_port(void) {
     portpool_registry *reg = open_fresh("listen-tcp");
-    portpool_listen_options how = {0};
+    portpool_listen_options how = PORTPOOL_LISTEN_OPTIONS_INIT;
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
     uint16_t port = 0, held = 0;
     int fd = -1, client, conn;
     CHECK(reg != NULL);
     how.host = "127.0.0.1";
-    CHECK_OK(portpool_listen(reg, "web", NULL, NULL, &how, &fd, &port));
+    CHECK_OK(portpool_listen(reg, "web", NULL, NULL, &how, &fd, &port, NULL));
     CHECK(fd >= 0 && port >= 9000 && port <= 9999);
     CHECK((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
     CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0 && ntohs(addr.sin_port) == port);
-    CHECK_OK(portpool_get(reg, "web", &held));
+    CHECK_OK(portpool_get(reg, "web", &held, NULL));
     CHECK(held == port);
     /* A client connects through the leased port and the caller accepts on the fd. */
     client = socket(AF_INET, SOCK_STREAM, 0);
@@ -1097,7 +1169,7 @@ static int listen_hands_over_a_listening_socket_on_the_leased_port(void) {
     close(client);
     close(fd);
     /* Closing the socket does not release the lease. */
-    CHECK_OK(portpool_get(reg, "web", &held));
+    CHECK_OK(portpool_get(reg, "web", &held, NULL));
     CHECK(held == port);
     portpool_close(reg);
     return 1;
@@ -1105,8 +1177,8 @@ static int listen_hands_over_a_listening_socket_on_the_leased_port(void) {
 
 static int listen_binds_udp_and_rejects_bad_arguments(void) {
     portpool_registry *reg = open_fresh("listen-udp");
-    portpool_lease_options opts = {0};
-    portpool_listen_options how = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
+    portpool_listen_options how = PORTPOOL_LISTEN_OPTIONS_INIT;
     portpool_choice choice;
     const uint16_t ports[] = {21800};
     uint16_t port = 0;
@@ -1114,34 +1186,34 @@ static int listen_binds_udp_and_rejects_bad_arguments(void) {
     socklen_t len = sizeof type;
     char *list = NULL;
     CHECK(reg != NULL);
-    memset(&choice, 0, sizeof choice);
+    choice = (portpool_choice)PORTPOOL_CHOICE_INIT;
     choice.ports = ports;
     choice.n_ports = 1;
     opts.protocol = PORTPOOL_PROTOCOL_UDP;
-    CHECK_OK(portpool_listen(reg, "dns", &choice, &opts, NULL, &fd, &port));
+    CHECK_OK(portpool_listen(reg, "dns", &choice, &opts, NULL, &fd, &port, NULL));
     CHECK(port >= 21800);
     CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM);
     close(fd);
-    CHECK_STATUS(portpool_listen(NULL, "x", NULL, NULL, NULL, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_listen(reg, NULL, NULL, NULL, NULL, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, NULL, NULL, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(NULL, "x", NULL, NULL, NULL, &fd, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, NULL, NULL, NULL, NULL, &fd, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, NULL, NULL, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("out_fd");
-    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, NULL, &fd, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, NULL, &fd, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("out_port");
     how.host = "localhost";
-    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, &how, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, NULL, &how, &fd, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("listen.host");
     how.host = "127.0.0.1";
     opts.protocol = PORTPOOL_PROTOCOL_TCP;
     opts.host = "::1";
-    CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("two addresses");
     how.host = NULL;
     opts.host = NULL;
     how.backlog = 0x80000000u;
-    CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("backlog");
-    CHECK_OK(portpool_list_json(reg, &list));
+    CHECK_OK(portpool_list_json(reg, &list, NULL));
     CHECK(count_occurrences(list, "\"name\"") == 1); /* only dns */
     portpool_string_free(list);
     portpool_close(reg);
@@ -1173,30 +1245,30 @@ static int handover_leases_a_second_port_until_commit(void) {
     portpool_port_state state;
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "web", 23100, PORTPOOL_MODE_FLEXIBLE, &current));
-    CHECK_OK(portpool_begin_handover(reg, "web", 0, &next));
+    CHECK_OK(portpool_register(reg, "web", 23100, PORTPOOL_MODE_FLEXIBLE, &current, NULL));
+    CHECK_OK(portpool_begin_handover(reg, "web", 0, &next, NULL));
     CHECK(next > current);
     /* begun twice: the handover under way is refused, not shared */
-    CHECK_STATUS(portpool_begin_handover(reg, "web", 0, &again), PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_begin_handover(reg, "web", 0, &again, NULL), PORTPOOL_CONFLICT);
     CHECK_MESSAGE_HAS("ticket 1");
-    CHECK_OK(portpool_get(reg, "web", &got));
+    CHECK_OK(portpool_get(reg, "web", &got, NULL));
     CHECK(got == current); /* the old generation keeps its port until the commit */
-    CHECK_OK(portpool_check(reg, next, PORTPOOL_PROTOCOL_TCP, &state, NULL));
+    CHECK_OK(portpool_check(reg, next, PORTPOOL_PROTOCOL_TCP, &state, NULL, NULL));
     CHECK(state == PORTPOOL_PORT_LEASED);
-    CHECK_OK(portpool_get_json(reg, "web", &json));
+    CHECK_OK(portpool_get_json(reg, "web", &json, NULL));
     {
         char want[32];
         snprintf(want, sizeof want, "\"next\":{\"port\":%u", (unsigned)next);
         CHECK(strstr(json, want) != NULL);
     }
     portpool_string_free(json);
-    CHECK_OK(portpool_commit_handover(reg, "web", 0, &committed));
+    CHECK_OK(portpool_commit_handover(reg, "web", 0, &committed, NULL));
     CHECK(committed == next);
-    CHECK_OK(portpool_get(reg, "web", &got));
+    CHECK_OK(portpool_get(reg, "web", &got, NULL));
     CHECK(got == next);
-    CHECK_OK(portpool_check(reg, current, PORTPOOL_PROTOCOL_TCP, &state, NULL));
+    CHECK_OK(portpool_check(reg, current, PORTPOOL_PROTOCOL_TCP, &state, NULL, NULL));
     CHECK(state != PORTPOOL_PORT_LEASED);
-    CHECK_STATUS(portpool_commit_handover(reg, "web", 0, &committed), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_commit_handover(reg, "web", 0, &committed, NULL), PORTPOOL_NOT_FOUND);
     portpool_close(reg);
     return 1;
 }
@@ -1207,23 +1279,23 @@ static int a_second_begin_is_a_conflict_unless_it_retries_its_ticket_or_supersed
     uint64_t ticket = 0, same = 0, ticket2 = 0;
     bool released = false;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_allocate(reg, "api", NULL, &port));
-    CHECK_OK(portpool_begin_handover_ticket(reg, "api", 0, 0, false, &next, &ticket));
+    CHECK_OK(portpool_allocate(reg, "api", NULL, &port, NULL));
+    CHECK_OK(portpool_begin_handover_ticket(reg, "api", 0, 0, false, &next, &ticket, NULL));
     CHECK(ticket == 1);
-    CHECK_STATUS(portpool_begin_handover_ticket(reg, "api", 0, 0, false, &again, NULL),
+    CHECK_STATUS(portpool_begin_handover_ticket(reg, "api", 0, 0, false, &again, NULL, NULL),
                  PORTPOOL_CONFLICT);
     CHECK_MESSAGE_HAS("ticket 1");
-    CHECK_OK(portpool_begin_handover_ticket(reg, "api", 0, ticket, false, &again, &same));
+    CHECK_OK(portpool_begin_handover_ticket(reg, "api", 0, ticket, false, &again, &same, NULL));
     CHECK(again == next && same == ticket);
-    CHECK_STATUS(portpool_release(reg, "api", &released), PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_release(reg, "api", &released, NULL), PORTPOOL_CONFLICT);
     CHECK_MESSAGE_HAS("commit or abort");
-    CHECK_OK(portpool_begin_handover_ticket(reg, "api", 0, 0, true, &newer, &ticket2));
+    CHECK_OK(portpool_begin_handover_ticket(reg, "api", 0, 0, true, &newer, &ticket2, NULL));
     CHECK(ticket2 > ticket);
-    CHECK_STATUS(portpool_commit_handover_ticket(reg, "api", 0, ticket, &done), PORTPOOL_CONFLICT);
-    CHECK_OK(portpool_commit_handover_ticket(reg, "api", 0, ticket2, &done));
+    CHECK_STATUS(portpool_commit_handover_ticket(reg, "api", 0, ticket, &done, NULL), PORTPOOL_CONFLICT);
+    CHECK_OK(portpool_commit_handover_ticket(reg, "api", 0, ticket2, &done, NULL));
     CHECK(done == newer);
-    CHECK_OK(portpool_begin_handover(reg, "api", 0, &next));
-    CHECK_OK(portpool_release_all(reg, "api", &released));
+    CHECK_OK(portpool_begin_handover(reg, "api", 0, &next, NULL));
+    CHECK_OK(portpool_release_all(reg, "api", &released, NULL));
     CHECK(released);
     portpool_close(reg);
     return 1;
@@ -1235,14 +1307,14 @@ static int a_batch_handover_is_all_or_none(void) {
     uint16_t port = 0, next[2] = {0, 0}, done[2] = {0, 0};
     uint64_t tickets[2] = {0, 0}, wrong[2] = {0, 99};
     CHECK(reg != NULL);
-    CHECK_OK(portpool_allocate(reg, "w-1", NULL, &port));
-    CHECK_OK(portpool_allocate(reg, "w-2", NULL, &port));
-    CHECK_OK(portpool_begin_handovers(reg, names, 2, 0, false, next, tickets));
+    CHECK_OK(portpool_allocate(reg, "w-1", NULL, &port, NULL));
+    CHECK_OK(portpool_allocate(reg, "w-2", NULL, &port, NULL));
+    CHECK_OK(portpool_begin_handovers(reg, names, 2, 0, false, next, tickets, NULL));
     CHECK(tickets[0] == 1 && tickets[1] == 1 && next[0] != next[1]);
-    CHECK_STATUS(portpool_begin_handovers(reg, names, 2, 0, false, next, tickets), PORTPOOL_CONFLICT);
-    CHECK_STATUS(portpool_commit_handovers(reg, names, wrong, 2, 0, done), PORTPOOL_CONFLICT);
-    CHECK_STATUS(portpool_commit_handovers(reg, NULL, tickets, 2, 0, done), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_OK(portpool_commit_handovers(reg, names, tickets, 2, 0, done));
+    CHECK_STATUS(portpool_begin_handovers(reg, names, 2, 0, false, next, tickets, NULL), PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_commit_handovers(reg, names, wrong, 2, 0, done, NULL), PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_commit_handovers(reg, NULL, tickets, 2, 0, done, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_commit_handovers(reg, names, tickets, 2, 0, done, NULL));
     CHECK(done[0] == next[0] && done[1] == next[1]);
     portpool_close(reg);
     return 1;
@@ -1254,23 +1326,23 @@ static int names_live_in_namespaces_and_ports_stay_unique_across_them(void) {
     uint16_t a = 0, b = 0, checked = 0;
     char *json = NULL;
     registry_path(path, sizeof path, "namespaces");
-    CHECK_OK(portpool_open_namespace(path, "blue", &blue));
-    CHECK_OK(portpool_open_namespace(path, "green", &green));
-    CHECK_STATUS(portpool_open_namespace(path, "a b", &green), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_open_namespace(path, "blue", &blue, NULL));
+    CHECK_OK(portpool_open_namespace(path, "green", &green, NULL));
+    CHECK_STATUS(portpool_open_namespace(path, "a b", &green, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("namespace: ");
-    CHECK_OK(portpool_allocate(blue, "worker-1", NULL, &a));
-    CHECK_OK(portpool_allocate(green, "worker-1", NULL, &b));
+    CHECK_OK(portpool_allocate(blue, "worker-1", NULL, &a, NULL));
+    CHECK_OK(portpool_allocate(green, "worker-1", NULL, &b, NULL));
     CHECK(a != b);
-    CHECK_OK(portpool_list_json(blue, &json));
+    CHECK_OK(portpool_list_json(blue, &json, NULL));
     CHECK(strstr(json, "\"namespace\":\"blue\"") != NULL && strstr(json, "green") == NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_list_all_json(blue, &json));
+    CHECK_OK(portpool_list_all_json(blue, &json, NULL));
     CHECK(strstr(json, "\"namespace\":\"green\"") != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_port_from_int(65535, &checked));
+    CHECK_OK(portpool_port_from_int(65535, &checked, NULL));
     CHECK(checked == 65535);
-    CHECK_STATUS(portpool_port_from_int(65536, &checked), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_port_from_int(0, &checked), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_port_from_int(65536, &checked, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_port_from_int(0, &checked, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(blue);
     portpool_close(green);
     return 1;
@@ -1281,18 +1353,18 @@ static int aborted_handover_releases_only_the_next_port(void) {
     uint16_t first = 0, next = 0, dropped = 0, got = 0;
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_set_pool(reg, "tiny", 23200, 23202, PORTPOOL_PROBE_OFF, NULL, NULL));
-    CHECK_OK(portpool_allocate(reg, "w", "tiny", &first));
-    CHECK_OK(portpool_begin_handover(reg, "w", (uint32_t)getpid(), &next));
+    CHECK_OK(portpool_set_pool(reg, "tiny", 23200, 23202, PORTPOOL_PROBE_OFF, NULL, NULL, NULL));
+    CHECK_OK(portpool_allocate(reg, "w", "tiny", &first, NULL));
+    CHECK_OK(portpool_begin_handover(reg, "w", (uint32_t)getpid(), &next, NULL));
     CHECK(next >= 23200 && next <= 23202 && next != first); /* from the lease's own pool */
-    CHECK_OK(portpool_abort_handover(reg, "w", 0, &dropped));
+    CHECK_OK(portpool_abort_handover(reg, "w", 0, &dropped, NULL));
     CHECK(dropped == next);
-    CHECK_OK(portpool_get(reg, "w", &got));
+    CHECK_OK(portpool_get(reg, "w", &got, NULL));
     CHECK(got == first);
-    CHECK_OK(portpool_get_json(reg, "w", &json));
+    CHECK_OK(portpool_get_json(reg, "w", &json, NULL));
     CHECK(strstr(json, "\"next\":null") != NULL);
     portpool_string_free(json);
-    CHECK_STATUS(portpool_abort_handover(reg, "w", 0, &dropped), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_abort_handover(reg, "w", 0, &dropped, NULL), PORTPOOL_NOT_FOUND);
     portpool_close(reg);
     return 1;
 }
@@ -1301,23 +1373,23 @@ static int handover_rejects_unknown_names_and_bad_arguments(void) {
     portpool_registry *reg = open_fresh("handover-args");
     uint16_t port = 0;
     CHECK(reg != NULL);
-    CHECK_STATUS(portpool_begin_handover(reg, "ghost", 0, &port), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_begin_handover(reg, "ghost", 0, &port, NULL), PORTPOOL_NOT_FOUND);
     CHECK_MESSAGE_HAS("ghost");
-    CHECK_OK(portpool_register(reg, "web", 23300, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_STATUS(portpool_begin_handover(reg, "web", 2147483646u, &port),
+    CHECK_OK(portpool_register(reg, "web", 23300, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_STATUS(portpool_begin_handover(reg, "web", 2147483646u, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_begin_handover(NULL, "web", 0, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_begin_handover(reg, NULL, 0, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_begin_handover(reg, NOT_UTF8, 0, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_begin_handover(reg, "web", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_commit_handover(NULL, "web", 0, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_commit_handover(reg, NULL, 0, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_commit_handover(reg, NOT_UTF8, 0, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_commit_handover(reg, "web", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_abort_handover(NULL, "web", 0, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_abort_handover(reg, NULL, 0, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_abort_handover(reg, NOT_UTF8, 0, &port), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_abort_handover(reg, "web", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_begin_handover(NULL, "web", 0, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_begin_handover(reg, NULL, 0, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_begin_handover(reg, NOT_UTF8, 0, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_begin_handover(reg, "web", 0, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(NULL, "web", 0, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(reg, NULL, 0, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(reg, NOT_UTF8, 0, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_commit_handover(reg, "web", 0, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(NULL, "web", 0, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(reg, NULL, 0, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(reg, NOT_UTF8, 0, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_abort_handover(reg, "web", 0, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -1331,31 +1403,31 @@ static int allocate_many_is_all_or_nothing(void) {
     uint16_t ports[3] = {0, 0, 0};
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23401, PORTPOOL_PROBE_OFF, NULL, NULL));
-    CHECK_STATUS(portpool_allocate_many(reg, three, 3, "pair", NULL, ports), PORTPOOL_EXHAUSTED);
-    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23401, PORTPOOL_PROBE_OFF, NULL, NULL, NULL));
+    CHECK_STATUS(portpool_allocate_many(reg, three, 3, "pair", NULL, ports, NULL), PORTPOOL_EXHAUSTED);
+    CHECK_OK(portpool_list_json(reg, &json, NULL));
     CHECK(strcmp(json, "[]") == 0); /* none of the three was leased */
     portpool_string_free(json);
-    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23402, PORTPOOL_PROBE_OFF, NULL, NULL));
-    CHECK_OK(portpool_allocate_many(reg, three, 3, "pair", NULL, ports));
+    CHECK_OK(portpool_set_pool(reg, "pair", 23400, 23402, PORTPOOL_PROBE_OFF, NULL, NULL, NULL));
+    CHECK_OK(portpool_allocate_many(reg, three, 3, "pair", NULL, ports, NULL));
     CHECK(ports[0] == 23400 && ports[1] == 23401 && ports[2] == 23402);
-    CHECK_STATUS(portpool_allocate_many(reg, twice, 2, "pair", NULL, ports),
+    CHECK_STATUS(portpool_allocate_many(reg, twice, 2, "pair", NULL, ports, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("twice");
-    CHECK_STATUS(portpool_allocate_many(reg, with_null, 2, NULL, NULL, ports),
+    CHECK_STATUS(portpool_allocate_many(reg, with_null, 2, NULL, NULL, ports, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("names[1]");
-    CHECK_STATUS(portpool_allocate_many(reg, with_bad_text, 2, NULL, NULL, ports),
+    CHECK_STATUS(portpool_allocate_many(reg, with_bad_text, 2, NULL, NULL, ports, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_allocate_many(reg, NULL, 2, NULL, NULL, ports),
+    CHECK_STATUS(portpool_allocate_many(reg, NULL, 2, NULL, NULL, ports, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_allocate_many(reg, three, 3, NULL, NULL, NULL),
+    CHECK_STATUS(portpool_allocate_many(reg, three, 3, NULL, NULL, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_allocate_many(reg, three, 3, NOT_UTF8, NULL, ports),
+    CHECK_STATUS(portpool_allocate_many(reg, three, 3, NOT_UTF8, NULL, ports, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_allocate_many(NULL, three, 3, NULL, NULL, ports),
+    CHECK_STATUS(portpool_allocate_many(NULL, three, 3, NULL, NULL, ports, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
-    CHECK_OK(portpool_allocate_many(reg, NULL, 0, NULL, NULL, NULL));
+    CHECK_OK(portpool_allocate_many(reg, NULL, 0, NULL, NULL, NULL, NULL));
     portpool_close(reg);
     return 1;
 }
@@ -1368,10 +1440,10 @@ static int set_owner_ties_a_lease_to_a_process(void) {
     int stop = -1;
     pid_t child;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "w", 23500, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_register(reg, "w", 23500, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
     child = spawn_sleeper(&stop);
     CHECK(child > 0);
-    CHECK_OK(portpool_set_owner(reg, "w", (uint32_t)child, &json));
+    CHECK_OK(portpool_set_owner(reg, "w", (uint32_t)child, &json, NULL));
     {
         char want[32];
         snprintf(want, sizeof want, "\"owner\":{\"pid\":%ld", (long)child);
@@ -1380,25 +1452,25 @@ static int set_owner_ties_a_lease_to_a_process(void) {
     portpool_string_free(json);
     close(stop);
     CHECK(waitpid(child, NULL, 0) == child);
-    CHECK_OK(portpool_gc(reg, &reclaimed, NULL));
+    CHECK_OK(portpool_gc(reg, &reclaimed, NULL, NULL));
     CHECK(reclaimed == 1);
-    CHECK_OK(portpool_register(reg, "w", 23500, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_OK(portpool_set_owner(reg, "w", (uint32_t)getpid(), NULL));
-    CHECK_OK(portpool_set_owner(reg, "w", 0, &json));
+    CHECK_OK(portpool_register(reg, "w", 23500, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_OK(portpool_set_owner(reg, "w", (uint32_t)getpid(), NULL, NULL));
+    CHECK_OK(portpool_set_owner(reg, "w", 0, &json, NULL));
     CHECK(strstr(json, "\"owner\":null") != NULL);
     portpool_string_free(json);
-    CHECK_STATUS(portpool_set_owner(reg, "ghost", 0, NULL), PORTPOOL_NOT_FOUND);
-    CHECK_STATUS(portpool_set_owner(reg, "w", 2147483646u, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_set_owner(NULL, "w", 0, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_set_owner(reg, NULL, 0, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_set_owner(reg, NOT_UTF8, 0, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_owner(reg, "ghost", 0, NULL, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_set_owner(reg, "w", 2147483646u, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_owner(NULL, "w", 0, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_owner(reg, NULL, 0, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_owner(reg, NOT_UTF8, 0, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
 
 static int who_names_the_lease_and_the_listening_process(void) {
     portpool_registry *reg = open_fresh("who");
-    portpool_lease_options force = {0};
+    portpool_lease_options force = PORTPOOL_LEASE_OPTIONS_INIT;
     uint16_t bound = 0, port = 0;
     char *json = NULL;
     char want[64];
@@ -1406,17 +1478,17 @@ static int who_names_the_lease_and_the_listening_process(void) {
     CHECK(reg != NULL);
     CHECK(fd >= 0);
     force.force = true;
-    CHECK_OK(portpool_register_ex(reg, "web", bound, PORTPOOL_MODE_FIXED, &force, &port));
-    CHECK_OK(portpool_who_json(reg, bound, &json));
+    CHECK_OK(portpool_register_ex(reg, "web", bound, PORTPOOL_MODE_FIXED, &force, &port, NULL));
+    CHECK_OK(portpool_who_json(reg, bound, &json, NULL));
     snprintf(want, sizeof want, "{\"port\":%u,\"leases\":[{\"name\":\"web\"", (unsigned)bound);
     CHECK(strstr(json, want) != NULL);
     snprintf(want, sizeof want, "{\"pid\":%ld,", (long)getpid());
     CHECK(strstr(json, want) != NULL); /* this process holds the socket */
     portpool_string_free(json);
     close(fd);
-    CHECK_STATUS(portpool_who_json(reg, 0, &json), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_who_json(NULL, bound, &json), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_who_json(reg, bound, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_who_json(reg, 0, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_who_json(NULL, bound, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_who_json(reg, bound, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -1430,26 +1502,26 @@ static int migrate_leases_ports_that_servers_hold_and_dry_run_writes_nothing(voi
     CHECK(reg != NULL);
     CHECK(fd >= 0);
     snprintf(want, sizeof want, "\"port\":%u,", (unsigned)bound);
-    CHECK_OK(portpool_migrate_json(reg, true, &json));
+    CHECK_OK(portpool_migrate_json(reg, true, &json, NULL));
     CHECK(strstr(json, want) != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK_OK(portpool_list_json(reg, &json, NULL));
     CHECK(strcmp(json, "[]") == 0);
     portpool_string_free(json);
-    CHECK_OK(portpool_migrate_json(reg, false, &json));
+    CHECK_OK(portpool_migrate_json(reg, false, &json, NULL));
     CHECK(strstr(json, want) != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK_OK(portpool_list_json(reg, &json, NULL));
     CHECK(strstr(json, want) != NULL);
     portpool_string_free(json);
     /* A second run leaves what the first leased alone; on a shared host it may find listeners
      * that other processes started meanwhile, so only this port's absence is certain. */
-    CHECK_OK(portpool_migrate_json(reg, false, &json));
+    CHECK_OK(portpool_migrate_json(reg, false, &json, NULL));
     CHECK(strstr(json, want) == NULL);
     portpool_string_free(json);
     close(fd);
-    CHECK_STATUS(portpool_migrate_json(NULL, true, &json), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_migrate_json(reg, true, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_migrate_json(NULL, true, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_migrate_json(reg, true, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -1472,22 +1544,22 @@ static int import_reads_a_flat_name_to_port_map_all_or_nothing(void) {
     CHECK(f != NULL);
     fputs("{\"x\": 23602, \"a b\": 80, \"y\": 70000}", f);
     fclose(f);
-    CHECK_OK(portpool_import(reg, good, &json));
+    CHECK_OK(portpool_import(reg, good, &json, NULL));
     CHECK(count_occurrences(json, "\"name\"") == 2);
     CHECK(strstr(json, "\"skipped\":[]") != NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_get(reg, "web", &port));
+    CHECK_OK(portpool_get(reg, "web", &port, NULL));
     CHECK(port == 23601);
-    CHECK_OK(portpool_import(reg, good, &json));
+    CHECK_OK(portpool_import(reg, good, &json, NULL));
     CHECK(strstr(json, "\"imported\":[]") != NULL);
     CHECK(strstr(json, "\"skipped\":[\"keycloak\",\"web\"]") != NULL);
     portpool_string_free(json);
-    CHECK_STATUS(portpool_import(reg, bad, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_import(reg, bad, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("70000");
-    CHECK_STATUS(portpool_get(reg, "x", &port), PORTPOOL_NOT_FOUND);
-    CHECK_STATUS(portpool_import(reg, missing, NULL), PORTPOOL_NOT_FOUND);
-    CHECK_STATUS(portpool_import(reg, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_import(NULL, good, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, "x", &port, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_import(reg, missing, NULL, NULL), PORTPOOL_NOT_FOUND);
+    CHECK_STATUS(portpool_import(reg, NULL, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_import(NULL, good, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -1497,15 +1569,15 @@ static int doctor_reports_a_lease_nothing_listens_on(void) {
     uint16_t port = 0;
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_doctor_json(reg, &json));
+    CHECK_OK(portpool_doctor_json(reg, &json, NULL));
     CHECK(strstr(json, "\"kind\":\"not_listening\"") == NULL);
     portpool_string_free(json);
-    CHECK_OK(portpool_register(reg, "idle", 23700, PORTPOOL_MODE_FLEXIBLE, &port));
-    CHECK_OK(portpool_doctor_json(reg, &json));
+    CHECK_OK(portpool_register(reg, "idle", 23700, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
+    CHECK_OK(portpool_doctor_json(reg, &json, NULL));
     CHECK(strstr(json, "{\"kind\":\"not_listening\",\"severity\":\"info\",\"subject\":\"idle\"") != NULL);
     portpool_string_free(json);
-    CHECK_STATUS(portpool_doctor_json(NULL, &json), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_doctor_json(reg, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_doctor_json(NULL, &json, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_doctor_json(reg, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     portpool_close(reg);
     return 1;
 }
@@ -1529,14 +1601,14 @@ static void *allocate_many(void *arg) {
     w->ok = 1;
     for (int i = 0; i < PER_THREAD; i++) {
         snprintf(name, sizeof name, "t%d-w%d", w->index, i);
-        if (portpool_allocate(w->reg, name, "shared", &w->ports[i]) != PORTPOOL_OK ||
+        if (portpool_allocate(w->reg, name, "shared", &w->ports[i], NULL) != PORTPOOL_OK ||
             strcmp(portpool_last_error_message(), "") != 0) {
             w->ok = 0;
             return NULL;
         }
         /* An error on this thread is this thread's message only. */
         snprintf(name, sizeof name, "ghost-%d", w->index);
-        if (portpool_get(w->reg, name, &port) != PORTPOOL_NOT_FOUND ||
+        if (portpool_get(w->reg, name, &port, NULL) != PORTPOOL_NOT_FOUND ||
             strstr(portpool_last_error_message(), name) == NULL) {
             w->ok = 0;
             return NULL;
@@ -1551,14 +1623,14 @@ static int closed_or_foreign_handles_are_invalid_arguments_never_read(void) {
     uint16_t port = 0;
     char *path = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "web", 21400, PORTPOOL_MODE_FLEXIBLE, &port));
+    CHECK_OK(portpool_register(reg, "web", 21400, PORTPOOL_MODE_FLEXIBLE, &port, NULL));
     portpool_close(reg);
     /* Under valgrind, any read of the freed handle would fail the run. */
-    CHECK_STATUS(portpool_get(reg, "web", &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(reg, "web", &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("not an open handle");
-    CHECK_STATUS(portpool_registry_path(reg, &path), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_release(reg, "web", NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_get(foreign, "web", &port), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_registry_path(reg, &path, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_release(reg, "web", NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_get(foreign, "web", &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("not an open handle");
     /* Closing twice, or closing what never was a handle, does nothing. */
     portpool_close(reg);
@@ -1573,7 +1645,7 @@ static int threads_sharing_one_handle_never_get_one_port_twice(void) {
     static unsigned char seen[65536];
     char *json = NULL;
     CHECK(reg != NULL);
-    CHECK_OK(portpool_set_pool(reg, "shared", 24000, 24999, PORTPOOL_PROBE_OFF, NULL, NULL));
+    CHECK_OK(portpool_set_pool(reg, "shared", 24000, 24999, PORTPOOL_PROBE_OFF, NULL, NULL, NULL));
     for (int t = 0; t < THREADS; t++) {
         workers[t].reg = reg;
         workers[t].index = t;
@@ -1591,7 +1663,7 @@ static int threads_sharing_one_handle_never_get_one_port_twice(void) {
             seen[port] = 1;
         }
     }
-    CHECK_OK(portpool_list_json(reg, &json));
+    CHECK_OK(portpool_list_json(reg, &json, NULL));
     CHECK(count_occurrences(json, "\"name\"") == THREADS * PER_THREAD);
     portpool_string_free(json);
     portpool_close(reg);
@@ -1617,11 +1689,11 @@ static int release_theirs(void) {
           "\"mode\":\"fixed\",\"pool\":null,\"created\":1,\"uid\":4242}}\n",
           file);
     CHECK(fclose(file) == 0);
-    CHECK_OK(portpool_open(path, &reg));
-    ok = portpool_release(reg, "theirs", &released) == PORTPOOL_CONFLICT &&
+    CHECK_OK(portpool_open(path, &reg, NULL));
+    ok = portpool_release(reg, "theirs", &released, NULL) == PORTPOOL_CONFLICT &&
          strstr(portpool_last_error_message(), "uid 4242") != NULL;
-    ok = ok && portpool_set_force(reg, true) == PORTPOOL_OK &&
-         portpool_release(reg, "theirs", &released) == PORTPOOL_OK && released;
+    ok = ok && portpool_set_force(reg, true, NULL) == PORTPOOL_OK &&
+         portpool_release(reg, "theirs", &released, NULL) == PORTPOOL_OK && released;
     portpool_close(reg);
     snprintf(path, sizeof path, "%s/r.json", dir);
     unlink(path);
@@ -1642,7 +1714,7 @@ static int another_users_lease_is_released_only_with_force(void) {
     }
     CHECK(waitpid(child, &status, 0) == child);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CHECK_STATUS(portpool_set_force(NULL, true), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_set_force(NULL, true, NULL), PORTPOOL_INVALID_ARGUMENT);
     return 1;
 }
 
@@ -1664,6 +1736,7 @@ static const struct test tests[] = {
     TEST(frees_accept_null),
     TEST(registry_path_rejects_null_arguments),
     TEST(success_empties_the_last_error_message),
+    TEST(errors_come_back_with_the_call_and_outlive_the_threads_message),
     TEST(flexible_register_skips_ports_leased_to_others),
     TEST(fixed_register_of_a_leased_port_is_a_conflict_naming_the_holder),
     TEST(register_rejects_null_bad_text_bad_port_and_bad_mode),
@@ -1671,6 +1744,7 @@ static const struct test tests[] = {
     TEST(udp_and_tcp_leases_of_one_port_coexist),
     TEST(register_ex_null_options_are_the_defaults),
     TEST(register_ex_rejects_bad_protocol_and_dead_pid),
+    TEST(options_lead_with_their_size_and_unknown_fields_must_be_zero),
     TEST(register_ex_records_owner_and_ttl),
     TEST(fixed_register_of_a_bound_port_needs_force),
     TEST(get_reports_not_found_and_rejects_bad_arguments),

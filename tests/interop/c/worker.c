@@ -93,7 +93,7 @@ static void log_released(const struct held *h, uint16_t port)
 static void list_and_log(const char *ev, const struct held *own, size_t n_own)
 {
     char *json = NULL;
-    portpool_status st = portpool_list_json(reg, &json);
+    portpool_status st = portpool_list_json(reg, &json, NULL);
     if (st != PORTPOOL_OK)
         fail("portpool_list_json", NULL, st);
     fprintf(log_file, "{\"ev\":\"%s\",\"own\":[", ev);
@@ -112,9 +112,9 @@ static void list_and_log(const char *ev, const struct held *own, size_t n_own)
 /* Leases a port of the pool to `h` (name and protocol set). */
 static void allocate(struct held *h)
 {
-    portpool_lease_options opts = {0};
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
     opts.protocol = h->protocol;
-    portpool_status st = portpool_allocate_ex(reg, h->name, POOL, &opts, &h->port);
+    portpool_status st = portpool_allocate_ex(reg, h->name, POOL, &opts, &h->port, NULL);
     if (st != PORTPOOL_OK)
         fail("portpool_allocate_ex", h->name, st);
     h->next = 0;
@@ -123,7 +123,7 @@ static void allocate(struct held *h)
 
 static void begin_handover(struct held *h)
 {
-    portpool_status st = portpool_begin_handover(reg, h->name, 0, &h->next);
+    portpool_status st = portpool_begin_handover(reg, h->name, 0, &h->next, NULL);
     if (st != PORTPOOL_OK)
         fail("portpool_begin_handover", h->name, st);
     log_acquired(h, h->next);
@@ -133,7 +133,7 @@ static void begin_handover(struct held *h)
 static void commit_without_handover(const struct held *h)
 {
     uint16_t port = 0;
-    portpool_status st = portpool_commit_handover(reg, h->name, 0, &port);
+    portpool_status st = portpool_commit_handover(reg, h->name, 0, &port, NULL);
     if (st != PORTPOOL_NOT_FOUND)
         failf("commit_handover(%s) without a handover gave status %d, not PORTPOOL_NOT_FOUND",
               h->name, (int)st);
@@ -144,7 +144,7 @@ static void commit_handover(struct held *h)
 {
     uint16_t port = 0;
     log_released(h, h->port);
-    portpool_status st = portpool_commit_handover(reg, h->name, 0, &port);
+    portpool_status st = portpool_commit_handover(reg, h->name, 0, &port, NULL);
     if (st != PORTPOOL_OK)
         fail("portpool_commit_handover", h->name, st);
     if (port != h->next)
@@ -158,7 +158,7 @@ static void abort_handover(struct held *h)
 {
     uint16_t port = 0;
     log_released(h, h->next);
-    portpool_status st = portpool_abort_handover(reg, h->name, 0, &port);
+    portpool_status st = portpool_abort_handover(reg, h->name, 0, &port, NULL);
     if (st != PORTPOOL_OK)
         fail("portpool_abort_handover", h->name, st);
     if (port != h->next)
@@ -171,7 +171,7 @@ static void release(const struct held *h)
 {
     bool released = false;
     log_released(h, h->port);
-    portpool_status st = portpool_release(reg, h->name, &released);
+    portpool_status st = portpool_release(reg, h->name, &released, NULL);
     if (st != PORTPOOL_OK)
         fail("portpool_release", h->name, st);
     if (!released)
@@ -191,7 +191,7 @@ int main(int argc, char **argv)
         perror(argv[4]);
         return 1;
     }
-    portpool_status st = portpool_open(argv[1], &reg);
+    portpool_status st = portpool_open(argv[1], &reg, NULL);
     if (st != PORTPOOL_OK)
         fail("portpool_open", argv[1], st);
 
