@@ -7,9 +7,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::model::{Data, Mode, Protocol};
 use crate::probe::{Binder, address_error, bind_at, free_for, kernel_pick, probe_result};
 use crate::registry::{held_port, live_holder};
+use crate::store::model::{Data, Mode, Protocol};
 use crate::validate::{check_port, shown};
 
 /// The preferred ports of [`Registry::register`](crate::Registry::register), in order: one

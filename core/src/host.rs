@@ -1,6 +1,6 @@
 //! The host registry's setup: its directory, files, group and modes (`portpool init`).
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::account::group_name;
 use crate::error::{Error, ErrorKind, Result};
-use crate::paths::PathSource;
+use crate::paths::{PathSource, REPAIR_HINT};
 use crate::registry::Registry;
-use crate::store::{lock_path_for, spare_path_for};
+use crate::store::storage::{lock_path_for, spare_path_for};
 
 /// What [`init_host`] did: one sentence per thing it created or changed. Both empty when the
 /// registry was already set up as asked.
@@ -140,9 +141,6 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
 fn describe(want: Want) -> String {
     format!("root:{} {:04o}", group_name(want.gid), want.mode)
 }
-
-/// What every refusal of a damaged host registry ends with: the way back.
-pub(crate) const REPAIR_HINT: &str = "run 'sudo portpool repair' to set the host registry right, keeping every lease that reads back";
 
 /// Refuses a path that exists but is a symbolic link, of the wrong type, not root's, or (a
 /// file) linked from elsewhere.
@@ -291,54 +289,6 @@ pub fn group_id(name: &str) -> Result<u32> {
         return Err(unknown());
     }
     Ok(group.gr_gid)
-}
-
-/// The name of group `gid`, or the number when the host has no name for it.
-pub fn group_name(gid: u32) -> String {
-    let mut group: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
-    let rc = unsafe {
-        libc::getgrgid_r(
-            gid,
-            &mut group,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() || group.gr_name.is_null() {
-        return gid.to_string();
-    }
-    // SAFETY: getgrgid_r succeeded, so gr_name points to a NUL-terminated string in buf.
-    unsafe { CStr::from_ptr(group.gr_name) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// `user NAME (uid N)`, or `uid N` when the host has no name for it: how errors name the
-/// user who made a lease or pool.
-pub(crate) fn user_text(uid: u32) -> String {
-    let mut user: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut user,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() || user.pw_name.is_null() {
-        return format!("uid {uid}");
-    }
-    // SAFETY: getpwuid_r succeeded, so pw_name points to a NUL-terminated string in buf.
-    let name = unsafe { CStr::from_ptr(user.pw_name) }.to_string_lossy();
-    format!("user {name} (uid {uid})")
 }
 
 #[cfg(test)]

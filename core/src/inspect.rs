@@ -7,11 +7,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Lease, Origin, Pool, Protocol};
 use crate::owner::{Standing, owner_of, standing};
 use crate::registry::{NewLease, Registry, marked};
 use crate::sockets::{Socket, descends_from, ephemeral_range, server_sockets};
 use crate::spelled::spelled;
+use crate::store::model::{Lease, Origin, Pool, Protocol};
 
 /// Everything known about one port: [`Registry::who`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -246,7 +246,7 @@ impl Registry {
                 })
                 .collect()
         };
-        let plan = |data: &mut crate::model::Data| -> Result<Vec<Lease>> {
+        let plan = |data: &mut crate::store::model::Data| -> Result<Vec<Lease>> {
             let now = self.now();
             let mut made = Vec::new();
             for (port, protocol, base, origin) in &candidates {

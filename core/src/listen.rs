@@ -10,7 +10,6 @@ use socket2::Socket;
 
 use crate::choose::{Request, Source, check_register, choose, held_for};
 use crate::error::{Error, Result};
-use crate::model::{Mode, Protocol};
 use crate::owner::owner_of;
 use crate::probe::{address_error, bind_at};
 use crate::registry::{
@@ -18,6 +17,7 @@ use crate::registry::{
     drop_if_stale,
 };
 use crate::scoped::{Choice, ScopedLease, held_by_scope};
+use crate::store::model::{Mode, Protocol};
 use crate::validate::{check_name, shown};
 
 /// How [`Registry::listen`] binds. `Default`: the wildcard address, a backlog of 128.
@@ -134,7 +134,7 @@ impl Registry {
         })?;
         let (source, mode, pool) = match choice {
             Choice::Pool(pool) => {
-                let pool = pool.as_deref().unwrap_or(crate::model::DEFAULT_POOL);
+                let pool = pool.as_deref().unwrap_or(crate::store::model::DEFAULT_POOL);
                 check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
                 check_pool_options(&LeaseOptions {
                     host,

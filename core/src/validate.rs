@@ -13,7 +13,7 @@ pub const MAX_TTL_SECS: u64 = 100 * 365 * 24 * 60 * 60 + 25 * 24 * 60 * 60;
 /// [`MAX_NAME_BYTES`] bytes with `…`, so that a 100 KB name never becomes a 100 KB message.
 pub fn shown(name: &str) -> String {
     // A name in a namespace is known inside core by its key: shown as the name and where.
-    if let (Some(ns), plain) = crate::model::split_key(name)
+    if let (Some(ns), plain) = crate::store::model::split_key(name)
         && check_name(ns).is_ok()
         && check_name(plain).is_ok()
     {

@@ -674,7 +674,7 @@ pub(crate) fn check_lease(lease: &Lease) -> std::result::Result<(), String> {
 /// messages as opening it (`path` only names the file in errors). Returns its leases and pools,
 /// sorted by name. For tools that validate or inspect a registry someone handed them.
 pub fn parse_registry(path: &Path, bytes: &[u8]) -> Result<(Vec<Lease>, Vec<Pool>)> {
-    let data = crate::format::decode(path, bytes)?.into_data();
+    let data = crate::store::format::decode(path, bytes)?.into_data();
     Ok((
         data.leases().cloned().collect(),
         data.pools().cloned().collect(),

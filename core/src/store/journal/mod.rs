@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{self, Decoded, Encoded, HeaderState, Tail};
-use crate::model::Data;
-use crate::store::{DEFAULT_LOCK_TIMEOUT, Storage, lock_path_for};
+use crate::store::format::{self, Decoded, Encoded, HeaderState, Tail};
+use crate::store::model::Data;
+use crate::store::storage::{DEFAULT_LOCK_TIMEOUT, Policy, Storage, lock_path_for};
 use crate::sys::{self, Access};
 use crate::wait;
 
@@ -47,6 +47,8 @@ pub(crate) struct Journal {
     lock_path: PathBuf,
     file_mode: u32,
     dir_mode: u32,
+    /// The host's words for a change refused on a file its group may write.
+    group_refusal: fn(u32) -> String,
     timeout_ns: AtomicU64,
     /// This process's state; see [`Journal::inner`].
     inner: AtomicPtr<Inner>,
@@ -211,12 +213,13 @@ fn read_from(file: &File, offset: u64, size: u64) -> io::Result<Vec<u8>> {
 }
 
 impl Journal {
-    pub(crate) fn new(path: PathBuf, file_mode: u32, dir_mode: u32) -> Journal {
+    pub(crate) fn new(path: PathBuf, policy: Policy) -> Journal {
         Journal {
             lock_path: lock_path_for(&path),
             path,
-            file_mode,
-            dir_mode,
+            file_mode: policy.file_mode,
+            dir_mode: policy.dir_mode,
+            group_refusal: policy.group_refusal,
             timeout_ns: AtomicU64::new(DEFAULT_LOCK_TIMEOUT.as_nanos() as u64),
             inner: AtomicPtr::new(Box::into_raw(Box::new(Inner::new(std::process::id())))),
             full_reads: AtomicU64::new(0),
@@ -294,14 +297,13 @@ impl Journal {
             && let Ok(meta) = fs::symlink_metadata(path)
             && meta.mode() & 0o020 != 0
         {
-            let group = crate::host::group_name(meta.gid());
-            let hint = crate::account::join_hint(&group, meta.gid());
             return Error::new(
                 ErrorKind::Registry,
                 format!(
-                    "registry {}: permission denied {what} {}: only its owner and members of group {group} may change it; {hint}",
+                    "registry {}: permission denied {what} {}: {}",
                     self.path.display(),
-                    path.display()
+                    path.display(),
+                    (self.group_refusal)(meta.gid())
                 ),
             );
         }
@@ -501,7 +503,8 @@ impl Journal {
         let Ok((file, meta)) = sys::open(&self.path, Access::Read) else {
             return false;
         };
-        read_from(&file, 0, meta.len()).is_ok_and(|bytes| crate::model::is_current_version(&bytes))
+        read_from(&file, 0, meta.len())
+            .is_ok_and(|bytes| crate::store::model::is_current_version(&bytes))
     }
 
     /// Cuts a torn last line off at `offset`, durably before anything is appended after it.
@@ -1091,13 +1094,13 @@ pub(super) fn test_pause(point: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Lease, Mode, Protocol};
-    use crate::store::Storage;
+    use crate::store::model::{Lease, Mode, Protocol};
+    use crate::store::storage::{Policy, Storage};
     use std::io::Write;
     use std::sync::Barrier;
 
     fn journal(path: &Path) -> Journal {
-        Journal::new(path.to_owned(), 0o644, 0o755)
+        Journal::new(path.to_owned(), Policy::scratch())
     }
 
     fn lease(name: &str, port: u16) -> Lease {
@@ -1343,7 +1346,7 @@ mod tests {
     /// The state a compaction in place leaves when it stops after writing the copying header
     /// (step 2): the spare holds the compacted image, the registry a torn copy.
     fn stopped_copy(path: &Path, j: &Journal) -> Vec<u8> {
-        let spare = crate::store::spare_path_for(path);
+        let spare = crate::store::storage::spare_path_for(path);
         fs::write(&spare, b"").unwrap();
         let inner = j.inner();
         let mut st = inner.state.lock();
@@ -1391,7 +1394,7 @@ mod tests {
         let j = journal(&path);
         put(&j, "a", 100);
         stopped_copy(&path, &j);
-        fs::write(crate::store::spare_path_for(&path), b"").unwrap();
+        fs::write(crate::store::storage::spare_path_for(&path), b"").unwrap();
         let mut n = 0;
         let err = journal(&path)
             .read_with(&mut |d| n = d.leases().len())
@@ -1405,7 +1408,7 @@ mod tests {
         let path = dir.path().join("r.json");
         let j = journal(&path);
         put(&j, "keep", 1);
-        let spare = crate::store::spare_path_for(&path);
+        let spare = crate::store::storage::spare_path_for(&path);
         fs::write(&spare, b"").unwrap();
         fs::set_permissions(&spare, fs::metadata(&path).unwrap().permissions()).unwrap();
         let ino = inode(&path);

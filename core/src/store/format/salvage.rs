@@ -2,7 +2,7 @@
 //! and applies is kept, in order; everything else is named in the report.
 
 use super::{LineIn, PoolIn};
-use crate::model::{DEFAULT_POOL, Data, Lease, Pool, check_lease};
+use crate::store::model::{DEFAULT_POOL, Data, Lease, Pool, check_lease};
 
 /// What a damaged file still holds.
 pub(crate) struct Salvaged {
@@ -62,7 +62,8 @@ fn is_header(line: &[u8]) -> bool {
     struct Probe {
         version: u64,
     }
-    serde_json::from_slice::<Probe>(line).is_ok_and(|p| p.version <= crate::model::FORMAT_VERSION)
+    serde_json::from_slice::<Probe>(line)
+        .is_ok_and(|p| p.version <= crate::store::model::FORMAT_VERSION)
 }
 
 impl Salvaged {

@@ -24,7 +24,7 @@ mod salvage;
 pub(crate) use salvage::{only_version_2_lines, salvage};
 
 use crate::error::{Error, Result};
-use crate::model::{
+use crate::store::model::{
     ChangeLog, DEFAULT_POOL, Data, FORMAT_VERSION, Lease, Mode, Next, Owner, Pool, Protocol,
     check_lease, pool_problem, unique_map, version_error,
 };
@@ -155,7 +155,7 @@ struct PoolIn {
     end: u16,
     #[serde(default)]
     cursor: Option<u16>,
-    #[serde(default = "crate::model::yes")]
+    #[serde(default = "crate::store::model::yes")]
     probe: bool,
     #[serde(default)]
     uid: Option<u32>,
@@ -721,7 +721,7 @@ mod tests {
             }),
             ttl: Some(30),
             expires: Some(1_700_000_030),
-            origin: Some(crate::model::Origin {
+            origin: Some(crate::store::model::Origin {
                 pid: 9,
                 start_time: 3,
                 program: "nginx".into(),
