@@ -4,14 +4,16 @@
 
 use std::time::Duration;
 
-use crate::choose::{Ports, Request, Source, check_register, held_for, take_probed};
+use crate::choose::{
+    Ports, Request, Source, check_pool_options, check_register, held_for, take_probed,
+};
 use crate::error::{Error, Result};
 use crate::owner::{Standing, settled, standing};
 use crate::probe::{Binder, is_free};
 use crate::registry::{
     Grant, LeaseOptions, NewLease, PoolChange, PortState, Reclaimed, Registry, check_maker,
-    check_pool_maker, check_pool_options, check_ttl_option, drop_if_stale, expiry, held_port,
-    lease_gone, marked, no_lease, settle,
+    check_pool_maker, check_ttl_option, drop_if_stale, expiry, held_port, lease_gone, marked,
+    no_lease, settle,
 };
 use crate::store::model::{Data, Lease, Mode, Pool, Protocol};
 use crate::validate::{check_name, check_port, shown};

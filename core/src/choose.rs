@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::probe::{Binder, address_error, bind_at, free_for, kernel_pick, probe_result};
-use crate::registry::{held_port, live_holder};
+use crate::registry::{LeaseOptions, held_port, live_holder};
 use crate::store::model::{Data, Mode, Protocol};
 use crate::validate::{check_port, shown};
 
@@ -489,6 +489,18 @@ pub(crate) fn check_register(
     }
     check_ports(ports, range, exclude)?;
     check_host(host)
+}
+
+/// The checks of the options of a lease from a pool: no range (a pool has its own), no port
+/// 0 among the excluded ones, a host of this machine.
+pub(crate) fn check_pool_options(options: &LeaseOptions) -> Result<()> {
+    if let Some((lo, hi)) = options.range {
+        return Err(Error::invalid(format!(
+            "range {lo}-{hi} applies to register, not to a pool: a pool has its own range"
+        )));
+    }
+    check_ports(&[], None, &options.exclude)?;
+    check_host(options.host)
 }
 
 #[cfg(test)]

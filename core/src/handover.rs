@@ -5,11 +5,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::allocation::pool_grant;
+use crate::choose::{check_pool_options, take_flexible, take_from_pool};
 use crate::error::{Error, Result};
 use crate::owner::owner_of;
 use crate::registry::{
-    Grant, LeaseOptions, NewLease, Registry, check_maker, check_pool_options, lease_gone, no_lease,
-    settle, take_flexible, take_from_pool,
+    Grant, LeaseOptions, NewLease, Registry, check_maker, lease_gone, no_lease, settle,
 };
 use crate::store::model::{Data, Lease, Mode, Next, Owner};
 use crate::validate::{check_name, shown};

@@ -70,9 +70,10 @@ pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PoolChange, PortState, Reclaimed, Registry};
 pub use scoped::{Choice, ScopedLease};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
+pub use store::format::parse_registry;
 pub use store::model::{
     DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
-    Next, Origin, Owner, Pool, Protocol, leases_to_json, parse_registry, pools_to_json,
+    Next, Origin, Owner, Pool, Protocol, leases_to_json, pools_to_json,
 };
 pub use store::{DEFAULT_LOCK_TIMEOUT, RepairReport, parse_lock_timeout};
 pub use validate::{

@@ -8,13 +8,12 @@ use std::os::fd::OwnedFd;
 
 use socket2::Socket;
 
-use crate::choose::{Request, Source, check_register, choose, held_for};
+use crate::choose::{Request, Source, check_pool_options, check_register, choose, held_for};
 use crate::error::{Error, Result};
 use crate::owner::owner_of;
 use crate::probe::{address_error, bind_at};
 use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_maker, check_pool_options, check_ttl_option,
-    drop_if_stale,
+    LeaseOptions, NewLease, Registry, check_maker, check_ttl_option, drop_if_stale,
 };
 use crate::scoped::{Choice, ScopedLease, held_by_scope};
 use crate::store::model::{Mode, Protocol};

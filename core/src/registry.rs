@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::choose::{check_host, check_ports};
-pub(crate) use crate::choose::{take_flexible, take_from_pool};
 use crate::error::{Error, Result};
 use crate::owner::{owner_of, settled, standing};
 use crate::paths::{PathSource, resolve_path};
@@ -293,18 +291,6 @@ pub(crate) fn live_holder(
         settle(data, &name, now)?;
     }
     Ok(data.holder(port, protocol).map(Lease::key))
-}
-
-/// The checks of the options of a lease from a pool: no range (a pool has its own), no port
-/// 0 among the excluded ones, a host of this machine.
-pub(crate) fn check_pool_options(options: &LeaseOptions) -> Result<()> {
-    if let Some((lo, hi)) = options.range {
-        return Err(Error::invalid(format!(
-            "range {lo}-{hi} applies to register, not to a pool: a pool has its own range"
-        )));
-    }
-    check_ports(&[], None, &options.exclude)?;
-    check_host(options.host)
 }
 
 pub(crate) struct NewLease<'a> {

@@ -13,6 +13,7 @@ pub(crate) mod handle;
 pub(crate) mod journal;
 pub(crate) mod model;
 pub(crate) mod storage;
+pub(crate) mod v1;
 
 pub(crate) use handle::Store;
 pub use journal::RepairReport;

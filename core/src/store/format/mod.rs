@@ -416,7 +416,7 @@ fn decode_any(path: &Path, bytes: &[u8]) -> Result<Decoded> {
         Ok(Probe { version: Some(v) }) if v > FORMAT_VERSION => {
             return Err(version_error(path, v));
         }
-        _ => return Data::parse_v1(path, bytes).map(Decoded::V1),
+        _ => return crate::store::v1::parse_v1(path, bytes).map(Decoded::V1),
     }
     let Some(first_end) = first_end else {
         return Err(Error::registry(
@@ -648,6 +648,17 @@ fn apply_change(
         };
     }
     Ok(())
+}
+
+/// Parses the contents of a registry file without touching the disk, with the same checks and
+/// messages as opening it (`path` only names the file in errors). Returns its leases and pools,
+/// sorted by name. For tools that validate or inspect a registry someone handed them.
+pub fn parse_registry(path: &Path, bytes: &[u8]) -> Result<(Vec<Lease>, Vec<Pool>)> {
+    let data = decode(path, bytes)?.into_data();
+    Ok((
+        data.leases().cloned().collect(),
+        data.pools().cloned().collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -972,7 +983,7 @@ mod tests {
             assert!(err.message().contains(needle), "{text}: {err}");
         }
         // A version-1 file with a pool key twice is refused too.
-        let err = Data::parse_v1(
+        let err = crate::store::v1::parse_v1(
             Path::new("/r.json"),
             br#"{"version":1,"pools":{"p":{"start":1,"end":2},"p":{"start":3,"end":4}}}"#,
         )

@@ -16,7 +16,7 @@ pub(crate) struct Salvaged {
 /// lease whose port another lease kept, or that does not pass the reader's checks, is lost).
 /// A version-1 document that reads back is kept whole.
 pub(crate) fn salvage(bytes: &[u8]) -> Salvaged {
-    if let Ok(data) = Data::parse_v1(std::path::Path::new(""), bytes) {
+    if let Ok(data) = crate::store::v1::parse_v1(std::path::Path::new(""), bytes) {
         return Salvaged {
             data,
             lost: Vec::new(),
