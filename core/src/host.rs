@@ -53,8 +53,7 @@ struct Want {
 /// have init give the group that file), and a registry that does not read back; an unknown
 /// group is `NotFound`.
 pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if crate::sys::geteuid() != 0 {
         return Err(Error::new(
             ErrorKind::Registry,
             format!(
@@ -77,16 +76,7 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
         group: group.map(str::to_owned),
         ..InitReport::default()
     };
-    let registry_mode = if shared { 0o664 } else { 0o644 };
-    let files: Vec<(PathBuf, Want)> = [
-        (path.to_owned(), registry_mode),
-        (lock_path_for(path), if shared { 0o660 } else { 0o600 }),
-        // What a member compacts through, keeping root the registry's owner.
-        (spare_path_for(path), registry_mode),
-    ]
-    .into_iter()
-    .map(|(p, mode)| (p, Want { gid, mode }))
-    .collect();
+    let files = host_files(path, gid, shared);
     // Check everything before changing anything.
     check_existing(dir, true)?;
     for (file, _) in &files {
@@ -96,21 +86,46 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
         gid,
         mode: if shared { 0o3775 } else { 0o1755 },
     };
-    if fs::symlink_metadata(dir).is_err() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| Error::from_io(dir, "creating directory", e))?;
-        report.created.push(format!(
-            "directory {} ({})",
-            dir.display(),
-            describe(dir_want)
-        ));
-        settle_node(dir, true, dir_want, &mut InitReport::default())?;
-    } else {
-        settle_node(dir, true, dir_want, &mut report)?;
+    settle_dir(dir, dir_want, &mut report)?;
+    settle_files(path, &files, &mut report)?;
+    Ok(report)
+}
+
+/// The files of the host registry at `path` with the group and mode each should have: the
+/// registry, its lock and its compaction spare.
+fn host_files(path: &Path, gid: u32, shared: bool) -> Vec<(PathBuf, Want)> {
+    let registry_mode = if shared { 0o664 } else { 0o644 };
+    [
+        (path.to_owned(), registry_mode),
+        (lock_path_for(path), if shared { 0o660 } else { 0o600 }),
+        // What a member compacts through, keeping root the registry's owner.
+        (spare_path_for(path), registry_mode),
+    ]
+    .into_iter()
+    .map(|(p, mode)| (p, Want { gid, mode }))
+    .collect()
+}
+
+/// Creates the registry's directory when it is missing, then gives it `want`, reporting what
+/// it created or changed.
+fn settle_dir(dir: &Path, want: Want, report: &mut InitReport) -> Result<()> {
+    if fs::symlink_metadata(dir).is_ok() {
+        return settle_node(dir, true, want, report);
     }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::from_io(dir, "creating directory", e))?;
+    report
+        .created
+        .push(format!("directory {} ({})", dir.display(), describe(want)));
+    settle_node(dir, true, want, &mut InitReport::default())
+}
+
+/// Creates each missing file (the registry as an empty registry, which must otherwise read
+/// back), then gives each its owner, group and mode, reporting what it created or changed.
+fn settle_files(path: &Path, files: &[(PathBuf, Want)], report: &mut InitReport) -> Result<()> {
     let missing: Vec<bool> = files
         .iter()
         .map(|(file, _)| fs::symlink_metadata(file).is_err())
@@ -131,10 +146,10 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
                 .push(format!("{} ({})", file.display(), describe(*want)));
         }
         let mut quiet = InitReport::default();
-        let report = if missing { &mut quiet } else { &mut report };
+        let report = if missing { &mut quiet } else { &mut *report };
         settle_node(file, false, *want, report)?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// `root:GROUP MODE`, as the report says it.

@@ -116,14 +116,7 @@ impl Registry {
     ) -> Result<Bound> {
         let key = self.named(name)?;
         let name = key.as_str();
-        let host = match (listen.host, options.host) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(Error::invalid(format!(
-                    "two addresses to bind: {a} (listen) and {b} (lease options); give one"
-                )));
-            }
-            (a, b) => a.or(b),
-        };
+        let host = bind_address(listen, options)?;
         let backlog = i32::try_from(listen.backlog).map_err(|_| {
             Error::invalid(format!(
                 "invalid backlog {}: at most {}",
@@ -131,26 +124,7 @@ impl Registry {
                 i32::MAX
             ))
         })?;
-        let (source, mode, pool) = match choice {
-            Choice::Pool(pool) => {
-                let pool = pool.as_deref().unwrap_or(crate::store::model::DEFAULT_POOL);
-                check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
-                check_pool_options(&LeaseOptions {
-                    host,
-                    ..options.clone()
-                })?;
-                (Source::Pool(pool), Mode::Pool, Some(pool))
-            }
-            Choice::Ports { ports, mode } => {
-                check_register(ports, *mode, options.range, &options.exclude, host)?;
-                let source = Source::Ports {
-                    ports,
-                    mode: *mode,
-                    range: options.range,
-                };
-                (source, *mode, None)
-            }
-        };
+        let (source, mode, pool) = lease_source(choice, options, host)?;
         let protocol = options.protocol;
         let new = NewLease {
             name,
@@ -197,6 +171,47 @@ impl Registry {
             Ok((bound(socket, port, true), true))
         })
     }
+}
+
+/// The one address a `listen` binds: the listen options' or the lease options', never two
+/// different ones.
+fn bind_address(listen: &ListenOptions, options: &LeaseOptions) -> Result<Option<IpAddr>> {
+    match (listen.host, options.host) {
+        (Some(a), Some(b)) if a != b => Err(Error::invalid(format!(
+            "two addresses to bind: {a} (listen) and {b} (lease options); give one"
+        ))),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// Where a `listen` takes its port from, after the checks of `choice` and the options: its
+/// source, the new lease's mode and its pool.
+fn lease_source<'a>(
+    choice: &'a Choice,
+    options: &'a LeaseOptions,
+    host: Option<IpAddr>,
+) -> Result<(Source<'a>, Mode, Option<&'a str>)> {
+    let chosen = match choice {
+        Choice::Pool(pool) => {
+            let pool = pool.as_deref().unwrap_or(crate::store::model::DEFAULT_POOL);
+            check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
+            check_pool_options(&LeaseOptions {
+                host,
+                ..options.clone()
+            })?;
+            (Source::Pool(pool), Mode::Pool, Some(pool))
+        }
+        Choice::Ports { ports, mode } => {
+            check_register(ports, *mode, options.range, &options.exclude, host)?;
+            let source = Source::Ports {
+                ports,
+                mode: *mode,
+                range: options.range,
+            };
+            (source, *mode, None)
+        }
+    };
+    Ok(chosen)
 }
 
 fn bound(socket: Socket, port: u16, created: bool) -> Bound {
