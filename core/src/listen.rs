@@ -153,13 +153,8 @@ impl Registry {
                 if fresh {
                     return Err(held_by_scope(name, port, protocol));
                 }
-                let socket = open(port).map_err(|err| match err.raw_os_error() {
-                    Some(libc::EADDRINUSE) => Error::conflict(format!(
-                        "{} holds port {port}/{protocol}, but another process has it bound",
-                        shown(name)
-                    )),
-                    _ => bind_error(host, port, &err),
-                })?;
+                let socket =
+                    open(port).map_err(|err| rebind_error(name, port, protocol, host, &err))?;
                 return Ok((bound(socket, port, false), dropped));
             }
             let (port, socket) = choose(data, &request, now, true, |port, _| match open(port) {
@@ -212,6 +207,23 @@ fn lease_source<'a>(
         }
     };
     Ok(chosen)
+}
+
+/// The error of binding again the port `name` already holds.
+fn rebind_error(
+    name: &str,
+    port: u16,
+    protocol: Protocol,
+    host: Option<IpAddr>,
+    err: &io::Error,
+) -> Error {
+    match err.raw_os_error() {
+        Some(libc::EADDRINUSE) => Error::conflict(format!(
+            "{} holds port {port}/{protocol}, but another process has it bound",
+            shown(name)
+        )),
+        _ => bind_error(host, port, err),
+    }
 }
 
 fn bound(socket: Socket, port: u16, created: bool) -> Bound {

@@ -13,17 +13,19 @@ use crate::store::model::{
     pool_problem, unique_map,
 };
 
+/// A version-1 file as it reads.
+#[derive(Deserialize)]
+struct FileIn {
+    version: u64,
+    #[serde(default, deserialize_with = "unique_map")]
+    pools: BTreeMap<String, PoolRepr>,
+    #[serde(default)]
+    leases: Vec<Lease>,
+}
+
 /// Reads the bytes of a version-1 registry file. Every way the bytes can be wrong gives a
 /// `Registry` error naming `path`; the caller never writes over such a file.
 pub(crate) fn parse_v1(path: &Path, bytes: &[u8]) -> Result<Data> {
-    #[derive(Deserialize)]
-    struct FileIn {
-        version: u64,
-        #[serde(default, deserialize_with = "unique_map")]
-        pools: BTreeMap<String, PoolRepr>,
-        #[serde(default)]
-        leases: Vec<Lease>,
-    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::registry(
             path,
