@@ -1,5 +1,5 @@
-//! The registry's contents, the log of what one update changed, and the reader of the
-//! version-1 file format (docs/registry-format.md; version 2 is in `format.rs`).
+//! The registry's contents and the log of what one update changed: the values the format
+//! (`store/format/`, and `store/v1.rs` for version-1 files) encodes, below it and unaware of it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
