@@ -406,6 +406,37 @@ fn a_lock_held_past_the_timeout_is_busy_naming_the_holder() {
     put(&j, "b", 2);
 }
 
+/// The forked child's part: waits for the lock the parent holds, sees the parent's change,
+/// makes its own, and exits 0 (1: it missed a change; 2: a call failed).
+fn forked_child(j: &Journal) -> ! {
+    // Whatever happens, the child ends: a lock another thread held at the fork (the
+    // one stderr uses, say) would otherwise hang it.
+    // SAFETY: alarm is async-signal-safe; SIGALRM's default action ends the process.
+    unsafe { libc::alarm(30) };
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // The parent holds the lock: the child waits for it, then sees the parent's
+        // change, then makes its own.
+        j.set_lock_timeout(Duration::from_secs(20));
+        put(j, "child", 3);
+        let mut names = Vec::new();
+        j.read_with(&mut |d| names = d.leases().map(|l| l.name.clone()).collect())
+            .unwrap();
+        ["a", "b", "child"]
+            .iter()
+            .all(|n| names.iter().any(|m| m == n))
+    }));
+    // Still alive, and still holding a copy of the descriptor the parent locked.
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: _exit ends the child without running the parent's destructors.
+    unsafe {
+        libc::_exit(match code {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(_) => 2,
+        })
+    };
+}
+
 #[test]
 fn a_forked_child_starts_over_even_while_the_parent_holds_the_handle() {
     let dir = tempfile::tempdir().unwrap();
@@ -432,32 +463,7 @@ fn a_forked_child_starts_over_even_while_the_parent_holds_the_handle() {
     // SAFETY: the child only uses the handle (fork-safe by design) and then _exits.
     let child = unsafe { libc::fork() };
     if child == 0 {
-        // Whatever happens, the child ends: a lock another thread held at the fork (the
-        // one stderr uses, say) would otherwise hang it.
-        // SAFETY: alarm is async-signal-safe; SIGALRM's default action ends the process.
-        unsafe { libc::alarm(30) };
-        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            // The parent holds the lock: the child waits for it, then sees the parent's
-            // change, then makes its own.
-            j.set_lock_timeout(Duration::from_secs(20));
-            put(&j, "child", 3);
-            let mut names = Vec::new();
-            j.read_with(&mut |d| names = d.leases().map(|l| l.name.clone()).collect())
-                .unwrap();
-            ["a", "b", "child"]
-                .iter()
-                .all(|n| names.iter().any(|m| m == n))
-        }));
-        // Still alive, and still holding a copy of the descriptor the parent locked.
-        std::thread::sleep(Duration::from_secs(3));
-        // SAFETY: _exit ends the child without running the parent's destructors.
-        unsafe {
-            libc::_exit(match code {
-                Ok(true) => 0,
-                Ok(false) => 1,
-                Err(_) => 2,
-            })
-        };
+        forked_child(&j);
     }
     // The child shares the descriptor the parent locked, and lives on: the parent's
     // unlock must still free the lock for everyone.
