@@ -37,3 +37,37 @@ fn group_refusal(gid: u32) -> String {
     let hint = join_hint(&group, gid);
     format!("only its owner and members of group {group} may change it; {hint}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_users_registry_is_private_and_only_the_host_registry_must_exist() {
+        let user = policy_for(PathSource::User);
+        assert_eq!((user.file_mode, user.dir_mode), (0o600, 0o700));
+        assert!(user.missing.is_none());
+        for shared in [
+            PathSource::Explicit,
+            PathSource::Environment,
+            PathSource::System,
+        ] {
+            let policy = policy_for(shared);
+            assert_eq!((policy.file_mode, policy.dir_mode), (0o644, 0o755));
+            assert!(policy.missing.is_none(), "{shared:?}");
+        }
+        let host = policy_for(PathSource::Host);
+        assert_eq!((host.file_mode, host.dir_mode), (0o644, 0o755));
+        let said = (host.missing.expect("the host registry must exist"))();
+        assert!(said.contains("portpool repair"), "{said}");
+    }
+
+    #[test]
+    fn a_refusal_on_a_group_file_names_the_group() {
+        let said = (policy_for(PathSource::Host).group_refusal)(0);
+        assert!(
+            said.starts_with("only its owner and members of group root may change it; "),
+            "{said}"
+        );
+    }
+}
