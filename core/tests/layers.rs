@@ -75,7 +75,14 @@ fn strip(text: &str) -> String {
         } else if b[i..].starts_with(b"/*") {
             let end = text[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
             i = end;
-        } else if b[i] == b'"' && (i == 0 || b[i - 1] != b'\'') {
+        } else if let Some(len) = raw_string_at(&b[i..]) {
+            i += len;
+            out.push_str("\"\"");
+        } else if b[i] == b'\'' && (b.get(i + 2) == Some(&b'\'') || b.get(i + 1) == Some(&b'\\')) {
+            // A character literal ('{', '"', '\n'): skipped whole.
+            let end = text[i + 1..].find('\'').map_or(b.len(), |e| i + 1 + e + 1);
+            i = end.max(i + 3);
+        } else if b[i] == b'"' {
             i += 1;
             while i < b.len() && b[i] != b'"' {
                 i += if b[i] == b'\\' { 2 } else { 1 };
@@ -88,6 +95,25 @@ fn strip(text: &str) -> String {
         }
     }
     out
+}
+
+/// The length of the raw string literal (`r"…"`, `br#"…"#`) that `b` starts with, if any.
+fn raw_string_at(b: &[u8]) -> Option<usize> {
+    let start = usize::from(b.first() == Some(&b'b'));
+    if b.get(start) != Some(&b'r') {
+        return None;
+    }
+    let hashes = b[start + 1..].iter().take_while(|c| **c == b'#').count();
+    let open = start + 1 + hashes;
+    if b.get(open) != Some(&b'"') {
+        return None;
+    }
+    let mut close = vec![b'"'];
+    close.extend(std::iter::repeat_n(b'#', hashes));
+    let end = b[open + 1..]
+        .windows(close.len())
+        .position(|w| w == close.as_slice())?;
+    Some(open + 1 + end + close.len())
 }
 
 /// The source without its `#[cfg(test)]` items: a unit test may use any part of core.
@@ -348,4 +374,38 @@ fn core_has_no_import_cycle() {
         "import circles:\n{}",
         circles.into_iter().collect::<Vec<_>>().join("\n")
     );
+}
+
+#[test]
+fn the_import_reader_sees_nested_trees_and_skips_comments_strings_and_unit_tests() {
+    let source = r##"
+        use crate::{registry::Registry, store::{model::Data, format}};
+        // use crate::host::init_host;
+        /* crate::inspect */
+        const S: &str = "crate::listen";
+        const R: &str = r#"crate::scoped "quoted""#;
+        const C: char = '{';
+        fn f() { super::journal::x(); crate::owner::owner_of(1); }
+        #[cfg(test)]
+        mod tests { use crate::probe::is_free; const D: char = '}'; }
+        fn g() { crate::choose::choose(); }
+    "##;
+    let module = vec!["store".to_owned(), "v1".to_owned()];
+    let found: BTreeSet<String> =
+        imports(&module, &without_tests(&strip(source)), &BTreeMap::new())
+            .into_iter()
+            .map(|p| p.join("::"))
+            .collect();
+    let want: BTreeSet<String> = [
+        "registry::Registry",
+        "store::model::Data",
+        "store::format",
+        "store::journal::x",
+        "owner::owner_of",
+        "choose::choose",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(found, want);
 }
