@@ -140,147 +140,167 @@ fn floor_rewrite(dir: &Path, bytes: &[u8]) {
 fn benches(c: &mut Criterion) {
     for n in SIZES {
         let (dir, reg) = populated(n);
-        let id = || BenchmarkId::from_parameter(n);
-
-        c.benchmark_group("register").bench_function(id(), |b| {
-            b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = Instant::now();
-                    black_box(fixed(&reg));
-                    spent += t.elapsed();
-                    reg.release(NEW).expect("release");
-                }
-                spent
-            })
-        });
-
-        c.benchmark_group("release").bench_function(id(), |b| {
-            b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    fixed(&reg);
-                    let t = Instant::now();
-                    assert!(reg.release(black_box(NEW)).expect("release"));
-                    spent += t.elapsed();
-                }
-                spent
-            })
-        });
-
-        c.benchmark_group("register_release")
-            .bench_function(id(), |b| {
-                b.iter(|| {
-                    black_box(fixed(&reg));
-                    reg.release(NEW).expect("release")
-                })
-            });
-
-        c.benchmark_group("allocate").bench_function(id(), |b| {
-            b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let t = Instant::now();
-                    black_box(
-                        reg.allocate(NEW, "default", &LeaseOptions::default())
-                            .expect("allocate"),
-                    );
-                    spent += t.elapsed();
-                    reg.release(NEW).expect("release");
-                }
-                spent
-            })
-        });
-
-        let owned = LeaseOptions {
-            pid: Some(std::process::id()),
-            ..LeaseOptions::default()
-        };
-        c.benchmark_group("allocate_release_owned")
-            .bench_function(id(), |b| {
-                b.iter(|| {
-                    black_box(reg.allocate(NEW, "default", &owned).expect("allocate"));
-                    reg.release(NEW).expect("release")
-                })
-            });
-
-        let pool = Choice::Pool(None);
-        c.benchmark_group("listen_release_owned")
-            .bench_function(id(), |b| {
-                b.iter(|| {
-                    let bound = reg
-                        .listen(NEW, &pool, &owned, &ListenOptions::default())
-                        .expect("listen");
-                    reg.release(NEW).expect("release");
-                    drop(black_box(bound));
-                })
-            });
-
-        let probe = "service-00005";
-        c.benchmark_group("get").bench_function(id(), |b| {
-            b.iter(|| reg.get(black_box(probe)).expect("get").expect("present"))
-        });
-
-        // Another handle appends a change before each timed `get`, which parses that line.
-        let other = Registry::open(Some(reg.path())).expect("open");
-        c.benchmark_group("get_after_write")
-            .bench_function(id(), |b| {
-                b.iter_custom(|iters| {
-                    let mut spent = Duration::ZERO;
-                    for i in 0..iters {
-                        if i % 2 == 0 {
-                            other
-                                .register(NEW, REGISTER_PORT, Mode::Fixed, &LeaseOptions::default())
-                                .expect("register");
-                        } else {
-                            other.release(NEW).expect("release");
-                        }
-                        let t = Instant::now();
-                        black_box(reg.get(probe).expect("get"));
-                        spent += t.elapsed();
-                    }
-                    other.release(NEW).expect("release");
-                    spent
-                })
-            });
-
-        let floor_dir = tempfile::tempdir().expect("temporary directory");
-        let floor = FloorAppend::new(floor_dir.path());
-        c.benchmark_group("floor_append")
-            .bench_function(id(), |b| b.iter(|| floor.append(black_box(LINE))));
-        // The whole registry as it is now (n leases), rewritten in a directory of its own.
-        let bytes = fs::read(reg.path()).expect("registry bytes");
-        c.benchmark_group("floor_rewrite")
-            .bench_function(id(), |b| {
-                b.iter(|| floor_rewrite(floor_dir.path(), black_box(&bytes)))
-            });
-
-        // The target's ratio, measured pairwise: every register + release is followed by two
-        // floor appends, so that load that comes and goes (other processes' disk writes make
-        // fdatasync slower) weighs on both alike. Criterion times the pair; the floor's share
-        // goes to `<criterion dir>/paired/<n>.json`.
-        let mut pairs: Vec<(Duration, Duration, u64)> = Vec::new();
-        c.benchmark_group("paired_register_release")
-            .bench_function(id(), |b| {
-                b.iter_custom(|iters| {
-                    let (mut core, mut spent) = (Duration::ZERO, Duration::ZERO);
-                    for _ in 0..iters {
-                        let t = Instant::now();
-                        black_box(fixed(&reg));
-                        reg.release(NEW).expect("release");
-                        core += t.elapsed();
-                        let t = Instant::now();
-                        floor.append(LINE);
-                        floor.append(LINE);
-                        spent += t.elapsed();
-                    }
-                    pairs.push((core, spent, iters));
-                    core
-                })
-            });
-        write_pairs(n, &pairs);
+        lease_benches(c, n, &reg);
+        read_benches(c, n, &reg);
+        floor_benches(c, n, &reg);
         drop(dir);
     }
+}
+
+/// Making and releasing leases on a registry of `n` leases.
+fn lease_benches(c: &mut Criterion, n: usize, reg: &Registry) {
+    let id = || BenchmarkId::from_parameter(n);
+    c.benchmark_group("register").bench_function(id(), |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                black_box(fixed(reg));
+                spent += t.elapsed();
+                reg.release(NEW).expect("release");
+            }
+            spent
+        })
+    });
+
+    c.benchmark_group("release").bench_function(id(), |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                fixed(reg);
+                let t = Instant::now();
+                assert!(reg.release(black_box(NEW)).expect("release"));
+                spent += t.elapsed();
+            }
+            spent
+        })
+    });
+
+    c.benchmark_group("register_release")
+        .bench_function(id(), |b| {
+            b.iter(|| {
+                black_box(fixed(reg));
+                reg.release(NEW).expect("release")
+            })
+        });
+
+    c.benchmark_group("allocate").bench_function(id(), |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                black_box(
+                    reg.allocate(NEW, "default", &LeaseOptions::default())
+                        .expect("allocate"),
+                );
+                spent += t.elapsed();
+                reg.release(NEW).expect("release");
+            }
+            spent
+        })
+    });
+    owned_benches(c, n, reg);
+}
+
+/// Leases owned by this process, allocated and released, and bound with `listen`.
+fn owned_benches(c: &mut Criterion, n: usize, reg: &Registry) {
+    let id = || BenchmarkId::from_parameter(n);
+    let owned = LeaseOptions {
+        pid: Some(std::process::id()),
+        ..LeaseOptions::default()
+    };
+    c.benchmark_group("allocate_release_owned")
+        .bench_function(id(), |b| {
+            b.iter(|| {
+                black_box(reg.allocate(NEW, "default", &owned).expect("allocate"));
+                reg.release(NEW).expect("release")
+            })
+        });
+
+    let pool = Choice::Pool(None);
+    c.benchmark_group("listen_release_owned")
+        .bench_function(id(), |b| {
+            b.iter(|| {
+                let bound = reg
+                    .listen(NEW, &pool, &owned, &ListenOptions::default())
+                    .expect("listen");
+                reg.release(NEW).expect("release");
+                drop(black_box(bound));
+            })
+        });
+}
+
+/// Reading a lease of a registry of `n` leases, with and without a change to catch up on.
+fn read_benches(c: &mut Criterion, n: usize, reg: &Registry) {
+    let id = || BenchmarkId::from_parameter(n);
+    let probe = "service-00005";
+    c.benchmark_group("get").bench_function(id(), |b| {
+        b.iter(|| reg.get(black_box(probe)).expect("get").expect("present"))
+    });
+
+    // Another handle appends a change before each timed `get`, which parses that line.
+    let other = Registry::open(Some(reg.path())).expect("open");
+    c.benchmark_group("get_after_write")
+        .bench_function(id(), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for i in 0..iters {
+                    if i % 2 == 0 {
+                        other
+                            .register(NEW, REGISTER_PORT, Mode::Fixed, &LeaseOptions::default())
+                            .expect("register");
+                    } else {
+                        other.release(NEW).expect("release");
+                    }
+                    let t = Instant::now();
+                    black_box(reg.get(probe).expect("get"));
+                    spent += t.elapsed();
+                }
+                other.release(NEW).expect("release");
+                spent
+            })
+        });
+}
+
+/// The floor (a bare append and a bare rewrite of the same bytes), and register + release
+/// timed in pairs with it.
+fn floor_benches(c: &mut Criterion, n: usize, reg: &Registry) {
+    let id = || BenchmarkId::from_parameter(n);
+    let floor_dir = tempfile::tempdir().expect("temporary directory");
+    let floor = FloorAppend::new(floor_dir.path());
+    c.benchmark_group("floor_append")
+        .bench_function(id(), |b| b.iter(|| floor.append(black_box(LINE))));
+    // The whole registry as it is now (n leases), rewritten in a directory of its own.
+    let bytes = fs::read(reg.path()).expect("registry bytes");
+    c.benchmark_group("floor_rewrite")
+        .bench_function(id(), |b| {
+            b.iter(|| floor_rewrite(floor_dir.path(), black_box(&bytes)))
+        });
+
+    // The target's ratio, measured pairwise: every register + release is followed by two
+    // floor appends, so that load that comes and goes (other processes' disk writes make
+    // fdatasync slower) weighs on both alike. Criterion times the pair; the floor's share
+    // goes to `<criterion dir>/paired/<n>.json`.
+    let mut pairs: Vec<(Duration, Duration, u64)> = Vec::new();
+    c.benchmark_group("paired_register_release")
+        .bench_function(id(), |b| {
+            b.iter_custom(|iters| {
+                let (mut core, mut spent) = (Duration::ZERO, Duration::ZERO);
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    black_box(fixed(reg));
+                    reg.release(NEW).expect("release");
+                    core += t.elapsed();
+                    let t = Instant::now();
+                    floor.append(LINE);
+                    floor.append(LINE);
+                    spent += t.elapsed();
+                }
+                pairs.push((core, spent, iters));
+                core
+            })
+        });
+    write_pairs(n, &pairs);
 }
 
 /// Writes, per criterion sample (warm-up included), the time per pair of register + release

@@ -1,5 +1,6 @@
 //! Who this process is, as the host's user and group databases record it (getpwuid, getgrgid):
-//! for the hint a refused change gives on a registry shared with a group.
+//! for the hint a refused change gives on a registry shared with a group, and for naming the
+//! users and groups of leases, pools and the host registry's files.
 
 use std::ffi::CStr;
 
@@ -101,6 +102,54 @@ fn listed_in_group(user: &str, uid: u32, gid: u32) -> bool {
         }
     }
     false
+}
+
+/// The name of group `gid`, or the number when the host has no name for it.
+pub fn group_name(gid: u32) -> String {
+    let mut group: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
+    let rc = unsafe {
+        libc::getgrgid_r(
+            gid,
+            &mut group,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || group.gr_name.is_null() {
+        return gid.to_string();
+    }
+    // SAFETY: getgrgid_r succeeded, so gr_name points to a NUL-terminated string in buf.
+    unsafe { CStr::from_ptr(group.gr_name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `user NAME (uid N)`, or `uid N` when the host has no name for it: how errors name the
+/// user who made a lease or pool.
+pub(crate) fn user_text(uid: u32) -> String {
+    let mut user: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut user,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || user.pw_name.is_null() {
+        return format!("uid {uid}");
+    }
+    // SAFETY: getpwuid_r succeeded, so pw_name points to a NUL-terminated string in buf.
+    let name = unsafe { CStr::from_ptr(user.pw_name) }.to_string_lossy();
+    format!("user {name} (uid {uid})")
 }
 
 #[cfg(test)]

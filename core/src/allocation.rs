@@ -4,16 +4,18 @@
 
 use std::time::Duration;
 
-use crate::choose::{Ports, Request, Source, check_register, held_for, take_probed};
+use crate::choose::{
+    Ports, Request, Source, check_pool_options, check_register, held_for, take_probed,
+};
 use crate::error::{Error, Result};
-use crate::model::{Data, Lease, Mode, Pool, Protocol};
 use crate::owner::{Standing, settled, standing};
 use crate::probe::{Binder, is_free};
 use crate::registry::{
     Grant, LeaseOptions, NewLease, PoolChange, PortState, Reclaimed, Registry, check_maker,
-    check_pool_maker, check_pool_options, check_ttl_option, drop_if_stale, expiry, held_port,
-    lease_gone, marked, no_lease, settle,
+    check_pool_maker, check_ttl_option, drop_if_stale, expiry, held_port, lease_gone, marked,
+    no_lease, settle,
 };
+use crate::store::model::{Data, Lease, Mode, Pool, Protocol};
 use crate::validate::{check_name, check_port, shown};
 
 impl Registry {
@@ -125,7 +127,7 @@ impl Registry {
         pool: impl Into<Option<&'p str>>,
         options: &LeaseOptions,
     ) -> Result<Grant> {
-        let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
+        let pool = pool.into().unwrap_or(crate::store::model::DEFAULT_POOL);
         let key = self.named(name)?;
         let name = key.as_str();
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
@@ -158,7 +160,7 @@ impl Registry {
     /// an unknown name is an error.
     pub fn lease(&self, name: &str) -> Result<Lease> {
         self.get(name)?
-            .ok_or_else(|| no_lease(&crate::model::lease_key(self.namespace(), name)))
+            .ok_or_else(|| no_lease(&crate::store::model::lease_key(self.namespace(), name)))
     }
 
     /// Releases `name`'s lease. Returns whether there was one: an unknown name is not an

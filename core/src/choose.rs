@@ -7,9 +7,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::model::{Data, Mode, Protocol};
 use crate::probe::{Binder, address_error, bind_at, free_for, kernel_pick, probe_result};
-use crate::registry::{held_port, live_holder};
+use crate::registry::{LeaseOptions, held_port, live_holder};
+use crate::store::model::{Data, Mode, Protocol};
 use crate::validate::{check_port, shown};
 
 /// The preferred ports of [`Registry::register`](crate::Registry::register), in order: one
@@ -155,17 +155,22 @@ pub fn find_free_ports(options: &FindOptions) -> Result<Vec<u16>> {
     if found.len() == options.count {
         return Ok(found);
     }
-    Err(Error::exhausted(format!(
-        "found {} free {protocol} port{} of the {} asked for{}",
-        found.len(),
-        if found.len() == 1 { "" } else { "s" },
+    Err(too_few_free(options, found.len()))
+}
+
+/// The error of a [`find_free_ports`] that found only `found` of the ports asked for.
+fn too_few_free(options: &FindOptions, found: usize) -> Error {
+    Error::exhausted(format!(
+        "found {found} free {} port{} of the {} asked for{}",
+        options.protocol,
+        if found == 1 { "" } else { "s" },
         options.count,
         match options.range {
             Some((lo, hi)) => format!(" in {}", where_text(&options.ports, lo, hi)),
             None if options.ports.is_empty() => String::new(),
             None => format!(" among {} and the kernel's picks", list(&options.ports)),
         }
-    )))
+    ))
 }
 
 /// Checks the ports of a request: no port 0 anywhere, a range whose start is not after its
@@ -266,27 +271,7 @@ fn choose_among<T>(
         Ok(take(port, probe)?.ok_or(Skipped::Bound))
     };
     match request.source {
-        Source::Pool(name) => {
-            let pool = data
-                .pool(name)
-                .ok_or_else(|| Error::not_found(format!("no pool named {}", shown(name))))?
-                .clone();
-            let next = |p: u16| if p >= pool.end { pool.start } else { p + 1 };
-            let mut port = pool.cursor;
-            for _ in 0..pool.size() {
-                if let Ok(got) = attempt(data, port, probe && pool.probe)? {
-                    data.pool_mut(name).expect("checked above").cursor = next(port);
-                    return Ok((port, got));
-                }
-                port = next(port);
-            }
-            Err(Error::exhausted(format!(
-                "pool {} ({}-{}) has no free {protocol} port",
-                shown(name),
-                pool.start,
-                pool.end
-            )))
-        }
+        Source::Pool(name) => from_pool(data, name, protocol, probe, attempt),
         Source::Ports { ports, mode, range } => {
             let mut skipped = Vec::new();
             for (i, &port) in ports.iter().enumerate() {
@@ -313,6 +298,36 @@ fn choose_among<T>(
             Err(none_left(ports, mode, range, protocol, &skipped))
         }
     }
+}
+
+/// [`choose_among`] in pool `name`: from its cursor round, moving the cursor past the port
+/// taken.
+fn from_pool<T>(
+    data: &mut Data,
+    name: &str,
+    protocol: Protocol,
+    probe: bool,
+    mut attempt: impl FnMut(&mut Data, u16, bool) -> Result<Result<T, Skipped>>,
+) -> Result<(u16, T)> {
+    let pool = data
+        .pool(name)
+        .ok_or_else(|| Error::not_found(format!("no pool named {}", shown(name))))?
+        .clone();
+    let next = |p: u16| if p >= pool.end { pool.start } else { p + 1 };
+    let mut port = pool.cursor;
+    for _ in 0..pool.size() {
+        if let Ok(got) = attempt(data, port, probe && pool.probe)? {
+            data.pool_mut(name).expect("checked above").cursor = next(port);
+            return Ok((port, got));
+        }
+        port = next(port);
+    }
+    Err(Error::exhausted(format!(
+        "pool {} ({}-{}) has no free {protocol} port",
+        shown(name),
+        pool.start,
+        pool.end
+    )))
 }
 
 /// The error when no candidate of preferred `ports` (and `range`) was left.
@@ -489,6 +504,18 @@ pub(crate) fn check_register(
     }
     check_ports(ports, range, exclude)?;
     check_host(host)
+}
+
+/// The checks of the options of a lease from a pool: no range (a pool has its own), no port
+/// 0 among the excluded ones, a host of this machine.
+pub(crate) fn check_pool_options(options: &LeaseOptions) -> Result<()> {
+    if let Some((lo, hi)) = options.range {
+        return Err(Error::invalid(format!(
+            "range {lo}-{hi} applies to register, not to a pool: a pool has its own range"
+        )));
+    }
+    check_ports(&[], None, &options.exclude)?;
+    check_host(options.host)
 }
 
 #[cfg(test)]

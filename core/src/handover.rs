@@ -5,13 +5,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::allocation::pool_grant;
+use crate::choose::{check_pool_options, take_flexible, take_from_pool};
 use crate::error::{Error, Result};
-use crate::model::{Data, Lease, Mode, Next, Owner};
 use crate::owner::owner_of;
 use crate::registry::{
-    Grant, LeaseOptions, NewLease, Registry, check_maker, check_pool_options, lease_gone, no_lease,
-    settle, take_flexible, take_from_pool,
+    Grant, LeaseOptions, NewLease, Registry, check_maker, lease_gone, no_lease, settle,
 };
+use crate::store::model::{Data, Lease, Mode, Next, Owner};
 use crate::validate::{check_name, shown};
 
 /// How [`Registry::begin_handover_with`] begins a handover. `Default` is a begin for no
@@ -271,7 +271,7 @@ impl Registry {
         pool: impl Into<Option<&'p str>>,
         options: &LeaseOptions,
     ) -> Result<Vec<Grant>> {
-        let pool = pool.into().unwrap_or(crate::model::DEFAULT_POOL);
+        let pool = pool.into().unwrap_or(crate::store::model::DEFAULT_POOL);
         let keys = self.named_once(names.iter().copied())?;
         check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
         check_pool_options(options)?;

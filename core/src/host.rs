@@ -1,6 +1,6 @@
 //! The host registry's setup: its directory, files, group and modes (`portpool init`).
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::account::group_name;
 use crate::error::{Error, ErrorKind, Result};
-use crate::paths::PathSource;
+use crate::paths::{PathSource, REPAIR_HINT};
 use crate::registry::Registry;
-use crate::store::{lock_path_for, spare_path_for};
+use crate::reserved::Reservation;
+use crate::store::storage::{lock_path_for, spare_path_for};
 
 /// What [`init_host`] did: one sentence per thing it created or changed. Both empty when the
 /// registry was already set up as asked.
@@ -52,8 +54,7 @@ struct Want {
 /// have init give the group that file), and a registry that does not read back; an unknown
 /// group is `NotFound`.
 pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if crate::sys::geteuid() != 0 {
         return Err(Error::new(
             ErrorKind::Registry,
             format!(
@@ -76,16 +77,7 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
         group: group.map(str::to_owned),
         ..InitReport::default()
     };
-    let registry_mode = if shared { 0o664 } else { 0o644 };
-    let files: Vec<(PathBuf, Want)> = [
-        (path.to_owned(), registry_mode),
-        (lock_path_for(path), if shared { 0o660 } else { 0o600 }),
-        // What a member compacts through, keeping root the registry's owner.
-        (spare_path_for(path), registry_mode),
-    ]
-    .into_iter()
-    .map(|(p, mode)| (p, Want { gid, mode }))
-    .collect();
+    let files = host_files(path, gid, shared);
     // Check everything before changing anything.
     check_existing(dir, true)?;
     for (file, _) in &files {
@@ -95,21 +87,46 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
         gid,
         mode: if shared { 0o3775 } else { 0o1755 },
     };
-    if fs::symlink_metadata(dir).is_err() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| Error::from_io(dir, "creating directory", e))?;
-        report.created.push(format!(
-            "directory {} ({})",
-            dir.display(),
-            describe(dir_want)
-        ));
-        settle_node(dir, true, dir_want, &mut InitReport::default())?;
-    } else {
-        settle_node(dir, true, dir_want, &mut report)?;
+    settle_dir(dir, dir_want, &mut report)?;
+    settle_files(path, &files, &mut report)?;
+    Ok(report)
+}
+
+/// The files of the host registry at `path` with the group and mode each should have: the
+/// registry, its lock and its compaction spare.
+fn host_files(path: &Path, gid: u32, shared: bool) -> Vec<(PathBuf, Want)> {
+    let registry_mode = if shared { 0o664 } else { 0o644 };
+    [
+        (path.to_owned(), registry_mode),
+        (lock_path_for(path), if shared { 0o660 } else { 0o600 }),
+        // What a member compacts through, keeping root the registry's owner.
+        (spare_path_for(path), registry_mode),
+    ]
+    .into_iter()
+    .map(|(p, mode)| (p, Want { gid, mode }))
+    .collect()
+}
+
+/// Creates the registry's directory when it is missing, then gives it `want`, reporting what
+/// it created or changed.
+fn settle_dir(dir: &Path, want: Want, report: &mut InitReport) -> Result<()> {
+    if fs::symlink_metadata(dir).is_ok() {
+        return settle_node(dir, true, want, report);
     }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::from_io(dir, "creating directory", e))?;
+    report
+        .created
+        .push(format!("directory {} ({})", dir.display(), describe(want)));
+    settle_node(dir, true, want, &mut InitReport::default())
+}
+
+/// Creates each missing file (the registry as an empty registry, which must otherwise read
+/// back), then gives each its owner, group and mode, reporting what it created or changed.
+fn settle_files(path: &Path, files: &[(PathBuf, Want)], report: &mut InitReport) -> Result<()> {
     let missing: Vec<bool> = files
         .iter()
         .map(|(file, _)| fs::symlink_metadata(file).is_err())
@@ -130,19 +147,16 @@ pub fn init_host(path: &Path, group: Option<&str>) -> Result<InitReport> {
                 .push(format!("{} ({})", file.display(), describe(*want)));
         }
         let mut quiet = InitReport::default();
-        let report = if missing { &mut quiet } else { &mut report };
+        let report = if missing { &mut quiet } else { &mut *report };
         settle_node(file, false, *want, report)?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// `root:GROUP MODE`, as the report says it.
 fn describe(want: Want) -> String {
     format!("root:{} {:04o}", group_name(want.gid), want.mode)
 }
-
-/// What every refusal of a damaged host registry ends with: the way back.
-pub(crate) const REPAIR_HINT: &str = "run 'sudo portpool repair' to set the host registry right, keeping every lease that reads back";
 
 /// Refuses a path that exists but is a symbolic link, of the wrong type, not root's, or (a
 /// file) linked from elsewhere.
@@ -293,52 +307,22 @@ pub fn group_id(name: &str) -> Result<u32> {
     Ok(group.gr_gid)
 }
 
-/// The name of group `gid`, or the number when the host has no name for it.
-pub fn group_name(gid: u32) -> String {
-    let mut group: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
-    let rc = unsafe {
-        libc::getgrgid_r(
-            gid,
-            &mut group,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() || group.gr_name.is_null() {
-        return gid.to_string();
-    }
-    // SAFETY: getgrgid_r succeeded, so gr_name points to a NUL-terminated string in buf.
-    unsafe { CStr::from_ptr(group.gr_name) }
-        .to_string_lossy()
-        .into_owned()
+/// Makes the kernel's reserved ports (`net.ipv4.ip_local_reserved_ports`, of this network
+/// namespace) hold every port leased in `reg`, TCP and UDP, so that no outgoing connection and
+/// no port-0 bind is ever given one, while an explicit bind to it still works. Removes only
+/// ports portpool added and that are no longer leased: ports reserved by anyone else stay.
+/// Runs under the registry's lock; writes the kernel's list once, and only when it changes.
+///
+/// Must run as root (else a `Registry` error that changes nothing). Once it has run on a
+/// registry, every change root makes to it syncs the same way, at once.
+pub fn reserve(reg: &Registry) -> Result<Reservation> {
+    crate::reserved::reserve_in(&reg.store)
 }
 
-/// `user NAME (uid N)`, or `uid N` when the host has no name for it: how errors name the
-/// user who made a lease or pool.
-pub(crate) fn user_text(uid: u32) -> String {
-    let mut user: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut user,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() || user.pw_name.is_null() {
-        return format!("uid {uid}");
-    }
-    // SAFETY: getpwuid_r succeeded, so pw_name points to a NUL-terminated string in buf.
-    let name = unsafe { CStr::from_ptr(user.pw_name) }.to_string_lossy();
-    format!("user {name} (uid {uid})")
+/// What [`reserve`] would do now, read only (any user): [`Reservation::drift`] says whether
+/// the kernel's list and the registry disagree.
+pub fn reserve_check(reg: &Registry) -> Result<Reservation> {
+    crate::reserved::check_in(&reg.store)
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::model::{Lease, Protocol};
 use crate::owner::{Standing, standing};
 use crate::registry::{NewLease, Registry, live_holder, settle};
+use crate::store::model::{Lease, Protocol};
 use crate::validate::{check_name, port_from_i64, shown};
 
 /// What [`Registry::import`] did.
@@ -148,14 +148,14 @@ fn is_registry_file(bytes: &[u8]) -> bool {
 /// The leases an import file asks for, checked: every problem listed, or the leases.
 fn import_entries(file: &Path, bytes: &[u8], now: Duration) -> Result<Vec<Lease>> {
     if is_registry_file(bytes) {
-        let data = crate::format::decode(file, bytes)?.into_data();
+        let data = crate::store::format::decode(file, bytes)?.into_data();
         return Ok(data
             .leases()
             .filter(|l| standing(l, now) == Standing::Held)
             .cloned()
             .collect());
     }
-    let map = crate::model::entries_once(bytes).map_err(|e| {
+    let map = crate::store::model::entries_once(bytes).map_err(|e| {
         Error::invalid(format!(
             "{}: not a {{\"name\": port}} map: {e}",
             file.display()

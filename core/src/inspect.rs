@@ -7,11 +7,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Lease, Origin, Pool, Protocol};
 use crate::owner::{Standing, owner_of, standing};
 use crate::registry::{NewLease, Registry, marked};
 use crate::sockets::{Socket, descends_from, ephemeral_range, server_sockets};
 use crate::spelled::spelled;
+use crate::store::model::{Lease, Origin, Pool, Protocol};
 
 /// Everything known about one port: [`Registry::who`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -252,7 +252,7 @@ impl Registry {
                 })
                 .collect()
         };
-        let plan = |data: &mut crate::model::Data| -> Result<Vec<Lease>> {
+        let plan = |data: &mut crate::store::model::Data| -> Result<Vec<Lease>> {
             let now = self.now();
             let mut made = Vec::new();
             for (port, protocol, base, origin) in &candidates {
@@ -447,7 +447,7 @@ fn long_handovers(leases: &[Lease], now: Duration) -> Vec<Finding> {
 /// what doctor says about each lease's listeners stays apart.
 fn unreserved_finding(leases: &[Lease], now: Duration) -> Option<Finding> {
     let (lo, hi) = ephemeral_range()?;
-    let reserved = crate::reserve::kernel_reserved().ok()?;
+    let reserved = crate::reserved::kernel_reserved().ok()?;
     let exposed: Vec<String> = leases
         .iter()
         .filter(|l| standing(l, now) == Standing::Held)

@@ -34,20 +34,18 @@ mod account;
 mod allocation;
 mod choose;
 mod error;
-mod format;
 mod handover;
 mod host;
 mod import;
 mod inspect;
-mod journal;
 mod listen;
-mod model;
 mod notice;
 mod owner;
+mod ownership;
 mod paths;
 mod probe;
 mod registry;
-mod reserve;
+mod reserved;
 mod scoped;
 mod sockets;
 mod spelled;
@@ -56,32 +54,33 @@ mod sys;
 mod validate;
 mod wait;
 
+pub use account::group_name;
 pub use choose::{FindOptions, Ports, find_free_ports, is_free_at};
 pub use error::{Error, ErrorKind, Result};
 pub use handover::{Ending, Handover, HandoverOptions};
-pub use host::{InitReport, group_id, group_name, init_host};
+pub use host::{InitReport, group_id, init_host};
+pub use host::{reserve, reserve_check};
 pub use import::ImportReport;
 pub use inspect::{
     DoctorReport, Finding, FindingKind, HANDOVER_PENDING_LIMIT, Severity, Who, ephemeral_overlap,
 };
-pub use journal::RepairReport;
 pub use listen::{Bound, ListenOptions};
-pub use model::{
-    DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
-    Next, Origin, Owner, Pool, Protocol, leases_to_json, parse_registry, pools_to_json,
-};
 pub use notice::take_warnings;
 pub use owner::{is_alive, owner_of};
 pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
 pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PoolChange, PortState, Reclaimed, Registry};
-pub use reserve::{
-    RESERVED_PORTS, Reservation, kernel_reserved, parse_port_list, port_list, record_path, reserve,
-    reserve_check,
+pub use reserved::{
+    RESERVED_PORTS, Reservation, kernel_reserved, parse_port_list, port_list, record_path,
 };
 pub use scoped::{Choice, ScopedLease};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
-pub use store::{DEFAULT_LOCK_TIMEOUT, parse_lock_timeout};
+pub use store::format::parse_registry;
+pub use store::model::{
+    DEFAULT_POOL, DEFAULT_POOL_END, DEFAULT_POOL_START, FORMAT_VERSION, Lease, MAX_TIME, Mode,
+    Next, Origin, Owner, Pool, Protocol, leases_to_json, pools_to_json,
+};
+pub use store::{DEFAULT_LOCK_TIMEOUT, RepairReport, parse_lock_timeout};
 pub use validate::{
     MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_host, parse_port,
     pid_from_i64, port_from_i64, shown, ticket_from_i64, ttl_from_i64,

@@ -8,16 +8,15 @@ use std::os::fd::OwnedFd;
 
 use socket2::Socket;
 
-use crate::choose::{Request, Source, check_register, choose, held_for};
+use crate::choose::{Request, Source, check_pool_options, check_register, choose, held_for};
 use crate::error::{Error, Result};
-use crate::model::{Mode, Protocol};
 use crate::owner::owner_of;
 use crate::probe::{address_error, bind_at};
 use crate::registry::{
-    LeaseOptions, NewLease, Registry, check_maker, check_pool_options, check_ttl_option,
-    drop_if_stale,
+    LeaseOptions, NewLease, Registry, check_maker, check_ttl_option, drop_if_stale,
 };
 use crate::scoped::{Choice, ScopedLease, held_by_scope};
+use crate::store::model::{Mode, Protocol};
 use crate::validate::{check_name, shown};
 
 /// How [`Registry::listen`] binds. `Default`: the wildcard address, a backlog of 128.
@@ -117,14 +116,7 @@ impl Registry {
     ) -> Result<Bound> {
         let key = self.named(name)?;
         let name = key.as_str();
-        let host = match (listen.host, options.host) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(Error::invalid(format!(
-                    "two addresses to bind: {a} (listen) and {b} (lease options); give one"
-                )));
-            }
-            (a, b) => a.or(b),
-        };
+        let host = bind_address(listen, options)?;
         let backlog = i32::try_from(listen.backlog).map_err(|_| {
             Error::invalid(format!(
                 "invalid backlog {}: at most {}",
@@ -132,26 +124,7 @@ impl Registry {
                 i32::MAX
             ))
         })?;
-        let (source, mode, pool) = match choice {
-            Choice::Pool(pool) => {
-                let pool = pool.as_deref().unwrap_or(crate::model::DEFAULT_POOL);
-                check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
-                check_pool_options(&LeaseOptions {
-                    host,
-                    ..options.clone()
-                })?;
-                (Source::Pool(pool), Mode::Pool, Some(pool))
-            }
-            Choice::Ports { ports, mode } => {
-                check_register(ports, *mode, options.range, &options.exclude, host)?;
-                let source = Source::Ports {
-                    ports,
-                    mode: *mode,
-                    range: options.range,
-                };
-                (source, *mode, None)
-            }
-        };
+        let (source, mode, pool) = lease_source(choice, options, host)?;
         let protocol = options.protocol;
         let new = NewLease {
             name,
@@ -180,13 +153,8 @@ impl Registry {
                 if fresh {
                     return Err(held_by_scope(name, port, protocol));
                 }
-                let socket = open(port).map_err(|err| match err.raw_os_error() {
-                    Some(libc::EADDRINUSE) => Error::conflict(format!(
-                        "{} holds port {port}/{protocol}, but another process has it bound",
-                        shown(name)
-                    )),
-                    _ => bind_error(host, port, &err),
-                })?;
+                let socket =
+                    open(port).map_err(|err| rebind_error(name, port, protocol, host, &err))?;
                 return Ok((bound(socket, port, false), dropped));
             }
             let (port, socket) = choose(data, &request, now, true, |port, _| match open(port) {
@@ -197,6 +165,64 @@ impl Registry {
             data.insert(new.at(port, now))?;
             Ok((bound(socket, port, true), true))
         })
+    }
+}
+
+/// The one address a `listen` binds: the listen options' or the lease options', never two
+/// different ones.
+fn bind_address(listen: &ListenOptions, options: &LeaseOptions) -> Result<Option<IpAddr>> {
+    match (listen.host, options.host) {
+        (Some(a), Some(b)) if a != b => Err(Error::invalid(format!(
+            "two addresses to bind: {a} (listen) and {b} (lease options); give one"
+        ))),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// Where a `listen` takes its port from, after the checks of `choice` and the options: its
+/// source, the new lease's mode and its pool.
+fn lease_source<'a>(
+    choice: &'a Choice,
+    options: &'a LeaseOptions,
+    host: Option<IpAddr>,
+) -> Result<(Source<'a>, Mode, Option<&'a str>)> {
+    let chosen = match choice {
+        Choice::Pool(pool) => {
+            let pool = pool.as_deref().unwrap_or(crate::store::model::DEFAULT_POOL);
+            check_name(pool).map_err(|e| Error::invalid(format!("pool: {e}")))?;
+            check_pool_options(&LeaseOptions {
+                host,
+                ..options.clone()
+            })?;
+            (Source::Pool(pool), Mode::Pool, Some(pool))
+        }
+        Choice::Ports { ports, mode } => {
+            check_register(ports, *mode, options.range, &options.exclude, host)?;
+            let source = Source::Ports {
+                ports,
+                mode: *mode,
+                range: options.range,
+            };
+            (source, *mode, None)
+        }
+    };
+    Ok(chosen)
+}
+
+/// The error of binding again the port `name` already holds.
+fn rebind_error(
+    name: &str,
+    port: u16,
+    protocol: Protocol,
+    host: Option<IpAddr>,
+    err: &io::Error,
+) -> Error {
+    match err.raw_os_error() {
+        Some(libc::EADDRINUSE) => Error::conflict(format!(
+            "{} holds port {port}/{protocol}, but another process has it bound",
+            shown(name)
+        )),
+        _ => bind_error(host, port, err),
     }
 }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::model::{Lease, Owner};
+use crate::store::model::{Lease, Owner};
 
 /// The owner record for a live process `pid`: its pid, start time and the pid namespace the
 /// pid belongs to (this process's).

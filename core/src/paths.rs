@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 /// The host registry: one per host, for every user, created by `portpool init`.
 pub const HOST_REGISTRY: &str = "/var/lib/portpool/registry.json";
 
+/// What every refusal of a damaged host registry ends with: the way back.
+pub(crate) const REPAIR_HINT: &str = "run 'sudo portpool repair' to set the host registry right, keeping every lease that reads back";
+
 /// Which rule chose a registry path; it also decides the mode of files portpool creates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathSource {

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use socket2::{Domain, Socket, Type};
 
 use crate::error::{Error, Result};
-use crate::model::Protocol;
+use crate::store::model::Protocol;
 
 /// Whether `port` can be bound for `protocol` on this host right now.
 ///

@@ -6,13 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::choose::{check_host, check_ports};
-pub(crate) use crate::choose::{take_flexible, take_from_pool};
 use crate::error::{Error, Result};
-use crate::model::{Data, Lease, Mode, Owner, Pool, Protocol, lease_key, split_key};
 use crate::owner::{owner_of, settled, standing};
 use crate::paths::{PathSource, resolve_path};
 use crate::store::Store;
+use crate::store::model::{Data, Lease, Mode, Owner, Pool, Protocol, lease_key, split_key};
 use crate::validate::{check_ttl, shown};
 
 /// Options of a new lease. `Default` is a permanent TCP lease, not forced, that may take any
@@ -295,18 +293,6 @@ pub(crate) fn live_holder(
     Ok(data.holder(port, protocol).map(Lease::key))
 }
 
-/// The checks of the options of a lease from a pool: no range (a pool has its own), no port
-/// 0 among the excluded ones, a host of this machine.
-pub(crate) fn check_pool_options(options: &LeaseOptions) -> Result<()> {
-    if let Some((lo, hi)) = options.range {
-        return Err(Error::invalid(format!(
-            "range {lo}-{hi} applies to register, not to a pool: a pool has its own range"
-        )));
-    }
-    check_ports(&[], None, &options.exclude)?;
-    check_host(options.host)
-}
-
 pub(crate) struct NewLease<'a> {
     pub(crate) name: &'a str,
     /// The user making it: the caller's effective uid.
@@ -392,7 +378,7 @@ pub(crate) fn check_maker(lease: &Lease, force: bool) -> Result<()> {
         Some(uid) if !may_override(uid, force) => Err(Error::conflict(format!(
             "lease {} was made by {}: only that user or root may release it, register its name again, hand it over or change its owner (force does it anyway)",
             shown(&lease.name),
-            crate::host::user_text(uid)
+            crate::account::user_text(uid)
         ))),
         _ => Ok(()),
     }
@@ -405,7 +391,7 @@ pub(crate) fn check_pool_maker(pool: &Pool, force: bool) -> Result<()> {
         Some(uid) if !may_override(uid, force) => Err(Error::conflict(format!(
             "pool {} was created by {}: only that user or root may change it (force does it anyway)",
             shown(&pool.name),
-            crate::host::user_text(uid)
+            crate::account::user_text(uid)
         ))),
         _ => Ok(()),
     }
@@ -433,10 +419,10 @@ impl Registry {
 
     /// A handle on `path`, creating files with the mode that `source` calls for.
     pub fn with_source(path: impl Into<PathBuf>, source: PathSource) -> Registry {
-        let mut store = Store::new(path.into(), source);
+        let mut store = Store::new(path.into(), crate::ownership::policy_for(source));
         if crate::sys::geteuid() == 0 {
             // Root's changes keep the kernel's reserved ports in sync, once `reserve` ran.
-            store.set_hook(crate::reserve::hook());
+            store.set_hook(crate::reserved::hook());
         }
         Registry {
             store,
@@ -522,5 +508,55 @@ impl Registry {
     /// Which rule chose the path (see [`resolve_path`]).
     pub fn source(&self) -> PathSource {
         self.source
+    }
+}
+
+impl Registry {
+    /// This handle, waiting at most `timeout` for another process's lock before a call that
+    /// changes the registry fails with `Busy` (zero: fail at once when the lock is held).
+    /// Reads never wait: they take no lock.
+    pub fn with_lock_timeout(self, timeout: Duration) -> Registry {
+        self.set_lock_timeout(timeout);
+        self
+    }
+
+    /// Changes how long calls on this handle wait for the lock, as
+    /// [`with_lock_timeout`](Self::with_lock_timeout), for every thread using it.
+    pub fn set_lock_timeout(&self, timeout: Duration) {
+        self.store.journal().set_lock_timeout(timeout);
+    }
+
+    /// How long calls on this handle wait for the lock: 10 s unless set by
+    /// [`set_lock_timeout`](Self::set_lock_timeout) or, for [`open`](Self::open),
+    /// `$PORTPOOL_LOCK_TIMEOUT`.
+    pub fn lock_timeout(&self) -> Duration {
+        self.store.journal().lock_timeout()
+    }
+
+    /// Brings a damaged registry back: keeps every line of it that reads back, moves the
+    /// damaged file aside as `NAME.damaged-SECONDS` (never deleting it), rewrites the registry
+    /// from what was kept with the owner, group and mode its directory gives it, and moves
+    /// aside whatever else is at the registry's, the lock's or the spare's name that is not a
+    /// plain file of the directory's owner (a FIFO, a directory, another user's file, a file
+    /// with more than one link). Reports what it kept, exactly what it could not keep, and
+    /// what it moved. A registry that reads back is left as it is. Run as root on the host
+    /// registry, as its directory's owner elsewhere; a newer version's file is refused.
+    pub fn repair(&self) -> Result<crate::store::RepairReport> {
+        self.store.repair()
+    }
+
+    /// Applies `$PORTPOOL_LOCK_TIMEOUT` (seconds) when it is set and not empty.
+    pub(crate) fn with_env_lock_timeout(self) -> Result<Registry> {
+        match std::env::var("PORTPOOL_LOCK_TIMEOUT") {
+            Ok(text) if !text.trim().is_empty() => {
+                let timeout = crate::store::parse_lock_timeout(&text).map_err(|_| {
+                    Error::invalid(format!(
+                        "invalid $PORTPOOL_LOCK_TIMEOUT {text:?}: expected seconds, from 0 to a year"
+                    ))
+                })?;
+                Ok(self.with_lock_timeout(timeout))
+            }
+            _ => Ok(self),
+        }
     }
 }

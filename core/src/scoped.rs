@@ -14,8 +14,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
-use crate::model::{Mode, Protocol};
 use crate::registry::{Grant, LeaseOptions, Registry};
+use crate::store::model::{Mode, Protocol};
 
 /// How a port is chosen: from a pool (`None`: the default pool), or from ports in a mode
 /// (as [`Registry::register`] takes them).

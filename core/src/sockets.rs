@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::model::Protocol;
+use crate::store::model::Protocol;
 
 /// A process that holds a socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -9,11 +9,32 @@ pub const MAX_NAME_BYTES: usize = 128;
 /// attempt to overflow an expiry time), not a lease.
 pub const MAX_TTL_SECS: u64 = 100 * 365 * 24 * 60 * 60 + 25 * 24 * 60 * 60;
 
+/// What separates a namespace from a name in a lease's key: a control character, which
+/// neither may contain, so a key names one (namespace, name) pair only.
+pub(crate) const NAMESPACE_SEPARATOR: char = '\u{1f}';
+
+/// The key of `name` in `namespace` (`None`: the default namespace, whose keys are the
+/// names themselves, as before namespaces).
+pub(crate) fn lease_key(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        None => name.to_owned(),
+        Some(ns) => format!("{ns}{NAMESPACE_SEPARATOR}{name}"),
+    }
+}
+
+/// A key's namespace (`None`: the default one) and name.
+pub(crate) fn split_key(key: &str) -> (Option<&str>, &str) {
+    match key.split_once(NAMESPACE_SEPARATOR) {
+        Some((ns, name)) => (Some(ns), name),
+        None => (None, key),
+    }
+}
+
 /// A name as error messages show it: quoted and escaped like Rust's `{:?}`, and cut after
 /// [`MAX_NAME_BYTES`] bytes with `…`, so that a 100 KB name never becomes a 100 KB message.
 pub fn shown(name: &str) -> String {
     // A name in a namespace is known inside core by its key: shown as the name and where.
-    if let (Some(ns), plain) = crate::model::split_key(name)
+    if let (Some(ns), plain) = split_key(name)
         && check_name(ns).is_ok()
         && check_name(plain).is_ok()
     {

@@ -128,21 +128,7 @@ fn damages() -> [(&'static str, Damage, usize); 8] {
             5,
         ),
         ("empty file", |b| b.clear(), 0),
-        (
-            "NUL block mid-file",
-            |b| {
-                // Inside line 5 (s2's): header, pool, s0, s1, s2.
-                let at = b
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c == b'\n')
-                    .nth(3)
-                    .unwrap()
-                    .0;
-                b[at + 10..at + 26].fill(0);
-            },
-            4,
-        ),
+        ("NUL block mid-file", |b| nul_block(b), 4),
         (
             "flipped byte",
             |b| {
@@ -151,18 +137,7 @@ fn damages() -> [(&'static str, Damage, usize); 8] {
             },
             4,
         ),
-        (
-            "duplicated snapshot line",
-            |b| {
-                let first: Vec<u8> = b
-                    .split_inclusive(|c| *c == b'\n')
-                    .find(|l| l.starts_with(b"{\"lease\""))
-                    .unwrap()
-                    .to_vec();
-                b.extend_from_slice(&first);
-            },
-            5,
-        ),
+        ("duplicated snapshot line", duplicated_line, 5),
         (
             "version-3 header",
             |b| {
@@ -171,22 +146,43 @@ fn damages() -> [(&'static str, Damage, usize); 8] {
             },
             5,
         ),
-        (
-            "port collision",
-            |b| {
-                let text = String::from_utf8(b.clone()).unwrap();
-                let port = |name: &str| {
-                    let at = text
-                        .find(&format!("\"name\":\"{name}\",\"port\":"))
-                        .unwrap();
-                    text[at + 19..at + 24].to_owned()
-                };
-                let fixed = text.replacen(&port("s3"), &port("s1"), 1);
-                *b = fixed.into_bytes();
-            },
-            4,
-        ),
+        ("port collision", port_collision, 4),
     ]
+}
+
+/// 16 NUL bytes inside line 5 (s2's): header, pool, s0, s1, s2.
+fn nul_block(b: &mut [u8]) {
+    let at = b
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'\n')
+        .nth(3)
+        .unwrap()
+        .0;
+    b[at + 10..at + 26].fill(0);
+}
+
+/// The first lease line of the snapshot, once more at the end.
+fn duplicated_line(b: &mut Vec<u8>) {
+    let first: Vec<u8> = b
+        .split_inclusive(|c| *c == b'\n')
+        .find(|l| l.starts_with(b"{\"lease\""))
+        .unwrap()
+        .to_vec();
+    b.extend_from_slice(&first);
+}
+
+/// s3's port rewritten to s1's.
+fn port_collision(b: &mut Vec<u8>) {
+    let text = String::from_utf8(b.clone()).unwrap();
+    let port = |name: &str| {
+        let at = text
+            .find(&format!("\"name\":\"{name}\",\"port\":"))
+            .unwrap();
+        text[at + 19..at + 24].to_owned()
+    };
+    let fixed = text.replacen(&port("s3"), &port("s1"), 1);
+    *b = fixed.into_bytes();
 }
 
 /// Each damage of the table: refused naming `portpool repair` by readers and

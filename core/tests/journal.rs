@@ -91,33 +91,40 @@ fn a_power_loss_at_any_byte_of_the_tail_recovers_the_longest_valid_prefix() {
 
     let copy = s.dir.path().join("copy.json");
     for cut in snapshot_end..=whole.len() as u64 {
-        let _ = fs::remove_file(&copy);
-        fs::write(&copy, &whole[..cut as usize]).unwrap();
-        let (valid, expected) = steps.iter().rev().find(|(end, _)| *end <= cut).unwrap();
-        let reader = open(&copy);
-        assert_eq!(&state(&reader), expected, "cut at {cut}");
-        // The next writer cuts the torn line and continues from the valid prefix.
-        let writer = open(&copy);
-        writer
-            .register("next", p + 19, Mode::Fixed, &owned())
-            .unwrap();
-        let after = fs::read(&copy).unwrap();
-        assert_eq!(
-            &after[..*valid as usize],
-            &whole[..*valid as usize],
-            "cut at {cut}"
-        );
-        let appended = &after[*valid as usize..];
-        assert!(
-            appended.ends_with(b"\n") && appended.iter().filter(|b| **b == b'\n').count() == 1,
-            "cut at {cut}: one new line after the valid prefix, got {:?}",
-            String::from_utf8_lossy(appended)
-        );
-        let mut grown = expected.clone();
-        grown.0.push(("next".into(), p + 19, None));
-        grown.0.sort();
-        assert_eq!(state(&open(&copy)), grown, "cut at {cut}");
+        recovers_at_cut(&copy, &whole, cut, &steps, p + 19);
     }
+}
+
+/// What a power loss at byte `cut` of `whole` leaves: the file reads as the state of the last
+/// change that ended at or before `cut`, and the next writer (leasing `next` as "next") cuts
+/// the torn line and appends one line after that valid prefix.
+fn recovers_at_cut(copy: &Path, whole: &[u8], cut: u64, steps: &[(u64, State)], next: u16) {
+    let _ = fs::remove_file(copy);
+    fs::write(copy, &whole[..cut as usize]).unwrap();
+    let (valid, expected) = steps.iter().rev().find(|(end, _)| *end <= cut).unwrap();
+    let reader = open(copy);
+    assert_eq!(&state(&reader), expected, "cut at {cut}");
+    // The next writer cuts the torn line and continues from the valid prefix.
+    let writer = open(copy);
+    writer
+        .register("next", next, Mode::Fixed, &owned())
+        .unwrap();
+    let after = fs::read(copy).unwrap();
+    assert_eq!(
+        &after[..*valid as usize],
+        &whole[..*valid as usize],
+        "cut at {cut}"
+    );
+    let appended = &after[*valid as usize..];
+    assert!(
+        appended.ends_with(b"\n") && appended.iter().filter(|b| **b == b'\n').count() == 1,
+        "cut at {cut}: one new line after the valid prefix, got {:?}",
+        String::from_utf8_lossy(appended)
+    );
+    let mut grown = expected.clone();
+    grown.0.push(("next".into(), next, None));
+    grown.0.sort();
+    assert_eq!(state(&open(copy)), grown, "cut at {cut}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! and applies is kept, in order; everything else is named in the report.
 
 use super::{LineIn, PoolIn};
-use crate::model::{DEFAULT_POOL, Data, Lease, Pool, check_lease};
+use crate::store::model::{DEFAULT_POOL, Data, Lease, Pool, check_lease};
 
 /// What a damaged file still holds.
 pub(crate) struct Salvaged {
@@ -16,7 +16,7 @@ pub(crate) struct Salvaged {
 /// lease whose port another lease kept, or that does not pass the reader's checks, is lost).
 /// A version-1 document that reads back is kept whole.
 pub(crate) fn salvage(bytes: &[u8]) -> Salvaged {
-    if let Ok(data) = Data::parse_v1(std::path::Path::new(""), bytes) {
+    if let Ok(data) = crate::store::v1::parse_v1(std::path::Path::new(""), bytes) {
         return Salvaged {
             data,
             lost: Vec::new(),
@@ -62,7 +62,8 @@ fn is_header(line: &[u8]) -> bool {
     struct Probe {
         version: u64,
     }
-    serde_json::from_slice::<Probe>(line).is_ok_and(|p| p.version <= crate::model::FORMAT_VERSION)
+    serde_json::from_slice::<Probe>(line)
+        .is_ok_and(|p| p.version <= crate::store::model::FORMAT_VERSION)
 }
 
 impl Salvaged {

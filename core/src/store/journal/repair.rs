@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use super::{Journal, read_from, sync_dir};
 use crate::error::{Error, Result};
-use crate::format;
-use crate::model::{Data, FORMAT_VERSION, version_error};
-use crate::store::spare_path_for;
+use crate::store::format;
+use crate::store::model::{Data, FORMAT_VERSION, version_error};
+use crate::store::storage::spare_path_for;
 use crate::sys::{self, Access};
 
 /// What [`Registry::repair`](crate::Registry::repair) did.

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::Data;
-use crate::registry::Registry;
+use crate::store::Store;
+use crate::store::model::Data;
 use crate::sys::{self, Access};
 
 /// The kernel's list of reserved ports, per network namespace.
@@ -325,15 +325,9 @@ pub(crate) fn sync(registry: &Path, data: &Data) -> Result<Reservation> {
     Ok(report)
 }
 
-/// Makes the kernel's reserved ports (`net.ipv4.ip_local_reserved_ports`, of this network
-/// namespace) hold every port leased in `reg`, TCP and UDP, so that no outgoing connection and
-/// no port-0 bind is ever given one, while an explicit bind to it still works. Removes only
-/// ports portpool added and that are no longer leased: ports reserved by anyone else stay.
-/// Runs under the registry's lock; writes the kernel's list once, and only when it changes.
-///
-/// Must run as root (else a `Registry` error that changes nothing). Once it has run on a
-/// registry, every change root makes to it syncs the same way, at once.
-pub fn reserve(reg: &Registry) -> Result<Reservation> {
+/// [`crate::reserve`] on `store`: under its lock, the kernel's list made to hold every port it
+/// leases (see there). As root only.
+pub(crate) fn reserve_in(store: &Store) -> Result<Reservation> {
     if sys::geteuid() != 0 {
         return Err(Error::new(
             ErrorKind::Registry,
@@ -342,17 +336,15 @@ pub fn reserve(reg: &Registry) -> Result<Reservation> {
             ),
         ));
     }
-    let path = reg.path().to_owned();
-    reg.store
-        .update(|data| sync(&path, data).map(|report| (report, false)))
+    let path = store.path().to_owned();
+    store.update(|data| sync(&path, data).map(|report| (report, false)))
 }
 
-/// What [`reserve`] would do now, read only (any user): [`Reservation::drift`] says whether
-/// the kernel's list and the registry disagree.
-pub fn reserve_check(reg: &Registry) -> Result<Reservation> {
+/// [`crate::reserve_check`] on `store`: what a sync would do now, read only.
+pub(crate) fn check_in(store: &Store) -> Result<Reservation> {
     let kernel = kernel_reserved()?;
-    let known = read_record(reg.path())?.unwrap_or_default();
-    let leased = reg.store.read(leased_ports)?;
+    let known = read_record(store.path())?.unwrap_or_default();
+    let leased = store.read(leased_ports)?;
     Ok(plan(&kernel, &known, &leased).2)
 }
 

@@ -23,9 +23,9 @@ use std::os::unix::fs::MetadataExt;
 use super::identity::{refuse_links, replaced_registry};
 use super::{Format, Journal, View, id_of, next_epoch, read_from, same_header, snapshot_tail};
 use crate::error::{Error, Result};
-use crate::format::{self, Decoded, HeaderState, REPAIR_HINT};
-use crate::model::Data;
-use crate::store::spare_path_for;
+use crate::store::format::{self, Decoded, HeaderState, REPAIR_HINT};
+use crate::store::model::Data;
+use crate::store::storage::spare_path_for;
 use crate::sys::{self, Access};
 
 impl Journal {

@@ -1,5 +1,5 @@
-//! The registry's contents, the log of what one update changed, and the reader of the
-//! version-1 file format (docs/registry-format.md; version 2 is in `format.rs`).
+//! The registry's contents and the log of what one update changed: the values the format
+//! (`store/format/`, and `store/v1.rs` for version-1 files) encodes, below it and unaware of it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::spelled::spelled;
 use crate::validate::check_name;
+pub(crate) use crate::validate::{lease_key, split_key};
 
 /// The registry format version this build writes. It also reads version 1, and upgrades such a
 /// file to this version on its first write.
@@ -139,27 +140,6 @@ pub struct Origin {
     pub program: String,
 }
 
-/// What separates a namespace from a name in a lease's key: a control character, which
-/// neither may contain, so a key names one (namespace, name) pair only.
-pub(crate) const NAMESPACE_SEPARATOR: char = '\u{1f}';
-
-/// The key of `name` in `namespace` (`None`: the default namespace, whose keys are the
-/// names themselves, as before namespaces).
-pub(crate) fn lease_key(namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        None => name.to_owned(),
-        Some(ns) => format!("{ns}{NAMESPACE_SEPARATOR}{name}"),
-    }
-}
-
-/// A key's namespace (`None`: the default one) and name.
-pub(crate) fn split_key(key: &str) -> (Option<&str>, &str) {
-    match key.split_once(NAMESPACE_SEPARATOR) {
-        Some((ns, name)) => (Some(ns), name),
-        None => (None, key),
-    }
-}
-
 impl Lease {
     /// The key this lease is recorded under: its name, qualified by its namespace.
     pub(crate) fn key(&self) -> String {
@@ -253,13 +233,13 @@ impl Pool {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct PoolRepr {
-    start: u16,
-    end: u16,
+pub(crate) struct PoolRepr {
+    pub(crate) start: u16,
+    pub(crate) end: u16,
     #[serde(default)]
-    cursor: Option<u16>,
+    pub(crate) cursor: Option<u16>,
     #[serde(default = "yes")]
-    probe: bool,
+    pub(crate) probe: bool,
 }
 
 /// Serde's default for `probe`.
@@ -511,68 +491,6 @@ impl Data {
                 .expect("the old lease was valid where it was");
         })
     }
-
-    /// Reads the bytes of a version-1 registry file. Every way the bytes can be wrong gives a
-    /// `Registry` error naming `path`; the caller never writes over such a file.
-    pub(crate) fn parse_v1(path: &Path, bytes: &[u8]) -> Result<Data> {
-        #[derive(Deserialize)]
-        struct FileIn {
-            version: u64,
-            #[serde(default, deserialize_with = "unique_map")]
-            pools: BTreeMap<String, PoolRepr>,
-            #[serde(default)]
-            leases: Vec<Lease>,
-        }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(Error::registry(
-                path,
-                "is empty, not a portpool registry; it was left untouched",
-            ));
-        }
-        let file: FileIn = match serde_json::from_slice(bytes) {
-            Ok(file) => file,
-            Err(err) => return Err(diagnose(path, bytes, err)),
-        };
-        if file.version != FORMAT_VERSION_1 {
-            return Err(diagnose(path, bytes, serde::de::Error::custom("")));
-        }
-        let mut data = Data::empty();
-        for (name, repr) in file.pools {
-            let bad = |why: String| Error::registry(path, format!("pool {name:?}: {why}"));
-            if let Some(why) = pool_problem(&name, repr.start, repr.end) {
-                return Err(bad(why));
-            }
-            data.pools.insert(
-                name.clone(),
-                Pool::with_cursor(name, repr.start, repr.end, repr.cursor, repr.probe),
-            );
-        }
-        data.pools
-            .entry(DEFAULT_POOL.to_owned())
-            .or_insert_with(Pool::default_pool);
-        for lease in file.leases {
-            let bad = |why: String| {
-                Error::registry(
-                    path,
-                    format!("lease {}: {why}", crate::validate::shown(&lease.name)),
-                )
-            };
-            check_lease(&lease).map_err(bad)?;
-            if data.leases.contains_key(&lease.key()) {
-                return Err(bad("appears twice".into()));
-            }
-            for port in lease.ports() {
-                if let Some(other) = data.holder(port, lease.protocol) {
-                    return Err(bad(format!(
-                        "port {}/{} is also leased to {:?}",
-                        port, lease.protocol, other.name
-                    )));
-                }
-            }
-            data.insert(lease)?;
-        }
-        Ok(data)
-    }
 }
 
 /// The entries of a JSON object in file order, refusing a key given twice (serde's maps
@@ -670,17 +588,6 @@ pub(crate) fn check_lease(lease: &Lease) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Parses the contents of a registry file without touching the disk, with the same checks and
-/// messages as opening it (`path` only names the file in errors). Returns its leases and pools,
-/// sorted by name. For tools that validate or inspect a registry someone handed them.
-pub fn parse_registry(path: &Path, bytes: &[u8]) -> Result<(Vec<Lease>, Vec<Pool>)> {
-    let data = crate::format::decode(path, bytes)?.into_data();
-    Ok((
-        data.leases().cloned().collect(),
-        data.pools().cloned().collect(),
-    ))
-}
-
 /// Leases as a JSON array of lease objects, in the registry file's lease format; the shape
 /// `portpool list --json` prints and every binding's JSON output uses.
 pub fn leases_to_json(leases: &[Lease], pretty: bool) -> String {
@@ -718,7 +625,7 @@ pub(crate) fn version_error(path: &Path, version: u64) -> Error {
 }
 
 /// Explains why bytes that failed to parse as a registry are not one.
-fn diagnose(path: &Path, bytes: &[u8], err: serde_json::Error) -> Error {
+pub(crate) fn diagnose(path: &Path, bytes: &[u8], err: serde_json::Error) -> Error {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
         Err(syntax) if syntax.is_eof() => Error::registry(
             path,
@@ -758,7 +665,7 @@ mod tests {
     use crate::ErrorKind;
 
     fn parse(text: &str) -> Result<Data> {
-        Data::parse_v1(Path::new("/r.json"), text.as_bytes())
+        crate::store::v1::parse_v1(Path::new("/r.json"), text.as_bytes())
     }
 
     fn parse_err(text: &str) -> String {

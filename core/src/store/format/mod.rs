@@ -24,7 +24,7 @@ mod salvage;
 pub(crate) use salvage::{only_version_2_lines, salvage};
 
 use crate::error::{Error, Result};
-use crate::model::{
+use crate::store::model::{
     ChangeLog, DEFAULT_POOL, Data, FORMAT_VERSION, Lease, Mode, Next, Owner, Pool, Protocol,
     check_lease, pool_problem, unique_map, version_error,
 };
@@ -155,7 +155,7 @@ struct PoolIn {
     end: u16,
     #[serde(default)]
     cursor: Option<u16>,
-    #[serde(default = "crate::model::yes")]
+    #[serde(default = "crate::store::model::yes")]
     probe: bool,
     #[serde(default)]
     uid: Option<u32>,
@@ -226,57 +226,11 @@ pub(crate) enum Encoded {
 /// hint. Anything else (a lease without an owner, a TTL-only lease, its release, a pool's
 /// range) must be flushed before the caller is told it happened.
 pub(crate) fn encode_change(data: &Data, log: &ChangeLog) -> Encoded {
-    #[derive(Serialize)]
-    struct Change<'a> {
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        del: Vec<&'a str>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        leases: Vec<LeaseOut<'a>>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        pools: Vec<&'a Pool>,
-        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-        cursors: BTreeMap<&'a str, u16>,
-    }
-    let owned = |l: Option<&Lease>| l.is_none_or(|l| l.owner.is_some());
-    let mut change = Change {
-        del: Vec::new(),
-        leases: Vec::new(),
-        pools: Vec::new(),
-        cursors: BTreeMap::new(),
+    let mut change = Change::default();
+    let leases_durable = change.note_leases(data, log);
+    let Some(pools_durable) = change.note_pools(data, log) else {
+        return Encoded::Whole;
     };
-    let mut durable = false;
-    for (name, before) in &log.leases {
-        let after = data.lease(name);
-        if before.as_ref() == after {
-            continue;
-        }
-        durable |= !(owned(before.as_ref()) && owned(after));
-        match after {
-            None => change.del.push(name),
-            Some(lease) => change.leases.push(lease.into()),
-        }
-    }
-    for (name, before) in &log.pools {
-        match (before, data.pool(name)) {
-            (before, after) if before.as_ref() == after => {}
-            (Some(b), Some(a))
-                if b.cursor != a.cursor
-                    && *b
-                        == Pool {
-                            cursor: b.cursor,
-                            ..a.clone()
-                        } =>
-            {
-                change.cursors.insert(name, a.cursor);
-            }
-            (_, Some(a)) => {
-                durable = true;
-                change.pools.push(a);
-            }
-            (Some(_), None) => return Encoded::Whole,
-            (None, None) => {}
-        }
-    }
     if change.del.is_empty()
         && change.leases.is_empty()
         && change.pools.is_empty()
@@ -286,7 +240,72 @@ pub(crate) fn encode_change(data: &Data, log: &ChangeLog) -> Encoded {
     }
     let mut bytes = serde_json::to_vec(&change).expect("plain data");
     bytes.push(b'\n');
-    Encoded::Line { bytes, durable }
+    Encoded::Line {
+        bytes,
+        durable: leases_durable || pools_durable,
+    }
+}
+
+/// One change line: the leases deleted and written, the pools written, the cursors moved.
+#[derive(Default, Serialize)]
+struct Change<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    del: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    leases: Vec<LeaseOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pools: Vec<&'a Pool>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    cursors: BTreeMap<&'a str, u16>,
+}
+
+impl<'a> Change<'a> {
+    /// Notes the leases `log` touched that differ now; true when one of them had or has no
+    /// owning process (the change must then be flushed).
+    fn note_leases(&mut self, data: &'a Data, log: &'a ChangeLog) -> bool {
+        let owned = |l: Option<&Lease>| l.is_none_or(|l| l.owner.is_some());
+        let mut durable = false;
+        for (name, before) in &log.leases {
+            let after = data.lease(name);
+            if before.as_ref() == after {
+                continue;
+            }
+            durable |= !(owned(before.as_ref()) && owned(after));
+            match after {
+                None => self.del.push(name),
+                Some(lease) => self.leases.push(lease.into()),
+            }
+        }
+        durable
+    }
+
+    /// Notes the pools `log` touched that differ now (a cursor alone as a cursor); true when
+    /// more than a cursor changed, `None` when a pool was removed (no line can say that).
+    fn note_pools(&mut self, data: &'a Data, log: &'a ChangeLog) -> Option<bool> {
+        let mut durable = false;
+        for (name, before) in &log.pools {
+            match (before, data.pool(name)) {
+                (before, after) if before.as_ref() == after => {}
+                (Some(b), Some(a))
+                    if b.cursor != a.cursor
+                        && *b
+                            == Pool {
+                                cursor: b.cursor,
+                                ..a.clone()
+                            } =>
+                {
+                    self.cursors.insert(name, a.cursor);
+                }
+                (_, Some(a)) => {
+                    durable = true;
+                    self.pools.push(a);
+                }
+                (Some(_), None) => return None,
+                (None, None) => {}
+            }
+        }
+        Some(durable)
+    }
 }
 
 /// The fewest change lines that make a small registry worth rewriting. A rewrite of a small
@@ -416,7 +435,7 @@ fn decode_any(path: &Path, bytes: &[u8]) -> Result<Decoded> {
         Ok(Probe { version: Some(v) }) if v > FORMAT_VERSION => {
             return Err(version_error(path, v));
         }
-        _ => return Data::parse_v1(path, bytes).map(Decoded::V1),
+        _ => return crate::store::v1::parse_v1(path, bytes).map(Decoded::V1),
     }
     let Some(first_end) = first_end else {
         return Err(Error::registry(
@@ -650,6 +669,17 @@ fn apply_change(
     Ok(())
 }
 
+/// Parses the contents of a registry file without touching the disk, with the same checks and
+/// messages as opening it (`path` only names the file in errors). Returns its leases and pools,
+/// sorted by name. For tools that validate or inspect a registry someone handed them.
+pub fn parse_registry(path: &Path, bytes: &[u8]) -> Result<(Vec<Lease>, Vec<Pool>)> {
+    let data = decode(path, bytes)?.into_data();
+    Ok((
+        data.leases().cloned().collect(),
+        data.pools().cloned().collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -721,7 +751,7 @@ mod tests {
             }),
             ttl: Some(30),
             expires: Some(1_700_000_030),
-            origin: Some(crate::model::Origin {
+            origin: Some(crate::store::model::Origin {
                 pid: 9,
                 start_time: 3,
                 program: "nginx".into(),
@@ -972,7 +1002,7 @@ mod tests {
             assert!(err.message().contains(needle), "{text}: {err}");
         }
         // A version-1 file with a pool key twice is refused too.
-        let err = Data::parse_v1(
+        let err = crate::store::v1::parse_v1(
             Path::new("/r.json"),
             br#"{"version":1,"pools":{"p":{"start":1,"end":2},"p":{"start":3,"end":4}}}"#,
         )

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::{Journal, id_of};
 use crate::error::{Error, Result};
-use crate::format::REPAIR_HINT;
+use crate::store::format::REPAIR_HINT;
 use crate::sys::{self, Access};
 
 /// Whether `path` still names the regular file `file` is open on. `Ok(false)` when the name
