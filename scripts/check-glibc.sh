@@ -98,7 +98,7 @@ tr '\n' ' ' < "$scratch/auditwheel" | tr -s ' ' \
     | grep -F 'is consistent with the following platform tag: "manylinux_2_17_'"$ARCH"'"' > /dev/null \
     || fail "auditwheel does not find $wheel consistent with manylinux2014 (manylinux_2_17_$ARCH)"
 case $(basename "$wheel") in
-    *manylinux2014_"$ARCH".whl) ;;
+    *-manylinux2014_"$ARCH".* | *.manylinux2014_"$ARCH".*) ;;
     *) fail "$wheel is not tagged manylinux2014_$ARCH" ;;
 esac
 echo

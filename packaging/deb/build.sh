@@ -71,7 +71,7 @@ libc_min=$(objdump -T "${elves[@]}" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIB
 depends="libc6 (>= $libc_min)"
 for needed in $(objdump -p "${elves[@]}" | awk '$1 == "NEEDED" { print $2 }' | sort -u); do
     case $needed in
-        libc.so.6 | libm.so.6 | libpthread.so.0 | libdl.so.2 | librt.so.1 | libutil.so.1) ;;
+        libc.so.6 | libm.so.6 | libpthread.so.0 | libdl.so.2 | librt.so.1 | libutil.so.1 | ld-linux-*.so.2) ;;
         libgcc_s.so.1) depends="$depends, libgcc-s1" ;;
         *) echo "make deb: a binary needs $needed, which no Depends names" >&2; exit 1 ;;
     esac
