@@ -4,7 +4,8 @@
 #   make install PREFIX=/usr/local [DESTDIR=...]   the CLI, its man pages and completions,
 #                                   libportpool (.so, .a, header, .pc) and the Go package
 #   make dist                       dist/: everything a release publishes (see README "Install")
-#   make test-dist                  make dist, then install each artefact and smoke-test it
+#   make test-dist                  make dist, check that every binary needs nothing above
+#                                   glibc 2.17, then install each artefact and smoke-test it
 #                                   (installs lintian with apt-get when missing, and says so first)
 
 SHELL := /bin/bash
@@ -20,7 +21,7 @@ DIST := $(CURDIR)/dist
 PYTHON ?= python3.11
 
 
-.PHONY: cargo-fuzz all build build-release test-dist-notice readme-sizes demo test lint test-rust test-c test-go test-python test-node test-interop test-listen test-dropins test-contrib fuzz-smoke fuzz bench install dist test-dist deb clean
+.PHONY: cargo-fuzz cargo-zigbuild zig-tools build-dist test-glibc all build build-release test-dist-notice readme-sizes demo test lint test-rust test-c test-go test-python test-node test-interop test-listen test-dropins test-contrib fuzz-smoke fuzz bench install dist test-dist deb clean
 
 all: build
 
@@ -110,24 +111,29 @@ test-contrib:
 # install builds first; without (sudo's PATH has no ~/.cargo/bin), it installs what
 # `make build-release` built, so a rustup user builds as themself and installs as root:
 # `make build-release && sudo make install`.
+#
+# RELEASE_DIR=DIR (with BUILD_RELEASE empty) installs what was built there instead, without
+# building: the .deb installs the glibc 2.17 build of `make build-dist` that way.
 HAVE_CARGO := $(shell command -v $(CARGO) 2> /dev/null)
 export HAVE_CARGO
+RELEASE_DIR ?= $(CARGO_TARGET_DIR)/release
+BUILD_RELEASE ?= $(HAVE_CARGO)
 build-release:
 	$(CARGO) build --release -p portpool-cli
 	$(MAKE) -C ffi lib
 
 install:
-	$(if $(HAVE_CARGO),$(MAKE) build-release,@test -x $(CARGO_TARGET_DIR)/release/portpool || { \
-		echo "make install: no $(CARGO) on PATH and no release build in $(CARGO_TARGET_DIR): run 'make build-release' as yourself first" >&2; exit 1; })
-	$(MAKE) -C ffi install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(if $(BUILD_RELEASE),$(MAKE) build-release,@test -x $(RELEASE_DIR)/portpool || { \
+		echo "make install: no $(CARGO) on PATH and no release build in $(RELEASE_DIR): run 'make build-release' as yourself first" >&2; exit 1; })
+	$(MAKE) -C ffi install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) LIBDIR=$(RELEASE_DIR) HAVE_CARGO=
 	$(MAKE) -C bindings/go install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
-	install -D -m 0755 $(CARGO_TARGET_DIR)/release/portpool $(DESTDIR)$(PREFIX)/bin/portpool
+	install -D -m 0755 $(RELEASE_DIR)/portpool $(DESTDIR)$(PREFIX)/bin/portpool
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-	$(CARGO_TARGET_DIR)/release/portpool man --dir $(DESTDIR)$(PREFIX)/share/man/man1
-	$(CARGO_TARGET_DIR)/release/portpool completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/portpool
-	$(CARGO_TARGET_DIR)/release/portpool completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_portpool
-	$(CARGO_TARGET_DIR)/release/portpool completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/portpool.fish
+	$(RELEASE_DIR)/portpool man --dir $(DESTDIR)$(PREFIX)/share/man/man1
+	$(RELEASE_DIR)/portpool completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/portpool
+	$(RELEASE_DIR)/portpool completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_portpool
+	$(RELEASE_DIR)/portpool completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/portpool.fish
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|/usr/bin/portpool|$(PREFIX)/bin/portpool|' packaging/deb/portpool-portserver.service \
 		> $(DESTDIR)$(PREFIX)/lib/systemd/system/portpool-portserver.service
@@ -144,6 +150,34 @@ install:
 		systemctl daemon-reload && systemctl enable --now portpool-reserve.path; \
 	fi
 
+# Every binary a release ships (the CLI, libportpool, the wheel's module, the Node addon) is
+# linked against glibc 2.17 (manylinux2014: RHEL/CentOS 7 and everything newer), whatever
+# this machine's glibc: by zig, from PyPI's ziglang package in <repo>/.venv, through
+# cargo-zigbuild (installed under target/tools, never ~/.cargo/bin) for the CLI and
+# libportpool, maturin --zig for the wheel and `napi build -x` for the addon. zig-tools
+# installs both and puts `zig` beside cargo-zigbuild in target/tools/bin, which the builds
+# find first on PATH.
+GLIBC_MIN := 2.17
+CARGO_ZIGBUILD_VERSION := 0.24.1
+ZIG_TARGET := $(ARCH)-unknown-linux-gnu.$(GLIBC_MIN)
+DIST_RELEASE := $(CARGO_TARGET_DIR)/$(ARCH)-unknown-linux-gnu/release
+WITH_ZIG := PATH="$(TOOLS)/bin:$$PATH"
+
+cargo-zigbuild:
+	@$(TOOLS)/bin/cargo-zigbuild --version 2>/dev/null | grep -q '$(CARGO_ZIGBUILD_VERSION)' || \
+	    $(CARGO) install --root $(TOOLS) cargo-zigbuild --version $(CARGO_ZIGBUILD_VERSION) --locked
+
+zig-tools: cargo-zigbuild
+	$(MAKE) -C bindings/python zig
+
+# The CLI and libportpool (.so and .a) against glibc 2.17, into $(DIST_RELEASE).
+build-dist: zig-tools
+	$(WITH_ZIG) $(CARGO) zigbuild --release --target $(ZIG_TARGET) -p portpool-cli -p portpool-ffi
+
+# Only the glibc check of make test-dist, on the dist/ there is (make dist first).
+test-glibc: zig-tools
+	VPY=$(CURDIR)/.venv/bin/python ZIG=$(TOOLS)/bin/zig ./scripts/check-glibc.sh $(DIST) $(VERSION)
+
 # dist/: the CLI binary; libportpool-VERSION-linux-ARCH.tar.gz (a relocatable prefix: lib/ with
 # the .so, its symlinks, the .a and pkgconfig/portpool.pc, include/portpool.h, and the Go
 # package in share/gocode/src/portpool); the Python wheel and sdist; the npm tarball, packed
@@ -154,9 +188,9 @@ CLEAN_TREE := $(CARGO_TARGET_DIR)/dist-tree
 dist:
 	rm -rf $(DIST) $(LIB_STAGE) $(CLEAN_TREE)
 	mkdir -p $(DIST) $(CLEAN_TREE)
-	$(MAKE) build-release
-	install -m 0755 $(CARGO_TARGET_DIR)/release/portpool $(DIST)/portpool-$(VERSION)-linux-$(ARCH)
-	$(MAKE) -C ffi install PREFIX= DESTDIR=$(LIB_STAGE) RELOCATABLE=1
+	$(MAKE) build-dist
+	install -m 0755 $(DIST_RELEASE)/portpool $(DIST)/portpool-$(VERSION)-linux-$(ARCH)
+	$(MAKE) -C ffi install PREFIX= DESTDIR=$(LIB_STAGE) RELOCATABLE=1 LIBDIR=$(DIST_RELEASE) HAVE_CARGO=
 	$(MAKE) -C bindings/go install PREFIX= DESTDIR=$(LIB_STAGE)
 	tar -C $(dir $(LIB_STAGE)) --owner=0 --group=0 -czf $(DIST)/libportpool-$(VERSION)-linux-$(ARCH).tar.gz \
 		$(notdir $(LIB_STAGE))
@@ -165,7 +199,7 @@ dist:
 		| while IFS= read -r -d '' f; do if [ -e "$$f" ]; then printf '%s\0' "$$f"; fi; done \
 		| tar --null -T - -cf - | tar -xf - -C $(CLEAN_TREE)
 	cd $(CLEAN_TREE)/bindings/node && npm pack --silent --pack-destination $(DIST) > /dev/null
-	packaging/deb/build.sh $(CURDIR) $(DIST) $(VERSION)
+	RELEASE_DIR=$(DIST_RELEASE) BUILD_RELEASE= packaging/deb/build.sh $(CURDIR) $(DIST) $(VERSION)
 	cd $(DIST) && sha256sum * > SHA256SUMS
 	ls -l $(DIST)
 
@@ -183,6 +217,7 @@ test-dist-notice:
 test-dist: test-dist-notice dist
 	$(MAKE) -C bindings/python dist-tools
 	$(MAKE) -C bindings/node deps
+	VPY=$(CURDIR)/.venv/bin/python ZIG=$(TOOLS)/bin/zig ./scripts/check-glibc.sh $(DIST) $(VERSION)
 	PYTHON=$(PYTHON) VPY=$(CURDIR)/.venv/bin/python ./scripts/test-dist.sh $(CURDIR) $(DIST) $(VERSION)
 	./scripts/test-deb.sh $(DIST)/portpool_$(VERSION)_$$(dpkg --print-architecture).deb
 	./scripts/readme-check.sh $(CURDIR) $(DIST)
@@ -193,9 +228,10 @@ readme-sizes:
 
 # The Debian package alone, into dist/ (make dist builds it too): what `make install
 # PREFIX=/usr` installs, a postinst that creates the group portpool and runs
-# `portpool init --group portpool`, and a postrm that removes the registry on purge.
-deb:
-	packaging/deb/build.sh $(CURDIR) $(DIST) $(VERSION)
+# `portpool init --group portpool`, and a postrm that removes the registry on purge; the
+# binaries of `make build-dist` (glibc 2.17).
+deb: build-dist
+	RELEASE_DIR=$(DIST_RELEASE) BUILD_RELEASE= packaging/deb/build.sh $(CURDIR) $(DIST) $(VERSION)
 
 clean:
 	$(CARGO) clean

@@ -37,7 +37,7 @@ step "the artefacts"
 ls -l "$DIST"
 cli=$DIST/portpool-$VERSION-linux-$ARCH
 lib_tarball=$DIST/libportpool-$VERSION-linux-$ARCH.tar.gz
-wheel=$(ls "$DIST"/portpool-"$VERSION"-cp311-abi3-manylinux_*_"$ARCH".whl)
+wheel=$(ls "$DIST"/portpool-"$VERSION"-cp311-abi3-manylinux*_"$ARCH".whl)
 sdist=$DIST/portpool-$VERSION.tar.gz
 npm_tarball=$DIST/portpool-$VERSION.tgz
 for f in "$cli" "$lib_tarball" "$wheel" "$sdist" "$npm_tarball" "$DIST/SHA256SUMS"; do

@@ -193,9 +193,18 @@ pub(crate) fn available_bytes(file: &File) -> io::Result<u64> {
 /// Sixteen random hexadecimal digits.
 pub(crate) fn random_hex() -> String {
     let mut bytes = [0u8; 8];
+    // The system call (Linux 3.17+), not glibc's wrapper, which came with glibc 2.25: the
+    // released binaries run on glibc 2.17.
     // SAFETY: getrandom writes at most `bytes.len()` bytes into `bytes`.
-    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if got != bytes.len() as isize {
+    let got = unsafe {
+        libc::syscall(
+            libc::SYS_getrandom,
+            bytes.as_mut_ptr(),
+            bytes.len(),
+            0 as libc::c_uint,
+        )
+    };
+    if got != bytes.len() as libc::c_long {
         // No getrandom: the time and the pid are unique enough for a name made with O_EXCL.
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -239,20 +248,24 @@ pub(crate) fn in_group(gid: u32) -> bool {
 
 /// Swaps what `a` and `b` name, atomically (`renameat2` with `RENAME_EXCHANGE`): both files
 /// keep their inodes, owners and modes, and a reader of either name finds one or the other.
+/// The system call itself (Linux 3.15+), not glibc's wrapper: that one came with glibc 2.28,
+/// and the released binaries run on glibc 2.17.
 pub(crate) fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     fault("renameat2")?;
     let a = std::ffi::CString::new(a.as_os_str().as_bytes())?;
     let b = std::ffi::CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: two valid NUL-terminated paths, relative to the working directory.
+    // SAFETY: two valid NUL-terminated paths, relative to the working directory; renameat2
+    // returns 0 or -1 (errno set), which fits a c_int.
     retry(|| unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             a.as_ptr(),
             libc::AT_FDCWD,
             b.as_ptr(),
             libc::RENAME_EXCHANGE,
-        )
+        ) as libc::c_int
     })
 }
 

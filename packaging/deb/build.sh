@@ -4,7 +4,9 @@
 # holds exactly what `make install` installs (the portserver's systemd unit, disabled, among
 # it), plus Debian's docs with README.md, and the maintainer scripts beside this file.
 #
-# Usage: build.sh REPO OUT_DIR VERSION   (with $CARGO_TARGET_DIR set by the Makefile)
+# Usage: build.sh REPO OUT_DIR VERSION   (with $CARGO_TARGET_DIR set by the Makefile, and
+#        RELEASE_DIR=<the glibc 2.17 build> BUILD_RELEASE= from `make deb` and `make dist`:
+#        `make install` then installs that build instead of building one for this machine)
 #
 # The Maintainer field names who built the package: $DEBFULLNAME and $DEBEMAIL, as Debian's
 # own tools read them, else the repository's git user.name and user.email.
@@ -61,10 +63,25 @@ strip --remove-section=.comment --remove-section=.note --strip-unneeded \
 strip --strip-debug --remove-section=.comment --remove-section=.note \
     --enable-deterministic-archives "$STAGE/usr/lib/$MULTIARCH/libportpool.a"
 
+# Depends, from what the binaries need (dpkg-shlibdeps' answer, without a debian/ tree): libc6
+# from the highest GLIBC_ symbol version they use (2.17 for the binaries of `make build-dist`),
+# libgcc-s1 if one needs libgcc_s.so.1.
+elves=("$STAGE/usr/bin/portpool" "$STAGE"/usr/lib/"$MULTIARCH"/libportpool.so.*.*)
+libc_min=$(objdump -T "${elves[@]}" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)
+[ -n "$libc_min" ] || { echo "make deb: no GLIBC_ symbol version in ${elves[*]}" >&2; exit 1; }
+depends="libc6 (>= $libc_min)"
+for needed in $(objdump -p "${elves[@]}" | awk '$1 == "NEEDED" { print $2 }' | sort -u); do
+    case $needed in
+        libc.so.6 | libm.so.6 | libpthread.so.0 | libdl.so.2 | librt.so.1 | libutil.so.1 | ld-linux-*.so.2) ;;
+        libgcc_s.so.1) depends="$depends, libgcc-s1" ;;
+        *) echo "make deb: a binary needs $needed, which no Depends names" >&2; exit 1 ;;
+    esac
+done
+
 install -d "$STAGE/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
 sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$size/" \
-    -e "s/@MAINTAINER@/$name <$email>/" "$HERE/control.in" > "$STAGE/DEBIAN/control"
+    -e "s/@MAINTAINER@/$name <$email>/" -e "s/@DEPENDS@/$depends/" "$HERE/control.in" > "$STAGE/DEBIAN/control"
 install -m 0755 "$HERE/postinst" "$HERE/postrm" "$STAGE/DEBIAN/"
 install -m 0644 "$HERE/triggers" "$STAGE/DEBIAN/"
 # What a package linking libportpool.so.0 depends on (dpkg-shlibdeps reads it).
