@@ -28,7 +28,7 @@ heal() {
   pp list >/dev/null 2>&1 && return 0
   out=$(pp repair 2>&1) || { echo "REPAIR FAILED: $out" >> problems; return 0; }
   echo "$out" >> repairs
-  if echo "$out" | grep '^lost: ' | grep -Eq '(pp|as_q|as_n|as_k|as_member)-[0-9]|installer-svc'; then
+  if echo "$out" | grep '^lost: ' | grep -Eq '(pp|as_q|as_n|as_k|as_member)-[0-9]|installer-svc|q-held'; then
     echo "REPAIR LOST AN HONEST LEASE: $out" >> problems
   fi
 }
@@ -84,7 +84,7 @@ attempt() {
   if out=$("$@" 2>err.attack); then
     case $out in
       *"held no lease") echo "$name missed" >> attacks ;;
-      *) echo "$name landed" >> attacks ;;
+      *) echo "$name landed: $out; $(as_member list 2>&1 | grep -E '^(installer-svc|q-held) ' | tr -s ' \n' ' ')" >> attacks ;;
     esac
   else
     echo "$name refused: $(head -c 200 err.attack | tr '\n' ' ')" >> attacks
@@ -182,20 +182,80 @@ attacker() {
   local round=0 kind
   while [ "$EPOCHSECONDS" -lt "$end" ]; do
     round=$((round + 1))
-    attack_names
-    attack_rails "$round"
-    attack_outsider
     for kind in garbage-tail duplicated-line nul-block flipped-byte garbage-mid-file newer-version-header; do
       [ "$EPOCHSECONDS" -lt "$end" ] || break
       damage "$kind" "$round-$kind"
       sleep 0.5
     done
+    attack_names
+    attack_rails "$round"
+    attack_outsider
   done
 }
 
+# The portserver (a long-lived handle across every repair) hands out ports of the same pool.
+# Its clients, in Python as portpicker's are: `ask ADDRESS COUNT UNTIL` asks COUNT times for
+# a port for its own process and prints "PORT ACKNOWLEDGED" per port, then "end NOW" just
+# before it exits at UNTIL (its leases end no earlier); `storm ADDRESS UNTIL` keeps opening
+# connections that never send a request (a few hundred a second), up to 300 at once, until
+# UNTIL.
+ask='
+import os, socket, sys, time
+now = lambda: time.time_ns() // 1000
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    try:
+        s.connect("\0" + sys.argv[1][1:])
+        s.sendall(b"%d\n" % os.getpid())
+        reply = s.makefile().read().strip()
+    except OSError:
+        reply = ""
+    s.close()
+    print("%s %d" % (reply, now()) if reply.isdigit() else "refused 0", flush=True)
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+print("end %d" % now(), flush=True)
+'
+storm='
+import collections, socket, sys, time
+held = collections.deque()
+while time.time() < float(sys.argv[2]):
+    s = socket.socket(socket.AF_UNIX)
+    s.setblocking(False)
+    try:
+        s.connect("\0" + sys.argv[1][1:])
+        held.append(s)
+    except OSError:
+        s.close()
+    while len(held) > 300:
+        held.popleft().close()
+    time.sleep(0.002)
+'
+address=@portpool-soak-$$
+timeout $((seconds + 40)) "$BIN" portserver --address "$address" --pool soak 2>server.err &
+server=$!
+# Granted ports go to all.log as any holder's: PORT ACKNOWLEDGED END HOLDER.
+as_log() {
+  awk -v who="$1" '$1 == "end" { until = $2 } $1 ~ /^[0-9]+$/ { port[++n] = $1; t[n] = $2 }
+    END { for (i = 1; i <= n; i++) print port[i], t[i], until, who "-" i }'
+}
+# O, greedy: twelve ports for one long-lived process (the server grants a quarter of the pool
+# to one user), and a connect storm from three processes. Q asks for one port at a time.
+as "$OUTSIDER" /usr/bin/python3 -c "$ask" "$address" 12 "$end" > greedy.out &
+for _ in 1 2 3; do as "$OUTSIDER" /usr/bin/python3 -c "$storm" "$address" "$end" & done
+portserver_client() {
+  local i=0
+  while [ "$EPOCHSECONDS" -lt "$end" ]; do
+    i=$((i + 1))
+    as "$Q" /usr/bin/python3 -c "$ask" "$address" 1 0 | as_log "q-portserver-$i" >> portserver.log
+  done
+}
+sleep 0.5
 worker pp root.log & worker as_q q.log & worker as_n n.log & worker as_k k.log &
-attacker &
-wait
+attacker & portserver_client &
+wait $(jobs -p | grep -vx "$server")
+kill "$server"
+wait "$server" || true
 [ ! -s problems ] || fail "$(cat problems)"
 
 # Every attack was tried; what the sticky directory, the rails and the outsider's rights
@@ -206,7 +266,7 @@ for name in swap-in-file swap-in-newer-version swap-in-private-copy swap-in-fifo
   reset release-others-lease outsider-plants-file outsider-writes-registry outsider-holds-lock \
   outsider-allocates outsider-releases-roots-lease outsider-pool-set; do
   grep -q "^$name refused" attacks || fail "$name was never tried: $(summary)"
-  ! grep "^$name landed" attacks || fail "$name landed"
+  ! grep "^$name landed" attacks || fail "$name landed: $(cat repairs)"
 done
 # Those the kernel refuses, because the directory is sticky:
 for name in swap-in-file swap-in-newer-version swap-in-private-copy swap-in-fifo swap-in-symlink rename-away delete; do
@@ -221,6 +281,12 @@ grep -q "^repaired: kept" repairs || fail "root never repaired M's damage"
 cat root.log q.log n.log k.log > all.log
 [ "$(wc -l < all.log)" -gt $((seconds * 2)) ] || fail "too few acknowledged leases to tell: $(wc -l < all.log)"
 cat m.log >> all.log 2>/dev/null || true
+granted=$(grep -c '^[0-9]' greedy.out || true)
+[ "$granted" -ge 1 ] && [ "$granted" -le 4 ] || fail "the portserver granted the greedy outsider $granted ports: $(cat greedy.out)"
+as_log o-portserver < greedy.out >> all.log
+served=$(grep -c . portserver.log || true)
+[ "$served" -ge 1 ] || fail "the portserver served Q nothing during the storm: $(cat server.err)"
+cat portserver.log >> all.log
 # Per port, in order of acknowledgement: each lease must begin after the previous one ended
 # (lines: PORT ACKNOWLEDGED RELEASE-BEGAN HOLDER, times in microseconds).
 overlaps() {
@@ -242,11 +308,17 @@ for who in pp as_q as_member as_outsider; do
 done
 out=$(pp repair) || fail "the last repair: $out"
 echo "$out" | grep -q "^repaired: kept" || fail "the last repair: $out"
-! echo "$out" | grep '^lost: ' | grep -Eq '(pp|as_q|as_n|as_k|as_member)-[0-9]|installer-svc' || fail "the last repair lost an honest lease: $out"
+! echo "$out" | grep '^lost: ' | grep -Eq '(pp|as_q|as_n|as_k|as_member)-[0-9]|installer-svc|q-held' || fail "the last repair lost an honest lease: $out"
 aside=$(echo "$out" "$(cat repairs)" | grep -c '^moved aside: ')
 [ "$(ls "$DIR" | grep -c '\.damaged-')" = "$aside" ] || fail "damaged files: $(ls -a "$DIR") for $aside moved aside"
 
-# After that one repair, every command reads the registry, for every user, as it should.
+# Root's and Q's leases are still theirs: made by them, never re-made by M.
+uids=$(pp list --json | tr -d ' \n' | grep -Eo '"name":"(installer-svc|q-held)"[^}]*"uid":[0-9]+' | sed 's/"name":"\([^"]*\)".*"uid":/\1 /')
+[ "$uids" = "installer-svc 0
+q-held $(id -u "$Q")" ] || fail "leases changed hands: $uids"
+# After that one repair, every command reads the registry, for every user, as it should
+# (once root's gc has taken back the leases of the portserver's clients, which have exited).
+pp gc >/dev/null
 [ "$(stat -c '%U:%G %a' "$REG")" = "root:$GROUP 664" ] || fail "registry is $(stat -c '%U:%G %a' "$REG")"
 [ "$(stat -c '%U:%G %a' "$REG.lock")" = "root:$GROUP 660" ] || fail "lock is $(stat -c '%U:%G %a' "$REG.lock")"
 for who in pp as_q as_n as_k as_member as_outsider; do
