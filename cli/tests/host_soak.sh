@@ -24,13 +24,19 @@ now() { echo "${EPOCHREALTIME//[!0-9]/}"; }
 # Root as the operator: a registry that every command refuses is repaired, and a repair may
 # lose only what M wrote or damaged by hand (its bait leases, its garbage).
 heal() {
-  local out
+  local out held got code
   pp list >/dev/null 2>&1 && return 0
   out=$(pp repair 2>&1) || { echo "REPAIR FAILED: $out" >> problems; return 0; }
   echo "$out" >> repairs
   if echo "$out" | grep '^lost: ' | grep -Eq '(pp|as_q|as_n|as_k|as_member)-[0-9]|installer-svc|q-held'; then
     echo "REPAIR LOST AN HONEST LEASE: $out" >> problems
   fi
+  # (M may have damaged the file again already: only "not found" or another port counts.)
+  for held in "installer-svc $root_port" "q-held $q_port"; do
+    if got=$(pp get ${held% *} 2>/dev/null); then code=0; else code=$?; fi
+    [ "$code" != 1 ] && { [ "$code" != 0 ] || [ "$got" = "${held#* }" ]; } ||
+      echo "AFTER A REPAIR, ${held% *} IS GONE ($code, $got): $out" >> problems
+  done
 }
 
 # Runs `$who ARGS...`, retrying while the registry is busy (M holds the lock: exit 6) or
