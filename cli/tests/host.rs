@@ -399,8 +399,9 @@ as_member pool set --force ci "$FREE" $((FREE + 4)) >/dev/null || fail "--force 
 /// of the host's table a member can still try, each recorded with its outcome (the names of
 /// the sticky directory, the rails, holding the lock, and damage written by hand into the
 /// registry: garbage, a NUL block, a flipped byte, a duplicated line, a newer version's
-/// header), and the outsider through its own; root repairs what M damaged, as an operator
-/// would. Afterwards no port was ever held by two acknowledged leases, every repair kept
+/// header), and the outsider through its own (the portserver's included: greedy asks and a
+/// connect storm, while the portserver serves the soak's pool); root repairs what M damaged,
+/// as an operator would. Afterwards no port was ever held by two acknowledged leases, every repair kept
 /// every honest lease, and, with M's last damage left in place, one `portpool repair` as
 /// root brings list, get, allocate, release and doctor back for every user. The script is
 /// `host_soak.sh`.

@@ -1,9 +1,12 @@
 # The soak of cli/tests/host.rs, run by `on_a_host` (its prelude defines pp, as, as_member,
 # as_q, as_outsider and fail). Root and three members (Q, ppn, ppk) allocate and release in a
 # loop for $PORTPOOL_SOAK_SECONDS (default 60) while a fourth member, M, loops through every
-# attack of issue 26's host table a member can still try, and the outsider O through its own.
-# Every acknowledged result goes to a log; afterwards no port may have been held by two live
-# leases, and one `portpool repair` as root must bring every command back for every user.
+# attack of issue 26's host table a member can still try, and the outsider O through its own
+# (the files, the lock, the commands, and the portserver: greedy asks and a connect storm).
+# The portserver serves the same pool throughout, and root repairs what M damages, as an
+# operator would. Every acknowledged result (port, acknowledged, released, holder) goes to a
+# log; afterwards no port may have been held by two live leases, and, with M's last damage
+# left in place, one `portpool repair` as root must bring every command back for every user.
 seconds=${PORTPOOL_SOAK_SECONDS:-60}
 for user in ppn ppk; do useradd -m -G "$GROUP" "$user"; done
 pp init --group "$GROUP" >/dev/null
