@@ -78,8 +78,9 @@ pub use scoped::{Choice, ScopedLease};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
 pub use store::{DEFAULT_LOCK_TIMEOUT, parse_lock_timeout};
 pub use validate::{
-    MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_host, parse_port,
-    pid_from_i64, port_from_i64, shown, ticket_from_i64, ttl_from_i64,
+    DEFAULT_BACKLOG, MAX_NAME_BYTES, MAX_TTL_SECS, backlog_from_i64, check_name, check_port,
+    check_ttl, count_from_i64, integer_out_of_range, lock_timeout_from_secs, not_an_integer,
+    parse_host, parse_port, pid_from_i64, port_from_i64, shown, ticket_from_i64, ttl_from_i64,
 };
 pub use wait::{Wait, with_wait};
 

@@ -20,7 +20,7 @@ use crate::registry::{
 use crate::scoped::{Choice, ScopedLease, held_by_scope};
 use crate::validate::{check_name, shown};
 
-/// How [`Registry::listen`] binds. `Default`: the wildcard address, a backlog of 128.
+/// How [`Registry::listen`] binds. `Default`: the wildcard address, the kernel's backlog.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenOptions {
     /// The address to bind, e.g. 127.0.0.1. `None`: the IPv6 wildcard in dual-stack mode
@@ -28,7 +28,8 @@ pub struct ListenOptions {
     /// dual-stack too.
     pub host: Option<IpAddr>,
     /// TCP only: the length of the queue of connections not yet accepted (the kernel caps
-    /// it at `net.core.somaxconn`). At most 2147483647.
+    /// it at `net.core.somaxconn`). 0 ([`DEFAULT_BACKLOG`](crate::DEFAULT_BACKLOG)): the
+    /// kernel's `somaxconn`. At most 2147483647 ([`backlog_from_i64`](crate::backlog_from_i64)).
     pub backlog: u32,
 }
 
@@ -36,7 +37,7 @@ impl Default for ListenOptions {
     fn default() -> Self {
         ListenOptions {
             host: None,
-            backlog: 128,
+            backlog: crate::validate::DEFAULT_BACKLOG,
         }
     }
 }
@@ -125,13 +126,7 @@ impl Registry {
             }
             (a, b) => a.or(b),
         };
-        let backlog = i32::try_from(listen.backlog).map_err(|_| {
-            Error::invalid(format!(
-                "invalid backlog {}: at most {}",
-                listen.backlog,
-                i32::MAX
-            ))
-        })?;
+        let backlog = listen_backlog(listen.backlog)?;
         let (source, mode, pool) = match choice {
             Choice::Pool(pool) => {
                 let pool = pool.as_deref().unwrap_or(crate::model::DEFAULT_POOL);
@@ -206,6 +201,20 @@ fn bound(socket: Socket, port: u16, created: bool) -> Bound {
         port,
         created,
     }
+}
+
+/// The length `listen(2)` is given for `backlog`: the kernel's `net.core.somaxconn` for 0
+/// (`SOMAXCONN`, 4096 since Linux 5.4, where /proc cannot be read).
+fn listen_backlog(backlog: u32) -> Result<i32> {
+    let backlog = crate::validate::backlog_from_i64(i64::from(backlog))?;
+    if backlog != crate::validate::DEFAULT_BACKLOG {
+        return Ok(backlog.try_into().unwrap_or(i32::MAX));
+    }
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok())
+        .filter(|n| *n > 0);
+    Ok(somaxconn.unwrap_or(libc::SOMAXCONN))
 }
 
 /// A server socket on `port`: bound to `host`, else `[::]` dual-stack, else (no IPv6 on

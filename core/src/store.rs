@@ -10,6 +10,7 @@ use crate::journal::Journal;
 use crate::model::Data;
 use crate::paths::PathSource;
 use crate::registry::Registry;
+use crate::validate::{lock_timeout_error, lock_timeout_from_secs};
 
 /// The compaction spare beside the registry, `.<name>.spare`: a file `portpool init` creates
 /// with the registry's owner, group and mode, so that a writer who is not the registry's owner
@@ -148,23 +149,14 @@ impl Store {
 /// handle or `$PORTPOOL_LOCK_TIMEOUT` says otherwise.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The longest lock timeout accepted: a year.
-const MAX_LOCK_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
-
 /// Reads a lock timeout given in seconds (`"10"`, `"0.5"`, `"0"` for no wait at all), as
 /// `$PORTPOOL_LOCK_TIMEOUT` and `portpool --wait` take it. Anything else, negative or over a
-/// year is `InvalidArgument`.
+/// year is `InvalidArgument` ([`lock_timeout_from_secs`]'s rule).
 pub fn parse_lock_timeout(text: &str) -> Result<Duration> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && (0.0..=MAX_LOCK_TIMEOUT_SECS).contains(s))
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "invalid lock timeout {text:?}: expected seconds, from 0 to a year"
-            ))
-        })
+    match text.trim().parse::<f64>() {
+        Ok(secs) => lock_timeout_from_secs(secs).map_err(|_| lock_timeout_error(text)),
+        Err(_) => Err(lock_timeout_error(text)),
+    }
 }
 
 impl Registry {
