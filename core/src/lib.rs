@@ -70,7 +70,7 @@ pub use model::{
     Next, Origin, Owner, Pool, Protocol, leases_to_json, parse_registry, pools_to_json,
 };
 pub use notice::take_warnings;
-pub use owner::{is_alive, owner_of};
+pub use owner::{is_alive, may_claim, owner_of, real_uid, unnamed_lease_name};
 pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
 pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PoolChange, PortState, Reclaimed, Registry};
