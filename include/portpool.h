@@ -331,7 +331,7 @@ typedef struct portpool_choice {
 
 /**
  * How `portpool_listen` binds. A zeroed struct (or NULL instead of one) binds the wildcard
- * address with a backlog of 128.
+ * address with the kernel's backlog (`net.core.somaxconn`).
  *
  * **Owner:** the caller; the library only reads it during the call.
  */
@@ -342,7 +342,7 @@ typedef struct portpool_listen_options {
      */
     const char *host;
     /**
-     * TCP only: the queue of connections not yet accepted (0: 128).
+     * TCP only: the queue of connections not yet accepted (0: the kernel's `somaxconn`).
      */
     uint32_t backlog;
 } portpool_listen_options;

@@ -34,7 +34,7 @@ import (
 //
 // The socket is bound to WithHost's address, else the IPv6 wildcard in dual-stack mode (IPv4
 // and IPv6) where the host has IPv6, else 0.0.0.0; with SO_REUSEADDR, as servers set it, and
-// WithBacklog's queue (128 by default). Listen takes WithPool, WithPort, WithPorts, WithMode,
+// WithBacklog's queue (the kernel's somaxconn by default). Listen takes WithPool, WithPort, WithPorts, WithMode,
 // WithRange, WithExclude, WithHost, WithBacklog, WithOwner and WithTTL.
 //
 // Ownership: the caller owns the listener and closes it; it is close-on-exec, as every

@@ -34,7 +34,7 @@ type leaseOptions struct {
 	// pointer inside a struct it is given).
 	exclude []uint16
 	host    string
-	// Listen only: the queue of connections not yet accepted (0: libportpool's 128).
+	// Listen only: the queue of connections not yet accepted (0: the kernel's somaxconn).
 	backlog C.uint32_t
 }
 
@@ -209,7 +209,7 @@ func WithHost(ip netip.Addr) LeaseOption {
 }
 
 // WithBacklog sets the length of the queue of connections Listen's socket has not accepted
-// yet (default 128; 0 also means 128; the kernel caps it at net.core.somaxconn). Over
+// yet (default, and 0: the kernel's net.core.somaxconn, which also caps it). Over
 // 2147483647, or negative, is ErrInvalidArgument. Only Listen takes it.
 func WithBacklog(n int) LeaseOption {
 	return func(o *leaseOptions) {

@@ -641,8 +641,8 @@ export interface ListenOptions {
    */
   host?: string
   /**
-   * TCP: the length of the queue of connections not yet accepted (default 128; the
-   * kernel caps it at `net.core.somaxconn`).
+   * TCP: the length of the queue of connections not yet accepted (default, and 0:
+   * the kernel's `net.core.somaxconn`, which also caps it).
    */
   backlog?: number
   /**

@@ -143,7 +143,7 @@ pub struct portpool_find_options {
 }
 
 /// How `portpool_listen` binds. A zeroed struct (or NULL instead of one) binds the wildcard
-/// address with a backlog of 128.
+/// address with the kernel's backlog (`net.core.somaxconn`).
 ///
 /// **Owner:** the caller; the library only reads it during the call.
 #[repr(C)]
@@ -152,7 +152,7 @@ pub struct portpool_listen_options {
     /// The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
     /// wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
     pub host: *const c_char,
-    /// TCP only: the queue of connections not yet accepted (0: 128).
+    /// TCP only: the queue of connections not yet accepted (0: the kernel's `somaxconn`).
     pub backlog: u32,
 }
 

@@ -189,15 +189,14 @@ fn port_arg(value: f64) -> pp::Result<u16> {
 }
 
 /// An integer given as a JavaScript number, for core to check: a number that is not a whole
-/// number within 64 bits (1.5, NaN, Infinity, 2^64) is refused here, naming `what`.
+/// number (1.5, NaN, Infinity) or not within 64 bits (2^64) is refused with core's words.
 fn integer_arg(value: f64, what: &str) -> pp::Result<i64> {
-    if value.fract() == 0.0 && value >= i64::MIN as f64 && value <= i64::MAX as f64 {
+    if value.fract() != 0.0 || !value.is_finite() {
+        Err(pp::not_an_integer(what, &value.to_string()))
+    } else if value >= i64::MIN as f64 && value < i64::MAX as f64 {
         Ok(value as i64)
     } else {
-        Err(pp::Error::new(
-            pp::ErrorKind::InvalidArgument,
-            format!("invalid {what} {value}: expected an integer"),
-        ))
+        Err(pp::integer_out_of_range(what, &value.to_string()))
     }
 }
 
@@ -291,26 +290,13 @@ fn host_arg(host: Option<&str>) -> pp::Result<Option<IpAddr>> {
 
 /// A count of ports (`findFree`'s `count`); core says how many it takes.
 fn count_arg(value: f64) -> pp::Result<usize> {
-    let count = integer_arg(value, "count")?;
-    usize::try_from(count).map_err(|_| {
-        pp::Error::new(
-            pp::ErrorKind::InvalidArgument,
-            format!("invalid count {count}: ask for at least 1 port"),
-        )
-    })
+    integer_arg(value, "count").and_then(pp::count_from_i64)
 }
 
-/// A backlog (`listen`'s); core says how long it may be.
+/// A backlog (`listen`'s); core says how long it may be and what none means.
 fn backlog_arg(value: Option<f64>) -> pp::Result<u32> {
-    let Some(value) = value else {
-        return Ok(pp::ListenOptions::default().backlog);
-    };
-    let backlog = integer_arg(value, "backlog")?;
-    u32::try_from(backlog).map_err(|_| {
-        pp::Error::new(
-            pp::ErrorKind::InvalidArgument,
-            format!("invalid backlog {backlog}: expected 0 or more"),
-        )
+    value.map_or(Ok(pp::DEFAULT_BACKLOG), |v| {
+        integer_arg(v, "backlog").and_then(pp::backlog_from_i64)
     })
 }
 
@@ -473,7 +459,7 @@ impl Registry {
                 .with_force(force);
             match options.and_then(|o| o.lock_timeout) {
                 Some(seconds) => {
-                    Ok(reg.with_lock_timeout(pp::parse_lock_timeout(&seconds.to_string())?))
+                    Ok(reg.with_lock_timeout(pp::lock_timeout_from_secs(seconds)?))
                 }
                 None => Ok(reg),
             }

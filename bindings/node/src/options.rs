@@ -212,8 +212,8 @@ options! {
         /// The address to bind, e.g. `'127.0.0.1'`. Default: `::` in dual-stack mode (IPv4
         /// and IPv6) where the host has IPv6, else `0.0.0.0`.
         pub host: Option<String>,
-        /// TCP: the length of the queue of connections not yet accepted (default 128; the
-        /// kernel caps it at `net.core.somaxconn`).
+        /// TCP: the length of the queue of connections not yet accepted (default, and 0:
+        /// the kernel's `net.core.somaxconn`, which also caps it).
         pub backlog: Option<f64>,
         /// The process that owns the lease; default: this process (`process.pid`). The lease
         /// is reclaimed once it exits.
