@@ -1,0 +1,94 @@
+//! The module's free functions.
+
+use portpool_core as pp;
+use pyo3::IntoPyObjectExt;
+use pyo3::prelude::*;
+
+use crate::args::{exclude_arg, host_arg, int_arg, port_arg, port_list, protocol_arg, range_arg};
+use crate::errors::{OrRaise, error};
+
+/// Whether `port` can be bound for `protocol` on this host right now (IPv4 and IPv6
+/// wildcards). Consults no registry; the answer is a snapshot.
+///
+/// Args:
+///     port: The port, 1-65535.
+///     protocol: "tcp" (default) or "udp".
+///
+/// Returns:
+///     True when nothing has the port bound.
+///
+/// Raises:
+///     InvalidArgumentError: a bad port or protocol.
+///     TypeError: an argument of the wrong type.
+#[pyfunction]
+#[pyo3(signature = (port, protocol="tcp"))]
+pub(crate) fn is_free(py: Python<'_>, port: &Bound<'_, PyAny>, protocol: &str) -> PyResult<bool> {
+    let port = port_arg(py, port)?;
+    let protocol = protocol_arg(py, protocol)?;
+    py.detach(|| pp::is_free(port, protocol)).or_raise(py)
+}
+
+/// Free ports, like portpicker.pick_unused_port() and get-port: `count` distinct ports that
+/// nothing has bound right now. Takes no lease: use Registry.register() or allocate() to keep
+/// other portpool users off them.
+///
+/// Candidates in order: `ports`, then `range`; without a range, ports the kernel picks.
+/// Each is probed on the IPv4 and IPv6 wildcards, or on `host` only.
+///
+/// Args:
+///     protocol: "tcp" (default) or "udp".
+///     ports: Ports to try first, in order (an iterable of int).
+///     range: Then this (start, end) pair of ports, inclusive.
+///     exclude: Ports never returned (an iterable of int).
+///     count: How many distinct ports to return; None: one, returned as an int.
+///     host: Probe this one address (e.g. "127.0.0.1") instead of the wildcards: a port
+///         bound on another address then reads as free.
+///
+/// Returns:
+///     A port (count None), else a list of `count` ports.
+///
+/// Raises:
+///     InvalidArgumentError: a bad protocol, port, range, count or host (not an address of
+///         this machine).
+///     ExhaustedError: fewer free ports than asked for.
+///     PortpoolIOError: the kernel refused a socket.
+///     TypeError: an argument of the wrong type.
+#[pyfunction]
+#[pyo3(signature = (protocol="tcp", *, ports=None, range=None, exclude=None, count=None, host=None))]
+pub(crate) fn find_free(
+    py: Python<'_>,
+    protocol: &str,
+    ports: Option<&Bound<'_, PyAny>>,
+    range: Option<&Bound<'_, PyAny>>,
+    exclude: Option<&Bound<'_, PyAny>>,
+    count: Option<&Bound<'_, PyAny>>,
+    host: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let asked = count
+        .map(|c| int_arg(c, "count")?.to_i64(py, "count"))
+        .transpose()?;
+    let options = pp::FindOptions {
+        protocol: protocol_arg(py, protocol)?,
+        ports: ports.map_or(Ok(Vec::new()), |p| port_list(py, p, "ports"))?,
+        range: range_arg(py, range)?,
+        exclude: exclude_arg(py, exclude)?,
+        count: match asked {
+            None => 1,
+            Some(n) => usize::try_from(n).map_err(|_| {
+                error(
+                    py,
+                    pp::Error::new(
+                        pp::ErrorKind::InvalidArgument,
+                        format!("invalid count {n}: ask for at least 1 port"),
+                    ),
+                )
+            })?,
+        },
+        host: host_arg(py, host)?,
+    };
+    let found = py.detach(|| pp::find_free_ports(&options)).or_raise(py)?;
+    match asked {
+        None => found[0].into_py_any(py),
+        Some(_) => found.into_py_any(py),
+    }
+}
