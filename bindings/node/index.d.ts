@@ -882,6 +882,12 @@ export interface SocketProcess {
   program: string
 }
 
+/**
+ * A name for a lease its caller gave none (get-port's ports): unique on the host, as core
+ * makes it for every front end (`{tool}:{pid}:{start}:{label}{serial}`).
+ */
+export declare function unnamedLeaseName(tool: string, label: string): string
+
 /** The version of portpool, the same for every package built from this workspace. */
 export declare const VERSION: string
 

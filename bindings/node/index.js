@@ -299,5 +299,6 @@ module.exports = {
   isPortpoolError,
   isFree: syncForm(native.isFree, 'isFree', ['port', 'options']),
   findFree: syncForm(native.findFree, 'findFree', ['options']),
+  unnamedLeaseName: native.unnamedLeaseName,
   VERSION: native.VERSION,
 }

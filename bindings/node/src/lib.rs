@@ -360,6 +360,13 @@ fn listening(
 #[napi]
 pub const VERSION: &str = pp::VERSION;
 
+/// A name for a lease its caller gave none (get-port's ports): unique on the host, as core
+/// makes it for every front end (`{tool}:{pid}:{start}:{label}{serial}`).
+#[napi(strict)]
+pub fn unnamed_lease_name(tool: String, label: String) -> String {
+    pp::unnamed_lease_name(&tool, &label)
+}
+
 /// Whether `port` can be bound for `protocol` (`'tcp'` by default) on this host right now:
 /// on both the IPv4 and the IPv6 wildcard address, or with `{ host }` on that one address
 /// only (a port another process has bound on another address then reads as free). A
@@ -458,9 +465,7 @@ impl Registry {
                 .with_namespace(namespace.as_deref())?
                 .with_force(force);
             match options.and_then(|o| o.lock_timeout) {
-                Some(seconds) => {
-                    Ok(reg.with_lock_timeout(pp::lock_timeout_from_secs(seconds)?))
-                }
+                Some(seconds) => Ok(reg.with_lock_timeout(pp::lock_timeout_from_secs(seconds)?)),
                 None => Ok(reg),
             }
         })?;

@@ -140,6 +140,7 @@ class Registry:
         range: tuple[_Port, _Port] | None = None,
         exclude: Iterable[_Port] | None = None,
         host: _Host | None = None,
+        bindable: bool = False,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
@@ -155,6 +156,7 @@ class Registry:
         range: tuple[_Port, _Port] | None = None,
         exclude: Iterable[_Port] | None = None,
         host: _Host | None = None,
+        bindable: bool = False,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
@@ -198,6 +200,7 @@ class Registry:
         pool: str | None = None,
         *,
         exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
         bindable: bool = False,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
@@ -210,6 +213,7 @@ class Registry:
         pool: str | None = None,
         *,
         exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
         bindable: bool = False,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
@@ -285,6 +289,9 @@ class Registry:
         names: Iterable[str],
         pool: str | None = None,
         *,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
+        bindable: bool = False,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
@@ -295,6 +302,9 @@ class Registry:
         names: Iterable[str],
         pool: str | None = None,
         *,
+        exclude: Iterable[_Port] | None = None,
+        host: _Host | None = None,
+        bindable: bool = False,
         protocol: _Protocol = "tcp",
         pid: int | None = None,
         ttl: int | None = None,
@@ -321,7 +331,7 @@ class Registry:
         exclude: Iterable[_Port] | None = None,
         protocol: _Protocol = "tcp",
         host: _Host | None = None,
-        backlog: int = 128,
+        backlog: int | None = None,
         pid: int | None = None,
         ttl: int | None = None,
         timeout: float | None = None,
@@ -337,13 +347,14 @@ class Registry:
         exclude: Iterable[_Port] | None = None,
         protocol: _Protocol = "tcp",
         host: _Host | None = None,
-        backlog: int = 128,
+        backlog: int | None = None,
         pid: int | None = None,
         ttl: int | None = None,
         timeout: float | None = None,
     ) -> socket.socket: ...
 
-def is_free(port: _Port, protocol: _Protocol = "tcp") -> bool: ...
+def unnamed_lease_name(tool: str, label: str) -> str: ...
+def is_free(port: _Port, protocol: _Protocol = "tcp", *, host: _Host | None = None) -> bool: ...
 @overload
 def find_free(
     protocol: _Protocol = "tcp",
