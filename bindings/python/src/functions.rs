@@ -33,7 +33,8 @@ pub(crate) fn is_free(
     let port = port_arg(py, port)?;
     let protocol = protocol_arg(py, protocol)?;
     let host = host_arg(py, host)?;
-    py.detach(|| pp::is_free_at(port, protocol, host)).or_raise(py)
+    py.detach(|| pp::is_free_at(port, protocol, host))
+        .or_raise(py)
 }
 
 /// Free ports, like portpicker.pick_unused_port() and get-port: `count` distinct ports that
@@ -94,8 +95,9 @@ pub(crate) fn find_free(
 }
 
 /// A name for a lease its caller gave none (portpicker's ports): unique on the host, as core
-/// makes it for every front end (`{tool}:{pid}:{start}:{label}{serial}`).
-#[pyfunction]
+/// makes it for every front end (`{tool}:{pid}:{start}:{label}{serial}`). Private: for
+/// the package's own modules.
+#[pyfunction(name = "_unnamed_lease_name")]
 pub(crate) fn unnamed_lease_name(tool: &str, label: &str) -> String {
     pp::unnamed_lease_name(tool, label)
 }

@@ -36,7 +36,11 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LeaseGuard>()?;
     m.add_function(wrap_pyfunction!(is_free, m)?)?;
     m.add_function(wrap_pyfunction!(find_free, m)?)?;
-    m.add_function(wrap_pyfunction!(unnamed_lease_name, m)?)?;
+    // Private (the package's own modules use it): set, not added to `__all__`.
+    m.setattr(
+        "_unnamed_lease_name",
+        wrap_pyfunction!(unnamed_lease_name, m)?,
+    )?;
     for class in Exceptions::get(py)?.all() {
         let class = class.bind(py);
         m.add(class.name()?.to_string(), class)?;

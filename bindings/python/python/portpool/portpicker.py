@@ -93,7 +93,7 @@ class _State:
 
     def name(self, kind: str) -> str:
         # Unique on the host, as core names every unnamed lease.
-        return _native.unnamed_lease_name("portpicker", kind)
+        return _native._unnamed_lease_name("portpicker", kind)
 
     def owns(self, lease_name: str) -> bool:
         return any(name == lease_name for name, _ in self.picked.values()) or any(
