@@ -843,6 +843,8 @@ export interface ScopeOptions {
   exclude?: Array<number>
   /** Probe this one address instead of the wildcards (see `RegisterOptions.host`). */
   host?: string
+  /** Probe as this process will bind (see `RegisterOptions.bindable`). */
+  bindable?: boolean
   /** `'tcp'` (default) or `'udp'`. */
   protocol?: 'tcp' | 'udp'
   /**

@@ -747,6 +747,7 @@ operations! {
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
             let lease = choosing(lease, options.range, options.exclude, options.host.as_deref())?;
+            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             let choice = choice(options.pool, options.port, options.mode.as_deref())?;
             let scope = reg.lease_scoped(&name, &choice, &lease)?;
             Ok(Scoped(ScopedLease { reg: reg.clone(), scope: Arc::new(scope), fd: None }))

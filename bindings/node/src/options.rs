@@ -175,6 +175,8 @@ options! {
         pub exclude: Option<Vec<f64>>,
         /// Probe this one address instead of the wildcards (see `RegisterOptions.host`).
         pub host: Option<String>,
+        /// Probe as this process will bind (see `RegisterOptions.bindable`).
+        pub bindable: Option<bool>,
         /// `'tcp'` (default) or `'udp'`.
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,

@@ -191,3 +191,16 @@ test('bad_port_choices_are_invalid_arguments_or_type_errors_and_change_nothing',
   assert.deepEqual(reg.list(), [])
   assert.deepEqual(reg.pools().map((p) => p.name), ['default'])
 })
+
+test('a_scoped_lease_takes_bindable_as_register_and_allocate_do', async () => {
+  const reg = new Registry(tempRegistry())
+  // An unknown option is refused (boundary.test.js): being accepted is what this pins.
+  const [lo, hi] = freeRun(2)
+  reg.setPool('w', lo, hi, { probe: false })
+  const scope = await reg.lease('w1', { pool: 'w', bindable: true })
+  try {
+    assert.ok(scope.port >= lo && scope.port <= hi)
+  } finally {
+    await scope.releaseAsync()
+  }
+})
