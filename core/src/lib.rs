@@ -72,7 +72,6 @@ pub use model::{
 pub use notice::take_warnings;
 pub use owner::{is_alive, may_claim, owner_of, real_uid, unnamed_lease_name};
 pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
-pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PoolChange, PortState, Reclaimed, Registry};
 pub use scoped::{Choice, ScopedLease};
 pub use sockets::{Process, Socket, ephemeral_range, server_sockets};
