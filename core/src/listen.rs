@@ -254,3 +254,20 @@ fn bind_error(host: Option<IpAddr>, port: u16, err: &io::Error) -> Error {
         _ => address_error(ip, err),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backlog_of_0_is_the_kernels_somaxconn_and_others_are_kept() {
+        let somaxconn: i32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .map_or(libc::SOMAXCONN, |t| t.trim().parse().unwrap());
+        assert_eq!(listen_backlog(crate::DEFAULT_BACKLOG).unwrap(), somaxconn);
+        assert_eq!(ListenOptions::default().backlog, crate::DEFAULT_BACKLOG);
+        assert_eq!(listen_backlog(16).unwrap(), 16);
+        assert_eq!(listen_backlog(i32::MAX as u32).unwrap(), i32::MAX);
+        let err = listen_backlog(i32::MAX as u32 + 1).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+    }
+}
