@@ -342,9 +342,10 @@ typedef struct portpool_listen_options {
      */
     const char *host;
     /**
-     * TCP only: the queue of connections not yet accepted (0: the kernel's `somaxconn`).
+     * TCP only: the queue of connections not yet accepted (0: the kernel's `somaxconn`); 0
+     * to 2147483647, checked by the library.
      */
-    uint32_t backlog;
+    int64_t backlog;
 } portpool_listen_options;
 
 /**
@@ -494,7 +495,8 @@ void portpool_close(struct portpool_registry *reg);
  * only read never wait.
  *
  * - **Threads:** applies to every thread using `reg`, from their next call on.
- * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL, or `milliseconds` is
+ *   negative or over a year (the same rule as `$PORTPOOL_LOCK_TIMEOUT`'s).
  *
  * ```c
  * portpool_set_lock_timeout(reg, 500);  // give up after half a second
@@ -503,8 +505,7 @@ void portpool_close(struct portpool_registry *reg);
  * # Safety
  * `reg` is NULL or a live handle.
  */
-enum portpool_status portpool_set_lock_timeout(struct portpool_registry *reg,
-                                               uint32_t milliseconds);
+enum portpool_status portpool_set_lock_timeout(struct portpool_registry *reg, int64_t milliseconds);
 
 /**
  * Sets whether calls on `reg` may change what another user made: with `force` true,

@@ -79,11 +79,11 @@ func (r *Registry) ListenPacket(name string, opts ...LeaseOption) (net.PacketCon
 // listen runs portpool_listen for protocol (call names the caller in errors) and returns the
 // socket as a file the caller closes.
 func (r *Registry) listen(call, name string, protocol Protocol, opts []LeaseOption) (*os.File, error) {
-	allowed := choosing | narrowing&^setBindable | setOwner | setTTL
-	if protocol == TCP {
-		allowed |= setBacklog
+	takes := allowed(call)
+	if protocol != TCP {
+		takes &^= setBacklog // a UDP socket has no queue of connections
 	}
-	o, err := collectOptions(opts, allowed, call)
+	o, err := collectOptions(opts, takes, call)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 // Code generated from tests/parity/options.tsv by cli/tests/parity.rs; DO NOT EDIT.
 // PORTPOOL_BLESS=1 cargo test -p portpool-cli --test parity regenerates it.
 
+//go:build cgo
+
 package portpool
 
 // allowedOptions is, per call, the options its operation takes in the table.

@@ -438,6 +438,7 @@ fn generated_go_table() -> String {
     let mut out = String::from(
         "// Code generated from tests/parity/options.tsv by cli/tests/parity.rs; DO NOT EDIT.\n\
          // PORTPOOL_BLESS=1 cargo test -p portpool-cli --test parity regenerates it.\n\n\
+         //go:build cgo\n\n\
          package portpool\n\n\
          // allowedOptions is, per call, the options its operation takes in the table.\n\
          var allowedOptions = map[string]optionSet{\n",

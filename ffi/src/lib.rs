@@ -221,7 +221,8 @@ pub unsafe extern "C" fn portpool_close(reg: *mut portpool_registry) {
 /// only read never wait.
 ///
 /// - **Threads:** applies to every thread using `reg`, from their next call on.
-/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
+/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL, or `milliseconds` is
+///   negative or over a year (the same rule as `$PORTPOOL_LOCK_TIMEOUT`'s).
 ///
 /// ```c
 /// portpool_set_lock_timeout(reg, 500);  // give up after half a second
@@ -232,13 +233,14 @@ pub unsafe extern "C" fn portpool_close(reg: *mut portpool_registry) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_set_lock_timeout(
     reg: *mut portpool_registry,
-    milliseconds: u32,
+    milliseconds: i64,
 ) -> portpool_status {
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let reg = unsafe { registry(reg)? };
-        reg.inner
-            .set_lock_timeout(std::time::Duration::from_millis(milliseconds.into()));
+        // Core's rule: 0 to a year (as f64, every millisecond count up to a year is exact).
+        let timeout = portpool_core::lock_timeout_from_secs(milliseconds as f64 / 1000.0)?;
+        reg.inner.set_lock_timeout(timeout);
         Ok(())
     })
 }

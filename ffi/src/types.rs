@@ -152,8 +152,9 @@ pub struct portpool_listen_options {
     /// The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
     /// wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
     pub host: *const c_char,
-    /// TCP only: the queue of connections not yet accepted (0: the kernel's `somaxconn`).
-    pub backlog: u32,
+    /// TCP only: the queue of connections not yet accepted (0: the kernel's `somaxconn`); 0
+    /// to 2147483647, checked by the library.
+    pub backlog: i64,
 }
 
 /// How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a
