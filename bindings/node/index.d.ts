@@ -95,6 +95,7 @@ export declare class Registry {
   get lockTimeout(): number
   /** Whether calls may change what another user made (see `OpenOptions.force`). */
   get force(): boolean
+
   /**
    * Leases a port to `name` and returns it: the first free of the preferred `port` (a
    * number, or an array in order of preference), then of `options.range`; never one of

@@ -524,7 +524,7 @@ fn readmes_options_table_is_generated_from_the_list() {
 
 /// Words of messages and rules that are core's, as front ends once wrote them themselves:
 /// a count, backlog or lock timeout checked, a too-wide integer refused, who may claim a
-/// process, or an unnamed lease named, outside core.
+/// process, an unnamed lease named, or a cancelled call undone, outside core.
 const CORES_WORDS: &[&str] = &[
     "at least 1 port",
     "expected 0 or more",
@@ -536,6 +536,9 @@ const CORES_WORDS: &[&str] = &[
     "portpicker:{",
     "get-port:${",
     "portserver:{pid}",
+    // An undo that releases by name, whoever holds it now (core's Grant::undo checks).
+    "releaseAsync(args[0])",
+    "release_holding(",
 ];
 
 /// Every file of a front end under `dir` (recursively) whose name ends in one of `suffixes`,

@@ -598,6 +598,25 @@ macro_rules! outcome {
     }};
 }
 
+#[napi]
+impl Registry {
+    /// Undoes a call whose caller gave up after it landed, for `index.js`: core's
+    /// `Grant::undo`, which releases `name` only while it still holds `port` for `protocol`
+    /// (a name released and leased again meanwhile is left alone), as Python undoes.
+    #[napi(js_name = "__undo", skip_typescript)]
+    pub fn undo(&self, name: String, port: f64, protocol: Option<String>) -> Promise<bool> {
+        let reg = self.inner.clone();
+        Promise::attempt(move || {
+            let grant = pp::Grant {
+                port: port_arg(port)?,
+                created: true,
+            };
+            let protocol = protocol_arg(protocol.as_deref())?;
+            Ok((grant.undo(&reg, &name, protocol)?, Made::default()))
+        })
+    }
+}
+
 /// One row of the table: a `#[napi] impl Registry` block with both methods.
 macro_rules! operation {
     (
