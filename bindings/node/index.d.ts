@@ -416,6 +416,8 @@ export interface AllocateOptions {
   bindable?: boolean
   /** `'tcp'` (default) or `'udp'`. */
   protocol?: 'tcp' | 'udp'
+  /** Also return the port of a name whose live lease another user made. */
+  force?: boolean
   /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */
   pid?: number
   /** Seconds the lease lives unless renewed. */

@@ -740,7 +740,7 @@ operations! {
     /// unknown pool is `PORTPOOL_NOT_FOUND`.
     fn allocate / allocate_async (name: String; options: AllocateOptions) -> u32, made
         = |reg| {
-            let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
+            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
             let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
             let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             reg.allocate_grant(&name, options.pool.as_deref(), &lease).map(Granted)
@@ -751,7 +751,7 @@ operations! {
     /// free ports), none. Names that already hold a lease get their port back.
     fn allocate_many / allocate_many_async (names: Vec<String>; options: AllocateOptions) -> Vec<u32>, made
         = |reg| {
-            let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
+            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
             let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
             let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();

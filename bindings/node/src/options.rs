@@ -150,6 +150,8 @@ options! {
         /// `'tcp'` (default) or `'udp'`.
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
+        /// Also return the port of a name whose live lease another user made.
+        pub force: Option<bool>,
         /// The process that owns the lease; once it exits, the lease is stale and is reclaimed.
         pub pid: Option<f64>,
         /// Seconds the lease lives unless renewed.

@@ -204,3 +204,12 @@ test('a_scoped_lease_takes_bindable_as_register_and_allocate_do', async () => {
     await scope.releaseAsync()
   }
 })
+
+test('allocate_and_allocate_many_take_force_per_call', () => {
+  const reg = new Registry(tempRegistry())
+  const [lo, hi] = freeRun(2)
+  reg.setPool('w', lo, hi, { probe: false })
+  const port = reg.allocate('a', { pool: 'w', force: true })
+  assert.equal(reg.allocate('a', { pool: 'w', force: true }), port)
+  assert.equal(reg.allocateMany(['a', 'b'], { pool: 'w', force: true })[0], port)
+})

@@ -129,3 +129,9 @@ def test_allocate_many_never_hands_out_an_excluded_port(reg):
 def test_a_scoped_lease_takes_bindable(reg, reserved):
     with reg.lease("w", "reserved", bindable=True) as port:
         assert 41000 <= port <= 41009
+
+
+def test_allocate_and_allocate_many_take_force_per_call(reg, reserved):
+    port = reg.allocate("a", "reserved", force=True)
+    assert reg.allocate("a", "reserved", force=True) == port
+    assert reg.allocate_many(["a", "b"], "reserved", force=True)[0] == port

@@ -95,6 +95,7 @@ macro_rules! leases_entries {
             ///         serves on itself; False (default): such a port is judged by the kernel's
             ///         socket tables, as a lease may be for a privileged service.
             ///     protocol: "tcp" (default) or "udp".
+            ///     force: Also return the port of a name whose live lease another user made.
             ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
             ///     ttl: Seconds the lease lives unless renewed.
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
@@ -112,7 +113,7 @@ macro_rules! leases_entries {
             ///     RegistryError: the registry file cannot be used.
             ///     PortpoolIOError: the operating system failed a read or write.
             ///     TypeError: an argument of the wrong type.
-            #[pyo3(signature = (name, pool=None, *, exclude=None, host=None, bindable=false, protocol="tcp", pid=None, ttl=None, timeout=None))]
+            #[pyo3(signature = (name, pool=None, *, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
             fn allocate / allocate_async(
                 py,
                 name: &str,
@@ -121,10 +122,11 @@ macro_rules! leases_entries {
                 host: Option<&Bound<'_, PyAny>>,
                 bindable: bool,
                 protocol: &str,
+                force: bool,
                 pid: Option<&Bound<'_, PyAny>>,
                 ttl: Option<&Bound<'_, PyAny>>,
             ) {
-                let opts = options(py, protocol, false, pid, ttl)?;
+                let opts = options(py, protocol, force, pid, ttl)?;
                 let opts = pp::LeaseOptions {
                     bindable,
                     ..choosing(py, opts, None, exclude, host)?
@@ -147,6 +149,7 @@ macro_rules! leases_entries {
             ///     host: Probe candidates on this one address, as for register().
             ///     bindable: Probe as this process will bind, as for allocate().
             ///     protocol: "tcp" (default) or "udp".
+            ///     force: Also return the port of a name whose live lease another user made.
             ///     pid: The owning process of every lease made.
             ///     ttl: Seconds the leases live unless renewed.
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
@@ -164,7 +167,7 @@ macro_rules! leases_entries {
             ///     RegistryError: the registry file cannot be used.
             ///     PortpoolIOError: the operating system failed a read or write.
             ///     TypeError: `names` is a str, or holds something else than str.
-            #[pyo3(signature = (names, pool=None, *, exclude=None, host=None, bindable=false, protocol="tcp", pid=None, ttl=None, timeout=None))]
+            #[pyo3(signature = (names, pool=None, *, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
             fn allocate_many / allocate_many_async(
                 py,
                 names: &Bound<'_, PyAny>,
@@ -173,6 +176,7 @@ macro_rules! leases_entries {
                 host: Option<&Bound<'_, PyAny>>,
                 bindable: bool,
                 protocol: &str,
+                force: bool,
                 pid: Option<&Bound<'_, PyAny>>,
                 ttl: Option<&Bound<'_, PyAny>>,
             ) {
@@ -185,7 +189,7 @@ macro_rules! leases_entries {
                     .try_iter()?
                     .map(|name| name?.extract::<String>())
                     .collect::<PyResult<_>>()?;
-                let opts = options(py, protocol, false, pid, ttl)?;
+                let opts = options(py, protocol, force, pid, ttl)?;
                 let opts = pp::LeaseOptions {
                     bindable,
                     ..choosing(py, opts, None, exclude, host)?
