@@ -135,3 +135,15 @@ def test_allocate_and_allocate_many_take_force_per_call(reg, reserved):
     port = reg.allocate("a", "reserved", force=True)
     assert reg.allocate("a", "reserved", force=True) == port
     assert reg.allocate_many(["a", "b"], "reserved", force=True)[0] == port
+
+
+def test_a_scoped_lease_takes_force_as_register_does(reg):
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(portpool.ConflictError):
+            with reg.lease("w", port=port, mode="fixed"):
+                pass
+        with reg.lease("w", port=port, mode="fixed", force=True) as got:
+            assert got == port

@@ -242,6 +242,8 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///     exclude: Ports never leased (iterable of int), as for register() and allocate().
         ///     host: Probe candidate ports on this address only, as for register().
         ///     bindable: Probe as this process will bind, as for register().
+        ///     force: With `port` in "fixed" mode: take the port even when a process outside
+        ///         the registry has it bound, as for register().
         ///     protocol: "tcp" (default) or "udp".
         ///     pid: The owning process; None: the process entering the block.
         ///     ttl: Seconds the lease lives unless renewed.
@@ -259,7 +261,7 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///     RuntimeError: on entry, the guard is already entered (by this or another
         ///         thread).
         ///     TypeError: an argument of the wrong type.
-        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, bindable=false, protocol="tcp", pid=None, ttl=None, timeout=None))]
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
         #[allow(clippy::too_many_arguments)]
         fn lease(
             &self,
@@ -273,12 +275,13 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
             host: Option<&Bound<'_, PyAny>>,
             bindable: bool,
             protocol: &str,
+            force: bool,
             pid: Option<&Bound<'_, PyAny>>,
             ttl: Option<&Bound<'_, PyAny>>,
             timeout: Option<f64>,
         ) -> PyResult<LeaseGuard> {
             let choice = choice_arg(py, pool, port, mode)?;
-            let options = options(py, protocol, false, pid, ttl)?;
+            let options = options(py, protocol, force, pid, ttl)?;
             Ok(LeaseGuard {
                 registry: Arc::clone(&self.inner),
                 name: name.to_owned(),
@@ -308,6 +311,7 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///     host: As for lease().
         ///     bindable: As for lease().
         ///     protocol: As for lease().
+        ///     force: As for lease().
         ///     pid: As for lease().
         ///     ttl: As for lease().
         ///     timeout: As for lease().
@@ -317,7 +321,7 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///
         /// Raises:
         ///     The errors of lease().
-        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, bindable=false, protocol="tcp", pid=None, ttl=None, timeout=None))]
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
         #[allow(clippy::too_many_arguments)]
         fn lease_async(
             &self,
@@ -331,13 +335,14 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
             host: Option<&Bound<'_, PyAny>>,
             bindable: bool,
             protocol: &str,
+            force: bool,
             pid: Option<&Bound<'_, PyAny>>,
             ttl: Option<&Bound<'_, PyAny>>,
             timeout: Option<f64>,
         ) -> PyResult<LeaseGuard> {
             self.lease(
-                py, name, pool, port, mode, range, exclude, host, bindable, protocol, pid, ttl,
-                timeout,
+                py, name, pool, port, mode, range, exclude, host, bindable, protocol, force, pid,
+                ttl, timeout,
             )
         }
     }
