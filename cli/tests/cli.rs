@@ -124,7 +124,10 @@ fn register_and_allocate_take_bindable_as_every_front_end_does() {
     let (a, b) = (p.to_string(), (p + 2).to_string());
     assert_eq!(ok(&s.path, &["register", "r", &a, "--bindable"]), a);
     ok(&s.path, &["pool", "set", "w", &a, &b, "--no-probe"]);
-    let got = ok(&s.path, &["allocate", "x", "y", "--pool", "w", "--bindable"]);
+    let got = ok(
+        &s.path,
+        &["allocate", "x", "y", "--pool", "w", "--bindable"],
+    );
     assert_eq!(got, format!("{}\n{}", p + 1, p + 2));
     // A port this process cannot bind (here: one it has bound itself) is never handed out.
     let held = TcpListener::bind(("0.0.0.0", 0)).unwrap();
