@@ -397,7 +397,8 @@ typedef struct portpool_choice {
 
 /**
  * How `portpool_listen` binds. `PORTPOOL_LISTEN_OPTIONS_INIT` (its size, every other field
- * zero), or NULL instead of a struct, binds the wildcard address with a backlog of 128.
+ * zero), or NULL instead of a struct, binds the wildcard address with the kernel's backlog
+ * (`net.core.somaxconn`).
  *
  * **Owner:** the caller; the library only reads it during the call.
  */
@@ -415,9 +416,10 @@ typedef struct portpool_listen_options {
      */
     const char *host;
     /**
-     * TCP only: the queue of connections not yet accepted (0: 128).
+     * TCP only: the queue of connections not yet accepted (0: the kernel's `somaxconn`); 0
+     * to 2147483647, checked by the library.
      */
-    uint32_t backlog;
+    int64_t backlog;
 } portpool_listen_options;
 
 /**
@@ -575,7 +577,8 @@ void portpool_close(struct portpool_registry *reg);
  * only read never wait.
  *
  * - **Threads:** applies to every thread using `reg`, from their next call on.
- * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL, or `milliseconds` is
+ *   negative or over a year (the same rule as `$PORTPOOL_LOCK_TIMEOUT`'s).
  *
  * ```c
  * portpool_set_lock_timeout(reg, 500, NULL);  // give up after half a second
@@ -586,7 +589,7 @@ void portpool_close(struct portpool_registry *reg);
  * `out_error` is NULL or writable.
  */
 enum portpool_status portpool_set_lock_timeout(struct portpool_registry *reg,
-                                               uint32_t milliseconds,
+                                               int64_t milliseconds,
                                                struct portpool_error **out_error);
 
 /**

@@ -21,7 +21,7 @@ import "C"
 func (r *Registry) Register(name string, port int, mode Mode, opts ...LeaseOption) (int, error) {
 	var mem cMemory
 	defer mem.free()
-	options, err := leaseOptionsOf("Register", opts, newLease|narrowing, &mem)
+	options, err := leaseOptionsOf("Register", opts, allowed("Register"), &mem)
 	if err != nil {
 		return 0, err
 	}
@@ -48,7 +48,7 @@ func (r *Registry) Register(name string, port int, mode Mode, opts ...LeaseOptio
 func (r *Registry) RegisterAny(name string, ports []int, mode Mode, opts ...LeaseOption) (int, error) {
 	var mem cMemory
 	defer mem.free()
-	options, err := leaseOptionsOf("RegisterAny", opts, newLease|narrowing, &mem)
+	options, err := leaseOptionsOf("RegisterAny", opts, allowed("RegisterAny"), &mem)
 	if err != nil {
 		return 0, err
 	}
@@ -72,7 +72,7 @@ func (r *Registry) RegisterAny(name string, ports []int, mode Mode, opts ...Leas
 func (r *Registry) Allocate(name, pool string, opts ...LeaseOption) (int, error) {
 	var mem cMemory
 	defer mem.free()
-	options, err := leaseOptionsOf("Allocate", opts, newLease|setExclude|setHost|setBindable, &mem)
+	options, err := leaseOptionsOf("Allocate", opts, allowed("Allocate"), &mem)
 	if err != nil {
 		return 0, err
 	}

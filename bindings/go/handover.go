@@ -59,7 +59,7 @@ func (r *Registry) AbortHandover(name string, opts ...LeaseOption) (int, error) 
 func (r *Registry) AllocateMany(names []string, pool string, opts ...LeaseOption) ([]int, error) {
 	var mem cMemory
 	defer mem.free()
-	options, err := leaseOptionsOf("AllocateMany", opts, newLease|setExclude|setHost|setBindable, &mem)
+	options, err := leaseOptionsOf("AllocateMany", opts, allowed("AllocateMany"), &mem)
 	if err != nil {
 		return nil, err
 	}

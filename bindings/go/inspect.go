@@ -98,7 +98,7 @@ func FindFreeN(n int, opts ...LeaseOption) ([]int, error) {
 
 // findFree asks libportpool for n ports (call names the caller in errors).
 func findFree(call string, n int, opts []LeaseOption) ([]int, error) {
-	o, err := collectOptions(opts, setProtocol|setPorts|narrowing&^setBindable, call)
+	o, err := collectOptions(opts, allowed(call), call)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ import (
 //
 // The socket is bound to WithHost's address, else the IPv6 wildcard in dual-stack mode (IPv4
 // and IPv6) where the host has IPv6, else 0.0.0.0; with SO_REUSEADDR, as servers set it, and
-// WithBacklog's queue (128 by default). Listen takes WithPool, WithPort, WithPorts, WithMode,
+// WithBacklog's queue (the kernel's somaxconn by default). Listen takes WithPool, WithPort, WithPorts, WithMode,
 // WithRange, WithExclude, WithHost, WithBacklog, WithOwner and WithTTL.
 //
 // Ownership: the caller owns the listener and closes it; it is close-on-exec, as every
@@ -80,11 +80,11 @@ func (r *Registry) ListenPacket(name string, opts ...LeaseOption) (net.PacketCon
 // listen runs portpool_listen for protocol (call names the caller in errors) and returns the
 // socket as a file the caller closes.
 func (r *Registry) listen(call, name string, protocol Protocol, opts []LeaseOption) (*os.File, error) {
-	allowed := choosing | narrowing&^setBindable | setOwner | setTTL
-	if protocol == TCP {
-		allowed |= setBacklog
+	takes := allowed(call)
+	if protocol != TCP {
+		takes &^= setBacklog // a UDP socket has no queue of connections
 	}
-	o, err := collectOptions(opts, allowed, call)
+	o, err := collectOptions(opts, takes, call)
 	if err != nil {
 		return nil, err
 	}

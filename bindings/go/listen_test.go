@@ -187,7 +187,7 @@ func TestListenRefusesBadInputAndLeasesNothing(t *testing.T) {
 		{"backlog over MaxInt32", func() error {
 			_, err := reg.Listen("web", portpool.WithBacklog(1<<31))
 			return err
-		}, "at most 2147483647"},
+		}, "invalid backlog 2147483648: expected 0"},
 		{"port 0", func() error { _, err := reg.Listen("web", portpool.WithPort(0)); return err }, "invalid port 0"},
 		{"reversed range", func() error {
 			_, err := reg.Listen("web", portpool.WithPort(24100), portpool.WithRange(24110, 24101))

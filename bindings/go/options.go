@@ -9,8 +9,8 @@ package portpool
 import "C"
 
 import (
-	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -35,8 +35,8 @@ type leaseOptions struct {
 	// pointer inside a struct it is given).
 	exclude []uint16
 	host    string
-	// Listen only: the queue of connections not yet accepted (0: libportpool's 128).
-	backlog C.uint32_t
+	// Listen only: the queue of connections not yet accepted (0: the kernel's somaxconn).
+	backlog C.int64_t
 }
 
 type optionSet uint16
@@ -60,13 +60,31 @@ const (
 var optionNames = []string{"WithProtocol", "WithForce", "WithOwner", "WithTTL", "WithPool", "WithPort",
 	"WithMode", "WithRange", "WithExclude", "WithHost", "WithBacklog", "WithBindable"}
 
-// The options of every call that makes a lease; those that say how Lease and Listen choose
-// their port; those that narrow the ports any choice may take.
-const (
-	newLease  = setProtocol | setForce | setOwner | setTTL
-	choosing  = setPool | setPorts | setMode
-	narrowing = setRange | setExclude | setHost | setBindable
-)
+// optionsNamed is the set of the options named (as tests/parity/options.tsv names them, for
+// options_table.go); a name no option has panics, which the package's tests catch at init.
+func optionsNamed(names ...string) optionSet {
+	var set optionSet
+	for _, name := range names {
+		if name == "WithPorts" { // sets what WithPort sets
+			name = "WithPort"
+		}
+		bit := slices.Index(optionNames, name)
+		if bit < 0 {
+			panic("portpool: options_table.go names no option " + name)
+		}
+		set |= 1 << bit
+	}
+	return set
+}
+
+// allowed is the set of options call takes, from tests/parity/options.tsv.
+func allowed(call string) optionSet {
+	set, ok := allowedOptions[call]
+	if !ok {
+		panic("portpool: options_table.go has no call " + call)
+	}
+	return set
+}
 
 // WithProtocol leases a port of protocol p (TCP by default).
 func WithProtocol(p Protocol) LeaseOption {
@@ -210,20 +228,12 @@ func WithHost(ip netip.Addr) LeaseOption {
 }
 
 // WithBacklog sets the length of the queue of connections Listen's socket has not accepted
-// yet (default 128; 0 also means 128; the kernel caps it at net.core.somaxconn). Over
+// yet (default, and 0: the kernel's net.core.somaxconn, which also caps it). Over
 // 2147483647, or negative, is ErrInvalidArgument. Only Listen takes it.
 func WithBacklog(n int) LeaseOption {
 	return func(o *leaseOptions) {
 		o.set |= setBacklog
-		switch {
-		case n < 0:
-			o.err = invalid("invalid backlog %d: negative", n)
-			return
-		case uint64(n) > math.MaxUint32: // what libportpool cannot be given; it refuses over MaxInt32
-			o.err = invalid("invalid backlog %d: at most %d", n, math.MaxInt32)
-			return
-		}
-		o.backlog = C.uint32_t(n)
+		o.backlog = C.int64_t(n) // libportpool checks it
 	}
 }
 

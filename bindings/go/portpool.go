@@ -49,7 +49,6 @@ package portpool
 import "C"
 
 import (
-	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -126,19 +125,12 @@ func (r *Registry) Close() error {
 }
 
 // SetLockTimeout sets how long calls on r that change the registry wait for another
-// process's lock before failing with ErrBusy (0: not at all; rounded down to milliseconds,
-// at most about 49 days). The default is $PORTPOOL_LOCK_TIMEOUT seconds when Open saw it set,
-// else 10 s.
+// process's lock before failing with ErrBusy (0: not at all; rounded down to milliseconds).
+// Negative or over a year is ErrInvalidArgument, as for $PORTPOOL_LOCK_TIMEOUT. The default
+// is $PORTPOOL_LOCK_TIMEOUT seconds when Open saw it set, else 10 s.
 func (r *Registry) SetLockTimeout(d time.Duration) error {
-	if d < 0 {
-		return invalid("invalid lock timeout %v: negative", d)
-	}
-	ms := d.Milliseconds()
-	if ms > math.MaxUint32 {
-		ms = math.MaxUint32
-	}
 	return r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
-		return C.portpool_set_lock_timeout(h, C.uint32_t(ms), e)
+		return C.portpool_set_lock_timeout(h, C.int64_t(d.Milliseconds()), e) // libportpool checks it
 	})
 }
 

@@ -48,7 +48,7 @@ type ScopedLease struct {
 // Between Lease and the server's bind, a process outside the registry may still take the
 // port; Listen leases and binds in one step.
 func (r *Registry) Lease(name string, opts ...LeaseOption) (*ScopedLease, error) {
-	o, err := collectOptions(opts, newLease|choosing|narrowing, "Lease")
+	o, err := collectOptions(opts, allowed("Lease"), "Lease")
 	if err != nil {
 		return nil, err
 	}

@@ -18,8 +18,7 @@
 // comes from the registry's `default` pool (9000-9999 unless `portpool pool set default`
 // changed it) instead of the kernel's ephemeral range.
 
-const { randomBytes } = require('node:crypto')
-const { Registry } = require('./index.js')
+const { Registry, unnamedLeaseName } = require('./index.js')
 
 /** How long a lease made without `reserve` lives, in seconds. */
 const LOCK_SECONDS = 30
@@ -66,11 +65,8 @@ function portNumbers(from, to) {
 
 // What this process leased through getPort: lease name -> when a lease without `reserve`
 // expires (ms since the epoch), or null for a reserved one.
-// The names are unique on the host: this process's pid, a random tag (a later process with
-// the same pid never meets a name of this one) and a counter.
+// Their names are core's for unnamed leases, unique on the host.
 const state = {
-  prefix: `get-port:${process.pid}:${randomBytes(4).toString('hex')}`,
-  serial: 0,
   leases: new Map(),
 }
 
@@ -146,7 +142,7 @@ async function getPort(options) {
   if (opts.exclude !== undefined) lease.exclude = ports(opts.exclude, 'exclude')
   const host = opts.host ?? (opts.ipv6Only ? '::' : undefined)
   if (host !== undefined) lease.host = host
-  const name = `${state.prefix}:${++state.serial}`
+  const name = unnamedLeaseName('get-port', '')
   const reg = defaultRegistry()
   forgetExpired()
   let port

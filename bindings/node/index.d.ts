@@ -95,6 +95,7 @@ export declare class Registry {
   get lockTimeout(): number
   /** Whether calls may change what another user made (see `OpenOptions.force`). */
   get force(): boolean
+
   /**
    * Leases a port to `name` and returns it: the first free of the preferred `port` (a
    * number, or an array in order of preference), then of `options.range`; never one of
@@ -415,6 +416,8 @@ export interface AllocateOptions {
   bindable?: boolean
   /** `'tcp'` (default) or `'udp'`. */
   protocol?: 'tcp' | 'udp'
+  /** Also return the port of a name whose live lease another user made. */
+  force?: boolean
   /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */
   pid?: number
   /** Seconds the lease lives unless renewed. */
@@ -641,8 +644,8 @@ export interface ListenOptions {
    */
   host?: string
   /**
-   * TCP: the length of the queue of connections not yet accepted (default 128; the
-   * kernel caps it at `net.core.somaxconn`).
+   * TCP: the length of the queue of connections not yet accepted (default, and 0:
+   * the kernel's `net.core.somaxconn`, which also caps it).
    */
   backlog?: number
   /**
@@ -843,6 +846,8 @@ export interface ScopeOptions {
   exclude?: Array<number>
   /** Probe this one address instead of the wildcards (see `RegisterOptions.host`). */
   host?: string
+  /** Probe as this process will bind (see `RegisterOptions.bindable`). */
+  bindable?: boolean
   /** `'tcp'` (default) or `'udp'`. */
   protocol?: 'tcp' | 'udp'
   /**
@@ -881,6 +886,12 @@ export interface SocketProcess {
   /** Its program name. */
   program: string
 }
+
+/**
+ * A name for a lease its caller gave none (get-port's ports): unique on the host, as core
+ * makes it for every front end (`{tool}:{pid}:{start}:{label}{serial}`).
+ */
+export declare function unnamedLeaseName(tool: string, label: string): string
 
 /** The version of portpool, the same for every package built from this workspace. */
 export declare const VERSION: string

@@ -200,11 +200,15 @@ function asyncForm(attempt, name, argNames, undo) {
  */
 async function undoCall({ value, created, made }, args) {
   if (typeof value?.fd === 'number') fs.closeSync(value.fd)
+  // Core's Grant::undo: only while the name still holds the port this call gave it.
+  const options = args.slice(1).find((a) => a !== null && typeof a === 'object' && !Array.isArray(a))
+  const undo = (name, port) => retry(() => nativeUndo.call(this, name, port, options?.protocol), this.lockTimeout)
   // A batch (allocateMany): the names whose leases this call made, not those already held.
-  for (const name of made ?? []) await this.releaseAsync(name)
+  const names = made?.length ? Array.from(args[0]) : []
+  for (const name of made ?? []) await undo(name, value[names.indexOf(name)])
   if (!created) return
   if (value instanceof native.ScopedLease) await value.releaseAsync()
-  else await this.releaseAsync(args[0])
+  else await undo(args[0], typeof value === 'number' ? value : value.port)
 }
 
 /** Undoes a `beginHandover` aborted after it landed: aborts the handover, if it began it. */
@@ -226,6 +230,9 @@ const undos = {
 }
 
 const registryProto = native.Registry.prototype
+// The addon's undo (core's Grant::undo) is this module's own, not a method users see.
+const nativeUndo = registryProto.__undo
+delete registryProto.__undo
 const define = (proto, key, value) =>
   Object.defineProperty(proto, key, { ...Object.getOwnPropertyDescriptor(proto, key), value })
 
@@ -299,5 +306,6 @@ module.exports = {
   isPortpoolError,
   isFree: syncForm(native.isFree, 'isFree', ['port', 'options']),
   findFree: syncForm(native.findFree, 'findFree', ['options']),
+  unnamedLeaseName: native.unnamedLeaseName,
   VERSION: native.VERSION,
 }

@@ -3,5 +3,5 @@ import { createRequire } from 'node:module'
 
 const portpool = createRequire(import.meta.url)('./index.js')
 
-export const { Registry, ScopedLease, isFree, findFree, isPortpoolError, VERSION } = portpool
+export const { Registry, ScopedLease, isFree, findFree, isPortpoolError, unnamedLeaseName, VERSION } = portpool
 export default portpool

@@ -282,6 +282,11 @@ pub(crate) struct RegisterArgs {
     pub(crate) lease: LeaseArgs,
     #[command(flatten)]
     pub(crate) probe: ProbeArgs,
+    /// Probe as the process that will serve the port binds it: a port it may not bind (below
+    /// 1024, when not root) is never handed out. Without, such a port is judged by the
+    /// kernel's socket tables, as a lease may be for a privileged service.
+    #[arg(long)]
+    pub(crate) bindable: bool,
     /// Fixed mode: take the port even if a process outside the registry has it bound. Any
     /// mode: return NAME's port also when another user's lease holds NAME (root always may);
     /// without, that is a conflict (exit 3) naming the user.
@@ -347,6 +352,11 @@ pub(crate) struct AllocateArgs {
     pub(crate) lease: LeaseArgs,
     #[command(flatten)]
     pub(crate) probe: ProbeArgs,
+    /// Probe as the process that will serve the port binds it: a port it may not bind (below
+    /// 1024, when not root) is never handed out. Without, such a port is judged by the
+    /// kernel's socket tables, as a lease may be for a privileged service.
+    #[arg(long)]
+    pub(crate) bindable: bool,
 }
 
 #[derive(Args)]

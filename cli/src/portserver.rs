@@ -204,23 +204,13 @@ fn peer_credentials(stream: &UnixStream) -> std::io::Result<libc::ucred> {
     }
 }
 
-/// The real user id of process `pid`, or `None` when there is no such process.
-fn real_uid(pid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    line.split_whitespace().next()?.parse().ok()
-}
-
-/// The pid a request claims: decimal digits only, 1 to 2^31 - 1.
+/// The pid a request claims: decimal digits only, a pid by core's rule (1 to 2^31 - 1).
 fn parse_pid(request: &[u8]) -> Result<u32, String> {
     let text = std::str::from_utf8(request).unwrap_or("");
     let text = text.strip_suffix('\r').unwrap_or(text);
-    match text.parse::<u32>() {
-        Ok(pid)
-            if text.bytes().all(|b| b.is_ascii_digit()) && (1..=i32::MAX as u32).contains(&pid) =>
-        {
-            Ok(pid)
-        }
+    let digits = text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<i64>().map(portpool_core::pid_from_i64) {
+        Ok(Ok(pid)) if digits => Ok(pid),
         _ => Err(format!(
             "not a pid: {:?}",
             String::from_utf8_lossy(request).as_ref()
@@ -228,26 +218,10 @@ fn parse_pid(request: &[u8]) -> Result<u32, String> {
     }
 }
 
-/// Whether a client with credentials `peer` may have a port leased to process `pid`: root
-/// may claim any process, anyone else itself or a process whose real user id is theirs.
-fn may_claim(peer: &libc::ucred, pid: u32) -> Result<(), String> {
-    let Some(uid) = real_uid(pid) else {
-        return Err(format!("no process {pid}"));
-    };
-    if peer.uid == 0 || peer.pid as u32 == pid || uid == peer.uid {
-        Ok(())
-    } else {
-        Err(format!("process {pid} belongs to uid {uid}"))
-    }
-}
-
 /// The serving state: what every request needs.
 struct Server<'a> {
     reg: &'a Registry,
     pool: Option<&'a str>,
-    me: u32,
-    /// Makes every lease name of this server unique.
-    serial: u64,
     /// Most live leases granted to one non-root user's clients at once.
     per_user: usize,
     /// The leases granted to each user's clients, live or not yet found ended.
@@ -269,20 +243,21 @@ impl Server<'_> {
     /// Answers one request: a port leased to the claimed pid, or the reason there is none.
     fn answer(&mut self, peer: &libc::ucred, request: &[u8]) -> Result<(String, u16), String> {
         let pid = parse_pid(request)?;
-        may_claim(peer, pid)?;
+        // Owner rules are core's: root any process, anyone else itself or its own processes.
+        portpool_core::may_claim(peer.uid, peer.pid.unsigned_abs(), pid)
+            .map_err(|e| e.to_string())?;
         self.check_quota(peer.uid)?;
         let options = LeaseOptions {
             pid: Some(pid),
             ..LeaseOptions::default()
         };
         loop {
-            self.serial += 1;
-            let name = format!("portserver:{pid}:{}.{}", self.me, self.serial);
+            let name = portpool_core::unnamed_lease_name("portserver", &format!("pid{pid}-"));
             let grant = self
                 .reg
                 .allocate_grant(&name, self.pool, &options)
                 .map_err(|e| e.to_string())?;
-            // A name still held from an earlier server with this pid: take the next one.
+            // Names are unique on the host; should one be held all the same, take the next.
             if grant.created {
                 if peer.uid != 0 {
                     let granted = self.granted.entry(peer.uid).or_default();
@@ -388,8 +363,6 @@ pub(crate) fn portserver(reg: &Registry, args: PortserverArgs) -> Result<Outcome
     let mut server = Server {
         reg,
         pool: args.pool.as_deref(),
-        me: std::process::id(),
-        serial: 0,
         per_user,
         granted: HashMap::new(),
     };
@@ -588,25 +561,5 @@ mod tests {
         ));
         assert!(Address::parse("@").is_err());
         assert!(Address::parse("").is_err());
-    }
-
-    #[test]
-    fn a_client_may_claim_itself_and_root_any_process_but_not_another_users() {
-        let me = std::process::id();
-        let uid = real_uid(me).unwrap();
-        let cred = |pid: u32, uid: u32| libc::ucred {
-            pid: pid as i32,
-            uid,
-            gid: 0,
-        };
-        assert!(may_claim(&cred(me, uid), me).is_ok());
-        assert!(may_claim(&cred(me, 0), 1).is_ok());
-        // Another uid claiming this process: refused (pid 1 stands in for "some client").
-        let other = if uid == 65534 { 65533 } else { 65534 };
-        assert!(may_claim(&cred(1, other), me).is_err());
-        assert!(
-            may_claim(&cred(me, uid), u32::MAX / 2).is_err(),
-            "no such process"
-        );
     }
 }

@@ -118,6 +118,24 @@ fn allocate_hands_out_pool_ports_round_robin() {
 }
 
 #[test]
+fn register_and_allocate_take_bindable_as_every_front_end_does() {
+    let s = scratch();
+    let p = free_block(3);
+    let (a, b) = (p.to_string(), (p + 2).to_string());
+    assert_eq!(ok(&s.path, &["register", "r", &a, "--bindable"]), a);
+    ok(&s.path, &["pool", "set", "w", &a, &b, "--no-probe"]);
+    let got = ok(
+        &s.path,
+        &["allocate", "x", "y", "--pool", "w", "--bindable"],
+    );
+    assert_eq!(got, format!("{}\n{}", p + 1, p + 2));
+    // A port this process cannot bind (here: one it has bound itself) is never handed out.
+    let held = TcpListener::bind(("0.0.0.0", 0)).unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    fails(&s.path, &["register", "z", &port, "fixed", "--bindable"], 3);
+}
+
+#[test]
 fn allocate_uses_the_default_pool() {
     let s = scratch();
     let port: u16 = ok(&s.path, &["allocate", "w"]).parse().unwrap();

@@ -239,3 +239,360 @@ fn readmes_operations_table_is_generated_from_the_list() {
         }
     }
 }
+
+const OPTIONS_BEGIN: &str = "<!-- options table: generated from tests/parity/options.tsv -->";
+const OPTIONS_END: &str = "<!-- end of options table -->";
+const GO_TABLE: &str = "bindings/go/options_table.go";
+
+/// One row of tests/parity/options.tsv.
+struct OptionRow {
+    op: String,
+    option: String,
+    /// [cli, c, go, python, node]
+    cells: Vec<String>,
+    why: String,
+}
+
+fn options_table() -> Vec<OptionRow> {
+    let text = read("tests/parity/options.tsv");
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let cells: Vec<String> = line.split('\t').map(str::to_owned).collect();
+        assert_eq!(
+            cells.len(),
+            8,
+            "options.tsv: {line:?} needs 8 tab-separated cells"
+        );
+        rows.push(OptionRow {
+            op: cells[0].clone(),
+            option: cells[1].clone(),
+            cells: cells[2..7].to_vec(),
+            why: cells[7].clone(),
+        });
+    }
+    rows
+}
+
+/// The text from `start` to the first `end` after it, for each place `start` occurs.
+fn spans<'a>(text: &'a str, start: &str, end: &str) -> Vec<&'a str> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find(start) {
+        let begin = from + at;
+        let stop = text[begin..].find(end).map_or(text.len(), |e| begin + e);
+        found.push(&text[begin..stop]);
+        from = stop;
+    }
+    found
+}
+
+/// Whether `text` has `word` with no identifier character on either side.
+fn has_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word)
+        .any(|(at, _)| !text[..at].ends_with(ident) && !text[at + word.len()..].starts_with(ident))
+}
+
+/// `(name)`: a parameter of one of `signatures` (`FindFreeN`'s `n`, not `FindFree`'s).
+fn param_of(cell: &str, signatures: &[&str]) -> Option<bool> {
+    let name = cell.strip_prefix('(')?.strip_suffix(')')?;
+    Some(signatures.iter().any(|s| has_word(s, name)))
+}
+
+/// `Struct.field` of a C struct, or `Interface.field` of a TypeScript interface.
+fn field_of(cell: &str, text: &str, opener: &str, field_end: &[&str]) -> bool {
+    let Some((owner, field)) = cell.split_once('.') else {
+        return false;
+    };
+    spans(text, &format!("{opener}{owner} {{"), "\n}")
+        .iter()
+        .any(|body| {
+            field_end.iter().any(|end| {
+                body.contains(&format!(" {field}{end}")) || body.contains(&format!("*{field}{end}"))
+            })
+        })
+}
+
+/// The texts every front end is checked in.
+struct Fronts {
+    header: String,
+    go: String,
+    stub: String,
+    node: String,
+}
+
+impl Fronts {
+    fn read() -> Fronts {
+        Fronts {
+            header: read("include/portpool.h"),
+            go: sources("bindings/go", &[".go"], &["_test.go"]),
+            stub: read("bindings/python/python/portpool/_native.pyi"),
+            node: read("bindings/node/index.d.ts"),
+        }
+    }
+
+    /// Whether front end `front` (an index into FRONT_ENDS) takes `cell` for the operation
+    /// whose names in each front end are `names`.
+    fn takes(&self, front: usize, cell: &str, names: &[String]) -> bool {
+        let split = |i: usize| names[i].split(", ").collect::<Vec<_>>();
+        match front {
+            0 => cli_has(&format!("{} {cell}", names[0])),
+            1 => {
+                let sigs: Vec<&str> = split(1)
+                    .iter()
+                    .flat_map(|f| spans(&self.header, &format!("portpool_status {f}("), ");"))
+                    .collect();
+                param_of(cell, &sigs)
+                    .unwrap_or_else(|| field_of(cell, &self.header, "struct ", &[";"]))
+            }
+            2 => {
+                let sigs: Vec<&str> = split(2)
+                    .iter()
+                    .flat_map(|f| {
+                        let mut s = spans(&self.go, &format!("func (r *Registry) {f}("), "{");
+                        s.extend(spans(&self.go, &format!("func {f}("), "{"));
+                        s
+                    })
+                    .collect();
+                param_of(cell, &sigs)
+                    .unwrap_or_else(|| self.go.contains(&format!("\nfunc {cell}(")))
+            }
+            3 => {
+                let sigs: Vec<&str> = split(3)
+                    .iter()
+                    .flat_map(|f| {
+                        let mut s = spans(&self.stub, &format!("def {f}("), ") ->");
+                        s.extend(spans(&self.stub, &format!("def {f}_async("), ") ->"));
+                        s
+                    })
+                    .collect();
+                !sigs.is_empty() && sigs.iter().all(|s| s.contains(&format!(" {cell}:")))
+            }
+            _ => {
+                let sigs: Vec<&str> = split(4)
+                    .iter()
+                    .flat_map(|f| spans(&self.node, &format!(" {f}("), "\n"))
+                    .collect();
+                param_of(cell, &sigs).unwrap_or_else(|| {
+                    field_of(cell, &self.node, "export interface ", &["?:", ":"])
+                })
+            }
+        }
+    }
+}
+
+#[test]
+fn every_front_end_takes_every_option_of_the_table() {
+    let ops: std::collections::BTreeMap<String, Vec<String>> = table().rows.into_iter().collect();
+    let fronts = Fronts::read();
+    let mut missing = Vec::new();
+    for row in options_table() {
+        let Some(names) = ops.get(&row.op) else {
+            missing.push(format!("{}: not an operation of operations.tsv", row.op));
+            continue;
+        };
+        // The CLI is checked on the subcommand's words, without the operation's own flags.
+        let words: Vec<&str> = names[0]
+            .split_whitespace()
+            .filter(|w| !w.starts_with('-'))
+            .collect();
+        let names: Vec<String> = std::iter::once(words.join(" "))
+            .chain(names[1..].iter().cloned())
+            .collect();
+        for (front, cell) in row.cells.iter().enumerate() {
+            let label = format!("{} {}: {} {cell:?}", row.op, row.option, FRONT_ENDS[front]);
+            if cell == "-" {
+                if row.why.trim().is_empty() {
+                    missing.push(format!("{label} without a why"));
+                }
+            } else if !fronts.takes(front, cell, &names) {
+                missing.push(format!("{label} is missing"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "front ends behind the options table:\n{}",
+        missing.join("\n")
+    );
+}
+
+/// Writes `wanted` to `path` under PORTPOOL_BLESS, else fails when `current` differs.
+fn blessed(path: &str, current: &str, wanted: &str, whole: &str) {
+    if current == wanted {
+        return;
+    }
+    if std::env::var_os("PORTPOOL_BLESS").is_some() {
+        fs::write(repo().join(path), whole).unwrap();
+    } else {
+        panic!("{path} differs from tests/parity/options.tsv; rerun with PORTPOOL_BLESS=1");
+    }
+}
+
+fn generated_go_table() -> String {
+    let ops: Vec<(String, Vec<String>)> = table().rows;
+    let options = options_table();
+    let mut out = String::from(
+        "// Code generated from tests/parity/options.tsv by cli/tests/parity.rs; DO NOT EDIT.\n\
+         // PORTPOOL_BLESS=1 cargo test -p portpool-cli --test parity regenerates it.\n\n\
+         //go:build cgo\n\n\
+         package portpool\n\n\
+         // allowedOptions is, per call, the options its operation takes in the table.\n\
+         var allowedOptions = map[string]optionSet{\n",
+    );
+    let mut lines = Vec::new();
+    for (op, names) in &ops {
+        let with: Vec<String> = options
+            .iter()
+            .filter(|o| &o.op == op && o.cells[2].starts_with("With"))
+            .map(|o| format!("{:?}", o.cells[2]))
+            .collect();
+        if with.is_empty() {
+            continue;
+        }
+        for call in names[2].split(", ") {
+            lines.push((format!("{call:?}:"), with.join(", ")));
+        }
+    }
+    // Keys padded as gofmt aligns them.
+    let width = lines.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
+    for (key, with) in lines {
+        out.push_str(&format!("\t{key:width$} optionsNamed({with}),\n"));
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[test]
+fn gos_allowed_option_sets_are_generated_from_the_table() {
+    let current = fs::read_to_string(repo().join(GO_TABLE)).unwrap_or_default();
+    let wanted = generated_go_table();
+    blessed(GO_TABLE, &current, &wanted, &wanted);
+}
+
+fn generated_options_table() -> String {
+    let mut out = format!(
+        "{OPTIONS_BEGIN}\n\n| core | option | {} |\n|",
+        FRONT_ENDS.join(" | ")
+    );
+    for _ in 0..=FRONT_ENDS.len() + 1 {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for row in options_table() {
+        let cells: Vec<String> = row
+            .cells
+            .iter()
+            .map(|c| {
+                if c == "-" {
+                    "—".to_owned()
+                } else {
+                    format!("`{c}`")
+                }
+            })
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            row.op,
+            row.option,
+            cells.join(" | ")
+        ));
+    }
+    out.push('\n');
+    out.push_str(OPTIONS_END);
+    out
+}
+
+#[test]
+fn readmes_options_table_is_generated_from_the_list() {
+    let readme = read("README.md");
+    let (Some(start), Some(end)) = (readme.find(OPTIONS_BEGIN), readme.find(OPTIONS_END)) else {
+        panic!("README.md has no options table between {OPTIONS_BEGIN:?} and {OPTIONS_END:?}");
+    };
+    let current = &readme[start..end + OPTIONS_END.len()];
+    let wanted = generated_options_table();
+    blessed(
+        "README.md",
+        current,
+        &wanted,
+        &readme.replace(current, &wanted),
+    );
+}
+
+/// Words of messages and rules that are core's, as front ends once wrote them themselves:
+/// a count, backlog or lock timeout checked, a too-wide integer refused, who may claim a
+/// process, an unnamed lease named, or a cancelled call undone, outside core.
+const CORES_WORDS: &[&str] = &[
+    "at least 1 port",
+    "expected 0 or more",
+    ": expected an integer",
+    ": out of range\"",
+    "invalid backlog",
+    "invalid lock timeout",
+    "/proc/{pid}/status",
+    "portpicker:{",
+    "get-port:${",
+    "portserver:{pid}",
+    // An undo that releases by name, whoever holds it now (core's Grant::undo checks).
+    "releaseAsync(args[0])",
+    "release_holding(",
+];
+
+/// Every file of a front end under `dir` (recursively) whose name ends in one of `suffixes`,
+/// tests left out.
+fn front_end_files(dir: &str, suffixes: &[&str], found: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(repo().join(dir)).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let relative = path
+            .strip_prefix(repo())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if path.is_dir() && !["node_modules", "test", "tests"].contains(&name.as_str()) {
+            front_end_files(&relative, suffixes, found);
+        } else if suffixes.iter().any(|s| name.ends_with(s)) && !name.ends_with("_test.go") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_front_end_words_a_rule_that_is_cores() {
+    let mut files = Vec::new();
+    for dir in [
+        "cli/src",
+        "ffi/src",
+        "bindings/go",
+        "bindings/python",
+        "bindings/node",
+    ] {
+        front_end_files(
+            dir,
+            &[".rs", ".go", ".py", ".pyi", ".js", ".mjs", ".ts"],
+            &mut files,
+        );
+    }
+    assert!(
+        files.len() > 40,
+        "found only {} front-end files",
+        files.len()
+    );
+    let mut found = Vec::new();
+    for path in files {
+        let text = fs::read_to_string(&path).unwrap();
+        for words in CORES_WORDS {
+            if text.contains(words) {
+                found.push(format!("{}: {words:?}", path.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "core's rules worded outside core:\n{}",
+        found.join("\n")
+    );
+}

@@ -105,12 +105,7 @@ fn free_at(port: u16, protocol: Protocol, host: Option<IpAddr>, binder: Binder) 
 /// ports than `count` is `Exhausted`; `count` 0 or above 65535 (there are no more ports),
 /// port 0 or a range whose start is after its end is `InvalidArgument`.
 pub fn find_free_ports(options: &FindOptions) -> Result<Vec<u16>> {
-    if options.count == 0 || options.count > usize::from(u16::MAX) {
-        return Err(Error::invalid(format!(
-            "invalid count {}: ask for 1 to 65535 ports",
-            options.count
-        )));
-    }
+    crate::validate::count_from_i64(i64::try_from(options.count).unwrap_or(i64::MAX))?;
     check_ports(&options.ports, options.range, &options.exclude)?;
     check_host(options.host)?;
     let protocol = options.protocol;

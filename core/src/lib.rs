@@ -66,9 +66,8 @@ pub use inspect::{
 };
 pub use listen::{Bound, ListenOptions};
 pub use notice::take_warnings;
-pub use owner::{is_alive, owner_of};
+pub use owner::{is_alive, may_claim, owner_of, real_uid, unnamed_lease_name};
 pub use paths::{HOST_REGISTRY, PathSource, resolve_path, user_registry};
-pub use probe::{find_free, is_free};
 pub use registry::{Grant, LeaseOptions, PoolChange, PortState, Reclaimed, Registry};
 pub use reserved::{
     RESERVED_PORTS, Reservation, kernel_reserved, parse_port_list, port_list, record_path,
@@ -82,8 +81,9 @@ pub use store::model::{
 };
 pub use store::{DEFAULT_LOCK_TIMEOUT, RepairReport, parse_lock_timeout};
 pub use validate::{
-    MAX_NAME_BYTES, MAX_TTL_SECS, check_name, check_port, check_ttl, parse_host, parse_port,
-    pid_from_i64, port_from_i64, shown, ticket_from_i64, ttl_from_i64,
+    DEFAULT_BACKLOG, MAX_NAME_BYTES, MAX_TTL_SECS, backlog_from_i64, check_name, check_port,
+    check_ttl, count_from_i64, integer_out_of_range, lock_timeout_from_secs, not_an_integer,
+    parse_host, parse_port, pid_from_i64, port_from_i64, shown, ticket_from_i64, ttl_from_i64,
 };
 pub use wait::{Wait, with_wait};
 

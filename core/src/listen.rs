@@ -19,7 +19,7 @@ use crate::scoped::{Choice, ScopedLease, held_by_scope};
 use crate::store::model::{Mode, Protocol};
 use crate::validate::{check_name, shown};
 
-/// How [`Registry::listen`] binds. `Default`: the wildcard address, a backlog of 128.
+/// How [`Registry::listen`] binds. `Default`: the wildcard address, the kernel's backlog.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenOptions {
     /// The address to bind, e.g. 127.0.0.1. `None`: the IPv6 wildcard in dual-stack mode
@@ -27,7 +27,8 @@ pub struct ListenOptions {
     /// dual-stack too.
     pub host: Option<IpAddr>,
     /// TCP only: the length of the queue of connections not yet accepted (the kernel caps
-    /// it at `net.core.somaxconn`). At most 2147483647.
+    /// it at `net.core.somaxconn`). 0 ([`DEFAULT_BACKLOG`](crate::DEFAULT_BACKLOG)): the
+    /// kernel's `somaxconn`. At most 2147483647 ([`backlog_from_i64`](crate::backlog_from_i64)).
     pub backlog: u32,
 }
 
@@ -35,7 +36,7 @@ impl Default for ListenOptions {
     fn default() -> Self {
         ListenOptions {
             host: None,
-            backlog: 128,
+            backlog: crate::validate::DEFAULT_BACKLOG,
         }
     }
 }
@@ -117,13 +118,7 @@ impl Registry {
         let key = self.named(name)?;
         let name = key.as_str();
         let host = bind_address(listen, options)?;
-        let backlog = i32::try_from(listen.backlog).map_err(|_| {
-            Error::invalid(format!(
-                "invalid backlog {}: at most {}",
-                listen.backlog,
-                i32::MAX
-            ))
-        })?;
+        let backlog = listen_backlog(listen.backlog)?;
         let (source, mode, pool) = lease_source(choice, options, host)?;
         let protocol = options.protocol;
         let new = NewLease {
@@ -234,6 +229,20 @@ fn bound(socket: Socket, port: u16, created: bool) -> Bound {
     }
 }
 
+/// The length `listen(2)` is given for `backlog`: the kernel's `net.core.somaxconn` for 0
+/// (`SOMAXCONN`, 4096 since Linux 5.4, where /proc cannot be read).
+fn listen_backlog(backlog: u32) -> Result<i32> {
+    let backlog = crate::validate::backlog_from_i64(i64::from(backlog))?;
+    if backlog != crate::validate::DEFAULT_BACKLOG {
+        return Ok(backlog.try_into().unwrap_or(i32::MAX));
+    }
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok())
+        .filter(|n| *n > 0);
+    Ok(somaxconn.unwrap_or(libc::SOMAXCONN))
+}
+
 /// A server socket on `port`: bound to `host`, else `[::]` dual-stack, else (no IPv6 on
 /// this host) 0.0.0.0; listening with `backlog` for TCP.
 fn server(port: u16, protocol: Protocol, host: Option<IpAddr>, backlog: i32) -> io::Result<Socket> {
@@ -269,5 +278,22 @@ fn bind_error(host: Option<IpAddr>, port: u16, err: &io::Error) -> Error {
         )
         .with_os_error(err.raw_os_error()),
         _ => address_error(ip, err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backlog_of_0_is_the_kernels_somaxconn_and_others_are_kept() {
+        let somaxconn: i32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .map_or(libc::SOMAXCONN, |t| t.trim().parse().unwrap());
+        assert_eq!(listen_backlog(crate::DEFAULT_BACKLOG).unwrap(), somaxconn);
+        assert_eq!(ListenOptions::default().backlog, crate::DEFAULT_BACKLOG);
+        assert_eq!(listen_backlog(16).unwrap(), 16);
+        assert_eq!(listen_backlog(i32::MAX as u32).unwrap(), i32::MAX);
+        let err = listen_backlog(i32::MAX as u32 + 1).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
     }
 }

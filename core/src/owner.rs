@@ -17,6 +17,46 @@ pub fn owner_of(pid: u32) -> Result<Owner> {
         .ok_or_else(|| Error::invalid(format!("invalid pid {pid}: no such process")))
 }
 
+/// The real user id of process `pid`, or `None` when there is no such process (or its
+/// `/proc` entry cannot be read).
+pub fn real_uid(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
+/// Whether a client whose user and process ids the kernel vouches for (`SO_PEERCRED`) may
+/// have a lease made for process `pid`: root may claim any process, anyone else itself or a
+/// process whose real user id is theirs. `pid` must be a pid (1 to 2^31 - 1) of a running
+/// process.
+pub fn may_claim(client_uid: u32, client_pid: u32, pid: u32) -> Result<()> {
+    let pid = crate::validate::pid_from_i64(i64::from(pid))?;
+    let Some(uid) = real_uid(pid) else {
+        return Err(Error::invalid(format!(
+            "invalid pid {pid}: no such process"
+        )));
+    };
+    if client_uid == 0 || client_pid == pid || uid == client_uid {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "invalid pid {pid}: process {pid} belongs to uid {uid}"
+        )))
+    }
+}
+
+/// A name for a lease its caller gave none (portpicker's, get-port's and the portserver's
+/// ports): `{tool}:{pid}:{start}:{label}{serial}`. This process's pid and start time make
+/// it unique on the host (a later process with the same pid started later), the serial
+/// unique within this process; `label` says what the lease is for.
+pub fn unnamed_lease_name(tool: &str, label: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed) + 1;
+    let me = std::process::id();
+    format!("{tool}:{me}:{}:{label}{serial}", own_start_time())
+}
+
 /// The pid namespace this process sees pids in: the inode of `/proc/self/ns/pid`. Read on
 /// every call (a stat), never cached: a process may move to another namespace.
 fn own_pid_namespace() -> Option<u64> {
@@ -349,5 +389,36 @@ mod tests {
     fn unknown_pids_are_invalid() {
         assert!(owner_of(0).is_err());
         assert!(owner_of(u32::MAX).is_err());
+    }
+
+    #[test]
+    fn a_client_may_claim_itself_and_root_any_process_but_not_another_users() {
+        let me = std::process::id();
+        let uid = real_uid(me).unwrap();
+        assert!(may_claim(uid, me, me).is_ok());
+        assert!(may_claim(0, me, 1).is_ok());
+        // Another uid claiming this process: refused (pid 1 stands in for "some client").
+        let other = if uid == 65534 { 65533 } else { 65534 };
+        let err = may_claim(other, 1, me).unwrap_err();
+        assert_eq!(
+            err.message(),
+            format!("invalid pid {me}: process {me} belongs to uid {uid}")
+        );
+        for gone in [0, u32::MAX / 2, u32::MAX] {
+            assert!(may_claim(0, me, gone).is_err(), "pid {gone} accepted");
+        }
+    }
+
+    #[test]
+    fn unnamed_leases_get_names_unique_on_the_host_and_valid() {
+        let a = unnamed_lease_name("get-port", "");
+        let b = unnamed_lease_name("get-port", "");
+        assert_ne!(a, b);
+        let me = std::process::id();
+        assert!(
+            a.starts_with(&format!("get-port:{me}:{}:", own_start_time())),
+            "{a}"
+        );
+        crate::validate::check_name(&unnamed_lease_name("portserver", "pid2147483647-")).unwrap();
     }
 }

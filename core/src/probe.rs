@@ -24,7 +24,7 @@ use crate::store::model::Protocol;
 /// socket on the port, of any user, makes it busy (where the tables cannot be read either,
 /// it counts as free). Costs two to four system calls per address family, plus a read of the
 /// tables on that fallback.
-pub fn is_free(port: u16, protocol: Protocol) -> Result<bool> {
+pub(crate) fn is_free(port: u16, protocol: Protocol) -> Result<bool> {
     free_for(port, protocol, Binder::Anyone)
 }
 
@@ -189,29 +189,6 @@ pub(crate) fn address_error(ip: IpAddr, err: &io::Error) -> Error {
     }
 }
 
-/// A port that the kernel picked as free, outside any registry, verified by [`is_free`] for
-/// both address families.
-///
-/// Like `portpicker.pick_unused_port()` or `get-port`: for tests and tools that need a port
-/// now and keep it by binding it. Takes no lease; use `Registry::allocate` to keep other
-/// portpool users off the port.
-pub fn find_free(protocol: Protocol) -> Result<u16> {
-    for _ in 0..64 {
-        let port = kernel_pick(protocol, None).map_err(|e| {
-            Error::new(
-                crate::ErrorKind::Io,
-                format!("asking the kernel for a free port: {e}"),
-            )
-        })?;
-        if is_free(port, protocol)? {
-            return Ok(port);
-        }
-    }
-    Err(Error::exhausted(format!(
-        "no free {protocol} port found after 64 attempts"
-    )))
-}
-
 /// A port the kernel picks as free for `protocol` on `host` (else 0.0.0.0), by binding port 0.
 pub(crate) fn kernel_pick(protocol: Protocol, host: Option<IpAddr>) -> io::Result<u16> {
     let ip = host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
@@ -273,15 +250,6 @@ mod tests {
         assert!(!is_free(tport, Protocol::Tcp).unwrap());
         if UdpSocket::bind(("127.0.0.1", tport)).is_ok() {
             assert!(is_free(tport, Protocol::Udp).unwrap());
-        }
-    }
-
-    #[test]
-    fn find_free_returns_a_port_that_binds() {
-        for protocol in [Protocol::Tcp, Protocol::Udp] {
-            let port = find_free(protocol).unwrap();
-            assert!(port > 0);
-            assert!(is_free(port, protocol).unwrap());
         }
     }
 

@@ -183,6 +183,20 @@ impl Registry {
     }
 }
 
+impl Grant {
+    /// Undoes the call that returned this grant for `name`, when its caller gave up (a
+    /// cancelled task, an aborted promise) after the lease landed: releases the lease if
+    /// that call made it and `name` still holds this port for `protocol` (a lease the name
+    /// held before, or one somebody leased again meanwhile, is left alone). Whether it
+    /// released. Every binding undoes through this, so all undo by the same rule.
+    pub fn undo(&self, reg: &Registry, name: &str, protocol: Protocol) -> Result<bool> {
+        if !self.created {
+            return Ok(false);
+        }
+        reg.release_holding(name, self.port, protocol)
+    }
+}
+
 /// The `Conflict` of a scope entered with a name that already holds a lease.
 pub(crate) fn held_by_scope(name: &str, port: u16, protocol: Protocol) -> Error {
     Error::conflict(format!(

@@ -98,6 +98,67 @@ pub fn port_from_i64(value: i64) -> Result<u16> {
     }
 }
 
+/// Checks a count of ports given as an integer of any width: 1 to 65535 (there are no more
+/// ports to ask for).
+pub fn count_from_i64(value: i64) -> Result<usize> {
+    match u16::try_from(value) {
+        Ok(count) if count != 0 => Ok(usize::from(count)),
+        _ => Err(Error::invalid(format!(
+            "invalid count {value}: ask for 1 to 65535 ports"
+        ))),
+    }
+}
+
+/// The backlog every front end means when given none, or 0: the kernel's
+/// `net.core.somaxconn`, read when the socket listens, so a socket portpool binds queues as
+/// many connections as the host allows (as systemd's 4096 would be capped to it).
+pub const DEFAULT_BACKLOG: u32 = 0;
+
+/// Checks a TCP listen backlog given as an integer of any width: 0 ([`DEFAULT_BACKLOG`], the
+/// kernel's `somaxconn`) to 2147483647 (the kernel caps any length at `somaxconn`).
+pub fn backlog_from_i64(value: i64) -> Result<u32> {
+    match i32::try_from(value) {
+        Ok(backlog) if backlog >= 0 => Ok(backlog.unsigned_abs()),
+        _ => Err(Error::invalid(format!(
+            "invalid backlog {value}: expected 0 (the kernel's somaxconn) to {}",
+            i32::MAX
+        ))),
+    }
+}
+
+/// The longest lock timeout accepted: a year.
+const MAX_LOCK_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// Checks a lock timeout given in seconds: 0 (no wait at all) to a year; negative, NaN or
+/// longer is `InvalidArgument`.
+pub fn lock_timeout_from_secs(secs: f64) -> Result<std::time::Duration> {
+    if secs.is_finite() && (0.0..=MAX_LOCK_TIMEOUT_SECS).contains(&secs) {
+        Ok(std::time::Duration::from_secs_f64(secs))
+    } else {
+        Err(lock_timeout_error(&secs.to_string()))
+    }
+}
+
+/// The error of a lock timeout that is not 0 to a year of seconds, `text` as it was given.
+pub(crate) fn lock_timeout_error(text: &str) -> Error {
+    Error::invalid(format!(
+        "invalid lock timeout {}: expected seconds, from 0 to a year",
+        shown(text)
+    ))
+}
+
+/// The error of an integer given in a language whose integers are wider than 64 bits, or
+/// whose numbers are not all whole: `text` is outside every range core accepts.
+pub fn integer_out_of_range(what: &str, text: &str) -> Error {
+    Error::invalid(format!("invalid {what} {text}: out of range"))
+}
+
+/// The error of a number that is not a whole number (1.5, NaN, Infinity) where an integer is
+/// asked for.
+pub fn not_an_integer(what: &str, text: &str) -> Error {
+    Error::invalid(format!("invalid {what} {text}: expected an integer"))
+}
+
 /// An IP address given as text, as every front end takes a probe or bind address
 /// (`127.0.0.1`, `::1`); host names are refused, so no lookup can stall a call.
 pub fn parse_host(text: &str) -> Result<std::net::IpAddr> {
@@ -179,6 +240,49 @@ mod tests {
         }
         assert_eq!(port_from_i64(1).unwrap(), 1);
         assert_eq!(port_from_i64(65535).unwrap(), 65535);
+    }
+
+    #[test]
+    fn counts_are_1_to_65535_ports() {
+        for bad in [0, -1, 65536, i64::MIN, i64::MAX] {
+            let err = count_from_i64(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            assert_eq!(
+                err.message(),
+                format!("invalid count {bad}: ask for 1 to 65535 ports")
+            );
+        }
+        assert_eq!(count_from_i64(1).unwrap(), 1);
+        assert_eq!(count_from_i64(65535).unwrap(), 65535);
+    }
+
+    #[test]
+    fn a_backlog_is_0_for_the_kernels_somaxconn_to_i32_max() {
+        assert_eq!(backlog_from_i64(0).unwrap(), DEFAULT_BACKLOG);
+        assert_eq!(backlog_from_i64(4096).unwrap(), 4096);
+        assert_eq!(
+            backlog_from_i64(i64::from(i32::MAX)).unwrap(),
+            i32::MAX as u32
+        );
+        for bad in [-1, i64::from(i32::MAX) + 1, i64::MIN] {
+            let err = backlog_from_i64(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            assert!(
+                err.message()
+                    .starts_with(&format!("invalid backlog {bad}: expected 0"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_lock_timeout_is_0_to_a_year_of_seconds() {
+        assert_eq!(lock_timeout_from_secs(0.5).unwrap().as_millis(), 500);
+        assert_eq!(lock_timeout_from_secs(0.0).unwrap().as_millis(), 0);
+        for bad in [-1.0, f64::NAN, f64::INFINITY, MAX_LOCK_TIMEOUT_SECS + 1.0] {
+            let err = lock_timeout_from_secs(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+            assert!(err.message().contains("from 0 to a year"), "{err}");
+        }
     }
 
     #[test]

@@ -462,7 +462,7 @@ fn listen_never_returns_a_lease_whose_port_it_does_not_hold() {
     let mut hostile = KillOnDrop(hostile);
     // Let the hostile process get going.
     let start = Instant::now();
-    while portpool_core::is_free(p, portpool_core::Protocol::Tcp).unwrap()
+    while portpool_core::is_free_at(p, portpool_core::Protocol::Tcp, None).unwrap()
         && start.elapsed() < Duration::from_secs(2)
     {
         std::thread::yield_now();

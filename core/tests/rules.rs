@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use portpool_core::{
-    ErrorKind, LeaseOptions, Mode, PathSource, PortState, Protocol, Registry, is_free,
+    ErrorKind, LeaseOptions, Mode, PathSource, PortState, Protocol, Registry, is_free_at,
 };
 
 fn bytes(path: &Path) -> Vec<u8> {
@@ -58,7 +58,7 @@ fn flexible_register_skips_ports_bound_outside_the_registry() {
 fn flexible_register_never_passes_65535() {
     let s = scratch();
     let reg = open(&s.path);
-    let top = if is_free(65535, Protocol::Tcp).unwrap() {
+    let top = if is_free_at(65535, Protocol::Tcp, None).unwrap() {
         65535
     } else {
         return;
@@ -165,7 +165,7 @@ fn a_udp_only_holder_never_blocks_a_tcp_lease() {
     let reg = open(&s.path);
     let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
     let port = sock.local_addr().unwrap().port();
-    if is_free(port, Protocol::Tcp).unwrap() {
+    if is_free_at(port, Protocol::Tcp, None).unwrap() {
         assert_eq!(
             reg.register("web", port, Mode::Fixed, &tcp()).unwrap(),
             port

@@ -216,3 +216,33 @@ fn a_choice_is_ports_in_a_mode_or_a_pool_never_both() {
         "{mode}"
     );
 }
+
+#[test]
+fn an_undo_releases_only_a_lease_its_call_made_and_the_name_still_holds() {
+    let s = scratch();
+    let reg = open(&s.path);
+    let p = free_block(4);
+    reg.set_pool("w", p, p + 3, Some(false)).unwrap();
+    // Made by the call, still held: released.
+    let made = reg.allocate_grant("a", Some("w"), &tcp()).unwrap();
+    assert!(made.created);
+    assert!(made.undo(&reg, "a", Protocol::Tcp).unwrap());
+    assert!(reg.get("a").unwrap().is_none());
+    // Held before the call: left alone.
+    reg.allocate_grant("b", Some("w"), &tcp()).unwrap();
+    let held = reg.allocate_grant("b", Some("w"), &tcp()).unwrap();
+    assert!(!held.created);
+    assert!(!held.undo(&reg, "b", Protocol::Tcp).unwrap());
+    assert!(reg.get("b").unwrap().is_some());
+    // Released and leased again on another port meanwhile: left alone.
+    let first = reg.allocate_grant("c", Some("w"), &tcp()).unwrap();
+    let other = LeaseOptions {
+        exclude: vec![first.port],
+        ..tcp()
+    };
+    reg.release("c").unwrap();
+    let again = reg.allocate_grant("c", Some("w"), &other).unwrap();
+    assert_ne!(again.port, first.port);
+    assert!(!first.undo(&reg, "c", Protocol::Tcp).unwrap());
+    assert_eq!(reg.get("c").unwrap().unwrap().port, again.port);
+}

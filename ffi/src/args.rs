@@ -376,11 +376,7 @@ pub(crate) unsafe fn listen_options(ptr: *const portpool_listen_options) -> Resu
     Ok(ListenOptions {
         // SAFETY: forwarded from this function's contract.
         host: unsafe { optional_host(raw.host, "listen.host")? },
-        backlog: if raw.backlog == 0 {
-            defaults.backlog
-        } else {
-            raw.backlog
-        },
+        backlog: portpool_core::backlog_from_i64(raw.backlog)?,
     })
 }
 

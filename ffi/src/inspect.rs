@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use portpool_core::{Error, ErrorKind, find_free, find_free_ports, is_free, leases_to_json};
+use portpool_core::{Error, ErrorKind, FindOptions, find_free_ports, is_free_at, leases_to_json};
 
 use crate::args;
 use crate::args::{json, json_out, out};
@@ -188,7 +188,7 @@ pub unsafe extern "C" fn portpool_is_free(
     guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let out_free = unsafe { out(out_free, "out_free")? };
-        out_free.set(is_free(port, args::protocol(protocol)?)?);
+        out_free.set(is_free_at(port, args::protocol(protocol)?, None)?);
         Ok(())
     })
 }
@@ -220,7 +220,11 @@ pub unsafe extern "C" fn portpool_find_free(
     guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let out_port = unsafe { out(out_port, "out_port")? };
-        out_port.set(find_free(args::protocol(protocol)?)?);
+        let find = FindOptions {
+            protocol: args::protocol(protocol)?,
+            ..FindOptions::default()
+        };
+        out_port.set(find_free_ports(&find)?[0]);
         Ok(())
     })
 }

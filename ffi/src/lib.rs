@@ -259,7 +259,8 @@ pub unsafe extern "C" fn portpool_close(reg: *mut portpool_registry) {
 /// only read never wait.
 ///
 /// - **Threads:** applies to every thread using `reg`, from their next call on.
-/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL.
+/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `reg` is NULL, or `milliseconds` is
+///   negative or over a year (the same rule as `$PORTPOOL_LOCK_TIMEOUT`'s).
 ///
 /// ```c
 /// portpool_set_lock_timeout(reg, 500, NULL);  // give up after half a second
@@ -271,7 +272,7 @@ pub unsafe extern "C" fn portpool_close(reg: *mut portpool_registry) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn portpool_set_lock_timeout(
     reg: *mut portpool_registry,
-    milliseconds: u32,
+    milliseconds: i64,
     out_error: *mut *mut portpool_error,
 ) -> portpool_status {
     // SAFETY: `out_error` is NULL or writable, as this function's contract says.
@@ -279,8 +280,9 @@ pub unsafe extern "C" fn portpool_set_lock_timeout(
     guard(out_error, || {
         // SAFETY: forwarded from this function's contract.
         let reg = unsafe { registry(reg)? };
-        reg.inner
-            .set_lock_timeout(std::time::Duration::from_millis(milliseconds.into()));
+        // Core's rule: 0 to a year (as f64, every millisecond count up to a year is exact).
+        let timeout = portpool_core::lock_timeout_from_secs(milliseconds as f64 / 1000.0)?;
+        reg.inner.set_lock_timeout(timeout);
         Ok(())
     })
 }

@@ -158,7 +158,8 @@ pub struct portpool_find_options {
 }
 
 /// How `portpool_listen` binds. `PORTPOOL_LISTEN_OPTIONS_INIT` (its size, every other field
-/// zero), or NULL instead of a struct, binds the wildcard address with a backlog of 128.
+/// zero), or NULL instead of a struct, binds the wildcard address with the kernel's backlog
+/// (`net.core.somaxconn`).
 ///
 /// **Owner:** the caller; the library only reads it during the call.
 #[repr(C)]
@@ -172,8 +173,9 @@ pub struct portpool_listen_options {
     /// The address to bind, e.g. `"127.0.0.1"`; NULL: `options->host` if given, else the IPv6
     /// wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
     pub host: *const c_char,
-    /// TCP only: the queue of connections not yet accepted (0: 128).
-    pub backlog: u32,
+    /// TCP only: the queue of connections not yet accepted (0: the kernel's `somaxconn`); 0
+    /// to 2147483647, checked by the library.
+    pub backlog: i64,
 }
 
 /// How `portpool_lease_open` chooses a port: the next free port of a pool, or the first of a

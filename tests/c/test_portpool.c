@@ -848,6 +848,11 @@ static int a_lock_held_past_the_lock_timeout_is_busy_and_reads_go_on(void) {
     CHECK_OK(portpool_release(reg, "web", &released, NULL));
     CHECK(released);
     CHECK_STATUS(portpool_set_lock_timeout(NULL, 100, NULL), PORTPOOL_INVALID_ARGUMENT);
+    /* Core's rule, as for $PORTPOOL_LOCK_TIMEOUT: 0 to a year. */
+    CHECK_STATUS(portpool_set_lock_timeout(reg, -1, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid lock timeout");
+    CHECK_STATUS(portpool_set_lock_timeout(reg, 366LL * 24 * 3600 * 1000, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_set_lock_timeout(reg, 0, NULL));
     portpool_close(reg);
     return 1;
 }
@@ -1210,9 +1215,12 @@ static int listen_binds_udp_and_rejects_bad_arguments(void) {
     CHECK_MESSAGE_HAS("two addresses");
     how.host = NULL;
     opts.host = NULL;
-    how.backlog = 0x80000000u;
+    how.backlog = 0x80000000LL;
     CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("backlog");
+    how.backlog = -1;
+    CHECK_STATUS(portpool_listen(reg, "x", NULL, &opts, &how, &fd, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid backlog -1");
     CHECK_OK(portpool_list_json(reg, &list, NULL));
     CHECK(count_occurrences(list, "\"name\"") == 1); /* only dns */
     portpool_string_free(list);

@@ -189,15 +189,14 @@ fn port_arg(value: f64) -> pp::Result<u16> {
 }
 
 /// An integer given as a JavaScript number, for core to check: a number that is not a whole
-/// number within 64 bits (1.5, NaN, Infinity, 2^64) is refused here, naming `what`.
+/// number (1.5, NaN, Infinity) or not within 64 bits (2^64) is refused with core's words.
 fn integer_arg(value: f64, what: &str) -> pp::Result<i64> {
-    if value.fract() == 0.0 && value >= i64::MIN as f64 && value <= i64::MAX as f64 {
+    if value.fract() != 0.0 || !value.is_finite() {
+        Err(pp::not_an_integer(what, &value.to_string()))
+    } else if value >= i64::MIN as f64 && value < i64::MAX as f64 {
         Ok(value as i64)
     } else {
-        Err(pp::Error::new(
-            pp::ErrorKind::InvalidArgument,
-            format!("invalid {what} {value}: expected an integer"),
-        ))
+        Err(pp::integer_out_of_range(what, &value.to_string()))
     }
 }
 
@@ -291,26 +290,13 @@ fn host_arg(host: Option<&str>) -> pp::Result<Option<IpAddr>> {
 
 /// A count of ports (`findFree`'s `count`); core says how many it takes.
 fn count_arg(value: f64) -> pp::Result<usize> {
-    let count = integer_arg(value, "count")?;
-    usize::try_from(count).map_err(|_| {
-        pp::Error::new(
-            pp::ErrorKind::InvalidArgument,
-            format!("invalid count {count}: ask for at least 1 port"),
-        )
-    })
+    integer_arg(value, "count").and_then(pp::count_from_i64)
 }
 
-/// A backlog (`listen`'s); core says how long it may be.
+/// A backlog (`listen`'s); core says how long it may be and what none means.
 fn backlog_arg(value: Option<f64>) -> pp::Result<u32> {
-    let Some(value) = value else {
-        return Ok(pp::ListenOptions::default().backlog);
-    };
-    let backlog = integer_arg(value, "backlog")?;
-    u32::try_from(backlog).map_err(|_| {
-        pp::Error::new(
-            pp::ErrorKind::InvalidArgument,
-            format!("invalid backlog {backlog}: expected 0 or more"),
-        )
+    value.map_or(Ok(pp::DEFAULT_BACKLOG), |v| {
+        integer_arg(v, "backlog").and_then(pp::backlog_from_i64)
     })
 }
 
@@ -373,6 +359,13 @@ fn listening(
 /// The version of portpool, the same for every package built from this workspace.
 #[napi]
 pub const VERSION: &str = pp::VERSION;
+
+/// A name for a lease its caller gave none (get-port's ports): unique on the host, as core
+/// makes it for every front end (`{tool}:{pid}:{start}:{label}{serial}`).
+#[napi(strict)]
+pub fn unnamed_lease_name(tool: String, label: String) -> String {
+    pp::unnamed_lease_name(&tool, &label)
+}
 
 /// Whether `port` can be bound for `protocol` (`'tcp'` by default) on this host right now:
 /// on both the IPv4 and the IPv6 wildcard address, or with `{ host }` on that one address
@@ -472,9 +465,7 @@ impl Registry {
                 .with_namespace(namespace.as_deref())?
                 .with_force(force);
             match options.and_then(|o| o.lock_timeout) {
-                Some(seconds) => {
-                    Ok(reg.with_lock_timeout(pp::parse_lock_timeout(&seconds.to_string())?))
-                }
+                Some(seconds) => Ok(reg.with_lock_timeout(pp::lock_timeout_from_secs(seconds)?)),
                 None => Ok(reg),
             }
         })?;
@@ -607,6 +598,25 @@ macro_rules! outcome {
     }};
 }
 
+#[napi]
+impl Registry {
+    /// Undoes a call whose caller gave up after it landed, for `index.js`: core's
+    /// `Grant::undo`, which releases `name` only while it still holds `port` for `protocol`
+    /// (a name released and leased again meanwhile is left alone), as Python undoes.
+    #[napi(js_name = "__undo", skip_typescript)]
+    pub fn undo(&self, name: String, port: f64, protocol: Option<String>) -> Promise<bool> {
+        let reg = self.inner.clone();
+        Promise::attempt(move || {
+            let grant = pp::Grant {
+                port: port_arg(port)?,
+                created: true,
+            };
+            let protocol = protocol_arg(protocol.as_deref())?;
+            Ok((grant.undo(&reg, &name, protocol)?, Made::default()))
+        })
+    }
+}
+
 /// One row of the table: a `#[napi] impl Registry` block with both methods.
 macro_rules! operation {
     (
@@ -730,7 +740,7 @@ operations! {
     /// unknown pool is `PORTPOOL_NOT_FOUND`.
     fn allocate / allocate_async (name: String; options: AllocateOptions) -> u32, made
         = |reg| {
-            let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
+            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
             let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
             let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             reg.allocate_grant(&name, options.pool.as_deref(), &lease).map(Granted)
@@ -741,7 +751,7 @@ operations! {
     /// free ports), none. Names that already hold a lease get their port back.
     fn allocate_many / allocate_many_async (names: Vec<String>; options: AllocateOptions) -> Vec<u32>, made
         = |reg| {
-            let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
+            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
             let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
             let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -756,6 +766,7 @@ operations! {
         = |reg| {
             let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
             let lease = choosing(lease, options.range, options.exclude, options.host.as_deref())?;
+            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
             let choice = choice(options.pool, options.port, options.mode.as_deref())?;
             let scope = reg.lease_scoped(&name, &choice, &lease)?;
             Ok(Scoped(ScopedLease { reg: reg.clone(), scope: Arc::new(scope), fd: None }))

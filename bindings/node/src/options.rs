@@ -150,6 +150,8 @@ options! {
         /// `'tcp'` (default) or `'udp'`.
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
+        /// Also return the port of a name whose live lease another user made.
+        pub force: Option<bool>,
         /// The process that owns the lease; once it exits, the lease is stale and is reclaimed.
         pub pid: Option<f64>,
         /// Seconds the lease lives unless renewed.
@@ -175,6 +177,8 @@ options! {
         pub exclude: Option<Vec<f64>>,
         /// Probe this one address instead of the wildcards (see `RegisterOptions.host`).
         pub host: Option<String>,
+        /// Probe as this process will bind (see `RegisterOptions.bindable`).
+        pub bindable: Option<bool>,
         /// `'tcp'` (default) or `'udp'`.
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
@@ -212,8 +216,8 @@ options! {
         /// The address to bind, e.g. `'127.0.0.1'`. Default: `::` in dual-stack mode (IPv4
         /// and IPv6) where the host has IPv6, else `0.0.0.0`.
         pub host: Option<String>,
-        /// TCP: the length of the queue of connections not yet accepted (default 128; the
-        /// kernel caps it at `net.core.somaxconn`).
+        /// TCP: the length of the queue of connections not yet accepted (default, and 0:
+        /// the kernel's `net.core.somaxconn`, which also caps it).
         pub backlog: Option<f64>,
         /// The process that owns the lease; default: this process (`process.pid`). The lease
         /// is reclaimed once it exits.

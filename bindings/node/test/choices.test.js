@@ -191,3 +191,25 @@ test('bad_port_choices_are_invalid_arguments_or_type_errors_and_change_nothing',
   assert.deepEqual(reg.list(), [])
   assert.deepEqual(reg.pools().map((p) => p.name), ['default'])
 })
+
+test('a_scoped_lease_takes_bindable_as_register_and_allocate_do', async () => {
+  const reg = new Registry(tempRegistry())
+  // An unknown option is refused (boundary.test.js): being accepted is what this pins.
+  const [lo, hi] = freeRun(2)
+  reg.setPool('w', lo, hi, { probe: false })
+  const scope = await reg.lease('w1', { pool: 'w', bindable: true })
+  try {
+    assert.ok(scope.port >= lo && scope.port <= hi)
+  } finally {
+    await scope.releaseAsync()
+  }
+})
+
+test('allocate_and_allocate_many_take_force_per_call', () => {
+  const reg = new Registry(tempRegistry())
+  const [lo, hi] = freeRun(2)
+  reg.setPool('w', lo, hi, { probe: false })
+  const port = reg.allocate('a', { pool: 'w', force: true })
+  assert.equal(reg.allocate('a', { pool: 'w', force: true }), port)
+  assert.equal(reg.allocateMany(['a', 'b'], { pool: 'w', force: true })[0], port)
+})

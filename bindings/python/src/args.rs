@@ -25,13 +25,7 @@ impl Int {
     pub(crate) fn to_i64(&self, py: Python<'_>, what: &str) -> PyResult<i64> {
         match self {
             Int::Small(n) => Ok(*n),
-            Int::Big(text) => Err(error(
-                py,
-                pp::Error::new(
-                    pp::ErrorKind::InvalidArgument,
-                    format!("invalid {what} {text}: out of range"),
-                ),
-            )),
+            Int::Big(text) => Err(error(py, pp::integer_out_of_range(what, text))),
         }
     }
 }
@@ -178,7 +172,7 @@ pub(crate) fn repr_str(py: Python<'_>, text: &str) -> PyResult<String> {
 /// A per-call `timeout=` in seconds, checked as the handle's lock timeout is.
 pub(crate) fn timeout_arg(py: Python<'_>, seconds: Option<f64>) -> PyResult<Option<Duration>> {
     seconds
-        .map(|s| pp::parse_lock_timeout(&s.to_string()))
+        .map(pp::lock_timeout_from_secs)
         .transpose()
         .or_raise(py)
 }
@@ -205,15 +199,8 @@ pub(crate) fn choice_arg(
     pp::Choice::new(pool.map(str::to_owned), ports, Some(mode)).or_raise(py)
 }
 
-/// A TCP backlog: a non-negative int (core caps it).
-pub(crate) fn backlog_arg(py: Python<'_>, n: i64) -> PyResult<u32> {
-    u32::try_from(n).map_err(|_| {
-        error(
-            py,
-            pp::Error::new(
-                pp::ErrorKind::InvalidArgument,
-                format!("invalid backlog {n}: expected 0 or more"),
-            ),
-        )
-    })
+/// A TCP backlog, for core to check; None (and 0) is core's default, the kernel's somaxconn.
+pub(crate) fn backlog_arg(py: Python<'_>, n: Option<i64>) -> PyResult<u32> {
+    n.map_or(Ok(pp::DEFAULT_BACKLOG), pp::backlog_from_i64)
+        .or_raise(py)
 }

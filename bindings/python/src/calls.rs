@@ -52,13 +52,13 @@ pub(crate) fn leasing(
     }))
 }
 
-/// Releases `name` again, when the call made its lease and the name still holds that port
-/// (core's `release_holding`: a name somebody else leased again meanwhile is left alone).
+/// Undoes the call that returned `grant` for `name` (core's `Grant::undo`: only a lease the
+/// call made and the name still holds is released).
 pub(crate) fn release_if(grant: pp::Grant, name: String, protocol: pp::Protocol) -> Option<Undo> {
     grant.created.then(|| -> Undo {
         Box::new(move |reg| {
             // Best effort, on a thread nobody waits for an answer on.
-            let _ = reg.release_holding(&name, grant.port, protocol);
+            let _ = grant.undo(reg, &name, protocol);
         })
     })
 }

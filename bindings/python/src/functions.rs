@@ -5,27 +5,36 @@ use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 
 use crate::args::{exclude_arg, host_arg, int_arg, port_arg, port_list, protocol_arg, range_arg};
-use crate::errors::{OrRaise, error};
+use crate::errors::OrRaise;
 
 /// Whether `port` can be bound for `protocol` on this host right now (IPv4 and IPv6
-/// wildcards). Consults no registry; the answer is a snapshot.
+/// wildcards, or `host` only). Consults no registry; the answer is a snapshot.
 ///
 /// Args:
 ///     port: The port, 1-65535.
 ///     protocol: "tcp" (default) or "udp".
+///     host: Probe this one address (e.g. "127.0.0.1") instead of the wildcards: a port
+///         bound on another address then reads as free.
 ///
 /// Returns:
 ///     True when nothing has the port bound.
 ///
 /// Raises:
-///     InvalidArgumentError: a bad port or protocol.
+///     InvalidArgumentError: a bad port, protocol or host (not an address of this machine).
 ///     TypeError: an argument of the wrong type.
 #[pyfunction]
-#[pyo3(signature = (port, protocol="tcp"))]
-pub(crate) fn is_free(py: Python<'_>, port: &Bound<'_, PyAny>, protocol: &str) -> PyResult<bool> {
+#[pyo3(signature = (port, protocol="tcp", *, host=None))]
+pub(crate) fn is_free(
+    py: Python<'_>,
+    port: &Bound<'_, PyAny>,
+    protocol: &str,
+    host: Option<&Bound<'_, PyAny>>,
+) -> PyResult<bool> {
     let port = port_arg(py, port)?;
     let protocol = protocol_arg(py, protocol)?;
-    py.detach(|| pp::is_free(port, protocol)).or_raise(py)
+    let host = host_arg(py, host)?;
+    py.detach(|| pp::is_free_at(port, protocol, host))
+        .or_raise(py)
 }
 
 /// Free ports, like portpicker.pick_unused_port() and get-port: `count` distinct ports that
@@ -74,15 +83,7 @@ pub(crate) fn find_free(
         exclude: exclude_arg(py, exclude)?,
         count: match asked {
             None => 1,
-            Some(n) => usize::try_from(n).map_err(|_| {
-                error(
-                    py,
-                    pp::Error::new(
-                        pp::ErrorKind::InvalidArgument,
-                        format!("invalid count {n}: ask for at least 1 port"),
-                    ),
-                )
-            })?,
+            Some(n) => pp::count_from_i64(n).or_raise(py)?,
         },
         host: host_arg(py, host)?,
     };
@@ -91,4 +92,12 @@ pub(crate) fn find_free(
         None => found[0].into_py_any(py),
         Some(_) => found.into_py_any(py),
     }
+}
+
+/// A name for a lease its caller gave none (portpicker's ports): unique on the host, as core
+/// makes it for every front end (`{tool}:{pid}:{start}:{label}{serial}`). Private: for
+/// the package's own modules.
+#[pyfunction(name = "_unnamed_lease_name")]
+pub(crate) fn unnamed_lease_name(tool: &str, label: &str) -> String {
+    pp::unnamed_lease_name(tool, label)
 }

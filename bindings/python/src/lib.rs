@@ -17,7 +17,7 @@ use portpool_core as pp;
 use pyo3::prelude::*;
 
 use crate::errors::Exceptions;
-use crate::functions::{find_free, is_free};
+use crate::functions::{find_free, is_free, unnamed_lease_name};
 use crate::guard::LeaseGuard;
 use crate::registry::Registry;
 
@@ -36,6 +36,11 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LeaseGuard>()?;
     m.add_function(wrap_pyfunction!(is_free, m)?)?;
     m.add_function(wrap_pyfunction!(find_free, m)?)?;
+    // Private (the package's own modules use it): set, not added to `__all__`.
+    m.setattr(
+        "_unnamed_lease_name",
+        wrap_pyfunction!(unnamed_lease_name, m)?,
+    )?;
     for class in Exceptions::get(py)?.all() {
         let class = class.bind(py);
         m.add(class.name()?.to_string(), class)?;

@@ -98,3 +98,52 @@ def test_bad_port_choices_are_clear_errors_that_change_nothing(reg, call, error)
     with pytest.raises(error):
         call(reg)
     assert reg.list() == []
+
+
+def test_every_lease_call_and_is_free_take_the_probe_address(reg):
+    # tests/parity/options.tsv declares host for allocate, allocate_many and is_free too.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.2", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        reg.set_pool("one", port, port)
+        assert portpool.is_free(port, host="127.0.0.1")
+        assert not portpool.is_free(port)
+        with pytest.raises(portpool.ExhaustedError):
+            reg.allocate("a", "one")
+        assert reg.allocate("a", "one", host="127.0.0.1") == port
+        reg.release("a")
+        assert reg.allocate_many(["b"], "one", host="127.0.0.1", bindable=True) == [port]
+
+
+def test_allocate_many_never_hands_out_an_excluded_port(reg):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    reg.set_pool("one", port, port, probe=False)
+    with pytest.raises(portpool.ExhaustedError):
+        reg.allocate_many(["a"], "one", exclude=[port])
+    assert reg.get("a") is None
+
+
+def test_a_scoped_lease_takes_bindable(reg, reserved):
+    with reg.lease("w", "reserved", bindable=True) as port:
+        assert 41000 <= port <= 41009
+
+
+def test_allocate_and_allocate_many_take_force_per_call(reg, reserved):
+    port = reg.allocate("a", "reserved", force=True)
+    assert reg.allocate("a", "reserved", force=True) == port
+    assert reg.allocate_many(["a", "b"], "reserved", force=True)[0] == port
+
+
+def test_a_scoped_lease_takes_force_as_register_does(reg):
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(portpool.ConflictError):
+            with reg.lease("w", port=port, mode="fixed"):
+                pass
+        with reg.lease("w", port=port, mode="fixed", force=True) as got:
+            assert got == port

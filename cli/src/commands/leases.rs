@@ -19,6 +19,7 @@ pub(super) fn register(reg: &Registry, args: RegisterArgs) -> Result<Outcome, Er
     let mode = args.mode.as_deref().map(str::parse::<Mode>).transpose()?;
     let options = LeaseOptions {
         range: args.range.as_deref().map(parse_range).transpose()?,
+        bindable: args.bindable,
         ..args.probe.apply(args.lease.options(args.force))?
     };
     reg.set_force(args.force);
@@ -70,7 +71,10 @@ pub(super) fn get(reg: &Registry, args: GetArgs) -> Result<Outcome, Error> {
 
 /// `portpool allocate`: prints one port per name, in order.
 pub(super) fn allocate(reg: &Registry, args: AllocateArgs) -> Result<Outcome, Error> {
-    let options = args.probe.apply(args.lease.options(false))?;
+    let options = LeaseOptions {
+        bindable: args.bindable,
+        ..args.probe.apply(args.lease.options(false))?
+    };
     reg.set_force(args.force);
     let ports = match args.names.as_slice() {
         [name] => vec![reg.allocate(name, args.pool.as_str(), &options)?],

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::model::Data;
+use crate::validate::{lock_timeout_error, lock_timeout_from_secs};
 
 /// How the files of one registry are to be owned, and what to say when the host refuses: the
 /// host's policy, decided above the store (by where the registry's path came from) and handed
@@ -84,23 +85,14 @@ pub(crate) trait Storage: Send + Sync {
 /// handle or `$PORTPOOL_LOCK_TIMEOUT` says otherwise.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The longest lock timeout accepted: a year.
-const MAX_LOCK_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
-
 /// Reads a lock timeout given in seconds (`"10"`, `"0.5"`, `"0"` for no wait at all), as
 /// `$PORTPOOL_LOCK_TIMEOUT` and `portpool --wait` take it. Anything else, negative or over a
-/// year is `InvalidArgument`.
+/// year is `InvalidArgument` ([`lock_timeout_from_secs`]'s rule).
 pub fn parse_lock_timeout(text: &str) -> Result<Duration> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && (0.0..=MAX_LOCK_TIMEOUT_SECS).contains(s))
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "invalid lock timeout {text:?}: expected seconds, from 0 to a year"
-            ))
-        })
+    match text.trim().parse::<f64>() {
+        Ok(secs) => lock_timeout_from_secs(secs).map_err(|_| lock_timeout_error(text)),
+        Err(_) => Err(lock_timeout_error(text)),
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use portpool_core::{LeaseOptions, Protocol, Registry, is_free};
+use portpool_core::{LeaseOptions, Protocol, Registry, is_free_at};
 
 /// A registry path in a directory of its own, removed with the value.
 pub struct Scratch {
@@ -35,8 +35,10 @@ pub fn udp() -> LeaseOptions {
 /// The first of `n` consecutive ports, below the kernel's ephemeral range, that are free for
 /// both TCP and UDP right now. Test processes start at different places.
 pub fn free_block(n: u16) -> u16 {
-    let busy =
-        |p: &u16| !is_free(*p, Protocol::Tcp).unwrap() || !is_free(*p, Protocol::Udp).unwrap();
+    let busy = |p: &u16| {
+        !is_free_at(*p, Protocol::Tcp, None).unwrap()
+            || !is_free_at(*p, Protocol::Udp, None).unwrap()
+    };
     let mut start = 20000 + (std::process::id() as u16).wrapping_mul(7919) % 9000;
     loop {
         match (start..start + n).find(busy) {
@@ -51,8 +53,10 @@ pub fn free_block(n: u16) -> u16 {
 pub fn own_block(n: u16) -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let busy =
-        |p: &u16| !is_free(*p, Protocol::Tcp).unwrap() || !is_free(*p, Protocol::Udp).unwrap();
+    let busy = |p: &u16| {
+        !is_free_at(*p, Protocol::Tcp, None).unwrap()
+            || !is_free_at(*p, Protocol::Udp, None).unwrap()
+    };
     let base = 20000 + (std::process::id() as u16).wrapping_mul(7919) % 9000;
     loop {
         let offset = NEXT.fetch_add(n + 8, Ordering::Relaxed);

@@ -41,16 +41,14 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import itertools
 import logging
 import os
-import secrets
 import socket
 import sys
 import threading
 from typing import Literal
 
-from portpool import ExhaustedError, InvalidArgumentError, PortpoolError, Registry, find_free
+from portpool import ExhaustedError, InvalidArgumentError, PortpoolError, Registry, _native, find_free
 
 __all__ = [
     "NoFreePortFoundError",
@@ -88,17 +86,14 @@ class _State:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        # Lease names are unique on the host: this process's pid, a random tag (a later
-        # process with the same pid never meets a name of this one) and a counter.
-        self.prefix = f"portpicker:{os.getpid()}:{secrets.token_hex(4)}"
-        self.serial = itertools.count(1)
         # Ports picked from the registry, with their leases' names and registries.
         self.picked: dict[int, tuple[str, Registry]] = {}
         # Every port add_reserved_port took, likewise.
         self.reserved: dict[int, tuple[str, Registry]] = {}
 
     def name(self, kind: str) -> str:
-        return f"{self.prefix}:{kind}{next(self.serial)}"
+        # Unique on the host, as core names every unnamed lease.
+        return _native._unnamed_lease_name("portpicker", kind)
 
     def owns(self, lease_name: str) -> bool:
         return any(name == lease_name for name, _ in self.picked.values()) or any(

@@ -88,11 +88,14 @@ macro_rules! leases_entries {
             ///     pool: The pool's name; None (the default) means the "default" pool (9000-9999
             ///         unless changed), which always exists.
             ///     exclude: Ports of the pool never leased (an iterable of int).
+            ///     host: Probe candidates on this one address (e.g. "127.0.0.1") instead of the IPv4
+            ///         and IPv6 wildcards, as for register().
             ///     bindable: Probe as this process will bind: a port it may not bind (a privileged
             ///         port, for an unprivileged process) is unavailable. For a lease this process
             ///         serves on itself; False (default): such a port is judged by the kernel's
             ///         socket tables, as a lease may be for a privileged service.
             ///     protocol: "tcp" (default) or "udp".
+            ///     force: Also return the port of a name whose live lease another user made.
             ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
             ///     ttl: Seconds the lease lives unless renewed.
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
@@ -110,21 +113,23 @@ macro_rules! leases_entries {
             ///     RegistryError: the registry file cannot be used.
             ///     PortpoolIOError: the operating system failed a read or write.
             ///     TypeError: an argument of the wrong type.
-            #[pyo3(signature = (name, pool=None, *, exclude=None, bindable=false, protocol="tcp", pid=None, ttl=None, timeout=None))]
+            #[pyo3(signature = (name, pool=None, *, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
             fn allocate / allocate_async(
                 py,
                 name: &str,
                 pool: Option<&str>,
                 exclude: Option<&Bound<'_, PyAny>>,
+                host: Option<&Bound<'_, PyAny>>,
                 bindable: bool,
                 protocol: &str,
+                force: bool,
                 pid: Option<&Bound<'_, PyAny>>,
                 ttl: Option<&Bound<'_, PyAny>>,
             ) {
-                let opts = options(py, protocol, false, pid, ttl)?;
+                let opts = options(py, protocol, force, pid, ttl)?;
                 let opts = pp::LeaseOptions {
                     bindable,
-                    ..choosing(py, opts, None, exclude, None)?
+                    ..choosing(py, opts, None, exclude, host)?
                 };
                 let pool = pool.map(str::to_owned);
                 let protocol = opts.protocol;
@@ -140,7 +145,11 @@ macro_rules! leases_entries {
             /// Args:
             ///     names: The holders' unique names (a list or other iterable of str).
             ///     pool: The pool's name.
+            ///     exclude: Ports of the pool never leased (an iterable of int).
+            ///     host: Probe candidates on this one address, as for register().
+            ///     bindable: Probe as this process will bind, as for allocate().
             ///     protocol: "tcp" (default) or "udp".
+            ///     force: Also return the port of a name whose live lease another user made.
             ///     pid: The owning process of every lease made.
             ///     ttl: Seconds the leases live unless renewed.
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
@@ -152,18 +161,22 @@ macro_rules! leases_entries {
             /// Raises:
             ///     NotFoundError: no pool named `pool`.
             ///     ExhaustedError: the pool has too few free ports; nothing is leased.
-            ///     InvalidArgumentError: a bad name (or one given twice), pool, protocol, pid, ttl
-            ///         or timeout.
+            ///     InvalidArgumentError: a bad name (or one given twice), pool, exclude, host,
+            ///         protocol, pid, ttl or timeout.
             ///     BusyError: the registry's lock stayed held for the whole timeout.
             ///     RegistryError: the registry file cannot be used.
             ///     PortpoolIOError: the operating system failed a read or write.
             ///     TypeError: `names` is a str, or holds something else than str.
-            #[pyo3(signature = (names, pool=None, *, protocol="tcp", pid=None, ttl=None, timeout=None))]
+            #[pyo3(signature = (names, pool=None, *, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
             fn allocate_many / allocate_many_async(
                 py,
                 names: &Bound<'_, PyAny>,
                 pool: Option<&str>,
+                exclude: Option<&Bound<'_, PyAny>>,
+                host: Option<&Bound<'_, PyAny>>,
+                bindable: bool,
                 protocol: &str,
+                force: bool,
                 pid: Option<&Bound<'_, PyAny>>,
                 ttl: Option<&Bound<'_, PyAny>>,
             ) {
@@ -176,7 +189,11 @@ macro_rules! leases_entries {
                     .try_iter()?
                     .map(|name| name?.extract::<String>())
                     .collect::<PyResult<_>>()?;
-                let opts = options(py, protocol, false, pid, ttl)?;
+                let opts = options(py, protocol, force, pid, ttl)?;
+                let opts = pp::LeaseOptions {
+                    bindable,
+                    ..choosing(py, opts, None, exclude, host)?
+                };
                 let pool = pool.map(str::to_owned);
                 Ok(Box::new(move |reg: &pp::Registry| {
                     let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -192,7 +209,7 @@ macro_rules! leases_entries {
                     let undo = (!made.is_empty()).then(|| -> Undo {
                         Box::new(move |reg| {
                             for (name, grant) in made {
-                                let _ = reg.release_holding(&name, grant.port, protocol);
+                                let _ = grant.undo(reg, &name, protocol);
                             }
                         })
                     });
@@ -226,7 +243,7 @@ macro_rules! leases_entries {
             ///     exclude: Ports never leased (an iterable of int).
             ///     protocol: "tcp" (default: a listening socket) or "udp" (a bound socket).
             ///     host: The address to bind, e.g. "127.0.0.1"; None: the wildcard.
-            ///     backlog: TCP: the queue of connections not yet accepted (default 128).
+            ///     backlog: TCP: the queue of connections not yet accepted (default, and 0: the kernel's somaxconn).
             ///     pid: The owning process; None: this process.
             ///     ttl: Seconds the lease lives unless renewed.
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
@@ -248,7 +265,7 @@ macro_rules! leases_entries {
             ///     PortpoolIOError: the operating system refused the socket, or failed a read or
             ///         write.
             ///     TypeError: an argument of the wrong type.
-            #[pyo3(signature = (name, *, pool=None, port=None, mode="flexible", range=None, exclude=None, protocol="tcp", host=None, backlog=128, pid=None, ttl=None, timeout=None))]
+            #[pyo3(signature = (name, *, pool=None, port=None, mode="flexible", range=None, exclude=None, protocol="tcp", host=None, backlog=None, pid=None, ttl=None, timeout=None))]
             fn listen / listen_async(
                 py,
                 name: &str,
@@ -259,7 +276,7 @@ macro_rules! leases_entries {
                 exclude: Option<&Bound<'_, PyAny>>,
                 protocol: &str,
                 host: Option<&Bound<'_, PyAny>>,
-                backlog: i64,
+                backlog: Option<i64>,
                 pid: Option<&Bound<'_, PyAny>>,
                 ttl: Option<&Bound<'_, PyAny>>,
             ) {

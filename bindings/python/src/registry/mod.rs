@@ -247,6 +247,9 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///     range: With `port`: the range to fall back to, as for register().
         ///     exclude: Ports never leased (iterable of int), as for register() and allocate().
         ///     host: Probe candidate ports on this address only, as for register().
+        ///     bindable: Probe as this process will bind, as for register().
+        ///     force: With `port` in "fixed" mode: take the port even when a process outside
+        ///         the registry has it bound, as for register().
         ///     protocol: "tcp" (default) or "udp".
         ///     pid: The owning process; None: the process entering the block.
         ///     ttl: Seconds the lease lives unless renewed.
@@ -264,7 +267,7 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///     RuntimeError: on entry, the guard is already entered (by this or another
         ///         thread).
         ///     TypeError: an argument of the wrong type.
-        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, protocol="tcp", pid=None, ttl=None, timeout=None))]
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
         #[allow(clippy::too_many_arguments)]
         fn lease(
             &self,
@@ -276,17 +279,23 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
             range: Option<&Bound<'_, PyAny>>,
             exclude: Option<&Bound<'_, PyAny>>,
             host: Option<&Bound<'_, PyAny>>,
+            bindable: bool,
             protocol: &str,
+            force: bool,
             pid: Option<&Bound<'_, PyAny>>,
             ttl: Option<&Bound<'_, PyAny>>,
             timeout: Option<f64>,
         ) -> PyResult<LeaseGuard> {
             let choice = choice_arg(py, pool, port, mode)?;
+            let options = options(py, protocol, force, pid, ttl)?;
             Ok(LeaseGuard {
                 registry: Arc::clone(&self.inner),
                 name: name.to_owned(),
                 choice,
-                options: choosing(py, options(py, protocol, false, pid, ttl)?, range, exclude, host)?,
+                options: pp::LeaseOptions {
+                    bindable,
+                    ..choosing(py, options, range, exclude, host)?
+                },
                 timeout: timeout_arg(py, timeout)?,
                 state: Arc::new(Mutex::new(GuardState::Idle)),
             })
@@ -306,7 +315,9 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///     range: As for lease().
         ///     exclude: As for lease().
         ///     host: As for lease().
+        ///     bindable: As for lease().
         ///     protocol: As for lease().
+        ///     force: As for lease().
         ///     pid: As for lease().
         ///     ttl: As for lease().
         ///     timeout: As for lease().
@@ -316,7 +327,7 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///
         /// Raises:
         ///     The errors of lease().
-        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, protocol="tcp", pid=None, ttl=None, timeout=None))]
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
         #[allow(clippy::too_many_arguments)]
         fn lease_async(
             &self,
@@ -328,13 +339,16 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
             range: Option<&Bound<'_, PyAny>>,
             exclude: Option<&Bound<'_, PyAny>>,
             host: Option<&Bound<'_, PyAny>>,
+            bindable: bool,
             protocol: &str,
+            force: bool,
             pid: Option<&Bound<'_, PyAny>>,
             ttl: Option<&Bound<'_, PyAny>>,
             timeout: Option<f64>,
         ) -> PyResult<LeaseGuard> {
             self.lease(
-                py, name, pool, port, mode, range, exclude, host, protocol, pid, ttl, timeout,
+                py, name, pool, port, mode, range, exclude, host, bindable, protocol, force, pid,
+                ttl, timeout,
             )
         }
     }
