@@ -25,8 +25,8 @@ pub(crate) use salvage::{only_version_2_lines, salvage};
 
 use crate::error::{Error, Result};
 use crate::store::model::{
-    ChangeLog, DEFAULT_POOL, Data, FORMAT_VERSION, Lease, Mode, Next, Owner, Pool, Protocol,
-    check_lease, pool_problem, unique_map, version_error,
+    ChangeLog, DEFAULT_POOL, Data, FORMAT_VERSION, Lease, Mode, Next, Origin, Owner, Pool,
+    Protocol, check_lease, pool_problem, unique_map, version_error,
 };
 
 /// What the first line of every version-2 file this build writes starts with; the file's
@@ -117,6 +117,8 @@ struct LeaseOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<&'a Next>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<&'a Origin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     uid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     namespace: Option<&'a str>,
@@ -141,6 +143,7 @@ impl<'a> From<&'a Lease> for LeaseOut<'a> {
             ttl: l.ttl,
             expires: l.expires,
             next: l.next.as_ref(),
+            origin: l.origin.as_ref(),
             uid: l.uid,
             namespace: l.namespace.as_deref(),
             generation: l.generation,
@@ -781,6 +784,24 @@ mod tests {
         for absent in ["owner", "ttl", "expires", "next", "uid"] {
             assert!(!text.contains(absent), "{absent} in {text}");
         }
+    }
+
+    #[test]
+    fn the_process_migrate_found_on_a_port_is_written_and_reads_back() {
+        let mut data = Data::default();
+        let origin = Origin {
+            pid: 4242,
+            start_time: 918273,
+            program: "nginx".into(),
+        };
+        data.insert(Lease {
+            origin: Some(origin.clone()),
+            ..lease("web", 80, None)
+        })
+        .unwrap();
+        let (bytes, _) = encode_snapshot(&data, G);
+        let (again, _) = decode_v2(&bytes).unwrap();
+        assert_eq!(again.lease("web").unwrap().origin, Some(origin));
     }
 
     #[test]
