@@ -75,11 +75,13 @@ cat > "$scratch/smoke.c" <<'C'
 /* Prints the port of "dist-smoke", then allocates one for argv[1]; NULL: $PORTPOOL_REGISTRY. */
 int main(int argc, char **argv) {
     portpool_registry *reg = NULL;
+    portpool_error *err = NULL;
     uint16_t shared, own;
-    if (argc != 2 || portpool_open(NULL, &reg) != PORTPOOL_OK ||
-        portpool_get(reg, "dist-smoke", &shared) != PORTPOOL_OK ||
-        portpool_allocate(reg, argv[1], NULL, &own) != PORTPOOL_OK) {
-        fprintf(stderr, "smoke: %s\n", portpool_last_error_message());
+    if (argc != 2 || portpool_open(NULL, &reg, &err) != PORTPOOL_OK ||
+        portpool_get(reg, "dist-smoke", &shared, &err) != PORTPOOL_OK ||
+        portpool_allocate(reg, argv[1], NULL, &own, &err) != PORTPOOL_OK) {
+        fprintf(stderr, "smoke: %s\n", err ? portpool_error_message(err) : "usage: smoke NAME");
+        portpool_error_free(err);
         return 1;
     }
     printf("%u\n", (unsigned)shared);
