@@ -18,7 +18,10 @@
 //!   only the bytes after that; it reads the whole file again only when the inode changes.
 //! - **Fork:** every descriptor is close-on-exec, the lock is released with `LOCK_UN` before
 //!   the call returns, and a handle used in a forked child starts over with state of its own
-//!   (the parent's may be locked by a thread that does not exist in the child).
+//!   (the parent's may be locked by a thread that does not exist in the child). The child
+//!   closes an inherited descriptor only when the parent's state was free at the fork and the
+//!   descriptor still names the file the handle recorded; a number that names anything else
+//!   now is never closed.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
@@ -181,6 +184,44 @@ impl Inner {
             flushed: Mutex::new(Flushed::default()),
         }
     }
+
+    /// In a forked child, lets go of the parent's state: its descriptors are closed only when
+    /// no thread of the parent was inside a call at the fork (the state was free), and each
+    /// only when it is still the open file the handle recorded (the registry file read, the
+    /// lock file that `lock_path` names). Returns whether the state was free. A descriptor
+    /// number that no longer names that file is left alone, never closed: closing it would
+    /// close whatever file this process has under that number now.
+    fn let_go_in_child(&self, lock_path: &Path) -> bool {
+        let Some(mut old) = self.state.try_lock() else {
+            return false;
+        };
+        let inherited = std::mem::take(&mut *old);
+        if let Some(view) = inherited.view
+            && let Some(file) = view.file
+        {
+            let_go(file, Some(view.id));
+        }
+        if let Some(lock) = inherited.lock {
+            let named = sys::lstat_regular(lock_path).ok().flatten();
+            let_go(lock, named.as_ref().map(id_of));
+        }
+        true
+    }
+}
+
+/// Drops a descriptor inherited across `fork`: the last reference closes it only when it is
+/// still open on the file of (device, inode) `id`; otherwise it is forgotten.
+fn let_go(file: Arc<File>, id: Option<(u64, u64)>) {
+    // A reference that a thread of the parent still held is that thread's, gone in the child.
+    let Ok(file) = Arc::try_unwrap(file) else {
+        return;
+    };
+    let intact = file.metadata().is_ok_and(|meta| id == Some(id_of(&meta)));
+    if intact {
+        drop(file);
+    } else {
+        std::mem::forget(file);
+    }
 }
 
 /// How many times a read starts over when the file is rewritten in place under it.
@@ -243,9 +284,7 @@ impl Journal {
                 .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
-                    if let Some(mut old) = inner.state.try_lock() {
-                        *old = State::default();
-                    }
+                    inner.let_go_in_child(&self.lock_path);
                 }
                 // SAFETY: `fresh` came from Box::into_raw above and was never shared.
                 Err(_) => drop(unsafe { Box::from_raw(fresh) }),
@@ -362,8 +401,13 @@ impl Storage for Journal {
 impl Drop for Journal {
     fn drop(&mut self) {
         // SAFETY: the pointer came from Box::into_raw and nothing else frees it; `&mut self`
-        // means no thread is using it.
-        drop(unsafe { Box::from_raw(*self.inner.get_mut()) });
+        // means no thread of this process is using it.
+        let inner = unsafe { Box::from_raw(*self.inner.get_mut()) };
+        // A handle dropped in a forked child before its first call there still holds the
+        // parent's state, which a thread of the parent may have been changing at the fork.
+        if inner.pid != std::process::id() && !inner.let_go_in_child(&self.lock_path) {
+            std::mem::forget(inner);
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use super::*;
 use crate::store::model::{Lease, Mode, Protocol};
 use crate::store::storage::{Policy, Storage};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::sync::Barrier;
 
 fn journal(path: &Path) -> Journal {
@@ -481,4 +482,87 @@ fn a_forked_child_starts_over_even_while_the_parent_holds_the_handle() {
         "child status {status:#x}"
     );
     assert_eq!(count(&other), 4);
+}
+
+/// What a forked child does with a handle whose inherited descriptors are gone.
+#[derive(Clone, Copy)]
+enum ChildUse {
+    /// Makes a change through it.
+    Change,
+    /// Drops it before any call.
+    Drop,
+}
+
+/// The forked child's part of the tests below: the descriptors its handle inherited are
+/// gone (closed, one number taken by another file) before it uses the handle; a change
+/// through it works, and the other file stays open. Exits 0, or 1 when the change failed,
+/// 2 when the other file was closed under it (an abort: a descriptor closed twice).
+fn child_with_inherited_descriptors_gone(j: Journal, other: &Path, using: ChildUse) -> ! {
+    // SAFETY: alarm is async-signal-safe; SIGALRM's default action ends the process.
+    unsafe { libc::alarm(30) };
+    // SAFETY: the parent's state, read before this process's first call replaces it.
+    let parent = unsafe { &*j.inner.load(Ordering::Acquire) };
+    let (lock_fd, file_fd) = {
+        let st = parent.state.lock();
+        let file = st.view.as_ref().and_then(|v| v.file.as_ref()).unwrap();
+        (st.lock.as_ref().unwrap().as_raw_fd(), file.as_raw_fd())
+    };
+    // SAFETY: closes this process's copies, as a neighbour's bug closing them would.
+    unsafe {
+        libc::close(lock_fd);
+        libc::close(file_fd);
+    }
+    // The lowest free number: one of the two, now another file's.
+    let reused = File::create(other).unwrap();
+    let changed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match using {
+        ChildUse::Change => put(&j, "child", 3),
+        ChildUse::Drop => drop(j),
+    }));
+    let code = match changed {
+        Err(_) => 1,
+        Ok(()) if reused.metadata().is_err() => 2,
+        Ok(()) => 0,
+    };
+    // SAFETY: _exit ends the child without running the parent's destructors.
+    unsafe { libc::_exit(code) };
+}
+
+/// Forks a child that does `using` with `j` once its inherited descriptors are gone; the
+/// child's exit status.
+fn fork_with_descriptors_gone(j: Journal, dir: &Path, using: ChildUse) -> (Journal, i32) {
+    // SAFETY: the child only uses the handle and then _exits.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        child_with_inherited_descriptors_gone(j, &dir.join("other"), using);
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above.
+    assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+    (j, status)
+}
+
+#[test]
+fn a_forked_child_never_closes_a_descriptor_number_its_handle_no_longer_owns() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(&dir.path().join("r.json"));
+    put(&j, "a", 1);
+    let (j, status) = fork_with_descriptors_gone(j, dir.path(), ChildUse::Change);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status:#x} (an abort is a descriptor closed twice)"
+    );
+    assert_eq!(count(&j), 2);
+}
+
+#[test]
+fn a_handle_dropped_in_a_forked_child_closes_no_descriptor_number_it_no_longer_owns() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(&dir.path().join("r.json"));
+    put(&j, "a", 1);
+    let (j, status) = fork_with_descriptors_gone(j, dir.path(), ChildUse::Drop);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status:#x} (an abort is a descriptor closed twice)"
+    );
+    assert_eq!(count(&j), 1);
 }
