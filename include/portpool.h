@@ -551,6 +551,28 @@ enum portpool_status portpool_port_from_int(int64_t value,
                                             struct portpool_error **out_error);
 
 /**
+ * Checks a count of ports given as an integer of any width, as core checks every count:
+ * 1-65535 is written to `*out_count`; anything else is `PORTPOOL_INVALID_ARGUMENT` with core's
+ * message. For bindings that size an output array before they call (Go's `FindFreeN`).
+ *
+ * - **Threads:** safe to call from any thread.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (out of range, or NULL `out_count`).
+ *
+ * ```c
+ * size_t count;
+ * if (portpool_count_from_int(wanted, &count, NULL) != PORTPOOL_OK)
+ *     return -1;  // 0, negative or above 65535
+ * ```
+ *
+ * # Safety
+ * `out_count` is NULL or writable.
+ * `out_error` is NULL or writable.
+ */
+enum portpool_status portpool_count_from_int(int64_t value,
+                                             size_t *out_count,
+                                             struct portpool_error **out_error);
+
+/**
  * Closes a handle and frees it. NULL, a handle closed already and a pointer that never was a
  * handle do nothing.
  *

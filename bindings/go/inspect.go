@@ -9,7 +9,6 @@ package portpool
 import "C"
 
 import (
-	"math"
 	"unsafe"
 )
 
@@ -102,9 +101,10 @@ func findFree(call string, n int, opts []LeaseOption) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n < 0 || n > math.MaxUint16 {
-		// The output array is made here, before libportpool sees the count.
-		return nil, invalid("invalid count %d: ask for 1-%d ports", n, math.MaxUint16)
+	// The output array is made here, so libportpool checks the count first.
+	count, err := cCount(n)
+	if err != nil {
+		return nil, err
 	}
 	var mem cMemory
 	defer mem.free()
@@ -119,9 +119,9 @@ func findFree(call string, n int, opts []LeaseOption) ([]int, error) {
 			return nil, err
 		}
 	}
-	out := make([]C.uint16_t, max(n, 1)) // never NULL: libportpool says what a count of 0 is
+	out := make([]C.uint16_t, count)
 	err = withError(func(e **C.portpool_error) C.enum_portpool_status {
-		return C.portpool_find_free_ex(&find, &out[0], C.size_t(n), e)
+		return C.portpool_find_free_ex(&find, &out[0], count, e)
 	})
 	if err != nil {
 		return nil, err

@@ -220,6 +220,16 @@ func cPort(port int) (C.uint16_t, error) {
 	return out, err
 }
 
+// cCount is a count of ports for C, checked by libportpool as core checks every count:
+// 1-65535, else ErrInvalidArgument with core's message.
+func cCount(n int) (C.size_t, error) {
+	var out C.size_t
+	err := withError(func(e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_count_from_int(C.int64_t(n), &out, e)
+	})
+	return out, err
+}
+
 // cPorts is cPort of each of ports.
 func cPorts(ports []int) ([]uint16, error) {
 	out := make([]uint16, len(ports))

@@ -232,6 +232,38 @@ pub unsafe extern "C" fn portpool_port_from_int(
     })
 }
 
+/// Checks a count of ports given as an integer of any width, as core checks every count:
+/// 1-65535 is written to `*out_count`; anything else is `PORTPOOL_INVALID_ARGUMENT` with core's
+/// message. For bindings that size an output array before they call (Go's `FindFreeN`).
+///
+/// - **Threads:** safe to call from any thread.
+/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (out of range, or NULL `out_count`).
+///
+/// ```c
+/// size_t count;
+/// if (portpool_count_from_int(wanted, &count, NULL) != PORTPOOL_OK)
+///     return -1;  // 0, negative or above 65535
+/// ```
+///
+/// # Safety
+/// `out_count` is NULL or writable.
+/// `out_error` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_count_from_int(
+    value: i64,
+    out_count: *mut usize,
+    out_error: *mut *mut portpool_error,
+) -> portpool_status {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
+        // SAFETY: forwarded from this function's contract.
+        let out_count = unsafe { args::out(out_count, "out_count")? };
+        out_count.set(portpool_core::count_from_i64(value)?);
+        Ok(())
+    })
+}
+
 /// Closes a handle and frees it. NULL, a handle closed already and a pointer that never was a
 /// handle do nothing.
 ///

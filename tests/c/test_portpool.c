@@ -1356,6 +1356,21 @@ static int names_live_in_namespaces_and_ports_stay_unique_across_them(void) {
     return 1;
 }
 
+static int counts_are_checked_as_core_checks_them(void) {
+    size_t count = 7;
+    CHECK_OK(portpool_count_from_int(1, &count, NULL));
+    CHECK(count == 1);
+    CHECK_OK(portpool_count_from_int(65535, &count, NULL));
+    CHECK(count == 65535);
+    CHECK_STATUS(portpool_count_from_int(0, &count, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("invalid count 0: ask for 1 to 65535 ports");
+    CHECK_STATUS(portpool_count_from_int(-1, &count, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_count_from_int(65536, &count, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK(count == 65535); /* a refused count leaves the output alone */
+    CHECK_STATUS(portpool_count_from_int(3, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    return 1;
+}
+
 static int aborted_handover_releases_only_the_next_port(void) {
     portpool_registry *reg = open_fresh("abort");
     uint16_t first = 0, next = 0, dropped = 0, got = 0;
@@ -1736,6 +1751,7 @@ struct test {
 static const struct test tests[] = {
     TEST(a_second_begin_is_a_conflict_unless_it_retries_its_ticket_or_supersedes),
     TEST(a_batch_handover_is_all_or_none),
+    TEST(counts_are_checked_as_core_checks_them),
     TEST(names_live_in_namespaces_and_ports_stay_unique_across_them),
     TEST(version_and_abi_match_the_header),
     TEST(open_rejects_null_out_and_empty_path),
