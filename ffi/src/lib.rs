@@ -222,14 +222,16 @@ pub unsafe extern "C" fn portpool_port_from_int(
     out_port: *mut u16,
     out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
-    let out_error = unsafe { args::optional_out(out_error) };
-    guard(out_error, || {
-        // SAFETY: forwarded from this function's contract.
-        let out_port = unsafe { args::out(out_port, "out_port")? };
-        out_port.set(portpool_core::port_from_i64(value)?);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        checked_int(
+            value,
+            portpool_core::port_from_i64,
+            out_port,
+            "out_port",
+            out_error,
+        )
+    }
 }
 
 /// Checks a count of ports given as an integer of any width, as core checks every count:
@@ -254,12 +256,35 @@ pub unsafe extern "C" fn portpool_count_from_int(
     out_count: *mut usize,
     out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        checked_int(
+            value,
+            portpool_core::count_from_i64,
+            out_count,
+            "out_count",
+            out_error,
+        )
+    }
+}
+
+/// `value` checked by core's `check`, written to `*out`.
+///
+/// # Safety
+/// `out` and `out_error` are NULL or writable.
+unsafe fn checked_int<T>(
+    value: i64,
+    check: fn(i64) -> portpool_core::Result<T>,
+    out: *mut T,
+    what: &str,
+    out_error: *mut *mut portpool_error,
+) -> portpool_status {
+    // SAFETY: `out_error` is NULL or writable, as the caller's contract says.
     let out_error = unsafe { args::optional_out(out_error) };
     guard(out_error, || {
-        // SAFETY: forwarded from this function's contract.
-        let out_count = unsafe { args::out(out_count, "out_count")? };
-        out_count.set(portpool_core::count_from_i64(value)?);
+        // SAFETY: forwarded from the caller's contract.
+        let out = unsafe { args::out(out, what)? };
+        out.set(check(value)?);
         Ok(())
     })
 }

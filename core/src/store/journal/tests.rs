@@ -527,42 +527,34 @@ fn child_with_inherited_descriptors_gone(j: Journal, other: &Path, using: ChildU
     unsafe { libc::_exit(code) };
 }
 
-/// Forks a child that does `using` with `j` once its inherited descriptors are gone; the
-/// child's exit status.
-fn fork_with_descriptors_gone(j: Journal, dir: &Path, using: ChildUse) -> (Journal, i32) {
+/// Forks a child that does `using` with a handle on a registry of one lease once the
+/// handle's inherited descriptors are gone; checks that the child exited 0, then returns
+/// how many leases the parent reads.
+fn fork_with_descriptors_gone(using: ChildUse) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(&dir.path().join("r.json"));
+    put(&j, "a", 1);
     // SAFETY: the child only uses the handle and then _exits.
     let child = unsafe { libc::fork() };
     if child == 0 {
-        child_with_inherited_descriptors_gone(j, &dir.join("other"), using);
+        child_with_inherited_descriptors_gone(j, &dir.path().join("other"), using);
     }
     let mut status = 0;
     // SAFETY: waits for the child forked above.
     assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
-    (j, status)
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status:#x} (an abort is a descriptor closed twice)"
+    );
+    count(&j)
 }
 
 #[test]
 fn a_forked_child_never_closes_a_descriptor_number_its_handle_no_longer_owns() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = journal(&dir.path().join("r.json"));
-    put(&j, "a", 1);
-    let (j, status) = fork_with_descriptors_gone(j, dir.path(), ChildUse::Change);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child status {status:#x} (an abort is a descriptor closed twice)"
-    );
-    assert_eq!(count(&j), 2);
+    assert_eq!(fork_with_descriptors_gone(ChildUse::Change), 2);
 }
 
 #[test]
 fn a_handle_dropped_in_a_forked_child_closes_no_descriptor_number_it_no_longer_owns() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = journal(&dir.path().join("r.json"));
-    put(&j, "a", 1);
-    let (j, status) = fork_with_descriptors_gone(j, dir.path(), ChildUse::Drop);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child status {status:#x} (an abort is a descriptor closed twice)"
-    );
-    assert_eq!(count(&j), 1);
+    assert_eq!(fork_with_descriptors_gone(ChildUse::Drop), 1);
 }
