@@ -486,10 +486,12 @@ proptest! {
             let mut held = HashSet::new();
             for lease in &after {
                 for port in lease.ports() {
-                    prop_assert!(
-                        held.insert((port, lease.protocol)),
-                        "{port}/{} has two holders after {op:?}", lease.protocol
-                    );
+                    for part in lease.protocol.parts() {
+                        prop_assert!(
+                            held.insert((port, *part)),
+                            "{port}/{part} has two holders after {op:?}"
+                        );
+                    }
                 }
             }
             for (n, handover, asked) in begun {
