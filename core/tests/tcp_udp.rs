@@ -150,9 +150,13 @@ fn a_tcp_udp_lease_reads_back_from_the_file_as_tcp_udp() {
         assert_eq!(again.lease(name).unwrap().protocol, Protocol::TcpUdp);
     }
     for port in [p, p + 1] {
-        let err = again.register("web", port, Mode::Fixed, &tcp()).unwrap_err();
+        let err = again
+            .register("web", port, Mode::Fixed, &tcp())
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-        let err = again.register("syslog", port, Mode::Fixed, &udp()).unwrap_err();
+        let err = again
+            .register("syslog", port, Mode::Fixed, &udp())
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
     }
 }
