@@ -225,8 +225,9 @@ pub(crate) enum Command {
         group: Option<String>,
     },
     /// Serve portpicker's portserver protocol on a Unix socket, in the foreground until
-    /// SIGTERM: each port handed out is a lease of POOL owned by the pid the client sent, so
-    /// no portpool user is given it until that process exits. A client may claim itself or a
+    /// SIGTERM: each port handed out is a lease of POOL for TCP and UDP (tcp+udp, as
+    /// portpicker promises) owned by the pid the client sent, so no portpool user is given it
+    /// until that process exits. A client may claim itself or a
     /// process of its own user (root: any process), as the kernel's SO_PEERCRED tells.
     Portserver(PortserverArgs),
     /// Print the registry path in use, then the rule that chose it: --registry, else
