@@ -1,8 +1,11 @@
 package portpool_test
 
 import (
+	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -61,5 +64,30 @@ func TestTCPUDPIsSpelledTCPPlusUDP(t *testing.T) {
 	var p portpool.Protocol
 	if err := p.UnmarshalText(text); err != nil || string(text) != "tcp+udp" || p != portpool.TCPUDP {
 		t.Fatalf("%q read back as %v (%v)", text, p, err)
+	}
+}
+
+func TestATCPUDPLeaseCrossesTheFileBetweenGoAndTheCommandLine(t *testing.T) {
+	cli := os.Getenv("PORTPOOL_CLI")
+	if cli == "" {
+		t.Skip("PORTPOOL_CLI is not set (make -C bindings/go test sets it)")
+	}
+	reg, path := open(t)
+	port := must(reg.Register("from-go", must(portpool.FindFree(portpool.WithProtocol(portpool.TCPUDP))), portpool.ModeFixed, portpool.WithProtocol(portpool.TCPUDP)))
+	// The CLI's check for the UDP side finds the lease Go made for both.
+	out, _ := exec.Command(cli, "--registry", path, "check", strconv.Itoa(port), "--protocol", "udp", "--json").Output()
+	var checked struct {
+		State string
+		Lease struct{ Protocol string }
+	}
+	if err := json.Unmarshal(out, &checked); err != nil || checked.State != "leased" || checked.Lease.Protocol != "tcp+udp" {
+		t.Fatalf("portpool check printed %s (%v): want the tcp+udp lease", out, err)
+	}
+	other := strconv.Itoa(must(portpool.FindFree(portpool.WithProtocol(portpool.TCPUDP))))
+	if out, err := exec.Command(cli, "--registry", path, "register", "from-cli", other, "fixed", "--protocol", "tcp+udp").CombinedOutput(); err != nil {
+		t.Fatalf("portpool register: %v: %s", err, out)
+	}
+	if lease := must(reg.GetLease("from-cli")); lease.Protocol != portpool.TCPUDP {
+		t.Fatalf("Go reads the CLI's lease as %+v", lease)
 	}
 }

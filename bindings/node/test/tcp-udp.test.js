@@ -8,7 +8,7 @@ const { once } = require('node:events')
 const { test } = require('node:test')
 
 const { Registry, isFree, findFree } = require('..')
-const { tempRegistry } = require('./helpers')
+const { cli, tempRegistry } = require('./helpers')
 
 async function udpBound() {
   const socket = dgram.createSocket('udp4')
@@ -63,4 +63,16 @@ test('listen_refuses_tcp_udp_as_one_socket_is_one_protocol', () => {
   const reg = new Registry(tempRegistry())
   assert.throws(() => reg.listen('dns', { protocol: 'tcp+udp' }), { code: 'PORTPOOL_INVALID_ARGUMENT', message: /one socket/ })
   assert.deepEqual(reg.list(), [])
+})
+
+test('a_tcp_udp_lease_crosses_the_file_between_node_and_the_command_line', () => {
+  const path = tempRegistry()
+  const reg = new Registry(path)
+  const mine = reg.register('from-node', findFree('tcp+udp'), { mode: 'fixed', protocol: 'tcp+udp' })
+  const listed = JSON.parse(cli(path, 'list', '--json').stdout)
+  assert.deepEqual(listed.map((l) => [l.name, l.protocol]), [['from-node', 'tcp+udp']])
+  const other = findFree('tcp+udp')
+  assert.equal(cli(path, 'register', 'from-cli', String(other), 'fixed', '--protocol', 'tcp+udp').status, 0)
+  const byName = Object.fromEntries(reg.list().map((l) => [l.name, [l.port, l.protocol]]))
+  assert.deepEqual(byName, { 'from-node': [mine, 'tcp+udp'], 'from-cli': [other, 'tcp+udp'] })
 })

@@ -48,3 +48,12 @@ def test_listen_refuses_tcp_udp_as_one_socket_is_one_protocol(reg):
     with pytest.raises(portpool.InvalidArgumentError, match="one socket"):
         reg.listen("dns", protocol="tcp+udp")
     assert reg.list() == []
+
+
+def test_a_tcp_udp_lease_crosses_the_file_between_python_and_the_command_line(reg, cli):
+    mine = reg.register("from-python", portpool.find_free("tcp+udp"), "fixed", protocol="tcp+udp")
+    assert '"protocol": "tcp+udp"' in cli("list", "--json").stdout.replace('":"', '": "')
+    other = portpool.find_free("tcp+udp")
+    cli("register", "from-cli", str(other), "fixed", "--protocol", "tcp+udp")
+    protocols = {lease.name: (lease.port, lease.protocol) for lease in reg.list()}
+    assert protocols == {"from-python": (mine, "tcp+udp"), "from-cli": (other, "tcp+udp")}
