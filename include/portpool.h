@@ -107,7 +107,7 @@
  * it: fields a caller's older header lacks take their defaults, and fields this library
  * does not know yet must be zero.
  */
-#define PORTPOOL_ABI_VERSION 4
+#define PORTPOOL_ABI_VERSION 5
 
 /**
  * What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure, whose
@@ -226,8 +226,9 @@ typedef struct portpool_registry portpool_registry;
 typedef uint32_t portpool_mode;
 
 /**
- * A transport protocol: one of the `PORTPOOL_PROTOCOL_*` constants. A lease is per
- * (port, protocol): a UDP lease never blocks a TCP lease of the same port.
+ * A transport protocol: one of the `PORTPOOL_PROTOCOL_*` constants. A lease holds its port
+ * for TCP, for UDP, or for both: a UDP lease never blocks a TCP lease of the same port, while
+ * a `PORTPOOL_PROTOCOL_TCP_UDP` lease blocks (and is blocked by) either.
  */
 typedef uint32_t portpool_protocol;
 
@@ -249,7 +250,7 @@ typedef struct portpool_lease_options {
      */
     size_t struct_size;
     /**
-     * `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
+     * `PORTPOOL_PROTOCOL_TCP` (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
      */
     portpool_protocol protocol;
     /**
@@ -326,7 +327,7 @@ typedef struct portpool_find_options {
      */
     size_t struct_size;
     /**
-     * `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
+     * `PORTPOOL_PROTOCOL_TCP` (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
      */
     portpool_protocol protocol;
     /**
@@ -447,6 +448,14 @@ typedef struct portpool_listen_options {
  * UDP.
  */
 #define PORTPOOL_PROTOCOL_UDP 1
+
+/**
+ * One port number for TCP and UDP at once (`"tcp+udp"` in JSON): leased for both, and free
+ * only when both a TCP and a UDP socket could bind it. Since ABI 5 (a library of ABI 4
+ * refuses it with `PORTPOOL_INVALID_ARGUMENT`). `portpool_listen` refuses it: one socket is
+ * one protocol.
+ */
+#define PORTPOOL_PROTOCOL_TCP_UDP 2
 
 /**
  * A new pool probes; an existing pool keeps its setting.

@@ -57,7 +57,7 @@ import (
 )
 
 // ABIVersion is the version of the C ABI this package was written against.
-const ABIVersion = 4
+const ABIVersion = 5
 
 // Registry is a handle on one registry file. Opening one does not touch the disk; each call
 // that changes the registry locks the file for its own duration only (waiting at most the

@@ -30,7 +30,7 @@ const (
 // The names core gives the values of Mode and Protocol, in the order of their constants.
 var (
 	modeNames     = []string{"flexible", "fixed", "pool"}
-	protocolNames = []string{"tcp", "udp"}
+	protocolNames = []string{"tcp", "udp", "tcp+udp"}
 )
 
 // String returns "flexible", "fixed" or "pool".
@@ -44,8 +44,8 @@ func (m *Mode) UnmarshalText(text []byte) error {
 	return enumParse(modeNames, "mode", text, (*int)(m))
 }
 
-// Protocol is a transport protocol. A lease is per (port, protocol): a UDP lease never
-// blocks a TCP lease of the same port.
+// Protocol is what a lease holds its port for: TCP, UDP, or both. A UDP lease never blocks a
+// TCP lease of the same port, while a TCPUDP lease blocks (and is blocked by) either.
 type Protocol int
 
 const (
@@ -53,9 +53,13 @@ const (
 	TCP Protocol = iota
 	// UDP.
 	UDP
+	// TCPUDP holds one port number for TCP and UDP at once ("tcp+udp"): leased for both, and
+	// free only when both a TCP and a UDP socket could bind it. Listen and ListenPacket
+	// bind one protocol and do not take it.
+	TCPUDP
 )
 
-// String returns "tcp" or "udp".
+// String returns "tcp", "udp" or "tcp+udp".
 func (p Protocol) String() string { return enumString(protocolNames, "Protocol", int(p)) }
 
 // MarshalText writes the name String returns, as core's JSON does.

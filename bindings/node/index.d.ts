@@ -253,9 +253,9 @@ export declare class Registry {
    * (`'tcp'` by default). Stale leases count as free, as `register` and `allocate` would
    * reclaim them.
    */
-  check(port: number, protocol?: 'tcp' | 'udp'): PortState
+  check(port: number, protocol?: 'tcp' | 'udp' | 'tcp+udp'): PortState
   /** The Promise form: see the synchronous method. `signal` aborts it. */
-  checkAsync(port: number, protocol?: 'tcp' | 'udp', options?: AsyncOptions | undefined | null): Promise<PortState>
+  checkAsync(port: number, protocol?: 'tcp' | 'udp' | 'tcp+udp', options?: AsyncOptions | undefined | null): Promise<PortState>
   /**
    * Begins a zero-downtime handover of `name`: leases a port for the next generation while
    * the current one stays valid, and returns it. Both ports are leased and listed (the new
@@ -380,8 +380,8 @@ export declare class ScopedLease {
   get name(): string
   /** The leased port. */
   get port(): number
-  /** `'tcp'` or `'udp'`. */
-  get protocol(): 'tcp' | 'udp'
+  /** `'tcp'`, `'udp'` or `'tcp+udp'`. */
+  get protocol(): 'tcp' | 'udp' | 'tcp+udp'
   /**
    * From `listenScoped`: the socket bound to `port` (see `Registry.listen`), yours to
    * pass to `server.listen({ fd })` and to close. `null` from `lease`. Ending the scope
@@ -414,8 +414,8 @@ export interface AllocateOptions {
   host?: string
   /** Probe as this process will bind (see `RegisterOptions.bindable`). */
   bindable?: boolean
-  /** `'tcp'` (default) or `'udp'`. */
-  protocol?: 'tcp' | 'udp'
+  /** `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. */
+  protocol?: 'tcp' | 'udp' | 'tcp+udp'
   /** Also return the port of a name whose live lease another user made. */
   force?: boolean
   /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */
@@ -463,12 +463,12 @@ export interface Ending {
  *
  * (types-header.d.ts declares the overloads that tell a number from an array by `count`.)
  */
-export declare function findFree(options?: 'tcp' | 'udp' | FindFreeOptions): number | number[]
+export declare function findFree(options?: 'tcp' | 'udp' | 'tcp+udp' | FindFreeOptions): number | number[]
 
 /** Options of `findFree`, or its protocol alone (`findFree('udp')`). */
 export interface FindFreeOptions {
-  /** `'tcp'` (default) or `'udp'`. */
-  protocol?: 'tcp' | 'udp'
+  /** `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. */
+  protocol?: 'tcp' | 'udp' | 'tcp+udp'
   /** Ports to try first, in order. */
   ports?: Array<number>
   /**
@@ -501,7 +501,7 @@ export interface Finding {
   /** The port concerned, for findings about a lease; else `null`. */
   port: number | null
   /** The port's protocol, for findings about a lease; else `null`. */
-  protocol: 'tcp' | 'udp' | null
+  protocol: 'tcp' | 'udp' | 'tcp+udp' | null
   /** A sentence for people. */
   message: string
 }
@@ -554,12 +554,12 @@ export interface ImportReport {
  * a port, or `Registry.listen` to hold it. Takes no lock. `host` not an address of this
  * machine is `PORTPOOL_INVALID_ARGUMENT`.
  */
-export declare function isFree(port: number, options?: 'tcp' | 'udp' | IsFreeOptions): boolean
+export declare function isFree(port: number, options?: 'tcp' | 'udp' | 'tcp+udp' | IsFreeOptions): boolean
 
 /** Options of `isFree`, or its protocol alone (`isFree(port, 'udp')`). */
 export interface IsFreeOptions {
-  /** `'tcp'` (default) or `'udp'`. */
-  protocol?: 'tcp' | 'udp'
+  /** `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. */
+  protocol?: 'tcp' | 'udp' | 'tcp+udp'
   /**
    * Check this one address (e.g. `'127.0.0.1'`) instead of the IPv4 and IPv6
    * wildcards: a port another process has bound on another address reads as free.
@@ -573,8 +573,8 @@ export interface Lease {
   name: string
   /** The port, 1–65535. */
   port: number
-  /** `'tcp'` or `'udp'`. */
-  protocol: 'tcp' | 'udp'
+  /** `'tcp'`, `'udp'`, or `'tcp+udp'` (one port number held for both). */
+  protocol: 'tcp' | 'udp' | 'tcp+udp'
   /** How the lease was made: `'flexible'` or `'fixed'` by `register`, `'pool'` by `allocate`. */
   mode: 'flexible' | 'fixed' | 'pool'
   /** The pool it came from, for `'pool'` leases. */
@@ -636,7 +636,10 @@ export interface ListenOptions {
   range?: [number, number]
   /** Ports never handed out. */
   exclude?: Array<number>
-  /** `'tcp'` (default: a listening socket) or `'udp'` (a bound socket). */
+  /**
+   * `'tcp'` (default: a listening socket) or `'udp'` (a bound socket). One socket is one
+   * protocol: `'tcp+udp'` is `PORTPOOL_INVALID_ARGUMENT`.
+   */
   protocol?: 'tcp' | 'udp'
   /**
    * The address to bind, e.g. `'127.0.0.1'`. Default: `::` in dual-stack mode (IPv4
@@ -797,8 +800,8 @@ export interface RegisterOptions {
    * tables, as a lease may be for a privileged service.
    */
   bindable?: boolean
-  /** `'tcp'` (default) or `'udp'`. A lease is per (port, protocol). */
-  protocol?: 'tcp' | 'udp'
+  /** `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. A lease is per (port, protocol). */
+  protocol?: 'tcp' | 'udp' | 'tcp+udp'
   /**
    * Fixed mode only: take the port even when a process outside the registry has it
    * bound. A port leased to another name is never taken. Any mode: also return the
@@ -848,8 +851,8 @@ export interface ScopeOptions {
   host?: string
   /** Probe as this process will bind (see `RegisterOptions.bindable`). */
   bindable?: boolean
-  /** `'tcp'` (default) or `'udp'`. */
-  protocol?: 'tcp' | 'udp'
+  /** `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. */
+  protocol?: 'tcp' | 'udp' | 'tcp+udp'
   /**
    * With `port` in fixed mode: take the port even when a process outside the registry
    * has it bound.

@@ -87,9 +87,8 @@ pub(crate) struct Cli {
 
 #[derive(Args)]
 pub(crate) struct LeaseArgs {
-    /// Lease a UDP port instead of a TCP one.
-    #[arg(long)]
-    pub(crate) udp: bool,
+    #[command(flatten)]
+    pub(crate) protocol: ProtocolArgs,
     /// Owner process: the lease is reclaimed once that process has exited.
     #[arg(long, value_name = "PID")]
     pub(crate) pid: Option<u32>,
@@ -226,8 +225,9 @@ pub(crate) enum Command {
         group: Option<String>,
     },
     /// Serve portpicker's portserver protocol on a Unix socket, in the foreground until
-    /// SIGTERM: each port handed out is a lease of POOL owned by the pid the client sent, so
-    /// no portpool user is given it until that process exits. A client may claim itself or a
+    /// SIGTERM: each port handed out is a lease of POOL for TCP and UDP (tcp+udp, as
+    /// portpicker promises) owned by the pid the client sent, so no portpool user is given it
+    /// until that process exits. A client may claim itself or a
     /// process of its own user (root: any process), as the kernel's SO_PEERCRED tells.
     Portserver(PortserverArgs),
     /// Print the registry path in use, then the rule that chose it: --registry, else
@@ -318,9 +318,8 @@ pub(crate) struct FindFreeArgs {
     /// How many distinct ports to print (default 1); fewer free ones exit 4.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub(crate) count: usize,
-    /// Look for UDP ports instead of TCP ones.
-    #[arg(long)]
-    pub(crate) udp: bool,
+    #[command(flatten)]
+    pub(crate) protocol: ProtocolArgs,
     #[command(flatten)]
     pub(crate) probe: ProbeArgs,
     /// Print a JSON array of the ports instead of one a line.
@@ -363,9 +362,8 @@ pub(crate) struct AllocateArgs {
 pub(crate) struct CheckArgs {
     /// Port to check, 1-65535.
     pub(crate) port: String,
-    /// Check the UDP port instead of the TCP one.
-    #[arg(long)]
-    pub(crate) udp: bool,
+    #[command(flatten)]
+    pub(crate) protocol: ProtocolArgs,
     /// Print {port, protocol, state, lease} as JSON instead of a sentence.
     #[arg(long)]
     pub(crate) json: bool,
@@ -467,9 +465,8 @@ pub(crate) struct RunArgs {
     /// With --port: fixed or flexible (default).
     #[arg(value_name = "MODE")]
     pub(crate) mode: Option<String>,
-    /// Lease a UDP port instead of a TCP one.
-    #[arg(long)]
-    pub(crate) udp: bool,
+    #[command(flatten)]
+    pub(crate) protocol: ProtocolArgs,
     /// Bind the port under the registry's lock as it is leased, so nothing can take it
     /// first, and pass the socket (TCP: listening) to CMD as fd 3, as systemd socket
     /// activation does: $LISTEN_FDS=1, $LISTEN_PID=CMD's pid, $LISTEN_FDNAMES=NAME.
@@ -585,9 +582,32 @@ fn wait_secs(text: &str) -> Result<Duration, String> {
     portpool_core::parse_lock_timeout(text).map_err(|e| e.message().to_owned())
 }
 
-/// UDP when `--udp` was given, else TCP.
-pub(crate) fn protocol(udp: bool) -> Protocol {
-    if udp { Protocol::Udp } else { Protocol::Tcp }
+/// Which protocols a port is for: `--protocol`, or `--udp` for short.
+#[derive(Args)]
+pub(crate) struct ProtocolArgs {
+    /// tcp (the default), udp, or tcp+udp: one port number free and held for both, as
+    /// portpicker promises its ports.
+    #[arg(long, value_name = "PROTO", value_parser = protocol_value, conflicts_with = "udp")]
+    pub(crate) protocol: Option<Protocol>,
+    /// Short for --protocol udp.
+    #[arg(long)]
+    pub(crate) udp: bool,
+}
+
+impl ProtocolArgs {
+    /// The protocol these flags name: TCP unless told otherwise.
+    pub(crate) fn protocol(&self) -> Protocol {
+        if self.udp {
+            Protocol::Udp
+        } else {
+            self.protocol.unwrap_or_default()
+        }
+    }
+}
+
+/// A protocol, as core spells it (`tcp`, `udp`, `tcp+udp`).
+fn protocol_value(text: &str) -> Result<Protocol, String> {
+    text.parse().map_err(|e: Error| e.message().to_owned())
 }
 
 /// Ports written as a comma-separated list (`3000,3001`), each 1-65535.
@@ -634,7 +654,7 @@ impl LeaseArgs {
     /// The lease options these flags ask for; `force` only register has.
     pub(crate) fn options(&self, force: bool) -> LeaseOptions {
         LeaseOptions {
-            protocol: protocol(self.udp),
+            protocol: self.protocol.protocol(),
             force,
             pid: self.pid,
             ttl: self.ttl,

@@ -4,7 +4,8 @@
 //! a Unix stream socket, sends its pid in ASCII and a newline, and reads back a port and a
 //! newline; anything else (here: an empty reply) means no port. Every port handed out is a
 //! registry lease owned by the claimed pid, so it is reclaimed once that process exits, and
-//! no portpool user of any language is given it meanwhile.
+//! no portpool user of any language is given it meanwhile. As portpicker promises, the port is
+//! free for TCP and UDP alike: it is probed and leased for both (`tcp+udp`).
 //!
 //! One thread serves every client with `poll(2)`: a request is at most [`MAX_REQUEST`] bytes
 //! and must arrive within [`CLIENT_TIMEOUT`]; at most [`MAX_PENDING_PER_USER`] clients of
@@ -26,7 +27,7 @@ use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use portpool_core::{Error, ErrorKind, LeaseOptions, Registry};
+use portpool_core::{Error, ErrorKind, LeaseOptions, Protocol, Registry};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::Outcome;
@@ -247,8 +248,10 @@ impl Server<'_> {
         portpool_core::may_claim(peer.uid, peer.pid.unsigned_abs(), pid)
             .map_err(|e| e.to_string())?;
         self.check_quota(peer.uid)?;
+        // portpicker promises a port free for TCP and UDP alike: leased and probed for both.
         let options = LeaseOptions {
             pid: Some(pid),
+            protocol: Protocol::TcpUdp,
             ..LeaseOptions::default()
         };
         loop {

@@ -643,3 +643,24 @@ fn one_users_connect_storm_does_not_keep_another_users_requests_from_being_serve
         "{served} of 40 requests served during the storm"
     );
 }
+
+#[test]
+fn the_portserver_leases_its_ports_for_tcp_and_udp_and_passes_over_one_bound_for_udp_only() {
+    let reg = scratch();
+    let port = common::free_block(1);
+    let udp = std::net::UdpSocket::bind(("0.0.0.0", port)).unwrap();
+    let busy = port.to_string();
+    ok(&reg.path, &["pool", "set", "one", &busy, &busy]);
+    let server = Server::start_on(reg, &["--pool", "one"]);
+    let request = format!("{}\n", std::process::id());
+    assert_eq!(
+        server.ask(request.as_bytes()),
+        "",
+        "a port bound for UDP was handed out"
+    );
+    drop(udp);
+    assert_eq!(server.ask(request.as_bytes()).trim(), busy);
+    let all = leases(&server.reg.path);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["protocol"], "tcp+udp");
+}

@@ -294,13 +294,14 @@ impl Registry {
     /// Whether `port` is free, leased (to whom) or bound outside the registry. A stale
     /// lease's port counts as free, as `register` and `allocate` would reclaim it; the
     /// returned lease is as it stands now (a handover its owners' deaths settled, applied).
+    /// For `tcp+udp`, the port is leased when a lease holds it for TCP or for UDP, and busy
+    /// when a socket of either protocol is bound to it.
     pub fn check(&self, port: u16, protocol: Protocol) -> Result<PortState> {
         check_port(port)?;
         let now = self.now();
         let leased = self.store.read(|data| {
-            data.holder(port, protocol)
-                .and_then(|l| settled(l, now).0)
-                .filter(|l| l.ports().any(|p| p == port))
+            data.holders(port, protocol)
+                .find_map(|l| settled(l, now).0.filter(|l| l.ports().any(|p| p == port)))
         })?;
         Ok(match leased {
             Some(lease) => PortState::Leased(lease),

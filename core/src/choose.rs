@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::probe::{Binder, address_error, bind_at, free_for, kernel_pick, probe_result};
+use crate::probe::{Binder, address_error, free_for, free_on, kernel_pick};
 use crate::registry::{LeaseOptions, held_port, live_holder};
 use crate::store::model::{Data, Mode, Protocol};
 use crate::validate::{check_port, shown};
@@ -45,7 +45,7 @@ impl<const N: usize> From<[u16; N]> for Ports {
 /// wildcard addresses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FindOptions {
-    /// TCP (default) or UDP.
+    /// TCP (default), UDP, or `tcp+udp`: ports free for both.
     pub protocol: Protocol,
     /// Ports to try first, in order.
     pub ports: Vec<u16>,
@@ -90,7 +90,7 @@ fn free_at(port: u16, protocol: Protocol, host: Option<IpAddr>, binder: Binder) 
     check_port(port)?;
     match host {
         None => free_for(port, protocol, binder),
-        Some(ip) => probe_result(ip, port, protocol, bind_at(ip, port, protocol), binder),
+        Some(ip) => free_on(ip, port, protocol, binder),
     }
 }
 

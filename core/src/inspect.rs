@@ -196,15 +196,14 @@ fn name_from_program(program: &str) -> String {
 }
 
 impl Registry {
-    /// The leases recorded on `port` (TCP and UDP; a stale one says why in
+    /// The leases recorded on `port` (TCP, UDP and `tcp+udp`, each once; a stale one says why in
     /// [`Lease::stale`]) and the server sockets bound to it with their processes. Where /proc cannot be read, the lease part only, and `unavailable` says why.
     pub fn who(&self, port: u16) -> Result<Who> {
         crate::validate::check_port(port)?;
         let now = self.now();
         let leases = self.store.read(|data| {
-            [Protocol::Tcp, Protocol::Udp]
-                .into_iter()
-                .filter_map(|p| data.holder(port, p).map(|l| marked(l, now)))
+            data.holders(port, Protocol::TcpUdp)
+                .map(|l| marked(l, now))
                 .collect::<Vec<_>>()
         })?;
         let (sockets, unavailable) = match server_sockets() {
@@ -481,7 +480,7 @@ fn listener_findings(lease: &Lease, sockets: &[Socket]) -> Vec<Finding> {
     let mut findings = Vec::new();
     let on_port: Vec<&Socket> = sockets
         .iter()
-        .filter(|s| s.port() == lease.port && s.protocol == lease.protocol)
+        .filter(|s| s.port() == lease.port && lease.protocol.covers(s.protocol))
         .collect();
     if on_port.is_empty() {
         findings.push(Finding::about(

@@ -68,7 +68,8 @@ impl Registry {
     /// off, change nothing here). Any other bind failure ends the call with that error and
     /// records nothing.
     ///
-    /// - The socket: TCP listening with `listen.backlog`, or UDP bound; `SO_REUSEADDR` for
+    /// - The socket: TCP listening with `listen.backlog`, or UDP bound (`tcp+udp` is
+    ///   `InvalidArgument`: one socket is one protocol); `SO_REUSEADDR` for
     ///   TCP, as servers set it; close-on-exec. Bound to `listen.host`, else `options.host`,
     ///   else the IPv6 wildcard in dual-stack mode where the host has IPv6, else 0.0.0.0.
     ///   Both hosts given and different is `InvalidArgument`.
@@ -118,9 +119,9 @@ impl Registry {
         let key = self.named(name)?;
         let name = key.as_str();
         let host = bind_address(listen, options)?;
+        let protocol = socket_protocol(options.protocol)?;
         let backlog = listen_backlog(listen.backlog)?;
         let (source, mode, pool) = lease_source(choice, options, host)?;
-        let protocol = options.protocol;
         let new = NewLease {
             name,
             uid: crate::sys::geteuid(),
@@ -172,6 +173,17 @@ fn bind_address(listen: &ListenOptions, options: &LeaseOptions) -> Result<Option
         ))),
         (a, b) => Ok(a.or(b)),
     }
+}
+
+/// The protocol of the one socket `listen` binds: TCP or UDP. `tcp+udp` is `InvalidArgument`,
+/// as one socket cannot stand for both (`register` and `allocate` lease a port for both).
+fn socket_protocol(protocol: Protocol) -> Result<Protocol> {
+    if protocol == Protocol::TcpUdp {
+        return Err(Error::invalid(
+            "invalid protocol tcp+udp for listen: it binds one socket, TCP or UDP; lease the port for both with register or allocate",
+        ));
+    }
+    Ok(protocol)
 }
 
 /// Where a `listen` takes its port from, after the checks of `choice` and the options: its

@@ -13,7 +13,8 @@ use crate::store::model::Protocol;
 /// Binds the IPv4 wildcard (0.0.0.0), then the IPv6 wildcard (`[::]`, IPv6-only) where the
 /// host has IPv6, and closes both at once. A socket bound to any address of a family —
 /// 127.0.0.1, `[::1]`, `[::]` only, or a wildcard — makes the port busy. TCP and UDP are
-/// separate: a UDP socket never makes a TCP port busy. TCP connections lingering in
+/// separate: a UDP socket never makes a TCP port busy; a port is free for `tcp+udp` only when
+/// it is free for each (a socket of either protocol makes it busy). TCP connections lingering in
 /// TIME_WAIT do not count, as they do not stop a server that sets `SO_REUSEADDR`.
 ///
 /// The answer is a snapshot: another process may bind the port a moment later. portpool
@@ -58,7 +59,21 @@ pub(crate) fn free_for(port: u16, protocol: Protocol, binder: Binder) -> Result<
     }
     let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
     let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
-    Ok(bindable(v4, protocol, binder) && bindable(v6, protocol, binder))
+    Ok(protocol
+        .parts()
+        .iter()
+        .all(|part| bindable(v4, *part, binder) && bindable(v6, *part, binder)))
+}
+
+/// Whether `port` can be bound on `ip` for `protocol` (for `tcp+udp`, for each), as
+/// [`probe_result`] reads each bind.
+pub(crate) fn free_on(ip: IpAddr, port: u16, protocol: Protocol, binder: Binder) -> Result<bool> {
+    for part in protocol.parts() {
+        if !probe_result(ip, port, *part, bind_at(ip, port, *part), binder)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn bindable(addr: SocketAddr, protocol: Protocol, binder: Binder) -> bool {
@@ -79,12 +94,15 @@ fn bindable(addr: SocketAddr, protocol: Protocol, binder: Binder) -> bool {
 }
 
 /// Whether the kernel's socket table of `addr`'s family lists a server socket on its port:
-/// a TCP listener, or a UDP socket that is bound and not connected. An unreadable table
-/// lists nothing.
+/// a TCP listener, or a UDP socket that is bound and not connected (for `tcp+udp`, either).
+/// An unreadable table lists nothing.
 fn in_socket_tables(addr: SocketAddr, protocol: Protocol) -> bool {
     use procfs::net::{TcpState, UdpState};
     let port = addr.port();
     match protocol {
+        Protocol::TcpUdp => {
+            in_socket_tables(addr, Protocol::Tcp) || in_socket_tables(addr, Protocol::Udp)
+        }
         Protocol::Tcp => {
             let table = if addr.is_ipv6() {
                 procfs::net::tcp6()
@@ -120,7 +138,8 @@ fn try_bind(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
 /// A socket for `protocol` bound to `addr` the way servers bind: close-on-exec, with
 /// `SO_REUSEADDR` for TCP (so TIME_WAIT leftovers do not count, while a listening socket still
 /// collides; never for UDP, where it would let two sockets share the port). An IPv6 socket is
-/// IPv6-only when `v6only`, else dual-stack (`[::]` then covers IPv4 too).
+/// IPv6-only when `v6only`, else dual-stack (`[::]` then covers IPv4 too). A socket is TCP or
+/// UDP: `tcp+udp` is `InvalidInput`.
 pub(crate) fn server_socket(
     addr: SocketAddr,
     protocol: Protocol,
@@ -129,6 +148,12 @@ pub(crate) fn server_socket(
     let (ty, proto) = match protocol {
         Protocol::Tcp => (Type::STREAM, socket2::Protocol::TCP),
         Protocol::Udp => (Type::DGRAM, socket2::Protocol::UDP),
+        Protocol::TcpUdp => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a socket is TCP or UDP, never both",
+            ));
+        }
     };
     // socket2 creates sockets with SOCK_CLOEXEC on Linux.
     let socket = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
@@ -190,11 +215,35 @@ pub(crate) fn address_error(ip: IpAddr, err: &io::Error) -> Error {
 }
 
 /// A port the kernel picks as free for `protocol` on `host` (else 0.0.0.0), by binding port 0.
+/// For `tcp+udp`, a TCP port the kernel picks whose UDP side `host` could bind too, asking
+/// the kernel at most [`KERNEL_PICKS`] times (`AddrInUse` when none was).
 pub(crate) fn kernel_pick(protocol: Protocol, host: Option<IpAddr>) -> io::Result<u16> {
     let ip = host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let socket = bind_at(ip, 0, protocol)?;
-    let local = socket.local_addr()?;
-    local
+    if protocol != Protocol::TcpUdp {
+        return local_port(&bind_at(ip, 0, protocol)?);
+    }
+    for _ in 0..KERNEL_PICKS {
+        let tcp = bind_at(ip, 0, Protocol::Tcp)?;
+        let port = local_port(&tcp)?;
+        match bind_at(ip, port, Protocol::Udp) {
+            Ok(_) => return Ok(port),
+            Err(err) if err.raw_os_error() == Some(libc::EADDRINUSE) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!("the kernel picked {KERNEL_PICKS} TCP ports whose UDP side was taken"),
+    ))
+}
+
+/// How many TCP ports [`kernel_pick`] asks the kernel for, looking for one whose UDP side is
+/// free too: far more than a host where most UDP ports are taken would need.
+const KERNEL_PICKS: usize = 64;
+
+fn local_port(socket: &Socket) -> io::Result<u16> {
+    socket
+        .local_addr()?
         .as_socket()
         .map(|a| a.port())
         .ok_or_else(|| io::Error::other("kernel returned a non-IP address"))

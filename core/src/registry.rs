@@ -17,7 +17,7 @@ use crate::validate::{check_ttl, shown};
 /// port its call allows, probed on the wildcard addresses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeaseOptions {
-    /// TCP (default) or UDP.
+    /// TCP (default), UDP, or `tcp+udp`: one port number held for both.
     pub protocol: Protocol,
     /// `register` in fixed mode only: take the port even when a process outside the registry
     /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
@@ -274,9 +274,10 @@ pub(crate) fn held_port(
     Ok(Some(held.port))
 }
 
-/// The live lease holding (port, protocol), after settling a stale one in the way (which may
-/// free the port, or keep it: a committed handover keeps its next port). `keep` names a
-/// lease that is never settled here: the one a handover is searching a port for.
+/// The live lease holding (port, protocol), after settling each stale one in the way (which
+/// may free the port, or keep it: a committed handover keeps its next port); for `tcp+udp`,
+/// the leases holding it for TCP and for UDP are each settled. `keep` names a lease that is
+/// never settled here: the one a handover is searching a port for.
 pub(crate) fn live_holder(
     data: &mut Data,
     port: u16,
@@ -284,11 +285,9 @@ pub(crate) fn live_holder(
     now: Duration,
     keep: Option<&str>,
 ) -> Result<Option<String>> {
-    let Some(name) = data.holder(port, protocol).map(Lease::key) else {
-        return Ok(None);
-    };
-    if keep != Some(name.as_str()) {
-        settle(data, &name, now)?;
+    let names: Vec<String> = data.holders(port, protocol).map(Lease::key).collect();
+    for name in names.iter().filter(|name| keep != Some(name.as_str())) {
+        settle(data, name, now)?;
     }
     Ok(data.holder(port, protocol).map(Lease::key))
 }

@@ -17,9 +17,9 @@ use portpool_core::{
 use crate::types::{
     Growable, PORTPOOL_ABI_VERSION, PORTPOOL_MODE_FIXED, PORTPOOL_MODE_FLEXIBLE,
     PORTPOOL_MODE_POOL, PORTPOOL_PROBE_DEFAULT, PORTPOOL_PROBE_OFF, PORTPOOL_PROBE_ON,
-    PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_UDP, portpool_choice, portpool_find_options,
-    portpool_lease, portpool_lease_options, portpool_listen_options, portpool_mode, portpool_probe,
-    portpool_protocol, portpool_registry,
+    PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_TCP_UDP, PORTPOOL_PROTOCOL_UDP, portpool_choice,
+    portpool_find_options, portpool_lease, portpool_lease_options, portpool_listen_options,
+    portpool_mode, portpool_probe, portpool_protocol, portpool_registry,
 };
 
 fn invalid(message: String) -> Error {
@@ -227,8 +227,9 @@ pub(crate) fn protocol(value: portpool_protocol) -> Result<Protocol> {
     match value {
         PORTPOOL_PROTOCOL_TCP => Ok(Protocol::Tcp),
         PORTPOOL_PROTOCOL_UDP => Ok(Protocol::Udp),
+        PORTPOOL_PROTOCOL_TCP_UDP => Ok(Protocol::TcpUdp),
         other => Err(invalid(format!(
-            "invalid protocol {other}: expected PORTPOOL_PROTOCOL_TCP ({PORTPOOL_PROTOCOL_TCP}) or PORTPOOL_PROTOCOL_UDP ({PORTPOOL_PROTOCOL_UDP})"
+            "invalid protocol {other}: expected PORTPOOL_PROTOCOL_TCP ({PORTPOOL_PROTOCOL_TCP}), PORTPOOL_PROTOCOL_UDP ({PORTPOOL_PROTOCOL_UDP}) or PORTPOOL_PROTOCOL_TCP_UDP ({PORTPOOL_PROTOCOL_TCP_UDP})"
         ))),
     }
 }

@@ -10,7 +10,7 @@ use portpool_core::{Registry, ScopedLease};
 /// (`struct_size`), so a library reads a struct of the size any header since version 4 gave
 /// it: fields a caller's older header lacks take their defaults, and fields this library
 /// does not know yet must be zero.
-pub const PORTPOOL_ABI_VERSION: u32 = 4;
+pub const PORTPOOL_ABI_VERSION: u32 = 5;
 
 /// A handle on one registry file.
 ///
@@ -56,13 +56,19 @@ pub const PORTPOOL_MODE_FIXED: portpool_mode = 1;
 /// (`"mode": "pool"`). `portpool_register` rejects it with `PORTPOOL_INVALID_ARGUMENT`.
 pub const PORTPOOL_MODE_POOL: portpool_mode = 2;
 
-/// A transport protocol: one of the `PORTPOOL_PROTOCOL_*` constants. A lease is per
-/// (port, protocol): a UDP lease never blocks a TCP lease of the same port.
+/// A transport protocol: one of the `PORTPOOL_PROTOCOL_*` constants. A lease holds its port
+/// for TCP, for UDP, or for both: a UDP lease never blocks a TCP lease of the same port, while
+/// a `PORTPOOL_PROTOCOL_TCP_UDP` lease blocks (and is blocked by) either.
 pub type portpool_protocol = u32;
 /// TCP (the default: the value of a zeroed field).
 pub const PORTPOOL_PROTOCOL_TCP: portpool_protocol = 0;
 /// UDP.
 pub const PORTPOOL_PROTOCOL_UDP: portpool_protocol = 1;
+/// One port number for TCP and UDP at once (`"tcp+udp"` in JSON): leased for both, and free
+/// only when both a TCP and a UDP socket could bind it. Since ABI 5 (a library of ABI 4
+/// refuses it with `PORTPOOL_INVALID_ARGUMENT`). `portpool_listen` refuses it: one socket is
+/// one protocol.
+pub const PORTPOOL_PROTOCOL_TCP_UDP: portpool_protocol = 2;
 
 /// Whether `portpool_allocate` bind-probes a pool's candidate ports: one of the
 /// `PORTPOOL_PROBE_*` constants, given to `portpool_set_pool`.
@@ -89,7 +95,7 @@ pub struct portpool_lease_options {
     /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
     /// is read when the fields this library does not know are zero.
     pub struct_size: usize,
-    /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
+    /// `PORTPOOL_PROTOCOL_TCP` (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
     pub protocol: portpool_protocol,
     /// `portpool_register_ex` in fixed mode only: take the port even when a process outside
     /// the registry has it bound. A port leased to another name is never taken. Both
@@ -138,7 +144,7 @@ pub struct portpool_find_options {
     /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
     /// is read when the fields this library does not know are zero.
     pub struct_size: usize,
-    /// `PORTPOOL_PROTOCOL_TCP` (0) or `PORTPOOL_PROTOCOL_UDP`.
+    /// `PORTPOOL_PROTOCOL_TCP` (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
     pub protocol: portpool_protocol,
     /// Ports to try first, in order: `n_ports` of them (NULL when `n_ports` is 0).
     pub ports: *const u16,
@@ -266,6 +272,9 @@ mod tests {
         ("portpool_port_state", 1, 4),
     ];
 
+    /// The ABI versions that changed no size, and what they added.
+    const ADDITIONS: &[(u32, &str)] = &[(5, "PORTPOOL_PROTOCOL_TCP_UDP")];
+
     fn size_now(name: &str) -> usize {
         match name {
             "portpool_lease_options" => size_of::<portpool_lease_options>(),
@@ -320,11 +329,12 @@ mod tests {
                 "{name}'s size is of ABI {abi}, after PORTPOOL_ABI_VERSION {PORTPOOL_ABI_VERSION}"
             );
         }
-        let newest = SIZES.iter().map(|(_, abi, _)| *abi).max();
+        let sizes = SIZES.iter().map(|(_, abi, _)| *abi);
+        let newest = sizes.chain(ADDITIONS.iter().map(|(abi, _)| *abi)).max();
         assert_eq!(
             newest,
             Some(PORTPOOL_ABI_VERSION),
-            "PORTPOOL_ABI_VERSION changed with no size that says why: add the rows of its change"
+            "PORTPOOL_ABI_VERSION changed with no size or addition that says why: add the rows of its change"
         );
     }
 

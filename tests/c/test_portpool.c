@@ -306,6 +306,62 @@ static int udp_and_tcp_leases_of_one_port_coexist(void) {
     return 1;
 }
 
+/* A UDP socket bound to a kernel-chosen port of 0.0.0.0; its port in *port. */
+static int udp_bound_somewhere(uint16_t *port) {
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
+static int a_tcp_udp_lease_holds_its_port_for_both_and_reads_back(void) {
+    portpool_registry *reg = open_fresh("tcp-udp");
+    portpool_lease_options both = PORTPOOL_LEASE_OPTIONS_INIT;
+    portpool_lease_options udp = PORTPOOL_LEASE_OPTIONS_INIT;
+    portpool_port_state state;
+    uint16_t busy = 0, port = 0, other = 0;
+    char *json = NULL;
+    bool free_now = true;
+    int fd = udp_bound_somewhere(&busy);
+    both.protocol = PORTPOOL_PROTOCOL_TCP_UDP;
+    udp.protocol = PORTPOOL_PROTOCOL_UDP;
+    CHECK(reg != NULL && fd >= 0);
+    /* The probe refuses a port bound for UDP only. */
+    CHECK_OK(portpool_is_free(busy, PORTPOOL_PROTOCOL_TCP_UDP, &free_now, NULL));
+    CHECK(!free_now);
+    CHECK_OK(portpool_register_ex(reg, "dns", busy, PORTPOOL_MODE_FLEXIBLE, &both, &port, NULL));
+    close(fd);
+    CHECK(port != busy);
+    /* Leased for both: neither a TCP nor a UDP lease may take its number. */
+    CHECK_STATUS(portpool_register(reg, "web", port, PORTPOOL_MODE_FIXED, &other, NULL),
+                 PORTPOOL_CONFLICT);
+    CHECK_STATUS(portpool_register_ex(reg, "syslog", port, PORTPOOL_MODE_FIXED, &udp, &other, NULL),
+                 PORTPOOL_CONFLICT);
+    CHECK_MESSAGE_HAS("dns");
+    portpool_close(reg);
+    /* Through the file: a new handle reads it back as tcp+udp. */
+    reg = open_fresh("tcp-udp");
+    CHECK(reg != NULL);
+    CHECK_OK(portpool_get_json(reg, "dns", &json, NULL));
+    CHECK(strstr(json, "\"protocol\":\"tcp+udp\"") != NULL);
+    portpool_string_free(json);
+    CHECK_OK(portpool_check(reg, port, PORTPOOL_PROTOCOL_UDP, &state, NULL, NULL));
+    CHECK(state == PORTPOOL_PORT_LEASED);
+    portpool_close(reg);
+    return 1;
+}
+
 static int register_ex_null_options_are_the_defaults(void) {
     portpool_registry *reg = open_fresh("ex-null");
     uint16_t port = 0;
@@ -744,9 +800,11 @@ static int is_free_and_find_free_see_bound_sockets(void) {
     CHECK_OK(portpool_is_free(bound, PORTPOOL_PROTOCOL_TCP, &is_free, NULL));
     CHECK(is_free);
     CHECK_STATUS(portpool_is_free(0, PORTPOOL_PROTOCOL_TCP, &is_free, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_is_free(80, 2, &is_free, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_is_free(80, 3, &is_free, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_STATUS(portpool_is_free(80, PORTPOOL_PROTOCOL_TCP, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
-    CHECK_STATUS(portpool_find_free(2, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_find_free(3, &port, NULL), PORTPOOL_INVALID_ARGUMENT);
+    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_TCP_UDP, &port, NULL));
+    CHECK(port != 0);
     CHECK_STATUS(portpool_find_free(PORTPOOL_PROTOCOL_TCP, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
     return 1;
 }
@@ -1766,6 +1824,7 @@ static const struct test tests[] = {
     TEST(register_rejects_null_bad_text_bad_port_and_bad_mode),
     TEST(names_with_quotes_and_slashes_are_stored_exactly),
     TEST(udp_and_tcp_leases_of_one_port_coexist),
+    TEST(a_tcp_udp_lease_holds_its_port_for_both_and_reads_back),
     TEST(register_ex_null_options_are_the_defaults),
     TEST(register_ex_rejects_bad_protocol_and_dead_pid),
     TEST(options_lead_with_their_size_and_unknown_fields_must_be_zero),

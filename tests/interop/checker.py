@@ -91,11 +91,13 @@ def intervals(worker: str, records: Iterable[Record]) -> list[Interval]:
 
 
 def find_overlaps(spans: Iterable[Interval]) -> list[tuple[Interval, Interval]]:
-    """Every pair of intervals of one (port, protocol) that share a moment. Touching ends (one
-    released at the nanosecond the other acquired) do not overlap."""
+    """Every pair of intervals of one port and transport (TCP or UDP: a "tcp+udp" lease holds
+    its port for both) that share a moment. Touching ends (one released at the nanosecond the
+    other acquired) do not overlap."""
     by_port: dict[tuple[int, str], list[Interval]] = defaultdict(list)
     for s in spans:
-        by_port[(s.port, s.protocol)].append(s)
+        for transport in s.protocol.split("+"):
+            by_port[(s.port, transport)].append(s)
     pairs: list[tuple[Interval, Interval]] = []
     for port_spans in by_port.values():
         port_spans.sort(key=lambda s: s.start)

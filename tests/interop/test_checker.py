@@ -143,3 +143,11 @@ def test_the_final_registry_of_the_keepers_passes() -> None:
     leases = [lease("go1-keep-a", 41000), lease("go1-keep-b", 41000, "udp")]
     expected = {"go1-keep-a": (41000, "tcp"), "go1-keep-b": (41000, "udp")}
     assert registry_problems(leases, expected) == []
+
+
+def test_a_tcp_udp_lease_overlaps_a_tcp_lease_and_a_udp_lease_of_its_port() -> None:
+    both = intervals("go1", [acq("go1-t6", 41000, 100, "tcp+udp"), rel("go1-t6", 41000, 400, "tcp+udp")])
+    tcp = intervals("c1", [acq("c1-t0", 41000, 200, "tcp"), rel("c1-t0", 41000, 300, "tcp")])
+    udp = intervals("cli1", [acq("cli1-t3", 41000, 150, "udp"), rel("cli1-t3", 41000, 250, "udp")])
+    assert len(find_overlaps(both + tcp)) == 1
+    assert len(find_overlaps(both + udp)) == 1

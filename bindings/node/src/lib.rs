@@ -377,7 +377,7 @@ pub fn unnamed_lease_name(tool: String, label: String) -> String {
 pub fn is_free(
     env: Env,
     port: f64,
-    #[napi(ts_arg_type = "'tcp' | 'udp' | IsFreeOptions")] options: Option<
+    #[napi(ts_arg_type = "'tcp' | 'udp' | 'tcp+udp' | IsFreeOptions")] options: Option<
         ProtocolOr<IsFreeOptions>,
     >,
 ) -> napi::Result<bool> {
@@ -400,7 +400,7 @@ pub fn is_free(
 /// (types-header.d.ts declares the overloads that tell a number from an array by `count`.)
 #[napi(
     strict,
-    ts_args_type = "options?: 'tcp' | 'udp' | FindFreeOptions",
+    ts_args_type = "options?: 'tcp' | 'udp' | 'tcp+udp' | FindFreeOptions",
     ts_return_type = "number | number[]"
 )]
 pub fn find_free(
@@ -532,8 +532,8 @@ impl ScopedLease {
         u32::from(self.scope.port())
     }
 
-    /// `'tcp'` or `'udp'`.
-    #[napi(getter, ts_return_type = "'tcp' | 'udp'")]
+    /// `'tcp'`, `'udp'` or `'tcp+udp'`.
+    #[napi(getter, ts_return_type = "'tcp' | 'udp' | 'tcp+udp'")]
     pub fn protocol(&self) -> &'static str {
         self.scope.protocol().as_str()
     }
@@ -867,7 +867,7 @@ operations! {
     /// reclaim them.
     fn check / check_async (
         port: f64,
-        #[napi(ts_arg_type = "'tcp' | 'udp'")] protocol: Option<String>
+        #[napi(ts_arg_type = "'tcp' | 'udp' | 'tcp+udp'")] protocol: Option<String>
     ) -> PortState
         = |reg| view(&reg.check(port_arg(port)?, protocol_arg(protocol.as_deref())?)?);
 

@@ -124,8 +124,8 @@ options! {
         /// (get-port's); default false, where such a port is judged by the kernel's socket
         /// tables, as a lease may be for a privileged service.
         pub bindable: Option<bool>,
-        /// `'tcp'` (default) or `'udp'`. A lease is per (port, protocol).
-        #[napi(ts_type = "'tcp' | 'udp'")]
+        /// `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. A lease is per (port, protocol).
+        #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
         pub protocol: Option<String>,
         /// Fixed mode only: take the port even when a process outside the registry has it
         /// bound. A port leased to another name is never taken. Any mode: also return the
@@ -147,8 +147,8 @@ options! {
         pub host: Option<String>,
         /// Probe as this process will bind (see `RegisterOptions.bindable`).
         pub bindable: Option<bool>,
-        /// `'tcp'` (default) or `'udp'`.
-        #[napi(ts_type = "'tcp' | 'udp'")]
+        /// `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both.
+        #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
         pub protocol: Option<String>,
         /// Also return the port of a name whose live lease another user made.
         pub force: Option<bool>,
@@ -179,8 +179,8 @@ options! {
         pub host: Option<String>,
         /// Probe as this process will bind (see `RegisterOptions.bindable`).
         pub bindable: Option<bool>,
-        /// `'tcp'` (default) or `'udp'`.
-        #[napi(ts_type = "'tcp' | 'udp'")]
+        /// `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both.
+        #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
         pub protocol: Option<String>,
         /// With `port` in fixed mode: take the port even when a process outside the registry
         /// has it bound.
@@ -210,7 +210,8 @@ options! {
         pub range: Option<PortRange>,
         /// Ports never handed out.
         pub exclude: Option<Vec<f64>>,
-        /// `'tcp'` (default: a listening socket) or `'udp'` (a bound socket).
+        /// `'tcp'` (default: a listening socket) or `'udp'` (a bound socket). One socket is one
+        /// protocol: `'tcp+udp'` is `PORTPOOL_INVALID_ARGUMENT`.
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
         /// The address to bind, e.g. `'127.0.0.1'`. Default: `::` in dual-stack mode (IPv4
@@ -228,8 +229,8 @@ options! {
 
     /// Options of `isFree`, or its protocol alone (`isFree(port, 'udp')`).
     pub struct IsFreeOptions {
-        /// `'tcp'` (default) or `'udp'`.
-        #[napi(ts_type = "'tcp' | 'udp'")]
+        /// `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both.
+        #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
         pub protocol: Option<String>,
         /// Check this one address (e.g. `'127.0.0.1'`) instead of the IPv4 and IPv6
         /// wildcards: a port another process has bound on another address reads as free.
@@ -238,8 +239,8 @@ options! {
 
     /// Options of `findFree`, or its protocol alone (`findFree('udp')`).
     pub struct FindFreeOptions {
-        /// `'tcp'` (default) or `'udp'`.
-        #[napi(ts_type = "'tcp' | 'udp'")]
+        /// `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both.
+        #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
         pub protocol: Option<String>,
         /// Ports to try first, in order.
         pub ports: Option<Vec<f64>>,

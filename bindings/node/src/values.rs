@@ -44,8 +44,8 @@ pub struct Lease {
     pub name: String,
     /// The port, 1–65535.
     pub port: u32,
-    /// `'tcp'` or `'udp'`.
-    #[napi(ts_type = "'tcp' | 'udp'")]
+    /// `'tcp'`, `'udp'`, or `'tcp+udp'` (one port number held for both).
+    #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
     pub protocol: String,
     /// How the lease was made: `'flexible'` or `'fixed'` by `register`, `'pool'` by `allocate`.
     #[napi(ts_type = "'flexible' | 'fixed' | 'pool'")]
@@ -267,7 +267,7 @@ pub struct Finding {
     /// The port concerned, for findings about a lease; else `null`.
     pub port: Option<u32>,
     /// The port's protocol, for findings about a lease; else `null`.
-    #[napi(ts_type = "'tcp' | 'udp'")]
+    #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
     pub protocol: Option<String>,
     /// A sentence for people.
     pub message: String,

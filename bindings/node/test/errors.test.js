@@ -60,9 +60,9 @@ test('bad_names_modes_protocols_ttls_and_ranges_are_invalid_arguments', () => {
   throwsPortpool(
     () => reg.register('web', port, { protocol: 'sctp' }),
     'PORTPOOL_INVALID_ARGUMENT',
-    'invalid protocol "sctp": expected "tcp" or "udp"',
+    'invalid protocol "sctp": expected one of "tcp", "udp", "tcp+udp"',
   )
-  throwsPortpool(() => findFree('icmp'), 'PORTPOOL_INVALID_ARGUMENT', 'invalid protocol "icmp": expected "tcp" or "udp"')
+  throwsPortpool(() => findFree('icmp'), 'PORTPOOL_INVALID_ARGUMENT', 'invalid protocol "icmp": expected one of "tcp", "udp", "tcp+udp"')
   throwsPortpool(
     () => reg.register('web', port, { ttl: 0 }),
     'PORTPOOL_INVALID_ARGUMENT',

@@ -12,7 +12,7 @@ use crate::errors::OrRaise;
 ///
 /// Args:
 ///     port: The port, 1-65535.
-///     protocol: "tcp" (default) or "udp".
+///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
 ///     host: Probe this one address (e.g. "127.0.0.1") instead of the wildcards: a port
 ///         bound on another address then reads as free.
 ///
@@ -45,7 +45,7 @@ pub(crate) fn is_free(
 /// Each is probed on the IPv4 and IPv6 wildcards, or on `host` only.
 ///
 /// Args:
-///     protocol: "tcp" (default) or "udp".
+///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
 ///     ports: Ports to try first, in order (an iterable of int).
 ///     range: Then this (start, end) pair of ports, inclusive.
 ///     exclude: Ports never returned (an iterable of int).

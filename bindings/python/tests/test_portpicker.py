@@ -71,6 +71,22 @@ def test_a_picked_port_is_leased_from_the_default_pool_to_the_calling_process(de
     assert lease.stale is None
 
 
+def test_a_picked_port_is_leased_for_tcp_and_udp_as_portpicker_promises(default):
+    port = portpicker.pick_unused_port()
+    assert lease_of(default, port).protocol == "tcp+udp"
+    with pytest.raises(portpool.ConflictError):
+        default.register("syslog", port, "fixed", protocol="udp")
+
+
+def test_a_pick_passes_over_a_pool_port_bound_for_udp_only(default):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("0.0.0.0", 0))
+        busy = sock.getsockname()[1]
+        default.set_pool("default", busy, busy, probe=True)
+        with pytest.raises(portpicker.NoFreePortFoundError):
+            portpicker.pick_unused_port()
+
+
 def test_picks_never_repeat_a_port_while_it_is_leased(default):
     ports = [portpicker.pick_unused_port() for _ in range(POOL[1] - POOL[0] + 1)]
     assert sorted(ports) == list(range(POOL[0], POOL[1] + 1))
@@ -221,7 +237,7 @@ def test_an_exhausted_pool_raises_no_free_port_found_which_is_a_portpool_error(d
         portpicker.pick_unused_port()
     assert isinstance(caught.value, portpool.ExhaustedError)
     assert isinstance(caught.value, portpool.PortpoolError)
-    assert "no free tcp port" in str(caught.value)
+    assert "no free tcp+udp port" in str(caught.value)
 
 
 def test_processes_picking_at_once_never_share_a_port(default):

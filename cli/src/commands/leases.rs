@@ -9,7 +9,7 @@ use portpool_core::{
 use crate::Outcome;
 use crate::args::{
     AllocateArgs, CheckArgs, FindFreeArgs, GetArgs, HandoverArgs, HandoversArgs, RegisterArgs,
-    RenewArgs, SetOwnerArgs, parse_ports, parse_range, protocol,
+    RenewArgs, SetOwnerArgs, parse_ports, parse_range,
 };
 use crate::render::{Render, Row, emit, say, timestamp, value};
 
@@ -30,7 +30,7 @@ pub(super) fn register(reg: &Registry, args: RegisterArgs) -> Result<Outcome, Er
 /// `portpool find-free`: prints free ports, one a line, leasing nothing.
 pub(super) fn find_free(args: FindFreeArgs) -> Result<Outcome, Error> {
     let options = FindOptions {
-        protocol: protocol(args.udp),
+        protocol: args.protocol.protocol(),
         ports: args
             .ports
             .as_deref()
@@ -151,7 +151,7 @@ impl Row for Lease {
 /// `portpool check`: exit 1 unless the port is free.
 pub(super) fn check(reg: &Registry, args: CheckArgs) -> Result<Outcome, Error> {
     let port = parse_port(&args.port)?;
-    let protocol = protocol(args.udp);
+    let protocol = args.protocol.protocol();
     let state = reg.check(port, protocol)?;
     let free = state.is_free();
     emit(

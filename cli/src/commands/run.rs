@@ -15,7 +15,7 @@ use signal_hook::low_level::siginfo::Cause;
 
 use crate::Outcome;
 use crate::activation;
-use crate::args::{RunArgs, parse_ports, protocol};
+use crate::args::{RunArgs, parse_ports};
 
 /// Whether a signal that reached `portpool run` is passed on to the command. The command runs
 /// in this process's group, so what the kernel sends to the group — Ctrl-C or a hang-up at the
@@ -34,14 +34,14 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
         pool,
         port,
         mode,
-        udp,
+        protocol,
         listen,
         host,
         command,
     } = args;
     let choice = choice(pool, port, mode)?;
     let options = LeaseOptions {
-        protocol: protocol(udp),
+        protocol: protocol.protocol(),
         host: host.as_deref().map(portpool_core::parse_host).transpose()?,
         ..LeaseOptions::default()
     };

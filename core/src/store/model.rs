@@ -26,8 +26,9 @@ pub const DEFAULT_POOL_START: u16 = 9000;
 /// Last port of the default pool.
 pub const DEFAULT_POOL_END: u16 = 9999;
 
-/// Transport protocol of a lease. A lease is per (port, protocol): a UDP lease never blocks a
-/// TCP lease of the same port, nor the reverse.
+/// Transport protocol of a lease. A lease holds its port for TCP, for UDP, or for both: a UDP
+/// lease never blocks a TCP lease of the same port, nor the reverse, while a `tcp+udp` lease
+/// blocks both (and is blocked by either).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
@@ -38,9 +39,28 @@ pub enum Protocol {
     Tcp,
     /// UDP.
     Udp,
+    /// One port number held for TCP and UDP alike (as portpicker promises its ports).
+    #[serde(rename = "tcp+udp")]
+    TcpUdp,
 }
 
-spelled!(Protocol, "protocol", { Tcp => "tcp", Udp => "udp" }, parse: [Tcp, Udp]);
+spelled!(Protocol, "protocol", { Tcp => "tcp", Udp => "udp", TcpUdp => "tcp+udp" }, parse: [Tcp, Udp, TcpUdp]);
+
+impl Protocol {
+    /// The transport protocols a lease of this protocol holds its port for: TCP, UDP, or both.
+    pub const fn parts(self) -> &'static [Protocol] {
+        match self {
+            Protocol::Tcp => &[Protocol::Tcp],
+            Protocol::Udp => &[Protocol::Udp],
+            Protocol::TcpUdp => &[Protocol::Tcp, Protocol::Udp],
+        }
+    }
+
+    /// Whether a lease of this protocol holds its port for `transport` (TCP or UDP).
+    pub fn covers(self, transport: Protocol) -> bool {
+        transport.parts().iter().all(|t| self.parts().contains(t))
+    }
+}
 
 /// How a lease was made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,7 +101,7 @@ pub struct Lease {
     pub name: String,
     /// The port, 1–65535.
     pub port: u16,
-    /// TCP or UDP.
+    /// TCP, UDP, or both (`tcp+udp`).
     pub protocol: Protocol,
     /// How the lease was made.
     pub mode: Mode,
@@ -290,7 +310,8 @@ pub(crate) fn pool_problem(name: &str, start: u16, end: u16) -> Option<String> {
     None
 }
 
-/// The whole registry in memory, with an index by (port, protocol).
+/// The whole registry in memory, with an index by (port, TCP or UDP): a `tcp+udp` lease is
+/// indexed under both.
 ///
 /// While the store records an update ([`begin_log`](Data::begin_log)), every method that
 /// changes a lease or a pool notes the key and its value before the update, so that what the
@@ -379,14 +400,17 @@ impl Data {
         }
     }
 
-    /// Whether (port, protocol) of `lease` is free for it: held by nobody, or by itself.
+    /// Whether (port, protocol) of `lease` is free for it: held by nobody, or by itself. A
+    /// `tcp+udp` lease needs its ports free for both.
     pub(crate) fn port_conflict(&self, lease: &Lease) -> Option<(u16, &str)> {
         let key = lease.key();
         lease.ports().find_map(|port| {
-            self.by_port
-                .get(&(port, lease.protocol))
-                .filter(|holder| **holder != key)
-                .map(|holder| (port, holder.as_str()))
+            lease.protocol.parts().iter().find_map(|part| {
+                self.by_port
+                    .get(&(port, *part))
+                    .filter(|holder| **holder != key)
+                    .map(|holder| (port, holder.as_str()))
+            })
         })
     }
 
@@ -404,11 +428,28 @@ impl Data {
         self.leases.values()
     }
 
-    /// The lease holding (port, protocol), if any.
+    /// The lease holding (port, protocol), if any: for `tcp+udp`, the first of the leases
+    /// holding it for TCP or for UDP (see [`holders`](Data::holders) for both).
     pub(crate) fn holder(&self, port: u16, protocol: Protocol) -> Option<&Lease> {
-        self.by_port
-            .get(&(port, protocol))
-            .and_then(|name| self.leases.get(name))
+        self.holders(port, protocol).next()
+    }
+
+    /// Every lease holding `port` for a transport `protocol` covers, each once: one at
+    /// most for TCP or UDP; for `tcp+udp`, a lease holding it for both, or one for TCP and
+    /// another for UDP.
+    pub(crate) fn holders(&self, port: u16, protocol: Protocol) -> impl Iterator<Item = &Lease> {
+        let tcp = protocol
+            .covers(Protocol::Tcp)
+            .then(|| self.by_port.get(&(port, Protocol::Tcp)))
+            .flatten();
+        let udp = protocol
+            .covers(Protocol::Udp)
+            .then(|| self.by_port.get(&(port, Protocol::Udp)))
+            .flatten()
+            .filter(|name| Some(*name) != tcp);
+        tcp.into_iter()
+            .chain(udp)
+            .filter_map(|name| self.leases.get(name))
     }
 
     pub(crate) fn pool(&self, name: &str) -> Option<&Pool> {
@@ -461,7 +502,9 @@ impl Data {
         }
         self.touch_lease(&key);
         for port in lease.ports() {
-            self.by_port.insert((port, lease.protocol), key.clone());
+            for part in lease.protocol.parts() {
+                self.by_port.insert((port, *part), key.clone());
+            }
         }
         self.leases.insert(key, lease);
         Ok(())
@@ -474,7 +517,9 @@ impl Data {
         self.touch_lease(name);
         let lease = self.leases.remove(name)?;
         for port in lease.ports() {
-            self.by_port.remove(&(port, lease.protocol));
+            for part in lease.protocol.parts() {
+                self.by_port.remove(&(port, *part));
+            }
         }
         Some(lease)
     }

@@ -54,7 +54,14 @@ static int64_t now_ns(void)
 
 static const char *protocol_name(portpool_protocol protocol)
 {
-    return protocol == PORTPOOL_PROTOCOL_UDP ? "udp" : "tcp";
+    switch (protocol) {
+    case PORTPOOL_PROTOCOL_UDP:
+        return "udp";
+    case PORTPOOL_PROTOCOL_TCP_UDP:
+        return "tcp+udp";
+    default:
+        return "tcp";
+    }
 }
 
 /* What this worker holds: the names it leased, their protocols, ports and handover ports
@@ -208,10 +215,13 @@ int main(int argc, char **argv)
             allocate(&own[k]);
             count++;
         }
+        /* Each kind of cycle below with each protocol: TCP, UDP, then both. */
+        static const portpool_protocol cycled[3] = {PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_UDP,
+                                                    PORTPOOL_PROTOCOL_TCP_UDP};
         for (long i = 0; count < ops; i++) {
             struct held *t = &own[2];
             snprintf(t->name, NAME_MAX_LEN, "%s-t%ld", worker_id, i);
-            t->protocol = (i / 3) % 2 ? PORTPOOL_PROTOCOL_UDP : PORTPOOL_PROTOCOL_TCP;
+            t->protocol = cycled[(i / 3) % 3];
             allocate(t);
             count++;
             long kind = i % 3; /* 0: hand over and commit, 1: hand over and abort, 2: neither */

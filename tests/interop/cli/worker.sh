@@ -52,7 +52,7 @@ list_and_log() {
 
 # allocate NAME PROTO: leases a port of the pool to NAME; the port is in $out.
 allocate() {
-    if [ "$2" = udp ]; then pp allocate "$1" --pool $POOL --udp; else pp allocate "$1" --pool $POOL; fi
+    pp allocate "$1" --pool $POOL --protocol "$2"
     acquired "$1" "$out" "$2"
 }
 
@@ -65,8 +65,8 @@ else
     i=0
     while [ "$count" -lt "$ops" ]; do
         name=$id-t$i
-        proto=tcp
-        if [ $(((i / 3) % 2)) -eq 1 ]; then proto=udp; fi
+        protos=(tcp udp tcp+udp)
+        proto=${protos[(i / 3) % 3]}
         allocate "$name" $proto; port=$out
         kind=$((i % 3)) # 0: hand over and commit, 1: hand over and abort, 2: neither
         next=null

@@ -159,10 +159,7 @@ func (w *worker) run(ops int) {
 		w.allocate(w.id+"-keep-b", portpool.UDP),
 	}
 	for i := 0; w.count < ops; i++ {
-		protocol := portpool.TCP
-		if (i/3)%2 == 1 {
-			protocol = portpool.UDP
-		}
+		protocol := []portpool.Protocol{portpool.TCP, portpool.UDP, portpool.TCPUDP}[(i/3)%3]
 		h := w.allocate(fmt.Sprintf("%s-t%d", w.id, i), protocol)
 		kind := i % 3 // 0: hand over and commit, 1: hand over and abort, 2: neither
 		if kind != 2 {

@@ -117,7 +117,7 @@ if (ops === 0) {
 } else {
   const keepers = [allocate(`${workerId}-keep-a`, 'tcp'), allocate(`${workerId}-keep-b`, 'udp')]
   for (let i = 0; count < ops; i++) {
-    const held = allocate(`${workerId}-t${i}`, Math.floor(i / 3) % 2 ? 'udp' : 'tcp')
+    const held = allocate(`${workerId}-t${i}`, ['tcp', 'udp', 'tcp+udp'][Math.floor(i / 3) % 3])
     const kind = i % 3 // 0: hand over and commit, 1: hand over and abort, 2: neither
     if (kind !== 2) beginHandover(held)
     listAndLog('list', [...keepers, held])

@@ -126,7 +126,7 @@ class Worker:
         ]
         i = 0
         while self.count < ops:
-            held = self.allocate(f"{self.id}-t{i}", "udp" if (i // 3) % 2 else "tcp")
+            held = self.allocate(f"{self.id}-t{i}", ("tcp", "udp", "tcp+udp")[(i // 3) % 3])
             kind = i % 3  # 0: hand over and commit, 1: hand over and abort, 2: neither
             if kind != 2:
                 self.begin_handover(held)

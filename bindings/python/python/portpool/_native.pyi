@@ -54,7 +54,9 @@ MAX_NAME_BYTES: Final[int]
 FORMAT_VERSION: Final[int]
 """The registry file format version this build writes (it also reads version 1)."""
 
-_Protocol = Literal["tcp", "udp"]
+_Protocol = Literal["tcp", "udp", "tcp+udp"]
+# One socket is one protocol: listen takes no "tcp+udp".
+_SocketProtocol = Literal["tcp", "udp"]
 _Port = int
 _Mode = Literal["flexible", "fixed"]
 _Host = str | ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -335,7 +337,7 @@ class Registry:
         mode: _Mode = "flexible",
         range: tuple[_Port, _Port] | None = None,
         exclude: Iterable[_Port] | None = None,
-        protocol: _Protocol = "tcp",
+        protocol: _SocketProtocol = "tcp",
         host: _Host | None = None,
         backlog: int | None = None,
         pid: int | None = None,
@@ -351,7 +353,7 @@ class Registry:
         mode: _Mode = "flexible",
         range: tuple[_Port, _Port] | None = None,
         exclude: Iterable[_Port] | None = None,
-        protocol: _Protocol = "tcp",
+        protocol: _SocketProtocol = "tcp",
         host: _Host | None = None,
         backlog: int | None = None,
         pid: int | None = None,

@@ -87,7 +87,7 @@ class Lease:
     Attributes:
         name: Unique name of the holder.
         port: The port, 1-65535.
-        protocol: "tcp" or "udp".
+        protocol: "tcp", "udp", or "tcp+udp" (one port number held for both).
         mode: "fixed", "flexible" or "pool": how the lease was made.
         pool: The pool it came from, for "pool" leases; else None.
         pid: The owning process's pid; None for a lease no process owns.
@@ -109,7 +109,7 @@ class Lease:
 
     name: str
     port: int
-    protocol: Literal["tcp", "udp"]
+    protocol: Literal["tcp", "udp", "tcp+udp"]
     mode: Literal["fixed", "flexible", "pool"]
     pool: str | None
     pid: int | None = dataclasses.field(metadata=_core("owner", "pid"))
@@ -284,7 +284,7 @@ class Finding:
         severity: "info" for "not_listening", "warning" for every other kind.
         subject: The lease or pool concerned.
         port: The port concerned, for findings about a lease; else None.
-        protocol: "tcp" or "udp", for findings about a lease; else None.
+        protocol: "tcp", "udp" or "tcp+udp", for findings about a lease; else None.
         message: A sentence for people.
     """
 
@@ -304,7 +304,7 @@ class Finding:
     severity: Literal["info", "warning"]
     subject: str
     port: int | None
-    protocol: Literal["tcp", "udp"] | None
+    protocol: Literal["tcp", "udp", "tcp+udp"] | None
     message: str
 
 

@@ -28,7 +28,9 @@ portserver gave, once returned, is handed out again by this process first, as po
 What differs from portpicker, on purpose:
 
 - Ports come from the ``default`` pool (9000-9999 unless ``portpool pool set default`` changed
-  it), not from anywhere in 15000-65535; a port is leased for TCP and probed for TCP.
+  it), not from anywhere in 15000-65535. As portpicker promises, a port is free for TCP and
+  UDP alike: it is probed for both and leased for both (``"tcp+udp"``), so no other lease, TCP
+  or UDP, is given its number.
 - :func:`return_port` releases the lease: the port goes back to every process on the host,
   not only to this one.
 - :func:`is_port_free` also answers ``None`` for a port leased to another process, and raises
@@ -139,8 +141,8 @@ def pick_unused_port(pid: int | None = None, portserver_address: str | None = No
 
     The port is one :func:`add_reserved_port` gave (or a portserver's port returned), first;
     else one the portserver at ``portserver_address``, else at ``$PORTSERVER_ADDRESS``, gives
-    (as portpicker asks it); else the next free one of the registry's ``default`` pool. A
-    registry port stays leased until :func:`return_port` releases it or the process exits;
+    (as portpicker asks it); else the next free one of the registry's ``default`` pool, free
+    and leased for TCP and UDP alike (as portpicker's ports are). A registry port stays leased until :func:`return_port` releases it or the process exits;
     meanwhile no other process on the host, in any language, is given it.
 
     Args:
@@ -187,7 +189,7 @@ def _pick_unused_port_without_server(bind_timeout: float = 0, pid: int | None = 
     with state.lock:
         name = state.name("p")
         try:
-            port = reg.allocate(name, pid=owner)
+            port = reg.allocate(name, pid=owner, protocol="tcp+udp")
         except ExhaustedError as err:
             raise NoFreePortFoundError(str(err)) from err
         state.picked[port] = (name, reg)
@@ -225,8 +227,8 @@ def return_port(port: int) -> None:
 def add_reserved_port(port: int) -> None:
     """Adds a port this process acquired otherwise, for :func:`pick_unused_port` to hand out first.
 
-    The port is leased to this process at once (even when something already has it bound,
-    as the caller holds it), so no other portpool user is given it.
+    The port is leased to this process at once, for TCP and UDP (even when something already
+    has it bound, as the caller holds it), so no other portpool user is given it.
 
     Raises:
       portpool.ConflictError: the port is leased to another holder.
@@ -237,7 +239,7 @@ def add_reserved_port(port: int) -> None:
         if port not in state.reserved:
             name = state.name("r")
             reg = _reg()
-            reg.register(name, port, "fixed", force=True, pid=os.getpid())
+            reg.register(name, port, "fixed", force=True, pid=os.getpid(), protocol="tcp+udp")
             state.reserved[port] = (name, reg)
         _free_ports.add(port)
 

@@ -28,7 +28,7 @@ macro_rules! leases_entries {
             ///         port, for an unprivileged process) is unavailable. For a lease this process
             ///         serves on itself; False (default): such a port is judged by the kernel's
             ///         socket tables, as a lease may be for a privileged service.
-            ///     protocol: "tcp" (default) or "udp".
+            ///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
             ///     force: "fixed" only: take the port even when a process outside the registry has
             ///         it bound. A port leased to another name is never taken. Any mode: also return
             ///         the port of a name whose live lease another user made.
@@ -94,7 +94,7 @@ macro_rules! leases_entries {
             ///         port, for an unprivileged process) is unavailable. For a lease this process
             ///         serves on itself; False (default): such a port is judged by the kernel's
             ///         socket tables, as a lease may be for a privileged service.
-            ///     protocol: "tcp" (default) or "udp".
+            ///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
             ///     force: Also return the port of a name whose live lease another user made.
             ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
             ///     ttl: Seconds the lease lives unless renewed.
@@ -148,7 +148,7 @@ macro_rules! leases_entries {
             ///     exclude: Ports of the pool never leased (an iterable of int).
             ///     host: Probe candidates on this one address, as for register().
             ///     bindable: Probe as this process will bind, as for allocate().
-            ///     protocol: "tcp" (default) or "udp".
+            ///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
             ///     force: Also return the port of a name whose live lease another user made.
             ///     pid: The owning process of every lease made.
             ///     ttl: Seconds the leases live unless renewed.
@@ -241,7 +241,8 @@ macro_rules! leases_entries {
             ///     mode: With `port`: "flexible" (default) or "fixed".
             ///     range: With `port`: a (start, end) pair of ports to fall back to.
             ///     exclude: Ports never leased (an iterable of int).
-            ///     protocol: "tcp" (default: a listening socket) or "udp" (a bound socket).
+            ///     protocol: "tcp" (default: a listening socket) or "udp" (a bound socket);
+            ///         "tcp+udp" is an InvalidArgumentError, as one socket is one protocol.
             ///     host: The address to bind, e.g. "127.0.0.1"; None: the wildcard.
             ///     backlog: TCP: the queue of connections not yet accepted (default, and 0: the kernel's somaxconn).
             ///     pid: The owning process; None: this process.

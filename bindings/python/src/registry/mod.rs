@@ -250,7 +250,7 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///     bindable: Probe as this process will bind, as for register().
         ///     force: With `port` in "fixed" mode: take the port even when a process outside
         ///         the registry has it bound, as for register().
-        ///     protocol: "tcp" (default) or "udp".
+        ///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
         ///     pid: The owning process; None: the process entering the block.
         ///     ttl: Seconds the lease lives unless renewed.
         ///     timeout: Seconds entering and leaving may wait for the registry's lock, on top

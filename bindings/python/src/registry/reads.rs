@@ -91,7 +91,7 @@ macro_rules! reads_entries {
             ///
             /// Args:
             ///     port: The port, 1-65535.
-            ///     protocol: "tcp" (default) or "udp".
+            ///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
             ///     timeout: Seconds this call may wait behind another thread's call, on top of the
             ///         handle's lock_timeout (the shorter wins).
             ///
