@@ -16,6 +16,13 @@ pub(crate) trait Render {
     fn write_json(&self, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "{}", json_text(&self.json()))
     }
+    /// Prints the lines of [`text`](Render::text), each followed by a newline.
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for line in self.text() {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    }
 }
 
 /// A value listed one per table row; a slice of them renders as the table, or as a JSON array.
@@ -29,6 +36,17 @@ pub(crate) trait Row: serde::Serialize {
 impl<T: Row> Render for [T] {
     fn text(&self) -> Vec<String> {
         table(T::HEADER, self.iter().map(Row::row))
+    }
+
+    /// The lines of [`table`], written as they are made: the cells are made twice (once for
+    /// the columns' widths), so that a list of 100,000 leases is never held as cells and lines.
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let widths = widths(T::HEADER, self.iter().map(Row::row));
+        writeln!(out, "{}", table_line(&widths, T::HEADER))?;
+        for item in self {
+            writeln!(out, "{}", table_line(&widths, &item.row()))?;
+        }
+        Ok(())
     }
 
     fn json(&self) -> serde_json::Value {
@@ -59,12 +77,12 @@ impl<T: Row> Render for [T] {
 
 /// Prints `output` as JSON or as text.
 pub(crate) fn emit(json: bool, output: &(impl Render + ?Sized)) {
-    if json {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let _ = output.write_json(&mut out).and_then(|()| out.flush());
-    } else {
-        say(output.text());
-    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match json {
+        true => output.write_json(&mut out),
+        false => output.write_text(&mut out),
+    };
+    let _ = written.and_then(|()| out.flush());
 }
 
 /// Prints each line followed by a newline: the output of a command that has no `--json`.
@@ -136,29 +154,34 @@ pub(crate) fn timestamp(secs: Option<u64>) -> String {
 /// layout.
 pub(crate) fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<String> {
     let rows: Vec<Vec<String>> = rows.collect();
+    let widths = widths(header, rows.iter());
+    let mut lines = vec![table_line(&widths, header)];
+    lines.extend(rows.iter().map(|r| table_line(&widths, r)));
+    lines
+}
+
+/// The width of each column of [`table`]: its widest cell, header included.
+fn widths<R: AsRef<[String]>>(header: &[&str], rows: impl Iterator<Item = R>) -> Vec<usize> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row.as_ref()) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(cell);
-            } else {
-                s.push_str(&format!("{cell:<w$}  "));
-            }
+    widths
+}
+
+/// One line of [`table`]: each cell but the last padded to its column's width.
+fn table_line<S: AsRef<str>>(widths: &[usize], cells: &[S]) -> String {
+    let mut s = String::new();
+    for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        if i + 1 == cells.len() {
+            s.push_str(cell.as_ref());
+        } else {
+            s.push_str(&format!("{:<w$}  ", cell.as_ref()));
         }
-        s
-    };
-    let mut lines = vec![line(header.to_vec())];
-    lines.extend(
-        rows.iter()
-            .map(|r| line(r.iter().map(String::as_str).collect())),
-    );
-    lines
+    }
+    s
 }
 
 #[cfg(test)]
@@ -188,9 +211,9 @@ mod tests {
     }
 
     impl Row for Item {
-        const HEADER: &'static [&'static str] = &["NAME"];
+        const HEADER: &'static [&'static str] = &["NAME", "CREATED"];
         fn row(&self) -> Vec<String> {
-            vec![self.name.to_owned()]
+            vec![self.name.to_owned(), self.created.to_string()]
         }
     }
 
@@ -211,6 +234,22 @@ mod tests {
             items.as_slice().write_json(&mut out).unwrap();
             let whole = format!("{}\n", json_text(&items.as_slice().json()));
             assert_eq!(String::from_utf8(out).unwrap(), whole);
+        }
+    }
+
+    #[test]
+    fn a_table_printed_row_by_row_is_the_table_of_the_whole_list() {
+        let item = |name| Item {
+            name,
+            created: 0,
+            next: None,
+            tags: vec![],
+        };
+        for items in [vec![], vec![item("a")], vec![item("long-name"), item("b")]] {
+            let mut out = Vec::new();
+            items.as_slice().write_text(&mut out).unwrap();
+            let lines: Vec<String> = items.as_slice().text();
+            assert_eq!(String::from_utf8(out).unwrap(), lines.join("\n") + "\n");
         }
     }
 }
