@@ -214,11 +214,13 @@ impl Registry {
     /// [`list_all_namespaces`](Self::list_all_namespaces)).
     pub fn list(&self) -> Result<Vec<Lease>> {
         let now = self.now();
-        self.store.read(|data| {
-            data.leases()
-                .filter(|l| self.sees(l))
-                .map(|l| marked(l, now))
-                .collect()
+        crate::owner::with_liveness_memo(|| {
+            self.store.read(|data| {
+                data.leases()
+                    .filter(|l| self.sees(l))
+                    .map(|l| marked(l, now))
+                    .collect()
+            })
         })
     }
 
@@ -226,9 +228,10 @@ impl Registry {
     /// namespace (the default one first), then name.
     pub fn list_all_namespaces(&self) -> Result<Vec<Lease>> {
         let now = self.now();
-        let mut leases: Vec<Lease> = self
-            .store
-            .read(|data| data.leases().map(|l| marked(l, now)).collect())?;
+        let mut leases: Vec<Lease> = crate::owner::with_liveness_memo(|| {
+            self.store
+                .read(|data| data.leases().map(|l| marked(l, now)).collect())
+        })?;
         leases.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         Ok(leases)
     }
@@ -315,19 +318,23 @@ impl Registry {
     /// gone while its next generation lives is committed; one whose next generation's owner
     /// is gone releases only the next port.
     pub fn gc(&self) -> Result<Vec<Reclaimed>> {
-        self.store.update(|data| {
-            let now = self.now();
-            let names: Vec<String> = data
-                .leases()
-                .filter(|l| standing(l, now) != Standing::Held)
-                .map(|l| l.name.clone())
-                .collect();
-            let mut reclaimed = Vec::with_capacity(names.len());
-            for name in names {
-                reclaimed.extend(settle(data, &name, now)?);
-            }
-            let changed = !reclaimed.is_empty();
-            Ok((reclaimed, changed))
+        // Each owner's liveness is read once per call, not once per lease: a farm's workers
+        // hold many leases each.
+        crate::owner::with_liveness_memo(|| {
+            self.store.update(|data| {
+                let now = self.now();
+                let names: Vec<String> = data
+                    .leases()
+                    .filter(|l| standing(l, now) != Standing::Held)
+                    .map(|l| l.name.clone())
+                    .collect();
+                let mut reclaimed = Vec::with_capacity(names.len());
+                for name in names {
+                    reclaimed.extend(settle(data, &name, now)?);
+                }
+                let changed = !reclaimed.is_empty();
+                Ok((reclaimed, changed))
+            })
         })
     }
 

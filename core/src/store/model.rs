@@ -403,7 +403,11 @@ impl Data {
     /// Whether (port, protocol) of `lease` is free for it: held by nobody, or by itself. A
     /// `tcp+udp` lease needs its ports free for both.
     pub(crate) fn port_conflict(&self, lease: &Lease) -> Option<(u16, &str)> {
-        let key = lease.key();
+        self.port_conflict_of(&lease.key(), lease)
+    }
+
+    /// [`port_conflict`](Data::port_conflict) for a lease whose key the caller has already.
+    pub(crate) fn port_conflict_of(&self, key: &str, lease: &Lease) -> Option<(u16, &str)> {
         lease.ports().find_map(|port| {
             lease.protocol.parts().iter().find_map(|part| {
                 self.by_port
@@ -500,6 +504,16 @@ impl Data {
                 )));
             }
         }
+        self.insert_checked(key, lease);
+        Ok(())
+    }
+
+    /// Adds `lease` under `key` (its [`Lease::key`]) once the caller has made every check
+    /// [`insert`](Data::insert) makes (the reader makes them, with its own messages): one key
+    /// and one round of checks per lease read, where reading a registry spends its time.
+    pub(crate) fn insert_checked(&mut self, key: String, mut lease: Lease) {
+        debug_assert!(check_lease(&lease).is_ok() && !self.leases.contains_key(&key));
+        lease.stale = None;
         self.touch_lease(&key);
         for port in lease.ports() {
             for part in lease.protocol.parts() {
@@ -507,7 +521,6 @@ impl Data {
             }
         }
         self.leases.insert(key, lease);
-        Ok(())
     }
 
     pub(crate) fn remove(&mut self, name: &str) -> Option<Lease> {

@@ -574,16 +574,17 @@ fn apply(data: &mut Data, tail: &mut Tail, line: LineIn) -> std::result::Result<
             if let Err(why) = check_lease(&lease) {
                 return Err(bad(why));
             }
-            if data.lease(&lease.key()).is_some() {
+            let key = lease.key();
+            if data.lease(&key).is_some() {
                 return Err(bad("appears twice".into()));
             }
-            if let Some((port, other)) = data.port_conflict(&lease) {
+            if let Some((port, other)) = data.port_conflict_of(&key, &lease) {
                 return Err(bad(format!(
                     "port {port}/{} is also leased to {other:?}",
                     lease.protocol
                 )));
             }
-            data.insert(lease).map_err(|e| e.message().to_owned())?;
+            data.insert_checked(key, lease);
             tail.snapshot_entries += 1;
             Ok(())
         }
@@ -645,16 +646,17 @@ fn apply_change(
         data.remove(&lease.key());
     }
     for lease in leases {
-        if data.lease(&lease.key()).is_some() {
+        let key = lease.key();
+        if data.lease(&key).is_some() {
             return Err(format!("lease {:?} appears twice", lease.name));
         }
-        if let Some((port, other)) = data.port_conflict(&lease) {
+        if let Some((port, other)) = data.port_conflict_of(&key, &lease) {
             return Err(format!(
                 "lease {:?}: port {port}/{} is also leased to {other:?}",
                 lease.name, lease.protocol
             ));
         }
-        data.insert(lease).map_err(|e| e.message().to_owned())?;
+        data.insert_checked(key, lease);
     }
     for pool in pools.unwrap_or_default() {
         data.set_pool(pool.into_pool()?);

@@ -18,9 +18,11 @@ pub(super) fn same_header(file: &File, header: &[u8]) -> io::Result<bool> {
     Ok(now == header)
 }
 
-/// Reads `file` from `offset` to its end, which is expected near `size`.
+/// Reads `file` from `offset` to its end, which is expected near `size`. The buffer holds
+/// one byte more than expected, so that the read that finds the end needs no second buffer
+/// (doubling a registry's buffer to learn that nothing follows cost its size twice over).
 pub(super) fn read_from(file: &File, offset: u64, size: u64) -> io::Result<Vec<u8>> {
-    let mut bytes = vec![0u8; (size.saturating_sub(offset) as usize).max(4096)];
+    let mut bytes = vec![0u8; (size.saturating_sub(offset) as usize + 1).max(4096)];
     let mut len = 0;
     loop {
         if len == bytes.len() {
