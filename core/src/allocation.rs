@@ -326,7 +326,7 @@ impl Registry {
                 let names: Vec<String> = data
                     .leases()
                     .filter(|l| standing(l, now) != Standing::Held)
-                    .map(|l| l.name.clone())
+                    .map(Lease::key)
                     .collect();
                 let mut reclaimed = Vec::with_capacity(names.len());
                 for name in names {

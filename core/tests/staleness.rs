@@ -479,3 +479,26 @@ fn a_port_state_has_one_spelling_and_one_json_shape() {
     assert_eq!(json["lease"]["name"], "web");
     assert!(!leased.is_free());
 }
+
+#[test]
+fn gc_reclaims_a_dead_owners_lease_in_every_namespace_and_only_that_lease() {
+    let s = scratch();
+    let reg = open(&s.path);
+    let blue = open(&s.path).with_namespace(Some("blue")).unwrap();
+    let [live_port, dead_port] = [0, 1].map(|i| free_block(2) + i);
+    let dead = sleeper();
+    let dead_pid = dead.id();
+    // The same name in two namespaces: the default one's owner lives, blue's dies.
+    reg.register("w", live_port, Mode::Fixed, &owned(std::process::id()))
+        .unwrap();
+    blue.register("w", dead_port, Mode::Fixed, &owned(dead_pid))
+        .unwrap();
+    kill(dead);
+    let reclaimed = reg.gc().unwrap();
+    assert_eq!(reclaimed.len(), 1, "{reclaimed:?}");
+    assert_eq!(reclaimed[0].lease.port, dead_port);
+    assert_eq!(reclaimed[0].lease.namespace.as_deref(), Some("blue"));
+    assert!(blue.get("w").unwrap().is_none());
+    assert_eq!(reg.get("w").unwrap().unwrap().port, live_port);
+    reads_back(&reg);
+}
