@@ -313,7 +313,7 @@ fn corrupt_registries_exit_5_and_are_left_byte_for_byte() {
         b"{\"version\": 1, \"pools\": {\"default\": {\"start\": 9000,",
         b"{\"a\":}",
         b"{\"keycloak\": 8080, \"web\": 80}",
-        b"{\"version\": 3, \"leases\": {}}",
+        b"{\"version\": 4, \"leases\": {}}",
         b"not json at all",
     ];
     for case in cases {

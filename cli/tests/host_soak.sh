@@ -104,13 +104,13 @@ attempt() {
 # kernel (EPERM), whatever M puts there.
 attack_names() {
   local target
-  as "$MEMBER" sh -c "echo garbage > $DIR/m-file; printf '{\"version\":3}\n' > $DIR/m-v3" || true
+  as "$MEMBER" sh -c "echo garbage > $DIR/m-file; printf '{\"version\":4}\n' > $DIR/m-v4" || true
   as "$MEMBER" sh -c "cp $REG $DIR/m-copy && chmod 600 $DIR/m-copy" || true
   as "$MEMBER" mkfifo "$DIR/m-fifo" 2>/dev/null || true
   as "$MEMBER" mkdir -p "$DIR/m-dir" || true
   for target in "$REG" "$REG.lock" "$DIR/.registry.json.spare"; do
     attempt "swap-in-file" as "$MEMBER" mv -f "$DIR/m-file" "$target"
-    attempt "swap-in-newer-version" as "$MEMBER" mv -f "$DIR/m-v3" "$target"
+    attempt "swap-in-newer-version" as "$MEMBER" mv -f "$DIR/m-v4" "$target"
     attempt "swap-in-private-copy" as "$MEMBER" mv -f "$DIR/m-copy" "$target"
     attempt "swap-in-fifo" as "$MEMBER" mv -f "$DIR/m-fifo" "$target"
     attempt "swap-in-directory" as "$MEMBER" mv -fT "$DIR/m-dir" "$target"

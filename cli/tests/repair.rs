@@ -81,7 +81,7 @@ fn repair_puts_an_empty_registry_where_one_was_deleted() {
 #[test]
 fn repair_never_touches_a_newer_versions_file() {
     let s = scratch();
-    let newer = "{\"version\":3}\n{\"v3\":{\"ranges\":[[1,2]]}}\n";
+    let newer = "{\"version\":4}\n{\"v4\":{\"ranges\":[[1,2]]}}\n";
     fs::write(&s.path, newer).unwrap();
     let err = fails(&s.path, &["repair"], 5);
     assert!(err.contains("newer"), "{err}");

@@ -139,10 +139,10 @@ fn damages() -> [(&'static str, Damage, usize); 8] {
         ),
         ("duplicated snapshot line", duplicated_line, 5),
         (
-            "version-3 header",
+            "version-4 header",
             |b| {
                 let end = b.iter().position(|c| *c == b'\n').unwrap();
-                b.splice(..end, b"{\"version\":3}".iter().copied());
+                b.splice(..end, b"{\"version\":4}".iter().copied());
             },
             5,
         ),
@@ -223,7 +223,7 @@ fn every_damage_is_refused_naming_repair_and_one_repair_brings_every_command_bac
 #[test]
 fn a_newer_versions_file_is_never_repaired() {
     let s = scratch();
-    let newer = b"{\"version\":3}\n{\"ranges\":[[1,2]],\"v3\":true}\n";
+    let newer = b"{\"version\":4}\n{\"ranges\":[[1,2]],\"v4\":true}\n";
     fs::write(&s.path, newer).unwrap();
     let err = open(&s.path).repair().unwrap_err();
     assert!(err.message().contains("newer"), "{err}");

@@ -521,7 +521,7 @@ fn corrupt_registries_are_refused_and_left_byte_for_byte() {
         b"{\"version\": 1, \"leases\": [",
         b"{\"a\":}",
         b"{\"keycloak\": 8080}",
-        b"{\"version\": 3, \"leases\": []}",
+        b"{\"version\": 4, \"leases\": []}",
         b"{\"version\": 2, \"leases\": []}",
         b"\xff\xfe garbage",
     ];

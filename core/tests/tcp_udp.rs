@@ -224,3 +224,46 @@ fn a_lease_of_an_unknown_protocol_is_refused_by_name_and_the_file_is_left_untouc
     assert_eq!(err.kind(), ErrorKind::Registry, "{err}");
     assert_eq!(fs::read_to_string(&s.path).unwrap(), text);
 }
+
+/// The format version the registry file's header says.
+fn header_version(path: &std::path::Path) -> u64 {
+    let text = fs::read_to_string(path).unwrap();
+    let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    header["version"].as_u64().unwrap()
+}
+
+#[test]
+fn a_file_holding_a_tcp_udp_lease_says_format_version_3_so_older_portpools_refuse_it_as_newer() {
+    let s = scratch();
+    let p = free_block(2);
+    let reg = open(&s.path);
+    reg.register("web", p, Mode::Fixed, &tcp()).unwrap();
+    assert_eq!(header_version(&s.path), 2);
+    // The first tcp+udp lease rewrites the file under a version-3 header.
+    reg.register("dns", p + 1, Mode::Fixed, &both()).unwrap();
+    assert_eq!(header_version(&s.path), portpool_core::FORMAT_VERSION);
+    assert_eq!(portpool_core::FORMAT_VERSION, 3);
+    let again = open(&s.path);
+    assert_eq!(again.lease("dns").unwrap().protocol, Protocol::TcpUdp);
+    assert_eq!(again.lease("web").unwrap().port, p);
+    // Changes go on being appended to it.
+    let before = fs::read_to_string(&s.path).unwrap();
+    reg.release("web").unwrap();
+    let after = fs::read_to_string(&s.path).unwrap();
+    assert!(
+        after.starts_with(&before),
+        "a release appends to a version-3 file"
+    );
+}
+
+#[test]
+fn a_file_without_tcp_udp_leases_stays_format_version_2_for_every_portpool_that_reads_it() {
+    let s = scratch();
+    let p = free_block(2);
+    let reg = open(&s.path);
+    reg.register("web", p, Mode::Fixed, &tcp()).unwrap();
+    reg.register("syslog", p, Mode::Fixed, &udp()).unwrap();
+    reg.register("dns", p + 1, Mode::Fixed, &udp()).unwrap();
+    reg.release("dns").unwrap();
+    assert_eq!(header_version(&s.path), 2);
+}

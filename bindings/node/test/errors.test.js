@@ -110,7 +110,7 @@ test('a_corrupt_or_foreign_registry_file_is_a_registry_error_and_is_left_untouch
   const cases = {
     'truncated.json': '{"version": 1, "leases": [',
     'foreign.json': '{"keycloak": 8080}',
-    'newer.json': '{"version": 3}',
+    'newer.json': '{"version": 4}',
   }
   for (const [name, text] of Object.entries(cases)) {
     const file = path.join(dir, name)

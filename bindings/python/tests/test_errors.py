@@ -126,10 +126,10 @@ def test_a_corrupt_registry_raises_registry_error_and_is_left_untouched(reg, pat
 
 
 def test_a_newer_registry_format_raises_registry_error(reg, path):
-    path.write_text('{"version": 3}')
+    path.write_text('{"version": 4}')
     with pytest.raises(portpool.RegistryError, match="newer than this portpool reads"):
         reg.register("a", 8080)
-    assert path.read_text() == '{"version": 3}'
+    assert path.read_text() == '{"version": 4}'
 
 
 def test_a_registry_behind_a_symbolic_link_raises_registry_error(tmp_path):

@@ -217,10 +217,15 @@ def test_the_longest_name_is_max_name_bytes(reg):
         reg.allocate("y" * (portpool.MAX_NAME_BYTES + 1))
 
 
-def test_written_registry_carries_the_format_version_on_its_first_line(reg, path):
+def test_written_registry_carries_its_format_version_on_its_first_line(reg, path):
+    """Version 2 unless a lease holds its port for TCP and UDP at once (version 3, the newest
+    this package reads and writes)."""
     reg.reset()
     header = path.read_text().splitlines()[0]
-    assert json.loads(header)["version"] == portpool.FORMAT_VERSION == 2
+    assert json.loads(header)["version"] == 2
+    reg.register("dns", 41700, protocol="tcp+udp", force=True)
+    header = path.read_text().splitlines()[0]
+    assert json.loads(header)["version"] == portpool.FORMAT_VERSION == 3
 
 
 def test_set_pool_creates_and_changes_a_range_and_keeps_leases(reg):

@@ -12,9 +12,21 @@ use crate::spelled::spelled;
 use crate::validate::check_name;
 pub(crate) use crate::validate::{lease_key, split_key};
 
-/// The registry format version this build writes. It also reads version 1, and upgrades such a
-/// file to this version on its first write.
-pub const FORMAT_VERSION: u64 = 2;
+/// The newest registry format version this build reads and writes: version 2 with leases
+/// for TCP and UDP at once (`"tcp+udp"`). A file holding no such lease is written as
+/// [`FORMAT_VERSION_2`], so that every portpool that reads version 2 reads it; one holding such
+/// a lease says version 3, so that a portpool predating it refuses the file as newer (with
+/// "upgrade portpool") instead of taking the unknown protocol for damage. This build also
+/// reads version 1, and upgrades such a file on its first write.
+pub const FORMAT_VERSION: u64 = 3;
+
+/// The journal format of files that hold no `"tcp+udp"` lease.
+pub(crate) const FORMAT_VERSION_2: u64 = 2;
+
+/// Whether `version` is one of the journal's (JSON Lines) versions: 2 or 3.
+pub(crate) fn is_journal_version(version: u64) -> bool {
+    (FORMAT_VERSION_2..=FORMAT_VERSION).contains(&version)
+}
 
 /// The previous format: one JSON document, replaced whole on every write.
 pub(crate) const FORMAT_VERSION_1: u64 = 1;
@@ -432,6 +444,16 @@ impl Data {
         self.leases.values()
     }
 
+    /// The format version a file of this registry is written as: 3 while a lease holds its
+    /// port for TCP and UDP at once, else 2 (see [`FORMAT_VERSION`]).
+    pub(crate) fn format_version(&self) -> u64 {
+        if self.leases().any(|l| l.protocol == Protocol::TcpUdp) {
+            FORMAT_VERSION
+        } else {
+            FORMAT_VERSION_2
+        }
+    }
+
     /// The lease holding (port, protocol), if any: for `tcp+udp`, the first of the leases
     /// holding it for TCP or for UDP (see [`holders`](Data::holders) for both).
     pub(crate) fn holder(&self, port: u16, protocol: Protocol) -> Option<&Lease> {
@@ -598,7 +620,7 @@ pub(crate) fn is_current_version(bytes: &[u8]) -> bool {
     type Object = serde_json::Map<String, serde_json::Value>;
     let version = |o: &Object| o.get("version").and_then(serde_json::Value::as_u64);
     let header = |o: &Object| {
-        version(o) == Some(FORMAT_VERSION)
+        version(o).is_some_and(is_journal_version)
             && o.keys()
                 .all(|k| ["version", "generation", "copying"].contains(&k.as_str()))
     };
@@ -699,9 +721,11 @@ pub(crate) fn diagnose(path: &Path, bytes: &[u8], err: serde_json::Error) -> Err
                 "is not a portpool registry (it has no \"version\" field); it was left untouched",
             ),
             Some(v) => match v.as_u64() {
-                Some(n) if n == FORMAT_VERSION => Error::registry(
+                Some(n) if is_journal_version(n) => Error::registry(
                     path,
-                    "is not a valid portpool registry (a version-2 file holds one JSON value per line); it was left untouched",
+                    format!(
+                        "is not a valid portpool registry (a version-{n} file holds one JSON value per line); it was left untouched"
+                    ),
                 ),
                 Some(n) if n != FORMAT_VERSION_1 => version_error(path, n),
                 _ => Error::registry(
@@ -781,8 +805,8 @@ mod tests {
 
     #[test]
     fn newer_format_version_is_refused() {
-        let msg = parse_err("{\"version\": 3, \"leases\": {\"totally\": \"different\"}}");
-        assert!(msg.contains("format version 3"), "{msg}");
+        let msg = parse_err("{\"version\": 4, \"leases\": {\"totally\": \"different\"}}");
+        assert!(msg.contains("format version 4"), "{msg}");
         assert!(msg.contains("newer"), "{msg}");
         assert!(parse_err("{\"version\": 7}").contains("newer"));
     }

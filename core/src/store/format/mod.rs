@@ -25,13 +25,35 @@ pub(crate) use salvage::{only_version_2_lines, salvage};
 
 use crate::error::{Error, Result};
 use crate::store::model::{
-    ChangeLog, DEFAULT_POOL, Data, FORMAT_VERSION, Lease, Mode, Next, Origin, Owner, Pool,
-    Protocol, check_lease, pool_problem, unique_map, version_error,
+    ChangeLog, DEFAULT_POOL, Data, FORMAT_VERSION, FORMAT_VERSION_2, Lease, Mode, Next, Origin,
+    Owner, Pool, Protocol, check_lease, is_journal_version, pool_problem, unique_map,
+    version_error,
 };
 
-/// What the first line of every version-2 file this build writes starts with; the file's
-/// generation (16 hex digits) follows.
-pub(crate) const HEADER_START: &[u8] = b"{\"version\":2,\"generation\":\"";
+/// What the first line of every file of `version` (2 or 3) this build writes starts with; the
+/// file's generation (16 hex digits) follows. Every version has one digit: headers of both are
+/// as long.
+pub(crate) fn header_start(version: u64) -> Vec<u8> {
+    format!("{{\"version\":{version},\"generation\":\"").into_bytes()
+}
+
+/// Whether `head` is how a header this build writes starts (or a beginning of one).
+pub(crate) fn starts_like_a_header(head: &[u8]) -> bool {
+    [FORMAT_VERSION_2, FORMAT_VERSION]
+        .iter()
+        .any(|v| header_start(*v).starts_with(head))
+}
+
+/// The version the header of `bytes` (a journal file, or its first line) says: the version a
+/// change appended to it may use.
+pub(crate) fn header_version(bytes: &[u8]) -> u64 {
+    #[derive(Deserialize)]
+    struct Probe {
+        version: u64,
+    }
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    serde_json::from_slice::<Probe>(first).map_or(FORMAT_VERSION_2, |p| p.version)
+}
 
 /// What the message of every refusal of a damaged file ends with: the way back.
 pub(crate) const REPAIR_HINT: &str = "run `portpool repair` to rewrite it from every line that reads back (the damaged file is kept beside it)";
@@ -46,9 +68,9 @@ pub(crate) fn new_generation() -> String {
     crate::sys::random_hex()
 }
 
-/// The first line of a version-2 file of `generation`.
-pub(crate) fn header(generation: &str) -> Vec<u8> {
-    let mut line = HEADER_START.to_vec();
+/// The first line of a file of `version` and `generation`.
+pub(crate) fn header(version: u64, generation: &str) -> Vec<u8> {
+    let mut line = header_start(version);
     line.extend_from_slice(generation.as_bytes());
     line.extend_from_slice(b"\"}\n");
     line
@@ -57,9 +79,9 @@ pub(crate) fn header(generation: &str) -> Vec<u8> {
 /// The first line written over the registry's while a compaction in place copies the spare
 /// (of `generation`) into it: as long as [`header`], so that the final header overwrites it
 /// exactly. A file that starts with it is read from the spare.
-pub(crate) fn copying_header(generation: &str) -> Vec<u8> {
-    let mut line = format!("{{\"version\":2,\"copying\":\"{generation}\"}}").into_bytes();
-    let len = header(generation).len();
+pub(crate) fn copying_header(version: u64, generation: &str) -> Vec<u8> {
+    let mut line = format!("{{\"version\":{version},\"copying\":\"{generation}\"}}").into_bytes();
+    let len = header(version, generation).len();
     line.resize(len - 1, b' ');
     line.push(b'\n');
     line
@@ -86,15 +108,15 @@ pub(crate) fn header_state(bytes: &[u8]) -> Option<HeaderState> {
     let first = bytes.split(|b| *b == b'\n').next()?;
     match serde_json::from_slice::<Probe>(first).ok()? {
         Probe {
-            version: Some(FORMAT_VERSION),
+            version: Some(v),
             copying: Some(generation),
             ..
-        } => Some(HeaderState::Copying(generation)),
+        } if is_journal_version(v) => Some(HeaderState::Copying(generation)),
         Probe {
-            version: Some(FORMAT_VERSION),
+            version: Some(v),
             generation,
             ..
-        } => Some(HeaderState::Generation(generation)),
+        } if is_journal_version(v) => Some(HeaderState::Generation(generation)),
         _ => None,
     }
 }
@@ -189,7 +211,7 @@ pub(crate) fn encode_snapshot(data: &Data, generation: &str) -> (Vec<u8>, u64) {
         lease: LeaseOut<'a>,
     }
     // About what a lease line takes: one allocation instead of a growing buffer.
-    let head = header(generation);
+    let head = header(data.format_version(), generation);
     let mut bytes =
         Vec::with_capacity(head.len() + 100 * data.pools().len() + 150 * data.leases().len());
     bytes.extend_from_slice(&head);
@@ -228,9 +250,16 @@ pub(crate) enum Encoded {
 /// those owners are gone and their leases would be reclaimed anyway, and a cursor is only a
 /// hint. Anything else (a lease without an owner, a TTL-only lease, its release, a pool's
 /// range) must be flushed before the caller is told it happened.
-pub(crate) fn encode_change(data: &Data, log: &ChangeLog) -> Encoded {
+///
+/// A change that makes the first `"tcp+udp"` lease of a file of `file_version` 2 is written
+/// whole, as version 3 (see [`FORMAT_VERSION`]).
+pub(crate) fn encode_change(data: &Data, log: &ChangeLog, file_version: u64) -> Encoded {
     let mut change = Change::default();
     let leases_durable = change.note_leases(data, log);
+    if file_version < FORMAT_VERSION && change.leases.iter().any(|l| l.protocol == Protocol::TcpUdp)
+    {
+        return Encoded::Whole;
+    }
     let Some(pools_durable) = change.note_pools(data, log) else {
         return Encoded::Whole;
     };
@@ -434,7 +463,7 @@ fn decode_any(path: &Path, bytes: &[u8]) -> Result<Decoded> {
     let first_end = bytes.iter().position(|b| *b == b'\n');
     let first = &bytes[..first_end.unwrap_or(bytes.len())];
     match serde_json::from_slice::<Probe>(first) {
-        Ok(Probe { version: Some(v) }) if v == FORMAT_VERSION => {}
+        Ok(Probe { version: Some(v) }) if is_journal_version(v) => {}
         Ok(Probe { version: Some(v) }) if v > FORMAT_VERSION => {
             return Err(version_error(path, v));
         }
@@ -733,7 +762,7 @@ mod tests {
         data.begin_log();
         f(data);
         let log = data.end_log().unwrap();
-        encode_change(data, &log)
+        encode_change(data, &log, FORMAT_VERSION)
     }
 
     fn line(encoded: Encoded) -> (String, bool) {
@@ -1050,7 +1079,7 @@ mod tests {
             decode(Path::new("/r"), pretty).unwrap(),
             Decoded::V1(_)
         ));
-        for newer in [&b"{\"version\":3}\n"[..], b"{\"version\": 99, \"x\": {}}"] {
+        for newer in [&b"{\"version\":4}\n"[..], b"{\"version\": 99, \"x\": {}}"] {
             let err = decode(Path::new("/r"), newer).err().unwrap();
             assert!(err.message().contains("newer"), "{err}");
         }

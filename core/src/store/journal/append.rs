@@ -23,7 +23,7 @@ impl Journal {
         let outcome = f(&mut view.data);
         let log = view.data.end_log();
         let encoded = match (outcome, log) {
-            (Ok(true), Some(log)) => format::encode_change(&view.data, &log),
+            (Ok(true), Some(log)) => format::encode_change(&view.data, &log, view.version()),
             (Ok(true), None) => Encoded::Whole,
             (outcome, Some(log)) => {
                 view.data.rollback(log);

@@ -144,13 +144,10 @@ impl Journal {
             if meta.uid() != euid || meta.nlink() != 1 {
                 continue;
             }
-            let start = format::HEADER_START;
-            let mut head = Vec::with_capacity(start.len());
-            let ours = (&mut file)
-                .take(start.len() as u64)
-                .read_to_end(&mut head)
-                .is_ok()
-                && start.starts_with(&head);
+            let len = format::header_start(crate::store::model::FORMAT_VERSION_2).len();
+            let mut head = Vec::with_capacity(len);
+            let ours = (&mut file).take(len as u64).read_to_end(&mut head).is_ok()
+                && format::starts_like_a_header(&head);
             if ours {
                 let _ = fs::remove_file(&path);
             }

@@ -97,7 +97,7 @@ impl Journal {
             Some(HeaderState::Generation(Some(generation))) => generation,
             _ => unreachable!("images are encoded with a generation"),
         };
-        let marker = format::copying_header(&generation);
+        let marker = format::copying_header(format::header_version(image), &generation);
         debug_assert_eq!(marker.len(), header_len);
         let copy = || {
             sys::write_all_at(target, &marker, 0)?;

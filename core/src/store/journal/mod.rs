@@ -148,6 +148,14 @@ fn id_of(meta: &Metadata) -> (u64, u64) {
 }
 
 impl View {
+    /// The format version of the file read: what an appended change may use.
+    fn version(&self) -> u64 {
+        match &self.format {
+            Format::V2(tail) => format::header_version(&tail.header),
+            _ => crate::store::model::FORMAT_VERSION_2,
+        }
+    }
+
     fn missing() -> View {
         View {
             data: Data::default(),

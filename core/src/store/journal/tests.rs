@@ -263,10 +263,13 @@ fn stopped_copy(path: &Path, j: &Journal) -> Vec<u8> {
     let (image, _) = format::encode_snapshot(&view.data, &generation);
     fs::write(&spare, &image).unwrap();
     let file = fs::OpenOptions::new().write(true).open(path).unwrap();
-    file.write_all_at(&format::copying_header(&generation), 0)
-        .unwrap();
+    file.write_all_at(
+        &format::copying_header(format::header_version(&image), &generation),
+        0,
+    )
+    .unwrap();
     // Part of the copy, over the old lines.
-    let header_len = format::header(&generation).len();
+    let header_len = format::header(format::header_version(&image), &generation).len();
     file.write_all_at(&image[header_len..header_len + 30], header_len as u64)
         .unwrap();
     image
