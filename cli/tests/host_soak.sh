@@ -141,7 +141,7 @@ damage() {
       duplicated-line) printf "%s\n" "$line" >> "$REG" ;;
       garbage-mid-file) printf "garbage\n%s\n" "$(grep -a -m1 "\"name\":\"$BAIT-after\"" "$REG")" >> "$REG" ;;
       garbage-tail) printf "garbage" >> "$REG" ;;
-      newer-version-header) printf 3 | dd of="$REG" bs=1 seek=11 conv=notrunc status=none ;;
+      newer-version-header) printf 4 | dd of="$REG" bs=1 seek=11 conv=notrunc status=none ;;
     esac
     if "$BIN" list >/dev/null 2>&1; then echo "read back"; else "$BIN" list 2>&1 >/dev/null; fi; true') || return 0
   case $seen in
