@@ -214,11 +214,14 @@ impl Registry {
     /// [`list_all_namespaces`](Self::list_all_namespaces)).
     pub fn list(&self) -> Result<Vec<Lease>> {
         let now = self.now();
+        // Each owner's liveness is read once per call, not once per lease it owns.
         self.store.read(|data| {
-            data.leases()
-                .filter(|l| self.sees(l))
-                .map(|l| marked(l, now))
-                .collect()
+            crate::owner::with_liveness_memo(|| {
+                data.leases()
+                    .filter(|l| self.sees(l))
+                    .map(|l| marked(l, now))
+                    .collect()
+            })
         })
     }
 
@@ -226,9 +229,9 @@ impl Registry {
     /// namespace (the default one first), then name.
     pub fn list_all_namespaces(&self) -> Result<Vec<Lease>> {
         let now = self.now();
-        let mut leases: Vec<Lease> = self
-            .store
-            .read(|data| data.leases().map(|l| marked(l, now)).collect())?;
+        let mut leases: Vec<Lease> = self.store.read(|data| {
+            crate::owner::with_liveness_memo(|| data.leases().map(|l| marked(l, now)).collect())
+        })?;
         leases.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         Ok(leases)
     }

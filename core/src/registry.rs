@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
-use crate::owner::{owner_of, settled, standing};
+use crate::owner::{Standing, owner_of, settled, standing};
 use crate::paths::{PathSource, resolve_path};
 use crate::store::Store;
 use crate::store::model::{Data, Lease, Mode, Owner, Pool, Protocol, lease_key, split_key};
@@ -284,8 +284,12 @@ pub(crate) fn live_holder(
     now: Duration,
     keep: Option<&str>,
 ) -> Result<Option<String>> {
-    let Some(name) = data.holder(port, protocol).map(Lease::key) else {
-        return Ok(None);
+    let name = match data.holder(port, protocol) {
+        None => return Ok(None),
+        // The common case, and every port of an exhausted pool: a lease that holds its ports
+        // has nothing to settle, so it is neither looked up again nor copied.
+        Some(lease) if standing(lease, now) == Standing::Held => return Ok(Some(lease.key())),
+        Some(lease) => lease.key(),
     };
     if keep != Some(name.as_str()) {
         settle(data, &name, now)?;
