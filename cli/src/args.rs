@@ -98,7 +98,11 @@ pub(crate) struct LeaseArgs {
     pub(crate) ttl: Option<u64>,
 }
 
+// Each subcommand's arguments are defined when that subcommand runs (or when help, usage,
+// completions or man pages build the whole tree), not at every start: a new process pays for
+// the one command it runs.
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Lease a port to NAME and print it: the first of PORTS (e.g. 3000,3001) that is free,
     /// then the first free one of --range; without a range, flexible (the default) goes on
@@ -253,6 +257,7 @@ pub(crate) enum Command {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub(crate) enum PoolCommand {
     /// Create pool NAME over START..=END, or change its range.
     Set(PoolSetArgs),
