@@ -496,7 +496,8 @@ pub(crate) struct PortserverArgs {
     /// on exit.
     #[arg(long, value_name = "ADDRESS", default_value = "@unittest-portserver")]
     pub(crate) address: String,
-    /// Pool to lease ports from (default: the default pool).
+    /// Pool to lease ports from (default: the default pool, 10,000 ports from 9000: as many
+    /// as portpicker's own portserver hands out).
     #[arg(long, value_name = "POOL")]
     pub(crate) pool: Option<String>,
     /// Most live leases this server grants to the clients of one user at once (root's are

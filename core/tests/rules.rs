@@ -303,13 +303,13 @@ fn unknown_pool_is_not_found() {
 }
 
 #[test]
-fn default_pool_is_9000_to_9999() {
+fn default_pool_is_9000_to_18999_ten_thousand_ports() {
     let s = scratch();
     let pools = open(&s.path).pools().unwrap();
     assert_eq!(pools.len(), 1);
     assert_eq!(
         (pools[0].name.as_str(), pools[0].start, pools[0].end),
-        ("default", 9000, 9999)
+        ("default", 9000, 18999)
     );
 }
 
