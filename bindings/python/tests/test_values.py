@@ -50,8 +50,9 @@ def test_every_value_type_declares_exactly_the_fields_core_serializes(reg, tmp_p
             "orphan": True,
         }
         # list() builds its leases natively; who() goes through core's serialized form.
-        orphan = next(lease for lease in reg.list() if lease.name == "orphan")
-        assert reg.who(orphan.port).leases == [orphan]
+        listed = {lease.name: lease for lease in reg.list()}
+        assert reg.who(listed["orphan"].port).leases == [listed["orphan"]]
+        assert reg.who(listed["current"].port).leases == [listed["current"]]  # with its next
         port = listener.getsockname()[1]
         planned = reg.migrate(dry_run=True)  # leases with an origin
         assert any(lease.port == port for lease in planned)
