@@ -88,9 +88,15 @@ impl ToPython for Listening {
         let kinds = KINDS.get_or_try_init(py, || -> PyResult<_> {
             let socket = py.import("socket")?;
             let kind = |ty: &str, proto: &str| -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-                Ok((socket.getattr(ty)?.unbind(), socket.getattr(proto)?.unbind()))
+                Ok((
+                    socket.getattr(ty)?.unbind(),
+                    socket.getattr(proto)?.unbind(),
+                ))
             };
-            Ok([kind("SOCK_STREAM", "IPPROTO_TCP")?, kind("SOCK_DGRAM", "IPPROTO_UDP")?])
+            Ok([
+                kind("SOCK_STREAM", "IPPROTO_TCP")?,
+                kind("SOCK_DGRAM", "IPPROTO_UDP")?,
+            ])
         })?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("fileno", self.0.as_raw_fd())?;
