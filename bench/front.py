@@ -87,6 +87,22 @@ def _per_op(fn: Callable[[], object], n: int) -> float:
     return (time.perf_counter() - t) / n
 
 
+def _alternating(a: Callable[[], object], b: Callable[[], object], n: int) -> dict[str, list[float]]:
+    """`a` ("list()") and `b` ("plain tuples") called in turn `n` times per round: each one's
+    seconds per call, per round."""
+    out: dict[str, list[float]] = {"list()": [], "plain tuples": []}
+    for _ in range(ROUNDS):
+        spent = [0.0, 0.0]
+        for _ in range(n):
+            for i, fn in enumerate((a, b)):
+                t = time.perf_counter()
+                fn()
+                spent[i] += time.perf_counter() - t
+        out["list()"].append(spent[0] / n)
+        out["plain tuples"].append(spent[1] / n)
+    return out
+
+
 def _full_pools(reg: object, me: int) -> None:
     """Pool "full" of POOL_SIZE ports, every one leased to this process; pool "roomy" of the
     same size, empty. Neither probes (the ports may be bound on the host; the rules are
@@ -135,12 +151,13 @@ def measure_python(scratch: Path) -> dict[str, list[float]]:
             reg.release(name)
         return spent / n
 
+    # list() and its baseline alternate call by call within each round: with 2,000 leases a
+    # call takes milliseconds, long enough for load on a shared machine to come and go.
+    lists = _alternating(listed.list, lambda: _native._lease_tuples(listed), 20)
     exhausted = refused(lambda: reg.allocate("front-x", pool="full", pid=me), portpool.ExhaustedError)
     conflict = refused(lambda: reg.register("front-x", held, mode="fixed", pid=me), portpool.ConflictError)
-    return _rounds(
+    return lists | _rounds(
         {
-            "list()": lambda: _per_op(listed.list, 20),
-            "plain tuples": lambda: _per_op(lambda: _native._lease_tuples(listed), 20),
             "allocate, exhausted pool (refused)": lambda: _per_op(exhausted, 200),
             "allocate, pool with free ports (granted)": lambda: granted(
                 lambda: reg.allocate("front-y", pool="roomy", pid=me), "front-y", 200
