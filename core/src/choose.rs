@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::owner::{Standing, standing};
 use crate::probe::{Binder, address_error, bind_at, free_for, kernel_pick, probe_result};
 use crate::registry::{LeaseOptions, held_port, live_holder};
-use crate::store::model::{Data, Mode, Pool, Protocol};
+use crate::store::model::{Data, Lease, Mode, Next, Owner, Pool, Protocol};
 use crate::validate::{check_port, shown};
 
 /// The preferred ports of [`Registry::register`](crate::Registry::register), in order: one
@@ -345,8 +345,22 @@ const SCAN_BEFORE_GATHER: u32 = 16;
 /// held (by a lease with something to settle): such ports go through the search as before.
 fn held_in(data: &Data, pool: &Pool, protocol: Protocol, now: Duration) -> Vec<bool> {
     let mut held = vec![false; pool.size() as usize];
+    // How a lease stands depends on its expiry, owner and handover only: leases that share
+    // them (one process's, which sort next to each other by name) share the answer.
+    let mut last: Option<((Option<u64>, Option<Owner>, Option<Next>), bool)> = None;
+    let mut holds = |lease: &Lease| {
+        let inputs = (lease.expires, lease.owner, lease.next);
+        match last {
+            Some((seen, answer)) if seen == inputs => answer,
+            _ => {
+                let answer = standing(lease, now) == Standing::Held;
+                last = Some((inputs, answer));
+                answer
+            }
+        }
+    };
     for lease in data.leases().filter(|l| l.protocol == protocol) {
-        if lease.ports().any(|p| pool.contains(p)) && standing(lease, now) == Standing::Held {
+        if lease.ports().any(|p| pool.contains(p)) && holds(lease) {
             for port in lease.ports().filter(|p| pool.contains(*p)) {
                 held[usize::from(port - pool.start)] = true;
             }
