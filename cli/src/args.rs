@@ -299,8 +299,9 @@ pub(crate) struct RegisterArgs {
     pub(crate) force: bool,
 }
 
-/// Which ports a new lease must avoid and where candidates are probed: register, allocate
-/// and find-free.
+// Which ports a new lease must avoid and where candidates are probed: register, allocate and
+// find-free. (A plain comment: a doc comment here would become the `about` of every
+// subcommand that flattens it, since deferred arguments are added after the subcommand's own.)
 #[derive(Args)]
 pub(crate) struct ProbeArgs {
     /// Never hand out these ports: comma separated or repeated, e.g. --exclude 4001,4002.
@@ -674,10 +675,42 @@ mod tests {
                 walk(sub, &path, missing);
             }
         }
-        let cmd = Cli::command();
+        let mut cmd = Cli::command();
         cmd.clone().debug_assert();
+        cmd.build(); // the subcommands' arguments are deferred
         let mut missing = Vec::new();
         walk(&cmd, "portpool", &mut missing);
         assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
+    fn every_subcommand_is_described_by_its_own_about_once_its_arguments_are_built() {
+        fn walk(cmd: &clap::Command, path: &str, seen: &mut Vec<(String, String)>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                seen.push((path.clone(), about));
+                walk(sub, &path, seen);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut seen = Vec::new();
+        walk(&cmd, "portpool", &mut seen);
+        for (i, (path, about)) in seen.iter().enumerate() {
+            let twin = seen[..i].iter().find(|(_, other)| other == about);
+            assert!(
+                twin.is_none(),
+                "{path} and {twin:?} share the about {about:?}"
+            );
+        }
+        let register = seen
+            .iter()
+            .find(|(path, _)| path == "portpool register")
+            .unwrap();
+        assert!(
+            register.1.starts_with("Lease a port to NAME"),
+            "{register:?}"
+        );
     }
 }
