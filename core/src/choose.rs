@@ -337,6 +337,9 @@ fn from_pool<T>(
     )))
 }
 
+/// What [`standing`] reads of a lease: its expiry, its owner and its handover.
+type StandingInputs = (Option<u64>, Option<Owner>, Option<Next>);
+
 /// How many of a pool's candidates are tried one by one before [`held_in`] gathers the rest.
 const SCAN_BEFORE_GATHER: u32 = 16;
 
@@ -347,7 +350,7 @@ fn held_in(data: &Data, pool: &Pool, protocol: Protocol, now: Duration) -> Vec<b
     let mut held = vec![false; pool.size() as usize];
     // How a lease stands depends on its expiry, owner and handover only: leases that share
     // them (one process's, which sort next to each other by name) share the answer.
-    let mut last: Option<((Option<u64>, Option<Owner>, Option<Next>), bool)> = None;
+    let mut last: Option<(StandingInputs, bool)> = None;
     let mut holds = |lease: &Lease| {
         let inputs = (lease.expires, lease.owner, lease.next);
         match last {
