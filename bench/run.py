@@ -47,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cold
+import front
 
 ROUNDS = 5
 SIZES = (10, 1_000, 10_000)
@@ -518,6 +519,7 @@ def report(
     load: tuple[tuple[float, ...], tuple[float, ...]],
     plot_name: str,
     cold_results: dict[str, object],
+    fronts: dict[str, dict[str, list[float]]],
 ) -> str:
     L: list[str] = []
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -594,6 +596,7 @@ def report(
         L.append(
             f"| CLI `register` of a new name ≤ 1.5× spawning `/bin/true` | {r:.2f}× | {verdict(r <= 1.5)} |"
         )
+    L += front.rows(fronts)
     if py:
         r = ratio(py, "portpool.find_free", "portpicker.pick_unused_port")
         L.append(
@@ -791,13 +794,16 @@ def main() -> None:
         dropins = bench_dropins(sys.executable, args.node, args.node_module, args.cli)
         print("bench: a cold process at 10 / 10,000 / 100,000 leases, gc of 50,000", flush=True)
         cold_results = cold.measure(args.cli, scratch, rounds)
+        print("bench: the front ends at their floors (CLI start, Python list(), refusals)", flush=True)
+        fronts = front.measure(args.cli, args.hello, args.hello.with_name("append"), scratch)
     load_end = os.getloadavg()
 
     plot_path = args.doc.with_suffix(".png")
     pairs = paired(args.criterion)
     plot(crit, pairs, plot_path)
     body = report(
-        crit, pairs, cli, py, node, conc, dropins, (load_start, load_end), plot_path.name, cold_results
+        crit, pairs, cli, py, node, conc, dropins, (load_start, load_end), plot_path.name,
+        cold_results, fronts,
     )
     write_doc(args.doc, body)
     raw = args.criterion.parent / "bench-results.json"
@@ -805,7 +811,7 @@ def main() -> None:
         json.dumps(
             {
                 "criterion": crit, "cli": cli, "python": py, "node": node, "concurrency": conc,
-                "dropins": dropins, "cold": cold_results,
+                "dropins": dropins, "cold": cold_results, "front": fronts,
             },
             indent=1,
         )

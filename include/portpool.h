@@ -894,7 +894,7 @@ enum portpool_status portpool_get_json(struct portpool_registry *reg,
  * Leases the next free port of `pool` to `name` (a permanent TCP lease) and returns it in
  * `*out_port`. The same as `portpool_allocate_ex` with `options` NULL.
  *
- * `pool` NULL means `"default"` (9000-9999 unless changed). The pool's round-robin cursor is
+ * `pool` NULL means `"default"` (9000-18999 unless changed). The pool's round-robin cursor is
  * shared by every process on the host; ports leased to others (and, when the pool probes,
  * bound by other processes) are skipped. A `name` that already holds a lease gets its port
  * back.
@@ -1015,7 +1015,7 @@ enum portpool_status portpool_list_json(struct portpool_registry *reg,
  * ```c
  * char *pools = NULL;
  * if (portpool_pools_json(reg, &pools, NULL) == PORTPOOL_OK) {
- *     puts(pools);  // [{"name":"default","start":9000,"end":9999,"cursor":9000,"probe":true}]
+ *     puts(pools);  // [{"name":"default","start":9000,"end":18999,"cursor":9000,"probe":true}]
  *     portpool_string_free(pools);
  * }
  * ```
@@ -1156,7 +1156,7 @@ enum portpool_status portpool_renew(struct portpool_registry *reg,
                                     struct portpool_error **out_error);
 
 /**
- * Empties the registry: no leases, and only the default pool at 9000-9999.
+ * Empties the registry: no leases, and only the default pool at 9000-18999.
  *
  * - **Threads:** safe to call concurrently on one handle.
  * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `reg`), `PORTPOOL_REGISTRY_ERROR`,

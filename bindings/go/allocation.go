@@ -63,7 +63,7 @@ func (r *Registry) RegisterAny(name string, ports []int, mode Mode, opts ...Leas
 }
 
 // Allocate leases the next free port of pool to name and returns it. An empty pool means
-// "default" (9000-9999 unless changed). The pool's round-robin cursor is shared by every
+// "default" (9000-18999 unless changed). The pool's round-robin cursor is shared by every
 // process on the host. WithExclude's ports are passed over; WithHost checks ports on one
 // address (for a pool that probes). A name that already holds a lease gets its port back. An
 // unknown pool is ErrNotFound; a pool with no free port is ErrExhausted. Allocate takes
@@ -212,7 +212,7 @@ func (r *Registry) Renew(name string, opts ...LeaseOption) (Lease, error) {
 	})
 }
 
-// Reset empties the registry: no leases, and only the default pool at 9000-9999.
+// Reset empties the registry: no leases, and only the default pool at 9000-18999.
 func (r *Registry) Reset() error {
 	return r.call(func(h *C.portpool_registry, e **C.portpool_error) C.enum_portpool_status {
 		return C.portpool_reset(h, e)

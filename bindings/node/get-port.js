@@ -15,8 +15,9 @@
 //
 // The preferred ports (`port`), `exclude` and `host` go to portpool's core as they are: which
 // port is free, leased or excluded is decided there. When no preferred port is free, the port
-// comes from the registry's `default` pool (9000-9999 unless `portpool pool set default`
-// changed it) instead of the kernel's ephemeral range.
+// comes from the registry's `default` pool (9000-18999 unless `portpool pool set default`
+// changed it) instead of the kernel's ephemeral range: 10,000 ports, as many as portpicker's
+// portserver hands out, enough for a test farm's workers to hold what they hold at once.
 
 const { Registry, unnamedLeaseName } = require('./index.js')
 

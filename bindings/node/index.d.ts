@@ -201,7 +201,7 @@ export declare class Registry {
   /** The Promise form: see the synchronous method. `signal` aborts it. */
   listAsync(options?: AsyncOptions | undefined | null): Promise<Array<Lease>>
   /**
-   * Every pool, sorted by name. The `'default'` pool (9000–9999 unless changed) is always
+   * Every pool, sorted by name. The `'default'` pool (9000–18999 unless changed) is always
    * there.
    */
   pools(): Array<Pool>
@@ -217,7 +217,7 @@ export declare class Registry {
   setPool(name: string, start: number, end: number, options?: PoolOptions | undefined | null): Pool
   /** The Promise form: see the synchronous method. `signal` aborts it. */
   setPoolAsync(name: string, start: number, end: number, options?: WithSignal<PoolOptions> | undefined | null): Promise<Pool>
-  /** Empties the registry: no leases, and only the `'default'` pool at 9000–9999. */
+  /** Empties the registry: no leases, and only the `'default'` pool at 9000–18999. */
   reset(): void
   /** The Promise form: see the synchronous method. `signal` aborts it. */
   resetAsync(options?: AsyncOptions | undefined | null): Promise<undefined>
@@ -406,7 +406,7 @@ export declare class ScopedLease {
 
 /** Options of `Registry.allocate` and `Registry.allocateMany`. */
 export interface AllocateOptions {
-  /** The pool to take a port from; `'default'` (9000–9999 unless changed) when omitted. */
+  /** The pool to take a port from; `'default'` (9000–18999 unless changed) when omitted. */
   pool?: string
   /** Ports of the pool never handed out. */
   exclude?: Array<number>

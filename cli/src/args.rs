@@ -97,7 +97,11 @@ pub(crate) struct LeaseArgs {
     pub(crate) ttl: Option<u64>,
 }
 
+// Each subcommand's arguments are defined when that subcommand runs (or when help, usage,
+// completions or man pages build the whole tree), not at every start: a new process pays for
+// the one command it runs.
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Lease a port to NAME and print it: the first of PORTS (e.g. 3000,3001) that is free,
     /// then the first free one of --range; without a range, flexible (the default) goes on
@@ -253,6 +257,7 @@ pub(crate) enum Command {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub(crate) enum PoolCommand {
     /// Create pool NAME over START..=END, or change its range.
     Set(PoolSetArgs),
@@ -294,8 +299,9 @@ pub(crate) struct RegisterArgs {
     pub(crate) force: bool,
 }
 
-/// Which ports a new lease must avoid and where candidates are probed: register, allocate
-/// and find-free.
+// Which ports a new lease must avoid and where candidates are probed: register, allocate and
+// find-free. (A plain comment: a doc comment here would become the `about` of every
+// subcommand that flattens it, since deferred arguments are added after the subcommand's own.)
 #[derive(Args)]
 pub(crate) struct ProbeArgs {
     /// Never hand out these ports: comma separated or repeated, e.g. --exclude 4001,4002.
@@ -488,7 +494,8 @@ pub(crate) struct PortserverArgs {
     /// on exit.
     #[arg(long, value_name = "ADDRESS", default_value = "@unittest-portserver")]
     pub(crate) address: String,
-    /// Pool to lease ports from (default: the default pool).
+    /// Pool to lease ports from (default: the default pool, 10,000 ports from 9000: as many
+    /// as portpicker's own portserver hands out).
     #[arg(long, value_name = "POOL")]
     pub(crate) pool: Option<String>,
     /// Most live leases this server grants to the clients of one user at once (root's are
@@ -688,10 +695,42 @@ mod tests {
                 walk(sub, &path, missing);
             }
         }
-        let cmd = Cli::command();
+        let mut cmd = Cli::command();
         cmd.clone().debug_assert();
+        cmd.build(); // the subcommands' arguments are deferred
         let mut missing = Vec::new();
         walk(&cmd, "portpool", &mut missing);
         assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
+    fn every_subcommand_is_described_by_its_own_about_once_its_arguments_are_built() {
+        fn walk(cmd: &clap::Command, path: &str, seen: &mut Vec<(String, String)>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                seen.push((path.clone(), about));
+                walk(sub, &path, seen);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut seen = Vec::new();
+        walk(&cmd, "portpool", &mut seen);
+        for (i, (path, about)) in seen.iter().enumerate() {
+            let twin = seen[..i].iter().find(|(_, other)| other == about);
+            assert!(
+                twin.is_none(),
+                "{path} and {twin:?} share the about {about:?}"
+            );
+        }
+        let register = seen
+            .iter()
+            .find(|(path, _)| path == "portpool register")
+            .unwrap();
+        assert!(
+            register.1.starts_with("Lease a port to NAME"),
+            "{register:?}"
+        );
     }
 }

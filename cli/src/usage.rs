@@ -66,6 +66,8 @@ pub(crate) fn usage_error(err: &clap::Error) -> String {
 /// error clap reported without a usage line.
 fn subcommand_path() -> (String, clap::Command) {
     let mut cmd = Cli::command();
+    // Subcommands are defined when built (see `args::Command`): build them all to walk them.
+    cmd.build();
     let mut path = vec!["portpool".to_owned()];
     let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {

@@ -236,7 +236,7 @@ impl Registry {
         Ok(leases)
     }
 
-    /// Every pool, sorted by name. The `default` pool (9000–9999 unless changed) is always
+    /// Every pool, sorted by name. The `default` pool (9000–18999 unless changed) is always
     /// there.
     pub fn pools(&self) -> Result<Vec<Pool>> {
         self.store.read(|data| data.pools().cloned().collect())
@@ -370,7 +370,7 @@ impl Registry {
         })
     }
 
-    /// Empties the registry: no leases, and only the default pool at 9000–9999. Works on
+    /// Empties the registry: no leases, and only the default pool at 9000–18999. Works on
     /// any registry file of this format version, even one whose entries no longer read back
     /// (a file of another format, or not a registry at all, is still refused untouched).
     /// While it reads back and holds a live lease another user made, it is a `Conflict`

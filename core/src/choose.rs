@@ -7,9 +7,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::owner::{Standing, standing};
 use crate::probe::{Binder, address_error, free_for, free_on, kernel_pick};
 use crate::registry::{LeaseOptions, held_port, live_holder};
-use crate::store::model::{Data, Mode, Protocol};
+use crate::store::model::{Data, Lease, Mode, Next, Owner, Pool, Protocol};
 use crate::validate::{check_port, shown};
 
 /// The preferred ports of [`Registry::register`](crate::Registry::register), in order: one
@@ -266,7 +267,7 @@ fn choose_among<T>(
         Ok(take(port, probe)?.ok_or(Skipped::Bound))
     };
     match request.source {
-        Source::Pool(name) => from_pool(data, name, protocol, probe, attempt),
+        Source::Pool(name) => from_pool(data, name, protocol, probe, now, attempt),
         Source::Ports { ports, mode, range } => {
             let mut skipped = Vec::new();
             for (i, &port) in ports.iter().enumerate() {
@@ -302,6 +303,7 @@ fn from_pool<T>(
     name: &str,
     protocol: Protocol,
     probe: bool,
+    now: Duration,
     mut attempt: impl FnMut(&mut Data, u16, bool) -> Result<Result<T, Skipped>>,
 ) -> Result<(u16, T)> {
     let pool = data
@@ -310,8 +312,18 @@ fn from_pool<T>(
         .clone();
     let next = |p: u16| if p >= pool.end { pool.start } else { p + 1 };
     let mut port = pool.cursor;
-    for _ in 0..pool.size() {
-        if let Ok(got) = attempt(data, port, probe && pool.probe)? {
+    // Past the first candidates, the ports live leases hold are gathered in one pass over the
+    // leases and skipped unread: a nearly full or exhausted pool then costs one pass, not one
+    // lookup per port (a refusal costs about what a grant does).
+    let mut held: Option<Vec<bool>> = None;
+    for i in 0..pool.size() {
+        if i == SCAN_BEFORE_GATHER {
+            held = Some(held_in(data, &pool, protocol, now));
+        }
+        let known_held = held
+            .as_ref()
+            .is_some_and(|h| h[usize::from(port - pool.start)]);
+        if !known_held && let Ok(got) = attempt(data, port, probe && pool.probe)? {
             data.pool_mut(name).expect("checked above").cursor = next(port);
             return Ok((port, got));
         }
@@ -323,6 +335,41 @@ fn from_pool<T>(
         pool.start,
         pool.end
     )))
+}
+
+/// What [`standing`] reads of a lease: its expiry, its owner and its handover.
+type StandingInputs = (Option<u64>, Option<Owner>, Option<Next>);
+
+/// How many of a pool's candidates are tried one by one before [`held_in`] gathers the rest.
+const SCAN_BEFORE_GATHER: u32 = 16;
+
+/// The ports of `pool` that leases holding their ports (see [`standing`]) hold for
+/// `protocol`, current or next, indexed by `port - pool.start`. A port not marked may still be
+/// held (by a lease with something to settle): such ports go through the search as before.
+fn held_in(data: &Data, pool: &Pool, protocol: Protocol, now: Duration) -> Vec<bool> {
+    let mut held = vec![false; pool.size() as usize];
+    // How a lease stands depends on its expiry, owner and handover only: leases that share
+    // them (one process's, which sort next to each other by name) share the answer.
+    let mut last: Option<(StandingInputs, bool)> = None;
+    let mut holds = |lease: &Lease| {
+        let inputs = (lease.expires, lease.owner, lease.next);
+        match last {
+            Some((seen, answer)) if seen == inputs => answer,
+            _ => {
+                let answer = standing(lease, now) == Standing::Held;
+                last = Some((inputs, answer));
+                answer
+            }
+        }
+    };
+    for lease in data.leases().filter(|l| l.protocol == protocol) {
+        if lease.ports().any(|p| pool.contains(p)) && holds(lease) {
+            for port in lease.ports().filter(|p| pool.contains(*p)) {
+                held[usize::from(port - pool.start)] = true;
+            }
+        }
+    }
+    held
 }
 
 /// The error when no candidate of preferred `ports` (and `range`) was left.

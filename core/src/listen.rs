@@ -241,18 +241,16 @@ fn bound(socket: Socket, port: u16, created: bool) -> Bound {
     }
 }
 
-/// The length `listen(2)` is given for `backlog`: the kernel's `net.core.somaxconn` for 0
-/// (`SOMAXCONN`, 4096 since Linux 5.4, where /proc cannot be read).
+/// The length `listen(2)` is given for `backlog`. For 0, the most there is: the kernel cuts
+/// any length down to its `net.core.somaxconn` (the network namespace's, read when the socket
+/// listens), so the queue is `somaxconn` long without this process reading /proc on every
+/// listen.
 fn listen_backlog(backlog: u32) -> Result<i32> {
     let backlog = crate::validate::backlog_from_i64(i64::from(backlog))?;
-    if backlog != crate::validate::DEFAULT_BACKLOG {
-        return Ok(backlog.try_into().unwrap_or(i32::MAX));
+    if backlog == crate::validate::DEFAULT_BACKLOG {
+        return Ok(i32::MAX);
     }
-    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|text| text.trim().parse::<i32>().ok())
-        .filter(|n| *n > 0);
-    Ok(somaxconn.unwrap_or(libc::SOMAXCONN))
+    Ok(backlog.try_into().unwrap_or(i32::MAX))
 }
 
 /// A server socket on `port`: bound to `host`, else `[::]` dual-stack, else (no IPv6 on
@@ -298,10 +296,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_backlog_of_0_is_the_kernels_somaxconn_and_others_are_kept() {
-        let somaxconn: i32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-            .map_or(libc::SOMAXCONN, |t| t.trim().parse().unwrap());
-        assert_eq!(listen_backlog(crate::DEFAULT_BACKLOG).unwrap(), somaxconn);
+    fn a_backlog_of_0_asks_for_the_most_the_kernel_allows_and_others_are_kept() {
+        // The kernel cuts it to net.core.somaxconn when the socket listens.
+        assert_eq!(listen_backlog(crate::DEFAULT_BACKLOG).unwrap(), i32::MAX);
         assert_eq!(ListenOptions::default().backlog, crate::DEFAULT_BACKLOG);
         assert_eq!(listen_backlog(16).unwrap(), 16);
         assert_eq!(listen_backlog(i32::MAX as u32).unwrap(), i32::MAX);

@@ -163,7 +163,9 @@ fn read_stat(pid: u32) -> Option<Seen> {
     })
 }
 
-type Liveness = std::collections::HashMap<(u32, u64, Option<u64>), bool>;
+// Ordered, not hashed: a memo holds a few owners (a farm's workers), and a lookup per lease
+// costs a few comparisons instead of a SipHash.
+type Liveness = std::collections::BTreeMap<(u32, u64, Option<u64>), bool>;
 
 thread_local! {
     /// While [`with_liveness_memo`] runs on this thread: what [`is_alive`] found so far.

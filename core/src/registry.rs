@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
-use crate::owner::{owner_of, settled, standing};
+use crate::owner::{Standing, owner_of, settled, standing};
 use crate::paths::{PathSource, resolve_path};
 use crate::store::Store;
 use crate::store::model::{Data, Lease, Mode, Owner, Pool, Protocol, lease_key, split_key};
@@ -285,7 +285,13 @@ pub(crate) fn live_holder(
     now: Duration,
     keep: Option<&str>,
 ) -> Result<Option<String>> {
-    let names: Vec<String> = data.holders(port, protocol).map(Lease::key).collect();
+    // A lease that holds its ports (the common case, and every port of an exhausted pool)
+    // has nothing to settle: it is neither copied nor looked up by name.
+    let names: Vec<String> = data
+        .holders(port, protocol)
+        .filter(|lease| standing(lease, now) != Standing::Held)
+        .map(Lease::key)
+        .collect();
     for name in names.iter().filter(|name| keep != Some(name.as_str())) {
         settle(data, name, now)?;
     }

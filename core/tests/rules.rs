@@ -303,13 +303,13 @@ fn unknown_pool_is_not_found() {
 }
 
 #[test]
-fn default_pool_is_9000_to_9999() {
+fn default_pool_is_9000_to_18999_ten_thousand_ports() {
     let s = scratch();
     let pools = open(&s.path).pools().unwrap();
     assert_eq!(pools.len(), 1);
     assert_eq!(
         (pools[0].name.as_str(), pools[0].start, pools[0].end),
-        ("default", 9000, 9999)
+        ("default", 9000, 18999)
     );
 }
 
@@ -721,4 +721,45 @@ fn another_users_lease_is_a_conflict_naming_them_unless_root_or_forced() {
         reg.release("theirs").unwrap(),
         "root or a forcing handle releases it"
     );
+}
+
+#[test]
+fn a_nearly_full_pool_still_gives_its_one_free_port_whatever_the_cursor() {
+    // Far more held ports than the first candidates the search tries one by one.
+    let s = scratch();
+    let reg = open(&s.path);
+    let p = free_block(60);
+    reg.set_pool("w", p, p + 59, Some(false)).unwrap();
+    let names: Vec<String> = (0..60).map(|i| format!("a{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    reg.allocate_many(&names, "w", &tcp()).unwrap();
+    reg.release("a41").unwrap();
+    assert_eq!(reg.allocate("b", "w", &tcp()).unwrap(), p + 41);
+    assert_eq!(
+        reg.allocate("c", "w", &tcp()).unwrap_err().kind(),
+        ErrorKind::Exhausted
+    );
+}
+
+#[test]
+fn a_full_pool_gives_a_port_a_dead_owner_held_past_the_first_candidates() {
+    let s = scratch();
+    let reg = open(&s.path);
+    let p = free_block(60);
+    reg.set_pool("w", p, p + 59, Some(false)).unwrap();
+    let names: Vec<String> = (0..59).map(|i| format!("a{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    reg.allocate_many(&names, "w", &tcp()).unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let owned = LeaseOptions {
+        pid: Some(child.id()),
+        ..tcp()
+    };
+    assert_eq!(reg.allocate("dying", "w", &owned).unwrap(), p + 59);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(reg.allocate("b", "w", &tcp()).unwrap(), p + 59);
 }

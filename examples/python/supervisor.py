@@ -16,7 +16,7 @@ port.
 
 `PORTPOOL_NAMESPACE` names the namespace of the worker names (the default one when unset), so
 two projects running this supervisor may both call a worker worker-1.
-`PORTPOOL_POOL` names the pool to allocate from ("default", 9000-9999, when unset). The
+`PORTPOOL_POOL` names the pool to allocate from ("default", 9000-18999, when unset). The
 leases belong to this process: they are released when the `with` block ends, also on an
 exception or Ctrl-C, and should the process be killed, the next `gc` (or the next allocation
 that needs the ports) reclaims them.

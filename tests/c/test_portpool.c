@@ -544,9 +544,9 @@ static int allocate_null_pool_means_the_default_pool(void) {
     udp.protocol = PORTPOOL_PROTOCOL_UDP;
     CHECK(reg != NULL);
     CHECK_OK(portpool_allocate(reg, "w", NULL, &port, NULL));
-    CHECK(port >= 9000 && port <= 9999);
+    CHECK(port >= 9000 && port <= 18999);
     CHECK_OK(portpool_allocate_ex(reg, "u", NULL, &udp, &port, NULL));
-    CHECK(port >= 9000 && port <= 9999);
+    CHECK(port >= 9000 && port <= 18999);
     CHECK_OK(portpool_get_json(reg, "u", &json, NULL));
     CHECK(strstr(json, "\"pool\":\"default\"") != NULL);
     CHECK(strstr(json, "\"mode\":\"pool\"") != NULL);
@@ -621,7 +621,7 @@ static int pools_json_always_holds_the_default_pool(void) {
     char *json = NULL;
     CHECK(reg != NULL);
     CHECK_OK(portpool_pools_json(reg, &json, NULL));
-    CHECK(strstr(json, "{\"name\":\"default\",\"start\":9000,\"end\":9999") != NULL);
+    CHECK(strstr(json, "{\"name\":\"default\",\"start\":9000,\"end\":18999") != NULL);
     portpool_string_free(json);
     CHECK_OK(portpool_set_pool(reg, "web", 7000, 7099, PORTPOOL_PROBE_DEFAULT, NULL, NULL, NULL));
     CHECK_OK(portpool_pools_json(reg, &json, NULL));
@@ -956,8 +956,8 @@ static int lease_open_makes_a_new_lease_that_close_releases(void) {
     CHECK(reg != NULL);
     CHECK_OK(portpool_lease_open(reg, "scoped", NULL, NULL, &lease, NULL));
     CHECK(lease != NULL);
-    /* A port of the default pool (9000-9999), which probes: a bound one is skipped. */
-    CHECK(portpool_lease_port(lease) >= 9000 && portpool_lease_port(lease) <= 9999);
+    /* A port of the default pool (9000-18999), which probes: a bound one is skipped. */
+    CHECK(portpool_lease_port(lease) >= 9000 && portpool_lease_port(lease) <= 18999);
     CHECK_OK(portpool_get(reg, "scoped", &port, NULL));
     CHECK(port == portpool_lease_port(lease));
     /* Owned by this process unless options say otherwise. */
@@ -1212,7 +1212,7 @@ static int listen_hands_over_a_listening_socket_on_the_leased_port(void) {
     CHECK(reg != NULL);
     how.host = "127.0.0.1";
     CHECK_OK(portpool_listen(reg, "web", NULL, NULL, &how, &fd, &port, NULL));
-    CHECK(fd >= 0 && port >= 9000 && port <= 9999);
+    CHECK(fd >= 0 && port >= 9000 && port <= 18999);
     CHECK((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
     CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0 && ntohs(addr.sin_port) == port);
     CHECK_OK(portpool_get(reg, "web", &held, NULL));

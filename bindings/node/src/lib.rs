@@ -828,7 +828,7 @@ operations! {
     /// Every lease, sorted by name.
     fn list / list_async () -> Vec<Lease> = |reg| view(&reg.list()?);
 
-    /// Every pool, sorted by name. The `'default'` pool (9000–9999 unless changed) is always
+    /// Every pool, sorted by name. The `'default'` pool (9000–18999 unless changed) is always
     /// there.
     fn pools / pools_async () -> Vec<Pool> = |reg| view(&reg.pools()?);
 
@@ -840,7 +840,7 @@ operations! {
     fn set_pool / set_pool_async (name: String, start: f64, end: f64; options: PoolOptions) -> warned::Pool
         = |reg| view(&reg.set_pool(&name, port_arg(start)?, port_arg(end)?, options.probe)?);
 
-    /// Empties the registry: no leases, and only the `'default'` pool at 9000–9999.
+    /// Empties the registry: no leases, and only the `'default'` pool at 9000–18999.
     fn reset / reset_async () -> () = |reg| reg.reset();
 
     /// Brings a damaged registry back, as `portpool repair` does: keeps every line that reads

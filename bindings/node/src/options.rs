@@ -139,7 +139,7 @@ options! {
 
     /// Options of `Registry.allocate` and `Registry.allocateMany`.
     pub struct AllocateOptions {
-        /// The pool to take a port from; `'default'` (9000–9999 unless changed) when omitted.
+        /// The pool to take a port from; `'default'` (9000–18999 unless changed) when omitted.
         pub pool: Option<String>,
         /// Ports of the pool never handed out.
         pub exclude: Option<Vec<f64>>,

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 use crate::args::{exclude_arg, host_arg, int_arg, port_arg, port_list, protocol_arg, range_arg};
 use crate::errors::OrRaise;
+use crate::registry::Registry;
 
 /// Whether `port` can be bound for `protocol` on this host right now (IPv4 and IPv6
 /// wildcards, or `host` only). Consults no registry; the answer is a snapshot.
@@ -100,4 +101,13 @@ pub(crate) fn find_free(
 #[pyfunction(name = "_unnamed_lease_name")]
 pub(crate) fn unnamed_lease_name(tool: &str, label: &str) -> String {
     pp::unnamed_lease_name(tool, label)
+}
+
+/// `registry.list()` with each lease a plain tuple of its fields' values: the baseline
+/// bench/front.py measures `list()` against. Private.
+#[pyfunction(name = "_lease_tuples")]
+pub(crate) fn lease_tuples(py: Python<'_>, registry: PyRef<'_, Registry>) -> PyResult<Py<PyAny>> {
+    let reg = registry.core();
+    let leases = py.detach(|| reg.list()).or_raise(py)?;
+    crate::leases::lease_tuples(py, &leases)
 }

@@ -10,6 +10,7 @@ mod errors;
 mod functions;
 mod guard;
 mod jobs;
+mod leases;
 mod registry;
 mod values;
 
@@ -17,7 +18,7 @@ use portpool_core as pp;
 use pyo3::prelude::*;
 
 use crate::errors::Exceptions;
-use crate::functions::{find_free, is_free, unnamed_lease_name};
+use crate::functions::{find_free, is_free, lease_tuples, unnamed_lease_name};
 use crate::guard::LeaseGuard;
 use crate::registry::Registry;
 
@@ -41,6 +42,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "_unnamed_lease_name",
         wrap_pyfunction!(unnamed_lease_name, m)?,
     )?;
+    // Private: bench/front.py's baseline for list().
+    m.setattr("_lease_tuples", wrap_pyfunction!(lease_tuples, m)?)?;
     for class in Exceptions::get(py)?.all() {
         let class = class.bind(py);
         m.add(class.name()?.to_string(), class)?;

@@ -77,15 +77,41 @@ pub(crate) fn warn_notices(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// A socket bound to a leased port: becomes a `socket.socket` that owns the descriptor
-/// (closed, if never handed over, when dropped).
-pub(crate) struct Listening(pub(crate) OwnedFd);
+/// A socket bound to a leased port, of the lease's protocol: becomes a `socket.socket` that
+/// owns the descriptor (closed, if never handed over, when dropped).
+pub(crate) struct Listening(pub(crate) OwnedFd, pub(crate) pp::Protocol);
 
 impl ToPython for Listening {
     fn to_python(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
         static SOCKET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static KINDS: PyOnceLock<[(Py<PyAny>, Py<PyAny>); 2]> = PyOnceLock::new();
+        let kinds = KINDS.get_or_try_init(py, || -> PyResult<_> {
+            let socket = py.import("socket")?;
+            let kind = |ty: &str, proto: &str| -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+                Ok((
+                    socket.getattr(ty)?.unbind(),
+                    socket.getattr(proto)?.unbind(),
+                ))
+            };
+            Ok([
+                kind("SOCK_STREAM", "IPPROTO_TCP")?,
+                kind("SOCK_DGRAM", "IPPROTO_UDP")?,
+            ])
+        })?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("fileno", self.0.as_raw_fd())?;
+        // Given its type and protocol, socket.socket asks the kernel only for the family
+        // (the system calls a listen costs are the bind's).
+        let kind = match self.1 {
+            pp::Protocol::Tcp => Some(&kinds[0]),
+            pp::Protocol::Udp => Some(&kinds[1]),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
+        if let Some((ty, proto)) = kind {
+            kwargs.set_item("type", ty)?;
+            kwargs.set_item("proto", proto)?;
+        }
         let sock = SOCKET
             .import(py, "socket", "socket")?
             .call((), Some(&kwargs))?;

@@ -175,7 +175,7 @@ def test_allocate_hands_out_pool_ports_round_robin(reg, reserved):
 
 def test_allocate_from_the_default_pool_by_default(reg):
     port = reg.allocate("worker")
-    assert 9000 <= port <= 9999
+    assert 9000 <= port <= 18999
     assert reg.list()[0].pool == "default"
 
 
@@ -208,7 +208,7 @@ def test_pools_always_include_the_default_pool(reg):
         portpool.DEFAULT_POOL_END,
         True,
     )
-    assert (default.name, default.start, default.end) == ("default", 9000, 9999)
+    assert (default.name, default.start, default.end) == ("default", 9000, 18999)
 
 
 def test_the_longest_name_is_max_name_bytes(reg):
@@ -419,7 +419,7 @@ def test_leases_are_frozen_comparable_and_hashable(reg, reserved):
         pool.start = 1
     assert hash(pool) == hash(reg.pools()[0])
     assert repr(pool) == (
-        "Pool(name='default', start=9000, end=9999, cursor=9000, probe=True, uid=None)"
+        "Pool(name='default', start=9000, end=18999, cursor=9000, probe=True, uid=None)"
     )
 
 

@@ -49,6 +49,10 @@ def test_every_value_type_declares_exactly_the_fields_core_serializes(reg, tmp_p
             "current": False,
             "orphan": True,
         }
+        # list() builds its leases natively; who() goes through core's serialized form.
+        listed = {lease.name: lease for lease in reg.list()}
+        assert reg.who(listed["orphan"].port).leases == [listed["orphan"]]
+        assert reg.who(listed["current"].port).leases == [listed["current"]]  # with its next
         port = listener.getsockname()[1]
         planned = reg.migrate(dry_run=True)  # leases with an origin
         assert any(lease.port == port for lease in planned)
@@ -69,6 +73,33 @@ def test_every_value_type_declares_exactly_the_fields_core_serializes(reg, tmp_p
         sleeper.wait()
     for cls in VALUE_TYPES:
         assert seen[cls] == values.core_keys(cls), cls.__name__
+
+
+def test_list_gives_each_lease_as_core_serializes_it(reg):
+    """list() builds its leases without going through core's serialized form (it is the call
+    that returns thousands): each one equals the lease who() converts from that form, field
+    by field, a handover's next generation, a stale mark and a namespace included."""
+    reg.set_pool("reserved", 41000, 41009, probe=False)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        reg.allocate("current", "reserved", pid=os.getpid(), ttl=60)
+        reg.begin_handover_ticket("current", pid=os.getpid())
+        reg.allocate("orphan", "reserved", pid=sleeper.pid)
+        portpool.Registry(reg.path, namespace="other").allocate("plain", "reserved")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    listed = reg.list_all_namespaces()
+    assert [(lease.namespace, lease.name) for lease in listed] == [
+        (None, "current"),
+        (None, "orphan"),
+        ("other", "plain"),
+    ]
+    assert listed[0].next is not None and listed[1].stale is not None
+    for lease in listed:
+        assert [lease] == [w for w in reg.who(lease.port).leases if w.name == lease.name]
+        assert type(lease) is portpool.Lease and type(lease.next) in (portpool.Next, type(None))
+    assert reg.list() == listed[:2]
 
 
 def test_a_core_field_no_dataclass_declares_is_an_error_naming_it():

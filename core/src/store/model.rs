@@ -36,7 +36,7 @@ pub const DEFAULT_POOL: &str = "default";
 /// First port of the default pool.
 pub const DEFAULT_POOL_START: u16 = 9000;
 /// Last port of the default pool.
-pub const DEFAULT_POOL_END: u16 = 9999;
+pub const DEFAULT_POOL_END: u16 = 18999;
 
 /// Transport protocol of a lease. A lease holds its port for TCP, for UDP, or for both: a UDP
 /// lease never blocks a TCP lease of the same port, nor the reverse, while a `tcp+udp` lease

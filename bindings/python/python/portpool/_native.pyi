@@ -48,7 +48,7 @@ DEFAULT_POOL: Final[str]
 DEFAULT_POOL_START: Final[int]
 """First port of the default pool unless changed (9000)."""
 DEFAULT_POOL_END: Final[int]
-"""Last port of the default pool unless changed (9999)."""
+"""Last port of the default pool unless changed (18999)."""
 MAX_NAME_BYTES: Final[int]
 """Longest lease or pool name, in bytes of UTF-8 (128)."""
 FORMAT_VERSION: Final[int]
@@ -362,6 +362,7 @@ class Registry:
     ) -> socket.socket: ...
 
 def _unnamed_lease_name(tool: str, label: str) -> str: ...
+def _lease_tuples(registry: Registry) -> builtins.list[tuple[object, ...]]: ...
 def is_free(port: _Port, protocol: _Protocol = "tcp", *, host: _Host | None = None) -> bool: ...
 @overload
 def find_free(

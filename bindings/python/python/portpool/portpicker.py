@@ -27,10 +27,12 @@ portserver gave, once returned, is handed out again by this process first, as po
 
 What differs from portpicker, on purpose:
 
-- Ports come from the ``default`` pool (9000-9999 unless ``portpool pool set default`` changed
-  it), not from anywhere in 15000-65535. As portpicker promises, a port is free for TCP and
-  UDP alike: it is probed for both and leased for both (``"tcp+udp"``), so no other lease, TCP
-  or UDP, is given its number.
+- Ports come from the ``default`` pool (9000-18999 unless ``portpool pool set default`` changed
+  it), not from anywhere in 15000-65535. Its 10,000 ports are as many as portpicker's own
+  portserver hands out (15000-24999): enough for a test farm's workers to hold what they hold
+  at once, below the kernel's ephemeral range. As portpicker promises, a port is free for TCP
+  and UDP alike: it is probed for both and leased for both (``"tcp+udp"``), so no other lease,
+  TCP or UDP, is given its number.
 - :func:`return_port` releases the lease: the port goes back to every process on the host,
   not only to this one.
 - :func:`is_port_free` also answers ``None`` for a port leased to another process, and raises

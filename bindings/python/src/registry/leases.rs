@@ -85,7 +85,7 @@ macro_rules! leases_entries {
             ///
             /// Args:
             ///     name: The holder's unique name.
-            ///     pool: The pool's name; None (the default) means the "default" pool (9000-9999
+            ///     pool: The pool's name; None (the default) means the "default" pool (9000-18999
             ///         unless changed), which always exists.
             ///     exclude: Ports of the pool never leased (an iterable of int).
             ///     host: Probe candidates on this one address (e.g. "127.0.0.1") instead of the IPv4
@@ -295,7 +295,7 @@ macro_rules! leases_entries {
                         created: bound.created,
                     };
                     Ok(Done {
-                        value: Box::new(Listening(bound.fd)),
+                        value: Box::new(Listening(bound.fd, opts.protocol)),
                         undo: release_if(grant, name, opts.protocol),
                     })
                 }))

@@ -17,6 +17,7 @@ use crate::calls::{Done, Undo, Work, leasing, release_if, wait_on, work};
 use crate::errors::OrRaise;
 use crate::guard::{GuardState, LeaseGuard};
 use crate::jobs::Job;
+use crate::leases::Leases;
 use crate::values::{Listening, Value, Warned, warn_notices};
 
 #[macro_use]
@@ -70,6 +71,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// The core handle (for the module's private functions).
+    pub(crate) fn core(&self) -> &pp::Registry {
+        &self.inner
+    }
+
     fn call(
         &self,
         py: Python<'_>,

@@ -47,7 +47,7 @@ macro_rules! reads_entries {
             ///     PortpoolIOError: the operating system failed a read or write.
             #[pyo3(signature = (*, timeout=None))]
             fn list / list_async(py) {
-                work(|reg| Ok(Value("list[Lease]", reg.list()?)))
+                work(|reg| Ok(Leases(reg.list()?)))
             }
 
             /// Every lease of every namespace, sorted by namespace (the default one first), then
@@ -64,7 +64,7 @@ macro_rules! reads_entries {
             ///     As list().
             #[pyo3(signature = (*, timeout=None))]
             fn list_all_namespaces / list_all_namespaces_async(py) {
-                work(|reg| Ok(Value("list[Lease]", reg.list_all_namespaces()?)))
+                work(|reg| Ok(Leases(reg.list_all_namespaces()?)))
             }
 
             /// Every pool, sorted by name; "default" is always there.

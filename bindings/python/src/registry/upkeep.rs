@@ -66,7 +66,7 @@ macro_rules! upkeep_entries {
                 work(|reg| Ok(Value("list[Reclaimed]", reg.gc()?)))
             }
 
-            /// Empties the registry: no leases, and only the "default" pool at 9000-9999.
+            /// Empties the registry: no leases, and only the "default" pool at 9000-18999.
             ///
             /// Args:
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
