@@ -589,7 +589,8 @@ fn wait_secs(text: &str) -> Result<Duration, String> {
     portpool_core::parse_lock_timeout(text).map_err(|e| e.message().to_owned())
 }
 
-/// Which protocols a port is for: `--protocol`, or `--udp` for short.
+// Which protocols a port is for: `--protocol`, or `--udp` for short. (A plain comment, as on
+// ProbeArgs: a doc comment would become the `about` of every subcommand that flattens it.)
 #[derive(Args)]
 pub(crate) struct ProtocolArgs {
     /// tcp (the default), udp, or tcp+udp: one port number free and held for both, as
