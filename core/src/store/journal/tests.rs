@@ -406,6 +406,51 @@ fn a_lock_held_past_the_timeout_is_busy_naming_the_holder() {
     put(&j, "b", 2);
 }
 
+#[test]
+fn a_writer_waiting_for_the_lock_reads_what_the_holder_appends_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    let j = Arc::new(journal(&path));
+    put(&j, "a", 1);
+    put(&j, "b", 2);
+    let holder = File::open(dir.path().join("r.json.lock")).unwrap();
+    assert!(sys::try_lock(&holder).unwrap());
+    j.set_lock_timeout(Duration::from_secs(20));
+    let waiting = {
+        let j = j.clone();
+        std::thread::spawn(move || {
+            j.update_with(&mut |d| {
+                d.insert(lease("c", 3))?;
+                Ok(true)
+            })
+        })
+    };
+    // What the holder appends, the waiter reads before it has the lock, as a reader would.
+    let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(b"{\"del\":[\"a\"]}\n").unwrap();
+    let mut read_meanwhile = false;
+    for _ in 0..2000 {
+        if j.reads().1 > 0 {
+            read_meanwhile = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    sys::unlock(&holder);
+    waiting.join().unwrap().unwrap();
+    assert!(
+        read_meanwhile,
+        "the waiter read nothing until it had the lock"
+    );
+    // Under the lock there was nothing left to read: one tail read in all.
+    assert_eq!(j.reads(), (0, 1, 0));
+    let mut names = Vec::new();
+    j.read_with(&mut |d| names = d.leases().map(|l| l.name.clone()).collect())
+        .unwrap();
+    names.sort();
+    assert_eq!(names, ["b", "c"]);
+}
+
 /// The forked child's part: waits for the lock the parent holds, sees the parent's change,
 /// makes its own, and exits 0 (1: it missed a change; 2: a call failed).
 fn forked_child(j: &Journal) -> ! {
