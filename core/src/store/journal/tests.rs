@@ -129,6 +129,48 @@ fn the_tail_is_compacted_when_it_outgrows_the_snapshot() {
 }
 
 #[test]
+fn writers_racing_across_rewrites_lose_no_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    put(&journal(&path), "keep", 1);
+    // The rewrites happen while the others wait, or catch up as they wait: none of the
+    // changes made on either side of one is lost.
+    let writers: Vec<_> = (0..4u16)
+        .map(|t| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let j = journal(&path);
+                for i in 0..200u16 {
+                    put(&j, &format!("t{t}-{i}"), 1000 * (t + 1) + i);
+                    if i % 2 == 1 {
+                        del(&j, &format!("t{t}-{}", i - 1));
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let lines = fs::read_to_string(&path).unwrap().lines().count();
+    assert!(
+        lines < 1_000,
+        "1,200 changes rewrote the file: {lines} lines"
+    );
+    let mut names = Vec::new();
+    journal(&path)
+        .read_with(&mut |d| names = d.leases().map(|l| l.name.clone()).collect())
+        .unwrap();
+    names.sort();
+    let mut expected: Vec<String> = (0..4)
+        .flat_map(|t| (1..200).step_by(2).map(move |i| format!("t{t}-{i}")))
+        .collect();
+    expected.push("keep".into());
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
+#[test]
 fn a_failed_change_is_rolled_back_without_reading_the_file_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.json");
