@@ -21,14 +21,11 @@ goes on a shared machine hits both; a ratio is the median of the per-round ratio
   `getPort()` + `clearLockedPorts()` against get-port's `getPort()`; and the headline harness
   (tests/dropins/harness.py: 20 processes x 50 ports at once, unbound) with all four, whose
   duplicate counts go into the report;
-- 8 processes against 1, each running `allocate` + `release` of leases without an owner
-  (every change waits for its flush) or `get` on one registry for a fixed time: aggregate
-  operations per second; beside them, the same processes running the bare floor (flock,
-  append, unlock, fdatasync) from Python, with the lock waited for by the kernel and polled
-  as portpool polls it: the ceiling that the flush outside the lock allows on this machine.
+- writers on one registry at once (bench/writers.py): 8 processes against 1 running durable
+  `allocate` + `release`, and 12 processes reloading (`begin_handover` + `commit_handover`),
+  each beside the floor under the same load.
 
-Every registry is in a temporary directory. Run `python run.py --worker ...` is the body of
-one concurrent process.
+Every registry is in a temporary directory.
 """
 
 from __future__ import annotations
@@ -48,6 +45,7 @@ from pathlib import Path
 
 import cold
 import front
+import writers
 
 ROUNDS = 5
 SIZES = (10, 1_000, 10_000)
@@ -278,112 +276,6 @@ def bench_node(node: str, script: Path, module: Path, scratch: Path) -> dict[str
     return times
 
 
-# --- concurrency -----------------------------------------------------------------------------
-
-
-FLOOR_LINE = b'{"leases":[{"name":"worker-1","port":9000,"protocol":"tcp","mode":"pool","pool":"default","created":1795451991}]}\n'
-
-
-def floor_step(lock: int, fd: int, polled: bool) -> None:
-    """The floor of a durable change, from Python: flock, append one line, unlock, fdatasync.
-    `polled` waits for the lock as portpool does (LOCK_NB, pauses from 10 µs doubling to
-    200 µs); otherwise flock blocks and the kernel wakes the waiter."""
-    import fcntl
-
-    if polled:
-        pause = 10e-6
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                time.sleep(pause)
-                pause = min(pause * 2, 200e-6)
-    else:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-    os.write(fd, FLOOR_LINE)
-    fcntl.flock(lock, fcntl.LOCK_UN)
-    os.fdatasync(fd)
-
-
-def worker(registry: str, name: str, op: str, start_at: float, seconds: float) -> None:
-    """One concurrent process: waits for `start_at`, repeats `op` until `seconds` later, and
-    prints how many it completed."""
-    import portpool
-
-    reg = portpool.Registry(registry)
-    reg.get("service-00000")  # the first parse is not part of the steady state
-    floor = op.startswith("floor")
-    if floor:
-        lock = os.open(f"{registry}.floor.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fd = os.open(f"{registry}.floor", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    while time.time() < start_at:
-        time.sleep(0.001)
-    deadline = start_at + seconds
-    done = 0
-    while time.time() < deadline:
-        if op == "write":
-            reg.allocate(name)
-            reg.release(name)
-            done += 2
-        elif floor:
-            floor_step(lock, fd, op == "floor-polled")
-            floor_step(lock, fd, op == "floor-polled")
-            done += 2
-        else:
-            reg.get("service-00005")
-            done += 1
-    print(done)
-
-
-def run_processes(registry: Path, count: int, op: str, seconds: float) -> float:
-    """Aggregate operations per second of `count` processes running `op` on `registry`."""
-    start_at = time.time() + 1.5
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--worker",
-                str(registry),
-                f"worker-{i}",
-                op,
-                str(start_at),
-                str(seconds),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(count)
-    ]
-    total = 0
-    for p in procs:
-        out, _ = p.communicate()
-        if p.returncode != 0:
-            raise SystemExit(f"bench worker failed with status {p.returncode}")
-        total += int(out)
-    return total / seconds
-
-
-def bench_concurrency(scratch: Path) -> dict[str, dict[str, list[float]]]:
-    out: dict[str, dict[str, list[float]]] = {}
-    for op, size, seconds in (
-        ("floor", 10, 2.0),
-        ("floor-polled", 10, 2.0),
-        ("write", 10, 2.0),
-        ("write", 1_000, 2.0),
-        ("read", 1_000, 1.0),
-    ):
-        reg = scratch / f"conc-{op}-{size}.json"
-        fill(reg, size)
-        key = f"{op}@{size}"
-        out[key] = {"1": [], "8": []}
-        for _ in range(ROUNDS):
-            out[key]["1"].append(run_processes(reg, 1, op, seconds))
-            out[key]["8"].append(run_processes(reg, 8, op, seconds))
-    return out
-
-
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -514,7 +406,7 @@ def report(
     cli: dict[str, list[float]],
     py: dict[str, list[float]],
     node: dict[str, list[float]],
-    conc: dict[str, dict[str, list[float]]],
+    conc: dict[str, object],
     dropins: list[dict[str, object]],
     load: tuple[tuple[float, ...], tuple[float, ...]],
     plot_name: str,
@@ -584,13 +476,7 @@ def report(
                 f"| `{d['contender']}`: no port given to two of {d['processes']} processes "
                 f"({d['ports_each']} ports each) | {n} duplicates | {verdict(n == 0)} |"
             )
-    for key, v in conc.items():
-        if key.startswith("write"):
-            r = median([b / a for a, b in zip(v["1"], v["8"])])
-            L.append(
-                f"| 8 processes' durable allocate + release ≥ 2× one's ({key.replace('write@', '')}"
-                f" leases) | {r:.2f}× | {verdict(r >= 2.0)} |"
-            )
+    L += writers.rows(conc)
     if cli:
         r = ratio(cli, "register (new name)", "true")
         L.append(
@@ -736,24 +622,7 @@ def report(
             "",
         ]
     if conc:
-        L += [
-            "### One registry, 8 processes against 1 (Python, release wheel)",
-            "",
-            "| Operation | 1 process (ops/s) | 8 processes, aggregate (ops/s) | 8 ÷ 1 |",
-            "|---|---|---|---|",
-        ]
-        labels = {
-            "floor": "floor from Python: flock (blocking), append, unlock, fdatasync",
-            "floor-polled": "the same floor, the lock polled as portpool polls it",
-            "write": "allocate + release (no owner: flushed)",
-            "read": "get",
-        }
-        for key, v in conc.items():
-            op, size = key.split("@")
-            label = labels[op] if op.startswith("floor") else f"{labels[op]}, {int(size):,} leases"
-            r = median([b / a for a, b in zip(v["1"], v["8"])])
-            L.append(f"| {label} | {median(v['1']):,.0f} | {median(v['8']):,.0f} | {r:.2f}× |")
-        L.append("")
+        L += writers.tables(conc)
     return "\n".join(L)
 
 
@@ -765,10 +634,6 @@ def write_doc(doc: Path, body: str) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        registry, name, op, start_at, seconds = sys.argv[2:7]
-        worker(registry, name, op, float(start_at), float(seconds))
-        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--criterion", type=Path, required=True, help="criterion's output directory")
     ap.add_argument("--cli", required=True, help="the portpool binary (release build)")
@@ -788,8 +653,8 @@ def main() -> None:
         py = bench_python(scratch)
         print("bench: Node", flush=True)
         node = bench_node(args.node, Path(__file__).parent / "node" / "bench.mjs", args.node_module, scratch)
-        print("bench: 8 processes against 1", flush=True)
-        conc = bench_concurrency(scratch)
+        print("bench: writers: 8 processes against 1, 12 processes reloading", flush=True)
+        conc = writers.measure(scratch, fill, ROUNDS)
         print("bench: drop-ins, 20 processes x 50 ports", flush=True)
         dropins = bench_dropins(sys.executable, args.node, args.node_module, args.cli)
         print("bench: a cold process at 10 / 10,000 / 100,000 leases, gc of 50,000", flush=True)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::allocation::pool_grant;
 use crate::choose::{check_pool_options, take_flexible, take_from_pool};
 use crate::error::{Error, Result};
-use crate::owner::owner_of;
+use crate::owner::{owner_of, with_liveness_memo};
 use crate::registry::{
     Grant, LeaseOptions, NewLease, Registry, check_maker, lease_gone, no_lease, settle,
 };
@@ -101,11 +101,13 @@ impl Registry {
         let owner = options.pid.map(owner_of).transpose()?;
         let force = self.force();
         self.store.update(|data| {
-            let now = self.now();
-            check_maker(&current(data, &key, now)?, force)?;
-            let handover = begin_in(data, &key, owner, options, now)?;
-            let created = handover.created;
-            Ok((handover, created))
+            with_liveness_memo(|| {
+                let now = self.now();
+                check_maker(&current(data, &key, now)?, force)?;
+                let handover = begin_in(data, &key, owner, options, now)?;
+                let created = handover.created;
+                Ok((handover, created))
+            })
         })
     }
 
@@ -129,15 +131,17 @@ impl Registry {
         let owner = options.pid.map(owner_of).transpose()?;
         let force = self.force();
         self.store.update(|data| {
-            let now = self.now();
-            let handovers = keys
-                .iter()
-                .map(|key| {
-                    check_maker(&current(data, key, now)?, force)?;
-                    begin_in(data, key, owner, options, now)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok((handovers, true))
+            with_liveness_memo(|| {
+                let now = self.now();
+                let handovers = keys
+                    .iter()
+                    .map(|key| {
+                        check_maker(&current(data, key, now)?, force)?;
+                        begin_in(data, key, owner, options, now)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((handovers, true))
+            })
         })
     }
 
@@ -217,16 +221,18 @@ impl Registry {
         let caller = pid.map(owner_of).transpose()?;
         let force = self.force();
         self.store.update(|data| {
-            let now = self.now();
-            let ports = keys
-                .iter()
-                .zip(endings)
-                .map(|(key, e)| {
-                    check_maker(&current(data, key, now)?, force)?;
-                    end_in(data, key, e.ticket, caller, commit, now)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok((ports, true))
+            with_liveness_memo(|| {
+                let now = self.now();
+                let ports = keys
+                    .iter()
+                    .zip(endings)
+                    .map(|(key, e)| {
+                        check_maker(&current(data, key, now)?, force)?;
+                        end_in(data, key, e.ticket, caller, commit, now)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((ports, true))
+            })
         })
     }
 

@@ -58,10 +58,23 @@ pub fn unnamed_lease_name(tool: &str, label: &str) -> String {
 }
 
 /// The pid namespace this process sees pids in: the inode of `/proc/self/ns/pid`. Read on
-/// every call (a stat), never cached: a process may move to another namespace.
+/// every call (a stat of /proc, as costly as the rest of a change), never kept from one call
+/// to the next: a process may move to another namespace. Within a [`with_liveness_memo`]
+/// it is read once.
 fn own_pid_namespace() -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+    let read = || std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino());
+    if !MEMO.with(|m| m.borrow().is_some()) {
+        return read();
+    }
+    OWN_NS.with(|own| match own.get() {
+        Some(known) => known,
+        None => {
+            let ns = read();
+            own.set(Some(ns));
+            ns
+        }
+    })
 }
 
 /// The start time of `pid` in clock ticks after boot, or `None` when no such process exists
@@ -170,6 +183,9 @@ type Liveness = std::collections::BTreeMap<(u32, u64, Option<u64>), bool>;
 thread_local! {
     /// While [`with_liveness_memo`] runs on this thread: what [`is_alive`] found so far.
     static MEMO: std::cell::RefCell<Option<Liveness>> = const { std::cell::RefCell::new(None) };
+    /// While [`with_liveness_memo`] runs on this thread: this process's pid namespace, once
+    /// read.
+    static OWN_NS: std::cell::Cell<Option<Option<u64>>> = const { std::cell::Cell::new(None) };
 }
 
 /// Runs `f` with each owner's liveness read at most once: a choice that passes over a whole
@@ -177,12 +193,15 @@ thread_local! {
 /// not once per lease, so a pool with no free port refuses about as fast as one with a free
 /// port answers. Within one choice, under the registry's lock, an owner found alive is
 /// taken as alive throughout, as a scan reading it once per lease would find it a moment
-/// earlier anyway.
+/// earlier anyway. A handover's change runs in one too: its lease's owner and next owner
+/// (the same process, in a reload) are read once, and so is this process's pid namespace,
+/// each a stat of /proc, while the lock is held.
 pub(crate) fn with_liveness_memo<T>(f: impl FnOnce() -> T) -> T {
     struct Clear;
     impl Drop for Clear {
         fn drop(&mut self) {
             MEMO.with(|m| *m.borrow_mut() = None);
+            OWN_NS.with(|own| own.set(None));
         }
     }
     if MEMO.with(|m| m.borrow().is_some()) {

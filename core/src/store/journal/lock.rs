@@ -47,7 +47,7 @@ impl Journal {
                     file
                 }
             };
-            self.wait(&file, deadline)?;
+            self.wait(st, &file, deadline)?;
             // portpool never deletes or replaces the lock file; if something did, the lock that
             // counts is the one on the file the path names now: a lock on any other inode
             // (deleted, moved aside, replaced by rename) locks out no one.
@@ -76,15 +76,30 @@ impl Journal {
     /// wait for a stopped holder costs next to no CPU. A signal arriving meanwhile neither
     /// fails the wait nor ends it early.
     ///
+    /// Between polls, the view catches up on what the holders appended (or reads the file a
+    /// holder rewrote), as a reader does without the lock, so that the lock is held only for
+    /// what was appended after the last poll. A failed read is left to the read under the
+    /// lock, which reports it.
+    ///
     /// A blocking `flock` would wake sooner, but cannot be given a deadline without a signal
     /// handler in the host process; on a helper thread, its start and hand-over cost more
-    /// than the polling does (measured with 8 processes on one registry).
-    pub(super) fn wait(&self, file: &File, deadline: Option<Instant>) -> Result<()> {
+    /// than the polling does (measured with 8 processes on one registry, with a thread per
+    /// wait, and with 8 and 12 with a long-lived thread per handle: each hand-over is two
+    /// wake-ups, the thread's and the caller's).
+    pub(super) fn wait(
+        &self,
+        st: &mut State,
+        file: &File,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
         let start = Instant::now();
         let mut pause = Duration::from_micros(10);
         loop {
             if sys::try_lock(file).map_err(|e| Error::from_io(&self.lock_path, "locking", e))? {
                 return Ok(());
+            }
+            if self.refresh(st, false).is_err() {
+                st.view = None;
             }
             let left = match deadline {
                 Some(deadline) => deadline.saturating_duration_since(Instant::now()),

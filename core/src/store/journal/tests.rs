@@ -130,6 +130,48 @@ fn the_tail_is_compacted_when_it_outgrows_the_snapshot() {
 }
 
 #[test]
+fn writers_racing_across_rewrites_lose_no_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    put(&journal(&path), "keep", 1);
+    // The rewrites happen while the others wait, or catch up as they wait: none of the
+    // changes made on either side of one is lost.
+    let writers: Vec<_> = (0..4u16)
+        .map(|t| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let j = journal(&path);
+                for i in 0..200u16 {
+                    put(&j, &format!("t{t}-{i}"), 1000 * (t + 1) + i);
+                    if i % 2 == 1 {
+                        del(&j, &format!("t{t}-{}", i - 1));
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let lines = fs::read_to_string(&path).unwrap().lines().count();
+    assert!(
+        lines < 1_000,
+        "1,200 changes rewrote the file: {lines} lines"
+    );
+    let mut names = Vec::new();
+    journal(&path)
+        .read_with(&mut |d| names = d.leases().map(|l| l.name.clone()).collect())
+        .unwrap();
+    names.sort();
+    let mut expected: Vec<String> = (0..4)
+        .flat_map(|t| (1..200).step_by(2).map(move |i| format!("t{t}-{i}")))
+        .collect();
+    expected.push("keep".into());
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
+#[test]
 fn a_failed_change_is_rolled_back_without_reading_the_file_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.json");
@@ -408,6 +450,51 @@ fn a_lock_held_past_the_timeout_is_busy_naming_the_holder() {
     assert_eq!(count(&j), 1);
     sys::unlock(&holder);
     put(&j, "b", 2);
+}
+
+#[test]
+fn a_writer_waiting_for_the_lock_reads_what_the_holder_appends_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    let j = Arc::new(journal(&path));
+    put(&j, "a", 1);
+    put(&j, "b", 2);
+    let holder = File::open(dir.path().join("r.json.lock")).unwrap();
+    assert!(sys::try_lock(&holder).unwrap());
+    j.set_lock_timeout(Duration::from_secs(20));
+    let waiting = {
+        let j = j.clone();
+        std::thread::spawn(move || {
+            j.update_with(&mut |d| {
+                d.insert(lease("c", 3))?;
+                Ok(true)
+            })
+        })
+    };
+    // What the holder appends, the waiter reads before it has the lock, as a reader would.
+    let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(b"{\"del\":[\"a\"]}\n").unwrap();
+    let mut read_meanwhile = false;
+    for _ in 0..2000 {
+        if j.reads().1 > 0 {
+            read_meanwhile = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    sys::unlock(&holder);
+    waiting.join().unwrap().unwrap();
+    assert!(
+        read_meanwhile,
+        "the waiter read nothing until it had the lock"
+    );
+    // Under the lock there was nothing left to read: one tail read in all.
+    assert_eq!(j.reads(), (0, 1, 0));
+    let mut names = Vec::new();
+    j.read_with(&mut |d| names = d.leases().map(|l| l.name.clone()).collect())
+        .unwrap();
+    names.sort();
+    assert_eq!(names, ["b", "c"]);
 }
 
 /// The forked child's part: waits for the lock the parent holds, sees the parent's change,
