@@ -12,7 +12,7 @@
 #   deb    as dist, with the .deb installed first (dpkg -i).
 # `sudo` is sudo as Debian configures it for root: the command, with secure_path's PATH (no
 # ~/.cargo/bin) and nothing else of the environment but HOME and CARGO_TARGET_DIR.
-# npm must print no warning. README's sizes table must match dist/ (scripts/readme-sizes.sh
+# npm must print no warning. README's sizes table must describe dist/ (scripts/readme-sizes.py
 # rewrites it). Fails on the first block that fails, naming it.
 #
 # Usage: readme-check.sh REPO DIST [NAME...]   (as root; with $CARGO_TARGET_DIR set)
