@@ -61,24 +61,31 @@ static portpool_registry *open_fresh(const char *name) {
     return reg;
 }
 
-/* A TCP socket listening on a kernel-chosen port of 0.0.0.0; its port in *port. */
-static int listen_somewhere(uint16_t *port) {
+/* A socket of `type` (SOCK_STREAM: listening, SOCK_DGRAM: bound) on a kernel-chosen port of
+ * 0.0.0.0; its port in *port. */
+static int bound_somewhere(int type, uint16_t *port) {
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, type, 0);
     if (fd < 0)
         return -1;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_ANY);
     addr.sin_port = 0;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 1) != 0 ||
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        (type == SOCK_STREAM && listen(fd, 1) != 0) ||
         getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
         close(fd);
         return -1;
     }
     *port = ntohs(addr.sin_port);
     return fd;
+}
+
+/* A TCP socket listening on a kernel-chosen port of 0.0.0.0; its port in *port. */
+static int listen_somewhere(uint16_t *port) {
+    return bound_somewhere(SOCK_STREAM, port);
 }
 
 static int count_occurrences(const char *haystack, const char *needle) {
@@ -306,25 +313,6 @@ static int udp_and_tcp_leases_of_one_port_coexist(void) {
     return 1;
 }
 
-/* A UDP socket bound to a kernel-chosen port of 0.0.0.0; its port in *port. */
-static int udp_bound_somewhere(uint16_t *port) {
-    struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd < 0)
-        return -1;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
 static int a_tcp_udp_lease_holds_its_port_for_both_and_reads_back(void) {
     portpool_registry *reg = open_fresh("tcp-udp");
     portpool_lease_options both = PORTPOOL_LEASE_OPTIONS_INIT;
@@ -333,7 +321,7 @@ static int a_tcp_udp_lease_holds_its_port_for_both_and_reads_back(void) {
     uint16_t busy = 0, port = 0, other = 0;
     char *json = NULL;
     bool free_now = true;
-    int fd = udp_bound_somewhere(&busy);
+    int fd = bound_somewhere(SOCK_DGRAM, &busy);
     both.protocol = PORTPOOL_PROTOCOL_TCP_UDP;
     udp.protocol = PORTPOOL_PROTOCOL_UDP;
     CHECK(reg != NULL && fd >= 0);

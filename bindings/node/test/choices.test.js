@@ -8,7 +8,8 @@ const net = require('node:net')
 const { test } = require('node:test')
 
 const { Registry, findFree, isFree } = require('..')
-const { tempRegistry, listen, close } = require('./helpers')
+const helpers = require('./helpers')
+const { tempRegistry, listen, close } = helpers
 
 /** A TCP server on `host`:`port`; resolves to the server. */
 function serveOn(host, port) {
@@ -21,11 +22,7 @@ function serveOn(host, port) {
 
 /** `n` consecutive ports, all free now, from a range that no other test file uses. */
 function freeRun(n) {
-  for (let lo = 27300; lo + n <= 27900; lo += n) {
-    const ports = Array.from({ length: n }, (_, i) => lo + i)
-    if (ports.every((p) => isFree(p) && isFree(p, 'udp'))) return ports
-  }
-  throw new Error(`no ${n} consecutive free ports in 27300-27899`)
+  return helpers.freeRun(n, 27300, 27900)
 }
 
 test('register_takes_the_first_free_preferred_port_in_order', async () => {

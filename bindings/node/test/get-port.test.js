@@ -13,9 +13,14 @@ const path = require('node:path')
 const { Registry } = require('..')
 const getPort = require('../get-port.js')
 const { portNumbers, clearLockedPorts, LOCK_SECONDS } = getPort
-const { PACKAGE_DIR, tempDir, tempRegistry, listen, close } = require('./helpers')
+const { PACKAGE_DIR, tempDir, tempRegistry, listen, close, freeRun } = require('./helpers')
 
 const POOL = [41200, 41239]
+
+/** `n` consecutive ports, all free now, from a range that no other test file uses. */
+function preferred(n) {
+  return freeRun(n, 41300, 41800)
+}
 
 /** A fresh default registry ($PORTPOOL_REGISTRY) whose default pool does not bind-probe. */
 function fresh() {
@@ -107,7 +112,7 @@ test('a_reserved_lease_is_reclaimed_once_the_process_exits', async () => {
 
 test('the_first_free_preferred_port_is_returned_else_one_of_the_pool', async () => {
   const reg = fresh()
-  const [a, b] = [41300, 41301]
+  const [a, b] = preferred(2)
   assert.equal(await getPort({ port: a }), a)
   assert.equal(await getPort({ port: [a, b] }), b, 'a is leased by the first call')
   const third = await getPort({ port: [a, b] })
@@ -120,8 +125,9 @@ test('a_preferred_port_that_is_bound_or_leased_to_another_process_is_skipped', a
   const server = await listen(0)
   const bound = server.address().port
   try {
-    reg.register('someone-else', 41302, { mode: 'fixed' })
-    assert.equal(await getPort({ port: [bound, 41302, 41303] }), 41303)
+    const [taken, free] = preferred(2)
+    reg.register('someone-else', taken, { mode: 'fixed' })
+    assert.equal(await getPort({ port: [bound, taken, free] }), free)
   } finally {
     await close(server)
   }
@@ -129,17 +135,19 @@ test('a_preferred_port_that_is_bound_or_leased_to_another_process_is_skipped', a
 
 test('port_numbers_are_tried_in_order_and_exclude_is_never_returned', async () => {
   fresh()
-  assert.equal(await getPort({ port: portNumbers(41310, 41319), exclude: [41310, 41311] }), 41312)
-  assert.equal(await getPort({ port: portNumbers(41310, 41319) }), 41310)
+  const run = preferred(13)
+  assert.equal(await getPort({ port: portNumbers(run[0], run[9]), exclude: [run[0], run[1]] }), run[2])
+  assert.equal(await getPort({ port: portNumbers(run[0], run[9]) }), run[0])
   const fromPool = await getPort({ exclude: portNumbers(POOL[0], POOL[1] - 1) })
   assert.equal(fromPool, POOL[1])
-  assert.notEqual(await getPort({ port: 41320, exclude: [41320] }), 41320)
+  assert.notEqual(await getPort({ port: run[10], exclude: [run[10]] }), run[10])
   const empty = await getPort({ port: [] })
   assert.ok(empty >= POOL[0] && empty <= POOL[1], 'no preferred port: one of the pool')
   // A range none of whose ports is free falls back to the pool, as a list does.
-  const inRange = [await getPort({ port: portNumbers(41340, 41341) }), await getPort({ port: portNumbers(41340, 41341) })]
-  assert.deepEqual(inRange.sort(), [41340, 41341])
-  const after = await getPort({ port: portNumbers(41340, 41341) })
+  const [x, y] = run.slice(11)
+  const inRange = [await getPort({ port: portNumbers(x, y) }), await getPort({ port: portNumbers(x, y) })]
+  assert.deepEqual(inRange.sort(), [x, y])
+  const after = await getPort({ port: portNumbers(x, y) })
   assert.ok(after >= POOL[0] && after <= POOL[1], `${after}`)
 })
 
@@ -193,7 +201,7 @@ test('listen_options_are_accepted_and_an_aborted_signal_leases_nothing', async (
   const controller = new AbortController()
   controller.abort(new Error('stop'))
   await assert.rejects(getPort({ signal: controller.signal }), { name: 'AbortError' })
-  await assert.rejects(getPort({ port: 41330, signal: controller.signal }), { name: 'AbortError' })
+  await assert.rejects(getPort({ port: preferred(1)[0], signal: controller.signal }), { name: 'AbortError' })
   assert.equal(reg.list().length, before)
 })
 

@@ -61,6 +61,19 @@ function close(server) {
   return new Promise((resolve) => server.close(() => resolve()))
 }
 
+/**
+ * `n` consecutive ports in [`lo`, `hi`), each free now for TCP and UDP: a test file gives its
+ * own range, so that files running at once never pick the same ports.
+ */
+function freeRun(n, lo, hi) {
+  const { isFree } = require('..')
+  for (let start = lo; start + n <= hi; start += n) {
+    const ports = Array.from({ length: n }, (_, i) => start + i)
+    if (ports.every((p) => isFree(p) && isFree(p, 'udp'))) return ports
+  }
+  throw new Error(`no ${n} consecutive free ports in ${lo}-${hi - 1}`)
+}
+
 /** The workspace version from the root Cargo.toml's [workspace.package]. */
 function cargoVersion() {
   const text = fs.readFileSync(path.join(REPO, 'Cargo.toml'), 'utf8')
@@ -81,6 +94,7 @@ module.exports = {
   cliPath,
   listen,
   close,
+  freeRun,
   cargoVersion,
   execFileSync,
 }
