@@ -34,10 +34,41 @@ fn hint(group: &str, uid: u32, user: Option<&str>, pending: bool) -> String {
     }
 }
 
-/// The name of user `uid` in the passwd database.
-fn user_name(uid: u32) -> Option<String> {
+/// What the passwd database records of a user: its name (when it has one) and its primary
+/// group.
+struct PasswdEntry {
+    name: Option<String>,
+    gid: u32,
+}
+
+/// What the group database records of a group: its name (when it has one) and the users it
+/// lists.
+struct GroupEntry {
+    name: Option<String>,
+    members: Vec<Vec<u8>>,
+}
+
+/// The size of the buffer the `_r` lookups fill: far more than any entry takes.
+const ENTRY_BUFFER: usize = 16 * 1024;
+
+/// `ptr` as a string, when it is not NULL.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string.
+unsafe fn text(ptr: *const libc::c_char) -> Option<String> {
+    // SAFETY: as the caller's contract says.
+    (!ptr.is_null()).then(|| {
+        unsafe { CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
+/// User `uid`'s passwd entry (getpwuid_r), if the database has one.
+fn passwd_entry(uid: u32) -> Option<PasswdEntry> {
+    // SAFETY: a passwd of zeroes is a valid value for getpwuid_r to fill.
     let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; ENTRY_BUFFER];
     let mut result: *mut libc::passwd = std::ptr::null_mut();
     // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
     let rc = unsafe {
@@ -49,107 +80,77 @@ fn user_name(uid: u32) -> Option<String> {
             &mut result,
         )
     };
-    if rc != 0 || result.is_null() || pw.pw_name.is_null() {
+    if rc != 0 || result.is_null() {
         return None;
     }
-    // SAFETY: getpwuid_r succeeded, so pw_name points to a NUL-terminated string in buf.
-    let name = unsafe { CStr::from_ptr(pw.pw_name) }.to_string_lossy();
-    Some(name.into_owned()).filter(|n| !n.is_empty())
+    Some(PasswdEntry {
+        // SAFETY: getpwuid_r succeeded: pw_name is NULL or a string in buf.
+        name: unsafe { text(pw.pw_name) },
+        gid: pw.pw_gid,
+    })
+}
+
+/// Group `gid`'s entry (getgrgid_r), if the database has one.
+fn group_entry(gid: u32) -> Option<GroupEntry> {
+    // SAFETY: a group of zeroes is a valid value for getgrgid_r to fill.
+    let mut group: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; ENTRY_BUFFER];
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
+    let rc = unsafe {
+        libc::getgrgid_r(
+            gid,
+            &mut group,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    let mut members = Vec::new();
+    let mut member = group.gr_mem;
+    // SAFETY: gr_mem is NULL or a NULL-terminated array of NUL-terminated strings in buf.
+    unsafe {
+        while !member.is_null() && !(*member).is_null() {
+            members.push(CStr::from_ptr(*member).to_bytes().to_vec());
+            member = member.add(1);
+        }
+    }
+    Some(GroupEntry {
+        // SAFETY: getgrgid_r succeeded: gr_name is NULL or a string in buf.
+        name: unsafe { text(group.gr_name) },
+        members,
+    })
+}
+
+/// The name of user `uid` in the passwd database.
+fn user_name(uid: u32) -> Option<String> {
+    passwd_entry(uid)?.name.filter(|n| !n.is_empty())
 }
 
 /// Whether the databases make `user` (uid `uid`) a member of group `gid`: it is the primary
 /// group of the passwd entry, or the group entry lists the user.
 fn listed_in_group(user: &str, uid: u32, gid: u32) -> bool {
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: as in user_name.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut pw,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc == 0 && !result.is_null() && pw.pw_gid == gid {
-        return true;
-    }
-    let mut group: libc::group = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
-    let rc = unsafe {
-        libc::getgrgid_r(
-            gid,
-            &mut group,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() || group.gr_mem.is_null() {
-        return false;
-    }
-    let mut member = group.gr_mem;
-    // SAFETY: gr_mem is a NULL-terminated array of NUL-terminated strings in buf.
-    unsafe {
-        while !(*member).is_null() {
-            if CStr::from_ptr(*member).to_bytes() == user.as_bytes() {
-                return true;
-            }
-            member = member.add(1);
-        }
-    }
-    false
+    passwd_entry(uid).is_some_and(|pw| pw.gid == gid)
+        || group_entry(gid).is_some_and(|g| g.members.iter().any(|m| m == user.as_bytes()))
 }
 
 /// The name of group `gid`, or the number when the host has no name for it.
 pub fn group_name(gid: u32) -> String {
-    let mut group: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
-    let rc = unsafe {
-        libc::getgrgid_r(
-            gid,
-            &mut group,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() || group.gr_name.is_null() {
-        return gid.to_string();
-    }
-    // SAFETY: getgrgid_r succeeded, so gr_name points to a NUL-terminated string in buf.
-    unsafe { CStr::from_ptr(group.gr_name) }
-        .to_string_lossy()
-        .into_owned()
+    group_entry(gid)
+        .and_then(|g| g.name)
+        .unwrap_or_else(|| gid.to_string())
 }
 
 /// `user NAME (uid N)`, or `uid N` when the host has no name for it: how errors name the
 /// user who made a lease or pool.
 pub(crate) fn user_text(uid: u32) -> String {
-    let mut user: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, and buf's length is passed with it.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut user,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() || user.pw_name.is_null() {
-        return format!("uid {uid}");
+    match passwd_entry(uid).and_then(|pw| pw.name) {
+        Some(name) => format!("user {name} (uid {uid})"),
+        None => format!("uid {uid}"),
     }
-    // SAFETY: getpwuid_r succeeded, so pw_name points to a NUL-terminated string in buf.
-    let name = unsafe { CStr::from_ptr(user.pw_name) }.to_string_lossy();
-    format!("user {name} (uid {uid})")
 }
 
 #[cfg(test)]
