@@ -1,4 +1,4 @@
-// Code generated from tests/parity/options.tsv by cli/tests/parity.rs; DO NOT EDIT.
+// Code generated from tests/parity/options.tsv by cli/tests/parity/main.rs; DO NOT EDIT.
 // PORTPOOL_BLESS=1 cargo test -p portpool-cli --test parity regenerates it.
 
 //go:build cgo

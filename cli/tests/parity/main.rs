@@ -9,6 +9,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod gen_cli;
+mod gen_ffi;
+mod gen_go;
+mod gen_node;
+mod gen_python;
+mod lease;
+
 const FRONT_ENDS: [&str; 5] = ["CLI", "C", "Go", "Python", "Node"];
 const BEGIN: &str = "<!-- operations table: generated from tests/parity/operations.tsv -->";
 const END: &str = "<!-- end of operations table -->";
@@ -245,6 +252,7 @@ const OPTIONS_END: &str = "<!-- end of options table -->";
 const GO_TABLE: &str = "bindings/go/options_table.go";
 
 /// One row of tests/parity/options.tsv.
+#[derive(Clone, Debug)]
 struct OptionRow {
     op: String,
     option: String,
@@ -432,11 +440,17 @@ fn blessed(path: &str, current: &str, wanted: &str, whole: &str) {
     }
 }
 
+/// Checks that the file at `path` is exactly `wanted`, or writes it under PORTPOOL_BLESS.
+fn generated_file(path: &str, wanted: &str) {
+    let current = fs::read_to_string(repo().join(path)).unwrap_or_default();
+    blessed(path, &current, wanted, wanted);
+}
+
 fn generated_go_table() -> String {
     let ops: Vec<(String, Vec<String>)> = table().rows;
     let options = options_table();
     let mut out = String::from(
-        "// Code generated from tests/parity/options.tsv by cli/tests/parity.rs; DO NOT EDIT.\n\
+        "// Code generated from tests/parity/options.tsv by cli/tests/parity/main.rs; DO NOT EDIT.\n\
          // PORTPOOL_BLESS=1 cargo test -p portpool-cli --test parity regenerates it.\n\n\
          //go:build cgo\n\n\
          package portpool\n\n\
@@ -468,9 +482,7 @@ fn generated_go_table() -> String {
 
 #[test]
 fn gos_allowed_option_sets_are_generated_from_the_table() {
-    let current = fs::read_to_string(repo().join(GO_TABLE)).unwrap_or_default();
-    let wanted = generated_go_table();
-    blessed(GO_TABLE, &current, &wanted, &wanted);
+    generated_file(GO_TABLE, &generated_go_table());
 }
 
 fn generated_options_table() -> String {

@@ -1,0 +1,1 @@
+//! The ffi front end's lease-option code, generated from core's `LeaseOptions` (see lease.rs).

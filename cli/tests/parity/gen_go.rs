@@ -1,0 +1,1 @@
+//! The go front end's lease-option code, generated from core's `LeaseOptions` (see lease.rs).
