@@ -7,8 +7,8 @@ alive until every one of them has its ports, so that every port handed out is st
 - ``portpicker``: the original (PyPI), with no portserver: each process probes on its own;
 - ``get-port``: the original (npm), likewise;
 - ``portpool.portpicker`` and ``portpool/get-port``: the drop-ins, on one scratch registry
-  ($PORTPOOL_REGISTRY) whose default pool is widened to 20000-29999, since 20 x 50 leases held
-  at once would fill the 1,000 ports of the usual default pool.
+  ($PORTPOOL_REGISTRY), whose default pool (9000-18999: 10,000 ports) holds the 20 x 50 leases
+  at once.
 
 A duplicate is one more process given a port that another process was given: a port handed to
 three processes counts two. The originals are expected to have some (they check only that a
@@ -17,7 +17,7 @@ the run fail when a drop-in has any, which is what ``make -C tests/dropins test`
 
 Usage (the Makefile passes the paths):
   harness.py --python PY --node NODE --get-port GET_PORT_INDEX_JS --dropin PORTPOOL_GET_PORT_JS
-             --cli PORTPOOL [--contenders a,b] [--processes 20] [--ports 50] [--json FILE]
+             [--contenders a,b] [--processes 20] [--ports 50] [--json FILE]
              [--expect-zero]
 """
 
@@ -36,7 +36,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORIGINALS = ("portpicker", "get-port")
 DROPINS = ("portpool.portpicker", "portpool/get-port")
-WIDE_POOL = ("20000", "29999")
 
 
 def worker_command(args: argparse.Namespace, contender: str) -> list[str]:
@@ -51,11 +50,6 @@ def run(args: argparse.Namespace, contender: str) -> dict[str, object]:
     """Runs one contender; returns its counts."""
     with tempfile.TemporaryDirectory(prefix="portpool-dropins-") as scratch:
         registry = Path(scratch) / "registry.json"
-        subprocess.run(
-            [args.cli, "--registry", str(registry), "pool", "set", "default", *WIDE_POOL],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
         env = {**os.environ, "PORTPOOL_REGISTRY": str(registry)}
         env.pop("PORTSERVER_ADDRESS", None)  # the original portpicker probes on its own
         workers = [
@@ -113,7 +107,6 @@ def main() -> int:
     parser.add_argument("--node", default="node")
     parser.add_argument("--get-port", required=True, help="the original get-port's index.js")
     parser.add_argument("--dropin", required=True, help="portpool's get-port.js")
-    parser.add_argument("--cli", required=True, help="the portpool command line")
     parser.add_argument("--contenders", default=",".join(ORIGINALS + DROPINS))
     parser.add_argument("--processes", type=int, default=20)
     parser.add_argument("--ports", type=int, default=50)
