@@ -234,7 +234,7 @@ def bench_python(scratch: Path) -> dict[str, list[float]]:
 # --- the drop-ins' headline harness ------------------------------------------------------------
 
 
-def bench_dropins(python: str, node: str, node_module: Path, cli: str) -> list[dict[str, object]]:
+def bench_dropins(python: str, node: str, node_module: Path) -> list[dict[str, object]]:
     """tests/dropins/harness.py with the originals and the drop-ins: duplicate counts."""
     here = Path(__file__).resolve().parent
     with tempfile.TemporaryDirectory(prefix="portpool-bench-dropins-") as tmp:
@@ -247,7 +247,6 @@ def bench_dropins(python: str, node: str, node_module: Path, cli: str) -> list[d
                 "--node", node,
                 "--get-port", str(here / "node" / "node_modules" / "get-port" / "index.js"),
                 "--dropin", str(node_module.parent / "get-port.js"),
-                "--cli", cli,
                 "--json", str(out),
             ],
             check=True,
@@ -656,7 +655,7 @@ def main() -> None:
         print("bench: writers: 8 processes against 1, 12 processes reloading", flush=True)
         conc = writers.measure(scratch, fill, ROUNDS)
         print("bench: drop-ins, 20 processes x 50 ports", flush=True)
-        dropins = bench_dropins(sys.executable, args.node, args.node_module, args.cli)
+        dropins = bench_dropins(sys.executable, args.node, args.node_module)
         print("bench: a cold process at 10 / 10,000 / 100,000 leases, gc of 50,000", flush=True)
         cold_results = cold.measure(args.cli, scratch, rounds)
         print("bench: the front ends at their floors (CLI start, Python list(), refusals)", flush=True)
