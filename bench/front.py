@@ -23,28 +23,10 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-ROUNDS = 5
+from rounds import ROUNDS, fmt_time, median, per_op, ratio, rounds
+
 LIST_SIZE = 2_000
 POOL_SIZE = 1_000
-
-
-def _rounds(contenders: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
-    """Every contender once per round, interleaved: each one's seconds per call, per round."""
-    out: dict[str, list[float]] = {k: [] for k in contenders}
-    for _ in range(ROUNDS):
-        for name, run in contenders.items():
-            out[name].append(run())
-    return out
-
-
-def _median(xs: list[float]) -> float:
-    xs = sorted(xs)
-    mid = len(xs) // 2
-    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
-
-
-def _ratio(times: dict[str, list[float]], a: str, b: str) -> float:
-    return _median([x / y for x, y in zip(times[a], times[b])])
 
 
 def _spawn(argv: list[str], n: int = 100) -> float:
@@ -70,7 +52,7 @@ def measure_cli(cli: str, hello: Path, append: Path, scratch: Path) -> dict[str,
             subprocess.run(base + ["release", "front-new"], check=True, stdout=subprocess.DEVNULL)
         return spent / 100
 
-    return _rounds(
+    return rounds(
         {
             "hello": lambda: _spawn([str(hello)]),
             "hello + one floor append": lambda: _spawn([str(append), str(scratch / "front-floor")]),
@@ -78,13 +60,6 @@ def measure_cli(cli: str, hello: Path, append: Path, scratch: Path) -> dict[str,
             "register (new name)": register_new,
         }
     )
-
-
-def _per_op(fn: Callable[[], object], n: int) -> float:
-    t = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - t) / n
 
 
 def _alternating(a: Callable[[], object], b: Callable[[], object], n: int) -> dict[str, list[float]]:
@@ -156,13 +131,13 @@ def measure_python(scratch: Path) -> dict[str, list[float]]:
     lists = _alternating(listed.list, lambda: _native._lease_tuples(listed), 20)
     exhausted = refused(lambda: reg.allocate("front-x", pool="full", pid=me), portpool.ExhaustedError)
     conflict = refused(lambda: reg.register("front-x", held, mode="fixed", pid=me), portpool.ConflictError)
-    return lists | _rounds(
+    return lists | rounds(
         {
-            "allocate, exhausted pool (refused)": lambda: _per_op(exhausted, 200),
+            "allocate, exhausted pool (refused)": lambda: per_op(exhausted, 200),
             "allocate, pool with free ports (granted)": lambda: granted(
                 lambda: reg.allocate("front-y", pool="roomy", pid=me), "front-y", 200
             ),
-            "register, port leased to another name (refused)": lambda: _per_op(conflict, 200),
+            "register, port leased to another name (refused)": lambda: per_op(conflict, 200),
             "register, free port (granted)": lambda: granted(
                 lambda: reg.register("front-y", 47000, mode="fixed", pid=me), "front-y", 200
             ),
@@ -174,13 +149,9 @@ def measure(cli: str, hello: Path, append: Path, scratch: Path) -> dict[str, dic
     return {"cli": measure_cli(cli, hello, append, scratch), "python": measure_python(scratch)}
 
 
-def _fmt(seconds: float) -> str:
-    return f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} µs"
-
-
 def _row(target: str, times: dict[str, list[float]], a: str, b: str, limit: float) -> str:
-    r = _ratio(times, a, b)
-    measured = f"{r:.2f}× ({_fmt(_median(times[a]))} against {_fmt(_median(times[b]))})"
+    r = ratio(times, a, b)
+    measured = f"{r:.2f}× ({fmt_time(median(times[a]))} against {fmt_time(median(times[b]))})"
     return f"| {target} | {measured} | {'met' if r <= limit else '**missed**'} |"
 
 
