@@ -496,6 +496,39 @@ fn nodes_lease_options_are_generated_from_core_and_the_table() {
 }
 
 #[test]
+fn every_node_doc_and_note_of_the_generator_is_used() {
+    let objects = objects();
+    let has = |object: &str, option: &str| {
+        objects
+            .iter()
+            .any(|o| o.name == object && o.fields.iter().any(|f| f.option == option))
+    };
+    for (object, _) in OBJECTS {
+        assert!(
+            objects.iter().any(|o| o.name == *object),
+            "OBJECTS documents {object}, which no lease operation's row names"
+        );
+    }
+    for other in OTHERS {
+        for object in other.objects {
+            assert!(
+                has(object, other.option),
+                "OTHERS: {object} has no {}",
+                other.option
+            );
+        }
+    }
+    for note in NOTES {
+        assert!(
+            has(note.object, note.option),
+            "NOTES: {} has no {}",
+            note.object,
+            note.option
+        );
+    }
+}
+
+#[test]
 fn nodes_operations_convert_lease_options_only_through_the_generated_lease() {
     let lib = read("bindings/node/src/lib.rs");
     assert!(
