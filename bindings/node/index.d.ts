@@ -408,20 +408,38 @@ export declare class ScopedLease {
 export interface AllocateOptions {
   /** The pool to take a port from; `'default'` (9000–18999 unless changed) when omitted. */
   pool?: string
-  /** Ports of the pool never handed out. */
-  exclude?: Array<number>
-  /** Probe this one address instead of the wildcards (see `RegisterOptions.host`). */
-  host?: string
-  /** Probe as this process will bind (see `RegisterOptions.bindable`). */
-  bindable?: boolean
-  /** `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. */
+  /** TCP (default), UDP, or `tcp+udp`: one port number held for both. */
   protocol?: 'tcp' | 'udp' | 'tcp+udp'
-  /** Also return the port of a name whose live lease another user made. */
+  /**
+   * `register` in fixed mode only: take the port even when a process outside the registry
+   * has it bound. A port leased to another name is never taken. `register` and `allocate`:
+   * also return the port of a name whose live lease another user made, as a handle that
+   * forces does (see `set_force`).
+   */
   force?: boolean
-  /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */
+  /** The process that owns the lease: once it exits, the lease is stale and is reclaimed. */
   pid?: number
-  /** Seconds the lease lives unless renewed. */
+  /** Seconds the lease lives unless renewed. A whole number. */
   ttl?: number
+  /**
+   * `register` and `allocate`: ports never handed out, even when preferred or next in the
+   * pool.
+   */
+  exclude?: Array<number>
+  /**
+   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
+   * `isFree`): a port bound on another address may then be handed out. `Registry.listen`
+   * also binds there unless its own options name an address. An IP address, such as
+   * `'127.0.0.1'` or `'::1'`.
+   */
+  host?: string
+  /**
+   * `register` and `allocate`: probe candidates as this process will bind them, for a lease
+   * whose holder is the caller itself (get-port's): a port it may not bind — a privileged
+   * port, for an unprivileged process — is unavailable. Off (the default), such a port is
+   * judged by the kernel's socket tables, as a lease may be for a privileged service.
+   */
+  bindable?: boolean
 }
 
 /** A socket bound to a leased port: what `Registry.listen` returns. */
@@ -618,9 +636,8 @@ export interface Lease {
 }
 
 /**
- * Options of `Registry.listen` and `Registry.listenScoped`: which port (a pool's, the
- * default, or with `port` as `register` chooses it), how to bind it, and whose lease it
- * is.
+ * Options of `Registry.listen` and `Registry.listenScoped`: which port (a pool's, the default,
+ * or with `port` as `register` chooses it), how to bind it, and whose lease it is.
  */
 export interface ListenOptions {
   /** The pool to take a port from; `'default'` when neither `pool` nor `port` is given. */
@@ -632,32 +649,43 @@ export interface ListenOptions {
   port?: number | number[]
   /** With `port`: `'flexible'` (default) or `'fixed'`. */
   mode?: 'flexible' | 'fixed'
-  /** With `port`: `[lo, hi]` (inclusive), tried in order after the preferred ports. */
-  range?: [number, number]
-  /** Ports never handed out. */
-  exclude?: Array<number>
   /**
-   * `'tcp'` (default: a listening socket) or `'udp'` (a bound socket). One socket is one
-   * protocol: `'tcp+udp'` is `PORTPOOL_INVALID_ARGUMENT`.
-   */
-  protocol?: 'tcp' | 'udp'
-  /**
-   * The address to bind, e.g. `'127.0.0.1'`. Default: `::` in dual-stack mode (IPv4
-   * and IPv6) where the host has IPv6, else `0.0.0.0`.
-   */
-  host?: string
-  /**
-   * TCP: the length of the queue of connections not yet accepted (default, and 0:
-   * the kernel's `net.core.somaxconn`, which also caps it).
+   * TCP: the length of the queue of connections not yet accepted (default, and 0: the
+   * kernel's `net.core.somaxconn`, which also caps it).
    */
   backlog?: number
   /**
-   * The process that owns the lease; default: this process (`process.pid`). The lease
-   * is reclaimed once it exits.
+   * TCP (default), UDP, or `tcp+udp`: one port number held for both. Here one socket is one
+   * protocol: `'tcp'` gives a listening socket, `'udp'` a bound one, and `'tcp+udp'` is
+   * `PORTPOOL_INVALID_ARGUMENT`.
+   */
+  protocol?: 'tcp' | 'udp'
+  /**
+   * The process that owns the lease: once it exits, the lease is stale and is reclaimed.
+   * Default: this process (`process.pid`).
    */
   pid?: number
-  /** Seconds the lease lives unless renewed. */
+  /** Seconds the lease lives unless renewed. A whole number. */
   ttl?: number
+  /**
+   * `register` and `allocate`: ports never handed out, even when preferred or next in the
+   * pool.
+   */
+  exclude?: Array<number>
+  /**
+   * `register` only: after the preferred ports, the ports of this range in order
+   * (inclusive), in either mode. `allocate` refuses it: a pool has its own range. Written
+   * `[lo, hi]`: an array of two port numbers.
+   */
+  range?: [number, number]
+  /**
+   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
+   * `isFree`): a port bound on another address may then be handed out. `Registry.listen`
+   * also binds there unless its own options name an address. An IP address, such as
+   * `'127.0.0.1'` or `'::1'`. Without it, `listen` binds `::` in dual-stack mode (IPv4 and
+   * IPv6) where the host has IPv6, else `0.0.0.0`.
+   */
+  host?: string
 }
 
 /** Options of `Registry.migrate`. */
@@ -778,40 +806,49 @@ export interface Reclaimed {
 export interface RegisterOptions {
   /**
    * `'flexible'` (default): the first free preferred port, then the first free port of
-   * `range`, or without a range the next free port above the first preferred one.
-   * `'fixed'`: one of the preferred ports or of `range`, else `PORTPOOL_CONFLICT`
-   * (`PORTPOOL_EXHAUSTED` when a range was searched).
+   * `range`, or without a range the next free port above the first preferred one. `'fixed'`:
+   * one of the preferred ports or of `range`, else `PORTPOOL_CONFLICT` (`PORTPOOL_EXHAUSTED`
+   * when a range was searched).
    */
   mode?: 'flexible' | 'fixed'
-  /** `[lo, hi]` (inclusive): tried in order after the preferred ports. */
-  range?: [number, number]
-  /** Ports never handed out, even when preferred or in `range`. */
+  /** TCP (default), UDP, or `tcp+udp`: one port number held for both. */
+  protocol?: 'tcp' | 'udp' | 'tcp+udp'
+  /**
+   * `register` in fixed mode only: take the port even when a process outside the registry
+   * has it bound. A port leased to another name is never taken. `register` and `allocate`:
+   * also return the port of a name whose live lease another user made, as a handle that
+   * forces does (see `set_force`).
+   */
+  force?: boolean
+  /** The process that owns the lease: once it exits, the lease is stale and is reclaimed. */
+  pid?: number
+  /** Seconds the lease lives unless renewed. A whole number. */
+  ttl?: number
+  /**
+   * `register` and `allocate`: ports never handed out, even when preferred or next in the
+   * pool.
+   */
   exclude?: Array<number>
   /**
-   * Probe this one address (e.g. `'127.0.0.1'`) instead of the IPv4 and IPv6
-   * wildcards: a port another process has bound on another address reads as free, so
-   * the lease is only good for a server bound to `host`.
+   * `register` only: after the preferred ports, the ports of this range in order
+   * (inclusive), in either mode. `allocate` refuses it: a pool has its own range. Written
+   * `[lo, hi]`: an array of two port numbers.
+   */
+  range?: [number, number]
+  /**
+   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
+   * `isFree`): a port bound on another address may then be handed out. `Registry.listen`
+   * also binds there unless its own options name an address. An IP address, such as
+   * `'127.0.0.1'` or `'::1'`.
    */
   host?: string
   /**
-   * Probe as this process will bind: a port it may not bind (a privileged port, for an
-   * unprivileged process) is unavailable. For a lease this process serves on itself
-   * (get-port's); default false, where such a port is judged by the kernel's socket
-   * tables, as a lease may be for a privileged service.
+   * `register` and `allocate`: probe candidates as this process will bind them, for a lease
+   * whose holder is the caller itself (get-port's): a port it may not bind — a privileged
+   * port, for an unprivileged process — is unavailable. Off (the default), such a port is
+   * judged by the kernel's socket tables, as a lease may be for a privileged service.
    */
   bindable?: boolean
-  /** `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. A lease is per (port, protocol). */
-  protocol?: 'tcp' | 'udp' | 'tcp+udp'
-  /**
-   * Fixed mode only: take the port even when a process outside the registry has it
-   * bound. A port leased to another name is never taken. Any mode: also return the
-   * port of a name whose live lease another user made.
-   */
-  force?: boolean
-  /** The process that owns the lease; once it exits, the lease is stale and is reclaimed. */
-  pid?: number
-  /** Seconds the lease lives unless renewed. */
-  ttl?: number
 }
 
 /** What `Registry.repair` did. */
@@ -830,8 +867,8 @@ export interface RepairReport {
 }
 
 /**
- * Options of `Registry.lease` and `Registry.leaseSync`: a port from a pool (the default)
- * or, with `port`, as `register` chooses it.
+ * Options of `Registry.lease` and `Registry.leaseSync`: a port from a pool (the default) or,
+ * with `port`, as `register` chooses it.
  */
 export interface ScopeOptions {
   /** The pool to take a port from; `'default'` when neither `pool` nor `port` is given. */
@@ -843,28 +880,48 @@ export interface ScopeOptions {
   port?: number | number[]
   /** With `port`: `'flexible'` (default) or `'fixed'`. */
   mode?: 'flexible' | 'fixed'
-  /** With `port`: `[lo, hi]` (inclusive), tried in order after the preferred ports. */
-  range?: [number, number]
-  /** Ports never handed out. */
-  exclude?: Array<number>
-  /** Probe this one address instead of the wildcards (see `RegisterOptions.host`). */
-  host?: string
-  /** Probe as this process will bind (see `RegisterOptions.bindable`). */
-  bindable?: boolean
-  /** `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. */
+  /** TCP (default), UDP, or `tcp+udp`: one port number held for both. */
   protocol?: 'tcp' | 'udp' | 'tcp+udp'
   /**
-   * With `port` in fixed mode: take the port even when a process outside the registry
-   * has it bound.
+   * `register` in fixed mode only: take the port even when a process outside the registry
+   * has it bound. A port leased to another name is never taken. `register` and `allocate`:
+   * also return the port of a name whose live lease another user made, as a handle that
+   * forces does (see `set_force`).
    */
   force?: boolean
   /**
-   * The process that owns the lease; default: this process (`process.pid`, which in a
-   * worker thread is the whole process: the lease outlives the worker).
+   * The process that owns the lease: once it exits, the lease is stale and is reclaimed.
+   * Default: this process (`process.pid`, which in a worker thread is the whole process: the
+   * lease outlives the worker).
    */
   pid?: number
-  /** Seconds the lease lives unless renewed. */
+  /** Seconds the lease lives unless renewed. A whole number. */
   ttl?: number
+  /**
+   * `register` and `allocate`: ports never handed out, even when preferred or next in the
+   * pool.
+   */
+  exclude?: Array<number>
+  /**
+   * `register` only: after the preferred ports, the ports of this range in order
+   * (inclusive), in either mode. `allocate` refuses it: a pool has its own range. Written
+   * `[lo, hi]`: an array of two port numbers.
+   */
+  range?: [number, number]
+  /**
+   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
+   * `isFree`): a port bound on another address may then be handed out. `Registry.listen`
+   * also binds there unless its own options name an address. An IP address, such as
+   * `'127.0.0.1'` or `'::1'`.
+   */
+  host?: string
+  /**
+   * `register` and `allocate`: probe candidates as this process will bind them, for a lease
+   * whose holder is the caller itself (get-port's): a port it may not bind — a privileged
+   * port, for an unprivileged process — is unavailable. Off (the default), such a port is
+   * judged by the kernel's socket tables, as a lease may be for a privileged service.
+   */
+  bindable?: boolean
 }
 
 /** A server socket: a TCP listener, or a UDP socket that is bound and not connected. */

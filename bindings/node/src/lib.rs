@@ -4,7 +4,9 @@
 //! `portpool_core` call it makes, and its docs. From that row come the synchronous method
 //! (`register`), the `…Async` method (`registerAsync`) and the row of `__operations()` that
 //! `index.js` reads. Values JavaScript receives are core's own, serialized (values.rs);
-//! options objects are declared once each (options.rs). Errors map
+//! options objects are declared once each (options.rs), those that carry core's lease options
+//! generated from core and the options table (options_gen.rs), whose `lease()` converts each
+//! field through the converter of its kind below (`flag_arg`, `protocol_arg`, …). Errors map
 //! `portpool_core::ErrorKind` to an `Error` whose `code` is `PORTPOOL_<KIND>`.
 //!
 //! An `…Async` method of the addon makes one *attempt*: it runs on the libuv thread pool but
@@ -15,6 +17,7 @@
 //! `process.exit()` or `worker.terminate()` never waits on another process.
 
 mod options;
+mod options_gen;
 mod values;
 
 use std::net::IpAddr;
@@ -31,6 +34,7 @@ use napi_derive::napi;
 use portpool_core as pp;
 
 pub use options::*;
+pub use options_gen::*;
 pub use values::*;
 
 /// The `err.code` of every error portpool raises, one per `portpool_core::ErrorKind`.
@@ -266,13 +270,17 @@ fn ports(list: Vec<u16>) -> Vec<u32> {
 }
 
 /// A list of ports (`exclude`, `ports`), each checked as [`port_arg`] checks one.
-fn port_list(list: Option<Vec<f64>>) -> pp::Result<Vec<u16>> {
-    list.unwrap_or_default().into_iter().map(port_arg).collect()
+fn port_list(list: Option<&[f64]>) -> pp::Result<Vec<u16>> {
+    list.unwrap_or_default()
+        .iter()
+        .copied()
+        .map(port_arg)
+        .collect()
 }
 
 /// Preferred ports given as one number or an array of them.
 fn preferred(ports: PortList) -> pp::Result<Vec<u16>> {
-    port_list(Some(ports.0))
+    port_list(Some(&ports.0))
 }
 
 /// `[lo, hi]` as core's range; core checks that `lo` is not after `hi`.
@@ -300,35 +308,9 @@ fn backlog_arg(value: Option<f64>) -> pp::Result<u32> {
     })
 }
 
-/// Core's lease options from the fields every options object spells the same way.
-fn lease_options(
-    protocol: Option<&str>,
-    force: Option<bool>,
-    pid: Option<f64>,
-    ttl: Option<f64>,
-) -> pp::Result<pp::LeaseOptions> {
-    Ok(pp::LeaseOptions {
-        protocol: protocol_arg(protocol)?,
-        force: force.unwrap_or(false),
-        pid: pid_arg(pid)?,
-        ttl: ttl_arg(ttl)?,
-        ..pp::LeaseOptions::default()
-    })
-}
-
-/// `lease` with the port choices of an options object: `range`, `exclude`, `host`.
-fn choosing(
-    lease: pp::LeaseOptions,
-    range: Option<PortRange>,
-    exclude: Option<Vec<f64>>,
-    host: Option<&str>,
-) -> pp::Result<pp::LeaseOptions> {
-    Ok(pp::LeaseOptions {
-        range: range_arg(range)?,
-        exclude: port_list(exclude)?,
-        host: host_arg(host)?,
-        ..lease
-    })
+/// A flag (`force`, `bindable`): off unless given.
+fn flag_arg(value: Option<bool>) -> bool {
+    value.unwrap_or(false)
 }
 
 /// Core's `Choice` from `{ pool, port, mode }`: a pool's port (the default), or with `port`
@@ -346,12 +328,12 @@ fn choice(
 fn listening(
     options: ListenOptions,
 ) -> pp::Result<(pp::LeaseOptions, pp::Choice, pp::ListenOptions)> {
-    let lease = lease_options(options.protocol.as_deref(), None, options.pid, options.ttl)?;
-    let lease = choosing(lease, options.range, options.exclude, None)?;
+    // `host` comes as a lease option, which core's `listen` both probes and binds.
+    let lease = options.lease()?;
     let choice = choice(options.pool, options.port, options.mode.as_deref())?;
     let bind = pp::ListenOptions {
-        host: host_arg(options.host.as_deref())?,
         backlog: backlog_arg(options.backlog)?,
+        ..pp::ListenOptions::default()
     };
     Ok((lease, choice, bind))
 }
@@ -411,9 +393,9 @@ pub fn find_free(
         let ProtocolOr { protocol, options } = options.unwrap_or_default();
         let find = pp::FindOptions {
             protocol: protocol_arg(protocol.or(options.protocol).as_deref())?,
-            ports: port_list(options.ports)?,
+            ports: port_list(options.ports.as_deref())?,
             range: range_arg(options.range)?,
-            exclude: port_list(options.exclude)?,
+            exclude: port_list(options.exclude.as_deref())?,
             count: options.count.map(count_arg).transpose()?.unwrap_or(1),
             host: host_arg(options.host.as_deref())?,
         };
@@ -725,9 +707,7 @@ operations! {
         options: RegisterOptions
     ) -> u32, made
         = |reg| {
-            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
-            let lease = choosing(lease, options.range, options.exclude, options.host.as_deref())?;
-            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
+            let lease = options.lease()?;
             let mode = mode_arg(options.mode.as_deref())?;
             reg.register_grant(&name, preferred(port)?, mode, &lease).map(Granted)
         };
@@ -740,9 +720,7 @@ operations! {
     /// unknown pool is `PORTPOOL_NOT_FOUND`.
     fn allocate / allocate_async (name: String; options: AllocateOptions) -> u32, made
         = |reg| {
-            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
-            let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
-            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
+            let lease = options.lease()?;
             reg.allocate_grant(&name, options.pool.as_deref(), &lease).map(Granted)
         };
 
@@ -751,9 +729,7 @@ operations! {
     /// free ports), none. Names that already hold a lease get their port back.
     fn allocate_many / allocate_many_async (names: Vec<String>; options: AllocateOptions) -> Vec<u32>, made
         = |reg| {
-            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
-            let lease = choosing(lease, None, options.exclude, options.host.as_deref())?;
-            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
+            let lease = options.lease()?;
             let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
             let grants = reg.allocate_many_grants(&borrowed, options.pool.as_deref(), &lease)?;
             Ok(GrantedMany(names, grants))
@@ -764,9 +740,7 @@ operations! {
     /// or release it with `l.release()`. See `ScopedLease`.
     fn lease_sync / lease (name: String; options: ScopeOptions) -> ScopedLease, made
         = |reg| {
-            let lease = lease_options(options.protocol.as_deref(), options.force, options.pid, options.ttl)?;
-            let lease = choosing(lease, options.range, options.exclude, options.host.as_deref())?;
-            let lease = pp::LeaseOptions { bindable: options.bindable.unwrap_or(false), ..lease };
+            let lease = options.lease()?;
             let choice = choice(options.pool, options.port, options.mode.as_deref())?;
             let scope = reg.lease_scoped(&name, &choice, &lease)?;
             Ok(Scoped(ScopedLease { reg: reg.clone(), scope: Arc::new(scope), fd: None }))

@@ -1,7 +1,9 @@
 //! Options objects: each declared once by [`options!`], which makes it a `#[napi(object)]`
 //! (so `index.d.ts` declares it) and reads it from JavaScript strictly: a key the type does not
 //! declare (`{ tll: 60 }`) is a `TypeError` naming the keys it takes, and a field of the wrong
-//! type is a `TypeError` naming the field.
+//! type is a `TypeError` naming the field. The objects of the operations that take core's
+//! lease options (`RegisterOptions`, `AllocateOptions`, `ScopeOptions`, `ListenOptions`) are
+//! generated into options_gen.rs from core's `LeaseOptions` and tests/parity/options.tsv.
 
 use napi::bindgen_prelude::{
     Array, FromNapiValue, Object, ToNapiValue, TypeName, Unknown, ValidateNapiValue, sys,
@@ -27,7 +29,7 @@ pub fn camel(name: &str) -> String {
 }
 
 /// Refuses a key of `obj` that is not one of `fields` (Rust spelling).
-fn check_keys(obj: &Object, what: &str, fields: &[&str]) -> napi::Result<()> {
+pub(crate) fn check_keys(obj: &Object, what: &str, fields: &[&str]) -> napi::Result<()> {
     let known: Vec<String> = fields.iter().map(|f| camel(f)).collect();
     for key in Object::keys(obj)? {
         if !known.contains(&key) {
@@ -46,13 +48,20 @@ fn check_keys(obj: &Object, what: &str, fields: &[&str]) -> napi::Result<()> {
 }
 
 /// Field `field` of `obj`: absent, `undefined` and `null` are `None`.
-fn field<T: FromNapiValue>(obj: &Object, what: &str, field: &str) -> napi::Result<Option<T>> {
+pub(crate) fn field<T: FromNapiValue>(
+    obj: &Object,
+    what: &str,
+    field: &str,
+) -> napi::Result<Option<T>> {
     let key = camel(field);
     obj.get::<Option<T>>(&key)
         .map(Option::flatten)
         .map_err(|e| napi::Error::new(e.status, format!("{what}.{key}: {}", e.reason)))
 }
 
+/// Declares options objects: each a `#[napi(object)]` (so `index.d.ts` declares it) read from
+/// JavaScript by [`check_keys`] and [`field`]. Its users import `napi_derive::napi`; every other
+/// name it uses is spelled out, so the generated options (options_gen.rs) use it too.
 macro_rules! options {
     ($(
         $(#[$meta:meta])*
@@ -67,21 +76,24 @@ macro_rules! options {
             $( $(#[$fmeta])* pub $field: Option<$fty>, )*
         }
 
-        impl FromNapiValue for $name {
+        impl ::napi::bindgen_prelude::FromNapiValue for $name {
             unsafe fn from_napi_value(
-                env: sys::napi_env,
-                value: sys::napi_value,
-            ) -> napi::Result<Self> {
+                env: ::napi::sys::napi_env,
+                value: ::napi::sys::napi_value,
+            ) -> ::napi::Result<Self> {
+                use $crate::options::{check_keys, field};
                 // SAFETY: napi-rs passes the live `env` and a value of this call.
-                let obj = unsafe { Object::from_napi_value(env, value)? };
+                let obj = unsafe { ::napi::bindgen_prelude::Object::from_napi_value(env, value)? };
                 check_keys(&obj, stringify!($name), &[$(stringify!($field)),*])?;
                 Ok($name { $( $field: field(&obj, stringify!($name), stringify!($field))?, )* })
             }
         }
 
-        impl ValidateNapiValue for $name {}
+        impl ::napi::bindgen_prelude::ValidateNapiValue for $name {}
     )*};
 }
+
+pub(crate) use options;
 
 options! {
     /// Options of `new Registry`.
@@ -100,131 +112,6 @@ options! {
         /// two supervisors may both name a worker `'worker-1'`; ports stay unique across every
         /// namespace, and `list` lists this namespace only.
         pub namespace: Option<String>,
-    }
-
-    /// Options of `Registry.register`.
-    pub struct RegisterOptions {
-        /// `'flexible'` (default): the first free preferred port, then the first free port of
-        /// `range`, or without a range the next free port above the first preferred one.
-        /// `'fixed'`: one of the preferred ports or of `range`, else `PORTPOOL_CONFLICT`
-        /// (`PORTPOOL_EXHAUSTED` when a range was searched).
-        #[napi(ts_type = "'flexible' | 'fixed'")]
-        pub mode: Option<String>,
-        /// `[lo, hi]` (inclusive): tried in order after the preferred ports.
-        #[napi(ts_type = "[number, number]")]
-        pub range: Option<PortRange>,
-        /// Ports never handed out, even when preferred or in `range`.
-        pub exclude: Option<Vec<f64>>,
-        /// Probe this one address (e.g. `'127.0.0.1'`) instead of the IPv4 and IPv6
-        /// wildcards: a port another process has bound on another address reads as free, so
-        /// the lease is only good for a server bound to `host`.
-        pub host: Option<String>,
-        /// Probe as this process will bind: a port it may not bind (a privileged port, for an
-        /// unprivileged process) is unavailable. For a lease this process serves on itself
-        /// (get-port's); default false, where such a port is judged by the kernel's socket
-        /// tables, as a lease may be for a privileged service.
-        pub bindable: Option<bool>,
-        /// `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both. A lease is per (port, protocol).
-        #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
-        pub protocol: Option<String>,
-        /// Fixed mode only: take the port even when a process outside the registry has it
-        /// bound. A port leased to another name is never taken. Any mode: also return the
-        /// port of a name whose live lease another user made.
-        pub force: Option<bool>,
-        /// The process that owns the lease; once it exits, the lease is stale and is reclaimed.
-        pub pid: Option<f64>,
-        /// Seconds the lease lives unless renewed.
-        pub ttl: Option<f64>,
-    }
-
-    /// Options of `Registry.allocate` and `Registry.allocateMany`.
-    pub struct AllocateOptions {
-        /// The pool to take a port from; `'default'` (9000–18999 unless changed) when omitted.
-        pub pool: Option<String>,
-        /// Ports of the pool never handed out.
-        pub exclude: Option<Vec<f64>>,
-        /// Probe this one address instead of the wildcards (see `RegisterOptions.host`).
-        pub host: Option<String>,
-        /// Probe as this process will bind (see `RegisterOptions.bindable`).
-        pub bindable: Option<bool>,
-        /// `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both.
-        #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
-        pub protocol: Option<String>,
-        /// Also return the port of a name whose live lease another user made.
-        pub force: Option<bool>,
-        /// The process that owns the lease; once it exits, the lease is stale and is reclaimed.
-        pub pid: Option<f64>,
-        /// Seconds the lease lives unless renewed.
-        pub ttl: Option<f64>,
-    }
-
-    /// Options of `Registry.lease` and `Registry.leaseSync`: a port from a pool (the default)
-    /// or, with `port`, as `register` chooses it.
-    pub struct ScopeOptions {
-        /// The pool to take a port from; `'default'` when neither `pool` nor `port` is given.
-        pub pool: Option<String>,
-        /// The preferred port, or ports in order, as `register` takes them (with `mode` and
-        /// `range`), instead of a pool's.
-        #[napi(ts_type = "number | number[]")]
-        pub port: Option<PortList>,
-        /// With `port`: `'flexible'` (default) or `'fixed'`.
-        #[napi(ts_type = "'flexible' | 'fixed'")]
-        pub mode: Option<String>,
-        /// With `port`: `[lo, hi]` (inclusive), tried in order after the preferred ports.
-        #[napi(ts_type = "[number, number]")]
-        pub range: Option<PortRange>,
-        /// Ports never handed out.
-        pub exclude: Option<Vec<f64>>,
-        /// Probe this one address instead of the wildcards (see `RegisterOptions.host`).
-        pub host: Option<String>,
-        /// Probe as this process will bind (see `RegisterOptions.bindable`).
-        pub bindable: Option<bool>,
-        /// `'tcp'` (default), `'udp'`, or `'tcp+udp'`: one port number for both.
-        #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
-        pub protocol: Option<String>,
-        /// With `port` in fixed mode: take the port even when a process outside the registry
-        /// has it bound.
-        pub force: Option<bool>,
-        /// The process that owns the lease; default: this process (`process.pid`, which in a
-        /// worker thread is the whole process: the lease outlives the worker).
-        pub pid: Option<f64>,
-        /// Seconds the lease lives unless renewed.
-        pub ttl: Option<f64>,
-    }
-
-    /// Options of `Registry.listen` and `Registry.listenScoped`: which port (a pool's, the
-    /// default, or with `port` as `register` chooses it), how to bind it, and whose lease it
-    /// is.
-    pub struct ListenOptions {
-        /// The pool to take a port from; `'default'` when neither `pool` nor `port` is given.
-        pub pool: Option<String>,
-        /// The preferred port, or ports in order, as `register` takes them (with `mode` and
-        /// `range`), instead of a pool's.
-        #[napi(ts_type = "number | number[]")]
-        pub port: Option<PortList>,
-        /// With `port`: `'flexible'` (default) or `'fixed'`.
-        #[napi(ts_type = "'flexible' | 'fixed'")]
-        pub mode: Option<String>,
-        /// With `port`: `[lo, hi]` (inclusive), tried in order after the preferred ports.
-        #[napi(ts_type = "[number, number]")]
-        pub range: Option<PortRange>,
-        /// Ports never handed out.
-        pub exclude: Option<Vec<f64>>,
-        /// `'tcp'` (default: a listening socket) or `'udp'` (a bound socket). One socket is one
-        /// protocol: `'tcp+udp'` is `PORTPOOL_INVALID_ARGUMENT`.
-        #[napi(ts_type = "'tcp' | 'udp'")]
-        pub protocol: Option<String>,
-        /// The address to bind, e.g. `'127.0.0.1'`. Default: `::` in dual-stack mode (IPv4
-        /// and IPv6) where the host has IPv6, else `0.0.0.0`.
-        pub host: Option<String>,
-        /// TCP: the length of the queue of connections not yet accepted (default, and 0:
-        /// the kernel's `net.core.somaxconn`, which also caps it).
-        pub backlog: Option<f64>,
-        /// The process that owns the lease; default: this process (`process.pid`). The lease
-        /// is reclaimed once it exits.
-        pub pid: Option<f64>,
-        /// Seconds the lease lives unless renewed.
-        pub ttl: Option<f64>,
     }
 
     /// Options of `isFree`, or its protocol alone (`isFree(port, 'udp')`).
