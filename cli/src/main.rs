@@ -10,9 +10,11 @@
 mod activation;
 mod args;
 mod commands;
+mod lease_args;
 mod portserver;
 mod render;
 mod usage;
+mod values;
 
 use std::process::ExitCode;
 
