@@ -64,6 +64,7 @@ pub(crate) struct RegisterLease {
 
 impl RegisterLease {
     /// The lease options these flags ask for.
+    #[allow(clippy::needless_update)] // the update is for the options core adds
     pub(crate) fn options(&self) -> Result<LeaseOptions, Error> {
         Ok(LeaseOptions {
             protocol: values::protocol(self.protocol, self.udp),
@@ -74,6 +75,7 @@ impl RegisterLease {
             range: values::range(self.range.as_deref())?,
             host: values::address(self.host.as_deref())?,
             bindable: self.bindable,
+            ..LeaseOptions::default()
         })
     }
 }
@@ -126,6 +128,7 @@ pub(crate) struct AllocateLease {
 
 impl AllocateLease {
     /// The lease options these flags ask for.
+    #[allow(clippy::needless_update)] // the update is for the options core adds
     pub(crate) fn options(&self) -> Result<LeaseOptions, Error> {
         Ok(LeaseOptions {
             protocol: values::protocol(self.protocol, self.udp),
@@ -166,6 +169,7 @@ pub(crate) struct RunLease {
 
 impl RunLease {
     /// The lease options these flags ask for.
+    #[allow(clippy::needless_update)] // the update is for the options core adds
     pub(crate) fn options(&self) -> Result<LeaseOptions, Error> {
         Ok(LeaseOptions {
             protocol: values::protocol(self.protocol, self.udp),
