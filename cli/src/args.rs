@@ -615,6 +615,71 @@ mod tests {
         assert!(missing.is_empty(), "no help text: {missing:?}");
     }
 
+    /// The lease options the parsed command line asks for, or its parse error.
+    fn lease_options(words: &[&str]) -> Result<portpool_core::LeaseOptions, String> {
+        let cli = Cli::try_parse_from(std::iter::once("portpool").chain(words.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        let options = match cli.command {
+            Command::Register(args) => args.lease.options(),
+            Command::Allocate(args) => args.lease.options(),
+            Command::Run(args) => args.lease.options(),
+            _ => panic!("{words:?} takes no lease options"),
+        };
+        options.map_err(|e| e.to_string())
+    }
+
+    #[test]
+    #[allow(clippy::needless_update)] // options core adds are off here
+    fn lease_flags_reach_cores_lease_options_converted_by_kind() {
+        let register = lease_options(&[
+            "register",
+            "web",
+            "3000",
+            "--udp",
+            "--force",
+            "--pid",
+            "7",
+            "--ttl",
+            "60",
+            "--exclude",
+            "3001,3002",
+            "--exclude",
+            "3003",
+            "--range",
+            "4000-4100",
+            "--host",
+            "127.0.0.1",
+            "--bindable",
+        ]);
+        let wanted = portpool_core::LeaseOptions {
+            protocol: Protocol::Udp,
+            force: true,
+            pid: Some(7),
+            ttl: Some(60),
+            exclude: vec![3001, 3002, 3003],
+            range: Some((4000, 4100)),
+            host: Some("127.0.0.1".parse().unwrap()),
+            bindable: true,
+            ..Default::default()
+        };
+        assert_eq!(register, Ok(wanted));
+        let allocate = lease_options(&["allocate", "a", "b", "--protocol", "tcp+udp"]).unwrap();
+        assert_eq!(allocate.protocol, Protocol::TcpUdp);
+        let run = lease_options(&["run", "web", "--host", "::1", "--", "true"]).unwrap();
+        assert_eq!(run.host, Some("::1".parse().unwrap()));
+        assert_eq!(run.protocol, Protocol::Tcp);
+    }
+
+    #[test]
+    fn a_lease_flag_of_another_subcommand_or_a_bad_value_is_refused() {
+        let range = lease_options(&["register", "web", "3000", "--range", "4000"]);
+        assert!(range.unwrap_err().contains("START-END"));
+        assert!(lease_options(&["allocate", "a", "--range", "4000-4100"]).is_err());
+        assert!(lease_options(&["run", "web", "--ttl", "5", "--", "true"]).is_err());
+        let host = lease_options(&["register", "web", "3000", "--host", "nowhere"]);
+        assert!(host.is_err(), "{host:?}");
+    }
+
     #[test]
     fn every_subcommand_is_described_by_its_own_about_once_its_arguments_are_built() {
         fn walk(cmd: &clap::Command, path: &str, seen: &mut Vec<(String, String)>) {
