@@ -281,7 +281,7 @@ fn the_clis_lease_options_are_generated_from_core_and_the_table() {
 }
 
 #[test]
-fn subcommands_serving_one_operation_each_take_its_lease_options() {
+fn operations_of_one_subcommand_share_its_generated_lease_options() {
     let subs = subcommands();
     let words: Vec<&str> = subs.iter().map(|s| s.words.as_str()).collect();
     assert_eq!(words, ["register", "allocate", "run"]);
