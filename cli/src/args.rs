@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use portpool_core::{Error, LeaseOptions, Protocol, parse_port};
+use portpool_core::{Error, Protocol};
+
+use crate::lease_args::{AllocateLease, RegisterLease, RunLease};
+use crate::values;
 
 // Each paragraph of the help's epilogue is a macro, so that the man page can put each in its own
 // section (FILES, EXIT STATUS, ...) from the same text.
@@ -83,18 +86,6 @@ pub(crate) struct Cli {
     pub(crate) namespace: Option<String>,
     #[command(subcommand)]
     pub(crate) command: Command,
-}
-
-#[derive(Args)]
-pub(crate) struct LeaseArgs {
-    #[command(flatten)]
-    pub(crate) protocol: ProtocolArgs,
-    /// Owner process: the lease is reclaimed once that process has exited.
-    #[arg(long, value_name = "PID")]
-    pub(crate) pid: Option<u32>,
-    /// Time to live in seconds; `portpool renew` extends it.
-    #[arg(long, value_name = "SECS")]
-    pub(crate) ttl: Option<u64>,
 }
 
 // Each subcommand's arguments are defined when that subcommand runs (or when help, usage,
@@ -280,27 +271,12 @@ pub(crate) struct RegisterArgs {
     /// else of --range, else the next free one up from the first of PORTS.
     #[arg(value_name = "MODE")]
     pub(crate) mode: Option<String>,
-    /// After PORTS, try this range in order (inclusive), e.g. 4000-4100.
-    #[arg(long, value_name = "START-END")]
-    pub(crate) range: Option<String>,
     #[command(flatten)]
-    pub(crate) lease: LeaseArgs,
-    #[command(flatten)]
-    pub(crate) probe: ProbeArgs,
-    /// Probe as the process that will serve the port binds it: a port it may not bind (below
-    /// 1024, when not root) is never handed out. Without, such a port is judged by the
-    /// kernel's socket tables, as a lease may be for a privileged service.
-    #[arg(long)]
-    pub(crate) bindable: bool,
-    /// Fixed mode: take the port even if a process outside the registry has it bound. Any
-    /// mode: return NAME's port also when another user's lease holds NAME (root always may);
-    /// without, that is a conflict (exit 3) naming the user.
-    #[arg(long)]
-    pub(crate) force: bool,
+    pub(crate) lease: RegisterLease,
 }
 
-// Which ports a new lease must avoid and where candidates are probed: register, allocate and
-// find-free. (A plain comment: a doc comment here would become the `about` of every
+// Which ports find-free must not print and where it probes (register, allocate and run take
+// these as lease options, in lease_args.rs). (A plain comment: a doc comment here would become the `about` of every
 // subcommand that flattens it, since deferred arguments are added after the subcommand's own.)
 #[derive(Args)]
 pub(crate) struct ProbeArgs {
@@ -349,19 +325,8 @@ pub(crate) struct AllocateArgs {
     /// Pool to take the port from.
     #[arg(long, default_value = portpool_core::DEFAULT_POOL)]
     pub(crate) pool: String,
-    /// Return a NAME's port also when another user's lease holds NAME (root always may);
-    /// without, that is a conflict (exit 3) naming the user.
-    #[arg(long)]
-    pub(crate) force: bool,
     #[command(flatten)]
-    pub(crate) lease: LeaseArgs,
-    #[command(flatten)]
-    pub(crate) probe: ProbeArgs,
-    /// Probe as the process that will serve the port binds it: a port it may not bind (below
-    /// 1024, when not root) is never handed out. Without, such a port is judged by the
-    /// kernel's socket tables, as a lease may be for a privileged service.
-    #[arg(long)]
-    pub(crate) bindable: bool,
+    pub(crate) lease: AllocateLease,
 }
 
 #[derive(Args)]
@@ -472,16 +437,12 @@ pub(crate) struct RunArgs {
     #[arg(value_name = "MODE")]
     pub(crate) mode: Option<String>,
     #[command(flatten)]
-    pub(crate) protocol: ProtocolArgs,
+    pub(crate) lease: RunLease,
     /// Bind the port under the registry's lock as it is leased, so nothing can take it
     /// first, and pass the socket (TCP: listening) to CMD as fd 3, as systemd socket
     /// activation does: $LISTEN_FDS=1, $LISTEN_PID=CMD's pid, $LISTEN_FDNAMES=NAME.
     #[arg(long)]
     pub(crate) listen: bool,
-    /// With --listen: bind this address (e.g. 127.0.0.1) instead of the wildcard (IPv6
-    /// dual-stack, else 0.0.0.0). Without --listen: probe only this address.
-    #[arg(long, value_name = "ADDR")]
-    pub(crate) host: Option<String>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub(crate) command: Vec<std::ffi::OsString>,
@@ -595,7 +556,7 @@ fn wait_secs(text: &str) -> Result<Duration, String> {
 pub(crate) struct ProtocolArgs {
     /// tcp (the default), udp, or tcp+udp: one port number free and held for both, as
     /// portpicker promises its ports.
-    #[arg(long, value_name = "PROTO", value_parser = protocol_value, conflicts_with = "udp")]
+    #[arg(long, value_name = "PROTO", value_parser = values::protocol_value, conflicts_with = "udp")]
     pub(crate) protocol: Option<Protocol>,
     /// Short for --protocol udp.
     #[arg(long)]
@@ -605,69 +566,19 @@ pub(crate) struct ProtocolArgs {
 impl ProtocolArgs {
     /// The protocol these flags name: TCP unless told otherwise.
     pub(crate) fn protocol(&self) -> Protocol {
-        if self.udp {
-            Protocol::Udp
-        } else {
-            self.protocol.unwrap_or_default()
-        }
-    }
-}
-
-/// A protocol, as core spells it (`tcp`, `udp`, `tcp+udp`).
-fn protocol_value(text: &str) -> Result<Protocol, String> {
-    text.parse().map_err(|e: Error| e.message().to_owned())
-}
-
-/// Ports written as a comma-separated list (`3000,3001`), each 1-65535.
-pub(crate) fn parse_ports(text: &str) -> Result<Vec<u16>, Error> {
-    text.split(',').map(parse_port).collect()
-}
-
-/// A range written `START-END` (`4000-4100`); core checks that START is not after END.
-pub(crate) fn parse_range(text: &str) -> Result<(u16, u16), Error> {
-    match text.split_once('-') {
-        Some((start, end)) => Ok((parse_port(start)?, parse_port(end)?)),
-        None => Err(Error::new(
-            portpool_core::ErrorKind::InvalidArgument,
-            format!("invalid range {text:?}: expected START-END, e.g. 4000-4100"),
-        )),
+        values::protocol(self.protocol, self.udp)
     }
 }
 
 impl ProbeArgs {
-    /// `options` with these flags' excluded ports and probe address.
-    pub(crate) fn apply(&self, options: LeaseOptions) -> Result<LeaseOptions, Error> {
-        Ok(LeaseOptions {
-            exclude: self.excluded()?,
-            host: self.host()?,
-            ..options
-        })
-    }
-
     /// The ports of every --exclude.
     pub(crate) fn excluded(&self) -> Result<Vec<u16>, Error> {
-        self.exclude.iter().map(|p| parse_port(p)).collect()
+        values::ports(&self.exclude)
     }
 
     /// The address of --host.
     pub(crate) fn host(&self) -> Result<Option<std::net::IpAddr>, Error> {
-        self.host
-            .as_deref()
-            .map(portpool_core::parse_host)
-            .transpose()
-    }
-}
-
-impl LeaseArgs {
-    /// The lease options these flags ask for; `force` only register has.
-    pub(crate) fn options(&self, force: bool) -> LeaseOptions {
-        LeaseOptions {
-            protocol: self.protocol.protocol(),
-            force,
-            pid: self.pid,
-            ttl: self.ttl,
-            ..LeaseOptions::default()
-        }
+        values::address(self.host.as_deref())
     }
 }
 
@@ -702,6 +613,71 @@ mod tests {
         let mut missing = Vec::new();
         walk(&cmd, "portpool", &mut missing);
         assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    /// The lease options the parsed command line asks for, or its parse error.
+    fn lease_options(words: &[&str]) -> Result<portpool_core::LeaseOptions, String> {
+        let cli = Cli::try_parse_from(std::iter::once("portpool").chain(words.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        let options = match cli.command {
+            Command::Register(args) => args.lease.options(),
+            Command::Allocate(args) => args.lease.options(),
+            Command::Run(args) => args.lease.options(),
+            _ => panic!("{words:?} takes no lease options"),
+        };
+        options.map_err(|e| e.to_string())
+    }
+
+    #[test]
+    #[allow(clippy::needless_update)] // options core adds are off here
+    fn lease_flags_reach_cores_lease_options_converted_by_kind() {
+        let register = lease_options(&[
+            "register",
+            "web",
+            "3000",
+            "--udp",
+            "--force",
+            "--pid",
+            "7",
+            "--ttl",
+            "60",
+            "--exclude",
+            "3001,3002",
+            "--exclude",
+            "3003",
+            "--range",
+            "4000-4100",
+            "--host",
+            "127.0.0.1",
+            "--bindable",
+        ]);
+        let wanted = portpool_core::LeaseOptions {
+            protocol: Protocol::Udp,
+            force: true,
+            pid: Some(7),
+            ttl: Some(60),
+            exclude: vec![3001, 3002, 3003],
+            range: Some((4000, 4100)),
+            host: Some("127.0.0.1".parse().unwrap()),
+            bindable: true,
+            ..Default::default()
+        };
+        assert_eq!(register, Ok(wanted));
+        let allocate = lease_options(&["allocate", "a", "b", "--protocol", "tcp+udp"]).unwrap();
+        assert_eq!(allocate.protocol, Protocol::TcpUdp);
+        let run = lease_options(&["run", "web", "--host", "::1", "--", "true"]).unwrap();
+        assert_eq!(run.host, Some("::1".parse().unwrap()));
+        assert_eq!(run.protocol, Protocol::Tcp);
+    }
+
+    #[test]
+    fn a_lease_flag_of_another_subcommand_or_a_bad_value_is_refused() {
+        let range = lease_options(&["register", "web", "3000", "--range", "4000"]);
+        assert!(range.unwrap_err().contains("START-END"));
+        assert!(lease_options(&["allocate", "a", "--range", "4000-4100"]).is_err());
+        assert!(lease_options(&["run", "web", "--ttl", "5", "--", "true"]).is_err());
+        let host = lease_options(&["register", "web", "3000", "--host", "nowhere"]);
+        assert!(host.is_err(), "{host:?}");
     }
 
     #[test]

@@ -1,18 +1,22 @@
 //! `portpool`: the command line over portpool's core. Argument parsing and printing only;
 //! every rule lives in `portpool-core`.
 //!
-//! [`args`] defines what the command line accepts, [`commands`] holds one function per
-//! command, [`render`] is the only code that prints to stdout, and [`usage`] turns clap's
-//! errors into one line. Two subsystems have modules of their own: [`portserver`] (the
-//! portserver protocol's server, whose log lines go to stderr) and [`activation`] (starting
-//! `run --listen`'s command with its socket as systemd's socket activation hands it).
+//! [`args`] defines what the command line accepts (the flags of lease options are generated
+//! into [`lease_args`] from core's `LeaseOptions`; [`values`] converts each kind of value),
+//! [`commands`] holds one function per command, [`render`] is the only code that prints to
+//! stdout, and [`usage`] turns clap's errors into one line. Two subsystems have modules of
+//! their own: [`portserver`] (the portserver protocol's server, whose log lines go to stderr)
+//! and [`activation`] (starting `run --listen`'s command with its socket as systemd's socket
+//! activation hands it).
 
 mod activation;
 mod args;
 mod commands;
+mod lease_args;
 mod portserver;
 mod render;
 mod usage;
+mod values;
 
 use std::process::ExitCode;
 

@@ -2,27 +2,24 @@
 
 use portpool_core::parse_port;
 use portpool_core::{
-    Ending, Error, ErrorKind, FindOptions, Handover, HandoverOptions, Lease, LeaseOptions, Mode,
-    PortState, Protocol, Reclaimed, Registry, find_free_ports,
+    Ending, Error, ErrorKind, FindOptions, Handover, HandoverOptions, Lease, Mode, PortState,
+    Protocol, Reclaimed, Registry, find_free_ports,
 };
 
 use crate::Outcome;
 use crate::args::{
     AllocateArgs, CheckArgs, FindFreeArgs, GetArgs, HandoverArgs, HandoversArgs, RegisterArgs,
-    RenewArgs, SetOwnerArgs, parse_ports, parse_range,
+    RenewArgs, SetOwnerArgs,
 };
 use crate::render::{Render, Row, emit, say, timestamp, value};
+use crate::values::{parse_ports, parse_range};
 
 /// `portpool register`: prints the port leased to the name.
 pub(super) fn register(reg: &Registry, args: RegisterArgs) -> Result<Outcome, Error> {
     let ports = parse_ports(&args.port)?;
     let mode = args.mode.as_deref().map(str::parse::<Mode>).transpose()?;
-    let options = LeaseOptions {
-        range: args.range.as_deref().map(parse_range).transpose()?,
-        bindable: args.bindable,
-        ..args.probe.apply(args.lease.options(args.force))?
-    };
-    reg.set_force(args.force);
+    let options = args.lease.options()?;
+    reg.set_force(args.lease.force);
     say([reg.register(&args.name, ports, mode.unwrap_or_default(), &options)?]);
     Ok(Outcome::Ok)
 }
@@ -71,11 +68,8 @@ pub(super) fn get(reg: &Registry, args: GetArgs) -> Result<Outcome, Error> {
 
 /// `portpool allocate`: prints one port per name, in order.
 pub(super) fn allocate(reg: &Registry, args: AllocateArgs) -> Result<Outcome, Error> {
-    let options = LeaseOptions {
-        bindable: args.bindable,
-        ..args.probe.apply(args.lease.options(false))?
-    };
-    reg.set_force(args.force);
+    let options = args.lease.options()?;
+    reg.set_force(args.lease.force);
     let ports = match args.names.as_slice() {
         [name] => vec![reg.allocate(name, args.pool.as_str(), &options)?],
         many => {

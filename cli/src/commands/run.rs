@@ -15,7 +15,8 @@ use signal_hook::low_level::siginfo::Cause;
 
 use crate::Outcome;
 use crate::activation;
-use crate::args::{RunArgs, parse_ports};
+use crate::args::RunArgs;
+use crate::values::parse_ports;
 
 /// Whether a signal that reached `portpool run` is passed on to the command. The command runs
 /// in this process's group, so what the kernel sends to the group — Ctrl-C or a hang-up at the
@@ -34,17 +35,12 @@ pub(super) fn run(reg: &Registry, args: RunArgs) -> Result<Outcome, Error> {
         pool,
         port,
         mode,
-        protocol,
+        lease,
         listen,
-        host,
         command,
     } = args;
     let choice = choice(pool, port, mode)?;
-    let options = LeaseOptions {
-        protocol: protocol.protocol(),
-        host: host.as_deref().map(portpool_core::parse_host).transpose()?,
-        ..LeaseOptions::default()
-    };
+    let options = lease.options()?;
     let (lease, socket) = take_lease(reg, &name, &choice, &options, listen)?;
     let port = lease.port().to_string();
     let env: [(&str, &OsStr); 4] = [

@@ -4,7 +4,7 @@
 //! tests/parity/options.tsv. A new field of a kind below needs no hand-written front-end code:
 //! the generators (`gen_*.rs`) write it into each front end.
 
-use crate::{OptionRow, options_table, read};
+use crate::{OptionRow, options_table, read, sources, spans};
 
 /// What a lease option's value is, and so how every front end takes and converts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,12 +129,26 @@ pub fn lease_rows(op: &str) -> Vec<(LeaseOption, OptionRow)> {
         .collect()
 }
 
+/// Whether core's `op` takes a `&LeaseOptions`: its signature (up to its body) names one. Not
+/// every operation with an option of a lease option's name does (`find_free_ports` takes
+/// `FindOptions`, `is_free_at` a protocol and a host).
+fn takes_lease_options(core: &str, op: &str) -> bool {
+    [format!("pub fn {op}("), format!("pub fn {op}<")]
+        .iter()
+        .flat_map(|start| spans(core, start, "{"))
+        .any(|signature| signature.contains("&LeaseOptions"))
+}
+
 /// Every operation that takes lease options, in the order of options.tsv.
 pub fn lease_ops() -> Vec<String> {
+    let core = sources("core/src", &[".rs"], &[]);
     let names: Vec<String> = lease_options().into_iter().map(|o| o.name).collect();
     let mut ops: Vec<String> = Vec::new();
     for row in options_table() {
-        if names.contains(&row.option) && !ops.contains(&row.op) {
+        if names.contains(&row.option)
+            && !ops.contains(&row.op)
+            && takes_lease_options(&core, &row.op)
+        {
             ops.push(row.op);
         }
     }
@@ -168,4 +182,22 @@ fn every_lease_option_of_core_is_in_the_options_table() {
         );
     }
     assert!(lease_ops().contains(&"register".to_owned()));
+}
+
+#[test]
+fn lease_operations_are_those_whose_core_signature_takes_lease_options() {
+    let ops = lease_ops();
+    for op in ["register", "allocate_many", "listen"] {
+        assert!(
+            ops.contains(&op.to_owned()),
+            "{op} takes LeaseOptions: {ops:?}"
+        );
+    }
+    // They share option names (protocol, exclude, host), not LeaseOptions.
+    for op in ["find_free_ports", "is_free_at"] {
+        assert!(
+            !ops.contains(&op.to_owned()),
+            "{op} takes no LeaseOptions: {ops:?}"
+        );
+    }
 }
