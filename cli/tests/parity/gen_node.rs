@@ -7,7 +7,7 @@
 //! code; a new kind needs its converter there and its line in `node_kind` below.
 
 use crate::lease::{Kind, LeaseOption, lease_ops, lease_options, lease_rows};
-use crate::{OptionRow, generated_file, options_table, read, sources, table};
+use crate::{OptionRow, generated_file, options_table, read, table};
 
 const PATH: &str = "bindings/node/src/options_gen.rs";
 
@@ -206,18 +206,6 @@ struct Object {
     fields: Vec<Field>,
 }
 
-/// Whether core's function for operation `op` takes `LeaseOptions`: its signature names them.
-fn takes_lease_options(core: &str, op: &str) -> bool {
-    [format!("pub fn {op}("), format!("pub fn {op}<")]
-        .iter()
-        .flat_map(|start| core.match_indices(start.as_str()))
-        .any(|(at, _)| {
-            let signature = &core[at..];
-            let end = signature.find('{').unwrap_or(signature.len());
-            signature[..end].contains("LeaseOptions")
-        })
-}
-
 /// `lock_timeout` as JavaScript spells it (napi-rs's rule for field names).
 fn camel(name: &str) -> String {
     let mut parts = name.split('_');
@@ -344,14 +332,10 @@ fn add(objects: &mut Vec<Object>, row: &OptionRow, field: impl FnOnce(&str) -> F
 /// the order of options.tsv, its other options in that order, then its lease options in the
 /// order of core's struct.
 fn objects() -> Vec<Object> {
-    let core = sources("core/src", &[".rs"], &[]);
     let names: Vec<String> = lease_options().into_iter().map(|o| o.name).collect();
     let rows = options_table();
     let mut objects: Vec<Object> = Vec::new();
     for op in lease_ops() {
-        if !takes_lease_options(&core, &op) {
-            continue;
-        }
         for row in rows
             .iter()
             .filter(|r| r.op == op && !names.contains(&r.option))
@@ -536,18 +520,6 @@ fn nodes_operations_convert_lease_options_only_through_the_generated_lease() {
         "bindings/node/src/lib.rs builds core's LeaseOptions itself: call the options object's \
          generated `lease()` (options_gen.rs) instead"
     );
-}
-
-#[test]
-fn an_operation_takes_lease_options_when_cores_signature_names_them() {
-    assert!(takes_lease_options(
-        "pub fn listen(\n    &self,\n    options: &LeaseOptions,\n) -> Result<Bound> {",
-        "listen"
-    ));
-    assert!(!takes_lease_options(
-        "pub fn find_free_ports(options: &FindOptions) -> Result<Vec<u16>> {",
-        "find_free_ports"
-    ));
 }
 
 #[test]
