@@ -413,8 +413,8 @@ export interface AllocateOptions {
   /**
    * `register` in fixed mode only: take the port even when a process outside the registry
    * has it bound. A port leased to another name is never taken. `register` and `allocate`:
-   * also return the port of a name whose live lease another user made, as a handle that
-   * forces does (see `set_force`).
+   * also return the port of a name whose live lease another user made, as every call of a
+   * handle opened with force does.
    */
   force?: boolean
   /** The process that owns the lease: once it exits, the lease is stale and is reclaimed. */
@@ -427,10 +427,10 @@ export interface AllocateOptions {
    */
   exclude?: Array<number>
   /**
-   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-   * `isFree`): a port bound on another address may then be handed out. `Registry.listen`
-   * also binds there unless its own options name an address. An IP address, such as
-   * `'127.0.0.1'` or `'::1'`.
+   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
+   * bound on another address may then be handed out, and is good only for a server bound to
+   * this one. `listen` also binds there unless its listen options name an address. An IP
+   * address, such as `'127.0.0.1'` or `'::1'`.
    */
   host?: string
   /**
@@ -679,11 +679,11 @@ export interface ListenOptions {
    */
   range?: [number, number]
   /**
-   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-   * `isFree`): a port bound on another address may then be handed out. `Registry.listen`
-   * also binds there unless its own options name an address. An IP address, such as
-   * `'127.0.0.1'` or `'::1'`. Without it, `listen` binds `::` in dual-stack mode (IPv4 and
-   * IPv6) where the host has IPv6, else `0.0.0.0`.
+   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
+   * bound on another address may then be handed out, and is good only for a server bound to
+   * this one. `listen` also binds there unless its listen options name an address. An IP
+   * address, such as `'127.0.0.1'` or `'::1'`. Without it, `listen` binds `::` in dual-stack
+   * mode (IPv4 and IPv6) where the host has IPv6, else `0.0.0.0`.
    */
   host?: string
 }
@@ -816,8 +816,8 @@ export interface RegisterOptions {
   /**
    * `register` in fixed mode only: take the port even when a process outside the registry
    * has it bound. A port leased to another name is never taken. `register` and `allocate`:
-   * also return the port of a name whose live lease another user made, as a handle that
-   * forces does (see `set_force`).
+   * also return the port of a name whose live lease another user made, as every call of a
+   * handle opened with force does.
    */
   force?: boolean
   /** The process that owns the lease: once it exits, the lease is stale and is reclaimed. */
@@ -836,10 +836,10 @@ export interface RegisterOptions {
    */
   range?: [number, number]
   /**
-   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-   * `isFree`): a port bound on another address may then be handed out. `Registry.listen`
-   * also binds there unless its own options name an address. An IP address, such as
-   * `'127.0.0.1'` or `'::1'`.
+   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
+   * bound on another address may then be handed out, and is good only for a server bound to
+   * this one. `listen` also binds there unless its listen options name an address. An IP
+   * address, such as `'127.0.0.1'` or `'::1'`.
    */
   host?: string
   /**
@@ -885,8 +885,8 @@ export interface ScopeOptions {
   /**
    * `register` in fixed mode only: take the port even when a process outside the registry
    * has it bound. A port leased to another name is never taken. `register` and `allocate`:
-   * also return the port of a name whose live lease another user made, as a handle that
-   * forces does (see `set_force`).
+   * also return the port of a name whose live lease another user made, as every call of a
+   * handle opened with force does.
    */
   force?: boolean
   /**
@@ -909,10 +909,10 @@ export interface ScopeOptions {
    */
   range?: [number, number]
   /**
-   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-   * `isFree`): a port bound on another address may then be handed out. `Registry.listen`
-   * also binds there unless its own options name an address. An IP address, such as
-   * `'127.0.0.1'` or `'::1'`.
+   * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
+   * bound on another address may then be handed out, and is good only for a server bound to
+   * this one. `listen` also binds there unless its listen options name an address. An IP
+   * address, such as `'127.0.0.1'` or `'::1'`.
    */
   host?: string
   /**

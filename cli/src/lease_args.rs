@@ -29,8 +29,8 @@ pub(crate) struct RegisterLease {
     pub(crate) udp: bool,
     /// `register` in fixed mode only: take the port even when a process outside the registry has it
     /// bound. A port leased to another name is never taken. `register` and `allocate`: also return
-    /// the port of a name whose live lease another user made, as a handle that forces does (see
-    /// `set_force`).
+    /// the port of a name whose live lease another user made, as every call of a handle opened with
+    /// force does.
     #[arg(long)]
     pub(crate) force: bool,
     /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
@@ -48,10 +48,10 @@ pub(crate) struct RegisterLease {
     /// 4000-4100.
     #[arg(long, value_name = "START-END")]
     pub(crate) range: Option<String>,
-    /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-    /// `is_free_at`): a port bound on another address may then be handed out. `Registry::listen`
-    /// also binds there unless its own options name an address. An IPv4 or IPv6 address, e.g.
-    /// 127.0.0.1 or ::1.
+    /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound on
+    /// another address may then be handed out, and is good only for a server bound to this one.
+    /// `listen` also binds there unless its listen options name an address. An IPv4 or IPv6
+    /// address, e.g. 127.0.0.1 or ::1.
     #[arg(long, value_name = "ADDR")]
     pub(crate) host: Option<String>,
     /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
@@ -98,8 +98,8 @@ pub(crate) struct AllocateLease {
     pub(crate) udp: bool,
     /// `register` in fixed mode only: take the port even when a process outside the registry has it
     /// bound. A port leased to another name is never taken. `register` and `allocate`: also return
-    /// the port of a name whose live lease another user made, as a handle that forces does (see
-    /// `set_force`).
+    /// the port of a name whose live lease another user made, as every call of a handle opened with
+    /// force does.
     #[arg(long)]
     pub(crate) force: bool,
     /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
@@ -112,10 +112,10 @@ pub(crate) struct AllocateLease {
     /// Comma separated or repeated, e.g. --exclude 4001,4002.
     #[arg(long, value_name = "PORTS", value_delimiter = ',')]
     pub(crate) exclude: Vec<String>,
-    /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-    /// `is_free_at`): a port bound on another address may then be handed out. `Registry::listen`
-    /// also binds there unless its own options name an address. An IPv4 or IPv6 address, e.g.
-    /// 127.0.0.1 or ::1.
+    /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound on
+    /// another address may then be handed out, and is good only for a server bound to this one.
+    /// `listen` also binds there unless its listen options name an address. An IPv4 or IPv6
+    /// address, e.g. 127.0.0.1 or ::1.
     #[arg(long, value_name = "ADDR")]
     pub(crate) host: Option<String>,
     /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
@@ -159,10 +159,10 @@ pub(crate) struct RunLease {
     /// Short for --protocol udp.
     #[arg(long)]
     pub(crate) udp: bool,
-    /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-    /// `is_free_at`): a port bound on another address may then be handed out. `Registry::listen`
-    /// also binds there unless its own options name an address. An IPv4 or IPv6 address, e.g.
-    /// 127.0.0.1 or ::1.
+    /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound on
+    /// another address may then be handed out, and is good only for a server bound to this one.
+    /// `listen` also binds there unless its listen options name an address. An IPv4 or IPv6
+    /// address, e.g. 127.0.0.1 or ::1.
     #[arg(long, value_name = "ADDR")]
     pub(crate) host: Option<String>,
 }

@@ -21,8 +21,8 @@ pub struct LeaseOptions {
     pub protocol: Protocol,
     /// `register` in fixed mode only: take the port even when a process outside the registry
     /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
-    /// also return the port of a name whose live lease another user made, as a handle that
-    /// forces does (see [`Registry::set_force`]).
+    /// also return the port of a name whose live lease another user made, as every call of a
+    /// handle opened with force does.
     pub force: bool,
     /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
     pub pid: Option<u32>,
@@ -34,9 +34,9 @@ pub struct LeaseOptions {
     /// `register` only: after the preferred ports, the ports of this range in order
     /// (inclusive), in either mode. `allocate` refuses it: a pool has its own range.
     pub range: Option<(u16, u16)>,
-    /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-    /// [`is_free_at`](crate::is_free_at)): a port bound on another address may then be handed
-    /// out. `Registry::listen` also binds there unless its own options name an address.
+    /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
+    /// bound on another address may then be handed out, and is good only for a server bound to
+    /// this one. `listen` also binds there unless its listen options name an address.
     pub host: Option<std::net::IpAddr>,
     /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
     /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged

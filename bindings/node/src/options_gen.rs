@@ -26,8 +26,8 @@ options! {
         pub protocol: Option<String>,
         /// `register` in fixed mode only: take the port even when a process outside the registry
         /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
-        /// also return the port of a name whose live lease another user made, as a handle that
-        /// forces does (see `set_force`).
+        /// also return the port of a name whose live lease another user made, as every call of a
+        /// handle opened with force does.
         pub force: Option<bool>,
         /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
         pub pid: Option<f64>,
@@ -41,10 +41,10 @@ options! {
         /// `[lo, hi]`: an array of two port numbers.
         #[napi(ts_type = "[number, number]")]
         pub range: Option<PortRange>,
-        /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-        /// `isFree`): a port bound on another address may then be handed out. `Registry.listen`
-        /// also binds there unless its own options name an address. An IP address, such as
-        /// `'127.0.0.1'` or `'::1'`.
+        /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
+        /// bound on another address may then be handed out, and is good only for a server bound to
+        /// this one. `listen` also binds there unless its listen options name an address. An IP
+        /// address, such as `'127.0.0.1'` or `'::1'`.
         pub host: Option<String>,
         /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
         /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
@@ -62,8 +62,8 @@ options! {
         pub protocol: Option<String>,
         /// `register` in fixed mode only: take the port even when a process outside the registry
         /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
-        /// also return the port of a name whose live lease another user made, as a handle that
-        /// forces does (see `set_force`).
+        /// also return the port of a name whose live lease another user made, as every call of a
+        /// handle opened with force does.
         pub force: Option<bool>,
         /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
         pub pid: Option<f64>,
@@ -72,10 +72,10 @@ options! {
         /// `register` and `allocate`: ports never handed out, even when preferred or next in the
         /// pool.
         pub exclude: Option<Vec<f64>>,
-        /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-        /// `isFree`): a port bound on another address may then be handed out. `Registry.listen`
-        /// also binds there unless its own options name an address. An IP address, such as
-        /// `'127.0.0.1'` or `'::1'`.
+        /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
+        /// bound on another address may then be handed out, and is good only for a server bound to
+        /// this one. `listen` also binds there unless its listen options name an address. An IP
+        /// address, such as `'127.0.0.1'` or `'::1'`.
         pub host: Option<String>,
         /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
         /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
@@ -101,8 +101,8 @@ options! {
         pub protocol: Option<String>,
         /// `register` in fixed mode only: take the port even when a process outside the registry
         /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
-        /// also return the port of a name whose live lease another user made, as a handle that
-        /// forces does (see `set_force`).
+        /// also return the port of a name whose live lease another user made, as every call of a
+        /// handle opened with force does.
         pub force: Option<bool>,
         /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
         /// Default: this process (`process.pid`, which in a worker thread is the whole process: the
@@ -118,10 +118,10 @@ options! {
         /// `[lo, hi]`: an array of two port numbers.
         #[napi(ts_type = "[number, number]")]
         pub range: Option<PortRange>,
-        /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-        /// `isFree`): a port bound on another address may then be handed out. `Registry.listen`
-        /// also binds there unless its own options name an address. An IP address, such as
-        /// `'127.0.0.1'` or `'::1'`.
+        /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
+        /// bound on another address may then be handed out, and is good only for a server bound to
+        /// this one. `listen` also binds there unless its listen options name an address. An IP
+        /// address, such as `'127.0.0.1'` or `'::1'`.
         pub host: Option<String>,
         /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
         /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
@@ -163,11 +163,11 @@ options! {
         /// `[lo, hi]`: an array of two port numbers.
         #[napi(ts_type = "[number, number]")]
         pub range: Option<PortRange>,
-        /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-        /// `isFree`): a port bound on another address may then be handed out. `Registry.listen`
-        /// also binds there unless its own options name an address. An IP address, such as
-        /// `'127.0.0.1'` or `'::1'`. Without it, `listen` binds `::` in dual-stack mode (IPv4 and
-        /// IPv6) where the host has IPv6, else `0.0.0.0`.
+        /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
+        /// bound on another address may then be handed out, and is good only for a server bound to
+        /// this one. `listen` also binds there unless its listen options name an address. An IP
+        /// address, such as `'127.0.0.1'` or `'::1'`. Without it, `listen` binds `::` in dual-stack
+        /// mode (IPv4 and IPv6) where the host has IPv6, else `0.0.0.0`.
         pub host: Option<String>,
     }
 }

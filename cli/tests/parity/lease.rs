@@ -167,7 +167,7 @@ fn core_lease_options_are_read_with_their_kinds_and_docs() {
         "every field is documented"
     );
     let host = options.iter().find(|o| o.name == "host").unwrap();
-    assert!(host.doc_text().contains("`is_free_at`"), "{:?}", host.doc);
+    assert!(host.doc_text().contains("`listen` also binds"), "{:?}", host.doc);
     assert_eq!(plain("see [`Registry::set_force`])."), "see `set_force`).");
 }
 
