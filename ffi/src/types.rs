@@ -4,6 +4,8 @@ use std::ffi::c_char;
 
 use portpool_core::{Registry, ScopedLease};
 
+pub use crate::lease_options::portpool_lease_options;
+
 /// The version of this C ABI. It changes whenever a type, constant or function of
 /// `portpool.h` changes, a struct's size included; compare it with `portpool_abi_version()`
 /// to know which library was loaded at run time. A struct passed in leads with its size
@@ -79,57 +81,6 @@ pub const PORTPOOL_PROBE_DEFAULT: portpool_probe = 2;
 pub const PORTPOOL_PROBE_OFF: portpool_probe = 0;
 /// Probe, skipping ports bound by processes outside the registry.
 pub const PORTPOOL_PROBE_ON: portpool_probe = 1;
-
-/// Options of a new lease, for `portpool_register_ex`, `portpool_register_ports`,
-/// `portpool_allocate_ex`, `portpool_allocate_many`, `portpool_lease_open` and `portpool_listen`.
-///
-/// `portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;` (its size, every other field
-/// zero) is the default: a permanent TCP lease, not forced, with no owner, no excluded ports,
-/// no range, probed on the wildcards. Passing NULL instead of a struct means the same.
-/// **Owner:** the caller; the library only reads it during the call.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct portpool_lease_options {
-    /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LEASE_OPTIONS_INIT` (or
-    /// `sizeof(portpool_lease_options)`). A size smaller than any header ever gave, or over
-    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
-    /// is read when the fields this library does not know are zero.
-    pub struct_size: usize,
-    /// `PORTPOOL_PROTOCOL_TCP` (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
-    pub protocol: portpool_protocol,
-    /// `portpool_register_ex` in fixed mode only: take the port even when a process outside
-    /// the registry has it bound. A port leased to another name is never taken. Both
-    /// `portpool_register_ex` and `portpool_allocate_ex`: also return the port of a name whose
-    /// live lease another user made (as `portpool_set_force` does for every call).
-    pub force: bool,
-    /// The process that owns the lease (0: none). Once it exits the lease is stale and is
-    /// reclaimed. A pid that is negative, larger than any `pid_t` or names no running process
-    /// is `PORTPOOL_INVALID_ARGUMENT`.
-    pub pid: i64,
-    /// Seconds the lease lives unless renewed (0: forever). Negative or over 100 years is
-    /// `PORTPOOL_INVALID_ARGUMENT`.
-    pub ttl: i64,
-    /// Ports never handed out, even when preferred or next in the pool: `n_exclude` of them
-    /// (NULL when `n_exclude` is 0).
-    pub exclude: *const u16,
-    /// How many ports `exclude` holds.
-    pub n_exclude: usize,
-    /// Register only: after the preferred ports, the ports `range_start`..=`range_end` in
-    /// order, in either mode (both 0: no range; a pool has its own range, so allocating with
-    /// one is `PORTPOOL_INVALID_ARGUMENT`).
-    pub range_start: u16,
-    /// The last port of the range (inclusive).
-    pub range_end: u16,
-    /// Probe candidate ports on this one address (e.g. `"127.0.0.1"`) instead of the IPv4
-    /// and IPv6 wildcards; NULL: the wildcards. A port bound on another address may then be
-    /// handed out, so a server must bind this address only. `portpool_listen` binds it too.
-    pub host: *const c_char,
-    /// Register and allocate: probe candidates as this process will bind them, for a lease
-    /// the caller itself will serve on: a port it may not bind (a privileged port, for an
-    /// unprivileged process) is unavailable. False: such a port is judged by the kernel's
-    /// socket tables, as a lease may be for a privileged service.
-    pub bindable: bool,
-}
 
 /// What `portpool_find_free_ex` looks for. `PORTPOOL_FIND_OPTIONS_INIT` (its size, every
 /// other field zero), or NULL instead of a struct, is a TCP port the kernel picks, probed on
