@@ -284,6 +284,14 @@ func (m *cMemory) string(what, s string) (*C.char, error) {
 	return cs, err
 }
 
+// optionalString copies s for C (what names it in errors); NULL when s is empty.
+func (m *cMemory) optionalString(what, s string) (*C.char, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return m.string(what, s)
+}
+
 // ports copies ports for C; NULL when there are none.
 func (m *cMemory) ports(ports []uint16) *C.uint16_t {
 	if len(ports) == 0 {
