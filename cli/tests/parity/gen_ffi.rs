@@ -45,7 +45,9 @@ fn kind_sentence(option: &LeaseOption) -> String {
         }
         Kind::Ports => format!("`n_{name}` of them (NULL when `n_{name}` is 0)."),
         Kind::Range => format!("The ports `{name}_start`..=`{name}_end` (both 0: none)."),
-        Kind::Address => "A NUL-terminated IP address, e.g. `\"127.0.0.1\"`; NULL: none.".to_owned(),
+        Kind::Address => {
+            "A NUL-terminated IP address, e.g. `\"127.0.0.1\"`; NULL: none.".to_owned()
+        }
     }
 }
 

@@ -198,7 +198,9 @@ fn go_value(option: &LeaseOption) -> Option<(String, &'static str)> {
 fn to_c(option: &LeaseOption) -> String {
     let name = &option.name;
     match option.kind {
-        Kind::Ports => format!("\tc.{name}, c.n_{name} = mem.ports(o.{name}), C.size_t(len(o.{name}))\n"),
+        Kind::Ports => {
+            format!("\tc.{name}, c.n_{name} = mem.ports(o.{name}), C.size_t(len(o.{name}))\n")
+        }
         Kind::Address => format!(
             "\t{name}, err := mem.optionalString(\"{name}\", o.{name})\n\tif err != nil {{\n\t\treturn nil, err\n\t}}\n\tc.{name} = {name}\n"
         ),
@@ -233,7 +235,10 @@ fn go_bookkeeping(options: &[GoOption]) -> String {
         ")\n\n// nLeaseOptions is how many bits the lease options take.\nconst nLeaseOptions = {}\n\n",
         options.len()
     ));
-    let names: Vec<String> = options.iter().map(|g| format!("{:?}", g.function)).collect();
+    let names: Vec<String> = options
+        .iter()
+        .map(|g| format!("{:?}", g.function))
+        .collect();
     out.push_str(&format!(
         "// leaseOptionNames are the lease options' names, in the order of their bits.\n\
          var leaseOptionNames = []string{{{}}}\n\n",

@@ -195,7 +195,10 @@ impl LeaseOption {
 /// The first name front end `front` (an index into FRONT_ENDS) gives core operation `op` in
 /// tests/parity/operations.tsv, if `op` is one.
 pub fn op_name(op: &str, front: usize) -> Option<String> {
-    let (_, cells) = crate::table().rows.into_iter().find(|(core, _)| core == op)?;
+    let (_, cells) = crate::table()
+        .rows
+        .into_iter()
+        .find(|(core, _)| core == op)?;
     Some(cells[front].split(", ").next()?.to_owned())
 }
 
