@@ -250,8 +250,9 @@ const MAX_STRUCT_SIZE: usize = 4096;
 
 /// A struct that leads with its size, copied out of C memory: as many bytes as both the
 /// caller's `struct_size` and this library know, the fields the caller's header lacks zero.
-/// A size below the first header's or above [`MAX_STRUCT_SIZE`], or bytes this library does
-/// not know that are not zero, are `PORTPOOL_INVALID_ARGUMENT` (`what` names the struct).
+/// A size below the first header's or above [`MAX_STRUCT_SIZE`], or bytes after this library's
+/// last field (`Growable::END`) that are not zero, are `PORTPOOL_INVALID_ARGUMENT` (`what`
+/// names the struct).
 ///
 /// # Safety
 /// `ptr` is non-NULL and points to a readable, aligned struct of `struct_size` bytes.
@@ -269,10 +270,14 @@ pub(crate) unsafe fn sized<T: Growable>(
         )));
     }
     // SAFETY: the caller promises `size` readable bytes.
-    let newer = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size) }.get(ours..);
-    if newer.is_some_and(|tail| tail.iter().any(|b| *b != 0)) {
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size) };
+    // Past this library's last field: a newer header's fields, or this header's tail padding.
+    let unknown = bytes.get(T::END..).unwrap_or_default();
+    if let Some(at) = unknown.iter().position(|b| *b != 0) {
         return Err(invalid(format!(
-            "invalid {what}: it sets fields of a newer header ({size} bytes) that this libportpool (ABI {PORTPOOL_ABI_VERSION}, {ours} bytes) does not know"
+            "invalid {what}: it sets fields of a newer header ({size} bytes, byte {} not zero) that this libportpool (ABI {PORTPOOL_ABI_VERSION}, fields up to byte {}) does not know",
+            T::END + at,
+            T::END
         )));
     }
     let mut copy = std::mem::MaybeUninit::<T>::zeroed();
@@ -479,4 +484,37 @@ pub(crate) unsafe fn json_out(
     let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
     out_json.set(c_string(op(&reg.inner)?));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lease_options::{lease_options, portpool_lease_options};
+
+    /// `portpool_lease_options` as a caller whose header has a field after the last one this
+    /// library knows would pass it: that field's first byte set, `struct_size` just covering it
+    /// (within this header's size when the field fits in its tail padding).
+    fn with_unknown_byte(value: u8) -> Result<portpool_core::LeaseOptions> {
+        let end = <portpool_lease_options as Growable>::END;
+        let size = (end + 1).next_multiple_of(align_of::<portpool_lease_options>());
+        let mut buffer = vec![0u64; size.div_ceil(8)];
+        let bytes = buffer.as_mut_ptr().cast::<u8>();
+        // SAFETY: the buffer holds `size` bytes, aligned for the struct; struct_size leads.
+        unsafe {
+            bytes.cast::<usize>().write(size);
+            bytes.add(end).write(value);
+            lease_options(bytes.cast::<portpool_lease_options>())
+        }
+    }
+
+    #[test]
+    fn a_field_this_library_does_not_know_is_refused_even_in_the_tail_padding() {
+        let error = with_unknown_byte(1).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+        assert!(error.message().contains("newer header"), "{error}");
+        assert_eq!(
+            with_unknown_byte(0).unwrap(),
+            portpool_core::LeaseOptions::default()
+        );
+    }
 }

@@ -70,6 +70,11 @@ pub struct portpool_lease_options {
     pub bindable: bool,
 }
 
+/// Where the last field of `portpool_lease_options` ends (`Growable::END`): a caller's bytes
+/// after it, a newer header's fields or tail padding, must be zero.
+pub(crate) const LEASE_OPTIONS_END: usize =
+    std::mem::offset_of!(portpool_lease_options, bindable) + size_of::<bool>();
+
 /// Lease options; NULL gives the defaults. Zero fields mean "none".
 ///
 /// # Safety

@@ -180,17 +180,25 @@ pub(crate) trait Growable: Copy {
     /// Its size in ABI 4, the first with `struct_size`: the end of its last field then. A
     /// library reads any size from this one up.
     const FIRST_SIZE: usize;
+    /// Where its last field ends in this library. A caller's bytes from here to its
+    /// `struct_size` (a newer header's fields, or this header's tail padding) must be zero:
+    /// a field added at the end is never ignored silently, even one that fits in the padding
+    /// and leaves the size alone.
+    const END: usize;
 }
 
 impl Growable for portpool_lease_options {
     const NAME: &'static str = "portpool_lease_options";
     const FIRST_SIZE: usize =
         std::mem::offset_of!(portpool_lease_options, bindable) + size_of::<bool>();
+    const END: usize = crate::lease_options::LEASE_OPTIONS_END;
 }
 
 impl Growable for portpool_find_options {
     const NAME: &'static str = "portpool_find_options";
     const FIRST_SIZE: usize =
+        std::mem::offset_of!(portpool_find_options, host) + size_of::<*const c_char>();
+    const END: usize =
         std::mem::offset_of!(portpool_find_options, host) + size_of::<*const c_char>();
 }
 
@@ -198,12 +206,14 @@ impl Growable for portpool_listen_options {
     const NAME: &'static str = "portpool_listen_options";
     const FIRST_SIZE: usize =
         std::mem::offset_of!(portpool_listen_options, backlog) + size_of::<u32>();
+    const END: usize = std::mem::offset_of!(portpool_listen_options, backlog) + size_of::<i64>();
 }
 
 impl Growable for portpool_choice {
     const NAME: &'static str = "portpool_choice";
     const FIRST_SIZE: usize =
         std::mem::offset_of!(portpool_choice, mode) + size_of::<portpool_mode>();
+    const END: usize = std::mem::offset_of!(portpool_choice, mode) + size_of::<portpool_mode>();
 }
 
 #[cfg(all(test, target_pointer_width = "64"))]
@@ -221,6 +231,19 @@ mod tests {
         ("portpool_choice", 4, 40),
         ("portpool_status", 1, 4),
         ("portpool_port_state", 1, 4),
+    ];
+
+    /// Where the last field of each struct read by its `struct_size` ends, at every ABI version
+    /// that moved it (64-bit targets), oldest first. A field added at the end moves it even when
+    /// it fits in the struct's tail padding and leaves the size alone (a `bool` after
+    /// `bindable`, say): bump `PORTPOOL_ABI_VERSION` and add a row with the new version, as
+    /// for SIZES. (ABI 5 made `backlog` 64 bits wide within the same size.)
+    const ENDS: &[(&str, u32, usize)] = &[
+        ("portpool_lease_options", 4, 65),
+        ("portpool_find_options", 4, 64),
+        ("portpool_listen_options", 4, 20),
+        ("portpool_listen_options", 5, 24),
+        ("portpool_choice", 4, 36),
     ];
 
     /// The ABI versions that changed no size, and what they added.
@@ -280,12 +303,12 @@ mod tests {
                 "{name}'s size is of ABI {abi}, after PORTPOOL_ABI_VERSION {PORTPOOL_ABI_VERSION}"
             );
         }
-        let sizes = SIZES.iter().map(|(_, abi, _)| *abi);
+        let sizes = SIZES.iter().chain(ENDS).map(|(_, abi, _)| *abi);
         let newest = sizes.chain(ADDITIONS.iter().map(|(abi, _)| *abi)).max();
         assert_eq!(
             newest,
             Some(PORTPOOL_ABI_VERSION),
-            "PORTPOOL_ABI_VERSION changed with no size or addition that says why: add the rows of its change"
+            "PORTPOOL_ABI_VERSION changed with no size, end or addition that says why: add the rows of its change"
         );
     }
 
@@ -304,6 +327,43 @@ mod tests {
             // FIRST_SIZE is where the last field of ABI 4 ends; the size rounds it up.
             let rounded = first_size.next_multiple_of(align_of::<usize>());
             assert_eq!(Some(rounded), oldest, "{name}");
+        }
+    }
+
+    /// Each struct read by its `struct_size`: its name, `FIRST_SIZE` and `END`.
+    fn growables() -> [(&'static str, usize, usize); 4] {
+        fn of<T: Growable>() -> (&'static str, usize, usize) {
+            (T::NAME, T::FIRST_SIZE, T::END)
+        }
+        [
+            of::<portpool_lease_options>(),
+            of::<portpool_find_options>(),
+            of::<portpool_listen_options>(),
+            of::<portpool_choice>(),
+        ]
+    }
+
+    #[test]
+    fn every_growable_structs_last_field_is_pinned_to_the_abi_version_that_gave_it() {
+        for (name, first_size, end) in growables() {
+            let rows: Vec<_> = ENDS.iter().filter(|(n, ..)| *n == name).collect();
+            let (Some(oldest), Some(latest)) = (rows.first(), rows.last()) else {
+                panic!("{name} is not in ENDS: add where its last field ends and the ABI version");
+            };
+            assert_eq!(
+                (oldest.1, oldest.2),
+                (4, first_size),
+                "{name}: FIRST_SIZE is where its last field of ABI 4 ended"
+            );
+            assert_eq!(
+                latest.2, end,
+                "{name}'s last field moved: bump PORTPOOL_ABI_VERSION and add a row for it to ENDS"
+            );
+            assert!(
+                latest.1 <= PORTPOOL_ABI_VERSION,
+                "{name}'s end is of ABI {}, after PORTPOOL_ABI_VERSION {PORTPOOL_ABI_VERSION}",
+                latest.1
+            );
         }
     }
 }

@@ -193,6 +193,17 @@ fn generated_ffi() -> String {
         }
     }
     out.push_str("}\n");
+    let (last, last_type) = options
+        .last()
+        .and_then(|o| c_fields(o, &header).pop())
+        .map(|(name, rust_type, _)| (name, rust_type))
+        .expect("LeaseOptions has fields");
+    out.push_str(&format!(
+        "\n/// Where the last field of `portpool_lease_options` ends (`Growable::END`): a caller's bytes\n\
+         /// after it, a newer header's fields or tail padding, must be zero.\n\
+         pub(crate) const LEASE_OPTIONS_END: usize =\n    \
+         std::mem::offset_of!(portpool_lease_options, {last}) + size_of::<{last_type}>();\n"
+    ));
     out.push_str(READER);
     for option in &options {
         out.push_str(&format!(
