@@ -56,8 +56,9 @@ import (
 	"unsafe"
 )
 
-// ABIVersion is the version of the C ABI this package was written against.
-const ABIVersion = 5
+// ABIVersion is the version of the C ABI this package was built against: the
+// PORTPOOL_ABI_VERSION of portpool.h.
+const ABIVersion = C.PORTPOOL_ABI_VERSION
 
 // Registry is a handle on one registry file. Opening one does not touch the disk; each call
 // that changes the registry locks the file for its own duration only (waiting at most the
