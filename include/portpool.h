@@ -262,13 +262,13 @@ typedef struct portpool_lease_options {
      */
     bool force;
     /**
-     * The process that owns the lease: once it exits, the lease is stale and is reclaimed. 0:
-     * none. A pid that is negative, larger than any `pid_t` or names no running process is
+     * The process that owns the lease: once it exits, the lease is stale and is reclaimed. 0 means
+     * none; a pid that is negative, larger than any `pid_t` or names no running process is
      * `PORTPOOL_INVALID_ARGUMENT`.
      */
     int64_t pid;
     /**
-     * Seconds the lease lives unless renewed. 0: none. Negative or over 100 years is
+     * Seconds the lease lives unless renewed. 0 means none; negative or over 100 years is
      * `PORTPOOL_INVALID_ARGUMENT`.
      */
     int64_t ttl;
@@ -295,7 +295,7 @@ typedef struct portpool_lease_options {
      * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
      * `portpool_is_free`): a port bound on another address may then be handed out.
      * `portpool_listen` also binds there unless its own options name an address. A NUL-terminated
-     * IP address, e.g. `"127.0.0.1"`; NULL: none.
+     * IP address, e.g. `"127.0.0.1"`; NULL means none.
      */
     const char *host;
     /**

@@ -39,11 +39,11 @@ pub struct portpool_lease_options {
     /// and `portpool_allocate_ex`: also return the port of a name whose live lease another user
     /// made, as a handle that forces does (see `portpool_set_force`).
     pub force: bool,
-    /// The process that owns the lease: once it exits, the lease is stale and is reclaimed. 0:
-    /// none. A pid that is negative, larger than any `pid_t` or names no running process is
+    /// The process that owns the lease: once it exits, the lease is stale and is reclaimed. 0 means
+    /// none; a pid that is negative, larger than any `pid_t` or names no running process is
     /// `PORTPOOL_INVALID_ARGUMENT`.
     pub pid: i64,
-    /// Seconds the lease lives unless renewed. 0: none. Negative or over 100 years is
+    /// Seconds the lease lives unless renewed. 0 means none; negative or over 100 years is
     /// `PORTPOOL_INVALID_ARGUMENT`.
     pub ttl: i64,
     /// `portpool_register_ex` and `portpool_allocate_ex`: ports never handed out, even when
@@ -60,7 +60,7 @@ pub struct portpool_lease_options {
     /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
     /// `portpool_is_free`): a port bound on another address may then be handed out.
     /// `portpool_listen` also binds there unless its own options name an address. A NUL-terminated
-    /// IP address, e.g. `"127.0.0.1"`; NULL: none.
+    /// IP address, e.g. `"127.0.0.1"`; NULL means none.
     pub host: *const c_char,
     /// `portpool_register_ex` and `portpool_allocate_ex`: probe candidates as this process will
     /// bind them, for a lease whose holder is the caller itself (get-port's): a port it may not

@@ -37,16 +37,16 @@ fn kind_sentence(option: &LeaseOption) -> String {
         Kind::Protocol => "`PORTPOOL_PROTOCOL_TCP` (0), `PORTPOOL_PROTOCOL_UDP` or \
                            `PORTPOOL_PROTOCOL_TCP_UDP`."
             .to_owned(),
-        Kind::Pid => "0: none. A pid that is negative, larger than any `pid_t` or names no \
+        Kind::Pid => "0 means none; a pid that is negative, larger than any `pid_t` or names no \
                       running process is `PORTPOOL_INVALID_ARGUMENT`."
             .to_owned(),
         Kind::Seconds => {
-            "0: none. Negative or over 100 years is `PORTPOOL_INVALID_ARGUMENT`.".to_owned()
+            "0 means none; negative or over 100 years is `PORTPOOL_INVALID_ARGUMENT`.".to_owned()
         }
         Kind::Ports => format!("`n_{name}` of them (NULL when `n_{name}` is 0)."),
         Kind::Range => format!("The ports `{name}_start`..=`{name}_end` (both 0: none)."),
         Kind::Address => {
-            "A NUL-terminated IP address, e.g. `\"127.0.0.1\"`; NULL: none.".to_owned()
+            "A NUL-terminated IP address, e.g. `\"127.0.0.1\"`; NULL means none.".to_owned()
         }
     }
 }
