@@ -250,30 +250,31 @@ typedef struct portpool_lease_options {
      */
     size_t struct_size;
     /**
-     * `PORTPOOL_PROTOCOL_TCP` (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
+     * TCP (default), UDP, or `tcp+udp`: one port number held for both. `PORTPOOL_PROTOCOL_TCP`
+     * (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
      */
     portpool_protocol protocol;
     /**
-     * `portpool_register_ex` in fixed mode only: take the port even when a process outside
-     * the registry has it bound. A port leased to another name is never taken. Both
-     * `portpool_register_ex` and `portpool_allocate_ex`: also return the port of a name whose
-     * live lease another user made (as `portpool_set_force` does for every call).
+     * `portpool_register_ex` in fixed mode only: take the port even when a process outside the
+     * registry has it bound. A port leased to another name is never taken. `portpool_register_ex`
+     * and `portpool_allocate_ex`: also return the port of a name whose live lease another user
+     * made, as a handle that forces does (see `portpool_set_force`).
      */
     bool force;
     /**
-     * The process that owns the lease (0: none). Once it exits the lease is stale and is
-     * reclaimed. A pid that is negative, larger than any `pid_t` or names no running process
-     * is `PORTPOOL_INVALID_ARGUMENT`.
+     * The process that owns the lease: once it exits, the lease is stale and is reclaimed. 0 means
+     * none; a pid that is negative, larger than any `pid_t` or names no running process is
+     * `PORTPOOL_INVALID_ARGUMENT`.
      */
     int64_t pid;
     /**
-     * Seconds the lease lives unless renewed (0: forever). Negative or over 100 years is
+     * Seconds the lease lives unless renewed. 0 means none; negative or over 100 years is
      * `PORTPOOL_INVALID_ARGUMENT`.
      */
     int64_t ttl;
     /**
-     * Ports never handed out, even when preferred or next in the pool: `n_exclude` of them
-     * (NULL when `n_exclude` is 0).
+     * `portpool_register_ex` and `portpool_allocate_ex`: ports never handed out, even when
+     * preferred or next in the pool. `n_exclude` of them (NULL when `n_exclude` is 0).
      */
     const uint16_t *exclude;
     /**
@@ -281,9 +282,9 @@ typedef struct portpool_lease_options {
      */
     size_t n_exclude;
     /**
-     * Register only: after the preferred ports, the ports `range_start`..=`range_end` in
-     * order, in either mode (both 0: no range; a pool has its own range, so allocating with
-     * one is `PORTPOOL_INVALID_ARGUMENT`).
+     * `portpool_register_ex` only: after the preferred ports, the ports of this range in order
+     * (inclusive), in either mode. `portpool_allocate_ex` refuses it: a pool has its own range.
+     * The ports `range_start`..=`range_end` (both 0: none).
      */
     uint16_t range_start;
     /**
@@ -291,16 +292,18 @@ typedef struct portpool_lease_options {
      */
     uint16_t range_end;
     /**
-     * Probe candidate ports on this one address (e.g. `"127.0.0.1"`) instead of the IPv4
-     * and IPv6 wildcards; NULL: the wildcards. A port bound on another address may then be
-     * handed out, so a server must bind this address only. `portpool_listen` binds it too.
+     * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
+     * `portpool_is_free`): a port bound on another address may then be handed out.
+     * `portpool_listen` also binds there unless its own options name an address. A NUL-terminated
+     * IP address, e.g. `"127.0.0.1"`; NULL means none.
      */
     const char *host;
     /**
-     * Register and allocate: probe candidates as this process will bind them, for a lease
-     * the caller itself will serve on: a port it may not bind (a privileged port, for an
-     * unprivileged process) is unavailable. False: such a port is judged by the kernel's
-     * socket tables, as a lease may be for a privileged service.
+     * `portpool_register_ex` and `portpool_allocate_ex`: probe candidates as this process will
+     * bind them, for a lease whose holder is the caller itself (get-port's): a port it may not
+     * bind — a privileged port, for an unprivileged process — is unavailable. Off (the
+     * default), such a port is judged by the kernel's socket tables, as a lease may be for a
+     * privileged service.
      */
     bool bindable;
 } portpool_lease_options;

@@ -31,33 +31,29 @@ type leaseOptions struct {
 	pool  string
 	ports []uint16
 	mode  Mode
-	// What the C struct points to, copied into C memory by lease (cgo lets C keep no Go
-	// pointer inside a struct it is given).
-	exclude []uint16
-	host    string
+	// What the lease options' C fields point to (lease_options_gen.go).
+	leaseValues
 	// Listen only: the queue of connections not yet accepted (0: the kernel's somaxconn).
 	backlog C.int64_t
 }
 
-type optionSet uint16
+type optionSet uint32
 
+// The bits of the options that are not core's lease options, after those
+// (lease_options_gen.go).
 const (
-	setProtocol optionSet = 1 << iota
-	setForce
-	setOwner
-	setTTL
-	setPool
+	setPool optionSet = 1 << (nLeaseOptions + iota)
 	setPorts
 	setMode
-	setRange
-	setExclude
-	setHost
 	setBacklog
-	setBindable
 )
 
-// The options' names, in the order of the bits above, for errors.
-var optionNames = []string{"WithProtocol", "WithForce", "WithOwner", "WithTTL", "WithPool", "WithPort",
+// The options' names, in the order of their bits.
+var optionNames = slices.Concat(leaseOptionNames, []string{"WithPool", "WithPort", "WithMode", "WithBacklog"})
+
+// errorOrder is the order errors list a call's options in ("Register takes only WithProtocol,
+// ..."); an option not in it (a lease option added since) comes after these.
+var errorOrder = []string{"WithProtocol", "WithForce", "WithOwner", "WithTTL", "WithPool", "WithPort",
 	"WithMode", "WithRange", "WithExclude", "WithHost", "WithBacklog", "WithBindable"}
 
 // optionsNamed is the set of the options named (as tests/parity/options.tsv names them, for
@@ -86,48 +82,6 @@ func allowed(call string) optionSet {
 	return set
 }
 
-// WithProtocol leases a port of protocol p (TCP by default).
-func WithProtocol(p Protocol) LeaseOption {
-	return func(o *leaseOptions) { o.c.protocol, o.set = C.portpool_protocol(p), o.set|setProtocol }
-}
-
-// WithForce lets a fixed-mode Register take a port that a process outside the registry has
-// bound. A port leased to another name is never taken. It also lets Register and Allocate
-// return the port of a name whose live lease another user made (as SetForce does for every
-// call).
-func WithForce() LeaseOption {
-	return func(o *leaseOptions) { o.c.force, o.set = true, o.set|setForce }
-}
-
-// WithBindable probes candidate ports as this process will bind them, for a lease it serves
-// on itself: a port it may not bind (a privileged port, for an unprivileged process) is
-// unavailable. Without it, such a port is judged by the kernel's socket tables, as a lease
-// may be for a privileged service.
-func WithBindable() LeaseOption {
-	return func(o *leaseOptions) { o.c.bindable, o.set = true, o.set|setBindable }
-}
-
-// WithOwner makes process pid the lease's owner: once it exits, the lease is stale and is
-// reclaimed. For BeginHandover, CommitHandover and AbortHandover it names the next
-// generation's process. Zero means no owner, as everywhere in this package; a negative pid,
-// or one that names no running process, is ErrInvalidArgument (checked by libportpool).
-func WithOwner(pid int) LeaseOption {
-	return func(o *leaseOptions) {
-		o.set |= setOwner
-		o.c.pid = C.int64_t(pid)
-	}
-}
-
-// WithTTL gives the lease a time to live, rounded up to whole seconds: it is stale once ttl
-// passes without a Renew. Zero means no time to live, as everywhere in this package; a
-// negative one, or one over 100 years, is ErrInvalidArgument (checked by libportpool).
-func WithTTL(ttl time.Duration) LeaseOption {
-	return func(o *leaseOptions) {
-		o.set |= setTTL
-		o.c.ttl = C.int64_t(ttlSeconds(ttl))
-	}
-}
-
 // ttlSeconds converts a duration to whole seconds for libportpool, rounding up, so that a
 // lease never ends early: any positive duration is at least 1 s, any negative one at most
 // -1 s (which libportpool refuses, naming it).
@@ -139,6 +93,25 @@ func ttlSeconds(ttl time.Duration) int64 {
 		seconds = -1
 	}
 	return seconds
+}
+
+// cRange is the range lo to hi for libportpool: each a port (1-65535), else ErrInvalidArgument;
+// libportpool checks the rest.
+func cRange(lo, hi int) (C.uint16_t, C.uint16_t, error) {
+	checked, err := cPorts([]int{lo, hi})
+	if err != nil {
+		return 0, 0, err
+	}
+	return C.uint16_t(checked[0]), C.uint16_t(checked[1]), nil
+}
+
+// cHost is ip's text for libportpool, which checks that it is an address of this host; the zero
+// netip.Addr is ErrInvalidArgument.
+func cHost(ip netip.Addr) (string, error) {
+	if !ip.IsValid() {
+		return "", invalid("invalid host: the zero netip.Addr is no address")
+	}
+	return ip.String(), nil
 }
 
 // WithPool takes the port of Lease, Listen or ListenPacket from pool (by default, the
@@ -173,60 +146,6 @@ func WithMode(mode Mode) LeaseOption {
 	return func(o *leaseOptions) { o.mode, o.set = mode, o.set|setMode }
 }
 
-// WithRange adds the ports lo to hi (inclusive), in order, after the preferred ports, as
-// get-port's portNumbers does: for Register, RegisterAny, Lease, Listen and ListenPacket (in
-// either mode), and FindFree and FindFreeN. Without it, ModeFlexible goes on upward from the
-// first preferred port and ModeFixed takes only the preferred ports; FindFree lets the kernel
-// pick. Port 0, or lo above hi, is ErrInvalidArgument. A pool has its own range, so
-// Allocate takes no WithRange, and Lease or Listen with WithPool refuse it.
-func WithRange(lo, hi int) LeaseOption {
-	checked, err := cPorts([]int{lo, hi})
-	return func(o *leaseOptions) {
-		o.set |= setRange
-		if err != nil {
-			o.err = err
-			return
-		}
-		o.c.range_start, o.c.range_end = C.uint16_t(checked[0]), C.uint16_t(checked[1])
-	}
-}
-
-// WithExclude names ports that are never handed out, even when preferred, in the range or
-// next in a pool: for Register, RegisterAny, Allocate, AllocateMany, Lease, Listen,
-// ListenPacket, FindFree and FindFreeN (get-port's exclude). Given more than once, the ports
-// add up. Port 0 is ErrInvalidArgument.
-func WithExclude(ports ...int) LeaseOption {
-	checked, err := cPorts(ports)
-	return func(o *leaseOptions) {
-		o.exclude, o.set = append(o.exclude, checked...), o.set|setExclude
-		if err != nil {
-			o.err = err
-		}
-	}
-}
-
-// WithHost checks candidate ports on the one address ip (e.g. 127.0.0.1) instead of the IPv4
-// and IPv6 wildcards, as get-port's host does; Listen and ListenPacket also bind ip. It is
-// taken by Register, RegisterAny, Allocate, AllocateMany, Lease, Listen, ListenPacket,
-// FindFree and FindFreeN.
-//
-// What that means for the guarantee: a port another process has bound on another address
-// (127.0.0.1 when ip is 192.0.2.7, say) reads as free, so the lease is only good for a server
-// that binds ip alone. An ip that is not an address of this host is ErrInvalidArgument, and so
-// is the zero netip.Addr. A netip.Addr is taken rather than a net.IP because it is a value:
-// the option keeps no slice the caller may change, IPv4 and IPv4-mapped IPv6 stay apart, and
-// the zero value is told from an address (use netip.AddrFromSlice to convert a net.IP).
-func WithHost(ip netip.Addr) LeaseOption {
-	return func(o *leaseOptions) {
-		o.set |= setHost
-		if !ip.IsValid() {
-			o.err = invalid("invalid host: the zero netip.Addr is no address")
-			return
-		}
-		o.host = ip.String()
-	}
-}
-
 // WithBacklog sets the length of the queue of connections Listen's socket has not accepted
 // yet (default, and 0: the kernel's net.core.somaxconn, which also caps it). Over
 // 2147483647, or negative, is ErrInvalidArgument. Only Listen takes it.
@@ -235,24 +154,6 @@ func WithBacklog(n int) LeaseOption {
 		o.set |= setBacklog
 		o.backlog = C.int64_t(n) // libportpool checks it
 	}
-}
-
-// lease returns the options for libportpool, the ports and host they point to copied into mem.
-// The struct is a copy of its own: cgo checks the whole Go object a pointer points into, and
-// leaseOptions holds Go pointers.
-func (o *leaseOptions) lease(mem *cMemory) (*C.portpool_lease_options, error) {
-	c := new(C.portpool_lease_options)
-	*c = o.c
-	c.struct_size = C.size_t(unsafe.Sizeof(*c))
-	c.exclude, c.n_exclude = mem.ports(o.exclude), C.size_t(len(o.exclude))
-	if o.set&setHost != 0 {
-		host, err := mem.string("host", o.host)
-		if err != nil {
-			return nil, err
-		}
-		c.host = host
-	}
-	return c, nil
 }
 
 // leaseOptionsOf collects the options of a call that makes a lease, refusing any outside
@@ -307,6 +208,13 @@ func allowedNames(allowed optionSet) string {
 			names = append(names, name)
 		}
 	}
+	rank := func(name string) int {
+		if at := slices.Index(errorOrder, name); at >= 0 {
+			return at
+		}
+		return len(errorOrder)
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return rank(a) - rank(b) })
 	if len(names) < 2 {
 		return strings.Join(names, "")
 	}

@@ -56,8 +56,9 @@ import (
 	"unsafe"
 )
 
-// ABIVersion is the version of the C ABI this package was written against.
-const ABIVersion = 5
+// ABIVersion is the version of the C ABI this package was built against: the
+// PORTPOOL_ABI_VERSION of portpool.h.
+const ABIVersion = C.PORTPOOL_ABI_VERSION
 
 // Registry is a handle on one registry file. Opening one does not touch the disk; each call
 // that changes the registry locks the file for its own duration only (waiting at most the
@@ -282,6 +283,14 @@ func (m *cMemory) string(what, s string) (*C.char, error) {
 		*m = append(*m, unsafe.Pointer(cs))
 	}
 	return cs, err
+}
+
+// optionalString copies s for C (what names it in errors); NULL when s is empty.
+func (m *cMemory) optionalString(what, s string) (*C.char, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return m.string(what, s)
 }
 
 // ports copies ports for C; NULL when there are none.

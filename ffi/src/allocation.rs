@@ -6,9 +6,9 @@ use std::ffi::c_char;
 use portpool_core::PortState;
 
 use crate::args::{
-    self, json_out, lease_options, name_to_port, optional_out, optional_text, out, registry,
-    set_json, text,
+    self, json_out, name_to_port, optional_out, optional_text, out, registry, set_json, text,
 };
+use crate::lease_options::lease_options;
 use crate::status::{guard, portpool_error, portpool_status};
 use crate::types::{
     portpool_lease_options, portpool_mode, portpool_port_state, portpool_probe, portpool_protocol,

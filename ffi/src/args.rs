@@ -10,16 +10,15 @@ use std::ptr::NonNull;
 use std::net::IpAddr;
 
 use portpool_core::{
-    Choice, Error, ErrorKind, FindOptions, LeaseOptions, ListenOptions, Mode, Protocol, Registry,
-    Result,
+    Choice, Error, ErrorKind, FindOptions, ListenOptions, Mode, Protocol, Registry, Result,
 };
 
 use crate::types::{
     Growable, PORTPOOL_ABI_VERSION, PORTPOOL_MODE_FIXED, PORTPOOL_MODE_FLEXIBLE,
     PORTPOOL_MODE_POOL, PORTPOOL_PROBE_DEFAULT, PORTPOOL_PROBE_OFF, PORTPOOL_PROBE_ON,
     PORTPOOL_PROTOCOL_TCP, PORTPOOL_PROTOCOL_TCP_UDP, PORTPOOL_PROTOCOL_UDP, portpool_choice,
-    portpool_find_options, portpool_lease, portpool_lease_options, portpool_listen_options,
-    portpool_mode, portpool_probe, portpool_protocol, portpool_registry,
+    portpool_find_options, portpool_lease, portpool_listen_options, portpool_mode, portpool_probe,
+    portpool_protocol, portpool_registry,
 };
 
 fn invalid(message: String) -> Error {
@@ -251,12 +250,16 @@ const MAX_STRUCT_SIZE: usize = 4096;
 
 /// A struct that leads with its size, copied out of C memory: as many bytes as both the
 /// caller's `struct_size` and this library know, the fields the caller's header lacks zero.
-/// A size below the first header's or above [`MAX_STRUCT_SIZE`], or bytes this library does
-/// not know that are not zero, are `PORTPOOL_INVALID_ARGUMENT` (`what` names the struct).
+/// A size below the first header's or above [`MAX_STRUCT_SIZE`], or bytes after this library's
+/// last field (`Growable::END`) that are not zero, are `PORTPOOL_INVALID_ARGUMENT` (`what`
+/// names the struct).
 ///
 /// # Safety
 /// `ptr` is non-NULL and points to a readable, aligned struct of `struct_size` bytes.
-unsafe fn sized<T: Growable>(ptr: *const T, what: &str) -> Result<std::mem::MaybeUninit<T>> {
+pub(crate) unsafe fn sized<T: Growable>(
+    ptr: *const T,
+    what: &str,
+) -> Result<std::mem::MaybeUninit<T>> {
     // SAFETY: every struct of the ABI leads with a `size_t struct_size`.
     let size = unsafe { ptr.cast::<usize>().read() };
     let ours = size_of::<T>();
@@ -267,10 +270,14 @@ unsafe fn sized<T: Growable>(ptr: *const T, what: &str) -> Result<std::mem::Mayb
         )));
     }
     // SAFETY: the caller promises `size` readable bytes.
-    let newer = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size) }.get(ours..);
-    if newer.is_some_and(|tail| tail.iter().any(|b| *b != 0)) {
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size) };
+    // Past this library's last field: a newer header's fields, or this header's tail padding.
+    let unknown = bytes.get(T::END..).unwrap_or_default();
+    if let Some(at) = unknown.iter().position(|b| *b != 0) {
         return Err(invalid(format!(
-            "invalid {what}: it sets fields of a newer header ({size} bytes) that this libportpool (ABI {PORTPOOL_ABI_VERSION}, {ours} bytes) does not know"
+            "invalid {what}: it sets fields of a newer header ({size} bytes, byte {} not zero) that this libportpool (ABI {PORTPOOL_ABI_VERSION}, fields up to byte {}) does not know",
+            T::END + at,
+            T::END
         )));
     }
     let mut copy = std::mem::MaybeUninit::<T>::zeroed();
@@ -283,51 +290,6 @@ unsafe fn sized<T: Growable>(ptr: *const T, what: &str) -> Result<std::mem::Mayb
         );
     }
     Ok(copy)
-}
-
-/// Lease options; NULL gives the defaults. Zero fields mean "none".
-///
-/// # Safety
-/// `ptr` is NULL or points to a readable `portpool_lease_options` of `struct_size` bytes whose
-/// pointers are as its fields say.
-pub(crate) unsafe fn lease_options(ptr: *const portpool_lease_options) -> Result<LeaseOptions> {
-    if ptr.is_null() {
-        return Ok(LeaseOptions::default());
-    }
-    // SAFETY: forwarded from this function's contract.
-    let copy = unsafe { sized(ptr, "options")? };
-    let ptr = copy.as_ptr();
-    // SAFETY: `copy` is a whole struct, fields the caller lacks zeroed. `force` and `bindable`
-    // are read as bytes, so a value other than 0 or 1 (a C `bool` filled by memset, say) means
-    // true instead of being undefined behaviour; every other field is valid with any bits.
-    let (raw_protocol, force, bindable, pid, ttl, exclude, n_exclude, range, host) = unsafe {
-        (
-            (&raw const (*ptr).protocol).read(),
-            (&raw const (*ptr).force).cast::<u8>().read() != 0,
-            (&raw const (*ptr).bindable).cast::<u8>().read() != 0,
-            (&raw const (*ptr).pid).read(),
-            (&raw const (*ptr).ttl).read(),
-            (&raw const (*ptr).exclude).read(),
-            (&raw const (*ptr).n_exclude).read(),
-            (
-                (&raw const (*ptr).range_start).read(),
-                (&raw const (*ptr).range_end).read(),
-            ),
-            (&raw const (*ptr).host).read(),
-        )
-    };
-    Ok(LeaseOptions {
-        protocol: protocol(raw_protocol)?,
-        force,
-        pid: optional_pid(pid)?,
-        ttl: optional_ttl(ttl)?,
-        // SAFETY: forwarded from this function's contract.
-        exclude: unsafe { ports(exclude, n_exclude, "options.exclude")? },
-        range: optional_range(range),
-        // SAFETY: forwarded from this function's contract.
-        host: unsafe { optional_host(host, "options.host")? },
-        bindable,
-    })
 }
 
 /// What `portpool_find_free_ex` looks for, `count` ports; NULL gives the defaults.
@@ -382,7 +344,7 @@ pub(crate) unsafe fn listen_options(ptr: *const portpool_listen_options) -> Resu
 }
 
 /// A range from C, where both ends 0 mean none; core checks every other value.
-fn optional_range((start, end): (u16, u16)) -> Option<(u16, u16)> {
+pub(crate) fn optional_range((start, end): (u16, u16)) -> Option<(u16, u16)> {
     (start != 0 || end != 0).then_some((start, end))
 }
 
@@ -390,7 +352,7 @@ fn optional_range((start, end): (u16, u16)) -> Option<(u16, u16)> {
 ///
 /// # Safety
 /// As for [`text`].
-unsafe fn optional_host(ptr: *const c_char, what: &str) -> Result<Option<IpAddr>> {
+pub(crate) unsafe fn optional_host(ptr: *const c_char, what: &str) -> Result<Option<IpAddr>> {
     // SAFETY: forwarded from this function's contract.
     let Some(host) = (unsafe { optional_text(ptr, what)? }) else {
         return Ok(None);
@@ -437,6 +399,16 @@ pub(crate) unsafe fn choice(ptr: *const portpool_choice) -> Result<Choice> {
     // No ports (n_ports 0) is the pool's choice; C always has a mode, flexible when zeroed.
     let ports = (!ports.is_empty()).then_some(ports);
     Choice::new(pool.map(str::to_owned), ports, Some(mode(raw.mode)?))
+}
+
+/// A flag from C, read as a byte: any value but 0 (a C `bool` filled by memset, say) is true
+/// instead of being undefined behaviour.
+///
+/// # Safety
+/// `ptr` points to a readable `bool`-sized byte.
+pub(crate) unsafe fn flag(ptr: *const bool) -> bool {
+    // SAFETY: the caller promises a readable byte, and every bit pattern is a valid `u8`.
+    unsafe { ptr.cast::<u8>().read() != 0 }
 }
 
 /// A pid from C, where 0 means none; core checks every other value.
@@ -512,4 +484,37 @@ pub(crate) unsafe fn json_out(
     let (reg, out_json) = unsafe { (registry(reg)?, out(out_json, "out_json")?) };
     out_json.set(c_string(op(&reg.inner)?));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lease_options::{lease_options, portpool_lease_options};
+
+    /// `portpool_lease_options` as a caller whose header has a field after the last one this
+    /// library knows would pass it: that field's first byte set, `struct_size` just covering it
+    /// (within this header's size when the field fits in its tail padding).
+    fn with_unknown_byte(value: u8) -> Result<portpool_core::LeaseOptions> {
+        let end = <portpool_lease_options as Growable>::END;
+        let size = (end + 1).next_multiple_of(align_of::<portpool_lease_options>());
+        let mut buffer = vec![0u64; size.div_ceil(8)];
+        let bytes = buffer.as_mut_ptr().cast::<u8>();
+        // SAFETY: the buffer holds `size` bytes, aligned for the struct; struct_size leads.
+        unsafe {
+            bytes.cast::<usize>().write(size);
+            bytes.add(end).write(value);
+            lease_options(bytes.cast::<portpool_lease_options>())
+        }
+    }
+
+    #[test]
+    fn a_field_this_library_does_not_know_is_refused_even_in_the_tail_padding() {
+        let error = with_unknown_byte(1).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+        assert!(error.message().contains("newer header"), "{error}");
+        assert_eq!(
+            with_unknown_byte(0).unwrap(),
+            portpool_core::LeaseOptions::default()
+        );
+    }
 }

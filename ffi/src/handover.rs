@@ -7,9 +7,9 @@ use portpool_core::{Ending, Error, ErrorKind, HandoverOptions, Registry, Result}
 
 use crate::args;
 use crate::args::{
-    lease_options, name_to_port, optional_out, optional_pid, optional_text, registry, set_json,
-    text,
+    name_to_port, optional_out, optional_pid, optional_text, registry, set_json, text,
 };
+use crate::lease_options::lease_options;
 use crate::status::{guard, portpool_error, portpool_status};
 use crate::types::{portpool_lease_options, portpool_registry};
 

@@ -89,6 +89,7 @@ mod listen;
 mod scoped;
 
 mod args;
+mod lease_options;
 mod status;
 mod types;
 

@@ -5,7 +5,8 @@ use std::ffi::{c_char, c_int};
 use std::os::fd::IntoRawFd;
 
 use crate::args;
-use crate::args::{choice, lease_options, listen_options, out, registry, text};
+use crate::args::{choice, listen_options, out, registry, text};
+use crate::lease_options::lease_options;
 use crate::status::{guard, portpool_error, portpool_status};
 use crate::types::{
     portpool_choice, portpool_lease_options, portpool_listen_options, portpool_registry,

@@ -5,9 +5,9 @@ use std::ffi::c_char;
 
 use crate::args;
 use crate::args::{
-    choice, handle, into_handle, lease_options, optional_out, out, registry, take_handle,
-    take_live, text,
+    choice, handle, into_handle, optional_out, out, registry, take_handle, take_live, text,
 };
+use crate::lease_options::lease_options;
 use crate::status::{guard, portpool_error, portpool_status, quietly};
 use crate::types::{portpool_choice, portpool_lease, portpool_lease_options, portpool_registry};
 

@@ -4,6 +4,8 @@ use std::ffi::c_char;
 
 use portpool_core::{Registry, ScopedLease};
 
+pub use crate::lease_options::portpool_lease_options;
+
 /// The version of this C ABI. It changes whenever a type, constant or function of
 /// `portpool.h` changes, a struct's size included; compare it with `portpool_abi_version()`
 /// to know which library was loaded at run time. A struct passed in leads with its size
@@ -79,57 +81,6 @@ pub const PORTPOOL_PROBE_DEFAULT: portpool_probe = 2;
 pub const PORTPOOL_PROBE_OFF: portpool_probe = 0;
 /// Probe, skipping ports bound by processes outside the registry.
 pub const PORTPOOL_PROBE_ON: portpool_probe = 1;
-
-/// Options of a new lease, for `portpool_register_ex`, `portpool_register_ports`,
-/// `portpool_allocate_ex`, `portpool_allocate_many`, `portpool_lease_open` and `portpool_listen`.
-///
-/// `portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;` (its size, every other field
-/// zero) is the default: a permanent TCP lease, not forced, with no owner, no excluded ports,
-/// no range, probed on the wildcards. Passing NULL instead of a struct means the same.
-/// **Owner:** the caller; the library only reads it during the call.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct portpool_lease_options {
-    /// `sizeof` this struct as the caller compiled it: set it with `PORTPOOL_LEASE_OPTIONS_INIT` (or
-    /// `sizeof(portpool_lease_options)`). A size smaller than any header ever gave, or over
-    /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
-    /// is read when the fields this library does not know are zero.
-    pub struct_size: usize,
-    /// `PORTPOOL_PROTOCOL_TCP` (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
-    pub protocol: portpool_protocol,
-    /// `portpool_register_ex` in fixed mode only: take the port even when a process outside
-    /// the registry has it bound. A port leased to another name is never taken. Both
-    /// `portpool_register_ex` and `portpool_allocate_ex`: also return the port of a name whose
-    /// live lease another user made (as `portpool_set_force` does for every call).
-    pub force: bool,
-    /// The process that owns the lease (0: none). Once it exits the lease is stale and is
-    /// reclaimed. A pid that is negative, larger than any `pid_t` or names no running process
-    /// is `PORTPOOL_INVALID_ARGUMENT`.
-    pub pid: i64,
-    /// Seconds the lease lives unless renewed (0: forever). Negative or over 100 years is
-    /// `PORTPOOL_INVALID_ARGUMENT`.
-    pub ttl: i64,
-    /// Ports never handed out, even when preferred or next in the pool: `n_exclude` of them
-    /// (NULL when `n_exclude` is 0).
-    pub exclude: *const u16,
-    /// How many ports `exclude` holds.
-    pub n_exclude: usize,
-    /// Register only: after the preferred ports, the ports `range_start`..=`range_end` in
-    /// order, in either mode (both 0: no range; a pool has its own range, so allocating with
-    /// one is `PORTPOOL_INVALID_ARGUMENT`).
-    pub range_start: u16,
-    /// The last port of the range (inclusive).
-    pub range_end: u16,
-    /// Probe candidate ports on this one address (e.g. `"127.0.0.1"`) instead of the IPv4
-    /// and IPv6 wildcards; NULL: the wildcards. A port bound on another address may then be
-    /// handed out, so a server must bind this address only. `portpool_listen` binds it too.
-    pub host: *const c_char,
-    /// Register and allocate: probe candidates as this process will bind them, for a lease
-    /// the caller itself will serve on: a port it may not bind (a privileged port, for an
-    /// unprivileged process) is unavailable. False: such a port is judged by the kernel's
-    /// socket tables, as a lease may be for a privileged service.
-    pub bindable: bool,
-}
 
 /// What `portpool_find_free_ex` looks for. `PORTPOOL_FIND_OPTIONS_INIT` (its size, every
 /// other field zero), or NULL instead of a struct, is a TCP port the kernel picks, probed on
@@ -229,17 +180,25 @@ pub(crate) trait Growable: Copy {
     /// Its size in ABI 4, the first with `struct_size`: the end of its last field then. A
     /// library reads any size from this one up.
     const FIRST_SIZE: usize;
+    /// Where its last field ends in this library. A caller's bytes from here to its
+    /// `struct_size` (a newer header's fields, or this header's tail padding) must be zero:
+    /// a field added at the end is never ignored silently, even one that fits in the padding
+    /// and leaves the size alone.
+    const END: usize;
 }
 
 impl Growable for portpool_lease_options {
     const NAME: &'static str = "portpool_lease_options";
     const FIRST_SIZE: usize =
         std::mem::offset_of!(portpool_lease_options, bindable) + size_of::<bool>();
+    const END: usize = crate::lease_options::LEASE_OPTIONS_END;
 }
 
 impl Growable for portpool_find_options {
     const NAME: &'static str = "portpool_find_options";
     const FIRST_SIZE: usize =
+        std::mem::offset_of!(portpool_find_options, host) + size_of::<*const c_char>();
+    const END: usize =
         std::mem::offset_of!(portpool_find_options, host) + size_of::<*const c_char>();
 }
 
@@ -247,12 +206,14 @@ impl Growable for portpool_listen_options {
     const NAME: &'static str = "portpool_listen_options";
     const FIRST_SIZE: usize =
         std::mem::offset_of!(portpool_listen_options, backlog) + size_of::<u32>();
+    const END: usize = std::mem::offset_of!(portpool_listen_options, backlog) + size_of::<i64>();
 }
 
 impl Growable for portpool_choice {
     const NAME: &'static str = "portpool_choice";
     const FIRST_SIZE: usize =
         std::mem::offset_of!(portpool_choice, mode) + size_of::<portpool_mode>();
+    const END: usize = std::mem::offset_of!(portpool_choice, mode) + size_of::<portpool_mode>();
 }
 
 #[cfg(all(test, target_pointer_width = "64"))]
@@ -270,6 +231,19 @@ mod tests {
         ("portpool_choice", 4, 40),
         ("portpool_status", 1, 4),
         ("portpool_port_state", 1, 4),
+    ];
+
+    /// Where the last field of each struct read by its `struct_size` ends, at every ABI version
+    /// that moved it (64-bit targets), oldest first. A field added at the end moves it even when
+    /// it fits in the struct's tail padding and leaves the size alone (a `bool` after
+    /// `bindable`, say): bump `PORTPOOL_ABI_VERSION` and add a row with the new version, as
+    /// for SIZES. (ABI 5 made `backlog` 64 bits wide within the same size.)
+    const ENDS: &[(&str, u32, usize)] = &[
+        ("portpool_lease_options", 4, 65),
+        ("portpool_find_options", 4, 64),
+        ("portpool_listen_options", 4, 20),
+        ("portpool_listen_options", 5, 24),
+        ("portpool_choice", 4, 36),
     ];
 
     /// The ABI versions that changed no size, and what they added.
@@ -329,12 +303,12 @@ mod tests {
                 "{name}'s size is of ABI {abi}, after PORTPOOL_ABI_VERSION {PORTPOOL_ABI_VERSION}"
             );
         }
-        let sizes = SIZES.iter().map(|(_, abi, _)| *abi);
+        let sizes = SIZES.iter().chain(ENDS).map(|(_, abi, _)| *abi);
         let newest = sizes.chain(ADDITIONS.iter().map(|(abi, _)| *abi)).max();
         assert_eq!(
             newest,
             Some(PORTPOOL_ABI_VERSION),
-            "PORTPOOL_ABI_VERSION changed with no size or addition that says why: add the rows of its change"
+            "PORTPOOL_ABI_VERSION changed with no size, end or addition that says why: add the rows of its change"
         );
     }
 
@@ -353,6 +327,43 @@ mod tests {
             // FIRST_SIZE is where the last field of ABI 4 ends; the size rounds it up.
             let rounded = first_size.next_multiple_of(align_of::<usize>());
             assert_eq!(Some(rounded), oldest, "{name}");
+        }
+    }
+
+    /// Each struct read by its `struct_size`: its name, `FIRST_SIZE` and `END`.
+    fn growables() -> [(&'static str, usize, usize); 4] {
+        fn of<T: Growable>() -> (&'static str, usize, usize) {
+            (T::NAME, T::FIRST_SIZE, T::END)
+        }
+        [
+            of::<portpool_lease_options>(),
+            of::<portpool_find_options>(),
+            of::<portpool_listen_options>(),
+            of::<portpool_choice>(),
+        ]
+    }
+
+    #[test]
+    fn every_growable_structs_last_field_is_pinned_to_the_abi_version_that_gave_it() {
+        for (name, first_size, end) in growables() {
+            let rows: Vec<_> = ENDS.iter().filter(|(n, ..)| *n == name).collect();
+            let (Some(oldest), Some(latest)) = (rows.first(), rows.last()) else {
+                panic!("{name} is not in ENDS: add where its last field ends and the ABI version");
+            };
+            assert_eq!(
+                (oldest.1, oldest.2),
+                (4, first_size),
+                "{name}: FIRST_SIZE is where its last field of ABI 4 ended"
+            );
+            assert_eq!(
+                latest.2, end,
+                "{name}'s last field moved: bump PORTPOOL_ABI_VERSION and add a row for it to ENDS"
+            );
+            assert!(
+                latest.1 <= PORTPOOL_ABI_VERSION,
+                "{name}'s end is of ABI {}, after PORTPOOL_ABI_VERSION {PORTPOOL_ABI_VERSION}",
+                latest.1
+            );
         }
     }
 }

@@ -201,3 +201,45 @@ fn lease_operations_are_those_whose_core_signature_takes_lease_options() {
         );
     }
 }
+impl LeaseOption {
+    /// The doc comment as one paragraph, each code span that names a core operation
+    /// (`register`, `Registry::listen`) renamed by `name` to the front end's spelling (`None`:
+    /// left as core writes it).
+    pub fn doc_named(&self, name: impl Fn(&str) -> Option<String>) -> String {
+        let text = self.doc_text();
+        let mut out = String::new();
+        let mut parts = text.split('`');
+        out.push_str(parts.next().unwrap_or_default());
+        for (i, part) in parts.enumerate() {
+            out.push('`');
+            let op = part.strip_prefix("Registry::").unwrap_or(part);
+            let is_name = !op.is_empty() && op.chars().all(|c| c.is_alphanumeric() || c == '_');
+            match (i % 2, is_name.then(|| name(op)).flatten()) {
+                (0, Some(renamed)) => out.push_str(&renamed),
+                _ => out.push_str(part),
+            }
+        }
+        out
+    }
+}
+
+/// The first name front end `front` (an index into FRONT_ENDS) gives core operation `op` in
+/// tests/parity/operations.tsv, if `op` is one.
+pub fn op_name(op: &str, front: usize) -> Option<String> {
+    let (_, cells) = crate::table()
+        .rows
+        .into_iter()
+        .find(|(core, _)| core == op)?;
+    Some(cells[front].split(", ").next()?.to_owned())
+}
+
+#[test]
+fn a_docs_core_operations_are_renamed_for_the_front_end() {
+    let option = LeaseOption {
+        name: "x".to_owned(),
+        kind: Kind::Flag,
+        doc: vec!["`register` and `Registry::listen`, not `tcp+udp`.".to_owned()],
+    };
+    let go = option.doc_named(|op| op_name(op, 2));
+    assert_eq!(go, "`Register` and `Listen`, not `tcp+udp`.");
+}

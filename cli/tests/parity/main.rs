@@ -317,9 +317,16 @@ fn field_of(cell: &str, text: &str, opener: &str, field_end: &[&str]) -> bool {
     };
     spans(text, &format!("{opener}{owner} {{"), "\n}")
         .iter()
-        .any(|body| {
+        .flat_map(|body| body.lines())
+        // A declaration, not a word of a comment.
+        .filter(|line| {
+            !["*", "/*", "//"]
+                .iter()
+                .any(|c| line.trim_start().starts_with(c))
+        })
+        .any(|line| {
             field_end.iter().any(|end| {
-                body.contains(&format!(" {field}{end}")) || body.contains(&format!("*{field}{end}"))
+                line.contains(&format!(" {field}{end}")) || line.contains(&format!("*{field}{end}"))
             })
         })
 }
