@@ -258,7 +258,7 @@ typedef struct portpool_lease_options {
      * `portpool_register_ex` in fixed mode only: take the port even when a process outside the
      * registry has it bound. A port leased to another name is never taken. `portpool_register_ex`
      * and `portpool_allocate_ex`: also return the port of a name whose live lease another user
-     * made, as a handle that forces does (see `portpool_set_force`).
+     * made, as every call of a handle opened with force does.
      */
     bool force;
     /**
@@ -292,10 +292,10 @@ typedef struct portpool_lease_options {
      */
     uint16_t range_end;
     /**
-     * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-     * `portpool_is_free`): a port bound on another address may then be handed out.
-     * `portpool_listen` also binds there unless its own options name an address. A NUL-terminated
-     * IP address, e.g. `"127.0.0.1"`; NULL means none.
+     * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound on
+     * another address may then be handed out, and is good only for a server bound to this one.
+     * `portpool_listen` also binds there unless its listen options name an address. A
+     * NUL-terminated IP address, e.g. `"127.0.0.1"`; NULL means none.
      */
     const char *host;
     /**

@@ -52,8 +52,8 @@ func WithProtocol(p Protocol) LeaseOption {
 
 // WithForce sets the lease option force. Register in fixed mode only: take the port even when a
 // process outside the registry has it bound. A port leased to another name is never taken. Register
-// and Allocate: also return the port of a name whose live lease another user made, as a handle that
-// forces does (see SetForce).
+// and Allocate: also return the port of a name whose live lease another user made, as every call of
+// a handle opened with force does.
 //
 // Of the calls that make leases or find ports, Register, RegisterAny, Allocate, AllocateMany and
 // Lease take it.
@@ -114,12 +114,12 @@ func WithRange(lo, hi int) LeaseOption {
 }
 
 // WithHost sets the lease option host. Probe candidates on this one address instead of the IPv4 and
-// IPv6 wildcards (see IsFree): a port bound on another address may then be handed out. Listen also
-// binds there unless its own options name an address. An ip that is not an address of this host is
-// ErrInvalidArgument, and so is the zero netip.Addr. A netip.Addr is taken rather than a net.IP
-// because it is a value: the option keeps no slice the caller may change, IPv4 and IPv4-mapped IPv6
-// stay apart, and the zero value is told from an address (use netip.AddrFromSlice to convert a
-// net.IP).
+// IPv6 wildcards: a port bound on another address may then be handed out, and is good only for a
+// server bound to this one. Listen also binds there unless its listen options name an address. An
+// ip that is not an address of this host is ErrInvalidArgument, and so is the zero netip.Addr. A
+// netip.Addr is taken rather than a net.IP because it is a value: the option keeps no slice the
+// caller may change, IPv4 and IPv4-mapped IPv6 stay apart, and the zero value is told from an
+// address (use netip.AddrFromSlice to convert a net.IP).
 //
 // Of the calls that make leases or find ports, Register, RegisterAny, Allocate, AllocateMany,
 // Lease, Listen, ListenPacket, FindFree and FindFreeN take it.
