@@ -33,13 +33,11 @@ impl<'a, 'py> Keywords<'a, 'py> {
         Keywords { py, call, given }
     }
 
-    /// Refuses any keyword not among `names` (space-separated), in Python's words for an
-    /// unknown keyword argument.
-    pub(crate) fn only(&self, names: &str) -> PyResult<()> {
-        let Some(given) = self.given else {
-            return Ok(());
-        };
-        for key in given.keys() {
+    /// The keywords given, when each is one of `names` (space-separated); any other is a
+    /// TypeError in Python's words for an unknown keyword argument.
+    pub(crate) fn only(&self, names: &str) -> PyResult<Given<'py>> {
+        let mut items = Vec::new();
+        for (key, value) in self.given.into_iter().flat_map(|given| given.iter()) {
             let key = key.str()?.to_string();
             if !names.split_whitespace().any(|name| name == key) {
                 return Err(PyTypeError::new_err(format!(
@@ -47,18 +45,30 @@ impl<'a, 'py> Keywords<'a, 'py> {
                     self.call
                 )));
             }
+            items.push((key, value));
         }
-        Ok(())
+        Ok(Given { py: self.py, items })
     }
+}
 
+/// The keywords a call was given, each one it takes: read by one converter per kind.
+pub(crate) struct Given<'py> {
+    py: Python<'py>,
+    items: Vec<(String, Bound<'py, PyAny>)>,
+}
+
+impl<'py> Given<'py> {
     /// The value given for `key`, if any (None counts as given).
-    fn value(&self, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.given.map_or(Ok(None), |given| given.get_item(key))
+    fn value(&self, key: &str) -> Option<&Bound<'py, PyAny>> {
+        self.items
+            .iter()
+            .find(|(given, _)| given == key)
+            .map(|(_, value)| value)
     }
 
     /// The value given for `key`, None and absent alike read as not given.
-    fn optional(&self, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
-        Ok(self.value(key)?.filter(|value| !value.is_none()))
+    fn optional(&self, key: &str) -> Option<&Bound<'py, PyAny>> {
+        self.value(key).filter(|value| !value.is_none())
     }
 
     /// `key`'s value, when given, extracted as pyo3 extracts a typed parameter (None is a
@@ -68,7 +78,7 @@ impl<'a, 'py> Keywords<'a, 'py> {
         T: for<'x> FromPyObject<'x, 'py>,
         for<'x> <T as FromPyObject<'x, 'py>>::Error: Into<PyErr>,
     {
-        let Some(value) = self.value(key)? else {
+        let Some(value) = self.value(key) else {
             return Ok(None);
         };
         let extracted = value.extract::<T>().map_err(|err| {
@@ -95,31 +105,31 @@ impl<'a, 'py> Keywords<'a, 'py> {
 
     /// `Kind::Pid` (`Option<u32>`): an int, checked by core as a process id.
     pub(crate) fn pid(&self, key: &str) -> PyResult<Option<u32>> {
-        self.optional(key)?
-            .map(|value| pid_value(self.py, &value, key))
+        self.optional(key)
+            .map(|value| pid_value(self.py, value, key))
             .transpose()
     }
 
     /// `Kind::Seconds` (`Option<u64>`): an int, checked by core as a time to live.
     pub(crate) fn seconds(&self, key: &str) -> PyResult<Option<u64>> {
-        self.optional(key)?
-            .map(|value| ttl_value(self.py, &value, key))
+        self.optional(key)
+            .map(|value| ttl_value(self.py, value, key))
             .transpose()
     }
 
     /// `Kind::Ports` (`Vec<u16>`): an iterable of int ports; none when not given.
     pub(crate) fn ports(&self, key: &str) -> PyResult<Vec<u16>> {
-        self.optional(key)?
-            .map_or(Ok(Vec::new()), |value| port_list(self.py, &value, key))
+        self.optional(key)
+            .map_or(Ok(Vec::new()), |value| port_list(self.py, value, key))
     }
 
     /// `Kind::Range` (`Option<(u16, u16)>`): a (start, end) pair of ports.
     pub(crate) fn range(&self, key: &str) -> PyResult<Option<(u16, u16)>> {
-        range_arg(self.py, self.optional(key)?.as_ref(), key)
+        range_arg(self.py, self.optional(key), key)
     }
 
     /// `Kind::Address` (`Option<IpAddr>`): an IP address as text or an `ipaddress` object.
     pub(crate) fn address(&self, key: &str) -> PyResult<Option<IpAddr>> {
-        host_arg(self.py, self.optional(key)?.as_ref())
+        host_arg(self.py, self.optional(key))
     }
 }

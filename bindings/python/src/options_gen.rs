@@ -12,8 +12,8 @@ use pyo3::PyResult;
 use crate::keywords::Keywords;
 
 /// `register()` and `register_async()`: the keys of `portpool.RegisterOptions`.
-pub(crate) fn register(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
-    given.only("protocol force pid ttl exclude range host bindable")?;
+pub(crate) fn register(keywords: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
+    let given = keywords.only("protocol force pid ttl exclude range host bindable")?;
     Ok(pp::LeaseOptions {
         protocol: given.protocol("protocol")?,
         force: given.flag("force")?,
@@ -27,8 +27,8 @@ pub(crate) fn register(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
 }
 
 /// `allocate()` and `allocate_async()`: the keys of `portpool.AllocateOptions`.
-pub(crate) fn allocate(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
-    given.only("protocol force pid ttl exclude host bindable")?;
+pub(crate) fn allocate(keywords: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
+    let given = keywords.only("protocol force pid ttl exclude host bindable")?;
     Ok(pp::LeaseOptions {
         protocol: given.protocol("protocol")?,
         force: given.flag("force")?,
@@ -42,8 +42,8 @@ pub(crate) fn allocate(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
 }
 
 /// `allocate_many()` and `allocate_many_async()`: the keys of `portpool.AllocateManyOptions`.
-pub(crate) fn allocate_many(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
-    given.only("protocol force pid ttl exclude host bindable")?;
+pub(crate) fn allocate_many(keywords: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
+    let given = keywords.only("protocol force pid ttl exclude host bindable")?;
     Ok(pp::LeaseOptions {
         protocol: given.protocol("protocol")?,
         force: given.flag("force")?,
@@ -57,8 +57,8 @@ pub(crate) fn allocate_many(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptio
 }
 
 /// `lease()` and `lease_async()`: the keys of `portpool.LeaseOptions`.
-pub(crate) fn lease(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
-    given.only("protocol force pid ttl exclude range host bindable")?;
+pub(crate) fn lease(keywords: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
+    let given = keywords.only("protocol force pid ttl exclude range host bindable")?;
     Ok(pp::LeaseOptions {
         protocol: given.protocol("protocol")?,
         force: given.flag("force")?,
@@ -72,8 +72,8 @@ pub(crate) fn lease(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
 }
 
 /// `listen()` and `listen_async()`: the keys of `portpool.ListenOptions`.
-pub(crate) fn listen(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
-    given.only("protocol pid ttl exclude range host")?;
+pub(crate) fn listen(keywords: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {
+    let given = keywords.only("protocol pid ttl exclude range host")?;
     Ok(pp::LeaseOptions {
         protocol: given.protocol("protocol")?,
         pid: given.pid("pid")?,

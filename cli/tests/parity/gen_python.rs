@@ -127,16 +127,18 @@ fn rust_reader(call: &Call) -> String {
     let keywords: Vec<&str> = call.options.iter().map(|(_, k)| k.as_str()).collect();
     let mut out = format!(
         "\n/// `{python}()` and `{python}_async()`: the keys of `portpool.{}`.\n\
-         pub(crate) fn {python}(given: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {{\n",
+         pub(crate) fn {python}(keywords: &Keywords<'_, '_>) -> PyResult<pp::LeaseOptions> {{\n",
         call.typed_dict()
     );
-    let only = format!("    given.only(\"{}\")?;", keywords.join(" "));
-    if only.len() <= WIDTH {
-        out.push_str(&format!("{only}\n"));
+    // Laid out as rustfmt lays out a statement too long for one line.
+    let only = format!("keywords.only(\"{}\")?;", keywords.join(" "));
+    if 4 + "let given = ".len() + only.len() <= WIDTH {
+        out.push_str(&format!("    let given = {only}\n"));
+    } else if 8 + only.len() <= WIDTH {
+        out.push_str(&format!("    let given =\n        {only}\n"));
     } else {
-        // As rustfmt breaks a call too long for one line.
         out.push_str(&format!(
-            "    given.only(\n        \"{}\",\n    )?;\n",
+            "    let given = keywords.only(\n        \"{}\",\n    )?;\n",
             keywords.join(" ")
         ));
     }
