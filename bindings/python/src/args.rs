@@ -67,35 +67,27 @@ pub(crate) fn port_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<u16
 }
 
 pub(crate) fn pid_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
-    let Some(value) = value else { return Ok(None) };
-    let pid = int_arg(value, "pid")?.to_i64(py, "pid")?;
-    pp::pid_from_i64(pid).map(Some).or_raise(py)
+    value.map(|value| pid_value(py, value, "pid")).transpose()
+}
+
+/// A process id named `what` in errors, checked by core.
+pub(crate) fn pid_value(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<u32> {
+    let pid = int_arg(value, what)?.to_i64(py, what)?;
+    pp::pid_from_i64(pid).or_raise(py)
 }
 
 pub(crate) fn ttl_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
-    let Some(value) = value else { return Ok(None) };
-    let ttl = int_arg(value, "ttl")?.to_i64(py, "ttl")?;
-    pp::ttl_from_i64(ttl).map(Some).or_raise(py)
+    value.map(|value| ttl_value(py, value, "ttl")).transpose()
+}
+
+/// A time to live in seconds named `what` in errors, checked by core.
+pub(crate) fn ttl_value(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
+    let ttl = int_arg(value, what)?.to_i64(py, what)?;
+    pp::ttl_from_i64(ttl).or_raise(py)
 }
 
 pub(crate) fn protocol_arg(py: Python<'_>, protocol: &str) -> PyResult<pp::Protocol> {
     pp::Protocol::from_str(protocol).or_raise(py)
-}
-
-pub(crate) fn options(
-    py: Python<'_>,
-    protocol: &str,
-    force: bool,
-    pid: Option<&Bound<'_, PyAny>>,
-    ttl: Option<&Bound<'_, PyAny>>,
-) -> PyResult<pp::LeaseOptions> {
-    Ok(pp::LeaseOptions {
-        protocol: protocol_arg(py, protocol)?,
-        force,
-        pid: pid_arg(py, pid)?,
-        ttl: ttl_arg(py, ttl)?,
-        ..pp::LeaseOptions::default()
-    })
 }
 
 /// Ports given as an iterable of ints (not a str or bytes), each checked as a port.
@@ -121,17 +113,18 @@ pub(crate) fn ports_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Ve
     port_list(py, value, "port")
 }
 
-/// A `(start, end)` pair of ports, inclusive.
+/// A `(start, end)` pair of ports, inclusive, named `what` in errors.
 pub(crate) fn range_arg(
     py: Python<'_>,
     value: Option<&Bound<'_, PyAny>>,
+    what: &str,
 ) -> PyResult<Option<(u16, u16)>> {
     let Some(value) = value else { return Ok(None) };
-    match port_list(py, value, "range")?[..] {
+    match port_list(py, value, what)?[..] {
         [start, end] => Ok(Some((start, end))),
-        _ => Err(PyTypeError::new_err(
-            "range must be a (start, end) pair of ports",
-        )),
+        _ => Err(PyTypeError::new_err(format!(
+            "{what} must be a (start, end) pair of ports"
+        ))),
     }
 }
 
@@ -147,22 +140,6 @@ pub(crate) fn host_arg(
 
 pub(crate) fn exclude_arg(py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<u16>> {
     value.map_or(Ok(Vec::new()), |v| port_list(py, v, "exclude"))
-}
-
-/// `options` with the port choices: `range`, `exclude`, `host`.
-pub(crate) fn choosing(
-    py: Python<'_>,
-    options: pp::LeaseOptions,
-    range: Option<&Bound<'_, PyAny>>,
-    exclude: Option<&Bound<'_, PyAny>>,
-    host: Option<&Bound<'_, PyAny>>,
-) -> PyResult<pp::LeaseOptions> {
-    Ok(pp::LeaseOptions {
-        range: range_arg(py, range)?,
-        exclude: exclude_arg(py, exclude)?,
-        host: host_arg(py, host)?,
-        ..options
-    })
 }
 
 pub(crate) fn repr_str(py: Python<'_>, text: &str) -> PyResult<String> {

@@ -80,7 +80,7 @@ pub(crate) fn find_free(
     let options = pp::FindOptions {
         protocol: protocol_arg(py, protocol)?,
         ports: ports.map_or(Ok(Vec::new()), |p| port_list(py, p, "ports"))?,
-        range: range_arg(py, range)?,
+        range: range_arg(py, range, "range")?,
         exclude: exclude_arg(py, exclude)?,
         count: match asked {
             None => 1,

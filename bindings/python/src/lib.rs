@@ -10,7 +10,9 @@ mod errors;
 mod functions;
 mod guard;
 mod jobs;
+mod keywords;
 mod leases;
+mod options_gen;
 mod registry;
 mod values;
 

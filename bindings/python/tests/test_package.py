@@ -13,6 +13,7 @@ import pytest
 
 import portpool
 import portpool._native
+import portpool._options
 import portpool._values
 
 from conftest import REPO
@@ -77,7 +78,8 @@ def test_every_public_name_is_stubbed_and_exported():
     native.add("__version__")
     assert native <= set(stubbed_names())
     assert set(portpool._native.__all__) == native
-    assert set(portpool.__all__) == native | set(portpool._values.__all__)
+    options = set(portpool._options.__all__)
+    assert set(portpool.__all__) == native | set(portpool._values.__all__) | options
 
 
 def test_stubs_agree_with_the_runtime_signatures(tmp_path):

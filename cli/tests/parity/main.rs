@@ -336,6 +336,8 @@ struct Fronts {
     header: String,
     go: String,
     stub: String,
+    /// The TypedDicts of the calls' `**options` (bindings/python/python/portpool/_options.py).
+    py_options: String,
     node: String,
 }
 
@@ -345,8 +347,30 @@ impl Fronts {
             header: read("include/portpool.h"),
             go: sources("bindings/go", &[".go"], &["_test.go"]),
             stub: read("bindings/python/python/portpool/_native.pyi"),
+            py_options: read("bindings/python/python/portpool/_options.py"),
             node: read("bindings/node/index.d.ts"),
         }
+    }
+
+    /// Whether the Python stub's `def` whose parameters are `sig` takes `cell`: as a
+    /// parameter, or as a key of the TypedDict its `**options` unpacks.
+    fn python_takes(&self, sig: &str, cell: &str) -> bool {
+        const UNPACK: &str = "**options: Unpack[";
+        if sig.contains(&format!(" {cell}:")) {
+            return true;
+        }
+        let Some(at) = sig.find(UNPACK) else {
+            return false;
+        };
+        let dict = &sig[at + UNPACK.len()..];
+        let dict = &dict[..dict.find(']').unwrap_or(dict.len())];
+        spans(
+            &self.py_options,
+            &format!("\nclass {dict}("),
+            "\n\n\nclass ",
+        )
+        .iter()
+        .any(|body| body.contains(&format!("\n    {cell}: ")))
     }
 
     /// Whether front end `front` (an index into FRONT_ENDS) takes `cell` for the operation
@@ -384,7 +408,7 @@ impl Fronts {
                         s
                     })
                     .collect();
-                !sigs.is_empty() && sigs.iter().all(|s| s.contains(&format!(" {cell}:")))
+                !sigs.is_empty() && sigs.iter().all(|sig| self.python_takes(sig, cell))
             }
             _ => {
                 let sigs: Vec<&str> = split(4)

@@ -20,6 +20,8 @@ A change returns once it is on the disk, unless it concerns only leases owned by
 (``pid=``) or a pool's cursor: those survive any crash of a process but not a power loss,
 after which their owners are gone anyway.
 
+The calls that make a lease take its options as keywords (``reg.allocate("w", ttl=60)``);
+each call's are typed by a TypedDict (:class:`RegisterOptions`, :class:`AllocateOptions`, ...).
 Every call that touches the registry takes ``timeout=`` and has an awaitable twin,
 ``await reg.allocate_async(...)``, ``async with reg.lease_async(...) as port``; see
 :class:`Registry`. Values (:class:`Lease`, :class:`Pool`, ...) are frozen dataclasses, and a
@@ -46,6 +48,13 @@ from portpool._native import (
     is_free,
     __version__,
 )
+from portpool._options import (
+    AllocateManyOptions,
+    AllocateOptions,
+    LeaseOptions,
+    ListenOptions,
+    RegisterOptions,
+)
 from portpool._values import (
     DoctorReport,
     RepairReport,
@@ -64,6 +73,8 @@ from portpool._values import (
 )
 
 __all__ = [
+    "AllocateManyOptions",
+    "AllocateOptions",
     "DEFAULT_POOL",
     "DEFAULT_POOL_END",
     "DEFAULT_POOL_START",
@@ -80,6 +91,8 @@ __all__ = [
     "InvalidArgumentError",
     "Lease",
     "LeaseGuard",
+    "LeaseOptions",
+    "ListenOptions",
     "Next",
     "NotFoundError",
     "Pool",
@@ -89,6 +102,7 @@ __all__ = [
     "PortpoolWarning",
     "Process",
     "Reclaimed",
+    "RegisterOptions",
     "Registry",
     "RegistryError",
     "Socket",

@@ -7,8 +7,15 @@ import pathlib
 import socket
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Final, Literal, final, overload
+from typing import Final, Literal, Unpack, final, overload
 
+from portpool._options import (
+    AllocateManyOptions,
+    AllocateOptions,
+    LeaseOptions,
+    ListenOptions,
+    RegisterOptions,
+)
 from portpool._values import (
     DoctorReport,
     Handover,
@@ -55,8 +62,6 @@ FORMAT_VERSION: Final[int]
 """The registry file format version this build writes (it also reads version 1)."""
 
 _Protocol = Literal["tcp", "udp", "tcp+udp"]
-# One socket is one protocol: listen takes no "tcp+udp".
-_SocketProtocol = Literal["tcp", "udp"]
 _Port = int
 _Mode = Literal["flexible", "fixed"]
 _Host = str | ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -139,15 +144,8 @@ class Registry:
         *,
         port: _Port | Iterable[_Port] | None = None,
         mode: _Mode = "flexible",
-        range: tuple[_Port, _Port] | None = None,
-        exclude: Iterable[_Port] | None = None,
-        host: _Host | None = None,
-        bindable: bool = False,
-        protocol: _Protocol = "tcp",
-        force: bool = False,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[LeaseOptions],
     ) -> LeaseGuard: ...
     def lease_async(
         self,
@@ -156,15 +154,8 @@ class Registry:
         *,
         port: _Port | Iterable[_Port] | None = None,
         mode: _Mode = "flexible",
-        range: tuple[_Port, _Port] | None = None,
-        exclude: Iterable[_Port] | None = None,
-        host: _Host | None = None,
-        bindable: bool = False,
-        protocol: _Protocol = "tcp",
-        force: bool = False,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[LeaseOptions],
     ) -> LeaseGuard: ...
     def register(
         self,
@@ -172,15 +163,8 @@ class Registry:
         port: _Port | Iterable[_Port],
         mode: _Mode = "flexible",
         *,
-        range: tuple[_Port, _Port] | None = None,
-        exclude: Iterable[_Port] | None = None,
-        host: _Host | None = None,
-        bindable: bool = False,
-        protocol: _Protocol = "tcp",
-        force: bool = False,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[RegisterOptions],
     ) -> int: ...
     async def register_async(
         self,
@@ -188,43 +172,24 @@ class Registry:
         port: _Port | Iterable[_Port],
         mode: _Mode = "flexible",
         *,
-        range: tuple[_Port, _Port] | None = None,
-        exclude: Iterable[_Port] | None = None,
-        host: _Host | None = None,
-        bindable: bool = False,
-        protocol: _Protocol = "tcp",
-        force: bool = False,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[RegisterOptions],
     ) -> int: ...
     def allocate(
         self,
         name: str,
         pool: str | None = None,
         *,
-        exclude: Iterable[_Port] | None = None,
-        host: _Host | None = None,
-        bindable: bool = False,
-        protocol: _Protocol = "tcp",
-        force: bool = False,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[AllocateOptions],
     ) -> int: ...
     async def allocate_async(
         self,
         name: str,
         pool: str | None = None,
         *,
-        exclude: Iterable[_Port] | None = None,
-        host: _Host | None = None,
-        bindable: bool = False,
-        protocol: _Protocol = "tcp",
-        force: bool = False,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[AllocateOptions],
     ) -> int: ...
     @overload
     def get(self, name: str, default: None = None, *, timeout: float | None = None) -> int | None: ...
@@ -295,28 +260,16 @@ class Registry:
         names: Iterable[str],
         pool: str | None = None,
         *,
-        exclude: Iterable[_Port] | None = None,
-        host: _Host | None = None,
-        bindable: bool = False,
-        protocol: _Protocol = "tcp",
-        force: bool = False,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[AllocateManyOptions],
     ) -> builtins.list[int]: ...
     async def allocate_many_async(
         self,
         names: Iterable[str],
         pool: str | None = None,
         *,
-        exclude: Iterable[_Port] | None = None,
-        host: _Host | None = None,
-        bindable: bool = False,
-        protocol: _Protocol = "tcp",
-        force: bool = False,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[AllocateManyOptions],
     ) -> builtins.list[int]: ...
     def set_owner(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> Lease: ...
     async def set_owner_async(self, name: str, pid: int | None = None, *, timeout: float | None = None) -> Lease: ...
@@ -335,14 +288,9 @@ class Registry:
         pool: str | None = None,
         port: _Port | Iterable[_Port] | None = None,
         mode: _Mode = "flexible",
-        range: tuple[_Port, _Port] | None = None,
-        exclude: Iterable[_Port] | None = None,
-        protocol: _SocketProtocol = "tcp",
-        host: _Host | None = None,
         backlog: int | None = None,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[ListenOptions],
     ) -> socket.socket: ...
     async def listen_async(
         self,
@@ -351,14 +299,9 @@ class Registry:
         pool: str | None = None,
         port: _Port | Iterable[_Port] | None = None,
         mode: _Mode = "flexible",
-        range: tuple[_Port, _Port] | None = None,
-        exclude: Iterable[_Port] | None = None,
-        protocol: _SocketProtocol = "tcp",
-        host: _Host | None = None,
         backlog: int | None = None,
-        pid: int | None = None,
-        ttl: int | None = None,
         timeout: float | None = None,
+        **options: Unpack[ListenOptions],
     ) -> socket.socket: ...
 
 def _unnamed_lease_name(tool: str, label: str) -> str: ...

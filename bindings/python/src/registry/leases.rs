@@ -19,23 +19,10 @@ macro_rules! leases_entries {
             ///     port: The port wanted, 1-65535, or a sequence of preferred ports in order
             ///         (`[3000, 3001]`).
             ///     mode: "flexible" (default) or "fixed".
-            ///     range: A (start, end) pair of ports (inclusive) to try after the preferred ones.
-            ///     exclude: Ports never leased, even when preferred (an iterable of int).
-            ///     host: Probe candidates on this one address (e.g. "127.0.0.1") instead of the IPv4
-            ///         and IPv6 wildcards: a port some process has bound on another address may
-            ///         then be leased, and is only good for `host`.
-            ///     bindable: Probe as this process will bind: a port it may not bind (a privileged
-            ///         port, for an unprivileged process) is unavailable. For a lease this process
-            ///         serves on itself; False (default): such a port is judged by the kernel's
-            ///         socket tables, as a lease may be for a privileged service.
-            ///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
-            ///     force: "fixed" only: take the port even when a process outside the registry has
-            ///         it bound. A port leased to another name is never taken. Any mode: also return
-            ///         the port of a name whose live lease another user made.
-            ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
-            ///     ttl: Seconds the lease lives unless renewed.
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
             ///         handle's lock_timeout (the shorter wins).
+            ///     **options: The lease options, as keywords (`protocol="udp"`, `ttl=60`): the
+            ///         keys of portpool.RegisterOptions, each with its type, default and meaning.
             ///
             /// Returns:
             ///     The port leased to `name`.
@@ -49,29 +36,18 @@ macro_rules! leases_entries {
             ///     BusyError: the registry's lock stayed held for the whole timeout.
             ///     RegistryError: the registry file cannot be used.
             ///     PortpoolIOError: the operating system failed a read or write.
-            ///     TypeError: an argument of the wrong type.
-            #[pyo3(signature = (name, port, mode="flexible", *, range=None, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
+            ///     TypeError: an argument of the wrong type, or a keyword the call does not take.
+            #[pyo3(signature = (name, port, mode="flexible", *, timeout=None, **options))]
             fn register / register_async(
                 py,
                 name: &str,
                 port: &Bound<'_, PyAny>,
-                mode: &str,
-                range: Option<&Bound<'_, PyAny>>,
-                exclude: Option<&Bound<'_, PyAny>>,
-                host: Option<&Bound<'_, PyAny>>,
-                bindable: bool,
-                protocol: &str,
-                force: bool,
-                pid: Option<&Bound<'_, PyAny>>,
-                ttl: Option<&Bound<'_, PyAny>>,
+                mode: &str;
+                **options
             ) {
                 let ports = ports_arg(py, port)?;
                 let mode = pp::Mode::from_str(mode).or_raise(py)?;
-                let opts = options(py, protocol, force, pid, ttl)?;
-                let opts = pp::LeaseOptions {
-                    bindable,
-                    ..choosing(py, opts, range, exclude, host)?
-                };
+                let opts = options_gen::register(&options)?;
                 let protocol = opts.protocol;
                 leasing(name, protocol, move |reg, name| {
                     reg.register_grant(name, ports, mode, &opts)
@@ -87,19 +63,10 @@ macro_rules! leases_entries {
             ///     name: The holder's unique name.
             ///     pool: The pool's name; None (the default) means the "default" pool (9000-18999
             ///         unless changed), which always exists.
-            ///     exclude: Ports of the pool never leased (an iterable of int).
-            ///     host: Probe candidates on this one address (e.g. "127.0.0.1") instead of the IPv4
-            ///         and IPv6 wildcards, as for register().
-            ///     bindable: Probe as this process will bind: a port it may not bind (a privileged
-            ///         port, for an unprivileged process) is unavailable. For a lease this process
-            ///         serves on itself; False (default): such a port is judged by the kernel's
-            ///         socket tables, as a lease may be for a privileged service.
-            ///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
-            ///     force: Also return the port of a name whose live lease another user made.
-            ///     pid: The owning process; once it exits, the lease is stale and reclaimed.
-            ///     ttl: Seconds the lease lives unless renewed.
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
             ///         handle's lock_timeout (the shorter wins).
+            ///     **options: The lease options, as keywords (`protocol="udp"`, `ttl=60`): the
+            ///         keys of portpool.AllocateOptions, each with its type, default and meaning.
             ///
             /// Returns:
             ///     The port leased to `name`.
@@ -112,25 +79,15 @@ macro_rules! leases_entries {
             ///     BusyError: the registry's lock stayed held for the whole timeout.
             ///     RegistryError: the registry file cannot be used.
             ///     PortpoolIOError: the operating system failed a read or write.
-            ///     TypeError: an argument of the wrong type.
-            #[pyo3(signature = (name, pool=None, *, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
+            ///     TypeError: an argument of the wrong type, or a keyword the call does not take.
+            #[pyo3(signature = (name, pool=None, *, timeout=None, **options))]
             fn allocate / allocate_async(
                 py,
                 name: &str,
-                pool: Option<&str>,
-                exclude: Option<&Bound<'_, PyAny>>,
-                host: Option<&Bound<'_, PyAny>>,
-                bindable: bool,
-                protocol: &str,
-                force: bool,
-                pid: Option<&Bound<'_, PyAny>>,
-                ttl: Option<&Bound<'_, PyAny>>,
+                pool: Option<&str>;
+                **options
             ) {
-                let opts = options(py, protocol, force, pid, ttl)?;
-                let opts = pp::LeaseOptions {
-                    bindable,
-                    ..choosing(py, opts, None, exclude, host)?
-                };
+                let opts = options_gen::allocate(&options)?;
                 let pool = pool.map(str::to_owned);
                 let protocol = opts.protocol;
                 leasing(name, protocol, move |reg, name| {
@@ -145,15 +102,10 @@ macro_rules! leases_entries {
             /// Args:
             ///     names: The holders' unique names (a list or other iterable of str).
             ///     pool: The pool's name.
-            ///     exclude: Ports of the pool never leased (an iterable of int).
-            ///     host: Probe candidates on this one address, as for register().
-            ///     bindable: Probe as this process will bind, as for allocate().
-            ///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
-            ///     force: Also return the port of a name whose live lease another user made.
-            ///     pid: The owning process of every lease made.
-            ///     ttl: Seconds the leases live unless renewed.
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
             ///         handle's lock_timeout (the shorter wins).
+            ///     **options: The options of every lease made, as keywords (`protocol="udp"`, `ttl=60`): the
+            ///         keys of portpool.AllocateManyOptions, each with its type, default and meaning.
             ///
             /// Returns:
             ///     The ports, in the order of `names`.
@@ -166,19 +118,14 @@ macro_rules! leases_entries {
             ///     BusyError: the registry's lock stayed held for the whole timeout.
             ///     RegistryError: the registry file cannot be used.
             ///     PortpoolIOError: the operating system failed a read or write.
-            ///     TypeError: `names` is a str, or holds something else than str.
-            #[pyo3(signature = (names, pool=None, *, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
+            ///     TypeError: `names` is a str, or holds something else than str; an option of
+            ///         the wrong type, or a keyword the call does not take.
+            #[pyo3(signature = (names, pool=None, *, timeout=None, **options))]
             fn allocate_many / allocate_many_async(
                 py,
                 names: &Bound<'_, PyAny>,
-                pool: Option<&str>,
-                exclude: Option<&Bound<'_, PyAny>>,
-                host: Option<&Bound<'_, PyAny>>,
-                bindable: bool,
-                protocol: &str,
-                force: bool,
-                pid: Option<&Bound<'_, PyAny>>,
-                ttl: Option<&Bound<'_, PyAny>>,
+                pool: Option<&str>;
+                **options
             ) {
                 if names.is_instance_of::<PyString>() {
                     return Err(PyTypeError::new_err(
@@ -189,11 +136,7 @@ macro_rules! leases_entries {
                     .try_iter()?
                     .map(|name| name?.extract::<String>())
                     .collect::<PyResult<_>>()?;
-                let opts = options(py, protocol, force, pid, ttl)?;
-                let opts = pp::LeaseOptions {
-                    bindable,
-                    ..choosing(py, opts, None, exclude, host)?
-                };
+                let opts = options_gen::allocate_many(&options)?;
                 let pool = pool.map(str::to_owned);
                 Ok(Box::new(move |reg: &pp::Registry| {
                     let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -239,16 +182,14 @@ macro_rules! leases_entries {
             ///     pool: The pool to allocate from; None: the default pool (unless `port`).
             ///     port: A port, or a sequence of preferred ports, as for register().
             ///     mode: With `port`: "flexible" (default) or "fixed".
-            ///     range: With `port`: a (start, end) pair of ports to fall back to.
-            ///     exclude: Ports never leased (an iterable of int).
-            ///     protocol: "tcp" (default: a listening socket) or "udp" (a bound socket);
-            ///         "tcp+udp" is an InvalidArgumentError, as one socket is one protocol.
-            ///     host: The address to bind, e.g. "127.0.0.1"; None: the wildcard.
             ///     backlog: TCP: the queue of connections not yet accepted (default, and 0: the kernel's somaxconn).
-            ///     pid: The owning process; None: this process.
-            ///     ttl: Seconds the lease lives unless renewed.
             ///     timeout: Seconds this call may wait for the registry's lock, on top of the
             ///         handle's lock_timeout (the shorter wins).
+            ///     **options: The lease options, as keywords (`protocol="udp"`, `ttl=60`): the
+            ///         keys of portpool.ListenOptions, each with its type, default and meaning.
+            ///         `protocol` is "tcp" (default: a listening socket) or "udp" (a bound
+            ///         socket); "tcp+udp" is an InvalidArgumentError, as one socket is one
+            ///         protocol. `host` is also the address bound; None: the wildcard.
             ///
             /// Returns:
             ///     A socket.socket bound to the leased port (`sock.getsockname()[1]`).
@@ -265,27 +206,23 @@ macro_rules! leases_entries {
             ///     RegistryError: the registry file cannot be used.
             ///     PortpoolIOError: the operating system refused the socket, or failed a read or
             ///         write.
-            ///     TypeError: an argument of the wrong type.
-            #[pyo3(signature = (name, *, pool=None, port=None, mode="flexible", range=None, exclude=None, protocol="tcp", host=None, backlog=None, pid=None, ttl=None, timeout=None))]
+            ///     TypeError: an argument of the wrong type, or a keyword the call does not take.
+            #[pyo3(signature = (name, *, pool=None, port=None, mode="flexible", backlog=None, timeout=None, **options))]
             fn listen / listen_async(
                 py,
                 name: &str,
                 pool: Option<&str>,
                 port: Option<&Bound<'_, PyAny>>,
                 mode: &str,
-                range: Option<&Bound<'_, PyAny>>,
-                exclude: Option<&Bound<'_, PyAny>>,
-                protocol: &str,
-                host: Option<&Bound<'_, PyAny>>,
-                backlog: Option<i64>,
-                pid: Option<&Bound<'_, PyAny>>,
-                ttl: Option<&Bound<'_, PyAny>>,
+                backlog: Option<i64>;
+                **options
             ) {
                 let choice = choice_arg(py, pool, port, mode)?;
-                let opts = choosing(py, options(py, protocol, false, pid, ttl)?, range, exclude, None)?;
+                // The address to bind is the lease options' `host`: core binds there.
+                let opts = options_gen::listen(&options)?;
                 let listen = pp::ListenOptions {
-                    host: host_arg(py, host)?,
                     backlog: backlog_arg(py, backlog)?,
+                    ..pp::ListenOptions::default()
                 };
                 let name = name.to_owned();
                 Ok(Box::new(move |reg: &pp::Registry| {

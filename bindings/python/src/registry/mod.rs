@@ -10,14 +10,16 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use crate::args::{
-    backlog_arg, choice_arg, choosing, endings_of, host_arg, options, pid_arg, port_arg, ports_arg,
-    protocol_arg, repr_str, timeout_arg, ttl_arg,
+    backlog_arg, choice_arg, endings_of, pid_arg, port_arg, ports_arg, protocol_arg, repr_str,
+    timeout_arg, ttl_arg,
 };
 use crate::calls::{Done, Undo, Work, leasing, release_if, wait_on, work};
 use crate::errors::OrRaise;
 use crate::guard::{GuardState, LeaseGuard};
 use crate::jobs::Job;
+use crate::keywords::Keywords;
 use crate::leases::Leases;
+use crate::options_gen;
 use crate::values::{Listening, Value, Warned, warn_notices};
 
 #[macro_use]
@@ -88,6 +90,29 @@ impl Registry {
         done.value.to_python(py)
     }
 
+    /// lease() and lease_async(): a guard that leases `name` on entry.
+    #[allow(clippy::too_many_arguments)]
+    fn guard(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        pool: Option<&str>,
+        port: Option<&Bound<'_, PyAny>>,
+        mode: &str,
+        timeout: Option<f64>,
+        options: &Keywords<'_, '_>,
+    ) -> PyResult<LeaseGuard> {
+        let choice = choice_arg(py, pool, port, mode)?;
+        Ok(LeaseGuard {
+            registry: Arc::clone(&self.inner),
+            name: name.to_owned(),
+            choice,
+            options: options_gen::lease(options)?,
+            timeout: timeout_arg(py, timeout)?,
+            state: Arc::new(Mutex::new(GuardState::Idle)),
+        })
+    }
+
     fn call_async<'py>(
         &self,
         py: Python<'py>,
@@ -107,6 +132,10 @@ impl Registry {
 /// `upkeep.rs`). Each part is a macro that appends its entries to the table it is given and
 /// hands the result to the next macro of the list in brackets; this one comes last, with the
 /// list empty.
+///
+/// An entry whose arguments end in `; **options` takes its operation's lease options as
+/// keywords (`**options` at the end of its signature): in its body, `options` is then the
+/// [`Keywords`] that its generated reader in `options_gen.rs` turns into core's options.
 macro_rules! registry_methods {
     (
         []
@@ -114,7 +143,9 @@ macro_rules! registry_methods {
         $(
             $(#[doc = $doc:literal])*
             #[pyo3(signature = ($($sig:tt)*))]
-            fn $name:ident / $name_async:ident ($py:ident $(, $arg:ident: $ty:ty)* $(,)?) $body:block
+            fn $name:ident / $name_async:ident (
+                $py:ident $(, $arg:ident: $ty:ty)* $(,)? $(; ** $options:ident)?
+            ) $body:block
         )*
     ) => {
         #[pymethods]
@@ -129,7 +160,9 @@ macro_rules! registry_methods {
                     $py: Python<'_>,
                     $($arg: $ty,)*
                     timeout: Option<f64>,
+                    $($options: Option<&Bound<'_, PyDict>>,)?
                 ) -> PyResult<Py<PyAny>> {
+                    $(let $options = Keywords::new($py, concat!("Registry.", stringify!($name), "()"), $options);)?
                     // The body's `?` ends the closure, not the method, so that the async twin
                     // raises argument errors when awaited (and both share the one body).
                     #[allow(clippy::redundant_closure_call)]
@@ -156,7 +189,9 @@ macro_rules! registry_methods {
                     $py: Python<'py>,
                     $($arg: $ty,)*
                     timeout: Option<f64>,
+                    $($options: Option<&Bound<'py, PyDict>>,)?
                 ) -> PyResult<Bound<'py, PyAny>> {
+                    $(let $options = Keywords::new($py, concat!("Registry.", stringify!($name_async), "()"), $options);)?
                     #[allow(clippy::redundant_closure_call)]
                     let work = (|| -> PyResult<Work> { $body })();
                     self.call_async($py, timeout, work)
@@ -250,17 +285,10 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///     port: Register this port (or the first free of a sequence of ports) instead of
         ///         allocating from a pool, as register() chooses.
         ///     mode: With `port`: "flexible" (default) or "fixed", as for register().
-        ///     range: With `port`: the range to fall back to, as for register().
-        ///     exclude: Ports never leased (iterable of int), as for register() and allocate().
-        ///     host: Probe candidate ports on this address only, as for register().
-        ///     bindable: Probe as this process will bind, as for register().
-        ///     force: With `port` in "fixed" mode: take the port even when a process outside
-        ///         the registry has it bound, as for register().
-        ///     protocol: "tcp" (default), "udp", or "tcp+udp" (one port for both).
-        ///     pid: The owning process; None: the process entering the block.
-        ///     ttl: Seconds the lease lives unless renewed.
         ///     timeout: Seconds entering and leaving may wait for the registry's lock, on top
         ///         of the handle's lock_timeout (the shorter wins).
+        ///     **options: The lease options, as keywords (`protocol="udp"`, `ttl=60`): the
+        ///         keys of portpool.LeaseOptions, each with its type, default and meaning.
         ///
         /// Returns:
         ///     A LeaseGuard; entering it returns the port.
@@ -272,8 +300,8 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///         is taken.
         ///     RuntimeError: on entry, the guard is already entered (by this or another
         ///         thread).
-        ///     TypeError: an argument of the wrong type.
-        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
+        ///     TypeError: an argument of the wrong type, or a keyword the call does not take.
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", timeout=None, **options))]
         #[allow(clippy::too_many_arguments)]
         fn lease(
             &self,
@@ -282,29 +310,11 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
             pool: Option<&str>,
             port: Option<&Bound<'_, PyAny>>,
             mode: &str,
-            range: Option<&Bound<'_, PyAny>>,
-            exclude: Option<&Bound<'_, PyAny>>,
-            host: Option<&Bound<'_, PyAny>>,
-            bindable: bool,
-            protocol: &str,
-            force: bool,
-            pid: Option<&Bound<'_, PyAny>>,
-            ttl: Option<&Bound<'_, PyAny>>,
             timeout: Option<f64>,
+            options: Option<&Bound<'_, PyDict>>,
         ) -> PyResult<LeaseGuard> {
-            let choice = choice_arg(py, pool, port, mode)?;
-            let options = options(py, protocol, force, pid, ttl)?;
-            Ok(LeaseGuard {
-                registry: Arc::clone(&self.inner),
-                name: name.to_owned(),
-                choice,
-                options: pp::LeaseOptions {
-                    bindable,
-                    ..choosing(py, options, range, exclude, host)?
-                },
-                timeout: timeout_arg(py, timeout)?,
-                state: Arc::new(Mutex::new(GuardState::Idle)),
-            })
+            let options = Keywords::new(py, "Registry.lease()", options);
+            self.guard(py, name, pool, port, mode, timeout, &options)
         }
 
         /// The same guard as lease(), for `async with reg.lease_async("worker-1") as port:`.
@@ -318,22 +328,15 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
         ///     pool: As for lease().
         ///     port: As for lease().
         ///     mode: As for lease().
-        ///     range: As for lease().
-        ///     exclude: As for lease().
-        ///     host: As for lease().
-        ///     bindable: As for lease().
-        ///     protocol: As for lease().
-        ///     force: As for lease().
-        ///     pid: As for lease().
-        ///     ttl: As for lease().
         ///     timeout: As for lease().
+        ///     **options: As for lease(): the keys of portpool.LeaseOptions.
         ///
         /// Returns:
         ///     A LeaseGuard; `async with` it gives the port.
         ///
         /// Raises:
         ///     The errors of lease().
-        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", range=None, exclude=None, host=None, bindable=false, protocol="tcp", force=false, pid=None, ttl=None, timeout=None))]
+        #[pyo3(signature = (name, pool=None, *, port=None, mode="flexible", timeout=None, **options))]
         #[allow(clippy::too_many_arguments)]
         fn lease_async(
             &self,
@@ -342,20 +345,11 @@ leases_entries! { [handovers_entries! reads_entries! upkeep_entries! registry_me
             pool: Option<&str>,
             port: Option<&Bound<'_, PyAny>>,
             mode: &str,
-            range: Option<&Bound<'_, PyAny>>,
-            exclude: Option<&Bound<'_, PyAny>>,
-            host: Option<&Bound<'_, PyAny>>,
-            bindable: bool,
-            protocol: &str,
-            force: bool,
-            pid: Option<&Bound<'_, PyAny>>,
-            ttl: Option<&Bound<'_, PyAny>>,
             timeout: Option<f64>,
+            options: Option<&Bound<'_, PyDict>>,
         ) -> PyResult<LeaseGuard> {
-            self.lease(
-                py, name, pool, port, mode, range, exclude, host, bindable, protocol, force, pid,
-                ttl, timeout,
-            )
+            let options = Keywords::new(py, "Registry.lease_async()", options);
+            self.guard(py, name, pool, port, mode, timeout, &options)
         }
     }
 }
