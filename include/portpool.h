@@ -49,7 +49,9 @@
  * zeroes the rest (the defaults). The library reads a struct of any size a header since ABI 4
  * gave it: fields an older header lacks take their defaults, and a newer header's struct is
  * read when the fields this library does not know are zero (else
- * `PORTPOOL_INVALID_ARGUMENT`). Handles and errors are opaque, and so never change size.
+ * `PORTPOOL_INVALID_ARGUMENT`). So are the padding bytes after a struct's last field, where a
+ * later field may sit: a struct filled field by field must be zeroed first (the initializer
+ * or `memset` does it). Handles and errors are opaque, and so never change size.
  *
  * # Threads
  *

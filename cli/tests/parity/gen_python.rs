@@ -13,7 +13,7 @@
 //! `python_type`, `spelling`).
 
 use crate::lease::{Kind, LeaseOption, lease_ops, lease_rows};
-use crate::{generated_file, repo, table};
+use crate::{generated_file, table};
 
 const RUST: &str = "bindings/python/src/options_gen.rs";
 const PYTHON: &str = "bindings/python/python/portpool/_options.py";
@@ -47,47 +47,11 @@ impl Call {
     }
 }
 
-/// The text of every `.rs` file under core/src, its subdirectories included.
-fn core_sources() -> String {
-    let mut text = String::new();
-    let mut dirs = vec![repo().join("core/src")];
-    while let Some(dir) = dirs.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                text.push_str(&std::fs::read_to_string(path).unwrap());
-            }
-        }
-    }
-    text
-}
-
-/// Whether core's `pub fn op` takes a `&LeaseOptions` (find_free_ports and is_free_at share
-/// option names with it but take options of their own).
-fn takes_lease_options(core: &str, op: &str) -> bool {
-    [format!("pub fn {op}("), format!("pub fn {op}<")]
-        .iter()
-        .filter_map(|start| core.find(start.as_str()))
-        .any(|at| {
-            let signature = &core[at..];
-            let end = signature.find(") ->").unwrap_or(signature.len());
-            signature[..end].contains("&LeaseOptions")
-        })
-}
-
 /// The calls that take lease options, in the order of options.tsv.
 fn calls() -> Vec<Call> {
-    let core = core_sources();
     let ops = table().rows;
     lease_ops()
         .into_iter()
-        .filter(|op| takes_lease_options(&core, op))
         .map(|op| {
             let (_, names) = ops
                 .iter()

@@ -34,8 +34,8 @@ class RegisterOptions(TypedDict, total=False):
     force: bool
     """`register` in fixed mode only: take the port even when a process outside the registry has
     it bound. A port leased to another name is never taken. `register` and `allocate`: also
-    return the port of a name whose live lease another user made, as a handle that forces does
-    (see `set_force`). Given as True or False; False when left out."""
+    return the port of a name whose live lease another user made, as every call of a handle
+    opened with force does. Given as True or False; False when left out."""
 
     pid: int | None
     """The process that owns the lease: once it exits, the lease is stale and is reclaimed. Given
@@ -55,10 +55,10 @@ class RegisterOptions(TypedDict, total=False):
     of ints; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-    `is_free_at`): a port bound on another address may then be handed out. `Registry::listen`
-    also binds there unless its own options name an address. Given as text ("127.0.0.1", "::1")
-    or an ipaddress object; None is the same as leaving it out."""
+    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
+    on another address may then be handed out, and is good only for a server bound to this one.
+    `listen` also binds there unless its listen options name an address. Given as text
+    ("127.0.0.1", "::1") or an ipaddress object; None is the same as leaving it out."""
 
     bindable: bool
     """`register` and `allocate`: probe candidates as this process will bind them, for a lease
@@ -79,8 +79,8 @@ class AllocateOptions(TypedDict, total=False):
     force: bool
     """`register` in fixed mode only: take the port even when a process outside the registry has
     it bound. A port leased to another name is never taken. `register` and `allocate`: also
-    return the port of a name whose live lease another user made, as a handle that forces does
-    (see `set_force`). Given as True or False; False when left out."""
+    return the port of a name whose live lease another user made, as every call of a handle
+    opened with force does. Given as True or False; False when left out."""
 
     pid: int | None
     """The process that owns the lease: once it exits, the lease is stale and is reclaimed. Given
@@ -95,10 +95,10 @@ class AllocateOptions(TypedDict, total=False):
     pool. Given as an iterable of int; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-    `is_free_at`): a port bound on another address may then be handed out. `Registry::listen`
-    also binds there unless its own options name an address. Given as text ("127.0.0.1", "::1")
-    or an ipaddress object; None is the same as leaving it out."""
+    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
+    on another address may then be handed out, and is good only for a server bound to this one.
+    `listen` also binds there unless its listen options name an address. Given as text
+    ("127.0.0.1", "::1") or an ipaddress object; None is the same as leaving it out."""
 
     bindable: bool
     """`register` and `allocate`: probe candidates as this process will bind them, for a lease
@@ -119,8 +119,8 @@ class AllocateManyOptions(TypedDict, total=False):
     force: bool
     """`register` in fixed mode only: take the port even when a process outside the registry has
     it bound. A port leased to another name is never taken. `register` and `allocate`: also
-    return the port of a name whose live lease another user made, as a handle that forces does
-    (see `set_force`). Given as True or False; False when left out."""
+    return the port of a name whose live lease another user made, as every call of a handle
+    opened with force does. Given as True or False; False when left out."""
 
     pid: int | None
     """The process that owns the lease: once it exits, the lease is stale and is reclaimed. Given
@@ -135,10 +135,10 @@ class AllocateManyOptions(TypedDict, total=False):
     pool. Given as an iterable of int; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-    `is_free_at`): a port bound on another address may then be handed out. `Registry::listen`
-    also binds there unless its own options name an address. Given as text ("127.0.0.1", "::1")
-    or an ipaddress object; None is the same as leaving it out."""
+    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
+    on another address may then be handed out, and is good only for a server bound to this one.
+    `listen` also binds there unless its listen options name an address. Given as text
+    ("127.0.0.1", "::1") or an ipaddress object; None is the same as leaving it out."""
 
     bindable: bool
     """`register` and `allocate`: probe candidates as this process will bind them, for a lease
@@ -159,8 +159,8 @@ class LeaseOptions(TypedDict, total=False):
     force: bool
     """`register` in fixed mode only: take the port even when a process outside the registry has
     it bound. A port leased to another name is never taken. `register` and `allocate`: also
-    return the port of a name whose live lease another user made, as a handle that forces does
-    (see `set_force`). Given as True or False; False when left out."""
+    return the port of a name whose live lease another user made, as every call of a handle
+    opened with force does. Given as True or False; False when left out."""
 
     pid: int | None
     """The process that owns the lease: once it exits, the lease is stale and is reclaimed. Given
@@ -180,10 +180,10 @@ class LeaseOptions(TypedDict, total=False):
     of ints; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-    `is_free_at`): a port bound on another address may then be handed out. `Registry::listen`
-    also binds there unless its own options name an address. Given as text ("127.0.0.1", "::1")
-    or an ipaddress object; None is the same as leaving it out."""
+    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
+    on another address may then be handed out, and is good only for a server bound to this one.
+    `listen` also binds there unless its listen options name an address. Given as text
+    ("127.0.0.1", "::1") or an ipaddress object; None is the same as leaving it out."""
 
     bindable: bool
     """`register` and `allocate`: probe candidates as this process will bind them, for a lease
@@ -219,7 +219,7 @@ class ListenOptions(TypedDict, total=False):
     of ints; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
-    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards (see
-    `is_free_at`): a port bound on another address may then be handed out. `Registry::listen`
-    also binds there unless its own options name an address. Given as text ("127.0.0.1", "::1")
-    or an ipaddress object; None is the same as leaving it out."""
+    """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
+    on another address may then be handed out, and is good only for a server bound to this one.
+    `listen` also binds there unless its listen options name an address. Given as text
+    ("127.0.0.1", "::1") or an ipaddress object; None is the same as leaving it out."""
