@@ -202,7 +202,7 @@ func badRegistryChoices(reg *portpool.Registry, notHere portpool.LeaseOption) []
 		{"allocate with a range", func() error {
 			_, err := reg.Allocate("web", "", portpool.WithRange(4000, 4100))
 			return err
-		}, "Allocate takes only WithProtocol, WithForce, WithOwner, WithTTL, WithExclude, WithHost and WithBindable"},
+		}, "Allocate takes only WithProtocol, WithForce, WithOwner, WithTTL, WithExclude, WithHost"},
 		{"lease reversed range", func() error {
 			_, err := reg.Lease("web", portpool.WithPort(3000), portpool.WithRange(4100, 4000))
 			return err

@@ -177,7 +177,7 @@ func TestListenRefusesBadInputAndLeasesNothing(t *testing.T) {
 		{"protocol", func() error {
 			_, err := reg.Listen("web", portpool.WithProtocol(portpool.UDP))
 			return err
-		}, "Listen takes only WithOwner, WithTTL, WithPool, WithPort, WithMode, WithRange, WithExclude, WithHost and WithBacklog"},
+		}, "Listen takes only WithOwner, WithTTL, WithPool, WithPort, WithMode, WithRange, WithExclude, WithHost"},
 		{"force", func() error { _, err := reg.Listen("web", portpool.WithForce()); return err }, "Listen takes only"},
 		{"backlog for UDP", func() error {
 			_, err := reg.ListenPacket("web", portpool.WithBacklog(16))

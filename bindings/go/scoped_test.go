@@ -71,7 +71,7 @@ func TestLeaseTakesAPoolOrPortsInAMode(t *testing.T) {
 func TestOnlyLeaseTakesTheOptionsThatChooseAPort(t *testing.T) {
 	reg, _ := open(t)
 	_, err := reg.Register("web", 23940, portpool.ModeFlexible, portpool.WithPool("default"))
-	wantErr(t, err, portpool.ErrInvalidArgument, "Register takes only WithProtocol, WithForce, WithOwner, WithTTL, WithRange, WithExclude, WithHost and WithBindable")
+	wantErr(t, err, portpool.ErrInvalidArgument, "Register takes only WithProtocol, WithForce, WithOwner, WithTTL, WithRange, WithExclude, WithHost", "WithBindable")
 	_, err = reg.Allocate("web", "", portpool.WithPort(23940))
 	wantErr(t, err, portpool.ErrInvalidArgument, "Allocate takes only")
 	_, err = reg.AllocateMany([]string{"web"}, "", portpool.WithMode(portpool.ModeFixed))
