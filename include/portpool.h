@@ -252,15 +252,15 @@ typedef struct portpool_lease_options {
      */
     size_t struct_size;
     /**
-     * TCP (default), UDP, or `tcp+udp`: one port number held for both. `PORTPOOL_PROTOCOL_TCP`
+     * TCP (the default), UDP, or `tcp+udp`: one port number held for both. `PORTPOOL_PROTOCOL_TCP`
      * (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
      */
     portpool_protocol protocol;
     /**
-     * `portpool_register_ex` in fixed mode only: take the port even when a process outside the
-     * registry has it bound. A port leased to another name is never taken. `portpool_register_ex`
-     * and `portpool_allocate_ex`: also return the port of a name whose live lease another user
-     * made, as every call of a handle opened with force does.
+     * Take the port even when a process outside the registry has it bound (a fixed-mode
+     * `portpool_register_ex` only; a port leased to another name is never taken), and return the
+     * port of a name whose live lease another user made, as every call of a handle opened with
+     * force does.
      */
     bool force;
     /**
@@ -275,8 +275,8 @@ typedef struct portpool_lease_options {
      */
     int64_t ttl;
     /**
-     * `portpool_register_ex` and `portpool_allocate_ex`: ports never handed out, even when
-     * preferred or next in the pool. `n_exclude` of them (NULL when `n_exclude` is 0).
+     * Ports never handed out, even when preferred or next in the pool. `n_exclude` of them (NULL
+     * when `n_exclude` is 0).
      */
     const uint16_t *exclude;
     /**
@@ -284,8 +284,8 @@ typedef struct portpool_lease_options {
      */
     size_t n_exclude;
     /**
-     * `portpool_register_ex` only: after the preferred ports, the ports of this range in order
-     * (inclusive), in either mode. `portpool_allocate_ex` refuses it: a pool has its own range.
+     * After the preferred ports, the ports of this range in order (inclusive), in either mode.
+     * Only with preferred ports: a pool has its own range, so `portpool_allocate_ex` refuses one.
      * The ports `range_start`..=`range_end` (both 0: none).
      */
     uint16_t range_start;
@@ -301,11 +301,10 @@ typedef struct portpool_lease_options {
      */
     const char *host;
     /**
-     * `portpool_register_ex` and `portpool_allocate_ex`: probe candidates as this process will
-     * bind them, for a lease whose holder is the caller itself (get-port's): a port it may not
-     * bind — a privileged port, for an unprivileged process — is unavailable. Off (the
-     * default), such a port is judged by the kernel's socket tables, as a lease may be for a
-     * privileged service.
+     * Probe candidates as this process will bind them, for a lease whose holder is the caller
+     * itself (as get-port's is): a port it may not bind, such as a privileged port for an
+     * unprivileged process, is unavailable. Off (the default), such a port is judged by the
+     * kernel's socket tables, as a lease may be for a privileged service.
      */
     bool bindable;
 } portpool_lease_options;

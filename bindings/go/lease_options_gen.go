@@ -41,8 +41,8 @@ type leaseValues struct {
 	host    string
 }
 
-// WithProtocol sets the lease option protocol. TCP (default), UDP, or tcp+udp: one port number held
-// for both.
+// WithProtocol sets the lease option protocol. TCP (the default), UDP, or tcp+udp: one port number
+// held for both.
 //
 // Of the calls that make leases or find ports, Register, RegisterAny, Allocate, AllocateMany,
 // Lease, FindFree and FindFreeN take it.
@@ -50,10 +50,10 @@ func WithProtocol(p Protocol) LeaseOption {
 	return func(o *leaseOptions) { o.c.protocol, o.set = C.portpool_protocol(p), o.set|setProtocol }
 }
 
-// WithForce sets the lease option force. Register in fixed mode only: take the port even when a
-// process outside the registry has it bound. A port leased to another name is never taken. Register
-// and Allocate: also return the port of a name whose live lease another user made, as every call of
-// a handle opened with force does.
+// WithForce sets the lease option force. Take the port even when a process outside the registry has
+// it bound (a fixed-mode Register only; a port leased to another name is never taken), and return
+// the port of a name whose live lease another user made, as every call of a handle opened with
+// force does.
 //
 // Of the calls that make leases or find ports, Register, RegisterAny, Allocate, AllocateMany and
 // Lease take it.
@@ -81,9 +81,8 @@ func WithTTL(ttl time.Duration) LeaseOption {
 	return func(o *leaseOptions) { o.c.ttl, o.set = C.int64_t(ttlSeconds(ttl)), o.set|setTTL }
 }
 
-// WithExclude sets the lease option exclude. Register and Allocate: ports never handed out, even
-// when preferred or next in the pool. Given more than once, the ports add up. A port outside
-// 1-65535 is ErrInvalidArgument.
+// WithExclude sets the lease option exclude. Ports never handed out, even when preferred or next in
+// the pool. Given more than once, the ports add up. A port outside 1-65535 is ErrInvalidArgument.
 //
 // Of the calls that make leases or find ports, Register, RegisterAny, Allocate, AllocateMany,
 // Lease, Listen, ListenPacket, FindFree and FindFreeN take it.
@@ -97,9 +96,10 @@ func WithExclude(ports ...int) LeaseOption {
 	}
 }
 
-// WithRange sets the lease option range. Register only: after the preferred ports, the ports of
-// this range in order (inclusive), in either mode. Allocate refuses it: a pool has its own range.
-// The range is lo to hi, inclusive. A port outside 1-65535, or lo above hi, is ErrInvalidArgument.
+// WithRange sets the lease option range. After the preferred ports, the ports of this range in
+// order (inclusive), in either mode. Only with preferred ports: a pool has its own range, so
+// Allocate refuses one. The range is lo to hi, inclusive. A port outside 1-65535, or lo above hi,
+// is ErrInvalidArgument.
 //
 // Of the calls that make leases or find ports, Register, RegisterAny, Lease, Listen, ListenPacket,
 // FindFree and FindFreeN take it.
@@ -133,11 +133,10 @@ func WithHost(ip netip.Addr) LeaseOption {
 	}
 }
 
-// WithBindable sets the lease option bindable. Register and Allocate: probe candidates as this
-// process will bind them, for a lease whose holder is the caller itself (get-port's): a port it may
-// not bind — a privileged port, for an unprivileged process — is unavailable. Off (the
-// default), such a port is judged by the kernel's socket tables, as a lease may be for a privileged
-// service.
+// WithBindable sets the lease option bindable. Probe candidates as this process will bind them, for
+// a lease whose holder is the caller itself (as get-port's is): a port it may not bind, such as a
+// privileged port for an unprivileged process, is unavailable. Off (the default), such a port is
+// judged by the kernel's socket tables, as a lease may be for a privileged service.
 //
 // Of the calls that make leases or find ports, Register, RegisterAny, Allocate, AllocateMany and
 // Lease take it.

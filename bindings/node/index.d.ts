@@ -408,23 +408,20 @@ export declare class ScopedLease {
 export interface AllocateOptions {
   /** The pool to take a port from; `'default'` (9000–18999 unless changed) when omitted. */
   pool?: string
-  /** TCP (default), UDP, or `tcp+udp`: one port number held for both. */
+  /** TCP (the default), UDP, or `tcp+udp`: one port number held for both. */
   protocol?: 'tcp' | 'udp' | 'tcp+udp'
   /**
-   * `register` in fixed mode only: take the port even when a process outside the registry
-   * has it bound. A port leased to another name is never taken. `register` and `allocate`:
-   * also return the port of a name whose live lease another user made, as every call of a
-   * handle opened with force does.
+   * Take the port even when a process outside the registry has it bound (a fixed-mode
+   * `register` only; a port leased to another name is never taken), and return the port of a
+   * name whose live lease another user made, as every call of a handle opened with force
+   * does.
    */
   force?: boolean
   /** The process that owns the lease: once it exits, the lease is stale and is reclaimed. */
   pid?: number
   /** Seconds the lease lives unless renewed. A whole number. */
   ttl?: number
-  /**
-   * `register` and `allocate`: ports never handed out, even when preferred or next in the
-   * pool.
-   */
+  /** Ports never handed out, even when preferred or next in the pool. */
   exclude?: Array<number>
   /**
    * Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
@@ -434,10 +431,10 @@ export interface AllocateOptions {
    */
   host?: string
   /**
-   * `register` and `allocate`: probe candidates as this process will bind them, for a lease
-   * whose holder is the caller itself (get-port's): a port it may not bind — a privileged
-   * port, for an unprivileged process — is unavailable. Off (the default), such a port is
-   * judged by the kernel's socket tables, as a lease may be for a privileged service.
+   * Probe candidates as this process will bind them, for a lease whose holder is the caller
+   * itself (as get-port's is): a port it may not bind, such as a privileged port for an
+   * unprivileged process, is unavailable. Off (the default), such a port is judged by the
+   * kernel's socket tables, as a lease may be for a privileged service.
    */
   bindable?: boolean
 }
@@ -655,8 +652,8 @@ export interface ListenOptions {
    */
   backlog?: number
   /**
-   * TCP (default), UDP, or `tcp+udp`: one port number held for both. Here one socket is one
-   * protocol: `'tcp'` gives a listening socket, `'udp'` a bound one, and `'tcp+udp'` is
+   * TCP (the default), UDP, or `tcp+udp`: one port number held for both. Here one socket is
+   * one protocol: `'tcp'` gives a listening socket, `'udp'` a bound one, and `'tcp+udp'` is
    * `PORTPOOL_INVALID_ARGUMENT`.
    */
   protocol?: 'tcp' | 'udp'
@@ -667,14 +664,11 @@ export interface ListenOptions {
   pid?: number
   /** Seconds the lease lives unless renewed. A whole number. */
   ttl?: number
-  /**
-   * `register` and `allocate`: ports never handed out, even when preferred or next in the
-   * pool.
-   */
+  /** Ports never handed out, even when preferred or next in the pool. */
   exclude?: Array<number>
   /**
-   * `register` only: after the preferred ports, the ports of this range in order
-   * (inclusive), in either mode. `allocate` refuses it: a pool has its own range. Written
+   * After the preferred ports, the ports of this range in order (inclusive), in either mode.
+   * Only with preferred ports: a pool has its own range, so `allocate` refuses one. Written
    * `[lo, hi]`: an array of two port numbers.
    */
   range?: [number, number]
@@ -811,27 +805,24 @@ export interface RegisterOptions {
    * when a range was searched).
    */
   mode?: 'flexible' | 'fixed'
-  /** TCP (default), UDP, or `tcp+udp`: one port number held for both. */
+  /** TCP (the default), UDP, or `tcp+udp`: one port number held for both. */
   protocol?: 'tcp' | 'udp' | 'tcp+udp'
   /**
-   * `register` in fixed mode only: take the port even when a process outside the registry
-   * has it bound. A port leased to another name is never taken. `register` and `allocate`:
-   * also return the port of a name whose live lease another user made, as every call of a
-   * handle opened with force does.
+   * Take the port even when a process outside the registry has it bound (a fixed-mode
+   * `register` only; a port leased to another name is never taken), and return the port of a
+   * name whose live lease another user made, as every call of a handle opened with force
+   * does.
    */
   force?: boolean
   /** The process that owns the lease: once it exits, the lease is stale and is reclaimed. */
   pid?: number
   /** Seconds the lease lives unless renewed. A whole number. */
   ttl?: number
-  /**
-   * `register` and `allocate`: ports never handed out, even when preferred or next in the
-   * pool.
-   */
+  /** Ports never handed out, even when preferred or next in the pool. */
   exclude?: Array<number>
   /**
-   * `register` only: after the preferred ports, the ports of this range in order
-   * (inclusive), in either mode. `allocate` refuses it: a pool has its own range. Written
+   * After the preferred ports, the ports of this range in order (inclusive), in either mode.
+   * Only with preferred ports: a pool has its own range, so `allocate` refuses one. Written
    * `[lo, hi]`: an array of two port numbers.
    */
   range?: [number, number]
@@ -843,10 +834,10 @@ export interface RegisterOptions {
    */
   host?: string
   /**
-   * `register` and `allocate`: probe candidates as this process will bind them, for a lease
-   * whose holder is the caller itself (get-port's): a port it may not bind — a privileged
-   * port, for an unprivileged process — is unavailable. Off (the default), such a port is
-   * judged by the kernel's socket tables, as a lease may be for a privileged service.
+   * Probe candidates as this process will bind them, for a lease whose holder is the caller
+   * itself (as get-port's is): a port it may not bind, such as a privileged port for an
+   * unprivileged process, is unavailable. Off (the default), such a port is judged by the
+   * kernel's socket tables, as a lease may be for a privileged service.
    */
   bindable?: boolean
 }
@@ -880,13 +871,13 @@ export interface ScopeOptions {
   port?: number | number[]
   /** With `port`: `'flexible'` (default) or `'fixed'`. */
   mode?: 'flexible' | 'fixed'
-  /** TCP (default), UDP, or `tcp+udp`: one port number held for both. */
+  /** TCP (the default), UDP, or `tcp+udp`: one port number held for both. */
   protocol?: 'tcp' | 'udp' | 'tcp+udp'
   /**
-   * `register` in fixed mode only: take the port even when a process outside the registry
-   * has it bound. A port leased to another name is never taken. `register` and `allocate`:
-   * also return the port of a name whose live lease another user made, as every call of a
-   * handle opened with force does.
+   * Take the port even when a process outside the registry has it bound (a fixed-mode
+   * `register` only; a port leased to another name is never taken), and return the port of a
+   * name whose live lease another user made, as every call of a handle opened with force
+   * does.
    */
   force?: boolean
   /**
@@ -897,14 +888,11 @@ export interface ScopeOptions {
   pid?: number
   /** Seconds the lease lives unless renewed. A whole number. */
   ttl?: number
-  /**
-   * `register` and `allocate`: ports never handed out, even when preferred or next in the
-   * pool.
-   */
+  /** Ports never handed out, even when preferred or next in the pool. */
   exclude?: Array<number>
   /**
-   * `register` only: after the preferred ports, the ports of this range in order
-   * (inclusive), in either mode. `allocate` refuses it: a pool has its own range. Written
+   * After the preferred ports, the ports of this range in order (inclusive), in either mode.
+   * Only with preferred ports: a pool has its own range, so `allocate` refuses one. Written
    * `[lo, hi]`: an array of two port numbers.
    */
   range?: [number, number]
@@ -916,10 +904,10 @@ export interface ScopeOptions {
    */
   host?: string
   /**
-   * `register` and `allocate`: probe candidates as this process will bind them, for a lease
-   * whose holder is the caller itself (get-port's): a port it may not bind — a privileged
-   * port, for an unprivileged process — is unavailable. Off (the default), such a port is
-   * judged by the kernel's socket tables, as a lease may be for a privileged service.
+   * Probe candidates as this process will bind them, for a lease whose holder is the caller
+   * itself (as get-port's is): a port it may not bind, such as a privileged port for an
+   * unprivileged process, is unavailable. Off (the default), such a port is judged by the
+   * kernel's socket tables, as a lease may be for a privileged service.
    */
   bindable?: boolean
 }

@@ -15,7 +15,7 @@ use crate::values;
 // become the subcommand's about, as deferred arguments are added after its own.
 #[derive(Args)]
 pub(crate) struct RegisterLease {
-    /// TCP (default), UDP, or `tcp+udp`: one port number held for both. Written tcp, udp or
+    /// TCP (the default), UDP, or tcp+udp: one port number held for both. Written tcp, udp or
     /// tcp+udp.
     #[arg(
         long,
@@ -27,10 +27,9 @@ pub(crate) struct RegisterLease {
     /// Short for --protocol udp.
     #[arg(long)]
     pub(crate) udp: bool,
-    /// `register` in fixed mode only: take the port even when a process outside the registry has it
-    /// bound. A port leased to another name is never taken. `register` and `allocate`: also return
-    /// the port of a name whose live lease another user made, as every call of a handle opened with
-    /// force does.
+    /// Take the port even when a process outside the registry has it bound (a fixed-mode register
+    /// only; a port leased to another name is never taken), and return the port of a name whose
+    /// live lease another user made, as every call of a handle opened with force does.
     #[arg(long)]
     pub(crate) force: bool,
     /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
@@ -39,25 +38,25 @@ pub(crate) struct RegisterLease {
     /// Seconds the lease lives unless renewed.
     #[arg(long, value_name = "SECS")]
     pub(crate) ttl: Option<u64>,
-    /// `register` and `allocate`: ports never handed out, even when preferred or next in the pool.
-    /// Comma separated or repeated, e.g. --exclude 4001,4002.
+    /// Ports never handed out, even when preferred or next in the pool. Comma separated or
+    /// repeated, e.g. --exclude 4001,4002.
     #[arg(long, value_name = "PORTS", value_delimiter = ',')]
     pub(crate) exclude: Vec<String>,
-    /// `register` only: after the preferred ports, the ports of this range in order (inclusive), in
-    /// either mode. `allocate` refuses it: a pool has its own range. Written START-END, e.g.
-    /// 4000-4100.
+    /// After the preferred ports, the ports of this range in order (inclusive), in either mode.
+    /// Only with preferred ports: a pool has its own range, so allocate refuses one. Written
+    /// START-END, e.g. 4000-4100.
     #[arg(long, value_name = "START-END")]
     pub(crate) range: Option<String>,
     /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound on
-    /// another address may then be handed out, and is good only for a server bound to this one.
-    /// `listen` also binds there unless its listen options name an address. An IPv4 or IPv6
+    /// another address may then be handed out, and is good only for a server bound to this one. run
+    /// --listen also binds there unless its listen options name an address. An IPv4 or IPv6
     /// address, e.g. 127.0.0.1 or ::1.
     #[arg(long, value_name = "ADDR")]
     pub(crate) host: Option<String>,
-    /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
-    /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
-    /// port, for an unprivileged process — is unavailable. Off (the default), such a port is
-    /// judged by the kernel's socket tables, as a lease may be for a privileged service.
+    /// Probe candidates as this process will bind them, for a lease whose holder is the caller
+    /// itself (as get-port's is): a port it may not bind, such as a privileged port for an
+    /// unprivileged process, is unavailable. Off (the default), such a port is judged by the
+    /// kernel's socket tables, as a lease may be for a privileged service.
     #[arg(long)]
     pub(crate) bindable: bool,
 }
@@ -84,7 +83,7 @@ impl RegisterLease {
 // doc comment would become the subcommand's about, as deferred arguments are added after its own.
 #[derive(Args)]
 pub(crate) struct AllocateLease {
-    /// TCP (default), UDP, or `tcp+udp`: one port number held for both. Written tcp, udp or
+    /// TCP (the default), UDP, or tcp+udp: one port number held for both. Written tcp, udp or
     /// tcp+udp.
     #[arg(
         long,
@@ -96,10 +95,9 @@ pub(crate) struct AllocateLease {
     /// Short for --protocol udp.
     #[arg(long)]
     pub(crate) udp: bool,
-    /// `register` in fixed mode only: take the port even when a process outside the registry has it
-    /// bound. A port leased to another name is never taken. `register` and `allocate`: also return
-    /// the port of a name whose live lease another user made, as every call of a handle opened with
-    /// force does.
+    /// Take the port even when a process outside the registry has it bound (a fixed-mode register
+    /// only; a port leased to another name is never taken), and return the port of a name whose
+    /// live lease another user made, as every call of a handle opened with force does.
     #[arg(long)]
     pub(crate) force: bool,
     /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
@@ -108,20 +106,20 @@ pub(crate) struct AllocateLease {
     /// Seconds the lease lives unless renewed.
     #[arg(long, value_name = "SECS")]
     pub(crate) ttl: Option<u64>,
-    /// `register` and `allocate`: ports never handed out, even when preferred or next in the pool.
-    /// Comma separated or repeated, e.g. --exclude 4001,4002.
+    /// Ports never handed out, even when preferred or next in the pool. Comma separated or
+    /// repeated, e.g. --exclude 4001,4002.
     #[arg(long, value_name = "PORTS", value_delimiter = ',')]
     pub(crate) exclude: Vec<String>,
     /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound on
-    /// another address may then be handed out, and is good only for a server bound to this one.
-    /// `listen` also binds there unless its listen options name an address. An IPv4 or IPv6
+    /// another address may then be handed out, and is good only for a server bound to this one. run
+    /// --listen also binds there unless its listen options name an address. An IPv4 or IPv6
     /// address, e.g. 127.0.0.1 or ::1.
     #[arg(long, value_name = "ADDR")]
     pub(crate) host: Option<String>,
-    /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
-    /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
-    /// port, for an unprivileged process — is unavailable. Off (the default), such a port is
-    /// judged by the kernel's socket tables, as a lease may be for a privileged service.
+    /// Probe candidates as this process will bind them, for a lease whose holder is the caller
+    /// itself (as get-port's is): a port it may not bind, such as a privileged port for an
+    /// unprivileged process, is unavailable. Off (the default), such a port is judged by the
+    /// kernel's socket tables, as a lease may be for a privileged service.
     #[arg(long)]
     pub(crate) bindable: bool,
 }
@@ -147,7 +145,7 @@ impl AllocateLease {
 // comment would become the subcommand's about, as deferred arguments are added after its own.
 #[derive(Args)]
 pub(crate) struct RunLease {
-    /// TCP (default), UDP, or `tcp+udp`: one port number held for both. Written tcp, udp or
+    /// TCP (the default), UDP, or tcp+udp: one port number held for both. Written tcp, udp or
     /// tcp+udp.
     #[arg(
         long,
@@ -160,8 +158,8 @@ pub(crate) struct RunLease {
     #[arg(long)]
     pub(crate) udp: bool,
     /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound on
-    /// another address may then be handed out, and is good only for a server bound to this one.
-    /// `listen` also binds there unless its listen options name an address. An IPv4 or IPv6
+    /// another address may then be handed out, and is good only for a server bound to this one. run
+    /// --listen also binds there unless its listen options name an address. An IPv4 or IPv6
     /// address, e.g. 127.0.0.1 or ::1.
     #[arg(long, value_name = "ADDR")]
     pub(crate) host: Option<String>,

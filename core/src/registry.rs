@@ -17,31 +17,29 @@ use crate::validate::{check_ttl, shown};
 /// port its call allows, probed on the wildcard addresses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeaseOptions {
-    /// TCP (default), UDP, or `tcp+udp`: one port number held for both.
+    /// TCP (the default), UDP, or `tcp+udp`: one port number held for both.
     pub protocol: Protocol,
-    /// `register` in fixed mode only: take the port even when a process outside the registry
-    /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
-    /// also return the port of a name whose live lease another user made, as every call of a
-    /// handle opened with force does.
+    /// Take the port even when a process outside the registry has it bound (a fixed-mode
+    /// `register` only; a port leased to another name is never taken), and return the port of a
+    /// name whose live lease another user made, as every call of a handle opened with force does.
     pub force: bool,
     /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
     pub pid: Option<u32>,
     /// Seconds the lease lives unless renewed.
     pub ttl: Option<u64>,
-    /// `register` and `allocate`: ports never handed out, even when preferred or next in the
-    /// pool.
+    /// Ports never handed out, even when preferred or next in the pool.
     pub exclude: Vec<u16>,
-    /// `register` only: after the preferred ports, the ports of this range in order
-    /// (inclusive), in either mode. `allocate` refuses it: a pool has its own range.
+    /// After the preferred ports, the ports of this range in order (inclusive), in either mode.
+    /// Only with preferred ports: a pool has its own range, so `allocate` refuses one.
     pub range: Option<(u16, u16)>,
     /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
     /// bound on another address may then be handed out, and is good only for a server bound to
     /// this one. `listen` also binds there unless its listen options name an address.
     pub host: Option<std::net::IpAddr>,
-    /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
-    /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
-    /// port, for an unprivileged process — is unavailable. Off (the default), such a port is
-    /// judged by the kernel's socket tables, as a lease may be for a privileged service.
+    /// Probe candidates as this process will bind them, for a lease whose holder is the caller
+    /// itself (as get-port's is): a port it may not bind, such as a privileged port for an
+    /// unprivileged process, is unavailable. Off (the default), such a port is judged by the
+    /// kernel's socket tables, as a lease may be for a privileged service.
     pub bindable: bool,
 }
 

@@ -31,13 +31,13 @@ pub struct portpool_lease_options {
     /// 4096, is `PORTPOOL_INVALID_ARGUMENT`; a larger one than this library's (a newer header)
     /// is read when the fields this library does not know are zero.
     pub struct_size: usize,
-    /// TCP (default), UDP, or `tcp+udp`: one port number held for both. `PORTPOOL_PROTOCOL_TCP`
+    /// TCP (the default), UDP, or `tcp+udp`: one port number held for both. `PORTPOOL_PROTOCOL_TCP`
     /// (0), `PORTPOOL_PROTOCOL_UDP` or `PORTPOOL_PROTOCOL_TCP_UDP`.
     pub protocol: portpool_protocol,
-    /// `portpool_register_ex` in fixed mode only: take the port even when a process outside the
-    /// registry has it bound. A port leased to another name is never taken. `portpool_register_ex`
-    /// and `portpool_allocate_ex`: also return the port of a name whose live lease another user
-    /// made, as every call of a handle opened with force does.
+    /// Take the port even when a process outside the registry has it bound (a fixed-mode
+    /// `portpool_register_ex` only; a port leased to another name is never taken), and return the
+    /// port of a name whose live lease another user made, as every call of a handle opened with
+    /// force does.
     pub force: bool,
     /// The process that owns the lease: once it exits, the lease is stale and is reclaimed. 0 means
     /// none; a pid that is negative, larger than any `pid_t` or names no running process is
@@ -46,13 +46,13 @@ pub struct portpool_lease_options {
     /// Seconds the lease lives unless renewed. 0 means none; negative or over 100 years is
     /// `PORTPOOL_INVALID_ARGUMENT`.
     pub ttl: i64,
-    /// `portpool_register_ex` and `portpool_allocate_ex`: ports never handed out, even when
-    /// preferred or next in the pool. `n_exclude` of them (NULL when `n_exclude` is 0).
+    /// Ports never handed out, even when preferred or next in the pool. `n_exclude` of them (NULL
+    /// when `n_exclude` is 0).
     pub exclude: *const u16,
     /// How many ports `exclude` holds.
     pub n_exclude: usize,
-    /// `portpool_register_ex` only: after the preferred ports, the ports of this range in order
-    /// (inclusive), in either mode. `portpool_allocate_ex` refuses it: a pool has its own range.
+    /// After the preferred ports, the ports of this range in order (inclusive), in either mode.
+    /// Only with preferred ports: a pool has its own range, so `portpool_allocate_ex` refuses one.
     /// The ports `range_start`..=`range_end` (both 0: none).
     pub range_start: u16,
     /// The last port of the range (inclusive).
@@ -62,11 +62,10 @@ pub struct portpool_lease_options {
     /// `portpool_listen` also binds there unless its listen options name an address. A
     /// NUL-terminated IP address, e.g. `"127.0.0.1"`; NULL means none.
     pub host: *const c_char,
-    /// `portpool_register_ex` and `portpool_allocate_ex`: probe candidates as this process will
-    /// bind them, for a lease whose holder is the caller itself (get-port's): a port it may not
-    /// bind — a privileged port, for an unprivileged process — is unavailable. Off (the
-    /// default), such a port is judged by the kernel's socket tables, as a lease may be for a
-    /// privileged service.
+    /// Probe candidates as this process will bind them, for a lease whose holder is the caller
+    /// itself (as get-port's is): a port it may not bind, such as a privileged port for an
+    /// unprivileged process, is unavailable. Off (the default), such a port is judged by the
+    /// kernel's socket tables, as a lease may be for a privileged service.
     pub bindable: bool,
 }
 

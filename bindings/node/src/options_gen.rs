@@ -21,23 +21,22 @@ options! {
         /// when a range was searched).
         #[napi(ts_type = "'flexible' | 'fixed'")]
         pub mode: Option<String>,
-        /// TCP (default), UDP, or `tcp+udp`: one port number held for both.
+        /// TCP (the default), UDP, or `tcp+udp`: one port number held for both.
         #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
         pub protocol: Option<String>,
-        /// `register` in fixed mode only: take the port even when a process outside the registry
-        /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
-        /// also return the port of a name whose live lease another user made, as every call of a
-        /// handle opened with force does.
+        /// Take the port even when a process outside the registry has it bound (a fixed-mode
+        /// `register` only; a port leased to another name is never taken), and return the port of a
+        /// name whose live lease another user made, as every call of a handle opened with force
+        /// does.
         pub force: Option<bool>,
         /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
         pub pid: Option<f64>,
         /// Seconds the lease lives unless renewed. A whole number.
         pub ttl: Option<f64>,
-        /// `register` and `allocate`: ports never handed out, even when preferred or next in the
-        /// pool.
+        /// Ports never handed out, even when preferred or next in the pool.
         pub exclude: Option<Vec<f64>>,
-        /// `register` only: after the preferred ports, the ports of this range in order
-        /// (inclusive), in either mode. `allocate` refuses it: a pool has its own range. Written
+        /// After the preferred ports, the ports of this range in order (inclusive), in either mode.
+        /// Only with preferred ports: a pool has its own range, so `allocate` refuses one. Written
         /// `[lo, hi]`: an array of two port numbers.
         #[napi(ts_type = "[number, number]")]
         pub range: Option<PortRange>,
@@ -46,10 +45,10 @@ options! {
         /// this one. `listen` also binds there unless its listen options name an address. An IP
         /// address, such as `'127.0.0.1'` or `'::1'`.
         pub host: Option<String>,
-        /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
-        /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
-        /// port, for an unprivileged process — is unavailable. Off (the default), such a port is
-        /// judged by the kernel's socket tables, as a lease may be for a privileged service.
+        /// Probe candidates as this process will bind them, for a lease whose holder is the caller
+        /// itself (as get-port's is): a port it may not bind, such as a privileged port for an
+        /// unprivileged process, is unavailable. Off (the default), such a port is judged by the
+        /// kernel's socket tables, as a lease may be for a privileged service.
         pub bindable: Option<bool>,
     }
 
@@ -57,30 +56,29 @@ options! {
     pub struct AllocateOptions {
         /// The pool to take a port from; `'default'` (9000–18999 unless changed) when omitted.
         pub pool: Option<String>,
-        /// TCP (default), UDP, or `tcp+udp`: one port number held for both.
+        /// TCP (the default), UDP, or `tcp+udp`: one port number held for both.
         #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
         pub protocol: Option<String>,
-        /// `register` in fixed mode only: take the port even when a process outside the registry
-        /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
-        /// also return the port of a name whose live lease another user made, as every call of a
-        /// handle opened with force does.
+        /// Take the port even when a process outside the registry has it bound (a fixed-mode
+        /// `register` only; a port leased to another name is never taken), and return the port of a
+        /// name whose live lease another user made, as every call of a handle opened with force
+        /// does.
         pub force: Option<bool>,
         /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
         pub pid: Option<f64>,
         /// Seconds the lease lives unless renewed. A whole number.
         pub ttl: Option<f64>,
-        /// `register` and `allocate`: ports never handed out, even when preferred or next in the
-        /// pool.
+        /// Ports never handed out, even when preferred or next in the pool.
         pub exclude: Option<Vec<f64>>,
         /// Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port
         /// bound on another address may then be handed out, and is good only for a server bound to
         /// this one. `listen` also binds there unless its listen options name an address. An IP
         /// address, such as `'127.0.0.1'` or `'::1'`.
         pub host: Option<String>,
-        /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
-        /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
-        /// port, for an unprivileged process — is unavailable. Off (the default), such a port is
-        /// judged by the kernel's socket tables, as a lease may be for a privileged service.
+        /// Probe candidates as this process will bind them, for a lease whose holder is the caller
+        /// itself (as get-port's is): a port it may not bind, such as a privileged port for an
+        /// unprivileged process, is unavailable. Off (the default), such a port is judged by the
+        /// kernel's socket tables, as a lease may be for a privileged service.
         pub bindable: Option<bool>,
     }
 
@@ -96,13 +94,13 @@ options! {
         /// With `port`: `'flexible'` (default) or `'fixed'`.
         #[napi(ts_type = "'flexible' | 'fixed'")]
         pub mode: Option<String>,
-        /// TCP (default), UDP, or `tcp+udp`: one port number held for both.
+        /// TCP (the default), UDP, or `tcp+udp`: one port number held for both.
         #[napi(ts_type = "'tcp' | 'udp' | 'tcp+udp'")]
         pub protocol: Option<String>,
-        /// `register` in fixed mode only: take the port even when a process outside the registry
-        /// has it bound. A port leased to another name is never taken. `register` and `allocate`:
-        /// also return the port of a name whose live lease another user made, as every call of a
-        /// handle opened with force does.
+        /// Take the port even when a process outside the registry has it bound (a fixed-mode
+        /// `register` only; a port leased to another name is never taken), and return the port of a
+        /// name whose live lease another user made, as every call of a handle opened with force
+        /// does.
         pub force: Option<bool>,
         /// The process that owns the lease: once it exits, the lease is stale and is reclaimed.
         /// Default: this process (`process.pid`, which in a worker thread is the whole process: the
@@ -110,11 +108,10 @@ options! {
         pub pid: Option<f64>,
         /// Seconds the lease lives unless renewed. A whole number.
         pub ttl: Option<f64>,
-        /// `register` and `allocate`: ports never handed out, even when preferred or next in the
-        /// pool.
+        /// Ports never handed out, even when preferred or next in the pool.
         pub exclude: Option<Vec<f64>>,
-        /// `register` only: after the preferred ports, the ports of this range in order
-        /// (inclusive), in either mode. `allocate` refuses it: a pool has its own range. Written
+        /// After the preferred ports, the ports of this range in order (inclusive), in either mode.
+        /// Only with preferred ports: a pool has its own range, so `allocate` refuses one. Written
         /// `[lo, hi]`: an array of two port numbers.
         #[napi(ts_type = "[number, number]")]
         pub range: Option<PortRange>,
@@ -123,10 +120,10 @@ options! {
         /// this one. `listen` also binds there unless its listen options name an address. An IP
         /// address, such as `'127.0.0.1'` or `'::1'`.
         pub host: Option<String>,
-        /// `register` and `allocate`: probe candidates as this process will bind them, for a lease
-        /// whose holder is the caller itself (get-port's): a port it may not bind — a privileged
-        /// port, for an unprivileged process — is unavailable. Off (the default), such a port is
-        /// judged by the kernel's socket tables, as a lease may be for a privileged service.
+        /// Probe candidates as this process will bind them, for a lease whose holder is the caller
+        /// itself (as get-port's is): a port it may not bind, such as a privileged port for an
+        /// unprivileged process, is unavailable. Off (the default), such a port is judged by the
+        /// kernel's socket tables, as a lease may be for a privileged service.
         pub bindable: Option<bool>,
     }
 
@@ -145,8 +142,8 @@ options! {
         /// TCP: the length of the queue of connections not yet accepted (default, and 0: the
         /// kernel's `net.core.somaxconn`, which also caps it).
         pub backlog: Option<f64>,
-        /// TCP (default), UDP, or `tcp+udp`: one port number held for both. Here one socket is one
-        /// protocol: `'tcp'` gives a listening socket, `'udp'` a bound one, and `'tcp+udp'` is
+        /// TCP (the default), UDP, or `tcp+udp`: one port number held for both. Here one socket is
+        /// one protocol: `'tcp'` gives a listening socket, `'udp'` a bound one, and `'tcp+udp'` is
         /// `PORTPOOL_INVALID_ARGUMENT`.
         #[napi(ts_type = "'tcp' | 'udp'")]
         pub protocol: Option<String>,
@@ -155,11 +152,10 @@ options! {
         pub pid: Option<f64>,
         /// Seconds the lease lives unless renewed. A whole number.
         pub ttl: Option<f64>,
-        /// `register` and `allocate`: ports never handed out, even when preferred or next in the
-        /// pool.
+        /// Ports never handed out, even when preferred or next in the pool.
         pub exclude: Option<Vec<f64>>,
-        /// `register` only: after the preferred ports, the ports of this range in order
-        /// (inclusive), in either mode. `allocate` refuses it: a pool has its own range. Written
+        /// After the preferred ports, the ports of this range in order (inclusive), in either mode.
+        /// Only with preferred ports: a pool has its own range, so `allocate` refuses one. Written
         /// `[lo, hi]`: an array of two port numbers.
         #[napi(ts_type = "[number, number]")]
         pub range: Option<PortRange>,

@@ -4,7 +4,7 @@
 //! options.tsv CLI cell is a `--flag`, its help core's doc (plus a sentence per kind), and a
 //! method converting it into `LeaseOptions` through cli/src/values.rs's converter of each kind.
 
-use crate::lease::{Kind, LeaseOption, lease_ops, lease_rows};
+use crate::lease::{Kind, LeaseOption, lease_ops, lease_rows, op_name};
 use crate::{generated_file, table};
 
 const PATH: &str = "cli/src/lease_args.rs";
@@ -175,11 +175,23 @@ fn arg_attribute(settings: &[String]) -> String {
     out
 }
 
+/// Core operation `op` as the command line spells it: its subcommand, or `run --listen`.
+fn cli_name(op: &str) -> Option<String> {
+    let cell = op_name(op, 0)?;
+    Some(if cell.starts_with("run ") {
+        cell
+    } else {
+        cell.split(' ').next()?.to_owned()
+    })
+}
+
 /// The struct field (and its `#[arg]`) of one lease option taken as `flag`.
 fn field(option: &LeaseOption, flag: &str) -> String {
     let spelling = spelling(option.kind);
     let sentence = spelling.sentence.replace("{flag}", flag);
-    let doc = format!("{} {sentence}", option.doc_text());
+    // Help is plain text: core's code spans lose their backticks.
+    let doc = option.doc_named(cli_name).replace('`', "");
+    let doc = format!("{doc} {sentence}");
     let mut out = comment_lines(&doc, "    ///");
     let mut settings = vec![if flag == format!("--{}", option.name.replace('_', "-")) {
         "long".to_owned()

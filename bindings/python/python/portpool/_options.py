@@ -28,14 +28,14 @@ class RegisterOptions(TypedDict, total=False):
     each may be left out."""
 
     protocol: Literal["tcp", "udp", "tcp+udp"]
-    """TCP (default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
+    """TCP (the default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
     default), "udp" or "tcp+udp"."""
 
     force: bool
-    """`register` in fixed mode only: take the port even when a process outside the registry has
-    it bound. A port leased to another name is never taken. `register` and `allocate`: also
-    return the port of a name whose live lease another user made, as every call of a handle
-    opened with force does. Given as True or False; False when left out."""
+    """Take the port even when a process outside the registry has it bound (a fixed-mode
+    `register` only; a port leased to another name is never taken), and return the port of a name
+    whose live lease another user made, as every call of a handle opened with force does. Given
+    as True or False; False when left out."""
 
     pid: int | None
     """The process that owns the lease: once it exits, the lease is stale and is reclaimed. Given
@@ -46,13 +46,13 @@ class RegisterOptions(TypedDict, total=False):
     out."""
 
     exclude: Iterable[int] | None
-    """`register` and `allocate`: ports never handed out, even when preferred or next in the
-    pool. Given as an iterable of int; None is the same as leaving it out."""
+    """Ports never handed out, even when preferred or next in the pool. Given as an iterable of
+    int; None is the same as leaving it out."""
 
     range: tuple[int, int] | None
-    """`register` only: after the preferred ports, the ports of this range in order (inclusive),
-    in either mode. `allocate` refuses it: a pool has its own range. Given as a (start, end) pair
-    of ints; None is the same as leaving it out."""
+    """After the preferred ports, the ports of this range in order (inclusive), in either mode.
+    Only with preferred ports: a pool has its own range, so `allocate` refuses one. Given as a
+    (start, end) pair of ints; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
     """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
@@ -61,11 +61,11 @@ class RegisterOptions(TypedDict, total=False):
     ("127.0.0.1", "::1") or an ipaddress object; None is the same as leaving it out."""
 
     bindable: bool
-    """`register` and `allocate`: probe candidates as this process will bind them, for a lease
-    whose holder is the caller itself (get-port's): a port it may not bind — a privileged port,
-    for an unprivileged process — is unavailable. Off (the default), such a port is judged by
-    the kernel's socket tables, as a lease may be for a privileged service. Given as True or
-    False; False when left out."""
+    """Probe candidates as this process will bind them, for a lease whose holder is the caller
+    itself (as get-port's is): a port it may not bind, such as a privileged port for an
+    unprivileged process, is unavailable. Off (the default), such a port is judged by the
+    kernel's socket tables, as a lease may be for a privileged service. Given as True or False;
+    False when left out."""
 
 
 class AllocateOptions(TypedDict, total=False):
@@ -73,14 +73,14 @@ class AllocateOptions(TypedDict, total=False):
     each may be left out."""
 
     protocol: Literal["tcp", "udp", "tcp+udp"]
-    """TCP (default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
+    """TCP (the default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
     default), "udp" or "tcp+udp"."""
 
     force: bool
-    """`register` in fixed mode only: take the port even when a process outside the registry has
-    it bound. A port leased to another name is never taken. `register` and `allocate`: also
-    return the port of a name whose live lease another user made, as every call of a handle
-    opened with force does. Given as True or False; False when left out."""
+    """Take the port even when a process outside the registry has it bound (a fixed-mode
+    `register` only; a port leased to another name is never taken), and return the port of a name
+    whose live lease another user made, as every call of a handle opened with force does. Given
+    as True or False; False when left out."""
 
     pid: int | None
     """The process that owns the lease: once it exits, the lease is stale and is reclaimed. Given
@@ -91,8 +91,8 @@ class AllocateOptions(TypedDict, total=False):
     out."""
 
     exclude: Iterable[int] | None
-    """`register` and `allocate`: ports never handed out, even when preferred or next in the
-    pool. Given as an iterable of int; None is the same as leaving it out."""
+    """Ports never handed out, even when preferred or next in the pool. Given as an iterable of
+    int; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
     """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
@@ -101,11 +101,11 @@ class AllocateOptions(TypedDict, total=False):
     ("127.0.0.1", "::1") or an ipaddress object; None is the same as leaving it out."""
 
     bindable: bool
-    """`register` and `allocate`: probe candidates as this process will bind them, for a lease
-    whose holder is the caller itself (get-port's): a port it may not bind — a privileged port,
-    for an unprivileged process — is unavailable. Off (the default), such a port is judged by
-    the kernel's socket tables, as a lease may be for a privileged service. Given as True or
-    False; False when left out."""
+    """Probe candidates as this process will bind them, for a lease whose holder is the caller
+    itself (as get-port's is): a port it may not bind, such as a privileged port for an
+    unprivileged process, is unavailable. Off (the default), such a port is judged by the
+    kernel's socket tables, as a lease may be for a privileged service. Given as True or False;
+    False when left out."""
 
 
 class AllocateManyOptions(TypedDict, total=False):
@@ -113,14 +113,14 @@ class AllocateManyOptions(TypedDict, total=False):
     keywords; each may be left out."""
 
     protocol: Literal["tcp", "udp", "tcp+udp"]
-    """TCP (default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
+    """TCP (the default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
     default), "udp" or "tcp+udp"."""
 
     force: bool
-    """`register` in fixed mode only: take the port even when a process outside the registry has
-    it bound. A port leased to another name is never taken. `register` and `allocate`: also
-    return the port of a name whose live lease another user made, as every call of a handle
-    opened with force does. Given as True or False; False when left out."""
+    """Take the port even when a process outside the registry has it bound (a fixed-mode
+    `register` only; a port leased to another name is never taken), and return the port of a name
+    whose live lease another user made, as every call of a handle opened with force does. Given
+    as True or False; False when left out."""
 
     pid: int | None
     """The process that owns the lease: once it exits, the lease is stale and is reclaimed. Given
@@ -131,8 +131,8 @@ class AllocateManyOptions(TypedDict, total=False):
     out."""
 
     exclude: Iterable[int] | None
-    """`register` and `allocate`: ports never handed out, even when preferred or next in the
-    pool. Given as an iterable of int; None is the same as leaving it out."""
+    """Ports never handed out, even when preferred or next in the pool. Given as an iterable of
+    int; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
     """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
@@ -141,11 +141,11 @@ class AllocateManyOptions(TypedDict, total=False):
     ("127.0.0.1", "::1") or an ipaddress object; None is the same as leaving it out."""
 
     bindable: bool
-    """`register` and `allocate`: probe candidates as this process will bind them, for a lease
-    whose holder is the caller itself (get-port's): a port it may not bind — a privileged port,
-    for an unprivileged process — is unavailable. Off (the default), such a port is judged by
-    the kernel's socket tables, as a lease may be for a privileged service. Given as True or
-    False; False when left out."""
+    """Probe candidates as this process will bind them, for a lease whose holder is the caller
+    itself (as get-port's is): a port it may not bind, such as a privileged port for an
+    unprivileged process, is unavailable. Off (the default), such a port is judged by the
+    kernel's socket tables, as a lease may be for a privileged service. Given as True or False;
+    False when left out."""
 
 
 class LeaseOptions(TypedDict, total=False):
@@ -153,14 +153,14 @@ class LeaseOptions(TypedDict, total=False):
     may be left out."""
 
     protocol: Literal["tcp", "udp", "tcp+udp"]
-    """TCP (default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
+    """TCP (the default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
     default), "udp" or "tcp+udp"."""
 
     force: bool
-    """`register` in fixed mode only: take the port even when a process outside the registry has
-    it bound. A port leased to another name is never taken. `register` and `allocate`: also
-    return the port of a name whose live lease another user made, as every call of a handle
-    opened with force does. Given as True or False; False when left out."""
+    """Take the port even when a process outside the registry has it bound (a fixed-mode
+    `register` only; a port leased to another name is never taken), and return the port of a name
+    whose live lease another user made, as every call of a handle opened with force does. Given
+    as True or False; False when left out."""
 
     pid: int | None
     """The process that owns the lease: once it exits, the lease is stale and is reclaimed. Given
@@ -171,13 +171,13 @@ class LeaseOptions(TypedDict, total=False):
     out."""
 
     exclude: Iterable[int] | None
-    """`register` and `allocate`: ports never handed out, even when preferred or next in the
-    pool. Given as an iterable of int; None is the same as leaving it out."""
+    """Ports never handed out, even when preferred or next in the pool. Given as an iterable of
+    int; None is the same as leaving it out."""
 
     range: tuple[int, int] | None
-    """`register` only: after the preferred ports, the ports of this range in order (inclusive),
-    in either mode. `allocate` refuses it: a pool has its own range. Given as a (start, end) pair
-    of ints; None is the same as leaving it out."""
+    """After the preferred ports, the ports of this range in order (inclusive), in either mode.
+    Only with preferred ports: a pool has its own range, so `allocate` refuses one. Given as a
+    (start, end) pair of ints; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
     """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
@@ -186,11 +186,11 @@ class LeaseOptions(TypedDict, total=False):
     ("127.0.0.1", "::1") or an ipaddress object; None is the same as leaving it out."""
 
     bindable: bool
-    """`register` and `allocate`: probe candidates as this process will bind them, for a lease
-    whose holder is the caller itself (get-port's): a port it may not bind — a privileged port,
-    for an unprivileged process — is unavailable. Off (the default), such a port is judged by
-    the kernel's socket tables, as a lease may be for a privileged service. Given as True or
-    False; False when left out."""
+    """Probe candidates as this process will bind them, for a lease whose holder is the caller
+    itself (as get-port's is): a port it may not bind, such as a privileged port for an
+    unprivileged process, is unavailable. Off (the default), such a port is judged by the
+    kernel's socket tables, as a lease may be for a privileged service. Given as True or False;
+    False when left out."""
 
 
 class ListenOptions(TypedDict, total=False):
@@ -198,7 +198,7 @@ class ListenOptions(TypedDict, total=False):
     each may be left out."""
 
     protocol: Literal["tcp", "udp"]
-    """TCP (default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
+    """TCP (the default), UDP, or `tcp+udp`: one port number held for both. Given as "tcp" (the
     default) or "udp": one socket is one protocol."""
 
     pid: int | None
@@ -210,13 +210,13 @@ class ListenOptions(TypedDict, total=False):
     out."""
 
     exclude: Iterable[int] | None
-    """`register` and `allocate`: ports never handed out, even when preferred or next in the
-    pool. Given as an iterable of int; None is the same as leaving it out."""
+    """Ports never handed out, even when preferred or next in the pool. Given as an iterable of
+    int; None is the same as leaving it out."""
 
     range: tuple[int, int] | None
-    """`register` only: after the preferred ports, the ports of this range in order (inclusive),
-    in either mode. `allocate` refuses it: a pool has its own range. Given as a (start, end) pair
-    of ints; None is the same as leaving it out."""
+    """After the preferred ports, the ports of this range in order (inclusive), in either mode.
+    Only with preferred ports: a pool has its own range, so `allocate` refuses one. Given as a
+    (start, end) pair of ints; None is the same as leaving it out."""
 
     host: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
     """Probe candidates on this one address instead of the IPv4 and IPv6 wildcards: a port bound
