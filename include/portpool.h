@@ -109,7 +109,7 @@
  * it: fields a caller's older header lacks take their defaults, and fields this library
  * does not know yet must be zero.
  */
-#define PORTPOOL_ABI_VERSION 5
+#define PORTPOOL_ABI_VERSION 6
 
 /**
  * What a libportpool call returned. `PORTPOOL_OK` is 0; every other value is a failure, whose
@@ -1711,6 +1711,34 @@ enum portpool_status portpool_is_free(uint16_t port,
                                       portpool_protocol protocol,
                                       bool *out_free,
                                       struct portpool_error **out_error);
+
+/**
+ * Whether `port` can be bound for `protocol` on `host` right now, in `*out_free`: on that one
+ * address (e.g. `"127.0.0.1"`, which must be an address of this machine), or, with `host`
+ * NULL, on both wildcard addresses as `portpool_is_free` checks. A port some process has bound
+ * on another address is free on `host`. Ignores the registry; the answer is a snapshot.
+ *
+ * - **Threads:** safe to call from any thread.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `out_free`; port 0; unknown protocol; a
+ *   `host` that is not UTF-8, not an IP address or not an address of this machine).
+ *
+ * ```c
+ * bool free_here;
+ * if (portpool_is_free_at(8080, PORTPOOL_PROTOCOL_TCP, "127.0.0.1", &free_here, NULL) == PORTPOOL_OK
+ *     && free_here)
+ *     printf("nothing is bound to 127.0.0.1:8080 or a wildcard\n");
+ * ```
+ *
+ * # Safety
+ * `host` is NULL or a NUL-terminated string.
+ * `out_free` is NULL or writable.
+ * `out_error` is NULL or writable.
+ */
+enum portpool_status portpool_is_free_at(uint16_t port,
+                                         portpool_protocol protocol,
+                                         const char *host,
+                                         bool *out_free,
+                                         struct portpool_error **out_error);
 
 /**
  * A port that the kernel picked as free, outside any registry, in `*out_port`: for tests and

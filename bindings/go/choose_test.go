@@ -245,3 +245,27 @@ func TestBadPortChoicesAreErrInvalidArgumentAndChangeNothing(t *testing.T) {
 		t.Fatalf("a refused call wrote the registry (stat: %v)", err)
 	}
 }
+
+func TestIsFreeWithHostProbesThatAddressOnly(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	loopback := netip.MustParseAddr("127.0.0.1")
+	if must(portpool.IsFree(port, portpool.TCP, portpool.WithHost(loopback))) {
+		t.Fatalf("port %d reads free on 127.0.0.1, where it is bound", port)
+	}
+	if must(portpool.IsFree(port, portpool.TCP)) {
+		t.Fatalf("port %d reads free on the wildcards, which 127.0.0.1 overlaps", port)
+	}
+	// Bound on 127.0.0.1 only: another loopback address has the port free.
+	if !must(portpool.IsFree(port, portpool.TCP, portpool.WithHost(netip.MustParseAddr("127.0.0.2")))) {
+		t.Fatalf("port %d reads bound on 127.0.0.2", port)
+	}
+	_, err = portpool.IsFree(port, portpool.TCP, portpool.WithHost(netip.MustParseAddr("192.0.2.7")))
+	wantErr(t, err, portpool.ErrInvalidArgument, "192.0.2.7")
+	_, err = portpool.IsFree(port, portpool.TCP, portpool.WithTTL(0))
+	wantErr(t, err, portpool.ErrInvalidArgument, "IsFree takes only WithHost")
+}

@@ -55,15 +55,27 @@ func (r *Registry) Repair() (RepairReport, error) {
 }
 
 // IsFree tells whether port can be bound for protocol on this host right now, on both the
-// IPv4 and IPv6 wildcard addresses. It ignores the registry; the answer is a snapshot.
-func IsFree(port int, protocol Protocol) (bool, error) {
+// IPv4 and IPv6 wildcard addresses, or with WithHost on that one address (a port some process
+// has bound on another address is then free). It takes WithHost only. It ignores the registry;
+// the answer is a snapshot.
+func IsFree(port int, protocol Protocol, opts ...LeaseOption) (bool, error) {
+	o, err := collectOptions(opts, allowed("IsFree"), "IsFree")
+	if err != nil {
+		return false, err
+	}
 	cport, err := cPort(port)
+	if err != nil {
+		return false, err
+	}
+	var mem cMemory
+	defer mem.free()
+	host, err := mem.optionalString("host", o.host)
 	if err != nil {
 		return false, err
 	}
 	var out C.bool
 	err = withError(func(e **C.portpool_error) C.enum_portpool_status {
-		return C.portpool_is_free(cport, C.portpool_protocol(protocol), &out, e)
+		return C.portpool_is_free_at(cport, C.portpool_protocol(protocol), host, &out, e)
 	})
 	return bool(out), err
 }

@@ -122,7 +122,7 @@ func WithRange(lo, hi int) LeaseOption {
 // address (use netip.AddrFromSlice to convert a net.IP).
 //
 // Of the calls that make leases or find ports, Register, RegisterAny, Allocate, AllocateMany,
-// Lease, Listen, ListenPacket, FindFree and FindFreeN take it.
+// Lease, Listen, ListenPacket, FindFree, FindFreeN and IsFree take it.
 func WithHost(ip netip.Addr) LeaseOption {
 	host, err := cHost(ip)
 	return func(o *leaseOptions) {

@@ -16,4 +16,5 @@ var allowedOptions = map[string]optionSet{
 	"ListenPacket": optionsNamed("WithPool", "WithPort", "WithMode", "WithOwner", "WithTTL", "WithRange", "WithExclude", "WithHost", "WithBacklog"),
 	"FindFree":     optionsNamed("WithProtocol", "WithPorts", "WithRange", "WithExclude", "WithHost"),
 	"FindFreeN":    optionsNamed("WithProtocol", "WithPorts", "WithRange", "WithExclude", "WithHost"),
+	"IsFree":       optionsNamed("WithHost"),
 }

@@ -193,6 +193,46 @@ pub unsafe extern "C" fn portpool_is_free(
     })
 }
 
+/// Whether `port` can be bound for `protocol` on `host` right now, in `*out_free`: on that one
+/// address (e.g. `"127.0.0.1"`, which must be an address of this machine), or, with `host`
+/// NULL, on both wildcard addresses as `portpool_is_free` checks. A port some process has bound
+/// on another address is free on `host`. Ignores the registry; the answer is a snapshot.
+///
+/// - **Threads:** safe to call from any thread.
+/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` (NULL `out_free`; port 0; unknown protocol; a
+///   `host` that is not UTF-8, not an IP address or not an address of this machine).
+///
+/// ```c
+/// bool free_here;
+/// if (portpool_is_free_at(8080, PORTPOOL_PROTOCOL_TCP, "127.0.0.1", &free_here, NULL) == PORTPOOL_OK
+///     && free_here)
+///     printf("nothing is bound to 127.0.0.1:8080 or a wildcard\n");
+/// ```
+///
+/// # Safety
+/// `host` is NULL or a NUL-terminated string.
+/// `out_free` is NULL or writable.
+/// `out_error` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_is_free_at(
+    port: u16,
+    protocol: portpool_protocol,
+    host: *const c_char,
+    out_free: *mut bool,
+    out_error: *mut *mut portpool_error,
+) -> portpool_status {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
+        // SAFETY: forwarded from this function's contract.
+        let out_free = unsafe { out(out_free, "out_free")? };
+        // SAFETY: forwarded from this function's contract.
+        let host = unsafe { args::optional_host(host, "host")? };
+        out_free.set(is_free_at(port, args::protocol(protocol)?, host)?);
+        Ok(())
+    })
+}
+
 /// A port that the kernel picked as free, outside any registry, in `*out_port`: for tests and
 /// tools that need a port now and bind it at once. Takes no lease.
 ///

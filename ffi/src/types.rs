@@ -12,7 +12,7 @@ pub use crate::lease_options::portpool_lease_options;
 /// (`struct_size`), so a library reads a struct of the size any header since version 4 gave
 /// it: fields a caller's older header lacks take their defaults, and fields this library
 /// does not know yet must be zero.
-pub const PORTPOOL_ABI_VERSION: u32 = 5;
+pub const PORTPOOL_ABI_VERSION: u32 = 6;
 
 /// A handle on one registry file.
 ///
@@ -247,7 +247,8 @@ mod tests {
     ];
 
     /// The ABI versions that changed no size, and what they added.
-    const ADDITIONS: &[(u32, &str)] = &[(5, "PORTPOOL_PROTOCOL_TCP_UDP")];
+    const ADDITIONS: &[(u32, &str)] =
+        &[(5, "PORTPOOL_PROTOCOL_TCP_UDP"), (6, "portpool_is_free_at")];
 
     fn size_now(name: &str) -> usize {
         match name {

@@ -62,8 +62,8 @@ static portpool_registry *open_fresh(const char *name) {
 }
 
 /* A socket of `type` (SOCK_STREAM: listening, SOCK_DGRAM: bound) on a kernel-chosen port of
- * 0.0.0.0; its port in *port. */
-static int bound_somewhere(int type, uint16_t *port) {
+ * the IPv4 address `ip` (host order); its port in *port. */
+static int bound_on(int type, in_addr_t ip, uint16_t *port) {
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
     int fd = socket(AF_INET, type, 0);
@@ -71,7 +71,7 @@ static int bound_somewhere(int type, uint16_t *port) {
         return -1;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    addr.sin_addr.s_addr = htonl(ip);
     addr.sin_port = 0;
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
         (type == SOCK_STREAM && listen(fd, 1) != 0) ||
@@ -81,6 +81,11 @@ static int bound_somewhere(int type, uint16_t *port) {
     }
     *port = ntohs(addr.sin_port);
     return fd;
+}
+
+/* bound_on 0.0.0.0. */
+static int bound_somewhere(int type, uint16_t *port) {
+    return bound_on(type, INADDR_ANY, port);
 }
 
 /* A TCP socket listening on a kernel-chosen port of 0.0.0.0; its port in *port. */
@@ -794,6 +799,35 @@ static int is_free_and_find_free_see_bound_sockets(void) {
     CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_TCP_UDP, &port, NULL));
     CHECK(port != 0);
     CHECK_STATUS(portpool_find_free(PORTPOOL_PROTOCOL_TCP, NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    return 1;
+}
+
+static int is_free_at_probes_one_address_or_the_wildcards(void) {
+    uint16_t bound = 0;
+    bool is_free = true;
+    int fd = bound_on(SOCK_STREAM, INADDR_LOOPBACK, &bound);
+    CHECK(fd >= 0);
+    CHECK_OK(portpool_is_free_at(bound, PORTPOOL_PROTOCOL_TCP, "127.0.0.1", &is_free, NULL));
+    CHECK(!is_free);
+    CHECK_OK(portpool_is_free_at(bound, PORTPOOL_PROTOCOL_TCP, NULL, &is_free, NULL));
+    CHECK(!is_free);
+    /* Bound on 127.0.0.1 only: another loopback address has the port free. */
+    CHECK_OK(portpool_is_free_at(bound, PORTPOOL_PROTOCOL_TCP, "127.0.0.2", &is_free, NULL));
+    CHECK(is_free);
+    close(fd);
+    CHECK_OK(portpool_is_free_at(bound, PORTPOOL_PROTOCOL_TCP, "127.0.0.1", &is_free, NULL));
+    CHECK(is_free);
+    CHECK_STATUS(portpool_is_free_at(bound, PORTPOOL_PROTOCOL_TCP, "localhost", &is_free, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_MESSAGE_HAS("host");
+    CHECK_STATUS(portpool_is_free_at(bound, PORTPOOL_PROTOCOL_TCP, NOT_UTF8, &is_free, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_is_free_at(bound, PORTPOOL_PROTOCOL_TCP, "192.0.2.7", &is_free, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_is_free_at(0, PORTPOOL_PROTOCOL_TCP, NULL, &is_free, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
+    CHECK_STATUS(portpool_is_free_at(bound, PORTPOOL_PROTOCOL_TCP, NULL, NULL, NULL),
+                 PORTPOOL_INVALID_ARGUMENT);
     return 1;
 }
 
@@ -1843,6 +1877,7 @@ static const struct test tests[] = {
     TEST(renew_restarts_the_time_to_live),
     TEST(reset_empties_the_registry),
     TEST(is_free_and_find_free_see_bound_sockets),
+    TEST(is_free_at_probes_one_address_or_the_wildcards),
     TEST(corrupt_registry_is_a_registry_error_and_is_left_untouched),
     TEST(registry_under_a_regular_file_is_an_io_error),
     TEST(a_lock_held_past_the_lock_timeout_is_busy_and_reads_go_on),
