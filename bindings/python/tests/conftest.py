@@ -1,7 +1,10 @@
 """Shared fixtures: every registry a test touches is a temporary file."""
 
+import errno
 import os
 import pathlib
+import random
+import socket
 import subprocess
 
 import pytest
@@ -9,6 +12,57 @@ import pytest
 import portpool
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
+
+# Where free_block looks: above the default pool (9000-18999), below the kernel's ephemeral
+# range (where outgoing connections take ports meanwhile) and the fixed pools of tests that
+# never probe (41000 and up).
+FREE_BLOCK_FROM = 20000
+FREE_BLOCK_BEFORE = 32768
+FREE_BLOCK_TRIES = 200
+_starts = random.Random()
+
+
+def free_block(n: int) -> range:
+    """`n` consecutive ports, each free now for TCP and UDP, for a test whose outcome depends
+    on its ports being free (a fixed number may be any server's on this host).
+
+    Probes blocks from random starts below the kernel's ephemeral range, at most
+    FREE_BLOCK_TRIES of them; fails the test when none is free.
+    """
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral = int(f.read().split()[0])
+    before = FREE_BLOCK_BEFORE
+    if FREE_BLOCK_FROM + 1000 < ephemeral < before:
+        before = ephemeral
+    for _ in range(FREE_BLOCK_TRIES):
+        start = _starts.randrange(FREE_BLOCK_FROM, before - n)
+        if all(_free_now(port) for port in range(start, start + n)):
+            return range(start, start + n)
+    pytest.fail(f"no {n} consecutive free ports in {FREE_BLOCK_FROM}-{before - 1}")
+
+
+def _free_now(port: int) -> bool:
+    """Whether `port` binds now for TCP and UDP on the IPv4 and IPv6 wildcards, as portpool's
+    probe binds them, only stricter: without SO_REUSEADDR, so TCP's TIME_WAIT counts as busy.
+    An address family the host lacks has nothing to collide with."""
+    for family, wildcard in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            try:
+                sock = socket.socket(family, kind)
+            except OSError as err:
+                if err.errno == errno.EAFNOSUPPORT:
+                    continue
+                raise
+            with sock:
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock.bind((wildcard, port))
+                except OSError as err:
+                    if err.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                        continue
+                    return False
+    return True
 
 
 @pytest.fixture(autouse=True)
