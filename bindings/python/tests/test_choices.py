@@ -7,6 +7,7 @@ import socket
 import pytest
 
 import portpool
+from conftest import free_block
 
 
 def bound(port: int) -> socket.socket:
@@ -18,42 +19,48 @@ def bound(port: int) -> socket.socket:
 
 
 def test_register_takes_the_first_free_of_a_preferred_list(reg):
-    with bound(41200):
-        assert reg.register("web", [41200, 41201, 41202]) == 41201
-    assert reg.register("api", (41201, 41203), "fixed") == 41203
+    p = free_block(4)
+    with bound(p[0]):
+        assert reg.register("web", [p[0], p[1], p[2]]) == p[1]
+    assert reg.register("api", (p[1], p[3]), "fixed") == p[3]
 
 
 def test_register_falls_back_to_its_range_after_the_preferred_ports(reg):
-    reg.register("other", 41300, "fixed")
-    assert reg.register("web", 41300, "fixed", range=(41310, 41312)) == 41310
-    assert reg.register("api", [41300, 41310], range=[41310, 41312]) == 41311
+    p = free_block(4)
+    reg.register("other", p[0], "fixed")
+    assert reg.register("web", p[0], "fixed", range=(p[1], p[3])) == p[1]
+    assert reg.register("api", [p[0], p[1]], range=[p[1], p[3]]) == p[2]
 
 
 def test_fixed_without_a_range_takes_only_its_list(reg):
-    reg.register("other", 41320, "fixed")
+    (port,) = free_block(1)
+    reg.register("other", port, "fixed")
     with pytest.raises(portpool.ConflictError):
-        reg.register("web", [41320], "fixed")
+        reg.register("web", [port], "fixed")
     assert reg.get("web") is None
 
 
 def test_register_and_allocate_never_hand_out_excluded_ports(reg, reserved):
-    assert reg.register("web", 41400, exclude=[41400, 41401]) == 41402
+    p = free_block(3)
+    assert reg.register("web", p[0], exclude=[p[0], p[1]]) == p[2]
     assert reg.allocate("a", "reserved", exclude={41000, 41001}) == 41002
     with pytest.raises(portpool.ConflictError):
         reg.register("api", 41410, "fixed", exclude=[41410])
 
 
 def test_a_scoped_lease_takes_a_preferred_list_and_its_options(reg):
-    reg.register("other", 41500, "fixed")
-    with reg.lease("worker", port=[41500, 41501], exclude=[41501], range=(41505, 41506)) as port:
-        assert port == 41505
+    p = free_block(4)
+    reg.register("other", p[0], "fixed")
+    with reg.lease("worker", port=[p[0], p[1]], exclude=[p[1]], range=(p[2], p[3])) as port:
+        assert port == p[2]
     assert reg.get("worker") is None
 
 
 def test_find_free_tries_the_preferred_ports_then_the_range_and_skips_excluded_ones():
-    with bound(41600):
-        assert portpool.find_free(ports=[41600, 41601]) == 41601
-        assert portpool.find_free(ports=[41600], range=(41602, 41605), exclude=[41602]) == 41603
+    p = free_block(6)
+    with bound(p[0]):
+        assert portpool.find_free(ports=[p[0], p[1]]) == p[1]
+        assert portpool.find_free(ports=[p[0]], range=(p[2], p[5]), exclude=[p[2]]) == p[3]
 
 
 def test_find_free_with_a_count_returns_that_many_distinct_ports_in_its_range():
