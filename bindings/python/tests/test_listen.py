@@ -11,12 +11,21 @@ import urllib.request
 import pytest
 
 import portpool
+from conftest import free_block
+
+
+@pytest.fixture
+def reserved(reg) -> portpool.Pool:
+    """conftest's pool that does not bind-probe, here on ports free now: listen binds its
+    ports for real, so a server of the host on one of them would change what it gets."""
+    ports = free_block(10)
+    return reg.set_pool("reserved", ports[0], ports[-1], probe=False)
 
 
 def test_listen_serves_an_http_request_through_the_leased_port(reg, reserved):
     sock = reg.listen("web", pool="reserved")
     port = sock.getsockname()[1]
-    assert port == reg.get("web") == 41000
+    assert port == reg.get("web") == reserved.start
     assert sock.type == socket.SOCK_STREAM
     assert not sock.get_inheritable()
 
@@ -54,21 +63,23 @@ def test_listen_udp_binds_a_datagram_socket_on_the_leased_port(reg, reserved):
             assert sock.recvfrom(16)[0] == b"ping"
 
 
-def test_closing_the_socket_keeps_the_lease_until_it_is_released(reg, reserved):
-    sock = reg.listen("web", port=[41050, 41051], host="127.0.0.1")
+def test_closing_the_socket_keeps_the_lease_until_it_is_released(reg):
+    p = free_block(2)
+    sock = reg.listen("web", port=[p[0], p[1]], host="127.0.0.1")
     port = sock.getsockname()[1]
     sock.close()
-    assert reg.get("web") == port == 41050
+    assert reg.get("web") == port == p[0]
     assert reg.release("web")
 
 
 def test_listen_passes_over_a_port_someone_else_has_bound(reg):
-    with socket.create_server(("0.0.0.0", 41060)):
-        with reg.listen("web", port=41060) as sock:
-            assert sock.getsockname()[1] == 41061
+    p = free_block(3)
+    with socket.create_server(("0.0.0.0", p[0])):
+        with reg.listen("web", port=p[0]) as sock:
+            assert sock.getsockname()[1] == p[1]
     with pytest.raises(portpool.ConflictError):
-        with socket.create_server(("0.0.0.0", 41070)):
-            reg.listen("fixed", port=41070, mode="fixed")
+        with socket.create_server(("0.0.0.0", p[2])):
+            reg.listen("fixed", port=p[2], mode="fixed")
     assert reg.get("fixed") is None
 
 
@@ -97,7 +108,8 @@ def test_bad_listen_arguments_are_clear_errors_that_lease_nothing(reg, reserved,
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_listen_async_serves_and_a_cancelled_one_leaves_no_lease(reg, anyio_backend):
-    reg.set_pool("reserved", 41000, 41009, probe=False)
+    ports = free_block(10)
+    reg.set_pool("reserved", ports[0], ports[-1], probe=False)
     with await reg.listen_async("web", pool="reserved", host="127.0.0.1") as sock:
         assert sock.getsockname()[1] == reg.get("web")
     reg.reset()
