@@ -14,6 +14,7 @@ import time
 import pytest
 
 import portpool
+from conftest import free_block
 
 FORKS = 50
 
@@ -123,6 +124,7 @@ def test_sigint_while_waiting_behind_another_thread_is_a_keyboard_interrupt_that
 
 
 def test_sigusr1_and_sigchld_handlers_during_a_lock_wait_cause_no_error(reg):
+    (wanted,) = free_block(1)
     ran: list[int] = []
     previous = {
         signum: signal.signal(signum, lambda signum, frame: ran.append(signum))
@@ -145,14 +147,14 @@ def test_sigusr1_and_sigchld_handlers_during_a_lock_wait_cause_no_error(reg):
 
             poker = threading.Thread(target=poke_then_unlock)
             poker.start()
-            port = reg.register("web", 41100)  # the main thread waits, and runs the handlers
+            port = reg.register("web", wanted)  # the main thread waits, and runs the handlers
             returned = time.monotonic()
             poker.join()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     assert returned >= unlocked[0], "register() must have waited for the lock"
-    assert (port, reg.get("web")) == (41100, 41100)
+    assert (port, reg.get("web")) == (wanted, wanted)
     assert ran.count(signal.SIGUSR1) == 5
     assert signal.SIGCHLD in ran
 
