@@ -16,6 +16,7 @@ import portpicker as original
 import pytest
 
 import portpool
+from conftest import free_block
 from portpool import portpicker
 
 POOL = (41100, 41139)
@@ -177,13 +178,17 @@ def test_reserved_ports_are_leased_at_once_handed_out_first_and_come_back_when_r
 
 
 def test_a_reserved_port_leased_to_another_holder_is_a_conflict(default):
-    default.register("someone-else", 41901, "fixed")
+    (theirs,) = free_block(1)
+    default.register("someone-else", theirs, "fixed")
     with pytest.raises(portpool.ConflictError):
-        portpicker.add_reserved_port(41901)
-    assert portpicker.pick_unused_port() != 41901
+        portpicker.add_reserved_port(theirs)
+    assert portpicker.pick_unused_port() != theirs
 
 
 def test_is_port_free_is_none_for_a_port_another_process_binds_though_this_one_leased_it(default):
+    # The pick is bound and probed below: the pool holds one port free now.
+    (free,) = free_block(1)
+    default.set_pool("default", free, free, probe=False)
     mine = portpicker.pick_unused_port()
     holder = subprocess.Popen(
         [sys.executable, "-c", f"import socket,sys,time; s=socket.socket(); s.bind(('', {mine})); s.listen(); print(1, flush=True); time.sleep(60)"],
@@ -209,10 +214,13 @@ def test_bind_of_port_0_is_a_port_the_kernel_picks():
 
 
 def test_is_port_free_returns_the_port_or_none(default):
+    # Both ports are probed: the pool's one port and the other holder's are free now.
+    free, theirs = free_block(2)
+    default.set_pool("default", free, free, probe=False)
     mine = portpicker.pick_unused_port()
     assert portpicker.is_port_free(mine) == mine, "a port picked here is free for this process"
-    default.register("other", 41902, "fixed")
-    assert portpicker.is_port_free(41902) is None, "leased to another holder"
+    default.register("other", theirs, "fixed")
+    assert portpicker.is_port_free(theirs) is None, "leased to another holder"
     with socket.socket() as s:
         s.bind(("", 0))
         s.listen()
