@@ -17,9 +17,13 @@ const { PACKAGE_DIR, tempDir, tempRegistry, listen, close, freeRun } = require('
 
 const POOL = [41200, 41239]
 
-/** `n` consecutive ports, all free now, from a range that no other test file uses. */
+/**
+ * `n` consecutive ports, all free now, from a range that no other test file uses, below the
+ * kernel's ephemeral ports (32768-60999 by default), which outgoing connections take and give
+ * back at any time.
+ */
 function preferred(n) {
-  return freeRun(n, 41300, 41800)
+  return freeRun(n, 28400, 28900)
 }
 
 /** A fresh default registry ($PORTPOOL_REGISTRY) whose default pool does not bind-probe. */

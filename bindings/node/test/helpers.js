@@ -63,12 +63,17 @@ function close(server) {
 
 /**
  * `n` consecutive ports in [`lo`, `hi`), each free now for TCP and UDP: a test file gives its
- * own range, so that files running at once never pick the same ports.
+ * own range, so that files running at once never pick the same ports. The search starts at a
+ * random block of the range and tries each block once, so that two runs of the suite on one
+ * host (or a server that came and went) rarely meet on the same ports.
  */
 function freeRun(n, lo, hi) {
   const { isFree } = require('..')
-  for (let start = lo; start + n <= hi; start += n) {
-    const ports = Array.from({ length: n }, (_, i) => start + i)
+  const blocks = Math.floor((hi - lo) / n)
+  const first = Math.floor(Math.random() * blocks)
+  for (let i = 0; i < blocks; i++) {
+    const start = lo + ((first + i) % blocks) * n
+    const ports = Array.from({ length: n }, (_, j) => start + j)
     if (ports.every((p) => isFree(p) && isFree(p, 'udp'))) return ports
   }
   throw new Error(`no ${n} consecutive free ports in ${lo}-${hi - 1}`)

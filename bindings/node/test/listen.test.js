@@ -11,7 +11,7 @@ const http = require('node:http')
 const { test } = require('node:test')
 
 const { Registry, ScopedLease, isFree } = require('..')
-const { tempRegistry, close } = require('./helpers')
+const { tempRegistry, close, freeRun } = require('./helpers')
 
 /** An HTTP server on the socket `fd`, answering every request with `body`. */
 async function serve(fd, body) {
@@ -27,16 +27,11 @@ async function get(port) {
   return res.text()
 }
 
-/** A pool of `n` free ports from a range no other test file uses; returns its ports. */
+/** A probing pool of `n` ports all free now, from a range no other test file uses; returns its ports. */
 function freePool(reg, name, n) {
-  for (let lo = 27900; lo + n <= 28400; lo += n) {
-    const ports = Array.from({ length: n }, (_, i) => lo + i)
-    if (ports.every((p) => isFree(p) && isFree(p, 'udp'))) {
-      reg.setPool(name, lo, lo + n - 1, { probe: true })
-      return ports
-    }
-  }
-  throw new Error(`no ${n} consecutive free ports in 27900-28399`)
+  const ports = freeRun(n, 27900, 28400)
+  reg.setPool(name, ports[0], ports[n - 1], { probe: true })
+  return ports
 }
 
 function isAbortError(err) {

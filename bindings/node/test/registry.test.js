@@ -72,7 +72,8 @@ test('tcp_and_udp_leases_of_one_port_coexist', () => {
 
 test('list_returns_every_lease_with_every_field', () => {
   const reg = open()
-  const port = findFree()
+  // Free for UDP too: 'a-owned' is a flexible UDP lease expected on this very port.
+  const port = findFree('tcp+udp')
   const before = Math.floor(Date.now() / 1000)
   reg.register('b-plain', port, { mode: 'fixed', force: true })
   reg.register('a-owned', port, { protocol: 'udp', pid: process.pid, ttl: 60 })

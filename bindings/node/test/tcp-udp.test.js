@@ -71,7 +71,8 @@ test('a_tcp_udp_lease_crosses_the_file_between_node_and_the_command_line', () =>
   const mine = reg.register('from-node', findFree('tcp+udp'), { mode: 'fixed', protocol: 'tcp+udp' })
   const listed = JSON.parse(cli(path, 'list', '--json').stdout)
   assert.deepEqual(listed.map((l) => [l.name, l.protocol]), [['from-node', 'tcp+udp']])
-  const other = findFree('tcp+udp')
+  // Not `mine`: it is leased, not bound, so the kernel may pick it again.
+  const other = findFree({ protocol: 'tcp+udp', exclude: [mine] })
   assert.equal(cli(path, 'register', 'from-cli', String(other), 'fixed', '--protocol', 'tcp+udp').status, 0)
   const byName = Object.fromEntries(reg.list().map((l) => [l.name, [l.port, l.protocol]]))
   assert.deepEqual(byName, { 'from-node': [mine, 'tcp+udp'], 'from-cli': [other, 'tcp+udp'] })
