@@ -2,6 +2,7 @@ package portpool_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -13,7 +14,8 @@ import (
 
 func TestRegisterAnyTakesThePreferredPortsInOrder(t *testing.T) {
 	reg, _ := open(t)
-	preferred := []int{24210, 24205, 24207}
+	first := freeBlock(t, 7) // the preferred ports, out of order, and the one above the last
+	preferred := []int{first + 5, first, first + 2}
 	for i, want := range preferred {
 		name := string(rune('a' + i))
 		if got := must(reg.RegisterAny(name, preferred, portpool.ModeFixed)); got != want {
@@ -24,27 +26,29 @@ func TestRegisterAnyTakesThePreferredPortsInOrder(t *testing.T) {
 	_, err := reg.RegisterAny("d", preferred, portpool.ModeFixed)
 	wantErr(t, err, portpool.ErrConflict)
 	// Flexible mode without a range goes on upward from the first preferred port.
-	if got := must(reg.RegisterAny("e", preferred, portpool.ModeFlexible)); got != 24211 {
-		t.Fatalf("flexible after the preferred ports got %d, want 24211", got)
+	if got := must(reg.RegisterAny("e", preferred, portpool.ModeFlexible)); got != first+6 {
+		t.Fatalf("flexible after the preferred ports got %d, want %d", got, first+6)
 	}
 }
 
 func TestRegisterFallsBackToTheRangeInOrder(t *testing.T) {
 	reg, _ := open(t)
 	bound := listen(t)
-	if got := must(reg.Register("fixed", bound, portpool.ModeFixed, portpool.WithRange(24220, 24229))); got != 24220 {
-		t.Fatalf("a bound fixed port, then the range: got %d, want 24220", got)
+	lo := freeBlock(t, 4) // the range's first four ports
+	inRange := portpool.WithRange(lo, lo+9)
+	if got := must(reg.Register("fixed", bound, portpool.ModeFixed, inRange)); got != lo {
+		t.Fatalf("a bound fixed port, then the range: got %d, want %d", got, lo)
 	}
 	// With a range, flexible mode takes the range's ports next, not the ports above.
-	if got := must(reg.Register("flexible", bound, portpool.ModeFlexible, portpool.WithRange(24220, 24229))); got != 24221 {
-		t.Fatalf("a bound flexible port, then the range: got %d, want 24221", got)
+	if got := must(reg.Register("flexible", bound, portpool.ModeFlexible, inRange)); got != lo+1 {
+		t.Fatalf("a bound flexible port, then the range: got %d, want %d", got, lo+1)
 	}
-	if got := must(reg.RegisterAny("range-only", nil, portpool.ModeFixed, portpool.WithRange(24220, 24229))); got != 24222 {
-		t.Fatalf("no preferred port, a range: got %d, want 24222", got)
+	if got := must(reg.RegisterAny("range-only", nil, portpool.ModeFixed, inRange)); got != lo+2 {
+		t.Fatalf("no preferred port, a range: got %d, want %d", got, lo+2)
 	}
-	must(reg.RegisterAny("fill", nil, portpool.ModeFixed, portpool.WithRange(24223, 24223)))
-	_, err := reg.RegisterAny("none-left", []int{24220}, portpool.ModeFixed, portpool.WithRange(24221, 24223))
-	wantErr(t, err, portpool.ErrExhausted, "24220 or 24221-24223")
+	must(reg.RegisterAny("fill", nil, portpool.ModeFixed, portpool.WithRange(lo+3, lo+3)))
+	_, err := reg.RegisterAny("none-left", []int{lo}, portpool.ModeFixed, portpool.WithRange(lo+1, lo+3))
+	wantErr(t, err, portpool.ErrExhausted, fmt.Sprintf("%d or %d-%d", lo, lo+1, lo+3))
 	if _, err := reg.Get("none-left"); !errors.Is(err, portpool.ErrNotFound) {
 		t.Fatalf("a refused RegisterAny leased something: %v", err)
 	}
@@ -52,14 +56,16 @@ func TestRegisterFallsBackToTheRangeInOrder(t *testing.T) {
 
 func TestExcludedPortsAreNeverHandedOut(t *testing.T) {
 	reg, _ := open(t)
-	exclude := portpool.WithExclude(24300, 24301)
-	if got := must(reg.Register("flexible", 24300, portpool.ModeFlexible, exclude)); got != 24302 {
-		t.Fatalf("Register flexible from an excluded port: %d, want 24302", got)
+	// Registers from b, a scoped lease from b+4, FindFreeN in b+6 to b+12.
+	b := freeBlock(t, 13)
+	exclude := portpool.WithExclude(b, b+1)
+	if got := must(reg.Register("flexible", b, portpool.ModeFlexible, exclude)); got != b+2 {
+		t.Fatalf("Register flexible from an excluded port: %d, want %d", got, b+2)
 	}
-	_, err := reg.Register("fixed", 24300, portpool.ModeFixed, exclude)
-	wantErr(t, err, portpool.ErrConflict, "24300", "excluded")
-	if got := must(reg.RegisterAny("ranged", []int{24301}, portpool.ModeFixed, exclude, portpool.WithRange(24300, 24310))); got != 24303 {
-		t.Fatalf("RegisterAny past excluded and leased ports: %d, want 24303", got)
+	_, err := reg.Register("fixed", b, portpool.ModeFixed, exclude)
+	wantErr(t, err, portpool.ErrConflict, fmt.Sprint(b), "excluded")
+	if got := must(reg.RegisterAny("ranged", []int{b + 1}, portpool.ModeFixed, exclude, portpool.WithRange(b, b+10))); got != b+3 {
+		t.Fatalf("RegisterAny past excluded and leased ports: %d, want %d", got, b+3)
 	}
 	must(reg.SetPool("p", 24320, 24323, portpool.WithProbe(false)))
 	// WithExclude given twice adds up.
@@ -73,19 +79,19 @@ func TestExcludedPortsAreNeverHandedOut(t *testing.T) {
 	if got := must(reg.AllocateMany([]string{"m1"}, "p", portpool.WithExclude(24323, 24320))); !slices.Equal(got, []int{24321}) {
 		t.Fatalf("AllocateMany past excluded ports: %v, want [24321]", got)
 	}
-	lease := must(reg.Lease("scoped", portpool.WithPorts(24330, 24331), portpool.WithExclude(24330)))
+	lease := must(reg.Lease("scoped", portpool.WithPorts(b+4, b+5), portpool.WithExclude(b+4)))
 	defer lease.Close()
-	if lease.Port() != 24331 {
-		t.Fatalf("Lease past an excluded port: %d, want 24331", lease.Port())
+	if lease.Port() != b+5 {
+		t.Fatalf("Lease past an excluded port: %d, want %d", lease.Port(), b+5)
 	}
-	found := must(portpool.FindFreeN(3, portpool.WithRange(24340, 24349), portpool.WithExclude(24340, 24342, 24344)))
+	found := must(portpool.FindFreeN(3, portpool.WithRange(b+6, b+12), portpool.WithExclude(b+6, b+8, b+10)))
 	for _, port := range found {
-		if port == 24340 || port == 24342 || port == 24344 {
+		if port == b+6 || port == b+8 || port == b+10 {
 			t.Fatalf("FindFreeN returned excluded port %d in %v", port, found)
 		}
 	}
 	for _, held := range must(reg.List()) {
-		if slices.Contains([]int{24300, 24301, 24320, 24330}, held.Port) {
+		if slices.Contains([]int{b, b + 1, 24320, b + 4}, held.Port) {
 			t.Fatalf("a port every call excluded was leased: %+v", held)
 		}
 	}
@@ -93,11 +99,13 @@ func TestExcludedPortsAreNeverHandedOut(t *testing.T) {
 
 func TestFindFreeTriesThePreferredPortsThenTheRange(t *testing.T) {
 	bound := listen(t)
-	if got := must(portpool.FindFree(portpool.WithPorts(bound, 24400), portpool.WithRange(24410, 24419))); got != 24400 {
-		t.Fatalf("FindFree past a bound preferred port: %d, want 24400", got)
+	free := freeBlock(t, 2) // a preferred port, then the range's first
+	inRange := portpool.WithRange(free+1, free+10)
+	if got := must(portpool.FindFree(portpool.WithPorts(bound, free), inRange)); got != free {
+		t.Fatalf("FindFree past a bound preferred port: %d, want %d", got, free)
 	}
-	if got := must(portpool.FindFree(portpool.WithPorts(bound), portpool.WithRange(24410, 24419))); got != 24410 {
-		t.Fatalf("FindFree past the preferred ports into the range: %d, want 24410", got)
+	if got := must(portpool.FindFree(portpool.WithPorts(bound), inRange)); got != free+1 {
+		t.Fatalf("FindFree past the preferred ports into the range: %d, want %d", got, free+1)
 	}
 	got := must(portpool.FindFree(portpool.WithProtocol(portpool.UDP)))
 	if !must(portpool.IsFree(got, portpool.UDP)) {
@@ -119,11 +127,12 @@ func TestFindFreeNReturnsDistinctFreePorts(t *testing.T) {
 		}
 		seen[port] = true
 	}
-	ranged := must(portpool.FindFreeN(3, portpool.WithPorts(24452, 24452), portpool.WithRange(24450, 24459)))
-	if !slices.Equal(ranged, []int{24452, 24450, 24451}) {
-		t.Fatalf("FindFreeN(3) with a preferred port and a range: %v, want [24452 24450 24451]", ranged)
+	b := freeBlock(t, 6) // a range of three, and a range of three asked for four
+	ranged := must(portpool.FindFreeN(3, portpool.WithPorts(b+2, b+2), portpool.WithRange(b, b+2)))
+	if want := []int{b + 2, b, b + 1}; !slices.Equal(ranged, want) {
+		t.Fatalf("FindFreeN(3) with a preferred port and a range: %v, want %v", ranged, want)
 	}
-	_, err := portpool.FindFreeN(4, portpool.WithRange(24460, 24462))
+	_, err := portpool.FindFreeN(4, portpool.WithRange(b+3, b+5))
 	wantErr(t, err, portpool.ErrExhausted, "3", "4")
 }
 
@@ -134,7 +143,8 @@ func TestWithHostChecksOnlyThatAddress(t *testing.T) {
 	}
 	defer l.Close()
 	port := (l.Addr().(*net.TCPAddr).Port)
-	if got := must(portpool.FindFree(portpool.WithPorts(port), portpool.WithRange(24500, 24509))); got == port {
+	free := freeBlock(t, 1)
+	if got := must(portpool.FindFree(portpool.WithPorts(port), portpool.WithRange(free, free))); got == port {
 		t.Fatalf("FindFree on the wildcards gave %d, which 127.0.0.1 has bound", port)
 	}
 	// Another loopback address does not see the bind: the answer is good for it alone.

@@ -259,7 +259,7 @@ func TestASecondSupervisorCannotBeginCommitOrAbortAnothersHandover(t *testing.T)
 
 func TestHandoverTakesOnlyTheOwnerOptionAndRefusesFixedLeases(t *testing.T) {
 	reg, _ := open(t)
-	must(reg.Register("web", 23400, portpool.ModeFixed))
+	must(reg.Register("web", freeBlock(t, 1), portpool.ModeFixed))
 	_, err := reg.BeginHandover("web")
 	wantErr(t, err, portpool.ErrConflict, "fixed")
 	must(reg.Register("api", 23410, portpool.ModeFlexible))

@@ -141,16 +141,17 @@ func TestListenOnANameThatHoldsALeaseBindsItsPortAgain(t *testing.T) {
 
 func TestListenTakesAPoolOrPortsInAModeThenTheRange(t *testing.T) {
 	reg, _ := open(t)
-	must(reg.SetPool("mine", 24010, 24019, portpool.WithProbe(false)))
-	if _, port := listenTCP(t, reg, "pooled", portpool.WithPool("mine"), portpool.WithExclude(24010)); port != 24011 {
-		t.Fatalf("WithPool and WithExclude(24010): port %d, want 24011", port)
+	b := freeBlock(t, 3) // a pool of two, then a range
+	must(reg.SetPool("mine", b, b+1, portpool.WithProbe(false)))
+	if _, port := listenTCP(t, reg, "pooled", portpool.WithPool("mine"), portpool.WithExclude(b)); port != b+1 {
+		t.Fatalf("WithPool and WithExclude(%d): port %d, want %d", b, port, b+1)
 	}
 	bound := listen(t)
 	_, err := reg.Listen("fixed", portpool.WithPort(bound), portpool.WithMode(portpool.ModeFixed))
 	wantErr(t, err, portpool.ErrConflict)
-	_, port := listenTCP(t, reg, "ranged", portpool.WithPorts(bound), portpool.WithMode(portpool.ModeFixed), portpool.WithRange(24020, 24029))
-	if port != 24020 {
-		t.Fatalf("a bound fixed port then WithRange(24020, 24029): port %d, want 24020", port)
+	_, port := listenTCP(t, reg, "ranged", portpool.WithPorts(bound), portpool.WithMode(portpool.ModeFixed), portpool.WithRange(b+2, b+11))
+	if port != b+2 {
+		t.Fatalf("a bound fixed port then WithRange(%d, %d): port %d, want %d", b+2, b+11, port, b+2)
 	}
 }
 
@@ -223,7 +224,8 @@ func TestListenRefusesBadInputAndLeasesNothing(t *testing.T) {
 
 func TestListenNeverReturnsAPortItDoesNotHoldWhileAnotherProcessBindsThePool(t *testing.T) {
 	reg, _ := open(t)
-	const lo, hi = 24600, 24607
+	lo := freeBlock(t, 8)
+	hi := lo + 7
 	must(reg.SetPool("contested", lo, hi))
 	// The hostile side: binds every port of the pool in a tight loop, outside the registry.
 	var stop atomic.Bool

@@ -3,6 +3,7 @@ package portpool_test
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -64,6 +65,44 @@ func listen(t *testing.T) int {
 	}
 	t.Cleanup(func() { l.Close() })
 	return (l.Addr().(*net.TCPAddr).Port)
+}
+
+// freeBlock returns the first of n consecutive ports that are each free now for TCP and UDP,
+// for a test whose outcome needs ports nothing on the host holds. Each try starts at random in
+// 25000-31999, above the fixed ports tests give where the host does not matter and below
+// Linux's usual ephemeral range; after 200 tries the test stops.
+func freeBlock(t *testing.T, n int) int {
+	t.Helper()
+	const lo, hi = 25000, 32000
+	for range 200 {
+		start := lo + rand.IntN(hi-lo-n)
+		free := 0
+		for free < n && bindable(start+free) {
+			free++
+		}
+		if free == n {
+			return start
+		}
+	}
+	t.Fatalf("no %d consecutive ports free for TCP and UDP in 200 tries in %d-%d", n, lo, hi-1)
+	return 0
+}
+
+// bindable says whether port can be bound now for TCP and for UDP on the wildcard address,
+// which on Linux overlaps a socket bound to any address of either family.
+func bindable(port int) bool {
+	addr := fmt.Sprintf(":%d", port)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	l.Close()
+	c, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 func TestVersionIsTheWorkspaceVersionAndTheABIMatches(t *testing.T) {
@@ -241,15 +280,17 @@ func TestReleaseReportsWhetherThereWasALease(t *testing.T) {
 func TestListReturnsEveryFieldOfEveryLeaseSortedByName(t *testing.T) {
 	reg, _ := open(t)
 	before := time.Now().Add(-time.Second)
-	must(reg.Register("zeta", 22200, portpool.ModeFixed))
-	must(reg.Register("alpha", 22300, portpool.ModeFlexible,
+	zetaPort := freeBlock(t, 2)
+	alphaPort := zetaPort + 1
+	must(reg.Register("zeta", zetaPort, portpool.ModeFixed))
+	must(reg.Register("alpha", alphaPort, portpool.ModeFlexible,
 		portpool.WithProtocol(portpool.UDP), portpool.WithOwner(os.Getpid()), portpool.WithTTL(90*time.Second)))
 	leases := must(reg.List())
 	if len(leases) != 2 || leases[0].Name != "alpha" || leases[1].Name != "zeta" {
 		t.Fatalf("List() = %+v", leases)
 	}
 	alpha, zeta := leases[0], leases[1]
-	if alpha.Port != 22300 || alpha.Protocol != portpool.UDP || alpha.Mode != portpool.ModeFlexible {
+	if alpha.Port != alphaPort || alpha.Protocol != portpool.UDP || alpha.Mode != portpool.ModeFlexible {
 		t.Fatalf("alpha = %+v", alpha)
 	}
 	if alpha.Owner == nil || alpha.Owner.PID != os.Getpid() || alpha.Owner.StartTime == 0 {

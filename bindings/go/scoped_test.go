@@ -48,17 +48,18 @@ func TestLeaseTakesAPoolOrPortsInAMode(t *testing.T) {
 	if pooled.Port() != 23910 {
 		t.Fatalf("WithPool: port %d", pooled.Port())
 	}
-	fixed := must(reg.Lease("fixed", portpool.WithPort(23920), portpool.WithMode(portpool.ModeFixed), portpool.WithProtocol(portpool.UDP)))
+	free := freeBlock(t, 1)
+	fixed := must(reg.Lease("fixed", portpool.WithPort(free), portpool.WithMode(portpool.ModeFixed), portpool.WithProtocol(portpool.UDP)))
 	defer fixed.Close()
-	if fixed.Port() != 23920 || must(reg.GetLease("fixed")).Protocol != portpool.UDP {
-		t.Fatalf("WithPort fixed: port %d", fixed.Port())
+	if fixed.Port() != free || must(reg.GetLease("fixed")).Protocol != portpool.UDP {
+		t.Fatalf("WithPort fixed: port %d, want %d", fixed.Port(), free)
 	}
-	_, err := reg.Lease("other", portpool.WithPort(23920), portpool.WithMode(portpool.ModeFixed), portpool.WithProtocol(portpool.UDP))
+	_, err := reg.Lease("other", portpool.WithPort(free), portpool.WithMode(portpool.ModeFixed), portpool.WithProtocol(portpool.UDP))
 	wantErr(t, err, portpool.ErrConflict)
-	flexible := must(reg.Lease("flexible", portpool.WithPorts(23920), portpool.WithProtocol(portpool.UDP)))
+	flexible := must(reg.Lease("flexible", portpool.WithPorts(free), portpool.WithProtocol(portpool.UDP)))
 	defer flexible.Close()
-	if flexible.Port() <= 23920 {
-		t.Fatalf("WithPorts flexible: port %d, want one above the held 23920", flexible.Port())
+	if flexible.Port() <= free {
+		t.Fatalf("WithPorts flexible: port %d, want one above the held %d", flexible.Port(), free)
 	}
 	_, err = reg.Lease("both", portpool.WithPool("mine"), portpool.WithPort(23930))
 	wantErr(t, err, portpool.ErrInvalidArgument, "not both")

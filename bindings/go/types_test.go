@@ -1,6 +1,7 @@
 package portpool_test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,7 +19,8 @@ import (
 func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
 	reg, dir := open(t)
 	seen := fieldsSeen{}
-	bound := holdEveryKindOfLease(t, reg, seen)
+	idle := freeBlock(t, 2) // idle-udp's port (later TCP), then the port an import brings in
+	bound := holdEveryKindOfLease(t, reg, seen, idle)
 
 	seen.walk(must(reg.List()))
 	blue := must(portpool.Open(must(reg.Path()), portpool.WithNamespace("blue")))
@@ -36,18 +38,18 @@ func TestEveryTypeReadsAndWritesCoresJSONExactly(t *testing.T) {
 	listen(t) // a server Migrate leases, recording it as the lease's origin
 	seen.walk(must(reg.Migrate(true)))
 	seen.walk(must(reg.Migrate(false)))
-	_, holder, err := reg.Check(23830, portpool.UDP)
+	_, holder, err := reg.Check(idle, portpool.UDP)
 	if err != nil || holder == nil {
 		t.Fatalf("Check = %v, %v", holder, err)
 	}
 	seen.walk(holder)
 	seen.walk(must(reg.GC()))
 	file := filepath.Join(filepath.Dir(dir), "ports.json")
-	os.WriteFile(file, []byte(`{"idle-udp": 23830, "imported": 23840}`), 0o644)
+	os.WriteFile(file, []byte(fmt.Sprintf(`{"idle-udp": %d, "imported": %d}`, idle, idle+1)), 0o644)
 	must(reg.Release("idle-udp"))
-	must(reg.Register("idle-udp", 23830, portpool.ModeFixed))
+	must(reg.Register("idle-udp", idle, portpool.ModeFixed))
 	seen.walk(must(reg.Import(file)))
-	os.WriteFile(file, []byte(`{"imported": 23840}`), 0o644)
+	os.WriteFile(file, []byte(fmt.Sprintf(`{"imported": %d}`, idle+1)), 0o644)
 	seen.walk(must(reg.Import(file)))
 
 	everyFieldWasSeen(t, seen)
@@ -82,9 +84,9 @@ func (s fieldsSeen) value(v reflect.Value) {
 }
 
 // holdEveryKindOfLease fills reg with a lease of each kind (pooled and handed over, of a gone
-// owner, UDP, served by a bound socket) and a pool over the kernel's ephemeral range, and
-// returns the port of the bound socket.
-func holdEveryKindOfLease(t *testing.T, reg *portpool.Registry, seen fieldsSeen) int {
+// owner, UDP on port idle, served by a bound socket) and a pool over the kernel's ephemeral
+// range, and returns the port of the bound socket.
+func holdEveryKindOfLease(t *testing.T, reg *portpool.Registry, seen fieldsSeen, idle int) int {
 	must(reg.SetPool("p", 23800, 23809, portpool.WithProbe(false)))
 	must(reg.Allocate("pooled", "p", portpool.WithOwner(os.Getpid()), portpool.WithTTL(time.Minute)))
 	next := sleeper(t)
@@ -93,7 +95,7 @@ func holdEveryKindOfLease(t *testing.T, reg *portpool.Registry, seen fieldsSeen)
 	must(reg.Register("gone", 23820, portpool.ModeFlexible, portpool.WithOwner(gone.Process.Pid)))
 	gone.Process.Kill()
 	gone.Wait()
-	must(reg.Register("idle-udp", 23830, portpool.ModeFlexible, portpool.WithProtocol(portpool.UDP)))
+	must(reg.Register("idle-udp", idle, portpool.ModeFlexible, portpool.WithProtocol(portpool.UDP)))
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -88,6 +88,56 @@ static int bound_somewhere(int type, uint16_t *port) {
     return bound_on(type, INADDR_ANY, port);
 }
 
+/* Whether a socket of `type` can bind `port` now on the IPv4 wildcard and, where the host has
+ * IPv6, on the IPv6 wildcard (IPv6 only), as core's probe binds them; both sockets are closed. */
+static int bindable(int type, uint16_t port) {
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    int one = 1, ok;
+    int fd4 = socket(AF_INET, type, 0), fd6 = socket(AF_INET6, type, 0);
+    memset(&v4, 0, sizeof v4);
+    v4.sin_family = AF_INET;
+    v4.sin_addr.s_addr = htonl(INADDR_ANY);
+    v4.sin_port = htons(port);
+    memset(&v6, 0, sizeof v6);
+    v6.sin6_family = AF_INET6;
+    v6.sin6_addr = in6addr_any;
+    v6.sin6_port = htons(port);
+    ok = fd4 >= 0 && bind(fd4, (struct sockaddr *)&v4, sizeof v4) == 0;
+    ok = ok && (fd6 < 0 || (setsockopt(fd6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == 0 &&
+                            bind(fd6, (struct sockaddr *)&v6, sizeof v6) == 0));
+    if (fd4 >= 0)
+        close(fd4);
+    if (fd6 >= 0)
+        close(fd6);
+    return ok;
+}
+
+/* The first of `n` consecutive ports that are each free now for TCP and UDP, or 0 when 200
+ * tries found none: for tests whose outcome needs ports nothing on the host holds. Each try
+ * starts at random in 25000-31999, above the fixed ports that tests give where the host does
+ * not matter and below Linux's usual ephemeral range. */
+static uint16_t free_block(unsigned n) {
+    unsigned seed = (unsigned)getpid();
+    FILE *urandom = fopen("/dev/urandom", "rb");
+    if (urandom != NULL) {
+        if (fread(&seed, sizeof seed, 1, urandom) != 1)
+            seed = (unsigned)getpid();
+        fclose(urandom);
+    }
+    srand(seed);
+    for (int tries = 0; tries < 200; tries++) {
+        uint16_t start = (uint16_t)(25000 + (unsigned)rand() % (7000 - n));
+        unsigned i = 0;
+        while (i < n && bindable(SOCK_STREAM, (uint16_t)(start + i)) &&
+               bindable(SOCK_DGRAM, (uint16_t)(start + i)))
+            i++;
+        if (i == n)
+            return start;
+    }
+    return 0;
+}
+
 /* A TCP socket listening on a kernel-chosen port of 0.0.0.0; its port in *port. */
 static int listen_somewhere(uint16_t *port) {
     return bound_somewhere(SOCK_STREAM, port);
@@ -301,11 +351,11 @@ static int names_with_quotes_and_slashes_are_stored_exactly(void) {
 static int udp_and_tcp_leases_of_one_port_coexist(void) {
     portpool_registry *reg = open_fresh("udp");
     portpool_lease_options udp = PORTPOOL_LEASE_OPTIONS_INIT;
-    uint16_t tcp_port = 0, udp_port = 0;
+    uint16_t free_port = free_block(1), tcp_port = 0, udp_port = 0;
     char *json = NULL;
     udp.protocol = PORTPOOL_PROTOCOL_UDP;
-    CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "t", 21300, PORTPOOL_MODE_FLEXIBLE, &tcp_port, NULL));
+    CHECK(reg != NULL && free_port != 0);
+    CHECK_OK(portpool_register(reg, "t", free_port, PORTPOOL_MODE_FLEXIBLE, &tcp_port, NULL));
     CHECK_OK(portpool_register_ex(reg, "u", tcp_port, PORTPOOL_MODE_FIXED, &udp, &udp_port, NULL));
     CHECK(udp_port == tcp_port);
     CHECK_OK(portpool_get_json(reg, "u", &json, NULL));
@@ -1014,8 +1064,8 @@ static int lease_open_takes_a_pool_or_ports_in_a_mode(void) {
     portpool_lease *pooled = NULL, *fixed = NULL, *other = NULL;
     portpool_choice choice;
     portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
-    const uint16_t ports[] = {21100};
-    CHECK(reg != NULL);
+    const uint16_t ports[] = {free_block(1)};
+    CHECK(reg != NULL && ports[0] != 0);
     CHECK_OK(portpool_set_pool(reg, "mine", 21200, 21201, PORTPOOL_PROBE_OFF, NULL, NULL, NULL));
     choice = (portpool_choice)PORTPOOL_CHOICE_INIT;
     choice.pool = "mine";
@@ -1027,7 +1077,7 @@ static int lease_open_takes_a_pool_or_ports_in_a_mode(void) {
     choice.mode = PORTPOOL_MODE_FIXED;
     opts.protocol = PORTPOOL_PROTOCOL_UDP;
     CHECK_OK(portpool_lease_open(reg, "fixed", &choice, &opts, &fixed, NULL));
-    CHECK(portpool_lease_port(fixed) == 21100);
+    CHECK(portpool_lease_port(fixed) == ports[0]);
     /* Fixed: another name asking for that port (and protocol) is refused. */
     CHECK_STATUS(portpool_lease_open(reg, "other", &choice, &opts, &other, NULL), PORTPOOL_CONFLICT);
     CHECK(other == NULL);
@@ -1146,20 +1196,21 @@ static int a_forked_child_closing_its_copy_never_releases_the_parents_lease(void
 static int register_ports_takes_the_first_free_preferred_port_then_the_range(void) {
     portpool_registry *reg = open_fresh("register-ports");
     portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
-    const uint16_t preferred[] = {21500, 21501};
-    const uint16_t excluded[] = {21600};
+    const uint16_t block = free_block(4); /* two preferred ports, then the range's first two */
+    const uint16_t preferred[] = {block, (uint16_t)(block + 1)};
+    const uint16_t excluded[] = {(uint16_t)(block + 2)};
     uint16_t port = 0, held = 0;
-    CHECK(reg != NULL);
-    CHECK_OK(portpool_register(reg, "first", 21500, PORTPOOL_MODE_FIXED, &held, NULL));
+    CHECK(reg != NULL && block != 0);
+    CHECK_OK(portpool_register(reg, "first", block, PORTPOOL_MODE_FIXED, &held, NULL));
     CHECK_OK(portpool_register_ports(reg, "web", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port, NULL));
-    CHECK(port == 21501);
+    CHECK(port == block + 1);
     /* Both preferred ports taken: the range, in order, skipping an excluded port. */
-    opts.range_start = 21600;
-    opts.range_end = 21610;
+    opts.range_start = block + 2;
+    opts.range_end = block + 12;
     opts.exclude = excluded;
     opts.n_exclude = 1;
     CHECK_OK(portpool_register_ports(reg, "api", preferred, 2, PORTPOOL_MODE_FIXED, &opts, &port, NULL));
-    CHECK(port == 21601);
+    CHECK(port == block + 3);
     /* Fixed without a range: only the list. */
     CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FIXED, NULL, &port, NULL),
                  PORTPOOL_CONFLICT);
@@ -1173,8 +1224,8 @@ static int register_ports_takes_the_first_free_preferred_port_then_the_range(voi
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_MESSAGE_HAS("options.exclude");
     opts.n_exclude = 0;
-    opts.range_start = 21610;
-    opts.range_end = 21600;
+    opts.range_start = block + 12;
+    opts.range_end = block + 2;
     CHECK_STATUS(portpool_register_ports(reg, "db", preferred, 2, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
     opts.range_start = opts.range_end = 0;
@@ -1189,28 +1240,30 @@ static int register_ports_takes_the_first_free_preferred_port_then_the_range(voi
     /* With a probe address: candidates are probed on 127.0.0.1 only. */
     opts.host = "127.0.0.1";
     CHECK_OK(portpool_register_ports(reg, "local", preferred, 1, PORTPOOL_MODE_FLEXIBLE, &opts, &port, NULL));
-    CHECK(port > 21501);
+    CHECK(port > block + 1);
     portpool_close(reg);
     return 1;
 }
 
 static int find_free_ex_returns_count_distinct_ports_of_the_range(void) {
     portpool_find_options opts;
-    const uint16_t excluded[] = {21701};
+    const uint16_t block = free_block(4); /* the range: three free ports besides the excluded one */
+    const uint16_t excluded[] = {(uint16_t)(block + 1)};
     uint16_t ports[3] = {0, 0, 0}, one = 0;
+    CHECK(block != 0);
     opts = (portpool_find_options)PORTPOOL_FIND_OPTIONS_INIT;
-    opts.range_start = 21700;
-    opts.range_end = 21720;
+    opts.range_start = block;
+    opts.range_end = block + 3;
     opts.exclude = excluded;
     opts.n_exclude = 1;
     CHECK_OK(portpool_find_free_ex(&opts, ports, 3, NULL));
-    CHECK(ports[0] >= 21700 && ports[0] <= 21720 && ports[1] != ports[0] && ports[2] != ports[1]);
-    CHECK(ports[0] != 21701 && ports[1] != 21701 && ports[2] != 21701);
+    CHECK(ports[0] >= block && ports[2] <= block + 3 && ports[1] != ports[0] && ports[2] != ports[1]);
+    CHECK(ports[0] != excluded[0] && ports[1] != excluded[0] && ports[2] != excluded[0]);
     CHECK(ports[0] < ports[1] && ports[1] < ports[2]); /* the range, in order */
     CHECK_OK(portpool_find_free_ex(NULL, &one, 1, NULL)); /* the kernel picks */
     CHECK(one != 0);
-    opts.range_start = 21700;
-    opts.range_end = 21701; /* one port left after the exclusion */
+    opts.range_start = block;
+    opts.range_end = block + 1; /* one port left after the exclusion */
     CHECK_STATUS(portpool_find_free_ex(&opts, ports, 2, NULL), PORTPOOL_EXHAUSTED);
     CHECK_STATUS(portpool_find_free_ex(&opts, NULL, 1, NULL), PORTPOOL_INVALID_ARGUMENT);
     CHECK_STATUS(portpool_find_free_ex(&opts, ports, 0, NULL), PORTPOOL_INVALID_ARGUMENT);
