@@ -83,7 +83,7 @@ func TestATCPUDPLeaseCrossesTheFileBetweenGoAndTheCommandLine(t *testing.T) {
 	if err := json.Unmarshal(out, &checked); err != nil || checked.State != "leased" || checked.Lease.Protocol != "tcp+udp" {
 		t.Fatalf("portpool check printed %s (%v): want the tcp+udp lease", out, err)
 	}
-	other := strconv.Itoa(must(portpool.FindFree(portpool.WithProtocol(portpool.TCPUDP))))
+	other := strconv.Itoa(must(portpool.FindFree(portpool.WithProtocol(portpool.TCPUDP), portpool.WithExclude(port))))
 	if out, err := exec.Command(cli, "--registry", path, "register", "from-cli", other, "fixed", "--protocol", "tcp+udp").CombinedOutput(); err != nil {
 		t.Fatalf("portpool register: %v: %s", err, out)
 	}

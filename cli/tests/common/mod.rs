@@ -83,17 +83,34 @@ pub fn fails(reg: &Path, args: &[&str], code: i32) -> String {
     err
 }
 
-/// The first of `n` consecutive ports free for TCP and UDP, below the ephemeral range.
+/// The first of `n` consecutive ports free for TCP and UDP now, in 20000-31999 (below the
+/// kernel's ephemeral range): tried from a start that differs per process and per call, at most
+/// 400 blocks, then the test fails saying so.
 pub fn free_block(n: u16) -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const LO: u16 = 20000;
+    const HI: u16 = 32000;
+    static CALLS: AtomicU16 = AtomicU16::new(0);
     let free = |p: u16| {
         std::net::TcpListener::bind(("0.0.0.0", p)).is_ok()
             && std::net::UdpSocket::bind(("0.0.0.0", p)).is_ok()
     };
-    let mut start = 20000 + (std::process::id() as u16).wrapping_mul(7919) % 9000;
-    loop {
-        match (start..start + n).find(|p| !free(*p)) {
-            None => return start,
-            Some(busy) => start = busy + 1,
-        }
-    }
+    assert!(
+        n > 0 && n < HI - LO,
+        "free_block({n}): 1 to {} ports",
+        HI - LO - 1
+    );
+    let seed = (std::process::id() as u16)
+        .wrapping_mul(7919)
+        .wrapping_add(CALLS.fetch_add(1, Ordering::Relaxed).wrapping_mul(997));
+    let starts = HI - LO - n;
+    (0..400u16)
+        .map(|i| LO + seed.wrapping_add(i.wrapping_mul(101)) % starts)
+        .find(|&start| (start..start + n).all(free))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {n} consecutive free ports in {LO}-{} after 400 tries",
+                HI - 1
+            )
+        })
 }
