@@ -1795,6 +1795,35 @@ enum portpool_status portpool_find_free_ex(const struct portpool_find_options *o
                                            struct portpool_error **out_error);
 
 /**
+ * The warnings libportpool has given since the last call, oldest first, as a JSON array of
+ * strings in `*out_json` (`[]` when there are none). Each warning is given once per process,
+ * whatever call ran into it: today, a writer that appended to a registry it could not compact
+ * (the file grows until someone who can compact it writes). The command line prints these on
+ * stderr, Python gives them as `PortpoolWarning`s and Node as process warnings; a C program
+ * calls this after its calls that write and logs what it gets.
+ *
+ * - **Ownership:** `*out_json` is a new string owned by the caller: free it with
+ *   `portpool_string_free`.
+ * - **Threads:** safe to call from any thread; a warning goes to one caller only.
+ * - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `out_json` is NULL.
+ *
+ * ```c
+ * char *warnings = NULL;
+ * if (portpool_take_warnings_json(&warnings, NULL) == PORTPOOL_OK) {
+ *     if (strcmp(warnings, "[]") != 0)
+ *         fprintf(stderr, "portpool: %s\n", warnings);
+ *     portpool_string_free(warnings);
+ * }
+ * ```
+ *
+ * # Safety
+ * `out_json` is NULL or writable.
+ * `out_error` is NULL or writable.
+ */
+enum portpool_status portpool_take_warnings_json(char **out_json,
+                                                 struct portpool_error **out_error);
+
+/**
  * Leases a port to `name` and returns a socket bound to it, in one step: under the
  * registry's lock the port is chosen (as `choice` says; NULL: the next free port of the
  * default pool), bound, and only then leased, so no other process can take it in between.

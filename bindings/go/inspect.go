@@ -144,3 +144,28 @@ func findFree(call string, n int, opts []LeaseOption) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// TakeWarnings returns the warnings libportpool has given this process since the last call,
+// oldest first (nil when there are none). Each warning is given once per process, whatever
+// call ran into it: today, a writer that appended to a registry it could not compact (the file
+// grows until someone who can compact it writes; Doctor reports it as "uncompacted"). The
+// command line prints these on stderr, Python and Node raise them as warnings; a Go program
+// calls TakeWarnings after calls that write and logs what it gets.
+func TakeWarnings() []string {
+	var out *C.char
+	err := withError(func(e **C.portpool_error) C.enum_portpool_status {
+		return C.portpool_take_warnings_json(&out, e)
+	})
+	var warnings []string
+	if err == nil {
+		err = decode(takeString(out), &warnings)
+	}
+	if err != nil {
+		// Only a libportpool that breaks its own contract gets here: say so, as a warning.
+		return []string{"portpool: cannot read libportpool's warnings: " + err.Error()}
+	}
+	if len(warnings) == 0 {
+		return nil
+	}
+	return warnings
+}

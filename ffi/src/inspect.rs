@@ -3,7 +3,9 @@
 
 use std::ffi::c_char;
 
-use portpool_core::{Error, ErrorKind, FindOptions, find_free_ports, is_free_at, leases_to_json};
+use portpool_core::{
+    Error, ErrorKind, FindOptions, find_free_ports, is_free_at, leases_to_json, take_warnings,
+};
 
 use crate::args;
 use crate::args::{json, json_out, out};
@@ -317,6 +319,45 @@ pub unsafe extern "C" fn portpool_find_free_ex(
         // SAFETY: non-NULL, and the caller promises room for `count` ports. Written, not
         // referenced: the caller's array may be uninitialized.
         unsafe { std::ptr::copy_nonoverlapping(ports.as_ptr(), out_ports, count) };
+        Ok(())
+    })
+}
+
+/// The warnings libportpool has given since the last call, oldest first, as a JSON array of
+/// strings in `*out_json` (`[]` when there are none). Each warning is given once per process,
+/// whatever call ran into it: today, a writer that appended to a registry it could not compact
+/// (the file grows until someone who can compact it writes). The command line prints these on
+/// stderr, Python gives them as `PortpoolWarning`s and Node as process warnings; a C program
+/// calls this after its calls that write and logs what it gets.
+///
+/// - **Ownership:** `*out_json` is a new string owned by the caller: free it with
+///   `portpool_string_free`.
+/// - **Threads:** safe to call from any thread; a warning goes to one caller only.
+/// - **Errors:** `PORTPOOL_INVALID_ARGUMENT` when `out_json` is NULL.
+///
+/// ```c
+/// char *warnings = NULL;
+/// if (portpool_take_warnings_json(&warnings, NULL) == PORTPOOL_OK) {
+///     if (strcmp(warnings, "[]") != 0)
+///         fprintf(stderr, "portpool: %s\n", warnings);
+///     portpool_string_free(warnings);
+/// }
+/// ```
+///
+/// # Safety
+/// `out_json` is NULL or writable.
+/// `out_error` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn portpool_take_warnings_json(
+    out_json: *mut *mut c_char,
+    out_error: *mut *mut portpool_error,
+) -> portpool_status {
+    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
+    let out_error = unsafe { args::optional_out(out_error) };
+    guard(out_error, || {
+        // SAFETY: forwarded from this function's contract.
+        let out_json = unsafe { out(out_json, "out_json")? };
+        out_json.set(args::c_string(json(&take_warnings())));
         Ok(())
     })
 }

@@ -247,8 +247,10 @@ mod tests {
     ];
 
     /// The ABI versions that changed no size, and what they added.
-    const ADDITIONS: &[(u32, &str)] =
-        &[(5, "PORTPOOL_PROTOCOL_TCP_UDP"), (6, "portpool_is_free_at")];
+    const ADDITIONS: &[(u32, &str)] = &[
+        (5, "PORTPOOL_PROTOCOL_TCP_UDP"),
+        (6, "portpool_is_free_at, portpool_take_warnings_json"),
+    ];
 
     fn size_now(name: &str) -> usize {
         match name {

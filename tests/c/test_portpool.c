@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -878,6 +879,72 @@ static int is_free_at_probes_one_address_or_the_wildcards(void) {
                  PORTPOOL_INVALID_ARGUMENT);
     CHECK_STATUS(portpool_is_free_at(bound, PORTPOOL_PROTOCOL_TCP, NULL, NULL, NULL),
                  PORTPOOL_INVALID_ARGUMENT);
+    return 1;
+}
+
+/* In a child become `nobody`: two allocations append to `path`, which it cannot compact; the
+ * warning comes back once. Exits 0 when it did. */
+static void append_as_another_user(const char *path) {
+    portpool_registry *reg = NULL;
+    portpool_lease_options opts = PORTPOOL_LEASE_OPTIONS_INIT;
+    uint16_t port = 0;
+    char *first = NULL, *second = NULL;
+    int ok;
+    if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+        _exit(2);
+    opts.pid = 1;
+    if (portpool_open(path, &reg, NULL) != PORTPOOL_OK ||
+        portpool_allocate_ex(reg, "a", NULL, &opts, &port, NULL) != PORTPOOL_OK ||
+        portpool_allocate_ex(reg, "b", NULL, &opts, &port, NULL) != PORTPOOL_OK ||
+        portpool_take_warnings_json(&first, NULL) != PORTPOOL_OK ||
+        portpool_take_warnings_json(&second, NULL) != PORTPOOL_OK)
+        _exit(3);
+    ok = count_occurrences(first, "cannot be compacted") == 1 && strcmp(second, "[]") == 0;
+    if (!ok)
+        fprintf(stderr, "warnings: %s, then %s\n", first, second);
+    portpool_string_free(first);
+    portpool_string_free(second);
+    portpool_close(reg);
+    _exit(ok ? 0 : 1);
+}
+
+static int a_registry_this_process_cannot_compact_is_a_warning_once(void) {
+    char path[256], lock[300], *none = NULL;
+    portpool_registry *reg = NULL;
+    uint16_t port = 0;
+    int status = -1, i;
+    FILE *f;
+    pid_t child;
+    CHECK_STATUS(portpool_take_warnings_json(NULL, NULL), PORTPOOL_INVALID_ARGUMENT);
+    if (geteuid() != 0) {
+        printf("     (not root: cannot become another user, the warning is not checked)\n");
+        return 1;
+    }
+    /* Root's registry in a sticky directory others may write, with a long tail and no spare. */
+    CHECK(chmod(scratch, 01777) == 0);
+    registry_path(path, sizeof path, "uncompactable");
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    CHECK_OK(portpool_open(path, &reg, NULL));
+    CHECK_OK(portpool_find_free(PORTPOOL_PROTOCOL_TCP, &port, NULL));
+    CHECK_OK(portpool_register(reg, "web", port, PORTPOOL_MODE_FIXED, &port, NULL));
+    portpool_close(reg);
+    CHECK((f = fopen(path, "a")) != NULL);
+    for (i = 0; i < 300; i++)
+        fputs("{\"cursors\":{\"default\":9000}}\n", f);
+    CHECK(fclose(f) == 0);
+    CHECK(chmod(path, 0666) == 0 && chmod(lock, 0666) == 0);
+    fflush(stdout); /* or the child inherits unwritten output */
+    child = fork();
+    CHECK(child >= 0);
+    if (child == 0)
+        append_as_another_user(path);
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(chmod(scratch, 0700) == 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Once per process: this one wrote nothing it could not compact. */
+    CHECK_OK(portpool_take_warnings_json(&none, NULL));
+    CHECK(strcmp(none, "[]") == 0);
+    portpool_string_free(none);
     return 1;
 }
 
@@ -1931,6 +1998,7 @@ static const struct test tests[] = {
     TEST(reset_empties_the_registry),
     TEST(is_free_and_find_free_see_bound_sockets),
     TEST(is_free_at_probes_one_address_or_the_wildcards),
+    TEST(a_registry_this_process_cannot_compact_is_a_warning_once),
     TEST(corrupt_registry_is_a_registry_error_and_is_left_untouched),
     TEST(registry_under_a_regular_file_is_an_io_error),
     TEST(a_lock_held_past_the_lock_timeout_is_busy_and_reads_go_on),
