@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{open, own_block, scratch, tcp};
+use common::{free_block, open, scratch, tcp};
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 
@@ -30,7 +30,7 @@ const LOOPBACK_2: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 fn preferred_ports_are_tried_in_order() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(4);
+    let p = free_block(4);
     let got = reg
         .register("web", vec![p + 2, p], Mode::Flexible, &tcp())
         .unwrap();
@@ -44,7 +44,7 @@ fn preferred_ports_are_tried_in_order() {
 #[test]
 fn a_bound_preferred_port_is_passed_over_for_the_next_preferred_one() {
     let s = scratch();
-    let p = own_block(4);
+    let p = free_block(4);
     let _held = hold(p);
     for mode in [Mode::Flexible, Mode::Fixed] {
         let name = format!("web-{mode}");
@@ -60,7 +60,7 @@ fn a_bound_preferred_port_is_passed_over_for_the_next_preferred_one() {
 fn after_the_preferred_ports_the_range_is_tried_in_order() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(8);
+    let p = free_block(8);
     let _held = hold(p);
     let range = with(|o| o.range = Some((p + 4, p + 7)));
     reg.register("squat", p + 4, Mode::Fixed, &tcp()).unwrap();
@@ -80,7 +80,7 @@ fn after_the_preferred_ports_the_range_is_tried_in_order() {
 fn a_range_that_runs_out_is_exhausted_in_either_mode_and_changes_nothing() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(4);
+    let p = free_block(4);
     reg.register("a", p + 1, Mode::Fixed, &tcp()).unwrap();
     let before = fs::read(&s.path).unwrap();
     let range = with(|o| o.range = Some((p + 1, p + 1)));
@@ -101,7 +101,7 @@ fn a_range_that_runs_out_is_exhausted_in_either_mode_and_changes_nothing() {
 fn flexible_without_a_range_climbs_from_the_first_preferred_port() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(6);
+    let p = free_block(6);
     reg.register("a", p, Mode::Fixed, &tcp()).unwrap();
     reg.register("b", p + 4, Mode::Fixed, &tcp()).unwrap();
     reg.register("c", p + 1, Mode::Fixed, &tcp()).unwrap();
@@ -115,7 +115,7 @@ fn flexible_without_a_range_climbs_from_the_first_preferred_port() {
 fn fixed_without_a_range_tries_only_the_preferred_ports_and_names_why_each_failed() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(4);
+    let p = free_block(4);
     reg.register("keycloak", p, Mode::Fixed, &tcp()).unwrap();
     let _held = hold(p + 1);
     let before = fs::read(&s.path).unwrap();
@@ -147,7 +147,7 @@ fn fixed_without_a_range_tries_only_the_preferred_ports_and_names_why_each_faile
 fn forced_fixed_takes_the_first_preferred_port_no_lease_holds_even_when_bound() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(4);
+    let p = free_block(4);
     reg.register("keycloak", p, Mode::Fixed, &tcp()).unwrap();
     let _held = hold(p + 1);
     let forced = with(|o| o.force = true);
@@ -161,7 +161,7 @@ fn forced_fixed_takes_the_first_preferred_port_no_lease_holds_even_when_bound() 
 fn excluded_ports_are_never_chosen_by_register() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(8);
+    let p = free_block(8);
     let options = with(|o| {
         o.exclude = vec![p, p + 1, p + 4];
         o.range = Some((p + 4, p + 5));
@@ -179,7 +179,7 @@ fn excluded_ports_are_never_chosen_by_register() {
 fn excluded_ports_are_never_chosen_by_allocate() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(4);
+    let p = free_block(4);
     reg.set_pool("small", p, p + 3, None).unwrap();
     let options = with(|o| o.exclude = vec![p, p + 2]);
     assert_eq!(reg.allocate("a", "small", &options).unwrap(), p + 1);
@@ -212,7 +212,7 @@ fn allocate_refuses_a_range_because_a_pool_has_its_own() {
 fn a_fixed_holder_keeps_its_port_when_it_is_one_of_the_ports_asked_for() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(6);
+    let p = free_block(6);
     reg.register("web", p + 1, Mode::Fixed, &tcp()).unwrap();
     let grant = reg
         .register_grant("web", vec![p, p + 1], Mode::Fixed, &tcp())
@@ -234,7 +234,7 @@ fn a_fixed_holder_keeps_its_port_when_it_is_one_of_the_ports_asked_for() {
 fn bad_choices_are_invalid_and_change_nothing() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(2);
+    let p = free_block(2);
     reg.register("keep", p, Mode::Flexible, &tcp()).unwrap();
     let before = fs::read(&s.path).unwrap();
     let cases: Vec<(Vec<u16>, LeaseOptions)> = vec![
@@ -267,7 +267,7 @@ fn bad_choices_are_invalid_and_change_nothing() {
 
 #[test]
 fn the_probe_address_checks_that_address_only() {
-    let p = own_block(1);
+    let p = free_block(1);
     let _held = hold(p);
     assert!(
         !is_free_at(p, Protocol::Tcp, None).unwrap(),
@@ -289,7 +289,7 @@ fn the_probe_address_checks_that_address_only() {
 fn register_probing_one_address_may_hand_out_a_port_bound_on_another() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(2);
+    let p = free_block(2);
     let _held = hold(p);
     let on_other = with(|o| o.host = Some(LOOPBACK_2));
     assert_eq!(reg.register("a", p, Mode::Fixed, &on_other).unwrap(), p);
@@ -320,7 +320,7 @@ fn find_free_ports_returns_count_distinct_free_ports() {
 
 #[test]
 fn find_free_ports_tries_preferred_ports_then_the_range_and_skips_excluded_and_bound() {
-    let p = own_block(8);
+    let p = free_block(8);
     let _held = hold(p + 1);
     let options = FindOptions {
         ports: vec![p + 7, p + 1],
@@ -334,7 +334,7 @@ fn find_free_ports_tries_preferred_ports_then_the_range_and_skips_excluded_and_b
 
 #[test]
 fn find_free_ports_in_too_small_a_range_is_exhausted() {
-    let p = own_block(3);
+    let p = free_block(3);
     let _held = hold(p + 1);
     let err = find_free_ports(&FindOptions {
         range: Some((p, p + 2)),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{open, own_block, scratch, tcp, udp};
+use common::{free_block, open, scratch, tcp, udp};
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -44,7 +44,7 @@ fn has_ipv6() -> bool {
 fn listen_leases_a_port_and_returns_a_socket_listening_on_it() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(4);
+    let p = free_block(4);
     let choice = pool(&reg, p, p + 3);
     let bound = reg
         .listen("web", &choice, &tcp(), &ListenOptions::default())
@@ -66,7 +66,7 @@ fn the_default_address_is_the_dual_stack_ipv6_wildcard() {
     }
     let s = scratch();
     let reg = open(&s.path);
-    let choice = ports(&[own_block(1)], Mode::Flexible);
+    let choice = ports(&[free_block(1)], Mode::Flexible);
     let bound = reg
         .listen("web", &choice, &tcp(), &ListenOptions::default())
         .unwrap();
@@ -81,7 +81,7 @@ fn the_default_address_is_the_dual_stack_ipv6_wildcard() {
 fn the_socket_is_close_on_exec_and_tcp_sets_so_reuseaddr() {
     let s = scratch();
     let reg = open(&s.path);
-    let choice = ports(&[own_block(1)], Mode::Flexible);
+    let choice = ports(&[free_block(1)], Mode::Flexible);
     let bound = reg
         .listen("web", &choice, &tcp(), &ListenOptions::default())
         .unwrap();
@@ -96,7 +96,7 @@ fn the_socket_is_close_on_exec_and_tcp_sets_so_reuseaddr() {
 fn udp_listen_binds_a_datagram_socket_without_so_reuseaddr() {
     let s = scratch();
     let reg = open(&s.path);
-    let choice = ports(&[own_block(1)], Mode::Flexible);
+    let choice = ports(&[free_block(1)], Mode::Flexible);
     let bound = reg
         .listen("dns", &choice, &udp(), &ListenOptions::default())
         .unwrap();
@@ -118,7 +118,7 @@ fn udp_listen_binds_a_datagram_socket_without_so_reuseaddr() {
 fn a_candidate_bound_by_another_process_is_passed_over_like_a_busy_port() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(3);
+    let p = free_block(3);
     let choice = pool(&reg, p, p + 2);
     let _held = TcpListener::bind(("127.0.0.1", p)).unwrap();
     let bound = reg
@@ -131,7 +131,7 @@ fn a_candidate_bound_by_another_process_is_passed_over_like_a_busy_port() {
 fn a_pool_that_does_not_probe_still_passes_over_a_port_it_cannot_bind() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(2);
+    let p = free_block(2);
     reg.set_pool("reserved", p, p + 1, Some(false)).unwrap();
     let _held = TcpListener::bind(("127.0.0.1", p)).unwrap();
     let choice = Choice::Pool(Some("reserved".into()));
@@ -145,7 +145,7 @@ fn a_pool_that_does_not_probe_still_passes_over_a_port_it_cannot_bind() {
 fn listen_follows_the_preferred_ports_range_and_exclude_rules() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(6);
+    let p = free_block(6);
     let _held = TcpListener::bind(("127.0.0.1", p)).unwrap();
     let options = LeaseOptions {
         range: Some((p + 2, p + 5)),
@@ -176,7 +176,7 @@ fn listen_follows_the_preferred_ports_range_and_exclude_rules() {
 fn a_name_that_holds_a_lease_gets_a_socket_on_its_port_and_created_false() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(2);
+    let p = free_block(2);
     reg.register("web", p + 1, Mode::Fixed, &tcp()).unwrap();
     let bound = reg
         .listen(
@@ -199,7 +199,7 @@ fn a_name_that_holds_a_lease_gets_a_socket_on_its_port_and_created_false() {
 fn a_held_port_that_another_process_has_bound_is_a_conflict_that_changes_nothing() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(1);
+    let p = free_block(1);
     reg.register("web", p, Mode::Fixed, &tcp()).unwrap();
     let before = fs::read(&s.path).unwrap();
     let _squatter = TcpListener::bind(("127.0.0.1", p)).unwrap();
@@ -223,7 +223,7 @@ fn a_held_port_that_another_process_has_bound_is_a_conflict_that_changes_nothing
 fn the_lease_is_owned_by_the_caller_unless_a_pid_is_given_and_outlives_the_socket() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(2);
+    let p = free_block(2);
     let choice = pool(&reg, p, p + 1);
     let bound = reg
         .listen("mine", &choice, &tcp(), &ListenOptions::default())
@@ -261,7 +261,7 @@ fn the_lease_is_owned_by_the_caller_unless_a_pid_is_given_and_outlives_the_socke
 fn a_host_binds_that_address_only() {
     let s = scratch();
     let reg = open(&s.path);
-    let choice = ports(&[own_block(1)], Mode::Flexible);
+    let choice = ports(&[free_block(1)], Mode::Flexible);
     let listen = ListenOptions {
         host: Some(LOOPBACK),
         backlog: 4,
@@ -286,7 +286,7 @@ fn a_host_binds_that_address_only() {
 fn bad_listen_arguments_are_invalid_and_change_nothing() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(1);
+    let p = free_block(1);
     reg.register("keep", p, Mode::Flexible, &tcp()).unwrap();
     let before = fs::read(&s.path).unwrap();
     let choice = ports(&[p + 1], Mode::Flexible);
@@ -447,7 +447,7 @@ impl Drop for KillOnDrop {
 fn listen_never_returns_a_lease_whose_port_it_does_not_hold() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(4);
+    let p = free_block(4);
     let choice = pool(&reg, p, p + 3);
     let hostile = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -500,7 +500,7 @@ fn listen_never_returns_a_lease_whose_port_it_does_not_hold() {
 fn a_scoped_listen_makes_a_new_lease_and_its_release_ends_it() {
     let s = scratch();
     let reg = open(&s.path);
-    let p = own_block(2);
+    let p = free_block(2);
     let choice = pool(&reg, p, p + 1);
     let (lease, fd) = reg
         .listen_scoped("job", &choice, &tcp(), &ListenOptions::default())

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{free_block, open, own_block, scratch, tcp, udp};
+use common::{free_block, open, scratch, tcp, udp};
 use std::fs;
 use std::net::{TcpListener, UdpSocket};
 
@@ -190,7 +190,7 @@ fn listen_refuses_tcp_udp_as_one_socket_is_one_protocol() {
     let s = scratch();
     let reg = open(&s.path);
     let choice = Choice::Ports {
-        ports: vec![own_block(1)],
+        ports: vec![free_block(1)],
         mode: Mode::Flexible,
     };
     let err = reg

@@ -32,37 +32,33 @@ pub fn udp() -> LeaseOptions {
     }
 }
 
-/// The first of `n` consecutive ports, below the kernel's ephemeral range, that are free for
-/// both TCP and UDP right now. Test processes start at different places.
+/// The first of `n` consecutive ports in 20000-31999 (below the kernel's ephemeral range)
+/// that are free for both TCP and UDP right now. Each call in this process starts past the
+/// blocks handed out before, from a start that differs per process, so the tests of one binary,
+/// which run at once and may bind real sockets, do not meet; at most 400 blocks are tried.
 pub fn free_block(n: u16) -> u16 {
-    let busy = |p: &u16| {
-        !is_free_at(*p, Protocol::Tcp, None).unwrap()
-            || !is_free_at(*p, Protocol::Udp, None).unwrap()
-    };
-    let mut start = 20000 + (std::process::id() as u16).wrapping_mul(7919) % 9000;
-    loop {
-        match (start..start + n).find(busy) {
-            None => return start,
-            Some(taken) => start = taken + 1,
-        }
-    }
-}
-
-/// Like [`free_block`], but each call in this process starts past the blocks handed out
-/// before: for tests that bind real sockets while the other tests of their binary run.
-pub fn own_block(n: u16) -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
+    const LO: u16 = 20000;
+    const SPAN: u16 = 12000;
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let busy = |p: &u16| {
-        !is_free_at(*p, Protocol::Tcp, None).unwrap()
-            || !is_free_at(*p, Protocol::Udp, None).unwrap()
+    let busy = |p: u16| {
+        !is_free_at(p, Protocol::Tcp, None).unwrap() || !is_free_at(p, Protocol::Udp, None).unwrap()
     };
-    let base = 20000 + (std::process::id() as u16).wrapping_mul(7919) % 9000;
-    loop {
+    assert!(
+        n > 0 && n < SPAN,
+        "free_block({n}): 1 to {} ports",
+        SPAN - 1
+    );
+    let base = (std::process::id() as u16).wrapping_mul(7919) % SPAN;
+    for _ in 0..400 {
         let offset = NEXT.fetch_add(n + 8, Ordering::Relaxed);
-        let start = base + offset % 3000;
-        if !(start..start + n).any(|p| busy(&p)) {
+        let start = LO + ((u32::from(base) + u32::from(offset)) % u32::from(SPAN - n)) as u16;
+        if !(start..start + n).any(busy) {
             return start;
         }
     }
+    panic!(
+        "no {n} consecutive free ports in {LO}-{} after 400 tries",
+        LO + SPAN - 1
+    )
 }
