@@ -9,21 +9,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// The first of `n` consecutive ports free for TCP and UDP, below the ephemeral range.
-fn free_block(n: u16) -> u16 {
-    let free = |p: u16| {
-        TcpListener::bind(("0.0.0.0", p)).is_ok()
-            && std::net::UdpSocket::bind(("0.0.0.0", p)).is_ok()
-    };
-    let mut start = 20000 + (std::process::id() as u16).wrapping_mul(7919) % 9000;
-    loop {
-        match (start..start + n).find(|p| !free(*p)) {
-            None => return start,
-            Some(busy) => start = busy + 1,
-        }
-    }
-}
-
 #[test]
 fn register_prints_the_port_alone_on_stdout() {
     let s = scratch();

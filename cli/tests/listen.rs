@@ -8,24 +8,6 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
-
-/// The first of `n` consecutive ports free for TCP and UDP, below the ephemeral range; each
-/// call in this process starts past the blocks handed out before.
-fn free_block(n: u16) -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let free = |p: u16| {
-        TcpListener::bind(("0.0.0.0", p)).is_ok()
-            && std::net::UdpSocket::bind(("0.0.0.0", p)).is_ok()
-    };
-    let base = 20000 + (std::process::id() as u16).wrapping_mul(7919) % 9000;
-    loop {
-        let start = base + NEXT.fetch_add(n + 4, Ordering::Relaxed) % 3000;
-        if (start..start + n).all(free) {
-            return start;
-        }
-    }
-}
 
 fn lines(text: &str) -> Vec<u16> {
     text.lines().map(|l| l.parse().unwrap()).collect()

@@ -17,18 +17,6 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A port block for this test, free now.
-fn ports(n: u16) -> u16 {
-    let busy = |p: &u16| std::net::TcpListener::bind(("0.0.0.0", *p)).is_err();
-    let mut start = 30000 + (std::process::id() as u16).wrapping_mul(131) % 2000;
-    loop {
-        match (start..start + n).find(busy) {
-            None => return start,
-            Some(taken) => start = taken + 1,
-        }
-    }
-}
-
 /// Runs `cmd` to its end, failing the test (rather than hanging it) after a minute.
 fn finish(cmd: &mut Command) -> Output {
     let child = cmd
@@ -99,7 +87,7 @@ fn one_line_error(out: &Output, code: i32) -> String {
 #[test]
 fn a_sigstopped_lock_holder_makes_changes_fail_with_busy_and_reads_go_on() {
     let s = scratch();
-    let p = ports(3);
+    let p = free_block(3);
     ok(&s.path, &["register", "first", &p.to_string()]);
     let mut holder = paused_writer(
         &s.path,
@@ -140,7 +128,7 @@ fn another_users_flock_on_the_lock_file_is_busy_naming_its_pid() {
         return;
     }
     let s = scratch();
-    let p = ports(2);
+    let p = free_block(2);
     ok(&s.path, &["register", "a", &p.to_string()]);
     let mut flock = Command::new("flock")
         .arg("-x")
@@ -186,7 +174,7 @@ fn wait_takes_seconds_and_refuses_anything_else() {
 #[test]
 fn a_writer_killed_between_its_append_and_its_flush_leaves_a_whole_registry() {
     let s = scratch();
-    let p = ports(12);
+    let p = free_block(12);
     ok(&s.path, &["register", "base", &p.to_string()]);
     for i in 1..6u16 {
         let name = format!("killed-{i}");
@@ -219,7 +207,7 @@ fn a_writer_killed_between_its_append_and_its_flush_leaves_a_whole_registry() {
 #[test]
 fn fifos_sockets_devices_and_directories_are_refused_at_once_and_left_alone() {
     let s = scratch();
-    let p = ports(1).to_string();
+    let p = free_block(1).to_string();
     let reg = &s.path;
     let lock = reg.with_file_name("registry.json.lock");
     let mkfifo = |path: &Path| {
@@ -291,7 +279,7 @@ fn files_and_directories_get_their_modes_whatever_the_umask() {
     for umask in [0o077, 0o000, 0o027] {
         let s = scratch();
         let reg = s.dir.path().join("a/b/registry.json");
-        let mut cmd = portpool(&reg, &["register", "web", &ports(1).to_string()]);
+        let mut cmd = portpool(&reg, &["register", "web", &free_block(1).to_string()]);
         // SAFETY: umask is async-signal-safe.
         unsafe {
             cmd.pre_exec(move || {
@@ -316,7 +304,7 @@ fn files_and_directories_get_their_modes_whatever_the_umask() {
 #[test]
 fn refused_registries_leave_nothing_behind_and_only_provably_own_temporary_files_go() {
     let s = scratch();
-    let p = ports(2);
+    let p = free_block(2);
     fs::write(&s.path, "just some text\n").unwrap();
     let out = finish(&mut portpool(&s.path, &["register", "web", &p.to_string()]));
     one_line_error(&out, 5);
@@ -396,7 +384,7 @@ fn a_user_who_may_not_write_the_registry_cannot_replace_it_even_in_an_open_direc
     let s = scratch();
     // World-writable, no sticky bit: anyone may rename over anything here.
     fs::set_permissions(s.dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
-    let p = ports(2);
+    let p = free_block(2);
     ok(&s.path, &["register", "web", &p.to_string()]);
     let before = (fs::read(&s.path).unwrap(), fs::metadata(&s.path).unwrap());
     let out = as_nobody(&s.path, &["register", "api", &(p + 1).to_string()]);
@@ -419,7 +407,7 @@ fn a_rewrite_keeps_the_owner_where_it_can_and_never_widens_access() {
     if !is_root() {
         return; // Needs root to make files of other users.
     }
-    let p = ports(2).to_string();
+    let p = free_block(2).to_string();
     let rewrite = |reg: &Path, run: &dyn Fn(&[&str]) -> Output| {
         let ino = fs::metadata(reg).unwrap().ino();
         for i in 0..300 {
