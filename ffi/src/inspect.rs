@@ -185,14 +185,8 @@ pub unsafe extern "C" fn portpool_is_free(
     out_free: *mut bool,
     out_error: *mut *mut portpool_error,
 ) -> portpool_status {
-    // SAFETY: `out_error` is NULL or writable, as this function's contract says.
-    let out_error = unsafe { args::optional_out(out_error) };
-    guard(out_error, || {
-        // SAFETY: forwarded from this function's contract.
-        let out_free = unsafe { out(out_free, "out_free")? };
-        out_free.set(is_free_at(port, args::protocol(protocol)?, None)?);
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's contract; a NULL host is the wildcards.
+    unsafe { portpool_is_free_at(port, protocol, std::ptr::null(), out_free, out_error) }
 }
 
 /// Whether `port` can be bound for `protocol` on `host` right now, in `*out_free`: on that one

@@ -4,7 +4,7 @@
 //! options.tsv CLI cell is a `--flag`, its help core's doc (plus a sentence per kind), and a
 //! method converting it into `LeaseOptions` through cli/src/values.rs's converter of each kind.
 
-use crate::lease::{Kind, LeaseOption, lease_ops, lease_rows, op_name};
+use crate::lease::{Kind, LeaseOption, lease_ops, lease_rows, op_name, wrap};
 use crate::{generated_file, table};
 
 const PATH: &str = "cli/src/lease_args.rs";
@@ -143,24 +143,6 @@ fn struct_name(words: &str) -> String {
     name
 }
 
-/// `text` as comment lines led by `lead` (`    ///`, `//`), filled up to WIDTH columns.
-fn comment_lines(text: &str, lead: &str) -> String {
-    let mut out = String::new();
-    let mut line = lead.to_owned();
-    for word in text.split_whitespace() {
-        if line.len() > lead.len() && line.len() + 1 + word.len() > WIDTH {
-            out.push_str(&line);
-            out.push('\n');
-            line = lead.to_owned();
-        }
-        line.push(' ');
-        line.push_str(word);
-    }
-    out.push_str(&line);
-    out.push('\n');
-    out
-}
-
 /// `#[arg(SETTINGS)]` at four spaces, on one line or one setting a line, as rustfmt puts it.
 fn arg_attribute(settings: &[String]) -> String {
     let one_line = format!("    #[arg({})]\n", settings.join(", "));
@@ -192,7 +174,7 @@ fn field(option: &LeaseOption, flag: &str) -> String {
     // Help is plain text: core's code spans lose their backticks.
     let doc = option.doc_named(cli_name).replace('`', "");
     let doc = format!("{doc} {sentence}");
-    let mut out = comment_lines(&doc, "    ///");
+    let mut out = wrap(&doc, "    ///", WIDTH);
     let mut settings = vec![if flag == format!("--{}", option.name.replace('_', "-")) {
         "long".to_owned()
     } else {
@@ -230,7 +212,7 @@ fn render_struct(sub: &Subcommand) -> String {
         sub.words,
         sub.ops.join(" and ")
     );
-    let mut out = comment_lines(&comment, "//");
+    let mut out = wrap(&comment, "//", WIDTH);
     out.push_str(&format!("#[derive(Args)]\npub(crate) struct {name} {{\n"));
     for (option, flag) in &sub.flags {
         out.push_str(&field(option, flag));

@@ -5,29 +5,10 @@
 //! per kind (in ffi/src/args.rs). cbindgen reads the generated file like any other of
 //! ffi/src, so the header follows (`PORTPOOL_BLESS=1 cargo test -p portpool-ffi --test header`).
 
-use crate::lease::{Kind, LeaseOption, lease_options, op_name};
+use crate::lease::{Kind, LeaseOption, lease_options, op_name, wrap};
 use crate::{generated_file, read};
 
 const FFI_LEASE_OPTIONS: &str = "ffi/src/lease_options.rs";
-
-/// `text` as comment lines of at most `width` characters, each `prefix` (e.g. `"    ///"`), a
-/// space and words.
-pub fn wrap(text: &str, prefix: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line = String::from(prefix);
-    for word in text.split_whitespace() {
-        if line.len() > prefix.len() && line.len() + 1 + word.len() > width {
-            out.push_str(&line);
-            out.push('\n');
-            line = String::from(prefix);
-        }
-        line.push(' ');
-        line.push_str(word);
-    }
-    out.push_str(&line);
-    out.push('\n');
-    out
-}
 
 /// What C's spelling of a kind's value adds to core's doc.
 fn kind_sentence(option: &LeaseOption) -> String {

@@ -5,8 +5,7 @@
 //! and `lease`, which fills the C struct. Each kind's conversion is written once, in
 //! bindings/go/options.go (`cPorts`, `cRange`, `cHost`, `ttlSeconds`, `optionalString`).
 
-use crate::gen_ffi::wrap;
-use crate::lease::{Kind, LeaseOption, lease_ops, lease_options, lease_rows, op_name};
+use crate::lease::{Kind, LeaseOption, lease_ops, lease_options, lease_rows, op_name, wrap};
 use crate::{generated_file, options_table, sources};
 
 const GO_LEASE_OPTIONS: &str = "bindings/go/lease_options_gen.go";

@@ -6,7 +6,7 @@
 //! bindings/node/src/lib.rs). A new lease option of a known kind needs no hand-written Node
 //! code; a new kind needs its converter there and its line in `node_kind` below.
 
-use crate::lease::{Kind, LeaseOption, lease_ops, lease_options, lease_rows};
+use crate::lease::{Kind, LeaseOption, lease_ops, lease_options, lease_rows, wrap};
 use crate::{OptionRow, generated_file, options_table, read, table};
 
 const PATH: &str = "bindings/node/src/options_gen.rs";
@@ -349,23 +349,6 @@ fn objects() -> Vec<Object> {
     objects
 }
 
-/// `text` as `///` lines under `indent`, wrapped to [`WIDTH`].
-fn doc_lines(out: &mut String, indent: &str, text: &str) {
-    let lead = format!("{indent}///");
-    let mut line = lead.clone();
-    for word in text.split_whitespace() {
-        if line.len() > lead.len() && line.len() + 1 + word.len() > WIDTH {
-            out.push_str(&line);
-            out.push('\n');
-            line = lead.clone();
-        }
-        line.push(' ');
-        line.push_str(word);
-    }
-    out.push_str(&line);
-    out.push('\n');
-}
-
 fn render_object(out: &mut String, object: &Object) {
     let doc = OBJECTS
         .iter()
@@ -377,10 +360,10 @@ fn render_object(out: &mut String, object: &Object) {
                 object.name
             )
         });
-    doc_lines(out, "    ", doc);
+    out.push_str(&wrap(doc, "    ///", WIDTH));
     out.push_str(&format!("    pub struct {} {{\n", object.name));
     for field in &object.fields {
-        doc_lines(out, "        ", &field.doc);
+        out.push_str(&wrap(&field.doc, "        ///", WIDTH));
         if let Some(ts) = &field.ts {
             out.push_str(&format!("        #[napi(ts_type = \"{ts}\")]\n"));
         }

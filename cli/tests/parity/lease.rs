@@ -86,6 +86,25 @@ fn plain(line: &str) -> String {
     out
 }
 
+/// `text` as comment lines of at most `width` characters, each `prefix` (e.g. `"    ///"`), a
+/// space and words.
+pub fn wrap(text: &str, prefix: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::from(prefix);
+    for word in text.split_whitespace() {
+        if line.len() > prefix.len() && line.len() + 1 + word.len() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(prefix);
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
 /// Core's lease options, in the order of the struct's fields.
 pub fn lease_options() -> Vec<LeaseOption> {
     let text = read("core/src/registry.rs");
@@ -142,7 +161,7 @@ fn takes_lease_options(core: &str, op: &str) -> bool {
 }
 
 /// The text of every `.rs` file under core/src, its subdirectories included.
-fn core_sources() -> String {
+pub fn core_sources() -> String {
     let mut text = String::new();
     let mut dirs = vec![repo().join("core/src")];
     while let Some(dir) = dirs.pop() {

@@ -89,33 +89,19 @@ fn table() -> Table {
 /// The names of the public functions in `impl Registry` blocks of core/src.
 fn core_registry_methods() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let mut files = Vec::new();
-    let mut dirs = vec![repo().join("core/src")];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    for file in files {
-        let text = fs::read_to_string(file).unwrap();
-        let mut inside = false;
-        for line in text.lines() {
-            if line.starts_with("impl Registry {") {
-                inside = true;
-            } else if inside && line == "}" {
-                inside = false;
-            } else if inside && let Some(rest) = line.strip_prefix("    pub fn ") {
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                names.insert(name);
-            }
+    let text = lease::core_sources();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with("impl Registry {") {
+            inside = true;
+        } else if inside && line == "}" {
+            inside = false;
+        } else if inside && let Some(rest) = line.strip_prefix("    pub fn ") {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            names.insert(name);
         }
     }
     names
